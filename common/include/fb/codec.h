@@ -1,0 +1,82 @@
+/*
+ * codec.h - the one JSON codec (Jansson) for every wire type.
+ *
+ * Encoders return a new json_t reference (caller owns it, json_decref) or NULL
+ * on allocation failure or a value that cannot be written (an out-of-range
+ * time). Decoders are strict: they fill *out (which the caller then releases
+ * with the type's *_clear) and return 0, or leave *out cleared, set err to a
+ * message that names the failing field, and return -1. Unknown fields are
+ * ignored; missing required fields, wrong JSON types (a real where an integer
+ * is due included) and out-of-range values are errors. No input crashes them.
+ */
+#ifndef FB_CODEC_H
+#define FB_CODEC_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "fb/err.h"
+#include "fb/types.h"
+
+/*
+ * Parses len bytes of JSON text (duplicate keys, NUL characters and invalid
+ * UTF-8 rejected) after checking len <= limit_bytes. Returns a new reference
+ * or NULL with err set.
+ */
+json_t *cm_json_parse(const char *buf, size_t len, size_t limit_bytes, struct cm_err *err);
+
+/* Compact dump; caller frees the string. NULL on failure. */
+char *cm_json_dump(const json_t *j);
+
+/*
+ * Canonical JSON for signing: sorted keys, compact, UTF-8, integers only (a
+ * real anywhere is an error). Caller frees the string; NULL with err set.
+ */
+char *cm_json_canonical(const json_t *j, struct cm_err *err);
+
+json_t *cm_repository_encode(const struct cm_repository *r);
+json_t *cm_capabilities_encode(const struct cm_capabilities *c);
+
+json_t *cm_register_request_encode(const struct cm_register_request *r);
+int cm_register_request_decode(const json_t *j, struct cm_register_request *out,
+			       struct cm_err *err);
+
+json_t *cm_bootstrap_peer_encode(const struct cm_bootstrap_peer *p);
+int cm_bootstrap_peer_decode(const json_t *j, struct cm_bootstrap_peer *out, struct cm_err *err);
+
+/* A top-level array of bootstrap peers (peers, discover, list answers). */
+json_t *cm_bootstrap_peerlist_encode(const struct cm_bootstrap_peerlist *l);
+int cm_bootstrap_peerlist_decode(const json_t *j, struct cm_bootstrap_peerlist *out,
+				 struct cm_err *err);
+
+json_t *cm_register_response_encode(const struct cm_register_response *r);
+int cm_register_response_decode(const json_t *j, struct cm_register_response *out,
+				struct cm_err *err);
+
+json_t *cm_peer_record_encode(const struct cm_peer_record *r);
+int cm_peer_record_decode(const json_t *j, struct cm_peer_record *out, struct cm_err *err);
+
+/*
+ * A signed record is written with its received record object when canonical
+ * is set (so unknown fields survive forwarding), else from the struct. The
+ * decoder fills canonical and rejects a record over CM_MAX_SIGNED_RECORD bytes.
+ */
+json_t *cm_signed_record_encode(const struct cm_signed_record *s);
+int cm_signed_record_decode(const json_t *j, struct cm_signed_record *out, struct cm_err *err);
+
+json_t *cm_peer_info_encode(const struct cm_peer_info *p);
+int cm_peer_info_decode(const json_t *j, struct cm_peer_info *out, struct cm_err *err);
+
+json_t *cm_envelope_encode(const struct cm_envelope *e);
+int cm_envelope_decode(const json_t *j, struct cm_envelope *out, struct cm_err *err);
+
+/* Text front ends with the byte caps of their transport. */
+int cm_envelope_from_frame(const char *buf, size_t len, struct cm_envelope *out,
+			   struct cm_err *err); /* <= CM_MAX_FRAME */
+int cm_register_request_from_body(const char *buf, size_t len, struct cm_register_request *out,
+				  struct cm_err *err); /* <= CM_MAX_BODY */
+
+/* Error body {"error": message, "code": slug}. */
+json_t *cm_error_body_encode(const char *message, const char *code);
+
+#endif

@@ -1,0 +1,30 @@
+/*
+ * limits.h - every size cap on data that comes from the network, in one place.
+ *
+ * The caps are independent: a document is rejected by the first one it breaks,
+ * so a record that respects every per-field cap can still be refused for its
+ * total size.
+ */
+#ifndef FB_LIMITS_H
+#define FB_LIMITS_H
+
+#define CM_MAX_EMAIL 254               /* bytes, RFC 5321 path limit */
+#define CM_MAX_EMAIL_LOCAL 64          /* bytes before the '@' */
+#define CM_MAX_REPO_NAME 255           /* bytes */
+#define CM_MAX_DESCRIPTION 1024        /* bytes */
+#define CM_MAX_REPOSITORIES 256        /* entries in one list */
+#define CM_MAX_SOCKET_ADDRESSES 16     /* entries in one list */
+#define CM_MAX_ADDRESS 45              /* bytes, longest IPv6 literal (INET6_ADDRSTRLEN - 1) */
+#define CM_MAX_SIGNED_RECORD (64 * 1024)   /* bytes of one compact signed record */
+#define CM_MAX_BODY (64 * 1024)        /* bytes of one HTTP body */
+#define CM_MAX_FRAME (256 * 1024)      /* bytes of one WebSocket message */
+#define CM_MAX_CERT_PEM (16 * 1024)    /* bytes of one PEM certificate */
+#define CM_MAX_SIGNATURE_B64 1024      /* bytes of one base64 signature */
+#define CM_MAX_LIST_PEERS 512          /* records in one PEER_LIST_RESPONSE */
+#define CM_MAX_BOOTSTRAP_PEERS 256     /* entries in one bootstrap list answer */
+#define CM_MAX_TTL 64                  /* gossip hops */
+#define CM_MAX_MAX_PEERS 10000         /* capabilities.max_peers */
+#define CM_MAX_HEARTBEAT_INTERVAL_S 86400
+#define CM_MAX_SAFE_INTEGER 9007199254740991LL /* 2^53 - 1: exact in every JSON reader */
+
+#endif

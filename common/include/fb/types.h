@@ -1,0 +1,236 @@
+/*
+ * types.h - the wire objects of Flashback peer discovery.
+ *
+ * Every string member is owned by the struct that holds it (heap, NUL
+ * terminated) and released by that type's *_clear. Optional strings
+ * are NULL when absent. Times are milliseconds since the Unix epoch (UTC);
+ * on the wire they are RFC 3339 strings with milliseconds ("...T12:00:00.000Z").
+ */
+#ifndef FB_TYPES_H
+#define FB_TYPES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fb/limits.h"
+
+#define CM_PROTOCOL_VERSION 1
+
+/* A growable list of owned strings. */
+struct cm_strlist {
+	char **items;
+	size_t len;
+};
+
+/* RepositorySummary: {name, description?} */
+struct cm_repository {
+	char *name;
+	char *description; /* NULL when absent */
+};
+
+struct cm_repolist {
+	struct cm_repository *items;
+	size_t len;
+};
+
+/* capabilities: {max_peers, supports_torrent, bandwidth_estimate (bytes/s)} */
+struct cm_capabilities {
+	int64_t max_peers;          /* 1..CM_MAX_MAX_PEERS */
+	bool supports_torrent;
+	int64_t bandwidth_estimate; /* bytes per second, >= 0 */
+};
+
+#define CM_CAPABILITIES_DEFAULT_MAX_PEERS 8
+
+/*
+ * POST /api/bootstrap/register body. port is 0 when absent, which only a
+ * non-broadcasting registration may do; a non-broadcasting registration
+ * carries no socket addresses.
+ */
+struct cm_register_request {
+	char *email;
+	char *peer_id; /* NULL: the server generates one */
+	struct cm_strlist socket_addresses;
+	int port;
+	struct cm_repolist repositories;
+	bool is_broadcasting; /* default true */
+	bool has_capabilities;
+	struct cm_capabilities capabilities;
+};
+
+/*
+ * One peer as the bootstrap server lists it. The scores are only present in
+ * discover answers; performance_score is null there until feedback exists.
+ */
+struct cm_bootstrap_peer {
+	char *email;
+	char *peer_id;
+	struct cm_strlist socket_addresses;
+	int port;
+	struct cm_repolist repositories;
+	char *public_certificate; /* PEM */
+	bool has_availability_score;
+	double availability_score; /* 0..100 */
+	bool has_performance_score; /* false: null or absent */
+	double performance_score;   /* 0..100 */
+};
+
+struct cm_bootstrap_peerlist {
+	struct cm_bootstrap_peer *items;
+	size_t len;
+};
+
+/* 200 answer of POST /api/bootstrap/register. */
+struct cm_register_response {
+	char *status; /* "registered" */
+	char *peer_id;
+	int64_t expires_at_ms;
+	int64_t heartbeat_interval_s;
+	struct cm_bootstrap_peerlist bootstrap_peers;
+};
+
+/*
+ * The record a peer signs about itself. socket_addresses is empty (and not
+ * written) for a non-broadcasting peer; port is 0 when absent, which only a
+ * non-broadcasting record may do.
+ */
+struct cm_peer_record {
+	char *email;
+	char *peer_id;
+	int64_t seq; /* 0..CM_MAX_SAFE_INTEGER; higher replaces lower */
+	int64_t issued_at_ms;
+	bool is_broadcasting;
+	bool is_bootstrap;
+	bool leaving;
+	struct cm_strlist socket_addresses;
+	int port;
+	struct cm_repolist repositories;
+	struct cm_capabilities capabilities;
+};
+
+/*
+ * {record, public_certificate, signature}. canonical holds the canonical JSON
+ * of the record exactly as it was received (unknown fields included), so the
+ * signature can be checked and the record passed on unchanged; it is NULL for
+ * a record built locally and not yet signed.
+ */
+struct cm_signed_record {
+	struct cm_peer_record record;
+	char *public_certificate; /* PEM */
+	char *signature;          /* base64 */
+	char *canonical;
+};
+
+struct cm_signed_recordlist {
+	struct cm_signed_record *items;
+	size_t len;
+};
+
+enum cm_peer_status { CM_PEER_ONLINE, CM_PEER_STALE, CM_PEER_OFFLINE };
+enum cm_peer_state { CM_STATE_DISCOVERED, CM_STATE_CONNECTED, CM_STATE_STALE };
+enum cm_peer_source {
+	CM_SOURCE_NONE, /* plain PeerInfo: no source/found_in_ms written */
+	CM_SOURCE_TABLE,
+	CM_SOURCE_GOSSIP,
+	CM_SOURCE_BOOTSTRAP,
+	CM_SOURCE_RELAY
+};
+
+/* PeerInfo as the agent's control API reports it. */
+struct cm_peer_info {
+	char *email;
+	char *peer_id;
+	char *public_certificate;
+	struct cm_strlist socket_addresses; /* always written; [] for silent peers */
+	int port;                           /* 0: none */
+	bool is_broadcasting;
+	bool is_bootstrap;
+	enum cm_peer_status peer_status;
+	enum cm_peer_state state;
+	struct cm_repolist repositories;
+	double availability_score; /* 0..100 */
+	double performance_score;  /* 0..100 */
+	double score;              /* 0..100 */
+	int64_t bandwidth_estimate;
+	int64_t discovered_at_ms;
+	int64_t last_seen_ms;
+	int64_t expires_at_ms;
+	int64_t peer_count;
+	int64_t gossip_received_count;
+	enum cm_peer_source source; /* discover answers only */
+	int64_t found_in_ms;        /* discover answers only */
+};
+
+enum cm_msg_type {
+	CM_MSG_PEER_ANNOUNCEMENT,
+	CM_MSG_PEER_REQUEST,
+	CM_MSG_PEER_LIST_RESPONSE,
+	CM_MSG_HEARTBEAT
+};
+
+struct cm_peer_announcement {
+	struct cm_signed_record origin;
+};
+
+/* An empty repositories list asks for peers of any repository. */
+struct cm_peer_request {
+	struct cm_strlist repositories;
+};
+
+struct cm_peer_list_response {
+	char *request_id;
+	struct cm_signed_recordlist peers;
+};
+
+struct cm_heartbeat {
+	bool is_alive;
+	bool is_bootstrap;
+	int64_t peer_count;
+};
+
+/* {v, id, type, ttl, timestamp, sender{email, peer_id}, payload} */
+struct cm_envelope {
+	int v;
+	char *id;
+	enum cm_msg_type type;
+	int ttl; /* 0..CM_MAX_TTL */
+	int64_t timestamp_ms;
+	char *sender_email;
+	char *sender_peer_id;
+	union {
+		struct cm_peer_announcement announcement;
+		struct cm_peer_request request;
+		struct cm_peer_list_response list_response;
+		struct cm_heartbeat heartbeat;
+	} payload;
+};
+
+/* Names as they appear on the wire; NULL for an out-of-range value. */
+const char *cm_msg_type_name(enum cm_msg_type t);
+const char *cm_peer_status_name(enum cm_peer_status s);
+const char *cm_peer_state_name(enum cm_peer_state s);
+const char *cm_peer_source_name(enum cm_peer_source s);
+
+/* Lists: append takes a copy; return 0 or -1 on allocation failure. */
+int cm_strlist_append(struct cm_strlist *l, const char *s);
+void cm_strlist_clear(struct cm_strlist *l);
+int cm_repolist_append(struct cm_repolist *l, const char *name, const char *description);
+void cm_repolist_clear(struct cm_repolist *l);
+
+/* Releases the members and zeroes the struct; the struct itself is the caller's. */
+void cm_register_request_clear(struct cm_register_request *r);
+void cm_bootstrap_peer_clear(struct cm_bootstrap_peer *p);
+void cm_bootstrap_peerlist_clear(struct cm_bootstrap_peerlist *l);
+void cm_register_response_clear(struct cm_register_response *r);
+void cm_peer_record_clear(struct cm_peer_record *r);
+void cm_signed_record_clear(struct cm_signed_record *s);
+void cm_signed_recordlist_clear(struct cm_signed_recordlist *l);
+void cm_peer_info_clear(struct cm_peer_info *p);
+void cm_envelope_clear(struct cm_envelope *e);
+
+
+/* Deep copies; return 0 or -1 (dst is left cleared on failure). */
+int cm_signed_record_copy(struct cm_signed_record *dst, const struct cm_signed_record *src);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * validate.h - the field rules shared by every decoder, usable on their own
+ * (flag parsing, config files). All pure: no I/O, no clock.
+ */
+#ifndef FB_VALIDATE_H
+#define FB_VALIDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CM_UUID_TEXT_LEN 36 /* canonical text form, without the NUL */
+
+/*
+ * A plain addr-spec: dot-atom local part (<= 64 bytes) '@' a host name of
+ * LDH labels (each 1..63 bytes, no leading or trailing '-'); <= 254 bytes.
+ */
+bool cm_valid_email(const char *s, size_t len);
+
+/* An IPv4 dotted quad or IPv6 literal (no brackets, no zone), not unspecified or multicast. */
+bool cm_valid_ip(const char *s, size_t len);
+
+bool cm_valid_port(int64_t port); /* 1..65535 */
+
+/* The 36-character 8-4-4-4-12 hex form (either case), as libuuid parses it. */
+bool cm_valid_uuid(const char *s, size_t len);
+
+/* Writes a new random (v4) UUID in lower case into out (37 bytes with NUL). */
+void cm_uuid_generate(char out[CM_UUID_TEXT_LEN + 1]);
+
+/* A repository name: 1..255 bytes, no control characters, no "," (lists in query strings are comma-separated). */
+bool cm_valid_repo_name(const char *s, size_t len);
+
+#endif

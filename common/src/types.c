@@ -1,0 +1,269 @@
+/* types.c - names, lists and lifetimes of the wire objects. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fb/types.h"
+
+const char *
+cm_msg_type_name(enum cm_msg_type t)
+{
+	switch (t) {
+	case CM_MSG_PEER_ANNOUNCEMENT:
+		return "PEER_ANNOUNCEMENT";
+	case CM_MSG_PEER_REQUEST:
+		return "PEER_REQUEST";
+	case CM_MSG_PEER_LIST_RESPONSE:
+		return "PEER_LIST_RESPONSE";
+	case CM_MSG_HEARTBEAT:
+		return "HEARTBEAT";
+	}
+	return NULL;
+}
+
+const char *
+cm_peer_status_name(enum cm_peer_status s)
+{
+	switch (s) {
+	case CM_PEER_ONLINE:
+		return "online";
+	case CM_PEER_STALE:
+		return "stale";
+	case CM_PEER_OFFLINE:
+		return "offline";
+	}
+	return NULL;
+}
+
+const char *
+cm_peer_state_name(enum cm_peer_state s)
+{
+	switch (s) {
+	case CM_STATE_DISCOVERED:
+		return "DISCOVERED";
+	case CM_STATE_CONNECTED:
+		return "CONNECTED";
+	case CM_STATE_STALE:
+		return "STALE";
+	}
+	return NULL;
+}
+
+const char *
+cm_peer_source_name(enum cm_peer_source s)
+{
+	switch (s) {
+	case CM_SOURCE_NONE:
+		return NULL;
+	case CM_SOURCE_TABLE:
+		return "table";
+	case CM_SOURCE_GOSSIP:
+		return "gossip";
+	case CM_SOURCE_BOOTSTRAP:
+		return "bootstrap";
+	case CM_SOURCE_RELAY:
+		return "relay";
+	}
+	return NULL;
+}
+
+int
+cm_strlist_append(struct cm_strlist *l, const char *s)
+{
+	char **items, *copy;
+
+	if ((copy = strdup(s)) == NULL)
+		return -1;
+	if ((items = realloc(l->items, (l->len + 1) * sizeof(*items))) == NULL) {
+		free(copy);
+		return -1;
+	}
+	items[l->len++] = copy;
+	l->items = items;
+	return 0;
+}
+
+void
+cm_strlist_clear(struct cm_strlist *l)
+{
+	for (size_t i = 0; i < l->len; i++)
+		free(l->items[i]);
+	free(l->items);
+	l->items = NULL;
+	l->len = 0;
+}
+
+int
+cm_repolist_append(struct cm_repolist *l, const char *name, const char *description)
+{
+	struct cm_repository *items, r = {0};
+
+	if ((r.name = strdup(name)) == NULL)
+		goto err;
+	if (description != NULL && (r.description = strdup(description)) == NULL)
+		goto err;
+	if ((items = realloc(l->items, (l->len + 1) * sizeof(*items))) == NULL)
+		goto err;
+	items[l->len++] = r;
+	l->items = items;
+	return 0;
+err:
+	free(r.name);
+	free(r.description);
+	return -1;
+}
+
+void
+cm_repolist_clear(struct cm_repolist *l)
+{
+	for (size_t i = 0; i < l->len; i++) {
+		free(l->items[i].name);
+		free(l->items[i].description);
+	}
+	free(l->items);
+	l->items = NULL;
+	l->len = 0;
+}
+
+void
+cm_register_request_clear(struct cm_register_request *r)
+{
+	free(r->email);
+	free(r->peer_id);
+	cm_strlist_clear(&r->socket_addresses);
+	cm_repolist_clear(&r->repositories);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+cm_bootstrap_peer_clear(struct cm_bootstrap_peer *p)
+{
+	free(p->email);
+	free(p->peer_id);
+	free(p->public_certificate);
+	cm_strlist_clear(&p->socket_addresses);
+	cm_repolist_clear(&p->repositories);
+	memset(p, 0, sizeof(*p));
+}
+
+void
+cm_bootstrap_peerlist_clear(struct cm_bootstrap_peerlist *l)
+{
+	for (size_t i = 0; i < l->len; i++)
+		cm_bootstrap_peer_clear(&l->items[i]);
+	free(l->items);
+	l->items = NULL;
+	l->len = 0;
+}
+
+void
+cm_register_response_clear(struct cm_register_response *r)
+{
+	free(r->status);
+	free(r->peer_id);
+	cm_bootstrap_peerlist_clear(&r->bootstrap_peers);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+cm_peer_record_clear(struct cm_peer_record *r)
+{
+	free(r->email);
+	free(r->peer_id);
+	cm_strlist_clear(&r->socket_addresses);
+	cm_repolist_clear(&r->repositories);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+cm_signed_record_clear(struct cm_signed_record *s)
+{
+	cm_peer_record_clear(&s->record);
+	free(s->public_certificate);
+	free(s->signature);
+	free(s->canonical);
+	memset(s, 0, sizeof(*s));
+}
+
+void
+cm_signed_recordlist_clear(struct cm_signed_recordlist *l)
+{
+	for (size_t i = 0; i < l->len; i++)
+		cm_signed_record_clear(&l->items[i]);
+	free(l->items);
+	l->items = NULL;
+	l->len = 0;
+}
+
+void
+cm_peer_info_clear(struct cm_peer_info *p)
+{
+	free(p->email);
+	free(p->peer_id);
+	free(p->public_certificate);
+	cm_strlist_clear(&p->socket_addresses);
+	cm_repolist_clear(&p->repositories);
+	memset(p, 0, sizeof(*p));
+}
+
+void
+cm_envelope_clear(struct cm_envelope *e)
+{
+	free(e->id);
+	free(e->sender_email);
+	free(e->sender_peer_id);
+	switch (e->type) {
+	case CM_MSG_PEER_ANNOUNCEMENT:
+		cm_signed_record_clear(&e->payload.announcement.origin);
+		break;
+	case CM_MSG_PEER_REQUEST:
+		cm_strlist_clear(&e->payload.request.repositories);
+		break;
+	case CM_MSG_PEER_LIST_RESPONSE:
+		free(e->payload.list_response.request_id);
+		cm_signed_recordlist_clear(&e->payload.list_response.peers);
+		break;
+	case CM_MSG_HEARTBEAT:
+		break;
+	}
+	memset(e, 0, sizeof(*e));
+}
+
+/* strdup that passes NULL through; *ok turns false on allocation failure. */
+static char *
+dup_opt(const char *s, bool *ok)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	if ((d = strdup(s)) == NULL)
+		*ok = false;
+	return d;
+}
+
+int
+cm_signed_record_copy(struct cm_signed_record *dst, const struct cm_signed_record *src)
+{
+	const struct cm_peer_record *r = &src->record;
+	bool ok = true;
+
+	memset(dst, 0, sizeof(*dst));
+	dst->record = *r;
+	dst->record.email = dup_opt(r->email, &ok);
+	dst->record.peer_id = dup_opt(r->peer_id, &ok);
+	memset(&dst->record.socket_addresses, 0, sizeof(dst->record.socket_addresses));
+	memset(&dst->record.repositories, 0, sizeof(dst->record.repositories));
+	for (size_t i = 0; ok && i < r->socket_addresses.len; i++)
+		ok = cm_strlist_append(&dst->record.socket_addresses, r->socket_addresses.items[i]) == 0;
+	for (size_t i = 0; ok && i < r->repositories.len; i++)
+		ok = cm_repolist_append(&dst->record.repositories, r->repositories.items[i].name,
+					r->repositories.items[i].description) == 0;
+	dst->public_certificate = dup_opt(src->public_certificate, &ok);
+	dst->signature = dup_opt(src->signature, &ok);
+	dst->canonical = dup_opt(src->canonical, &ok);
+	if (!ok) {
+		cm_signed_record_clear(dst);
+		return -1;
+	}
+	return 0;
+}

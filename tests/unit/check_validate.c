@@ -1,0 +1,153 @@
+/* check_validate.c - the field rules: email, IP literals, port, UUID, repository names. */
+#include <check.h>
+#include <string.h>
+
+#include "fb/validate.h"
+
+#define V(fn, s) fn((s), strlen(s))
+
+START_TEST(test_valid_email_accepts_plain_addresses)
+{
+	ck_assert(V(cm_valid_email, "alice@example.com"));
+	ck_assert(V(cm_valid_email, "first.last+tag@sub.example.co.uk"));
+	ck_assert(V(cm_valid_email, "o'brien_1@localhost"));
+}
+END_TEST
+
+START_TEST(test_valid_email_rejects_malformed)
+{
+	static const char *bad[] = {"",        "alice",       "@example.com", "alice@",
+				    "a@@b.c",  ".a@b.c",      "a.@b.c",       "a..b@c.d",
+				    "a b@c.d", "a@-b.c",      "a@b-.c",       "a@b..c",
+				    "a@b.c.",  "a@b_c.d",     "a\"b@c.d",     "a@[192.0.2.1]"};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(!V(cm_valid_email, bad[i]), "accepted %s", bad[i]);
+}
+END_TEST
+
+START_TEST(test_valid_email_local_part_limit)
+{
+	char email[128];
+
+	memset(email, 'l', 64);
+	strcpy(email + 64, "@b.c");
+	ck_assert(V(cm_valid_email, email));
+	memset(email, 'l', 65);
+	strcpy(email + 65, "@b.c");
+	ck_assert(!V(cm_valid_email, email));
+}
+END_TEST
+
+START_TEST(test_valid_email_rejects_embedded_nul)
+{
+	ck_assert(!cm_valid_email("a\0b@c.d", 8));
+}
+END_TEST
+
+START_TEST(test_valid_ip_accepts_v4_and_v6)
+{
+	ck_assert(V(cm_valid_ip, "192.0.2.1"));
+	ck_assert(V(cm_valid_ip, "127.0.0.2"));
+	ck_assert(V(cm_valid_ip, "2001:db8::1"));
+	ck_assert(V(cm_valid_ip, "::1"));
+	ck_assert(V(cm_valid_ip, "2fff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"));
+}
+END_TEST
+
+START_TEST(test_valid_ip_rejects_non_literals_and_unusable)
+{
+	static const char *bad[] = {"",          "example.com", "256.0.0.1",   "1.2.3",
+				    "01.2.3.4",  " 1.2.3.4",    "[::1]",       "fe80::1%eth0",
+				    "0.0.0.0",   "::",          "224.0.0.1",   "ff02::1",
+				    "1.2.3.4:80"};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(!V(cm_valid_ip, bad[i]), "accepted %s", bad[i]);
+}
+END_TEST
+
+START_TEST(test_valid_port_range_edges)
+{
+	ck_assert(!cm_valid_port(0));
+	ck_assert(cm_valid_port(1));
+	ck_assert(cm_valid_port(65535));
+	ck_assert(!cm_valid_port(65536));
+	ck_assert(!cm_valid_port(-1));
+}
+END_TEST
+
+START_TEST(test_valid_uuid_forms)
+{
+	ck_assert(V(cm_valid_uuid, "0b9f2c1e-5d3a-4c2b-9e8f-1a2b3c4d5e6f"));
+	ck_assert(V(cm_valid_uuid, "0B9F2C1E-5D3A-4C2B-9E8F-1A2B3C4D5E6F"));
+	ck_assert(!V(cm_valid_uuid, "0b9f2c1e5d3a4c2b9e8f1a2b3c4d5e6f"));
+	ck_assert(!V(cm_valid_uuid, "0b9f2c1e-5d3a-4c2b-9e8f-1a2b3c4d5e6g"));
+	ck_assert(!V(cm_valid_uuid, "{0b9f2c1e-5d3a-4c2b-9e8f-1a2b3c4d5e6f}"));
+	ck_assert(!V(cm_valid_uuid, ""));
+}
+END_TEST
+
+START_TEST(test_uuid_generate_is_valid_lowercase_and_unique)
+{
+	char a[CM_UUID_TEXT_LEN + 1], b[CM_UUID_TEXT_LEN + 1];
+
+	cm_uuid_generate(a);
+	cm_uuid_generate(b);
+	ck_assert(V(cm_valid_uuid, a));
+	ck_assert_str_ne(a, b);
+	for (size_t i = 0; i < CM_UUID_TEXT_LEN; i++)
+		ck_assert(a[i] == '-' || (a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f'));
+	ck_assert_int_eq(a[14], '4'); /* version 4: random */
+}
+END_TEST
+
+START_TEST(test_valid_repo_name_rules)
+{
+	char name[300];
+
+	ck_assert(V(cm_valid_repo_name, "flashback/core"));
+	ck_assert(V(cm_valid_repo_name, "caf\xc3\xa9 notes"));
+	ck_assert(!V(cm_valid_repo_name, ""));
+	ck_assert(!V(cm_valid_repo_name, "a,b"));
+	ck_assert(!V(cm_valid_repo_name, "tab\there"));
+	memset(name, 'n', 255);
+	name[255] = '\0';
+	ck_assert(V(cm_valid_repo_name, name));
+	name[255] = 'n';
+	name[256] = '\0';
+	ck_assert(!V(cm_valid_repo_name, name));
+}
+END_TEST
+
+static Suite *
+validate_suite(void)
+{
+	Suite *s = suite_create("validate");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_valid_email_accepts_plain_addresses);
+	tcase_add_test(tc, test_valid_email_rejects_malformed);
+	tcase_add_test(tc, test_valid_email_local_part_limit);
+	tcase_add_test(tc, test_valid_email_rejects_embedded_nul);
+	tcase_add_test(tc, test_valid_ip_accepts_v4_and_v6);
+	tcase_add_test(tc, test_valid_ip_rejects_non_literals_and_unusable);
+	tcase_add_test(tc, test_valid_port_range_edges);
+	tcase_add_test(tc, test_valid_uuid_forms);
+	tcase_add_test(tc, test_uuid_generate_is_valid_lowercase_and_unique);
+	tcase_add_test(tc, test_valid_repo_name_rules);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(validate_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}

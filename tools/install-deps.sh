@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the project needs, only those missing.
+# Quick and silent when everything is present.
+set -euo pipefail
+
+PACKAGES=(
+	build-essential pkg-config clang clang-format
+	libgnutls28-dev gnutls-bin libjansson-dev uuid-dev
+	libmicrohttpd-dev libpq-dev postgresql postgresql-client
+	libevent-dev libwslay-dev libcurl4-gnutls-dev libinih-dev
+	check libsubunit-dev
+	python3 python3-jsonschema python3-yaml
+	curl jq iproute2 procps
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[ "$status" = "install ok installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages: ${missing[*]} (run as root or install them)" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
