@@ -427,6 +427,36 @@ cm_register_request_decode(const json_t *j, struct cm_register_request *out, str
 	return 0;
 }
 
+int
+cm_heartbeat_request_decode(const json_t *j, struct cm_heartbeat_request *out, struct cm_err *err)
+{
+	struct dctx c = DCTX_INIT(err);
+
+	memset(out, 0, sizeof(*out));
+	if (require_object(&c, j) != 0 ||
+	    get_string(&c, j, "email", true, CM_MAX_EMAIL, STR_EMAIL, &out->email) != 0) {
+		cm_heartbeat_request_clear(out);
+		return -1;
+	}
+	return 0;
+}
+
+int
+cm_feedback_request_decode(const json_t *j, struct cm_feedback_request *out, struct cm_err *err)
+{
+	struct dctx c = DCTX_INIT(err);
+
+	memset(out, 0, sizeof(*out));
+	if (require_object(&c, j) != 0 ||
+	    get_string(&c, j, "email", true, CM_MAX_EMAIL, STR_EMAIL, &out->email) != 0 ||
+	    get_int(&c, j, "latency_ms", true, 0, CM_MAX_LATENCY_MS, &out->latency_ms, NULL) !=
+		    0) {
+		cm_feedback_request_clear(out);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 decode_bootstrap_peer(struct dctx *c, const json_t *j, struct cm_bootstrap_peer *out)
 {
@@ -435,7 +465,7 @@ decode_bootstrap_peer(struct dctx *c, const json_t *j, struct cm_bootstrap_peer 
 	    get_string(c, j, "peer_id", true, CM_UUID_TEXT_LEN, STR_UUID, &out->peer_id) != 0 ||
 	    get_strlist(c, j, "socket_addresses", true, CM_MAX_SOCKET_ADDRESSES, CM_MAX_ADDRESS,
 			STR_IP, &out->socket_addresses) != 0 ||
-	    get_port(c, j, true, &out->port) != 0 ||
+	    get_port(c, j, out->socket_addresses.len > 0, &out->port) != 0 ||
 	    get_repolist(c, j, "repositories", true, &out->repositories) != 0 ||
 	    get_string(c, j, "public_certificate", true, CM_MAX_CERT_PEM, STR_ANY,
 		       &out->public_certificate) != 0 ||
@@ -941,7 +971,8 @@ cm_bootstrap_peer_encode(const struct cm_bootstrap_peer *p)
 	set(o, "email", json_string(p->email), &ok);
 	set(o, "peer_id", json_string(p->peer_id), &ok);
 	set(o, "socket_addresses", strlist_json(&p->socket_addresses), &ok);
-	set(o, "port", json_integer(p->port), &ok);
+	if (p->port != 0)
+		set(o, "port", json_integer(p->port), &ok);
 	set(o, "repositories", repolist_json(&p->repositories), &ok);
 	set(o, "public_certificate", json_string(p->public_certificate), &ok);
 	if (p->has_availability_score)
@@ -1103,6 +1134,18 @@ cm_envelope_encode(const struct cm_envelope *e)
 				   e->sender_peer_id),
 	    &ok);
 	set(o, "payload", payload_json(e), &ok);
+	return finish(o, ok);
+}
+
+json_t *
+cm_status_encode(const char *status, int64_t expires_at_ms)
+{
+	json_t *o = json_object();
+	bool ok = true;
+
+	set(o, "status", json_string(status), &ok);
+	if (expires_at_ms >= 0)
+		set(o, "expires_at", time_json(expires_at_ms), &ok);
 	return finish(o, ok);
 }
 

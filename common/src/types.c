@@ -135,6 +135,20 @@ cm_register_request_clear(struct cm_register_request *r)
 }
 
 void
+cm_heartbeat_request_clear(struct cm_heartbeat_request *r)
+{
+	free(r->email);
+	r->email = NULL;
+}
+
+void
+cm_feedback_request_clear(struct cm_feedback_request *r)
+{
+	free(r->email);
+	memset(r, 0, sizeof(*r));
+}
+
+void
 cm_bootstrap_peer_clear(struct cm_bootstrap_peer *p)
 {
 	free(p->email);

@@ -974,6 +974,76 @@ START_TEST(test_envelope_round_trip_randomized_seeded)
 }
 END_TEST
 
+START_TEST(test_feedback_request_decode_latency_range)
+{
+	struct cm_feedback_request f;
+	struct cm_err e = {0};
+
+	ck_assert_int_eq(DECODE_TEXT(cm_feedback_request_decode,
+				     "{\"email\":\"a@b.c\",\"latency_ms\":600000}", &f, &e),
+			 0);
+	ck_assert_int_eq(f.latency_ms, CM_MAX_LATENCY_MS);
+	cm_feedback_request_clear(&f);
+	ck_assert_int_eq(DECODE_TEXT(cm_feedback_request_decode,
+				     "{\"email\":\"a@b.c\",\"latency_ms\":-1}", &f, &e),
+			 -1);
+	ck_assert_str_eq(e.msg, "latency_ms: out of range 0..600000");
+	ck_assert_int_eq(DECODE_TEXT(cm_feedback_request_decode, "{\"email\":\"a@b.c\"}", &f, &e),
+			 -1);
+	ck_assert_str_eq(e.msg, "latency_ms: missing");
+}
+END_TEST
+
+START_TEST(test_heartbeat_request_decode_requires_valid_email)
+{
+	struct cm_heartbeat_request h;
+	struct cm_err e = {0};
+
+	ck_assert_int_eq(DECODE_TEXT(cm_heartbeat_request_decode, "{\"email\":\"x@y.z\"}", &h, &e),
+			 0);
+	ck_assert_str_eq(h.email, "x@y.z");
+	cm_heartbeat_request_clear(&h);
+	ck_assert_int_eq(DECODE_TEXT(cm_heartbeat_request_decode, "{\"email\":\"nobody\"}", &h, &e),
+			 -1);
+	ck_assert_str_eq(e.msg, "email: not a valid email address");
+}
+END_TEST
+
+START_TEST(test_status_encode_with_and_without_expiry)
+{
+	json_t *a = cm_status_encode("ok", T0), *b = cm_status_encode("unregistered", -1);
+	char *sa = cm_json_canonical(a, NULL), *sb = cm_json_canonical(b, NULL);
+
+	ck_assert_str_eq(sa, "{\"expires_at\":\"2025-11-24T16:00:00.123Z\",\"status\":\"ok\"}");
+	ck_assert_str_eq(sb, "{\"status\":\"unregistered\"}");
+	free(sa);
+	free(sb);
+	json_decref(a);
+	json_decref(b);
+}
+END_TEST
+
+START_TEST(test_bootstrap_peer_port_optional_only_without_addresses)
+{
+	struct cm_bootstrap_peer p, back;
+	struct cm_err e = {0};
+	json_t *j;
+
+	fill_bootstrap_peer(&p, "silent@example.com", false);
+	cm_strlist_clear(&p.socket_addresses);
+	p.port = 0;
+	j = cm_bootstrap_peer_encode(&p);
+	ck_assert_ptr_null(json_object_get(j, "port"));
+	ck_assert_int_eq(cm_bootstrap_peer_decode(j, &back, &e), 0);
+	cm_bootstrap_peer_clear(&back);
+	json_object_set_new(j, "socket_addresses", json_pack("[s]", "192.0.2.1"));
+	ck_assert_int_eq(cm_bootstrap_peer_decode(j, &back, &e), -1);
+	ck_assert_str_eq(e.msg, "port: missing");
+	json_decref(j);
+	cm_bootstrap_peer_clear(&p);
+}
+END_TEST
+
 static Suite *
 codec_suite(void)
 {
@@ -1025,6 +1095,10 @@ codec_suite(void)
 	tcase_add_test(tc, test_json_canonical_rejects_reals);
 	tcase_add_test(tc, test_error_body_encode_shape);
 	tcase_add_test(tc, test_envelope_round_trip_randomized_seeded);
+	tcase_add_test(tc, test_feedback_request_decode_latency_range);
+	tcase_add_test(tc, test_heartbeat_request_decode_requires_valid_email);
+	tcase_add_test(tc, test_status_encode_with_and_without_expiry);
+	tcase_add_test(tc, test_bootstrap_peer_port_optional_only_without_addresses);
 	suite_add_tcase(s, tc);
 	return s;
 }

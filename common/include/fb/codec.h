@@ -41,6 +41,11 @@ json_t *cm_register_request_encode(const struct cm_register_request *r);
 int cm_register_request_decode(const json_t *j, struct cm_register_request *out,
 			       struct cm_err *err);
 
+int cm_heartbeat_request_decode(const json_t *j, struct cm_heartbeat_request *out,
+				struct cm_err *err);
+int cm_feedback_request_decode(const json_t *j, struct cm_feedback_request *out,
+			       struct cm_err *err);
+
 json_t *cm_bootstrap_peer_encode(const struct cm_bootstrap_peer *p);
 int cm_bootstrap_peer_decode(const json_t *j, struct cm_bootstrap_peer *out, struct cm_err *err);
 
@@ -75,6 +80,9 @@ int cm_envelope_from_frame(const char *buf, size_t len, struct cm_envelope *out,
 			   struct cm_err *err); /* <= CM_MAX_FRAME */
 int cm_register_request_from_body(const char *buf, size_t len, struct cm_register_request *out,
 				  struct cm_err *err); /* <= CM_MAX_BODY */
+
+/* {"status": status} plus "expires_at" when expires_at_ms >= 0. */
+json_t *cm_status_encode(const char *status, int64_t expires_at_ms);
 
 /* Error body {"error": message, "code": slug}. */
 json_t *cm_error_body_encode(const char *message, const char *code);

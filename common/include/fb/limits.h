@@ -25,6 +25,7 @@
 #define CM_MAX_TTL 64                  /* gossip hops */
 #define CM_MAX_MAX_PEERS 10000         /* capabilities.max_peers */
 #define CM_MAX_HEARTBEAT_INTERVAL_S 86400
+#define CM_MAX_LATENCY_MS 600000       /* one feedback report: 10 minutes */
 #define CM_MAX_SAFE_INTEGER 9007199254740991LL /* 2^53 - 1: exact in every JSON reader */
 
 #endif

@@ -62,6 +62,8 @@ struct cm_register_request {
 /*
  * One peer as the bootstrap server lists it. The scores are only present in
  * discover answers; performance_score is null there until feedback exists.
+ * port is 0 (not written) only for a registration without addresses, which
+ * the legacy lookup can show.
  */
 struct cm_bootstrap_peer {
 	char *email;
@@ -79,6 +81,17 @@ struct cm_bootstrap_peer {
 struct cm_bootstrap_peerlist {
 	struct cm_bootstrap_peer *items;
 	size_t len;
+};
+
+/* POST /api/bootstrap/heartbeat body: {email}. */
+struct cm_heartbeat_request {
+	char *email;
+};
+
+/* POST /api/bootstrap/feedback body: {email, latency_ms}, about another peer. */
+struct cm_feedback_request {
+	char *email;
+	int64_t latency_ms; /* 0..CM_MAX_LATENCY_MS */
 };
 
 /* 200 answer of POST /api/bootstrap/register. */
@@ -220,6 +233,8 @@ void cm_repolist_clear(struct cm_repolist *l);
 
 /* Releases the members and zeroes the struct; the struct itself is the caller's. */
 void cm_register_request_clear(struct cm_register_request *r);
+void cm_heartbeat_request_clear(struct cm_heartbeat_request *r);
+void cm_feedback_request_clear(struct cm_feedback_request *r);
 void cm_bootstrap_peer_clear(struct cm_bootstrap_peer *p);
 void cm_bootstrap_peerlist_clear(struct cm_bootstrap_peerlist *l);
 void cm_register_response_clear(struct cm_register_response *r);
