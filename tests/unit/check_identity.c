@@ -1,0 +1,398 @@
+/* check_identity.c - keys, certificates, fingerprints and signed records. */
+#define _GNU_SOURCE /* nftw */
+#include <check.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fb/codec.h"
+#include "fb/identity.h"
+#include "fb/timeutil.h"
+
+static char tmpdir[64];
+
+static void
+setup(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_identity_XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void
+teardown(void)
+{
+	nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static char *
+path_in(const char *name)
+{
+	static char buf[4][256];
+	static int n;
+	char *p = buf[n++ % 4];
+
+	snprintf(p, 256, "%s/%s", tmpdir, name);
+	return p;
+}
+
+/* Runs a shell command in tmpdir and returns its first output line (static buffer). */
+static const char *
+run(const char *fmt, const char *arg)
+{
+	static char out[512];
+	char cmd[1024];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "cd %s && ", tmpdir);
+	snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), fmt, arg);
+	out[0] = '\0';
+	ck_assert_ptr_nonnull(p = popen(cmd, "r"));
+	if (fgets(out, sizeof(out), p) == NULL)
+		out[0] = '\0';
+	pclose(p);
+	out[strcspn(out, "\r\n")] = '\0';
+	return out;
+}
+
+static struct cm_identity *
+new_identity(const char *email)
+{
+	struct cm_err e = {0};
+	struct cm_identity *id = cm_identity_generate(email, 30, &e);
+
+	ck_assert_msg(id != NULL, "%s", e.msg);
+	return id;
+}
+
+START_TEST(test_identity_generate_names_email_in_san_and_cn)
+{
+	struct cm_identity *id = new_identity("alice@example.com");
+	struct cm_err e;
+
+	ck_assert_str_eq(cm_identity_email(id), "alice@example.com");
+	ck_assert_int_eq(cm_identity_save(id, path_in("a.key"), path_in("a.crt"), &e), 0);
+	ck_assert_str_eq(run("certtool -i --infile a.crt | grep -c 'RFC822Name: alice@example.com'",
+			     NULL),
+			 "1");
+	ck_assert_str_eq(run("certtool -i --infile a.crt | grep -c 'Subject: CN=alice@example.com'", NULL),
+			 "1");
+	cm_identity_free(id);
+}
+END_TEST
+
+START_TEST(test_identity_generate_rejects_invalid_email)
+{
+	struct cm_err e;
+
+	ck_assert_ptr_null(cm_identity_generate("not an email", 30, &e));
+	ck_assert_str_eq(e.msg, "email: not a valid email address");
+}
+END_TEST
+
+START_TEST(test_identity_save_load_round_trip_key_mode_0600)
+{
+	struct cm_identity *id = new_identity("bob@example.org"), *back;
+	struct cm_err e;
+	struct stat st;
+
+	ck_assert_int_eq(cm_identity_save(id, path_in("b.key"), path_in("b.crt"), &e), 0);
+	ck_assert_int_eq(stat(path_in("b.key"), &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	back = cm_identity_load(path_in("b.key"), path_in("b.crt"), &e);
+	ck_assert_msg(back != NULL, "%s", e.msg);
+	ck_assert_str_eq(cm_cert_fingerprint(cm_identity_cert(back)),
+			 cm_cert_fingerprint(cm_identity_cert(id)));
+	cm_identity_free(back);
+	cm_identity_free(id);
+}
+END_TEST
+
+START_TEST(test_identity_load_rejects_key_of_another_cert)
+{
+	struct cm_identity *a = new_identity("a@example.com"), *b = new_identity("b@example.com");
+	struct cm_err e;
+
+	cm_identity_save(a, path_in("a.key"), path_in("a.crt"), &e);
+	cm_identity_save(b, path_in("b.key"), path_in("b.crt"), &e);
+	ck_assert_ptr_null(cm_identity_load(path_in("a.key"), path_in("b.crt"), &e));
+	ck_assert_ptr_nonnull(strstr(e.msg, "does not belong to"));
+	cm_identity_free(a);
+	cm_identity_free(b);
+}
+END_TEST
+
+START_TEST(test_cert_fingerprint_matches_certtool)
+{
+	struct cm_identity *id = new_identity("fp@example.com");
+	struct cm_err e;
+	const char *fp = cm_cert_fingerprint(cm_identity_cert(id));
+
+	cm_identity_save(id, path_in("fp.key"), path_in("fp.crt"), &e);
+	ck_assert_uint_eq(strlen(fp), CM_FINGERPRINT_LEN);
+	for (const char *p = fp; *p; p++)
+		ck_assert((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'));
+	ck_assert_str_eq(run("certtool --fingerprint --hash sha256 --infile fp.crt | tr A-F a-f",
+			     NULL),
+			 fp);
+	cm_identity_free(id);
+}
+END_TEST
+
+START_TEST(test_cert_from_der_and_pem_agree)
+{
+	struct cm_identity *id = new_identity("der@example.com");
+	struct cm_err e;
+	struct cm_cert *c;
+	unsigned char der[4096];
+	size_t len;
+	FILE *f;
+
+	cm_identity_save(id, path_in("d.key"), path_in("d.crt"), &e);
+	run("certtool --certificate-info --infile d.crt --outder --outfile d.der >/dev/null", NULL);
+	ck_assert_ptr_nonnull(f = fopen(path_in("d.der"), "rb"));
+	len = fread(der, 1, sizeof(der), f);
+	fclose(f);
+	ck_assert_ptr_nonnull(c = cm_cert_from_der(der, len, &e));
+	ck_assert_str_eq(cm_cert_fingerprint(c), cm_cert_fingerprint(cm_identity_cert(id)));
+	ck_assert_str_eq(cm_cert_email(c), "der@example.com");
+	cm_cert_free(c);
+	cm_identity_free(id);
+}
+END_TEST
+
+START_TEST(test_cert_from_pem_rejects_garbage_and_oversize)
+{
+	struct cm_err e;
+	char *big = malloc(CM_MAX_CERT_PEM + 2);
+
+	ck_assert_ptr_null(cm_cert_from_pem("-----BEGIN CERTIFICATE-----\nAAAA\n", 33, &e));
+	memset(big, 'A', CM_MAX_CERT_PEM + 1);
+	big[CM_MAX_CERT_PEM + 1] = '\0';
+	ck_assert_ptr_null(cm_cert_from_pem(big, CM_MAX_CERT_PEM + 1, &e));
+	ck_assert_str_eq(e.msg, "certificate: empty or larger than 16384 bytes");
+	free(big);
+}
+END_TEST
+
+/* Makes a certtool CA in tmpdir (ca.key, ca.crt) and a leaf for email signed by it. */
+static void
+make_ca_and_leaf(const char *email)
+{
+	run("printf 'cn = Test CA\\nca\\ncert_signing_key\\nexpiration_days = 30\\n' > ca.tmpl"
+	    " && certtool --generate-privkey --key-type ecdsa --outfile ca.key 2>/dev/null"
+	    " && certtool --generate-self-signed --load-privkey ca.key --template ca.tmpl"
+	    " --outfile ca.crt 2>/dev/null%s",
+	    "");
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd),
+		 "printf 'cn = %s\\nemail = %s\\ntls_www_client\\nexpiration_days = 30\\n' > leaf.tmpl"
+		 " && certtool --generate-privkey --key-type ecdsa --outfile leaf.key 2>/dev/null"
+		 " && certtool --generate-certificate --load-privkey leaf.key --load-ca-privkey"
+		 " ca.key --load-ca-certificate ca.crt --template leaf.tmpl --outfile leaf.crt"
+		 " 2>/dev/null%%s",
+		 email, email);
+	run(cmd, "");
+}
+
+START_TEST(test_cert_verify_ca_accepts_issued_rejects_self_signed)
+{
+	struct cm_identity *self = new_identity("self@example.com"), *leaf;
+	struct cm_err e;
+
+	make_ca_and_leaf("leaf@example.com");
+	leaf = cm_identity_load(path_in("leaf.key"), path_in("leaf.crt"), &e);
+	ck_assert_msg(leaf != NULL, "%s", e.msg);
+	ck_assert_str_eq(cm_identity_email(leaf), "leaf@example.com");
+	ck_assert_msg(cm_cert_verify_ca(cm_identity_cert(leaf), path_in("ca.crt"), &e) == 0, "%s",
+		      e.msg);
+	ck_assert_int_eq(cm_cert_verify_ca(cm_identity_cert(self), path_in("ca.crt"), &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "not trusted"));
+	cm_identity_free(self);
+	cm_identity_free(leaf);
+}
+END_TEST
+
+START_TEST(test_cert_email_from_cn_only_certificate)
+{
+	struct cm_cert *c;
+	struct cm_err e;
+	char pem[8192];
+	size_t len;
+	FILE *f;
+
+	run("printf 'cn = cn-only@example.com\\nexpiration_days = 30\\n' > cn.tmpl"
+	    " && certtool --generate-privkey --outfile cn.key 2>/dev/null"
+	    " && certtool --generate-self-signed --load-privkey cn.key --template cn.tmpl"
+	    " --outfile cn.crt 2>/dev/null%s",
+	    "");
+	ck_assert_ptr_nonnull(f = fopen(path_in("cn.crt"), "r"));
+	len = fread(pem, 1, sizeof(pem), f);
+	fclose(f);
+	ck_assert_ptr_nonnull(c = cm_cert_from_pem(pem, len, &e));
+	ck_assert_str_eq(cm_cert_email(c), "cn-only@example.com");
+	cm_cert_free(c);
+}
+END_TEST
+
+START_TEST(test_cert_verify_signature_good_and_tampered)
+{
+	struct cm_identity *id = new_identity("sig@example.com"), *other = new_identity("o@x.io");
+	const char msg[] = "the bytes that were signed";
+	char *sig, *other_sig, tampered[sizeof(msg)];
+	struct cm_err e;
+
+	ck_assert_int_eq(cm_identity_sign(id, msg, strlen(msg), &sig, &e), 0);
+	ck_assert_int_eq(cm_cert_verify_signature(cm_identity_cert(id), msg, strlen(msg), sig, &e),
+			 0);
+	/* Every single changed byte of the data must fail. */
+	for (size_t i = 0; i < strlen(msg); i++) {
+		memcpy(tampered, msg, sizeof(msg));
+		tampered[i] ^= 0x01;
+		ck_assert_int_eq(cm_cert_verify_signature(cm_identity_cert(id), tampered,
+							  strlen(msg), sig, &e),
+				 -1);
+	}
+	ck_assert_int_eq(cm_identity_sign(other, msg, strlen(msg), &other_sig, &e), 0);
+	ck_assert_int_eq(cm_cert_verify_signature(cm_identity_cert(id), msg, strlen(msg), other_sig,
+						  &e),
+			 -1);
+	ck_assert_int_eq(cm_cert_verify_signature(cm_identity_cert(id), msg, strlen(msg),
+						  "***not base64***", &e),
+			 -1);
+	free(sig);
+	free(other_sig);
+	cm_identity_free(id);
+	cm_identity_free(other);
+}
+END_TEST
+
+static void
+fill_record(struct cm_peer_record *r, const char *email)
+{
+	memset(r, 0, sizeof(*r));
+	r->email = strdup(email);
+	r->peer_id = strdup("0b9f2c1e-5d3a-4c2b-9e8f-1a2b3c4d5e6f");
+	r->seq = 7;
+	r->issued_at_ms = cm_time_wall_ms();
+	r->is_broadcasting = true;
+	r->port = 7443;
+	cm_strlist_append(&r->socket_addresses, "192.0.2.4");
+	cm_repolist_append(&r->repositories, "photos", NULL);
+	r->capabilities = (struct cm_capabilities){8, false, 100};
+}
+
+START_TEST(test_record_sign_verify_and_pin_fingerprint)
+{
+	struct cm_identity *id = new_identity("rec@example.com");
+	struct cm_signed_record s;
+	struct cm_peer_record r;
+	char fp[CM_FINGERPRINT_LEN + 1];
+	struct cm_err e;
+
+	fill_record(&r, "rec@example.com");
+	ck_assert_msg(cm_record_sign(&r, id, &s, &e) == 0, "%s", e.msg);
+	ck_assert_msg(cm_record_verify(&s, fp, &e) == 0, "%s", e.msg);
+	ck_assert_str_eq(fp, cm_cert_fingerprint(cm_identity_cert(id)));
+	cm_signed_record_clear(&s);
+	cm_peer_record_clear(&r);
+	cm_identity_free(id);
+}
+END_TEST
+
+START_TEST(test_record_verify_fails_on_tampered_record)
+{
+	struct cm_identity *id = new_identity("rec@example.com");
+	struct cm_signed_record s, decoded;
+	struct cm_peer_record r;
+	struct cm_err e;
+	json_t *j;
+
+	fill_record(&r, "rec@example.com");
+	ck_assert_int_eq(cm_record_sign(&r, id, &s, &e), 0);
+	/* On the wire: raise seq after signing; the receiver's canonical text differs. */
+	j = cm_signed_record_encode(&s);
+	json_object_set_new(json_object_get(j, "record"), "seq", json_integer(8));
+	ck_assert_int_eq(cm_signed_record_decode(j, &decoded, &e), 0);
+	ck_assert_int_eq(cm_record_verify(&decoded, NULL, &e), -1);
+	ck_assert_str_eq(e.msg, "signature: does not verify");
+	cm_signed_record_clear(&decoded);
+	json_decref(j);
+	cm_signed_record_clear(&s);
+	cm_peer_record_clear(&r);
+	cm_identity_free(id);
+}
+END_TEST
+
+START_TEST(test_record_sign_and_verify_refuse_other_email)
+{
+	struct cm_identity *id = new_identity("rec@example.com"), *mallory;
+	struct cm_signed_record s;
+	struct cm_peer_record r;
+	struct cm_err e;
+
+	fill_record(&r, "someone-else@example.com");
+	ck_assert_int_eq(cm_record_sign(&r, id, &s, &e), -1);
+	/* A record signed by its owner but carrying another's certificate is refused too. */
+	cm_peer_record_clear(&r);
+	fill_record(&r, "rec@example.com");
+	ck_assert_int_eq(cm_record_sign(&r, id, &s, &e), 0);
+	mallory = new_identity("mallory@example.com");
+	free(s.public_certificate);
+	s.public_certificate = strdup(cm_cert_pem(cm_identity_cert(mallory)));
+	ck_assert_int_eq(cm_record_verify(&s, NULL, &e), -1);
+	ck_assert_str_eq(e.msg, "record email is not the certificate's email");
+	cm_signed_record_clear(&s);
+	cm_peer_record_clear(&r);
+	cm_identity_free(id);
+	cm_identity_free(mallory);
+}
+END_TEST
+
+static Suite *
+identity_suite(void)
+{
+	Suite *s = suite_create("identity");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_identity_generate_names_email_in_san_and_cn);
+	tcase_add_test(tc, test_identity_generate_rejects_invalid_email);
+	tcase_add_test(tc, test_identity_save_load_round_trip_key_mode_0600);
+	tcase_add_test(tc, test_identity_load_rejects_key_of_another_cert);
+	tcase_add_test(tc, test_cert_fingerprint_matches_certtool);
+	tcase_add_test(tc, test_cert_from_der_and_pem_agree);
+	tcase_add_test(tc, test_cert_from_pem_rejects_garbage_and_oversize);
+	tcase_add_test(tc, test_cert_verify_ca_accepts_issued_rejects_self_signed);
+	tcase_add_test(tc, test_cert_email_from_cn_only_certificate);
+	tcase_add_test(tc, test_cert_verify_signature_good_and_tampered);
+	tcase_add_test(tc, test_record_sign_verify_and_pin_fingerprint);
+	tcase_add_test(tc, test_record_verify_fails_on_tampered_record);
+	tcase_add_test(tc, test_record_sign_and_verify_refuse_other_email);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(identity_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# make bench: runs every benchmark there is and prints its numbers.
+set -euo pipefail
+build=${1:-build}
+echo "== common library (build/bin/fb-bench)"
+"$build/bin/fb-bench"
