@@ -9,7 +9,7 @@ SAN ?=
 VERSION := 0.1.0
 
 PKG_COMMON = jansson gnutls uuid
-PKG_SERVER = $(PKG_COMMON) libmicrohttpd libpq
+PKG_SERVER = $(PKG_COMMON) libmicrohttpd libpq inih
 PKG_AGENT = $(PKG_COMMON)
 PKG_CHECK = check
 
@@ -28,7 +28,10 @@ COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
 COMMON_LIB = $(BUILD)/libflashback-common.a
 
 SERVER_SRC = $(wildcard bootstrap-server/src/*.c)
-SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/%.o)
+SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations_sql.o
+# Everything but main, so unit tests can link the server's modules.
+SERVER_LIB = $(BUILD)/libbootstrap-server.a
+MIGRATIONS = $(sort $(wildcard bootstrap-server/migrations/*.sql))
 AGENT_SRC = $(wildcard peer-agent/src/*.c)
 AGENT_OBJ = $(AGENT_SRC:%.c=$(BUILD)/%.o)
 TOOL_SRC = $(wildcard tools/*.c)
@@ -52,8 +55,19 @@ $(BUILD)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(call pc_cflags,$(PKG_SERVER) $(PKG_CHECK)) -c $< -o $@
 
+$(BUILD)/gen/migrations_sql.c: $(MIGRATIONS) tools/embed-sql.sh
+	@mkdir -p $(dir $@)
+	tools/embed-sql.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	$(CC) $(ALL_CFLAGS) -Ibootstrap-server/src -c $< -o $@
+
 $(COMMON_LIB): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(SERVER_LIB): $(filter-out %/main.o,$(SERVER_OBJ))
 	rm -f $@
 	ar rcs $@ $^
 
@@ -69,9 +83,9 @@ $(BUILD)/bin/%: $(BUILD)/tools/%.o $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,$(PKG_COMMON))
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(COMMON_LIB)
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(SERVER_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,$(PKG_COMMON) $(PKG_CHECK))
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,$(PKG_SERVER) $(PKG_CHECK))
 
 # Unit suites: each prints Check's summary line; all run even when one fails.
 unit: $(UNIT_BIN)

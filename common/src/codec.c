@@ -21,7 +21,7 @@ struct dctx {
 	size_t len;
 };
 
-enum str_kind { STR_ANY, STR_EMAIL, STR_UUID, STR_IP, STR_REPO };
+enum str_kind { STR_ANY, STR_EMAIL, STR_UUID, STR_IP, STR_REPO, STR_FINGERPRINT };
 
 static int
 fail(struct dctx *c, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -150,6 +150,10 @@ check_string(struct dctx *c, const char *key, const json_t *v, size_t max_len, e
 		return cm_valid_uuid(s, len) ? 0 : fail(c, key, "not a UUID");
 	case STR_IP:
 		return cm_valid_ip(s, len) ? 0 : fail(c, key, "not a usable IPv4 or IPv6 address");
+	case STR_FINGERPRINT:
+		return cm_valid_fingerprint(s, len)
+			       ? 0
+			       : fail(c, key, "not a SHA-256 fingerprint (64 lower-case hex digits)");
 	case STR_REPO:
 		return cm_valid_repo_name(s, len)
 			       ? 0
@@ -567,6 +571,88 @@ cm_register_response_decode(const json_t *j, struct cm_register_response *out, s
 	return 0;
 }
 
+static int get_enum(struct dctx *c, const json_t *obj, const char *key, bool required,
+		    const char *(*name_of)(int), int first, int last, int *out);
+static const char *status_name(int v);
+
+static int
+decode_admin_registration(struct dctx *c, const json_t *j, struct cm_admin_registration *out)
+{
+	int state = 0;
+
+	if (decode_bootstrap_peer(c, j, &out->peer) != 0 ||
+	    get_string(c, j, "fingerprint", true, CM_FINGERPRINT_LEN, STR_FINGERPRINT,
+		       &out->fingerprint) != 0 ||
+	    get_bool(c, j, "is_broadcasting", true, &out->is_broadcasting) != 0 ||
+	    get_enum(c, j, "state", true, status_name, CM_PEER_ONLINE, CM_PEER_STALE, &state) != 0 ||
+	    get_time(c, j, "registered_at", true, &out->registered_at_ms) != 0 ||
+	    get_time(c, j, "last_heartbeat", true, &out->last_heartbeat_ms) != 0 ||
+	    get_time(c, j, "expires_at", true, &out->expires_at_ms) != 0)
+		return -1;
+	out->state = (enum cm_peer_status)state;
+	return 0;
+}
+
+int
+cm_admin_registration_decode(const json_t *j, struct cm_admin_registration *out,
+			     struct cm_err *err)
+{
+	struct dctx c = DCTX_INIT(err);
+
+	memset(out, 0, sizeof(*out));
+	if (decode_admin_registration(&c, j, out) != 0) {
+		cm_bootstrap_peer_clear(&out->peer);
+		free(out->fingerprint);
+		memset(out, 0, sizeof(*out));
+		return -1;
+	}
+	return 0;
+}
+
+int
+cm_admin_registrationlist_decode(const json_t *j, struct cm_admin_registrationlist *out,
+				 struct cm_err *err)
+{
+	struct dctx c = DCTX_INIT(err);
+	json_t *v;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if (j == NULL || !json_is_array(j))
+		return fail(&c, NULL, "expected an array");
+	if (json_array_size(j) > CM_MAX_ADMIN_ROWS)
+		return fail(&c, NULL, "more than %d entries", CM_MAX_ADMIN_ROWS);
+	if ((out->items = calloc(json_array_size(j) + 1, sizeof(*out->items))) == NULL)
+		return fail(&c, NULL, "out of memory");
+	json_array_foreach(j, i, v)
+	{
+		path_push_index(&c, i);
+		out->len = i + 1;
+		if (decode_admin_registration(&c, v, &out->items[i]) != 0) {
+			cm_admin_registrationlist_clear(out);
+			return -1;
+		}
+		path_pop(&c, 0);
+	}
+	return 0;
+}
+
+int
+cm_whitelist_entry_decode(const json_t *j, struct cm_whitelist_entry *out, struct cm_err *err)
+{
+	struct dctx c = DCTX_INIT(err);
+
+	memset(out, 0, sizeof(*out));
+	if (require_object(&c, j) != 0 ||
+	    get_string(&c, j, "fingerprint", true, CM_FINGERPRINT_LEN, STR_FINGERPRINT,
+		       &out->fingerprint) != 0 ||
+	    get_string(&c, j, "note", false, CM_MAX_NOTE, STR_ANY, &out->note) != 0) {
+		cm_whitelist_entry_clear(out);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 decode_peer_record(struct dctx *c, const json_t *j, struct cm_peer_record *out)
 {
@@ -643,6 +729,12 @@ cm_signed_record_decode(const json_t *j, struct cm_signed_record *out, struct cm
 	return 0;
 }
 
+static const char *
+status_name(int v)
+{
+	return cm_peer_status_name((enum cm_peer_status)v);
+}
+
 /* Maps a wire string onto an enum through a name function; -1 when none matches. */
 static int
 get_enum(struct dctx *c, const json_t *obj, const char *key, bool required,
@@ -668,11 +760,6 @@ get_enum(struct dctx *c, const json_t *obj, const char *key, bool required,
 	return rc;
 }
 
-static const char *
-status_name(int v)
-{
-	return cm_peer_status_name((enum cm_peer_status)v);
-}
 
 static const char *
 state_name(int v)
@@ -1007,6 +1094,50 @@ cm_register_response_encode(const struct cm_register_response *r)
 	set(o, "heartbeat_interval_s", json_integer(r->heartbeat_interval_s), &ok);
 	set(o, "bootstrap_peers", cm_bootstrap_peerlist_encode(&r->bootstrap_peers), &ok);
 	return finish(o, ok);
+}
+
+json_t *
+cm_admin_registrationlist_encode(const struct cm_admin_registrationlist *l)
+{
+	json_t *arr = json_array();
+	bool ok = true;
+
+	for (size_t i = 0; i < l->len; i++) {
+		const struct cm_admin_registration *a = &l->items[i];
+		json_t *o = cm_bootstrap_peer_encode(&a->peer);
+		set(o, "fingerprint", json_string(a->fingerprint), &ok);
+		set(o, "is_broadcasting", json_boolean(a->is_broadcasting), &ok);
+		set(o, "state", json_string(cm_peer_status_name(a->state)), &ok);
+		set(o, "registered_at", time_json(a->registered_at_ms), &ok);
+		set(o, "last_heartbeat", time_json(a->last_heartbeat_ms), &ok);
+		set(o, "expires_at", time_json(a->expires_at_ms), &ok);
+		append(arr, o, &ok);
+	}
+	return finish(arr, ok);
+}
+
+json_t *
+cm_whitelist_entry_encode(const struct cm_whitelist_entry *w)
+{
+	json_t *o = json_object();
+	bool ok = true;
+
+	set(o, "fingerprint", json_string(w->fingerprint), &ok);
+	if (w->note != NULL)
+		set(o, "note", json_string(w->note), &ok);
+	set(o, "added_at", time_json(w->added_at_ms), &ok);
+	return finish(o, ok);
+}
+
+json_t *
+cm_whitelist_encode(const struct cm_whitelist *l)
+{
+	json_t *arr = json_array();
+	bool ok = true;
+
+	for (size_t i = 0; i < l->len; i++)
+		append(arr, cm_whitelist_entry_encode(&l->items[i]), &ok);
+	return finish(arr, ok);
 }
 
 json_t *

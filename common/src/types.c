@@ -189,6 +189,36 @@ cm_peer_record_clear(struct cm_peer_record *r)
 }
 
 void
+cm_admin_registrationlist_clear(struct cm_admin_registrationlist *l)
+{
+	for (size_t i = 0; i < l->len; i++) {
+		cm_bootstrap_peer_clear(&l->items[i].peer);
+		free(l->items[i].fingerprint);
+	}
+	free(l->items);
+	l->items = NULL;
+	l->len = 0;
+}
+
+void
+cm_whitelist_entry_clear(struct cm_whitelist_entry *w)
+{
+	free(w->fingerprint);
+	free(w->note);
+	memset(w, 0, sizeof(*w));
+}
+
+void
+cm_whitelist_clear(struct cm_whitelist *l)
+{
+	for (size_t i = 0; i < l->len; i++)
+		cm_whitelist_entry_clear(&l->items[i]);
+	free(l->items);
+	l->items = NULL;
+	l->len = 0;
+}
+
+void
 cm_signed_record_clear(struct cm_signed_record *s)
 {
 	cm_peer_record_clear(&s->record);

@@ -134,3 +134,14 @@ cm_valid_repo_name(const char *s, size_t len)
 	}
 	return true;
 }
+
+bool
+cm_valid_fingerprint(const char *s, size_t len)
+{
+	if (s == NULL || len != 64)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}

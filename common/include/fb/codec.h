@@ -58,6 +58,18 @@ json_t *cm_register_response_encode(const struct cm_register_response *r);
 int cm_register_response_decode(const json_t *j, struct cm_register_response *out,
 				struct cm_err *err);
 
+json_t *cm_admin_registrationlist_encode(const struct cm_admin_registrationlist *l);
+int cm_admin_registrationlist_decode(const json_t *j, struct cm_admin_registrationlist *out,
+				     struct cm_err *err);
+/* One row as the database builds it (the same shape as one list entry). */
+int cm_admin_registration_decode(const json_t *j, struct cm_admin_registration *out,
+				 struct cm_err *err);
+
+json_t *cm_whitelist_entry_encode(const struct cm_whitelist_entry *w);
+/* The POST body: {fingerprint, note?}; added_at is not read. */
+int cm_whitelist_entry_decode(const json_t *j, struct cm_whitelist_entry *out, struct cm_err *err);
+json_t *cm_whitelist_encode(const struct cm_whitelist *l);
+
 json_t *cm_peer_record_encode(const struct cm_peer_record *r);
 int cm_peer_record_decode(const json_t *j, struct cm_peer_record *out, struct cm_err *err);
 

@@ -14,8 +14,6 @@
 #include "fb/err.h"
 #include "fb/types.h"
 
-#define CM_FINGERPRINT_LEN 64 /* hex characters, without the NUL */
-
 struct cm_identity; /* private key + certificate */
 struct cm_cert;     /* a parsed X.509 certificate */
 

@@ -25,7 +25,10 @@
 #define CM_MAX_TTL 64                  /* gossip hops */
 #define CM_MAX_MAX_PEERS 10000         /* capabilities.max_peers */
 #define CM_MAX_HEARTBEAT_INTERVAL_S 86400
+#define CM_MAX_NOTE 256                /* bytes of a whitelist note */
+#define CM_MAX_ADMIN_ROWS 10000        /* rows in one admin listing */
 #define CM_MAX_LATENCY_MS 600000       /* one feedback report: 10 minutes */
+#define CM_FINGERPRINT_LEN 64          /* hex characters of a SHA-256 fingerprint */
 #define CM_MAX_SAFE_INTEGER 9007199254740991LL /* 2^53 - 1: exact in every JSON reader */
 
 #endif

@@ -17,6 +17,8 @@
 
 #define CM_PROTOCOL_VERSION 1
 
+enum cm_peer_status { CM_PEER_ONLINE, CM_PEER_STALE, CM_PEER_OFFLINE };
+
 /* A growable list of owned strings. */
 struct cm_strlist {
 	char **items;
@@ -94,6 +96,34 @@ struct cm_feedback_request {
 	int64_t latency_ms; /* 0..CM_MAX_LATENCY_MS */
 };
 
+/* One row of GET /api/admin/registrations: every unexpired registration. */
+struct cm_admin_registration {
+	struct cm_bootstrap_peer peer;
+	char *fingerprint;
+	bool is_broadcasting;
+	enum cm_peer_status state; /* online or stale */
+	int64_t registered_at_ms;
+	int64_t last_heartbeat_ms;
+	int64_t expires_at_ms;
+};
+
+struct cm_admin_registrationlist {
+	struct cm_admin_registration *items;
+	size_t len;
+};
+
+/* A whitelist entry: {fingerprint, note?, added_at}; also the POST body (no added_at). */
+struct cm_whitelist_entry {
+	char *fingerprint; /* 64 lower-case hex digits */
+	char *note;        /* NULL when absent; <= CM_MAX_NOTE bytes */
+	int64_t added_at_ms;
+};
+
+struct cm_whitelist {
+	struct cm_whitelist_entry *items;
+	size_t len;
+};
+
 /* 200 answer of POST /api/bootstrap/register. */
 struct cm_register_response {
 	char *status; /* "registered" */
@@ -140,7 +170,6 @@ struct cm_signed_recordlist {
 	size_t len;
 };
 
-enum cm_peer_status { CM_PEER_ONLINE, CM_PEER_STALE, CM_PEER_OFFLINE };
 enum cm_peer_state { CM_STATE_DISCOVERED, CM_STATE_CONNECTED, CM_STATE_STALE };
 enum cm_peer_source {
 	CM_SOURCE_NONE, /* plain PeerInfo: no source/found_in_ms written */
@@ -239,6 +268,9 @@ void cm_bootstrap_peer_clear(struct cm_bootstrap_peer *p);
 void cm_bootstrap_peerlist_clear(struct cm_bootstrap_peerlist *l);
 void cm_register_response_clear(struct cm_register_response *r);
 void cm_peer_record_clear(struct cm_peer_record *r);
+void cm_admin_registrationlist_clear(struct cm_admin_registrationlist *l);
+void cm_whitelist_entry_clear(struct cm_whitelist_entry *w);
+void cm_whitelist_clear(struct cm_whitelist *l);
 void cm_signed_record_clear(struct cm_signed_record *s);
 void cm_signed_recordlist_clear(struct cm_signed_recordlist *l);
 void cm_peer_info_clear(struct cm_peer_info *p);

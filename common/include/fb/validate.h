@@ -28,6 +28,9 @@ bool cm_valid_uuid(const char *s, size_t len);
 /* Writes a new random (v4) UUID in lower case into out (37 bytes with NUL). */
 void cm_uuid_generate(char out[CM_UUID_TEXT_LEN + 1]);
 
+/* 64 lower-case hex digits: a SHA-256 certificate fingerprint. */
+bool cm_valid_fingerprint(const char *s, size_t len);
+
 /* A repository name: 1..255 bytes, no control characters, no "," (lists in query strings are comma-separated). */
 bool cm_valid_repo_name(const char *s, size_t len);
 

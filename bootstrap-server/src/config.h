@@ -1,0 +1,67 @@
+/*
+ * config.h - bootstrap-server settings from defaults, an INI file, the
+ * environment and flags (later sources win in that order). Pure apart from
+ * reading the INI file and checking that named files are readable.
+ */
+#ifndef BS_CONFIG_H
+#define BS_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fb/err.h"
+
+#define BS_DEFAULT_LISTEN "127.0.0.1:8443"
+#define BS_DEFAULT_TTL_S 3600
+#define BS_DEFAULT_STALE_AFTER_S 900
+#define BS_DEFAULT_SWEEP_INTERVAL_S 60
+#define BS_DEFAULT_MAX_CONNS_PER_IP 64
+#define BS_DEFAULT_CONN_TIMEOUT_S 30
+#define BS_DEFAULT_RATE_LIMIT 20 /* requests per second per certificate; burst 5x */
+#define BS_RATE_BURST_FACTOR 5
+#define BS_DEFAULT_HEARTBEAT_INTERVAL_S 30
+
+struct bs_config {
+	char *config_file;
+	char listen_host[64];
+	int listen_port;
+	char *database; /* libpq conninfo; NULL: libpq's own defaults (PG* variables) */
+	char *cert_file;
+	char *key_file;
+	char *client_ca_file; /* NULL: pinning mode */
+	char *whitelist_file;
+	char *admin_fingerprints_file;
+	int64_t ttl_s;
+	int64_t stale_after_s;
+	int64_t sweep_interval_s;
+	int64_t threads; /* 0 until resolved: 2 x cores */
+	int64_t max_conns_per_ip;
+	int64_t conn_timeout_s;
+	int64_t rate_limit;
+	int64_t heartbeat_interval_s;
+	char *log_level;
+	bool check_config;
+};
+
+void bs_config_init(struct bs_config *c);
+void bs_config_clear(struct bs_config *c);
+
+/*
+ * Sets one setting by its flag name without dashes ("listen", "ttl", ...).
+ * Returns 0, or -1 with err naming the key and the problem.
+ */
+int bs_config_set(struct bs_config *c, const char *key, const char *value, struct cm_err *err);
+
+/* Remembers the --config path (read later by bs_config_load_file). */
+int bs_config_set_file(struct bs_config *c, const char *path, struct cm_err *err);
+
+/* Reads KEY = VALUE lines (optionally under [bootstrap-server]) from path. */
+int bs_config_load_file(struct bs_config *c, const char *path, struct cm_err *err);
+
+/* DATABASE_URL, BOOTSTRAP_LISTEN, BOOTSTRAP_CERT, BOOTSTRAP_KEY, BOOTSTRAP_CLIENT_CA. */
+int bs_config_load_env(struct bs_config *c, struct cm_err *err);
+
+/* Cross-field checks once every source is in; resolves threads. Returns 0 or -1. */
+int bs_config_finish(struct bs_config *c, long cores, struct cm_err *err);
+
+#endif

@@ -1,0 +1,470 @@
+/*
+ * server.c - the HTTPS front of the bootstrap server (libmicrohttpd + GnuTLS).
+ *
+ * MHD runs a pool of epoll threads; a connection that drips its headers
+ * occupies a socket, not a thread. Bodies are collected up to CM_MAX_BODY and
+ * the rest is discarded, so an oversized body costs no memory. The client
+ * certificate is requested on every connection (MEM_TRUST) but not required
+ * by the handshake: the routes decide (401/403).
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fb/codec.h"
+#include "fb/limits.h"
+#include "fb/log.h"
+#include "fb/timeutil.h"
+#include "server.h"
+
+#define BS_MAX_HEADERS_BYTES (16 * 1024)
+/* MHD's per-connection pool: room for 16 KiB of headers and the read buffer. */
+#define BS_CONNECTION_MEMORY (64 * 1024)
+#define BS_MAX_CONNECTIONS 4096
+#define BS_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+/* Per-request state kept by MHD between calls. */
+struct pending {
+	char *body;
+	size_t len;
+	bool too_large;
+	int64_t started_us;
+};
+
+static pthread_key_t store_key;
+static pthread_once_t store_once = PTHREAD_ONCE_INIT;
+
+static void
+store_destroy(void *p)
+{
+	bs_store_free(p);
+}
+
+static void
+store_key_init(void)
+{
+	pthread_key_create(&store_key, store_destroy);
+}
+
+struct bs_store *
+bs_server_store(struct bs_server *s)
+{
+	struct bs_store *st;
+
+	pthread_once(&store_once, store_key_init);
+	if ((st = pthread_getspecific(store_key)) == NULL) {
+		st = bs_store_new(s->cfg->database);
+		pthread_setspecific(store_key, st);
+	}
+	return st;
+}
+
+void
+bs_reply_error(struct bs_reply *r, int status, const char *code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_decref(r->json);
+	r->status = status;
+	r->json = cm_error_body_encode(msg, code);
+}
+
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static enum MHD_Result
+count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	size_t *total = cls;
+
+	(void)kind;
+	*total += strlen(key) + (value != NULL ? strlen(value) : 0) + 4;
+	return MHD_YES;
+}
+
+/* Reads the client certificate of the connection, if any, into req. */
+static void
+read_client_cert(struct bs_server *s, struct bs_request *req)
+{
+	const union MHD_ConnectionInfo *ci;
+	const gnutls_datum_t *peers;
+	unsigned int n = 0, status = 1;
+	gnutls_session_t sess;
+
+	ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci == NULL || (sess = ci->tls_session) == NULL)
+		return;
+	peers = gnutls_certificate_get_peers(sess, &n);
+	if (peers == NULL || n == 0)
+		return;
+	if ((req->cert = cm_cert_from_der(peers[0].data, peers[0].size, NULL)) == NULL)
+		return;
+	req->cert_email = cm_cert_email(req->cert);
+	req->fingerprint = cm_cert_fingerprint(req->cert);
+	/* CA mode: the session's trust list is the CA, so GnuTLS can check the chain. */
+	if (s->cfg->client_ca_file == NULL)
+		req->cert_trusted = true;
+	else
+		req->cert_trusted = gnutls_certificate_verify_peers2(sess, &status) == 0 &&
+				    status == 0;
+}
+
+static enum MHD_Result
+send_reply(struct MHD_Connection *conn, struct bs_reply *rep)
+{
+	struct MHD_Response *resp;
+	char *text, num[16];
+	enum MHD_Result ret;
+
+	text = rep->json != NULL ? json_dumps(rep->json, JSON_COMPACT) : rep->text;
+	if (rep->json != NULL)
+		free(rep->text);
+	rep->text = NULL;
+	if (text == NULL)
+		text = strdup("{\"error\":\"out of memory\",\"code\":\"internal\"}");
+	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				rep->content_type != NULL ? rep->content_type : "application/json");
+	if (rep->allow != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep->allow);
+	if (rep->retry_after_s > 0) {
+		snprintf(num, sizeof(num), "%d", rep->retry_after_s);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
+	}
+	if (rep->deprecation)
+		MHD_add_response_header(resp, "Deprecation", "true");
+	ret = MHD_queue_response(conn, (unsigned int)rep->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* Runs the route for a complete request and queues its answer. */
+static enum MHD_Result
+answer(struct bs_server *s, struct MHD_Connection *conn, const char *url, const char *method,
+       struct pending *p)
+{
+	struct bs_request req = {.conn = conn, .method = method, .path = url, .body = p->body,
+				 .body_len = p->len, .body_too_large = p->too_large};
+	struct bs_reply rep = {.status = 500, .route = "unknown"};
+	size_t header_bytes = 0;
+	enum MHD_Result ret;
+
+	req.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						       MHD_HTTP_HEADER_CONTENT_TYPE);
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &header_bytes);
+	if (header_bytes > BS_MAX_HEADERS_BYTES) {
+		rep.route = "rejected";
+		bs_reply_error(&rep, 431, "headers_too_large", "request headers larger than %d bytes",
+			       BS_MAX_HEADERS_BYTES);
+	} else {
+		read_client_cert(s, &req);
+		bs_route(s, &req, &rep);
+	}
+	ret = send_reply(conn, &rep);
+	bs_metrics_request(&s->metrics, rep.route, rep.status, now_us() - p->started_us);
+	if (rep.status >= 500)
+		log_warnx("%s: %s %s -> %d", __func__, method, url, rep.status);
+	else
+		log_debug("%s: %s %s -> %d", __func__, method, url, rep.status);
+	json_decref(rep.json);
+	free(rep.text);
+	cm_cert_free(req.cert);
+	return ret;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+	   const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	struct bs_server *s = cls;
+	struct pending *p = *con_cls;
+
+	(void)version;
+	if (p == NULL) {
+		if ((p = calloc(1, sizeof(*p))) == NULL)
+			return MHD_NO;
+		p->started_us = now_us();
+		*con_cls = p;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+		if (!p->too_large && p->len + n <= CM_MAX_BODY) {
+			char *b = realloc(p->body, p->len + n + 1);
+			if (b == NULL)
+				return MHD_NO;
+			memcpy(b + p->len, upload_data, n);
+			p->body = b;
+			p->len += n;
+			p->body[p->len] = '\0';
+		} else {
+			/* Keep reading to the end, storing nothing: the answer is 413. */
+			p->too_large = true;
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	return answer(s, conn, url, method, p);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+	     enum MHD_RequestTerminationCode toe)
+{
+	struct pending *p = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (p != NULL) {
+		free(p->body);
+		free(p);
+		*con_cls = NULL;
+	}
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	log_debug("mhd: %s", msg);
+}
+
+/* Reads a whole small file (a PEM) into a new string. */
+static char *
+slurp(const char *path, struct cm_err *err)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t len = 0;
+	long size;
+
+	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
+	    size > 1024 * 1024 || fseek(f, 0, SEEK_SET) != 0 ||
+	    (buf = malloc((size_t)size + 1)) == NULL ||
+	    (len = fread(buf, 1, (size_t)size, f)) != (size_t)size) {
+		cm_err_set(err, "cannot read %s", path);
+		free(buf);
+		buf = NULL;
+	} else {
+		buf[len] = '\0';
+	}
+	if (f != NULL)
+		fclose(f);
+	return buf;
+}
+
+int
+bs_server_start(struct bs_server *s, struct cm_err *err)
+{
+	struct sockaddr_storage ss = {0};
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS |
+			     MHD_USE_ERROR_LOG;
+	char *cert = NULL, *key = NULL, *trust = NULL;
+	int rc = -1;
+
+	if (inet_pton(AF_INET, s->cfg->listen_host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)s->cfg->listen_port);
+	} else if (inet_pton(AF_INET6, s->cfg->listen_host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)s->cfg->listen_port);
+		flags |= MHD_USE_IPv6;
+	} else {
+		cm_err_set(err, "listen: bad address %s", s->cfg->listen_host);
+		return -1;
+	}
+	if ((cert = slurp(s->cfg->cert_file, err)) == NULL ||
+	    (key = slurp(s->cfg->key_file, err)) == NULL)
+		goto end;
+	/*
+	 * MHD asks for a client certificate only when given a trust list. CA mode
+	 * trusts the CA; pinning mode passes our own certificate, which clients
+	 * ignore when choosing theirs (self-signed ones are still sent).
+	 */
+	if ((trust = slurp(s->cfg->client_ca_file != NULL ? s->cfg->client_ca_file
+							   : s->cfg->cert_file,
+			   err)) == NULL)
+		goto end;
+	/* The logger goes first so MHD's own start-up messages reach it too. */
+	s->daemon = MHD_start_daemon(
+		flags, (uint16_t)s->cfg->listen_port, NULL, NULL, on_request, s,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_HTTPS_MEM_CERT, cert,
+		MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_TRUST, trust,
+		MHD_OPTION_HTTPS_PRIORITIES, BS_TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE,
+		(unsigned int)s->cfg->threads, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)BS_CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned int)BS_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned int)s->cfg->max_conns_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned int)s->cfg->conn_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+		NULL, MHD_OPTION_END);
+	if (s->daemon == NULL) {
+		cm_err_set(err, "cannot listen on %s:%d (in use, or bad certificate/key)",
+			   s->cfg->listen_host, s->cfg->listen_port);
+		goto end;
+	}
+	rc = 0;
+end:
+	/* MHD keeps pointers to the PEM strings for the daemon's lifetime. */
+	if (rc != 0) {
+		free(cert);
+		free(key);
+		free(trust);
+	} else {
+		s->pem_cert = cert;
+		s->pem_key = key;
+		s->pem_trust = trust;
+	}
+	return rc;
+}
+
+void
+bs_server_stop(struct bs_server *s)
+{
+	if (s->daemon != NULL)
+		MHD_stop_daemon(s->daemon);
+	s->daemon = NULL;
+	free(s->pem_cert);
+	free(s->pem_key);
+	free(s->pem_trust);
+	s->pem_cert = s->pem_key = s->pem_trust = NULL;
+}
+
+/* Normalises one line to 64 lower-case hex digits; false when it is not a fingerprint. */
+static bool
+parse_fingerprint(const char *line, char out[CM_FINGERPRINT_LEN + 1])
+{
+	size_t n = 0;
+
+	for (const char *p = line; *p != '\0' && *p != '\n' && *p != '#'; p++) {
+		if (*p == ':' || *p == ' ' || *p == '\t' || *p == '\r')
+			continue;
+		if (!isxdigit((unsigned char)*p) || n >= CM_FINGERPRINT_LEN)
+			return false;
+		out[n++] = (char)tolower((unsigned char)*p);
+	}
+	out[n] = '\0';
+	return n == CM_FINGERPRINT_LEN;
+}
+
+static bool
+blank_or_comment(const char *line)
+{
+	while (*line == ' ' || *line == '\t' || *line == '\r')
+		line++;
+	return *line == '\0' || *line == '\n' || *line == '#';
+}
+
+/* Reads a fingerprint list file into a new array (*out, *len). */
+static int
+load_fingerprints(const char *path, char ***out, size_t *len, struct cm_err *err)
+{
+	FILE *f = fopen(path, "r");
+	char line[512], fp[CM_FINGERPRINT_LEN + 1];
+	int lineno = 0, rc = -1;
+
+	*out = calloc(1, sizeof(char *));
+	*len = 0;
+	if (f == NULL || *out == NULL) {
+		cm_err_set(err, "cannot read %s", path);
+		goto end;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (blank_or_comment(line))
+			continue;
+		if (!parse_fingerprint(line, fp)) {
+			cm_err_set(err, "%s:%d: not a SHA-256 fingerprint", path, lineno);
+			goto end;
+		}
+		char **grown = realloc(*out, (*len + 1) * sizeof(char *));
+		if (grown == NULL || (grown[*len] = strdup(fp)) == NULL) {
+			cm_err_set(err, "%s: out of memory", path);
+			if (grown != NULL)
+				*out = grown;
+			goto end;
+		}
+		*out = grown;
+		(*len)++;
+	}
+	rc = 0;
+end:
+	if (f != NULL)
+		fclose(f);
+	return rc;
+}
+
+static void
+free_list(char **l, size_t n)
+{
+	for (size_t i = 0; l != NULL && i < n; i++)
+		free(l[i]);
+	free(l);
+}
+
+int
+bs_server_load_lists(struct bs_server *s, const struct bs_config *cfg, struct cm_err *err)
+{
+	if (cfg->whitelist_file != NULL &&
+	    load_fingerprints(cfg->whitelist_file, &s->whitelist, &s->whitelist_len, err) != 0)
+		return -1;
+	if (cfg->admin_fingerprints_file != NULL &&
+	    load_fingerprints(cfg->admin_fingerprints_file, &s->admins, &s->admins_len, err) != 0)
+		return -1;
+	return 0;
+}
+
+int
+bs_server_init(struct bs_server *s, struct bs_config *cfg)
+{
+	s->cfg = cfg;
+	s->timing = (struct bs_store_timing){cfg->ttl_s, cfg->stale_after_s,
+					     cfg->heartbeat_interval_s};
+	bs_metrics_init(&s->metrics);
+	s->ratelimit = bs_ratelimit_new((double)cfg->rate_limit,
+					(double)(cfg->rate_limit * BS_RATE_BURST_FACTOR),
+					BS_RATELIMIT_MAX_KEYS);
+	s->feedback_throttle = bs_ratelimit_new(1.0 / 60.0, 1.0, BS_RATELIMIT_MAX_KEYS);
+	return s->ratelimit != NULL && s->feedback_throttle != NULL ? 0 : -1;
+}
+
+void
+bs_server_clear(struct bs_server *s)
+{
+	if (s->cfg != NULL)
+		bs_metrics_destroy(&s->metrics);
+	bs_ratelimit_free(s->ratelimit);
+	bs_ratelimit_free(s->feedback_throttle);
+	free_list(s->whitelist, s->whitelist_len);
+	free_list(s->admins, s->admins_len);
+	memset(s, 0, sizeof(*s));
+}

@@ -1,0 +1,88 @@
+/*
+ * server.h - the bootstrap server: the HTTPS front (libmicrohttpd + GnuTLS),
+ * routing, client identity, and the shared state the routes use.
+ */
+#ifndef BS_SERVER_H
+#define BS_SERVER_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "fb/identity.h"
+#include "metrics.h"
+#include "ratelimit.h"
+#include "store.h"
+
+struct bs_server {
+	struct bs_config *cfg;
+	struct MHD_Daemon *daemon;
+	char *pem_cert, *pem_key, *pem_trust; /* MHD reads these for its lifetime */
+	struct bs_store_timing timing;
+	struct bs_metrics metrics;
+	struct bs_ratelimit *ratelimit;         /* per client certificate */
+	struct bs_ratelimit *feedback_throttle; /* per reporter and target */
+	char **whitelist; /* fingerprints from --whitelist; NULL when not set */
+	size_t whitelist_len;
+	char **admins; /* fingerprints from --admin-fingerprints */
+	size_t admins_len;
+};
+
+/* One HTTP request as the routes see it. */
+struct bs_request {
+	struct MHD_Connection *conn;
+	const char *method;
+	const char *path;
+	const char *content_type;
+	char *body; /* NUL-terminated; NULL when none */
+	size_t body_len;
+	bool body_too_large;
+	struct cm_cert *cert;    /* the client certificate; NULL without one */
+	const char *cert_email;  /* from cert; NULL when none or not an email */
+	const char *fingerprint; /* from cert */
+	bool cert_trusted;       /* CA mode: chains to --client-ca; pinning mode: true */
+	int64_t started_ms;
+};
+
+/* What a route answers: a JSON body (owned) or a text body, with headers. */
+struct bs_reply {
+	int status;
+	json_t *json;
+	char *text; /* owned; used when json is NULL */
+	const char *content_type;
+	const char *allow;  /* Allow header for 405 */
+	char allow_buf[64];
+	int retry_after_s;  /* > 0: Retry-After header */
+	bool deprecation;   /* legacy endpoints */
+	const char *route;  /* metrics label */
+};
+
+/* Sets an error reply {"error": message, "code": code}. */
+void bs_reply_error(struct bs_reply *r, int status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* The database connection of the calling thread (created on first use). */
+struct bs_store *bs_server_store(struct bs_server *s);
+
+/* Dispatches a complete request (routes.c). */
+void bs_route(struct bs_server *s, struct bs_request *req, struct bs_reply *rep);
+
+/*
+ * Reads --whitelist and --admin-fingerprints: one fingerprint a line (64 hex
+ * digits, colons allowed), '#' comments and blank lines ignored.
+ */
+int bs_server_load_lists(struct bs_server *s, const struct bs_config *cfg, struct cm_err *err);
+
+/* Sets up metrics, rate limits and timing from cfg (which s keeps a pointer to). */
+int bs_server_init(struct bs_server *s, struct bs_config *cfg);
+
+/* Releases what init and load_lists made; the server must be stopped. */
+void bs_server_clear(struct bs_server *s);
+
+/* Starts listening; returns 0 or -1 with err set. */
+int bs_server_start(struct bs_server *s, struct cm_err *err);
+void bs_server_stop(struct bs_server *s);
+
+#endif

@@ -1,0 +1,722 @@
+/*
+ * store.c - registrations in PostgreSQL.
+ *
+ * Rows come back as JSON built by the database (json_build_object) and go
+ * through the common codec, so the server never writes a wire object by hand.
+ * Every statement is a single round trip and atomic on its own.
+ */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fb/codec.h"
+#include "fb/log.h"
+#include "migrations.h"
+#include "store.h"
+
+/* Advisory lock keys, as SQL literals: one migrator and one sweeper across replicas. */
+#define MIGRATE_LOCK_KEY "4722366482869645213"
+#define SWEEP_LOCK_KEY "4722366482869645214"
+#define CONNECT_TIMEOUT_S "3"
+#define STATEMENT_TIMEOUT "SET statement_timeout = '5s'"
+
+
+struct bs_store {
+	char *conninfo;
+	PGconn *conn;
+};
+
+struct bs_store *
+bs_store_new(const char *conninfo)
+{
+	struct bs_store *st = calloc(1, sizeof(*st));
+
+	if (st == NULL)
+		return NULL;
+	if (conninfo != NULL && (st->conninfo = strdup(conninfo)) == NULL) {
+		free(st);
+		return NULL;
+	}
+	return st;
+}
+
+void
+bs_store_free(struct bs_store *st)
+{
+	if (st == NULL)
+		return;
+	if (st->conn != NULL)
+		PQfinish(st->conn);
+	free(st->conninfo);
+	free(st);
+}
+
+/* Makes sure there is a live connection; reconnects when the last one broke. */
+static int
+ensure_conn(struct bs_store *st)
+{
+	const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+	const char *vals[] = {st->conninfo, CONNECT_TIMEOUT_S, "bootstrap-server", NULL};
+	PGresult *res;
+
+	if (st->conn != NULL && PQstatus(st->conn) == CONNECTION_OK)
+		return 0;
+	if (st->conn != NULL)
+		PQfinish(st->conn);
+	/* expand_dbname=1: "dbname" may hold a whole conninfo string or URI; without one, skip it. */
+	st->conn = st->conninfo != NULL ? PQconnectdbParams(keys, vals, 1)
+					: PQconnectdbParams(keys + 1, vals + 1, 0);
+	if (PQstatus(st->conn) != CONNECTION_OK) {
+		log_warnx("%s: %s", __func__, PQerrorMessage(st->conn));
+		PQfinish(st->conn);
+		st->conn = NULL;
+		return -1;
+	}
+	res = PQexec(st->conn, STATEMENT_TIMEOUT);
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * Runs one parameterised statement. A connection that died since its last use
+ * (a database restart) is re-opened and the statement tried once more; every
+ * statement here is safe to repeat. *rc is OK, UNAVAILABLE or ERROR.
+ */
+static PGresult *
+query(struct bs_store *st, const char *sql, int nparams, const char *const *params, int *rc)
+{
+	PGresult *res = NULL;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (ensure_conn(st) != 0) {
+			*rc = BS_STORE_UNAVAILABLE;
+			return NULL;
+		}
+		res = PQexecParams(st->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+		ExecStatusType s = PQresultStatus(res);
+		if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK) {
+			*rc = BS_STORE_OK;
+			return res;
+		}
+		if (PQstatus(st->conn) == CONNECTION_OK) {
+			log_warnx("%s: %s", __func__, PQresultErrorMessage(res));
+			PQclear(res);
+			*rc = BS_STORE_ERROR;
+			return NULL;
+		}
+		PQclear(res);
+		res = NULL;
+	}
+	log_warnx("%s: lost the database connection", __func__);
+	*rc = BS_STORE_UNAVAILABLE;
+	return NULL;
+}
+
+int
+bs_store_ping(struct bs_store *st)
+{
+	int rc;
+	PGresult *res = query(st, "SELECT 1", 0, NULL, &rc);
+
+	PQclear(res);
+	return rc;
+}
+
+/* Reads column 0 of row 0 as milliseconds. */
+static int64_t
+cell_ms(PGresult *res)
+{
+	return strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+}
+
+/* Runs a trusted multi-statement text (a migration file, BEGIN, COMMIT) on the live connection. */
+static int
+exec_script(struct bs_store *st, const char *sql, struct cm_err *err, const char *what)
+{
+	PGresult *res = PQexec(st->conn, sql);
+	int ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+
+	if (!ok)
+		cm_err_set(err, "%s: %s", what, PQresultErrorMessage(res));
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+/* Applies one migration and records it, in one transaction. */
+static int
+apply_migration(struct bs_store *st, const struct bs_migration *m, struct cm_err *err)
+{
+	const char *params[1] = {m->name};
+	PGresult *res;
+	int ok;
+
+	log_info("%s: applying %s", __func__, m->name);
+	if (exec_script(st, "BEGIN", err, m->name) != 0)
+		return -1;
+	if (exec_script(st, m->sql, err, m->name) != 0)
+		goto rollback;
+	res = PQexecParams(st->conn, "INSERT INTO schema_migrations (name) VALUES ($1)", 1, NULL,
+			   params, NULL, NULL, 0);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	PQclear(res);
+	if (!ok || exec_script(st, "COMMIT", err, m->name) != 0)
+		goto rollback;
+	return 0;
+rollback:
+	PQclear(PQexec(st->conn, "ROLLBACK"));
+	if (err != NULL && err->msg[0] == '\0')
+		cm_err_set(err, "%s: could not record it", m->name);
+	return -1;
+}
+
+int
+bs_store_migrate(struct bs_store *st, struct cm_err *err)
+{
+	const char *params[1];
+	PGresult *res;
+	int rc = 0;
+
+	if (err != NULL)
+		err->msg[0] = '\0';
+	if (ensure_conn(st) != 0) {
+		cm_err_set(err, "database unreachable");
+		return -1;
+	}
+	/* Session lock: replicas may start together; one migrates while the others wait. */
+	if (exec_script(st, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", err, "lock") != 0 ||
+	    exec_script(st,
+			"CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, "
+			"applied_at timestamptz NOT NULL DEFAULT now())",
+			err, "schema_migrations") != 0)
+		rc = -1;
+	for (size_t i = 0; rc == 0 && i < bs_migrations_count; i++) {
+		params[0] = bs_migrations[i].name;
+		res = PQexecParams(st->conn, "SELECT 1 FROM schema_migrations WHERE name = $1", 1,
+				   NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			cm_err_set(err, "schema_migrations: %s", PQresultErrorMessage(res));
+			rc = -1;
+		} else if (PQntuples(res) == 0) {
+			rc = apply_migration(st, &bs_migrations[i], err);
+		}
+		PQclear(res);
+	}
+	PQclear(PQexec(st->conn, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")"));
+	return rc;
+}
+
+int
+bs_store_check_pin(struct bs_store *st, const char *email, const char *fingerprint, bool pin)
+{
+	const char *params[2] = {email, fingerprint};
+	PGresult *res;
+	int rc;
+
+	/* Insert-if-absent, then read whichever pin won: two replicas racing agree. */
+	res = query(st,
+		    pin ? "WITH ins AS (INSERT INTO pins (email, fingerprint) VALUES ($1, $2) "
+			  "ON CONFLICT (email) DO NOTHING RETURNING fingerprint) "
+			  "SELECT fingerprint FROM ins UNION ALL "
+			  "SELECT fingerprint FROM pins WHERE email = $1"
+			: "SELECT fingerprint FROM pins WHERE email = $1",
+		    pin ? 2 : 1, params, &rc);
+	if (rc != BS_STORE_OK)
+		return rc;
+	if (PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), fingerprint) != 0)
+		rc = BS_STORE_PIN_MISMATCH;
+	PQclear(res);
+	return rc;
+}
+
+/* Text form of a PostgreSQL array of the list's strings: {"a","b"} with quoting. */
+static char *
+pg_text_array(const struct cm_strlist *l)
+{
+	size_t cap = 3;
+	char *out, *p;
+
+	for (size_t i = 0; i < l->len; i++)
+		cap += 2 * strlen(l->items[i]) + 3;
+	if ((out = malloc(cap)) == NULL)
+		return NULL;
+	p = out;
+	*p++ = '{';
+	for (size_t i = 0; i < l->len; i++) {
+		if (i > 0)
+			*p++ = ',';
+		*p++ = '"';
+		for (const char *s = l->items[i]; *s != '\0'; s++) {
+			if (*s == '"' || *s == '\\')
+				*p++ = '\\';
+			*p++ = *s;
+		}
+		*p++ = '"';
+	}
+	*p++ = '}';
+	*p = '\0';
+	return out;
+}
+
+int
+bs_store_register(struct bs_store *st, const struct cm_register_request *req, const char *peer_id,
+		  const char *fingerprint, const char *cert_pem, const struct bs_store_timing *t,
+		  int64_t *expires_at_ms)
+{
+	struct cm_strlist names = {0};
+	char ttl[24], port[16], *addrs = NULL, *repos = NULL, *caps = NULL, *name_arr = NULL;
+	json_t *j;
+	PGresult *res = NULL;
+	int rc = BS_STORE_ERROR;
+
+	for (size_t i = 0; i < req->repositories.len; i++)
+		if (cm_strlist_append(&names, req->repositories.items[i].name) != 0)
+			goto end;
+	j = json_array();
+	for (size_t i = 0; j != NULL && i < req->repositories.len; i++)
+		json_array_append_new(j, cm_repository_encode(&req->repositories.items[i]));
+	repos = j != NULL ? cm_json_dump(j) : NULL;
+	json_decref(j);
+	if (req->has_capabilities) {
+		j = cm_capabilities_encode(&req->capabilities);
+		caps = j != NULL ? cm_json_dump(j) : NULL;
+		json_decref(j);
+		if (caps == NULL)
+			goto end;
+	}
+	addrs = pg_text_array(&req->socket_addresses);
+	name_arr = pg_text_array(&names);
+	if (repos == NULL || addrs == NULL || name_arr == NULL)
+		goto end;
+	snprintf(ttl, sizeof(ttl), "%lld", (long long)t->ttl_s);
+	snprintf(port, sizeof(port), "%d", req->port);
+	const char *params[] = {req->email,
+				peer_id,
+				fingerprint,
+				cert_pem,
+				req->is_broadcasting ? "t" : "f",
+				addrs,
+				req->port != 0 ? port : NULL,
+				repos,
+				caps,
+				ttl,
+				name_arr};
+	/*
+	 * One statement: upsert the row, drop repositories no longer hosted, add new
+	 * ones. A row that had expired starts over (new availability window).
+	 */
+	res = query(st,
+		    "WITH up AS ("
+		    " INSERT INTO registrations AS r (email, peer_id, fingerprint, public_certificate,"
+		    "  is_broadcasting, socket_addresses, port, repositories, capabilities, expires_at)"
+		    " VALUES ($1, $2::uuid, $3, $4, $5::boolean, $6::text[], $7::integer, $8::jsonb,"
+		    "  $9::jsonb, now() + make_interval(secs => $10::bigint))"
+		    " ON CONFLICT (email) DO UPDATE SET peer_id = EXCLUDED.peer_id,"
+		    "  fingerprint = EXCLUDED.fingerprint,"
+		    "  public_certificate = EXCLUDED.public_certificate,"
+		    "  is_broadcasting = EXCLUDED.is_broadcasting,"
+		    "  socket_addresses = EXCLUDED.socket_addresses, port = EXCLUDED.port,"
+		    "  repositories = EXCLUDED.repositories, capabilities = EXCLUDED.capabilities,"
+		    "  expires_at = EXCLUDED.expires_at, last_heartbeat = now(),"
+		    "  registered_at = CASE WHEN r.expires_at <= now() THEN now()"
+		    "   ELSE r.registered_at END,"
+		    "  window_start = CASE WHEN r.expires_at <= now() THEN now()"
+		    "   ELSE r.window_start END,"
+		    "  heartbeats = CASE WHEN r.expires_at <= now() THEN 1 ELSE r.heartbeats + 1 END"
+		    " RETURNING expires_at),"
+		    " del AS (DELETE FROM registration_repositories"
+		    "  WHERE email = $1 AND NOT (name = ANY($11::text[]))),"
+		    " ins AS (INSERT INTO registration_repositories (name, email)"
+		    "  SELECT DISTINCT n, $1 FROM unnest($11::text[]) AS n ON CONFLICT DO NOTHING)"
+		    " SELECT (extract(epoch FROM expires_at) * 1000)::bigint FROM up",
+		    11, params, &rc);
+	if (rc == BS_STORE_OK)
+		*expires_at_ms = cell_ms(res);
+end:
+	PQclear(res);
+	cm_strlist_clear(&names);
+	free(addrs);
+	free(repos);
+	free(caps);
+	free(name_arr);
+	return rc;
+}
+
+int
+bs_store_heartbeat(struct bs_store *st, const char *email, const struct bs_store_timing *t,
+		   int64_t *expires_at_ms)
+{
+	char ttl[24];
+	const char *params[2] = {email, ttl};
+	PGresult *res;
+	int rc;
+
+	snprintf(ttl, sizeof(ttl), "%lld", (long long)t->ttl_s);
+	/* Past 24 h the availability window restarts at 12 h with half the count. */
+	res = query(st,
+		    "UPDATE registrations SET last_heartbeat = now(),"
+		    " expires_at = now() + make_interval(secs => $2::bigint),"
+		    " heartbeats = CASE WHEN window_start < now() - interval '24 hours'"
+		    "  THEN heartbeats / 2 + 1 ELSE heartbeats + 1 END,"
+		    " window_start = CASE WHEN window_start < now() - interval '24 hours'"
+		    "  THEN now() - interval '12 hours' ELSE window_start END"
+		    " WHERE email = $1 AND expires_at > now()"
+		    " RETURNING (extract(epoch FROM expires_at) * 1000)::bigint",
+		    2, params, &rc);
+	if (rc != BS_STORE_OK)
+		return rc;
+	if (PQntuples(res) == 0)
+		rc = BS_STORE_NOT_FOUND;
+	else
+		*expires_at_ms = cell_ms(res);
+	PQclear(res);
+	return rc;
+}
+
+int
+bs_store_unregister(struct bs_store *st, const char *email)
+{
+	const char *params[1] = {email};
+	PGresult *res;
+	int rc;
+
+	/* An expired row is deleted too (the sweeper need not wait), but was not registered. */
+	res = query(st, "DELETE FROM registrations WHERE email = $1 RETURNING expires_at > now()", 1,
+		    params, &rc);
+	if (rc == BS_STORE_OK && (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), "t") != 0))
+		rc = BS_STORE_NOT_FOUND;
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * The JSON of one bootstrap peer, built by the database. Scores: availability
+ * is heartbeats received over heartbeats expected since the window started
+ * (the registration itself is the first); performance maps the feedback mean
+ * latency onto 100 at <= 10 ms down to 0 at >= 2000 ms on a log scale, null
+ * without feedback. $HB is the heartbeat interval parameter.
+ */
+#define PEER_JSON_BASE                                                                             \
+	"'email', r.email, 'peer_id', r.peer_id, 'socket_addresses', to_jsonb(r.socket_addresses),"  \
+	" 'port', r.port, 'repositories', r.repositories,"                                         \
+	" 'public_certificate', r.public_certificate"
+#define AVAILABILITY_SQL(hb)                                                                       \
+	"LEAST(100.0, 100.0 * r.heartbeats / (floor(extract(epoch FROM now() - r.window_start) / " \
+	hb ") + 1))"
+#define PERFORMANCE_SQL                                                                            \
+	"CASE WHEN f.latency_ms IS NULL THEN NULL ELSE GREATEST(0.0, LEAST(100.0, 100.0 * (1 - "  \
+	"(ln(GREATEST(f.latency_ms, 10.0)) - ln(10.0)) / (ln(2000.0) - ln(10.0))))) END"
+
+/* A timestamptz as the codec's RFC 3339 UTC text with milliseconds. */
+#define RFC3339_SQL(col)                                                                           \
+	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* Decodes rows of peer JSON (column 0) into out. */
+static int
+rows_to_peers(PGresult *res, struct cm_bootstrap_peerlist *out)
+{
+	int n = PQntuples(res);
+	struct cm_err err;
+
+	memset(out, 0, sizeof(*out));
+	if ((out->items = calloc((size_t)n + 1, sizeof(*out->items))) == NULL)
+		return BS_STORE_ERROR;
+	for (int i = 0; i < n; i++) {
+		json_t *j = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+		int rc = cm_bootstrap_peer_decode(j, &out->items[out->len], &err);
+		json_decref(j);
+		if (rc != 0) {
+			/* A row the codec refuses is not served; say which. */
+			log_warnx("%s: stored row not served: %s", __func__, err.msg);
+			continue;
+		}
+		out->len++;
+	}
+	return BS_STORE_OK;
+}
+
+int
+bs_store_list_online(struct bs_store *st, const char *exclude_email,
+		     const struct cm_strlist *repositories, bool with_scores, int64_t limit,
+		     const struct bs_store_timing *t, struct cm_bootstrap_peerlist *out)
+{
+	char stale[24], lim[24], hb[24], *repo_arr = NULL;
+	PGresult *res;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (repositories != NULL && repositories->len > 0 &&
+	    (repo_arr = pg_text_array(repositories)) == NULL)
+		return BS_STORE_ERROR;
+	snprintf(stale, sizeof(stale), "%lld", (long long)t->stale_after_s);
+	snprintf(lim, sizeof(lim), "%lld", (long long)limit);
+	snprintf(hb, sizeof(hb), "%lld", (long long)t->heartbeat_interval_s);
+	const char *params[] = {stale, lim, exclude_email, repo_arr, hb};
+	res = query(st,
+		    with_scores
+			    ? "SELECT json_build_object(" PEER_JSON_BASE
+			      ", 'availability_score', s.a, 'performance_score', s.p)::text"
+			      " FROM registrations r LEFT JOIN feedback f ON f.email = r.email,"
+			      " LATERAL (SELECT " AVAILABILITY_SQL("$5::bigint") " AS a, "
+			      PERFORMANCE_SQL " AS p) s"
+			      " WHERE r.is_broadcasting AND r.expires_at > now()"
+			      " AND r.last_heartbeat > now() - make_interval(secs => $1::bigint)"
+			      " AND ($3::text IS NULL OR r.email <> $3)"
+			      " AND ($4::text[] IS NULL OR r.email IN (SELECT rr.email FROM"
+			      " registration_repositories rr WHERE rr.name = ANY($4::text[])))"
+			      " ORDER BY 0.6 * s.a + 0.4 * COALESCE(s.p, 50.0) DESC, r.email"
+			      " LIMIT $2::bigint"
+			    : "SELECT json_strip_nulls(json_build_object(" PEER_JSON_BASE "))::text"
+			      " FROM registrations r"
+			      " WHERE r.is_broadcasting AND r.expires_at > now()"
+			      " AND r.last_heartbeat > now() - make_interval(secs => $1::bigint)"
+			      " AND ($3::text IS NULL OR r.email <> $3)"
+			      " AND ($4::text[] IS NULL OR r.email IN (SELECT rr.email FROM"
+			      " registration_repositories rr WHERE rr.name = ANY($4::text[])))"
+			      " ORDER BY random() LIMIT $2::bigint",
+		    with_scores ? 5 : 4, params, &rc);
+	free(repo_arr);
+	if (rc == BS_STORE_OK)
+		rc = rows_to_peers(res, out);
+	PQclear(res);
+	return rc;
+}
+
+int
+bs_store_lookup(struct bs_store *st, const char *email, struct cm_bootstrap_peer *out)
+{
+	const char *params[1] = {email};
+	struct cm_bootstrap_peerlist l;
+	PGresult *res;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	res = query(st,
+		    "SELECT json_strip_nulls(json_build_object(" PEER_JSON_BASE "))::text"
+		    " FROM registrations r WHERE r.email = $1 AND r.expires_at > now()",
+		    1, params, &rc);
+	if (rc == BS_STORE_OK)
+		rc = rows_to_peers(res, &l);
+	PQclear(res);
+	if (rc != BS_STORE_OK)
+		return rc;
+	if (l.len == 0) {
+		cm_bootstrap_peerlist_clear(&l);
+		return BS_STORE_NOT_FOUND;
+	}
+	*out = l.items[0];
+	memset(&l.items[0], 0, sizeof(l.items[0]));
+	cm_bootstrap_peerlist_clear(&l);
+	return BS_STORE_OK;
+}
+
+int
+bs_store_feedback(struct bs_store *st, const char *email, int64_t latency_ms)
+{
+	char lat[24];
+	const char *params[2] = {email, lat};
+	PGresult *res;
+	int rc;
+
+	snprintf(lat, sizeof(lat), "%lld", (long long)latency_ms);
+	/* Exponential mean with weight 0.2 for the new sample. */
+	res = query(st,
+		    "INSERT INTO feedback AS f (email, latency_ms, samples)"
+		    " SELECT $1, $2::double precision, 1 FROM registrations"
+		    " WHERE email = $1 AND expires_at > now()"
+		    " ON CONFLICT (email) DO UPDATE SET"
+		    " latency_ms = 0.8 * f.latency_ms + 0.2 * EXCLUDED.latency_ms,"
+		    " samples = f.samples + 1, updated_at = now()",
+		    2, params, &rc);
+	if (rc == BS_STORE_OK && strcmp(PQcmdTuples(res), "0") == 0)
+		rc = BS_STORE_NOT_FOUND;
+	PQclear(res);
+	return rc;
+}
+
+int
+bs_store_sweep(struct bs_store *st, int64_t batch_rows, int64_t *deleted)
+{
+	char batch[24];
+	const char *params[1] = {batch};
+	PGresult *res;
+	int rc;
+	bool locked;
+
+	*deleted = 0;
+	res = query(st, "SELECT pg_try_advisory_lock(" SWEEP_LOCK_KEY ")", 0, NULL, &rc);
+	locked = rc == BS_STORE_OK && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!locked)
+		return rc;
+	snprintf(batch, sizeof(batch), "%lld", (long long)batch_rows);
+	/* Small batches keep each delete short, so readers and writers never wait long. */
+	for (int i = 0; i < 10000; i++) {
+		res = query(st,
+			    "DELETE FROM registrations WHERE email IN (SELECT email FROM"
+			    " registrations WHERE expires_at <= now() LIMIT $1::bigint"
+			    " FOR UPDATE SKIP LOCKED)",
+			    1, params, &rc);
+		int64_t n = rc == BS_STORE_OK ? strtoll(PQcmdTuples(res), NULL, 10) : 0;
+		PQclear(res);
+		*deleted += n;
+		if (rc != BS_STORE_OK || n < batch_rows)
+			break;
+	}
+	PQclear(PQexec(st->conn, "SELECT pg_advisory_unlock(" SWEEP_LOCK_KEY ")"));
+	return rc;
+}
+
+int
+bs_store_count(struct bs_store *st, const struct bs_store_timing *t, int64_t *online,
+	       int64_t *stale)
+{
+	char secs[24];
+	const char *params[1] = {secs};
+	PGresult *res;
+	int rc;
+
+	snprintf(secs, sizeof(secs), "%lld", (long long)t->stale_after_s);
+	res = query(st,
+		    "SELECT count(*) FILTER (WHERE last_heartbeat > now() - make_interval(secs =>"
+		    " $1::bigint)), count(*) FILTER (WHERE last_heartbeat <= now() -"
+		    " make_interval(secs => $1::bigint)) FROM registrations WHERE expires_at > now()",
+		    1, params, &rc);
+	if (rc == BS_STORE_OK) {
+		*online = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		*stale = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	}
+	PQclear(res);
+	return rc;
+}
+
+int
+bs_store_admin_list(struct bs_store *st, const struct bs_store_timing *t,
+		    struct cm_admin_registrationlist *out)
+{
+	char stale[24], lim[24];
+	const char *params[2] = {stale, lim};
+	struct cm_err err;
+	PGresult *res;
+	int rc, n;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(stale, sizeof(stale), "%lld", (long long)t->stale_after_s);
+	snprintf(lim, sizeof(lim), "%d", CM_MAX_ADMIN_ROWS);
+	res = query(st,
+		    "SELECT json_strip_nulls(json_build_object(" PEER_JSON_BASE ","
+		    " 'fingerprint', r.fingerprint, 'is_broadcasting', r.is_broadcasting,"
+		    " 'state', CASE WHEN r.last_heartbeat > now() - make_interval(secs =>"
+		    " $1::bigint) THEN 'online' ELSE 'stale' END,"
+		    " 'registered_at', " RFC3339_SQL("r.registered_at") ","
+		    " 'last_heartbeat', " RFC3339_SQL("r.last_heartbeat") ","
+		    " 'expires_at', " RFC3339_SQL("r.expires_at") "))::text"
+		    " FROM registrations r WHERE r.expires_at > now() ORDER BY r.email"
+		    " LIMIT $2::bigint",
+		    2, params, &rc);
+	if (rc != BS_STORE_OK)
+		return rc;
+	n = PQntuples(res);
+	if ((out->items = calloc((size_t)n + 1, sizeof(*out->items))) == NULL)
+		rc = BS_STORE_ERROR;
+	for (int i = 0; rc == BS_STORE_OK && i < n; i++) {
+		json_t *j = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+		if (cm_admin_registration_decode(j, &out->items[out->len], &err) == 0)
+			out->len++;
+		else
+			log_warnx("%s: stored row not served: %s", __func__, err.msg);
+		json_decref(j);
+	}
+	PQclear(res);
+	return rc;
+}
+
+int
+bs_store_whitelist_list(struct bs_store *st, struct cm_whitelist *out)
+{
+	PGresult *res;
+	int rc, n;
+
+	memset(out, 0, sizeof(*out));
+	res = query(st,
+		    "SELECT fingerprint, note, (extract(epoch FROM added_at) * 1000)::bigint"
+		    " FROM whitelist ORDER BY added_at, fingerprint",
+		    0, NULL, &rc);
+	if (rc != BS_STORE_OK)
+		return rc;
+	n = PQntuples(res);
+	if ((out->items = calloc((size_t)n + 1, sizeof(*out->items))) == NULL)
+		rc = BS_STORE_ERROR;
+	for (int i = 0; rc == BS_STORE_OK && i < n; i++) {
+		struct cm_whitelist_entry *w = &out->items[out->len++];
+		w->fingerprint = strdup(PQgetvalue(res, i, 0));
+		w->note = PQgetisnull(res, i, 1) ? NULL : strdup(PQgetvalue(res, i, 1));
+		w->added_at_ms = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		if (w->fingerprint == NULL)
+			rc = BS_STORE_ERROR;
+	}
+	PQclear(res);
+	if (rc != BS_STORE_OK)
+		cm_whitelist_clear(out);
+	return rc;
+}
+
+int
+bs_store_whitelist_add(struct bs_store *st, const char *fingerprint, const char *note)
+{
+	const char *params[2] = {fingerprint, note};
+	int rc;
+
+	PQclear(query(st,
+		      "INSERT INTO whitelist (fingerprint, note) VALUES ($1, $2)"
+		      " ON CONFLICT (fingerprint) DO UPDATE SET note = EXCLUDED.note",
+		      2, params, &rc));
+	return rc;
+}
+
+/* Runs a DELETE with one parameter; NOT_FOUND when it removed nothing. */
+static int
+delete_one(struct bs_store *st, const char *sql, const char *param)
+{
+	const char *params[1] = {param};
+	PGresult *res;
+	int rc;
+
+	res = query(st, sql, 1, params, &rc);
+	if (rc == BS_STORE_OK && strcmp(PQcmdTuples(res), "0") == 0)
+		rc = BS_STORE_NOT_FOUND;
+	PQclear(res);
+	return rc;
+}
+
+int
+bs_store_whitelist_remove(struct bs_store *st, const char *fingerprint)
+{
+	return delete_one(st, "DELETE FROM whitelist WHERE fingerprint = $1", fingerprint);
+}
+
+int
+bs_store_pin_reset(struct bs_store *st, const char *email)
+{
+	return delete_one(st, "DELETE FROM pins WHERE email = $1", email);
+}
+
+int
+bs_store_whitelist_check(struct bs_store *st, const char *fingerprint, int64_t *entries,
+			 bool *listed)
+{
+	const char *params[1] = {fingerprint};
+	PGresult *res;
+	int rc;
+
+	res = query(st,
+		    "SELECT (SELECT count(*) FROM whitelist),"
+		    " EXISTS (SELECT 1 FROM whitelist WHERE fingerprint = $1)",
+		    1, params, &rc);
+	if (rc == BS_STORE_OK) {
+		*entries = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		*listed = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	}
+	PQclear(res);
+	return rc;
+}

@@ -1,0 +1,104 @@
+/*
+ * store.h - the bootstrap server's PostgreSQL store (libpq).
+ *
+ * One struct bs_store is one database connection, used by one thread at a
+ * time. It reconnects by itself: when the database is unreachable a call
+ * returns BS_STORE_UNAVAILABLE quickly instead of hanging. Times come from the
+ * database's clock so every replica agrees.
+ */
+#ifndef BS_STORE_H
+#define BS_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fb/err.h"
+#include "fb/types.h"
+
+enum bs_store_rc {
+	BS_STORE_OK = 0,
+	BS_STORE_ERROR = -1,       /* a query failed for another reason */
+	BS_STORE_NOT_FOUND = -2,
+	BS_STORE_UNAVAILABLE = -3, /* no connection to the database */
+	BS_STORE_PIN_MISMATCH = -4,
+};
+
+struct bs_store;
+
+/* Does not connect yet; the first call does. conninfo NULL: libpq defaults. */
+struct bs_store *bs_store_new(const char *conninfo);
+void bs_store_free(struct bs_store *st);
+
+/* Applies the migrations not yet recorded, under an advisory lock. */
+int bs_store_migrate(struct bs_store *st, struct cm_err *err);
+
+/* SELECT 1: is the database reachable right now? */
+int bs_store_ping(struct bs_store *st);
+
+/*
+ * Pinning mode: OK when email has no pin or is pinned to fingerprint;
+ * PIN_MISMATCH otherwise. With pin set, an unpinned email is pinned now.
+ */
+int bs_store_check_pin(struct bs_store *st, const char *email, const char *fingerprint, bool pin);
+
+/* Timing settings every registration query needs. */
+struct bs_store_timing {
+	int64_t ttl_s;
+	int64_t stale_after_s;
+	int64_t heartbeat_interval_s;
+};
+
+/* Upserts a registration; *expires_at_ms receives its new expiry. */
+int bs_store_register(struct bs_store *st, const struct cm_register_request *req,
+		      const char *peer_id, const char *fingerprint, const char *cert_pem,
+		      const struct bs_store_timing *t, int64_t *expires_at_ms);
+
+/* Slides the TTL of a live registration; NOT_FOUND when there is none. */
+int bs_store_heartbeat(struct bs_store *st, const char *email, const struct bs_store_timing *t,
+		       int64_t *expires_at_ms);
+
+int bs_store_unregister(struct bs_store *st, const char *email);
+
+/*
+ * Online (unexpired, not stale) broadcasting registrations. exclude_email
+ * (may be NULL) is left out; repositories (may be NULL or empty: any) filters
+ * by hosted repository; with_scores adds the scores and sorts best first,
+ * otherwise the sample is random. At most limit rows.
+ */
+int bs_store_list_online(struct bs_store *st, const char *exclude_email,
+			 const struct cm_strlist *repositories, bool with_scores, int64_t limit,
+			 const struct bs_store_timing *t, struct cm_bootstrap_peerlist *out);
+
+/* One unexpired registration by email (addresses only when broadcasting). */
+int bs_store_lookup(struct bs_store *st, const char *email, struct cm_bootstrap_peer *out);
+
+/* Folds one latency report into email's feedback; NOT_FOUND when no live registration. */
+int bs_store_feedback(struct bs_store *st, const char *email, int64_t latency_ms);
+
+/* Admin: every unexpired registration with its state, at most CM_MAX_ADMIN_ROWS. */
+int bs_store_admin_list(struct bs_store *st, const struct bs_store_timing *t,
+			struct cm_admin_registrationlist *out);
+
+/* The whitelist table (the --whitelist file is the server's, in memory). */
+int bs_store_whitelist_list(struct bs_store *st, struct cm_whitelist *out);
+int bs_store_whitelist_add(struct bs_store *st, const char *fingerprint, const char *note);
+int bs_store_whitelist_remove(struct bs_store *st, const char *fingerprint); /* NOT_FOUND */
+
+/* *entries: rows in the table; *listed: fingerprint is one of them. */
+int bs_store_whitelist_check(struct bs_store *st, const char *fingerprint, int64_t *entries,
+			     bool *listed);
+
+/* Forgets email's pinned certificate; NOT_FOUND when there was none. */
+int bs_store_pin_reset(struct bs_store *st, const char *email);
+
+/* Unexpired registrations: online (heartbeat within stale_after_s) and stale. */
+int bs_store_count(struct bs_store *st, const struct bs_store_timing *t, int64_t *online,
+		   int64_t *stale);
+
+/*
+ * Deletes expired rows in batches of batch_rows, if no other replica holds
+ * the sweep lock. *deleted receives the count (0 when another replica swept).
+ */
+int bs_store_sweep(struct bs_store *st, int64_t batch_rows, int64_t *deleted);
+
+#endif
