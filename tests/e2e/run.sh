@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# tests/e2e/run.sh [BUILD_DIR] [PATTERN] - runs every tests/e2e/test_*.sh (or those
+# matching PATTERN) with a time limit each, prints PASS/FAIL per test and a summary.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+export FB_BUILD=$(cd "${1:-$here/../../build}" && pwd)
+pattern=${2:-}
+limit_s=${FB_E2E_TIMEOUT_S:-300}
+passed=0
+failed=0
+failures=()
+
+for t in "$here"/test_*.sh; do
+	name=$(basename "$t" .sh)
+	[ -n "$pattern" ] && [[ $name != *$pattern* ]] && continue
+	start=$SECONDS
+	log=$(mktemp)
+	# TERM first so the test's traps stop its servers; KILL 15 s later if it hangs.
+	if FB_TEST_NAME=$name timeout --kill-after=15 "$limit_s" bash "$t" >"$log" 2>&1; then
+		echo "PASS $name ($((SECONDS - start)) s)"
+		passed=$((passed + 1))
+	else
+		rc=$?
+		echo "FAIL $name (exit $rc after $((SECONDS - start)) s); last lines:"
+		tail -n 25 "$log" | sed 's/^/    /'
+		failed=$((failed + 1))
+		failures+=("$name")
+	fi
+	rm -f "$log"
+done
+# A test that left a server behind has a bug even when it passed.
+if pgrep -f 'fb-test\.[A-Za-z0-9]+/data' >/dev/null; then
+	echo "FAIL leftover PostgreSQL processes from a test:"
+	pgrep -af 'fb-test\.[A-Za-z0-9]+/data' | sed 's/^/    /'
+	failed=$((failed + 1))
+	failures+=("leftover-postgres")
+fi
+echo "e2e: $passed passed, $failed failed${failures:+ (${failures[*]})}"
+[ "$failed" -eq 0 ]
