@@ -1,0 +1,78 @@
+# tests/lib/bootstrap.sh - run bootstrap-server replicas and talk to them as peers.
+#   fb_bs_setup                 PostgreSQL + a server certificate + $FB_CERTS for clients
+#   fb_bs_start NAME [FLAGS...] starts a replica; sets FB_BS_URL (and FB_BS_URL_<NAME>)
+#   fb_peer EMAIL               makes a self-signed client certificate in $FB_CERTS
+#   fb_as EMAIL CURL_ARGS...    curl as EMAIL; prints the body, then "HTTP <status>"
+
+. "$(dirname "${BASH_SOURCE[0]}")/pg.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/certs.sh"
+
+fb_bs_setup() {
+	fb_pg_start
+	FB_CERTS=$(fb_tmpdir)
+	fb_make_ca "$FB_CERTS/ca"
+	fb_make_server_cert "$FB_CERTS/ca" "$FB_CERTS" server
+	export FB_CERTS
+}
+
+fb_bs_start() {
+	local name=$1 port log pid
+	shift
+	port=$(fb_free_port 127.0.0.1)
+	log="$FB_CERTS/$name.log"
+	"$FB_BUILD/bin/bootstrap-server" --listen "127.0.0.1:$port" --database "$DATABASE_URL" \
+		--cert "$FB_CERTS/server.crt" --key "$FB_CERTS/server.key" --threads 2 \
+		--log-level "${FB_BS_LOG_LEVEL:-info}" "$@" >"$log" 2>&1 &
+	pid=$!
+	fb_on_exit "kill $pid; wait $pid"
+	fb_wait_port 127.0.0.1 "$port" 20 || fb_fail "bootstrap-server $name did not start: $(tail -5 "$log")"
+	FB_BS_URL="https://127.0.0.1:$port"
+	printf -v "FB_BS_URL_$name" '%s' "$FB_BS_URL"
+	printf -v "FB_BS_PID_$name" '%s' "$pid"
+	export FB_BS_URL
+}
+
+fb_peer() {
+	[ -f "$FB_CERTS/$1.crt" ] || fb_make_selfsigned_client "$FB_CERTS" "$1"
+}
+
+# fb_as EMAIL ARGS... : curl with EMAIL's certificate against the server's CA.
+fb_as() {
+	local email=$1
+	shift
+	fb_peer "$email"
+	curl -sS --max-time 10 --cacert "$FB_CERTS/ca/ca.crt" \
+		--cert "$FB_CERTS/$email.crt" --key "$FB_CERTS/$email.key" \
+		-w '\nHTTP %{http_code}\n' "$@"
+}
+
+# fb_anon ARGS... : curl without a client certificate.
+fb_anon() {
+	curl -sS --max-time 10 --cacert "$FB_CERTS/ca/ca.crt" -w '\nHTTP %{http_code}\n' "$@"
+}
+
+# fb_status OUTPUT : the status line fb_as printed. fb_body OUTPUT : the rest.
+fb_status() {
+	tail -n 1 <<<"$1" | cut -d' ' -f2
+}
+
+fb_body() {
+	sed '$d' <<<"$1"
+}
+
+# fb_register EMAIL JSON_BODY [URL] : POST register as EMAIL.
+fb_register() {
+	fb_as "$1" -X POST -H 'Content-Type: application/json' -d "$2" \
+		"${3:-$FB_BS_URL}/api/bootstrap/register"
+}
+
+# fb_expect STATUS OUTPUT MESSAGE : the status, and a JSON error body when >= 400.
+fb_expect() {
+	local got
+	got=$(fb_status "$2")
+	[ "$got" = "$1" ] || fb_fail "$3: expected HTTP $1, got $got: $(fb_body "$2" | head -c 300)"
+	if [ "$1" -ge 400 ]; then
+		fb_body "$2" | jq -e 'has("error") and has("code")' >/dev/null ||
+			fb_fail "$3: error body is not {error, code}: $(fb_body "$2" | head -c 300)"
+	fi
+}
