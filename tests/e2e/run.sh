@@ -29,9 +29,9 @@ for t in "$here"/test_*.sh; do
 	rm -f "$log"
 done
 # A test that left a server behind has a bug even when it passed.
-if pgrep -f 'fb-test\.[A-Za-z0-9]+/data' >/dev/null; then
+if pgrep -f 'fb-test\.[A-Za-z0-9]+/d\.[A-Za-z0-9]+/data' >/dev/null; then
 	echo "FAIL leftover PostgreSQL processes from a test:"
-	pgrep -af 'fb-test\.[A-Za-z0-9]+/data' | sed 's/^/    /'
+	pgrep -af 'fb-test\.[A-Za-z0-9]+/d\.[A-Za-z0-9]+/data' | sed 's/^/    /'
 	failed=$((failed + 1))
 	failures+=("leftover-postgres")
 fi

@@ -25,7 +25,9 @@ fb_bs_start() {
 		--log-level "${FB_BS_LOG_LEVEL:-info}" "$@" >"$log" 2>&1 &
 	pid=$!
 	fb_on_exit "kill $pid; wait $pid"
-	fb_wait_port 127.0.0.1 "$port" 20 || fb_fail "bootstrap-server $name did not start: $(tail -5 "$log")"
+	_fb_up() { kill -0 "$pid" 2>/dev/null || return 2; fb_wait_port 127.0.0.1 "$port" 0.2; }
+	fb_wait_for 20 _fb_up && kill -0 "$pid" 2>/dev/null ||
+		fb_fail "bootstrap-server $name did not start: $(tail -5 "$log")"
 	FB_BS_URL="https://127.0.0.1:$port"
 	printf -v "FB_BS_URL_$name" '%s' "$FB_BS_URL"
 	printf -v "FB_BS_PID_$name" '%s' "$pid"

@@ -1,6 +1,10 @@
 # tests/lib/common.sh - sourced by end-to-end tests: cleanup registry, temp
 # dirs, ports, deadlines, assertions. Every wait polls with a deadline.
 
+# Sourced by several helpers: load once, or the cleanup registry would be reset.
+[ -n "${_FB_COMMON_LOADED:-}" ] && return 0
+_FB_COMMON_LOADED=1
+
 FB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 FB_BUILD=${FB_BUILD:-$FB_ROOT/build}
 FB_TEST_NAME=${FB_TEST_NAME:-$(basename "$0" .sh)}
@@ -32,12 +36,17 @@ trap _fb_run_cleanups EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# fb_tmpdir : a new directory removed at exit; prints its path.
+# Every temporary directory of the test lives under one root, removed last at exit
+# (fb_tmpdir runs in $(...) subshells, where registering a cleanup would be lost).
+FB_TMP_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/fb-test.XXXXXX")
+chmod 0755 "$FB_TMP_ROOT"
+fb_on_exit "rm -rf '$FB_TMP_ROOT'"
+
+# fb_tmpdir : a new directory under the test's root; prints its path.
 fb_tmpdir() {
 	local d
-	d=$(mktemp -d "${TMPDIR:-/tmp}/fb-test.XXXXXX")
+	d=$(mktemp -d "$FB_TMP_ROOT/d.XXXXXX")
 	chmod 0755 "$d"
-	fb_on_exit "rm -rf '$d'"
 	echo "$d"
 }
 
@@ -54,16 +63,17 @@ fb_free_port() {
 	fb_fail "no free port on $host"
 }
 
-# fb_wait_port HOST PORT TIMEOUT_S : polls until a TCP connect succeeds.
+# fb_wait_port HOST PORT TIMEOUT_S : polls until a TCP connect succeeds (at least one try).
 fb_wait_port() {
-	local host=$1 port=$2 deadline=$((SECONDS + $3))
-	while ((SECONDS < deadline)); do
+	local host=$1 port=$2 deadline
+	deadline=$(($(date +%s%N) / 1000000 + ${3%.*} * 1000 + 1))
+	while :; do
 		if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
 			return 0
 		fi
+		(($(date +%s%N) / 1000000 < deadline)) || return 1
 		sleep 0.05
 	done
-	return 1
 }
 
 # fb_wait_for TIMEOUT_S CMD... : polls until CMD succeeds.
