@@ -10,7 +10,9 @@ VERSION := 0.1.0
 
 PKG_COMMON = jansson gnutls uuid
 PKG_SERVER = $(PKG_COMMON) libmicrohttpd libpq inih
-PKG_AGENT = $(PKG_COMMON)
+# wslay ships no pkg-config file on Debian: its header is in the default path, -lwslay links it.
+PKG_AGENT = $(PKG_COMMON) libevent libcurl inih
+LIBS_AGENT_EXTRA = -lwslay -lm
 PKG_CHECK = check
 
 # Recursive (=) so pkg-config runs only in recipes, after `deps` has installed it.
@@ -34,6 +36,13 @@ SERVER_LIB = $(BUILD)/libbootstrap-server.a
 MIGRATIONS = $(sort $(wildcard bootstrap-server/migrations/*.sql))
 AGENT_SRC = $(wildcard peer-agent/src/*.c)
 AGENT_OBJ = $(AGENT_SRC:%.c=$(BUILD)/%.o)
+# The pure gossip core, linked unchanged into the agent and the simulator.
+GOSSIP_NAMES = engine peertable
+GOSSIP_OBJ = $(filter $(GOSSIP_NAMES:%=$(BUILD)/peer-agent/src/%.o),$(AGENT_OBJ))
+GOSSIP_LIB = $(BUILD)/libfb-gossip.a
+# The rest of the agent but main, so unit tests can link its modules.
+AGENT_LIB = $(BUILD)/libpeer-agent.a
+AGENT_LIB_OBJ = $(filter-out %/main.o $(GOSSIP_OBJ),$(AGENT_OBJ))
 TOOL_SRC = $(wildcard tools/*.c)
 TOOL_BIN = $(TOOL_SRC:tools/%.c=$(BUILD)/bin/%)
 
@@ -53,7 +62,7 @@ deps:
 
 $(BUILD)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(call pc_cflags,$(PKG_SERVER) $(PKG_CHECK)) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(call pc_cflags,$(PKG_SERVER) $(PKG_AGENT) $(PKG_CHECK)) -c $< -o $@
 
 $(BUILD)/gen/migrations_sql.c: $(MIGRATIONS) tools/embed-sql.sh
 	@mkdir -p $(dir $@)
@@ -75,17 +84,27 @@ $(BUILD)/bin/bootstrap-server: $(SERVER_OBJ) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,$(PKG_SERVER))
 
-$(BUILD)/bin/peer-agent: $(AGENT_OBJ) $(COMMON_LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,$(PKG_AGENT))
+$(GOSSIP_LIB): $(GOSSIP_OBJ)
+	rm -f $@
+	ar rcs $@ $^
 
-$(BUILD)/bin/%: $(BUILD)/tools/%.o $(COMMON_LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,$(PKG_COMMON))
+$(AGENT_LIB): $(AGENT_LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(SERVER_LIB) $(COMMON_LIB)
+$(BUILD)/bin/peer-agent: $(BUILD)/peer-agent/src/main.o $(AGENT_LIB) $(GOSSIP_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,$(PKG_SERVER) $(PKG_CHECK))
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,$(PKG_AGENT)) $(LIBS_AGENT_EXTRA)
+
+# Tools may use the agent's modules (load generators, test drivers, the simulator).
+$(BUILD)/bin/%: $(BUILD)/tools/%.o $(AGENT_LIB) $(GOSSIP_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,$(PKG_AGENT)) $(LIBS_AGENT_EXTRA)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(AGENT_LIB) $(GOSSIP_LIB) $(SERVER_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,$(PKG_SERVER) $(PKG_AGENT) $(PKG_CHECK)) \
+		$(LIBS_AGENT_EXTRA)
 
 # Unit suites: each prints Check's summary line; all run even when one fails.
 unit: $(UNIT_BIN)

@@ -11,6 +11,7 @@ PACKAGES=(
 	check libsubunit-dev
 	python3 python3-jsonschema python3-yaml
 	curl jq iproute2 procps
+	nodejs node-ws tshark
 )
 
 missing=()

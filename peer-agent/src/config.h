@@ -1,0 +1,86 @@
+/*
+ * config.h - the agent's home directory and DIR/agent.ini (ARCHITECTURE.md §5).
+ *
+ * DIR holds identity.key (0600), identity.crt, agent.ini, api.token (0600) and
+ * peers.json. agent.ini is read with libinih; lists are comma-separated;
+ * relative paths are relative to DIR. A bad value is refused with a message
+ * that names the section and key.
+ */
+#ifndef PA_CONFIG_H
+#define PA_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fb/types.h"
+
+#define PA_CONFIG_ERR 512
+
+struct pa_config {
+	char *home; /* absolute path of DIR */
+
+	/* [identity] */
+	char *email;
+	char *cert_file; /* default DIR/identity.crt */
+	char *key_file;  /* default DIR/identity.key */
+
+	/* [bootstrap] */
+	struct cm_strlist bootstrap_urls; /* may be empty: gossip only */
+	char *bootstrap_ca;               /* NULL: the system's trust store */
+
+	/* [gossip] */
+	bool broadcasting;          /* default false: silent until told otherwise */
+	char *listen_host;          /* NULL: no listener (required when broadcasting) */
+	int listen_port;
+	bool advertise_auto;        /* advertise = auto (default) */
+	struct cm_strlist advertise; /* bare IPs when not auto */
+	char *bind;                 /* source IP for outgoing connections, or NULL */
+	int neighbours;             /* 8 */
+	int fanout;                 /* 3 */
+	int ttl;                    /* hops of our announcements */
+	int max_peers;              /* capabilities.max_peers (>= neighbours) */
+	size_t table_max;           /* peer table bound (10000) */
+
+	/* [api] */
+	char *api_host; /* 127.0.0.1 (loopback only) */
+	int api_port;   /* 7080 */
+
+	/* [repositories] */
+	struct cm_repolist repositories; /* names = a,b,c */
+
+	/* [timers], seconds */
+	int64_t heartbeat_s;           /* 30 */
+	int64_t stale_s;               /* 1800 */
+	int64_t expire_s;              /* 7200 */
+	int64_t reannounce_s;          /* 600, < stale_s / 2 */
+	int64_t anti_entropy_s;        /* 10 */
+	int64_t bootstrap_heartbeat_s; /* 30 */
+};
+
+/* Fills every default (home is left NULL). */
+void pa_config_default(struct pa_config *cfg);
+
+/*
+ * Reads DIR/agent.ini over the defaults and checks the result (loopback API,
+ * reannounce_s < stale_s / 2, ports, IPs, URLs, the files exist...). Returns 0,
+ * or -1 with err naming the key ("[gossip] neighbours: not a number").
+ */
+int pa_config_load(const char *home, struct pa_config *cfg, char err[PA_CONFIG_ERR]);
+void pa_config_clear(struct pa_config *cfg);
+
+/*
+ * Creates DIR (0700) if needed and writes identity.key (0600), identity.crt,
+ * agent.ini (every key, commented, with its default) and api.token (0600,
+ * 32 random bytes in hex). Refuses to overwrite any of them unless force.
+ * Returns 0 or -1 with err set.
+ */
+int pa_init(const char *home, const char *email, bool force, char err[PA_CONFIG_ERR]);
+
+/* Reads DIR/api.token (trimmed) into a new string the caller frees; NULL with err set. */
+char *pa_config_read_token(const char *home, char err[PA_CONFIG_ERR]);
+
+/* DIR/name as a new string the caller frees. */
+char *pa_config_path(const char *home, const char *name);
+
+#endif

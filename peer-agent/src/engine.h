@@ -1,0 +1,185 @@
+/*
+ * engine.h - the gossip rules (ARCHITECTURE.md §6), pure.
+ *
+ * The engine takes frames from neighbours, the current time and a random
+ * source, updates the peer table and answers with actions: send this frame to
+ * that neighbour, close that neighbour's connection with this code. It opens
+ * no socket and reads no clock; the daemon drives it from libevent and the
+ * simulator from a virtual clock. now_ms is wall-clock time in ms since the
+ * Unix epoch (records and envelopes carry wall-clock timestamps).
+ *
+ * Neighbours are identified by an opaque id chosen by the caller. Both sides
+ * of a new session first send their own signed PEER_ANNOUNCEMENT (the hello);
+ * a neighbour is authenticated once its first frame is a PEER_ANNOUNCEMENT of
+ * its own record whose certificate fingerprint equals the TLS certificate's
+ * fingerprint given to engine_neighbour_up. Any other first frame closes the
+ * session with 1008. Frames from unauthenticated neighbours are not applied.
+ */
+#ifndef PA_ENGINE_H
+#define PA_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fb/identity.h"
+#include "fb/types.h"
+#include "fb/validate.h"
+#include "peertable.h"
+
+/* RFC 6455 close codes the engine asks for. */
+#define ENGINE_CLOSE_INVALID 1007 /* invalid JSON or envelope */
+#define ENGINE_CLOSE_POLICY 1008  /* authentication or policy */
+
+struct engine_config {
+	int fanout;                 /* 3: neighbours a new announcement is forwarded to */
+	int ttl;                    /* hops of our own announcements */
+	double duplicate_forward_p; /* 0.05: chance a duplicate is forwarded again */
+	int64_t max_future_ms;      /* 30 s: envelopes dated later than now + this are dropped */
+	int64_t expire_ms;          /* records issued longer ago are never accepted nor passed on */
+	int64_t heartbeat_ms;       /* HEARTBEAT to each neighbour every heartbeat_ms */
+	int64_t reannounce_ms;      /* own record re-announced (seq + 1) every reannounce_ms */
+	int64_t anti_entropy_ms;    /* digest exchange with one random neighbour every ... */
+	size_t seen_max;            /* ids remembered for duplicate detection */
+	int64_t seen_max_age_ms;    /* and for how long */
+	size_t ae_max_records;      /* records in one anti-entropy answer (all its frames) */
+	size_t request_max_records; /* records in one answer to a repository request */
+	int64_t request_timeout_ms; /* pending discovery requests are forgotten after this */
+	bool verify_signatures;     /* true; only the simulator may turn it off */
+};
+
+void engine_config_default(struct engine_config *cfg);
+
+/* Randomness comes from the caller: next() returns 64 uniformly random bits. */
+struct engine_rng {
+	uint64_t (*next)(void *ctx);
+	void *ctx;
+};
+
+enum engine_action_kind { ENGINE_SEND, ENGINE_CLOSE };
+
+struct engine_action {
+	enum engine_action_kind kind;
+	uint64_t neighbour;
+	char *frame; /* ENGINE_SEND: one JSON envelope (owned by the action list) */
+	size_t frame_len;
+	int close_code;   /* ENGINE_CLOSE: RFC 6455 code */
+	char reason[64];  /* ENGINE_CLOSE: short reason for the close frame and logs */
+};
+
+/* Actions appended by the engine; the caller performs them, then clears. */
+struct engine_actions {
+	struct engine_action *items;
+	size_t len;
+	size_t cap;
+};
+
+void engine_actions_clear(struct engine_actions *a);
+
+/* What became of one received frame; counted per verdict in engine_stats. */
+enum engine_verdict {
+	ENGINE_ACCEPTED = 0,   /* applied (and forwarded where the rules say so) */
+	ENGINE_DUPLICATE,      /* id already seen */
+	ENGINE_DROP_TTL,       /* ttl <= 0 */
+	ENGINE_DROP_FUTURE,    /* timestamp > now + max_future_ms */
+	ENGINE_DROP_SIGNATURE, /* a record's signature does not verify */
+	ENGINE_DROP_PIN,       /* certificate differs from the one pinned for the email */
+	ENGINE_DROP_EXPIRED,   /* record issued longer than expire_ms ago */
+	ENGINE_DROP_OLD,       /* record seq not newer than the one held */
+	ENGINE_DROP_LIMIT,     /* a size limit is broken */
+	ENGINE_DROP_INVALID,   /* not a valid envelope: connection closed with 1007 */
+	ENGINE_DROP_AUTH,      /* hello missing or not matching TLS: closed with 1008 */
+	ENGINE_DROP_UNKNOWN,   /* from a neighbour the engine does not know */
+	ENGINE_VERDICT_COUNT
+};
+
+const char *engine_verdict_name(enum engine_verdict v);
+
+struct engine_stats {
+	uint64_t received;                        /* frames given to engine_receive */
+	uint64_t verdicts[ENGINE_VERDICT_COUNT];
+	uint64_t records_applied;                 /* inserted or replaced table entries */
+	uint64_t forwarded;                       /* announcement frames forwarded */
+	uint64_t sent;                            /* every frame queued for sending */
+	uint64_t stripped_addresses;              /* addresses dropped from silent records */
+	uint64_t anti_entropy_rounds;
+	uint64_t requests_answered;
+};
+
+struct engine;
+
+/*
+ * table is borrowed and must outlive the engine; id is borrowed (our key and
+ * certificate, used to sign our own record). NULL on failure.
+ */
+struct engine *engine_new(const struct engine_config *cfg, struct peertable *table,
+			  const struct cm_identity *id);
+void engine_free(struct engine *e);
+
+/*
+ * Sets our own record from tmpl (email must be the identity's; seq and
+ * issued_at are chosen here: seq = max(previous + 1, now_ms) so it grows
+ * across restarts) and announces it to every authenticated neighbour. Called
+ * at start and whenever broadcasting, addresses or repositories change.
+ * Returns 0 or -1.
+ */
+int engine_set_self(struct engine *e, const struct cm_peer_record *tmpl, int64_t now_ms,
+		    struct engine_rng *rng, struct engine_actions *out);
+
+/* Our current signed record, or NULL before engine_set_self. */
+const struct cm_signed_record *engine_self(const struct engine *e);
+
+/*
+ * A session is up. tls_fingerprint is the remote TLS certificate's. Queues
+ * our hello (own announcement) to it. Returns 0 or -1.
+ */
+int engine_neighbour_up(struct engine *e, uint64_t id, bool inbound, const char *tls_fingerprint,
+			int64_t now_ms, struct engine_rng *rng, struct engine_actions *out);
+
+/* The session is gone (marks the peer not connected in the table). */
+void engine_neighbour_down(struct engine *e, uint64_t id, int64_t now_ms);
+
+/* Authenticated neighbours, and a neighbour's email once authenticated (else NULL). */
+size_t engine_neighbour_count(const struct engine *e);
+const char *engine_neighbour_email(const struct engine *e, uint64_t id);
+
+/*
+ * One text frame from neighbour from. Applies what the rules allow, queues
+ * forwards, answers and closes. Never fails on bad input: it says what
+ * happened in the verdict.
+ */
+enum engine_verdict engine_receive(struct engine *e, uint64_t from, const char *frame,
+				   size_t len, int64_t now_ms, struct engine_rng *rng,
+				   struct engine_actions *out);
+
+/*
+ * Runs what is due at now_ms: heartbeats, re-announcement, anti-entropy,
+ * table expiry, forgetting old requests and seen ids. Returns the ms until
+ * the next thing is due (>= 1).
+ */
+int64_t engine_tick(struct engine *e, int64_t now_ms, struct engine_rng *rng,
+		    struct engine_actions *out);
+
+/*
+ * Discovery: a PEER_REQUEST for repos to up to k random authenticated
+ * neighbours. id_out receives the request id. Returns how many neighbours
+ * were asked (0: none to ask).
+ */
+int engine_request(struct engine *e, const struct cm_strlist *repos, int k, int64_t now_ms,
+		   struct engine_rng *rng, char id_out[CM_UUID_TEXT_LEN + 1],
+		   struct engine_actions *out);
+
+/*
+ * Emails of the peers received so far in answers to request id (appended to
+ * *emails, which the caller clears), and forgets the request. Returns 0, or
+ * -1 when the id is unknown.
+ */
+int engine_request_take(struct engine *e, const char *id, struct cm_strlist *emails);
+
+/* A graceful leave: our record with leaving = true, to every neighbour. */
+int engine_leave(struct engine *e, int64_t now_ms, struct engine_rng *rng,
+		 struct engine_actions *out);
+
+const struct engine_stats *engine_stats(const struct engine *e);
+
+#endif

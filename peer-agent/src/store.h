@@ -1,0 +1,30 @@
+/*
+ * store.h - the peer table on disk: DIR/peers.json.
+ *
+ * Saved every minute and on exit (write a temporary file, fsync, rename, so a
+ * crash leaves the old file or the new one, never half of one); loaded at
+ * start with every entry STALE (peertable_restore). The file is our own but
+ * still checked like network input: bounded size (PA_STORE_MAX_BYTES), every
+ * record decoded strictly and its signature verified again.
+ */
+#ifndef PA_STORE_H
+#define PA_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "peertable.h"
+
+#define PA_STORE_MAX_BYTES (256 * 1024 * 1024)
+
+/* Writes every entry of t to path atomically. Returns 0 or -1 (logged). */
+int pa_store_save(const char *path, const struct peertable *t, int64_t now_ms);
+
+/*
+ * Restores the entries saved in path into t. A missing file is not an error
+ * (0 entries). Bad entries are skipped and counted in *skipped (may be NULL).
+ * Returns the number restored, or -1 when the file cannot be read or parsed.
+ */
+int pa_store_load(const char *path, struct peertable *t, int64_t now_ms, size_t *skipped);
+
+#endif

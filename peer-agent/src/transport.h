@@ -1,0 +1,112 @@
+/*
+ * transport.h - gossip sessions: TCP (libevent) -> TLS (GnuTLS) -> WebSocket (wslay).
+ *
+ * One event loop serves every session without blocking: GnuTLS is driven
+ * through memory buffers (custom push/pull on evbuffers), wslay frames the
+ * decrypted stream. WebSocket per RFC 6455: HTTP/1.1 Upgrade on path
+ * /gossip/v1, subprotocol flashback-gossip.v1, no extensions (an offered
+ * permessage-deflate is declined), text frames of one JSON envelope, frame and
+ * message size <= CM_MAX_FRAME, client frames masked and server frames not.
+ *
+ * Both sides present certificates. The connecting side pins the server's
+ * certificate to the fingerprint it expects (from a bootstrap listing or a
+ * signed record) and fails the session on a mismatch. The accepting side
+ * requests a client certificate, takes any (self-signed and unknown ones
+ * too), and refuses a session without one; proving that certificate belongs
+ * to the announced peer is the engine's job (its hello rule).
+ *
+ * A bad frame closes the session with the code that says why: 1003 binary
+ * frame, 1009 too big, 1002 protocol violation (unmasked client frame, bad
+ * opcode, fragmented control frame...). The engine asks for 1007 and 1008.
+ *
+ * Callbacks run on the event loop. After on_close returns, the session is
+ * freed: do not use it again.
+ */
+#ifndef PA_TRANSPORT_H
+#define PA_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fb/limits.h"
+
+struct event_base;
+struct tp_ctx;
+struct tp_session;
+
+#define TP_PATH "/gossip/v1"
+#define TP_SUBPROTOCOL "flashback-gossip.v1"
+
+struct tp_callbacks {
+	/* TLS and WebSocket handshakes are done; the peer's certificate is known. */
+	void (*on_open)(struct tp_session *s, void *arg);
+	/* One complete text message (not NUL-terminated; len <= CM_MAX_FRAME). */
+	void (*on_text)(struct tp_session *s, const char *buf, size_t len, void *arg);
+	/* A pong answered our last ping after rtt_ms. */
+	void (*on_pong)(struct tp_session *s, int64_t rtt_ms, void *arg);
+	/*
+	 * The session ended: code is the RFC 6455 close code sent or received
+	 * (1006 when the connection dropped without one, or when it never opened).
+	 */
+	void (*on_close)(struct tp_session *s, int code, const char *reason, void *arg);
+};
+
+struct tp_config {
+	const char *cert_file;    /* our certificate (PEM) */
+	const char *key_file;     /* our key (PEM) */
+	int64_t handshake_timeout_ms; /* TCP + TLS + Upgrade must finish within (10 s) */
+	int64_t idle_timeout_ms;  /* no byte received for this long closes (90 s) */
+	size_t max_sessions;      /* inbound sessions accepted at once (256) */
+};
+
+void tp_config_default(struct tp_config *cfg);
+
+/* Loads the credentials. cb and arg are given to every session. NULL on failure (logged). */
+struct tp_ctx *tp_new(struct event_base *base, const struct tp_config *cfg,
+		      const struct tp_callbacks *cb, void *arg);
+/* Closes every session (on_close runs for each) and the listener. */
+void tp_free(struct tp_ctx *ctx);
+
+/* Accepts sessions on host:port (numeric IPv4/IPv6). Returns 0 or -1. */
+int tp_listen(struct tp_ctx *ctx, const char *host, int port);
+/* The port actually bound (useful with port 0), or -1 without a listener. */
+int tp_listen_port(const struct tp_ctx *ctx);
+
+/*
+ * Connects to ip:port (numeric), from bind_ip when non-NULL, and pins the
+ * server certificate to expected_fingerprint (lower-case hex SHA-256 of the
+ * DER) when non-NULL. Returns the session (on_open or on_close follows
+ * later), or NULL when it could not even start.
+ */
+struct tp_session *tp_connect(struct tp_ctx *ctx, const char *ip, int port, const char *bind_ip,
+			      const char *expected_fingerprint);
+
+/* Queues one text message. Returns 0, or -1 when closing/closed or len > CM_MAX_FRAME. */
+int tp_send_text(struct tp_session *s, const char *buf, size_t len);
+
+/* Sends a ping carrying the send time; on_pong reports the round trip. */
+int tp_ping(struct tp_session *s);
+
+/* Starts the closing handshake with code and reason; on_close follows. */
+void tp_close(struct tp_session *s, int code, const char *reason);
+
+uint64_t tp_session_id(const struct tp_session *s); /* unique per ctx, never 0 */
+bool tp_session_inbound(const struct tp_session *s);
+/* The peer's TLS certificate: fingerprint and PEM; NULL before on_open. */
+const char *tp_session_fingerprint(const struct tp_session *s);
+const char *tp_session_peer_cert_pem(const struct tp_session *s);
+void tp_session_set_data(struct tp_session *s, void *data);
+void *tp_session_data(const struct tp_session *s);
+
+/* Counters for status and tests. */
+struct tp_stats {
+	uint64_t accepted, connected, closed;
+	uint64_t closed_by_code[16]; /* index code - 1000 for 1000..1015 */
+	uint64_t handshake_failures, pin_failures;
+	uint64_t bytes_in, bytes_out;
+};
+const struct tp_stats *tp_stats(const struct tp_ctx *ctx);
+size_t tp_session_count(const struct tp_ctx *ctx);
+
+#endif
