@@ -48,6 +48,9 @@ TOOL_BIN = $(TOOL_SRC:tools/%.c=$(BUILD)/bin/%)
 
 UNIT_SRC = $(wildcard tests/unit/check_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# C drivers the end-to-end scripts run against real servers.
+E2E_DRIVER_SRC = $(wildcard tests/e2e/drivers/*.c)
+E2E_DRIVER_BIN = $(E2E_DRIVER_SRC:tests/e2e/drivers/%.c=$(BUILD)/tests/e2e/%)
 
 BINS = $(BUILD)/bin/bootstrap-server $(BUILD)/bin/peer-agent $(TOOL_BIN)
 
@@ -55,7 +58,7 @@ BINS = $(BUILD)/bin/bootstrap-server $(BUILD)/bin/peer-agent $(TOOL_BIN)
 .PHONY: all deps test unit e2e proto asan bench run format install clean
 .DEFAULT_GOAL := all
 
-all: $(COMMON_LIB) $(BINS)
+all: $(COMMON_LIB) $(BINS) $(E2E_DRIVER_BIN)
 
 deps:
 	@tools/install-deps.sh
@@ -105,6 +108,10 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(AGENT_LIB) $(GOSSIP_LIB) $(SERVER_LI
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,$(PKG_SERVER) $(PKG_AGENT) $(PKG_CHECK)) \
 		$(LIBS_AGENT_EXTRA)
+
+$(BUILD)/tests/e2e/%: $(BUILD)/tests/e2e/drivers/%.o $(AGENT_LIB) $(GOSSIP_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,$(PKG_AGENT)) $(LIBS_AGENT_EXTRA)
 
 # Unit suites: each prints Check's summary line; all run even when one fails.
 unit: $(UNIT_BIN)
