@@ -5,6 +5,7 @@
  * each error names the field that failed. They check every length against
  * fb/limits.h before copying anything, and ignore fields they do not know.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@ struct dctx {
 	size_t len;
 };
 
-enum str_kind { STR_ANY, STR_EMAIL, STR_UUID, STR_IP, STR_REPO, STR_FINGERPRINT };
+enum str_kind { STR_ANY, STR_EMAIL, STR_UUID, STR_IP, STR_REPO, STR_FINGERPRINT, STR_BASE64 };
 
 static int
 fail(struct dctx *c, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -132,6 +133,28 @@ get_array(struct dctx *c, const json_t *obj, const char *key, bool required, siz
 	return 0;
 }
 
+/* Standard alphabet, padded, non-empty. */
+static bool
+valid_base64(const char *s, size_t len)
+{
+	size_t pad = 0;
+
+	if (len == 0 || len % 4 != 0)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = s[i];
+
+		if (ch == '=') {
+			if (i < len - 2)
+				return false;
+			pad++;
+		} else if (pad > 0 || !(isalnum((unsigned char)ch) || ch == '+' || ch == '/')) {
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Checks one string value (already known to be a string) against its kind and cap. */
 static int
 check_string(struct dctx *c, const char *key, const json_t *v, size_t max_len, enum str_kind kind)
@@ -154,6 +177,8 @@ check_string(struct dctx *c, const char *key, const json_t *v, size_t max_len, e
 		return cm_valid_fingerprint(s, len)
 			       ? 0
 			       : fail(c, key, "not a SHA-256 fingerprint (64 lower-case hex digits)");
+	case STR_BASE64:
+		return valid_base64(s, len) ? 0 : fail(c, key, "not base64");
 	case STR_REPO:
 		return cm_valid_repo_name(s, len)
 			       ? 0
@@ -865,6 +890,31 @@ decode_signed_recordlist(struct dctx *c, const json_t *obj, const char *key,
 }
 
 static int
+decode_digest(struct dctx *c, const json_t *p, struct cm_peer_request *out)
+{
+	struct cm_digest *d = &out->digest;
+	json_t *dj;
+	int64_t k = 0;
+	size_t mark;
+	int rc;
+
+	if (get_object(c, p, "digest", false, &dj) != 0)
+		return -1;
+	if (dj == NULL)
+		return 0;
+	out->has_digest = true;
+	mark = path_push_key(c, "digest");
+	rc = get_int(c, dj, "since", true, 0, CM_MAX_SAFE_INTEGER, &d->since, NULL) ||
+	     get_int(c, dj, "seed", true, 0, CM_MAX_SAFE_INTEGER, &d->seed, NULL) ||
+	     get_int(c, dj, "k", true, 1, CM_MAX_BLOOM_K, &k, NULL) ||
+	     get_string(c, dj, "bloom", true, (CM_MAX_BLOOM_BYTES + 2) / 3 * 4, STR_BASE64,
+			&d->bloom);
+	d->k = (int)k;
+	path_pop(c, mark);
+	return rc ? -1 : 0;
+}
+
+static int
 decode_payload(struct dctx *c, const json_t *p, struct cm_envelope *out)
 {
 	json_t *origin;
@@ -880,11 +930,16 @@ decode_payload(struct dctx *c, const json_t *p, struct cm_envelope *out)
 		path_pop(c, mark);
 		return rc;
 	case CM_MSG_PEER_REQUEST:
-		return get_strlist(c, p, "repositories", false, CM_MAX_REPOSITORIES,
-				   CM_MAX_REPO_NAME, STR_REPO, &out->payload.request.repositories);
+		if (get_strlist(c, p, "repositories", false, CM_MAX_REPOSITORIES, CM_MAX_REPO_NAME,
+				STR_REPO, &out->payload.request.repositories) != 0)
+			return -1;
+		return decode_digest(c, p, &out->payload.request);
 	case CM_MSG_PEER_LIST_RESPONSE:
 		if (get_string(c, p, "request_id", true, CM_UUID_TEXT_LEN, STR_UUID,
-			       &out->payload.list_response.request_id) != 0)
+			       &out->payload.list_response.request_id) != 0 ||
+		    get_int(c, p, "version", false, 0, CM_MAX_SAFE_INTEGER,
+			    &out->payload.list_response.version,
+			    &out->payload.list_response.has_version) != 0)
 			return -1;
 		return decode_signed_recordlist(c, p, "peers", &out->payload.list_response.peers);
 	case CM_MSG_HEARTBEAT:
@@ -1223,6 +1278,19 @@ signed_recordlist_json(const struct cm_signed_recordlist *l)
 }
 
 static json_t *
+digest_json(const struct cm_digest *d)
+{
+	json_t *o = json_object();
+	bool ok = true;
+
+	set(o, "since", json_integer(d->since), &ok);
+	set(o, "seed", json_integer(d->seed), &ok);
+	set(o, "k", json_integer(d->k), &ok);
+	set(o, "bloom", json_string(d->bloom != NULL ? d->bloom : ""), &ok);
+	return finish(o, ok);
+}
+
+static json_t *
 payload_json(const struct cm_envelope *e)
 {
 	json_t *o = json_object();
@@ -1234,10 +1302,14 @@ payload_json(const struct cm_envelope *e)
 		break;
 	case CM_MSG_PEER_REQUEST:
 		set(o, "repositories", strlist_json(&e->payload.request.repositories), &ok);
+		if (e->payload.request.has_digest)
+			set(o, "digest", digest_json(&e->payload.request.digest), &ok);
 		break;
 	case CM_MSG_PEER_LIST_RESPONSE:
 		set(o, "request_id", json_string(e->payload.list_response.request_id), &ok);
 		set(o, "peers", signed_recordlist_json(&e->payload.list_response.peers), &ok);
+		if (e->payload.list_response.has_version)
+			set(o, "version", json_integer(e->payload.list_response.version), &ok);
 		break;
 	case CM_MSG_HEARTBEAT:
 		set(o, "is_alive", json_boolean(e->payload.heartbeat.is_alive), &ok);

@@ -261,6 +261,7 @@ cm_envelope_clear(struct cm_envelope *e)
 		break;
 	case CM_MSG_PEER_REQUEST:
 		cm_strlist_clear(&e->payload.request.repositories);
+		free(e->payload.request.digest.bloom);
 		break;
 	case CM_MSG_PEER_LIST_RESPONSE:
 		free(e->payload.list_response.request_id);

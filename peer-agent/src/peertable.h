@@ -18,9 +18,9 @@
  * last_seen is older than stale_ms, DISCOVERED otherwise.
  *
  * Scores (0..100): availability = heartbeats received / heartbeats expected
- * (one per heartbeat_ms) over the last 24 h or since discovery when shorter,
- * capped at 100; a peer never directly connected scores on record freshness
- * instead (100 while online, 0 once stale or offline). performance = 100 at
+ * (one per heartbeat_ms of time connected) over the last 24 h, capped at 100;
+ * a peer not connected for a whole heartbeat interval in that window scores on
+ * record freshness instead (100 while online, 0 once stale or offline). performance = 100 at
  * an RTT <= 10 ms falling to 0 at >= 2000 ms on a log scale, 50 while no RTT
  * was measured. score = 0.6 * availability + 0.4 * performance.
  *
@@ -42,6 +42,8 @@
 
 #include "fb/limits.h"
 #include "fb/types.h"
+
+#define PEERTABLE_BUCKETS 24
 
 struct peertable_config {
 	size_t max_entries;   /* 10000 */
@@ -67,9 +69,14 @@ struct peertable_entry {
 	bool offline;              /* the peer announced it is leaving */
 	bool restored;             /* loaded from disk: STALE until fresh evidence */
 	uint64_t version;          /* table version of the last record change */
-	/* heartbeat accounting for availability, in hourly buckets over 24 h */
-	int64_t hb_bucket_start_ms[24];
-	uint32_t hb_bucket_count[24];
+	int64_t connected_since_ms; /* while connected */
+	/*
+	 * Availability accounting in hourly buckets over 24 h: heartbeats
+	 * received and ms spent connected (the time heartbeats were due).
+	 */
+	int64_t bucket_hour[PEERTABLE_BUCKETS]; /* hour number (ms / 3600000) the bucket holds */
+	uint32_t bucket_heartbeats[PEERTABLE_BUCKETS];
+	uint32_t bucket_connected_ms[PEERTABLE_BUCKETS];
 };
 
 enum peertable_result {

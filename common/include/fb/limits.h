@@ -23,6 +23,8 @@
 #define CM_MAX_LIST_PEERS 512          /* records in one PEER_LIST_RESPONSE */
 #define CM_MAX_BOOTSTRAP_PEERS 256     /* entries in one bootstrap list answer */
 #define CM_MAX_TTL 64                  /* gossip hops */
+#define CM_MAX_BLOOM_BYTES (64 * 1024) /* bytes of one anti-entropy Bloom filter (before base64) */
+#define CM_MAX_BLOOM_K 16              /* hash functions of that filter */
 #define CM_MAX_MAX_PEERS 10000         /* capabilities.max_peers */
 #define CM_MAX_HEARTBEAT_INTERVAL_S 86400
 #define CM_MAX_NOTE 256                /* bytes of a whitelist note */

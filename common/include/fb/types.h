@@ -215,14 +215,35 @@ struct cm_peer_announcement {
 	struct cm_signed_record origin;
 };
 
-/* An empty repositories list asks for peers of any repository. */
-struct cm_peer_request {
-	struct cm_strlist repositories;
+/*
+ * Anti-entropy summary: "send me the records that changed in your table
+ * after your version since, except those this Bloom filter holds". The
+ * filter holds the requester's recent (email, seq) keys, hashed with seed,
+ * so only what is missing crosses the wire, never the whole table.
+ */
+struct cm_digest {
+	int64_t since; /* the responder's table version last received; 0: none */
+	int64_t seed;  /* salts the hashes so false positives differ per round */
+	int k;         /* hash functions, 1..CM_MAX_BLOOM_K */
+	char *bloom;   /* base64 of the filter's bits (8 per byte, LSB first) */
 };
 
+/*
+ * An empty repositories list asks for peers of any repository. With a digest
+ * it is an anti-entropy round; repositories then narrow what is sent.
+ */
+struct cm_peer_request {
+	struct cm_strlist repositories;
+	bool has_digest;
+	struct cm_digest digest;
+};
+
+/* version: in answers to a digest, the responder's table version covered. */
 struct cm_peer_list_response {
 	char *request_id;
 	struct cm_signed_recordlist peers;
+	bool has_version;
+	int64_t version;
 };
 
 struct cm_heartbeat {

@@ -1,0 +1,617 @@
+/* check_peertable.c - lifecycle, scores, bound and change tracking of the peer table. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../peer-agent/src/peertable.h"
+
+#define SEC 1000LL
+#define T0 (1700000000000LL) /* a fixed wall-clock start, ms */
+
+static struct peertable_config
+cfg_small(void)
+{
+	struct peertable_config c;
+
+	peertable_config_default(&c);
+	c.stale_ms = 60 * SEC;
+	c.expire_ms = 300 * SEC;
+	c.heartbeat_ms = 10 * SEC;
+	return c;
+}
+
+static struct peertable *
+table_new(size_t max)
+{
+	struct peertable_config c = cfg_small();
+	struct peertable *t;
+
+	c.max_entries = max;
+	t = peertable_new(&c, "self@example.com");
+	ck_assert_ptr_nonnull(t);
+	return t;
+}
+
+/* A deterministic fingerprint per (email, variant). */
+static const char *
+fp(const char *email, int variant)
+{
+	static char buf[4][CM_FINGERPRINT_LEN + 1];
+	static int n;
+	char *p = buf[n++ % 4];
+	unsigned h = 2166136261u + (unsigned)variant;
+
+	for (const char *s = email; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	for (int i = 0; i < CM_FINGERPRINT_LEN; i += 8)
+		snprintf(p + i, 9, "%08x", h * (unsigned)(i + 1));
+	return p;
+}
+
+struct recspec {
+	const char *email;
+	int64_t seq;
+	int64_t issued_at;
+	bool broadcasting;
+	bool bootstrap;
+	bool leaving;
+	const char *repos; /* comma-separated */
+	const char *addr;  /* one socket address, or NULL */
+};
+
+static void
+make_rec(struct cm_signed_record *s, struct recspec sp)
+{
+	struct cm_peer_record *r = &s->record;
+	char repos[256];
+
+	memset(s, 0, sizeof(*s));
+	r->email = strdup(sp.email);
+	r->peer_id = strdup("7c6d5e4f-3a2b-4c1d-8e9f-0a1b2c3d4e5f");
+	r->seq = sp.seq;
+	r->issued_at_ms = sp.issued_at;
+	r->is_broadcasting = sp.broadcasting;
+	r->is_bootstrap = sp.bootstrap;
+	r->leaving = sp.leaving;
+	r->port = sp.broadcasting ? 7443 : 0;
+	if (sp.addr != NULL)
+		ck_assert_int_eq(cm_strlist_append(&r->socket_addresses, sp.addr), 0);
+	snprintf(repos, sizeof(repos), "%s", sp.repos != NULL ? sp.repos : "");
+	for (char *tok = strtok(repos, ","); tok != NULL; tok = strtok(NULL, ","))
+		ck_assert_int_eq(cm_repolist_append(&r->repositories, tok, NULL), 0);
+	r->capabilities.max_peers = 8;
+	s->public_certificate = strdup("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n");
+	s->signature = strdup("c2ln");
+}
+
+static enum peertable_result
+apply(struct peertable *t, struct recspec sp, int64_t now)
+{
+	struct cm_signed_record s;
+	enum peertable_result r;
+
+	make_rec(&s, sp);
+	r = peertable_apply(t, &s, fp(sp.email, 0), now, NULL);
+	cm_signed_record_clear(&s);
+	return r;
+}
+
+START_TEST(test_peertable_apply_inserts_new_email)
+{
+	struct peertable *t = table_new(100);
+	const struct peertable_entry *e;
+
+	ck_assert_int_eq(apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "r1",
+						   "10.0.0.1"},
+			       T0),
+			 PEERTABLE_INSERTED);
+	ck_assert_uint_eq(peertable_count(t), 1);
+	e = peertable_get(t, "a@example.com");
+	ck_assert_ptr_nonnull(e);
+	ck_assert_str_eq(e->fingerprint, fp("a@example.com", 0));
+	ck_assert_str_eq(peertable_pinned(t, "a@example.com"), fp("a@example.com", 0));
+	ck_assert_int_eq(e->discovered_at_ms, T0);
+	ck_assert_int_eq(e->last_seen_ms, T0);
+	ck_assert_int_eq(peertable_entry_state(t, e, T0), CM_STATE_DISCOVERED);
+	ck_assert_int_eq(peertable_entry_status(t, e, T0), CM_PEER_ONLINE);
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_apply_higher_seq_replaces)
+{
+	struct peertable *t = table_new(100);
+	const struct peertable_entry *e;
+
+	apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "r1", "10.0.0.1"}, T0);
+	ck_assert_int_eq(apply(t, (struct recspec){"a@example.com", 2, T0 + 5 * SEC, true, false,
+						   false, "r2", "10.0.0.2"},
+			       T0 + 6 * SEC),
+			 PEERTABLE_REPLACED);
+	e = peertable_get(t, "a@example.com");
+	ck_assert_int_eq(e->rec.record.seq, 2);
+	ck_assert_str_eq(e->rec.record.repositories.items[0].name, "r2");
+	ck_assert_str_eq(e->rec.record.socket_addresses.items[0], "10.0.0.2");
+	ck_assert_int_eq(e->last_seen_ms, T0 + 5 * SEC);
+	ck_assert_int_eq(e->discovered_at_ms, T0);
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_apply_equal_or_lower_seq_ignored)
+{
+	struct peertable *t = table_new(100);
+	uint64_t v;
+
+	apply(t, (struct recspec){"a@example.com", 5, T0, true, false, false, "r1", "10.0.0.1"}, T0);
+	v = peertable_version(t);
+	ck_assert_int_eq(apply(t, (struct recspec){"a@example.com", 5, T0, true, false, false, "rX",
+						   "10.0.0.9"},
+			       T0),
+			 PEERTABLE_OLD);
+	ck_assert_int_eq(apply(t, (struct recspec){"a@example.com", 4, T0, true, false, false, "rX",
+						   "10.0.0.9"},
+			       T0),
+			 PEERTABLE_OLD);
+	ck_assert_str_eq(peertable_get(t, "a@example.com")->rec.record.repositories.items[0].name,
+			 "r1");
+	ck_assert_uint_eq(peertable_version(t), v);
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_apply_expired_record_refused)
+{
+	struct peertable *t = table_new(100);
+
+	ck_assert_int_eq(apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "r1",
+						   "10.0.0.1"},
+			       T0 + 301 * SEC),
+			 PEERTABLE_EXPIRED);
+	ck_assert_uint_eq(peertable_count(t), 0);
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_apply_pin_mismatch_refused)
+{
+	struct peertable *t = table_new(100);
+	struct cm_signed_record s;
+
+	apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "r1", "10.0.0.1"}, T0);
+	make_rec(&s, (struct recspec){"a@example.com", 9, T0, true, false, false, "evil",
+				      "10.6.6.6"});
+	ck_assert_int_eq(peertable_apply(t, &s, fp("a@example.com", 1), T0, NULL),
+			 PEERTABLE_PIN_MISMATCH);
+	ck_assert_int_eq(peertable_get(t, "a@example.com")->rec.record.seq, 1);
+	cm_signed_record_clear(&s);
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_pin_without_record_guards_first_record)
+{
+	struct peertable *t = table_new(100);
+	struct cm_signed_record s;
+
+	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 0)), 0);
+	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 0)), 0);
+	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 1)), -1);
+	make_rec(&s, (struct recspec){"b@example.com", 1, T0, true, false, false, "r", "10.0.0.2"});
+	ck_assert_int_eq(peertable_apply(t, &s, fp("b@example.com", 1), T0, NULL),
+			 PEERTABLE_PIN_MISMATCH);
+	ck_assert_int_eq(peertable_apply(t, &s, fp("b@example.com", 0), T0, NULL),
+			 PEERTABLE_INSERTED);
+	cm_signed_record_clear(&s);
+	ck_assert_int_eq(peertable_remove(t, "b@example.com"), 0);
+	ck_assert_ptr_null(peertable_pinned(t, "b@example.com"));
+	ck_assert_int_eq(peertable_remove(t, "b@example.com"), -1);
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_apply_self_ignored)
+{
+	struct peertable *t = table_new(100);
+
+	ck_assert_int_eq(apply(t, (struct recspec){"self@example.com", 1, T0, true, false, false,
+						   "r1", "10.0.0.1"},
+			       T0),
+			 PEERTABLE_SELF);
+	ck_assert_uint_eq(peertable_count(t), 0);
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_apply_strips_addresses_of_silent_record)
+{
+	struct peertable *t = table_new(100);
+	struct cm_signed_record s;
+	size_t stripped = 0;
+	struct cm_peer_info info;
+
+	make_rec(&s, (struct recspec){"s@example.com", 1, T0, false, false, false, "r1",
+				      "192.168.7.7"});
+	ck_assert_int_eq(peertable_apply(t, &s, fp("s@example.com", 0), T0, &stripped),
+			 PEERTABLE_INSERTED);
+	ck_assert_uint_eq(stripped, 1);
+	ck_assert_uint_eq(peertable_get(t, "s@example.com")->rec.record.socket_addresses.len, 0);
+	ck_assert_int_eq(peertable_entry_info(t, peertable_get(t, "s@example.com"), T0, &info), 0);
+	ck_assert_uint_eq(info.socket_addresses.len, 0);
+	ck_assert_int_eq(info.port, 0);
+	cm_peer_info_clear(&info);
+	cm_signed_record_clear(&s);
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_apply_leaving_marks_offline)
+{
+	struct peertable *t = table_new(100);
+	const struct peertable_entry *e;
+
+	apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "r1", "10.0.0.1"}, T0);
+	apply(t, (struct recspec){"a@example.com", 2, T0 + SEC, true, false, true, "r1", "10.0.0.1"},
+	      T0 + SEC);
+	e = peertable_get(t, "a@example.com");
+	ck_assert_int_eq(peertable_entry_status(t, e, T0 + SEC), CM_PEER_OFFLINE);
+	ck_assert_double_eq(peertable_entry_availability(t, e, T0 + SEC), 0.0);
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_entry_status_stale_then_expire_removes)
+{
+	struct peertable *t = table_new(100);
+	const struct peertable_entry *e;
+
+	apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "r1", "10.0.0.1"}, T0);
+	e = peertable_get(t, "a@example.com");
+	ck_assert_int_eq(peertable_entry_status(t, e, T0 + 60 * SEC), CM_PEER_ONLINE);
+	ck_assert_int_eq(peertable_entry_status(t, e, T0 + 61 * SEC), CM_PEER_STALE);
+	ck_assert_int_eq(peertable_entry_state(t, e, T0 + 61 * SEC), CM_STATE_STALE);
+	ck_assert_uint_eq(peertable_expire(t, T0 + 300 * SEC), 0);
+	ck_assert_uint_eq(peertable_expire(t, T0 + 301 * SEC), 1);
+	ck_assert_ptr_null(peertable_get(t, "a@example.com"));
+	ck_assert_ptr_null(peertable_pinned(t, "a@example.com"));
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_note_heartbeat_keeps_peer_online)
+{
+	struct peertable *t = table_new(100);
+	const struct peertable_entry *e;
+
+	apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "r1", "10.0.0.1"}, T0);
+	ck_assert_int_eq(peertable_note_heartbeat(t, "a@example.com", 7, T0 + 50 * SEC), 0);
+	e = peertable_get(t, "a@example.com");
+	ck_assert_int_eq(e->last_seen_ms, T0 + 50 * SEC);
+	ck_assert_int_eq(e->peer_count, 7);
+	ck_assert_int_eq(peertable_entry_status(t, e, T0 + 100 * SEC), CM_PEER_ONLINE);
+	ck_assert_int_eq(peertable_note_heartbeat(t, "nobody@example.com", 1, T0), -1);
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_set_connected_shows_connected_state)
+{
+	struct peertable *t = table_new(100);
+	const struct peertable_entry *e;
+
+	apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "r1", "10.0.0.1"}, T0);
+	ck_assert_int_eq(peertable_set_connected(t, "a@example.com", true, T0), 0);
+	e = peertable_get(t, "a@example.com");
+	ck_assert_int_eq(peertable_entry_state(t, e, T0 + SEC), CM_STATE_CONNECTED);
+	ck_assert_int_eq(peertable_set_connected(t, "a@example.com", false, T0 + SEC), 0);
+	ck_assert_int_eq(peertable_entry_state(t, e, T0 + SEC), CM_STATE_DISCOVERED);
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_entry_availability_counts_heartbeats_per_connected_interval)
+{
+	struct peertable *t = table_new(100);
+	const struct peertable_entry *e;
+
+	apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "r1", "10.0.0.1"}, T0);
+	peertable_set_connected(t, "a@example.com", true, T0);
+	/* 100 s connected at one heartbeat per 10 s: 10 expected, 5 received. */
+	for (int i = 1; i <= 5; i++)
+		peertable_note_heartbeat(t, "a@example.com", 1, T0 + i * 10 * SEC);
+	e = peertable_get(t, "a@example.com");
+	ck_assert_double_eq_tol(peertable_entry_availability(t, e, T0 + 100 * SEC), 50.0, 0.01);
+	for (int i = 6; i <= 10; i++)
+		peertable_note_heartbeat(t, "a@example.com", 1, T0 + i * 10 * SEC);
+	ck_assert_double_eq_tol(peertable_entry_availability(t, e, T0 + 100 * SEC), 100.0, 0.01);
+	/* Disconnected time does not count as missed heartbeats. */
+	peertable_set_connected(t, "a@example.com", false, T0 + 100 * SEC);
+	ck_assert_double_eq_tol(peertable_entry_availability(t, e, T0 + 150 * SEC), 100.0, 0.01);
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_entry_availability_never_connected_follows_freshness)
+{
+	struct peertable *t = table_new(100);
+	const struct peertable_entry *e;
+
+	apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "r1", "10.0.0.1"}, T0);
+	e = peertable_get(t, "a@example.com");
+	ck_assert_double_eq(peertable_entry_availability(t, e, T0 + SEC), 100.0);
+	ck_assert_double_eq(peertable_entry_availability(t, e, T0 + 61 * SEC), 0.0);
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_entry_performance_log_scale_of_rtt)
+{
+	struct peertable *t = table_new(100);
+	const struct peertable_entry *e;
+
+	apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "r1", "10.0.0.1"}, T0);
+	e = peertable_get(t, "a@example.com");
+	ck_assert_double_eq(peertable_entry_performance(e), 50.0);
+	peertable_note_rtt(t, "a@example.com", 5);
+	ck_assert_double_eq(peertable_entry_performance(e), 100.0);
+	peertable_remove(t, "a@example.com");
+	apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "r1", "10.0.0.1"}, T0);
+	e = peertable_get(t, "a@example.com");
+	/* Geometric mean of 10 and 2000 ms sits half way on the log scale. */
+	peertable_note_rtt(t, "a@example.com", 141);
+	ck_assert_double_eq_tol(peertable_entry_performance(e), 50.0, 0.2);
+	peertable_remove(t, "a@example.com");
+	apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "r1", "10.0.0.1"}, T0);
+	e = peertable_get(t, "a@example.com");
+	peertable_note_rtt(t, "a@example.com", 2500);
+	ck_assert_double_eq(peertable_entry_performance(e), 0.0);
+	/* score = 0.6 availability + 0.4 performance */
+	ck_assert_double_eq_tol(peertable_entry_score(t, e, T0), 60.0, 0.01);
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_note_rtt_smooths_samples)
+{
+	struct peertable *t = table_new(100);
+
+	apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "r1", "10.0.0.1"}, T0);
+	peertable_note_rtt(t, "a@example.com", 80);
+	peertable_note_rtt(t, "a@example.com", 160);
+	ck_assert_int_eq(peertable_get(t, "a@example.com")->rtt_ms, 90);
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_apply_full_evicts_worst_score)
+{
+	struct peertable *t = table_new(3);
+
+	apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "r", "10.0.0.1"}, T0);
+	apply(t, (struct recspec){"b@example.com", 1, T0, true, false, false, "r", "10.0.0.2"}, T0);
+	apply(t, (struct recspec){"c@example.com", 1, T0, true, false, false, "r", "10.0.0.3"}, T0);
+	peertable_note_rtt(t, "a@example.com", 1900); /* a scores worst */
+	peertable_note_rtt(t, "b@example.com", 20);
+	peertable_note_rtt(t, "c@example.com", 20);
+	ck_assert_int_eq(apply(t, (struct recspec){"d@example.com", 1, T0, true, false, false, "r",
+						   "10.0.0.4"},
+			       T0),
+			 PEERTABLE_INSERTED);
+	ck_assert_uint_eq(peertable_count(t), 3);
+	ck_assert_ptr_null(peertable_get(t, "a@example.com"));
+	ck_assert_ptr_nonnull(peertable_get(t, "d@example.com"));
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_apply_full_keeps_bootstrap_and_own_repository_hosts)
+{
+	struct peertable *t = table_new(2);
+	struct cm_repolist own = {0};
+
+	cm_repolist_append(&own, "mine", NULL);
+	peertable_set_own_repositories(t, &own);
+	cm_repolist_clear(&own);
+	apply(t, (struct recspec){"boot@example.com", 1, T0, true, true, false, "x", "10.0.0.1"},
+	      T0);
+	apply(t, (struct recspec){"host@example.com", 1, T0, true, false, false, "mine",
+				  "10.0.0.2"},
+	      T0);
+	peertable_note_rtt(t, "boot@example.com", 1999);
+	peertable_note_rtt(t, "host@example.com", 1999);
+	/* The newcomer scores better but is neither: it is refused, not them. */
+	ck_assert_int_eq(apply(t, (struct recspec){"new@example.com", 1, T0, true, false, false,
+						   "other", "10.0.0.3"},
+			       T0),
+			 PEERTABLE_FULL);
+	ck_assert_ptr_nonnull(peertable_get(t, "boot@example.com"));
+	ck_assert_ptr_nonnull(peertable_get(t, "host@example.com"));
+	/* A protected newcomer displaces the worst protected entry. */
+	peertable_note_rtt(t, "host@example.com", 10);
+	ck_assert_int_eq(apply(t, (struct recspec){"boot2@example.com", 1, T0, true, true, false,
+						   "y", "10.0.0.4"},
+			       T0),
+			 PEERTABLE_INSERTED);
+	ck_assert_ptr_null(peertable_get(t, "boot@example.com"));
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_changes_since_pages_oldest_first)
+{
+	struct peertable *t = table_new(100);
+	const struct peertable_entry *out[8];
+	uint64_t next = 0;
+	size_t n;
+
+	apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "r", "10.0.0.1"}, T0);
+	apply(t, (struct recspec){"b@example.com", 1, T0, true, false, false, "r", "10.0.0.2"}, T0);
+	apply(t, (struct recspec){"c@example.com", 1, T0, true, false, false, "r", "10.0.0.3"}, T0);
+	/* a changes again: it moves after c */
+	apply(t, (struct recspec){"a@example.com", 2, T0, true, false, false, "r", "10.0.0.1"}, T0);
+	n = peertable_changes_since(t, 0, 2, NULL, NULL, out, &next);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(out[0]->rec.record.email, "b@example.com");
+	ck_assert_str_eq(out[1]->rec.record.email, "c@example.com");
+	n = peertable_changes_since(t, next, 2, NULL, NULL, out, &next);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(out[0]->rec.record.email, "a@example.com");
+	ck_assert_uint_eq(next, peertable_version(t));
+	ck_assert_uint_eq(peertable_changes_since(t, next, 2, NULL, NULL, out, &next), 0);
+	ck_assert_uint_eq(next, peertable_version(t));
+	peertable_free(t);
+}
+END_TEST
+
+static bool
+keep_bootstrap(const struct peertable_entry *e, void *arg)
+{
+	(void)arg;
+	return e->rec.record.is_bootstrap;
+}
+
+START_TEST(test_peertable_changes_since_applies_filter)
+{
+	struct peertable *t = table_new(100);
+	const struct peertable_entry *out[8];
+	uint64_t next = 0;
+
+	apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "r", "10.0.0.1"}, T0);
+	apply(t, (struct recspec){"b@example.com", 1, T0, true, true, false, "r", "10.0.0.2"}, T0);
+	ck_assert_uint_eq(peertable_changes_since(t, 0, 8, keep_bootstrap, NULL, out, &next), 1);
+	ck_assert_str_eq(out[0]->rec.record.email, "b@example.com");
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_snapshot_filters_by_repository_best_first)
+{
+	struct peertable *t = table_new(100);
+	struct cm_peer_info *infos;
+	const char *repos[] = {"alpha"};
+	size_t n;
+
+	apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "alpha", "10.0.0.1"},
+	      T0);
+	apply(t, (struct recspec){"b@example.com", 1, T0, true, false, false, "beta,alpha",
+				  "10.0.0.2"},
+	      T0);
+	apply(t, (struct recspec){"c@example.com", 1, T0, true, false, false, "beta", "10.0.0.3"},
+	      T0);
+	peertable_note_rtt(t, "a@example.com", 500);
+	peertable_note_rtt(t, "b@example.com", 10);
+	ck_assert_int_eq(peertable_snapshot(t, repos, 1, T0, &infos, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(infos[0].email, "b@example.com");
+	ck_assert_str_eq(infos[1].email, "a@example.com");
+	ck_assert(infos[0].score > infos[1].score);
+	ck_assert_int_eq(infos[0].expires_at_ms, T0 + 300 * SEC);
+	peertable_info_free(infos, n);
+	ck_assert_int_eq(peertable_snapshot(t, NULL, 0, T0, &infos, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	peertable_info_free(infos, n);
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_restore_is_stale_until_fresh_evidence)
+{
+	struct peertable *t = table_new(100);
+	struct cm_signed_record s;
+	const struct peertable_entry *e;
+
+	make_rec(&s, (struct recspec){"a@example.com", 3, T0, true, false, false, "r", "10.0.0.1"});
+	ck_assert_int_eq(peertable_restore(t, &s, fp("a@example.com", 0), T0 - 50 * SEC, T0,
+					   T0 + SEC),
+			 PEERTABLE_INSERTED);
+	e = peertable_get(t, "a@example.com");
+	ck_assert_int_eq(e->discovered_at_ms, T0 - 50 * SEC);
+	ck_assert_int_eq(peertable_entry_status(t, e, T0 + SEC), CM_PEER_STALE);
+	ck_assert_int_eq(peertable_entry_state(t, e, T0 + SEC), CM_STATE_STALE);
+	peertable_note_heartbeat(t, "a@example.com", 1, T0 + 2 * SEC);
+	ck_assert_int_eq(peertable_entry_status(t, e, T0 + 2 * SEC), CM_PEER_ONLINE);
+	/* A saved entry older than expire is not brought back. */
+	cm_signed_record_clear(&s);
+	make_rec(&s, (struct recspec){"z@example.com", 3, T0 + 100 * SEC, true, false, false, "r",
+				      "10.0.0.9"});
+	ck_assert_int_eq(peertable_restore(t, &s, fp("z@example.com", 0), T0, T0,
+					   T0 + 301 * SEC),
+			 PEERTABLE_EXPIRED);
+	cm_signed_record_clear(&s);
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_remove_many_keeps_lookups_right)
+{
+	struct peertable *t = table_new(5000);
+	char email[64];
+
+	for (int i = 0; i < 3000; i++) {
+		snprintf(email, sizeof(email), "p%d@example.com", i);
+		ck_assert_int_eq(apply(t, (struct recspec){email, 1, T0, true, false, false, "r",
+							   "10.0.0.1"},
+				       T0),
+				 PEERTABLE_INSERTED);
+	}
+	for (int i = 0; i < 3000; i += 2) {
+		snprintf(email, sizeof(email), "p%d@example.com", i);
+		ck_assert_int_eq(peertable_remove(t, email), 0);
+	}
+	ck_assert_uint_eq(peertable_count(t), 1500);
+	for (int i = 0; i < 3000; i++) {
+		snprintf(email, sizeof(email), "p%d@example.com", i);
+		if (i % 2 == 0)
+			ck_assert_ptr_null(peertable_get(t, email));
+		else
+			ck_assert_ptr_nonnull(peertable_get(t, email));
+	}
+	peertable_free(t);
+}
+END_TEST
+
+static Suite *
+peertable_suite(void)
+{
+	Suite *s = suite_create("peertable");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_peertable_apply_inserts_new_email);
+	tcase_add_test(tc, test_peertable_apply_higher_seq_replaces);
+	tcase_add_test(tc, test_peertable_apply_equal_or_lower_seq_ignored);
+	tcase_add_test(tc, test_peertable_apply_expired_record_refused);
+	tcase_add_test(tc, test_peertable_apply_pin_mismatch_refused);
+	tcase_add_test(tc, test_peertable_pin_without_record_guards_first_record);
+	tcase_add_test(tc, test_peertable_apply_self_ignored);
+	tcase_add_test(tc, test_peertable_apply_strips_addresses_of_silent_record);
+	tcase_add_test(tc, test_peertable_apply_leaving_marks_offline);
+	tcase_add_test(tc, test_peertable_entry_status_stale_then_expire_removes);
+	tcase_add_test(tc, test_peertable_note_heartbeat_keeps_peer_online);
+	tcase_add_test(tc, test_peertable_set_connected_shows_connected_state);
+	tcase_add_test(tc, test_peertable_entry_availability_counts_heartbeats_per_connected_interval);
+	tcase_add_test(tc, test_peertable_entry_availability_never_connected_follows_freshness);
+	tcase_add_test(tc, test_peertable_entry_performance_log_scale_of_rtt);
+	tcase_add_test(tc, test_peertable_note_rtt_smooths_samples);
+	tcase_add_test(tc, test_peertable_apply_full_evicts_worst_score);
+	tcase_add_test(tc, test_peertable_apply_full_keeps_bootstrap_and_own_repository_hosts);
+	tcase_add_test(tc, test_peertable_changes_since_pages_oldest_first);
+	tcase_add_test(tc, test_peertable_changes_since_applies_filter);
+	tcase_add_test(tc, test_peertable_snapshot_filters_by_repository_best_first);
+	tcase_add_test(tc, test_peertable_restore_is_stale_until_fresh_evidence);
+	tcase_add_test(tc, test_peertable_remove_many_keeps_lookups_right);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(peertable_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
