@@ -287,22 +287,35 @@ dup_opt(const char *s, bool *ok)
 }
 
 int
+cm_peer_record_copy(struct cm_peer_record *dst, const struct cm_peer_record *r)
+{
+	bool ok = true;
+
+	*dst = *r;
+	dst->email = dup_opt(r->email, &ok);
+	dst->peer_id = dup_opt(r->peer_id, &ok);
+	memset(&dst->socket_addresses, 0, sizeof(dst->socket_addresses));
+	memset(&dst->repositories, 0, sizeof(dst->repositories));
+	for (size_t i = 0; ok && i < r->socket_addresses.len; i++)
+		ok = cm_strlist_append(&dst->socket_addresses, r->socket_addresses.items[i]) == 0;
+	for (size_t i = 0; ok && i < r->repositories.len; i++)
+		ok = cm_repolist_append(&dst->repositories, r->repositories.items[i].name,
+					r->repositories.items[i].description) == 0;
+	if (!ok) {
+		cm_peer_record_clear(dst);
+		return -1;
+	}
+	return 0;
+}
+
+int
 cm_signed_record_copy(struct cm_signed_record *dst, const struct cm_signed_record *src)
 {
-	const struct cm_peer_record *r = &src->record;
 	bool ok = true;
 
 	memset(dst, 0, sizeof(*dst));
-	dst->record = *r;
-	dst->record.email = dup_opt(r->email, &ok);
-	dst->record.peer_id = dup_opt(r->peer_id, &ok);
-	memset(&dst->record.socket_addresses, 0, sizeof(dst->record.socket_addresses));
-	memset(&dst->record.repositories, 0, sizeof(dst->record.repositories));
-	for (size_t i = 0; ok && i < r->socket_addresses.len; i++)
-		ok = cm_strlist_append(&dst->record.socket_addresses, r->socket_addresses.items[i]) == 0;
-	for (size_t i = 0; ok && i < r->repositories.len; i++)
-		ok = cm_repolist_append(&dst->record.repositories, r->repositories.items[i].name,
-					r->repositories.items[i].description) == 0;
+	if (cm_peer_record_copy(&dst->record, &src->record) != 0)
+		return -1;
 	dst->public_certificate = dup_opt(src->public_certificate, &ok);
 	dst->signature = dup_opt(src->signature, &ok);
 	dst->canonical = dup_opt(src->canonical, &ok);

@@ -701,6 +701,62 @@ START_TEST(test_envelope_decode_rejects_time_offset)
 }
 END_TEST
 
+START_TEST(test_envelope_round_trip_request_with_digest_and_list_version)
+{
+	struct cm_envelope env = {0}, resp = {0};
+
+	env.v = 1;
+	env.id = strdup("0b9f2c1e-5d3a-4c2b-9e8f-1a2b3c4d5e6f");
+	env.type = CM_MSG_PEER_REQUEST;
+	env.ttl = 1;
+	env.timestamp_ms = 1700000000000LL;
+	env.sender_email = strdup("a@example.com");
+	env.sender_peer_id = strdup("7c6d5e4f-3a2b-4c1d-8e9f-0a1b2c3d4e5f");
+	env.payload.request.has_digest = true;
+	env.payload.request.digest.since = 42;
+	env.payload.request.digest.seed = 7;
+	env.payload.request.digest.k = 7;
+	env.payload.request.digest.bloom = strdup("AAECAw==");
+	ASSERT_ROUND_TRIP(struct cm_envelope, cm_envelope_encode, cm_envelope_decode,
+			  cm_envelope_clear, &env);
+	resp = env;
+	resp.type = CM_MSG_PEER_LIST_RESPONSE;
+	memset(&resp.payload, 0, sizeof(resp.payload));
+	resp.payload.list_response.request_id = env.id;
+	resp.payload.list_response.has_version = true;
+	resp.payload.list_response.version = 99;
+	ASSERT_ROUND_TRIP(struct cm_envelope, cm_envelope_encode, cm_envelope_decode,
+			  cm_envelope_clear, &resp);
+	cm_envelope_clear(&env);
+}
+END_TEST
+
+START_TEST(test_envelope_decode_digest_limits)
+{
+	static const char *const bad[][2] = {
+		{"{\"since\":0,\"seed\":0,\"k\":0,\"bloom\":\"AAAA\"}", "payload.digest.k: out of range 1..16"},
+		{"{\"since\":0,\"seed\":0,\"k\":17,\"bloom\":\"AAAA\"}", "payload.digest.k: out of range 1..16"},
+		{"{\"since\":0,\"seed\":0,\"k\":3,\"bloom\":\"AA*A\"}", "payload.digest.bloom: not base64"},
+		{"{\"since\":0,\"seed\":0,\"k\":3}", "payload.digest.bloom: missing"},
+	};
+	char text[1024];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct cm_envelope env;
+		struct cm_err e = {0};
+
+		snprintf(text, sizeof(text),
+			 "{\"v\":1,\"id\":\"0b9f2c1e-5d3a-4c2b-9e8f-1a2b3c4d5e6f\",\"type\":"
+			 "\"PEER_REQUEST\",\"ttl\":1,\"timestamp\":\"2023-11-14T22:13:20.000Z\","
+			 "\"sender\":{\"email\":\"a@example.com\",\"peer_id\":"
+			 "\"7c6d5e4f-3a2b-4c1d-8e9f-0a1b2c3d4e5f\"},\"payload\":{\"digest\":%s}}",
+			 bad[i][0]);
+		ck_assert_int_eq(cm_envelope_from_frame(text, strlen(text), &env, &e), -1);
+		ck_assert_str_eq(e.msg, bad[i][1]);
+	}
+}
+END_TEST
+
 START_TEST(test_envelope_decode_ignores_unknown_fields)
 {
 	struct cm_err e = {0};
@@ -1084,6 +1140,8 @@ codec_suite(void)
 	tcase_add_test(tc, test_envelope_decode_rejects_unknown_type);
 	tcase_add_test(tc, test_envelope_decode_missing_payload_field_named);
 	tcase_add_test(tc, test_envelope_decode_rejects_time_offset);
+	tcase_add_test(tc, test_envelope_round_trip_request_with_digest_and_list_version);
+	tcase_add_test(tc, test_envelope_decode_digest_limits);
 	tcase_add_test(tc, test_envelope_decode_ignores_unknown_fields);
 	tcase_add_test(tc, test_envelope_decode_deep_path_in_announcement);
 	tcase_add_test(tc, test_envelope_decode_list_response_peer_count_limit);

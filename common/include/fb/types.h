@@ -299,6 +299,7 @@ void cm_envelope_clear(struct cm_envelope *e);
 
 
 /* Deep copies; return 0 or -1 (dst is left cleared on failure). */
+int cm_peer_record_copy(struct cm_peer_record *dst, const struct cm_peer_record *src);
 int cm_signed_record_copy(struct cm_signed_record *dst, const struct cm_signed_record *src);
 
 #endif

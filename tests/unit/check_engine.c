@@ -1,0 +1,842 @@
+/* check_engine.c - the gossip rules, one behaviour per test, on engines wired in memory. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../peer-agent/src/engine.h"
+#include "fb/codec.h"
+
+#define SEC 1000LL
+#define T0 (1700000000000LL)
+#define MAXP 64
+
+/* xorshift64*: reproducible randomness; fixed values for forced choices. */
+struct rngstate {
+	uint64_t s;
+	bool fixed;
+	uint64_t value;
+};
+
+static uint64_t
+rng_next(void *ctx)
+{
+	struct rngstate *r = ctx;
+
+	if (r->fixed)
+		return r->value;
+	r->s ^= r->s >> 12;
+	r->s ^= r->s << 25;
+	r->s ^= r->s >> 27;
+	return r->s * 2685821657736338717ULL;
+}
+
+static struct rngstate rs = {.s = 88172645463325252ULL};
+static struct engine_rng rng = {rng_next, &rs};
+
+struct peer {
+	struct cm_identity *id;
+	struct peertable *t;
+	struct engine *e;
+	char fp[CM_FINGERPRINT_LEN + 1];
+	bool broadcasting;
+	bool bootstrap;
+};
+
+static struct peer P[MAXP];
+static size_t NP;
+static struct engine_actions acts[MAXP];
+static int64_t now;
+
+static struct cm_identity *
+ident(const char *email)
+{
+	struct cm_err err = {0};
+	struct cm_identity *id = cm_identity_generate(email, 30, &err);
+
+	ck_assert_msg(id != NULL, "%s", err.msg);
+	return id;
+}
+
+static void
+self_record(struct cm_peer_record *r, const char *email, bool broadcasting, bool bootstrap,
+	    const char *repo, int n)
+{
+	char ip[32];
+
+	memset(r, 0, sizeof(*r));
+	r->email = strdup(email);
+	r->peer_id = strdup("7c6d5e4f-3a2b-4c1d-8e9f-0a1b2c3d4e5f");
+	r->is_broadcasting = broadcasting;
+	r->is_bootstrap = bootstrap;
+	snprintf(ip, sizeof(ip), "10.1.%d.%d", n / 250, n % 250 + 1);
+	cm_strlist_append(&r->socket_addresses, ip);
+	r->port = 7443;
+	if (repo != NULL)
+		cm_repolist_append(&r->repositories, repo, NULL);
+	r->capabilities.max_peers = 8;
+}
+
+/* Adds a peer with its own engine and table; returns its index. */
+static size_t
+add_peer_cfg(bool broadcasting, bool bootstrap, const char *repo,
+	     const struct engine_config *ecfg)
+{
+	size_t i = NP++;
+	struct peer *p = &P[i];
+	char email[64];
+	struct peertable_config tc;
+	struct cm_peer_record r;
+
+	ck_assert_uint_lt(i, MAXP);
+	snprintf(email, sizeof(email), "p%zu@example.com", i);
+	p->id = ident(email);
+	snprintf(p->fp, sizeof(p->fp), "%s", cm_cert_fingerprint(cm_identity_cert(p->id)));
+	peertable_config_default(&tc);
+	p->t = peertable_new(&tc, email);
+	p->e = engine_new(ecfg, p->t, p->id);
+	ck_assert_ptr_nonnull(p->e);
+	p->broadcasting = broadcasting;
+	p->bootstrap = bootstrap;
+	self_record(&r, email, broadcasting, bootstrap, repo, (int)i);
+	ck_assert_int_eq(engine_set_self(p->e, &r, now, &rng, &acts[i]), 0);
+	cm_peer_record_clear(&r);
+	return i;
+}
+
+static size_t
+add_peer(bool broadcasting, bool bootstrap, const char *repo)
+{
+	struct engine_config c;
+
+	engine_config_default(&c);
+	return add_peer_cfg(broadcasting, bootstrap, repo, &c);
+}
+
+/* Neighbour ids: peer j is neighbour j + 1 in everyone's view. */
+static uint64_t
+nid(size_t j)
+{
+	return (uint64_t)j + 1;
+}
+
+static int
+count_sends(size_t i, uint64_t to, enum cm_msg_type type)
+{
+	int n = 0;
+
+	for (size_t k = 0; k < acts[i].len; k++) {
+		struct cm_envelope env;
+		struct cm_err err;
+
+		if (acts[i].items[k].kind != ENGINE_SEND || (to != 0 && acts[i].items[k].neighbour != to))
+			continue;
+		if (cm_envelope_from_frame(acts[i].items[k].frame, acts[i].items[k].frame_len, &env,
+					   &err) != 0)
+			continue;
+		n += env.type == type;
+		cm_envelope_clear(&env);
+	}
+	return n;
+}
+
+static int
+close_code(size_t i, uint64_t to)
+{
+	for (size_t k = 0; k < acts[i].len; k++)
+		if (acts[i].items[k].kind == ENGINE_CLOSE && acts[i].items[k].neighbour == to)
+			return acts[i].items[k].close_code;
+	return 0;
+}
+
+/* Delivers every queued frame, and what it causes, until quiet (bounded). */
+static void
+pump(void)
+{
+	for (int round = 0; round < 200; round++) {
+		bool any = false;
+
+		for (size_t i = 0; i < NP; i++) {
+			struct engine_actions a = acts[i];
+
+			memset(&acts[i], 0, sizeof(acts[i]));
+			for (size_t k = 0; k < a.len; k++) {
+				size_t j = (size_t)a.items[k].neighbour - 1;
+
+				if (a.items[k].kind != ENGINE_SEND || j >= NP)
+					continue;
+				any = true;
+				engine_receive(P[j].e, nid(i), a.items[k].frame, a.items[k].frame_len,
+					       now, &rng, &acts[j]);
+			}
+			engine_actions_clear(&a);
+		}
+		if (!any)
+			return;
+	}
+	ck_abort_msg("gossip did not quiesce");
+}
+
+static void
+link_peers(size_t a, size_t b)
+{
+	ck_assert_int_eq(engine_neighbour_up(P[a].e, nid(b), false, P[b].fp, now, &rng, &acts[a]),
+			 0);
+	ck_assert_int_eq(engine_neighbour_up(P[b].e, nid(a), true, P[a].fp, now, &rng, &acts[b]), 0);
+}
+
+static void
+clear_actions(void)
+{
+	for (size_t i = 0; i < NP; i++)
+		engine_actions_clear(&acts[i]);
+}
+
+static void
+setup(void)
+{
+	NP = 0;
+	now = T0;
+	rs.fixed = false;
+}
+
+static void
+teardown(void)
+{
+	for (size_t i = 0; i < NP; i++) {
+		engine_actions_clear(&acts[i]);
+		engine_free(P[i].e);
+		peertable_free(P[i].t);
+		cm_identity_free(P[i].id);
+	}
+	NP = 0;
+}
+
+/* A frame from peer `from` carrying an announcement of rec, as JSON text (caller frees). */
+static char *
+announcement_frame(size_t from, const struct cm_signed_record *rec, int ttl, int64_t ts,
+		   const char *id)
+{
+	struct cm_envelope env = {0};
+	char idbuf[CM_UUID_TEXT_LEN + 1];
+	json_t *j;
+	char *s;
+
+	if (id == NULL) {
+		cm_uuid_generate(idbuf);
+		id = idbuf;
+	}
+	env.v = 1;
+	env.id = (char *)id;
+	env.type = CM_MSG_PEER_ANNOUNCEMENT;
+	env.ttl = ttl;
+	env.timestamp_ms = ts;
+	env.sender_email = (char *)cm_identity_email(P[from].id);
+	env.sender_peer_id = "7c6d5e4f-3a2b-4c1d-8e9f-0a1b2c3d4e5f";
+	env.payload.announcement.origin = *rec;
+	j = cm_envelope_encode(&env);
+	ck_assert_ptr_nonnull(j);
+	s = cm_json_dump(j);
+	json_decref(j);
+	return s;
+}
+
+static enum engine_verdict
+deliver(size_t to, size_t from, const char *frame)
+{
+	return engine_receive(P[to].e, nid(from), frame, strlen(frame), now, &rng, &acts[to]);
+}
+
+/* A record of peer i signed with its key, issued at `at` with sequence seq. */
+static void
+signed_record_of(size_t i, int64_t seq, int64_t at, bool broadcasting, const char *repo,
+		 struct cm_signed_record *out)
+{
+	struct cm_peer_record r;
+	struct cm_err err;
+
+	self_record(&r, cm_identity_email(P[i].id), broadcasting, false, repo, (int)i);
+	r.seq = seq;
+	r.issued_at_ms = at;
+	if (!broadcasting) {
+		cm_strlist_clear(&r.socket_addresses);
+		r.port = 0;
+	}
+	ck_assert_int_eq(cm_record_sign(&r, P[i].id, out, &err), 0);
+	cm_peer_record_clear(&r);
+}
+
+START_TEST(test_engine_neighbour_up_sends_hello)
+{
+	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r");
+
+	clear_actions();
+	ck_assert_int_eq(engine_neighbour_up(P[a].e, nid(b), false, P[b].fp, now, &rng, &acts[a]),
+			 0);
+	ck_assert_int_eq(count_sends(a, nid(b), CM_MSG_PEER_ANNOUNCEMENT), 1);
+	ck_assert_uint_eq(engine_neighbour_count(P[a].e), 0);
+}
+END_TEST
+
+START_TEST(test_engine_receive_hello_authenticates_and_connects)
+{
+	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r");
+	const struct peertable_entry *e;
+
+	clear_actions();
+	link_peers(a, b);
+	pump();
+	ck_assert_uint_eq(engine_neighbour_count(P[a].e), 1);
+	ck_assert_str_eq(engine_neighbour_email(P[a].e, nid(b)), "p1@example.com");
+	e = peertable_get(P[a].t, "p1@example.com");
+	ck_assert_ptr_nonnull(e);
+	ck_assert_int_eq(peertable_entry_state(P[a].t, e, now), CM_STATE_CONNECTED);
+	ck_assert_str_eq(peertable_pinned(P[a].t, "p1@example.com"), P[b].fp);
+	engine_neighbour_down(P[a].e, nid(b), now);
+	ck_assert_int_eq(peertable_entry_state(P[a].t, e, now), CM_STATE_DISCOVERED);
+}
+END_TEST
+
+START_TEST(test_engine_receive_first_frame_not_hello_closes_1008)
+{
+	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r");
+	char frame[512];
+
+	clear_actions();
+	engine_neighbour_up(P[a].e, nid(b), true, P[b].fp, now, &rng, &acts[a]);
+	snprintf(frame, sizeof(frame),
+		 "{\"v\":1,\"id\":\"0b9f2c1e-5d3a-4c2b-9e8f-1a2b3c4d5e6f\",\"type\":\"HEARTBEAT\","
+		 "\"ttl\":1,\"timestamp\":\"2023-11-14T22:13:20.000Z\",\"sender\":{\"email\":"
+		 "\"p1@example.com\",\"peer_id\":\"7c6d5e4f-3a2b-4c1d-8e9f-0a1b2c3d4e5f\"},"
+		 "\"payload\":{\"is_alive\":true,\"is_bootstrap\":false,\"peer_count\":1}}");
+	ck_assert_int_eq(deliver(a, b, frame), ENGINE_DROP_AUTH);
+	ck_assert_int_eq(close_code(a, nid(b)), 1008);
+	ck_assert_uint_eq(engine_neighbour_count(P[a].e), 0);
+}
+END_TEST
+
+START_TEST(test_engine_receive_hello_with_other_tls_certificate_closes_1008)
+{
+	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r"),
+	       c = add_peer(true, false, "r");
+
+	clear_actions();
+	/* The TLS certificate is c's, the hello is b's. */
+	engine_neighbour_up(P[a].e, nid(b), true, P[c].fp, now, &rng, &acts[a]);
+	engine_neighbour_up(P[b].e, nid(a), false, P[a].fp, now, &rng, &acts[b]);
+	pump();
+	ck_assert_uint_eq(engine_neighbour_count(P[a].e), 0);
+	ck_assert_uint_eq(engine_stats(P[a].e)->verdicts[ENGINE_DROP_AUTH], 1);
+	ck_assert_ptr_null(peertable_get(P[a].t, "p1@example.com"));
+}
+END_TEST
+
+START_TEST(test_engine_receive_invalid_json_closes_1007)
+{
+	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r");
+
+	clear_actions();
+	link_peers(a, b);
+	pump();
+	ck_assert_int_eq(deliver(a, b, "{\"v\":1,"), ENGINE_DROP_INVALID);
+	ck_assert_int_eq(close_code(a, nid(b)), 1007);
+	ck_assert_int_eq(engine_receive(P[a].e, 999, "{}", 2, now, &rng, &acts[a]),
+			 ENGINE_DROP_UNKNOWN);
+}
+END_TEST
+
+/* A hub with n spokes, all authenticated, actions cleared. */
+static size_t
+star(size_t n)
+{
+	size_t hub = add_peer(true, false, "r");
+
+	for (size_t i = 0; i < n; i++)
+		link_peers(hub, add_peer(true, false, "r"));
+	pump();
+	clear_actions();
+	return hub;
+}
+
+START_TEST(test_engine_receive_announcement_forwards_to_fanout_others)
+{
+	size_t hub = star(6), origin = add_peer(true, false, "x");
+	struct cm_signed_record rec;
+	char *f;
+	int forwarded = 0;
+
+	signed_record_of(origin, 5, now, true, "x", &rec);
+	f = announcement_frame(1, &rec, 5, now, NULL);
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
+	ck_assert_ptr_nonnull(peertable_get(P[hub].t, cm_identity_email(P[origin].id)));
+	ck_assert_int_eq(count_sends(hub, nid(1), CM_MSG_PEER_ANNOUNCEMENT), 0);
+	for (size_t k = 0; k < acts[hub].len; k++) {
+		struct cm_envelope env;
+		struct cm_err err;
+
+		ck_assert_int_eq(cm_envelope_from_frame(acts[hub].items[k].frame,
+							acts[hub].items[k].frame_len, &env, &err),
+				 0);
+		ck_assert_int_eq(env.ttl, 4);
+		ck_assert_str_eq(env.sender_email, "p0@example.com");
+		ck_assert_str_eq(env.payload.announcement.origin.record.email, "p7@example.com");
+		forwarded++;
+		cm_envelope_clear(&env);
+	}
+	ck_assert_int_eq(forwarded, 3);
+	free(f);
+	cm_signed_record_clear(&rec);
+}
+END_TEST
+
+START_TEST(test_engine_receive_ttl_one_applied_not_forwarded)
+{
+	size_t hub = star(4), origin = add_peer(true, false, "x");
+	struct cm_signed_record rec;
+	char *f;
+
+	signed_record_of(origin, 5, now, true, "x", &rec);
+	f = announcement_frame(1, &rec, 1, now, NULL);
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
+	ck_assert_uint_eq(acts[hub].len, 0);
+	free(f);
+	f = announcement_frame(1, &rec, 0, now, NULL);
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_DROP_TTL);
+	free(f);
+	cm_signed_record_clear(&rec);
+}
+END_TEST
+
+START_TEST(test_engine_receive_future_timestamp_dropped)
+{
+	size_t hub = star(2), origin = add_peer(true, false, "x");
+	struct cm_signed_record rec;
+	char *f;
+
+	signed_record_of(origin, 5, now, true, "x", &rec);
+	f = announcement_frame(1, &rec, 5, now + 31 * SEC, NULL);
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_DROP_FUTURE);
+	free(f);
+	cm_signed_record_clear(&rec);
+	/* A record dated in the future is refused too, whatever its envelope says. */
+	signed_record_of(origin, 6, now + 60 * SEC, true, "x", &rec);
+	f = announcement_frame(1, &rec, 5, now, NULL);
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_DROP_FUTURE);
+	ck_assert_ptr_null(peertable_get(P[hub].t, cm_identity_email(P[origin].id)));
+	free(f);
+	cm_signed_record_clear(&rec);
+}
+END_TEST
+
+START_TEST(test_engine_receive_replayed_id_is_duplicate_not_forwarded)
+{
+	size_t hub = star(4), origin = add_peer(true, false, "x");
+	struct cm_signed_record rec;
+	char *f;
+
+	signed_record_of(origin, 5, now, true, "x", &rec);
+	f = announcement_frame(1, &rec, 5, now, "11111111-2222-4333-8444-555555555555");
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
+	clear_actions();
+	/* High random draws: the 5 % re-forward does not fire. */
+	rs.fixed = true;
+	rs.value = UINT64_MAX;
+	ck_assert_int_eq(deliver(hub, 2, f), ENGINE_DUPLICATE);
+	ck_assert_uint_eq(acts[hub].len, 0);
+	/* Low draws: it fires, to fanout neighbours. */
+	rs.value = 0;
+	ck_assert_int_eq(deliver(hub, 2, f), ENGINE_DUPLICATE);
+	ck_assert_int_gt(count_sends(hub, 0, CM_MSG_PEER_ANNOUNCEMENT), 0);
+	ck_assert_int_eq(count_sends(hub, nid(2), CM_MSG_PEER_ANNOUNCEMENT), 0);
+	free(f);
+	cm_signed_record_clear(&rec);
+}
+END_TEST
+
+START_TEST(test_engine_receive_forged_signature_dropped)
+{
+	size_t hub = star(3), origin = add_peer(true, false, "x");
+	struct cm_signed_record rec;
+	char *f, *p;
+
+	signed_record_of(origin, 5, now, true, "x", &rec);
+	/* One changed byte of the signed record: another address. */
+	p = strstr(rec.canonical, "10.1.");
+	ck_assert_ptr_nonnull(p);
+	p[3] = '9';
+	f = announcement_frame(1, &rec, 5, now, NULL);
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_DROP_SIGNATURE);
+	ck_assert_ptr_null(peertable_get(P[hub].t, cm_identity_email(P[origin].id)));
+	ck_assert_uint_eq(acts[hub].len, 0);
+	free(f);
+	cm_signed_record_clear(&rec);
+}
+END_TEST
+
+START_TEST(test_engine_receive_pin_mismatch_dropped)
+{
+	size_t hub = star(3), origin = add_peer(true, false, "x");
+	struct cm_identity *impostor = ident(cm_identity_email(P[origin].id));
+	struct cm_signed_record rec, fake;
+	struct cm_peer_record r;
+	struct cm_err err;
+	char *f;
+
+	signed_record_of(origin, 5, now, true, "x", &rec);
+	f = announcement_frame(1, &rec, 5, now, NULL);
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
+	free(f);
+	/* Same email, another key, higher seq: refused by the pin. */
+	self_record(&r, cm_identity_email(P[origin].id), true, false, "evil", 99);
+	r.seq = 6;
+	r.issued_at_ms = now;
+	ck_assert_int_eq(cm_record_sign(&r, impostor, &fake, &err), 0);
+	f = announcement_frame(1, &fake, 5, now, NULL);
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_DROP_PIN);
+	ck_assert_int_eq(peertable_get(P[hub].t, r.email)->rec.record.seq, 5);
+	free(f);
+	cm_peer_record_clear(&r);
+	cm_signed_record_clear(&rec);
+	cm_signed_record_clear(&fake);
+	cm_identity_free(impostor);
+}
+END_TEST
+
+START_TEST(test_engine_receive_expired_record_dropped)
+{
+	size_t hub = star(2), origin = add_peer(true, false, "x");
+	struct cm_signed_record rec;
+	char *f;
+
+	signed_record_of(origin, 5, now - 7201 * SEC, true, "x", &rec);
+	f = announcement_frame(1, &rec, 5, now, NULL);
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_DROP_EXPIRED);
+	ck_assert_uint_eq(acts[hub].len, 0);
+	free(f);
+	cm_signed_record_clear(&rec);
+}
+END_TEST
+
+START_TEST(test_engine_receive_older_seq_ignored_and_not_forwarded)
+{
+	size_t hub = star(3), origin = add_peer(true, false, "x");
+	struct cm_signed_record r5, r4;
+	char *f;
+
+	signed_record_of(origin, 5, now, true, "x", &r5);
+	signed_record_of(origin, 4, now, true, "y", &r4);
+	f = announcement_frame(1, &r5, 5, now, NULL);
+	deliver(hub, 1, f);
+	free(f);
+	clear_actions();
+	f = announcement_frame(1, &r4, 5, now, NULL);
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_DROP_OLD);
+	ck_assert_uint_eq(acts[hub].len, 0);
+	free(f);
+	cm_signed_record_clear(&r5);
+	cm_signed_record_clear(&r4);
+}
+END_TEST
+
+START_TEST(test_engine_set_self_silent_record_carries_no_address)
+{
+	size_t s = add_peer(false, false, "r");
+	const struct cm_signed_record *self = engine_self(P[s].e);
+
+	ck_assert_ptr_nonnull(self);
+	ck_assert_uint_eq(self->record.socket_addresses.len, 0);
+	ck_assert_ptr_null(strstr(self->canonical, "10.1."));
+	ck_assert_ptr_null(strstr(self->canonical, "socket_addresses"));
+}
+END_TEST
+
+START_TEST(test_engine_receive_silent_record_with_addresses_stripped)
+{
+	size_t hub = star(2), origin = add_peer(false, false, "x");
+	struct cm_signed_record rec;
+	struct cm_err err;
+	json_t *j;
+	char *f;
+
+	/* A non-conforming peer signs a silent record that still lists an address. */
+	signed_record_of(origin, 5, now, false, "x", &rec);
+	j = json_loads(rec.canonical, 0, NULL);
+	json_object_set_new(j, "socket_addresses", json_pack("[s]", "192.168.7.7"));
+	free(rec.canonical);
+	free(rec.signature);
+	rec.canonical = cm_json_canonical(j, &err);
+	json_decref(j);
+	ck_assert_int_eq(cm_identity_sign(P[origin].id, rec.canonical, strlen(rec.canonical),
+					  &rec.signature, &err),
+			 0);
+	f = announcement_frame(1, &rec, 5, now, NULL);
+	ck_assert_ptr_nonnull(strstr(f, "192.168.7.7"));
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
+	ck_assert_uint_eq(peertable_get(P[hub].t, rec.record.email)->rec.record.socket_addresses.len,
+			  0);
+	ck_assert_uint_eq(engine_stats(P[hub].e)->stripped_addresses, 1);
+	free(f);
+	cm_signed_record_clear(&rec);
+}
+END_TEST
+
+/* Fills a's table with a bootstrap host and a plain host of "alpha". */
+static void
+seed_hosts(size_t a, size_t *boot, size_t *plain)
+{
+	struct cm_signed_record r1, r2;
+	struct cm_peer_record pr;
+	struct cm_err err;
+	char *f;
+
+	*boot = add_peer(true, true, "alpha");
+	*plain = add_peer(true, false, "alpha");
+	self_record(&pr, cm_identity_email(P[*boot].id), true, true, "alpha", 50);
+	pr.seq = 1;
+	pr.issued_at_ms = now;
+	ck_assert_int_eq(cm_record_sign(&pr, P[*boot].id, &r1, &err), 0);
+	cm_peer_record_clear(&pr);
+	signed_record_of(*plain, 1, now, true, "alpha", &r2);
+	ck_assert_int_eq(peertable_apply(P[a].t, &r1, P[*boot].fp, now, NULL), PEERTABLE_INSERTED);
+	ck_assert_int_eq(peertable_apply(P[a].t, &r2, P[*plain].fp, now, NULL), PEERTABLE_INSERTED);
+	(void)f;
+	cm_signed_record_clear(&r1);
+	cm_signed_record_clear(&r2);
+}
+
+static int
+discover(size_t asker, const char *repo, struct cm_strlist *emails)
+{
+	struct cm_strlist repos = {0};
+	char id[CM_UUID_TEXT_LEN + 1];
+	int asked;
+
+	cm_strlist_append(&repos, repo);
+	asked = engine_request(P[asker].e, &repos, 3, now, &rng, id, &acts[asker]);
+	cm_strlist_clear(&repos);
+	pump();
+	ck_assert_int_eq(engine_request_take(P[asker].e, id, emails), 0);
+	ck_assert_int_eq(engine_request_take(P[asker].e, id, emails), -1);
+	return asked;
+}
+
+START_TEST(test_engine_request_silent_requester_gets_only_bootstrap_peers)
+{
+	size_t a = add_peer(true, false, "r"), s = add_peer(false, false, "r"), boot, plain;
+	struct cm_strlist emails = {0};
+
+	seed_hosts(a, &boot, &plain);
+	link_peers(s, a);
+	pump();
+	clear_actions();
+	ck_assert_int_eq(discover(s, "alpha", &emails), 1);
+	ck_assert_uint_eq(emails.len, 1);
+	ck_assert_str_eq(emails.items[0], cm_identity_email(P[boot].id));
+	ck_assert_ptr_null(peertable_get(P[s].t, cm_identity_email(P[plain].id)));
+	cm_strlist_clear(&emails);
+}
+END_TEST
+
+START_TEST(test_engine_request_broadcasting_requester_gets_all_matching)
+{
+	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r"), boot, plain;
+	struct cm_strlist emails = {0};
+
+	seed_hosts(a, &boot, &plain);
+	link_peers(b, a);
+	pump();
+	clear_actions();
+	ck_assert_int_eq(discover(b, "alpha", &emails), 1);
+	ck_assert_uint_eq(emails.len, 2);
+	ck_assert_ptr_nonnull(peertable_get(P[b].t, cm_identity_email(P[plain].id)));
+	cm_strlist_clear(&emails);
+	/* Filtered by repository: nobody hosts "gamma". */
+	ck_assert_int_eq(discover(b, "gamma", &emails), 1);
+	ck_assert_uint_eq(emails.len, 0);
+	cm_strlist_clear(&emails);
+}
+END_TEST
+
+START_TEST(test_engine_receive_unsolicited_list_dropped)
+{
+	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r");
+	const char *frame =
+		"{\"v\":1,\"id\":\"0b9f2c1e-5d3a-4c2b-9e8f-1a2b3c4d5e6f\",\"type\":"
+		"\"PEER_LIST_RESPONSE\",\"ttl\":1,\"timestamp\":\"2023-11-14T22:13:20.000Z\","
+		"\"sender\":{\"email\":\"p1@example.com\",\"peer_id\":"
+		"\"7c6d5e4f-3a2b-4c1d-8e9f-0a1b2c3d4e5f\"},\"payload\":{\"request_id\":"
+		"\"1b9f2c1e-5d3a-4c2b-9e8f-1a2b3c4d5e6f\",\"peers\":[]}}";
+
+	link_peers(a, b);
+	pump();
+	ck_assert_int_eq(deliver(a, b, frame), ENGINE_DROP_UNSOLICITED);
+}
+END_TEST
+
+START_TEST(test_engine_tick_sends_heartbeats_that_keep_neighbours_fresh)
+{
+	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r");
+	const struct peertable_entry *e;
+
+	link_peers(a, b);
+	pump();
+	/* Timers start on the first tick, spread over one interval. */
+	engine_tick(P[a].e, now, &rng, &acts[a]);
+	now += 31 * SEC;
+	engine_tick(P[a].e, now, &rng, &acts[a]);
+	ck_assert_int_eq(count_sends(a, nid(b), CM_MSG_HEARTBEAT), 1);
+	pump();
+	e = peertable_get(P[b].t, "p0@example.com");
+	ck_assert_int_eq(e->last_heartbeat_ms, now);
+	ck_assert_int_eq(e->peer_count, 1);
+}
+END_TEST
+
+START_TEST(test_engine_tick_reannounces_with_higher_seq)
+{
+	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r");
+	int64_t seq0;
+
+	link_peers(a, b);
+	pump();
+	seq0 = peertable_get(P[b].t, "p0@example.com")->rec.record.seq;
+	engine_tick(P[a].e, now, &rng, &acts[a]);
+	now += 601 * SEC;
+	engine_tick(P[a].e, now, &rng, &acts[a]);
+	pump();
+	ck_assert_int_gt(peertable_get(P[b].t, "p0@example.com")->rec.record.seq, seq0);
+	ck_assert_int_eq(peertable_get(P[b].t, "p0@example.com")->rec.record.issued_at_ms, now);
+}
+END_TEST
+
+START_TEST(test_engine_leave_marks_peer_offline_at_neighbours)
+{
+	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r");
+	const struct peertable_entry *e;
+
+	link_peers(a, b);
+	pump();
+	ck_assert_int_eq(engine_leave(P[a].e, now, &rng, &acts[a]), 0);
+	pump();
+	e = peertable_get(P[b].t, "p0@example.com");
+	ck_assert_int_eq(peertable_entry_status(P[b].t, e, now), CM_PEER_OFFLINE);
+}
+END_TEST
+
+/* Runs ticks on every engine for duration_ms in steps of step_ms, pumping after each. */
+static void
+run_for(int64_t duration_ms, int64_t step_ms)
+{
+	for (int64_t t = 0; t < duration_ms; t += step_ms) {
+		now += step_ms;
+		for (size_t i = 0; i < NP; i++)
+			engine_tick(P[i].e, now, &rng, &acts[i]);
+		pump();
+	}
+}
+
+START_TEST(test_engine_anti_entropy_sends_only_missing_records)
+{
+	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r"), boot, plain;
+	const struct engine_stats *sb;
+
+	/* b knows two hosts; a knows one of them already. */
+	seed_hosts(b, &boot, &plain);
+	{
+		const struct peertable_entry *pe = peertable_get(P[b].t, "p2@example.com");
+
+		ck_assert_int_eq(peertable_apply(P[a].t, &pe->rec, P[boot].fp, now, NULL),
+				 PEERTABLE_INSERTED);
+	}
+	link_peers(a, b);
+	pump();
+	clear_actions();
+	run_for(25 * SEC, SEC);
+	ck_assert_ptr_nonnull(peertable_get(P[a].t, "p3@example.com"));
+	sb = engine_stats(P[b].e);
+	ck_assert_uint_ge(sb->requests_answered, 1);
+	/* a received p3 once; p2, which it had, came zero times: no replacement happened. */
+	ck_assert_uint_eq(engine_stats(P[a].e)->records_applied, 2); /* hello of b, then p3 */
+}
+END_TEST
+
+START_TEST(test_engine_spread_reaches_every_node_with_anti_entropy)
+{
+	struct engine_config c;
+	size_t n = 40, origin;
+	struct cm_signed_record rec;
+	char *f;
+	size_t have = 0;
+
+	engine_config_default(&c);
+	c.ttl = 2; /* short pushes: anti-entropy must close the gap */
+	c.anti_entropy_ms = 2 * SEC;
+	for (size_t i = 0; i < n; i++)
+		add_peer_cfg(true, false, "r", &c);
+	/* A ring plus chords: connected, sparse. */
+	for (size_t i = 0; i < n; i++) {
+		link_peers(i, (i + 1) % n);
+		if (i % 4 == 0 && i < n / 2)
+			link_peers(i, i + n / 2);
+	}
+	pump();
+	origin = add_peer_cfg(true, false, "news", &c);
+	signed_record_of(origin, 7, now, true, "news", &rec);
+	f = announcement_frame(0, &rec, c.ttl, now, NULL);
+	ck_assert_int_eq(deliver(1, 0, f), ENGINE_ACCEPTED);
+	pump();
+	run_for(120 * SEC, 500);
+	for (size_t i = 0; i < n; i++)
+		have += peertable_get(P[i].t, rec.record.email) != NULL;
+	ck_assert_uint_eq(have, n);
+	free(f);
+	cm_signed_record_clear(&rec);
+}
+END_TEST
+
+static Suite *
+engine_suite(void)
+{
+	Suite *s = suite_create("engine");
+	TCase *tc = tcase_create("rules");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_engine_neighbour_up_sends_hello);
+	tcase_add_test(tc, test_engine_receive_hello_authenticates_and_connects);
+	tcase_add_test(tc, test_engine_receive_first_frame_not_hello_closes_1008);
+	tcase_add_test(tc, test_engine_receive_hello_with_other_tls_certificate_closes_1008);
+	tcase_add_test(tc, test_engine_receive_invalid_json_closes_1007);
+	tcase_add_test(tc, test_engine_receive_announcement_forwards_to_fanout_others);
+	tcase_add_test(tc, test_engine_receive_ttl_one_applied_not_forwarded);
+	tcase_add_test(tc, test_engine_receive_future_timestamp_dropped);
+	tcase_add_test(tc, test_engine_receive_replayed_id_is_duplicate_not_forwarded);
+	tcase_add_test(tc, test_engine_receive_forged_signature_dropped);
+	tcase_add_test(tc, test_engine_receive_pin_mismatch_dropped);
+	tcase_add_test(tc, test_engine_receive_expired_record_dropped);
+	tcase_add_test(tc, test_engine_receive_older_seq_ignored_and_not_forwarded);
+	tcase_add_test(tc, test_engine_set_self_silent_record_carries_no_address);
+	tcase_add_test(tc, test_engine_receive_silent_record_with_addresses_stripped);
+	tcase_add_test(tc, test_engine_request_silent_requester_gets_only_bootstrap_peers);
+	tcase_add_test(tc, test_engine_request_broadcasting_requester_gets_all_matching);
+	tcase_add_test(tc, test_engine_receive_unsolicited_list_dropped);
+	tcase_add_test(tc, test_engine_tick_sends_heartbeats_that_keep_neighbours_fresh);
+	tcase_add_test(tc, test_engine_tick_reannounces_with_higher_seq);
+	tcase_add_test(tc, test_engine_leave_marks_peer_offline_at_neighbours);
+	tcase_add_test(tc, test_engine_anti_entropy_sends_only_missing_records);
+	tcase_add_test(tc, test_engine_spread_reaches_every_node_with_anti_entropy);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(engine_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
