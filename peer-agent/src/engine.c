@@ -2,6 +2,7 @@
 #include "engine.h"
 
 #include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,59 +309,37 @@ bloom_has(const unsigned char *bits, size_t nbits, int k, const char *email, int
 	return true;
 }
 
-static const char b64chars[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /* Caller frees. */
 static char *
 b64_encode(const unsigned char *in, size_t len)
 {
-	char *out = malloc((len + 2) / 3 * 4 + 1), *p = out;
+	gnutls_datum_t d = {(unsigned char *)in, (unsigned)len}, r;
+	char *out;
 
-	if (out == NULL)
+	if (gnutls_base64_encode2(&d, &r) < 0)
 		return NULL;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16;
-
-		if (i + 1 < len)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < len)
-			v |= in[i + 2];
-		*p++ = b64chars[(v >> 18) & 63];
-		*p++ = b64chars[(v >> 12) & 63];
-		*p++ = i + 1 < len ? b64chars[(v >> 6) & 63] : '=';
-		*p++ = i + 2 < len ? b64chars[v & 63] : '=';
+	if ((out = malloc(r.size + 1)) != NULL) {
+		memcpy(out, r.data, r.size);
+		out[r.size] = '\0';
 	}
-	*p = '\0';
+	gnutls_free(r.data);
 	return out;
 }
 
-/* The codec has checked the alphabet and padding. Caller frees *out. */
+/* Caller frees *out. */
 static int
 b64_decode(const char *in, unsigned char **out, size_t *len)
 {
-	size_t n = strlen(in), k = 0;
-	uint32_t v = 0;
-	int bits = 0;
+	gnutls_datum_t d = {(unsigned char *)in, (unsigned)strlen(in)}, r;
 
-	if ((*out = malloc(n / 4 * 3 + 1)) == NULL)
+	if (gnutls_base64_decode2(&d, &r) < 0)
 		return -1;
-	for (size_t i = 0; i < n && in[i] != '='; i++) {
-		const char *c = strchr(b64chars, in[i]);
-
-		if (c == NULL || *c == '\0') {
-			free(*out);
-			return -1;
-		}
-		v = (v << 6) | (uint32_t)(c - b64chars);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			(*out)[k++] = (unsigned char)((v >> bits) & 0xFF);
-		}
-	}
-	*len = k;
-	return 0;
+	*out = malloc(r.size + 1);
+	if (*out != NULL)
+		memcpy(*out, r.data, r.size);
+	*len = r.size;
+	gnutls_free(r.data);
+	return *out == NULL ? -1 : 0;
 }
 
 /* Neighbours */

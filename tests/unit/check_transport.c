@@ -1,0 +1,348 @@
+/* check_transport.c - TLS + WebSocket sessions between two contexts on 127.0.0.1. */
+#define _GNU_SOURCE
+#include <check.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../peer-agent/src/transport.h"
+#include "fb/identity.h"
+
+struct side {
+	int opened;
+	int texts;
+	char last_text[512];
+	size_t last_len;
+	int pongs;
+	int closed;
+	int close_code;
+	struct tp_session *s;
+	bool echo;
+};
+
+static struct event_base *base;
+static char dir[64];
+static char srv_crt[128], srv_key[128], cli_crt[128], cli_key[128];
+static char srv_fp[CM_FINGERPRINT_LEN + 1];
+static struct side S, C;
+static bool (*done_when)(void);
+
+static void
+make_identity(const char *email, const char *crt, const char *key, char *fp)
+{
+	struct cm_err err = {0};
+	struct cm_identity *id = cm_identity_generate(email, 30, &err);
+
+	ck_assert_msg(id != NULL, "%s", err.msg);
+	ck_assert_int_eq(cm_identity_save(id, key, crt, &err), 0);
+	if (fp != NULL)
+		snprintf(fp, CM_FINGERPRINT_LEN + 1, "%s", cm_cert_fingerprint(cm_identity_cert(id)));
+	cm_identity_free(id);
+}
+
+static void
+setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/check_transport_XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(srv_crt, sizeof(srv_crt), "%s/s.crt", dir);
+	snprintf(srv_key, sizeof(srv_key), "%s/s.key", dir);
+	snprintf(cli_crt, sizeof(cli_crt), "%s/c.crt", dir);
+	snprintf(cli_key, sizeof(cli_key), "%s/c.key", dir);
+	make_identity("server@example.com", srv_crt, srv_key, srv_fp);
+	make_identity("client@example.com", cli_crt, cli_key, NULL);
+	base = event_base_new();
+	memset(&S, 0, sizeof(S));
+	memset(&C, 0, sizeof(C));
+}
+
+static void
+teardown(void)
+{
+	char cmd[128];
+
+	event_base_free(base);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static struct side *
+side_of(struct tp_session *s)
+{
+	return tp_session_inbound(s) ? &S : &C;
+}
+
+static void
+check_done(void)
+{
+	if (done_when != NULL && done_when())
+		event_base_loopbreak(base);
+}
+
+static void
+on_open(struct tp_session *s, void *arg)
+{
+	(void)arg;
+	side_of(s)->opened++;
+	side_of(s)->s = s;
+	check_done();
+}
+
+static void
+on_text(struct tp_session *s, const char *buf, size_t len, void *arg)
+{
+	struct side *d = side_of(s);
+
+	(void)arg;
+	d->texts++;
+	d->last_len = len;
+	snprintf(d->last_text, sizeof(d->last_text), "%.*s", (int)len, buf);
+	if (d->echo)
+		tp_send_text(s, buf, len);
+	check_done();
+}
+
+static void
+on_pong(struct tp_session *s, int64_t rtt_ms, void *arg)
+{
+	(void)arg;
+	ck_assert_int_ge(rtt_ms, 0);
+	side_of(s)->pongs++;
+	check_done();
+}
+
+static void
+on_close(struct tp_session *s, int code, const char *reason, void *arg)
+{
+	struct side *d = side_of(s);
+
+	(void)arg;
+	(void)reason;
+	d->closed++;
+	d->close_code = code;
+	d->s = NULL;
+	check_done();
+}
+
+static const struct tp_callbacks cbs = {on_open, on_text, on_pong, on_close};
+
+static struct tp_ctx *
+ctx_new(const char *crt, const char *key)
+{
+	struct tp_config cfg;
+	struct tp_ctx *ctx;
+
+	tp_config_default(&cfg);
+	cfg.cert_file = crt;
+	cfg.key_file = key;
+	cfg.handshake_timeout_ms = 3000;
+	ctx = tp_new(base, &cfg, &cbs, NULL);
+	ck_assert_ptr_nonnull(ctx);
+	return ctx;
+}
+
+/* Runs the loop until cond holds or 5 s pass. */
+static void
+run_until(bool (*cond)(void))
+{
+	struct timeval tv = {5, 0};
+
+	done_when = cond;
+	if (!cond()) {
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+	done_when = NULL;
+}
+
+static bool
+both_open(void)
+{
+	return S.opened == 1 && C.opened == 1;
+}
+
+static bool
+client_got_text(void)
+{
+	return C.texts > 0;
+}
+
+static bool
+both_closed(void)
+{
+	return S.closed == 1 && C.closed == 1;
+}
+
+static bool
+client_closed(void)
+{
+	return C.closed == 1;
+}
+
+static bool
+client_pong(void)
+{
+	return C.pongs > 0;
+}
+
+/* A listening server and a client connected to it, both open. */
+static void
+open_pair(struct tp_ctx **srv, struct tp_ctx **cli)
+{
+	*srv = ctx_new(srv_crt, srv_key);
+	*cli = ctx_new(cli_crt, cli_key);
+	ck_assert_int_eq(tp_listen(*srv, "127.0.0.1", 0), 0);
+	ck_assert_int_gt(tp_listen_port(*srv), 0);
+	ck_assert_ptr_nonnull(tp_connect(*cli, "127.0.0.1", tp_listen_port(*srv), "127.0.0.1",
+					 srv_fp));
+	run_until(both_open);
+	ck_assert_int_eq(S.opened, 1);
+	ck_assert_int_eq(C.opened, 1);
+}
+
+START_TEST(test_tp_connect_exchanges_text_both_ways)
+{
+	struct tp_ctx *srv, *cli;
+
+	open_pair(&srv, &cli);
+	/* Each side knows the other's certificate. */
+	ck_assert_str_eq(tp_session_fingerprint(C.s), srv_fp);
+	ck_assert_ptr_nonnull(tp_session_fingerprint(S.s));
+	ck_assert_ptr_nonnull(strstr(tp_session_peer_cert_pem(S.s), "BEGIN CERTIFICATE"));
+	S.echo = true;
+	ck_assert_int_eq(tp_send_text(C.s, "{\"hello\":1}", 11), 0);
+	run_until(client_got_text);
+	ck_assert_int_eq(S.texts, 1);
+	ck_assert_str_eq(S.last_text, "{\"hello\":1}");
+	ck_assert_str_eq(C.last_text, "{\"hello\":1}");
+	tp_free(cli);
+	tp_free(srv);
+}
+END_TEST
+
+START_TEST(test_tp_ping_reports_round_trip)
+{
+	struct tp_ctx *srv, *cli;
+
+	open_pair(&srv, &cli);
+	ck_assert_int_eq(tp_ping(C.s), 0);
+	run_until(client_pong);
+	ck_assert_int_eq(C.pongs, 1);
+	tp_free(cli);
+	tp_free(srv);
+}
+END_TEST
+
+START_TEST(test_tp_close_delivers_code_to_both_sides)
+{
+	struct tp_ctx *srv, *cli;
+
+	open_pair(&srv, &cli);
+	tp_close(S.s, 1008, "policy");
+	run_until(both_closed);
+	ck_assert_int_eq(S.close_code, 1008);
+	ck_assert_int_eq(C.close_code, 1008);
+	ck_assert_uint_eq(tp_stats(srv)->closed_by_code[8], 1);
+	tp_free(cli);
+	tp_free(srv);
+}
+END_TEST
+
+START_TEST(test_tp_connect_pin_mismatch_fails_handshake)
+{
+	struct tp_ctx *srv = ctx_new(srv_crt, srv_key), *cli = ctx_new(cli_crt, cli_key);
+	char wrong[CM_FINGERPRINT_LEN + 1];
+
+	memset(wrong, 'a', CM_FINGERPRINT_LEN);
+	wrong[CM_FINGERPRINT_LEN] = '\0';
+	ck_assert_int_eq(tp_listen(srv, "127.0.0.1", 0), 0);
+	ck_assert_ptr_nonnull(tp_connect(cli, "127.0.0.1", tp_listen_port(srv), NULL, wrong));
+	run_until(client_closed);
+	ck_assert_int_eq(C.opened, 0);
+	ck_assert_int_eq(C.close_code, 1006);
+	ck_assert_uint_eq(tp_stats(cli)->pin_failures, 1);
+	tp_free(cli);
+	tp_free(srv);
+}
+END_TEST
+
+START_TEST(test_tp_send_text_refuses_over_limit_and_carries_the_limit)
+{
+	struct tp_ctx *srv, *cli;
+	size_t big = CM_MAX_FRAME + 1;
+	char *buf = malloc(big);
+
+	memset(buf, 'x', big);
+	open_pair(&srv, &cli);
+	ck_assert_int_eq(tp_send_text(C.s, buf, big), -1);
+	ck_assert_int_eq(tp_send_text(C.s, buf, CM_MAX_FRAME), 0);
+	run_until(client_got_text);
+	ck_assert_int_eq(S.texts, 1);
+	ck_assert_uint_eq(S.last_len, CM_MAX_FRAME);
+	free(buf);
+	tp_free(cli);
+	tp_free(srv);
+}
+END_TEST
+
+START_TEST(test_tp_connect_refused_port_reports_close)
+{
+	struct tp_ctx *srv = ctx_new(srv_crt, srv_key), *cli = ctx_new(cli_crt, cli_key);
+	int port;
+
+	/* A port that was just free: nothing listens there. */
+	ck_assert_int_eq(tp_listen(srv, "127.0.0.1", 0), 0);
+	port = tp_listen_port(srv);
+	tp_free(srv);
+	tp_connect(cli, "127.0.0.1", port, NULL, NULL);
+	run_until(client_closed);
+	ck_assert_int_eq(C.closed, 1);
+	ck_assert_int_eq(C.close_code, 1006);
+	ck_assert_uint_eq(tp_session_count(cli), 0);
+	tp_free(cli);
+}
+END_TEST
+
+START_TEST(test_tp_new_missing_key_file_fails)
+{
+	struct tp_config cfg;
+
+	tp_config_default(&cfg);
+	cfg.cert_file = srv_crt;
+	cfg.key_file = "/nonexistent/key.pem";
+	ck_assert_ptr_null(tp_new(base, &cfg, &cbs, NULL));
+}
+END_TEST
+
+static Suite *
+transport_suite(void)
+{
+	Suite *s = suite_create("transport");
+	TCase *tc = tcase_create("loopback");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_tp_connect_exchanges_text_both_ways);
+	tcase_add_test(tc, test_tp_ping_reports_round_trip);
+	tcase_add_test(tc, test_tp_close_delivers_code_to_both_sides);
+	tcase_add_test(tc, test_tp_connect_pin_mismatch_fails_handshake);
+	tcase_add_test(tc, test_tp_send_text_refuses_over_limit_and_carries_the_limit);
+	tcase_add_test(tc, test_tp_connect_refused_port_reports_close);
+	tcase_add_test(tc, test_tp_new_missing_key_file_fails);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(transport_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
