@@ -1,0 +1,959 @@
+/*
+ * config.c - the agent's home directory: agent.ini read and checked, `init`
+ * (identity, agent.ini, api.token) and the control API token.
+ *
+ * One table of keys drives both the parser and the agent.ini that init
+ * writes, so the file always lists exactly the keys the parser accepts.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fb/identity.h"
+#include "fb/validate.h"
+
+#define PA_INI_MAX_BYTES (64 * 1024) /* agent.ini */
+#define PA_TOKEN_MAX_BYTES 1024      /* api.token */
+#define PA_TOKEN_RANDOM_BYTES 32
+#define PA_MAX_BOOTSTRAP_URLS 16
+#define PA_MAX_URL 2048
+#define PA_IDENTITY_VALID_DAYS 3650
+#define PA_DAY_S (24 * 3600)
+/* inih reads into INI_MAX_LINE bytes and silently splits longer lines: refuse them instead. */
+#define PA_INI_MAX_LINE (INI_MAX_LINE - 2)
+
+#define PA_API_DEFAULT_HOST "127.0.0.1"
+#define PA_API_DEFAULT_PORT 7080
+#define PA_STR(x) PA_STR2(x)
+#define PA_STR2(x) #x
+
+enum pa_kind {
+	KIND_INT,     /* int in [min, max] */
+	KIND_SIZE,    /* size_t in [min, max] */
+	KIND_SECONDS, /* int64_t in [min, max] */
+	KIND_BOOL,
+	KIND_EMAIL,
+	KIND_PATH,      /* empty: the default */
+	KIND_IP,        /* empty: none */
+	KIND_LISTEN,    /* HOST:PORT; empty: no listener */
+	KIND_API,       /* loopback HOST:PORT */
+	KIND_URLS,      /* list */
+	KIND_ADVERTISE, /* auto, or a list of IPs */
+	KIND_REPOS,     /* list */
+};
+
+struct pa_key {
+	const char *section;
+	const char *name;
+	enum pa_kind kind;
+	size_t offset;
+	int64_t min, max;
+	const char *def; /* the default as agent.ini shows it; NULL: read from pa_config_default */
+	const char *help;
+};
+
+#define OFF(field) offsetof(struct pa_config, field)
+
+static const struct pa_key keys[] = {
+	{"identity", "email", KIND_EMAIL, OFF(email), 0, 0, NULL,
+	 "The email this agent's certificate names."},
+	{"identity", "cert", KIND_PATH, OFF(cert_file), 0, 0, "identity.crt",
+	 "Certificate (PEM) shown to bootstrap servers and peers."},
+	{"identity", "key", KIND_PATH, OFF(key_file), 0, 0, "identity.key",
+	 "Private key (PEM, unencrypted: keep it 0600)."},
+	{"bootstrap", "urls", KIND_URLS, 0, 0, 0, "",
+	 "Bootstrap servers, https URLs (empty: gossip only)."},
+	{"bootstrap", "ca", KIND_PATH, OFF(bootstrap_ca), 0, 0, "",
+	 "CA (PEM) the servers' certificates chain to (empty: the system's trust store)."},
+	{"gossip", "listen", KIND_LISTEN, 0, 0, 0, "",
+	 "HOST:PORT or [IPv6]:PORT to accept gossip on (empty: no listener; needed to broadcast)."},
+	{"gossip", "advertise", KIND_ADVERTISE, 0, 0, 0, "auto",
+	 "IPs peers should dial, or auto (this host's non-loopback addresses); port from listen."},
+	{"gossip", "broadcasting", KIND_BOOL, OFF(broadcasting), 0, 0, NULL,
+	 "Announce our addresses so that peers connect to us (true/false)."},
+	{"gossip", "bind", KIND_IP, OFF(bind), 0, 0, "",
+	 "Source IP for outgoing connections (empty: the system's choice)."},
+	{"gossip", "neighbours", KIND_INT, OFF(neighbours), 1, 256, NULL,
+	 "Peers to keep a direct session with."},
+	{"gossip", "fanout", KIND_INT, OFF(fanout), 1, 64, NULL,
+	 "Neighbours each new message is passed on to."},
+	{"gossip", "ttl", KIND_INT, OFF(ttl), 1, CM_MAX_TTL, NULL,
+	 "Hops our own announcements may travel."},
+	{"gossip", "max_peers", KIND_INT, OFF(max_peers), 1, CM_MAX_MAX_PEERS, NULL,
+	 "Sessions accepted in all, at least neighbours (default: max(neighbours, 8))."},
+	{"gossip", "table_max", KIND_SIZE, OFF(table_max), 1, 1000000, NULL,
+	 "Peers remembered at most; the worst scored go first."},
+	{"api", "listen", KIND_API, 0, 0, 0, PA_API_DEFAULT_HOST ":" PA_STR(PA_API_DEFAULT_PORT),
+	 "HOST:PORT of the control API; loopback only (127.0.0.0/8 or [::1])."},
+	{"repositories", "names", KIND_REPOS, 0, 0, 0, "", "Repositories this agent hosts."},
+	{"timers", "heartbeat_s", KIND_SECONDS, OFF(heartbeat_s), 1, CM_MAX_HEARTBEAT_INTERVAL_S,
+	 NULL, "Seconds between heartbeats to each neighbour (less than stale_s)."},
+	{"timers", "stale_s", KIND_SECONDS, OFF(stale_s), 1, 30 * PA_DAY_S, NULL,
+	 "A peer not heard of for this many seconds is stale."},
+	{"timers", "expire_s", KIND_SECONDS, OFF(expire_s), 1, 30 * PA_DAY_S, NULL,
+	 "A peer not heard of for this many seconds is forgotten (more than stale_s)."},
+	{"timers", "reannounce_s", KIND_SECONDS, OFF(reannounce_s), 1, PA_DAY_S, NULL,
+	 "Seconds between announcements of our own record (less than stale_s / 2)."},
+	{"timers", "anti_entropy_s", KIND_SECONDS, OFF(anti_entropy_s), 1, 3600, NULL,
+	 "Seconds between anti-entropy rounds with a neighbour."},
+	{"timers", "bootstrap_heartbeat_s", KIND_SECONDS, OFF(bootstrap_heartbeat_s), 1,
+	 CM_MAX_HEARTBEAT_INTERVAL_S, NULL,
+	 "Seconds between bootstrap heartbeats (the server's interval wins when shorter)."},
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static void __attribute__((format(printf, 2, 3)))
+config_err(char err[PA_CONFIG_ERR], const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, PA_CONFIG_ERR, fmt, ap);
+	va_end(ap);
+}
+
+/* "[section] key: message" into err; returns -1 so callers can return it. */
+static int __attribute__((format(printf, 3, 4)))
+key_err(char err[PA_CONFIG_ERR], const struct pa_key *k, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(err, PA_CONFIG_ERR, "[%s] %s: ", k->section, k->name);
+
+	va_start(ap, fmt);
+	if (n > 0 && n < PA_CONFIG_ERR)
+		vsnprintf(err + n, PA_CONFIG_ERR - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static const struct pa_key *
+key_find(const char *section, const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static bool
+section_known(const char *section)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, section) == 0)
+			return true;
+	return false;
+}
+
+void
+pa_config_default(struct pa_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->advertise_auto = true;
+	cfg->neighbours = 8;
+	cfg->fanout = 3;
+	cfg->ttl = 12;
+	cfg->max_peers = CM_CAPABILITIES_DEFAULT_MAX_PEERS;
+	cfg->table_max = 10000;
+	/* NULL on allocation failure; pa_config_load reports it. */
+	cfg->api_host = strdup(PA_API_DEFAULT_HOST);
+	cfg->api_port = PA_API_DEFAULT_PORT;
+	cfg->heartbeat_s = 30;
+	cfg->stale_s = 1800;
+	cfg->expire_s = 7200;
+	cfg->reannounce_s = 600;
+	cfg->anti_entropy_s = 10;
+	cfg->bootstrap_heartbeat_s = 30;
+}
+
+void
+pa_config_clear(struct pa_config *cfg)
+{
+	free(cfg->home);
+	free(cfg->email);
+	free(cfg->cert_file);
+	free(cfg->key_file);
+	cm_strlist_clear(&cfg->bootstrap_urls);
+	free(cfg->bootstrap_ca);
+	free(cfg->listen_host);
+	cm_strlist_clear(&cfg->advertise);
+	free(cfg->bind);
+	free(cfg->api_host);
+	cm_repolist_clear(&cfg->repositories);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+char *
+pa_config_path(const char *home, const char *name)
+{
+	size_t hlen = strlen(home), nlen = strlen(name);
+	bool slash = hlen > 0 && home[hlen - 1] == '/';
+	char *p = malloc(hlen + nlen + 2);
+
+	if (p == NULL)
+		return NULL;
+	memcpy(p, home, hlen);
+	if (!slash)
+		p[hlen++] = '/';
+	memcpy(p + hlen, name, nlen + 1);
+	return p;
+}
+
+/* A whole decimal integer; overflow saturates so that the range check refuses it. */
+static int
+parse_int64(const char *s, int64_t *out)
+{
+	char *end;
+
+	*out = strtoll(s, &end, 10);
+	return end == s || *end != '\0' ? -1 : 0;
+}
+
+static int
+set_number(struct pa_config *cfg, const struct pa_key *k, const char *value,
+	   char err[PA_CONFIG_ERR])
+{
+	void *slot = (char *)cfg + k->offset;
+	int64_t v;
+
+	if (parse_int64(value, &v) != 0)
+		return key_err(err, k, "not a number");
+	if (v < k->min || v > k->max)
+		return key_err(err, k, "%s out of range %lld..%lld", value, (long long)k->min,
+			       (long long)k->max);
+	if (k->kind == KIND_INT)
+		*(int *)slot = (int)v;
+	else if (k->kind == KIND_SIZE)
+		*(size_t *)slot = (size_t)v;
+	else
+		*(int64_t *)slot = v;
+	return 0;
+}
+
+static int
+set_bool(struct pa_config *cfg, const struct pa_key *k, const char *value, char err[PA_CONFIG_ERR])
+{
+	bool *slot = (bool *)((char *)cfg + k->offset);
+
+	if (strcasecmp(value, "true") == 0 || strcasecmp(value, "yes") == 0 ||
+	    strcmp(value, "1") == 0)
+		*slot = true;
+	else if (strcasecmp(value, "false") == 0 || strcasecmp(value, "no") == 0 ||
+		 strcmp(value, "0") == 0)
+		*slot = false;
+	else
+		return key_err(err, k, "not a boolean (true or false)");
+	return 0;
+}
+
+/* Replaces *slot with a copy of value; an empty value leaves it unset (NULL). */
+static int
+set_string(char **slot, const struct pa_key *k, const char *value, char err[PA_CONFIG_ERR])
+{
+	char *copy = NULL;
+
+	if (*value != '\0' && (copy = strdup(value)) == NULL)
+		return key_err(err, k, "out of memory");
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+static bool
+is_loopback(const char *ip)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (inet_pton(AF_INET, ip, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, ip, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+/* HOST:PORT or [IPv6]:PORT with an IP literal: the agent binds, it does not resolve. */
+static int
+split_hostport(const struct pa_key *k, const char *value, char host[CM_MAX_ADDRESS + 1],
+	       int *port, char err[PA_CONFIG_ERR])
+{
+	const char *colon = strrchr(value, ':');
+	const char *h = value;
+	size_t hlen;
+	int64_t p;
+
+	if (colon == NULL)
+		return key_err(err, k, "expected HOST:PORT or [IPv6]:PORT, got '%s'", value);
+	hlen = (size_t)(colon - value);
+	if (*h == '[') {
+		if (hlen < 2 || h[hlen - 1] != ']')
+			return key_err(err, k, "expected HOST:PORT or [IPv6]:PORT, got '%s'",
+				       value);
+		h++;
+		hlen -= 2;
+	} else if (memchr(h, ':', hlen) != NULL) {
+		return key_err(err, k, "an IPv6 address needs brackets: [IPv6]:PORT");
+	}
+	if (hlen == 0 || hlen > CM_MAX_ADDRESS)
+		return key_err(err, k, "'%.*s' is not an IP address", (int)hlen, h);
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	if (parse_int64(colon + 1, &p) != 0 || !cm_valid_port(p))
+		return key_err(err, k, "port '%s' is not a number in 1..65535", colon + 1);
+	*port = (int)p;
+	return 0;
+}
+
+static int
+set_listen(struct pa_config *cfg, const struct pa_key *k, const char *value,
+	   char err[PA_CONFIG_ERR])
+{
+	bool api = k->kind == KIND_API;
+	char **host_slot = api ? &cfg->api_host : &cfg->listen_host;
+	int *port_slot = api ? &cfg->api_port : &cfg->listen_port;
+	char host[CM_MAX_ADDRESS + 1];
+	int port = 0;
+
+	if (!api && *value == '\0') {
+		free(cfg->listen_host);
+		cfg->listen_host = NULL;
+		cfg->listen_port = 0;
+		return 0;
+	}
+	if (split_hostport(k, value, host, &port, err) != 0)
+		return -1;
+	/* The control API trusts a bearer token sent in clear: it must never leave the host. */
+	if (api && !is_loopback(host))
+		return key_err(err, k, "'%s' is not a loopback address (127.0.0.0/8 or ::1)",
+			       host);
+	/* 0.0.0.0 and :: listen on every address, though no peer may advertise them. */
+	if (!api && strcmp(host, "0.0.0.0") != 0 && strcmp(host, "::") != 0 &&
+	    !cm_valid_ip(host, strlen(host)))
+		return key_err(err, k, "'%s' is not an IP address", host);
+	if (set_string(host_slot, k, host, err) != 0)
+		return -1;
+	*port_slot = port;
+	return 0;
+}
+
+static bool
+strlist_has(const struct cm_strlist *l, const char *s)
+{
+	for (size_t i = 0; i < l->len; i++)
+		if (strcmp(l->items[i], s) == 0)
+			return true;
+	return false;
+}
+
+/* Scheme, a host, and nothing a header or a shell would split on. */
+static bool
+valid_https_url(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len > PA_MAX_URL || strncasecmp(s, "https://", 8) != 0 || s[8] == '\0' ||
+	    s[8] == '/')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+static int
+add_url(struct pa_config *cfg, const struct pa_key *k, const char *item, char err[PA_CONFIG_ERR])
+{
+	if (!valid_https_url(item))
+		return key_err(err, k, "'%s' is not an https URL", item);
+	if (cfg->bootstrap_urls.len >= PA_MAX_BOOTSTRAP_URLS)
+		return key_err(err, k, "more than %d URLs", PA_MAX_BOOTSTRAP_URLS);
+	if (cm_strlist_append(&cfg->bootstrap_urls, item) != 0)
+		return key_err(err, k, "out of memory");
+	return 0;
+}
+
+static int
+add_advertise(struct pa_config *cfg, const struct pa_key *k, const char *item,
+	      char err[PA_CONFIG_ERR])
+{
+	if (strcmp(item, "auto") == 0)
+		return key_err(err, k, "auto cannot be mixed with addresses");
+	if (!cm_valid_ip(item, strlen(item)))
+		return key_err(err, k, "'%s' is not an IP address", item);
+	if (strlist_has(&cfg->advertise, item))
+		return key_err(err, k, "'%s' listed twice", item);
+	if (cfg->advertise.len >= CM_MAX_SOCKET_ADDRESSES)
+		return key_err(err, k, "more than %d addresses", CM_MAX_SOCKET_ADDRESSES);
+	if (cm_strlist_append(&cfg->advertise, item) != 0)
+		return key_err(err, k, "out of memory");
+	cfg->advertise_auto = false;
+	return 0;
+}
+
+static int
+add_repo(struct pa_config *cfg, const struct pa_key *k, const char *item, char err[PA_CONFIG_ERR])
+{
+	if (!cm_valid_repo_name(item, strlen(item)))
+		return key_err(err, k, "'%s' is not a valid repository name", item);
+	for (size_t i = 0; i < cfg->repositories.len; i++)
+		if (strcmp(cfg->repositories.items[i].name, item) == 0)
+			return key_err(err, k, "'%s' listed twice", item);
+	if (cfg->repositories.len >= CM_MAX_REPOSITORIES)
+		return key_err(err, k, "more than %d repositories", CM_MAX_REPOSITORIES);
+	if (cm_repolist_append(&cfg->repositories, item, NULL) != 0)
+		return key_err(err, k, "out of memory");
+	return 0;
+}
+
+typedef int (*item_fn)(struct pa_config *, const struct pa_key *, const char *, char *);
+
+/*
+ * Calls add() on every comma-separated item of value, trimmed. Empty items are
+ * skipped so that a list may end with a comma and go on in a continuation line.
+ */
+static int
+list_foreach(struct pa_config *cfg, const struct pa_key *k, const char *value, item_fn add,
+	     char err[PA_CONFIG_ERR])
+{
+	char item[INI_MAX_LINE];
+
+	while (*value != '\0') {
+		size_t len = strcspn(value, ",");
+		const char *s = value, *e = value + len;
+
+		value = *e == ',' ? e + 1 : e;
+		while (s < e && (*s == ' ' || *s == '\t'))
+			s++;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (s == e)
+			continue;
+		if ((size_t)(e - s) >= sizeof(item))
+			return key_err(err, k, "item longer than %zu bytes", sizeof(item) - 1);
+		memcpy(item, s, (size_t)(e - s));
+		item[e - s] = '\0';
+		if (add(cfg, k, item, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+key_set(struct pa_config *cfg, const struct pa_key *k, const char *value, char err[PA_CONFIG_ERR])
+{
+	char **str_slot = (char **)((char *)cfg + k->offset);
+
+	switch (k->kind) {
+	case KIND_INT:
+	case KIND_SIZE:
+	case KIND_SECONDS:
+		return set_number(cfg, k, value, err);
+	case KIND_BOOL:
+		return set_bool(cfg, k, value, err);
+	case KIND_EMAIL:
+		if (!cm_valid_email(value, strlen(value)))
+			return key_err(err, k, "'%s' is not a valid email address", value);
+		return set_string(str_slot, k, value, err);
+	case KIND_PATH:
+		return set_string(str_slot, k, value, err);
+	case KIND_IP:
+		if (*value != '\0' && !cm_valid_ip(value, strlen(value)))
+			return key_err(err, k, "'%s' is not an IP address", value);
+		return set_string(str_slot, k, value, err);
+	case KIND_LISTEN:
+	case KIND_API:
+		return set_listen(cfg, k, value, err);
+	case KIND_URLS:
+		return list_foreach(cfg, k, value, add_url, err);
+	case KIND_ADVERTISE:
+		if (strcmp(value, "auto") == 0) {
+			if (cfg->advertise.len > 0)
+				return key_err(err, k, "auto cannot be mixed with addresses");
+			return 0;
+		}
+		if (*value == '\0')
+			return key_err(err, k, "expected auto or IP addresses");
+		return list_foreach(cfg, k, value, add_advertise, err);
+	case KIND_REPOS:
+		return list_foreach(cfg, k, value, add_repo, err);
+	}
+	return key_err(err, k, "unhandled kind");
+}
+
+struct ini_ctx {
+	struct pa_config *cfg;
+	char *err;
+	bool failed;
+	bool seen[NKEYS];
+};
+
+static bool
+kind_is_list(enum pa_kind kind)
+{
+	return kind == KIND_URLS || kind == KIND_ADVERTISE || kind == KIND_REPOS;
+}
+
+/* inih's callback: 1 to go on, 0 to mark the line bad. Only the first error is kept. */
+static int
+config_ini_line(void *user, const char *section, const char *name, const char *value)
+{
+	struct ini_ctx *x = user;
+	const struct pa_key *k;
+
+	if (x->failed)
+		return 0;
+	if (*section == '\0') {
+		config_err(x->err, "%s: key outside any section", name);
+	} else if (!section_known(section)) {
+		config_err(x->err, "[%s]: unknown section", section);
+	} else if ((k = key_find(section, name)) == NULL) {
+		config_err(x->err, "[%s] %s: unknown key", section, name);
+	} else if (x->seen[k - keys] && !kind_is_list(k->kind)) {
+		/* A list may repeat (or continue on an indented line): its items add up. */
+		key_err(x->err, k, "set twice");
+	} else if (key_set(x->cfg, k, value, x->err) == 0) {
+		x->seen[k - keys] = true;
+		return 1;
+	}
+	x->failed = true;
+	return 0;
+}
+
+/*
+ * Reads a whole regular file of at most max_bytes into a new NUL-terminated
+ * string the caller frees; NULL with err set.
+ */
+static char *
+read_text(const char *path, size_t max_bytes, char err[PA_CONFIG_ERR])
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t got = 0;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		config_err(err, "%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		config_err(err, "%s: not a regular file", path);
+		goto end;
+	}
+	if ((uint64_t)st.st_size > max_bytes) {
+		config_err(err, "%s: larger than %zu bytes", path, max_bytes);
+		goto end;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		config_err(err, "%s: out of memory", path);
+		goto end;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			config_err(err, "%s: cannot read: %s", path,
+				   n < 0 ? strerror(errno) : "file shrank");
+			free(buf);
+			buf = NULL;
+			goto end;
+		}
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	if (memchr(buf, '\0', got) != NULL) {
+		config_err(err, "%s: contains a NUL byte", path);
+		free(buf);
+		buf = NULL;
+	}
+end:
+	close(fd);
+	return buf;
+}
+
+static int
+check_line_lengths(const char *path, const char *text, char err[PA_CONFIG_ERR])
+{
+	int line = 1;
+
+	while (*text != '\0') {
+		size_t len = strcspn(text, "\n");
+
+		if (len > PA_INI_MAX_LINE) {
+			config_err(err, "%s line %d: longer than %d bytes (lists may continue "
+					"on the next line)",
+				   path, line, PA_INI_MAX_LINE);
+			return -1;
+		}
+		text += len;
+		if (*text == '\n')
+			text++;
+		line++;
+	}
+	return 0;
+}
+
+/* Makes *slot (or default_name when unset) absolute under home and checks it is readable. */
+static int
+resolve_file(const char *home, char **slot, const char *default_name, const struct pa_key *k,
+	     char err[PA_CONFIG_ERR])
+{
+	const char *rel = *slot != NULL ? *slot : default_name;
+	char *abs = rel[0] == '/' ? strdup(rel) : pa_config_path(home, rel);
+
+	if (abs == NULL)
+		return key_err(err, k, "out of memory");
+	free(*slot);
+	*slot = abs;
+	if (access(abs, R_OK) != 0)
+		return key_err(err, k, "cannot read '%s': %s", abs, strerror(errno));
+	return 0;
+}
+
+/* The checks that span keys, once the whole file is in. */
+static int
+config_finish(struct pa_config *cfg, const bool seen[NKEYS], char err[PA_CONFIG_ERR])
+{
+	const struct pa_key *max_peers = key_find("gossip", "max_peers");
+
+	if (cfg->api_host == NULL) {
+		config_err(err, "out of memory");
+		return -1;
+	}
+	if (cfg->email == NULL)
+		return key_err(err, key_find("identity", "email"), "missing");
+	if (resolve_file(cfg->home, &cfg->cert_file, "identity.crt", key_find("identity", "cert"),
+			 err) != 0 ||
+	    resolve_file(cfg->home, &cfg->key_file, "identity.key", key_find("identity", "key"),
+			 err) != 0 ||
+	    (cfg->bootstrap_ca != NULL &&
+	     resolve_file(cfg->home, &cfg->bootstrap_ca, NULL, key_find("bootstrap", "ca"), err) !=
+		     0))
+		return -1;
+	if (cfg->broadcasting && cfg->listen_host == NULL)
+		return key_err(err, key_find("gossip", "listen"),
+			       "required when broadcasting = true");
+	if (!seen[max_peers - keys])
+		cfg->max_peers = cfg->neighbours > CM_CAPABILITIES_DEFAULT_MAX_PEERS
+					 ? cfg->neighbours
+					 : CM_CAPABILITIES_DEFAULT_MAX_PEERS;
+	else if (cfg->max_peers < cfg->neighbours)
+		return key_err(err, max_peers, "%d is less than neighbours (%d)", cfg->max_peers,
+			       cfg->neighbours);
+	if (cfg->heartbeat_s >= cfg->stale_s)
+		return key_err(err, key_find("timers", "heartbeat_s"),
+			       "must be less than stale_s (%lld)", (long long)cfg->stale_s);
+	if (cfg->expire_s <= cfg->stale_s)
+		return key_err(err, key_find("timers", "expire_s"),
+			       "must be more than stale_s (%lld)", (long long)cfg->stale_s);
+	/* Announce at least twice per stale period, so one lost round never makes us stale. */
+	if (2 * cfg->reannounce_s >= cfg->stale_s)
+		return key_err(err, key_find("timers", "reannounce_s"),
+			       "%lld must be less than stale_s / 2 (stale_s = %lld)",
+			       (long long)cfg->reannounce_s, (long long)cfg->stale_s);
+	return 0;
+}
+
+int
+pa_config_load(const char *home, struct pa_config *cfg, char err[PA_CONFIG_ERR])
+{
+	struct ini_ctx x = {.cfg = cfg, .err = err};
+	char *path = NULL, *text = NULL;
+	int rc = -1, line;
+
+	pa_config_default(cfg);
+	err[0] = '\0';
+	if ((cfg->home = realpath(home, NULL)) == NULL) {
+		config_err(err, "%s: %s", home, strerror(errno));
+		goto end;
+	}
+	if ((path = pa_config_path(cfg->home, "agent.ini")) == NULL) {
+		config_err(err, "out of memory");
+		goto end;
+	}
+	if ((text = read_text(path, PA_INI_MAX_BYTES, err)) == NULL ||
+	    check_line_lengths(path, text, err) != 0)
+		goto end;
+	line = ini_parse_string(text, config_ini_line, &x);
+	if (x.failed)
+		goto end;
+	if (line != 0) {
+		config_err(err, "%s line %d: expected [section] or key = value", path, line);
+		goto end;
+	}
+	if (config_finish(cfg, x.seen, err) != 0)
+		goto end;
+	rc = 0;
+end:
+	free(text);
+	free(path);
+	if (rc != 0)
+		pa_config_clear(cfg);
+	return rc;
+}
+
+/* The default of k as agent.ini shows it, from d for numbers and booleans. */
+static void
+key_default_text(const struct pa_key *k, const struct pa_config *d, char *out, size_t size)
+{
+	const void *slot = (const char *)d + k->offset;
+
+	switch (k->kind) {
+	case KIND_INT:
+		snprintf(out, size, "%d", *(const int *)slot);
+		break;
+	case KIND_SIZE:
+		snprintf(out, size, "%zu", *(const size_t *)slot);
+		break;
+	case KIND_SECONDS:
+		snprintf(out, size, "%lld", (long long)*(const int64_t *)slot);
+		break;
+	case KIND_BOOL:
+		snprintf(out, size, "%s", *(const bool *)slot ? "true" : "false");
+		break;
+	default:
+		snprintf(out, size, "%s", k->def);
+	}
+}
+
+/* agent.ini as init writes it: every key commented out with its default, but the email. */
+static char *
+ini_text(const char *email)
+{
+	struct pa_config d;
+	const char *section = "";
+	char *text = NULL, val[64];
+	size_t size;
+	FILE *f;
+
+	if ((f = open_memstream(&text, &size)) == NULL)
+		return NULL;
+	pa_config_default(&d);
+	fputs("# agent.ini - peer-agent settings. Every key is shown commented out with its\n"
+	      "# default: remove the '#' to change it. Lists are comma-separated (a list key\n"
+	      "# may repeat: its items add up); relative paths are relative to this directory.\n",
+	      f);
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct pa_key *k = &keys[i];
+
+		if (strcmp(section, k->section) != 0) {
+			section = k->section;
+			fprintf(f, "\n[%s]\n", section);
+		}
+		fprintf(f, "# %s\n", k->help);
+		if (k->kind == KIND_EMAIL) {
+			fprintf(f, "%s = %s\n", k->name, email);
+			continue;
+		}
+		key_default_text(k, &d, val, sizeof(val));
+		fprintf(f, "# %s =%s%s\n", k->name, *val != '\0' ? " " : "", val);
+	}
+	pa_config_clear(&d);
+	if (ferror(f)) {
+		fclose(f);
+		free(text);
+		return NULL;
+	}
+	fclose(f);
+	return text;
+}
+
+static int
+write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Creates path, which must not exist, with mode and writes len bytes durably. */
+static int
+write_new(const char *path, const char *data, size_t len, mode_t mode, char err[PA_CONFIG_ERR])
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+
+	if (fd < 0) {
+		config_err(err, "%s: cannot create: %s", path, strerror(errno));
+		return -1;
+	}
+	if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+		config_err(err, "%s: cannot write: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (close(fd) != 0) {
+		config_err(err, "%s: cannot write: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* 32 random bytes as 64 lower-case hex digits and a newline. */
+static int
+token_make(char out[2 * PA_TOKEN_RANDOM_BYTES + 2], char err[PA_CONFIG_ERR])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[PA_TOKEN_RANDOM_BYTES];
+	int rc;
+
+	if ((rc = gnutls_rnd(GNUTLS_RND_KEY, raw, sizeof(raw))) != 0) {
+		config_err(err, "api.token: no random bytes: %s", gnutls_strerror(rc));
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(raw); i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 0x0f];
+	}
+	out[2 * sizeof(raw)] = '\n';
+	out[2 * sizeof(raw) + 1] = '\0';
+	explicit_bzero(raw, sizeof(raw));
+	return 0;
+}
+
+static int
+make_home(const char *home, char err[PA_CONFIG_ERR])
+{
+	struct stat st;
+
+	if (mkdir(home, 0700) == 0)
+		return 0;
+	if (errno != EEXIST) {
+		config_err(err, "%s: cannot create: %s", home, strerror(errno));
+		return -1;
+	}
+	if (stat(home, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		config_err(err, "%s: not a directory", home);
+		return -1;
+	}
+	return 0;
+}
+
+int
+pa_init(const char *home, const char *email, bool force, char err[PA_CONFIG_ERR])
+{
+	/* identity.key and identity.crt first: cm_identity_save takes them in that order. */
+	static const char *const names[] = {"identity.key", "identity.crt", "agent.ini",
+					    "api.token"};
+	enum { NFILES = sizeof(names) / sizeof(names[0]) };
+	char *paths[NFILES] = {NULL};
+	char token[2 * PA_TOKEN_RANDOM_BYTES + 2] = "";
+	struct cm_identity *id = NULL;
+	struct cm_err e = {0};
+	char *ini = NULL;
+	bool writing = false;
+	struct stat st;
+	int rc = -1;
+
+	err[0] = '\0';
+	if (email == NULL || !cm_valid_email(email, strlen(email))) {
+		config_err(err, "email: '%s' is not a valid email address",
+			   email != NULL ? email : "");
+		return -1;
+	}
+	if (make_home(home, err) != 0)
+		return -1;
+	for (size_t i = 0; i < NFILES; i++) {
+		if ((paths[i] = pa_config_path(home, names[i])) == NULL) {
+			config_err(err, "out of memory");
+			goto end;
+		}
+		if (!force && lstat(paths[i], &st) == 0) {
+			config_err(err, "%s: already exists (force overwrites it)", paths[i]);
+			goto end;
+		}
+	}
+	if ((id = cm_identity_generate(email, PA_IDENTITY_VALID_DAYS, &e)) == NULL) {
+		config_err(err, "identity: %s", e.msg);
+		goto end;
+	}
+	if ((ini = ini_text(email)) == NULL) {
+		config_err(err, "agent.ini: out of memory");
+		goto end;
+	}
+	if (token_make(token, err) != 0)
+		goto end;
+	/* Everything is ready: from here on, a failure removes what was written. */
+	writing = true;
+	for (size_t i = 0; force && i < NFILES; i++) {
+		if (unlink(paths[i]) != 0 && errno != ENOENT) {
+			config_err(err, "%s: cannot remove: %s", paths[i], strerror(errno));
+			goto end;
+		}
+	}
+	if (cm_identity_save(id, paths[0], paths[1], &e) != 0) {
+		config_err(err, "%s", e.msg);
+		goto end;
+	}
+	if (write_new(paths[2], ini, strlen(ini), 0644, err) != 0 ||
+	    write_new(paths[3], token, strlen(token), 0600, err) != 0)
+		goto end;
+	rc = 0;
+end:
+	for (size_t i = 0; i < NFILES; i++) {
+		if (rc != 0 && writing && paths[i] != NULL)
+			unlink(paths[i]);
+		free(paths[i]);
+	}
+	explicit_bzero(token, sizeof(token));
+	cm_identity_free(id);
+	free(ini);
+	return rc;
+}
+
+char *
+pa_config_read_token(const char *home, char err[PA_CONFIG_ERR])
+{
+	char *path, *text = NULL, *token = NULL;
+	const char *s, *e;
+
+	if ((path = pa_config_path(home, "api.token")) == NULL) {
+		config_err(err, "out of memory");
+		return NULL;
+	}
+	if ((text = read_text(path, PA_TOKEN_MAX_BYTES, err)) == NULL)
+		goto end;
+	s = text;
+	e = text + strlen(text);
+	while (s < e && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n'))
+		s++;
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+		e--;
+	if (s == e) {
+		config_err(err, "%s: empty", path);
+		goto end;
+	}
+	/* The token goes into an Authorization header as it is. */
+	for (const char *p = s; p < e; p++) {
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
+			config_err(err, "%s: spaces or control characters inside the token", path);
+			goto end;
+		}
+	}
+	if ((token = strndup(s, (size_t)(e - s))) == NULL)
+		config_err(err, "out of memory");
+end:
+	if (text != NULL) {
+		explicit_bzero(text, strlen(text));
+		free(text);
+	}
+	free(path);
+	return token;
+}
