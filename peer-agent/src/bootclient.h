@@ -55,7 +55,7 @@ void bc_free(struct bc_client *c);
 /* Calls in flight. */
 size_t bc_pending(const struct bc_client *c);
 
-/* Each returns 0 when the call was started (done runs later, exactly once) or -1. */
+/* Each returns 0 when the call was started (done, when not NULL, runs later, exactly once) or -1. */
 int bc_register(struct bc_client *c, const struct cm_register_request *req, bc_done_fn done,
 		void *arg);
 int bc_heartbeat(struct bc_client *c, const char *email, bc_done_fn done, void *arg);

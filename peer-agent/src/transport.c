@@ -811,8 +811,7 @@ tp_free(struct tp_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
-	if (ctx->listener != NULL)
-		evconnlistener_free(ctx->listener);
+	tp_unlisten(ctx);
 	while (ctx->sessions != NULL) {
 		struct tp_session *s = ctx->sessions;
 
@@ -861,6 +860,7 @@ tp_listen(struct tp_ctx *ctx, const char *host, int port)
 		log_warnx("%s: %s: not a numeric IP address", __func__, host);
 		return -1;
 	}
+	tp_unlisten(ctx);
 	ctx->listener = evconnlistener_new_bind(ctx->base, accept_cb, ctx,
 						LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 128,
 						(struct sockaddr *)&ss, alen);
@@ -874,6 +874,15 @@ tp_listen(struct tp_ctx *ctx, const char *host, int port)
 	ctx->listen_port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
 							 : ((struct sockaddr_in6 *)&ss)->sin6_port);
 	return 0;
+}
+
+void
+tp_unlisten(struct tp_ctx *ctx)
+{
+	if (ctx->listener != NULL)
+		evconnlistener_free(ctx->listener);
+	ctx->listener = NULL;
+	ctx->listen_port = -1;
 }
 
 int

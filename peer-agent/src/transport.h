@@ -70,6 +70,8 @@ void tp_free(struct tp_ctx *ctx);
 
 /* Accepts sessions on host:port (numeric IPv4/IPv6). Returns 0 or -1. */
 int tp_listen(struct tp_ctx *ctx, const char *host, int port);
+/* Stops accepting (a silent agent has no listener); open sessions stay. */
+void tp_unlisten(struct tp_ctx *ctx);
 /* The port actually bound (useful with port 0), or -1 without a listener. */
 int tp_listen_port(const struct tp_ctx *ctx);
 

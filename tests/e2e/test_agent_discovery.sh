@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Four agents on 127.0.0.2-5 (two broadcasting, two silent) and a bootstrap server:
+# they find each other, a broadcasting agent discovers a silent agent's repository
+# through gossip alone, a silent agent discovers through its neighbours, and no
+# table, status or database row anywhere holds a silent agent's address.
+set -euo pipefail
+. "$(dirname "$0")/../lib/agent.sh"
+
+fb_bs_setup
+fb_bs_start a
+
+fb_agent_new b1 127.0.0.2 broadcast alpha
+fb_agent_new b2 127.0.0.3 broadcast beta
+fb_agent_new s1 127.0.0.4 silent gamma
+fb_agent_new s2 127.0.0.5 silent delta
+for n in b1 b2 s1 s2; do fb_agent_start "$n"; done
+
+registered() { fb_agent "$1" status --json | jq -e '.bootstrap.state == "REGISTERED"'; }
+fb_wait_for 20 registered b1 || fb_fail "b1 did not register: $(fb_agent b1 status --json)"
+fb_wait_for 20 registered b2 || fb_fail "b2 did not register"
+fb_pass "both broadcasting agents registered with the bootstrap server"
+
+# Everyone learns everyone (gossip spreads the silent agents' records too).
+for n in b1 b2 s1 s2; do
+	for m in b1 b2 s1 s2; do
+		[ "$n" = "$m" ] && continue
+		fb_wait_for 30 fb_agent_knows "$n" "$m@example.com" ||
+			fb_fail "$n does not know $m: $(fb_agent "$n" peers)"
+	done
+done
+fb_pass "every agent knows the three others"
+
+# A silent agent's record is in others' tables, with no address.
+fb_agent_knows b1 s1@example.com '.socket_addresses == [] and .is_broadcasting == false' ||
+	fb_fail "b1 holds s1 with an address: $(fb_agent_peers_json b1)"
+fb_agent_knows s1 b1@example.com '.socket_addresses == ["127.0.0.2"] and .is_bootstrap == true' ||
+	fb_fail "s1 lacks b1's address or bootstrap flag"
+
+# Discovery of the silent agent's repository by a broadcasting agent: gossip alone
+# (the bootstrap server knows nothing about s1).
+out=$(fb_agent b1 discover gamma --json)
+fb_assert_eq "$(jq -r '.[0].email' <<<"$out")" s1@example.com "b1 discovers gamma at s1"
+fb_assert_contains "table gossip" "$(jq -r '.[0].source' <<<"$out")" "found without the bootstrap"
+fb_assert_eq "$(jq -c '.[0].socket_addresses' <<<"$out")" "[]" "s1 is found without an address"
+fb_pass "b1 discovered gamma (silent s1) via $(jq -r '.[0].source' <<<"$out")"
+
+# Discovery from a silent agent.
+out=$(fb_agent s2 discover beta --json)
+fb_assert_eq "$(jq -r '.[0].email' <<<"$out")" b2@example.com "s2 discovers beta at b2"
+fb_assert_eq "$(jq -c '.[0].socket_addresses' <<<"$out")" '["127.0.0.3"]' "b2 is dialable"
+fb_pass "silent s2 discovered beta at b2 via $(jq -r '.[0].source' <<<"$out")"
+
+# The human-readable CLI works too.
+fb_agent b1 peers | grep -q 's1@example.com' || fb_fail "peers table lacks s1"
+fb_agent b1 status | grep -q 'REGISTERED' || fb_fail "status lacks the bootstrap state"
+
+# Privacy: no answer of any agent, and no bootstrap row, holds a silent address.
+for n in b1 b2 s1 s2; do
+	all="$(fb_agent "$n" peers --json) $(fb_agent "$n" status --json)"
+	for ip in 127.0.0.4 127.0.0.5; do
+		case $all in *"$ip"*) fb_fail "$n reveals silent address $ip: $all" ;; esac
+	done
+done
+dump=$(pg_dump -a "$DATABASE_URL")
+fb_assert_contains "$dump" "127.0.0.2" "the dump holds broadcasting rows (it is a real dump)"
+for ip in 127.0.0.4 127.0.0.5; do
+	case $dump in *"$ip"*) fb_fail "the bootstrap database holds silent address $ip" ;; esac
+done
+fb_pass "no table, status or database row holds a silent agent's address"
+
+# broadcast off: b2's addresses leave every other table.
+fb_agent b2 broadcast off >/dev/null
+for n in b1 s1 s2; do
+	fb_wait_for 20 fb_agent_knows "$n" b2@example.com '.socket_addresses == [] and .is_broadcasting == false' ||
+		fb_fail "$n still holds b2's address after broadcast off"
+done
+fb_assert_eq "$(fb_agent b2 status --json | jq -r .bootstrap.state)" UNREGISTERED "b2 unregistered"
+fb_pass "broadcast off removed b2's address from every table and unregistered it"
