@@ -843,6 +843,37 @@ reply_error(struct evhttp_request *req, int status, const char *msg, const char 
 	reply_json(req, status, cm_error_body_encode(msg, code));
 }
 
+/* Counters: what the engine did with every frame and how sessions ended. */
+static json_t *
+gossip_json(const struct pa_agent *a)
+{
+	const struct engine_stats *es = engine_stats(a->engine);
+	const struct tp_stats *ts = tp_stats(a->tp);
+	json_t *verdicts = json_object(), *closes = json_object();
+	char code[8];
+
+	for (int v = 0; v < ENGINE_VERDICT_COUNT; v++)
+		json_object_set_new(verdicts, engine_verdict_name((enum engine_verdict)v),
+				    json_integer((json_int_t)es->verdicts[v]));
+	for (int c = 0; c < 16; c++) {
+		if (ts->closed_by_code[c] == 0)
+			continue;
+		snprintf(code, sizeof(code), "%d", 1000 + c);
+		json_object_set_new(closes, code, json_integer((json_int_t)ts->closed_by_code[c]));
+	}
+	return json_pack("{s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I,s:I,s:I,s:I}", "received",
+			 (json_int_t)es->received, "verdicts", verdicts, "records_applied",
+			 (json_int_t)es->records_applied, "forwarded", (json_int_t)es->forwarded,
+			 "sent", (json_int_t)es->sent, "stripped_addresses",
+			 (json_int_t)es->stripped_addresses, "anti_entropy_rounds",
+			 (json_int_t)es->anti_entropy_rounds, "requests_answered",
+			 (json_int_t)es->requests_answered, "sessions_open",
+			 (json_int_t)tp_session_count(a->tp), "closed_by_code", closes,
+			 "handshake_failures", (json_int_t)ts->handshake_failures, "pin_failures",
+			 (json_int_t)ts->pin_failures, "bytes_in", (json_int_t)ts->bytes_in,
+			 "bytes_out", (json_int_t)ts->bytes_out);
+}
+
 static json_t *
 status_json(struct pa_agent *a)
 {
@@ -854,12 +885,13 @@ status_json(struct pa_agent *a)
 		json_object_set_new(bs, "expires_at", json_string(exp));
 	else
 		json_object_set_new(bs, "expires_at", json_null());
-	return json_pack("{s:s,s:s,s:b,s:o,s:I,s:I,s:s,s:b,s:I}", "email",
+	return json_pack("{s:s,s:s,s:b,s:o,s:I,s:I,s:s,s:b,s:I,s:o}", "email",
 			 cm_identity_email(a->id), "peer_id", a->peer_id, "broadcasting",
 			 a->broadcasting, "bootstrap", bs, "neighbours",
 			 (json_int_t)engine_neighbour_count(a->engine), "known_peers",
 			 (json_int_t)peertable_count(a->table), "version", FB_VERSION, "is_bootstrap",
-			 is_bootstrap(a), "listen_port", (json_int_t)tp_listen_port(a->tp));
+			 is_bootstrap(a), "listen_port", (json_int_t)tp_listen_port(a->tp), "gossip",
+			 gossip_json(a));
 }
 
 /* PeerInfo array of the table entries hosting any of repos (all when none). */
@@ -881,7 +913,8 @@ table_infos(struct pa_agent *a, const struct cm_strlist *repos, enum cm_peer_sou
 
 		for (size_t j = 0; only != NULL && j < only->len && !keep; j++)
 			keep = strcmp(only->items[j], infos[i].email) == 0;
-		if (!keep || infos[i].peer_status == CM_PEER_OFFLINE)
+		/* The table shows peers that left; discovery does not offer them. */
+		if (!keep || (src != CM_SOURCE_NONE && infos[i].peer_status == CM_PEER_OFFLINE))
 			continue;
 		infos[i].source = src;
 		infos[i].found_in_ms = found_in_ms;
