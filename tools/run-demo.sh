@@ -1,41 +1,74 @@
 #!/usr/bin/env bash
-# make run: a private PostgreSQL, a bootstrap server with its own CA, and a few
-# peers registering and discovering each other over mutual TLS on loopback.
-# With a terminal it keeps running until Ctrl-C; without one it stops after the demo.
+# make run: a private PostgreSQL, a bootstrap server and four peer agents on
+# 127.0.0.2-5 (alice and bob broadcast; carol and dave are silent), showing
+# each agent's peer table and a discovery from a silent agent. Keeps running
+# until Ctrl-C, then stops everything cleanly. DEMO_ONCE=1 (or no terminal)
+# stops right after the demo.
 set -euo pipefail
 export FB_BUILD=$(cd "${1:-build}" && pwd)
 export FB_TEST_NAME=demo
-. "$(dirname "$0")/../tests/lib/bootstrap.sh"
+# Demo timers: fast enough to watch peers go stale and expire.
+export FB_AGENT_TIMERS="heartbeat_s = 2
+stale_s = 20
+expire_s = 60
+reannounce_s = 5
+anti_entropy_s = 2
+bootstrap_heartbeat_s = 5"
+. "$(dirname "$0")/../tests/lib/agent.sh"
 
 step() { printf '\n== %s\n' "$*"; }
-show() { fb_body "$1" | jq "${2:-.}"; }
 
 step "starting PostgreSQL 15 (private cluster on 127.0.0.1)"
 fb_bs_setup
 echo "database: $DATABASE_URL"
-step "starting bootstrap-server (pinning mode)"
+step "starting bootstrap-server (mTLS, pinning mode)"
 fb_bs_start demo
 echo "bootstrap server: $FB_BS_URL   (log: $FB_CERTS/demo.log)"
 
-step "alice and bob broadcast; carol registers silently (no address leaves her machine)"
-fb_register alice@example.com '{"email":"alice@example.com","socket_addresses":["127.0.0.2"],"port":7443,"repositories":[{"name":"photos","description":"Holiday photos"},{"name":"music"}]}' >/dev/null
-out=$(fb_register bob@example.com '{"email":"bob@example.com","socket_addresses":["127.0.0.3"],"port":7443,"repositories":[{"name":"photos"}]}')
-echo "bob registered; the server handed him these bootstrap peers:"
-show "$out" '[.bootstrap_peers[] | {email, socket_addresses, port}]'
-fb_register carol@example.com '{"email":"carol@example.com","is_broadcasting":false,"repositories":[{"name":"photos"}]}' >/dev/null
-fb_as bob@example.com -X POST -H 'Content-Type: application/json' -d '{"email":"alice@example.com","latency_ms":12}' "$FB_BS_URL/api/bootstrap/feedback" >/dev/null
+step "starting four peer agents"
+fb_agent_new alice 127.0.0.2 broadcast photos
+fb_agent_new bob 127.0.0.3 broadcast music
+fb_agent_new carol 127.0.0.4 silent photos
+fb_agent_new dave 127.0.0.5 silent recipes
+for n in alice bob carol dave; do
+	fb_agent_start "$n"
+	ip=FB_AGENT_IP_$n
+	if grep -q 'broadcasting = true' "$(fb_agent_home "$n")/agent.ini"; then
+		kind="broadcasting from ${!ip}"
+	else
+		kind="silent (its own ${!ip} is never shared)"
+	fi
+	printf '  %-6s %-40s home %s\n' "$n" "$kind" "$(fb_agent_home "$n")"
+done
 
-step "carol discovers who hosts 'photos' (best score first)"
-show "$(fb_as carol@example.com "$FB_BS_URL/api/bootstrap/discover?repositories=photos")" \
-	'[.[] | {email, socket_addresses, port, availability_score, performance_score}]'
-step "what the database holds for carol: no address, no port"
-fb_psql "SELECT email, is_broadcasting, socket_addresses, coalesce(port::text, '-') FROM registrations ORDER BY email"
-step "metrics"
-curl -sS --cacert "$FB_CERTS/ca/ca.crt" "$FB_BS_URL/metrics" | grep -E '^bootstrap_(requests_total|registrations)'
+step "waiting until every agent knows the three others (gossip over WebSocket/TLS)"
+for n in alice bob carol dave; do
+	for m in alice bob carol dave; do
+		[ "$n" = "$m" ] && continue
+		fb_wait_for 60 fb_agent_knows "$n" "$m@example.com" || fb_fail "$n never learned of $m"
+	done
+done
+echo "done"
 
-if [ -t 0 ]; then
-	step "running; try it yourself (Ctrl-C stops everything and removes the temp files):"
-	echo "curl --cacert $FB_CERTS/ca/ca.crt --cert $FB_CERTS/alice@example.com.crt --key $FB_CERTS/alice@example.com.key '$FB_BS_URL/api/bootstrap/discover?repositories=photos'"
+for n in alice bob carol dave; do
+	step "peer-agent peers   ($n)"
+	fb_agent "$n" peers
+done
+
+step "peer-agent discover photos   (dave, silent)"
+fb_agent dave discover photos
+step "peer-agent discover recipes   (alice finds silent dave's repository: no address is shared)"
+fb_agent alice discover recipes
+step "peer-agent status   (carol)"
+fb_agent carol status
+step "what the bootstrap database holds: broadcasting peers only"
+fb_psql "SELECT email, is_broadcasting, socket_addresses, port FROM registrations ORDER BY email"
+
+if [ -t 0 ] && [ -z "${DEMO_ONCE:-}" ]; then
+	step "running; Ctrl-C stops everything. Try, for example:"
+	echo "  $FB_BUILD/bin/peer-agent --home $(fb_agent_home dave) peers --json | jq ."
+	echo "  $FB_BUILD/bin/peer-agent --home $(fb_agent_home alice) broadcast off"
 	while sleep 3600; do :; done
 fi
-step "demo done; stopping"
+step "demo done; stopping agents (they leave and unregister), the server and PostgreSQL"
+for n in alice bob carol dave; do fb_agent_stop "$n" TERM; done

@@ -76,3 +76,21 @@ for n in b1 s1 s2; do
 done
 fb_assert_eq "$(fb_agent b2 status --json | jq -r .bootstrap.state)" UNREGISTERED "b2 unregistered"
 fb_pass "broadcast off removed b2's address from every table and unregistered it"
+
+# Fallbacks: a repository no agent gossips about, known only to the bootstrap
+# server, is found there after the neighbours had nothing; a lookup of a
+# silent registration ends at the legacy relay lookup (the migration path).
+fb_register ext@example.com '{"email":"ext@example.com","socket_addresses":["127.0.0.9"],"port":7443,"repositories":[{"name":"omega"}]}' >/dev/null
+fb_register quiet@example.com '{"email":"quiet@example.com","is_broadcasting":false,"repositories":[{"name":"omega"}]}' >/dev/null
+out=$(fb_agent s2 discover omega --json)
+fb_assert_eq "$(jq -r '.[0].email' <<<"$out")" ext@example.com "s2 discovers omega"
+fb_assert_eq "$(jq -r '.[0].source' <<<"$out")" bootstrap "omega came from the bootstrap server"
+[ "$(jq -r '.[0].found_in_ms' <<<"$out")" -ge 1000 ] || fb_fail "the neighbours were not asked first"
+out=$(fb_agent b1 lookup ext@example.com --json)
+fb_assert_eq "$(jq -r '.[0].source' <<<"$out")" bootstrap "lookup of a registered peer"
+out=$(fb_agent b1 lookup quiet@example.com --json)
+fb_assert_eq "$(jq -r '.[0].source + " " + (.[0].socket_addresses | tostring)' <<<"$out")" "relay []" \
+	"lookup of a silent registration goes to the legacy relay"
+out=$(fb_agent b1 lookup s1@example.com --json)
+fb_assert_eq "$(jq -r '.[0].source' <<<"$out")" table "lookup of a known peer"
+fb_pass "discover falls back to the bootstrap server; lookup to the legacy relay"

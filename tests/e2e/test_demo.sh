@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# `make run` as a newcomer runs it, without a terminal (DEMO_ONCE=1): it starts
+# everything, shows each agent's table and a discovery from a silent agent, and
+# stops cleanly with nothing left running.
+set -euo pipefail
+. "$(dirname "$0")/../lib/common.sh"
+
+out=$(DEMO_ONCE=1 timeout 300 "$FB_ROOT/tools/run-demo.sh" "$FB_BUILD" </dev/null 2>&1) ||
+	fb_fail "the demo failed: $(tail -20 <<<"$out")"
+for n in alice bob carol dave; do
+	fb_assert_contains "$out" "peer-agent peers   ($n)" "the demo shows $n's table"
+done
+fb_assert_contains "$out" "discover photos" "the demo runs a discovery"
+# dave (silent) finds both hosts of photos; alice finds silent dave's recipes.
+grep -A4 'discover photos' <<<"$out" | grep -q 'alice@example.com' || fb_fail "dave did not find alice"
+grep -A4 'discover recipes' <<<"$out" | grep -q 'dave@example.com' || fb_fail "alice did not find dave"
+# The start-up lines name each agent's own address; no answer of the agents may.
+answers=$(sed -n '/== peer-agent peers/,/== what the bootstrap database/p' <<<"$out")
+case $answers in *127.0.0.4*|*127.0.0.5*) fb_fail "an agent's answer shows a silent agent's address" ;; esac
+fb_assert_contains "$out" "demo done" "the demo ends by itself"
+pgrep -f 'peer-agent run' >/dev/null && fb_fail "agents left running"
+fb_pass "make run's demo works end to end and cleans up"
