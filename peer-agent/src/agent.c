@@ -1639,7 +1639,10 @@ agent_start(struct pa_agent *a)
 	evhttp_set_max_body_size(a->http, CM_MAX_BODY);
 	evhttp_set_max_headers_size(a->http, 16 * 1024);
 	evhttp_set_timeout(a->http, 30);
-	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
+	/* Every method reaches api_cb, so a wrong one gets a JSON 405 with Allow. */
+	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE |
+						    EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
+						    EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(a->http, api_cb, a);
 	if ((a->tick_ev = evtimer_new(a->base, tick_cb, a)) == NULL ||
 	    (a->dial_ev = evtimer_new(a->base, dial_cb, a)) == NULL ||

@@ -50,6 +50,32 @@ fb_assert_eq "$(jq -r '.[0].email' <<<"$out")" b2@example.com "s2 discovers beta
 fb_assert_eq "$(jq -c '.[0].socket_addresses' <<<"$out")" '["127.0.0.3"]' "b2 is dialable"
 fb_pass "silent s2 discovered beta at b2 via $(jq -r '.[0].source' <<<"$out")"
 
+# Every answer of the control API matches proto/agent.openapi.yaml's schemas.
+for n in b1 s2; do
+	fb_valid agent-status.schema.json "$(fb_agent "$n" status --json)"
+	fb_valid 'peer-info.schema.json[]' "$(fb_agent_peers_json "$n")"
+done
+fb_valid 'peer-info.schema.json[]' "$(fb_agent b1 discover gamma --json)"
+fb_valid 'peer-info.schema.json[]' "$(fb_agent b1 peers --repository gamma --json)"
+fb_valid 'peer-info.schema.json[]' "$(fb_agent b1 lookup s1@example.com --json)"
+api="http://127.0.0.1:$FB_AGENT_API_b1/api/v1"
+token=$(cat "$(fb_agent_home b1)/api.token")
+out=$(curl -sS -w '\n%{http_code}' "$api/status")
+fb_assert_eq "$(tail -1 <<<"$out")" 401 "no token"
+fb_valid error.schema.json "$(head -1 <<<"$out")"
+out=$(curl -sS -w '\n%{http_code}' -H "Authorization: Bearer $token" "$api/discover?repositories=a,,b%2C%01")
+fb_assert_eq "$(tail -1 <<<"$out")" 400 "bad repository list"
+fb_valid error.schema.json "$(head -1 <<<"$out")"
+out=$(curl -sS -w '\n%{http_code}' -H "Authorization: Bearer $token" -X PUT "$api/broadcast")
+fb_assert_eq "$(tail -1 <<<"$out")" 405 "wrong method"
+fb_valid error.schema.json "$(head -1 <<<"$out")"
+out=$(curl -sS -w '\n%{http_code}' -H "Authorization: Bearer $token" -X POST -d '{"repositories":[{"name":7}]}' "$api/broadcast")
+fb_assert_eq "$(tail -1 <<<"$out")" 400 "bad broadcast body"
+fb_valid error.schema.json "$(head -1 <<<"$out")"
+out=$(curl -sS -w '\n%{http_code}' -H "Authorization: Bearer $token" "$api/nothing")
+fb_assert_eq "$(tail -1 <<<"$out")" 404 "unknown endpoint"
+fb_pass "control API answers match proto/agent.openapi.yaml; errors are JSON"
+
 # The human-readable CLI works too.
 fb_agent b1 peers | grep -q 's1@example.com' || fb_fail "peers table lacks s1"
 fb_agent b1 status | grep -q 'REGISTERED' || fb_fail "status lacks the bootstrap state"

@@ -11,6 +11,7 @@ out=$(fb_register alice@example.com '{"email":"alice@example.com","socket_addres
 fb_expect 200 "$out" "register alice"
 body=$(fb_body "$out")
 fb_assert_eq "$(jq -r .status <<<"$body")" registered "status"
+fb_valid register-response.schema.json "$body"
 fb_assert_eq "$(jq -r '.peer_id | test("^[0-9a-f-]{36}$")' <<<"$body")" true "generated peer_id"
 fb_assert_eq "$(jq -r .heartbeat_interval_s <<<"$body")" 30 "heartbeat interval"
 fb_assert_eq "$(jq -r '.bootstrap_peers | length' <<<"$body")" 0 "first peer sees nobody"
@@ -26,10 +27,12 @@ fb_assert_contains "$(jq -r '.bootstrap_peers[0].public_certificate' <<<"$body")
 out=$(fb_as alice@example.com "$U/api/bootstrap/peers")
 fb_expect 200 "$out" "peers"
 fb_assert_eq "$(fb_body "$out" | jq -c '[.[].email]')" '["bob@example.com"]' "peers excludes the caller"
+fb_valid bootstrap-peer-list.schema.json "$(fb_body "$out")"
 
 out=$(fb_as carol@example.com "$U/api/bootstrap/discover?repositories=photos,nothing&limit=10")
 fb_expect 200 "$out" "discover by an unregistered reader"
 fb_assert_eq "$(fb_body "$out" | jq -c '[.[].email] | sort')" '["alice@example.com","bob@example.com"]' "discover photos"
+fb_valid bootstrap-peer-list.schema.json "$(fb_body "$out")"
 fb_assert_eq "$(fb_body "$out" | jq -c '[.[].performance_score]')" '[null,null]' "no feedback yet"
 fb_assert_eq "$(fb_body "$out" | jq -c '[.[].availability_score] | map(. > 0 and . <= 100) | all')" true "availability in 0..100"
 out=$(fb_as carol@example.com "$U/api/bootstrap/discover?repositories=music")
@@ -48,6 +51,7 @@ before=$(fb_psql "SELECT expires_at FROM registrations WHERE email = 'alice@exam
 out=$(fb_as alice@example.com -X POST -H 'Content-Type: application/json' -d '{"email":"alice@example.com"}' "$U/api/bootstrap/heartbeat")
 fb_expect 200 "$out" "heartbeat"
 fb_assert_eq "$(fb_body "$out" | jq -r .status)" ok "heartbeat status"
+fb_valid status.schema.json "$(fb_body "$out")"
 after=$(fb_psql "SELECT expires_at FROM registrations WHERE email = 'alice@example.com'")
 [ "$after" \> "$before" ] || fb_fail "heartbeat did not slide the TTL ($before -> $after)"
 
@@ -56,6 +60,7 @@ fb_assert_contains "$out" "Deprecation: true" "legacy lookup is marked deprecate
 fb_assert_contains "$out" '"socket_addresses":["127.0.0.3","::1"]' "legacy lookup"
 out=$(fb_as alice@example.com "$U/api/relay/broadcast/list")
 fb_assert_eq "$(fb_body "$out" | jq -c '[.[].email] | sort')" '["alice@example.com","bob@example.com"]' "legacy list includes the caller"
+fb_valid bootstrap-peer-list.schema.json "$(fb_body "$out")"
 out=$(fb_as dave@example.com -i -X POST -H 'Content-Type: application/json' -d '{"email":"dave@example.com","socket_addresses":["127.0.0.4"],"port":1,"repositories":[]}' "$U/api/relay/broadcast/ready")
 fb_assert_contains "$out" "Deprecation: true" "legacy ready is marked deprecated"
 fb_assert_contains "$out" '"status":"registered"' "legacy ready registers"

@@ -74,7 +74,13 @@ fb_expect() {
 	got=$(fb_status "$2")
 	[ "$got" = "$1" ] || fb_fail "$3: expected HTTP $1, got $got: $(fb_body "$2" | head -c 300)"
 	if [ "$1" -ge 400 ]; then
-		fb_body "$2" | jq -e 'has("error") and has("code")' >/dev/null ||
-			fb_fail "$3: error body is not {error, code}: $(fb_body "$2" | head -c 300)"
+		fb_valid error.schema.json "$(fb_body "$2")"
 	fi
+}
+
+# fb_valid REF JSON : JSON validates against proto/REF (REF[] for each array item).
+fb_valid() {
+	local errs
+	errs=$("$FB_ROOT/tests/e2e/validate_json.py" "$1" <<<"$2") ||
+		fb_fail "answer does not match proto/$1: $errs :: $(head -c 300 <<<"$2")"
 }

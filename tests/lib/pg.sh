@@ -35,9 +35,17 @@ fb_pg_start() {
 	_fb_pg_as_owner "$bin/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 \
 		--no-sync >"$dir/initdb.log" 2>&1 || fb_fail "initdb failed: $(tail -3 "$dir/initdb.log")"
 	fb_on_exit "_fb_pg_as_owner '$bin/pg_ctl' -D '$dir/data' -m immediate -w stop"
-	_fb_pg_as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 -o \
-		"-c listen_addresses=127.0.0.1 -k $dir -p $FB_PG_PORT -c fsync=off -c full_page_writes=off -c max_connections=200" \
-		start >/dev/null || fb_fail "PostgreSQL did not start: $(tail -3 "$dir/server.log")"
+	# A port found free can be taken before the server binds it: try a few.
+	for attempt in 1 2 3; do
+		if _fb_pg_as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 -o \
+			"-c listen_addresses=127.0.0.1 -k $dir -p $FB_PG_PORT -c fsync=off -c full_page_writes=off -c max_connections=200" \
+			start >/dev/null; then
+			break
+		fi
+		grep -q 'could not create any TCP/IP sockets' "$dir/server.log" && [ "$attempt" -lt 3 ] ||
+			fb_fail "PostgreSQL did not start: $(tail -3 "$dir/server.log")"
+		FB_PG_PORT=$(fb_free_port 127.0.0.1)
+	done
 	fb_wait_for 30 "$bin/pg_isready" -h 127.0.0.1 -p "$FB_PG_PORT" ||
 		fb_fail "PostgreSQL not ready"
 	psql -h 127.0.0.1 -p "$FB_PG_PORT" -U postgres -qAt -c "CREATE DATABASE $FB_PG_DB" postgres ||

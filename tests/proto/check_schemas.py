@@ -129,12 +129,26 @@ def codec_decode(dtype, text):
     return r.returncode == 0, r.stdout.decode().strip()
 
 
-def check_openapi(store):
-    path = os.path.join(PROTO, "bootstrap.openapi.yaml")
+# Each OpenAPI file and the paths it must describe.
+OPENAPI = {
+    "bootstrap.openapi.yaml": (
+        "/api/bootstrap/register", "/api/bootstrap/heartbeat", "/api/bootstrap/unregister",
+        "/api/bootstrap/peers", "/api/bootstrap/discover", "/api/bootstrap/feedback",
+        "/api/relay/broadcast/ready", "/api/relay/broadcast/lookup", "/api/relay/broadcast/list",
+        "/api/admin/registrations", "/api/admin/whitelist", "/api/admin/pins/{email}",
+        "/healthz", "/readyz", "/metrics"),
+    "agent.openapi.yaml": (
+        "/api/v1/status", "/api/v1/peers", "/api/v1/discover", "/api/v1/lookup",
+        "/api/v1/broadcast"),
+}
+
+
+def check_openapi(store, fname, paths):
+    path = os.path.join(PROTO, fname)
     with open(path) as f:
         api = yaml.safe_load(f)
     if not str(api.get("openapi", "")).startswith("3.1"):
-        fail("bootstrap.openapi.yaml: not OpenAPI 3.1")
+        fail(f"{fname}: not OpenAPI 3.1")
     refs = []
 
     def walk(node):
@@ -153,21 +167,17 @@ def check_openapi(store):
         name, _, pointer = ref.partition("#")
         target = api if name == "" else store.get(name)
         if target is None:
-            fail(f"openapi: $ref {ref}: no such file")
+            fail(f"{fname}: $ref {ref}: no such file")
             continue
         for part in [p for p in pointer.split("/") if p]:
             if not isinstance(target, dict) or part not in target:
-                fail(f"openapi: $ref {ref}: pointer does not resolve")
+                fail(f"{fname}: $ref {ref}: pointer does not resolve")
                 break
             target = target[part]
-    for p in ("/api/bootstrap/register", "/api/bootstrap/heartbeat", "/api/bootstrap/unregister",
-              "/api/bootstrap/peers", "/api/bootstrap/discover", "/api/bootstrap/feedback",
-              "/api/relay/broadcast/ready", "/api/relay/broadcast/lookup", "/api/relay/broadcast/list",
-              "/api/admin/registrations", "/api/admin/whitelist", "/api/admin/pins/{email}",
-              "/healthz", "/readyz", "/metrics"):
+    for p in paths:
         if p not in api.get("paths", {}):
-            fail(f"openapi: path {p} missing")
-    print(f"openapi: {len(api['paths'])} paths, {len(refs)} $refs checked")
+            fail(f"{fname}: path {p} missing")
+    print(f"{fname}: {len(api['paths'])} paths, {len(refs)} $refs checked")
 
 
 def check_samples(store):
@@ -245,7 +255,8 @@ def check_corpus(store):
 def main():
     store = load_schemas()
     print(f"schemas: {len(store) // 2} valid draft 2020-12")
-    check_openapi(store)
+    for fname, paths in OPENAPI.items():
+        check_openapi(store, fname, paths)
     check_samples(store)
     check_corpus(store)
     if failures:
@@ -254,4 +265,5 @@ def main():
     print("proto: all checks passed")
 
 
-main()
+if __name__ == "__main__":
+    main()
