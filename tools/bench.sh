@@ -4,3 +4,6 @@ set -euo pipefail
 build=${1:-build}
 echo "== common library (build/bin/fb-bench)"
 "$build/bin/fb-bench"
+echo
+echo "== peer agent: gossip core, table and sessions (build/bin/fb-agent-bench)"
+"$build/bin/fb-agent-bench"

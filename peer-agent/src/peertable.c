@@ -175,6 +175,7 @@ static void
 node_free(struct node *n)
 {
 	cm_signed_record_clear(&n->e.rec);
+	free(n->e.buckets);
 	free(n);
 }
 
@@ -341,16 +342,21 @@ protected_entry(const struct peertable *t, const struct peertable_entry *e)
 	return false;
 }
 
-/* The bucket of hour, emptied first when it still holds an older hour. */
-static void
+/* The bucket of hour, emptied first when it still holds an older hour; NULL without memory. */
+static struct peertable_buckets *
 bucket_slot(struct peertable_entry *e, int64_t hour, size_t *slot)
 {
+	struct peertable_buckets *b = e->buckets;
+
+	if (b == NULL && (b = e->buckets = calloc(1, sizeof(*b))) == NULL)
+		return NULL;
 	*slot = (size_t)(hour % PEERTABLE_BUCKETS);
-	if (e->bucket_hour[*slot] != hour) {
-		e->bucket_hour[*slot] = hour;
-		e->bucket_heartbeats[*slot] = 0;
-		e->bucket_connected_ms[*slot] = 0;
+	if (b->hour[*slot] != (int32_t)hour) {
+		b->hour[*slot] = (int32_t)hour;
+		b->heartbeats[*slot] = 0;
+		b->connected_ms[*slot] = 0;
 	}
+	return b;
 }
 
 /* Adds ms of connected time [from, to) to the hourly buckets. */
@@ -361,12 +367,14 @@ add_connected(struct peertable_entry *e, int64_t from, int64_t to)
 		from = to - WINDOW_MS;
 	while (from < to) {
 		int64_t hour = from / HOUR_MS, end = (hour + 1) * HOUR_MS;
+		struct peertable_buckets *b;
 		size_t slot;
 
 		if (end > to)
 			end = to;
-		bucket_slot(e, hour, &slot);
-		e->bucket_connected_ms[slot] += (uint32_t)(end - from);
+		if ((b = bucket_slot(e, hour, &slot)) == NULL)
+			return;
+		b->connected_ms[slot] += (uint32_t)(end - from);
 		from = end;
 	}
 }
@@ -399,10 +407,10 @@ peertable_entry_availability(const struct peertable *t, const struct peertable_e
 	int64_t first_hour = now_ms / HOUR_MS - (PEERTABLE_BUCKETS - 1);
 	int64_t connected_ms = 0, heartbeats = 0, expected;
 
-	for (size_t i = 0; i < PEERTABLE_BUCKETS; i++) {
-		if (e->bucket_hour[i] >= first_hour && e->bucket_hour[i] <= now_ms / HOUR_MS) {
-			connected_ms += e->bucket_connected_ms[i];
-			heartbeats += e->bucket_heartbeats[i];
+	for (size_t i = 0; e->buckets != NULL && i < PEERTABLE_BUCKETS; i++) {
+		if (e->buckets->hour[i] >= first_hour && e->buckets->hour[i] <= now_ms / HOUR_MS) {
+			connected_ms += e->buckets->connected_ms[i];
+			heartbeats += e->buckets->heartbeats[i];
 		}
 	}
 	if (e->connected && now_ms > e->connected_since_ms) {
@@ -643,12 +651,13 @@ peertable_note_heartbeat(struct peertable *t, const char *email, int64_t peer_co
 			 int64_t now_ms)
 {
 	struct node *n = node_get(t, email);
+	struct peertable_buckets *b;
 	size_t slot;
 
 	if (n == NULL)
 		return -1;
-	bucket_slot(&n->e, now_ms / HOUR_MS, &slot);
-	n->e.bucket_heartbeats[slot]++;
+	if ((b = bucket_slot(&n->e, now_ms / HOUR_MS, &slot)) != NULL)
+		b->heartbeats[slot]++;
 	n->e.last_heartbeat_ms = now_ms;
 	n->e.last_seen_ms = max64(n->e.last_seen_ms, now_ms);
 	n->e.peer_count = peer_count;

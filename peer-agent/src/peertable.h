@@ -71,12 +71,17 @@ struct peertable_entry {
 	uint64_t version;          /* table version of the last record change */
 	int64_t connected_since_ms; /* while connected */
 	/*
-	 * Availability accounting in hourly buckets over 24 h: heartbeats
-	 * received and ms spent connected (the time heartbeats were due).
+	 * Availability accounting, allocated on the first direct contact: most
+	 * peers are only ever known through gossip and need none.
 	 */
-	int64_t bucket_hour[PEERTABLE_BUCKETS]; /* hour number (ms / 3600000) the bucket holds */
-	uint32_t bucket_heartbeats[PEERTABLE_BUCKETS];
-	uint32_t bucket_connected_ms[PEERTABLE_BUCKETS];
+	struct peertable_buckets *buckets;
+};
+
+/* Hourly buckets over 24 h: heartbeats received and ms spent connected (when they were due). */
+struct peertable_buckets {
+	int32_t hour[PEERTABLE_BUCKETS]; /* hour number (ms / 3600000) each bucket holds */
+	uint32_t heartbeats[PEERTABLE_BUCKETS];
+	uint32_t connected_ms[PEERTABLE_BUCKETS];
 };
 
 enum peertable_result {
