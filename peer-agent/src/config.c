@@ -876,7 +876,7 @@ pa_init(const char *home, const char *email, bool force, char err[PA_CONFIG_ERR]
 			goto end;
 		}
 		if (!force && lstat(paths[i], &st) == 0) {
-			config_err(err, "%s: already exists (force overwrites it)", paths[i]);
+			config_err(err, "%s: already exists (init --force overwrites it)", paths[i]);
 			goto end;
 		}
 	}
