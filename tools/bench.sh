@@ -7,3 +7,6 @@ echo "== common library (build/bin/fb-bench)"
 echo
 echo "== peer agent: gossip core, table and sessions (build/bin/fb-agent-bench)"
 "$build/bin/fb-agent-bench"
+echo
+echo "== bootstrap server under load vs pgbench on its own statements (tools/bench-bootstrap.sh)"
+"$(dirname "$0")/bench-bootstrap.sh" "$build"

@@ -98,31 +98,76 @@ count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *va
 	return MHD_YES;
 }
 
+/*
+ * The client certificate of a connection, parsed once: a certificate cannot
+ * change within a TLS connection, and parsing it (ASN.1) cost more than the
+ * rest of a keep-alive request.
+ */
+struct conn_identity {
+	bool read;
+	struct cm_cert *cert;
+	bool trusted;
+};
+
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+	      enum MHD_ConnectionNotificationCode toe)
+{
+	struct conn_identity *ci = *socket_context;
+
+	(void)cls;
+	(void)conn;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = calloc(1, sizeof(struct conn_identity));
+	} else if (ci != NULL) {
+		cm_cert_free(ci->cert);
+		free(ci);
+		*socket_context = NULL;
+	}
+}
+
 /* Reads the client certificate of the connection, if any, into req. */
 static void
 read_client_cert(struct bs_server *s, struct bs_request *req)
 {
-	const union MHD_ConnectionInfo *ci;
+	const union MHD_ConnectionInfo *info;
 	const gnutls_datum_t *peers;
 	unsigned int n = 0, status = 1;
+	struct conn_identity *ci;
 	gnutls_session_t sess;
 
-	ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-	if (ci == NULL || (sess = ci->tls_session) == NULL)
-		return;
-	peers = gnutls_certificate_get_peers(sess, &n);
-	if (peers == NULL || n == 0)
-		return;
-	if ((req->cert = cm_cert_from_der(peers[0].data, peers[0].size, NULL)) == NULL)
-		return;
-	req->cert_email = cm_cert_email(req->cert);
-	req->fingerprint = cm_cert_fingerprint(req->cert);
-	/* CA mode: the session's trust list is the CA, so GnuTLS can check the chain. */
-	if (s->cfg->client_ca_file == NULL)
-		req->cert_trusted = true;
-	else
-		req->cert_trusted = gnutls_certificate_verify_peers2(sess, &status) == 0 &&
-				    status == 0;
+	info = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	ci = info != NULL ? info->socket_context : NULL;
+	if (ci == NULL || !ci->read) {
+		struct conn_identity fresh = {.read = true};
+
+		info = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		sess = info != NULL ? info->tls_session : NULL;
+		peers = sess != NULL ? gnutls_certificate_get_peers(sess, &n) : NULL;
+		if (peers != NULL && n > 0 &&
+		    (fresh.cert = cm_cert_from_der(peers[0].data, peers[0].size, NULL)) != NULL) {
+			/* CA mode: the session's trust list is the CA, so GnuTLS can check the chain. */
+			fresh.trusted = s->cfg->client_ca_file == NULL ||
+					(gnutls_certificate_verify_peers2(sess, &status) == 0 &&
+					 status == 0);
+		}
+		if (ci == NULL) {
+			/* No place to keep it: this request owns it (freed in answer). */
+			req->owned_cert = fresh.cert;
+			ci = &fresh;
+		} else {
+			*ci = fresh;
+		}
+		req->cert = ci->cert;
+		req->cert_trusted = ci->trusted;
+	} else {
+		req->cert = ci->cert;
+		req->cert_trusted = ci->trusted;
+	}
+	if (req->cert != NULL) {
+		req->cert_email = cm_cert_email(req->cert);
+		req->fingerprint = cm_cert_fingerprint(req->cert);
+	}
 }
 
 static enum MHD_Result
@@ -188,7 +233,7 @@ answer(struct bs_server *s, struct MHD_Connection *conn, const char *url, const 
 		log_debug("%s: %s %s -> %d", __func__, method, url, rep.status);
 	json_decref(rep.json);
 	free(rep.text);
-	cm_cert_free(req.cert);
+	cm_cert_free(req.owned_cert);
 	return ret;
 }
 
@@ -326,7 +371,7 @@ bs_server_start(struct bs_server *s, struct cm_err *err)
 		(unsigned int)BS_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		(unsigned int)s->cfg->max_conns_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned int)s->cfg->conn_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-		NULL, MHD_OPTION_END);
+		NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_END);
 	if (s->daemon == NULL) {
 		cm_err_set(err, "cannot listen on %s:%d (in use, or bad certificate/key)",
 			   s->cfg->listen_host, s->cfg->listen_port);

@@ -39,7 +39,8 @@ struct bs_request {
 	char *body; /* NUL-terminated; NULL when none */
 	size_t body_len;
 	bool body_too_large;
-	struct cm_cert *cert;    /* the client certificate; NULL without one */
+	struct cm_cert *cert;    /* the client certificate; NULL without one (the connection's) */
+	struct cm_cert *owned_cert; /* set when cert belongs to this request alone */
 	const char *cert_email;  /* from cert; NULL when none or not an email */
 	const char *fingerprint; /* from cert */
 	bool cert_trusted;       /* CA mode: chains to --client-ca; pinning mode: true */

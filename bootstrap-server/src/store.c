@@ -14,6 +14,7 @@
 #include "fb/log.h"
 #include "migrations.h"
 #include "store.h"
+#include "sql.h"
 
 /* Advisory lock keys, as SQL literals: one migrator and one sweeper across replicas. */
 #define MIGRATE_LOCK_KEY "4722366482869645213"
@@ -22,9 +23,30 @@
 #define STATEMENT_TIMEOUT "SET statement_timeout = '5s'"
 
 
+/*
+ * The hot-path statements are prepared once per connection: planning the
+ * discover query took longer than running it.
+ */
+enum stmt { ST_PIN_READ, ST_PIN_INSERT, ST_REGISTER, ST_HEARTBEAT, ST_LIST_SCORED,
+	    ST_LIST_SAMPLE, ST_COUNT };
+
+static const struct {
+	const char *name;
+	const char *sql;
+	int nparams;
+} stmts[ST_COUNT] = {
+	[ST_PIN_READ] = {"pin_read", BS_SQL_PIN_READ, 1},
+	[ST_PIN_INSERT] = {"pin_insert", BS_SQL_PIN_INSERT, 2},
+	[ST_REGISTER] = {"register", BS_SQL_REGISTER, 11},
+	[ST_HEARTBEAT] = {"heartbeat", BS_SQL_HEARTBEAT, 2},
+	[ST_LIST_SCORED] = {"list_scored", BS_SQL_LIST_SCORED, 5},
+	[ST_LIST_SAMPLE] = {"list_sample", BS_SQL_LIST_SAMPLE, 4},
+};
+
 struct bs_store {
 	char *conninfo;
 	PGconn *conn;
+	bool prepared[ST_COUNT]; /* on the current connection */
 };
 
 struct bs_store *
@@ -75,16 +97,14 @@ ensure_conn(struct bs_store *st)
 	}
 	res = PQexec(st->conn, STATEMENT_TIMEOUT);
 	PQclear(res);
+	memset(st->prepared, 0, sizeof(st->prepared));
 	return 0;
 }
 
-/*
- * Runs one parameterised statement. A connection that died since its last use
- * (a database restart) is re-opened and the statement tried once more; every
- * statement here is safe to repeat. *rc is OK, UNAVAILABLE or ERROR.
- */
+/* Runs sql, or the prepared statement stmt (>= 0) of that text. */
 static PGresult *
-query(struct bs_store *st, const char *sql, int nparams, const char *const *params, int *rc)
+run(struct bs_store *st, const char *sql, int stmt, int nparams, const char *const *params,
+    int *rc)
 {
 	PGresult *res = NULL;
 
@@ -93,7 +113,14 @@ query(struct bs_store *st, const char *sql, int nparams, const char *const *para
 			*rc = BS_STORE_UNAVAILABLE;
 			return NULL;
 		}
-		res = PQexecParams(st->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+		if (stmt >= 0 && !st->prepared[stmt]) {
+			res = PQprepare(st->conn, stmts[stmt].name, sql, nparams, NULL);
+			st->prepared[stmt] = PQresultStatus(res) == PGRES_COMMAND_OK;
+			PQclear(res);
+		}
+		res = stmt >= 0 && st->prepared[stmt]
+			      ? PQexecPrepared(st->conn, stmts[stmt].name, nparams, params, NULL, NULL, 0)
+			      : PQexecParams(st->conn, sql, nparams, NULL, params, NULL, NULL, 0);
 		ExecStatusType s = PQresultStatus(res);
 		if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK) {
 			*rc = BS_STORE_OK;
@@ -111,6 +138,24 @@ query(struct bs_store *st, const char *sql, int nparams, const char *const *para
 	log_warnx("%s: lost the database connection", __func__);
 	*rc = BS_STORE_UNAVAILABLE;
 	return NULL;
+}
+
+/*
+ * Runs one parameterised statement. A connection that died since its last use
+ * (a database restart) is re-opened and the statement tried once more; every
+ * statement here is safe to repeat. *rc is OK, UNAVAILABLE or ERROR.
+ */
+static PGresult *
+query(struct bs_store *st, const char *sql, int nparams, const char *const *params, int *rc)
+{
+	return run(st, sql, -1, nparams, params, rc);
+}
+
+/* The same for a hot-path statement, prepared on first use on each connection. */
+static PGresult *
+query_prepared(struct bs_store *st, enum stmt which, const char *const *params, int *rc)
+{
+	return run(st, stmts[which].sql, (int)which, stmts[which].nparams, params, rc);
 }
 
 int
@@ -214,13 +259,7 @@ bs_store_check_pin(struct bs_store *st, const char *email, const char *fingerpri
 	int rc;
 
 	/* Insert-if-absent, then read whichever pin won: two replicas racing agree. */
-	res = query(st,
-		    pin ? "WITH ins AS (INSERT INTO pins (email, fingerprint) VALUES ($1, $2) "
-			  "ON CONFLICT (email) DO NOTHING RETURNING fingerprint) "
-			  "SELECT fingerprint FROM ins UNION ALL "
-			  "SELECT fingerprint FROM pins WHERE email = $1"
-			: "SELECT fingerprint FROM pins WHERE email = $1",
-		    pin ? 2 : 1, params, &rc);
+	res = query_prepared(st, pin ? ST_PIN_INSERT : ST_PIN_READ, params, &rc);
 	if (rc != BS_STORE_OK)
 		return rc;
 	if (PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), fingerprint) != 0)
@@ -301,35 +340,7 @@ bs_store_register(struct bs_store *st, const struct cm_register_request *req, co
 				caps,
 				ttl,
 				name_arr};
-	/*
-	 * One statement: upsert the row, drop repositories no longer hosted, add new
-	 * ones. A row that had expired starts over (new availability window).
-	 */
-	res = query(st,
-		    "WITH up AS ("
-		    " INSERT INTO registrations AS r (email, peer_id, fingerprint, public_certificate,"
-		    "  is_broadcasting, socket_addresses, port, repositories, capabilities, expires_at)"
-		    " VALUES ($1, $2::uuid, $3, $4, $5::boolean, $6::text[], $7::integer, $8::jsonb,"
-		    "  $9::jsonb, now() + make_interval(secs => $10::bigint))"
-		    " ON CONFLICT (email) DO UPDATE SET peer_id = EXCLUDED.peer_id,"
-		    "  fingerprint = EXCLUDED.fingerprint,"
-		    "  public_certificate = EXCLUDED.public_certificate,"
-		    "  is_broadcasting = EXCLUDED.is_broadcasting,"
-		    "  socket_addresses = EXCLUDED.socket_addresses, port = EXCLUDED.port,"
-		    "  repositories = EXCLUDED.repositories, capabilities = EXCLUDED.capabilities,"
-		    "  expires_at = EXCLUDED.expires_at, last_heartbeat = now(),"
-		    "  registered_at = CASE WHEN r.expires_at <= now() THEN now()"
-		    "   ELSE r.registered_at END,"
-		    "  window_start = CASE WHEN r.expires_at <= now() THEN now()"
-		    "   ELSE r.window_start END,"
-		    "  heartbeats = CASE WHEN r.expires_at <= now() THEN 1 ELSE r.heartbeats + 1 END"
-		    " RETURNING expires_at),"
-		    " del AS (DELETE FROM registration_repositories"
-		    "  WHERE email = $1 AND NOT (name = ANY($11::text[]))),"
-		    " ins AS (INSERT INTO registration_repositories (name, email)"
-		    "  SELECT DISTINCT n, $1 FROM unnest($11::text[]) AS n ON CONFLICT DO NOTHING)"
-		    " SELECT (extract(epoch FROM expires_at) * 1000)::bigint FROM up",
-		    11, params, &rc);
+	res = query_prepared(st, ST_REGISTER, params, &rc);
 	if (rc == BS_STORE_OK)
 		*expires_at_ms = cell_ms(res);
 end:
@@ -352,17 +363,7 @@ bs_store_heartbeat(struct bs_store *st, const char *email, const struct bs_store
 	int rc;
 
 	snprintf(ttl, sizeof(ttl), "%lld", (long long)t->ttl_s);
-	/* Past 24 h the availability window restarts at 12 h with half the count. */
-	res = query(st,
-		    "UPDATE registrations SET last_heartbeat = now(),"
-		    " expires_at = now() + make_interval(secs => $2::bigint),"
-		    " heartbeats = CASE WHEN window_start < now() - interval '24 hours'"
-		    "  THEN heartbeats / 2 + 1 ELSE heartbeats + 1 END,"
-		    " window_start = CASE WHEN window_start < now() - interval '24 hours'"
-		    "  THEN now() - interval '12 hours' ELSE window_start END"
-		    " WHERE email = $1 AND expires_at > now()"
-		    " RETURNING (extract(epoch FROM expires_at) * 1000)::bigint",
-		    2, params, &rc);
+	res = query_prepared(st, ST_HEARTBEAT, params, &rc);
 	if (rc != BS_STORE_OK)
 		return rc;
 	if (PQntuples(res) == 0)
@@ -396,17 +397,6 @@ bs_store_unregister(struct bs_store *st, const char *email)
  * latency onto 100 at <= 10 ms down to 0 at >= 2000 ms on a log scale, null
  * without feedback. $HB is the heartbeat interval parameter.
  */
-#define PEER_JSON_BASE                                                                             \
-	"'email', r.email, 'peer_id', r.peer_id, 'socket_addresses', to_jsonb(r.socket_addresses),"  \
-	" 'port', r.port, 'repositories', r.repositories,"                                         \
-	" 'public_certificate', r.public_certificate"
-#define AVAILABILITY_SQL(hb)                                                                       \
-	"LEAST(100.0, 100.0 * r.heartbeats / (floor(extract(epoch FROM now() - r.window_start) / " \
-	hb ") + 1))"
-#define PERFORMANCE_SQL                                                                            \
-	"CASE WHEN f.latency_ms IS NULL THEN NULL ELSE GREATEST(0.0, LEAST(100.0, 100.0 * (1 - "  \
-	"(ln(GREATEST(f.latency_ms, 10.0)) - ln(10.0)) / (ln(2000.0) - ln(10.0))))) END"
-
 /* A timestamptz as the codec's RFC 3339 UTC text with milliseconds. */
 #define RFC3339_SQL(col)                                                                           \
 	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
@@ -448,33 +438,14 @@ bs_store_list_online(struct bs_store *st, const char *exclude_email,
 	if (repositories != NULL && repositories->len > 0 &&
 	    (repo_arr = pg_text_array(repositories)) == NULL)
 		return BS_STORE_ERROR;
+	/* Scores are for discover, which always names repositories: the join starts there. */
+	if (with_scores && repo_arr == NULL)
+		return BS_STORE_ERROR;
 	snprintf(stale, sizeof(stale), "%lld", (long long)t->stale_after_s);
 	snprintf(lim, sizeof(lim), "%lld", (long long)limit);
 	snprintf(hb, sizeof(hb), "%lld", (long long)t->heartbeat_interval_s);
 	const char *params[] = {stale, lim, exclude_email, repo_arr, hb};
-	res = query(st,
-		    with_scores
-			    ? "SELECT json_build_object(" PEER_JSON_BASE
-			      ", 'availability_score', s.a, 'performance_score', s.p)::text"
-			      " FROM registrations r LEFT JOIN feedback f ON f.email = r.email,"
-			      " LATERAL (SELECT " AVAILABILITY_SQL("$5::bigint") " AS a, "
-			      PERFORMANCE_SQL " AS p) s"
-			      " WHERE r.is_broadcasting AND r.expires_at > now()"
-			      " AND r.last_heartbeat > now() - make_interval(secs => $1::bigint)"
-			      " AND ($3::text IS NULL OR r.email <> $3)"
-			      " AND ($4::text[] IS NULL OR r.email IN (SELECT rr.email FROM"
-			      " registration_repositories rr WHERE rr.name = ANY($4::text[])))"
-			      " ORDER BY 0.6 * s.a + 0.4 * COALESCE(s.p, 50.0) DESC, r.email"
-			      " LIMIT $2::bigint"
-			    : "SELECT json_strip_nulls(json_build_object(" PEER_JSON_BASE "))::text"
-			      " FROM registrations r"
-			      " WHERE r.is_broadcasting AND r.expires_at > now()"
-			      " AND r.last_heartbeat > now() - make_interval(secs => $1::bigint)"
-			      " AND ($3::text IS NULL OR r.email <> $3)"
-			      " AND ($4::text[] IS NULL OR r.email IN (SELECT rr.email FROM"
-			      " registration_repositories rr WHERE rr.name = ANY($4::text[])))"
-			      " ORDER BY random() LIMIT $2::bigint",
-		    with_scores ? 5 : 4, params, &rc);
+	res = query_prepared(st, with_scores ? ST_LIST_SCORED : ST_LIST_SAMPLE, params, &rc);
 	free(repo_arr);
 	if (rc == BS_STORE_OK)
 		rc = rows_to_peers(res, out);

@@ -62,8 +62,9 @@ int bs_store_unregister(struct bs_store *st, const char *email);
 /*
  * Online (unexpired, not stale) broadcasting registrations. exclude_email
  * (may be NULL) is left out; repositories (may be NULL or empty: any) filters
- * by hosted repository; with_scores adds the scores and sorts best first,
- * otherwise the sample is random. At most limit rows.
+ * by hosted repository; with_scores (discover: repositories required) adds
+ * the scores and sorts best first, otherwise the sample is random. At most
+ * limit rows.
  */
 int bs_store_list_online(struct bs_store *st, const char *exclude_email,
 			 const struct cm_strlist *repositories, bool with_scores, int64_t limit,

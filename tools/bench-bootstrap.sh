@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# tools/bench-bootstrap.sh [BUILD] - the bootstrap server under load, against
+# pgbench running the very statements the server issues (tools/fb-sql prints
+# them from bootstrap-server/src/sql.h) at the same client count, prepared as the
+# server prepares them.
+#
+# A private PostgreSQL holds BENCH_REGISTRATIONS (100k) registrations over
+# BENCH_REPOS (10k) repositories. fb-load drives register, heartbeat and
+# discover at BENCH_CONCURRENCY (16) connections for BENCH_DURATION_S (10) s
+# each; pgbench then runs each request's statements as one script. Last,
+# 100k expired rows are added and discover runs while the sweeper deletes them.
+set -euo pipefail
+export FB_BUILD=$(cd "${1:-build}" && pwd)
+export FB_TEST_NAME=bench-bootstrap
+. "$(dirname "$0")/../tests/lib/bootstrap.sh"
+
+C=${BENCH_CONCURRENCY:-16}
+D=${BENCH_DURATION_S:-10}
+N=${BENCH_REGISTRATIONS:-100000}
+R=${BENCH_REPOS:-10000}
+bin=$(fb_pg_bindir)
+
+fb_bs_setup
+fb_bs_start bench --rate-limit 1000000 --sweep-interval 1 --threads "${BENCH_THREADS:-$((2 * $(nproc)))}"
+certs=$(fb_tmpdir)
+for ((i = 0; i < C; i++)); do fb_make_selfsigned_client "$certs" "load$i@example.com"; done
+cert_pem=$(cat "$certs/load0@example.com.crt")
+
+echo "loading $N registrations over $R repositories..."
+psql "$DATABASE_URL" -qAt -v ON_ERROR_STOP=1 -v cert="$cert_pem" <<SQL
+INSERT INTO registrations (email, peer_id, fingerprint, public_certificate, is_broadcasting,
+    socket_addresses, port, repositories, capabilities, expires_at)
+SELECT 'pre' || i || '@example.com', gen_random_uuid(), md5(i::text) || md5((-i)::text), :'cert',
+    true, ARRAY['10.' || (i / 65536) % 256 || '.' || (i / 256) % 256 || '.' || i % 256], 7443,
+    jsonb_build_array(jsonb_build_object('name', 'repo-' || i % $R),
+                      jsonb_build_object('name', 'repo-' || (i + 3331) % $R),
+                      jsonb_build_object('name', 'repo-' || (i + 7919) % $R)),
+    '{"max_peers": 8, "supports_torrent": false, "bandwidth_estimate": 0}', now() + interval '1 hour'
+FROM generate_series(1, $N) AS i;
+INSERT INTO registration_repositories (name, email)
+SELECT DISTINCT 'repo-' || (i + k) % $R, 'pre' || i || '@example.com'
+FROM generate_series(1, $N) AS i, unnest(ARRAY[0, 3331, 7919]) AS k;
+ANALYZE;
+SQL
+
+# load MIX [CONCURRENCY]
+load() {
+	"$FB_BUILD/bin/fb-load" --url "$FB_BS_URL" --ca "$FB_CERTS/ca/ca.crt" --certs "$certs" \
+		--concurrency "${2:-$C}" --duration-s "$D" --repos "$R" --mix "$1" --json
+}
+
+# The statements of one request, with literals and pgbench variables for $n.
+email="('load' || :n::text || '@example.com')"
+fp=$(fb_fingerprint "$certs/load0@example.com.crt")
+sql() {
+	local text
+	text=$("$FB_BUILD/bin/fb-sql" "$1")
+	shift
+	# Highest numbers first, so $1 does not eat the start of $10 and $11.
+	for ((k = $#; k >= 1; k--)); do
+		text=${text//\$$k/${!k}}
+	done
+	printf '%s;\n' "$text"
+}
+scripts=$(fb_tmpdir)
+esc_pem=${cert_pem//\'/\'\'}
+{
+	echo "\\set n random(0, $((C - 1)))"
+	sql pin-read "$email"
+	sql register "$email" "'7c6d5e4f-3a2b-4c1d-8e9f-0a1b2c3d4e5f'" "'$fp'" "'$esc_pem'" "'t'" \
+		"'{10.9.0.1}'" "'7443'" "'[{\"name\": \"repo-1\"}, {\"name\": \"repo-2\"}, {\"name\": \"repo-3\"}]'" \
+		"'{\"max_peers\": 8, \"supports_torrent\": false, \"bandwidth_estimate\": 0}'" "'3600'" \
+		"'{repo-1,repo-2,repo-3}'"
+	sql pin-insert "$email" "'$fp'"
+	sql list-sample "'900'" "'20'" "$email" "NULL"
+} >"$scripts/register.sql"
+{
+	echo "\\set n random(0, $((C - 1)))"
+	sql pin-read "$email"
+	sql heartbeat "$email" "'3600'"
+} >"$scripts/heartbeat.sql"
+{
+	echo "\\set n random(0, $((C - 1)))"
+	echo "\\set r random(0, $((R - 1)))"
+	sql pin-read "$email"
+	sql list-scored "'900'" "'20'" "NULL" "('{repo-' || :r::text || '}')" "'30'"
+} >"$scripts/discover.sql"
+
+pgbench_tps() {
+	"$bin/pgbench" -n -M prepared -c "$C" -j 2 -T "$D" -f "$scripts/$1.sql" "$DATABASE_URL" 2>&1 |
+		awk '/^tps = / { print $3 }'
+}
+
+printf '\n%-10s %12s %10s %10s %14s %8s\n' mix "server req/s" "p50 ms" "p99 ms" "pgbench tps" ratio
+results=()
+for mix in register heartbeat discover; do
+	out=$(load "$mix")
+	tps=$(pgbench_tps "$mix")
+	rps=$(jq -r .req_per_s <<<"$out")
+	ratio=$(awk -v a="$rps" -v b="$tps" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+	printf '%-10s %12.0f %10.2f %10.2f %14.0f %8s\n' "$mix" "$rps" "$(jq -r .p50_ms <<<"$out")" \
+		"$(jq -r .p99_ms <<<"$out")" "$tps" "$ratio"
+	results+=("$out")
+done
+# Latency without queueing: one client at a time.
+out=$(load discover 1)
+base_p99=$(jq -r .p99_ms <<<"$out")
+printf '%-10s %12.0f %10.2f %10.2f   one client: service time, no queueing\n' discover \
+	"$(jq -r .req_per_s <<<"$out")" "$(jq -r .p50_ms <<<"$out")" "$base_p99"
+
+# 100k expired rows, then discover while the sweeper (every 1 s, batched) deletes them.
+# One transaction: the sweeper must not take the rows before their repositories exist.
+psql "$DATABASE_URL" -qAt -v ON_ERROR_STOP=1 -v cert="$cert_pem" <<SQL
+BEGIN;
+INSERT INTO registrations (email, peer_id, fingerprint, public_certificate, is_broadcasting,
+    socket_addresses, port, repositories, capabilities, expires_at)
+SELECT 'old' || i || '@example.com', gen_random_uuid(), md5(i::text) || md5(i::text), :'cert', true,
+    ARRAY['10.200.' || (i / 256) % 256 || '.' || i % 256], 7443,
+    jsonb_build_array(jsonb_build_object('name', 'repo-' || i % $R)), NULL, now() - interval '1 second'
+FROM generate_series(1, $N) AS i;
+INSERT INTO registration_repositories (name, email)
+SELECT 'repo-' || i % $R, 'old' || i || '@example.com' FROM generate_series(1, $N) AS i;
+COMMIT;
+SQL
+metric() { curl -sS --cacert "$FB_CERTS/ca/ca.crt" "$FB_BS_URL/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+swept0=$(metric bootstrap_swept_rows_total)
+out=$(load discover 1)
+swept=$(($(metric bootstrap_swept_rows_total) - swept0))
+left=$(fb_psql "SELECT count(*) FROM registrations WHERE expires_at <= now()")
+p99=$(jq -r .p99_ms <<<"$out")
+printf '%-10s %12.0f %10.2f %10.2f   one client, while %d expired rows were swept (%s left): p99 x%s\n' \
+	discover "$(jq -r .req_per_s <<<"$out")" "$(jq -r .p50_ms <<<"$out")" "$p99" "$swept" "$left" \
+	"$(awk -v a="$p99" -v b="$base_p99" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
+echo "(concurrency $C unless said, $D s per run, $N registrations over $R repositories, $(nproc) cores," \
+	"load generator, server and PostgreSQL on the same cores)"
