@@ -16,6 +16,7 @@
 #include <event2/keyvalq_struct.h>
 #include <gnutls/crypto.h>
 #include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -170,7 +171,9 @@ advertise_auto(struct cm_strlist *out)
 		char buf[INET6_ADDRSTRLEN];
 		const void *addr;
 
-		if (i->ifa_addr == NULL)
+		const unsigned char *b;
+
+		if (i->ifa_addr == NULL || (i->ifa_flags & IFF_LOOPBACK) || !(i->ifa_flags & IFF_UP))
 			continue;
 		if (i->ifa_addr->sa_family == AF_INET)
 			addr = &((struct sockaddr_in *)i->ifa_addr)->sin_addr;
@@ -178,9 +181,14 @@ advertise_auto(struct cm_strlist *out)
 			addr = &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
 		else
 			continue;
+		b = addr;
+		/* Link-local addresses (169.254/16, fe80::/10) reach no peer beyond the link. */
+		if ((i->ifa_addr->sa_family == AF_INET && b[0] == 169 && b[1] == 254) ||
+		    (i->ifa_addr->sa_family == AF_INET6 && b[0] == 0xfe && (b[1] & 0xc0) == 0x80))
+			continue;
 		if (inet_ntop(i->ifa_addr->sa_family, addr, buf, sizeof(buf)) == NULL ||
 		    !cm_valid_ip(buf, strlen(buf)))
-			continue; /* loopback, link-local and the like are not usable */
+			continue;
 		cm_strlist_append(out, buf);
 	}
 	freeifaddrs(ifs);

@@ -67,3 +67,18 @@ fb_agent_knows s1 b1@example.com '[.repositories[].name] == ["alpha","zeta"] and
 	fb_wait_for 20 fb_agent_knows s1 b1@example.com '[.repositories[].name] == ["alpha","zeta"] and .is_broadcasting' ||
 	fb_fail "s1 did not learn b1's new repositories: $(fb_agent_peers_json s1)"
 fb_pass "broadcast on/off: refused without a listener; with one, addresses and repositories follow"
+
+# advertise = auto publishes this host's addresses, never loopback or link-local.
+fb_agent_new auto1 127.0.0.6 broadcast autorepo
+sed -i 's/^advertise = .*/advertise = auto/' "$(fb_agent_home auto1)/agent.ini"
+fb_agent_start auto1
+host_ips=$(ip -o addr show scope global | awk '{ sub("/.*", "", $4); print $4 }' | sort)
+if [ -n "$host_ips" ]; then
+	auto_registered() { [ -n "$(fb_psql "SELECT 1 FROM registrations WHERE email = 'auto1@example.com'")" ]; }
+	fb_wait_for 30 auto_registered || fb_fail "auto1 did not register: $(fb_agent auto1 status --json | jq -c .bootstrap)"
+	published=$(fb_psql "SELECT unnest(socket_addresses) FROM registrations WHERE email = 'auto1@example.com'" | sort)
+	fb_assert_eq "$published" "$host_ips" "advertise = auto publishes the global addresses"
+	fb_pass "advertise = auto: $(tr '\n' ' ' <<<"$published")(no loopback, no link-local)"
+else
+	fb_log "no global address on this host: advertise = auto has nothing to publish"
+fi
