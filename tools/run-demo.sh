@@ -42,12 +42,7 @@ for n in alice bob carol dave; do
 done
 
 step "waiting until every agent knows the three others (gossip over WebSocket/TLS)"
-for n in alice bob carol dave; do
-	for m in alice bob carol dave; do
-		[ "$n" = "$m" ] && continue
-		fb_wait_for 60 fb_agent_knows "$n" "$m@example.com" || fb_fail "$n never learned of $m"
-	done
-done
+fb_agents_meet 60 . alice bob carol dave
 echo "done"
 
 for n in alice bob carol dave; do

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "fb/identity.h"
 #include "fb/validate.h"
+#include "fsutil.h"
 
 #define PA_INI_MAX_BYTES (64 * 1024) /* agent.ini */
 #define PA_TOKEN_MAX_BYTES 1024      /* api.token */
@@ -768,22 +769,6 @@ ini_text(const char *email)
 	return text;
 }
 
-static int
-write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Creates path, which must not exist, with mode and writes len bytes durably. */
 static int
 write_new(const char *path, const char *data, size_t len, mode_t mode, char err[PA_CONFIG_ERR])
@@ -794,7 +779,7 @@ write_new(const char *path, const char *data, size_t len, mode_t mode, char err[
 		config_err(err, "%s: cannot create: %s", path, strerror(errno));
 		return -1;
 	}
-	if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+	if (pa_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
 		config_err(err, "%s: cannot write: %s", path, strerror(errno));
 		close(fd);
 		return -1;

@@ -16,6 +16,7 @@
 #include "fb/codec.h"
 #include "fb/identity.h"
 #include "fb/log.h"
+#include "fsutil.h"
 #include "fb/timeutil.h"
 
 #define PA_STORE_VERSION 1
@@ -69,40 +70,6 @@ store_document(const struct peertable *t, int64_t now_ms)
 	return doc;
 }
 
-static int
-write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Makes a rename in path's directory durable. Returns 0 or -1 with errno set. */
-static int
-fsync_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir = slash == NULL ? strdup(".")
-		    : slash == path ? strdup("/")
-				    : strndup(path, (size_t)(slash - path));
-	int fd = -1, rc = -1;
-
-	if (dir != NULL && (fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
-		rc = fsync(fd);
-	if (fd >= 0)
-		close(fd);
-	free(dir);
-	return rc;
-}
-
 int
 pa_store_save(const char *path, const struct peertable *t, int64_t now_ms)
 {
@@ -129,7 +96,7 @@ pa_store_save(const char *path, const struct peertable *t, int64_t now_ms)
 	strcat(tmp, ".tmp");
 	/* fchmod: a temporary file left by a crash keeps its old mode through O_TRUNC. */
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0 ||
-	    fchmod(fd, 0600) != 0 || write_all(fd, text, len) != 0 || fsync(fd) != 0) {
+	    fchmod(fd, 0600) != 0 || pa_write_all(fd, text, len) != 0 || fsync(fd) != 0) {
 		log_warnx("%s: %s: cannot write: %s", __func__, tmp, strerror(errno));
 		goto end;
 	}
@@ -143,7 +110,7 @@ pa_store_save(const char *path, const struct peertable *t, int64_t now_ms)
 		log_warnx("%s: cannot rename %s to %s: %s", __func__, tmp, path, strerror(errno));
 		goto end;
 	}
-	if (fsync_dir(path) != 0) {
+	if (pa_fsync_dir(path) != 0) {
 		log_warnx("%s: %s: cannot sync the directory: %s", __func__, path,
 			  strerror(errno));
 		goto end;

@@ -21,13 +21,7 @@ fb_wait_for 20 registered b2 || fb_fail "b2 did not register"
 fb_pass "both broadcasting agents registered with the bootstrap server"
 
 # Everyone learns everyone (gossip spreads the silent agents' records too).
-for n in b1 b2 s1 s2; do
-	for m in b1 b2 s1 s2; do
-		[ "$n" = "$m" ] && continue
-		fb_wait_for 30 fb_agent_knows "$n" "$m@example.com" ||
-			fb_fail "$n does not know $m: $(fb_agent "$n" peers)"
-	done
-done
+fb_agents_meet 30 . b1 b2 s1 s2
 fb_pass "every agent knows the three others"
 
 # A silent agent's record is in others' tables, with no address.

@@ -13,13 +13,7 @@ fb_agent_new b1 127.0.0.2 broadcast alpha
 fb_agent_new b2 127.0.0.3 broadcast beta
 fb_agent_new s1 127.0.0.4 silent gamma
 for n in b1 b2 s1; do fb_agent_start "$n"; done
-for n in b1 b2; do
-	for m in b1 b2 s1; do
-		[ "$n" = "$m" ] && continue
-		fb_wait_for 30 fb_agent_knows "$n" "$m@example.com" '.peer_status == "online"' ||
-			fb_fail "$n does not see $m online"
-	done
-done
+fb_agents_meet 30 '.peer_status == "online"' b1 b2 s1
 fb_pass "three agents see each other online"
 
 # kill -9: no leave. stale_s = 6, expire_s = 14.

@@ -23,12 +23,7 @@ fb_agent_new s1 127.0.0.4 silent gamma
 fb_agent_new s2 127.0.0.5 silent delta
 for n in b1 b2 s1 s2; do SSLKEYLOGFILE="$keys/$n.keys" fb_agent_start "$n"; done
 
-for n in b1 b2 s1 s2; do
-	for m in b1 b2 s1 s2; do
-		[ "$n" = "$m" ] && continue
-		fb_wait_for 30 fb_agent_knows "$n" "$m@example.com" || fb_fail "$n does not know $m"
-	done
-done
+fb_agents_meet 30 . b1 b2 s1 s2
 fb_agent s1 discover beta --json >/dev/null
 fb_agent s2 discover alpha --json >/dev/null
 fb_agent b1 discover gamma --json >/dev/null

@@ -96,3 +96,17 @@ fb_agent_knows() {
 	fb_agent_peers_json "$1" | jq -e --arg e "$2" \
 		"map(select(.email == \$e)) | .[0] | select(. != null) | ${3:-.}" >/dev/null
 }
+
+# fb_agents_meet TIMEOUT_S JQ_FILTER NAME... : every agent knows every other one
+# (matching the filter, "." for any), within the time limit.
+fb_agents_meet() {
+	local limit=$1 filter=$2 n m
+	shift 2
+	for n in "$@"; do
+		for m in "$@"; do
+			[ "$n" = "$m" ] && continue
+			fb_wait_for "$limit" fb_agent_knows "$n" "$m@example.com" "$filter" ||
+				fb_fail "$n does not know $m ($filter): $(fb_agent "$n" peers 2>&1)"
+		done
+	done
+}

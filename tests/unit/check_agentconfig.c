@@ -11,46 +11,25 @@
 
 #include "../../peer-agent/src/config.h"
 #include "fb/identity.h"
+#include "testutil.h"
 
-static char home[64];
 
 static void
 setup(void)
 {
-	snprintf(home, sizeof(home), "/tmp/check_agentconfig_XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(home));
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
+	tu_mkdir("check_agentconfig");
 }
 
 static void
 teardown(void)
 {
-	nftw(home, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-static char *
-path_in(const char *name)
-{
-	static char buf[4][256];
-	static int n;
-	char *p = buf[n++ % 4];
-
-	snprintf(p, 256, "%s/%s", home, name);
-	return p;
+	tu_rmdir();
 }
 
 static void
 write_file(const char *name, const char *text)
 {
-	FILE *f = fopen(path_in(name), "w");
+	FILE *f = fopen(tu_path(name), "w");
 
 	ck_assert_ptr_nonnull(f);
 	fputs(text, f);
@@ -106,7 +85,7 @@ load_error(const char *text)
 	struct pa_config cfg;
 
 	write_ini(text);
-	ck_assert_int_eq(pa_config_load(home, &cfg, err), -1);
+	ck_assert_int_eq(pa_config_load(tu_dir, &cfg, err), -1);
 	return err;
 }
 
@@ -145,10 +124,10 @@ START_TEST(test_pa_config_load_minimal_ini_takes_defaults)
 	struct pa_config cfg;
 
 	write_ini(MINIMAL);
-	ck_assert_msg(pa_config_load(home, &cfg, err) == 0, "%s", err);
+	ck_assert_msg(pa_config_load(tu_dir, &cfg, err) == 0, "%s", err);
 	ck_assert_str_eq(cfg.email, "alice@example.com");
-	ck_assert_str_eq(cfg.cert_file, path_in("identity.crt"));
-	ck_assert_str_eq(cfg.key_file, path_in("identity.key"));
+	ck_assert_str_eq(cfg.cert_file, tu_path("identity.crt"));
+	ck_assert_str_eq(cfg.key_file, tu_path("identity.key"));
 	ck_assert_ptr_null(cfg.bootstrap_ca);
 	ck_assert_uint_eq(cfg.bootstrap_urls.len, 0);
 	ck_assert(!cfg.broadcasting);
@@ -197,13 +176,13 @@ START_TEST(test_pa_config_load_full_ini_sets_every_key)
 		  "reannounce_s = 49\n"
 		  "anti_entropy_s = 3\n"
 		  "bootstrap_heartbeat_s = 7\n");
-	ck_assert_msg(pa_config_load(home, &cfg, err) == 0, "%s", err);
-	ck_assert_str_eq(cfg.cert_file, path_in("me.crt"));
-	ck_assert_str_eq(cfg.key_file, path_in("identity.key"));
+	ck_assert_msg(pa_config_load(tu_dir, &cfg, err) == 0, "%s", err);
+	ck_assert_str_eq(cfg.cert_file, tu_path("me.crt"));
+	ck_assert_str_eq(cfg.key_file, tu_path("identity.key"));
 	ck_assert_uint_eq(cfg.bootstrap_urls.len, 2);
 	ck_assert_str_eq(cfg.bootstrap_urls.items[0], "https://a.example.com:8443");
 	ck_assert_str_eq(cfg.bootstrap_urls.items[1], "https://b.example.com");
-	ck_assert_str_eq(cfg.bootstrap_ca, path_in("ca.pem"));
+	ck_assert_str_eq(cfg.bootstrap_ca, tu_path("ca.pem"));
 	ck_assert_str_eq(cfg.listen_host, "::1");
 	ck_assert_int_eq(cfg.listen_port, 7443);
 	ck_assert(!cfg.advertise_auto);
@@ -237,7 +216,7 @@ START_TEST(test_pa_config_load_max_peers_follows_neighbours_when_unset)
 	struct pa_config cfg;
 
 	write_ini(MINIMAL "[gossip]\nneighbours = 20\n");
-	ck_assert_msg(pa_config_load(home, &cfg, err) == 0, "%s", err);
+	ck_assert_msg(pa_config_load(tu_dir, &cfg, err) == 0, "%s", err);
 	ck_assert_int_eq(cfg.max_peers, 20);
 	pa_config_clear(&cfg);
 }
@@ -251,11 +230,11 @@ START_TEST(test_pa_config_load_makes_relative_home_absolute)
 
 	write_ini(MINIMAL);
 	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
-	ck_assert_int_eq(chdir(home), 0);
+	ck_assert_int_eq(chdir(tu_dir), 0);
 	rc = pa_config_load(".", &cfg, err);
 	ck_assert_int_eq(chdir(cwd), 0);
 	ck_assert_msg(rc == 0, "%s", err);
-	ck_assert_ptr_nonnull(want = realpath(home, NULL));
+	ck_assert_ptr_nonnull(want = realpath(tu_dir, NULL));
 	ck_assert_str_eq(cfg.home, want);
 	free(want);
 	pa_config_clear(&cfg);
@@ -319,7 +298,7 @@ START_TEST(test_pa_config_load_ipv6_loopback_api_accepted)
 	struct pa_config cfg;
 
 	write_ini(MINIMAL "[api]\nlisten = [::1]:7081\n");
-	ck_assert_msg(pa_config_load(home, &cfg, err) == 0, "%s", err);
+	ck_assert_msg(pa_config_load(tu_dir, &cfg, err) == 0, "%s", err);
 	ck_assert_str_eq(cfg.api_host, "::1");
 	ck_assert_int_eq(cfg.api_port, 7081);
 	pa_config_clear(&cfg);
@@ -428,7 +407,7 @@ START_TEST(test_pa_config_load_missing_ini_refused)
 	char err[PA_CONFIG_ERR];
 	struct pa_config cfg;
 
-	ck_assert_int_eq(pa_config_load(home, &cfg, err), -1);
+	ck_assert_int_eq(pa_config_load(tu_dir, &cfg, err), -1);
 	ck_assert_msg(strstr(err, "agent.ini") != NULL, "%s", err);
 }
 END_TEST
@@ -436,7 +415,7 @@ END_TEST
 START_TEST(test_pa_init_creates_files_with_modes)
 {
 	char err[PA_CONFIG_ERR];
-	const char *dir = path_in("agent");
+	const char *dir = tu_path("agent");
 	char key[256], crt[256], ini[256], token[256];
 	struct cm_err e = {0};
 	struct cm_identity *id;
@@ -471,11 +450,11 @@ START_TEST(test_pa_init_then_load_gives_defaults)
 	char err[PA_CONFIG_ERR];
 	struct pa_config cfg, def;
 
-	ck_assert_msg(pa_init(home, "alice@example.com", false, err) == 0, "%s", err);
-	ck_assert_msg(pa_config_load(home, &cfg, err) == 0, "%s", err);
+	ck_assert_msg(pa_init(tu_dir, "alice@example.com", false, err) == 0, "%s", err);
+	ck_assert_msg(pa_config_load(tu_dir, &cfg, err) == 0, "%s", err);
 	pa_config_default(&def);
 	ck_assert_str_eq(cfg.email, "alice@example.com");
-	ck_assert_str_eq(cfg.key_file, path_in("identity.key"));
+	ck_assert_str_eq(cfg.key_file, tu_path("identity.key"));
 	ck_assert_int_eq(cfg.neighbours, def.neighbours);
 	ck_assert_int_eq(cfg.max_peers, def.max_peers);
 	ck_assert_int_eq(cfg.stale_s, def.stale_s);
@@ -491,12 +470,12 @@ START_TEST(test_pa_init_refuses_existing_file_without_force)
 	char err[PA_CONFIG_ERR];
 
 	write_file("api.token", "keep me\n");
-	ck_assert_int_eq(pa_init(home, "alice@example.com", false, err), -1);
+	ck_assert_int_eq(pa_init(tu_dir, "alice@example.com", false, err), -1);
 	ck_assert_msg(strstr(err, "api.token: already exists") != NULL, "%s", err);
-	ck_assert(!exists(path_in("identity.key")));
-	ck_assert(!exists(path_in("identity.crt")));
-	ck_assert(!exists(path_in("agent.ini")));
-	ck_assert_str_eq(read_file(path_in("api.token")), "keep me\n");
+	ck_assert(!exists(tu_path("identity.key")));
+	ck_assert(!exists(tu_path("identity.crt")));
+	ck_assert(!exists(tu_path("agent.ini")));
+	ck_assert_str_eq(read_file(tu_path("api.token")), "keep me\n");
 }
 END_TEST
 
@@ -504,23 +483,23 @@ START_TEST(test_pa_init_force_overwrites_everything)
 {
 	char err[PA_CONFIG_ERR], old_key[8192], old_token[128];
 
-	ck_assert_msg(pa_init(home, "alice@example.com", false, err) == 0, "%s", err);
-	snprintf(old_key, sizeof(old_key), "%s", read_file(path_in("identity.key")));
-	snprintf(old_token, sizeof(old_token), "%s", read_file(path_in("api.token")));
-	ck_assert_int_eq(pa_init(home, "bob@example.com", false, err), -1);
-	ck_assert_msg(pa_init(home, "bob@example.com", true, err) == 0, "%s", err);
-	ck_assert_str_ne(read_file(path_in("identity.key")), old_key);
-	ck_assert_str_ne(read_file(path_in("api.token")), old_token);
-	ck_assert_ptr_nonnull(strstr(read_file(path_in("agent.ini")), "email = bob@example.com"));
-	ck_assert_int_eq(mode_of(path_in("identity.key")), 0600);
-	ck_assert_int_eq(mode_of(path_in("api.token")), 0600);
+	ck_assert_msg(pa_init(tu_dir, "alice@example.com", false, err) == 0, "%s", err);
+	snprintf(old_key, sizeof(old_key), "%s", read_file(tu_path("identity.key")));
+	snprintf(old_token, sizeof(old_token), "%s", read_file(tu_path("api.token")));
+	ck_assert_int_eq(pa_init(tu_dir, "bob@example.com", false, err), -1);
+	ck_assert_msg(pa_init(tu_dir, "bob@example.com", true, err) == 0, "%s", err);
+	ck_assert_str_ne(read_file(tu_path("identity.key")), old_key);
+	ck_assert_str_ne(read_file(tu_path("api.token")), old_token);
+	ck_assert_ptr_nonnull(strstr(read_file(tu_path("agent.ini")), "email = bob@example.com"));
+	ck_assert_int_eq(mode_of(tu_path("identity.key")), 0600);
+	ck_assert_int_eq(mode_of(tu_path("api.token")), 0600);
 }
 END_TEST
 
 START_TEST(test_pa_init_bad_email_writes_nothing)
 {
 	char err[PA_CONFIG_ERR];
-	const char *dir = path_in("agent");
+	const char *dir = tu_path("agent");
 
 	ck_assert_int_eq(pa_init(dir, "not an email", false, err), -1);
 	ck_assert_msg(strncmp(err, "email: ", 7) == 0, "%s", err);
@@ -534,7 +513,7 @@ START_TEST(test_pa_config_read_token_trims_whitespace)
 	char *token;
 
 	write_file("api.token", " \t0123abcd\r\n\n");
-	token = pa_config_read_token(home, err);
+	token = pa_config_read_token(tu_dir, err);
 	ck_assert_msg(token != NULL, "%s", err);
 	ck_assert_str_eq(token, "0123abcd");
 	free(token);
@@ -546,7 +525,7 @@ START_TEST(test_pa_config_read_token_empty_refused)
 	char err[PA_CONFIG_ERR];
 
 	write_file("api.token", " \n\n");
-	ck_assert_ptr_null(pa_config_read_token(home, err));
+	ck_assert_ptr_null(pa_config_read_token(tu_dir, err));
 	ck_assert_msg(strstr(err, "api.token: empty") != NULL, "%s", err);
 }
 END_TEST
@@ -555,7 +534,7 @@ START_TEST(test_pa_config_read_token_missing_refused)
 {
 	char err[PA_CONFIG_ERR];
 
-	ck_assert_ptr_null(pa_config_read_token(home, err));
+	ck_assert_ptr_null(pa_config_read_token(tu_dir, err));
 	ck_assert_msg(strstr(err, "api.token") != NULL, "%s", err);
 }
 END_TEST

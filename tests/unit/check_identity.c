@@ -11,43 +11,22 @@
 #include "fb/codec.h"
 #include "fb/identity.h"
 #include "fb/timeutil.h"
+#include "testutil.h"
 
-static char tmpdir[64];
 
 static void
 setup(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_identity_XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
+	tu_mkdir("check_identity");
 }
 
 static void
 teardown(void)
 {
-	nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	tu_rmdir();
 }
 
-static char *
-path_in(const char *name)
-{
-	static char buf[4][256];
-	static int n;
-	char *p = buf[n++ % 4];
-
-	snprintf(p, 256, "%s/%s", tmpdir, name);
-	return p;
-}
-
-/* Runs a shell command in tmpdir and returns its first output line (static buffer). */
+/* Runs a shell command in tu_dir and returns its first output line (static buffer). */
 static const char *
 run(const char *fmt, const char *arg)
 {
@@ -55,7 +34,7 @@ run(const char *fmt, const char *arg)
 	char cmd[1024];
 	FILE *p;
 
-	snprintf(cmd, sizeof(cmd), "cd %s && ", tmpdir);
+	snprintf(cmd, sizeof(cmd), "cd %s && ", tu_dir);
 	snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), fmt, arg);
 	out[0] = '\0';
 	ck_assert_ptr_nonnull(p = popen(cmd, "r"));
@@ -82,7 +61,7 @@ START_TEST(test_identity_generate_names_email_in_san_and_cn)
 	struct cm_err e;
 
 	ck_assert_str_eq(cm_identity_email(id), "alice@example.com");
-	ck_assert_int_eq(cm_identity_save(id, path_in("a.key"), path_in("a.crt"), &e), 0);
+	ck_assert_int_eq(cm_identity_save(id, tu_path("a.key"), tu_path("a.crt"), &e), 0);
 	ck_assert_str_eq(run("certtool -i --infile a.crt | grep -c 'RFC822Name: alice@example.com'",
 			     NULL),
 			 "1");
@@ -107,10 +86,10 @@ START_TEST(test_identity_save_load_round_trip_key_mode_0600)
 	struct cm_err e;
 	struct stat st;
 
-	ck_assert_int_eq(cm_identity_save(id, path_in("b.key"), path_in("b.crt"), &e), 0);
-	ck_assert_int_eq(stat(path_in("b.key"), &st), 0);
+	ck_assert_int_eq(cm_identity_save(id, tu_path("b.key"), tu_path("b.crt"), &e), 0);
+	ck_assert_int_eq(stat(tu_path("b.key"), &st), 0);
 	ck_assert_int_eq(st.st_mode & 0777, 0600);
-	back = cm_identity_load(path_in("b.key"), path_in("b.crt"), &e);
+	back = cm_identity_load(tu_path("b.key"), tu_path("b.crt"), &e);
 	ck_assert_msg(back != NULL, "%s", e.msg);
 	ck_assert_str_eq(cm_cert_fingerprint(cm_identity_cert(back)),
 			 cm_cert_fingerprint(cm_identity_cert(id)));
@@ -124,9 +103,9 @@ START_TEST(test_identity_load_rejects_key_of_another_cert)
 	struct cm_identity *a = new_identity("a@example.com"), *b = new_identity("b@example.com");
 	struct cm_err e;
 
-	cm_identity_save(a, path_in("a.key"), path_in("a.crt"), &e);
-	cm_identity_save(b, path_in("b.key"), path_in("b.crt"), &e);
-	ck_assert_ptr_null(cm_identity_load(path_in("a.key"), path_in("b.crt"), &e));
+	cm_identity_save(a, tu_path("a.key"), tu_path("a.crt"), &e);
+	cm_identity_save(b, tu_path("b.key"), tu_path("b.crt"), &e);
+	ck_assert_ptr_null(cm_identity_load(tu_path("a.key"), tu_path("b.crt"), &e));
 	ck_assert_ptr_nonnull(strstr(e.msg, "does not belong to"));
 	cm_identity_free(a);
 	cm_identity_free(b);
@@ -139,7 +118,7 @@ START_TEST(test_cert_fingerprint_matches_certtool)
 	struct cm_err e;
 	const char *fp = cm_cert_fingerprint(cm_identity_cert(id));
 
-	cm_identity_save(id, path_in("fp.key"), path_in("fp.crt"), &e);
+	cm_identity_save(id, tu_path("fp.key"), tu_path("fp.crt"), &e);
 	ck_assert_uint_eq(strlen(fp), CM_FINGERPRINT_LEN);
 	for (const char *p = fp; *p; p++)
 		ck_assert((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'));
@@ -159,9 +138,9 @@ START_TEST(test_cert_from_der_and_pem_agree)
 	size_t len;
 	FILE *f;
 
-	cm_identity_save(id, path_in("d.key"), path_in("d.crt"), &e);
+	cm_identity_save(id, tu_path("d.key"), tu_path("d.crt"), &e);
 	run("certtool --certificate-info --infile d.crt --outder --outfile d.der >/dev/null", NULL);
-	ck_assert_ptr_nonnull(f = fopen(path_in("d.der"), "rb"));
+	ck_assert_ptr_nonnull(f = fopen(tu_path("d.der"), "rb"));
 	len = fread(der, 1, sizeof(der), f);
 	fclose(f);
 	ck_assert_ptr_nonnull(c = cm_cert_from_der(der, len, &e));
@@ -186,7 +165,7 @@ START_TEST(test_cert_from_pem_rejects_garbage_and_oversize)
 }
 END_TEST
 
-/* Makes a certtool CA in tmpdir (ca.key, ca.crt) and a leaf for email signed by it. */
+/* Makes a certtool CA in tu_dir (ca.key, ca.crt) and a leaf for email signed by it. */
 static void
 make_ca_and_leaf(const char *email)
 {
@@ -212,12 +191,12 @@ START_TEST(test_cert_verify_ca_accepts_issued_rejects_self_signed)
 	struct cm_err e;
 
 	make_ca_and_leaf("leaf@example.com");
-	leaf = cm_identity_load(path_in("leaf.key"), path_in("leaf.crt"), &e);
+	leaf = cm_identity_load(tu_path("leaf.key"), tu_path("leaf.crt"), &e);
 	ck_assert_msg(leaf != NULL, "%s", e.msg);
 	ck_assert_str_eq(cm_identity_email(leaf), "leaf@example.com");
-	ck_assert_msg(cm_cert_verify_ca(cm_identity_cert(leaf), path_in("ca.crt"), &e) == 0, "%s",
+	ck_assert_msg(cm_cert_verify_ca(cm_identity_cert(leaf), tu_path("ca.crt"), &e) == 0, "%s",
 		      e.msg);
-	ck_assert_int_eq(cm_cert_verify_ca(cm_identity_cert(self), path_in("ca.crt"), &e), -1);
+	ck_assert_int_eq(cm_cert_verify_ca(cm_identity_cert(self), tu_path("ca.crt"), &e), -1);
 	ck_assert_ptr_nonnull(strstr(e.msg, "not trusted"));
 	cm_identity_free(self);
 	cm_identity_free(leaf);
@@ -237,7 +216,7 @@ START_TEST(test_cert_email_from_cn_only_certificate)
 	    " && certtool --generate-self-signed --load-privkey cn.key --template cn.tmpl"
 	    " --outfile cn.crt 2>/dev/null%s",
 	    "");
-	ck_assert_ptr_nonnull(f = fopen(path_in("cn.crt"), "r"));
+	ck_assert_ptr_nonnull(f = fopen(tu_path("cn.crt"), "r"));
 	len = fread(pem, 1, sizeof(pem), f);
 	fclose(f);
 	ck_assert_ptr_nonnull(c = cm_cert_from_pem(pem, len, &e));

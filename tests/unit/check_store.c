@@ -13,33 +13,23 @@
 #include "../../peer-agent/src/store.h"
 #include "fb/identity.h"
 #include "fb/timeutil.h"
+#include "testutil.h"
 
 #define SEC 1000LL
 
-static char tmpdir[64];
 static char store_path[128];
 
 static void
 setup(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_store_XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-	snprintf(store_path, sizeof(store_path), "%s/peers.json", tmpdir);
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
+	tu_mkdir("check_store");
+	snprintf(store_path, sizeof(store_path), "%s/peers.json", tu_dir);
 }
 
 static void
 teardown(void)
 {
-	nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	tu_rmdir();
 }
 
 static struct peertable *
@@ -339,7 +329,7 @@ START_TEST(test_pa_store_save_into_missing_directory_fails)
 	struct peertable *t = table_new();
 	char path[160];
 
-	snprintf(path, sizeof(path), "%s/no/such/dir/peers.json", tmpdir);
+	snprintf(path, sizeof(path), "%s/no/such/dir/peers.json", tu_dir);
 	ck_assert_int_eq(pa_store_save(path, t, cm_time_wall_ms()), -1);
 	peertable_free(t);
 }
