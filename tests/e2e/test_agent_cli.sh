@@ -82,3 +82,18 @@ if [ -n "$host_ips" ]; then
 else
 	fb_log "no global address on this host: advertise = auto has nothing to publish"
 fi
+
+# The server forgot auto1 (a swept row, a new database): its next heartbeat gets
+# 404 and it registers again by itself.
+fb_psql "DELETE FROM registrations WHERE email = 'auto1@example.com'" >/dev/null
+back() { [ -n "$(fb_psql "SELECT 1 FROM registrations WHERE email = 'auto1@example.com'")" ]; }
+if [ -n "$host_ips" ]; then
+	fb_wait_for 30 back || fb_fail "auto1 did not register again after a 404"
+	grep -q 'no longer knows us; registering again' "$(fb_agent_home auto1)/agent.log" ||
+		fb_fail "the re-registration is not logged"
+	fb_pass "a heartbeat answered 404 made the agent register again"
+	# SIGINT, like SIGTERM: leave and unregister.
+	fb_agent_stop auto1 INT
+	back && fb_fail "auto1 is still registered after SIGINT"
+	fb_pass "SIGINT unregistered the agent"
+fi
