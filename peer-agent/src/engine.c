@@ -722,7 +722,7 @@ engine_set_self(struct engine *e, const struct cm_peer_record *tmpl, int64_t now
 		return -1;
 	if (resign_self(e, tmpl, now_ms) != 0)
 		return -1;
-	e->next_reannounce_ms = now_ms + e->cfg.reannounce_ms;
+	e->next_reannounce_ms = e->cfg.reannounce_ms > 0 ? now_ms + e->cfg.reannounce_ms : INT64_MAX;
 	return announce_self(e, 0, now_ms, rng, out);
 }
 
@@ -789,6 +789,17 @@ engine_neighbour_down(struct engine *e, uint64_t id, int64_t now_ms)
 		e->nbs[i] = e->nbs[--e->nnbs];
 		return;
 	}
+}
+
+void
+engine_assume_synced(struct engine *e, uint64_t id, uint64_t their_version)
+{
+	struct nb *n = nb_get(e, id);
+
+	if (n == NULL)
+		return;
+	n->since = their_version;
+	n->mark_prev = n->mark_last = peertable_version(e->table);
 }
 
 size_t
@@ -1325,6 +1336,13 @@ engine_tick(struct engine *e, int64_t now_ms, struct engine_rng *rng, struct eng
 		e->next_expire_ms = now_ms;
 		if (!e->has_self)
 			e->next_reannounce_ms = now_ms + e->cfg.reannounce_ms;
+		/* A timer with no interval is off (the seed's algorithm has no anti-entropy). */
+		if (e->cfg.heartbeat_ms <= 0)
+			e->next_heartbeat_ms = INT64_MAX;
+		if (e->cfg.anti_entropy_ms <= 0)
+			e->next_ae_ms = INT64_MAX;
+		if (e->cfg.reannounce_ms <= 0)
+			e->next_reannounce_ms = INT64_MAX;
 	}
 	if (now_ms >= e->next_heartbeat_ms) {
 		if (e->has_self)

@@ -37,6 +37,7 @@ struct engine_config {
 	double duplicate_forward_p; /* 0.05: chance a duplicate is forwarded again */
 	int64_t max_future_ms;      /* 30 s: envelopes dated later than now + this are dropped */
 	int64_t expire_ms;          /* records issued longer ago are never accepted nor passed on */
+	/* Timers; 0 turns one off (the simulator's baseline has no anti-entropy). */
 	int64_t heartbeat_ms;       /* HEARTBEAT to each neighbour every heartbeat_ms */
 	int64_t reannounce_ms;      /* own record re-announced (seq + 1) every reannounce_ms */
 	int64_t anti_entropy_ms;    /* digest exchange with one random neighbour every ... */
@@ -139,6 +140,13 @@ int engine_neighbour_up(struct engine *e, uint64_t id, bool inbound, const char 
 
 /* The session is gone (marks the peer not connected in the table). */
 void engine_neighbour_down(struct engine *e, uint64_t id, int64_t now_ms);
+
+/*
+ * Anti-entropy with neighbour id starts from here: its table up to version
+ * their_version and ours as it is now count as exchanged. The simulator uses
+ * it to begin from a converged network instead of replaying its history.
+ */
+void engine_assume_synced(struct engine *e, uint64_t id, uint64_t their_version);
 
 /* Authenticated neighbours, and a neighbour's email once authenticated (else NULL). */
 size_t engine_neighbour_count(const struct engine *e);

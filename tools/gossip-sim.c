@@ -1,0 +1,650 @@
+/*
+ * gossip-sim.c - the agent's own gossip engine and peer table (libfb-gossip.a,
+ * the code the daemon runs) on a simulated network: virtual time, per-hop
+ * latency, loss, churn and partitions, one engine per node.
+ *
+ * Spread mode follows new announcements through the network and reports how
+ * many live nodes hold them, how fast and at what cost in copies. Same seed,
+ * same output: one random stream drives everything, events are ordered by
+ * (time, sequence).
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "../peer-agent/src/engine.h"
+#include "fb/identity.h"
+#include "fb/log.h"
+#include "fb/timeutil.h"
+
+#define T0 1700000000000LL /* the virtual clock's start, wall-clock ms */
+#define WARMUP_MS 3000      /* sessions and hellos settle before the first announcement */
+#define MAX_ANNOUNCEMENTS 64
+
+struct opts {
+	int nodes;
+	uint64_t seed;
+	bool seed_algorithm;
+	bool steady;
+	int fanout, ttl, neighbours, max_peers;
+	double loss, churn;
+	int64_t latency_ms;
+	int64_t duration_s;
+	int announcements;
+	bool verify;
+	bool json;
+	int64_t heartbeat_s, anti_entropy_s, reannounce_s, stale_s, expire_s;
+	int64_t partition_at_s, heal_at_s; /* relative to the first announcement; -1: none */
+};
+
+struct node {
+	struct peertable *t;
+	struct engine *e;
+	struct cm_identity *id;
+	char email[32];
+	bool alive;
+	bool created;
+	int out, in; /* sessions dialled and accepted */
+	int *nbs;
+	int nnbs, capnbs;
+	uint8_t *has; /* per announcement: holds it */
+};
+
+enum ev_kind { EV_DELIVER, EV_TICK, EV_JOIN };
+
+struct ev {
+	int64_t t;
+	uint64_t seq;
+	enum ev_kind kind;
+	int from, to;
+	char *frame;
+	size_t len;
+};
+
+struct announcement {
+	int origin;
+	int64_t seq;
+	char needle_email[48];
+	char needle_seq[32];
+	int64_t at_ms;
+	long holders;
+	int64_t t99_ms; /* -1: not yet */
+	long copies;
+};
+
+struct sim {
+	struct opts o;
+	struct node *nodes;
+	int cap;  /* nodes allocated (joiners included) */
+	int used; /* nodes created so far */
+	long live;
+	struct ev *heap;
+	size_t nheap, capheap;
+	uint64_t evseq;
+	uint64_t rng;
+	struct engine_rng erng;
+	int64_t now; /* virtual ms since T0 */
+	struct announcement ann[MAX_ANNOUNCEMENTS];
+	int nann;
+	int64_t t_announce;
+	uint64_t messages, bytes, dropped;
+};
+
+static uint64_t
+sim_rand(void *ctx)
+{
+	struct sim *s = ctx;
+
+	s->rng ^= s->rng >> 12;
+	s->rng ^= s->rng << 25;
+	s->rng ^= s->rng >> 27;
+	return s->rng * 2685821657736338717ULL;
+}
+
+static double
+sim_unit(struct sim *s)
+{
+	return (double)(sim_rand(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* Events: a binary min-heap on (t, seq). */
+
+static bool
+ev_before(const struct ev *a, const struct ev *b)
+{
+	return a->t < b->t || (a->t == b->t && a->seq < b->seq);
+}
+
+static void
+ev_push(struct sim *s, struct ev e)
+{
+	size_t i;
+
+	if (s->nheap == s->capheap) {
+		size_t cap = s->capheap == 0 ? 1 << 16 : s->capheap * 2;
+		struct ev *h = realloc(s->heap, cap * sizeof(*h));
+
+		if (h == NULL) {
+			fprintf(stderr, "gossip-sim: out of memory\n");
+			exit(1);
+		}
+		s->heap = h;
+		s->capheap = cap;
+	}
+	e.seq = s->evseq++;
+	i = s->nheap++;
+	while (i > 0 && ev_before(&e, &s->heap[(i - 1) / 2])) {
+		s->heap[i] = s->heap[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	s->heap[i] = e;
+}
+
+static struct ev
+ev_pop(struct sim *s)
+{
+	struct ev top = s->heap[0], last = s->heap[--s->nheap];
+	size_t i = 0;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= s->nheap)
+			break;
+		if (c + 1 < s->nheap && ev_before(&s->heap[c + 1], &s->heap[c]))
+			c++;
+		if (!ev_before(&s->heap[c], &last))
+			break;
+		s->heap[i] = s->heap[c];
+		i = c;
+	}
+	if (s->nheap > 0)
+		s->heap[i] = last;
+	return top;
+}
+
+static int64_t
+hop_ms(struct sim *s)
+{
+	/* Uniform around the mean: links differ, and ties between paths break. */
+	return (int64_t)((double)s->o.latency_ms * (0.5 + sim_unit(s))) + 1;
+}
+
+/* Turns a node's engine actions into deliveries. */
+static void
+dispatch(struct sim *s, int from, struct engine_actions *a)
+{
+	for (size_t i = 0; i < a->len; i++) {
+		struct engine_action *act = &a->items[i];
+		int to = (int)act->neighbour - 1;
+
+		if (act->kind != ENGINE_SEND) {
+			/* A close: the session ends on both sides. */
+			engine_neighbour_down(s->nodes[from].e, act->neighbour, T0 + s->now);
+			if (to >= 0 && to < s->used)
+				engine_neighbour_down(s->nodes[to].e, (uint64_t)from + 1, T0 + s->now);
+			continue;
+		}
+		ev_push(s, (struct ev){.t = s->now + hop_ms(s), .kind = EV_DELIVER, .from = from,
+				       .to = to, .frame = act->frame, .len = act->frame_len});
+		act->frame = NULL; /* the event owns it now */
+	}
+	engine_actions_clear(a);
+}
+
+static void
+record_of(struct sim *s, int i, struct cm_peer_record *r, int version)
+{
+	char ip[32], repo[32];
+
+	memset(r, 0, sizeof(*r));
+	r->email = s->nodes[i].email;
+	r->peer_id = "7c6d5e4f-3a2b-4c1d-8e9f-0a1b2c3d4e5f";
+	r->is_broadcasting = true;
+	snprintf(ip, sizeof(ip), "10.%d.%d.%d", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+	cm_strlist_append(&r->socket_addresses, ip);
+	r->port = 7443;
+	snprintf(repo, sizeof(repo), "repo-%d", i % 1000);
+	cm_repolist_append(&r->repositories, repo, NULL);
+	if (version > 0) {
+		snprintf(repo, sizeof(repo), "news-%d", version);
+		cm_repolist_append(&r->repositories, repo, NULL);
+	}
+	r->capabilities.max_peers = s->o.max_peers;
+}
+
+static void
+node_create(struct sim *s, int i)
+{
+	struct node *n = &s->nodes[i];
+	struct peertable_config tc;
+	struct engine_config ec;
+	struct engine_actions a = {0};
+	struct cm_peer_record r;
+	struct cm_err err;
+
+	snprintf(n->email, sizeof(n->email), "n%d@sim.example", i);
+	peertable_config_default(&tc);
+	tc.stale_ms = s->o.stale_s * 1000;
+	tc.expire_ms = s->o.expire_s * 1000;
+	tc.heartbeat_ms = s->o.heartbeat_s * 1000;
+	engine_config_default(&ec);
+	ec.fanout = s->o.fanout;
+	ec.ttl = s->o.ttl;
+	ec.expire_ms = s->o.expire_s * 1000;
+	ec.heartbeat_ms = s->o.heartbeat_s * 1000;
+	ec.reannounce_ms = s->o.reannounce_s * 1000;
+	ec.anti_entropy_ms = s->o.seed_algorithm ? 0 : s->o.anti_entropy_s * 1000;
+	ec.verify_signatures = s->o.verify;
+	if (s->o.verify && (n->id = cm_identity_generate(n->email, 30, &err)) == NULL) {
+		fprintf(stderr, "gossip-sim: %s\n", err.msg);
+		exit(1);
+	}
+	n->t = peertable_new(&tc, n->email);
+	n->e = engine_new(&ec, n->t, n->id);
+	n->has = calloc(MAX_ANNOUNCEMENTS, 1);
+	if (n->t == NULL || n->e == NULL || n->has == NULL) {
+		fprintf(stderr, "gossip-sim: cannot create node %d\n", i);
+		exit(1);
+	}
+	record_of(s, i, &r, 0);
+	engine_set_self(n->e, &r, T0 + s->now, &s->erng, &a);
+	cm_strlist_clear(&r.socket_addresses);
+	cm_repolist_clear(&r.repositories);
+	engine_actions_clear(&a);
+	n->alive = n->created = true;
+	s->live++;
+	ev_push(s, (struct ev){.t = s->now + (int64_t)(sim_rand(s) % 1000), .kind = EV_TICK, .to = i});
+}
+
+static bool
+linked(const struct node *n, int j)
+{
+	for (int k = 0; k < n->nnbs; k++)
+		if (n->nbs[k] == j)
+			return true;
+	return false;
+}
+
+static void
+add_nb(struct node *n, int j)
+{
+	if (n->nnbs == n->capnbs) {
+		n->capnbs = n->capnbs == 0 ? 16 : n->capnbs * 2;
+		n->nbs = realloc(n->nbs, (size_t)n->capnbs * sizeof(*n->nbs));
+	}
+	n->nbs[n->nnbs++] = j;
+}
+
+/* i dials j: a session both sides know, and the hellos that authenticate it. */
+static void
+connect_nodes(struct sim *s, int i, int j)
+{
+	struct engine_actions a = {0};
+
+	add_nb(&s->nodes[i], j);
+	add_nb(&s->nodes[j], i);
+	s->nodes[i].out++;
+	s->nodes[j].in++;
+	engine_neighbour_up(s->nodes[i].e, (uint64_t)j + 1, false, NULL, T0 + s->now, &s->erng, &a);
+	dispatch(s, i, &a);
+	engine_neighbour_up(s->nodes[j].e, (uint64_t)i + 1, true, NULL, T0 + s->now, &s->erng, &a);
+	dispatch(s, j, &a);
+}
+
+/*
+ * Node i dials `neighbours` peers as an agent does: random live peers (the
+ * bootstrap servers hand out random samples) that still accept sessions.
+ */
+static void
+dial(struct sim *s, int i)
+{
+	int want = s->o.neighbours - s->nodes[i].out;
+
+	for (int tries = 0; want > 0 && tries < 50 * s->o.neighbours; tries++) {
+		int j = (int)(sim_rand(s) % (uint64_t)s->used);
+		struct node *t = &s->nodes[j];
+
+		if (j == i || !t->alive || t->in >= s->o.max_peers || linked(&s->nodes[i], j))
+			continue;
+		connect_nodes(s, i, j);
+		want--;
+	}
+}
+
+/*
+ * A process dies: the kernel closes its sockets, so its neighbours see the
+ * sessions end at once (they do not re-dial in this model).
+ */
+static void
+kill_node(struct sim *s, int v)
+{
+	struct node *n = &s->nodes[v];
+
+	n->alive = false;
+	s->live--;
+	for (int m = 0; m < n->nnbs; m++)
+		engine_neighbour_down(s->nodes[n->nbs[m]].e, (uint64_t)v + 1, T0 + s->now);
+}
+
+static bool
+partitioned(const struct sim *s, int a, int b)
+{
+	int64_t rel = s->now - s->t_announce;
+
+	if (s->o.partition_at_s < 0 || rel < s->o.partition_at_s * 1000 ||
+	    (s->o.heal_at_s >= 0 && rel >= s->o.heal_at_s * 1000))
+		return false;
+	return (a & 1) != (b & 1);
+}
+
+/* Did node i just come to hold announcement k? Counts and times it. */
+static void
+check_holds(struct sim *s, int i)
+{
+	for (int k = 0; k < s->nann; k++) {
+		struct announcement *an = &s->ann[k];
+		const struct peertable_entry *e;
+
+		if (s->nodes[i].has[k] || i == an->origin)
+			continue;
+		e = peertable_get(s->nodes[i].t, s->nodes[an->origin].email);
+		if (e == NULL || e->rec.record.seq < an->seq)
+			continue;
+		s->nodes[i].has[k] = 1;
+		an->holders++;
+		if (an->t99_ms < 0 && (double)(an->holders + 1) >= 0.9999 * (double)s->live)
+			an->t99_ms = s->now - an->at_ms;
+	}
+}
+
+static void
+deliver(struct sim *s, struct ev *e)
+{
+	struct node *n = &s->nodes[e->to];
+	struct engine_actions a = {0};
+
+	if (e->to < 0 || e->to >= s->used || !n->alive || !s->nodes[e->from].alive ||
+	    sim_unit(s) < s->o.loss || partitioned(s, e->from, e->to)) {
+		s->dropped++;
+		return;
+	}
+	s->messages++;
+	s->bytes += e->len;
+	for (int k = 0; k < s->nann; k++)
+		if (s->now >= s->ann[k].at_ms && strstr(e->frame, s->ann[k].needle_email) != NULL &&
+		    strstr(e->frame, s->ann[k].needle_seq) != NULL)
+			s->ann[k].copies++;
+	engine_receive(n->e, (uint64_t)e->from + 1, e->frame, e->len, T0 + s->now, &s->erng, &a);
+	/*
+	 * Before the measurement the network is taken as converged: sessions come
+	 * up and authenticate, but the hellos are not flooded on. Simulating every
+	 * node's arrival would cost N^2 messages and tell nothing about the news.
+	 */
+	if (s->now < s->t_announce)
+		engine_actions_clear(&a);
+	else
+		dispatch(s, e->to, &a);
+	check_holds(s, e->to);
+}
+
+static void
+tick(struct sim *s, int i)
+{
+	struct engine_actions a = {0};
+	int64_t next;
+
+	if (!s->nodes[i].alive)
+		return;
+	next = engine_tick(s->nodes[i].e, T0 + s->now, &s->erng, &a);
+	dispatch(s, i, &a);
+	check_holds(s, i);
+	ev_push(s, (struct ev){.t = s->now + (next < 1000 ? next : 1000), .kind = EV_TICK, .to = i});
+}
+
+static void
+announce(struct sim *s, int k)
+{
+	struct announcement *an = &s->ann[k];
+	struct engine_actions a = {0};
+	struct cm_peer_record r;
+	int i;
+
+	do
+		i = (int)(sim_rand(s) % (uint64_t)s->used);
+	while (!s->nodes[i].alive);
+	record_of(s, i, &r, k + 1);
+	engine_set_self(s->nodes[i].e, &r, T0 + s->now, &s->erng, &a);
+	cm_strlist_clear(&r.socket_addresses);
+	cm_repolist_clear(&r.repositories);
+	dispatch(s, i, &a);
+	an->origin = i;
+	an->seq = engine_self(s->nodes[i].e)->record.seq;
+	an->at_ms = s->now;
+	an->t99_ms = -1;
+	snprintf(an->needle_email, sizeof(an->needle_email), "\"%s\"", s->nodes[i].email);
+	snprintf(an->needle_seq, sizeof(an->needle_seq), "\"seq\":%lld", (long long)an->seq);
+}
+
+static bool
+all_covered(const struct sim *s)
+{
+	for (int k = 0; k < s->nann; k++)
+		if (s->ann[k].holders + 1 < s->live)
+			return false;
+	return s->nann > 0;
+}
+
+static int
+usage(FILE *f, int rc)
+{
+	fprintf(f,
+		"usage: gossip-sim [--nodes N] [--seed S] [--algorithm flashback|seed] [--mode spread]\n"
+		"                  [--fanout F] [--ttl T] [--loss P] [--churn P] [--latency-ms MS]\n"
+		"                  [--duration-s S] [--announcements K] [--verify real|skip] [--json]\n"
+		"                  [--neighbours N] [--max-peers N] [--heartbeat-s S] [--anti-entropy-s S]\n"
+		"                  [--reannounce-s S] [--stale-s S] [--expire-s S]\n"
+		"                  [--partition-at-s S --heal-at-s S]\n"
+		"\n"
+		"Runs the peer agent's gossip engine on N simulated nodes (virtual time) and reports\n"
+		"how far and how fast K new announcements spread. --algorithm seed is the seed's\n"
+		"rule alone (forward once to 3 neighbours, 5 %% duplicate re-forward, no anti-entropy).\n"
+		"Loss and churn are fractions 0-1; churn kills that share of nodes when the\n"
+		"announcements start and lets as many new ones join during the first half of the run.\n"
+		"Defaults are the agent's. With --json stdout holds one JSON object.\n");
+	return rc;
+}
+
+static int
+parse(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{"nodes", 1, NULL, 'n'},          {"seed", 1, NULL, 's'},
+		{"algorithm", 1, NULL, 'a'},      {"mode", 1, NULL, 'm'},
+		{"fanout", 1, NULL, 'f'},         {"ttl", 1, NULL, 't'},
+		{"loss", 1, NULL, 'l'},           {"churn", 1, NULL, 'c'},
+		{"latency-ms", 1, NULL, 'L'},     {"duration-s", 1, NULL, 'd'},
+		{"announcements", 1, NULL, 'k'},  {"verify", 1, NULL, 'v'},
+		{"json", 0, NULL, 'j'},           {"neighbours", 1, NULL, 'N'},
+		{"max-peers", 1, NULL, 'M'},      {"heartbeat-s", 1, NULL, 'H'},
+		{"anti-entropy-s", 1, NULL, 'A'}, {"reannounce-s", 1, NULL, 'R'},
+		{"stale-s", 1, NULL, 'S'},        {"expire-s", 1, NULL, 'E'},
+		{"partition-at-s", 1, NULL, 'P'}, {"heal-at-s", 1, NULL, 'Q'},
+		{"help", 0, NULL, 'h'},           {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'n': o->nodes = atoi(optarg); break;
+		case 's': o->seed = strtoull(optarg, NULL, 10); break;
+		case 'a':
+			if (strcmp(optarg, "seed") != 0 && strcmp(optarg, "flashback") != 0)
+				return usage(stderr, 2);
+			o->seed_algorithm = strcmp(optarg, "seed") == 0;
+			break;
+		case 'm':
+			if (strcmp(optarg, "spread") != 0) {
+				fprintf(stderr, "gossip-sim: --mode %s: only spread is available\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'f': o->fanout = atoi(optarg); break;
+		case 't': o->ttl = atoi(optarg); break;
+		case 'l': o->loss = atof(optarg); break;
+		case 'c': o->churn = atof(optarg); break;
+		case 'L': o->latency_ms = atoll(optarg); break;
+		case 'd': o->duration_s = atoll(optarg); break;
+		case 'k': o->announcements = atoi(optarg); break;
+		case 'v':
+			if (strcmp(optarg, "real") != 0 && strcmp(optarg, "skip") != 0)
+				return usage(stderr, 2);
+			o->verify = strcmp(optarg, "real") == 0;
+			break;
+		case 'j': o->json = true; break;
+		case 'N': o->neighbours = atoi(optarg); break;
+		case 'M': o->max_peers = atoi(optarg); break;
+		case 'H': o->heartbeat_s = atoll(optarg); break;
+		case 'A': o->anti_entropy_s = atoll(optarg); break;
+		case 'R': o->reannounce_s = atoll(optarg); break;
+		case 'S': o->stale_s = atoll(optarg); break;
+		case 'E': o->expire_s = atoll(optarg); break;
+		case 'P': o->partition_at_s = atoll(optarg); break;
+		case 'Q': o->heal_at_s = atoll(optarg); break;
+		case 'h': return usage(stdout, 0) - 1;
+		default: return usage(stderr, 2);
+		}
+	}
+	if (optind < argc || o->nodes < 2 || o->fanout < 1 || o->ttl < 1 || o->ttl > CM_MAX_TTL ||
+	    o->loss < 0 || o->loss >= 1 || o->churn < 0 || o->churn >= 1 || o->latency_ms < 0 ||
+	    o->duration_s < 1 || o->announcements < 1 || o->announcements > MAX_ANNOUNCEMENTS ||
+	    o->neighbours < 1 || o->max_peers < o->neighbours || o->heartbeat_s < 1 ||
+	    o->anti_entropy_s < 1 || o->reannounce_s < 1 || o->stale_s < 1 ||
+	    o->expire_s <= o->stale_s) {
+		fprintf(stderr, "gossip-sim: a value is out of range (--help)\n");
+		return 2;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sim s = {0};
+	struct engine_config ec;
+	int64_t wall0 = cm_time_mono_ms(), end;
+	long joiners;
+	double coverage = 1.0, copies = 0, t99 = -1;
+	struct rusage ru;
+	int rc;
+
+	engine_config_default(&ec);
+	s.o = (struct opts){.nodes = 1000, .seed = 1, .fanout = ec.fanout, .ttl = ec.ttl,
+			    .neighbours = 8, .max_peers = 8, .latency_ms = 50, .duration_s = 60,
+			    .announcements = 1, .heartbeat_s = ec.heartbeat_ms / 1000,
+			    .anti_entropy_s = ec.anti_entropy_ms / 1000,
+			    .reannounce_s = ec.reannounce_ms / 1000, .stale_s = 1800,
+			    .expire_s = ec.expire_ms / 1000, .partition_at_s = -1, .heal_at_s = -1};
+	if ((rc = parse(argc, argv, &s.o)) != 0)
+		return rc < 0 ? 0 : rc;
+	log_set_level(LOG_LVL_WARN);
+	s.rng = s.o.seed * 0x9E3779B97F4A7C15ULL + 1;
+	s.erng.next = sim_rand;
+	s.erng.ctx = &s;
+	joiners = (long)floor(s.o.churn * s.o.nodes);
+	s.cap = s.o.nodes + (int)joiners;
+	s.nodes = calloc((size_t)s.cap, sizeof(*s.nodes));
+	for (int i = 0; i < s.o.nodes; i++)
+		node_create(&s, i);
+	s.used = s.o.nodes;
+	for (int i = 0; i < s.o.nodes; i++)
+		dial(&s, i);
+	fprintf(stderr, "gossip-sim: %d nodes connected; warming up\n", s.o.nodes);
+	s.t_announce = WARMUP_MS;
+	end = s.t_announce + s.o.duration_s * 1000;
+	for (long j = 0; j < joiners; j++)
+		ev_push(&s, (struct ev){.t = s.t_announce + (int64_t)(sim_rand(&s) %
+								     (uint64_t)(s.o.duration_s * 500 + 1)),
+					.kind = EV_JOIN, .to = s.o.nodes + (int)j});
+	while (s.nheap > 0) {
+		struct ev e = ev_pop(&s);
+
+		if (e.t > end) {
+			free(e.frame);
+			break;
+		}
+		s.now = e.t;
+		if (s.nann == 0 && s.now >= s.t_announce) {
+			/* Churn strikes as the news starts: these nodes die without a word. */
+			for (long killed = 0; killed < joiners;) {
+				int v = (int)(sim_rand(&s) % (uint64_t)s.o.nodes);
+
+				if (s.nodes[v].alive) {
+					kill_node(&s, v);
+					killed++;
+				}
+			}
+			/* Converged: every neighbour pair has exchanged what it had. */
+			for (int i = 0; i < s.used; i++)
+				for (int m = 0; m < s.nodes[i].nnbs; m++) {
+					int j = s.nodes[i].nbs[m];
+
+					engine_assume_synced(s.nodes[i].e, (uint64_t)j + 1,
+							     peertable_version(s.nodes[j].t));
+				}
+			for (int k = 0; k < s.o.announcements; k++)
+				announce(&s, k);
+			s.nann = s.o.announcements;
+		}
+		if (e.kind == EV_DELIVER)
+			deliver(&s, &e);
+		else if (e.kind == EV_TICK)
+			tick(&s, e.to);
+		else {
+			node_create(&s, e.to);
+			s.used = e.to + 1 > s.used ? e.to + 1 : s.used;
+			dial(&s, e.to);
+		}
+		free(e.frame);
+		if (s.nann > 0 && joiners == 0 && all_covered(&s))
+			break;
+	}
+	for (int k = 0; k < s.nann; k++) {
+		double c = s.live > 1 ? (double)(s.ann[k].holders) / (double)(s.live - 1) : 1.0;
+
+		if (!s.nodes[s.ann[k].origin].alive)
+			c = s.live > 0 ? (double)s.ann[k].holders / (double)s.live : 1.0;
+		if (c < coverage)
+			coverage = c;
+		copies += (double)s.ann[k].copies / (double)(s.live > 0 ? s.live : 1);
+		if (s.ann[k].t99_ms < 0)
+			t99 = -2;
+		else if (t99 != -2 && (double)s.ann[k].t99_ms > t99)
+			t99 = (double)s.ann[k].t99_ms;
+	}
+	copies /= s.nann > 0 ? s.nann : 1;
+	getrusage(RUSAGE_SELF, &ru);
+	printf("{\"nodes\":%d,\"algorithm\":\"%s\",\"mode\":\"spread\",\"seed\":%llu,\"fanout\":%d,"
+	       "\"ttl\":%d,\"neighbours\":%d,\"loss\":%g,\"churn\":%g,\"latency_ms\":%lld,"
+	       "\"anti_entropy_s\":%lld,\"announcements\":%d,\"verify\":\"%s\",\"live_nodes\":%ld,"
+	       "\"coverage\":%.6f,\"time_to_99_99_ms\":",
+	       s.o.nodes, s.o.seed_algorithm ? "seed" : "flashback", (unsigned long long)s.o.seed,
+	       s.o.fanout, s.o.ttl, s.o.neighbours, s.o.loss, s.o.churn, (long long)s.o.latency_ms,
+	       s.o.seed_algorithm ? 0LL : (long long)s.o.anti_entropy_s, s.nann,
+	       s.o.verify ? "real" : "skip", s.live, coverage);
+	if (t99 < 0)
+		printf("null");
+	else
+		printf("%.0f", t99);
+	printf(",\"record_copies_per_node\":%.3f,\"messages_per_node_per_s\":null,"
+	       "\"bytes_per_node_per_s\":null,\"messages\":%llu,\"bytes\":%llu,\"dropped\":%llu,"
+	       "\"virtual_ms\":%lld,\"wall_ms\":%lld,\"peak_rss_kb\":%ld}\n",
+	       copies, (unsigned long long)s.messages, (unsigned long long)s.bytes,
+	       (unsigned long long)s.dropped, (long long)(s.now - s.t_announce),
+	       (long long)(cm_time_mono_ms() - wall0), ru.ru_maxrss);
+	return 0;
+}
