@@ -62,6 +62,7 @@ struct engine {
 
 	bool timers_started;
 	int64_t next_heartbeat_ms, next_reannounce_ms, next_ae_ms, next_expire_ms;
+	int64_t next_table_expire_ms;
 	struct engine_stats stats;
 };
 
@@ -1367,7 +1368,13 @@ engine_tick(struct engine *e, int64_t now_ms, struct engine_rng *rng, struct eng
 		e->next_ae_ms = now_ms + e->cfg.anti_entropy_ms;
 	}
 	if (now_ms >= e->next_expire_ms) {
-		peertable_expire(e->table, now_ms);
+		/* Entries live for expire_ms: a scan every hundredth of that is precise enough. */
+		if (now_ms >= e->next_table_expire_ms) {
+			peertable_expire(e->table, now_ms);
+			e->next_table_expire_ms = now_ms + (e->cfg.expire_ms / 100 > 1000
+								    ? e->cfg.expire_ms / 100
+								    : 1000);
+		}
 		for (size_t i = e->npending; i-- > 0;)
 			if (now_ms - e->pending[i].created_ms > e->cfg.request_timeout_ms)
 				pending_drop(e, i);
