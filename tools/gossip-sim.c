@@ -519,6 +519,8 @@ parse(int argc, char **argv, struct opts *o)
 		default: return usage(stderr, 2);
 		}
 	}
+	if (o->max_peers < 0)
+		o->max_peers = 2 * o->neighbours; /* the agent's default */
 	if (optind < argc || o->nodes < 2 || o->fanout < 1 || o->ttl < 1 || o->ttl > CM_MAX_TTL ||
 	    o->loss < 0 || o->loss >= 1 || o->churn < 0 || o->churn >= 1 || o->latency_ms < 0 ||
 	    o->duration_s < 1 || o->announcements < 1 || o->announcements > MAX_ANNOUNCEMENTS ||
@@ -544,7 +546,7 @@ main(int argc, char **argv)
 
 	engine_config_default(&ec);
 	s.o = (struct opts){.nodes = 1000, .seed = 1, .fanout = ec.fanout, .ttl = ec.ttl,
-			    .neighbours = 8, .max_peers = 8, .latency_ms = 50, .duration_s = 60,
+			    .neighbours = 8, .max_peers = -1, .latency_ms = 50, .duration_s = 60,
 			    .announcements = 1, .heartbeat_s = ec.heartbeat_ms / 1000,
 			    .anti_entropy_s = ec.anti_entropy_ms / 1000,
 			    .reannounce_s = ec.reannounce_ms / 1000, .stale_s = 1800,

@@ -92,7 +92,7 @@ static const struct pa_key keys[] = {
 	{"gossip", "ttl", KIND_INT, OFF(ttl), 1, CM_MAX_TTL, NULL,
 	 "Hops our own announcements may travel."},
 	{"gossip", "max_peers", KIND_INT, OFF(max_peers), 1, CM_MAX_MAX_PEERS, NULL,
-	 "Sessions accepted in all, at least neighbours (default: max(neighbours, 8))."},
+	 "Sessions accepted in all, at least neighbours (default: twice neighbours)."},
 	{"gossip", "table_max", KIND_SIZE, OFF(table_max), 1, 1000000, NULL,
 	 "Peers remembered at most; the worst scored go first."},
 	{"api", "listen", KIND_API, 0, 0, 0, PA_API_DEFAULT_HOST ":" PA_STR(PA_API_DEFAULT_PORT),
@@ -165,7 +165,7 @@ pa_config_default(struct pa_config *cfg)
 	cfg->neighbours = 8;
 	cfg->fanout = 3;
 	cfg->ttl = 12;
-	cfg->max_peers = CM_CAPABILITIES_DEFAULT_MAX_PEERS;
+	cfg->max_peers = 2 * cfg->neighbours;
 	cfg->table_max = 10000;
 	/* NULL on allocation failure; pa_config_load reports it. */
 	cfg->api_host = strdup(PA_API_DEFAULT_HOST);
@@ -644,10 +644,13 @@ config_finish(struct pa_config *cfg, const bool seen[NKEYS], char err[PA_CONFIG_
 	if (cfg->broadcasting && cfg->listen_host == NULL)
 		return key_err(err, key_find("gossip", "listen"),
 			       "required when broadcasting = true");
+	/*
+	 * Room for newcomers: when every agent accepts only as many sessions as it
+	 * dials, a converged network is full and a joining agent finds no one to
+	 * connect to (gossip-sim --churn showed 3 % of joiners left isolated).
+	 */
 	if (!seen[max_peers - keys])
-		cfg->max_peers = cfg->neighbours > CM_CAPABILITIES_DEFAULT_MAX_PEERS
-					 ? cfg->neighbours
-					 : CM_CAPABILITIES_DEFAULT_MAX_PEERS;
+		cfg->max_peers = 2 * cfg->neighbours;
 	else if (cfg->max_peers < cfg->neighbours)
 		return key_err(err, max_peers, "%d is less than neighbours (%d)", cfg->max_peers,
 			       cfg->neighbours);

@@ -39,7 +39,7 @@ struct pa_config {
 	int neighbours;             /* 8 */
 	int fanout;                 /* 3 */
 	int ttl;                    /* hops of our announcements */
-	int max_peers;              /* capabilities.max_peers (>= neighbours) */
+	int max_peers;              /* capabilities.max_peers: sessions accepted (2 x neighbours) */
 	size_t table_max;           /* peer table bound (10000) */
 
 	/* [api] */

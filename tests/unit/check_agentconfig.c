@@ -104,7 +104,7 @@ START_TEST(test_pa_config_default_fills_documented_values)
 	ck_assert_int_eq(cfg.neighbours, 8);
 	ck_assert_int_eq(cfg.fanout, 3);
 	ck_assert_int_eq(cfg.ttl, 12);
-	ck_assert_int_eq(cfg.max_peers, 8);
+	ck_assert_int_eq(cfg.max_peers, 16);
 	ck_assert_uint_eq(cfg.table_max, 10000);
 	ck_assert_str_eq(cfg.api_host, "127.0.0.1");
 	ck_assert_int_eq(cfg.api_port, 7080);
@@ -132,7 +132,7 @@ START_TEST(test_pa_config_load_minimal_ini_takes_defaults)
 	ck_assert_uint_eq(cfg.bootstrap_urls.len, 0);
 	ck_assert(!cfg.broadcasting);
 	ck_assert(cfg.advertise_auto);
-	ck_assert_int_eq(cfg.max_peers, 8);
+	ck_assert_int_eq(cfg.max_peers, 16);
 	ck_assert_str_eq(cfg.api_host, "127.0.0.1");
 	ck_assert_int_eq(cfg.api_port, 7080);
 	ck_assert_uint_eq(cfg.repositories.len, 0);
@@ -217,7 +217,7 @@ START_TEST(test_pa_config_load_max_peers_follows_neighbours_when_unset)
 
 	write_ini(MINIMAL "[gossip]\nneighbours = 20\n");
 	ck_assert_msg(pa_config_load(tu_dir, &cfg, err) == 0, "%s", err);
-	ck_assert_int_eq(cfg.max_peers, 20);
+	ck_assert_int_eq(cfg.max_peers, 40);
 	pa_config_clear(&cfg);
 }
 END_TEST
