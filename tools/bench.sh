@@ -10,3 +10,6 @@ echo "== peer agent: gossip core, table and sessions (build/bin/fb-agent-bench)"
 echo
 echo "== bootstrap server under load vs pgbench on its own statements (tools/bench-bootstrap.sh)"
 "$(dirname "$0")/bench-bootstrap.sh" "$build"
+echo
+echo "== gossip at scale (tools/bench-gossip.sh; BENCH_SIM_100K=1 adds 100k nodes)"
+"$(dirname "$0")/bench-gossip.sh" "$build"
