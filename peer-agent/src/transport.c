@@ -52,6 +52,7 @@ struct tp_session {
 	char close_reason[124];
 	bool close_reported;
 	int busy; /* nesting depth of our own dispatch: free only at depth 0 */
+	bool in_wslay; /* inside wslay_event_recv/send (and so in our callbacks) */
 	void *data;
 };
 
@@ -633,13 +634,10 @@ tls_read_all(struct tp_session *s)
 	}
 }
 
+/* After wslay ran: a close sent or received moves the session towards its end. */
 static void
-ws_pump(struct tp_session *s)
+ws_after(struct tp_session *s)
 {
-	if (wslay_event_recv(s->ws) != 0 || wslay_event_send(s->ws) != 0) {
-		session_teardown(s, s->close_code != 0 ? s->close_code : 1006, "WebSocket failure");
-		return;
-	}
 	if (wslay_event_get_close_sent(s->ws) && s->state == ST_OPEN) {
 		/* A close we sent (wslay sends one itself for protocol errors) or an echo. */
 		struct timeval tv = tv_ms(CLOSE_GRACE_MS);
@@ -655,6 +653,32 @@ ws_pump(struct tp_session *s)
 		session_teardown(s, s->close_code != 0 ? s->close_code : 1005, s->close_reason);
 }
 
+/*
+ * Runs wslay: receive (when asked) and send what is queued. wslay is not
+ * re-entrant, and our message callback may send on this very session: while
+ * wslay runs, messages are only queued, and the send that follows the
+ * receive here carries them.
+ */
+static void
+ws_run(struct tp_session *s, bool receive)
+{
+	int rc = 0;
+
+	if (s->in_wslay || s->ws == NULL)
+		return;
+	s->in_wslay = true;
+	if (receive)
+		rc = wslay_event_recv(s->ws);
+	if (rc == 0)
+		rc = wslay_event_send(s->ws);
+	s->in_wslay = false;
+	if (rc != 0) {
+		session_teardown(s, s->close_code != 0 ? s->close_code : 1006, "WebSocket failure");
+		return;
+	}
+	ws_after(s);
+}
+
 static void
 session_process(struct tp_session *s)
 {
@@ -667,7 +691,7 @@ session_process(struct tp_session *s)
 	if (s->state == ST_UPGRADE)
 		(s->inbound ? server_upgrade : client_upgrade)(s);
 	if (s->state == ST_OPEN || s->state == ST_CLOSING)
-		ws_pump(s);
+		ws_run(s, true);
 	if (ended && s->state != ST_DRAINING && s->state != ST_DEAD)
 		session_teardown(s, s->close_code != 0 ? s->close_code : 1006, "connection ended");
 }
@@ -940,7 +964,7 @@ tp_send_text(struct tp_session *s, const char *buf, size_t len)
 	if (s->state != ST_OPEN || len > CM_MAX_FRAME || wslay_event_queue_msg(s->ws, &msg) != 0)
 		return -1;
 	s->busy++;
-	ws_pump(s);
+	ws_run(s, false);
 	s->busy--;
 	session_release(s);
 	return 0;
@@ -955,7 +979,7 @@ tp_ping(struct tp_session *s)
 	if (s->state != ST_OPEN || wslay_event_queue_msg(s->ws, &msg) != 0)
 		return -1;
 	s->busy++;
-	ws_pump(s);
+	ws_run(s, false);
 	s->busy--;
 	session_release(s);
 	return 0;
@@ -972,9 +996,9 @@ tp_close(struct tp_session *s, int code, const char *reason)
 		snprintf(s->close_reason, sizeof(s->close_reason), "%s", reason);
 		wslay_event_queue_close(s->ws, (uint16_t)code, (const uint8_t *)s->close_reason,
 					strlen(s->close_reason));
-		wslay_event_send(s->ws);
 		s->state = ST_CLOSING;
 		evtimer_add(s->timer, &tv);
+		ws_run(s, false);
 	} else if (s->state != ST_CLOSING) {
 		session_teardown(s, code, reason);
 	}

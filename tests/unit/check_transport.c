@@ -222,6 +222,37 @@ START_TEST(test_tp_connect_exchanges_text_both_ways)
 }
 END_TEST
 
+static bool
+client_got_300(void)
+{
+	return C.texts >= 300 || C.closed > 0 || S.closed > 0;
+}
+
+/*
+ * Many frames arrive in one read and the server answers each from inside its
+ * message callback: the answers must be queued, not sent from within wslay.
+ */
+START_TEST(test_tp_send_text_from_callback_during_a_burst)
+{
+	struct tp_ctx *srv, *cli;
+	char msg[64];
+
+	open_pair(&srv, &cli);
+	S.echo = true;
+	for (int i = 0; i < 300; i++) {
+		snprintf(msg, sizeof(msg), "{\"n\":%d}", i);
+		ck_assert_int_eq(tp_send_text(C.s, msg, strlen(msg)), 0);
+	}
+	run_until(client_got_300);
+	ck_assert_int_eq(S.texts, 300);
+	ck_assert_int_eq(C.texts, 300);
+	ck_assert_str_eq(C.last_text, "{\"n\":299}");
+	ck_assert_int_eq(S.closed + C.closed, 0);
+	tp_free(cli);
+	tp_free(srv);
+}
+END_TEST
+
 START_TEST(test_tp_ping_reports_round_trip)
 {
 	struct tp_ctx *srv, *cli;
@@ -325,6 +356,7 @@ transport_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_tp_connect_exchanges_text_both_ways);
+	tcase_add_test(tc, test_tp_send_text_from_callback_during_a_burst);
 	tcase_add_test(tc, test_tp_ping_reports_round_trip);
 	tcase_add_test(tc, test_tp_close_delivers_code_to_both_sides);
 	tcase_add_test(tc, test_tp_connect_pin_mismatch_fails_handshake);
