@@ -51,10 +51,15 @@ fb_tmpdir() {
 }
 
 # fb_free_port [HOST] : a TCP port nobody listens on at HOST (default 127.0.0.1).
+# Below the kernel's ephemeral range, so no outgoing connection can take it
+# between this check and the server's bind.
 fb_free_port() {
-	local host=${1:-127.0.0.1} port i
+	local host=${1:-127.0.0.1} port i low span
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
+	span=$((low - 10000))
+	((span > 1000)) || span=20000
 	for ((i = 0; i < 200; i++)); do
-		port=$((20000 + RANDOM % 30000))
+		port=$((10000 + (RANDOM * 32768 + RANDOM) % span))
 		if ! (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
 			echo "$port"
 			return 0
