@@ -648,5 +648,20 @@ main(int argc, char **argv)
 	       copies, (unsigned long long)s.messages, (unsigned long long)s.bytes,
 	       (unsigned long long)s.dropped, (long long)(s.now - s.t_announce),
 	       (long long)(cm_time_mono_ms() - wall0), ru.ru_maxrss);
+	while (s.nheap > 0)
+		free(ev_pop(&s).frame);
+	free(s.heap);
+	for (int i = 0; i < s.cap; i++) {
+		struct node *n = &s.nodes[i];
+
+		if (!n->created)
+			continue;
+		engine_free(n->e);
+		peertable_free(n->t);
+		cm_identity_free(n->id);
+		free(n->nbs);
+		free(n->has);
+	}
+	free(s.nodes);
 	return 0;
 }
