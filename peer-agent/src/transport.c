@@ -956,12 +956,11 @@ tp_connect(struct tp_ctx *ctx, const char *ip, int port, const char *bind_ip,
 	return s;
 }
 
-int
-tp_send_text(struct tp_session *s, const char *buf, size_t len)
+/* Queues one message and sends what wslay can send now. Returns 0 or -1. */
+static int
+queue_msg(struct tp_session *s, const struct wslay_event_msg *msg)
 {
-	struct wslay_event_msg msg = {WSLAY_TEXT_FRAME, (const uint8_t *)buf, len};
-
-	if (s->state != ST_OPEN || len > CM_MAX_FRAME || wslay_event_queue_msg(s->ws, &msg) != 0)
+	if (s->state != ST_OPEN || wslay_event_queue_msg(s->ws, msg) != 0)
 		return -1;
 	s->busy++;
 	ws_run(s, false);
@@ -971,18 +970,20 @@ tp_send_text(struct tp_session *s, const char *buf, size_t len)
 }
 
 int
+tp_send_text(struct tp_session *s, const char *buf, size_t len)
+{
+	struct wslay_event_msg msg = {WSLAY_TEXT_FRAME, (const uint8_t *)buf, len};
+
+	return len > CM_MAX_FRAME ? -1 : queue_msg(s, &msg);
+}
+
+int
 tp_ping(struct tp_session *s)
 {
 	int64_t now = cm_time_mono_ms();
 	struct wslay_event_msg msg = {WSLAY_PING, (const uint8_t *)&now, sizeof(now)};
 
-	if (s->state != ST_OPEN || wslay_event_queue_msg(s->ws, &msg) != 0)
-		return -1;
-	s->busy++;
-	ws_run(s, false);
-	s->busy--;
-	session_release(s);
-	return 0;
+	return queue_msg(s, &msg);
 }
 
 void
