@@ -67,6 +67,7 @@ esc_pem=${cert_pem//\'/\'\'}
 {
 	echo "\\set n random(0, $((C - 1)))"
 	sql pin-read "$email"
+	sql whitelist-check "'$fp'"
 	sql register "$email" "'7c6d5e4f-3a2b-4c1d-8e9f-0a1b2c3d4e5f'" "'$fp'" "'$esc_pem'" "'t'" \
 		"'{10.9.0.1}'" "'7443'" "'[{\"name\": \"repo-1\"}, {\"name\": \"repo-2\"}, {\"name\": \"repo-3\"}]'" \
 		"'{\"max_peers\": 8, \"supports_torrent\": false, \"bandwidth_estimate\": 0}'" "'3600'" \

@@ -11,9 +11,13 @@ static const struct {
 	const char *name;
 	const char *text;
 } statements[] = {
-	{"pin-read", BS_SQL_PIN_READ},       {"pin-insert", BS_SQL_PIN_INSERT},
-	{"register", BS_SQL_REGISTER},       {"heartbeat", BS_SQL_HEARTBEAT},
-	{"list-scored", BS_SQL_LIST_SCORED}, {"list-sample", BS_SQL_LIST_SAMPLE},
+    {"pin-read", BS_SQL_PIN_READ},
+    {"pin-insert", BS_SQL_PIN_INSERT},
+    {"register", BS_SQL_REGISTER},
+    {"heartbeat", BS_SQL_HEARTBEAT},
+    {"list-scored", BS_SQL_LIST_SCORED},
+    {"list-sample", BS_SQL_LIST_SAMPLE},
+    {"whitelist-check", BS_SQL_WHITELIST_CHECK},
 };
 
 int
@@ -37,7 +41,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	fprintf(argc == 2 ? stdout : stderr,
-		"usage: fb-sql NAME | --list\nPrints a statement the bootstrap server runs, with "
-		"its $n parameters.\n");
+	        "usage: fb-sql NAME | --list\nPrints a statement the bootstrap server runs, with "
+	        "its $n parameters.\n");
 	return argc == 2 ? 0 : 2;
 }

@@ -147,12 +147,33 @@ reply_peers(struct bs_reply *rep, struct cm_bootstrap_peerlist *l)
 	cm_bootstrap_peerlist_clear(l);
 }
 
+/*
+ * The register answer as text, around the sample PostgreSQL built (see
+ * bs_store_list_online_json). Caller frees; NULL without memory.
+ */
+static char *
+register_answer(const char *peer_id, int64_t expires_at_ms, int64_t heartbeat_interval_s,
+		const char *sample)
+{
+	char expires[CM_RFC3339_LEN + 1];
+	size_t len = strlen(sample) + 256;
+	char *out;
+
+	if (cm_time_format_ms(expires_at_ms, expires) != 0 || (out = malloc(len)) == NULL)
+		return NULL;
+	snprintf(out, len,
+		 "{\"status\":\"registered\",\"peer_id\":\"%s\",\"expires_at\":\"%s\","
+		 "\"heartbeat_interval_s\":%lld,\"bootstrap_peers\":%s}",
+		 peer_id, expires, (long long)heartbeat_interval_s, sample);
+	return out;
+}
+
 static void
 do_register(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 {
 	struct cm_register_request r;
 	struct cm_register_response resp = {0};
-	char peer_id[CM_UUID_TEXT_LEN + 1];
+	char peer_id[CM_UUID_TEXT_LEN + 1], *sample = NULL;
 	struct cm_err err;
 	json_t *j;
 	int rc;
@@ -192,15 +213,16 @@ do_register(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 	/* Pinning mode: the first successful registration pins the certificate. */
 	if (s->cfg->client_ca_file == NULL)
 		bs_store_check_pin(bs_server_store(s), r.email, req->fingerprint, true);
-	rc = bs_store_list_online(bs_server_store(s), r.email, NULL, false, REGISTER_SAMPLE,
-				  &s->timing, &resp.bootstrap_peers);
+	rc = bs_store_list_online_json(bs_server_store(s), r.email, NULL, false, REGISTER_SAMPLE,
+				       &s->timing, &sample);
 	if (rc != BS_STORE_OK)
 		log_warnx("%s: no bootstrap sample for %s (store %d)", __func__, r.email, rc);
-	resp.status = strdup("registered");
-	resp.peer_id = strdup(peer_id);
-	resp.heartbeat_interval_s = s->cfg->heartbeat_interval_s;
 	rep->status = 200;
-	rep->json = cm_register_response_encode(&resp);
+	rep->text = register_answer(peer_id, resp.expires_at_ms, s->cfg->heartbeat_interval_s,
+				    sample != NULL ? sample : "[]");
+	if (rep->text == NULL)
+		rep->status = 500;
+	free(sample);
 	log_info("%s: %s registered (%s, %zu repositories)", __func__, r.email,
 		 r.is_broadcasting ? "broadcasting" : "silent", r.repositories.len);
 	cm_register_response_clear(&resp);
@@ -322,7 +344,6 @@ query_repositories(struct bs_request *req, struct cm_strlist *out, struct bs_rep
 static void
 do_discover(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 {
-	struct cm_bootstrap_peerlist l;
 	struct cm_strlist repos;
 	int64_t limit;
 	int rc;
@@ -330,10 +351,11 @@ do_discover(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 	if (!query_limit(req, CM_MAX_BOOTSTRAP_PEERS, &limit, rep) ||
 	    !query_repositories(req, &repos, rep))
 		return;
-	rc = bs_store_list_online(bs_server_store(s), NULL, &repos, true, limit, &s->timing, &l);
+	rc = bs_store_list_online_json(bs_server_store(s), NULL, &repos, true, limit, &s->timing,
+				       &rep->text);
 	cm_strlist_clear(&repos);
 	if (!store_failed(s, rc, rep, ""))
-		reply_peers(rep, &l);
+		rep->status = 200;
 }
 
 static void

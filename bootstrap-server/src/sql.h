@@ -87,7 +87,8 @@
  */
 #define BS_SQL_LIST_SCORED                                                                         \
 	"SELECT json_build_object(" PEER_JSON_BASE                                                 \
-	", 'availability_score', r.a, 'performance_score', r.p)::text FROM ("                      \
+	", 'availability_score', round(r.a::numeric, 3),"                                          \
+	" 'performance_score', round(r.p::numeric, 3))::text FROM ("                               \
 	" SELECT r.*, s.a, s.p, 0.6 * s.a + 0.4 * COALESCE(s.p, 50.0) AS score"                    \
 	" FROM (SELECT DISTINCT rr.email FROM registration_repositories rr"                        \
 	"  WHERE rr.name = ANY($4::text[])) m"                                                     \
@@ -119,5 +120,13 @@
 #define BS_SQL_IN_REPOS                                                                            \
 	" AND ($4::text[] IS NULL OR r.email IN (SELECT rr.email FROM"                             \
 	" registration_repositories rr WHERE rr.name = ANY($4::text[])))"
+
+/*
+ * Before a broadcasting registration: how many whitelist entries the table
+ * holds, and whether $1 (a fingerprint) is one (admins change it at run time).
+ */
+#define BS_SQL_WHITELIST_CHECK                                                                     \
+	"SELECT (SELECT count(*) FROM whitelist),"                                                 \
+	" EXISTS (SELECT 1 FROM whitelist WHERE fingerprint = $1)"
 
 #endif

@@ -28,7 +28,7 @@
  * discover query took longer than running it.
  */
 enum stmt { ST_PIN_READ, ST_PIN_INSERT, ST_REGISTER, ST_HEARTBEAT, ST_LIST_SCORED,
-	    ST_LIST_SAMPLE, ST_COUNT };
+	    ST_LIST_SAMPLE, ST_WHITELIST_CHECK, ST_COUNT };
 
 static const struct {
 	const char *name;
@@ -41,6 +41,7 @@ static const struct {
 	[ST_HEARTBEAT] = {"heartbeat", BS_SQL_HEARTBEAT, 2},
 	[ST_LIST_SCORED] = {"list_scored", BS_SQL_LIST_SCORED, 5},
 	[ST_LIST_SAMPLE] = {"list_sample", BS_SQL_LIST_SAMPLE, 4},
+	[ST_WHITELIST_CHECK] = {"whitelist_check", BS_SQL_WHITELIST_CHECK, 1},
 };
 
 struct bs_store {
@@ -425,16 +426,15 @@ rows_to_peers(PGresult *res, struct cm_bootstrap_peerlist *out)
 	return BS_STORE_OK;
 }
 
-int
-bs_store_list_online(struct bs_store *st, const char *exclude_email,
-		     const struct cm_strlist *repositories, bool with_scores, int64_t limit,
-		     const struct bs_store_timing *t, struct cm_bootstrap_peerlist *out)
+/* Runs the online list; *res is the result (column 0: one peer's JSON per row). */
+static int
+list_query(struct bs_store *st, const char *exclude_email, const struct cm_strlist *repositories,
+	   bool with_scores, int64_t limit, const struct bs_store_timing *t, PGresult **res)
 {
 	char stale[24], lim[24], hb[24], *repo_arr = NULL;
-	PGresult *res;
 	int rc;
 
-	memset(out, 0, sizeof(*out));
+	*res = NULL;
 	if (repositories != NULL && repositories->len > 0 &&
 	    (repo_arr = pg_text_array(repositories)) == NULL)
 		return BS_STORE_ERROR;
@@ -445,12 +445,60 @@ bs_store_list_online(struct bs_store *st, const char *exclude_email,
 	snprintf(lim, sizeof(lim), "%lld", (long long)limit);
 	snprintf(hb, sizeof(hb), "%lld", (long long)t->heartbeat_interval_s);
 	const char *params[] = {stale, lim, exclude_email, repo_arr, hb};
-	res = query_prepared(st, with_scores ? ST_LIST_SCORED : ST_LIST_SAMPLE, params, &rc);
+	*res = query_prepared(st, with_scores ? ST_LIST_SCORED : ST_LIST_SAMPLE, params, &rc);
 	free(repo_arr);
+	return rc;
+}
+
+int
+bs_store_list_online(struct bs_store *st, const char *exclude_email,
+		     const struct cm_strlist *repositories, bool with_scores, int64_t limit,
+		     const struct bs_store_timing *t, struct cm_bootstrap_peerlist *out)
+{
+	PGresult *res;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = list_query(st, exclude_email, repositories, with_scores, limit, t, &res);
 	if (rc == BS_STORE_OK)
 		rc = rows_to_peers(res, out);
 	PQclear(res);
 	return rc;
+}
+
+int
+bs_store_list_online_json(struct bs_store *st, const char *exclude_email,
+			  const struct cm_strlist *repositories, bool with_scores, int64_t limit,
+			  const struct bs_store_timing *t, char **json)
+{
+	PGresult *res;
+	size_t len = 3, at = 0;
+	int rc, n;
+
+	*json = NULL;
+	rc = list_query(st, exclude_email, repositories, with_scores, limit, t, &res);
+	if (rc != BS_STORE_OK)
+		return rc;
+	n = PQntuples(res);
+	for (int i = 0; i < n; i++)
+		len += (size_t)PQgetlength(res, i, 0) + 1;
+	if ((*json = malloc(len)) == NULL) {
+		PQclear(res);
+		return BS_STORE_ERROR;
+	}
+	(*json)[at++] = '[';
+	for (int i = 0; i < n; i++) {
+		size_t l = (size_t)PQgetlength(res, i, 0);
+
+		if (i > 0)
+			(*json)[at++] = ',';
+		memcpy(*json + at, PQgetvalue(res, i, 0), l);
+		at += l;
+	}
+	(*json)[at++] = ']';
+	(*json)[at] = '\0';
+	PQclear(res);
+	return BS_STORE_OK;
 }
 
 int
@@ -680,10 +728,7 @@ bs_store_whitelist_check(struct bs_store *st, const char *fingerprint, int64_t *
 	PGresult *res;
 	int rc;
 
-	res = query(st,
-		    "SELECT (SELECT count(*) FROM whitelist),"
-		    " EXISTS (SELECT 1 FROM whitelist WHERE fingerprint = $1)",
-		    1, params, &rc);
+	res = query_prepared(st, ST_WHITELIST_CHECK, params, &rc);
 	if (rc == BS_STORE_OK) {
 		*entries = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 		*listed = strcmp(PQgetvalue(res, 0, 1), "t") == 0;

@@ -70,6 +70,16 @@ int bs_store_list_online(struct bs_store *st, const char *exclude_email,
 			 const struct cm_strlist *repositories, bool with_scores, int64_t limit,
 			 const struct bs_store_timing *t, struct cm_bootstrap_peerlist *out);
 
+/*
+ * The same list as JSON text: a top-level array of the peers as PostgreSQL
+ * builds them from rows the codec validated on the way in, for answers that
+ * only pass them on (decoding and re-encoding 20 certificates cost more than
+ * the query). *json is a new string the caller frees.
+ */
+int bs_store_list_online_json(struct bs_store *st, const char *exclude_email,
+			      const struct cm_strlist *repositories, bool with_scores,
+			      int64_t limit, const struct bs_store_timing *t, char **json);
+
 /* One unexpired registration by email (addresses only when broadcasting). */
 int bs_store_lookup(struct bs_store *st, const char *email, struct cm_bootstrap_peer *out);
 
