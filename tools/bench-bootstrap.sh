@@ -77,8 +77,7 @@ esc_pem=${cert_pem//\'/\'\'}
 } >"$scripts/register.sql"
 {
 	echo "\\set n random(0, $((C - 1)))"
-	sql pin-read "$email"
-	sql heartbeat "$email" "'3600'"
+	sql heartbeat-pinned "$email" "'3600'" "'$fp'"
 } >"$scripts/heartbeat.sql"
 {
 	echo "\\set n random(0, $((C - 1)))"

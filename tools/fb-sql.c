@@ -15,6 +15,7 @@ static const struct {
     {"pin-insert", BS_SQL_PIN_INSERT},
     {"register", BS_SQL_REGISTER},
     {"heartbeat", BS_SQL_HEARTBEAT},
+    {"heartbeat-pinned", BS_SQL_HEARTBEAT_PINNED},
     {"list-scored", BS_SQL_LIST_SCORED},
     {"list-sample", BS_SQL_LIST_SAMPLE},
     {"whitelist-check", BS_SQL_WHITELIST_CHECK},

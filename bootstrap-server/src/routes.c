@@ -20,7 +20,11 @@
 
 typedef void (*handler_fn)(struct bs_server *, struct bs_request *, struct bs_reply *);
 
-enum access { OPEN, CERT, ADMIN };
+/*
+ * CERT_SELF: like CERT, but the handler checks the pin inside its own
+ * statement (one round trip fewer on the busiest route).
+ */
+enum access { OPEN, CERT, CERT_SELF, ADMIN };
 
 struct route {
 	const char *method;
@@ -255,7 +259,10 @@ do_heartbeat(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 		return;
 	}
 	if (email_is_callers(req, h.email, rep)) {
-		rc = bs_store_heartbeat(bs_server_store(s), h.email, &s->timing, &expires_at_ms);
+		/* Pinning mode: the statement itself requires the registering certificate. */
+		rc = bs_store_heartbeat(bs_server_store(s), h.email,
+					s->cfg->client_ca_file == NULL ? req->fingerprint : NULL,
+					&s->timing, &expires_at_ms);
 		if (!store_failed(s, rc, rep, "no live registration for this email")) {
 			rep->status = 200;
 			rep->json = cm_status_encode("ok", expires_at_ms);
@@ -558,7 +565,7 @@ do_admin_pin_reset(struct bs_server *s, struct bs_request *req, struct bs_reply 
 
 static const struct route routes[] = {
 	{"POST", "/api/bootstrap/register", do_register, CERT, "register"},
-	{"POST", "/api/bootstrap/heartbeat", do_heartbeat, CERT, "heartbeat"},
+	{"POST", "/api/bootstrap/heartbeat", do_heartbeat, CERT_SELF, "heartbeat"},
 	{"DELETE", "/api/bootstrap/unregister", do_unregister, CERT, "unregister"},
 	{"GET", "/api/bootstrap/peers", do_peers, CERT, "peers"},
 	{"GET", "/api/bootstrap/discover", do_discover, CERT, "discover"},
@@ -578,7 +585,7 @@ static const struct route routes[] = {
 
 /* Authentication shared by every API route; false with the reply set. */
 static bool
-authenticate(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
+authenticate(struct bs_server *s, struct bs_request *req, struct bs_reply *rep, bool check_pin)
 {
 	int64_t retry_ms = 0;
 
@@ -597,7 +604,7 @@ authenticate(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 		return false;
 	}
 	/* Pinning mode: a pinned email must present its pinned certificate, reads included. */
-	if (s->cfg->client_ca_file == NULL && req->cert_email != NULL &&
+	if (check_pin && s->cfg->client_ca_file == NULL && req->cert_email != NULL &&
 	    store_failed(s, bs_store_check_pin(bs_server_store(s), req->cert_email,
 					       req->fingerprint, false),
 			 rep, ""))
@@ -663,7 +670,7 @@ bs_route(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 			       "Content-Type must be application/json");
 		return;
 	}
-	if (match->access != OPEN && !authenticate(s, req, rep))
+	if (match->access != OPEN && !authenticate(s, req, rep, match->access != CERT_SELF))
 		return;
 	if (match->access == ADMIN && !in_list(s->admins, s->admins_len, req->fingerprint)) {
 		bs_reply_error(rep, 403, "not_admin", "this certificate is not an administrator");

@@ -72,6 +72,17 @@
 	" WHERE email = $1 AND expires_at > now()"                                                 \
 	" RETURNING (extract(epoch FROM expires_at) * 1000)::bigint"
 
+/* The same for pinning mode: only the certificate the row was registered with ($3). */
+#define BS_SQL_HEARTBEAT_PINNED                                                                    \
+	"UPDATE registrations SET last_heartbeat = now(),"                                         \
+	" expires_at = now() + make_interval(secs => $2::bigint),"                                 \
+	" heartbeats = CASE WHEN window_start < now() - interval '24 hours'"                       \
+	"  THEN heartbeats / 2 + 1 ELSE heartbeats + 1 END,"                                       \
+	" window_start = CASE WHEN window_start < now() - interval '24 hours'"                     \
+	"  THEN now() - interval '12 hours' ELSE window_start END"                                 \
+	" WHERE email = $1 AND expires_at > now() AND fingerprint = $3"                            \
+	" RETURNING (extract(epoch FROM expires_at) * 1000)::bigint"
+
 /* The conditions of an online broadcasting registration ($1 stale_after_s, $3 email to leave out or
  * NULL). */
 #define BS_SQL_ONLINE                                                                              \

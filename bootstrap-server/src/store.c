@@ -27,8 +27,8 @@
  * The hot-path statements are prepared once per connection: planning the
  * discover query took longer than running it.
  */
-enum stmt { ST_PIN_READ, ST_PIN_INSERT, ST_REGISTER, ST_HEARTBEAT, ST_LIST_SCORED,
-	    ST_LIST_SAMPLE, ST_WHITELIST_CHECK, ST_COUNT };
+enum stmt { ST_PIN_READ, ST_PIN_INSERT, ST_REGISTER, ST_HEARTBEAT, ST_HEARTBEAT_PINNED,
+	    ST_LIST_SCORED, ST_LIST_SAMPLE, ST_WHITELIST_CHECK, ST_COUNT };
 
 static const struct {
 	const char *name;
@@ -39,6 +39,7 @@ static const struct {
 	[ST_PIN_INSERT] = {"pin_insert", BS_SQL_PIN_INSERT, 2},
 	[ST_REGISTER] = {"register", BS_SQL_REGISTER, 11},
 	[ST_HEARTBEAT] = {"heartbeat", BS_SQL_HEARTBEAT, 2},
+	[ST_HEARTBEAT_PINNED] = {"heartbeat_pinned", BS_SQL_HEARTBEAT_PINNED, 3},
 	[ST_LIST_SCORED] = {"list_scored", BS_SQL_LIST_SCORED, 5},
 	[ST_LIST_SAMPLE] = {"list_sample", BS_SQL_LIST_SAMPLE, 4},
 	[ST_WHITELIST_CHECK] = {"whitelist_check", BS_SQL_WHITELIST_CHECK, 1},
@@ -355,24 +356,30 @@ end:
 }
 
 int
-bs_store_heartbeat(struct bs_store *st, const char *email, const struct bs_store_timing *t,
-		   int64_t *expires_at_ms)
+bs_store_heartbeat(struct bs_store *st, const char *email, const char *fingerprint,
+		   const struct bs_store_timing *t, int64_t *expires_at_ms)
 {
 	char ttl[24];
-	const char *params[2] = {email, ttl};
+	const char *params[3] = {email, ttl, fingerprint};
 	PGresult *res;
 	int rc;
 
 	snprintf(ttl, sizeof(ttl), "%lld", (long long)t->ttl_s);
-	res = query_prepared(st, ST_HEARTBEAT, params, &rc);
+	res = query_prepared(st, fingerprint != NULL ? ST_HEARTBEAT_PINNED : ST_HEARTBEAT, params,
+			     &rc);
 	if (rc != BS_STORE_OK)
 		return rc;
-	if (PQntuples(res) == 0)
-		rc = BS_STORE_NOT_FOUND;
-	else
+	if (PQntuples(res) > 0) {
 		*expires_at_ms = cell_ms(res);
+		PQclear(res);
+		return BS_STORE_OK;
+	}
 	PQclear(res);
-	return rc;
+	/* No row took it: another certificate holds the email's pin, or nothing is registered. */
+	if (fingerprint != NULL &&
+	    (rc = bs_store_check_pin(st, email, fingerprint, false)) != BS_STORE_OK)
+		return rc;
+	return BS_STORE_NOT_FOUND;
 }
 
 int

@@ -53,9 +53,13 @@ int bs_store_register(struct bs_store *st, const struct cm_register_request *req
 		      const char *peer_id, const char *fingerprint, const char *cert_pem,
 		      const struct bs_store_timing *t, int64_t *expires_at_ms);
 
-/* Slides the TTL of a live registration; NOT_FOUND when there is none. */
-int bs_store_heartbeat(struct bs_store *st, const char *email, const struct bs_store_timing *t,
-		       int64_t *expires_at_ms);
+/*
+ * Slides the TTL of a live registration; NOT_FOUND when there is none. With a
+ * fingerprint (pinning mode) the row must have been registered with that
+ * certificate, and PIN_MISMATCH says the email is pinned to another one.
+ */
+int bs_store_heartbeat(struct bs_store *st, const char *email, const char *fingerprint,
+		       const struct bs_store_timing *t, int64_t *expires_at_ms);
 
 int bs_store_unregister(struct bs_store *st, const char *email);
 

@@ -34,6 +34,11 @@ fb_expect 403 "$(impostor -X POST -H "$J" -d "$(reg alice@example.com)" "$U/api/
 fb_expect 403 "$(impostor "$U/api/bootstrap/peers")" "read with another certificate"
 fb_expect 403 "$(impostor -X DELETE "$U/api/bootstrap/unregister?email=alice@example.com")" \
 	"unregister with another certificate"
+hb='{"email":"alice@example.com"}'
+fb_expect 403 "$(impostor -X POST -H "$J" -d "$hb" "$U/api/bootstrap/heartbeat")" \
+	"heartbeat with another certificate"
+fb_expect 200 "$(fb_as alice@example.com -X POST -H "$J" -d "$hb" "$U/api/bootstrap/heartbeat")" \
+	"heartbeat with the pinned certificate"
 fb_assert_eq "$(fb_psql "SELECT count(*) FROM registrations")" 1 "the registration survived"
 
 # Admin: only listed fingerprints; pin reset lets the new certificate in.
@@ -46,6 +51,10 @@ fb_expect 404 "$(fb_as admin@example.com -X DELETE "$U/api/admin/pins/alice@exam
 fb_expect 200 "$(impostor -X POST -H "$J" -d "$(reg alice@example.com)" "$U/api/bootstrap/register")" \
 	"new certificate after the reset"
 fb_expect 403 "$(fb_register alice@example.com "$(reg alice@example.com)")" "old certificate now refused"
+fb_expect 403 "$(fb_as alice@example.com -X POST -H "$J" -d "$hb" "$U/api/bootstrap/heartbeat")" \
+	"old certificate's heartbeat refused"
+fb_expect 200 "$(impostor -X POST -H "$J" -d "$hb" "$U/api/bootstrap/heartbeat")" \
+	"the new certificate's heartbeat"
 
 # Whitelist through the admin API: once it has entries, only they register as bootstrap.
 fb_peer erin@example.com
