@@ -24,6 +24,18 @@ fb_pass "both broadcasting agents registered with the bootstrap server"
 fb_agents_meet 30 . b1 b2 s1 s2
 fb_pass "every agent knows the three others"
 
+# The topology of the live network from the four tables: one component.
+topo=$(fb_tmpdir)
+args=()
+for n in b1 b2 s1 s2; do
+	fb_agent_peers_json "$n" >"$topo/$n.json"
+	args+=("$n@example.com=$topo/$n.json")
+done
+out=$("$FB_BUILD/bin/fb-topology" --json --dot "$topo/net.dot" "${args[@]}")
+fb_assert_eq "$(jq -c '[.nodes, .components, .partitioned]' <<<"$out")" '[4,1,false]' "topology ($out)"
+[ "$(jq .edges <<<"$out")" -ge 3 ] || fb_fail "fewer sessions than a tree needs: $out"
+fb_pass "fb-topology: $(jq -c '{edges, degree_avg, diameter_estimate}' <<<"$out")"
+
 # A silent agent's record is in others' tables, with no address.
 fb_agent_knows b1 s1@example.com '.socket_addresses == [] and .is_broadcasting == false' ||
 	fb_fail "b1 holds s1 with an address: $(fb_agent_peers_json b1)"
