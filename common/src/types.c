@@ -82,6 +82,30 @@ cm_strlist_append(struct cm_strlist *l, const char *s)
 	return 0;
 }
 
+char *
+cm_join(const char *const *items, size_t n, const char *sep)
+{
+	size_t len = 1, seplen = strlen(sep), at = 0;
+	char *out;
+
+	for (size_t i = 0; i < n; i++)
+		len += strlen(items[i]) + (i > 0 ? seplen : 0);
+	if ((out = malloc(len)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(items[i]);
+
+		if (i > 0) {
+			memcpy(out + at, sep, seplen);
+			at += seplen;
+		}
+		memcpy(out + at, items[i], l);
+		at += l;
+	}
+	out[at] = '\0';
+	return out;
+}
+
 void
 cm_strlist_clear(struct cm_strlist *l)
 {

@@ -448,19 +448,11 @@ int
 bc_discover(struct bc_client *c, const struct cm_strlist *repos, int limit, bc_done_fn done,
 	    void *arg)
 {
-	size_t len = 1;
-	char *joined, suffix[32];
+	char *joined = cm_join((const char *const *)repos->items, repos->len, ","), suffix[32];
 	int rc;
 
-	for (size_t i = 0; i < repos->len; i++)
-		len += strlen(repos->items[i]) + 1;
-	if ((joined = calloc(1, len)) == NULL)
+	if (joined == NULL)
 		return -1;
-	for (size_t i = 0; i < repos->len; i++) {
-		if (i > 0)
-			strcat(joined, ",");
-		strcat(joined, repos->items[i]);
-	}
 	snprintf(suffix, sizeof(suffix), "&limit=%d", limit);
 	rc = start(c, "GET", with_query("/api/bootstrap/discover?repositories=", joined, suffix),
 		   NULL, done, arg);

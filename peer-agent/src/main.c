@@ -66,14 +66,16 @@ static char *
 default_home(void)
 {
 	const char *h = getenv("FLASHBACK_HOME"), *u = getenv("HOME");
+	size_t len;
 	char *out;
 
 	if (h != NULL && *h != '\0')
 		return strdup(h);
 	if (u == NULL || *u == '\0')
 		return NULL;
-	if ((out = malloc(strlen(u) + 16)) != NULL)
-		sprintf(out, "%s/.flashback", u);
+	len = strlen(u) + sizeof("/.flashback");
+	if ((out = malloc(len)) != NULL)
+		snprintf(out, len, "%s/.flashback", u);
 	return out;
 }
 
@@ -171,7 +173,7 @@ print_status(json_t *j)
 static void
 join(json_t *arr, const char *key, char *out, size_t cap)
 {
-	size_t i;
+	size_t i, at = 0;
 	json_t *v;
 
 	out[0] = '\0';
@@ -180,11 +182,10 @@ join(json_t *arr, const char *key, char *out, size_t cap)
 
 		if (s == NULL)
 			continue;
-		if (strlen(out) + strlen(s) + 2 >= cap)
+		/* A cell of a table: what does not fit is left out, not cut in half. */
+		if (at + strlen(s) + 2 >= cap)
 			break;
-		if (i > 0)
-			strcat(out, ",");
-		strcat(out, s);
+		at += (size_t)snprintf(out + at, cap - at, "%s%s", at > 0 ? "," : "", s);
 	}
 	if (out[0] == '\0')
 		snprintf(out, cap, "-");
@@ -249,13 +250,13 @@ cli_api(const struct opts *o, const char *cmd)
 		}
 	} else if (strcmp(cmd, "discover") == 0) {
 		char joined[2048] = "";
+		size_t at = 0;
 
 		for (int i = 0; i < o->nargs; i++) {
-			if (strlen(joined) + strlen(o->args[i]) + 2 >= sizeof(joined))
+			if (at + strlen(o->args[i]) + 2 >= sizeof(joined))
 				break;
-			if (i > 0)
-				strcat(joined, ",");
-			strcat(joined, o->args[i]);
+			at += (size_t)snprintf(joined + at, sizeof(joined) - at, "%s%s",
+					       i > 0 ? "," : "", o->args[i]);
 		}
 		esc = curl_easy_escape(NULL, joined, 0);
 		snprintf(path, sizeof(path), "/api/v1/discover?repositories=%s", esc);

@@ -757,6 +757,20 @@ START_TEST(test_envelope_decode_digest_limits)
 }
 END_TEST
 
+START_TEST(test_cm_join_separates_items)
+{
+	const char *items[] = {"alpha", "", "gamma"};
+	char *s;
+
+	ck_assert_str_eq((s = cm_join(items, 3, ",")), "alpha,,gamma");
+	free(s);
+	ck_assert_str_eq((s = cm_join(items, 1, ", ")), "alpha");
+	free(s);
+	ck_assert_str_eq((s = cm_join(items, 0, ",")), "");
+	free(s);
+}
+END_TEST
+
 START_TEST(test_envelope_decode_ignores_unknown_fields)
 {
 	struct cm_err e = {0};
@@ -1142,6 +1156,7 @@ codec_suite(void)
 	tcase_add_test(tc, test_envelope_decode_rejects_time_offset);
 	tcase_add_test(tc, test_envelope_round_trip_request_with_digest_and_list_version);
 	tcase_add_test(tc, test_envelope_decode_digest_limits);
+	tcase_add_test(tc, test_cm_join_separates_items);
 	tcase_add_test(tc, test_envelope_decode_ignores_unknown_fields);
 	tcase_add_test(tc, test_envelope_decode_deep_path_in_announcement);
 	tcase_add_test(tc, test_envelope_decode_list_response_peer_count_limit);

@@ -278,6 +278,8 @@ const char *cm_peer_source_name(enum cm_peer_source s);
 /* Lists: append takes a copy; return 0 or -1 on allocation failure. */
 int cm_strlist_append(struct cm_strlist *l, const char *s);
 void cm_strlist_clear(struct cm_strlist *l);
+/* The n items joined with sep, as a new string the caller frees; NULL without memory. */
+char *cm_join(const char *const *items, size_t n, const char *sep);
 int cm_repolist_append(struct cm_repolist *l, const char *name, const char *description);
 void cm_repolist_clear(struct cm_repolist *l);
 
