@@ -60,28 +60,23 @@
 	"  SELECT DISTINCT n, $1 FROM unnest($11::text[]) AS n ON CONFLICT DO NOTHING)"            \
 	" SELECT (extract(epoch FROM expires_at) * 1000)::bigint FROM up"
 
-/* A heartbeat ($1 email, $2 ttl_s); past 24 h the availability window restarts at 12 h with half
- * the count. */
-#define BS_SQL_HEARTBEAT                                                                           \
+/*
+ * A heartbeat ($1 email, $2 ttl_s), of the rows matching extra; past 24 h the
+ * availability window restarts at 12 h with half the count.
+ */
+#define BS_SQL_HEARTBEAT_WHERE(extra)                                                              \
 	"UPDATE registrations SET last_heartbeat = now(),"                                         \
 	" expires_at = now() + make_interval(secs => $2::bigint),"                                 \
 	" heartbeats = CASE WHEN window_start < now() - interval '24 hours'"                       \
 	"  THEN heartbeats / 2 + 1 ELSE heartbeats + 1 END,"                                       \
 	" window_start = CASE WHEN window_start < now() - interval '24 hours'"                     \
 	"  THEN now() - interval '12 hours' ELSE window_start END"                                 \
-	" WHERE email = $1 AND expires_at > now()"                                                 \
+	" WHERE email = $1 AND expires_at > now()" extra                                           \
 	" RETURNING (extract(epoch FROM expires_at) * 1000)::bigint"
 
-/* The same for pinning mode: only the certificate the row was registered with ($3). */
-#define BS_SQL_HEARTBEAT_PINNED                                                                    \
-	"UPDATE registrations SET last_heartbeat = now(),"                                         \
-	" expires_at = now() + make_interval(secs => $2::bigint),"                                 \
-	" heartbeats = CASE WHEN window_start < now() - interval '24 hours'"                       \
-	"  THEN heartbeats / 2 + 1 ELSE heartbeats + 1 END,"                                       \
-	" window_start = CASE WHEN window_start < now() - interval '24 hours'"                     \
-	"  THEN now() - interval '12 hours' ELSE window_start END"                                 \
-	" WHERE email = $1 AND expires_at > now() AND fingerprint = $3"                            \
-	" RETURNING (extract(epoch FROM expires_at) * 1000)::bigint"
+#define BS_SQL_HEARTBEAT BS_SQL_HEARTBEAT_WHERE("")
+/* Pinning mode: only the certificate the row was registered with ($3). */
+#define BS_SQL_HEARTBEAT_PINNED BS_SQL_HEARTBEAT_WHERE(" AND fingerprint = $3")
 
 /* The conditions of an online broadcasting registration ($1 stale_after_s, $3 email to leave out or
  * NULL). */
