@@ -345,15 +345,6 @@ b64_decode(const char *in, unsigned char **out, size_t *len)
 
 /* Neighbours */
 
-static struct nb *
-nb_get(struct engine *e, uint64_t id)
-{
-	for (size_t i = 0; i < e->nnbs; i++)
-		if (e->nbs[i].id == id)
-			return &e->nbs[i];
-	return NULL;
-}
-
 static const struct nb *
 nb_get_const(const struct engine *e, uint64_t id)
 {
@@ -361,6 +352,12 @@ nb_get_const(const struct engine *e, uint64_t id)
 		if (e->nbs[i].id == id)
 			return &e->nbs[i];
 	return NULL;
+}
+
+static struct nb *
+nb_get(struct engine *e, uint64_t id)
+{
+	return (struct nb *)nb_get_const(e, id);
 }
 
 /* Actions */
@@ -518,11 +515,13 @@ verify_record(const struct engine *e, const struct cm_signed_record *rec,
 /*
  * The checks every received record goes through before it may touch the
  * table: cheap ones first, so a known record costs no signature check.
- * Returns ENGINE_ACCEPTED with fp filled, or the verdict that drops it.
+ * verified_fp, when not NULL, is the fingerprint of a signature already
+ * checked (a hello's). Returns ENGINE_ACCEPTED with fp filled, or the
+ * verdict that drops it.
  */
 static enum engine_verdict
 check_record(struct engine *e, const struct cm_signed_record *rec, int64_t now_ms,
-	     char fp[CM_FINGERPRINT_LEN + 1])
+	     const char *verified_fp, char fp[CM_FINGERPRINT_LEN + 1])
 {
 	const struct cm_peer_record *r = &rec->record;
 	const struct peertable_entry *held;
@@ -537,7 +536,9 @@ check_record(struct engine *e, const struct cm_signed_record *rec, int64_t now_m
 	held = peertable_get(e->table, r->email);
 	if (held != NULL && r->seq <= held->rec.record.seq)
 		return ENGINE_DROP_OLD;
-	if (verify_record(e, rec, fp) != 0)
+	if (verified_fp != NULL)
+		memcpy(fp, verified_fp, CM_FINGERPRINT_LEN + 1);
+	else if (verify_record(e, rec, fp) != 0)
 		return ENGINE_DROP_SIGNATURE;
 	pinned = peertable_pinned(e->table, r->email);
 	if (pinned != NULL && strcmp(pinned, fp) != 0)
@@ -1057,10 +1058,9 @@ forward(struct engine *e, struct cm_envelope *env, uint64_t from, struct engine_
 /* The first frame of a session: the peer's own signed announcement, matching its TLS certificate. */
 static enum engine_verdict
 authenticate(struct engine *e, struct nb *n, const struct cm_envelope *env, int64_t now_ms,
-	     struct engine_actions *out)
+	     char fp[CM_FINGERPRINT_LEN + 1], struct engine_actions *out)
 {
 	const struct cm_signed_record *rec = &env->payload.announcement.origin;
-	char fp[CM_FINGERPRINT_LEN + 1];
 	const char *pinned;
 
 	if (env->type != CM_MSG_PEER_ANNOUNCEMENT ||
@@ -1096,20 +1096,22 @@ authenticate(struct engine *e, struct nb *n, const struct cm_envelope *env, int6
 	return ENGINE_ACCEPTED;
 }
 
+/* hello_fp: the fingerprint authenticate verified when this is the session's hello, else NULL. */
 static enum engine_verdict
-receive_announcement(struct engine *e, struct nb *n, struct cm_envelope *env, bool hello,
-		     int64_t now_ms, struct engine_rng *rng, struct engine_actions *out)
+receive_announcement(struct engine *e, struct nb *n, struct cm_envelope *env,
+		     const char *hello_fp, int64_t now_ms, struct engine_rng *rng,
+		     struct engine_actions *out)
 {
 	const struct cm_signed_record *rec = &env->payload.announcement.origin;
 	char fp[CM_FINGERPRINT_LEN + 1];
-	enum engine_verdict v = check_record(e, rec, now_ms, fp);
+	enum engine_verdict v = check_record(e, rec, now_ms, hello_fp, fp);
 
 	if (v == ENGINE_ACCEPTED)
 		v = apply_record(e, rec, fp, now_ms);
 	/* Only news travels on. */
 	if (v == ENGINE_ACCEPTED)
 		forward(e, env, n->id, rng, out);
-	if (hello) {
+	if (hello_fp != NULL) {
 		/* The hello's peer is now a direct neighbour, whatever its record's news. */
 		peertable_set_connected(e->table, n->email, true, now_ms);
 		if (v == ENGINE_DROP_OLD)
@@ -1129,7 +1131,7 @@ receive_list(struct engine *e, struct nb *n, const struct cm_envelope *env, int6
 	for (size_t i = 0; i < lr->peers.len; i++) {
 		const struct cm_signed_record *rec = &lr->peers.items[i];
 		char fp[CM_FINGERPRINT_LEN + 1];
-		enum engine_verdict v = check_record(e, rec, now_ms, fp);
+		enum engine_verdict v = check_record(e, rec, now_ms, NULL, fp);
 
 		if (v == ENGINE_ACCEPTED)
 			v = apply_record(e, rec, fp, now_ms);
@@ -1152,6 +1154,7 @@ engine_receive(struct engine *e, uint64_t from, const char *frame, size_t len, i
 	struct cm_envelope env;
 	struct cm_err err;
 	enum engine_verdict v;
+	char hello_fp[CM_FINGERPRINT_LEN + 1];
 	bool hello = false;
 
 	e->stats.received++;
@@ -1170,7 +1173,7 @@ engine_receive(struct engine *e, uint64_t from, const char *frame, size_t len, i
 		goto done;
 	}
 	if (!n->authed) {
-		if ((v = authenticate(e, n, &env, now_ms, out)) != ENGINE_ACCEPTED)
+		if ((v = authenticate(e, n, &env, now_ms, hello_fp, out)) != ENGINE_ACCEPTED)
 			goto free_env;
 		hello = true;
 	}
@@ -1192,7 +1195,7 @@ engine_receive(struct engine *e, uint64_t from, const char *frame, size_t len, i
 	peertable_note_gossip(e->table, n->email);
 	switch (env.type) {
 	case CM_MSG_PEER_ANNOUNCEMENT:
-		v = receive_announcement(e, n, &env, hello, now_ms, rng, out);
+		v = receive_announcement(e, n, &env, hello ? hello_fp : NULL, now_ms, rng, out);
 		break;
 	case CM_MSG_HEARTBEAT:
 		peertable_note_heartbeat(e->table, n->email, env.payload.heartbeat.peer_count,
