@@ -711,8 +711,13 @@ cm_peer_record_decode(const json_t *j, struct cm_peer_record *out, struct cm_err
 	return 0;
 }
 
+/*
+ * cert_required is false only for an announcement's origin: a refresh may
+ * leave the certificate out for receivers that hold it already.
+ */
 static int
-decode_signed_record(struct dctx *c, const json_t *j, struct cm_signed_record *out)
+decode_signed_record(struct dctx *c, const json_t *j, bool cert_required,
+		     struct cm_signed_record *out)
 {
 	json_t *rec;
 	struct cm_err cerr;
@@ -731,7 +736,7 @@ decode_signed_record(struct dctx *c, const json_t *j, struct cm_signed_record *o
 	rc = decode_peer_record(c, rec, &out->record);
 	path_pop(c, mark);
 	if (rc != 0 ||
-	    get_string(c, j, "public_certificate", true, CM_MAX_CERT_PEM, STR_ANY,
+	    get_string(c, j, "public_certificate", cert_required, CM_MAX_CERT_PEM, STR_ANY,
 		       &out->public_certificate) != 0 ||
 	    get_string(c, j, "signature", true, CM_MAX_SIGNATURE_B64, STR_ANY, &out->signature) !=
 		    0)
@@ -747,7 +752,7 @@ cm_signed_record_decode(const json_t *j, struct cm_signed_record *out, struct cm
 	struct dctx c = DCTX_INIT(err);
 
 	memset(out, 0, sizeof(*out));
-	if (decode_signed_record(&c, j, out) != 0) {
+	if (decode_signed_record(&c, j, true, out) != 0) {
 		cm_signed_record_clear(out);
 		return -1;
 	}
@@ -881,7 +886,7 @@ decode_signed_recordlist(struct dctx *c, const json_t *obj, const char *key,
 	{
 		size_t m2 = path_push_index(c, i);
 		out->len = i + 1;
-		if (decode_signed_record(c, v, &out->items[i]) != 0)
+		if (decode_signed_record(c, v, true, &out->items[i]) != 0)
 			return -1;
 		path_pop(c, m2);
 	}
@@ -926,7 +931,7 @@ decode_payload(struct dctx *c, const json_t *p, struct cm_envelope *out)
 		if (get_object(c, p, "origin", true, &origin) != 0)
 			return -1;
 		mark = path_push_key(c, "origin");
-		rc = decode_signed_record(c, origin, &out->payload.announcement.origin);
+		rc = decode_signed_record(c, origin, false, &out->payload.announcement.origin);
 		path_pop(c, mark);
 		return rc;
 	case CM_MSG_PEER_REQUEST:
@@ -1229,7 +1234,8 @@ cm_signed_record_encode(const struct cm_signed_record *s)
 	else
 		rec = cm_peer_record_encode(&s->record);
 	set(o, "record", rec, &ok);
-	set(o, "public_certificate", json_string(s->public_certificate), &ok);
+	if (s->public_certificate != NULL)
+		set(o, "public_certificate", json_string(s->public_certificate), &ok);
 	set(o, "signature", json_string(s->signature), &ok);
 	return finish(o, ok);
 }

@@ -88,7 +88,7 @@ engine_config_default(struct engine_config *cfg)
 static const char *const verdict_names[ENGINE_VERDICT_COUNT] = {
 	"accepted",  "duplicate", "ttl",     "future",  "signature", "pin",
 	"expired",   "old",       "limit",   "invalid", "auth",      "unknown_neighbour",
-	"unsolicited",
+	"unsolicited", "unknown_certificate",
 };
 
 const char *
@@ -689,10 +689,14 @@ resign_self(struct engine *e, const struct cm_peer_record *tmpl, int64_t now_ms)
 	return 0;
 }
 
-/* Our announcement to every authenticated neighbour (or only to one: to != 0). */
+/*
+ * Our announcement to every authenticated neighbour (or only to one: to != 0).
+ * A refresh (with_cert false) leaves the certificate out: receivers verify it
+ * with the one they hold, which more than halves the standing cost.
+ */
 static int
-announce_self(struct engine *e, uint64_t to, int64_t now_ms, struct engine_rng *rng,
-	      struct engine_actions *out)
+announce_self(struct engine *e, uint64_t to, bool with_cert, int64_t now_ms,
+	      struct engine_rng *rng, struct engine_actions *out)
 {
 	struct cm_envelope env;
 	char id[CM_UUID_TEXT_LEN + 1];
@@ -701,6 +705,8 @@ announce_self(struct engine *e, uint64_t to, int64_t now_ms, struct engine_rng *
 
 	envelope_init(e, &env, CM_MSG_PEER_ANNOUNCEMENT, e->cfg.ttl, now_ms, rng, id);
 	env.payload.announcement.origin = e->self;
+	if (!with_cert)
+		env.payload.announcement.origin.public_certificate = NULL;
 	if ((frame = encode_frame(&env, &len)) == NULL)
 		return -1;
 	seen_add(e, id, now_ms);
@@ -725,7 +731,7 @@ engine_set_self(struct engine *e, const struct cm_peer_record *tmpl, int64_t now
 	if (resign_self(e, tmpl, now_ms) != 0)
 		return -1;
 	e->next_reannounce_ms = e->cfg.reannounce_ms > 0 ? now_ms + e->cfg.reannounce_ms : INT64_MAX;
-	return announce_self(e, 0, now_ms, rng, out);
+	return announce_self(e, 0, true, now_ms, rng, out);
 }
 
 int
@@ -739,7 +745,7 @@ engine_leave(struct engine *e, int64_t now_ms, struct engine_rng *rng, struct en
 	tmpl.leaving = true;
 	rc = resign_self(e, &tmpl, now_ms);
 	cm_peer_record_clear(&tmpl);
-	return rc == 0 ? announce_self(e, 0, now_ms, rng, out) : -1;
+	return rc == 0 ? announce_self(e, 0, true, now_ms, rng, out) : -1;
 }
 
 int
@@ -768,7 +774,7 @@ engine_neighbour_up(struct engine *e, uint64_t id, bool inbound, const char *tls
 		snprintf(n->tls_fp, sizeof(n->tls_fp), "%s", tls_fingerprint);
 	}
 	/* The hello: our own record, straight to this neighbour only. */
-	return announce_self(e, id, now_ms, rng, out);
+	return announce_self(e, id, true, now_ms, rng, out);
 }
 
 void
@@ -1102,12 +1108,28 @@ receive_announcement(struct engine *e, struct nb *n, struct cm_envelope *env,
 		     const char *hello_fp, int64_t now_ms, struct engine_rng *rng,
 		     struct engine_actions *out)
 {
-	const struct cm_signed_record *rec = &env->payload.announcement.origin;
+	struct cm_signed_record *rec = &env->payload.announcement.origin;
 	char fp[CM_FINGERPRINT_LEN + 1];
-	enum engine_verdict v = check_record(e, rec, now_ms, hello_fp, fp);
+	bool refresh = rec->public_certificate == NULL;
+	enum engine_verdict v;
 
+	if (refresh) {
+		const struct peertable_entry *held = peertable_get(e->table, rec->record.email);
+
+		/* A refresh of a peer we do not hold cannot be verified: anti-entropy brings it whole. */
+		if (held == NULL || held->rec.public_certificate == NULL)
+			return ENGINE_DROP_NO_CERT;
+		if ((rec->public_certificate = strdup(held->rec.public_certificate)) == NULL)
+			return ENGINE_DROP_LIMIT;
+	}
+	v = check_record(e, rec, now_ms, hello_fp, fp);
 	if (v == ENGINE_ACCEPTED)
 		v = apply_record(e, rec, fp, now_ms);
+	if (refresh) {
+		/* It travels on as it came, without the certificate. */
+		free(rec->public_certificate);
+		rec->public_certificate = NULL;
+	}
 	/* Only news travels on. */
 	if (v == ENGINE_ACCEPTED)
 		forward(e, env, n->id, rng, out);
@@ -1359,7 +1381,7 @@ engine_tick(struct engine *e, int64_t now_ms, struct engine_rng *rng, struct eng
 
 			if (cm_peer_record_copy(&tmpl, &e->self.record) == 0) {
 				if (resign_self(e, &tmpl, now_ms) == 0)
-					announce_self(e, 0, now_ms, rng, out);
+					announce_self(e, 0, false, now_ms, rng, out);
 				cm_peer_record_clear(&tmpl);
 			}
 		}

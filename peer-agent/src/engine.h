@@ -92,6 +92,7 @@ enum engine_verdict {
 	ENGINE_DROP_AUTH,      /* hello missing or not matching TLS: closed with 1008 */
 	ENGINE_DROP_UNKNOWN,   /* from a neighbour the engine does not know */
 	ENGINE_DROP_UNSOLICITED, /* an answer to no request of ours to that neighbour */
+	ENGINE_DROP_NO_CERT,   /* a refresh without certificate for a peer not held */
 	ENGINE_VERDICT_COUNT
 };
 

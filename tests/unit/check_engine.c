@@ -692,20 +692,157 @@ START_TEST(test_engine_tick_sends_heartbeats_that_keep_neighbours_fresh)
 }
 END_TEST
 
-START_TEST(test_engine_tick_reannounces_with_higher_seq)
+/* The announcements among a peer's queued actions: how many, and how many carry a certificate. */
+static int
+announcements_with_certificate(size_t i, int *total)
+{
+	int with = 0;
+
+	*total = 0;
+	for (size_t k = 0; k < acts[i].len; k++) {
+		struct cm_envelope env;
+		struct cm_err err;
+
+		if (acts[i].items[k].kind != ENGINE_SEND ||
+		    cm_envelope_from_frame(acts[i].items[k].frame, acts[i].items[k].frame_len, &env,
+					   &err) != 0)
+			continue;
+		if (env.type == CM_MSG_PEER_ANNOUNCEMENT) {
+			(*total)++;
+			with += env.payload.announcement.origin.public_certificate != NULL;
+		}
+		cm_envelope_clear(&env);
+	}
+	return with;
+}
+
+START_TEST(test_engine_tick_reannounces_with_higher_seq_without_certificate)
 {
 	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r");
+	struct engine_config c;
+	const struct peertable_entry *e;
 	int64_t seq0;
+	int total;
 
+	engine_config_default(&c);
 	link_peers(a, b);
 	pump();
 	seq0 = peertable_get(P[b].t, "p0@example.com")->rec.record.seq;
 	engine_tick(P[a].e, now, &rng, &acts[a]);
-	now += 601 * SEC;
+	now += c.reannounce_ms + SEC;
 	engine_tick(P[a].e, now, &rng, &acts[a]);
+	/* A refresh: the receiver holds the certificate already. */
+	ck_assert_int_eq(announcements_with_certificate(a, &total), 0);
+	ck_assert_int_eq(total, 1);
 	pump();
-	ck_assert_int_gt(peertable_get(P[b].t, "p0@example.com")->rec.record.seq, seq0);
-	ck_assert_int_eq(peertable_get(P[b].t, "p0@example.com")->rec.record.issued_at_ms, now);
+	e = peertable_get(P[b].t, "p0@example.com");
+	ck_assert_int_gt(e->rec.record.seq, seq0);
+	ck_assert_int_eq(e->rec.record.issued_at_ms, now);
+	/* The table keeps the certificate, so answers from it carry one. */
+	ck_assert_ptr_nonnull(e->rec.public_certificate);
+	ck_assert_int_eq(engine_stats(P[b].e)->verdicts[ENGINE_DROP_NO_CERT], 0);
+}
+END_TEST
+
+START_TEST(test_engine_receive_refresh_forwarded_without_certificate)
+{
+	size_t hub = star(6), origin = add_peer(true, false, "x");
+	struct cm_signed_record rec;
+	char *f, *cert;
+	int total;
+
+	signed_record_of(origin, 5, now, true, "x", &rec);
+	f = announcement_frame(1, &rec, 5, now, NULL);
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
+	ck_assert_int_eq(announcements_with_certificate(hub, &total), 3);
+	free(f);
+	clear_actions();
+	cm_signed_record_clear(&rec);
+	signed_record_of(origin, 6, now, true, "x", &rec);
+	cert = rec.public_certificate;
+	rec.public_certificate = NULL;
+	f = announcement_frame(1, &rec, 5, now, NULL);
+	rec.public_certificate = cert;
+	ck_assert_ptr_null(strstr(f, "public_certificate"));
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
+	ck_assert_int_eq(peertable_get(P[hub].t, rec.record.email)->rec.record.seq, 6);
+	ck_assert_int_eq(announcements_with_certificate(hub, &total), 0);
+	ck_assert_int_eq(total, 3);
+	free(f);
+	cm_signed_record_clear(&rec);
+}
+END_TEST
+
+START_TEST(test_engine_receive_refresh_of_unknown_peer_dropped)
+{
+	size_t hub = star(3), origin = add_peer(true, false, "x");
+	struct cm_signed_record rec;
+	char *f, *cert;
+
+	signed_record_of(origin, 6, now, true, "x", &rec);
+	cert = rec.public_certificate;
+	rec.public_certificate = NULL;
+	f = announcement_frame(1, &rec, 5, now, NULL);
+	rec.public_certificate = cert;
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_DROP_NO_CERT);
+	ck_assert_ptr_null(peertable_get(P[hub].t, rec.record.email));
+	ck_assert_uint_eq(acts[hub].len, 0);
+	ck_assert_str_eq(engine_verdict_name(ENGINE_DROP_NO_CERT), "unknown_certificate");
+	free(f);
+	cm_signed_record_clear(&rec);
+}
+END_TEST
+
+START_TEST(test_engine_receive_refresh_signed_by_other_key_dropped)
+{
+	size_t hub = star(3), origin = add_peer(true, false, "x");
+	struct cm_identity *impostor = ident(cm_identity_email(P[origin].id));
+	struct cm_signed_record rec, fake;
+	struct cm_peer_record r;
+	struct cm_err err;
+	char *f;
+
+	signed_record_of(origin, 5, now, true, "x", &rec);
+	f = announcement_frame(1, &rec, 5, now, NULL);
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
+	free(f);
+	clear_actions();
+	/* Without a certificate of its own, the impostor's refresh meets the held one. */
+	self_record(&r, cm_identity_email(P[origin].id), true, false, "evil", 99);
+	r.seq = 6;
+	r.issued_at_ms = now;
+	ck_assert_int_eq(cm_record_sign(&r, impostor, &fake, &err), 0);
+	free(fake.public_certificate);
+	fake.public_certificate = NULL;
+	f = announcement_frame(1, &fake, 5, now, NULL);
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_DROP_SIGNATURE);
+	ck_assert_int_eq(peertable_get(P[hub].t, r.email)->rec.record.seq, 5);
+	ck_assert_uint_eq(acts[hub].len, 0);
+	free(f);
+	cm_peer_record_clear(&r);
+	cm_signed_record_clear(&rec);
+	cm_signed_record_clear(&fake);
+	cm_identity_free(impostor);
+}
+END_TEST
+
+START_TEST(test_engine_receive_hello_without_certificate_closes_1008)
+{
+	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r");
+	struct cm_signed_record rec;
+	char *f, *cert;
+
+	ck_assert_int_eq(engine_neighbour_up(P[a].e, nid(b), true, P[b].fp, now, &rng, &acts[a]), 0);
+	clear_actions();
+	signed_record_of(b, now, now, true, "r", &rec);
+	cert = rec.public_certificate;
+	rec.public_certificate = NULL;
+	f = announcement_frame(b, &rec, 5, now, NULL);
+	rec.public_certificate = cert;
+	ck_assert_int_eq(deliver(a, b, f), ENGINE_DROP_AUTH);
+	ck_assert_int_eq(close_code(a, nid(b)), ENGINE_CLOSE_POLICY);
+	free(f);
+	cm_signed_record_clear(&rec);
 }
 END_TEST
 
@@ -821,7 +958,11 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_request_broadcasting_requester_gets_all_matching);
 	tcase_add_test(tc, test_engine_receive_unsolicited_list_dropped);
 	tcase_add_test(tc, test_engine_tick_sends_heartbeats_that_keep_neighbours_fresh);
-	tcase_add_test(tc, test_engine_tick_reannounces_with_higher_seq);
+	tcase_add_test(tc, test_engine_tick_reannounces_with_higher_seq_without_certificate);
+	tcase_add_test(tc, test_engine_receive_refresh_forwarded_without_certificate);
+	tcase_add_test(tc, test_engine_receive_refresh_of_unknown_peer_dropped);
+	tcase_add_test(tc, test_engine_receive_refresh_signed_by_other_key_dropped);
+	tcase_add_test(tc, test_engine_receive_hello_without_certificate_closes_1008);
 	tcase_add_test(tc, test_engine_leave_marks_peer_offline_at_neighbours);
 	tcase_add_test(tc, test_engine_anti_entropy_sends_only_missing_records);
 	tcase_add_test(tc, test_engine_spread_reaches_every_node_with_anti_entropy);

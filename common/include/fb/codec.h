@@ -77,6 +77,9 @@ int cm_peer_record_decode(const json_t *j, struct cm_peer_record *out, struct cm
  * A signed record is written with its received record object when canonical
  * is set (so unknown fields survive forwarding), else from the struct. The
  * decoder fills canonical and rejects a record over CM_MAX_SIGNED_RECORD bytes.
+ * A NULL public_certificate is left out: only an announcement's origin may
+ * lack it (a refresh, verified with the certificate the receiver holds);
+ * everywhere else the decoders require it.
  */
 json_t *cm_signed_record_encode(const struct cm_signed_record *s);
 int cm_signed_record_decode(const json_t *j, struct cm_signed_record *out, struct cm_err *err);
