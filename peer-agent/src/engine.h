@@ -149,6 +149,14 @@ void engine_neighbour_down(struct engine *e, uint64_t id, int64_t now_ms);
  */
 void engine_assume_synced(struct engine *e, uint64_t id, uint64_t their_version);
 
+/*
+ * Verifies rec as the engine does (a fingerprint only when signature checks
+ * are off) and gives its certificate's fingerprint. The simulator uses it to
+ * seed tables with what gossip would have brought. Returns 0 or -1.
+ */
+int engine_record_fingerprint(const struct engine *e, const struct cm_signed_record *rec,
+			      char fp[CM_FINGERPRINT_LEN + 1]);
+
 /* Authenticated neighbours, and a neighbour's email once authenticated (else NULL). */
 size_t engine_neighbour_count(const struct engine *e);
 const char *engine_neighbour_email(const struct engine *e, uint64_t id);
