@@ -4,9 +4,10 @@
  * latency, loss, churn and partitions, one engine per node.
  *
  * Spread mode follows new announcements through the network and reports how
- * many live nodes hold them, how fast and at what cost in copies. Same seed,
- * same output: one random stream drives everything, events are ordered by
- * (time, sequence).
+ * many live nodes hold them, how fast and at what cost in copies. Steady mode
+ * measures the standing cost of a converged network: heartbeats, refreshes,
+ * anti-entropy, per node and second. Same seed, same output: one random
+ * stream drives everything, events are ordered by (time, sequence).
  */
 #include <getopt.h>
 #include <math.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "../peer-agent/src/config.h"
 #include "../peer-agent/src/engine.h"
 #include "fb/identity.h"
 #include "fb/log.h"
@@ -38,7 +40,15 @@ struct opts {
 	bool json;
 	int64_t heartbeat_s, anti_entropy_s, reannounce_s, stale_s, expire_s;
 	int64_t partition_at_s, heal_at_s; /* relative to the first announcement; -1: none */
+	size_t table_max;
+	const char *export_path; /* sessions at the end, JSON Lines, for fb-topology --sim */
+	const char *series_path; /* coverage over time, "ms coverage" lines, for plots */
 };
+
+/* What the frames delivered during the measurement were, by kind. */
+enum kind { K_ANNOUNCE, K_REFRESH, K_DIGEST, K_LIST, K_HEARTBEAT, K_COUNT };
+static const char *const kind_names[K_COUNT] = {"announcement", "refresh", "anti_entropy_request",
+						 "peer_list_response", "heartbeat"};
 
 struct node {
 	struct peertable *t;
@@ -51,6 +61,7 @@ struct node {
 	int *nbs;
 	int nnbs, capnbs;
 	uint8_t *has; /* per announcement: holds it */
+	int64_t refresh_at; /* steady mode: virtual ms of its first re-announcement */
 };
 
 enum ev_kind { EV_DELIVER, EV_TICK, EV_JOIN };
@@ -91,6 +102,10 @@ struct sim {
 	int nann;
 	int64_t t_announce;
 	uint64_t messages, bytes, dropped;
+	uint64_t kind_messages[K_COUNT], kind_bytes[K_COUNT]; /* from t_announce on */
+	FILE *series;
+	int64_t next_sample; /* virtual ms of the next series line */
+	bool measuring;      /* t_announce reached */
 };
 
 static uint64_t
@@ -216,8 +231,12 @@ record_of(struct sim *s, int i, struct cm_peer_record *r, int version)
 	r->capabilities.max_peers = s->o.max_peers;
 }
 
+/*
+ * self_at: virtual ms at which the node signs its record. Steady mode dates it
+ * back so that re-announcements fall uniformly over one interval.
+ */
 static void
-node_create(struct sim *s, int i)
+node_create(struct sim *s, int i, int64_t self_at)
 {
 	struct node *n = &s->nodes[i];
 	struct peertable_config tc;
@@ -228,6 +247,7 @@ node_create(struct sim *s, int i)
 
 	snprintf(n->email, sizeof(n->email), "n%d@sim.example", i);
 	peertable_config_default(&tc);
+	tc.max_entries = s->o.table_max;
 	tc.stale_ms = s->o.stale_s * 1000;
 	tc.expire_ms = s->o.expire_s * 1000;
 	tc.heartbeat_ms = s->o.heartbeat_s * 1000;
@@ -251,7 +271,8 @@ node_create(struct sim *s, int i)
 		exit(1);
 	}
 	record_of(s, i, &r, 0);
-	engine_set_self(n->e, &r, T0 + s->now, &s->erng, &a);
+	engine_set_self(n->e, &r, T0 + self_at, &s->erng, &a);
+	n->refresh_at = self_at + s->o.reannounce_s * 1000;
 	cm_strlist_clear(&r.socket_addresses);
 	cm_repolist_clear(&r.repositories);
 	engine_actions_clear(&a);
@@ -361,6 +382,18 @@ check_holds(struct sim *s, int i)
 	}
 }
 
+static enum kind
+frame_kind(const char *frame)
+{
+	if (strstr(frame, "\"HEARTBEAT\"") != NULL)
+		return K_HEARTBEAT;
+	if (strstr(frame, "\"PEER_REQUEST\"") != NULL)
+		return K_DIGEST;
+	if (strstr(frame, "\"PEER_LIST_RESPONSE\"") != NULL)
+		return K_LIST;
+	return strstr(frame, "\"public_certificate\"") != NULL ? K_ANNOUNCE : K_REFRESH;
+}
+
 static void
 deliver(struct sim *s, struct ev *e)
 {
@@ -374,6 +407,12 @@ deliver(struct sim *s, struct ev *e)
 	}
 	s->messages++;
 	s->bytes += e->len;
+	if (s->now >= s->t_announce) {
+		enum kind k = frame_kind(e->frame);
+
+		s->kind_messages[k]++;
+		s->kind_bytes[k] += e->len;
+	}
 	for (int k = 0; k < s->nann; k++)
 		if (s->now >= s->ann[k].at_ms && strstr(e->frame, s->ann[k].needle_email) != NULL &&
 		    strstr(e->frame, s->ann[k].needle_seq) != NULL)
@@ -400,7 +439,15 @@ tick(struct sim *s, int i)
 	if (!s->nodes[i].alive)
 		return;
 	next = engine_tick(s->nodes[i].e, T0 + s->now, &s->erng, &a);
-	dispatch(s, i, &a);
+	/*
+	 * Warm-up exchanges nothing but hellos: a digest answered after the start
+	 * would carry the whole neighbourhood of a table that, in the converged
+	 * network this stands for, is known to everyone already.
+	 */
+	if (s->now < s->t_announce)
+		engine_actions_clear(&a);
+	else
+		dispatch(s, i, &a);
 	check_holds(s, i);
 	ev_push(s, (struct ev){.t = s->now + (next < 1000 ? next : 1000), .kind = EV_TICK, .to = i});
 }
@@ -438,23 +485,151 @@ all_covered(const struct sim *s)
 	return s->nann > 0;
 }
 
+/* The worst share of live nodes (origin aside) holding an announcement now. */
+static double
+worst_coverage(const struct sim *s)
+{
+	double worst = 1.0;
+
+	for (int k = 0; k < s->nann; k++) {
+		long others = s->nodes[s->ann[k].origin].alive ? s->live - 1 : s->live;
+		double c = others > 0 ? (double)s->ann[k].holders / (double)others : 1.0;
+
+		worst = c < worst ? c : worst;
+	}
+	return worst;
+}
+
+static void
+sample_series(struct sim *s, int64_t upto)
+{
+	while (s->series != NULL && s->nann > 0 && s->next_sample <= upto) {
+		fprintf(s->series, "%lld %.6f\n", (long long)(s->next_sample - s->t_announce),
+			worst_coverage(s));
+		s->next_sample += 100;
+	}
+}
+
+/* Does node i re-announce within the steady measurement window? */
+static bool
+refreshes_in_window(const struct sim *s, int i)
+{
+	return s->nodes[i].refresh_at >= s->t_announce &&
+	       s->nodes[i].refresh_at < s->t_announce + s->o.duration_s * 1000;
+}
+
+/*
+ * Steady mode starts converged: every table holds the record of every node
+ * that will re-announce during the window, as gossip would have left it (a
+ * refresh is only accepted by a holder). Other records change nothing that
+ * is measured, and holding all N per node would need N^2 entries.
+ */
+static long
+seed_tables(struct sim *s)
+{
+	long seeded = 0;
+
+	for (int i = 0; i < s->used; i++) {
+		const struct cm_signed_record *rec = engine_self(s->nodes[i].e);
+		char fp[CM_FINGERPRINT_LEN + 1];
+
+		if (!refreshes_in_window(s, i) || rec == NULL ||
+		    engine_record_fingerprint(s->nodes[i].e, rec, fp) != 0)
+			continue;
+		seeded++;
+		for (int j = 0; j < s->used; j++)
+			if (j != i)
+				peertable_apply(s->nodes[j].t, rec, fp, T0 + s->now, NULL);
+	}
+	return seeded;
+}
+
+/*
+ * Of the refreshes due in the window early enough to have spread (10 s before
+ * its end), the worst share of live nodes holding the refreshed record.
+ */
+static double
+refresh_coverage(const struct sim *s, long *counted)
+{
+	int64_t end = s->t_announce + s->o.duration_s * 1000 - 10000;
+	double worst = 1.0;
+
+	*counted = 0;
+	for (int i = 0; i < s->used; i++) {
+		const struct cm_signed_record *rec = engine_self(s->nodes[i].e);
+		long holders = 0;
+
+		if (!refreshes_in_window(s, i) || s->nodes[i].refresh_at >= end || rec == NULL)
+			continue;
+		for (int j = 0; j < s->used; j++) {
+			const struct peertable_entry *e;
+
+			if (j == i || !s->nodes[j].alive)
+				continue;
+			e = peertable_get(s->nodes[j].t, rec->record.email);
+			holders += e != NULL && e->rec.record.seq >= rec->record.seq;
+		}
+		(*counted)++;
+		if ((double)holders / (double)(s->live - 1) < worst)
+			worst = (double)holders / (double)(s->live - 1);
+	}
+	return worst;
+}
+
+/* Every live node's open sessions, one JSON line each (fb-topology --sim). */
+static int
+export_sessions(const struct sim *s, const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL) {
+		fprintf(stderr, "gossip-sim: %s: cannot write\n", path);
+		return -1;
+	}
+	for (int i = 0; i < s->used; i++) {
+		const struct node *n = &s->nodes[i];
+		bool first = true;
+
+		if (!n->alive)
+			continue;
+		fprintf(f, "{\"email\":\"%s\",\"sessions\":[", n->email);
+		for (int m = 0; m < n->nnbs; m++) {
+			if (!s->nodes[n->nbs[m]].alive)
+				continue;
+			fprintf(f, "%s\"%s\"", first ? "" : ",", s->nodes[n->nbs[m]].email);
+			first = false;
+		}
+		fprintf(f, "]}\n");
+	}
+	if (fclose(f) != 0) {
+		fprintf(stderr, "gossip-sim: %s: write failed\n", path);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 usage(FILE *f, int rc)
 {
 	fprintf(f,
-		"usage: gossip-sim [--nodes N] [--seed S] [--algorithm flashback|seed] [--mode spread]\n"
-		"                  [--fanout F] [--ttl T] [--loss P] [--churn P] [--latency-ms MS]\n"
-		"                  [--duration-s S] [--announcements K] [--verify real|skip] [--json]\n"
-		"                  [--neighbours N] [--max-peers N] [--heartbeat-s S] [--anti-entropy-s S]\n"
+		"usage: gossip-sim [--nodes N] [--seed S] [--algorithm flashback|seed]\n"
+		"                  [--mode spread|steady] [--fanout F] [--ttl T] [--loss P] [--churn P]\n"
+		"                  [--latency-ms MS] [--duration-s S] [--announcements K]\n"
+		"                  [--verify real|skip] [--json] [--neighbours N] [--max-peers N]\n"
+		"                  [--table-max N] [--heartbeat-s S] [--anti-entropy-s S]\n"
 		"                  [--reannounce-s S] [--stale-s S] [--expire-s S]\n"
-		"                  [--partition-at-s S --heal-at-s S]\n"
+		"                  [--partition-at-s S --heal-at-s S] [--export FILE] [--series FILE]\n"
 		"\n"
-		"Runs the peer agent's gossip engine on N simulated nodes (virtual time) and reports\n"
-		"how far and how fast K new announcements spread. --algorithm seed is the seed's\n"
-		"rule alone (forward once to 3 neighbours, 5 %% duplicate re-forward, no anti-entropy).\n"
-		"Loss and churn are fractions 0-1; churn kills that share of nodes when the\n"
-		"announcements start and lets as many new ones join during the first half of the run.\n"
-		"Defaults are the agent's. With --json stdout holds one JSON object.\n");
+		"Runs the peer agent's gossip engine on N simulated nodes (virtual time).\n"
+		"spread: how far and how fast K new announcements spread (the run stops when every\n"
+		"live node holds them, or after --duration-s). steady: the standing cost of a\n"
+		"converged network over a --duration-s window, per node and second, by kind.\n"
+		"--algorithm seed is the seed's rule alone (forward once to 3 neighbours, 5 %%\n"
+		"duplicate re-forward, no anti-entropy). Loss and churn are fractions 0-1; churn\n"
+		"kills that share of nodes when the announcements start and lets as many new ones\n"
+		"join during the first half of the run. --export writes every live node's sessions\n"
+		"as JSON Lines for fb-topology --sim; --series writes \"ms coverage\" every 100 ms.\n"
+		"Defaults are the agent's (agent.ini). With --json stdout holds one JSON object.\n");
 	return rc;
 }
 
@@ -473,7 +648,9 @@ parse(int argc, char **argv, struct opts *o)
 		{"anti-entropy-s", 1, NULL, 'A'}, {"reannounce-s", 1, NULL, 'R'},
 		{"stale-s", 1, NULL, 'S'},        {"expire-s", 1, NULL, 'E'},
 		{"partition-at-s", 1, NULL, 'P'}, {"heal-at-s", 1, NULL, 'Q'},
-		{"help", 0, NULL, 'h'},           {NULL, 0, NULL, 0},
+		{"table-max", 1, NULL, 'T'},      {"export", 1, NULL, 'x'},
+		{"series", 1, NULL, 'y'},         {"help", 0, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -487,11 +664,9 @@ parse(int argc, char **argv, struct opts *o)
 			o->seed_algorithm = strcmp(optarg, "seed") == 0;
 			break;
 		case 'm':
-			if (strcmp(optarg, "spread") != 0) {
-				fprintf(stderr, "gossip-sim: --mode %s: only spread is available\n",
-					optarg);
-				return 2;
-			}
+			if (strcmp(optarg, "spread") != 0 && strcmp(optarg, "steady") != 0)
+				return usage(stderr, 2);
+			o->steady = strcmp(optarg, "steady") == 0;
 			break;
 		case 'f': o->fanout = atoi(optarg); break;
 		case 't': o->ttl = atoi(optarg); break;
@@ -515,6 +690,9 @@ parse(int argc, char **argv, struct opts *o)
 		case 'E': o->expire_s = atoll(optarg); break;
 		case 'P': o->partition_at_s = atoll(optarg); break;
 		case 'Q': o->heal_at_s = atoll(optarg); break;
+		case 'T': o->table_max = (size_t)strtoull(optarg, NULL, 10); break;
+		case 'x': o->export_path = optarg; break;
+		case 'y': o->series_path = optarg; break;
 		case 'h': return usage(stdout, 0) - 1;
 		default: return usage(stderr, 2);
 		}
@@ -526,47 +704,171 @@ parse(int argc, char **argv, struct opts *o)
 	    o->duration_s < 1 || o->announcements < 1 || o->announcements > MAX_ANNOUNCEMENTS ||
 	    o->neighbours < 1 || o->max_peers < o->neighbours || o->heartbeat_s < 1 ||
 	    o->anti_entropy_s < 1 || o->reannounce_s < 1 || o->stale_s < 1 ||
-	    o->expire_s <= o->stale_s) {
+	    o->expire_s <= o->stale_s || o->table_max < 1 ||
+	    (o->steady && (o->churn > 0 || o->partition_at_s >= 0 ||
+			   o->expire_s <= o->reannounce_s + o->duration_s))) {
 		fprintf(stderr, "gossip-sim: a value is out of range (--help)\n");
 		return 2;
 	}
 	return 0;
 }
 
+/* The agent's defaults, from the same code that reads agent.ini. */
+static void
+agent_defaults(struct opts *o)
+{
+	struct pa_config pc;
+
+	pa_config_default(&pc);
+	*o = (struct opts){.nodes = 1000, .seed = 1, .fanout = pc.fanout, .ttl = pc.ttl,
+			   .neighbours = pc.neighbours, .max_peers = -1, .latency_ms = 50,
+			   .duration_s = 60, .announcements = 1, .heartbeat_s = pc.heartbeat_s,
+			   .anti_entropy_s = pc.anti_entropy_s, .reannounce_s = pc.reannounce_s,
+			   .stale_s = pc.stale_s, .expire_s = pc.expire_s, .table_max = pc.table_max,
+			   .partition_at_s = -1, .heal_at_s = -1};
+	pa_config_clear(&pc);
+}
+
+/* Before the measurement: churn strikes, the network counts as converged, the news starts. */
+static void
+start_measurement(struct sim *s, long joiners)
+{
+	/* Churn strikes as the news starts: these nodes die without a word. */
+	for (long killed = 0; killed < joiners;) {
+		int v = (int)(sim_rand(s) % (uint64_t)s->o.nodes);
+
+		if (s->nodes[v].alive) {
+			kill_node(s, v);
+			killed++;
+		}
+	}
+	if (s->o.steady)
+		fprintf(stderr, "gossip-sim: %ld records seeded in every table\n", seed_tables(s));
+	/* Converged: every neighbour pair has exchanged what it had. */
+	for (int i = 0; i < s->used; i++)
+		for (int m = 0; m < s->nodes[i].nnbs; m++) {
+			int j = s->nodes[i].nbs[m];
+
+			engine_assume_synced(s->nodes[i].e, (uint64_t)j + 1,
+					     peertable_version(s->nodes[j].t));
+		}
+	if (s->o.steady)
+		return;
+	for (int k = 0; k < s->o.announcements; k++)
+		announce(s, k);
+	s->nann = s->o.announcements;
+	s->next_sample = s->t_announce;
+}
+
+static void
+print_kinds(const struct sim *s, double per)
+{
+	printf(",\"by_kind\":{");
+	for (int k = 0; k < K_COUNT; k++)
+		printf("%s\"%s\":{\"messages_per_node_per_s\":%.3f,\"bytes_per_node_per_s\":%.1f}",
+		       k > 0 ? "," : "", kind_names[k], (double)s->kind_messages[k] * per,
+		       (double)s->kind_bytes[k] * per);
+	printf("}");
+}
+
+static void
+report(struct sim *s, int64_t wall0)
+{
+	double coverage = 1.0, copies = 0, t99 = -1, per, msgs = 0, bytes = 0;
+	struct rusage ru;
+
+	for (int k = 0; k < s->nann; k++) {
+		copies += (double)s->ann[k].copies / (double)(s->live > 0 ? s->live : 1);
+		if (s->ann[k].t99_ms < 0)
+			t99 = -2;
+		else if (t99 != -2 && (double)s->ann[k].t99_ms > t99)
+			t99 = (double)s->ann[k].t99_ms;
+	}
+	if (s->nann > 0) {
+		coverage = worst_coverage(s);
+		copies /= s->nann;
+	}
+	per = 1.0 / ((double)(s->live > 0 ? s->live : 1) *
+		     ((double)(s->now - s->t_announce) / 1000.0 > 0 ? (double)(s->now - s->t_announce) / 1000.0 : 1));
+	for (int k = 0; k < K_COUNT; k++) {
+		msgs += (double)s->kind_messages[k];
+		bytes += (double)s->kind_bytes[k];
+	}
+	getrusage(RUSAGE_SELF, &ru);
+	printf("{\"nodes\":%d,\"algorithm\":\"%s\",\"mode\":\"%s\",\"seed\":%llu,\"fanout\":%d,"
+	       "\"ttl\":%d,\"neighbours\":%d,\"max_peers\":%d,\"table_max\":%zu,\"loss\":%g,"
+	       "\"churn\":%g,\"latency_ms\":%lld,\"heartbeat_s\":%lld,\"anti_entropy_s\":%lld,"
+	       "\"reannounce_s\":%lld,\"stale_s\":%lld,\"expire_s\":%lld,\"announcements\":%d,"
+	       "\"verify\":\"%s\",\"live_nodes\":%ld",
+	       s->o.nodes, s->o.seed_algorithm ? "seed" : "flashback",
+	       s->o.steady ? "steady" : "spread", (unsigned long long)s->o.seed, s->o.fanout,
+	       s->o.ttl, s->o.neighbours, s->o.max_peers, s->o.table_max, s->o.loss, s->o.churn,
+	       (long long)s->o.latency_ms, (long long)s->o.heartbeat_s,
+	       s->o.seed_algorithm ? 0LL : (long long)s->o.anti_entropy_s,
+	       (long long)s->o.reannounce_s, (long long)s->o.stale_s, (long long)s->o.expire_s,
+	       s->nann, s->o.verify ? "real" : "skip", s->live);
+	if (s->o.steady) {
+		long counted;
+		double rc = refresh_coverage(s, &counted);
+
+		printf(",\"coverage\":null,\"time_to_99_99_ms\":null,\"record_copies_per_node\":null,"
+		       "\"refreshes\":%ld,\"refresh_coverage\":%.6f,"
+		       "\"messages_per_node_per_s\":%.3f,\"bytes_per_node_per_s\":%.1f",
+		       counted, rc, msgs * per, bytes * per);
+	} else {
+		printf(",\"coverage\":%.6f,\"time_to_99_99_ms\":", coverage);
+		if (t99 < 0)
+			printf("null");
+		else
+			printf("%.0f", t99);
+		printf(",\"record_copies_per_node\":%.3f,\"messages_per_node_per_s\":null,"
+		       "\"bytes_per_node_per_s\":null",
+		       copies);
+	}
+	print_kinds(s, per);
+	printf(",\"messages\":%llu,\"bytes\":%llu,\"dropped\":%llu,\"virtual_ms\":%lld,"
+	       "\"wall_ms\":%lld,\"peak_rss_kb\":%ld}\n",
+	       (unsigned long long)s->messages, (unsigned long long)s->bytes,
+	       (unsigned long long)s->dropped, (long long)(s->now - s->t_announce),
+	       (long long)(cm_time_mono_ms() - wall0), ru.ru_maxrss);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct sim s = {0};
-	struct engine_config ec;
 	int64_t wall0 = cm_time_mono_ms(), end;
 	long joiners;
-	double coverage = 1.0, copies = 0, t99 = -1;
-	struct rusage ru;
 	int rc;
 
-	engine_config_default(&ec);
-	s.o = (struct opts){.nodes = 1000, .seed = 1, .fanout = ec.fanout, .ttl = ec.ttl,
-			    .neighbours = 8, .max_peers = -1, .latency_ms = 50, .duration_s = 60,
-			    .announcements = 1, .heartbeat_s = ec.heartbeat_ms / 1000,
-			    .anti_entropy_s = ec.anti_entropy_ms / 1000,
-			    .reannounce_s = ec.reannounce_ms / 1000, .stale_s = 1800,
-			    .expire_s = ec.expire_ms / 1000, .partition_at_s = -1, .heal_at_s = -1};
+	agent_defaults(&s.o);
 	if ((rc = parse(argc, argv, &s.o)) != 0)
 		return rc < 0 ? 0 : rc;
 	log_set_level(LOG_LVL_WARN);
+	if (s.o.series_path != NULL && (s.series = fopen(s.o.series_path, "w")) == NULL) {
+		fprintf(stderr, "gossip-sim: %s: cannot write\n", s.o.series_path);
+		return 1;
+	}
 	s.rng = s.o.seed * 0x9E3779B97F4A7C15ULL + 1;
 	s.erng.next = sim_rand;
 	s.erng.ctx = &s;
+	s.t_announce = WARMUP_MS;
 	joiners = (long)floor(s.o.churn * s.o.nodes);
 	s.cap = s.o.nodes + (int)joiners;
 	s.nodes = calloc((size_t)s.cap, sizeof(*s.nodes));
-	for (int i = 0; i < s.o.nodes; i++)
-		node_create(&s, i);
+	for (int i = 0; i < s.o.nodes; i++) {
+		int64_t at = 0;
+
+		/* Steady: records signed so that re-announcements fall evenly over one interval. */
+		if (s.o.steady)
+			at = s.t_announce - s.o.reannounce_s * 1000 +
+			     (int64_t)(sim_rand(&s) % (uint64_t)(s.o.reannounce_s * 1000));
+		node_create(&s, i, at);
+	}
 	s.used = s.o.nodes;
 	for (int i = 0; i < s.o.nodes; i++)
 		dial(&s, i);
 	fprintf(stderr, "gossip-sim: %d nodes connected; warming up\n", s.o.nodes);
-	s.t_announce = WARMUP_MS;
 	end = s.t_announce + s.o.duration_s * 1000;
 	for (long j = 0; j < joiners; j++)
 		ev_push(&s, (struct ev){.t = s.t_announce + (int64_t)(sim_rand(&s) %
@@ -577,37 +879,21 @@ main(int argc, char **argv)
 
 		if (e.t > end) {
 			free(e.frame);
+			s.now = end;
 			break;
 		}
+		sample_series(&s, e.t - 1);
 		s.now = e.t;
-		if (s.nann == 0 && s.now >= s.t_announce) {
-			/* Churn strikes as the news starts: these nodes die without a word. */
-			for (long killed = 0; killed < joiners;) {
-				int v = (int)(sim_rand(&s) % (uint64_t)s.o.nodes);
-
-				if (s.nodes[v].alive) {
-					kill_node(&s, v);
-					killed++;
-				}
-			}
-			/* Converged: every neighbour pair has exchanged what it had. */
-			for (int i = 0; i < s.used; i++)
-				for (int m = 0; m < s.nodes[i].nnbs; m++) {
-					int j = s.nodes[i].nbs[m];
-
-					engine_assume_synced(s.nodes[i].e, (uint64_t)j + 1,
-							     peertable_version(s.nodes[j].t));
-				}
-			for (int k = 0; k < s.o.announcements; k++)
-				announce(&s, k);
-			s.nann = s.o.announcements;
+		if (!s.measuring && s.now >= s.t_announce) {
+			s.measuring = true;
+			start_measurement(&s, joiners);
 		}
 		if (e.kind == EV_DELIVER)
 			deliver(&s, &e);
 		else if (e.kind == EV_TICK)
 			tick(&s, e.to);
 		else {
-			node_create(&s, e.to);
+			node_create(&s, e.to, s.now);
 			s.used = e.to + 1 > s.used ? e.to + 1 : s.used;
 			dial(&s, e.to);
 		}
@@ -615,39 +901,13 @@ main(int argc, char **argv)
 		if (s.nann > 0 && joiners == 0 && all_covered(&s))
 			break;
 	}
-	for (int k = 0; k < s.nann; k++) {
-		double c = s.live > 1 ? (double)(s.ann[k].holders) / (double)(s.live - 1) : 1.0;
-
-		if (!s.nodes[s.ann[k].origin].alive)
-			c = s.live > 0 ? (double)s.ann[k].holders / (double)s.live : 1.0;
-		if (c < coverage)
-			coverage = c;
-		copies += (double)s.ann[k].copies / (double)(s.live > 0 ? s.live : 1);
-		if (s.ann[k].t99_ms < 0)
-			t99 = -2;
-		else if (t99 != -2 && (double)s.ann[k].t99_ms > t99)
-			t99 = (double)s.ann[k].t99_ms;
-	}
-	copies /= s.nann > 0 ? s.nann : 1;
-	getrusage(RUSAGE_SELF, &ru);
-	printf("{\"nodes\":%d,\"algorithm\":\"%s\",\"mode\":\"spread\",\"seed\":%llu,\"fanout\":%d,"
-	       "\"ttl\":%d,\"neighbours\":%d,\"loss\":%g,\"churn\":%g,\"latency_ms\":%lld,"
-	       "\"anti_entropy_s\":%lld,\"announcements\":%d,\"verify\":\"%s\",\"live_nodes\":%ld,"
-	       "\"coverage\":%.6f,\"time_to_99_99_ms\":",
-	       s.o.nodes, s.o.seed_algorithm ? "seed" : "flashback", (unsigned long long)s.o.seed,
-	       s.o.fanout, s.o.ttl, s.o.neighbours, s.o.loss, s.o.churn, (long long)s.o.latency_ms,
-	       s.o.seed_algorithm ? 0LL : (long long)s.o.anti_entropy_s, s.nann,
-	       s.o.verify ? "real" : "skip", s.live, coverage);
-	if (t99 < 0)
-		printf("null");
-	else
-		printf("%.0f", t99);
-	printf(",\"record_copies_per_node\":%.3f,\"messages_per_node_per_s\":null,"
-	       "\"bytes_per_node_per_s\":null,\"messages\":%llu,\"bytes\":%llu,\"dropped\":%llu,"
-	       "\"virtual_ms\":%lld,\"wall_ms\":%lld,\"peak_rss_kb\":%ld}\n",
-	       copies, (unsigned long long)s.messages, (unsigned long long)s.bytes,
-	       (unsigned long long)s.dropped, (long long)(s.now - s.t_announce),
-	       (long long)(cm_time_mono_ms() - wall0), ru.ru_maxrss);
+	sample_series(&s, s.now);
+	report(&s, wall0);
+	rc = 0;
+	if (s.series != NULL && fclose(s.series) != 0)
+		rc = 1;
+	if (s.o.export_path != NULL && export_sessions(&s, s.o.export_path) != 0)
+		rc = 1;
 	while (s.nheap > 0)
 		free(ev_pop(&s).frame);
 	free(s.heap);
@@ -663,5 +923,5 @@ main(int argc, char **argv)
 		free(n->has);
 	}
 	free(s.nodes);
-	return 0;
+	return rc;
 }
