@@ -3,7 +3,7 @@
 # edges; it counts components (a partition is more than one), degrees and an
 # estimated diameter, and writes Graphviz DOT. With --sim it reads a simulator's
 # JSON Lines export instead, refuses a bad line by its number, and copes with
-# 100,000 nodes.
+# 100,000 nodes. peer-agent topology, with no agent running, fails clearly.
 set -euo pipefail
 . "$(dirname "$0")/../lib/common.sh"
 
@@ -106,3 +106,24 @@ out=$("$FB_BUILD/bin/fb-topology" --json --sim "$dir/big.jsonl")
 fb_assert_eq "$(jq -c '[.nodes, .edges, .components, .largest_component, .partitioned]' <<<"$out")" \
 	'[100003,800003,2,100000,true]' "graph of the large export"
 fb_pass "--sim at scale: $(jq -c '{nodes, edges, degree_avg, diameter_estimate}' <<<"$out")"
+
+# peer-agent topology asks running agents: one that is not running is a clear
+# failure (exit 1), naming the agent's home.
+pa="$FB_BUILD/bin/peer-agent"
+home="$dir/agent"
+"$pa" init --home "$home" --email t@x.example >/dev/null
+printf '[api]\nlisten = 127.0.0.1:%s\n' "$(fb_free_port)" >>"$home/agent.ini"
+set +e
+err=$("$pa" topology --json "$home" 2>&1 >/dev/null)
+rc=$?
+set -e
+fb_assert_eq "$rc" 1 "peer-agent topology with no agent running"
+fb_assert_contains "$err" "cannot reach the agent" "says the agent is not running"
+fb_assert_contains "$err" "no peer table from $home" "and whose table is missing"
+set +e
+"$pa" topology --home "$home" "$home" 2>/dev/null
+rc=$?
+set -e
+fb_assert_eq "$rc" 2 "homes both as arguments and with --home is a usage error"
+"$pa" --help | grep -q 'topology \[--dot FILE\]' || fb_fail "peer-agent --help lacks topology"
+fb_pass "peer-agent topology without a running agent fails, exit 1, naming the home"
