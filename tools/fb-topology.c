@@ -1,81 +1,51 @@
 /*
- * fb-topology.c - the shape of a gossip network from its agents' peer tables.
+ * fb-topology.c - the shape of a gossip network from its agents' peer tables,
+ * or from a simulator's export.
  *
  *   fb-topology [--dot FILE] [--json] EMAIL=PEERS_JSON ...
+ *   fb-topology [--dot FILE] [--json] --sim FILE
  *
- * Each argument names an agent and a file holding its `peer-agent peers --json`
- * answer. A session is an edge: the agent and every peer its table shows as
- * CONNECTED. Prints the nodes, edges, connected components (more than one is a
- * partition), the degree distribution and an estimated diameter (the largest
- * eccentricity found by breadth-first search from up to 64 nodes), and writes
- * the graph as Graphviz DOT when asked.
+ * Each EMAIL=PEERS_JSON argument names an agent and a file holding its
+ * `peer-agent peers --json` answer: the agent has a session with every peer
+ * its table shows as CONNECTED. A simulator export is JSON Lines, one line
+ * per live node: {"email":"n0@sim.example","sessions":["n5@sim.example"]}.
+ * Either way a session is one edge, however many times it is listed. The
+ * analysis (components, degrees, estimated diameter, DOT) is
+ * peer-agent/src/topology.c, which `peer-agent topology` runs on live agents.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../peer-agent/src/topology.h"
 #include "fb/codec.h"
+#include "fb/limits.h"
 
 #define MAX_INPUT (64 * 1024 * 1024)
-#define BFS_SOURCES 64
+/* A node has a few dozen sessions: a line of 1 MiB is far past any real one. */
+#define SIM_MAX_LINE_BYTES (1024 * 1024)
+#define SIM_MAX_FILE_BYTES (1024LL * 1024 * 1024)
+#define SIM_READ_BYTES (2 * SIM_MAX_LINE_BYTES + 2)
 
-struct graph {
-	char **names;
-	int n, cap;
-	int (*edges)[2];
-	int ne, cape;
-};
-
-static int
-node_id(struct graph *g, const char *name)
-{
-	for (int i = 0; i < g->n; i++)
-		if (strcmp(g->names[i], name) == 0)
-			return i;
-	if (g->n == g->cap) {
-		g->cap = g->cap == 0 ? 64 : g->cap * 2;
-		g->names = realloc(g->names, (size_t)g->cap * sizeof(*g->names));
-	}
-	g->names[g->n] = strdup(name);
-	return g->n++;
-}
-
-static void
-add_edge(struct graph *g, int a, int b)
-{
-	if (a > b) {
-		int t = a;
-
-		a = b;
-		b = t;
-	}
-	for (int i = 0; i < g->ne; i++)
-		if (g->edges[i][0] == a && g->edges[i][1] == b)
-			return; /* both ends report the session: one edge */
-	if (g->ne == g->cape) {
-		g->cape = g->cape == 0 ? 256 : g->cape * 2;
-		g->edges = realloc(g->edges, (size_t)g->cape * sizeof(*g->edges));
-	}
-	g->edges[g->ne][0] = a;
-	g->edges[g->ne][1] = b;
-	g->ne++;
-}
+#define USAGE \
+	"usage: fb-topology [--dot FILE] [--json] EMAIL=PEERS_JSON ...\n" \
+	"       fb-topology [--dot FILE] [--json] --sim FILE\n"
 
 /* Reads one agent's peers --json; returns 0 or -1 with a message on stderr. */
 static int
-load(struct graph *g, const char *arg)
+load_peers_file(struct topology *t, const char *arg)
 {
 	const char *eq = strchr(arg, '=');
-	char email[512];
+	char email[CM_MAX_EMAIL + 1];
 	struct cm_err err;
-	json_t *arr, *p;
-	size_t i;
-	FILE *f;
-	char *buf;
+	json_t *arr = NULL;
+	FILE *f = NULL;
+	char *buf = NULL;
 	size_t len;
-	int self;
+	int rc = -1;
 
 	if (eq == NULL || eq == arg || (size_t)(eq - arg) >= sizeof(email)) {
 		fprintf(stderr, "fb-topology: %s: expected EMAIL=FILE\n", arg);
@@ -87,197 +57,283 @@ load(struct graph *g, const char *arg)
 		perror(eq + 1);
 		return -1;
 	}
-	buf = malloc(MAX_INPUT + 1);
-	len = buf != NULL ? fread(buf, 1, MAX_INPUT + 1, f) : 0;
-	fclose(f);
-	if (buf == NULL || len > MAX_INPUT) {
+	if ((buf = malloc(MAX_INPUT + 1)) == NULL) {
+		fprintf(stderr, "fb-topology: out of memory\n");
+		goto end;
+	}
+	if ((len = fread(buf, 1, MAX_INPUT + 1, f)) > MAX_INPUT) {
 		fprintf(stderr, "fb-topology: %s: larger than %d bytes\n", eq + 1, MAX_INPUT);
-		free(buf);
-		return -1;
+		goto end;
 	}
-	arr = cm_json_parse(buf, len, MAX_INPUT, &err);
-	free(buf);
-	if (arr == NULL || !json_is_array(arr)) {
-		fprintf(stderr, "fb-topology: %s: %s\n", eq + 1,
-			arr == NULL ? err.msg : "not a JSON array of peers");
-		json_decref(arr);
-		return -1;
+	if ((arr = cm_json_parse(buf, len, MAX_INPUT, &err)) == NULL ||
+	    topology_add_peers(t, email, arr, &err) != 0) {
+		fprintf(stderr, "fb-topology: %s: %s\n", eq + 1, err.msg);
+		goto end;
 	}
-	self = node_id(g, email);
-	json_array_foreach(arr, i, p) {
-		const char *peer = json_string_value(json_object_get(p, "email"));
-		const char *state = json_string_value(json_object_get(p, "state"));
-
-		if (peer == NULL)
-			continue;
-		if (state != NULL && strcmp(state, "CONNECTED") == 0)
-			add_edge(g, self, node_id(g, peer));
-		else
-			node_id(g, peer); /* known, but no session from here */
-	}
+	rc = 0;
+end:
 	json_decref(arr);
-	return 0;
+	free(buf);
+	fclose(f);
+	return rc;
 }
 
-/* Adjacency in compressed rows: neighbours of i are adj[start[i] .. start[i+1]). */
-static void
-adjacency(const struct graph *g, int **start, int **adj)
-{
-	int *deg = calloc((size_t)g->n + 1, sizeof(int));
+/* A JSON Lines file, read in large blocks; lines are handed out in place. */
+struct lines {
+	FILE *f;
+	char *buf; /* SIM_READ_BYTES */
+	size_t start, end; /* unread bytes: buf[start .. end) */
+	long long total_bytes;
+	long number; /* of the line last handed out */
+	bool eof;
+};
 
-	*start = calloc((size_t)g->n + 1, sizeof(int));
-	*adj = malloc((size_t)(2 * g->ne + 1) * sizeof(int));
-	for (int e = 0; e < g->ne; e++) {
-		(*start)[g->edges[e][0] + 1]++;
-		(*start)[g->edges[e][1] + 1]++;
-	}
-	for (int i = 0; i < g->n; i++)
-		(*start)[i + 1] += (*start)[i];
-	for (int e = 0; e < g->ne; e++) {
-		int a = g->edges[e][0], b = g->edges[e][1];
-
-		(*adj)[(*start)[a] + deg[a]++] = b;
-		(*adj)[(*start)[b] + deg[b]++] = a;
-	}
-	free(deg);
-}
-
-/* BFS from src; returns the eccentricity within its component. comp marks visited nodes. */
+/*
+ * The next line, without its newline, in *line and *len (valid until the next
+ * call). Returns 1, 0 at the end of the file, or -1 with err set: a line over
+ * SIM_MAX_LINE_BYTES, a file over SIM_MAX_FILE_BYTES, a read error.
+ */
 static int
-bfs(const struct graph *g, const int *start, const int *adj, int src, int *dist, int *queue)
+lines_next(struct lines *r, char **line, size_t *len, struct cm_err *err)
 {
-	int head = 0, tail = 0, far = 0;
+	char *nl;
+	size_t got;
 
-	for (int i = 0; i < g->n; i++)
-		dist[i] = -1;
-	dist[src] = 0;
-	queue[tail++] = src;
-	while (head < tail) {
-		int u = queue[head++];
-
-		if (dist[u] > far)
-			far = dist[u];
-		for (int k = start[u]; k < start[u + 1]; k++) {
-			if (dist[adj[k]] < 0) {
-				dist[adj[k]] = dist[u] + 1;
-				queue[tail++] = adj[k];
+	for (;;) {
+		nl = memchr(r->buf + r->start, '\n', r->end - r->start);
+		/* Without a newline in twice the limit, the line is too long: stop there. */
+		if (nl != NULL || (r->eof && r->start < r->end) ||
+		    r->end - r->start > SIM_MAX_LINE_BYTES) {
+			*line = r->buf + r->start;
+			*len = nl != NULL ? (size_t)(nl - *line) : r->end - r->start;
+			r->start += *len + (nl != NULL);
+			r->number++;
+			break;
+		}
+		if (r->eof)
+			return 0;
+		memmove(r->buf, r->buf + r->start, r->end - r->start);
+		r->end -= r->start;
+		r->start = 0;
+		if ((got = fread(r->buf + r->end, 1, SIM_READ_BYTES - r->end, r->f)) == 0) {
+			if (ferror(r->f)) {
+				cm_err_set(err, "line %ld: read error", r->number + 1);
+				return -1;
 			}
+			r->eof = true;
+		}
+		r->end += got;
+		if ((r->total_bytes += (long long)got) > SIM_MAX_FILE_BYTES) {
+			cm_err_set(err, "larger than %lld bytes", SIM_MAX_FILE_BYTES);
+			return -1;
 		}
 	}
-	return far;
+	if (*len > SIM_MAX_LINE_BYTES) {
+		cm_err_set(err, "line %ld: longer than %d bytes", r->number, SIM_MAX_LINE_BYTES);
+		return -1;
+	}
+	return 1;
+}
+
+/*
+ * One node's line: {"email": E, "sessions": [E1, ...]}; other members are
+ * ignored. Returns the node's index, or -1 with err set.
+ */
+static int
+sim_add_node(struct topology *t, const char *line, size_t len, struct cm_err *err)
+{
+	json_t *j, *sessions, *s;
+	const char *email;
+	struct cm_err e;
+	int self, peer, rc = -1;
+	size_t i;
+
+	if ((j = cm_json_parse(line, len, SIM_MAX_LINE_BYTES, err)) == NULL)
+		return -1;
+	email = json_string_value(json_object_get(j, "email"));
+	sessions = json_object_get(j, "sessions");
+	if (!json_is_object(j)) {
+		cm_err_set(err, "not a JSON object");
+		goto end;
+	}
+	if (email == NULL) {
+		cm_err_set(err, "email: missing or not a string");
+		goto end;
+	}
+	if (!json_is_array(sessions)) {
+		cm_err_set(err, "sessions: missing or not an array");
+		goto end;
+	}
+	if ((self = topology_node(t, email, &e)) < 0) {
+		cm_err_set(err, "email: %s", e.msg);
+		goto end;
+	}
+	json_array_foreach(sessions, i, s) {
+		if (json_string_value(s) == NULL) {
+			cm_err_set(err, "sessions[%zu]: not a string", i);
+			goto end;
+		}
+		if ((peer = topology_node(t, json_string_value(s), &e)) < 0) {
+			cm_err_set(err, "sessions[%zu]: %s", i, e.msg);
+			goto end;
+		}
+		if (peer == self) {
+			cm_err_set(err, "sessions[%zu]: a session with the node itself", i);
+			goto end;
+		}
+		if (topology_add_session(t, self, peer, err) != 0)
+			goto end;
+	}
+	rc = self;
+end:
+	json_decref(j);
+	return rc;
+}
+
+/* Reads a simulator export; returns 0 or -1 with a message on stderr. */
+static int
+load_sim(struct topology *t, const char *path)
+{
+	struct lines r = {0};
+	struct cm_err err;
+	long *line_of = NULL; /* by node: the line that listed its sessions, 0 for none */
+	int line_of_cap = 0, node, got, rc = -1;
+	size_t len;
+	char *line;
+
+	if ((r.f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "fb-topology: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if ((r.buf = malloc(SIM_READ_BYTES)) == NULL) {
+		fprintf(stderr, "fb-topology: out of memory\n");
+		goto end;
+	}
+	while ((got = lines_next(&r, &line, &len, &err)) == 1) {
+		if (len == 0)
+			continue;
+		if ((node = sim_add_node(t, line, len, &err)) < 0) {
+			fprintf(stderr, "fb-topology: %s: line %ld: %s\n", path, r.number, err.msg);
+			goto end;
+		}
+		if (node >= line_of_cap) {
+			int cap = line_of_cap == 0 ? 1024 : line_of_cap;
+			long *grown;
+
+			while (cap <= node)
+				cap *= 2;
+			if ((grown = realloc(line_of, (size_t)cap * sizeof(*line_of))) == NULL) {
+				fprintf(stderr, "fb-topology: out of memory\n");
+				goto end;
+			}
+			memset(grown + line_of_cap, 0, (size_t)(cap - line_of_cap) * sizeof(*grown));
+			line_of = grown;
+			line_of_cap = cap;
+		}
+		if (line_of[node] != 0) {
+			fprintf(stderr, "fb-topology: %s: line %ld: the node of line %ld again\n", path,
+				r.number, line_of[node]);
+			goto end;
+		}
+		line_of[node] = r.number;
+	}
+	if (got < 0) {
+		fprintf(stderr, "fb-topology: %s: %s\n", path, err.msg);
+		goto end;
+	}
+	rc = 0;
+end:
+	free(line_of);
+	free(r.buf);
+	fclose(r.f);
+	return rc;
+}
+
+static void
+help(void)
+{
+	printf(USAGE
+	       "Builds the session graph of a gossip network and reports its components (more\n"
+	       "than one is a partition), degrees and an estimated diameter.\n"
+	       "\n"
+	       "  EMAIL=PEERS_JSON  an agent and a file with its `peer-agent peers --json`\n"
+	       "                    answer: each CONNECTED peer is a session\n"
+	       "  --sim FILE        a simulator export, JSON Lines, one line per live node:\n"
+	       "                    {\"email\":\"n0@sim.example\",\"sessions\":[\"n5@sim.example\"]}\n"
+	       "                    (lines up to %d bytes, files up to %lld bytes)\n"
+	       "  --dot FILE        also write the graph as Graphviz DOT\n"
+	       "  --json            one JSON object instead of two lines of text\n"
+	       "  --help\n"
+	       "\n"
+	       "A session listed by both ends, or twice, is one edge.\n"
+	       "exit codes: 0 ok, 1 bad input, 2 usage error\n",
+	       SIM_MAX_LINE_BYTES, SIM_MAX_FILE_BYTES);
 }
 
 int
 main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"dot", 1, NULL, 'd'}, {"json", 0, NULL, 'j'}, {"help", 0, NULL, 'h'}, {NULL, 0, NULL, 0}};
-	const char *dot = NULL;
+	static const struct option lo[] = {{"dot", 1, NULL, 'd'},
+					   {"json", 0, NULL, 'j'},
+					   {"sim", 1, NULL, 's'},
+					   {"help", 0, NULL, 'h'},
+					   {NULL, 0, NULL, 0}};
+	const char *dot = NULL, *sim = NULL;
 	bool json = false;
-	struct graph g = {0};
-	int *start, *adj, *dist, *queue, *comp, ncomp = 0, largest = 0, diameter = 0;
-	int mindeg = 0, maxdeg = 0, c;
+	struct topology *t = NULL;
+	struct topology_summary sum;
+	struct cm_err err;
+	FILE *f;
+	bool written;
+	int c, rc = 1;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'd': dot = optarg; break;
 		case 'j': json = true; break;
-		case 'h':
-			printf("usage: fb-topology [--dot FILE] [--json] EMAIL=PEERS_JSON ...\n"
-			       "Builds the session graph from agents' `peer-agent peers --json` answers\n"
-			       "and reports components, degrees and an estimated diameter.\n");
-			return 0;
-		default: return 2;
+		case 's': sim = optarg; break;
+		case 'h': help(); return 0;
+		default: fprintf(stderr, USAGE); return 2;
 		}
 	}
-	if (optind >= argc) {
-		fprintf(stderr, "usage: fb-topology [--dot FILE] [--json] EMAIL=PEERS_JSON ...\n");
+	if (sim != NULL && optind < argc) {
+		fprintf(stderr, "fb-topology: --sim and EMAIL=PEERS_JSON arguments do not mix\n" USAGE);
 		return 2;
 	}
+	if (sim == NULL && optind >= argc) {
+		fprintf(stderr, USAGE);
+		return 2;
+	}
+	if ((t = topology_new()) == NULL) {
+		fprintf(stderr, "fb-topology: out of memory\n");
+		return 1;
+	}
+	if (sim != NULL && load_sim(t, sim) != 0)
+		goto end;
 	for (int i = optind; i < argc; i++)
-		if (load(&g, argv[i]) != 0)
-			return 1;
-	adjacency(&g, &start, &adj);
-	dist = malloc((size_t)g.n * sizeof(int));
-	queue = malloc((size_t)g.n * sizeof(int));
-	comp = malloc((size_t)g.n * sizeof(int));
-	for (int i = 0; i < g.n; i++)
-		comp[i] = -1;
-	for (int i = 0; i < g.n; i++) {
-		int size = 0;
-
-		if (comp[i] >= 0)
-			continue;
-		bfs(&g, start, adj, i, dist, queue);
-		for (int j = 0; j < g.n; j++)
-			if (dist[j] >= 0) {
-				comp[j] = ncomp;
-				size++;
-			}
-		if (size > largest)
-			largest = size;
-		ncomp++;
+		if (load_peers_file(t, argv[i]) != 0)
+			goto end;
+	if (topology_analyse(t, &sum, &err) != 0) {
+		fprintf(stderr, "fb-topology: %s\n", err.msg);
+		goto end;
 	}
-	/* Eccentricities from spread-out sources bound the diameter from below. */
-	for (int s = 0; s < g.n && s < BFS_SOURCES; s++) {
-		int src = (int)((long)s * g.n / (g.n < BFS_SOURCES ? g.n : BFS_SOURCES));
-		int e = bfs(&g, start, adj, src, dist, queue);
-
-		if (e > diameter)
-			diameter = e;
-	}
-	for (int i = 0; i < g.n; i++) {
-		int d = start[i + 1] - start[i];
-
-		if (i == 0 || d < mindeg)
-			mindeg = d;
-		if (d > maxdeg)
-			maxdeg = d;
-	}
-	if (json) {
-		printf("{\"nodes\":%d,\"edges\":%d,\"components\":%d,\"largest_component\":%d,"
-		       "\"partitioned\":%s,\"degree_min\":%d,\"degree_avg\":%.3f,\"degree_max\":%d,"
-		       "\"diameter_estimate\":%d,\"degree_histogram\":[",
-		       g.n, g.ne, ncomp, largest, ncomp > 1 ? "true" : "false", mindeg,
-		       g.n > 0 ? 2.0 * g.ne / g.n : 0.0, maxdeg, diameter);
-		for (int d = 0; d <= maxdeg; d++) {
-			int count = 0;
-
-			for (int i = 0; i < g.n; i++)
-				count += start[i + 1] - start[i] == d;
-			printf("%s%d", d > 0 ? "," : "", count);
-		}
-		printf("]}\n");
-	} else {
-		printf("nodes %d, sessions %d, components %d (largest %d)%s\n", g.n, g.ne, ncomp,
-		       largest, ncomp > 1 ? ": PARTITIONED" : "");
-		printf("degree min %d, average %.2f, max %d; diameter at least %d\n", mindeg,
-		       g.n > 0 ? 2.0 * g.ne / g.n : 0.0, maxdeg, diameter);
+	if (topology_write_summary(t, stdout, json) != 0) {
+		fprintf(stderr, "fb-topology: cannot write the summary\n");
+		goto end;
 	}
 	if (dot != NULL) {
-		FILE *f = fopen(dot, "w");
-
-		if (f == NULL) {
+		if ((f = fopen(dot, "w")) == NULL) {
 			perror(dot);
-			return 1;
+			goto end;
 		}
-		fprintf(f, "graph gossip {\n");
-		for (int i = 0; i < g.n; i++)
-			fprintf(f, "  \"%s\" [group=%d];\n", g.names[i], comp[i]);
-		for (int e = 0; e < g.ne; e++)
-			fprintf(f, "  \"%s\" -- \"%s\";\n", g.names[g.edges[e][0]],
-				g.names[g.edges[e][1]]);
-		fprintf(f, "}\n");
-		fclose(f);
+		written = topology_write_dot(t, f) == 0;
+		if (fclose(f) != 0 || !written) {
+			fprintf(stderr, "fb-topology: %s: write failed\n", dot);
+			goto end;
+		}
 	}
-	for (int i = 0; i < g.n; i++)
-		free(g.names[i]);
-	free(g.names);
-	free(g.edges);
-	free(start);
-	free(adj);
-	free(dist);
-	free(queue);
-	free(comp);
-	return 0;
+	rc = 0;
+end:
+	topology_free(t);
+	return rc;
 }

@@ -1,11 +1,13 @@
 /*
  * main.c - the peer-agent command line: init and run the daemon, and talk to
- * a running daemon through its control API (127.0.0.1, Bearer token).
+ * a running daemon through its control API (127.0.0.1, Bearer token); topology
+ * asks several of them and analyses their sessions with topology.c.
  *
  * Exit codes: 0 ok, 1 failure (the agent answered with an error or could not
  * be reached), 2 usage or configuration error.
  */
 #include <curl/curl.h>
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #include "fb/codec.h"
 #include "fb/log.h"
 #include "fb/validate.h"
+#include "topology.h"
 
 #define CLI_MAX_ANSWER (8 * 1024 * 1024)
 
@@ -39,11 +42,17 @@ usage(FILE *f)
 		"  lookup EMAIL                      one peer: table, bootstrap, legacy relay\n"
 		"  broadcast on [--repositories a,b] publish our addresses and register\n"
 		"  broadcast off                     go silent and unregister\n"
+		"  topology [--dot FILE] [HOME...]   the session graph of the running agents at\n"
+		"                                    HOME... (default: this one): components\n"
+		"                                    (more than one is a partition), degrees and\n"
+		"                                    an estimated diameter, as fb-topology reports\n"
 		"\n"
 		"options:\n"
 		"  --home DIR        the agent's directory (default $FLASHBACK_HOME, else\n"
 		"                    $HOME/.flashback)\n"
-		"  --json            print the control API's JSON answer as it is\n"
+		"  --json            print the control API's JSON answer as it is (topology:\n"
+		"                    its summary as one JSON object)\n"
+		"  --dot FILE        topology: also write the graph as Graphviz DOT\n"
 		"  --log-level LVL   debug, info, warn or error (run; default $FB_LOG_LEVEL or info)\n"
 		"  --help, --version\n"
 		"\n"
@@ -56,6 +65,7 @@ struct opts {
 	const char *repository;
 	const char *repositories;
 	const char *log_level;
+	const char *dot;
 	bool force;
 	bool json;
 	int nargs;
@@ -140,6 +150,24 @@ api_call(const struct pa_config *cfg, const char *token, const char *method, con
 	return status;
 }
 
+/*
+ * Reads the configuration and API token of the agent at home. Returns 0, or 2
+ * (a configuration error) with a message on stderr and cfg cleared.
+ */
+static int
+api_setup(const char *home, struct pa_config *cfg, char **token)
+{
+	char err[PA_CONFIG_ERR];
+
+	*token = NULL;
+	if (pa_config_load(home, cfg, err) != 0 || (*token = pa_config_read_token(home, err)) == NULL) {
+		fprintf(stderr, "peer-agent: %s\n", err);
+		pa_config_clear(cfg);
+		return 2;
+	}
+	return 0;
+}
+
 /* Human-readable output */
 
 static const char *
@@ -221,23 +249,15 @@ static int
 cli_api(const struct opts *o, const char *cmd)
 {
 	struct pa_config cfg;
-	char err[PA_CONFIG_ERR], path[4096], *token, *body = NULL, *esc;
+	char path[4096], *token, *body = NULL, *esc;
 	struct answer ans = {0};
 	const char *method = "GET";
 	long status;
 	json_t *j;
 	int rc = 1;
 
-	if (pa_config_load(o->home, &cfg, err) != 0) {
-		fprintf(stderr, "peer-agent: %s\n", err);
-		pa_config_clear(&cfg);
+	if (api_setup(o->home, &cfg, &token) != 0)
 		return 2;
-	}
-	if ((token = pa_config_read_token(o->home, err)) == NULL) {
-		fprintf(stderr, "peer-agent: %s\n", err);
-		pa_config_clear(&cfg);
-		return 2;
-	}
 	if (strcmp(cmd, "status") == 0) {
 		snprintf(path, sizeof(path), "/api/v1/status");
 	} else if (strcmp(cmd, "peers") == 0) {
@@ -310,6 +330,96 @@ done:
 	return rc;
 }
 
+/*
+ * Adds the peer table of the agent at home to the graph. Returns 0, 1 (the
+ * agent is not reachable or answered with an error) or 2 (configuration),
+ * with a message on stderr.
+ */
+static int
+topology_add_agent(struct topology *t, const char *home)
+{
+	struct pa_config cfg;
+	struct answer ans = {0};
+	struct cm_err err;
+	json_t *peers = NULL;
+	char *token;
+	long status;
+	int rc = 1;
+
+	if (api_setup(home, &cfg, &token) != 0)
+		return 2;
+	if ((status = api_call(&cfg, token, "GET", "/api/v1/peers", NULL, &ans)) == 0) {
+		fprintf(stderr, "peer-agent: topology: no peer table from %s\n", home);
+		goto end;
+	}
+	if (status != 200) {
+		fprintf(stderr, "peer-agent: topology: the agent at %s answered HTTP %ld\n", home,
+			status);
+		goto end;
+	}
+	if ((peers = cm_json_parse(ans.buf, ans.len, CLI_MAX_ANSWER, &err)) == NULL ||
+	    topology_add_peers(t, cfg.email, peers, &err) != 0) {
+		fprintf(stderr, "peer-agent: topology: the peer table from %s: %s\n", home, err.msg);
+		goto end;
+	}
+	rc = 0;
+end:
+	json_decref(peers);
+	free(ans.buf);
+	free(token);
+	pa_config_clear(&cfg);
+	return rc;
+}
+
+/*
+ * The session graph of the agents whose homes are the arguments, or of the
+ * one at --home: each agent's CONNECTED peers are its sessions.
+ */
+static int
+cli_topology(const struct opts *o)
+{
+	struct topology *t = topology_new();
+	struct topology_summary sum;
+	struct cm_err err;
+	bool written;
+	FILE *f;
+	int rc = 1, added;
+
+	if (t == NULL) {
+		fprintf(stderr, "peer-agent: out of memory\n");
+		return 1;
+	}
+	for (int i = 0; i < (o->nargs > 0 ? o->nargs : 1); i++) {
+		if ((added = topology_add_agent(t, o->nargs > 0 ? o->args[i] : o->home)) != 0) {
+			rc = added;
+			goto end;
+		}
+	}
+	if (topology_analyse(t, &sum, &err) != 0) {
+		fprintf(stderr, "peer-agent: topology: %s\n", err.msg);
+		goto end;
+	}
+	if (topology_write_summary(t, stdout, o->json) != 0) {
+		fprintf(stderr, "peer-agent: topology: cannot write the summary\n");
+		goto end;
+	}
+	if (o->dot != NULL) {
+		if ((f = fopen(o->dot, "w")) == NULL) {
+			fprintf(stderr, "peer-agent: %s: %s\n", o->dot, strerror(errno));
+			goto end;
+		}
+		written = topology_write_dot(t, f) == 0;
+		if (fclose(f) != 0 || !written) {
+			fprintf(stderr, "peer-agent: %s: write failed\n", o->dot);
+			goto end;
+		}
+	}
+	rc = 0;
+end:
+	topology_free(t);
+	return rc;
+}
+
 static int
 cli_run(const struct opts *o)
 {
@@ -362,6 +472,7 @@ main(int argc, char **argv)
 		{"repository", required_argument, NULL, 'r'},
 		{"repositories", required_argument, NULL, 'R'},
 		{"log-level", required_argument, NULL, 'l'},
+		{"dot", required_argument, NULL, 'D'},
 		{"force", no_argument, NULL, 'f'},
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
@@ -380,6 +491,7 @@ main(int argc, char **argv)
 		case 'r': o.repository = optarg; break;
 		case 'R': o.repositories = optarg; break;
 		case 'l': o.log_level = optarg; break;
+		case 'D': o.dot = optarg; break;
 		case 'f': o.force = true; break;
 		case 'j': o.json = true; break;
 		case 'h': usage(stdout); return 0;
@@ -411,6 +523,13 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "broadcast") == 0 && o.nargs == 1 &&
 		   (strcmp(o.args[0], "on") == 0 || strcmp(o.args[0], "off") == 0)) {
 		rc = cli_api(&o, cmd);
+	} else if (strcmp(cmd, "topology") == 0 && o.nargs > 0 && home == NULL) {
+		/* home holds the default directory: NULL means --home named one. */
+		fprintf(stderr, "peer-agent: topology: name the agents' homes as arguments or with "
+				"--home, not both\n");
+		rc = 2;
+	} else if (strcmp(cmd, "topology") == 0) {
+		rc = cli_topology(&o);
 	} else {
 		fprintf(stderr, "peer-agent: '%s': unknown command or wrong arguments\n", cmd);
 		usage(stderr);

@@ -3,6 +3,7 @@
 # they find each other, a broadcasting agent discovers a silent agent's repository
 # through gossip alone, a silent agent discovers through its neighbours, and no
 # table, status or database row anywhere holds a silent agent's address.
+# fb-topology and peer-agent topology both see the four as one network.
 set -euo pipefail
 . "$(dirname "$0")/../lib/agent.sh"
 
@@ -35,6 +36,18 @@ out=$("$FB_BUILD/bin/fb-topology" --json --dot "$topo/net.dot" "${args[@]}")
 fb_assert_eq "$(jq -c '[.nodes, .components, .partitioned]' <<<"$out")" '[4,1,false]' "topology ($out)"
 [ "$(jq .edges <<<"$out")" -ge 3 ] || fb_fail "fewer sessions than a tree needs: $out"
 fb_pass "fb-topology: $(jq -c '{edges, degree_avg, diameter_estimate}' <<<"$out")"
+
+# The same from the agents themselves: peer-agent topology asks each one's API.
+homes=()
+for n in b1 b2 s1 s2; do homes+=("$(fb_agent_home "$n")"); done
+out=$("$FB_BUILD/bin/peer-agent" topology --json --dot "$topo/live.dot" "${homes[@]}")
+fb_assert_eq "$(jq -c '[.nodes, .components, .partitioned]' <<<"$out")" '[4,1,false]' \
+	"peer-agent topology ($out)"
+fb_assert_eq "$(grep -c -- ' -- ' "$topo/live.dot")" "$(jq .edges <<<"$out")" "one DOT edge per session"
+# One agent alone (its --home): it and every peer it knows, four nodes.
+fb_assert_eq "$(fb_agent b1 topology --json | jq .nodes)" 4 "b1's own view"
+fb_agent b1 topology | grep -q '^nodes 4, sessions' || fb_fail "no text summary: $(fb_agent b1 topology)"
+fb_pass "peer-agent topology: $(jq -c '{edges, degree_avg, diameter_estimate}' <<<"$out")"
 
 # A silent agent's record is in others' tables, with no address.
 fb_agent_knows b1 s1@example.com '.socket_addresses == [] and .is_broadcasting == false' ||

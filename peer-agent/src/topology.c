@@ -1,0 +1,499 @@
+/*
+ * topology.c - the session graph and its shape (see topology.h).
+ *
+ * Names live in an open-addressing hash table of node indices, sessions in an
+ * open-addressing hash set of node pairs; both are kept at most half full, so
+ * a probe is a step or two. Sessions are kept in the order they were first
+ * reported, which is the order DOT lists them in.
+ */
+#include "topology.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fb/validate.h"
+
+#define EMPTY_NAME (-1)
+#define EMPTY_PAIR UINT64_MAX /* no pair of node indices packs to it */
+#define FIRST_SLOTS 64
+
+struct session {
+	int a, b; /* a < b */
+};
+
+struct topology {
+	char **names; /* by node index; owned */
+	int n, names_cap;
+	int *name_slots; /* node index or EMPTY_NAME; a power of two of them */
+	size_t name_slots_cap;
+
+	struct session *sessions;
+	int ns, sessions_cap;
+	uint64_t *pair_slots; /* a << 32 | b, or EMPTY_PAIR */
+	size_t pair_slots_cap;
+
+	/* The last analysis, valid while analysed; a change clears the flag. */
+	bool analysed;
+	struct topology_summary sum;
+	int *start, *adj; /* neighbours of i: adj[start[i] .. start[i + 1]) */
+	int *component;   /* by node */
+	int *histogram;
+};
+
+/* FNV-1a: short ASCII keys, spread well enough for linear probing. */
+static uint64_t
+hash_name(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* splitmix64's finaliser: packed pairs of small integers differ in few bits. */
+static uint64_t
+hash_pair(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* *arr with room for twice *cap elements (64 at first). Returns the new array or NULL. */
+static void *
+grow(void *arr, int *cap, size_t elem_bytes)
+{
+	int want = *cap == 0 ? FIRST_SLOTS : *cap * 2;
+	void *p = realloc(arr, (size_t)want * elem_bytes);
+
+	if (p != NULL)
+		*cap = want;
+	return p;
+}
+
+/* The slot holding email, or the empty slot where it belongs. */
+static size_t
+name_slot(const struct topology *t, const char *email)
+{
+	size_t mask = t->name_slots_cap - 1, i = hash_name(email) & mask;
+
+	while (t->name_slots[i] != EMPTY_NAME && strcmp(t->names[t->name_slots[i]], email) != 0)
+		i = (i + 1) & mask;
+	return i;
+}
+
+static size_t
+pair_slot(const struct topology *t, uint64_t key)
+{
+	size_t mask = t->pair_slots_cap - 1, i = hash_pair(key) & mask;
+
+	while (t->pair_slots[i] != EMPTY_PAIR && t->pair_slots[i] != key)
+		i = (i + 1) & mask;
+	return i;
+}
+
+static int
+names_rehash(struct topology *t, size_t cap)
+{
+	int *slots = malloc(cap * sizeof(*slots));
+
+	if (slots == NULL)
+		return -1;
+	for (size_t i = 0; i < cap; i++)
+		slots[i] = EMPTY_NAME;
+	free(t->name_slots);
+	t->name_slots = slots;
+	t->name_slots_cap = cap;
+	for (int k = 0; k < t->n; k++)
+		slots[name_slot(t, t->names[k])] = k;
+	return 0;
+}
+
+static int
+pairs_rehash(struct topology *t, size_t cap)
+{
+	uint64_t *slots = malloc(cap * sizeof(*slots));
+
+	if (slots == NULL)
+		return -1;
+	for (size_t i = 0; i < cap; i++)
+		slots[i] = EMPTY_PAIR;
+	free(t->pair_slots);
+	t->pair_slots = slots;
+	t->pair_slots_cap = cap;
+	for (int e = 0; e < t->ns; e++) {
+		uint64_t key = (uint64_t)t->sessions[e].a << 32 | (uint64_t)t->sessions[e].b;
+
+		slots[pair_slot(t, key)] = key;
+	}
+	return 0;
+}
+
+struct topology *
+topology_new(void)
+{
+	struct topology *t = calloc(1, sizeof(*t));
+
+	if (t == NULL || names_rehash(t, FIRST_SLOTS) != 0 || pairs_rehash(t, FIRST_SLOTS) != 0) {
+		topology_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void
+analysis_clear(struct topology *t)
+{
+	free(t->start);
+	free(t->adj);
+	free(t->component);
+	free(t->histogram);
+	t->start = t->adj = t->component = t->histogram = NULL;
+	t->analysed = false;
+}
+
+void
+topology_free(struct topology *t)
+{
+	if (t == NULL)
+		return;
+	analysis_clear(t);
+	for (int i = 0; i < t->n; i++)
+		free(t->names[i]);
+	free(t->names);
+	free(t->name_slots);
+	free(t->sessions);
+	free(t->pair_slots);
+	free(t);
+}
+
+int
+topology_node(struct topology *t, const char *email, struct cm_err *err)
+{
+	size_t slot = name_slot(t, email);
+	char **names, *copy;
+
+	if (t->name_slots[slot] != EMPTY_NAME)
+		return t->name_slots[slot];
+	if (!cm_valid_email(email, strlen(email))) {
+		cm_err_set(err, "not a valid email address");
+		return -1;
+	}
+	if (t->n == TOPOLOGY_MAX_NODES) {
+		cm_err_set(err, "more than %d nodes", TOPOLOGY_MAX_NODES);
+		return -1;
+	}
+	if (t->n == t->names_cap) {
+		if ((names = grow(t->names, &t->names_cap, sizeof(*names))) == NULL)
+			goto nomem;
+		t->names = names;
+	}
+	if ((size_t)t->n + 1 > t->name_slots_cap / 2) {
+		if (names_rehash(t, t->name_slots_cap * 2) != 0)
+			goto nomem;
+		slot = name_slot(t, email);
+	}
+	if ((copy = strdup(email)) == NULL)
+		goto nomem;
+	t->names[t->n] = copy;
+	t->name_slots[slot] = t->n;
+	t->analysed = false;
+	return t->n++;
+nomem:
+	cm_err_set(err, "out of memory");
+	return -1;
+}
+
+int
+topology_add_session(struct topology *t, int a, int b, struct cm_err *err)
+{
+	struct session *sessions;
+	uint64_t key;
+	size_t slot;
+
+	if (a < 0 || b < 0 || a >= t->n || b >= t->n) {
+		cm_err_set(err, "no node %d or %d", a, b);
+		return -1;
+	}
+	if (a == b)
+		return 0; /* a session with oneself joins nothing */
+	if (a > b) {
+		int swap = a;
+
+		a = b;
+		b = swap;
+	}
+	key = (uint64_t)a << 32 | (uint64_t)b;
+	slot = pair_slot(t, key);
+	if (t->pair_slots[slot] == key)
+		return 0; /* both ends report the session: one edge */
+	if (t->ns == TOPOLOGY_MAX_SESSIONS) {
+		cm_err_set(err, "more than %d sessions", TOPOLOGY_MAX_SESSIONS);
+		return -1;
+	}
+	if (t->ns == t->sessions_cap) {
+		if ((sessions = grow(t->sessions, &t->sessions_cap, sizeof(*sessions))) == NULL)
+			goto nomem;
+		t->sessions = sessions;
+	}
+	if ((size_t)t->ns + 1 > t->pair_slots_cap / 2) {
+		if (pairs_rehash(t, t->pair_slots_cap * 2) != 0)
+			goto nomem;
+		slot = pair_slot(t, key);
+	}
+	t->pair_slots[slot] = key;
+	t->sessions[t->ns].a = a;
+	t->sessions[t->ns].b = b;
+	t->ns++;
+	t->analysed = false;
+	return 0;
+nomem:
+	cm_err_set(err, "out of memory");
+	return -1;
+}
+
+int
+topology_add_peers(struct topology *t, const char *self, const json_t *peers, struct cm_err *err)
+{
+	struct cm_err e;
+	int me, peer;
+	size_t i;
+	json_t *p;
+
+	if (!json_is_array(peers)) {
+		cm_err_set(err, "not a JSON array of peers");
+		return -1;
+	}
+	if ((me = topology_node(t, self, &e)) < 0) {
+		cm_err_set(err, "the agent's email: %s", e.msg);
+		return -1;
+	}
+	json_array_foreach(peers, i, p) {
+		const char *email = json_string_value(json_object_get(p, "email"));
+		const char *state = json_string_value(json_object_get(p, "state"));
+
+		if (email == NULL)
+			continue;
+		if ((peer = topology_node(t, email, &e)) < 0) {
+			cm_err_set(err, "[%zu].email: %s", i, e.msg);
+			return -1;
+		}
+		/* Any other state is a peer known from here, with no session from here. */
+		if (state != NULL && strcmp(state, "CONNECTED") == 0 &&
+		    topology_add_session(t, me, peer, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Fills start and adj from the sessions; fill is scratch space for n ints. */
+static void
+adjacency_build(struct topology *t, int *fill)
+{
+	for (int e = 0; e < t->ns; e++) {
+		t->start[t->sessions[e].a + 1]++;
+		t->start[t->sessions[e].b + 1]++;
+	}
+	for (int i = 0; i < t->n; i++) {
+		t->start[i + 1] += t->start[i];
+		fill[i] = t->start[i];
+	}
+	for (int e = 0; e < t->ns; e++) {
+		int a = t->sessions[e].a, b = t->sessions[e].b;
+
+		t->adj[fill[a]++] = b;
+		t->adj[fill[b]++] = a;
+	}
+}
+
+static int
+degrees_count(struct topology *t)
+{
+	struct topology_summary *s = &t->sum;
+
+	s->degree_min = s->degree_max = 0;
+	for (int i = 0; i < t->n; i++) {
+		int d = t->start[i + 1] - t->start[i];
+
+		if (i == 0 || d < s->degree_min)
+			s->degree_min = d;
+		if (d > s->degree_max)
+			s->degree_max = d;
+	}
+	if ((t->histogram = calloc((size_t)s->degree_max + 1, sizeof(int))) == NULL)
+		return -1;
+	for (int i = 0; i < t->n; i++)
+		t->histogram[t->start[i + 1] - t->start[i]]++;
+	s->degree_histogram = t->histogram;
+	s->degree_avg = t->n > 0 ? 2.0 * t->ns / t->n : 0.0;
+	return 0;
+}
+
+/* Labels every node reachable from src with label; returns how many there are. */
+static int
+component_label(struct topology *t, int src, int label, int *queue)
+{
+	int head = 0, tail = 0;
+
+	t->component[src] = label;
+	queue[tail++] = src;
+	while (head < tail) {
+		int u = queue[head++];
+
+		for (int k = t->start[u]; k < t->start[u + 1]; k++) {
+			if (t->component[t->adj[k]] < 0) {
+				t->component[t->adj[k]] = label;
+				queue[tail++] = t->adj[k];
+			}
+		}
+	}
+	return tail;
+}
+
+/* The eccentricity of src within its component. */
+static int
+eccentricity(const struct topology *t, int src, int *dist, int *queue)
+{
+	int head = 0, tail = 0, far = 0;
+
+	for (int i = 0; i < t->n; i++)
+		dist[i] = -1;
+	dist[src] = 0;
+	queue[tail++] = src;
+	while (head < tail) {
+		int u = queue[head++];
+
+		if (dist[u] > far)
+			far = dist[u];
+		for (int k = t->start[u]; k < t->start[u + 1]; k++) {
+			if (dist[t->adj[k]] < 0) {
+				dist[t->adj[k]] = dist[u] + 1;
+				queue[tail++] = t->adj[k];
+			}
+		}
+	}
+	return far;
+}
+
+int
+topology_analyse(struct topology *t, struct topology_summary *out, struct cm_err *err)
+{
+	struct topology_summary *s = &t->sum;
+	size_t n = (size_t)t->n;
+	int *dist, *queue, sources, rc = -1;
+
+	analysis_clear(t);
+	/* One extra element each, so an empty graph allocates too. */
+	t->start = calloc(n + 1, sizeof(int));
+	t->adj = malloc((2 * (size_t)t->ns + 1) * sizeof(int));
+	t->component = malloc((n + 1) * sizeof(int));
+	dist = malloc((n + 1) * sizeof(int));
+	queue = malloc((n + 1) * sizeof(int));
+	if (t->start == NULL || t->adj == NULL || t->component == NULL || dist == NULL ||
+	    queue == NULL)
+		goto end;
+	adjacency_build(t, dist);
+	if (degrees_count(t) != 0)
+		goto end;
+	s->nodes = t->n;
+	s->sessions = t->ns;
+	s->components = s->largest_component = 0;
+	for (int i = 0; i < t->n; i++)
+		t->component[i] = -1;
+	for (int i = 0; i < t->n; i++) {
+		if (t->component[i] < 0) {
+			int size = component_label(t, i, s->components++, queue);
+
+			if (size > s->largest_component)
+				s->largest_component = size;
+		}
+	}
+	s->partitioned = s->components > 1;
+	/* Eccentricities from spread-out sources bound the diameter from below. */
+	sources = t->n < TOPOLOGY_BFS_SOURCES ? t->n : TOPOLOGY_BFS_SOURCES;
+	s->diameter_estimate = 0;
+	for (int k = 0; k < sources; k++) {
+		int e = eccentricity(t, (int)((long long)k * t->n / sources), dist, queue);
+
+		if (e > s->diameter_estimate)
+			s->diameter_estimate = e;
+	}
+	t->analysed = true;
+	*out = *s;
+	rc = 0;
+end:
+	free(dist);
+	free(queue);
+	if (rc != 0) {
+		analysis_clear(t);
+		cm_err_set(err, "out of memory");
+	}
+	return rc;
+}
+
+static json_t *
+summary_json(const struct topology_summary *s)
+{
+	json_t *hist = json_array();
+
+	for (int d = 0; d <= s->degree_max; d++) {
+		if (json_array_append_new(hist, json_integer(s->degree_histogram[d])) != 0) {
+			json_decref(hist);
+			return NULL;
+		}
+	}
+	/* Three decimals are plenty for an average degree and read the same everywhere. */
+	return json_pack("{s:i, s:i, s:i, s:i, s:b, s:i, s:f, s:i, s:i, s:o}", "nodes", s->nodes,
+			 "edges", s->sessions, "components", s->components, "largest_component",
+			 s->largest_component, "partitioned", (int)s->partitioned, "degree_min",
+			 s->degree_min, "degree_avg", round(s->degree_avg * 1000) / 1000,
+			 "degree_max", s->degree_max, "diameter_estimate", s->diameter_estimate,
+			 "degree_histogram", hist);
+}
+
+int
+topology_write_summary(const struct topology *t, FILE *f, bool json)
+{
+	const struct topology_summary *s = &t->sum;
+	json_t *j;
+	char *text;
+	int rc;
+
+	if (!t->analysed)
+		return -1;
+	if (!json) {
+		fprintf(f, "nodes %d, sessions %d, components %d (largest %d)%s\n", s->nodes,
+			s->sessions, s->components, s->largest_component,
+			s->partitioned ? ": PARTITIONED" : "");
+		fprintf(f, "degree min %d, average %.2f, max %d; diameter at least %d\n",
+			s->degree_min, s->degree_avg, s->degree_max, s->diameter_estimate);
+		return ferror(f) ? -1 : 0;
+	}
+	/* 15 digits print a number rounded to three decimals as those decimals. */
+	j = summary_json(s);
+	text = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+	rc = text != NULL && fprintf(f, "%s\n", text) > 0 && !ferror(f) ? 0 : -1;
+	free(text);
+	json_decref(j);
+	return rc;
+}
+
+int
+topology_write_dot(const struct topology *t, FILE *f)
+{
+	if (!t->analysed)
+		return -1;
+	fprintf(f, "graph gossip {\n");
+	for (int i = 0; i < t->n; i++)
+		fprintf(f, "  \"%s\" [group=%d];\n", t->names[i], t->component[i]);
+	for (int e = 0; e < t->ns; e++)
+		fprintf(f, "  \"%s\" -- \"%s\";\n", t->names[t->sessions[e].a],
+			t->names[t->sessions[e].b]);
+	fprintf(f, "}\n");
+	return ferror(f) ? -1 : 0;
+}
