@@ -171,10 +171,10 @@ pa_config_default(struct pa_config *cfg)
 	cfg->api_host = strdup(PA_API_DEFAULT_HOST);
 	cfg->api_port = PA_API_DEFAULT_PORT;
 	cfg->heartbeat_s = 30;
-	cfg->stale_s = 1800;
-	cfg->expire_s = 7200;
-	cfg->reannounce_s = 600;
-	cfg->anti_entropy_s = 10;
+	cfg->stale_s = 7200;
+	cfg->expire_s = 10800;
+	cfg->reannounce_s = 3600;
+	cfg->anti_entropy_s = 1;
 	cfg->bootstrap_heartbeat_s = 30;
 }
 

@@ -51,10 +51,10 @@ struct pa_config {
 
 	/* [timers], seconds */
 	int64_t heartbeat_s;           /* 30 */
-	int64_t stale_s;               /* 1800 */
-	int64_t expire_s;              /* 7200 */
-	int64_t reannounce_s;          /* 600, < stale_s / 2 */
-	int64_t anti_entropy_s;        /* 10 */
+	int64_t stale_s;               /* 7200 */
+	int64_t expire_s;              /* 10800 */
+	int64_t reannounce_s;          /* 3600, < stale_s / 2 */
+	int64_t anti_entropy_s;        /* 1 */
 	int64_t bootstrap_heartbeat_s; /* 30 */
 };
 

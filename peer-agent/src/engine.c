@@ -73,10 +73,10 @@ engine_config_default(struct engine_config *cfg)
 	cfg->ttl = 12;
 	cfg->duplicate_forward_p = 0.05;
 	cfg->max_future_ms = 30 * 1000LL;
-	cfg->expire_ms = 7200 * 1000LL;
+	cfg->expire_ms = 10800 * 1000LL;
 	cfg->heartbeat_ms = 30 * 1000LL;
-	cfg->reannounce_ms = 600 * 1000LL;
-	cfg->anti_entropy_ms = 10 * 1000LL;
+	cfg->reannounce_ms = 3600 * 1000LL;
+	cfg->anti_entropy_ms = 1000LL;
 	cfg->seen_max = 65536;
 	cfg->seen_max_age_ms = 600 * 1000LL;
 	cfg->ae_max_records = 256;

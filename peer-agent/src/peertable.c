@@ -148,8 +148,8 @@ void
 peertable_config_default(struct peertable_config *cfg)
 {
 	cfg->max_entries = 10000;
-	cfg->stale_ms = 1800 * 1000LL;
-	cfg->expire_ms = 7200 * 1000LL;
+	cfg->stale_ms = 7200 * 1000LL;
+	cfg->expire_ms = 10800 * 1000LL;
 	cfg->heartbeat_ms = 30 * 1000LL;
 }
 
