@@ -886,6 +886,8 @@ main(int argc, char **argv)
 		s.now = e.t;
 		if (!s.measuring && s.now >= s.t_announce) {
 			s.measuring = true;
+			fprintf(stderr, "gossip-sim: warm-up done after %lld ms of wall time\n",
+				(long long)(cm_time_mono_ms() - wall0));
 			start_measurement(&s, joiners);
 		}
 		if (e.kind == EV_DELIVER)

@@ -1328,8 +1328,9 @@ payload_json(const struct cm_envelope *e)
 	return finish(o, ok);
 }
 
-json_t *
-cm_envelope_encode(const struct cm_envelope *e)
+/* The envelope around payload (a new reference, taken even on failure). */
+static json_t *
+envelope_json(const struct cm_envelope *e, json_t *payload)
 {
 	json_t *o = json_object();
 	bool ok = true;
@@ -1342,8 +1343,26 @@ cm_envelope_encode(const struct cm_envelope *e)
 	set(o, "sender", json_pack("{s:s?, s:s?}", "email", e->sender_email, "peer_id",
 				   e->sender_peer_id),
 	    &ok);
-	set(o, "payload", payload_json(e), &ok);
+	set(o, "payload", payload, &ok);
 	return finish(o, ok);
+}
+
+json_t *
+cm_envelope_encode(const struct cm_envelope *e)
+{
+	return envelope_json(e, payload_json(e));
+}
+
+json_t *
+cm_announcement_encode(const struct cm_envelope *e, json_t *origin)
+{
+	json_t *p = json_object();
+
+	if (p == NULL || json_object_set(p, "origin", origin) != 0) {
+		json_decref(p);
+		return NULL;
+	}
+	return envelope_json(e, p);
 }
 
 json_t *
@@ -1431,17 +1450,32 @@ cm_json_canonical(const json_t *j, struct cm_err *err)
 }
 
 int
+cm_envelope_from_frame_tree(const char *buf, size_t len, struct cm_envelope *out, json_t **tree,
+			    struct cm_err *err)
+{
+	json_t *j;
+
+	memset(out, 0, sizeof(*out));
+	*tree = NULL;
+	if ((j = cm_json_parse(buf, len, CM_MAX_FRAME, err)) == NULL)
+		return -1;
+	if (cm_envelope_decode(j, out, err) != 0) {
+		json_decref(j);
+		return -1;
+	}
+	*tree = j;
+	return 0;
+}
+
+int
 cm_envelope_from_frame(const char *buf, size_t len, struct cm_envelope *out, struct cm_err *err)
 {
 	json_t *j;
-	int rc;
 
-	memset(out, 0, sizeof(*out));
-	if ((j = cm_json_parse(buf, len, CM_MAX_FRAME, err)) == NULL)
+	if (cm_envelope_from_frame_tree(buf, len, out, &j, err) != 0)
 		return -1;
-	rc = cm_envelope_decode(j, out, err);
 	json_decref(j);
-	return rc;
+	return 0;
 }
 
 int

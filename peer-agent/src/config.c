@@ -171,7 +171,7 @@ pa_config_default(struct pa_config *cfg)
 	cfg->api_host = strdup(PA_API_DEFAULT_HOST);
 	cfg->api_port = PA_API_DEFAULT_PORT;
 	cfg->heartbeat_s = 30;
-	cfg->stale_s = 7200;
+	cfg->stale_s = 9000;
 	cfg->expire_s = 10800;
 	cfg->reannounce_s = 3600;
 	cfg->anti_entropy_s = 1;

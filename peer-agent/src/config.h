@@ -51,7 +51,7 @@ struct pa_config {
 
 	/* [timers], seconds */
 	int64_t heartbeat_s;           /* 30 */
-	int64_t stale_s;               /* 7200 */
+	int64_t stale_s;               /* 9000 */
 	int64_t expire_s;              /* 10800 */
 	int64_t reannounce_s;          /* 3600, < stale_s / 2 */
 	int64_t anti_entropy_s;        /* 1 */

@@ -48,6 +48,7 @@ struct engine {
 	const struct cm_identity *id;
 	bool has_self;
 	struct cm_signed_record self;
+	json_t *self_json; /* self encoded once, with its certificate: every hello carries it */
 	char self_fp[CM_FINGERPRINT_LEN + 1];
 
 	struct nb *nbs;
@@ -426,17 +427,23 @@ queue_close(struct engine_actions *out, uint64_t neighbour, int code, const char
 	a->reason[len] = '\0';
 }
 
-/* Encodes env into a new frame string the caller frees; NULL on failure. */
+/* Dumps j (and drops the reference) into a new frame string the caller frees; NULL on failure. */
 static char *
-encode_frame(const struct cm_envelope *env, size_t *len)
+dump_frame(json_t *j, size_t *len)
 {
-	json_t *j = cm_envelope_encode(env);
 	char *s = j != NULL ? cm_json_dump(j) : NULL;
 
 	json_decref(j);
 	if (s != NULL)
 		*len = strlen(s);
 	return s;
+}
+
+/* Encodes env into a new frame string the caller frees; NULL on failure. */
+static char *
+encode_frame(const struct cm_envelope *env, size_t *len)
+{
+	return dump_frame(cm_envelope_encode(env), len);
 }
 
 /* An envelope from us with a fresh id; payload left for the caller. */
@@ -486,8 +493,13 @@ send_random(struct engine *e, struct engine_actions *out, const char *frame, siz
 static void
 hex_digest(const unsigned char *d, size_t n, char *out)
 {
-	for (size_t i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hex[d[i] >> 4];
+		out[2 * i + 1] = hex[d[i] & 15];
+	}
+	out[2 * n] = '\0';
 }
 
 /*
@@ -616,6 +628,7 @@ engine_free(struct engine *e)
 	idset_free(&e->seen_cur);
 	idset_free(&e->seen_prev);
 	cm_signed_record_clear(&e->self);
+	json_decref(e->self_json);
 	free(e);
 }
 
@@ -708,6 +721,8 @@ resign_self(struct engine *e, const struct cm_peer_record *tmpl, int64_t now_ms)
 	cm_signed_record_clear(&e->self);
 	e->self = signed_rec;
 	e->has_self = true;
+	json_decref(e->self_json);
+	e->self_json = cm_signed_record_encode(&e->self);
 	return 0;
 }
 
@@ -727,9 +742,14 @@ announce_self(struct engine *e, uint64_t to, bool with_cert, int64_t now_ms,
 
 	envelope_init(e, &env, CM_MSG_PEER_ANNOUNCEMENT, e->cfg.ttl, now_ms, rng, id);
 	env.payload.announcement.origin = e->self;
-	if (!with_cert)
-		env.payload.announcement.origin.public_certificate = NULL;
-	if ((frame = encode_frame(&env, &len)) == NULL)
+	if (with_cert && e->self_json != NULL) {
+		frame = dump_frame(cm_announcement_encode(&env, e->self_json), &len);
+	} else {
+		if (!with_cert)
+			env.payload.announcement.origin.public_certificate = NULL;
+		frame = encode_frame(&env, &len);
+	}
+	if (frame == NULL)
 		return -1;
 	seen_add(e, id, now_ms);
 	if (to != 0) {
@@ -1060,24 +1080,24 @@ answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env, in
 
 /* Receiving */
 
+/*
+ * Passes a received announcement on: the frame as parsed (tree), with ttl - 1
+ * and ourselves as sender; everything else, unknown fields included, as it came.
+ */
 static void
-forward(struct engine *e, struct cm_envelope *env, uint64_t from, struct engine_rng *rng,
-	struct engine_actions *out)
+forward(struct engine *e, const struct cm_envelope *env, json_t *tree, uint64_t from,
+	struct engine_rng *rng, struct engine_actions *out)
 {
-	char *frame, *saved_email = env->sender_email, *saved_id = env->sender_peer_id;
+	char *frame;
 	size_t len;
-	int ttl = env->ttl;
 
-	if (env->ttl - 1 <= 0 || !e->has_self)
+	if (env->ttl - 1 <= 0 || !e->has_self ||
+	    json_object_set_new(tree, "ttl", json_integer(env->ttl - 1)) != 0 ||
+	    json_object_set_new(tree, "sender",
+				json_pack("{s:s, s:s}", "email", e->self.record.email, "peer_id",
+					  e->self.record.peer_id)) != 0)
 		return;
-	env->ttl = ttl - 1;
-	env->sender_email = e->self.record.email;
-	env->sender_peer_id = e->self.record.peer_id;
-	frame = encode_frame(env, &len);
-	env->ttl = ttl;
-	env->sender_email = saved_email;
-	env->sender_peer_id = saved_id;
-	if (frame == NULL)
+	if ((frame = dump_frame(json_incref(tree), &len)) == NULL)
 		return;
 	e->stats.forwarded += send_random(e, out, frame, len, e->cfg.fanout, from, rng);
 	free(frame);
@@ -1126,7 +1146,7 @@ authenticate(struct engine *e, struct nb *n, const struct cm_envelope *env, int6
 
 /* hello_fp: the fingerprint authenticate verified when this is the session's hello, else NULL. */
 static enum engine_verdict
-receive_announcement(struct engine *e, struct nb *n, struct cm_envelope *env,
+receive_announcement(struct engine *e, struct nb *n, struct cm_envelope *env, json_t *tree,
 		     const char *hello_fp, int64_t now_ms, struct engine_rng *rng,
 		     struct engine_actions *out)
 {
@@ -1154,7 +1174,7 @@ receive_announcement(struct engine *e, struct nb *n, struct cm_envelope *env,
 	}
 	/* Only news travels on. */
 	if (v == ENGINE_ACCEPTED)
-		forward(e, env, n->id, rng, out);
+		forward(e, env, tree, n->id, rng, out);
 	if (hello_fp != NULL) {
 		/* The hello's peer is now a direct neighbour, whatever its record's news. */
 		peertable_set_connected(e->table, n->email, true, now_ms);
@@ -1196,6 +1216,7 @@ engine_receive(struct engine *e, uint64_t from, const char *frame, size_t len, i
 {
 	struct nb *n = nb_get(e, from);
 	struct cm_envelope env;
+	json_t *tree = NULL;
 	struct cm_err err;
 	enum engine_verdict v;
 	char hello_fp[CM_FINGERPRINT_LEN + 1];
@@ -1211,7 +1232,7 @@ engine_receive(struct engine *e, uint64_t from, const char *frame, size_t len, i
 		v = ENGINE_DROP_LIMIT;
 		goto done;
 	}
-	if (cm_envelope_from_frame(frame, len, &env, &err) != 0) {
+	if (cm_envelope_from_frame_tree(frame, len, &env, &tree, &err) != 0) {
 		queue_close(out, from, ENGINE_CLOSE_INVALID, err.msg);
 		v = ENGINE_DROP_INVALID;
 		goto done;
@@ -1232,14 +1253,14 @@ engine_receive(struct engine *e, uint64_t from, const char *frame, size_t len, i
 	if (seen_has(e, env.id)) {
 		if (env.type == CM_MSG_PEER_ANNOUNCEMENT &&
 		    rng_chance(rng, e->cfg.duplicate_forward_p))
-			forward(e, &env, from, rng, out);
+			forward(e, &env, tree, from, rng, out);
 		v = ENGINE_DUPLICATE;
 		goto free_env;
 	}
 	peertable_note_gossip(e->table, n->email);
 	switch (env.type) {
 	case CM_MSG_PEER_ANNOUNCEMENT:
-		v = receive_announcement(e, n, &env, hello ? hello_fp : NULL, now_ms, rng, out);
+		v = receive_announcement(e, n, &env, tree, hello ? hello_fp : NULL, now_ms, rng, out);
 		break;
 	case CM_MSG_HEARTBEAT:
 		peertable_note_heartbeat(e->table, n->email, env.payload.heartbeat.peer_count,
@@ -1261,6 +1282,7 @@ engine_receive(struct engine *e, uint64_t from, const char *frame, size_t len, i
 		seen_add(e, env.id, now_ms);
 free_env:
 	cm_envelope_clear(&env);
+	json_decref(tree);
 done:
 	e->stats.verdicts[v]++;
 	return v;

@@ -148,7 +148,7 @@ void
 peertable_config_default(struct peertable_config *cfg)
 {
 	cfg->max_entries = 10000;
-	cfg->stale_ms = 7200 * 1000LL;
+	cfg->stale_ms = 9000 * 1000LL;
 	cfg->expire_ms = 10800 * 1000LL;
 	cfg->heartbeat_ms = 30 * 1000LL;
 }

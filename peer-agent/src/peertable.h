@@ -47,7 +47,7 @@
 
 struct peertable_config {
 	size_t max_entries;   /* 10000 */
-	int64_t stale_ms;     /* 7200 s */
+	int64_t stale_ms;     /* 9000 s */
 	int64_t expire_ms;    /* 10800 s */
 	int64_t heartbeat_ms; /* 30 s: one heartbeat expected per interval */
 };

@@ -109,7 +109,7 @@ START_TEST(test_pa_config_default_fills_documented_values)
 	ck_assert_str_eq(cfg.api_host, "127.0.0.1");
 	ck_assert_int_eq(cfg.api_port, 7080);
 	ck_assert_int_eq(cfg.heartbeat_s, 30);
-	ck_assert_int_eq(cfg.stale_s, 7200);
+	ck_assert_int_eq(cfg.stale_s, 9000);
 	ck_assert_int_eq(cfg.expire_s, 10800);
 	ck_assert_int_eq(cfg.reannounce_s, 3600);
 	ck_assert_int_eq(cfg.anti_entropy_s, 1);

@@ -506,9 +506,11 @@ START_TEST(test_engine_receive_expired_record_dropped)
 {
 	size_t hub = star(2), origin = add_peer(true, false, "x");
 	struct cm_signed_record rec;
+	struct engine_config c;
 	char *f;
 
-	signed_record_of(origin, 5, now - 7201 * SEC, true, "x", &rec);
+	engine_config_default(&c);
+	signed_record_of(origin, 5, now - c.expire_ms - SEC, true, "x", &rec);
 	f = announcement_frame(1, &rec, 5, now, NULL);
 	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_DROP_EXPIRED);
 	ck_assert_uint_eq(acts[hub].len, 0);

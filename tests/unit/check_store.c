@@ -243,9 +243,11 @@ START_TEST(test_pa_store_load_skips_entries_expired_since_saved)
 {
 	int64_t now = cm_time_wall_ms();
 	struct peertable *saved = saved_table(2, now), *loaded = table_new();
+	struct peertable_config tc;
 	size_t skipped = 0;
 
-	ck_assert_int_eq(pa_store_load(store_path, loaded, now + 7201 * SEC, &skipped), 0);
+	peertable_config_default(&tc);
+	ck_assert_int_eq(pa_store_load(store_path, loaded, now + tc.expire_ms + SEC, &skipped), 0);
 	ck_assert_uint_eq(skipped, 2);
 	ck_assert_uint_eq(peertable_count(loaded), 0);
 	peertable_free(saved);

@@ -90,9 +90,19 @@ int cm_peer_info_decode(const json_t *j, struct cm_peer_info *out, struct cm_err
 json_t *cm_envelope_encode(const struct cm_envelope *e);
 int cm_envelope_decode(const json_t *j, struct cm_envelope *out, struct cm_err *err);
 
+/*
+ * A PEER_ANNOUNCEMENT envelope of e (its payload ignored) around origin, an
+ * encoded signed record the caller keeps its reference to: an agent encodes
+ * its own record once and announces it many times.
+ */
+json_t *cm_announcement_encode(const struct cm_envelope *e, json_t *origin);
+
 /* Text front ends with the byte caps of their transport. */
 int cm_envelope_from_frame(const char *buf, size_t len, struct cm_envelope *out,
 			   struct cm_err *err); /* <= CM_MAX_FRAME */
+/* The same, and *tree receives the parsed frame (the caller's reference) to forward it from. */
+int cm_envelope_from_frame_tree(const char *buf, size_t len, struct cm_envelope *out,
+				json_t **tree, struct cm_err *err);
 int cm_register_request_from_body(const char *buf, size_t len, struct cm_register_request *out,
 				  struct cm_err *err); /* <= CM_MAX_BODY */
 
