@@ -1,20 +1,148 @@
 #!/usr/bin/env bash
-# tools/bench-gossip.sh [BUILD] - the gossip-sim figures of docs/performance.md:
-# spread at 1k and 10k nodes for both algorithms, the anti-entropy interval at 10k,
-# and (BENCH_SIM_100K=1, about five minutes) 100k nodes.
+# tools/bench-gossip.sh [BUILD] - the gossip-sim figures of docs/performance.md.
+#
+# Spread: 1k, 10k and 100k nodes for both algorithms (coverage over time plotted),
+# 5 % loss at 10k and 100k, 5 % churn at 10k, the anti-entropy interval and the
+# fan-out at 10k, signature checks on at 1k. Steady: the standing cost per node at
+# 1k, 2k, 5k and 10k, measured, and the formula that explains it at 1k/10k/100k.
+# Results (JSON) go to BUILD/bench/gossip, plots to docs/img (gnuplot).
+# FB_BENCH_SKIP_100K=1 leaves the 100k runs out (about ten minutes of the total).
 set -euo pipefail
 build=${1:-build}
-sim() { "$build/bin/gossip-sim" --json "$@" 2>/dev/null; }
-row() {
-	jq -r '[.nodes, .algorithm, .anti_entropy_s, (.coverage * 100 | tostring + " %"),
-		(if .time_to_99_99_ms == null then "never" else (.time_to_99_99_ms | tostring + " ms") end),
-		.record_copies_per_node, (.wall_ms | tostring + " ms"), (.peak_rss_kb | tostring + " KiB")] | @tsv'
+root=$(cd "$(dirname "$0")/.." && pwd)
+out="$build/bench/gossip"
+img="$root/docs/img"
+mkdir -p "$out" "$img"
+sim="$build/bin/gossip-sim"
+
+# run NAME ARGS...: one simulation, its JSON kept (and its coverage series for spread runs).
+run() {
+	local name=$1
+	shift
+	"$sim" --json --series "$out/$name.series" "$@" >"$out/$name.json" 2>"$out/$name.log"
 }
-printf 'nodes\talgorithm\tAE s\tcoverage\tto 99.99 %%\tcopies/node\twall\tpeak RSS\n'
-for n in 1000 10000; do
-	for a in flashback seed; do sim --nodes "$n" --algorithm "$a" | row; done
+
+spread_row() {
+	jq -r '[.nodes, .algorithm, .fanout, .anti_entropy_s, .loss, .churn, .verify,
+		(.coverage * 100 | . * 1000 | round / 1000 | tostring + " %"),
+		(if .time_to_99_99_ms == null then "never" else (.time_to_99_99_ms / 1000 | tostring + " s") end),
+		.record_copies_per_node, (.wall_ms / 1000 | tostring + " s"),
+		(.peak_rss_kb / 1024 | round | tostring + " MiB")] | "| " + join(" | ") + " |"' "$out/$1.json"
+}
+
+sizes=(1000 10000)
+[ -n "${FB_BENCH_SKIP_100K:-}" ] || sizes+=(100000)
+echo "Spread: one new announcement through a converged network (agent defaults unless named)."
+echo
+echo "| nodes | algorithm | fan-out | AE s | loss | churn | verify | coverage | to 99.99 % | copies/node | wall | peak RSS |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+for n in "${sizes[@]}"; do
+	run "spread-$n-flashback" --nodes "$n"
+	spread_row "spread-$n-flashback"
+	# The seed's rule stalls within seconds and never covers everyone: 10 s is plenty.
+	run "spread-$n-seed" --nodes "$n" --algorithm seed --duration-s 10
+	spread_row "spread-$n-seed"
 done
-for ae in 5 3 2; do sim --nodes 10000 --anti-entropy-s "$ae" | row; done
-if [ -n "${BENCH_SIM_100K:-}" ]; then
-	sim --nodes 100000 | row
+for n in "${sizes[@]}"; do
+	[ "$n" -ge 10000 ] || continue
+	run "spread-$n-loss" --nodes "$n" --loss 0.05
+	spread_row "spread-$n-loss"
+done
+run spread-10000-churn --nodes 10000 --churn 0.05
+spread_row spread-10000-churn
+for ae in 2 3 5 10; do
+	run "spread-10000-ae$ae" --nodes 10000 --anti-entropy-s "$ae"
+	spread_row "spread-10000-ae$ae"
+done
+for f in 2 4 5; do
+	run "spread-10000-f$f" --nodes 10000 --fanout "$f"
+	spread_row "spread-10000-f$f"
+done
+run spread-1000-verify --nodes 1000 --verify real
+spread_row spread-1000-verify
+run spread-1000-skip --nodes 1000
+echo
+echo "Signature checks at 1,000 nodes: $(jq -r .wall_ms "$out/spread-1000-verify.json") ms with" \
+	"real ECDSA (key generation included) vs $(jq -r .wall_ms "$out/spread-1000-skip.json") ms skipped;" \
+	"same coverage ($(jq -r .coverage "$out/spread-1000-verify.json") vs $(jq -r .coverage "$out/spread-1000-skip.json"))."
+
+echo
+echo "Steady: standing cost of a converged network over a 30 s window, per node and second."
+echo
+echo "| nodes | msgs/s | bytes/s | refresh B/s | anti-entropy B/s (request + list) | heartbeat B/s | refreshes seen | refresh coverage | wall |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for n in 1000 2000 5000 10000; do
+	"$sim" --json --mode steady --nodes "$n" --duration-s 30 >"$out/steady-$n.json" 2>"$out/steady-$n.log"
+	jq -r '[.nodes, (.messages_per_node_per_s * 100 | round / 100), (.bytes_per_node_per_s | round),
+		(.by_kind.refresh.bytes_per_node_per_s | round),
+		((.by_kind.anti_entropy_request.bytes_per_node_per_s + .by_kind.peer_list_response.bytes_per_node_per_s) | round),
+		(.by_kind.heartbeat.bytes_per_node_per_s | round), .refreshes, .refresh_coverage,
+		(.wall_ms / 1000 | tostring + " s")] | "| " + join(" | ") + " |"' "$out/steady-$n.json"
+done
+
+# The formula, from the 10k run's own constants: what does not grow with N
+# (heartbeats, anti-entropy) plus copies x N / reannounce_s x bytes per refresh.
+formula=$(jq -r '
+	(.by_kind.refresh) as $r | (.by_kind.refresh.messages_per_node_per_s) as $m |
+	($r.bytes_per_node_per_s / $m) as $size | ($m / (.nodes / .reannounce_s)) as $copies |
+	(.bytes_per_node_per_s - $r.bytes_per_node_per_s) as $fixed |
+	"\($fixed) \($copies) \($size) \(.reannounce_s)"' "$out/steady-10000.json")
+read -r fixed copies size reannounce <<<"$formula"
+echo
+printf 'Formula (constants measured at 10k): bytes/node/s = %.0f + %.2f x N / %s x %.0f\n' \
+	"$fixed" "$copies" "$reannounce" "$size"
+for n in 1000 10000 100000; do
+	awk -v f="$fixed" -v c="$copies" -v s="$size" -v r="$reannounce" -v n="$n" \
+		'BEGIN { printf "  N = %6d: %8.0f bytes/node/s (formula)\n", n, f + c * n / r * s }'
+done
+{
+	for n in 1000 2000 5000 10000; do
+		jq -r '"\(.nodes) \(.bytes_per_node_per_s)"' "$out/steady-$n.json"
+	done
+} >"$out/steady.dat"
+
+if ! command -v gnuplot >/dev/null; then
+	echo "gnuplot not found: plots not drawn (apt-get install gnuplot-nox)"
+	exit 0
 fi
+cov_plot=""
+for n in "${sizes[@]}"; do
+	for a in flashback seed; do
+		cov_plot+="${cov_plot:+, }'$out/spread-$n-$a.series' using (\$1/1000):(\$2*100) with lines lw 2 title '$a, $n nodes'"
+	done
+done
+gnuplot <<EOF
+set terminal pngcairo size 900,500 noenhanced
+set output '$img/gossip-coverage.png'
+set title 'One new announcement: share of live nodes holding it (agent defaults)'
+set xlabel 'seconds after the announcement'
+set ylabel '% of live nodes'
+set xrange [0:8]
+set yrange [0:101]
+set key bottom right
+set grid
+plot $cov_plot
+set output '$img/gossip-coverage-tail.png'
+set title 'The last 0.1 %: anti-entropy against the seed rule (dashed: 99.99 %)'
+set yrange [99:100.01]
+plot $cov_plot, 99.99 with lines dt 2 lc rgb 'black' notitle
+set output '$img/gossip-loss-churn.png'
+set title '10,000 nodes: no loss, 5 % loss, 5 % churn'
+set yrange [0:101]
+plot '$out/spread-10000-flashback.series' using (\$1/1000):(\$2*100) with lines lw 2 title 'no loss', \
+     '$out/spread-10000-loss.series' using (\$1/1000):(\$2*100) with lines lw 2 title '5 % loss', \
+     '$out/spread-10000-churn.series' using (\$1/1000):(\$2*100) with lines lw 2 title '5 % churn'
+set output '$img/gossip-cost.png'
+set title 'Standing cost per node (steady mode) against network size'
+set xlabel 'nodes'
+set ylabel 'bytes received per node per second'
+set logscale x
+set xrange [800:120000]
+set yrange [0:*]
+set key top left
+plot '$out/steady.dat' using 1:2 with linespoints lw 2 pt 7 title 'measured', \
+     $fixed + $copies * x / $reannounce * $size with lines dt 2 lw 2 title 'formula', \
+     10000 with lines dt 3 lc rgb 'red' title 'target at 10k'
+EOF
+echo
+echo "plots: docs/img/gossip-coverage.png gossip-coverage-tail.png gossip-loss-churn.png gossip-cost.png"

@@ -904,6 +904,8 @@ main(int argc, char **argv)
 			break;
 	}
 	sample_series(&s, s.now);
+	if (s.series != NULL && s.nann > 0)
+		fprintf(s.series, "%lld %.6f\n", (long long)(s.now - s.t_announce), worst_coverage(&s));
 	report(&s, wall0);
 	rc = 0;
 	if (s.series != NULL && fclose(s.series) != 0)

@@ -12,6 +12,7 @@ PACKAGES=(
 	python3 python3-jsonschema python3-yaml
 	curl jq iproute2 procps
 	nodejs node-ws tshark
+	gnuplot-nox
 )
 
 missing=()

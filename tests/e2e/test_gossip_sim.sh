@@ -35,3 +35,24 @@ fb_pass "loss, churn and a healed partition: everyone got the news"
 set +e
 "$FB_BUILD/bin/gossip-sim" --nodes 1 >/dev/null 2>&1
 fb_assert_eq "$?" 2 "a bad value exits 2"
+set -e
+
+# Steady mode: a converged network's standing cost, by kind. Refreshes go without
+# certificates and reach every node; the kinds add up to the total.
+dir=$(fb_tmpdir)
+out=$(sim --nodes 300 --seed 4 --mode steady --duration-s 30 --reannounce-s 600 --stale-s 1500 --expire-s 1800)
+fb_assert_eq "$(jq -r '.mode, .coverage, .messages_per_node_per_s > 0, .bytes_per_node_per_s > 0' <<<"$out" | tr '\n' ' ')" \
+	"steady null true true " "steady fields ($out)"
+[ "$(jq -r .refreshes <<<"$out")" -gt 0 ] || fb_fail "no refresh in the window: $out"
+fb_assert_eq "$(jq -r .refresh_coverage <<<"$out")" 1 "every refresh reached every node"
+fb_assert_eq "$(jq -r '.by_kind.announcement.bytes_per_node_per_s' <<<"$out")" 0 "no certificate travels in steady state"
+jq -e '([.by_kind[].bytes_per_node_per_s] | add) - .bytes_per_node_per_s | fabs < 1' <<<"$out" >/dev/null ||
+	fb_fail "the kinds do not add up: $out"
+fb_pass "steady: $(jq -c '{bytes_per_node_per_s, messages_per_node_per_s, refreshes}' <<<"$out")"
+
+# --export feeds fb-topology --sim; --series is coverage every 100 ms, ending at 1.
+sim --nodes 500 --seed 5 --export "$dir/s.jsonl" --series "$dir/cov.txt" >/dev/null
+fb_assert_eq "$("$FB_BUILD/bin/fb-topology" --sim "$dir/s.jsonl" --json | jq -c '[.nodes, .components]')" '[500,1]' "exported graph"
+fb_assert_eq "$(head -1 "$dir/cov.txt")" "0 0.000000" "series starts at the announcement"
+fb_assert_eq "$(tail -1 "$dir/cov.txt" | cut -d' ' -f2)" "1.000000" "series ends covered"
+fb_pass "export read by fb-topology, coverage series written"
