@@ -462,10 +462,23 @@ envelope_init(struct engine *e, struct cm_envelope *env, enum cm_msg_type type, 
 	env->sender_peer_id = e->self.record.peer_id;
 }
 
-/* Sends one encoded frame to up to k random authenticated neighbours other than except. */
+/* Is neighbour n silent (its record, held since its hello, does not broadcast)? */
+static bool
+nb_silent(const struct engine *e, const struct nb *n)
+{
+	const struct peertable_entry *pe = n->email != NULL ? peertable_get(e->table, n->email) : NULL;
+
+	return pe != NULL && !pe->rec.record.is_broadcasting;
+}
+
+/*
+ * Sends one encoded frame to up to k random authenticated neighbours other
+ * than except; silent neighbours get silent_frame instead when it is not NULL.
+ */
 static size_t
-send_random(struct engine *e, struct engine_actions *out, const char *frame, size_t len, int k,
-	    uint64_t except, struct engine_rng *rng)
+send_random2(struct engine *e, struct engine_actions *out, const char *frame, size_t len,
+	     const char *silent_frame, size_t silent_len, int k, uint64_t except,
+	     struct engine_rng *rng)
 {
 	uint64_t *ids = malloc((e->nnbs + 1) * sizeof(*ids));
 	size_t n = 0, sent = 0;
@@ -481,11 +494,20 @@ send_random(struct engine *e, struct engine_actions *out, const char *frame, siz
 
 		ids[i] = ids[j];
 		ids[j] = t;
-		if (queue_send(e, out, ids[i], frame, len) == 0)
+		if (silent_frame != NULL && nb_silent(e, nb_get(e, ids[i])) ?
+			    queue_send(e, out, ids[i], silent_frame, silent_len) == 0 :
+			    queue_send(e, out, ids[i], frame, len) == 0)
 			sent++;
 	}
 	free(ids);
 	return sent;
+}
+
+static size_t
+send_random(struct engine *e, struct engine_actions *out, const char *frame, size_t len, int k,
+	    uint64_t except, struct engine_rng *rng)
+{
+	return send_random2(e, out, frame, len, NULL, 0, k, except, rng);
 }
 
 /* Verification */
@@ -1083,13 +1105,17 @@ answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env, in
 /*
  * Passes a received announcement on: the frame as parsed (tree), with ttl - 1
  * and ourselves as sender; everything else, unknown fields included, as it came.
+ * A refresh goes to a silent neighbour with cert (the one we hold) put back:
+ * anti-entropy gives a silent peer bootstrap peers only, so it cannot pull a
+ * record it missed and must be able to verify what is pushed to it.
  */
 static void
-forward(struct engine *e, const struct cm_envelope *env, json_t *tree, uint64_t from,
-	struct engine_rng *rng, struct engine_actions *out)
+forward(struct engine *e, const struct cm_envelope *env, json_t *tree, const char *cert,
+	uint64_t from, struct engine_rng *rng, struct engine_actions *out)
 {
-	char *frame;
-	size_t len;
+	char *frame, *silent_frame = NULL;
+	size_t len, silent_len = 0;
+	json_t *origin;
 
 	if (env->ttl - 1 <= 0 || !e->has_self ||
 	    json_object_set_new(tree, "ttl", json_integer(env->ttl - 1)) != 0 ||
@@ -1099,8 +1125,14 @@ forward(struct engine *e, const struct cm_envelope *env, json_t *tree, uint64_t 
 		return;
 	if ((frame = dump_frame(json_incref(tree), &len)) == NULL)
 		return;
-	e->stats.forwarded += send_random(e, out, frame, len, e->cfg.fanout, from, rng);
+	origin = json_object_get(json_object_get(tree, "payload"), "origin");
+	if (cert != NULL && json_object_get(origin, "public_certificate") == NULL &&
+	    json_object_set_new(origin, "public_certificate", json_string(cert)) == 0)
+		silent_frame = dump_frame(json_incref(tree), &silent_len);
+	e->stats.forwarded += send_random2(e, out, frame, len, silent_frame, silent_len,
+					   e->cfg.fanout, from, rng);
 	free(frame);
+	free(silent_frame);
 }
 
 /* The first frame of a session: the peer's own signed announcement, matching its TLS certificate. */
@@ -1167,14 +1199,13 @@ receive_announcement(struct engine *e, struct nb *n, struct cm_envelope *env, js
 	v = check_record(e, rec, now_ms, hello_fp, fp);
 	if (v == ENGINE_ACCEPTED)
 		v = apply_record(e, rec, fp, now_ms);
+	/* Only news travels on. */
+	if (v == ENGINE_ACCEPTED)
+		forward(e, env, tree, refresh ? rec->public_certificate : NULL, n->id, rng, out);
 	if (refresh) {
-		/* It travels on as it came, without the certificate. */
 		free(rec->public_certificate);
 		rec->public_certificate = NULL;
 	}
-	/* Only news travels on. */
-	if (v == ENGINE_ACCEPTED)
-		forward(e, env, tree, n->id, rng, out);
 	if (hello_fp != NULL) {
 		/* The hello's peer is now a direct neighbour, whatever its record's news. */
 		peertable_set_connected(e->table, n->email, true, now_ms);
@@ -1253,7 +1284,7 @@ engine_receive(struct engine *e, uint64_t from, const char *frame, size_t len, i
 	if (seen_has(e, env.id)) {
 		if (env.type == CM_MSG_PEER_ANNOUNCEMENT &&
 		    rng_chance(rng, e->cfg.duplicate_forward_p))
-			forward(e, &env, tree, from, rng, out);
+			forward(e, &env, tree, NULL, from, rng, out);
 		v = ENGINE_DUPLICATE;
 		goto free_env;
 	}

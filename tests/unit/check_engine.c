@@ -775,6 +775,47 @@ START_TEST(test_engine_receive_refresh_forwarded_without_certificate)
 }
 END_TEST
 
+START_TEST(test_engine_receive_refresh_reaches_silent_neighbours_with_certificate)
+{
+	struct engine_config c;
+	size_t hub, origin;
+	struct cm_signed_record rec;
+	char *f, *cert;
+
+	engine_config_default(&c);
+	c.fanout = 8;
+	hub = add_peer_cfg(true, false, "r", &c);
+	for (size_t i = 0; i < 4; i++)
+		link_peers(hub, add_peer(i % 2 == 0, false, "r"));
+	origin = add_peer(true, false, "x");
+	pump();
+	clear_actions();
+	signed_record_of(origin, 5, now, true, "x", &rec);
+	f = announcement_frame(1, &rec, 5, now, NULL);
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
+	free(f);
+	clear_actions();
+	cm_signed_record_clear(&rec);
+	signed_record_of(origin, 6, now, true, "x", &rec);
+	cert = rec.public_certificate;
+	rec.public_certificate = NULL;
+	f = announcement_frame(1, &rec, 5, now, NULL);
+	rec.public_certificate = cert;
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
+	/* Peers 1 and 3 broadcast (1 sent it), 2 and 4 are silent: they cannot pull it. */
+	for (size_t k = 0; k < acts[hub].len; k++) {
+		const struct engine_action *a = &acts[hub].items[k];
+		bool silent = a->neighbour == nid(2) || a->neighbour == nid(4);
+
+		ck_assert_msg((strstr(a->frame, "public_certificate") != NULL) == silent,
+			      "neighbour %llu", (unsigned long long)a->neighbour);
+	}
+	ck_assert_uint_eq(acts[hub].len, 3);
+	free(f);
+	cm_signed_record_clear(&rec);
+}
+END_TEST
+
 START_TEST(test_engine_receive_refresh_of_unknown_peer_dropped)
 {
 	size_t hub = star(3), origin = add_peer(true, false, "x");
@@ -962,6 +1003,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_tick_sends_heartbeats_that_keep_neighbours_fresh);
 	tcase_add_test(tc, test_engine_tick_reannounces_with_higher_seq_without_certificate);
 	tcase_add_test(tc, test_engine_receive_refresh_forwarded_without_certificate);
+	tcase_add_test(tc, test_engine_receive_refresh_reaches_silent_neighbours_with_certificate);
 	tcase_add_test(tc, test_engine_receive_refresh_of_unknown_peer_dropped);
 	tcase_add_test(tc, test_engine_receive_refresh_signed_by_other_key_dropped);
 	tcase_add_test(tc, test_engine_receive_hello_without_certificate_closes_1008);
