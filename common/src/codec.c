@@ -715,6 +715,69 @@ cm_peer_record_decode(const json_t *j, struct cm_peer_record *out, struct cm_err
  * cert_required is false only for an announcement's origin: a refresh may
  * leave the certificate out for receivers that hold it already.
  */
+/* Length of s as JSON writes it compact, quotes included (Jansson's escapes). */
+static size_t
+string_size(const char *s, size_t len)
+{
+	size_t n = 2;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '"' || ch == '\\' || ch == '\b' || ch == '\f' || ch == '\n' || ch == '\r' ||
+		    ch == '\t')
+			n += 2;
+		else if (ch < 0x20)
+			n += 6;
+		else
+			n++;
+	}
+	return n;
+}
+
+/*
+ * What json_dumpb(j, NULL, 0, JSON_COMPACT) returns, without writing the text
+ * out: the record size check runs on every received record. Stops counting
+ * once past limit.
+ */
+static size_t
+compact_size(const json_t *j, size_t limit)
+{
+	const char *key;
+	json_t *v;
+	size_t n, i;
+
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		n = 2 + (json_object_size(j) > 0 ? json_object_size(j) - 1 : 0);
+		json_object_foreach((json_t *)j, key, v)
+		{
+			if (n > limit)
+				break;
+			n += string_size(key, strlen(key)) + 1 + compact_size(v, limit);
+		}
+		return n;
+	case JSON_ARRAY:
+		n = 2 + (json_array_size(j) > 0 ? json_array_size(j) - 1 : 0);
+		json_array_foreach(j, i, v)
+		{
+			if (n > limit)
+				break;
+			n += compact_size(v, limit);
+		}
+		return n;
+	case JSON_STRING:
+		return string_size(json_string_value(j), json_string_length(j));
+	case JSON_TRUE:
+	case JSON_NULL:
+		return 4;
+	case JSON_FALSE:
+		return 5;
+	default:
+		return json_dumpb(j, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+	}
+}
+
 static int
 decode_signed_record(struct dctx *c, const json_t *j, bool cert_required,
 		     struct cm_signed_record *out)
@@ -726,8 +789,7 @@ decode_signed_record(struct dctx *c, const json_t *j, bool cert_required,
 
 	if (require_object(c, j) != 0)
 		return -1;
-	/* json_dumpb with no buffer returns the compact size without writing. */
-	size = json_dumpb(j, NULL, 0, JSON_COMPACT);
+	size = compact_size(j, CM_MAX_SIGNED_RECORD + 1);
 	if (size == 0 || size > CM_MAX_SIGNED_RECORD)
 		return fail(c, NULL, "signed record larger than %d bytes", CM_MAX_SIGNED_RECORD);
 	if (get_object(c, j, "record", true, &rec) != 0)

@@ -48,7 +48,7 @@ struct engine {
 	const struct cm_identity *id;
 	bool has_self;
 	struct cm_signed_record self;
-	json_t *self_json; /* self encoded once, with its certificate: every hello carries it */
+	char *self_text;   /* self as JSON text, with its certificate: every hello carries it */
 	char self_fp[CM_FINGERPRINT_LEN + 1];
 
 	struct nb *nbs;
@@ -439,6 +439,33 @@ dump_frame(json_t *j, size_t *len)
 	return s;
 }
 
+/*
+ * frame (taken) with its "origin":null replaced by origin, a JSON text: our
+ * record is written out once, not for every hello. Both texts come from the
+ * JSON writer, and the key cannot occur inside a string value (its quotes
+ * would be escaped there), so the first match is the payload's.
+ */
+static char *
+splice_origin(char *frame, const char *origin, size_t *len)
+{
+	static const char hole[] = "\"origin\":null";
+	char *at = frame != NULL ? strstr(frame, hole) : NULL, *out = NULL;
+	size_t head, olen;
+
+	if (at != NULL) {
+		head = (size_t)(at - frame) + sizeof(hole) - 5;
+		olen = strlen(origin);
+		if ((out = malloc(*len - 4 + olen + 1)) != NULL) {
+			memcpy(out, frame, head);
+			memcpy(out + head, origin, olen);
+			memcpy(out + head + olen, at + sizeof(hole) - 1, *len - head - 4 + 1);
+			*len = *len - 4 + olen;
+		}
+	}
+	free(frame);
+	return out;
+}
+
 /* Encodes env into a new frame string the caller frees; NULL on failure. */
 static char *
 encode_frame(const struct cm_envelope *env, size_t *len)
@@ -650,7 +677,7 @@ engine_free(struct engine *e)
 	idset_free(&e->seen_cur);
 	idset_free(&e->seen_prev);
 	cm_signed_record_clear(&e->self);
-	json_decref(e->self_json);
+	free(e->self_text);
 	free(e);
 }
 
@@ -720,6 +747,7 @@ resign_self(struct engine *e, const struct cm_peer_record *tmpl, int64_t now_ms)
 	struct cm_peer_record rec;
 	struct cm_signed_record signed_rec;
 	int64_t seq = e->has_self ? e->self.record.seq + 1 : 0;
+	size_t len;
 
 	if (cm_peer_record_copy(&rec, tmpl) != 0)
 		return -1;
@@ -743,8 +771,8 @@ resign_self(struct engine *e, const struct cm_peer_record *tmpl, int64_t now_ms)
 	cm_signed_record_clear(&e->self);
 	e->self = signed_rec;
 	e->has_self = true;
-	json_decref(e->self_json);
-	e->self_json = cm_signed_record_encode(&e->self);
+	free(e->self_text);
+	e->self_text = dump_frame(cm_signed_record_encode(&e->self), &len);
 	return 0;
 }
 
@@ -764,8 +792,9 @@ announce_self(struct engine *e, uint64_t to, bool with_cert, int64_t now_ms,
 
 	envelope_init(e, &env, CM_MSG_PEER_ANNOUNCEMENT, e->cfg.ttl, now_ms, rng, id);
 	env.payload.announcement.origin = e->self;
-	if (with_cert && e->self_json != NULL) {
-		frame = dump_frame(cm_announcement_encode(&env, e->self_json), &len);
+	if (with_cert && e->self_text != NULL) {
+		frame = splice_origin(dump_frame(cm_announcement_encode(&env, json_null()), &len),
+				      e->self_text, &len);
 	} else {
 		if (!with_cert)
 			env.payload.announcement.origin.public_certificate = NULL;

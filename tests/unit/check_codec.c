@@ -525,6 +525,50 @@ START_TEST(test_signed_record_decode_size_cap_is_independent)
 }
 END_TEST
 
+/* A signed record padded with an unknown field to exactly size bytes as JSON writes it. */
+static json_t *
+signed_record_of_size(size_t size)
+{
+	struct cm_signed_record s;
+	json_t *j;
+	size_t have;
+	char *pad, *text;
+
+	fill_signed(&s, true);
+	j = cm_signed_record_encode(&s);
+	cm_signed_record_clear(&s);
+	/* Escapes of every kind, a control byte and UTF-8: the size counts them as written. */
+	json_object_set_new(j, "zz_pad", json_string("\"\\\n\t\x01\xc3\xa9/"));
+	json_object_set_new(j, "zz_more", json_pack("[i, f, b, n]", -12, 0.5, 0));
+	have = json_dumpb(j, NULL, 0, JSON_COMPACT);
+	ck_assert_uint_lt(have, size);
+	pad = repeat('p', size - have);
+	text = malloc(size - have + 32);
+	ck_assert_ptr_nonnull(text);
+	snprintf(text, size - have + 32, "\"\\\n\t\x01\xc3\xa9/%s", pad);
+	json_object_set_new(j, "zz_pad", json_string(text));
+	ck_assert_uint_eq(json_dumpb(j, NULL, 0, JSON_COMPACT), size);
+	free(text);
+	free(pad);
+	return j;
+}
+
+START_TEST(test_signed_record_decode_size_cap_counts_bytes_as_written)
+{
+	struct cm_signed_record back;
+	struct cm_err e = {0};
+	json_t *at = signed_record_of_size(CM_MAX_SIGNED_RECORD),
+	       *past = signed_record_of_size(CM_MAX_SIGNED_RECORD + 1);
+
+	ck_assert_msg(cm_signed_record_decode(at, &back, &e) == 0, "%s", e.msg);
+	cm_signed_record_clear(&back);
+	ck_assert_int_eq(cm_signed_record_decode(past, &back, &e), -1);
+	ck_assert_str_eq(e.msg, "document: signed record larger than 65536 bytes");
+	json_decref(at);
+	json_decref(past);
+}
+END_TEST
+
 START_TEST(test_signed_record_decode_rejects_real_in_record)
 {
 	struct cm_signed_record s, back;
@@ -1146,6 +1190,7 @@ codec_suite(void)
 	tcase_add_test(tc, test_signed_record_round_trip);
 	tcase_add_test(tc, test_signed_record_decode_keeps_unknown_fields_for_forwarding);
 	tcase_add_test(tc, test_signed_record_decode_size_cap_is_independent);
+	tcase_add_test(tc, test_signed_record_decode_size_cap_counts_bytes_as_written);
 	tcase_add_test(tc, test_signed_record_decode_rejects_real_in_record);
 	tcase_add_loop_test(tc, test_envelope_round_trip_every_type, CM_MSG_PEER_ANNOUNCEMENT,
 			    CM_MSG_HEARTBEAT + 1);
