@@ -833,10 +833,16 @@ report(struct sim *s, int64_t wall0)
 	       (long long)(cm_time_mono_ms() - wall0), ru.ru_maxrss);
 }
 
+/*
+ * Static, so everything stays reachable until exit: the process ends without
+ * freeing node by node (20 million allocations, 10 s at 100k nodes); the
+ * kernel takes the memory back at once.
+ */
+static struct sim s;
+
 int
 main(int argc, char **argv)
 {
-	struct sim s = {0};
 	int64_t wall0 = cm_time_mono_ms(), end;
 	long joiners;
 	int rc;
@@ -912,20 +918,5 @@ main(int argc, char **argv)
 		rc = 1;
 	if (s.o.export_path != NULL && export_sessions(&s, s.o.export_path) != 0)
 		rc = 1;
-	while (s.nheap > 0)
-		free(ev_pop(&s).frame);
-	free(s.heap);
-	for (int i = 0; i < s.cap; i++) {
-		struct node *n = &s.nodes[i];
-
-		if (!n->created)
-			continue;
-		engine_free(n->e);
-		peertable_free(n->t);
-		cm_identity_free(n->id);
-		free(n->nbs);
-		free(n->has);
-	}
-	free(s.nodes);
 	return rc;
 }
