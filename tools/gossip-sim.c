@@ -510,6 +510,8 @@ sample_series(struct sim *s, int64_t upto)
 	}
 }
 
+#define CHURN_MAX_NODES 2000
+
 /* Does node i re-announce within the steady measurement window? */
 static bool
 refreshes_in_window(const struct sim *s, int i)
@@ -522,7 +524,9 @@ refreshes_in_window(const struct sim *s, int i)
  * Steady mode starts converged: every table holds the record of every node
  * that will re-announce during the window, as gossip would have left it (a
  * refresh is only accepted by a holder). Other records change nothing that
- * is measured, and holding all N per node would need N^2 entries.
+ * is measured, and holding all N per node would need N^2 entries. With churn
+ * every table holds every record (hence CHURN_MAX_NODES): a newcomer's hellos
+ * pass on its neighbours' records, which must be old news, as they would be.
  */
 static long
 seed_tables(struct sim *s)
@@ -533,7 +537,7 @@ seed_tables(struct sim *s)
 		const struct cm_signed_record *rec = engine_self(s->nodes[i].e);
 		char fp[CM_FINGERPRINT_LEN + 1];
 
-		if (!refreshes_in_window(s, i) || rec == NULL ||
+		if ((s->o.steady && !refreshes_in_window(s, i)) || rec == NULL ||
 		    engine_record_fingerprint(s->nodes[i].e, rec, fp) != 0)
 			continue;
 		seeded++;
@@ -627,7 +631,8 @@ usage(FILE *f, int rc)
 		"--algorithm seed is the seed's rule alone (forward once to 3 neighbours, 5 %%\n"
 		"duplicate re-forward, no anti-entropy). Loss and churn are fractions 0-1; churn\n"
 		"kills that share of nodes when the announcements start and lets as many new ones\n"
-		"join during the first half of the run. --export writes every live node's sessions\n"
+		"join during the first half of the run (at most 2,000 nodes: tables start full).\n"
+		"--export writes every live node's sessions\n"
 		"as JSON Lines for fb-topology --sim; --series writes \"ms coverage\" every 100 ms.\n"
 		"Defaults are the agent's (agent.ini). With --json stdout holds one JSON object.\n");
 	return rc;
@@ -705,6 +710,7 @@ parse(int argc, char **argv, struct opts *o)
 	    o->neighbours < 1 || o->max_peers < o->neighbours || o->heartbeat_s < 1 ||
 	    o->anti_entropy_s < 1 || o->reannounce_s < 1 || o->stale_s < 1 ||
 	    o->expire_s <= o->stale_s || o->table_max < 1 ||
+	    (o->churn > 0 && o->nodes > CHURN_MAX_NODES) ||
 	    (o->steady && (o->churn > 0 || o->partition_at_s >= 0 ||
 			   o->expire_s <= o->reannounce_s + o->duration_s))) {
 		fprintf(stderr, "gossip-sim: a value is out of range (--help)\n");
@@ -742,7 +748,7 @@ start_measurement(struct sim *s, long joiners)
 			killed++;
 		}
 	}
-	if (s->o.steady)
+	if (s->o.steady || joiners > 0)
 		fprintf(stderr, "gossip-sim: %ld records seeded in every table\n", seed_tables(s));
 	/* Converged: every neighbour pair has exchanged what it had. */
 	for (int i = 0; i < s->used; i++)

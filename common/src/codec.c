@@ -975,7 +975,8 @@ decode_digest(struct dctx *c, const json_t *p, struct cm_peer_request *out)
 	     get_int(c, dj, "seed", true, 0, CM_MAX_SAFE_INTEGER, &d->seed, NULL) ||
 	     get_int(c, dj, "k", true, 1, CM_MAX_BLOOM_K, &k, NULL) ||
 	     get_string(c, dj, "bloom", true, (CM_MAX_BLOOM_BYTES + 2) / 3 * 4, STR_BASE64,
-			&d->bloom);
+			&d->bloom) ||
+	     get_time(c, dj, "issued_after", false, &d->issued_after_ms);
 	d->k = (int)k;
 	path_pop(c, mark);
 	return rc ? -1 : 0;
@@ -1355,6 +1356,8 @@ digest_json(const struct cm_digest *d)
 	set(o, "seed", json_integer(d->seed), &ok);
 	set(o, "k", json_integer(d->k), &ok);
 	set(o, "bloom", json_string(d->bloom != NULL ? d->bloom : ""), &ok);
+	if (d->issued_after_ms > 0)
+		set(o, "issued_after", time_json(d->issued_after_ms), &ok);
 	return finish(o, ok);
 }
 

@@ -44,6 +44,8 @@ struct engine_config {
 	size_t seen_max;            /* ids remembered for duplicate detection */
 	int64_t seen_max_age_ms;    /* and for how long */
 	size_t ae_max_records;      /* records in one anti-entropy answer (all its frames) */
+	int64_t ae_warm_ms;         /* 300 s: after this long up, a digest asks only for ... */
+	int64_t ae_fresh_ms;        /* 60 s: ... records issued in the last ae_fresh_ms */
 	size_t request_max_records; /* records in one answer to a repository request */
 	int64_t request_timeout_ms; /* pending discovery requests are forgotten after this */
 	bool verify_signatures;     /* true; only the simulator may turn it off */
@@ -144,8 +146,9 @@ void engine_neighbour_down(struct engine *e, uint64_t id, int64_t now_ms);
 
 /*
  * Anti-entropy with neighbour id starts from here: its table up to version
- * their_version and ours as it is now count as exchanged. The simulator uses
- * it to begin from a converged network instead of replaying its history.
+ * their_version and ours as it is now count as exchanged, and the engine
+ * counts as in sync (as if up for ae_warm_ms). The simulator uses it to begin
+ * from a converged network instead of replaying its history.
  */
 void engine_assume_synced(struct engine *e, uint64_t id, uint64_t their_version);
 

@@ -940,6 +940,49 @@ START_TEST(test_engine_anti_entropy_sends_only_missing_records)
 }
 END_TEST
 
+START_TEST(test_engine_anti_entropy_once_warm_asks_only_for_recent_records)
+{
+	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r");
+	size_t old = add_peer(true, false, "x"), fresh = add_peer(true, false, "y");
+	struct engine_config c;
+	struct cm_signed_record rec;
+
+	engine_config_default(&c);
+	link_peers(a, b);
+	pump();
+	run_for(c.ae_warm_ms + SEC, 10 * SEC);
+	/* b learns of two peers a lacks: one issued long ago (b was behind), one just now. */
+	signed_record_of(old, 5, now - 10 * c.ae_fresh_ms, true, "x", &rec);
+	ck_assert_int_eq(peertable_apply(P[b].t, &rec, P[old].fp, now, NULL), PEERTABLE_INSERTED);
+	cm_signed_record_clear(&rec);
+	signed_record_of(fresh, 5, now, true, "y", &rec);
+	ck_assert_int_eq(peertable_apply(P[b].t, &rec, P[fresh].fp, now, NULL), PEERTABLE_INSERTED);
+	cm_signed_record_clear(&rec);
+	run_for(5 * SEC, SEC);
+	ck_assert_ptr_nonnull(peertable_get(P[a].t, "p3@example.com"));
+	/* a has been in sync for minutes: old news is not offered back to it. */
+	ck_assert_ptr_null(peertable_get(P[a].t, "p2@example.com"));
+}
+END_TEST
+
+START_TEST(test_engine_anti_entropy_when_new_asks_for_everything)
+{
+	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r");
+	size_t old = add_peer(true, false, "x");
+	struct engine_config c;
+	struct cm_signed_record rec;
+
+	engine_config_default(&c);
+	signed_record_of(old, 5, now - 10 * c.ae_fresh_ms, true, "x", &rec);
+	ck_assert_int_eq(peertable_apply(P[b].t, &rec, P[old].fp, now, NULL), PEERTABLE_INSERTED);
+	cm_signed_record_clear(&rec);
+	link_peers(a, b);
+	pump();
+	run_for(5 * SEC, SEC);
+	ck_assert_ptr_nonnull(peertable_get(P[a].t, "p2@example.com"));
+}
+END_TEST
+
 START_TEST(test_engine_spread_reaches_every_node_with_anti_entropy)
 {
 	struct engine_config c;
@@ -1009,6 +1052,8 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_receive_hello_without_certificate_closes_1008);
 	tcase_add_test(tc, test_engine_leave_marks_peer_offline_at_neighbours);
 	tcase_add_test(tc, test_engine_anti_entropy_sends_only_missing_records);
+	tcase_add_test(tc, test_engine_anti_entropy_once_warm_asks_only_for_recent_records);
+	tcase_add_test(tc, test_engine_anti_entropy_when_new_asks_for_everything);
 	tcase_add_test(tc, test_engine_spread_reaches_every_node_with_anti_entropy);
 	suite_add_tcase(s, tc);
 	return s;

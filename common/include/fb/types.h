@@ -226,6 +226,11 @@ struct cm_digest {
 	int64_t seed;  /* salts the hashes so false positives differ per round */
 	int k;         /* hash functions, 1..CM_MAX_BLOOM_K */
 	char *bloom;   /* base64 of the filter's bits (8 per byte, LSB first) */
+	/*
+	 * Records issued before this (ms since the epoch) are not wanted: the
+	 * requester was in sync then. 0 (absent on the wire): every record.
+	 */
+	int64_t issued_after_ms;
 };
 
 /*
