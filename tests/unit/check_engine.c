@@ -241,6 +241,16 @@ announcement_frame(size_t from, const struct cm_signed_record *rec, int ttl, int
 	return s;
 }
 
+/* Like announcement_frame, but a refresh: the record without its certificate. */
+static char *
+refresh_frame(size_t from, const struct cm_signed_record *rec, int ttl)
+{
+	struct cm_signed_record bare = *rec;
+
+	bare.public_certificate = NULL;
+	return announcement_frame(from, &bare, ttl, now, NULL);
+}
+
 static enum engine_verdict
 deliver(size_t to, size_t from, const char *frame)
 {
@@ -473,19 +483,31 @@ START_TEST(test_engine_receive_forged_signature_dropped)
 }
 END_TEST
 
+/* A hub of 3 that holds origin's record (seq 5, in *rec) from neighbour 1. */
+static void
+hub_holding_origin(size_t *hub, size_t *origin, struct cm_signed_record *rec)
+{
+	char *f;
+
+	*hub = star(3);
+	*origin = add_peer(true, false, "x");
+	signed_record_of(*origin, 5, now, true, "x", rec);
+	f = announcement_frame(1, rec, 5, now, NULL);
+	ck_assert_int_eq(deliver(*hub, 1, f), ENGINE_ACCEPTED);
+	free(f);
+}
+
 START_TEST(test_engine_receive_pin_mismatch_dropped)
 {
-	size_t hub = star(3), origin = add_peer(true, false, "x");
-	struct cm_identity *impostor = ident(cm_identity_email(P[origin].id));
+	size_t hub, origin;
+	struct cm_identity *impostor;
 	struct cm_signed_record rec, fake;
 	struct cm_peer_record r;
 	struct cm_err err;
 	char *f;
 
-	signed_record_of(origin, 5, now, true, "x", &rec);
-	f = announcement_frame(1, &rec, 5, now, NULL);
-	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
-	free(f);
+	hub_holding_origin(&hub, &origin, &rec);
+	impostor = ident(cm_identity_email(P[origin].id));
 	/* Same email, another key, higher seq: refused by the pin. */
 	self_record(&r, cm_identity_email(P[origin].id), true, false, "evil", 99);
 	r.seq = 6;
@@ -750,7 +772,7 @@ START_TEST(test_engine_receive_refresh_forwarded_without_certificate)
 {
 	size_t hub = star(6), origin = add_peer(true, false, "x");
 	struct cm_signed_record rec;
-	char *f, *cert;
+	char *f;
 	int total;
 
 	signed_record_of(origin, 5, now, true, "x", &rec);
@@ -761,10 +783,7 @@ START_TEST(test_engine_receive_refresh_forwarded_without_certificate)
 	clear_actions();
 	cm_signed_record_clear(&rec);
 	signed_record_of(origin, 6, now, true, "x", &rec);
-	cert = rec.public_certificate;
-	rec.public_certificate = NULL;
-	f = announcement_frame(1, &rec, 5, now, NULL);
-	rec.public_certificate = cert;
+	f = refresh_frame(1, &rec, 5);
 	ck_assert_ptr_null(strstr(f, "public_certificate"));
 	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
 	ck_assert_int_eq(peertable_get(P[hub].t, rec.record.email)->rec.record.seq, 6);
@@ -780,7 +799,7 @@ START_TEST(test_engine_receive_refresh_reaches_silent_neighbours_with_certificat
 	struct engine_config c;
 	size_t hub, origin;
 	struct cm_signed_record rec;
-	char *f, *cert;
+	char *f;
 
 	engine_config_default(&c);
 	c.fanout = 8;
@@ -797,10 +816,7 @@ START_TEST(test_engine_receive_refresh_reaches_silent_neighbours_with_certificat
 	clear_actions();
 	cm_signed_record_clear(&rec);
 	signed_record_of(origin, 6, now, true, "x", &rec);
-	cert = rec.public_certificate;
-	rec.public_certificate = NULL;
-	f = announcement_frame(1, &rec, 5, now, NULL);
-	rec.public_certificate = cert;
+	f = refresh_frame(1, &rec, 5);
 	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
 	/* Peers 1 and 3 broadcast (1 sent it), 2 and 4 are silent: they cannot pull it. */
 	for (size_t k = 0; k < acts[hub].len; k++) {
@@ -820,13 +836,10 @@ START_TEST(test_engine_receive_refresh_of_unknown_peer_dropped)
 {
 	size_t hub = star(3), origin = add_peer(true, false, "x");
 	struct cm_signed_record rec;
-	char *f, *cert;
+	char *f;
 
 	signed_record_of(origin, 6, now, true, "x", &rec);
-	cert = rec.public_certificate;
-	rec.public_certificate = NULL;
-	f = announcement_frame(1, &rec, 5, now, NULL);
-	rec.public_certificate = cert;
+	f = refresh_frame(1, &rec, 5);
 	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_DROP_NO_CERT);
 	ck_assert_ptr_null(peertable_get(P[hub].t, rec.record.email));
 	ck_assert_uint_eq(acts[hub].len, 0);
@@ -838,17 +851,15 @@ END_TEST
 
 START_TEST(test_engine_receive_refresh_signed_by_other_key_dropped)
 {
-	size_t hub = star(3), origin = add_peer(true, false, "x");
-	struct cm_identity *impostor = ident(cm_identity_email(P[origin].id));
+	size_t hub, origin;
+	struct cm_identity *impostor;
 	struct cm_signed_record rec, fake;
 	struct cm_peer_record r;
 	struct cm_err err;
 	char *f;
 
-	signed_record_of(origin, 5, now, true, "x", &rec);
-	f = announcement_frame(1, &rec, 5, now, NULL);
-	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
-	free(f);
+	hub_holding_origin(&hub, &origin, &rec);
+	impostor = ident(cm_identity_email(P[origin].id));
 	clear_actions();
 	/* Without a certificate of its own, the impostor's refresh meets the held one. */
 	self_record(&r, cm_identity_email(P[origin].id), true, false, "evil", 99);
@@ -873,15 +884,12 @@ START_TEST(test_engine_receive_hello_without_certificate_closes_1008)
 {
 	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r");
 	struct cm_signed_record rec;
-	char *f, *cert;
+	char *f;
 
 	ck_assert_int_eq(engine_neighbour_up(P[a].e, nid(b), true, P[b].fp, now, &rng, &acts[a]), 0);
 	clear_actions();
 	signed_record_of(b, now, now, true, "r", &rec);
-	cert = rec.public_certificate;
-	rec.public_certificate = NULL;
-	f = announcement_frame(b, &rec, 5, now, NULL);
-	rec.public_certificate = cert;
+	f = refresh_frame(b, &rec, 5);
 	ck_assert_int_eq(deliver(a, b, f), ENGINE_DROP_AUTH);
 	ck_assert_int_eq(close_code(a, nid(b)), ENGINE_CLOSE_POLICY);
 	free(f);
