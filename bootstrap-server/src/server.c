@@ -333,7 +333,7 @@ bs_server_start(struct bs_server *s, struct cm_err *err)
 	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS |
-			     MHD_USE_ERROR_LOG;
+			     MHD_USE_ERROR_LOG | MHD_USE_TURBO;
 	char *cert = NULL, *key = NULL, *trust = NULL;
 	int rc = -1;
 
