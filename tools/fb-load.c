@@ -11,13 +11,15 @@
  */
 #include <curl/curl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include <time.h>
+
+#include "fb/validate.h"
 
 enum mix { MIX_REGISTER, MIX_HEARTBEAT, MIX_DISCOVER };
 
@@ -204,7 +206,7 @@ main(int argc, char **argv)
 			.rng = 88172645463325252ULL};
 	struct slot *slots;
 	const char *mix = "discover";
-	int64_t start, elapsed;
+	int64_t start, elapsed, n = 0;
 	int o;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -212,10 +214,22 @@ main(int argc, char **argv)
 		case 'u': r.url = optarg; break;
 		case 'a': r.ca = optarg; break;
 		case 'c': r.certs = optarg; break;
-		case 'n': r.concurrency = atoi(optarg); break;
+		case 'n':
+			if (cm_parse_int(optarg, 1, INT_MAX, &n) != 0)
+				return usage(stderr, 2);
+			r.concurrency = (int)n;
+			break;
 		case 'm': mix = optarg; break;
-		case 'd': r.duration_ms = atoll(optarg) * 1000; break;
-		case 'r': r.repos = atoi(optarg); break;
+		case 'd':
+			if (cm_parse_int(optarg, 0, INT_MAX, &n) != 0)
+				return usage(stderr, 2);
+			r.duration_ms = n * 1000;
+			break;
+		case 'r':
+			if (cm_parse_int(optarg, 1, INT_MAX, &n) != 0)
+				return usage(stderr, 2);
+			r.repos = (int)n;
+			break;
 		case 'j': r.json = true; break;
 		case 'h': return usage(stdout, 0);
 		default: return usage(stderr, 2);

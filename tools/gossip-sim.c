@@ -10,6 +10,7 @@
  * stream drives everything, events are ordered by (time, sequence).
  */
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "fb/identity.h"
 #include "fb/log.h"
 #include "fb/timeutil.h"
+#include "fb/validate.h"
 
 #define T0 1700000000000LL /* the virtual clock's start, wall-clock ms */
 #define WARMUP_MS 3000      /* sessions and hellos settle before the first announcement */
@@ -638,6 +640,32 @@ usage(FILE *f, int rc)
 	return rc;
 }
 
+/*
+ * A whole integer flag value up to max (the option's type); a malformed one
+ * sets *bad. Ranges that depend on other flags are checked after parsing.
+ */
+static int64_t
+num(const char *s, int64_t min, int64_t max, bool *bad)
+{
+	int64_t v = 0;
+
+	if (cm_parse_int(s, min, max, &v) != 0)
+		*bad = true;
+	return v;
+}
+
+/* A fraction flag value (loss, churn); a malformed one sets *bad. */
+static double
+frac(const char *s, bool *bad)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || *end != '\0')
+		*bad = true;
+	return v;
+}
+
 static int
 parse(int argc, char **argv, struct opts *o)
 {
@@ -657,12 +685,13 @@ parse(int argc, char **argv, struct opts *o)
 		{"series", 1, NULL, 'y'},         {"help", 0, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
+	bool bad = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'n': o->nodes = atoi(optarg); break;
-		case 's': o->seed = strtoull(optarg, NULL, 10); break;
+		case 'n': o->nodes = (int)num(optarg, INT_MIN, INT_MAX, &bad); break;
+		case 's': o->seed = (uint64_t)num(optarg, 0, INT64_MAX, &bad); break;
 		case 'a':
 			if (strcmp(optarg, "seed") != 0 && strcmp(optarg, "flashback") != 0)
 				return usage(stderr, 2);
@@ -673,29 +702,29 @@ parse(int argc, char **argv, struct opts *o)
 				return usage(stderr, 2);
 			o->steady = strcmp(optarg, "steady") == 0;
 			break;
-		case 'f': o->fanout = atoi(optarg); break;
-		case 't': o->ttl = atoi(optarg); break;
-		case 'l': o->loss = atof(optarg); break;
-		case 'c': o->churn = atof(optarg); break;
-		case 'L': o->latency_ms = atoll(optarg); break;
-		case 'd': o->duration_s = atoll(optarg); break;
-		case 'k': o->announcements = atoi(optarg); break;
+		case 'f': o->fanout = (int)num(optarg, INT_MIN, INT_MAX, &bad); break;
+		case 't': o->ttl = (int)num(optarg, INT_MIN, INT_MAX, &bad); break;
+		case 'l': o->loss = frac(optarg, &bad); break;
+		case 'c': o->churn = frac(optarg, &bad); break;
+		case 'L': o->latency_ms = num(optarg, INT_MIN, INT_MAX, &bad); break;
+		case 'd': o->duration_s = num(optarg, INT_MIN, INT_MAX, &bad); break;
+		case 'k': o->announcements = (int)num(optarg, INT_MIN, INT_MAX, &bad); break;
 		case 'v':
 			if (strcmp(optarg, "real") != 0 && strcmp(optarg, "skip") != 0)
 				return usage(stderr, 2);
 			o->verify = strcmp(optarg, "real") == 0;
 			break;
 		case 'j': o->json = true; break;
-		case 'N': o->neighbours = atoi(optarg); break;
-		case 'M': o->max_peers = atoi(optarg); break;
-		case 'H': o->heartbeat_s = atoll(optarg); break;
-		case 'A': o->anti_entropy_s = atoll(optarg); break;
-		case 'R': o->reannounce_s = atoll(optarg); break;
-		case 'S': o->stale_s = atoll(optarg); break;
-		case 'E': o->expire_s = atoll(optarg); break;
-		case 'P': o->partition_at_s = atoll(optarg); break;
-		case 'Q': o->heal_at_s = atoll(optarg); break;
-		case 'T': o->table_max = (size_t)strtoull(optarg, NULL, 10); break;
+		case 'N': o->neighbours = (int)num(optarg, INT_MIN, INT_MAX, &bad); break;
+		case 'M': o->max_peers = (int)num(optarg, INT_MIN, INT_MAX, &bad); break;
+		case 'H': o->heartbeat_s = num(optarg, INT_MIN, INT_MAX, &bad); break;
+		case 'A': o->anti_entropy_s = num(optarg, INT_MIN, INT_MAX, &bad); break;
+		case 'R': o->reannounce_s = num(optarg, INT_MIN, INT_MAX, &bad); break;
+		case 'S': o->stale_s = num(optarg, INT_MIN, INT_MAX, &bad); break;
+		case 'E': o->expire_s = num(optarg, INT_MIN, INT_MAX, &bad); break;
+		case 'P': o->partition_at_s = num(optarg, INT_MIN, INT_MAX, &bad); break;
+		case 'Q': o->heal_at_s = num(optarg, INT_MIN, INT_MAX, &bad); break;
+		case 'T': o->table_max = (size_t)num(optarg, 1, INT_MAX, &bad); break;
 		case 'x': o->export_path = optarg; break;
 		case 'y': o->series_path = optarg; break;
 		case 'h': return usage(stdout, 0) - 1;
@@ -704,7 +733,7 @@ parse(int argc, char **argv, struct opts *o)
 	}
 	if (o->max_peers < 0)
 		o->max_peers = 2 * o->neighbours; /* the agent's default */
-	if (optind < argc || o->nodes < 2 || o->fanout < 1 || o->ttl < 1 || o->ttl > CM_MAX_TTL ||
+	if (bad || optind < argc || o->nodes < 2 || o->fanout < 1 || o->ttl < 1 || o->ttl > CM_MAX_TTL ||
 	    o->loss < 0 || o->loss >= 1 || o->churn < 0 || o->churn >= 1 || o->latency_ms < 0 ||
 	    o->duration_s < 1 || o->announcements < 1 || o->announcements > MAX_ANNOUNCEMENTS ||
 	    o->neighbours < 1 || o->max_peers < o->neighbours || o->heartbeat_s < 1 ||

@@ -46,17 +46,11 @@ static int
 parse_int(const char *key, const char *value, int64_t min, int64_t max, int64_t *out,
 	  struct cm_err *err)
 {
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(value, &end, 10);
-	if (errno != 0 || end == value || *end != '\0' || v < min || v > max) {
+	if (cm_parse_int(value, min, max, out) != 0) {
 		cm_err_set(err, "%s: expected an integer in %lld..%lld, got '%s'", key,
 			   (long long)min, (long long)max, value);
 		return -1;
 	}
-	*out = v;
 	return 0;
 }
 

@@ -120,6 +120,24 @@ START_TEST(test_valid_repo_name_rules)
 }
 END_TEST
 
+START_TEST(test_cm_parse_int_whole_number_in_range_only)
+{
+	int64_t v = 7;
+
+	ck_assert_int_eq(cm_parse_int("42", 1, 100, &v), 0);
+	ck_assert_int_eq(v, 42);
+	ck_assert_int_eq(cm_parse_int("-3", -5, 5, &v), 0);
+	ck_assert_int_eq(v, -3);
+	v = 7;
+	ck_assert_int_eq(cm_parse_int("", 0, 100, &v), -1);
+	ck_assert_int_eq(cm_parse_int("12x", 0, 100, &v), -1);
+	ck_assert_int_eq(cm_parse_int("101", 0, 100, &v), -1);
+	ck_assert_int_eq(cm_parse_int("-1", 0, 100, &v), -1);
+	ck_assert_int_eq(cm_parse_int("99999999999999999999", INT64_MIN, INT64_MAX, &v), -1);
+	ck_assert_int_eq(v, 7);
+}
+END_TEST
+
 static Suite *
 validate_suite(void)
 {
@@ -136,6 +154,7 @@ validate_suite(void)
 	tcase_add_test(tc, test_valid_uuid_forms);
 	tcase_add_test(tc, test_uuid_generate_is_valid_lowercase_and_unique);
 	tcase_add_test(tc, test_valid_repo_name_rules);
+	tcase_add_test(tc, test_cm_parse_int_whole_number_in_range_only);
 	suite_add_tcase(s, tc);
 	return s;
 }

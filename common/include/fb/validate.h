@@ -25,6 +25,13 @@ bool cm_valid_port(int64_t port); /* 1..65535 */
 /* The 36-character 8-4-4-4-12 hex form (either case), as libuuid parses it. */
 bool cm_valid_uuid(const char *s, size_t len);
 
+/*
+ * Parses all of s as a decimal integer in [min, max] into *out. Returns 0, or
+ * -1 (nothing written) on an empty string, trailing characters, overflow or a
+ * value out of range.
+ */
+int cm_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
+
 /* Writes a new random (v4) UUID in lower case into out (37 bytes with NUL). */
 void cm_uuid_generate(char out[CM_UUID_TEXT_LEN + 1]);
 
