@@ -10,6 +10,7 @@
 #include "fb/codec.h"
 #include "fb/log.h"
 #include "fb/timeutil.h"
+#include "fsutil.h"
 
 #define BC_MAX_ANSWER (1024 * 1024) /* a list of CM_MAX_BOOTSTRAP_PEERS fits well within */
 
@@ -129,19 +130,11 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 {
 	struct bc_call *call = arg;
 	size_t len = size * n;
-	char *grown;
+	int rc = pa_append_capped(&call->answer, &call->answer_len, BC_MAX_ANSWER, data, len);
 
-	if (call->answer_len + len > BC_MAX_ANSWER) {
+	if (rc == -1)
 		call->too_big = true;
-		return 0; /* aborts the transfer */
-	}
-	if ((grown = realloc(call->answer, call->answer_len + len + 1)) == NULL)
-		return 0;
-	call->answer = grown;
-	memcpy(call->answer + call->answer_len, data, len);
-	call->answer_len += len;
-	call->answer[call->answer_len] = '\0';
-	return len;
+	return rc == 0 ? len : 0; /* anything else aborts the transfer */
 }
 
 static void

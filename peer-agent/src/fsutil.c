@@ -1,4 +1,4 @@
-/* fsutil.c - durable writes of the agent's files (see fsutil.h). */
+/* fsutil.c - durable writes of the agent's files, capped buffers (see fsutil.h). */
 #define _GNU_SOURCE /* strndup */
 #include "fsutil.h"
 
@@ -39,4 +39,20 @@ pa_fsync_dir(const char *path)
 		close(fd);
 	free(dir);
 	return rc;
+}
+
+int
+pa_append_capped(char **buf, size_t *len, size_t max, const char *data, size_t n)
+{
+	char *grown;
+
+	if (n > max || *len > max - n)
+		return -1;
+	if ((grown = realloc(*buf, *len + n + 1)) == NULL)
+		return -2;
+	*buf = grown;
+	memcpy(grown + *len, data, n);
+	*len += n;
+	grown[*len] = '\0';
+	return 0;
 }

@@ -19,6 +19,7 @@
 #include "fb/codec.h"
 #include "fb/log.h"
 #include "fb/validate.h"
+#include "fsutil.h"
 #include "topology.h"
 
 #define CLI_MAX_ANSWER (8 * 1024 * 1024)
@@ -101,15 +102,8 @@ collect(char *data, size_t size, size_t n, void *arg)
 {
 	struct answer *a = arg;
 	size_t len = size * n;
-	char *grown;
 
-	if (a->len + len > CLI_MAX_ANSWER || (grown = realloc(a->buf, a->len + len + 1)) == NULL)
-		return 0;
-	a->buf = grown;
-	memcpy(a->buf + a->len, data, len);
-	a->len += len;
-	a->buf[a->len] = '\0';
-	return len;
+	return pa_append_capped(&a->buf, &a->len, CLI_MAX_ANSWER, data, len) == 0 ? len : 0;
 }
 
 /* Calls the agent's API. Returns the HTTP status (0: unreachable); *body is the answer. */
