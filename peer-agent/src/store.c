@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -75,7 +76,7 @@ pa_store_save(const char *path, const struct peertable *t, int64_t now_ms)
 {
 	json_t *doc = NULL;
 	char *text = NULL, *tmp = NULL;
-	size_t len;
+	size_t len, tmp_size = strlen(path) + sizeof(".tmp");
 	int fd = -1, closed, rc = -1;
 
 	if ((doc = store_document(t, now_ms)) == NULL || (text = cm_json_dump(doc)) == NULL) {
@@ -88,12 +89,11 @@ pa_store_save(const char *path, const struct peertable *t, int64_t now_ms)
 			  PA_STORE_MAX_BYTES);
 		goto end;
 	}
-	if ((tmp = malloc(strlen(path) + sizeof(".tmp"))) == NULL) {
+	if ((tmp = malloc(tmp_size)) == NULL) {
 		log_warnx("%s: out of memory", __func__);
 		goto end;
 	}
-	strcpy(tmp, path);
-	strcat(tmp, ".tmp");
+	snprintf(tmp, tmp_size, "%s.tmp", path);
 	/* fchmod: a temporary file left by a crash keeps its old mode through O_TRUNC. */
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0 ||
 	    fchmod(fd, 0600) != 0 || pa_write_all(fd, text, len) != 0 || fsync(fd) != 0) {
