@@ -502,6 +502,16 @@ nb_silent(const struct engine *e, const struct nb *n)
 	return pe != NULL && !pe->rec.record.is_broadcasting;
 }
 
+/* Is any authenticated neighbour other than except silent? */
+static bool
+any_silent_nb(const struct engine *e, uint64_t except)
+{
+	for (size_t i = 0; i < e->nnbs; i++)
+		if (e->nbs[i].authed && e->nbs[i].id != except && nb_silent(e, &e->nbs[i]))
+			return true;
+	return false;
+}
+
 /*
  * Sends one encoded frame to up to k random authenticated neighbours other
  * than except; silent neighbours get silent_frame instead when it is not NULL.
@@ -1162,7 +1172,9 @@ forward(struct engine *e, const struct cm_envelope *env, json_t *tree, const cha
 	if ((frame = dump_frame(json_incref(tree), &len)) == NULL)
 		return;
 	origin = json_object_get(json_object_get(tree, "payload"), "origin");
+	/* Written only when some neighbour needs it: refreshes are the steady state's traffic. */
 	if (cert != NULL && json_object_get(origin, "public_certificate") == NULL &&
+	    any_silent_nb(e, from) &&
 	    json_object_set_new(origin, "public_certificate", json_string(cert)) == 0)
 		silent_frame = dump_frame(json_incref(tree), &silent_len);
 	e->stats.forwarded += send_random2(e, out, frame, len, silent_frame, silent_len,
