@@ -809,7 +809,7 @@ print_kinds(const struct sim *s, double per)
 static void
 report(struct sim *s, int64_t wall0)
 {
-	double coverage = 1.0, copies = 0, t99 = -1, per, msgs = 0, bytes = 0;
+	double coverage = 1.0, copies = 0, t99 = -1, per, msgs = 0, bytes = 0, measured_s;
 	struct rusage ru;
 
 	for (int k = 0; k < s->nann; k++) {
@@ -823,8 +823,8 @@ report(struct sim *s, int64_t wall0)
 		coverage = worst_coverage(s);
 		copies /= s->nann;
 	}
-	per = 1.0 / ((double)(s->live > 0 ? s->live : 1) *
-		     ((double)(s->now - s->t_announce) / 1000.0 > 0 ? (double)(s->now - s->t_announce) / 1000.0 : 1));
+	measured_s = (double)(s->now - s->t_announce) / 1000.0;
+	per = 1.0 / ((double)(s->live > 0 ? s->live : 1) * (measured_s > 0 ? measured_s : 1));
 	for (int k = 0; k < K_COUNT; k++) {
 		msgs += (double)s->kind_messages[k];
 		bytes += (double)s->kind_bytes[k];
