@@ -1,47 +1,69 @@
 /*
  * fb-load.c - a load generator for the bootstrap server: mutual TLS,
- * keep-alive, fixed concurrency (one connection and one identity each),
- * libcurl multi. Prints requests per second and latency percentiles.
+ * keep-alive, fixed concurrency (one connection and one identity each).
+ * Prints requests per second and latency percentiles.
  *
- *   fb-load --url URL --ca CA --certs DIR --concurrency C --mix register|heartbeat|discover
+ *   fb-load --url URL --ca CA --certs DIR --concurrency C --mix register|heartbeat|discover|health
  *           [--duration-s S] [--repos N] [--json]
  *
  * Identity i is DIR/load<i>@example.com.crt and .key (self-signed is fine in
- * pinning mode). heartbeat registers every identity once before measuring.
+ * pinning mode). Every identity registers once before measuring. health asks
+ * /healthz: the cost of the request path itself, without the database.
+ *
+ * It speaks HTTP/1.1 over GnuTLS on non-blocking sockets with one epoll loop:
+ * the load generator shares the machine with the server and PostgreSQL, so
+ * each request costs it one TLS record each way and about three system calls.
+ * Answers must carry Content-Length (the server's always do).
  */
-#include <curl/curl.h>
+#define _GNU_SOURCE /* strcasestr */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fb/validate.h"
 
-enum mix { MIX_REGISTER, MIX_HEARTBEAT, MIX_DISCOVER };
+#define ANSWER_MAX (1024 * 1024) /* bytes of one answer, headers included */
+#define IO_TIMEOUT_MS 10000
+
+enum mix { MIX_REGISTER, MIX_HEARTBEAT, MIX_DISCOVER, MIX_HEALTH };
 
 struct slot {
-	CURL *easy;
-	int index;
+	int index, fd;
+	gnutls_session_t tls;
+	gnutls_certificate_credentials_t cred;
 	char email[64];
-	char crt[512], key[512];
-	char body[1024];
-	char url[1024];
+	char req[2048];
+	size_t req_len;
+	char *in;
+	size_t in_len;
 	int64_t started_us;
-	bool warmup;
+	bool active;
 };
 
 struct run {
-	const char *url, *ca, *certs;
+	char host[256], port[8];
+	const char *ca, *certs;
 	int concurrency, repos;
 	int64_t duration_ms;
 	enum mix mix;
 	bool json;
-	CURLM *multi;
-	struct curl_slist *headers;
 	int64_t *lat_us;
 	size_t nlat, caplat;
 	long errors, non200;
@@ -66,46 +88,205 @@ rnd(struct run *r)
 	return r->rng * 2685821657736338717ULL;
 }
 
-static size_t
-discard(char *d, size_t s, size_t n, void *a)
+/* Splits https://HOST:PORT (HOST may be [v6]) into r->host and r->port. */
+static int
+parse_url(struct run *r, const char *url)
 {
-	(void)d;
-	(void)a;
-	return s * n;
+	const char *h, *end, *colon;
+	size_t n;
+
+	if (strncmp(url, "https://", 8) != 0)
+		return -1;
+	h = url + 8;
+	if (*h == '[') {
+		if ((end = strchr(h, ']')) == NULL)
+			return -1;
+		h++;
+		colon = end[1] == ':' ? end + 1 : NULL;
+	} else {
+		colon = strrchr(h, ':');
+		end = colon != NULL ? colon : h + strlen(h);
+	}
+	n = (size_t)(end - h);
+	if (n == 0 || n >= sizeof(r->host))
+		return -1;
+	memcpy(r->host, h, n);
+	r->host[n] = '\0';
+	snprintf(r->port, sizeof(r->port), "%s", colon != NULL ? colon + 1 : "443");
+	return strchr(r->port, '/') != NULL ? -1 : 0;
 }
 
-/* Sets up the next request of slot s (mode: the run's mix, or register for warm-up). */
+/* Writes slot s's next request (mode: the run's mix, or register for warm-up). */
 static void
 prepare(struct run *r, struct slot *s, enum mix mode)
 {
-	int i = s->index;
+	char body[1024];
+	int i = s->index, n = 0;
 
-	curl_easy_setopt(s->easy, CURLOPT_HTTPGET, 1L);
+	body[0] = '\0';
 	switch (mode) {
 	case MIX_REGISTER:
-		snprintf(s->url, sizeof(s->url), "%s/api/bootstrap/register", r->url);
-		snprintf(s->body, sizeof(s->body),
-			 "{\"email\":\"%s\",\"socket_addresses\":[\"10.9.%d.%d\"],\"port\":7443,"
-			 "\"repositories\":[{\"name\":\"repo-%d\"},{\"name\":\"repo-%d\"},"
-			 "{\"name\":\"repo-%d\"}]}",
-			 s->email, (i >> 8) & 255, i & 255, i % r->repos, (i + 1) % r->repos,
-			 (i + 2) % r->repos);
-		curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, s->body);
+		n = snprintf(body, sizeof(body),
+			     "{\"email\":\"%s\",\"socket_addresses\":[\"10.9.%d.%d\"],\"port\":7443,"
+			     "\"repositories\":[{\"name\":\"repo-%d\"},{\"name\":\"repo-%d\"},"
+			     "{\"name\":\"repo-%d\"}]}",
+			     s->email, (i >> 8) & 255, i & 255, i % r->repos, (i + 1) % r->repos,
+			     (i + 2) % r->repos);
 		break;
 	case MIX_HEARTBEAT:
-		snprintf(s->url, sizeof(s->url), "%s/api/bootstrap/heartbeat", r->url);
-		snprintf(s->body, sizeof(s->body), "{\"email\":\"%s\"}", s->email);
-		curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, s->body);
+		n = snprintf(body, sizeof(body), "{\"email\":\"%s\"}", s->email);
 		break;
 	case MIX_DISCOVER:
-		snprintf(s->url, sizeof(s->url),
-			 "%s/api/bootstrap/discover?repositories=repo-%d&limit=20", r->url,
-			 (int)(rnd(r) % (uint64_t)r->repos));
+	case MIX_HEALTH:
 		break;
 	}
-	curl_easy_setopt(s->easy, CURLOPT_URL, s->url);
+	if (mode == MIX_DISCOVER)
+		s->req_len = (size_t)snprintf(
+			s->req, sizeof(s->req),
+			"GET /api/bootstrap/discover?repositories=repo-%d&limit=20 HTTP/1.1\r\n"
+			"Host: %s\r\n\r\n",
+			(int)(rnd(r) % (uint64_t)r->repos), r->host);
+	else if (mode == MIX_HEALTH)
+		s->req_len = (size_t)snprintf(s->req, sizeof(s->req),
+					      "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", r->host);
+	else
+		s->req_len = (size_t)snprintf(
+			s->req, sizeof(s->req),
+			"POST /api/bootstrap/%s HTTP/1.1\r\nHost: %s\r\n"
+			"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+			mode == MIX_REGISTER ? "register" : "heartbeat", r->host, n, body);
+	s->in_len = 0;
+}
+
+/* Waits until fd is ready for events (POLLIN/POLLOUT); false on timeout. */
+static bool
+wait_fd(int fd, short events)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+
+	return poll(&p, 1, IO_TIMEOUT_MS) == 1;
+}
+
+/* Sends the prepared request; the socket is non-blocking, so EAGAIN waits for room. */
+static int
+send_request(struct slot *s)
+{
+	size_t off = 0;
+
 	s->started_us = now_us();
-	curl_multi_add_handle(r->multi, s->easy);
+	while (off < s->req_len) {
+		ssize_t n = gnutls_record_send(s->tls, s->req + off, s->req_len - off);
+
+		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+			if (!wait_fd(s->fd, POLLOUT))
+				return -1;
+			continue;
+		}
+		if (n < 0)
+			return -1;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Reads what TLS has for s; returns 1 when a whole answer is in (*status
+ * set), 0 when more is needed, -1 on error or close.
+ */
+static int
+read_answer(struct slot *s, int *status)
+{
+	for (;;) {
+		ssize_t n;
+		char *end;
+
+		if (s->in_len == ANSWER_MAX)
+			return -1;
+		n = gnutls_record_recv(s->tls, s->in + s->in_len, ANSWER_MAX - s->in_len);
+		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+			return 0;
+		if (n <= 0)
+			return -1;
+		s->in_len += (size_t)n;
+		s->in[s->in_len] = '\0';
+		if ((end = strstr(s->in, "\r\n\r\n")) == NULL)
+			continue;
+		const char *cl = strcasestr(s->in, "\r\nContent-Length:");
+		size_t head = (size_t)(end + 4 - s->in), body;
+
+		if (cl == NULL || cl > end || strncmp(s->in, "HTTP/1.1 ", 9) != 0)
+			return -1;
+		body = strtoul(cl + 17, NULL, 10);
+		if (head + body > ANSWER_MAX)
+			return -1;
+		if (s->in_len < head + body)
+			continue;
+		if (s->in_len > head + body)
+			return -1; /* nothing was asked for after this answer */
+		*status = atoi(s->in + 9);
+		return 1;
+	}
+}
+
+/* Blocking exchange used while setting up: sends the request and reads its answer. */
+static int
+exchange(struct slot *s, int *status)
+{
+	int rc;
+
+	if (send_request(s) != 0)
+		return -1;
+	while ((rc = read_answer(s, status)) == 0)
+		if (!wait_fd(s->fd, POLLIN))
+			return -1;
+	return rc == 1 ? 0 : -1;
+}
+
+/* Connects slot s, with its identity, and completes the TLS handshake. */
+static int
+slot_connect(struct run *r, struct slot *s)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+	char crt[512], key[512];
+	int one = 1, rc;
+
+	snprintf(crt, sizeof(crt), "%s/%s.crt", r->certs, s->email);
+	snprintf(key, sizeof(key), "%s/%s.key", r->certs, s->email);
+	if (gnutls_certificate_allocate_credentials(&s->cred) < 0 ||
+	    gnutls_certificate_set_x509_trust_file(s->cred, r->ca, GNUTLS_X509_FMT_PEM) <= 0 ||
+	    gnutls_certificate_set_x509_key_file(s->cred, crt, key, GNUTLS_X509_FMT_PEM) < 0) {
+		fprintf(stderr, "fb-load: cannot load %s, %s or %s\n", r->ca, crt, key);
+		return -1;
+	}
+	if (getaddrinfo(r->host, r->port, &hints, &ai) != 0 || ai == NULL) {
+		fprintf(stderr, "fb-load: cannot resolve %s\n", r->host);
+		return -1;
+	}
+	s->fd = socket(ai->ai_family, SOCK_STREAM, 0);
+	rc = s->fd >= 0 ? connect(s->fd, ai->ai_addr, ai->ai_addrlen) : -1;
+	freeaddrinfo(ai);
+	if (rc != 0) {
+		fprintf(stderr, "fb-load: cannot connect to %s:%s: %s\n", r->host, r->port,
+			strerror(errno));
+		return -1;
+	}
+	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
+	/* Send our certificate even though the server names other issuers (pinning mode). */
+	gnutls_init(&s->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK | GNUTLS_FORCE_CLIENT_CERT);
+	gnutls_set_default_priority(s->tls);
+	gnutls_credentials_set(s->tls, GNUTLS_CRD_CERTIFICATE, s->cred);
+	gnutls_session_set_verify_cert(s->tls, r->host, 0);
+	gnutls_transport_set_int(s->tls, s->fd);
+	while ((rc = gnutls_handshake(s->tls)) < 0) {
+		if (gnutls_error_is_fatal(rc) ||
+		    !wait_fd(s->fd, gnutls_record_get_direction(s->tls) ? POLLOUT : POLLIN)) {
+			fprintf(stderr, "fb-load: TLS handshake with %s:%s: %s\n", r->host, r->port,
+				gnutls_strerror(rc));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static void
@@ -142,53 +323,62 @@ pct(const struct run *r, double p)
 	return (double)r->lat_us[i] / 1000.0;
 }
 
-/* Drives every slot until deadline_us (or, in warm-up, until each did one request). */
+/* Keeps every slot busy until deadline_us; a slot that fails stops (counted as an error). */
 static void
-drive(struct run *r, struct slot *slots, bool warmup, int64_t deadline_us)
+drive(struct run *r, struct slot *slots, int64_t deadline_us)
 {
-	int running = 0, pending = r->concurrency;
+	struct epoll_event ev[64];
+	int ep = epoll_create1(0), active = 0;
 
 	for (int i = 0; i < r->concurrency; i++) {
-		slots[i].warmup = warmup;
-		prepare(r, &slots[i], warmup ? MIX_REGISTER : r->mix);
-	}
-	while (pending > 0) {
-		CURLMsg *m;
-		int left;
+		struct epoll_event e = {.events = EPOLLIN, .data.ptr = &slots[i]};
 
-		curl_multi_perform(r->multi, &running);
-		while ((m = curl_multi_info_read(r->multi, &left)) != NULL) {
-			struct slot *s;
-			long status = 0;
-
-			if (m->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
-			curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-			curl_multi_remove_handle(r->multi, m->easy_handle);
-			if (!warmup) {
-				if (m->data.result != CURLE_OK)
-					r->errors++;
-				else if (status != 200)
-					r->non200++;
-				else
-					record(r, now_us() - s->started_us);
-			}
-			if (warmup || now_us() >= deadline_us)
-				pending--;
-			else
-				prepare(r, s, r->mix);
+		prepare(r, &slots[i], r->mix);
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, slots[i].fd, &e) != 0 || send_request(&slots[i]) != 0) {
+			r->errors++;
+			continue;
 		}
-		if (pending > 0)
-			curl_multi_poll(r->multi, NULL, 0, 100, NULL);
+		slots[i].active = true;
+		active++;
 	}
+	while (active > 0) {
+		int n = epoll_wait(ep, ev, 64, IO_TIMEOUT_MS);
+
+		if (n <= 0) {
+			r->errors += active; /* nothing answered for IO_TIMEOUT_MS */
+			break;
+		}
+		for (int k = 0; k < n; k++) {
+			struct slot *s = ev[k].data.ptr;
+			int status = 0, rc = read_answer(s, &status);
+
+			if (rc == 0)
+				continue;
+			if (rc < 0)
+				r->errors++;
+			else if (status != 200)
+				r->non200++;
+			else
+				record(r, now_us() - s->started_us);
+			if (rc > 0 && now_us() < deadline_us) {
+				prepare(r, s, r->mix);
+				if (send_request(s) == 0)
+					continue;
+				r->errors++;
+			}
+			s->active = false;
+			active--;
+			epoll_ctl(ep, EPOLL_CTL_DEL, s->fd, NULL);
+		}
+	}
+	close(ep);
 }
 
 static int
 usage(FILE *f, int rc)
 {
 	fprintf(f, "usage: fb-load --url URL --ca CA --certs DIR --concurrency C --mix "
-		   "register|heartbeat|discover [--duration-s S] [--repos N] [--json]\n");
+		   "register|heartbeat|discover|health [--duration-s S] [--repos N] [--json]\n");
 	return rc;
 }
 
@@ -204,18 +394,18 @@ main(int argc, char **argv)
 	};
 	struct run r = {.concurrency = 8, .repos = 10000, .duration_ms = 10000,
 			.rng = 88172645463325252ULL};
-	struct slot *slots;
-	const char *mix = "discover";
+	struct slot *slots = NULL;
+	const char *mix = "discover", *url = NULL;
 	int64_t start, elapsed, n = 0;
-	int o;
+	int o, rc = 1;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
-		case 'u': r.url = optarg; break;
+		case 'u': url = optarg; break;
 		case 'a': r.ca = optarg; break;
 		case 'c': r.certs = optarg; break;
 		case 'n':
-			if (cm_parse_int(optarg, 1, INT_MAX, &n) != 0)
+			if (cm_parse_int(optarg, 1, 4096, &n) != 0)
 				return usage(stderr, 2);
 			r.concurrency = (int)n;
 			break;
@@ -241,36 +431,35 @@ main(int argc, char **argv)
 		r.mix = MIX_HEARTBEAT;
 	else if (strcmp(mix, "discover") == 0)
 		r.mix = MIX_DISCOVER;
+	else if (strcmp(mix, "health") == 0)
+		r.mix = MIX_HEALTH;
 	else
 		return usage(stderr, 2);
-	if (r.url == NULL || r.ca == NULL || r.certs == NULL || r.concurrency < 1 || r.repos < 1)
+	if (url == NULL || parse_url(&r, url) != 0 || r.ca == NULL || r.certs == NULL)
 		return usage(stderr, 2);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	r.multi = curl_multi_init();
-	curl_multi_setopt(r.multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)r.concurrency);
-	r.headers = curl_slist_append(NULL, "Content-Type: application/json");
-	slots = calloc((size_t)r.concurrency, sizeof(*slots));
+	gnutls_global_init();
+	if ((slots = calloc((size_t)r.concurrency, sizeof(*slots))) == NULL)
+		goto end;
+	for (int i = 0; i < r.concurrency; i++)
+		slots[i].fd = -1;
+	/* Every identity connects and registers once: heartbeats need a registration. */
 	for (int i = 0; i < r.concurrency; i++) {
 		struct slot *s = &slots[i];
+		int status = 0;
 
 		s->index = i;
 		snprintf(s->email, sizeof(s->email), "load%d@example.com", i);
-		snprintf(s->crt, sizeof(s->crt), "%s/%s.crt", r.certs, s->email);
-		snprintf(s->key, sizeof(s->key), "%s/%s.key", r.certs, s->email);
-		s->easy = curl_easy_init();
-		curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
-		curl_easy_setopt(s->easy, CURLOPT_CAINFO, r.ca);
-		curl_easy_setopt(s->easy, CURLOPT_SSLCERT, s->crt);
-		curl_easy_setopt(s->easy, CURLOPT_SSLKEY, s->key);
-		curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, r.headers);
-		curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, discard);
-		curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, 10000L);
-		curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
+		if ((s->in = malloc(ANSWER_MAX + 1)) == NULL || slot_connect(&r, s) != 0)
+			goto end;
+		prepare(&r, s, MIX_REGISTER);
+		if (exchange(s, &status) != 0 || status != 200) {
+			fprintf(stderr, "fb-load: registering %s: %s %d\n", s->email,
+				status != 0 ? "HTTP" : "no answer", status);
+			goto end;
+		}
 	}
-	/* Every identity registers once: heartbeats need a registration, and TLS is set up. */
-	drive(&r, slots, true, 0);
 	start = now_us();
-	drive(&r, slots, false, start + r.duration_ms * 1000);
+	drive(&r, slots, start + r.duration_ms * 1000);
 	elapsed = now_us() - start;
 	qsort(r.lat_us, r.nlat, sizeof(*r.lat_us), cmp64);
 	if (r.json)
@@ -283,12 +472,19 @@ main(int argc, char **argv)
 		       "errors, %ld not 200)\n",
 		       mix, r.concurrency, r.nlat * 1e6 / (double)elapsed, pct(&r, 0.50),
 		       pct(&r, 0.99), r.nlat, r.errors, r.non200);
-	for (int i = 0; i < r.concurrency; i++)
-		curl_easy_cleanup(slots[i].easy);
+	rc = r.errors > 0 || r.non200 > 0 ? 1 : 0;
+end:
+	for (int i = 0; slots != NULL && i < r.concurrency; i++) {
+		if (slots[i].tls != NULL)
+			gnutls_deinit(slots[i].tls);
+		if (slots[i].cred != NULL)
+			gnutls_certificate_free_credentials(slots[i].cred);
+		if (slots[i].fd >= 0)
+			close(slots[i].fd);
+		free(slots[i].in);
+	}
 	free(slots);
 	free(r.lat_us);
-	curl_slist_free_all(r.headers);
-	curl_multi_cleanup(r.multi);
-	curl_global_cleanup();
-	return r.errors > 0 || r.non200 > 0 ? 1 : 0;
+	gnutls_global_deinit();
+	return rc;
 }
