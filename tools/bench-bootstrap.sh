@@ -7,7 +7,9 @@
 # A private PostgreSQL holds BENCH_REGISTRATIONS (100k) registrations over
 # BENCH_REPOS (10k) repositories. fb-load drives register, heartbeat and
 # discover at BENCH_CONCURRENCY (16) connections for BENCH_DURATION_S (10) s
-# each; pgbench then runs each request's statements as one script. Last,
+# each (and health, /healthz, for the cost of the request path without the
+# database; BENCH_MIXES picks a subset); pgbench then runs each request's
+# statements as one script. Last,
 # 100k expired rows are added and discover runs while the sweeper deletes them.
 set -euo pipefail
 export FB_BUILD=$(cd "${1:-build}" && pwd)
@@ -86,6 +88,20 @@ esc_pem=${cert_pem//\'/\'\'}
 	sql list-scored "'900'" "'20'" "NULL" "('{repo-' || :r::text || '}')" "'30'"
 } >"$scripts/discover.sql"
 
+metric() { curl -sS --cacert "$FB_CERTS/ca/ca.crt" "$FB_BS_URL/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+
+# pgbench_pipelined B: statements per second of the heartbeat statement sent
+# as the server sends it, B to a pipelined transaction.
+pgbench_pipelined() {
+	{
+		echo "\\set n random(0, $((C - 1)))"
+		echo '\startpipeline'
+		for ((k = 0; k < $1; k++)); do tail -n 1 "$scripts/heartbeat.sql"; done
+		echo '\endpipeline'
+	} >"$scripts/heartbeat-pipelined.sql"
+	pgbench_tps heartbeat-pipelined | awk -v b="$1" '{ printf "%.0f", $1 * b }'
+}
+
 pgbench_tps() {
 	"$bin/pgbench" -n -M prepared -c "$C" -j 2 -T "$D" -f "$scripts/$1.sql" "$DATABASE_URL" 2>&1 |
 		awk '/^tps = / { print $3 }'
@@ -93,14 +109,28 @@ pgbench_tps() {
 
 printf '\n%-10s %12s %10s %10s %14s %8s\n' mix "server req/s" "p50 ms" "p99 ms" "pgbench tps" ratio
 results=()
-for mix in register heartbeat discover; do
+for mix in ${BENCH_MIXES:-health register heartbeat discover}; do
+	batches0=$(metric bootstrap_heartbeat_batches_total)
+	batched0=$(metric bootstrap_heartbeats_batched_total)
 	out=$(load "$mix")
-	tps=$(pgbench_tps "$mix")
+	# health (/healthz) touches no database: the request path alone, nothing to compare.
+	tps=0
+	[[ $mix == health ]] || tps=$(pgbench_tps "$mix")
 	rps=$(jq -r .req_per_s <<<"$out")
 	ratio=$(awk -v a="$rps" -v b="$tps" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 	printf '%-10s %12.0f %10.2f %10.2f %14.0f %8s\n' "$mix" "$rps" "$(jq -r .p50_ms <<<"$out")" \
 		"$(jq -r .p99_ms <<<"$out")" "$tps" "$ratio"
 	results+=("$out")
+	if [[ $mix == heartbeat ]]; then
+		# The server sends heartbeats in pipelined batches; the same to pgbench, for the record.
+		batches=$(($(metric bootstrap_heartbeat_batches_total) - batches0))
+		batched=$(($(metric bootstrap_heartbeats_batched_total) - batched0))
+		b=$(awk -v a="$batched" -v n="$batches" 'BEGIN { b = n > 0 ? int(a / n + 0.5) : 1; print (b < 1 ? 1 : b) }')
+		sps=$(pgbench_pipelined "$b")
+		printf '%-10s   mean batch %s (%s heartbeats in %s transactions); pgbench with batches of %s: %s statements/s, server / that %s\n' \
+			"" "$(awk -v a="$batched" -v n="$batches" 'BEGIN { printf "%.1f", n > 0 ? a / n : 0 }')" \
+			"$batched" "$batches" "$b" "$sps" "$(awk -v a="$rps" -v b="$sps" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
+	fi
 done
 # Latency without queueing: one client at a time.
 out=$(load discover 1)
@@ -122,7 +152,6 @@ INSERT INTO registration_repositories (name, email)
 SELECT 'repo-' || i % $R, 'old' || i || '@example.com' FROM generate_series(1, $N) AS i;
 COMMIT;
 SQL
-metric() { curl -sS --cacert "$FB_CERTS/ca/ca.crt" "$FB_BS_URL/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 swept0=$(metric bootstrap_swept_rows_total)
 out=$(load discover 1)
 swept=$(($(metric bootstrap_swept_rows_total) - swept0))

@@ -60,6 +60,15 @@ bs_metrics_db_error(struct bs_metrics *m)
 	pthread_mutex_unlock(&m->lock);
 }
 
+void
+bs_metrics_heartbeat_batch(struct bs_metrics *m, size_t n)
+{
+	pthread_mutex_lock(&m->lock);
+	m->heartbeat_batches++;
+	m->heartbeats_batched += n;
+	pthread_mutex_unlock(&m->lock);
+}
+
 char *
 bs_metrics_render(struct bs_metrics *m, int64_t online, int64_t stale)
 {
@@ -93,8 +102,16 @@ bs_metrics_render(struct bs_metrics *m, int64_t online, int64_t stale)
 		"bootstrap_swept_rows_total %llu\n"
 		"# HELP bootstrap_db_errors_total Database calls that failed.\n"
 		"# TYPE bootstrap_db_errors_total counter\n"
-		"bootstrap_db_errors_total %llu\n",
-		(unsigned long long)m->swept_rows, (unsigned long long)m->db_errors);
+		"bootstrap_db_errors_total %llu\n"
+		"# HELP bootstrap_heartbeat_batches_total Transactions the heartbeats went out in.\n"
+		"# TYPE bootstrap_heartbeat_batches_total counter\n"
+		"bootstrap_heartbeat_batches_total %llu\n"
+		"# HELP bootstrap_heartbeats_batched_total Heartbeats sent to the database in batches.\n"
+		"# TYPE bootstrap_heartbeats_batched_total counter\n"
+		"bootstrap_heartbeats_batched_total %llu\n",
+		(unsigned long long)m->swept_rows, (unsigned long long)m->db_errors,
+		(unsigned long long)m->heartbeat_batches,
+		(unsigned long long)m->heartbeats_batched);
 	pthread_mutex_unlock(&m->lock);
 	fprintf(f,
 		"# HELP bootstrap_registrations Unexpired registrations by state (-1: database "

@@ -241,12 +241,12 @@ do_legacy_ready(struct bs_server *s, struct bs_request *req, struct bs_reply *re
 	do_register(s, req, rep);
 }
 
+/* Checks the request and hands the update to the batcher (bs_route_heartbeat_done answers). */
 static void
 do_heartbeat(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 {
 	struct cm_heartbeat_request h;
 	struct cm_err err;
-	int64_t expires_at_ms;
 	json_t *j;
 	int rc;
 
@@ -258,17 +258,35 @@ do_heartbeat(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 		bs_reply_error(rep, 400, "bad_request", "%s", err.msg);
 		return;
 	}
+	/* Pinning mode: the statement itself requires the registering certificate. */
 	if (email_is_callers(req, h.email, rep)) {
-		/* Pinning mode: the statement itself requires the registering certificate. */
-		rc = bs_store_heartbeat(bs_server_store(s), h.email,
-					s->cfg->client_ca_file == NULL ? req->fingerprint : NULL,
-					&s->timing, &expires_at_ms);
-		if (!store_failed(s, rc, rep, "no live registration for this email")) {
-			rep->status = 200;
-			rep->json = cm_status_encode("ok", expires_at_ms);
-		}
+		if (bs_batcher_job_set(req->job, h.email,
+				       s->cfg->client_ca_file == NULL ? req->fingerprint : NULL) == 0)
+			rep->deferred = true;
+		else
+			bs_reply_error(rep, 500, "internal", "cannot queue the heartbeat");
 	}
 	cm_heartbeat_request_clear(&h);
+}
+
+void
+bs_route_heartbeat_done(struct bs_server *s, const struct bs_store_heartbeat *hb,
+			struct bs_reply *rep)
+{
+	int rc = hb->rc;
+
+	rep->route = "heartbeat";
+	/* No row took it: another certificate holds the email's pin, or nothing is registered. */
+	if (rc == BS_STORE_NOT_FOUND && hb->fingerprint != NULL) {
+		int pin = bs_store_check_pin(bs_server_store(s), hb->email, hb->fingerprint, false);
+
+		if (pin != BS_STORE_OK)
+			rc = pin;
+	}
+	if (!store_failed(s, rc, rep, "no live registration for this email")) {
+		rep->status = 200;
+		rep->json = cm_status_encode("ok", hb->expires_at_ms);
+	}
 }
 
 /* Reads and checks ?email=; sets a 400 and returns NULL when missing or invalid. */

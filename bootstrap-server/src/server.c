@@ -3,9 +3,11 @@
  *
  * MHD runs a pool of epoll threads; a connection that drips its headers
  * occupies a socket, not a thread. Bodies are collected up to CM_MAX_BODY and
- * the rest is discarded, so an oversized body costs no memory. The client
- * certificate is requested on every connection (MEM_TRUST) but not required
- * by the handshake: the routes decide (401/403).
+ * the rest is discarded, so an oversized body costs no memory. A heartbeat
+ * suspends its connection while the batcher runs it, so no worker waits on
+ * the database for it. The client certificate is requested on every
+ * connection (MEM_TRUST) but not required by the handshake: the routes
+ * decide (401/403).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fb/codec.h"
 #include "fb/limits.h"
@@ -27,6 +30,8 @@
 /* MHD's per-connection pool: room for 16 KiB of headers and the read buffer. */
 #define BS_CONNECTION_MEMORY (64 * 1024)
 #define BS_MAX_CONNECTIONS 4096
+/* How long stopping waits for resumed connections to be answered. */
+#define BS_STOP_WAIT_MS 2000
 #define BS_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 /* Per-request state kept by MHD between calls. */
@@ -34,7 +39,9 @@ struct pending {
 	char *body;
 	size_t len;
 	bool too_large;
+	bool deferred; /* suspended until the batcher has run job */
 	int64_t started_us;
+	struct bs_batcher_job job;
 };
 
 static pthread_key_t store_key;
@@ -203,16 +210,47 @@ send_reply(struct MHD_Connection *conn, struct bs_reply *rep)
 	return ret;
 }
 
-/* Runs the route for a complete request and queues its answer. */
+/* Queues the answer, counts it and releases what the reply holds. */
+static enum MHD_Result
+finish(struct bs_server *s, struct MHD_Connection *conn, const char *url, const char *method,
+       struct pending *p, struct bs_reply *rep)
+{
+	enum MHD_Result ret = send_reply(conn, rep);
+
+	bs_metrics_request(&s->metrics, rep->route, rep->status, now_us() - p->started_us);
+	if (rep->status >= 500)
+		log_warnx("%s: %s %s -> %d", __func__, method, url, rep->status);
+	else
+		log_debug("%s: %s %s -> %d", __func__, method, url, rep->status);
+	json_decref(rep->json);
+	free(rep->text);
+	return ret;
+}
+
+/* Called under the batcher's lock, before the job can be done. */
+static void
+suspend(void *conn)
+{
+	MHD_suspend_connection(conn);
+}
+
+/* The batcher ran the job: the connection's worker answers it (on_request). */
+static void
+resume(struct bs_batcher_job *job)
+{
+	MHD_resume_connection(job->arg);
+}
+
+/* Runs the route for a complete request and queues its answer, or hands it to the batcher. */
 static enum MHD_Result
 answer(struct bs_server *s, struct MHD_Connection *conn, const char *url, const char *method,
        struct pending *p)
 {
 	struct bs_request req = {.conn = conn, .method = method, .path = url, .body = p->body,
-				 .body_len = p->len, .body_too_large = p->too_large};
+				 .body_len = p->len, .body_too_large = p->too_large,
+				 .job = &p->job};
 	struct bs_reply rep = {.status = 500, .route = "unknown"};
 	size_t header_bytes = 0;
-	enum MHD_Result ret;
 
 	req.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						       MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -225,16 +263,21 @@ answer(struct bs_server *s, struct MHD_Connection *conn, const char *url, const 
 		read_client_cert(s, &req);
 		bs_route(s, &req, &rep);
 	}
-	ret = send_reply(conn, &rep);
-	bs_metrics_request(&s->metrics, rep.route, rep.status, now_us() - p->started_us);
-	if (rep.status >= 500)
-		log_warnx("%s: %s %s -> %d", __func__, method, url, rep.status);
-	else
-		log_debug("%s: %s %s -> %d", __func__, method, url, rep.status);
-	json_decref(rep.json);
-	free(rep.text);
 	cm_cert_free(req.owned_cert);
-	return ret;
+	if (rep.deferred) {
+		p->job.done = resume;
+		p->job.arg = conn;
+		atomic_fetch_add(&s->suspended, 1);
+		if (bs_batcher_submit(s->batcher, &p->job, suspend, conn) == 0) {
+			p->deferred = true;
+			return MHD_YES;
+		}
+		/* Stopping: no more batches. */
+		atomic_fetch_sub(&s->suspended, 1);
+		p->job.hb.rc = BS_STORE_UNAVAILABLE;
+		bs_route_heartbeat_done(s, &p->job.hb, &rep);
+	}
+	return finish(s, conn, url, method, p, &rep);
 }
 
 static enum MHD_Result
@@ -251,6 +294,15 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		p->started_us = now_us();
 		*con_cls = p;
 		return MHD_YES;
+	}
+	if (p->deferred) {
+		/* Resumed: the batcher has run the heartbeat. */
+		struct bs_reply rep = {.status = 500};
+
+		p->deferred = false;
+		atomic_fetch_sub(&s->suspended, 1);
+		bs_route_heartbeat_done(s, &p->job.hb, &rep);
+		return finish(s, conn, url, method, p, &rep);
 	}
 	if (*upload_data_size > 0) {
 		size_t n = *upload_data_size;
@@ -276,12 +328,15 @@ static void
 on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	     enum MHD_RequestTerminationCode toe)
 {
+	struct bs_server *s = cls;
 	struct pending *p = *con_cls;
 
-	(void)cls;
 	(void)conn;
 	(void)toe;
 	if (p != NULL) {
+		/* Resumed, but closed before its answer: no longer waited for. */
+		if (p->deferred)
+			atomic_fetch_sub(&s->suspended, 1);
 		free(p->body);
 		free(p);
 		*con_cls = NULL;
@@ -333,7 +388,8 @@ bs_server_start(struct bs_server *s, struct cm_err *err)
 	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS |
-			     MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+			     MHD_USE_ERROR_LOG | MHD_USE_TURBO |
+			     MHD_ALLOW_SUSPEND_RESUME;
 	char *cert = NULL, *key = NULL, *trust = NULL;
 	int rc = -1;
 
@@ -346,6 +402,10 @@ bs_server_start(struct bs_server *s, struct cm_err *err)
 		flags |= MHD_USE_IPv6;
 	} else {
 		cm_err_set(err, "listen: bad address %s", s->cfg->listen_host);
+		return -1;
+	}
+	if ((s->batcher = bs_batcher_new(s->cfg->database, &s->timing, &s->metrics)) == NULL) {
+		cm_err_set(err, "cannot start the heartbeat batcher");
 		return -1;
 	}
 	if ((cert = slurp(s->cfg->cert_file, err)) == NULL ||
@@ -371,7 +431,7 @@ bs_server_start(struct bs_server *s, struct cm_err *err)
 		(unsigned int)BS_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		(unsigned int)s->cfg->max_conns_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned int)s->cfg->conn_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-		NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_END);
+		s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_END);
 	if (s->daemon == NULL) {
 		cm_err_set(err, "cannot listen on %s:%d (in use, or bad certificate/key)",
 			   s->cfg->listen_host, s->cfg->listen_port);
@@ -395,9 +455,15 @@ end:
 void
 bs_server_stop(struct bs_server *s)
 {
+	/* Every queued heartbeat is answered first: MHD must not stop with a suspended connection. */
+	bs_batcher_stop(s->batcher);
+	for (int i = 0; i < BS_STOP_WAIT_MS && atomic_load(&s->suspended) > 0; i++)
+		usleep(1000);
 	if (s->daemon != NULL)
 		MHD_stop_daemon(s->daemon);
 	s->daemon = NULL;
+	bs_batcher_free(s->batcher);
+	s->batcher = NULL;
 	free(s->pem_cert);
 	free(s->pem_key);
 	free(s->pem_trust);

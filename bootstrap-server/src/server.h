@@ -7,9 +7,11 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "batcher.h"
 #include "config.h"
 #include "fb/identity.h"
 #include "metrics.h"
@@ -28,6 +30,8 @@ struct bs_server {
 	size_t whitelist_len;
 	char **admins; /* fingerprints from --admin-fingerprints */
 	size_t admins_len;
+	struct bs_batcher *batcher; /* heartbeats */
+	atomic_int suspended;       /* connections waiting for the batcher */
 };
 
 /* One HTTP request as the routes see it. */
@@ -44,7 +48,7 @@ struct bs_request {
 	const char *cert_email;  /* from cert; NULL when none or not an email */
 	const char *fingerprint; /* from cert */
 	bool cert_trusted;       /* CA mode: chains to --client-ca; pinning mode: true */
-	int64_t started_ms;
+	struct bs_batcher_job *job; /* room for a heartbeat handed to the batcher */
 };
 
 /* What a route answers: a JSON body (owned) or a text body, with headers. */
@@ -57,6 +61,7 @@ struct bs_reply {
 	char allow_buf[64];
 	int retry_after_s;  /* > 0: Retry-After header */
 	bool deprecation;   /* legacy endpoints */
+	bool deferred;      /* req->job is filled: the batcher answers */
 	const char *route;  /* metrics label */
 };
 
@@ -69,6 +74,10 @@ struct bs_store *bs_server_store(struct bs_server *s);
 
 /* Dispatches a complete request (routes.c). */
 void bs_route(struct bs_server *s, struct bs_request *req, struct bs_reply *rep);
+
+/* The reply to a heartbeat the batcher has run (routes.c). */
+void bs_route_heartbeat_done(struct bs_server *s, const struct bs_store_heartbeat *hb,
+			     struct bs_reply *rep);
 
 /*
  * Reads --whitelist and --admin-fingerprints: one fingerprint a line (64 hex

@@ -3,7 +3,8 @@
  *
  * Rows come back as JSON built by the database (json_build_object) and go
  * through the common codec, so the server never writes a wire object by hand.
- * Every statement is a single round trip and atomic on its own.
+ * Every statement is a single round trip and atomic on its own, except
+ * heartbeats, which go out in pipelined batches (bs_store_heartbeats).
  */
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -103,6 +104,21 @@ ensure_conn(struct bs_store *st)
 	return 0;
 }
 
+/* Prepares statement stmt on the current connection unless it is; false when that failed. */
+static bool
+prepare(struct bs_store *st, enum stmt stmt)
+{
+	PGresult *res;
+
+	if (!st->prepared[stmt]) {
+		res = PQprepare(st->conn, stmts[stmt].name, stmts[stmt].sql, stmts[stmt].nparams,
+				NULL);
+		st->prepared[stmt] = PQresultStatus(res) == PGRES_COMMAND_OK;
+		PQclear(res);
+	}
+	return st->prepared[stmt];
+}
+
 /* Runs sql, or the prepared statement stmt (>= 0) of that text. */
 static PGresult *
 run(struct bs_store *st, const char *sql, int stmt, int nparams, const char *const *params,
@@ -115,12 +131,7 @@ run(struct bs_store *st, const char *sql, int stmt, int nparams, const char *con
 			*rc = BS_STORE_UNAVAILABLE;
 			return NULL;
 		}
-		if (stmt >= 0 && !st->prepared[stmt]) {
-			res = PQprepare(st->conn, stmts[stmt].name, sql, nparams, NULL);
-			st->prepared[stmt] = PQresultStatus(res) == PGRES_COMMAND_OK;
-			PQclear(res);
-		}
-		res = stmt >= 0 && st->prepared[stmt]
+		res = stmt >= 0 && prepare(st, (enum stmt)stmt)
 			      ? PQexecPrepared(st->conn, stmts[stmt].name, nparams, params, NULL, NULL, 0)
 			      : PQexecParams(st->conn, sql, nparams, NULL, params, NULL, NULL, 0);
 		ExecStatusType s = PQresultStatus(res);
@@ -355,31 +366,101 @@ end:
 	return rc;
 }
 
+/*
+ * Sends the heartbeats hb[0..n) and one Sync, then reads every answer: the
+ * database runs them back to back as one implicit transaction and commits
+ * once, instead of waking up for each. Returns OK (every hb[i].rc set; the
+ * commit is confirmed), ERROR (a statement failed, so all were rolled back)
+ * or UNAVAILABLE (the connection broke: whether it committed is unknown).
+ * n is small (a batch), so blocking mode cannot fill both socket buffers.
+ */
+static int
+pipeline_heartbeats(struct bs_store *st, struct bs_store_heartbeat **hb, size_t n, const char *ttl)
+{
+	PGconn *c = st->conn;
+	PGresult *res;
+	int rc = BS_STORE_OK;
+	size_t i;
+
+	if (PQenterPipelineMode(c) != 1)
+		return BS_STORE_UNAVAILABLE;
+	for (i = 0; i < n; i++) {
+		enum stmt which = hb[i]->fingerprint != NULL ? ST_HEARTBEAT_PINNED : ST_HEARTBEAT;
+		const char *params[3] = {hb[i]->email, ttl, hb[i]->fingerprint};
+
+		if (PQsendQueryPrepared(c, stmts[which].name, stmts[which].nparams, params, NULL,
+					NULL, 0) != 1)
+			break;
+	}
+	if (i < n || PQpipelineSync(c) != 1) {
+		PQexitPipelineMode(c);
+		return BS_STORE_UNAVAILABLE;
+	}
+	/* Each statement's result is followed by a NULL; the Sync's comes last. */
+	for (i = 0; i < n && PQstatus(c) == CONNECTION_OK; i++) {
+		if ((res = PQgetResult(c)) == NULL)
+			break;
+		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+			hb[i]->rc = PQntuples(res) > 0 ? BS_STORE_OK : BS_STORE_NOT_FOUND;
+			if (hb[i]->rc == BS_STORE_OK)
+				hb[i]->expires_at_ms = cell_ms(res);
+		} else {
+			if (PQresultStatus(res) == PGRES_FATAL_ERROR && PQstatus(c) == CONNECTION_OK)
+				log_warnx("%s: %s", __func__, PQresultErrorMessage(res));
+			rc = BS_STORE_ERROR;
+		}
+		PQclear(res);
+		PQclear(PQgetResult(c));
+	}
+	res = i == n && PQstatus(c) == CONNECTION_OK ? PQgetResult(c) : NULL;
+	if (res == NULL || PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+		rc = BS_STORE_UNAVAILABLE;
+	PQclear(res);
+	if (PQexitPipelineMode(c) != 1 || PQstatus(c) != CONNECTION_OK)
+		rc = BS_STORE_UNAVAILABLE;
+	return rc;
+}
+
+static int
+by_email(const void *a, const void *b)
+{
+	return strcmp((*(struct bs_store_heartbeat *const *)a)->email,
+		      (*(struct bs_store_heartbeat *const *)b)->email);
+}
+
+/*
+ * Email order: two batches on two connections then lock their rows in the
+ * same order and cannot deadlock. When a statement fails the rest was rolled
+ * back with it, so each is run again alone; a broken connection is re-opened
+ * and the batch tried once more, as run() does for single statements.
+ */
 int
-bs_store_heartbeat(struct bs_store *st, const char *email, const char *fingerprint,
-		   const struct bs_store_timing *t, int64_t *expires_at_ms)
+bs_store_heartbeats(struct bs_store *st, struct bs_store_heartbeat **hb, size_t n,
+		    const struct bs_store_timing *t)
 {
 	char ttl[24];
-	const char *params[3] = {email, ttl, fingerprint};
-	PGresult *res;
-	int rc;
+	int rc = BS_STORE_UNAVAILABLE;
 
 	snprintf(ttl, sizeof(ttl), "%lld", (long long)t->ttl_s);
-	res = query_prepared(st, fingerprint != NULL ? ST_HEARTBEAT_PINNED : ST_HEARTBEAT, params,
-			     &rc);
-	if (rc != BS_STORE_OK)
-		return rc;
-	if (PQntuples(res) > 0) {
-		*expires_at_ms = cell_ms(res);
-		PQclear(res);
+	qsort(hb, n, sizeof(*hb), by_email);
+	for (int attempt = 0; attempt < 2 && rc == BS_STORE_UNAVAILABLE; attempt++) {
+		if (ensure_conn(st) != 0)
+			break;
+		if (!prepare(st, ST_HEARTBEAT) || !prepare(st, ST_HEARTBEAT_PINNED))
+			rc = PQstatus(st->conn) == CONNECTION_OK ? BS_STORE_ERROR : BS_STORE_UNAVAILABLE;
+		else
+			rc = pipeline_heartbeats(st, hb, n, ttl);
+	}
+	if (rc == BS_STORE_ERROR && n > 1) {
+		for (size_t i = 0; i < n; i++)
+			bs_store_heartbeats(st, &hb[i], 1, t);
 		return BS_STORE_OK;
 	}
-	PQclear(res);
-	/* No row took it: another certificate holds the email's pin, or nothing is registered. */
-	if (fingerprint != NULL &&
-	    (rc = bs_store_check_pin(st, email, fingerprint, false)) != BS_STORE_OK)
-		return rc;
-	return BS_STORE_NOT_FOUND;
+	if (rc == BS_STORE_UNAVAILABLE)
+		log_warnx("%s: lost the database connection", __func__);
+	for (size_t i = 0; rc != BS_STORE_OK && i < n; i++)
+		hb[i]->rc = rc;
+	return BS_STORE_OK;
 }
 
 int

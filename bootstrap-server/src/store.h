@@ -53,13 +53,22 @@ int bs_store_register(struct bs_store *st, const struct cm_register_request *req
 		      const char *peer_id, const char *fingerprint, const char *cert_pem,
 		      const struct bs_store_timing *t, int64_t *expires_at_ms);
 
+/* One heartbeat of a batch: email and fingerprint in, rc and expires_at_ms out. */
+struct bs_store_heartbeat {
+	const char *email;
+	const char *fingerprint; /* pinning mode: the row must carry it; NULL in CA mode */
+	int rc;                  /* OK, NOT_FOUND, UNAVAILABLE or ERROR */
+	int64_t expires_at_ms;
+};
+
 /*
- * Slides the TTL of a live registration; NOT_FOUND when there is none. With a
- * fingerprint (pinning mode) the row must have been registered with that
- * certificate, and PIN_MISMATCH says the email is pinned to another one.
+ * Slides the TTL of the live registrations of hb[0..n) (reordered: by email).
+ * NOT_FOUND: no row took it, because none is live or (pinning mode) it was
+ * registered with another certificate; bs_store_check_pin tells which. Every
+ * hb[i].rc is set; the result is BS_STORE_OK.
  */
-int bs_store_heartbeat(struct bs_store *st, const char *email, const char *fingerprint,
-		       const struct bs_store_timing *t, int64_t *expires_at_ms);
+int bs_store_heartbeats(struct bs_store *st, struct bs_store_heartbeat **hb, size_t n,
+			const struct bs_store_timing *t);
 
 int bs_store_unregister(struct bs_store *st, const char *email);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # PostgreSQL goes away under load: requests get 503 + Retry-After instead of
-# hanging, /readyz fails; when it returns, service resumes without a restart,
-# and every registration that was answered 200 is in the database.
+# hanging (heartbeats, which go through the batcher, too), /readyz fails; when
+# it returns, service resumes without a restart, and every registration that
+# was answered 200 is in the database.
 set -euo pipefail
 . "$(dirname "$0")/../lib/bootstrap.sh"
 
@@ -37,6 +38,10 @@ fb_pg_stop
 out=$(fb_as p9@example.com -i "$U/api/bootstrap/peers")
 fb_assert_contains "$out" "HTTP/1.1 503" "503 while the database is down"
 fb_assert_contains "$(tr -d '\r' <<<"$out")" "Retry-After: 5" "Retry-After on 503"
+hb() { fb_as "$1" -i -X POST -H 'Content-Type: application/json' -d "{\"email\":\"$1\"}" "$U/api/bootstrap/heartbeat"; }
+out=$(hb p1@example.com)
+fb_assert_contains "$out" "HTTP/1.1 503" "heartbeat (batched) gets 503 while the database is down"
+fb_assert_contains "$(tr -d '\r' <<<"$out")" "Retry-After: 5" "Retry-After on the heartbeat's 503"
 fb_expect 503 "$(fb_anon "$U/readyz")" "readyz fails"
 fb_expect 200 "$(fb_anon "$U/healthz")" "healthz still answers"
 sleep 1
@@ -44,6 +49,7 @@ sleep 1
 fb_pg_restart_stopped
 fb_wait_for 20 test "$(fb_status "$(fb_anon "$U/readyz")")" = 200 || fb_fail "readyz did not recover"
 fb_expect 200 "$(fb_register p10@example.com "$(body p10@example.com)")" "register after recovery"
+fb_assert_contains "$(hb p10@example.com)" "HTTP/1.1 200" "heartbeat after recovery (the batcher reconnected)"
 touch "$dir/stop"
 wait "${writers[@]}"
 grep -qx 503 "$dir"/codes.* || fb_fail "the writers never saw a 503 during the outage"

@@ -1,0 +1,169 @@
+/* batcher.c - the heartbeat batching threads. */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batcher.h"
+
+/*
+ * Two threads share the queue, each with its own connection: while one
+ * batch is in the database (one backend, one core), the next one gathers
+ * and goes out on the other connection.
+ */
+#define BATCHER_THREADS 2
+
+struct bs_batcher;
+
+struct batcher_thread {
+	struct bs_batcher *b;
+	struct bs_store *store;
+	pthread_t thread;
+	bool started;
+};
+
+struct bs_batcher {
+	struct batcher_thread threads[BATCHER_THREADS];
+	struct bs_store_timing timing;
+	struct bs_metrics *metrics;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct bs_batcher_job *head, *tail; /* FIFO */
+	bool stop;
+	bool joined;
+};
+
+int
+bs_batcher_job_set(struct bs_batcher_job *job, const char *email, const char *fingerprint)
+{
+	size_t n = strlen(email);
+
+	if (n >= sizeof(job->email) ||
+	    (fingerprint != NULL && strlen(fingerprint) >= sizeof(job->fingerprint)))
+		return -1;
+	memcpy(job->email, email, n + 1);
+	if (fingerprint != NULL)
+		strcpy(job->fingerprint, fingerprint);
+	job->hb = (struct bs_store_heartbeat){.email = job->email,
+					      .fingerprint = fingerprint != NULL ? job->fingerprint
+										 : NULL};
+	return 0;
+}
+
+/* Takes up to BS_BATCH_MAX jobs off the queue (lock held) into batch; returns how many. */
+static size_t
+take(struct bs_batcher *b, struct bs_batcher_job **batch)
+{
+	size_t n = 0;
+
+	while (b->head != NULL && n < BS_BATCH_MAX) {
+		batch[n++] = b->head;
+		b->head = b->head->next;
+	}
+	if (b->head == NULL)
+		b->tail = NULL;
+	return n;
+}
+
+static void *
+batcher_main(void *arg)
+{
+	struct batcher_thread *t = arg;
+	struct bs_batcher *b = t->b;
+	struct bs_batcher_job *batch[BS_BATCH_MAX];
+	struct bs_store_heartbeat *hb[BS_BATCH_MAX];
+	size_t n;
+
+	pthread_mutex_lock(&b->lock);
+	for (;;) {
+		while (b->head == NULL && !b->stop)
+			pthread_cond_wait(&b->wake, &b->lock);
+		if ((n = take(b, batch)) == 0)
+			break; /* stopping, and nothing left */
+		pthread_mutex_unlock(&b->lock);
+		for (size_t i = 0; i < n; i++)
+			hb[i] = &batch[i]->hb;
+		bs_store_heartbeats(t->store, hb, n, &b->timing);
+		bs_metrics_heartbeat_batch(b->metrics, n);
+		/* done may end the job's life (the request is answered): nothing touches it after. */
+		for (size_t i = 0; i < n; i++)
+			batch[i]->done(batch[i]);
+		pthread_mutex_lock(&b->lock);
+	}
+	pthread_mutex_unlock(&b->lock);
+	return NULL;
+}
+
+struct bs_batcher *
+bs_batcher_new(const char *conninfo, const struct bs_store_timing *t, struct bs_metrics *m)
+{
+	struct bs_batcher *b = calloc(1, sizeof(*b));
+
+	if (b == NULL)
+		return NULL;
+	b->timing = *t;
+	b->metrics = m;
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_cond_init(&b->wake, NULL);
+	for (int i = 0; i < BATCHER_THREADS; i++) {
+		struct batcher_thread *th = &b->threads[i];
+
+		th->b = b;
+		if ((th->store = bs_store_new(conninfo)) == NULL ||
+		    pthread_create(&th->thread, NULL, batcher_main, th) != 0) {
+			bs_batcher_free(b);
+			return NULL;
+		}
+		th->started = true;
+	}
+	return b;
+}
+
+int
+bs_batcher_submit(struct bs_batcher *b, struct bs_batcher_job *job, void (*before)(void *),
+		  void *arg)
+{
+	pthread_mutex_lock(&b->lock);
+	if (b->stop) {
+		pthread_mutex_unlock(&b->lock);
+		return -1;
+	}
+	before(arg);
+	job->next = NULL;
+	if (b->tail != NULL)
+		b->tail->next = job;
+	else
+		b->head = job;
+	b->tail = job;
+	pthread_cond_signal(&b->wake);
+	pthread_mutex_unlock(&b->lock);
+	return 0;
+}
+
+void
+bs_batcher_stop(struct bs_batcher *b)
+{
+	if (b == NULL || b->joined)
+		return;
+	pthread_mutex_lock(&b->lock);
+	b->stop = true;
+	pthread_cond_broadcast(&b->wake);
+	pthread_mutex_unlock(&b->lock);
+	for (int i = 0; i < BATCHER_THREADS; i++)
+		if (b->threads[i].started)
+			pthread_join(b->threads[i].thread, NULL);
+	b->joined = true;
+}
+
+void
+bs_batcher_free(struct bs_batcher *b)
+{
+	if (b == NULL)
+		return;
+	bs_batcher_stop(b);
+	pthread_cond_destroy(&b->wake);
+	pthread_mutex_destroy(&b->lock);
+	for (int i = 0; i < BATCHER_THREADS; i++)
+		bs_store_free(b->threads[i].store);
+	free(b);
+}
