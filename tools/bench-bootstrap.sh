@@ -5,27 +5,30 @@
 # server prepares them.
 #
 # A private PostgreSQL holds BENCH_REGISTRATIONS (100k) registrations over
-# BENCH_REPOS (10k) repositories. fb-load drives register, heartbeat and
-# discover at BENCH_CONCURRENCY (16) connections for BENCH_DURATION_S (10) s
-# each (and health, /healthz, for the cost of the request path without the
-# database; BENCH_MIXES picks a subset); pgbench then runs each request's
-# statements as one script. Last,
-# 100k expired rows are added and discover runs while the sweeper deletes them.
+# BENCH_REPOS (10k) repositories. For each mix (health, /healthz: the request
+# path without the database; register; heartbeat; discover; BENCH_MIXES picks
+# a subset) fb-load drives BENCH_CONCURRENCY (16) connections for
+# BENCH_DURATION_S (5) s, then pgbench runs the request's statements as one
+# script at as many clients, BENCH_ROUNDS (3) times in turn; medians are
+# printed. Heartbeat runs again at BENCH_HIGH_CONCURRENCY (64). Last, 100k
+# expired rows are added and discover runs while the sweeper deletes them.
 set -euo pipefail
 export FB_BUILD=$(cd "${1:-build}" && pwd)
 export FB_TEST_NAME=bench-bootstrap
 . "$(dirname "$0")/../tests/lib/bootstrap.sh"
 
 C=${BENCH_CONCURRENCY:-16}
-D=${BENCH_DURATION_S:-10}
+HC=${BENCH_HIGH_CONCURRENCY:-64} # heartbeat once more, with this many connections
+D=${BENCH_DURATION_S:-5}
+ROUNDS=${BENCH_ROUNDS:-3}
 N=${BENCH_REGISTRATIONS:-100000}
 R=${BENCH_REPOS:-10000}
 bin=$(fb_pg_bindir)
 
 fb_bs_setup
-fb_bs_start bench --rate-limit 1000000 --sweep-interval 1 --threads "${BENCH_THREADS:-$((2 * $(nproc)))}"
+fb_bs_start bench --rate-limit 1000000 --max-conns-per-ip 1024 --sweep-interval 1 --threads "${BENCH_THREADS:-$((2 * $(nproc)))}"
 certs=$(fb_tmpdir)
-for ((i = 0; i < C; i++)); do fb_make_selfsigned_client "$certs" "load$i@example.com"; done
+for ((i = 0; i < (C > HC ? C : HC); i++)); do fb_make_selfsigned_client "$certs" "load$i@example.com"; done
 cert_pem=$(cat "$certs/load0@example.com.crt")
 
 echo "loading $N registrations over $R repositories..."
@@ -55,7 +58,7 @@ load() {
 email="('load' || :n::text || '@example.com')"
 fp=$(fb_fingerprint "$certs/load0@example.com.crt")
 sql() {
-	local text
+	local text k
 	text=$("$FB_BUILD/bin/fb-sql" "$1")
 	shift
 	# Highest numbers first, so $1 does not eat the start of $10 and $11.
@@ -77,8 +80,9 @@ esc_pem=${cert_pem//\'/\'\'}
 	sql pin-insert "$email" "'$fp'"
 	sql list-sample "'900'" "'20'" "$email" "NULL"
 } >"$scripts/register.sql"
+# Client i heartbeats load<i>'s row, as fb-load's connection i does.
 {
-	echo "\\set n random(0, $((C - 1)))"
+	echo '\set n :client_id'
 	sql heartbeat-pinned "$email" "'3600'" "'$fp'"
 } >"$scripts/heartbeat.sql"
 {
@@ -90,47 +94,86 @@ esc_pem=${cert_pem//\'/\'\'}
 
 metric() { curl -sS --cacert "$FB_CERTS/ca/ca.crt" "$FB_BS_URL/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 
+# pgbench's heartbeats must update rows as the server's do, so the rows they
+# name carry the script's fingerprint (a row pinned to another certificate is
+# an index lookup that updates nothing). fb-load's registrations put the
+# real fingerprints back before the server is measured again.
+match_fingerprints() {
+	fb_psql "UPDATE registrations SET fingerprint = '$fp' WHERE email LIKE 'load%' OR email IN
+		(SELECT 'pre' || g || '@example.com' FROM generate_series(1, $1) AS g)" >/dev/null
+}
+
 # pgbench_pipelined B: statements per second of the heartbeat statement sent
-# as the server sends it, B to a pipelined transaction.
+# as the server sends it: B rows to a pipelined transaction, client i taking
+# rows pre<i*B+1> to pre<i*B+B> in order.
 pgbench_pipelined() {
 	{
-		echo "\\set n random(0, $((C - 1)))"
 		echo '\startpipeline'
-		for ((k = 0; k < $1; k++)); do tail -n 1 "$scripts/heartbeat.sql"; done
+		for ((row = 1; row <= $1; row++)); do
+			sql heartbeat-pinned "('pre' || (:client_id * $1 + $row)::text || '@example.com')" "'3600'" "'$fp'"
+		done
 		echo '\endpipeline'
 	} >"$scripts/heartbeat-pipelined.sql"
 	pgbench_tps heartbeat-pipelined | awk -v b="$1" '{ printf "%.0f", $1 * b }'
 }
 
+# pgbench_tps SCRIPT [CLIENTS]
 pgbench_tps() {
-	"$bin/pgbench" -n -M prepared -c "$C" -j 2 -T "$D" -f "$scripts/$1.sql" "$DATABASE_URL" 2>&1 |
+	"$bin/pgbench" -n -M prepared -c "${2:-$C}" -j 2 -T "$D" -f "$scripts/$1.sql" "$DATABASE_URL" 2>&1 |
 		awk '/^tps = / { print $3 }'
 }
 
-printf '\n%-10s %12s %10s %10s %14s %8s\n' mix "server req/s" "p50 ms" "p99 ms" "pgbench tps" ratio
-results=()
+# median: of the numbers on stdin, one a line.
+median() {
+	sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
+
+# measure MIX CONNS NOTE: ROUNDS alternating pairs of fb-load and pgbench (the
+# machine's speed drifts by tens of per cent from minute to minute; a pair
+# sees the same machine); prints the medians, and the range of the ratios.
+measure() {
+	local mix=$1 conns=$2 note=$3 r out tps rps=() tpss=() p50=() p99=() ratios=()
+	for ((r = 0; r < ROUNDS; r++)); do
+		out=$(load "$mix" "$conns")
+		rps+=("$(jq -r .req_per_s <<<"$out")")
+		p50+=("$(jq -r .p50_ms <<<"$out")")
+		p99+=("$(jq -r .p99_ms <<<"$out")")
+		# health (/healthz) touches no database: the request path alone, nothing to compare.
+		[[ $mix == health ]] && continue
+		[[ $mix == heartbeat ]] && match_fingerprints $((conns * 64)) # 64: BS_BATCH_MAX
+		tps=$(pgbench_tps "$mix" "$conns")
+		tpss+=("$tps")
+		ratios+=("$(awk -v a="${rps[r]}" -v b="$tps" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')")
+	done
+	printf '%-10s %12.0f %10.2f %10.2f ' "$mix" "$(printf '%s\n' "${rps[@]}" | median)" \
+		"$(printf '%s\n' "${p50[@]}" | median)" "$(printf '%s\n' "${p99[@]}" | median)"
+	if [[ $mix == health ]]; then
+		printf '%14s %8s %s\n' - - "$note"
+	else
+		printf '%14.0f %8.2f %s-%s %s\n' "$(printf '%s\n' "${tpss[@]}" | median)" \
+			"$(printf '%s\n' "${ratios[@]}" | median)" \
+			"$(printf '%s\n' "${ratios[@]}" | sort -g | head -n 1)" \
+			"$(printf '%s\n' "${ratios[@]}" | sort -g | tail -n 1)" "$note"
+	fi
+}
+
+printf '\n%-10s %12s %10s %10s %14s %8s %s\n' mix "server req/s" "p50 ms" "p99 ms" "pgbench tps" ratio \
+	"(medians of $ROUNDS rounds; ratio range)"
 for mix in ${BENCH_MIXES:-health register heartbeat discover}; do
 	batches0=$(metric bootstrap_heartbeat_batches_total)
 	batched0=$(metric bootstrap_heartbeats_batched_total)
-	out=$(load "$mix")
-	# health (/healthz) touches no database: the request path alone, nothing to compare.
-	tps=0
-	[[ $mix == health ]] || tps=$(pgbench_tps "$mix")
-	rps=$(jq -r .req_per_s <<<"$out")
-	ratio=$(awk -v a="$rps" -v b="$tps" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-	printf '%-10s %12.0f %10.2f %10.2f %14.0f %8s\n' "$mix" "$rps" "$(jq -r .p50_ms <<<"$out")" \
-		"$(jq -r .p99_ms <<<"$out")" "$tps" "$ratio"
-	results+=("$out")
-	if [[ $mix == heartbeat ]]; then
-		# The server sends heartbeats in pipelined batches; the same to pgbench, for the record.
-		batches=$(($(metric bootstrap_heartbeat_batches_total) - batches0))
-		batched=$(($(metric bootstrap_heartbeats_batched_total) - batched0))
-		b=$(awk -v a="$batched" -v n="$batches" 'BEGIN { b = n > 0 ? int(a / n + 0.5) : 1; print (b < 1 ? 1 : b) }')
-		sps=$(pgbench_pipelined "$b")
-		printf '%-10s   mean batch %s (%s heartbeats in %s transactions); pgbench with batches of %s: %s statements/s, server / that %s\n' \
-			"" "$(awk -v a="$batched" -v n="$batches" 'BEGIN { printf "%.1f", n > 0 ? a / n : 0 }')" \
-			"$batched" "$batches" "$b" "$sps" "$(awk -v a="$rps" -v b="$sps" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
-	fi
+	measure "$mix" "$C" ""
+	[[ $mix == heartbeat ]] || continue
+	# The server sends heartbeats in pipelined batches: pgbench the same, for the record.
+	batches=$(($(metric bootstrap_heartbeat_batches_total) - batches0))
+	batched=$(($(metric bootstrap_heartbeats_batched_total) - batched0))
+	b=$(awk -v a="$batched" -v n="$batches" 'BEGIN { b = n > 0 ? int(a / n + 0.5) : 1; print (b < 1 ? 1 : b) }')
+	printf '%-10s   mean batch %s (%s heartbeats in %s transactions); pgbench with batches of %s: %s statements/s\n' \
+		"" "$(awk -v a="$batched" -v n="$batches" 'BEGIN { printf "%.1f", (n > 0 ? a / n : 0) }')" \
+		"$batched" "$batches" "$b" "$(pgbench_pipelined "$b")"
+	# Many agents at once: the server's batches grow while its database
+	# connections stay two; pgbench has one backend per client.
+	measure heartbeat "$HC" "($HC connections, $HC pgbench clients)"
 done
 # Latency without queueing: one client at a time.
 out=$(load discover 1)
