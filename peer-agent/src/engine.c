@@ -9,6 +9,7 @@
 
 #include "fb/codec.h"
 #include "fb/timeutil.h"
+#include "hash.h"
 
 #define ENGINE_MAX_PENDING 64
 #define BLOOM_BITS_PER_KEY 10 /* with 7 hashes: about 1 % false positives */
@@ -258,23 +259,20 @@ seen_add(struct engine *e, const char *id, int64_t now_ms)
 
 /* Bloom filter over (email, seq) keys */
 
-static uint64_t
-fnv1a(const void *data, size_t len, uint64_t h)
-{
-	const unsigned char *p = data;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ p[i]) * 1099511628211ULL;
-	return h;
-}
-
 static void
 record_hashes(const char *email, int64_t seq, int64_t seed, uint64_t *h1, uint64_t *h2)
 {
-	uint64_t h = fnv1a(&seed, sizeof(seed), 1469598103934665603ULL);
+	unsigned char le_seed[8], le_seq[8];
+	uint64_t h;
 
-	h = fnv1a(email, strlen(email) + 1, h);
-	h = fnv1a(&seq, sizeof(seq), h);
+	/* Little-endian whatever the host, as the protocol fixes it. */
+	for (int i = 0; i < 8; i++) {
+		le_seed[i] = (unsigned char)((uint64_t)seed >> (8 * i));
+		le_seq[i] = (unsigned char)((uint64_t)seq >> (8 * i));
+	}
+	h = pa_fnv1a(le_seed, sizeof(le_seed), PA_FNV1A_OFFSET);
+	h = pa_fnv1a(email, strlen(email) + 1, h);
+	h = pa_fnv1a(le_seq, sizeof(le_seq), h);
 	*h1 = h;
 	/* A second, independent-enough hash for double hashing (splitmix64 finaliser). */
 	h ^= h >> 30;

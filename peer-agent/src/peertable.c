@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
+
 #define HOUR_MS 3600000LL
 #define WINDOW_MS (PEERTABLE_BUCKETS * HOUR_MS)
 
@@ -37,16 +39,6 @@ struct peertable {
 	struct cm_strlist own_repos;
 };
 
-static uint64_t
-hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
 static const char *
 node_key(const void *v)
 {
@@ -73,7 +65,7 @@ map_init(struct map *m, const char *(*key)(const void *))
 static size_t
 map_find(const struct map *m, const char *key)
 {
-	size_t i = hash_str(key) & (m->cap - 1);
+	size_t i = pa_fnv1a_str(key) & (m->cap - 1);
 
 	while (m->slots[i] != NULL && strcmp(m->key(m->slots[i]), key) != 0)
 		i = (i + 1) & (m->cap - 1);
@@ -133,7 +125,7 @@ map_del(struct map *m, const char *key)
 		j = (j + 1) & (m->cap - 1);
 		if (m->slots[j] == NULL)
 			break;
-		home = hash_str(m->key(m->slots[j])) & (m->cap - 1);
+		home = pa_fnv1a_str(m->key(m->slots[j])) & (m->cap - 1);
 		/* Move j back to i unless its home lies cyclically in (i, j]. */
 		if ((i <= j) ? (i < home && home <= j) : (i < home || home <= j))
 			continue;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "fb/validate.h"
+#include "hash.h"
 
 #define EMPTY_NAME (-1)
 #define EMPTY_PAIR UINT64_MAX /* no pair of node indices packs to it */
@@ -42,17 +43,6 @@ struct topology {
 	int *histogram;
 };
 
-/* FNV-1a: short ASCII keys, spread well enough for linear probing. */
-static uint64_t
-hash_name(const char *s)
-{
-	uint64_t h = 14695981039346656037ULL;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
 /* splitmix64's finaliser: packed pairs of small integers differ in few bits. */
 static uint64_t
 hash_pair(uint64_t x)
@@ -80,7 +70,7 @@ grow(void *arr, int *cap, size_t elem_bytes)
 static size_t
 name_slot(const struct topology *t, const char *email)
 {
-	size_t mask = t->name_slots_cap - 1, i = hash_name(email) & mask;
+	size_t mask = t->name_slots_cap - 1, i = pa_fnv1a_str(email) & mask;
 
 	while (t->name_slots[i] != EMPTY_NAME && strcmp(t->names[t->name_slots[i]], email) != 0)
 		i = (i + 1) & mask;

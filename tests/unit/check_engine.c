@@ -1,5 +1,8 @@
 /* check_engine.c - the gossip rules, one behaviour per test, on engines wired in memory. */
 #include <check.h>
+#include <gnutls/gnutls.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -991,6 +994,80 @@ START_TEST(test_engine_anti_entropy_when_new_asks_for_everything)
 }
 END_TEST
 
+/* The filter's hashing as docs/protocol.md writes it, so another implementation can read it. */
+static bool
+spec_bloom_has(const unsigned char *bits, size_t nbits, int k, const char *email, int64_t seq,
+	       int64_t seed)
+{
+	uint64_t h = 14695981039346656037ULL, h2;
+	unsigned char buf[8];
+
+	for (int i = 0; i < 8; i++)
+		buf[i] = (unsigned char)((uint64_t)seed >> (8 * i));
+	for (int i = 0; i < 8; i++)
+		h = (h ^ buf[i]) * 1099511628211ULL;
+	for (const char *c = email;; c++) {
+		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+		if (*c == '\0')
+			break;
+	}
+	for (int i = 0; i < 8; i++)
+		h = (h ^ (unsigned char)((uint64_t)seq >> (8 * i))) * 1099511628211ULL;
+	h2 = h;
+	h2 ^= h2 >> 30;
+	h2 *= 0xbf58476d1ce4e5b9ULL;
+	h2 ^= h2 >> 27;
+	h2 *= 0x94d049bb133111ebULL;
+	h2 ^= h2 >> 31;
+	h2 |= 1;
+	for (int i = 0; i < k; i++) {
+		uint64_t b = (h + (uint64_t)i * h2) % nbits;
+
+		if (!(bits[b / 8] & (1u << (b % 8))))
+			return false;
+	}
+	return true;
+}
+
+START_TEST(test_engine_anti_entropy_digest_hashes_as_the_protocol_says)
+{
+	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r");
+	struct cm_envelope env;
+	struct cm_err err;
+	gnutls_datum_t b64, raw = {NULL, 0};
+	bool found = false;
+
+	link_peers(a, b);
+	pump();
+	for (int tick = 0; tick < 30 && !found; tick++) {
+	clear_actions();
+	now += SEC;
+	engine_tick(P[a].e, now, &rng, &acts[a]);
+	for (size_t i = 0; i < acts[a].len && !found; i++) {
+		struct engine_action *act = &acts[a].items[i];
+
+		if (act->kind != ENGINE_SEND || act->neighbour != nid(b) ||
+		    cm_envelope_from_frame(act->frame, act->frame_len, &env, &err) != 0)
+			continue;
+		if (env.type == CM_MSG_PEER_REQUEST && env.payload.request.has_digest) {
+			const struct cm_digest *d = &env.payload.request.digest;
+
+			found = true;
+			b64.data = (unsigned char *)d->bloom;
+			b64.size = (unsigned int)strlen(d->bloom);
+			ck_assert_int_eq(gnutls_base64_decode2(&b64, &raw), 0);
+			/* a holds b's record: its key must be in the filter, by the written rule. */
+			ck_assert(spec_bloom_has(raw.data, (size_t)raw.size * 8, d->k, "p1@example.com",
+						 engine_self(P[b].e)->record.seq, d->seed));
+			gnutls_free(raw.data);
+		}
+		cm_envelope_clear(&env);
+	}
+	}
+	ck_assert_msg(found, "no digest request sent to the neighbour in 30 s");
+}
+END_TEST
+
 START_TEST(test_engine_spread_reaches_every_node_with_anti_entropy)
 {
 	struct engine_config c;
@@ -1062,6 +1139,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_anti_entropy_sends_only_missing_records);
 	tcase_add_test(tc, test_engine_anti_entropy_once_warm_asks_only_for_recent_records);
 	tcase_add_test(tc, test_engine_anti_entropy_when_new_asks_for_everything);
+	tcase_add_test(tc, test_engine_anti_entropy_digest_hashes_as_the_protocol_says);
 	tcase_add_test(tc, test_engine_spread_reaches_every_node_with_anti_entropy);
 	suite_add_tcase(s, tc);
 	return s;
