@@ -13,8 +13,6 @@
  */
 #define BATCHER_THREADS 2
 
-struct bs_batcher;
-
 struct batcher_thread {
 	struct bs_batcher *b;
 	struct bs_store *store;
@@ -36,14 +34,13 @@ struct bs_batcher {
 int
 bs_batcher_job_set(struct bs_batcher_job *job, const char *email, const char *fingerprint)
 {
-	size_t n = strlen(email);
+	size_t n = strlen(email), f = fingerprint != NULL ? strlen(fingerprint) : 0;
 
-	if (n >= sizeof(job->email) ||
-	    (fingerprint != NULL && strlen(fingerprint) >= sizeof(job->fingerprint)))
+	if (n >= sizeof(job->email) || f >= sizeof(job->fingerprint))
 		return -1;
 	memcpy(job->email, email, n + 1);
 	if (fingerprint != NULL)
-		strcpy(job->fingerprint, fingerprint);
+		memcpy(job->fingerprint, fingerprint, f + 1);
 	job->hb = (struct bs_store_heartbeat){.email = job->email,
 					      .fingerprint = fingerprint != NULL ? job->fingerprint
 										 : NULL};
