@@ -450,6 +450,11 @@ bs_store_heartbeats(struct bs_store *st, struct bs_store_heartbeat **hb, size_t 
 			rc = PQstatus(st->conn) == CONNECTION_OK ? BS_STORE_ERROR : BS_STORE_UNAVAILABLE;
 		else
 			rc = pipeline_heartbeats(st, hb, n, ttl);
+		if (rc == BS_STORE_UNAVAILABLE) {
+			/* Unread results may be left in it: the next attempt starts on a new one. */
+			PQfinish(st->conn);
+			st->conn = NULL;
+		}
 	}
 	if (rc == BS_STORE_ERROR && n > 1) {
 		for (size_t i = 0; i < n; i++)
