@@ -85,4 +85,12 @@ fb_expect 200 "$(issued -X POST -H "$J" -d "$(reg grace@example.com)" "$U/api/bo
 fb_expect 403 "$(fb_as alice@example.com "$U/api/bootstrap/peers")" "self-signed refused in CA mode"
 fb_expect 403 "$(issued -X POST -H "$J" -d "$(reg alice@example.com)" "$U/api/bootstrap/register")" \
 	"CA mode still checks the email"
+# CA mode heartbeats: the batch statement without a fingerprint; 404 once unregistered.
+ghb='{"email":"grace@example.com"}'
+out=$(issued -X POST -H "$J" -d "$ghb" "$U/api/bootstrap/heartbeat")
+fb_expect 200 "$out" "heartbeat in CA mode"
+fb_valid status.schema.json "$(fb_body "$out")"
+fb_expect 200 "$(issued -X DELETE "$U/api/bootstrap/unregister?email=grace@example.com")" "unregister in CA mode"
+fb_expect 404 "$(issued -X POST -H "$J" -d "$ghb" "$U/api/bootstrap/heartbeat")" \
+	"heartbeat after unregistering, CA mode"
 fb_pass "401/403, pinning, admin, whitelist and CA mode"
