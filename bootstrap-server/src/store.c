@@ -372,10 +372,12 @@ end:
  * once, instead of waking up for each. Returns OK (every hb[i].rc set; the
  * commit is confirmed), ERROR (a statement failed, so all were rolled back)
  * or UNAVAILABLE (the connection broke: whether it committed is unknown).
+ * On ERROR, *retry_alone says whether running each alone may fare better.
  * n is small (a batch), so blocking mode cannot fill both socket buffers.
  */
 static int
-pipeline_heartbeats(struct bs_store *st, struct bs_store_heartbeat **hb, size_t n, const char *ttl)
+pipeline_heartbeats(struct bs_store *st, struct bs_store_heartbeat **hb, size_t n, const char *ttl,
+		    bool *retry_alone)
 {
 	PGconn *c = st->conn;
 	PGresult *res;
@@ -405,8 +407,13 @@ pipeline_heartbeats(struct bs_store *st, struct bs_store_heartbeat **hb, size_t 
 			if (hb[i]->rc == BS_STORE_OK)
 				hb[i]->expires_at_ms = cell_ms(res);
 		} else {
-			if (PQresultStatus(res) == PGRES_FATAL_ERROR && PQstatus(c) == CONNECTION_OK)
+			if (PQresultStatus(res) == PGRES_FATAL_ERROR && PQstatus(c) == CONNECTION_OK) {
+				const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
 				log_warnx("%s: %s", __func__, PQresultErrorMessage(res));
+				/* Class 57 (a timeout, a cancel, a shutdown) would stop each alone too. */
+				*retry_alone = state == NULL || strncmp(state, "57", 2) != 0;
+			}
 			rc = BS_STORE_ERROR;
 		}
 		PQclear(res);
@@ -431,8 +438,10 @@ by_email(const void *a, const void *b)
 /*
  * Email order: two batches on two connections then lock their rows in the
  * same order and cannot deadlock. When a statement fails the rest was rolled
- * back with it, so each is run again alone; a broken connection is re-opened
- * and the batch tried once more, as run() does for single statements.
+ * back with it, so each is run again alone, unless the failure was a timeout
+ * or a cancel, which would only repeat (n timeouts in a row); a broken
+ * connection is re-opened and the batch tried once more, as run() does for
+ * single statements.
  */
 int
 bs_store_heartbeats(struct bs_store *st, struct bs_store_heartbeat **hb, size_t n,
@@ -440,6 +449,7 @@ bs_store_heartbeats(struct bs_store *st, struct bs_store_heartbeat **hb, size_t 
 {
 	char ttl[24];
 	int rc = BS_STORE_UNAVAILABLE;
+	bool retry_alone = true;
 
 	snprintf(ttl, sizeof(ttl), "%lld", (long long)t->ttl_s);
 	qsort(hb, n, sizeof(*hb), by_email);
@@ -449,14 +459,14 @@ bs_store_heartbeats(struct bs_store *st, struct bs_store_heartbeat **hb, size_t 
 		if (!prepare(st, ST_HEARTBEAT) || !prepare(st, ST_HEARTBEAT_PINNED))
 			rc = PQstatus(st->conn) == CONNECTION_OK ? BS_STORE_ERROR : BS_STORE_UNAVAILABLE;
 		else
-			rc = pipeline_heartbeats(st, hb, n, ttl);
+			rc = pipeline_heartbeats(st, hb, n, ttl, &retry_alone);
 		if (rc == BS_STORE_UNAVAILABLE) {
 			/* Unread results may be left in it: the next attempt starts on a new one. */
 			PQfinish(st->conn);
 			st->conn = NULL;
 		}
 	}
-	if (rc == BS_STORE_ERROR && n > 1) {
+	if (rc == BS_STORE_ERROR && n > 1 && retry_alone) {
 		for (size_t i = 0; i < n; i++)
 			bs_store_heartbeats(st, &hb[i], 1, t);
 		return BS_STORE_OK;

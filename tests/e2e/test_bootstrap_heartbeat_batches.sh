@@ -60,6 +60,28 @@ if grep -qi deadlock "$FB_CERTS/a.log" "$FB_CERTS/b.log"; then
 	fb_fail "a deadlock was logged"
 fi
 
+# A locked table: heartbeats time out (statement_timeout, 5 s) and are answered
+# 500 together, not retried one by one (which took 5 s more for each).
+psql "$DATABASE_URL" -qAt -c "BEGIN; LOCK TABLE registrations; SELECT pg_sleep(25); COMMIT" >/dev/null 2>&1 &
+locker=$!
+fb_on_exit "kill $locker"
+sleep 1
+start=$SECONDS
+for ((i = 0; i < 6; i++)); do
+	curl -sS -o /dev/null -w '%{http_code}\n' --max-time 30 --cacert "$FB_CERTS/ca/ca.crt" \
+		--cert "$certs/load$i@example.com.crt" --key "$certs/load$i@example.com.key" \
+		-X POST -H 'Content-Type: application/json' -d "{\"email\":\"load$i@example.com\"}" \
+		"$FB_BS_URL_a/api/bootstrap/heartbeat" >"$certs/locked.$i" &
+done
+wait_codes() { [ "$(cat "$certs"/locked.* | grep -c .)" -eq 6 ]; }
+fb_wait_for 20 wait_codes || fb_fail "heartbeats against a locked table not answered in 20 s"
+took=$((SECONDS - start))
+[ "$(sort -u "$certs"/locked.*)" = 500 ] || fb_fail "expected 500s, got $(sort "$certs"/locked.* | uniq -c)"
+[ "$took" -le 12 ] || fb_fail "answers took $took s: timed-out heartbeats were retried one by one"
+# Ends the lock now (killing psql would leave its backend asleep).
+fb_psql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(25)%' AND pid <> pg_backend_pid()" >/dev/null
+wait "$locker" 2>/dev/null || true
+
 # Stopping under load: queued heartbeats are answered, the server exits 0.
 load "$FB_BS_URL_b" heartbeat 3 >/dev/null 2>&1 &
 pl=$!
