@@ -2,7 +2,8 @@
 # Concurrent heartbeats go to the database in batches (one transaction each)
 # and none is lost or counted twice: every 200 the load generator saw is one
 # increment of its row's heartbeat count, also when two clients heartbeat the
-# same rows at once. Stopping the server while heartbeats wait for a batch
+# same rows at once. Against a locked table they time out together, in
+# bounded time. Stopping the server while heartbeats wait for a batch
 # answers them and exits cleanly. Also runs fb-load, the benchmark's load
 # generator, through every mix it offers.
 set -euo pipefail
