@@ -193,6 +193,27 @@ send_request(struct slot *s)
 }
 
 /*
+ * Parses the len bytes at p, after leading blanks, as an integer in
+ * [min, max] with the project's checked parser; -1 when they are not one.
+ */
+static int64_t
+parse_field(const char *p, size_t len, int64_t min, int64_t max)
+{
+	char buf[24];
+	int64_t v;
+
+	while (len > 0 && (*p == ' ' || *p == '\t')) {
+		p++;
+		len--;
+	}
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, p, len);
+	buf[len] = '\0';
+	return cm_parse_int(buf, min, max, &v) == 0 ? v : -1;
+}
+
+/*
  * Reads what TLS has for s; returns 1 when a whole answer is in (*status
  * set), 0 when more is needed, -1 on error or close.
  */
@@ -214,19 +235,23 @@ read_answer(struct slot *s, int *status)
 		s->in[s->in_len] = '\0';
 		if ((end = strstr(s->in, "\r\n\r\n")) == NULL)
 			continue;
-		const char *cl = strcasestr(s->in, "\r\nContent-Length:");
-		size_t head = (size_t)(end + 4 - s->in), body;
+		const char *cl = strcasestr(s->in, "\r\nContent-Length:"), *cl_end;
+		size_t head = (size_t)(end + 4 - s->in);
+		int64_t body, code;
 
-		if (cl == NULL || cl > end || strncmp(s->in, "HTTP/1.1 ", 9) != 0)
+		if (cl == NULL || cl > end || strncmp(s->in, "HTTP/1.1 ", 9) != 0 ||
+		    (code = parse_field(s->in + 9, 3, 100, 599)) < 0)
 			return -1;
-		body = strtoul(cl + 17, NULL, 10);
-		if (head + body > ANSWER_MAX)
+		cl += 17;
+		cl_end = strstr(cl, "\r\n");
+		if ((body = parse_field(cl, (size_t)(cl_end - cl), 0, ANSWER_MAX)) < 0 ||
+		    head + (size_t)body > ANSWER_MAX)
 			return -1;
-		if (s->in_len < head + body)
+		if (s->in_len < head + (size_t)body)
 			continue;
-		if (s->in_len > head + body)
+		if (s->in_len > head + (size_t)body)
 			return -1; /* nothing was asked for after this answer */
-		*status = atoi(s->in + 9);
+		*status = (int)code;
 		return 1;
 	}
 }
