@@ -1,9 +1,8 @@
 /*
  * metrics.h - Prometheus counters of the bootstrap server: requests by route
  * and status, a latency histogram, swept rows, database errors and heartbeat
- * batches. Gauges
- * that live in the database (registrations online/stale) are read at scrape
- * time by the route.
+ * batches. Gauges that live in the database (registrations online/stale) are
+ * read at scrape time by the route.
  */
 #ifndef BS_METRICS_H
 #define BS_METRICS_H

@@ -267,6 +267,7 @@ answer(struct bs_server *s, struct MHD_Connection *conn, const char *url, const 
 	if (rep.deferred) {
 		p->job.done = resume;
 		p->job.arg = conn;
+		/* Counted before it can be suspended, so stopping never misses it. */
 		atomic_fetch_add(&s->suspended, 1);
 		if (bs_batcher_submit(s->batcher, &p->job, suspend, conn) == 0) {
 			p->deferred = true;

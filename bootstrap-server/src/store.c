@@ -443,7 +443,7 @@ by_email(const void *a, const void *b)
  * connection is re-opened and the batch tried once more, as run() does for
  * single statements.
  */
-int
+void
 bs_store_heartbeats(struct bs_store *st, struct bs_store_heartbeat **hb, size_t n,
 		    const struct bs_store_timing *t)
 {
@@ -469,13 +469,12 @@ bs_store_heartbeats(struct bs_store *st, struct bs_store_heartbeat **hb, size_t 
 	if (rc == BS_STORE_ERROR && n > 1 && retry_alone) {
 		for (size_t i = 0; i < n; i++)
 			bs_store_heartbeats(st, &hb[i], 1, t);
-		return BS_STORE_OK;
+		return;
 	}
 	if (rc == BS_STORE_UNAVAILABLE)
 		log_warnx("%s: lost the database connection", __func__);
 	for (size_t i = 0; rc != BS_STORE_OK && i < n; i++)
 		hb[i]->rc = rc;
-	return BS_STORE_OK;
 }
 
 int

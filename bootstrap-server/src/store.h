@@ -65,10 +65,10 @@ struct bs_store_heartbeat {
  * Slides the TTL of the live registrations of hb[0..n) (reordered: by email).
  * NOT_FOUND: no row took it, because none is live or (pinning mode) it was
  * registered with another certificate; bs_store_check_pin tells which. Every
- * hb[i].rc is set; the result is BS_STORE_OK.
+ * hb[i].rc is set.
  */
-int bs_store_heartbeats(struct bs_store *st, struct bs_store_heartbeat **hb, size_t n,
-			const struct bs_store_timing *t);
+void bs_store_heartbeats(struct bs_store *st, struct bs_store_heartbeat **hb, size_t n,
+			 const struct bs_store_timing *t);
 
 int bs_store_unregister(struct bs_store *st, const char *email);
 
