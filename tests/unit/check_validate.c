@@ -1,5 +1,6 @@
 /* check_validate.c - the field rules: email, IP literals, port, UUID, repository names. */
 #include <check.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "fb/validate.h"
@@ -31,10 +32,10 @@ START_TEST(test_valid_email_local_part_limit)
 	char email[128];
 
 	memset(email, 'l', 64);
-	strcpy(email + 64, "@b.c");
+	snprintf(email + 64, sizeof(email) - 64, "@b.c");
 	ck_assert(V(cm_valid_email, email));
 	memset(email, 'l', 65);
-	strcpy(email + 65, "@b.c");
+	snprintf(email + 65, sizeof(email) - 65, "@b.c");
 	ck_assert(!V(cm_valid_email, email));
 }
 END_TEST
