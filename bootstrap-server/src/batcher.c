@@ -1,4 +1,4 @@
-/* batcher.c - the heartbeat batching threads. */
+/* batcher.c - the heartbeat batching thread. */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -7,11 +7,14 @@
 #include "batcher.h"
 
 /*
- * Two threads share the queue, each with its own connection: while one
- * batch is in the database (one backend, one core), the next one gathers
- * and goes out on the other connection.
+ * One thread and one connection: while a batch is in the database, the next
+ * one gathers. A second thread sending batches of half the size on a second
+ * connection cost more (more transactions, more wake-ups on the cores the
+ * workers need) than the overlap gained: 14,500 against 16,800 heartbeats/s
+ * at 16 connections (docs/performance.md). One backend running batches of up
+ * to BS_BATCH_MAX is far from what a replica's heartbeats need.
  */
-#define BATCHER_THREADS 2
+#define BATCHER_THREADS 1
 
 struct batcher_thread {
 	struct bs_batcher *b;

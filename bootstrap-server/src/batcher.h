@@ -3,7 +3,7 @@
  *
  * A heartbeat is the server's most frequent request and its statement is
  * trivial: sent one at a time, the database spends more on waking up and
- * committing than on the update. The batcher's threads each hold their own
+ * committing than on the update. The batcher's thread holds its own
  * connection; heartbeats that arrive while a batch is in flight go out
  * together as the next one (bs_store_heartbeats: pipelined, one commit).
  * Under light load a batch holds one heartbeat: nothing waits for company.

@@ -436,8 +436,8 @@ by_email(const void *a, const void *b)
 }
 
 /*
- * Email order: two batches on two connections then lock their rows in the
- * same order and cannot deadlock. When a statement fails the rest was rolled
+ * Email order: batches of two replicas then lock their rows in the same
+ * order and cannot deadlock. When a statement fails the rest was rolled
  * back with it, so each is run again alone, unless the failure was a timeout
  * or a cancel, which would only repeat (n timeouts in a row); a broken
  * connection is re-opened and the batch tried once more, as run() does for
