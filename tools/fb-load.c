@@ -4,7 +4,7 @@
  * Prints requests per second and latency percentiles.
  *
  *   fb-load --url URL --ca CA --certs DIR --concurrency C --mix register|heartbeat|discover|health
- *           [--duration-s S] [--repos N] [--json]
+ *           [--duration-s S] [--repos N] [--json] [--trace FILE]
  *
  * Identity i is DIR/load<i>@example.com.crt and .key (self-signed is fine in
  * pinning mode). Every identity registers once before measuring. health asks
@@ -14,6 +14,10 @@
  * the load generator shares the machine with the server and PostgreSQL, so
  * each request costs it one TLS record each way and about three system calls.
  * Answers must carry Content-Length (the server's always do).
+ *
+ * --trace FILE writes a line per answered request, "END_MS LATENCY_US": when
+ * it ended (wall clock, ms since the epoch, to match server log times) and
+ * how long it took, so a benchmark can take the requests of one period.
  */
 #define _GNU_SOURCE /* strcasestr */
 #include <errno.h>
@@ -37,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fb/timeutil.h"
 #include "fb/validate.h"
 
 #define ANSWER_MAX (1024 * 1024) /* bytes of one answer, headers included */
@@ -67,8 +72,9 @@ struct run {
 	int64_t duration_ms;
 	enum mix mix;
 	bool json;
-	int64_t *lat_us;
+	int64_t *lat_us, *end_us; /* end_us: monotonic, kept only for --trace */
 	size_t nlat, caplat;
+	const char *trace;
 	long errors, non200;
 	uint64_t rng;
 };
@@ -347,18 +353,47 @@ slot_connect(struct run *r, struct slot *s)
 }
 
 static void
-record(struct run *r, int64_t us)
+record(struct run *r, int64_t started_us)
 {
+	int64_t end = now_us();
+
 	if (r->nlat == r->caplat) {
 		size_t cap = r->caplat == 0 ? 65536 : r->caplat * 2;
-		int64_t *l = realloc(r->lat_us, cap * sizeof(*l));
+		int64_t *l = realloc(r->lat_us, cap * sizeof(*l)), *e;
 
 		if (l == NULL)
 			return;
 		r->lat_us = l;
+		if (r->trace != NULL) {
+			if ((e = realloc(r->end_us, cap * sizeof(*e))) == NULL)
+				return;
+			r->end_us = e;
+		}
 		r->caplat = cap;
 	}
-	r->lat_us[r->nlat++] = us;
+	if (r->trace != NULL)
+		r->end_us[r->nlat] = end;
+	r->lat_us[r->nlat++] = end - started_us;
+}
+
+/* Writes --trace: wall_now_ms and mono_now_us are one instant on both clocks. */
+static int
+write_trace(const struct run *r, int64_t wall_now_ms, int64_t mono_now_us)
+{
+	FILE *f = fopen(r->trace, "w");
+
+	if (f == NULL) {
+		fprintf(stderr, "fb-load: %s: %s\n", r->trace, strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < r->nlat; i++)
+		fprintf(f, "%.3f %lld\n", (double)wall_now_ms - (double)(mono_now_us - r->end_us[i]) / 1000.0,
+			(long long)r->lat_us[i]);
+	if (fclose(f) != 0) {
+		fprintf(stderr, "fb-load: %s: %s\n", r->trace, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -416,7 +451,7 @@ drive(struct run *r, struct slot *slots, int64_t deadline_us)
 			else if (status != 200)
 				r->non200++;
 			else
-				record(r, now_us() - s->started_us);
+				record(r, s->started_us);
 			if (rc > 0 && now_us() < deadline_us) {
 				prepare(r, s, r->mix);
 				if (send_request(s) == 0)
@@ -435,7 +470,8 @@ static int
 usage(FILE *f, int rc)
 {
 	fprintf(f, "usage: fb-load --url URL --ca CA --certs DIR --concurrency C --mix "
-		   "register|heartbeat|discover|health [--duration-s S] [--repos N] [--json]\n");
+		   "register|heartbeat|discover|health [--duration-s S] [--repos N] [--json]\n"
+		   "               [--trace FILE]\n");
 	return rc;
 }
 
@@ -447,7 +483,8 @@ main(int argc, char **argv)
 		{"certs", required_argument, NULL, 'c'},      {"concurrency", required_argument, NULL, 'n'},
 		{"mix", required_argument, NULL, 'm'},        {"duration-s", required_argument, NULL, 'd'},
 		{"repos", required_argument, NULL, 'r'},      {"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
+		{"trace", required_argument, NULL, 't'},      {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	struct run r = {.concurrency = 8, .repos = 10000, .duration_ms = 10000,
 			.rng = 88172645463325252ULL};
@@ -478,6 +515,7 @@ main(int argc, char **argv)
 			r.repos = (int)n;
 			break;
 		case 'j': r.json = true; break;
+		case 't': r.trace = optarg; break;
 		case 'h': return usage(stdout, 0);
 		default: return usage(stderr, 2);
 		}
@@ -518,6 +556,8 @@ main(int argc, char **argv)
 	start = now_us();
 	drive(&r, slots, start + r.duration_ms * 1000);
 	elapsed = now_us() - start;
+	if (r.trace != NULL && write_trace(&r, cm_time_wall_ms(), now_us()) != 0)
+		goto end;
 	qsort(r.lat_us, r.nlat, sizeof(*r.lat_us), cmp64);
 	if (r.json)
 		printf("{\"mix\":\"%s\",\"concurrency\":%d,\"requests\":%zu,\"errors\":%ld,"
@@ -542,6 +582,7 @@ end:
 	}
 	free(slots);
 	free(r.lat_us);
+	free(r.end_us);
 	gnutls_global_deinit();
 	return rc;
 }
