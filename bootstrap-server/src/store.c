@@ -656,36 +656,40 @@ bs_store_feedback(struct bs_store *st, const char *email, int64_t latency_ms)
 }
 
 int
-bs_store_sweep(struct bs_store *st, int64_t batch_rows, int64_t *deleted)
+bs_store_sweep_lock(struct bs_store *st, bool *locked)
+{
+	PGresult *res;
+	int rc;
+
+	res = query(st, "SELECT pg_try_advisory_lock(" SWEEP_LOCK_KEY ")", 0, NULL, &rc);
+	*locked = rc == BS_STORE_OK && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return rc;
+}
+
+int
+bs_store_sweep_batch(struct bs_store *st, int64_t batch_rows, int64_t *deleted)
 {
 	char batch[24];
 	const char *params[1] = {batch};
 	PGresult *res;
 	int rc;
-	bool locked;
 
-	*deleted = 0;
-	res = query(st, "SELECT pg_try_advisory_lock(" SWEEP_LOCK_KEY ")", 0, NULL, &rc);
-	locked = rc == BS_STORE_OK && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
-	if (!locked)
-		return rc;
 	snprintf(batch, sizeof(batch), "%lld", (long long)batch_rows);
-	/* Small batches keep each delete short, so readers and writers never wait long. */
-	for (int i = 0; i < 10000; i++) {
-		res = query(st,
-			    "DELETE FROM registrations WHERE email IN (SELECT email FROM"
-			    " registrations WHERE expires_at <= now() LIMIT $1::bigint"
-			    " FOR UPDATE SKIP LOCKED)",
-			    1, params, &rc);
-		int64_t n = rc == BS_STORE_OK ? strtoll(PQcmdTuples(res), NULL, 10) : 0;
-		PQclear(res);
-		*deleted += n;
-		if (rc != BS_STORE_OK || n < batch_rows)
-			break;
-	}
-	PQclear(PQexec(st->conn, "SELECT pg_advisory_unlock(" SWEEP_LOCK_KEY ")"));
+	res = query(st,
+		    "DELETE FROM registrations WHERE email IN (SELECT email FROM"
+		    " registrations WHERE expires_at <= now() LIMIT $1::bigint"
+		    " FOR UPDATE SKIP LOCKED)",
+		    1, params, &rc);
+	*deleted = rc == BS_STORE_OK ? strtoll(PQcmdTuples(res), NULL, 10) : 0;
+	PQclear(res);
 	return rc;
+}
+
+void
+bs_store_sweep_unlock(struct bs_store *st)
+{
+	PQclear(PQexec(st->conn, "SELECT pg_advisory_unlock(" SWEEP_LOCK_KEY ")"));
 }
 
 int

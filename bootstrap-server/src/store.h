@@ -120,9 +120,12 @@ int bs_store_count(struct bs_store *st, const struct bs_store_timing *t, int64_t
 		   int64_t *stale);
 
 /*
- * Deletes expired rows in batches of batch_rows, if no other replica holds
- * the sweep lock. *deleted receives the count (0 when another replica swept).
+ * The sweep: one replica at a time holds the sweep lock (*locked false when
+ * another does) and deletes expired rows batch by batch, batch_rows at most a
+ * statement (*deleted receives the count), then unlocks.
  */
-int bs_store_sweep(struct bs_store *st, int64_t batch_rows, int64_t *deleted);
+int bs_store_sweep_lock(struct bs_store *st, bool *locked);
+int bs_store_sweep_batch(struct bs_store *st, int64_t batch_rows, int64_t *deleted);
+void bs_store_sweep_unlock(struct bs_store *st);
 
 #endif

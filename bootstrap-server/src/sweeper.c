@@ -5,10 +5,13 @@
 #include <time.h>
 
 #include "fb/log.h"
+#include "fb/timeutil.h"
 #include "server.h"
 #include "sweeper.h"
 
 #define SWEEP_BATCH_ROWS 1000
+#define SWEEP_MAX_BATCHES 10000 /* 10 million rows a sweep; the next sweep goes on */
+#define SWEEP_REST_PER_WORK 4    /* ms of rest per ms of batch: a fifth of one core */
 
 struct bs_sweeper {
 	struct bs_server *srv;
@@ -18,34 +21,74 @@ struct bs_sweeper {
 	bool stop;
 };
 
+/* Sleeps ms (monotonic) unless stopped first. Returns false when stopping. */
+static bool
+rest(struct bs_sweeper *sw, int64_t ms)
+{
+	struct timespec deadline;
+	bool go_on;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += ms / 1000;
+	deadline.tv_nsec += (ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&sw->lock);
+	while (!sw->stop && pthread_cond_timedwait(&sw->wake, &sw->lock, &deadline) == 0)
+		;
+	go_on = !sw->stop;
+	pthread_mutex_unlock(&sw->lock);
+	return go_on;
+}
+
+/*
+ * One sweep, if no other replica is sweeping. Deleting a mass expiry's rows
+ * back to back would take a whole core from a busy server for seconds, so
+ * after each full batch the thread rests four times as long as the batch
+ * took. Reads never return expired rows, so a slower sweep costs nothing but
+ * time (100k rows: about 7 s on two cores).
+ */
+static void
+sweep(struct bs_sweeper *sw, struct bs_store *st)
+{
+	int64_t t0 = cm_time_mono_ms(), deleted = 0, n, took_ms;
+	int batches = 0, rc;
+	bool locked;
+
+	rc = bs_store_sweep_lock(st, &locked);
+	if (rc == BS_STORE_OK && locked) {
+		while (batches < SWEEP_MAX_BATCHES) {
+			int64_t b0 = cm_time_mono_ms();
+
+			rc = bs_store_sweep_batch(st, SWEEP_BATCH_ROWS, &n);
+			deleted += n;
+			batches++;
+			if (rc != BS_STORE_OK || n < SWEEP_BATCH_ROWS ||
+			    !rest(sw, (cm_time_mono_ms() - b0) * SWEEP_REST_PER_WORK))
+				break;
+		}
+		bs_store_sweep_unlock(st);
+	}
+	if (rc != BS_STORE_OK)
+		bs_metrics_db_error(&sw->srv->metrics);
+	if (deleted > 0) {
+		took_ms = cm_time_mono_ms() - t0;
+		bs_metrics_swept(&sw->srv->metrics, deleted);
+		log_info("%s: deleted %lld expired registrations in %d batches, %lld ms", __func__,
+			 (long long)deleted, batches, (long long)took_ms);
+	}
+}
+
 static void *
 sweeper_main(void *arg)
 {
 	struct bs_sweeper *sw = arg;
 	struct bs_store *st = bs_store_new(sw->srv->cfg->database);
-	struct timespec deadline;
-	int64_t deleted;
 
-	pthread_mutex_lock(&sw->lock);
-	while (!sw->stop) {
-		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		deadline.tv_sec += sw->srv->cfg->sweep_interval_s;
-		while (!sw->stop && pthread_cond_timedwait(&sw->wake, &sw->lock, &deadline) == 0)
-			;
-		if (sw->stop || st == NULL)
-			break;
-		pthread_mutex_unlock(&sw->lock);
-		int rc = bs_store_sweep(st, SWEEP_BATCH_ROWS, &deleted);
-		if (rc != BS_STORE_OK)
-			bs_metrics_db_error(&sw->srv->metrics);
-		if (deleted > 0) {
-			bs_metrics_swept(&sw->srv->metrics, deleted);
-			log_info("%s: deleted %lld expired registrations", __func__,
-				 (long long)deleted);
-		}
-		pthread_mutex_lock(&sw->lock);
-	}
-	pthread_mutex_unlock(&sw->lock);
+	while (st != NULL && rest(sw, sw->srv->cfg->sweep_interval_s * 1000))
+		sweep(sw, st);
 	bs_store_free(st);
 	return NULL;
 }

@@ -39,4 +39,22 @@ fb_wait_for 15 gone || fb_fail "the sweeper did not delete the expired row"
 fb_assert_eq "$(fb_psql "SELECT count(*) FROM registration_repositories WHERE email = 'old@example.com'")" 0 "its repositories went too"
 fb_assert_contains "$(curl -sS --cacert "$FB_CERTS/ca/ca.crt" "$FB_BS_URL/metrics")" "bootstrap_swept_rows_total 1" "swept rows counted"
 fb_assert_eq "$(fb_psql "SELECT count(*) FROM registrations WHERE email = 'live@example.com'")" 1 "live kept"
-fb_pass "online -> stale -> expired -> swept"
+
+# A mass expiry: more rows than one delete takes (1,000) go in paced batches.
+fb_psql "BEGIN;
+INSERT INTO registrations (email, peer_id, fingerprint, public_certificate, is_broadcasting, expires_at)
+SELECT 'mass' || i || '@example.com', gen_random_uuid(), 'f', 'c', false, now() - interval '1 second'
+FROM generate_series(1, 2500) AS i;
+INSERT INTO registration_repositories (name, email)
+SELECT 'r', 'mass' || i || '@example.com' FROM generate_series(1, 2500) AS i;
+COMMIT" >/dev/null
+mass_gone() { [ "$(fb_psql "SELECT count(*) FROM registrations WHERE email LIKE 'mass%'")" = 0 ]; }
+fb_wait_for 15 mass_gone || fb_fail "the sweeper did not delete 2,500 expired rows"
+fb_assert_eq "$(fb_psql "SELECT count(*) FROM registration_repositories WHERE email LIKE 'mass%'")" 0 \
+	"their repositories went too"
+swept_log() { grep -q 'deleted 2500 expired registrations in 3 batches' "$FB_CERTS/sweeper.log"; }
+fb_wait_for 5 swept_log || fb_fail "no log line for the sweep: $(grep -i sweep "$FB_CERTS/sweeper.log" | tail -3)"
+fb_assert_contains "$(curl -sS --cacert "$FB_CERTS/ca/ca.crt" "$FB_BS_URL/metrics")" "bootstrap_swept_rows_total 2501" \
+	"mass expiry counted"
+fb_assert_eq "$(listed 'discover?repositories=r')" "live@example.com" "live still served"
+fb_pass "online -> stale -> expired -> swept; a mass expiry swept in batches"
