@@ -10,8 +10,10 @@
 # a subset) fb-load drives BENCH_CONCURRENCY (16) connections for
 # BENCH_DURATION_S (5) s, then pgbench runs the request's statements as one
 # script at as many clients, BENCH_ROUNDS (3) times in turn; medians are
-# printed. Heartbeat runs again at BENCH_HIGH_CONCURRENCY (64). Last, 100k
-# expired rows are added and discover runs while the sweeper deletes them.
+# printed. Heartbeat runs again at BENCH_HIGH_CONCURRENCY (64). Last,
+# discover at one connection, then the same while the sweeper deletes N
+# expired rows, ROUNDS times: the p99 of the requests served during the sweep
+# (fb-load --trace, and the sweeper's log line) against the run before.
 set -euo pipefail
 export FB_BUILD=$(cd "${1:-build}" && pwd)
 export FB_TEST_NAME=bench-bootstrap
@@ -48,10 +50,10 @@ FROM generate_series(1, $N) AS i, unnest(ARRAY[0, 3331, 7919]) AS k;
 ANALYZE;
 SQL
 
-# load MIX [CONCURRENCY]
+# load MIX [CONCURRENCY [FB-LOAD OPTIONS...]]
 load() {
 	"$FB_BUILD/bin/fb-load" --url "$FB_BS_URL" --ca "$FB_CERTS/ca/ca.crt" --certs "$certs" \
-		--concurrency "${2:-$C}" --duration-s "$D" --repos "$R" --mix "$1" --json
+		--concurrency "${2:-$C}" --duration-s "$D" --repos "$R" --mix "$1" --json "${@:3}"
 }
 
 # The statements of one request, with literals and pgbench variables for $n.
@@ -175,33 +177,76 @@ for mix in ${BENCH_MIXES:-health register heartbeat discover}; do
 	# connections stay two; pgbench has one backend per client.
 	measure heartbeat "$HC" "($HC connections, $HC pgbench clients)"
 done
-# Latency without queueing: one client at a time.
-out=$(load discover 1)
-base_p99=$(jq -r .p99_ms <<<"$out")
-printf '%-10s %12.0f %10.2f %10.2f   one client: service time, no queueing\n' discover \
-	"$(jq -r .req_per_s <<<"$out")" "$(jq -r .p50_ms <<<"$out")" "$base_p99"
-
-# 100k expired rows, then discover while the sweeper (every 1 s, batched) deletes them.
-# One transaction: the sweeper must not take the rows before their repositories exist.
-psql "$DATABASE_URL" -qAt -v ON_ERROR_STOP=1 -v cert="$cert_pem" <<SQL
+# Latency without queueing, one client at a time; then the same while the
+# sweeper (every 1 s, batched) deletes N expired rows, taking the requests that
+# ended during the sweep (its log line gives its end and length). ROUNDS
+# alternating pairs, each sweep against the run just before it.
+sweep_log=$FB_CERTS/bench.log
+trace=$scripts/trace
+base=() base_p50=() base_rps=() swp=() swp_p50=() swp_rps=() swp_n=() ratios=() swept=() took=() left=()
+unfinished=0
+sweep_done() { [ "$(fb_psql "SELECT count(*) FROM registrations WHERE expires_at <= now()")" = 0 ]; }
+for ((r = 0; r < ROUNDS; r++)); do
+	out=$(load discover 1)
+	base+=("$(jq -r .p99_ms <<<"$out")")
+	base_p50+=("$(jq -r .p50_ms <<<"$out")")
+	base_rps+=("$(jq -r .req_per_s <<<"$out")")
+	# One transaction: the sweeper must not take the rows before their repositories exist.
+	psql "$DATABASE_URL" -qAt -v ON_ERROR_STOP=1 -v cert="$cert_pem" <<SQL
 BEGIN;
 INSERT INTO registrations (email, peer_id, fingerprint, public_certificate, is_broadcasting,
     socket_addresses, port, repositories, capabilities, expires_at)
-SELECT 'old' || i || '@example.com', gen_random_uuid(), md5(i::text) || md5(i::text), :'cert', true,
+SELECT 'old$r-' || i || '@example.com', gen_random_uuid(), md5(i::text) || md5(i::text), :'cert', true,
     ARRAY['10.200.' || (i / 256) % 256 || '.' || i % 256], 7443,
     jsonb_build_array(jsonb_build_object('name', 'repo-' || i % $R)), NULL, now() - interval '1 second'
 FROM generate_series(1, $N) AS i;
 INSERT INTO registration_repositories (name, email)
-SELECT 'repo-' || i % $R, 'old' || i || '@example.com' FROM generate_series(1, $N) AS i;
+SELECT 'repo-' || i % $R, 'old$r-' || i || '@example.com' FROM generate_series(1, $N) AS i;
 COMMIT;
 SQL
-swept0=$(metric bootstrap_swept_rows_total)
-out=$(load discover 1)
-swept=$(($(metric bootstrap_swept_rows_total) - swept0))
-left=$(fb_psql "SELECT count(*) FROM registrations WHERE expires_at <= now()")
-p99=$(jq -r .p99_ms <<<"$out")
-printf '%-10s %12.0f %10.2f %10.2f   one client, while %d expired rows were swept (%s left): p99 x%s\n' \
-	discover "$(jq -r .req_per_s <<<"$out")" "$(jq -r .p50_ms <<<"$out")" "$p99" "$swept" "$left" \
-	"$(awk -v a="$p99" -v b="$base_p99" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
+	lines0=$(wc -l <"$sweep_log")
+	# Three times as long as other runs, so the whole sweep falls within it.
+	D=$((3 * D)) load discover 1 --trace "$trace" >/dev/null
+	left+=("$(fb_psql "SELECT count(*) FROM registrations WHERE expires_at <= now()")")
+	# "TIME INFO  sweep: deleted N expired registrations in B batches, T ms": the
+	# sweep ran from TIME - T to TIME (one sweep, or the first to the last).
+	window=$(tail -n +$((lines0 + 1)) "$sweep_log" | awk '/ deleted [0-9]+ expired registrations in / {
+		cmd = "date -d " $1 " +%s%3N"; cmd | getline end; close(cmd)
+		if (!n++ || end - $(NF - 1) < from) from = end - $(NF - 1)
+		if (end > to) to = end
+		rows += $(NF - 7)
+	} END { printf "%d %.0f %.0f\n", rows, from, to }')
+	read -r rows from to <<<"$window"
+	swept+=("$rows")
+	took+=($((to - from)))
+	# A sweep that outlasted the run is not measured; the next round starts clean.
+	if [[ ${left[-1]} != 0 || $rows != "$N" ]]; then
+		unfinished=$((unfinished + 1))
+		fb_wait_for 120 sweep_done || fb_fail "the sweeper did not delete $N expired rows in 120 s"
+		continue
+	fi
+	# p50 and p99 as fb-load takes them: the value at rank floor(p * (n - 1)).
+	stats=$(awk -v from="$from" -v to="$to" '$1 >= from && $1 <= to { print $2 }' "$trace" | sort -g |
+		awk '{ v[NR - 1] = $1 } END { n = NR; if (!n) { print 0, 0, 0; exit }
+			print n, v[int(0.5 * (n - 1))] / 1000, v[int(0.99 * (n - 1))] / 1000 }')
+	read -r n p50 p99 <<<"$stats"
+	swp_n+=("$n")
+	swp_p50+=("$p50")
+	swp+=("$p99")
+	swp_rps+=("$(awk -v n="$n" -v ms=$((to - from)) 'BEGIN { printf "%.0f", (ms > 0 ? n * 1000 / ms : 0) }')")
+	ratios+=("$(awk -v a="$p99" -v b="${base[-1]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')")
+done
+med() { printf '%s\n' "$@" | median; }
+list() { local IFS=/; echo "$*"; }
+printf '%-10s %12.0f %10.2f %10.2f   one client: service time, no queueing\n' discover \
+	"$(med "${base_rps[@]}")" "$(med "${base_p50[@]}")" "$(med "${base[@]}")"
+((unfinished < ROUNDS)) || fb_fail "no sweep fit in a $((3 * D)) s run"
+printf '%-10s %12.0f %10.2f %10.2f   one client, the requests served while the sweeper deleted\n' \
+	discover "$(med "${swp_rps[@]}")" "$(med "${swp_p50[@]}")" "$(med "${swp[@]}")"
+printf '%-10s %12s %10s %10s   %s expired rows in %s ms (%s requests; %s left): p99 x%s (%s-%s)\n' \
+	"" "" "" "" "$(list "${swept[@]}")" "$(list "${took[@]}")" "$(list "${swp_n[@]}")" \
+	"$(list "${left[@]}")" "$(med "${ratios[@]}")" "$(printf '%s\n' "${ratios[@]}" | sort -g | head -n 1)" \
+	"$(printf '%s\n' "${ratios[@]}" | sort -g | tail -n 1)"
+((unfinished == 0)) || echo "($unfinished of $ROUNDS sweeps outlasted their run and are not counted)"
 echo "(concurrency $C unless said, $D s per run, $N registrations over $R repositories, $(nproc) cores," \
 	"load generator, server and PostgreSQL on the same cores)"
