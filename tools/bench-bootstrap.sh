@@ -11,9 +11,10 @@
 # BENCH_DURATION_S (5) s, then pgbench runs the request's statements as one
 # script at as many clients, BENCH_ROUNDS (3) times in turn; medians are
 # printed. Heartbeat runs again at BENCH_HIGH_CONCURRENCY (64). Last,
-# discover at one connection, then the same while the sweeper deletes N
-# expired rows, ROUNDS times: the p99 of the requests served during the sweep
-# (fb-load --trace, and the sweeper's log line) against the run before.
+# discover at BENCH_SWEEP_CONCURRENCY (1) connections, then the same while
+# the sweeper deletes N expired rows, ROUNDS times: the p99 of the requests
+# served during the sweep (fb-load --trace, and the sweeper's log line)
+# against the run before.
 set -euo pipefail
 export FB_BUILD=$(cd "${1:-build}" && pwd)
 export FB_TEST_NAME=bench-bootstrap
@@ -21,6 +22,7 @@ export FB_TEST_NAME=bench-bootstrap
 
 C=${BENCH_CONCURRENCY:-16}
 HC=${BENCH_HIGH_CONCURRENCY:-64} # heartbeat once more, with this many connections
+SC=${BENCH_SWEEP_CONCURRENCY:-1}  # discover connections before and during the sweep
 D=${BENCH_DURATION_S:-5}
 ROUNDS=${BENCH_ROUNDS:-3}
 N=${BENCH_REGISTRATIONS:-100000}
@@ -187,7 +189,7 @@ base=() base_p50=() base_rps=() swp=() swp_p50=() swp_rps=() swp_n=() ratios=() 
 unfinished=0
 sweep_done() { [ "$(fb_psql "SELECT count(*) FROM registrations WHERE expires_at <= now()")" = 0 ]; }
 for ((r = 0; r < ROUNDS; r++)); do
-	out=$(load discover 1)
+	out=$(load discover "$SC")
 	base+=("$(jq -r .p99_ms <<<"$out")")
 	base_p50+=("$(jq -r .p50_ms <<<"$out")")
 	base_rps+=("$(jq -r .req_per_s <<<"$out")")
@@ -206,7 +208,7 @@ COMMIT;
 SQL
 	lines0=$(wc -l <"$sweep_log")
 	# Three times as long as other runs, so the whole sweep falls within it.
-	D=$((3 * D)) load discover 1 --trace "$trace" >/dev/null
+	D=$((3 * D)) load discover "$SC" --trace "$trace" >/dev/null
 	left+=("$(fb_psql "SELECT count(*) FROM registrations WHERE expires_at <= now()")")
 	# "TIME INFO  sweep: deleted N expired registrations in B batches, T ms": the
 	# sweep ran from TIME - T to TIME (one sweep, or the first to the last).
@@ -238,11 +240,13 @@ SQL
 done
 med() { printf '%s\n' "$@" | median; }
 list() { local IFS=/; echo "$*"; }
-printf '%-10s %12.0f %10.2f %10.2f   one client: service time, no queueing\n' discover \
-	"$(med "${base_rps[@]}")" "$(med "${base_p50[@]}")" "$(med "${base[@]}")"
+if ((SC == 1)); then who="one client"; else who="$SC connections"; fi
+printf '%-10s %12.0f %10.2f %10.2f   %s%s\n' discover \
+	"$(med "${base_rps[@]}")" "$(med "${base_p50[@]}")" "$(med "${base[@]}")" "$who" \
+	"$( ((SC > 1)) || echo ': service time, no queueing')"
 ((unfinished < ROUNDS)) || fb_fail "no sweep fit in a $((3 * D)) s run"
-printf '%-10s %12.0f %10.2f %10.2f   one client, the requests served while the sweeper deleted\n' \
-	discover "$(med "${swp_rps[@]}")" "$(med "${swp_p50[@]}")" "$(med "${swp[@]}")"
+printf '%-10s %12.0f %10.2f %10.2f   %s, the requests served while the sweeper deleted\n' \
+	discover "$(med "${swp_rps[@]}")" "$(med "${swp_p50[@]}")" "$(med "${swp[@]}")" "$who"
 printf '%-10s %12s %10s %10s   %s expired rows in %s ms (%s requests; %s left): p99 x%s (%s-%s)\n' \
 	"" "" "" "" "$(list "${swept[@]}")" "$(list "${took[@]}")" "$(list "${swp_n[@]}")" \
 	"$(list "${left[@]}")" "$(med "${ratios[@]}")" "$(printf '%s\n' "${ratios[@]}" | sort -g | head -n 1)" \
