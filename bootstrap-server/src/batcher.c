@@ -14,17 +14,10 @@
  * at 16 connections (docs/performance.md). One backend running batches of up
  * to BS_BATCH_MAX is far from what a replica's heartbeats need.
  */
-#define BATCHER_THREADS 1
-
-struct batcher_thread {
-	struct bs_batcher *b;
-	struct bs_store *store;
+struct bs_batcher {
+	struct bs_store *store; /* the thread's own connection */
 	pthread_t thread;
 	bool started;
-};
-
-struct bs_batcher {
-	struct batcher_thread threads[BATCHER_THREADS];
 	struct bs_store_timing timing;
 	struct bs_metrics *metrics;
 	pthread_mutex_t lock;
@@ -68,8 +61,7 @@ take(struct bs_batcher *b, struct bs_batcher_job **batch)
 static void *
 batcher_main(void *arg)
 {
-	struct batcher_thread *t = arg;
-	struct bs_batcher *b = t->b;
+	struct bs_batcher *b = arg;
 	struct bs_batcher_job *batch[BS_BATCH_MAX];
 	struct bs_store_heartbeat *hb[BS_BATCH_MAX];
 	size_t n;
@@ -83,7 +75,7 @@ batcher_main(void *arg)
 		pthread_mutex_unlock(&b->lock);
 		for (size_t i = 0; i < n; i++)
 			hb[i] = &batch[i]->hb;
-		bs_store_heartbeats(t->store, hb, n, &b->timing);
+		bs_store_heartbeats(b->store, hb, n, &b->timing);
 		bs_metrics_heartbeat_batch(b->metrics, n);
 		/* done may end the job's life (the request is answered): nothing touches it after. */
 		for (size_t i = 0; i < n; i++)
@@ -105,17 +97,12 @@ bs_batcher_new(const char *conninfo, const struct bs_store_timing *t, struct bs_
 	b->metrics = m;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->wake, NULL);
-	for (int i = 0; i < BATCHER_THREADS; i++) {
-		struct batcher_thread *th = &b->threads[i];
-
-		th->b = b;
-		if ((th->store = bs_store_new(conninfo)) == NULL ||
-		    pthread_create(&th->thread, NULL, batcher_main, th) != 0) {
-			bs_batcher_free(b);
-			return NULL;
-		}
-		th->started = true;
+	if ((b->store = bs_store_new(conninfo)) == NULL ||
+	    pthread_create(&b->thread, NULL, batcher_main, b) != 0) {
+		bs_batcher_free(b);
+		return NULL;
 	}
+	b->started = true;
 	return b;
 }
 
@@ -149,9 +136,8 @@ bs_batcher_stop(struct bs_batcher *b)
 	b->stop = true;
 	pthread_cond_broadcast(&b->wake);
 	pthread_mutex_unlock(&b->lock);
-	for (int i = 0; i < BATCHER_THREADS; i++)
-		if (b->threads[i].started)
-			pthread_join(b->threads[i].thread, NULL);
+	if (b->started)
+		pthread_join(b->thread, NULL);
 	b->joined = true;
 }
 
@@ -163,7 +149,6 @@ bs_batcher_free(struct bs_batcher *b)
 	bs_batcher_stop(b);
 	pthread_cond_destroy(&b->wake);
 	pthread_mutex_destroy(&b->lock);
-	for (int i = 0; i < BATCHER_THREADS; i++)
-		bs_store_free(b->threads[i].store);
+	bs_store_free(b->store);
 	free(b);
 }

@@ -54,7 +54,7 @@ int bs_batcher_job_set(struct bs_batcher_job *job, const char *email, const char
 int bs_batcher_submit(struct bs_batcher *b, struct bs_batcher_job *job, void (*before)(void *),
 		      void *arg);
 
-/* Refuses new jobs, finishes the queued ones (each gets done), joins the threads. */
+/* Refuses new jobs, finishes the queued ones (each gets done), joins the thread. */
 void bs_batcher_stop(struct bs_batcher *b);
 
 /* Stops it if not yet stopped, and frees it. */
