@@ -127,9 +127,15 @@ pgbench_tps() {
 		awk '/^tps = / { print $3 }'
 }
 
-# median: of the numbers on stdin, one a line.
+# median NUMBERS...
 median() {
-	sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+	printf '%s\n' "$@" | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
+
+# span NUMBERS...: "lowest-highest".
+span() {
+	printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "-" hi }'
 }
 
 # measure MIX CONNS NOTE: ROUNDS alternating pairs of fb-load and pgbench (the
@@ -149,15 +155,13 @@ measure() {
 		tpss+=("$tps")
 		ratios+=("$(awk -v a="${rps[r]}" -v b="$tps" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')")
 	done
-	printf '%-10s %12.0f %10.2f %10.2f ' "$mix" "$(printf '%s\n' "${rps[@]}" | median)" \
-		"$(printf '%s\n' "${p50[@]}" | median)" "$(printf '%s\n' "${p99[@]}" | median)"
+	printf '%-10s %12.0f %10.2f %10.2f ' "$mix" "$(median "${rps[@]}")" "$(median "${p50[@]}")" \
+		"$(median "${p99[@]}")"
 	if [[ $mix == health ]]; then
 		printf '%14s %8s %s\n' - - "$note"
 	else
-		printf '%14.0f %8.2f %s-%s %s\n' "$(printf '%s\n' "${tpss[@]}" | median)" \
-			"$(printf '%s\n' "${ratios[@]}" | median)" \
-			"$(printf '%s\n' "${ratios[@]}" | sort -g | head -n 1)" \
-			"$(printf '%s\n' "${ratios[@]}" | sort -g | tail -n 1)" "$note"
+		printf '%14.0f %8.2f %s %s\n' "$(median "${tpss[@]}")" "$(median "${ratios[@]}")" \
+			"$(span "${ratios[@]}")" "$note"
 	fi
 }
 
@@ -187,7 +191,8 @@ sweep_log=$FB_CERTS/bench.log
 trace=$scripts/trace
 base=() base_p50=() base_rps=() swp=() swp_p50=() swp_rps=() swp_n=() ratios=() swept=() took=() left=()
 unfinished=0
-sweep_done() { [ "$(fb_psql "SELECT count(*) FROM registrations WHERE expires_at <= now()")" = 0 ]; }
+expired_rows() { fb_psql "SELECT count(*) FROM registrations WHERE expires_at <= now()"; }
+sweep_done() { [ "$(expired_rows)" = 0 ]; }
 for ((r = 0; r < ROUNDS; r++)); do
 	out=$(load discover "$SC")
 	base+=("$(jq -r .p99_ms <<<"$out")")
@@ -209,7 +214,7 @@ SQL
 	lines0=$(wc -l <"$sweep_log")
 	# Three times as long as other runs, so the whole sweep falls within it.
 	D=$((3 * D)) load discover "$SC" --trace "$trace" >/dev/null
-	left+=("$(fb_psql "SELECT count(*) FROM registrations WHERE expires_at <= now()")")
+	left+=("$(expired_rows)")
 	# "TIME INFO  sweep: deleted N expired registrations in B batches, T ms": the
 	# sweep ran from TIME - T to TIME (one sweep, or the first to the last).
 	window=$(tail -n +$((lines0 + 1)) "$sweep_log" | awk '/ deleted [0-9]+ expired registrations in / {
@@ -238,19 +243,17 @@ SQL
 	swp_rps+=("$(awk -v n="$n" -v ms=$((to - from)) 'BEGIN { printf "%.0f", (ms > 0 ? n * 1000 / ms : 0) }')")
 	ratios+=("$(awk -v a="$p99" -v b="${base[-1]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')")
 done
-med() { printf '%s\n' "$@" | median; }
 list() { local IFS=/; echo "$*"; }
 if ((SC == 1)); then who="one client"; else who="$SC connections"; fi
 printf '%-10s %12.0f %10.2f %10.2f   %s%s\n' discover \
-	"$(med "${base_rps[@]}")" "$(med "${base_p50[@]}")" "$(med "${base[@]}")" "$who" \
+	"$(median "${base_rps[@]}")" "$(median "${base_p50[@]}")" "$(median "${base[@]}")" "$who" \
 	"$( ((SC > 1)) || echo ': service time, no queueing')"
 ((unfinished < ROUNDS)) || fb_fail "no sweep fit in a $((3 * D)) s run"
 printf '%-10s %12.0f %10.2f %10.2f   %s, the requests served while the sweeper deleted\n' \
-	discover "$(med "${swp_rps[@]}")" "$(med "${swp_p50[@]}")" "$(med "${swp[@]}")" "$who"
-printf '%-10s %12s %10s %10s   %s expired rows in %s ms (%s requests; %s left): p99 x%s (%s-%s)\n' \
+	discover "$(median "${swp_rps[@]}")" "$(median "${swp_p50[@]}")" "$(median "${swp[@]}")" "$who"
+printf '%-10s %12s %10s %10s   %s expired rows in %s ms (%s requests; %s left): p99 x%s (%s)\n' \
 	"" "" "" "" "$(list "${swept[@]}")" "$(list "${took[@]}")" "$(list "${swp_n[@]}")" \
-	"$(list "${left[@]}")" "$(med "${ratios[@]}")" "$(printf '%s\n' "${ratios[@]}" | sort -g | head -n 1)" \
-	"$(printf '%s\n' "${ratios[@]}" | sort -g | tail -n 1)"
+	"$(list "${left[@]}")" "$(median "${ratios[@]}")" "$(span "${ratios[@]}")"
 ((unfinished == 0)) || echo "($unfinished of $ROUNDS sweeps outlasted their run and are not counted)"
 echo "(concurrency $C unless said, $D s per run, $N registrations over $R repositories, $(nproc) cores," \
 	"load generator, server and PostgreSQL on the same cores)"
