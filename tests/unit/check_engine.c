@@ -1040,29 +1040,29 @@ START_TEST(test_engine_anti_entropy_digest_hashes_as_the_protocol_says)
 	link_peers(a, b);
 	pump();
 	for (int tick = 0; tick < 30 && !found; tick++) {
-	clear_actions();
-	now += SEC;
-	engine_tick(P[a].e, now, &rng, &acts[a]);
-	for (size_t i = 0; i < acts[a].len && !found; i++) {
-		struct engine_action *act = &acts[a].items[i];
+		clear_actions();
+		now += SEC;
+		engine_tick(P[a].e, now, &rng, &acts[a]);
+		for (size_t i = 0; i < acts[a].len && !found; i++) {
+			struct engine_action *act = &acts[a].items[i];
 
-		if (act->kind != ENGINE_SEND || act->neighbour != nid(b) ||
-		    cm_envelope_from_frame(act->frame, act->frame_len, &env, &err) != 0)
-			continue;
-		if (env.type == CM_MSG_PEER_REQUEST && env.payload.request.has_digest) {
-			const struct cm_digest *d = &env.payload.request.digest;
+			if (act->kind != ENGINE_SEND || act->neighbour != nid(b) ||
+			    cm_envelope_from_frame(act->frame, act->frame_len, &env, &err) != 0)
+				continue;
+			if (env.type == CM_MSG_PEER_REQUEST && env.payload.request.has_digest) {
+				const struct cm_digest *d = &env.payload.request.digest;
 
-			found = true;
-			b64.data = (unsigned char *)d->bloom;
-			b64.size = (unsigned int)strlen(d->bloom);
-			ck_assert_int_eq(gnutls_base64_decode2(&b64, &raw), 0);
-			/* a holds b's record: its key must be in the filter, by the written rule. */
-			ck_assert(spec_bloom_has(raw.data, (size_t)raw.size * 8, d->k, "p1@example.com",
-						 engine_self(P[b].e)->record.seq, d->seed));
-			gnutls_free(raw.data);
+				found = true;
+				b64.data = (unsigned char *)d->bloom;
+				b64.size = (unsigned int)strlen(d->bloom);
+				ck_assert_int_eq(gnutls_base64_decode2(&b64, &raw), 0);
+				/* a holds b's record: its key must be in the filter, by the written rule. */
+				ck_assert(spec_bloom_has(raw.data, (size_t)raw.size * 8, d->k, "p1@example.com",
+							 engine_self(P[b].e)->record.seq, d->seed));
+				gnutls_free(raw.data);
+			}
+			cm_envelope_clear(&env);
 		}
-		cm_envelope_clear(&env);
-	}
 	}
 	ck_assert_msg(found, "no digest request sent to the neighbour in 30 s");
 }
