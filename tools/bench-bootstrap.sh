@@ -179,8 +179,8 @@ for mix in ${BENCH_MIXES:-health register heartbeat discover}; do
 	printf '%-10s   mean batch %s (%s heartbeats in %s transactions); pgbench with batches of %s: %s statements/s\n' \
 		"" "$(awk -v a="$batched" -v n="$batches" 'BEGIN { printf "%.1f", (n > 0 ? a / n : 0) }')" \
 		"$batched" "$batches" "$b" "$(pgbench_pipelined "$b")"
-	# Many agents at once: the server's batches grow while its database
-	# connections stay two; pgbench has one backend per client.
+	# Many agents at once: the server's batches grow while its heartbeats
+	# keep one database connection; pgbench has one backend per client.
 	measure heartbeat "$HC" "($HC connections, $HC pgbench clients)"
 done
 # Latency without queueing, one client at a time; then the same while the
