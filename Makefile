@@ -34,23 +34,57 @@ SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations_sql.o
 # Everything but main, so unit tests can link the server's modules.
 SERVER_LIB = $(BUILD)/libbootstrap-server.a
 MIGRATIONS = $(sort $(wildcard bootstrap-server/migrations/*.sql))
-AGENT_SRC = $(wildcard peer-agent/src/*.c)
-AGENT_OBJ = $(AGENT_SRC:%.c=$(BUILD)/%.o)
-# The pure gossip core, linked unchanged into the agent and the simulator.
-GOSSIP_NAMES = engine peertable
-GOSSIP_OBJ = $(filter $(GOSSIP_NAMES:%=$(BUILD)/peer-agent/src/%.o),$(AGENT_OBJ))
+
+# The agent in layers (docs/architecture.md): one folder a layer, each compiled
+# with only what it may use. AGENT_LAYERS lists them in link order.
+AGENT_LAYERS = cli control daemon net core
+layer_src = $(wildcard peer-agent/src/$(1)/*.c)
+AGENT_OBJ = $(foreach l,$(AGENT_LAYERS),$(patsubst %.c,$(BUILD)/%.o,$(call layer_src,$(l))))
+# The pure core, linked unchanged into the agent and the simulator.
+CORE_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(call layer_src,core))
 GOSSIP_LIB = $(BUILD)/libfb-gossip.a
 # The rest of the agent but main, so unit tests can link its modules.
 AGENT_LIB = $(BUILD)/libpeer-agent.a
-AGENT_LIB_OBJ = $(filter-out %/main.o $(GOSSIP_OBJ),$(AGENT_OBJ))
+AGENT_LIB_OBJ = $(filter-out %/cli/main.o $(CORE_OBJ),$(AGENT_OBJ))
 TOOL_SRC = $(wildcard tools/*.c)
 TOOL_BIN = $(TOOL_SRC:tools/%.c=$(BUILD)/bin/%)
 
 UNIT_SRC = $(wildcard tests/unit/check_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-# C drivers the end-to-end scripts run against real servers.
-E2E_DRIVER_SRC = $(wildcard tests/e2e/drivers/*.c)
-E2E_DRIVER_BIN = $(E2E_DRIVER_SRC:tests/e2e/drivers/%.c=$(BUILD)/tests/e2e/%)
+
+# What each room may include. A room's objects see only its own libraries'
+# flags, and a folder of poisoned headers (tools/poison-headers.sh) first on
+# their include path makes a forbidden include a build error with a message,
+# since most Debian libraries install into /usr/include, where any flags find them.
+SYS_IO = event2/ curl/ wslay/ microhttpd.h libpq-fe.h ini.h
+FORBID_common = $(SYS_IO) core/ net/ daemon/ control/ cli/
+FORBID_core = $(SYS_IO) sys/socket.h netinet/ arpa/ ifaddrs.h net/ daemon/ control/ cli/
+FORBID_net = curl/ microhttpd.h libpq-fe.h ini.h core/ daemon/ control/ cli/
+FORBID_control = curl/ wslay/ microhttpd.h libpq-fe.h ini.h daemon/ cli/
+FORBID_daemon = microhttpd.h libpq-fe.h cli/
+FORBID_cli = event2/ wslay/ microhttpd.h libpq-fe.h net/ control/
+FORBID_server = event2/ curl/ wslay/ core/ net/ daemon/ control/ cli/
+POISON = $(BUILD)/poison
+
+FLAGS_common = $(call pc_cflags,$(PKG_COMMON))
+FLAGS_core = $(call pc_cflags,jansson gnutls)
+FLAGS_net = $(call pc_cflags,$(PKG_COMMON) libevent libcurl)
+FLAGS_control = $(call pc_cflags,$(PKG_COMMON) libevent)
+FLAGS_daemon = $(call pc_cflags,$(PKG_AGENT))
+FLAGS_cli = $(call pc_cflags,$(PKG_COMMON) libcurl inih)
+FLAGS_server = $(call pc_cflags,$(PKG_SERVER))
+INC_AGENT = -Ipeer-agent/src
+INC_SERVER = -Ibootstrap-server/src
+
+$(BUILD)/common/%.o: ROOM = common
+$(BUILD)/bootstrap-server/%.o: ROOM = server
+$(BUILD)/bootstrap-server/%.o: ROOM_INC = $(INC_SERVER)
+$(foreach l,$(AGENT_LAYERS),$(eval $(BUILD)/peer-agent/src/$(l)/%.o: ROOM = $(l)))
+$(BUILD)/peer-agent/%.o: ROOM_INC = $(INC_AGENT)
+$(COMMON_OBJ): | $(POISON)/common.stamp
+$(SERVER_SRC:%.c=$(BUILD)/%.o): | $(POISON)/server.stamp
+$(foreach l,$(AGENT_LAYERS),$(eval \
+	$(patsubst %.c,$(BUILD)/%.o,$(call layer_src,$(l))): | $(POISON)/$(l).stamp))
 
 BINS = $(BUILD)/bin/bootstrap-server $(BUILD)/bin/peer-agent $(TOOL_BIN)
 
@@ -58,21 +92,37 @@ BINS = $(BUILD)/bin/bootstrap-server $(BUILD)/bin/peer-agent $(TOOL_BIN)
 .PHONY: all deps test unit e2e proto asan bench run format install clean
 .DEFAULT_GOAL := all
 
-all: $(COMMON_LIB) $(BINS) $(E2E_DRIVER_BIN)
+all: $(COMMON_LIB) $(BINS)
 
 deps:
 	@tools/install-deps.sh
 
-$(BUILD)/%.o: %.c | deps
+$(POISON)/%.stamp: tools/poison-headers.sh Makefile | deps
+	@mkdir -p $(POISON)
+	tools/poison-headers.sh $(POISON)/$* $* $(FORBID_$*)
+	@touch $@
+
+# Rooms' objects: only their own flags and poisoned headers.
+$(COMMON_OBJ) $(SERVER_SRC:%.c=$(BUILD)/%.o) $(AGENT_OBJ): $(BUILD)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(call pc_cflags,$(PKG_SERVER) $(PKG_AGENT) $(PKG_CHECK)) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -I$(POISON)/$(ROOM) $(ROOM_INC) $(FLAGS_$(ROOM)) -c $< -o $@
+
+# Tests and tools may use every module, through its headers.
+TEST_TOOL_FLAGS = $(INC_AGENT) $(INC_SERVER) $(call pc_cflags,$(PKG_SERVER) $(PKG_AGENT) $(PKG_CHECK))
+$(BUILD)/tests/%.o: tests/%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(TEST_TOOL_FLAGS) -c $< -o $@
+
+$(BUILD)/tools/%.o: tools/%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(TEST_TOOL_FLAGS) -c $< -o $@
 
 $(BUILD)/gen/migrations_sql.c: $(MIGRATIONS) tools/embed-sql.sh
 	@mkdir -p $(dir $@)
 	tools/embed-sql.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
-	$(CC) $(ALL_CFLAGS) -Ibootstrap-server/src -c $< -o $@
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c | deps
+	$(CC) $(ALL_CFLAGS) $(INC_SERVER) -c $< -o $@
 
 $(COMMON_LIB): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
@@ -87,15 +137,16 @@ $(BUILD)/bin/bootstrap-server: $(SERVER_OBJ) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,$(PKG_SERVER))
 
-$(GOSSIP_LIB): $(GOSSIP_OBJ)
+$(GOSSIP_LIB): $(CORE_OBJ) tools/check-pure.sh
+	tools/check-pure.sh $(CORE_OBJ)
 	rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(CORE_OBJ)
 
 $(AGENT_LIB): $(AGENT_LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/bin/peer-agent: $(BUILD)/peer-agent/src/main.o $(AGENT_LIB) $(GOSSIP_LIB) $(COMMON_LIB)
+$(BUILD)/bin/peer-agent: $(BUILD)/peer-agent/src/cli/main.o $(AGENT_LIB) $(GOSSIP_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,$(PKG_AGENT)) $(LIBS_AGENT_EXTRA)
 
@@ -108,10 +159,6 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(AGENT_LIB) $(GOSSIP_LIB) $(SERVER_LI
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,$(PKG_SERVER) $(PKG_AGENT) $(PKG_CHECK)) \
 		$(LIBS_AGENT_EXTRA)
-
-$(BUILD)/tests/e2e/%: $(BUILD)/tests/e2e/drivers/%.o $(AGENT_LIB) $(GOSSIP_LIB) $(COMMON_LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,$(PKG_AGENT)) $(LIBS_AGENT_EXTRA)
 
 # Unit suites: each prints Check's summary line; all run even when one fails.
 unit: $(UNIT_BIN)

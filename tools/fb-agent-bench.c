@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../peer-agent/src/engine.h"
-#include "../peer-agent/src/transport.h"
+#include "core/engine.h"
+#include "net/transport.h"
 #include "fb/codec.h"
 #include "fb/identity.h"
 #include "fb/timeutil.h"

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../bootstrap-server/src/sql.h"
+#include "sql.h"
 
 static const struct {
 	const char *name;

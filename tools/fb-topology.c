@@ -11,7 +11,7 @@
  * per live node: {"email":"n0@sim.example","sessions":["n5@sim.example"]}.
  * Either way a session is one edge, however many times it is listed. The
  * analysis (components, degrees, estimated diameter, DOT) is
- * peer-agent/src/topology.c, which `peer-agent topology` runs on live agents.
+ * peer-agent/src/core/topology.c, which `peer-agent topology` runs on live agents.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../peer-agent/src/topology.h"
+#include "core/topology.h"
 #include "fb/codec.h"
 #include "fb/limits.h"
 

@@ -17,8 +17,8 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "../peer-agent/src/config.h"
-#include "../peer-agent/src/engine.h"
+#include "daemon/config.h"
+#include "core/engine.h"
 #include "fb/identity.h"
 #include "fb/log.h"
 #include "fb/timeutil.h"

@@ -1,4 +1,4 @@
-/* check_agentconfig.c - the agent's agent.ini, init and api.token (peer-agent/src/config.c). */
+/* check_agentconfig.c - the agent's agent.ini, init and api.token (peer-agent/src/daemon/config.c). */
 #define _GNU_SOURCE /* nftw */
 #include <check.h>
 #include <ftw.h>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../peer-agent/src/config.h"
+#include "daemon/config.h"
 #include "fb/identity.h"
 #include "testutil.h"
 

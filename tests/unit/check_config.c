@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../bootstrap-server/src/config.h"
+#include "config.h"
 
 START_TEST(test_config_init_defaults_match_architecture)
 {

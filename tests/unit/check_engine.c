@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../peer-agent/src/engine.h"
+#include "core/engine.h"
 #include "fb/codec.h"
 
 #define SEC 1000LL

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../peer-agent/src/fsutil.h"
+#include "daemon/fsutil.h"
 
 START_TEST(test_pa_append_capped_grows_and_stays_terminated)
 {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../peer-agent/src/peertable.h"
+#include "core/peertable.h"
 
 #define SEC 1000LL
 #define T0 (1700000000000LL) /* a fixed wall-clock start, ms */

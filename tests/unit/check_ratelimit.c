@@ -2,7 +2,7 @@
 #include <check.h>
 #include <stdio.h>
 
-#include "../../bootstrap-server/src/ratelimit.h"
+#include "ratelimit.h"
 
 START_TEST(test_ratelimit_take_allows_burst_then_refuses)
 {

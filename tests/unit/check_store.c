@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../peer-agent/src/store.h"
+#include "daemon/store.h"
 #include "fb/identity.h"
 #include "fb/timeutil.h"
 #include "testutil.h"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../peer-agent/src/topology.h"
+#include "core/topology.h"
 
 static int
 node(struct topology *t, const char *email)

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../peer-agent/src/transport.h"
+#include "net/transport.h"
 #include "fb/identity.h"
 
 struct side {

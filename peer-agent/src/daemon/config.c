@@ -19,10 +19,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "daemon/config.h"
 #include "fb/identity.h"
 #include "fb/validate.h"
-#include "fsutil.h"
+#include "daemon/fsutil.h"
 
 #define PA_INI_MAX_BYTES (64 * 1024) /* agent.ini */
 #define PA_TOKEN_MAX_BYTES 1024      /* api.token */

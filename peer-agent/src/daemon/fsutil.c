@@ -1,6 +1,6 @@
 /* fsutil.c - durable writes of the agent's files, capped buffers (see fsutil.h). */
 #define _GNU_SOURCE /* strndup */
-#include "fsutil.h"
+#include "daemon/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>

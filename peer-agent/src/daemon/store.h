@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "peertable.h"
+#include "core/peertable.h"
 
 #define PA_STORE_MAX_BYTES (256 * 1024 * 1024)
 

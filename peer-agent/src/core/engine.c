@@ -1,5 +1,5 @@
 /* engine.c - the gossip rules (see engine.h). Pure: no sockets, no clock. */
-#include "engine.h"
+#include "core/engine.h"
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -9,7 +9,7 @@
 
 #include "fb/codec.h"
 #include "fb/timeutil.h"
-#include "hash.h"
+#include "core/hash.h"
 
 #define ENGINE_MAX_PENDING 64
 #define BLOOM_BITS_PER_KEY 10 /* with 7 hashes: about 1 % false positives */

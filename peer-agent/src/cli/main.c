@@ -14,13 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
-#include "config.h"
+#include "daemon/agent.h"
+#include "daemon/config.h"
 #include "fb/codec.h"
 #include "fb/log.h"
 #include "fb/validate.h"
-#include "fsutil.h"
-#include "topology.h"
+#include "daemon/fsutil.h"
+#include "core/topology.h"
 
 #define CLI_MAX_ANSWER (8 * 1024 * 1024)
 

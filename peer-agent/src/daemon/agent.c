@@ -6,7 +6,7 @@
  * talk to the bootstrap servers, what the control API answers. The gossip
  * rules themselves live in the engine.
  */
-#include "agent.h"
+#include "daemon/agent.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,16 +25,16 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
-#include "bootclient.h"
-#include "engine.h"
+#include "daemon/bootclient.h"
+#include "core/engine.h"
 #include "fb/codec.h"
 #include "fb/identity.h"
 #include "fb/log.h"
 #include "fb/timeutil.h"
 #include "fb/validate.h"
-#include "peertable.h"
-#include "store.h"
-#include "transport.h"
+#include "core/peertable.h"
+#include "daemon/store.h"
+#include "net/transport.h"
 
 #define DIAL_INTERVAL_MS 1000
 #define DIALS_PER_ROUND 2

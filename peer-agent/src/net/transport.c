@@ -1,5 +1,5 @@
 /* transport.c - TCP (libevent) -> TLS (GnuTLS over memory buffers) -> WebSocket (wslay). */
-#include "transport.h"
+#include "net/transport.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -25,7 +25,7 @@
 #include "fb/identity.h"
 #include "fb/types.h"
 #include "fb/validate.h"
-#include "peertable.h"
+#include "core/peertable.h"
 
 /* RFC 6455 close codes the engine asks for. */
 #define ENGINE_CLOSE_INVALID 1007 /* invalid JSON or envelope */

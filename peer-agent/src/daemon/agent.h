@@ -6,7 +6,7 @@
 #ifndef PA_AGENT_H
 #define PA_AGENT_H
 
-#include "config.h"
+#include "daemon/config.h"
 
 /*
  * Runs the daemon in the foreground until SIGTERM or SIGINT (graceful leave,

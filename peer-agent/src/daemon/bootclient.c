@@ -1,5 +1,5 @@
 /* bootclient.c - the bootstrap REST client on libcurl multi and libevent (see bootclient.h). */
-#include "bootclient.h"
+#include "daemon/bootclient.h"
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -10,7 +10,7 @@
 #include "fb/codec.h"
 #include "fb/log.h"
 #include "fb/timeutil.h"
-#include "fsutil.h"
+#include "daemon/fsutil.h"
 
 #define BC_MAX_ANSWER (1024 * 1024) /* a list of CM_MAX_BOOTSTRAP_PEERS fits well within */
 

@@ -13,11 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "daemon/store.h"
 #include "fb/codec.h"
 #include "fb/identity.h"
 #include "fb/log.h"
-#include "fsutil.h"
+#include "daemon/fsutil.h"
 #include "fb/timeutil.h"
 
 #define PA_STORE_VERSION 1

@@ -1,11 +1,11 @@
 /* peertable.c - the agent's table of known peers (see peertable.h). */
-#include "peertable.h"
+#include "core/peertable.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash.h"
+#include "core/hash.h"
 
 #define HOUR_MS 3600000LL
 #define WINDOW_MS (PEERTABLE_BUCKETS * HOUR_MS)
