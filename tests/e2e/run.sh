@@ -6,6 +6,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 export FB_BUILD=$(cd "${1:-$here/../../build}" && pwd)
 pattern=${2:-}
 limit_s=${FB_E2E_TIMEOUT_S:-300}
+# The tests' folders (and the PostgreSQL clusters in them) go under one of this
+# run's own, so the leftover check below sees this run only.
+run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/fb-e2e.XXXXXX")
+chmod 0755 "$run_tmp"
+trap 'rm -rf "$run_tmp"' EXIT
 passed=0
 failed=0
 failures=()
@@ -16,7 +21,7 @@ for t in "$here"/test_*.sh; do
 	start=$SECONDS
 	log=$(mktemp)
 	# TERM first so the test's traps stop its servers; KILL 15 s later if it hangs.
-	if FB_TEST_NAME=$name timeout --kill-after=15 "$limit_s" bash "$t" >"$log" 2>&1; then
+	if TMPDIR=$run_tmp FB_TEST_NAME=$name timeout --kill-after=15 "$limit_s" bash "$t" >"$log" 2>&1; then
 		echo "PASS $name ($((SECONDS - start)) s)"
 		passed=$((passed + 1))
 	else
@@ -29,9 +34,9 @@ for t in "$here"/test_*.sh; do
 	rm -f "$log"
 done
 # A test that left a server behind has a bug even when it passed.
-if pgrep -f 'fb-test\.[A-Za-z0-9]+/d\.[A-Za-z0-9]+/data' >/dev/null; then
+if pgrep -f "$run_tmp/fb-test\.[A-Za-z0-9]+/d\.[A-Za-z0-9]+/data" >/dev/null; then
 	echo "FAIL leftover PostgreSQL processes from a test:"
-	pgrep -af 'fb-test\.[A-Za-z0-9]+/d\.[A-Za-z0-9]+/data' | sed 's/^/    /'
+	pgrep -af "$run_tmp/fb-test\.[A-Za-z0-9]+/d\.[A-Za-z0-9]+/data" | sed 's/^/    /'
 	failed=$((failed + 1))
 	failures+=("leftover-postgres")
 fi
