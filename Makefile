@@ -107,6 +107,11 @@ $(COMMON_OBJ) $(SERVER_SRC:%.c=$(BUILD)/%.o) $(AGENT_OBJ): $(BUILD)/%.o: %.c | d
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -I$(POISON)/$(ROOM) $(ROOM_INC) $(FLAGS_$(ROOM)) -c $< -o $@
 
+# The compile command of a room (ROOM=core ...), for tests of the layer rules.
+room-cc-%: | deps
+	@$(MAKE) --no-print-directory $(POISON)/$*.stamp >/dev/null
+	@echo $(CC) $(filter-out -DFB_VERSION% -MMD -MP,$(ALL_CFLAGS)) -I$(POISON)/$* $(if $(filter server,$*),$(INC_SERVER),$(INC_AGENT)) $(FLAGS_$*)
+
 # Tests and tools may use every module, through its headers.
 TEST_TOOL_FLAGS = $(INC_AGENT) $(INC_SERVER) $(call pc_cflags,$(PKG_SERVER) $(PKG_AGENT) $(PKG_CHECK))
 $(BUILD)/tests/%.o: tests/%.c | deps

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The build enforces the layers of docs/architecture.md: each room compiles with
+# its own headers only (a forbidden include is an error that names the rule),
+# and the pure core calls no clock, random source, file or socket itself.
+set -euo pipefail
+. "$(dirname "$0")/../lib/common.sh"
+
+dir=$(fb_tmpdir)
+cd "$FB_ROOT"
+
+# probe ROOM HEADER : compiles a file that includes HEADER with ROOM's command; prints its errors.
+probe() {
+	local cc
+	cc=$(make -s BUILD="$FB_BUILD" "room-cc-$1")
+	printf '#include %s\nint fb_probe(void);\nint fb_probe(void) { return 0; }\n' "$2" >"$dir/probe.c"
+	$cc -c "$dir/probe.c" -o "$dir/probe.o" 2>&1
+}
+
+refused() {
+	local out
+	if out=$(probe "$1" "$2"); then
+		fb_fail "$1 may include $2, but it should not"
+	fi
+	fb_assert_contains "$out" "$1 may not include" "$1 including $2 names the rule"
+}
+allowed() {
+	local out
+	out=$(probe "$1" "$2") || fb_fail "$1 may not include $2, but it should: $out"
+}
+
+refused core '<event2/event.h>'
+refused core '<curl/curl.h>'
+refused core '<sys/socket.h>'
+refused core '<netinet/in.h>'
+refused core '"net/transport.h"'
+refused core '"daemon/agent.h"'
+allowed core '"core/peertable.h"'
+allowed core '"fb/codec.h"'
+refused net '"core/engine.h"'
+allowed net '<event2/event.h>'
+refused cli '<event2/event.h>'
+allowed cli '"daemon/agent.h"'
+refused common '<event2/event.h>'
+refused server '<event2/event.h>'
+refused server '"core/engine.h"'
+allowed server '<microhttpd.h>'
+fb_pass "each room compiles with only what it may include"
+
+# A core object that reads the clock itself fails the purity check.
+cc=$(make -s BUILD="$FB_BUILD" room-cc-core)
+printf '#include <time.h>\nlong fb_probe(void);\nlong fb_probe(void) { return (long)time(NULL); }\n' >"$dir/clock.c"
+$cc -c "$dir/clock.c" -o "$dir/clock.o"
+if out=$(tools/check-pure.sh "$dir/clock.o" 2>&1); then
+	fb_fail "check-pure accepted a core object that calls time()"
+fi
+fb_assert_contains "$out" "calls time" "check-pure names the call"
+tools/check-pure.sh "$FB_BUILD"/peer-agent/src/core/*.o || fb_fail "the core itself is not pure"
+fb_pass "the core calls no clock, random source, file or socket of its own"
