@@ -28,6 +28,7 @@
 #define MAX_UPGRADE_BYTES 8192 /* the whole HTTP Upgrade request or response */
 #define CLOSE_GRACE_MS 2000    /* waiting for the peer's close frame and the flush */
 #define TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define WRITE_LOWAT 16384      /* refill the socket's queue below one TLS record */
 
 enum tp_state { ST_TCP, ST_TLS, ST_UPGRADE, ST_OPEN, ST_CLOSING, ST_DRAINING, ST_DEAD };
 
@@ -708,6 +709,24 @@ read_cb(struct bufferevent *bev, void *arg)
 	session_release(s);
 }
 
+/*
+ * wslay hands an unmasked frame to TLS whole, and TLS takes one record of it
+ * per send: the rest goes out here, as the socket drains, without waiting for
+ * the peer to send something.
+ */
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	struct tp_session *s = arg;
+
+	(void)bev;
+	s->busy++;
+	if (s->state == ST_OPEN || s->state == ST_CLOSING)
+		ws_run(s, false);
+	s->busy--;
+	session_release(s);
+}
+
 static void
 event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -773,7 +792,8 @@ session_new(struct tp_ctx *ctx, evutil_socket_t fd, bool inbound)
 	gnutls_transport_set_push_function(s->tls, tls_push);
 	gnutls_transport_set_pull_function(s->tls, tls_pull);
 	gnutls_transport_set_pull_timeout_function(s->tls, tls_pull_timeout);
-	bufferevent_setcb(s->bev, read_cb, NULL, event_cb, s);
+	bufferevent_setcb(s->bev, read_cb, write_cb, event_cb, s);
+	bufferevent_setwatermark(s->bev, EV_WRITE, WRITE_LOWAT, 0);
 	bufferevent_set_timeouts(s->bev, &idle, NULL);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	evtimer_add(s->timer, &hs);
