@@ -59,9 +59,9 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 SYS_IO = event2/ curl/ wslay/ microhttpd.h libpq-fe.h ini.h
 FORBID_common = $(SYS_IO) core/ net/ daemon/ control/ cli/
 FORBID_core = $(SYS_IO) sys/socket.h netinet/ arpa/ ifaddrs.h net/ daemon/ control/ cli/
-FORBID_net = curl/ microhttpd.h libpq-fe.h ini.h core/ daemon/ control/ cli/
+FORBID_net = microhttpd.h libpq-fe.h ini.h core/ daemon/ control/ cli/
 FORBID_control = curl/ wslay/ microhttpd.h libpq-fe.h ini.h daemon/ cli/
-FORBID_daemon = microhttpd.h libpq-fe.h cli/
+FORBID_daemon = curl/ microhttpd.h libpq-fe.h cli/
 FORBID_cli = event2/ wslay/ microhttpd.h libpq-fe.h net/ control/
 FORBID_server = event2/ curl/ wslay/ core/ net/ daemon/ control/ cli/
 POISON = $(BUILD)/poison
