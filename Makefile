@@ -59,9 +59,9 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 SYS_IO = event2/ curl/ wslay/ microhttpd.h libpq-fe.h ini.h
 FORBID_common = $(SYS_IO) core/ net/ daemon/ control/ cli/
 FORBID_core = $(SYS_IO) sys/socket.h netinet/ arpa/ ifaddrs.h net/ daemon/ control/ cli/
-FORBID_net = curl/ microhttpd.h libpq-fe.h ini.h core/ daemon/ control/ cli/
+FORBID_net = microhttpd.h libpq-fe.h ini.h core/ daemon/ control/ cli/
 FORBID_control = curl/ wslay/ microhttpd.h libpq-fe.h ini.h daemon/ cli/
-FORBID_daemon = microhttpd.h libpq-fe.h cli/
+FORBID_daemon = curl/ microhttpd.h libpq-fe.h cli/
 FORBID_cli = event2/ wslay/ microhttpd.h libpq-fe.h net/ control/
 FORBID_server = event2/ curl/ wslay/ core/ net/ daemon/ control/ cli/
 POISON = $(BUILD)/poison
@@ -187,6 +187,20 @@ test: deps
 asan: deps
 	CK_FORK=no $(MAKE) BUILD=build/asan CC=clang CFLAGS='-O1 -g -fno-omit-frame-pointer' \
 		SAN='-fsanitize=address,undefined -fno-sanitize-recover=all' unit
+
+# libFuzzer on the pure parsers for a short while (clang), from a copy of the seed corpus.
+FUZZ_TIME_S ?= 20
+FUZZ_SAN = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+.PHONY: fuzz
+fuzz: $(BUILD)/fuzz/fuzz_upgrade
+	@rm -rf $(BUILD)/fuzz/corpus-upgrade && mkdir -p $(BUILD)/fuzz/corpus-upgrade
+	cp tests/fuzz/corpus/upgrade/* $(BUILD)/fuzz/corpus-upgrade/
+	$(BUILD)/fuzz/fuzz_upgrade -max_total_time=$(FUZZ_TIME_S) $(BUILD)/fuzz/corpus-upgrade
+
+$(BUILD)/fuzz/fuzz_upgrade: tests/fuzz/fuzz_upgrade.c peer-agent/src/net/upgrade.c common/src/err.c | deps
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -O1 -g $(WARN) $(FUZZ_SAN) -Icommon/include $(INC_AGENT) \
+		$(call pc_cflags,gnutls) -o $@ $^ $(call pc_libs,gnutls)
 
 bench: all
 	@tools/bench.sh $(BUILD)

@@ -318,6 +318,33 @@ START_TEST(test_tp_send_text_refuses_over_limit_and_carries_the_limit)
 }
 END_TEST
 
+/*
+ * A frame far bigger than one TLS record, and nothing else on the wire: the
+ * rest of it must follow as the socket drains, not wait for the next event.
+ */
+START_TEST(test_tp_send_text_large_frame_arrives_without_further_traffic)
+{
+	struct tp_ctx *srv, *cli;
+	size_t big = 200 * 1024;
+	char *buf = malloc(big);
+
+	ck_assert_ptr_nonnull(buf);
+	memset(buf, 'y', big);
+	buf[0] = '[';
+	open_pair(&srv, &cli);
+	/* The server's frames are unmasked: wslay hands them to TLS in one piece. */
+	ck_assert_int_eq(tp_send_text(S.s, buf, big), 0);
+	run_until(client_got_text);
+	ck_assert_int_eq(C.texts, 1);
+	ck_assert_uint_eq(C.last_len, big);
+	ck_assert_int_eq(C.last_text[0], '[');
+	ck_assert_int_eq(S.closed + C.closed, 0);
+	free(buf);
+	tp_free(cli);
+	tp_free(srv);
+}
+END_TEST
+
 START_TEST(test_tp_connect_refused_port_reports_close)
 {
 	struct tp_ctx *srv = ctx_new(srv_crt, srv_key), *cli = ctx_new(cli_crt, cli_key);
@@ -361,6 +388,7 @@ transport_suite(void)
 	tcase_add_test(tc, test_tp_close_delivers_code_to_both_sides);
 	tcase_add_test(tc, test_tp_connect_pin_mismatch_fails_handshake);
 	tcase_add_test(tc, test_tp_send_text_refuses_over_limit_and_carries_the_limit);
+	tcase_add_test(tc, test_tp_send_text_large_frame_arrives_without_further_traffic);
 	tcase_add_test(tc, test_tp_connect_refused_port_reports_close);
 	tcase_add_test(tc, test_tp_new_missing_key_file_fails);
 	suite_add_tcase(s, tc);

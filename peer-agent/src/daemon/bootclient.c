@@ -1,8 +1,6 @@
-/* bootclient.c - the bootstrap REST client on libcurl multi and libevent (see bootclient.h). */
+/* bootclient.c - the bootstrap REST client, on the HTTP client of net/ (see bootclient.h). */
 #include "daemon/bootclient.h"
 
-#include <curl/curl.h>
-#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,32 +8,26 @@
 #include "fb/codec.h"
 #include "fb/log.h"
 #include "fb/timeutil.h"
-#include "daemon/fsutil.h"
+#include "net/httpclient.h"
 
 #define BC_MAX_ANSWER (1024 * 1024) /* a list of CM_MAX_BOOTSTRAP_PEERS fits well within */
 
 struct bc_call {
 	struct bc_client *c;
 	struct bc_call *next;
-	CURL *easy;
-	struct curl_slist *headers;
 	char method[8];
 	char *path_query; /* "/api/...?..." */
 	char *body;       /* NULL: none */
 	size_t first_url, tries;
-	char *answer;
+	const char *answer; /* the last attempt's, borrowed during its callback */
 	size_t answer_len;
-	bool too_big;
-	char errbuf[CURL_ERROR_SIZE];
 	int64_t started_ms;
 	bc_done_fn done;
 	void *arg;
 };
 
 struct bc_client {
-	struct event_base *base;
-	CURLM *multi;
-	struct event *timer;
+	struct hc_client *http;
 	char **urls;
 	size_t nurls, current;
 	char *ca_file, *cert_file, *key_file;
@@ -44,110 +36,11 @@ struct bc_client {
 	size_t pending;
 };
 
-/* A curl socket's event, kept as curl's socket pointer. */
-struct bc_sock {
-	struct event *ev;
-};
-
-static void check_done(struct bc_client *c);
-
-static void
-sock_event_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct bc_client *c = arg;
-	int running, flags = 0;
-
-	if (what & EV_READ)
-		flags |= CURL_CSELECT_IN;
-	if (what & EV_WRITE)
-		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(c->multi, fd, flags, &running);
-	check_done(c);
-}
-
-static int
-socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg, void *sockp)
-{
-	struct bc_client *c = arg;
-	struct bc_sock *s = sockp;
-	short kind = EV_PERSIST;
-
-	(void)easy;
-	if (what == CURL_POLL_REMOVE) {
-		if (s != NULL) {
-			event_free(s->ev);
-			free(s);
-		}
-		curl_multi_assign(c->multi, fd, NULL);
-		return 0;
-	}
-	if (what & CURL_POLL_IN)
-		kind |= EV_READ;
-	if (what & CURL_POLL_OUT)
-		kind |= EV_WRITE;
-	if (s == NULL) {
-		if ((s = calloc(1, sizeof(*s))) == NULL)
-			return -1;
-		curl_multi_assign(c->multi, fd, s);
-	} else {
-		event_free(s->ev);
-	}
-	s->ev = event_new(c->base, fd, kind, sock_event_cb, c);
-	if (s->ev == NULL)
-		return -1;
-	event_add(s->ev, NULL);
-	return 0;
-}
-
-static void
-timer_event_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct bc_client *c = arg;
-	int running;
-
-	(void)fd;
-	(void)what;
-	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_done(c);
-}
-
-static int
-timer_cb(CURLM *multi, long timeout_ms, void *arg)
-{
-	struct bc_client *c = arg;
-	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-
-	(void)multi;
-	if (timeout_ms < 0)
-		evtimer_del(c->timer);
-	else
-		evtimer_add(c->timer, &tv);
-	return 0;
-}
-
-static size_t
-write_cb(char *data, size_t size, size_t n, void *arg)
-{
-	struct bc_call *call = arg;
-	size_t len = size * n;
-	int rc = pa_append_capped(&call->answer, &call->answer_len, BC_MAX_ANSWER, data, len);
-
-	if (rc == -1)
-		call->too_big = true;
-	return rc == 0 ? len : 0; /* anything else aborts the transfer */
-}
-
 static void
 call_free(struct bc_call *call)
 {
-	if (call->easy != NULL) {
-		curl_multi_remove_handle(call->c->multi, call->easy);
-		curl_easy_cleanup(call->easy);
-	}
-	curl_slist_free_all(call->headers);
 	free(call->path_query);
 	free(call->body);
-	free(call->answer);
 	free(call);
 }
 
@@ -163,48 +56,40 @@ call_unlink(struct bc_call *call)
 	call->c->pending--;
 }
 
+static void attempt_done(const struct hc_result *r, void *arg);
+
 /* Starts one attempt of call against the URL tries after its first. Returns 0 or -1. */
 static int
 attempt(struct bc_call *call)
 {
+	static const char *const json_only[] = {"Accept: application/json", NULL};
+	static const char *const json_both[] = {"Accept: application/json",
+						"Content-Type: application/json", NULL};
 	struct bc_client *c = call->c;
 	const char *base = c->urls[(call->first_url + call->tries) % c->nurls];
-	char *url;
 	size_t len = strlen(base) + strlen(call->path_query) + 1;
+	char *url = malloc(len);
+	struct hc_request req = {
+		.method = call->method,
+		.url = url,
+		.headers = call->body != NULL ? json_both : json_only,
+		.body = call->body,
+		.body_len = call->body != NULL ? strlen(call->body) : 0,
+		.ca_file = c->ca_file,
+		.cert_file = c->cert_file,
+		.key_file = c->key_file,
+		.timeout_ms = c->timeout_ms,
+		.max_answer_bytes = BC_MAX_ANSWER,
+	};
+	int rc;
 
-	if (call->easy != NULL) {
-		curl_multi_remove_handle(c->multi, call->easy);
-		curl_easy_cleanup(call->easy);
-	}
-	free(call->answer);
-	call->answer = NULL;
-	call->answer_len = 0;
-	call->too_big = false;
-	call->errbuf[0] = '\0';
-	if ((url = malloc(len)) == NULL || (call->easy = curl_easy_init()) == NULL) {
-		free(url);
+	if (url == NULL)
 		return -1;
-	}
 	snprintf(url, len, "%s%s", base, call->path_query);
-	curl_easy_setopt(call->easy, CURLOPT_URL, url);
-	curl_easy_setopt(call->easy, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(call->easy, CURLOPT_PRIVATE, call);
-	curl_easy_setopt(call->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(call->easy, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
-	curl_easy_setopt(call->easy, CURLOPT_SSLCERT, c->cert_file);
-	curl_easy_setopt(call->easy, CURLOPT_SSLKEY, c->key_file);
-	if (c->ca_file != NULL)
-		curl_easy_setopt(call->easy, CURLOPT_CAINFO, c->ca_file);
-	curl_easy_setopt(call->easy, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(call->easy, CURLOPT_WRITEDATA, call);
-	curl_easy_setopt(call->easy, CURLOPT_ERRORBUFFER, call->errbuf);
-	curl_easy_setopt(call->easy, CURLOPT_HTTPHEADER, call->headers);
-	curl_easy_setopt(call->easy, CURLOPT_CUSTOMREQUEST, call->method);
-	if (call->body != NULL)
-		curl_easy_setopt(call->easy, CURLOPT_POSTFIELDS, call->body);
-	free(url);
 	call->started_ms = call->tries == 0 ? cm_time_mono_ms() : call->started_ms;
-	return curl_multi_add_handle(c->multi, call->easy) == CURLM_OK ? 0 : -1;
+	rc = hc_start(c->http, &req, attempt_done, call);
+	free(url);
+	return rc;
 }
 
 static void
@@ -232,43 +117,28 @@ finish(struct bc_call *call, long status, const char *err)
 	call_free(call);
 }
 
-/* Collects finished transfers: answer, or move on to the next URL. */
+/* One attempt ended: answer, or move on to the next URL. */
 static void
-check_done(struct bc_client *c)
+attempt_done(const struct hc_result *r, void *arg)
 {
-	CURLMsg *m;
-	int left;
+	struct bc_call *call = arg;
+	struct bc_client *c = call->c;
+	bool failover = (r->err != NULL && !r->too_big) || r->status >= 500;
 
-	while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
-		struct bc_call *call;
-		long status = 0;
-		bool failover;
-
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&call);
-		curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-		failover = (m->data.result != CURLE_OK && !call->too_big) || status >= 500;
-		if (failover && call->tries + 1 < c->nurls) {
-			log_warnx("%s: %s: %s; trying the next server", __func__,
-				  c->urls[(call->first_url + call->tries) % c->nurls],
-				  m->data.result != CURLE_OK ? call->errbuf : "server error");
-			call->tries++;
-			if (attempt(call) == 0) {
-				/* The next calls start where this one succeeds. */
-				continue;
-			}
-		}
-		if (m->data.result == CURLE_OK && status < 500)
-			c->current = (call->first_url + call->tries) % c->nurls;
-		if (call->too_big)
-			finish(call, 0, "answer too large");
-		else if (m->data.result != CURLE_OK)
-			finish(call, 0, call->errbuf[0] != '\0' ? call->errbuf
-								 : curl_easy_strerror(m->data.result));
-		else
-			finish(call, status, NULL);
+	if (failover && call->tries + 1 < c->nurls) {
+		log_warnx("%s: %s: %s; trying the next server", __func__,
+			  c->urls[(call->first_url + call->tries) % c->nurls],
+			  r->err != NULL ? r->err : "server error");
+		call->tries++;
+		if (attempt(call) == 0)
+			return;
 	}
+	/* The next calls start where this one succeeds. */
+	if (r->err == NULL && r->status < 500)
+		c->current = (call->first_url + call->tries) % c->nurls;
+	call->answer = r->body;
+	call->answer_len = r->body_len;
+	finish(call, r->err != NULL ? 0 : r->status, r->err);
 }
 
 struct bc_client *
@@ -276,10 +146,8 @@ bc_new(struct event_base *base, const struct bc_config *cfg)
 {
 	struct bc_client *c;
 
-	if (cfg->nurls == 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
-	    (c = calloc(1, sizeof(*c))) == NULL)
+	if (cfg->nurls == 0 || (c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
-	c->base = base;
 	c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 10000;
 	c->urls = calloc(cfg->nurls, sizeof(*c->urls));
 	c->nurls = cfg->nurls;
@@ -297,13 +165,8 @@ bc_new(struct event_base *base, const struct bc_config *cfg)
 	if ((cfg->ca_file != NULL && (c->ca_file = strdup(cfg->ca_file)) == NULL) ||
 	    (c->cert_file = strdup(cfg->cert_file)) == NULL ||
 	    (c->key_file = strdup(cfg->key_file)) == NULL ||
-	    (c->multi = curl_multi_init()) == NULL ||
-	    (c->timer = evtimer_new(base, timer_event_cb, c)) == NULL)
+	    (c->http = hc_new(base)) == NULL)
 		goto fail;
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
 	return c;
 fail:
 	log_warnx("%s: out of memory", __func__);
@@ -316,16 +179,14 @@ bc_free(struct bc_client *c)
 {
 	if (c == NULL)
 		return;
+	/* First the transfers, so no callback names a call freed below. */
+	hc_free(c->http);
 	while (c->calls != NULL) {
 		struct bc_call *call = c->calls;
 
 		call_unlink(call);
 		call_free(call);
 	}
-	if (c->multi != NULL)
-		curl_multi_cleanup(c->multi);
-	if (c->timer != NULL)
-		event_free(c->timer);
 	for (size_t i = 0; c->urls != NULL && i < c->nurls; i++)
 		free(c->urls[i]);
 	free(c->urls);
@@ -361,13 +222,10 @@ start(struct bc_client *c, const char *method, char *path_query, char *body, bc_
 	call->first_url = c->current;
 	call->done = done;
 	call->arg = arg;
-	call->headers = curl_slist_append(NULL, "Accept: application/json");
-	if (body != NULL)
-		call->headers = curl_slist_append(call->headers, "Content-Type: application/json");
 	call->next = c->calls;
 	c->calls = call;
 	c->pending++;
-	if (call->headers == NULL || attempt(call) != 0) {
+	if (attempt(call) != 0) {
 		call_unlink(call);
 		call_free(call);
 		return -1;
@@ -379,7 +237,7 @@ start(struct bc_client *c, const char *method, char *path_query, char *body, bc_
 static char *
 with_query(const char *prefix, const char *value, const char *suffix)
 {
-	char *esc = curl_easy_escape(NULL, value, 0), *out = NULL;
+	char *esc = hc_url_escape(value), *out = NULL;
 	size_t len;
 
 	if (esc == NULL)
@@ -387,7 +245,7 @@ with_query(const char *prefix, const char *value, const char *suffix)
 	len = strlen(prefix) + strlen(esc) + strlen(suffix) + 1;
 	if ((out = malloc(len)) != NULL)
 		snprintf(out, len, "%s%s%s", prefix, esc, suffix);
-	curl_free(esc);
+	free(esc);
 	return out;
 }
 

@@ -1,9 +1,10 @@
 /*
  * bootclient.h - the agent's client of the bootstrap servers' REST API.
  *
- * libcurl multi (GnuTLS build) on the agent's libevent loop: no call here
- * blocks. Every request uses mutual TLS with the agent's identity and checks
- * the server against the CA file. Requests go to the current URL; a transport
+ * Requests go through net/httpclient.h (libcurl multi on the agent's
+ * libevent loop): no call here blocks. Every request uses mutual TLS with
+ * the agent's identity and checks the server against the CA file. Requests
+ * go to the current URL; a transport
  * error, a timeout or a 5xx answer moves on to the next URL (failover) before
  * the callback sees a failure, so one call tries each URL at most once.
  * Answers are bounded (CM_MAX_BODY for objects; lists up to

@@ -1,0 +1,303 @@
+/* httpclient.c - libcurl multi on libevent (see httpclient.h). */
+#include "net/httpclient.h"
+
+#include <curl/curl.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fb/log.h"
+
+struct hc_call {
+	struct hc_client *c;
+	struct hc_call *prev, *next;
+	CURL *easy;
+	struct curl_slist *headers;
+	struct evbuffer *answer;
+	size_t max_answer;
+	bool too_big;
+	char errbuf[CURL_ERROR_SIZE];
+	hc_done_fn done;
+	void *arg;
+};
+
+struct hc_client {
+	struct event_base *base;
+	CURLM *multi;
+	struct event *timer;
+	struct hc_call *calls;
+};
+
+/* A curl socket's event, kept as curl's socket pointer. */
+struct hc_sock {
+	struct event *ev;
+};
+
+static void check_done(struct hc_client *c);
+
+static void
+sock_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct hc_client *c = arg;
+	int running, flags = 0;
+
+	if (what & EV_READ)
+		flags |= CURL_CSELECT_IN;
+	if (what & EV_WRITE)
+		flags |= CURL_CSELECT_OUT;
+	curl_multi_socket_action(c->multi, fd, flags, &running);
+	check_done(c);
+}
+
+static int
+socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg, void *sockp)
+{
+	struct hc_client *c = arg;
+	struct hc_sock *s = sockp;
+	short kind = EV_PERSIST;
+
+	(void)easy;
+	if (what == CURL_POLL_REMOVE) {
+		if (s != NULL) {
+			event_free(s->ev);
+			free(s);
+		}
+		curl_multi_assign(c->multi, fd, NULL);
+		return 0;
+	}
+	if (what & CURL_POLL_IN)
+		kind |= EV_READ;
+	if (what & CURL_POLL_OUT)
+		kind |= EV_WRITE;
+	if (s == NULL) {
+		if ((s = calloc(1, sizeof(*s))) == NULL)
+			return -1;
+		curl_multi_assign(c->multi, fd, s);
+	} else {
+		event_free(s->ev);
+	}
+	s->ev = event_new(c->base, fd, kind, sock_event_cb, c);
+	if (s->ev == NULL)
+		return -1;
+	event_add(s->ev, NULL);
+	return 0;
+}
+
+static void
+timer_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct hc_client *c = arg;
+	int running;
+
+	(void)fd;
+	(void)what;
+	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(c);
+}
+
+static int
+timer_cb(CURLM *multi, long timeout_ms, void *arg)
+{
+	struct hc_client *c = arg;
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+
+	(void)multi;
+	if (timeout_ms < 0)
+		evtimer_del(c->timer);
+	else
+		evtimer_add(c->timer, &tv);
+	return 0;
+}
+
+static size_t
+write_cb(char *data, size_t size, size_t n, void *arg)
+{
+	struct hc_call *call = arg;
+	size_t len = size * n, have = evbuffer_get_length(call->answer);
+
+	if (len > call->max_answer || have > call->max_answer - len) {
+		call->too_big = true;
+		return 0; /* anything but len aborts the transfer */
+	}
+	return evbuffer_add(call->answer, data, len) == 0 ? len : 0;
+}
+
+static void
+call_unlink(struct hc_call *call)
+{
+	if (call->prev != NULL)
+		call->prev->next = call->next;
+	else
+		call->c->calls = call->next;
+	if (call->next != NULL)
+		call->next->prev = call->prev;
+}
+
+static void
+call_free(struct hc_call *call)
+{
+	if (call->easy != NULL) {
+		curl_multi_remove_handle(call->c->multi, call->easy);
+		curl_easy_cleanup(call->easy);
+	}
+	curl_slist_free_all(call->headers);
+	if (call->answer != NULL)
+		evbuffer_free(call->answer);
+	free(call);
+}
+
+/* Hands one finished transfer to its callback, then frees it. */
+static void
+finish(struct hc_call *call, CURLcode rc)
+{
+	struct hc_result r = {0};
+
+	curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &r.status);
+	call_unlink(call);
+	r.too_big = call->too_big;
+	if (call->too_big)
+		r.err = "answer too large";
+	else if (rc != CURLE_OK)
+		r.err = call->errbuf[0] != '\0' ? call->errbuf : curl_easy_strerror(rc);
+	/* A NUL after the answer, not counted: callers may read it as a string. */
+	if (evbuffer_add(call->answer, "", 1) == 0) {
+		r.body_len = evbuffer_get_length(call->answer) - 1;
+		r.body = (const char *)evbuffer_pullup(call->answer, -1);
+	}
+	if (r.body == NULL && r.err == NULL)
+		r.err = "out of memory";
+	call->done(&r, call->arg);
+	call_free(call);
+}
+
+/* Collects finished transfers. */
+static void
+check_done(struct hc_client *c)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
+		struct hc_call *call;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&call);
+		finish(call, m->data.result);
+	}
+}
+
+struct hc_client *
+hc_new(struct event_base *base)
+{
+	struct hc_client *c;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
+		log_warnx("%s: cannot set up libcurl", __func__);
+		return NULL;
+	}
+	c->base = base;
+	if ((c->multi = curl_multi_init()) == NULL ||
+	    (c->timer = evtimer_new(base, timer_event_cb, c)) == NULL) {
+		log_warnx("%s: out of memory", __func__);
+		hc_free(c);
+		return NULL;
+	}
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	return c;
+}
+
+void
+hc_free(struct hc_client *c)
+{
+	if (c == NULL)
+		return;
+	while (c->calls != NULL) {
+		struct hc_call *call = c->calls;
+
+		call_unlink(call);
+		call_free(call);
+	}
+	if (c->multi != NULL)
+		curl_multi_cleanup(c->multi);
+	if (c->timer != NULL)
+		event_free(c->timer);
+	free(c);
+}
+
+/* The easy handle for req, its answer written into call. Returns 0 or -1. */
+static int
+call_setup(struct hc_call *call, const struct hc_request *req)
+{
+	CURL *e = call->easy;
+
+	for (size_t i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
+		struct curl_slist *h = curl_slist_append(call->headers, req->headers[i]);
+
+		if (h == NULL)
+			return -1;
+		call->headers = h;
+	}
+	curl_easy_setopt(e, CURLOPT_URL, req->url);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(e, CURLOPT_PRIVATE, call);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_SSLCERT, req->cert_file);
+	curl_easy_setopt(e, CURLOPT_SSLKEY, req->key_file);
+	if (req->ca_file != NULL)
+		curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->errbuf);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->headers);
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+	if (req->body != NULL) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+		if (curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req->body) != CURLE_OK)
+			return -1;
+	}
+	return 0;
+}
+
+int
+hc_start(struct hc_client *c, const struct hc_request *req, hc_done_fn done, void *arg)
+{
+	struct hc_call *call = calloc(1, sizeof(*call));
+
+	if (call == NULL)
+		return -1;
+	call->c = c;
+	call->max_answer = req->max_answer_bytes;
+	call->done = done;
+	call->arg = arg;
+	call->next = c->calls;
+	if (c->calls != NULL)
+		c->calls->prev = call;
+	c->calls = call;
+	if ((call->answer = evbuffer_new()) == NULL || (call->easy = curl_easy_init()) == NULL ||
+	    call_setup(call, req) != 0 || curl_multi_add_handle(c->multi, call->easy) != CURLM_OK) {
+		log_warnx("%s: %s %s: cannot start the request", __func__, req->method, req->url);
+		call_unlink(call);
+		call_free(call);
+		return -1;
+	}
+	return 0;
+}
+
+char *
+hc_url_escape(const char *value)
+{
+	char *esc = curl_easy_escape(NULL, value, 0), *out;
+
+	if (esc == NULL)
+		return NULL;
+	out = strdup(esc);
+	curl_free(esc);
+	return out;
+}

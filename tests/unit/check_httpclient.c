@@ -1,0 +1,174 @@
+/* check_httpclient.c - the HTTP client's loop glue, where no server is needed to see it. */
+#include <check.h>
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <event2/util.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "net/httpclient.h"
+
+static struct event_base *base;
+static int calls;
+static struct {
+	long status;
+	bool had_err, too_big;
+	char err[256];
+} last;
+
+static void
+setup(void)
+{
+	base = event_base_new();
+	ck_assert_ptr_nonnull(base);
+	calls = 0;
+	memset(&last, 0, sizeof(last));
+}
+
+static void
+teardown(void)
+{
+	event_base_free(base);
+}
+
+static void
+done(const struct hc_result *r, void *arg)
+{
+	(void)arg;
+	calls++;
+	last.status = r->status;
+	last.had_err = r->err != NULL;
+	last.too_big = r->too_big;
+	snprintf(last.err, sizeof(last.err), "%s", r->err != NULL ? r->err : "");
+	event_base_loopbreak(base);
+}
+
+/* A port nothing listens on: bound, then closed. */
+static int
+dead_port(void)
+{
+	evutil_socket_t fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	evutil_closesocket(fd);
+	return ntohs(sa.sin_port);
+}
+
+static struct hc_request
+request(const char *url)
+{
+	struct hc_request req = {
+		.method = "GET",
+		.url = url,
+		.timeout_ms = 3000,
+		.max_answer_bytes = 1024,
+	};
+
+	return req;
+}
+
+/* Runs the loop until a callback ran or 5 s passed. */
+static void
+run(void)
+{
+	struct timeval tv = {5, 0};
+
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
+START_TEST(test_hc_start_reports_a_refused_connection_once)
+{
+	struct hc_client *c = hc_new(base);
+	char url[64];
+	struct hc_request req;
+
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/x", dead_port());
+	req = request(url);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(hc_start(c, &req, done, NULL), 0);
+	run();
+	ck_assert_int_eq(calls, 1);
+	ck_assert_int_eq(last.status, 0);
+	ck_assert(last.had_err);
+	ck_assert(!last.too_big);
+	hc_free(c);
+}
+END_TEST
+
+START_TEST(test_hc_start_refuses_plain_http)
+{
+	struct hc_client *c = hc_new(base);
+	struct hc_request req = request("http://127.0.0.1:1/x");
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(hc_start(c, &req, done, NULL), 0);
+	run();
+	ck_assert_int_eq(calls, 1);
+	ck_assert_int_eq(last.status, 0);
+	/* curl's words: "Protocol \"http\" not supported or disabled in libcurl". */
+	ck_assert_msg(strstr(last.err, "\"http\"") != NULL, "%s", last.err);
+	hc_free(c);
+}
+END_TEST
+
+START_TEST(test_hc_free_cancels_without_callbacks)
+{
+	struct hc_client *c = hc_new(base);
+	char url[64];
+	struct hc_request req;
+
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/x", dead_port());
+	req = request(url);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(hc_start(c, &req, done, NULL), 0);
+	ck_assert_int_eq(hc_start(c, &req, done, NULL), 0);
+	hc_free(c);
+	run();
+	ck_assert_int_eq(calls, 0);
+}
+END_TEST
+
+START_TEST(test_hc_url_escape_escapes_reserved_bytes)
+{
+	char *e = hc_url_escape("a b&c=d/é");
+
+	ck_assert_ptr_nonnull(e);
+	ck_assert_str_eq(e, "a%20b%26c%3Dd%2F%C3%A9");
+	free(e);
+}
+END_TEST
+
+static Suite *
+httpclient_suite(void)
+{
+	Suite *s = suite_create("httpclient");
+	TCase *tc = tcase_create("loop");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_hc_start_reports_a_refused_connection_once);
+	tcase_add_test(tc, test_hc_start_refuses_plain_http);
+	tcase_add_test(tc, test_hc_free_cancels_without_callbacks);
+	tcase_add_test(tc, test_hc_url_escape_escapes_reserved_bytes);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(httpclient_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
