@@ -26,47 +26,24 @@
 #include <sys/socket.h>
 
 #include "daemon/bootclient.h"
+#include "core/bootreg.h"
 #include "core/engine.h"
 #include "fb/codec.h"
 #include "fb/identity.h"
 #include "fb/log.h"
 #include "fb/timeutil.h"
 #include "fb/validate.h"
+#include "core/overlay.h"
 #include "core/peertable.h"
 #include "daemon/store.h"
 #include "net/transport.h"
 
 #define DIAL_INTERVAL_MS 1000
-#define DIALS_PER_ROUND 2
-#define BACKOFF_MIN_MS 1000
-#define BACKOFF_MAX_MS 60000
 #define SAVE_INTERVAL_MS 60000
 #define DISCOVER_WAIT_MS 1500  /* gossip answers to a discovery request */
 #define DISCOVER_ASK 3         /* neighbours asked */
 #define STOP_GRACE_MS 3000     /* leave, unregister and flush before exit */
-#define MAX_CANDIDATES 256     /* bootstrap-listed peers remembered for dialling */
-#define MAX_BACKOFFS 1024
 #define FEEDBACK_EVERY_MS (5 * 60 * 1000)
-
-enum bs_state { BS_NOT_READY, BS_REGISTERING, BS_REGISTERED, BS_STALE, BS_UNREGISTERED };
-
-static const char *const bs_state_names[] = {"NOT_READY", "REGISTERING", "REGISTERED", "STALE",
-					     "UNREGISTERED"};
-
-/* A peer a bootstrap server listed: dialable before any gossip about it. */
-struct cand {
-	char *email;
-	char fp[CM_FINGERPRINT_LEN + 1];
-	struct cm_strlist addrs;
-	int port;
-};
-
-/* Dial backoff of one email. */
-struct backoff {
-	char *email;
-	int fails;
-	int64_t next_ms;
-};
 
 struct link {
 	uint64_t id;
@@ -97,22 +74,15 @@ struct pa_agent {
 	struct cm_repolist repos;
 	struct cm_strlist advertise;
 
-	enum bs_state bs_state;
+	struct bootreg reg;
 	char bs_url[512];
-	int64_t bs_expires_ms;
-	int64_t bs_heartbeat_ms;
-	int bs_fails;
 	bool bs_busy;
-	int64_t peers_fetch_next_ms;
-	int peers_fetch_fails;
+	struct overlay_backoff peers_fetch;
 	bool peers_fetch_busy;
 
 	struct link *links;
 	size_t nlinks, caplinks;
-	struct cand cands[MAX_CANDIDATES];
-	size_t ncands;
-	struct backoff backoffs[MAX_BACKOFFS];
-	size_t nbackoffs;
+	struct overlay *overlay;
 	struct op *ops;
 
 	struct event *tick_ev, *dial_ev, *bs_ev, *save_ev, *ping_ev, *stop_ev;
@@ -151,11 +121,10 @@ arm(struct event *ev, int64_t ms)
 	evtimer_add(ev, &tv);
 }
 
-/* ms scaled by a random factor in [0.5, 1.5): spreads retries of many agents. */
 static int64_t
 jitter(struct pa_agent *a, int64_t ms)
 {
-	return ms / 2 + (int64_t)(rng_next(&a->rng_state) % (uint64_t)(ms > 0 ? ms : 1));
+	return overlay_jitter_ms(ms, &a->rng);
 }
 
 /* Our record */
@@ -197,7 +166,7 @@ advertise_auto(struct cm_strlist *out)
 static bool
 is_bootstrap(const struct pa_agent *a)
 {
-	return a->broadcasting && a->bs_state == BS_REGISTERED;
+	return a->broadcasting && bootreg_is_registered(&a->reg);
 }
 
 /* Signs and announces our record as it now is. */
@@ -270,8 +239,10 @@ link_remove(struct pa_agent *a, uint64_t id)
 
 /* True when a session (open or being set up) exists with email. */
 static bool
-linked(const struct pa_agent *a, const char *email)
+linked(void *ctx, const char *email)
 {
+	const struct pa_agent *a = ctx;
+
 	for (size_t i = 0; i < a->nlinks; i++) {
 		const char *e = a->links[i].email;
 
@@ -316,63 +287,6 @@ run_actions(struct pa_agent *a)
 	}
 }
 
-/* Backoff */
-
-static struct backoff *
-backoff_get(struct pa_agent *a, const char *email, bool create)
-{
-	for (size_t i = 0; i < a->nbackoffs; i++)
-		if (strcmp(a->backoffs[i].email, email) == 0)
-			return &a->backoffs[i];
-	if (!create)
-		return NULL;
-	if (a->nbackoffs == MAX_BACKOFFS) {
-		free(a->backoffs[0].email);
-		a->backoffs[0] = a->backoffs[--a->nbackoffs];
-	}
-	a->backoffs[a->nbackoffs].email = strdup(email);
-	if (a->backoffs[a->nbackoffs].email == NULL)
-		return NULL;
-	a->backoffs[a->nbackoffs].fails = 0;
-	a->backoffs[a->nbackoffs].next_ms = 0;
-	return &a->backoffs[a->nbackoffs++];
-}
-
-static void
-backoff_fail(struct pa_agent *a, const char *email)
-{
-	struct backoff *b = backoff_get(a, email, true);
-	int64_t wait = BACKOFF_MIN_MS;
-
-	if (b == NULL)
-		return;
-	for (int i = 0; i < b->fails && wait < BACKOFF_MAX_MS; i++)
-		wait *= 2;
-	if (wait > BACKOFF_MAX_MS)
-		wait = BACKOFF_MAX_MS;
-	b->fails++;
-	b->next_ms = cm_time_mono_ms() + jitter(a, wait);
-}
-
-static void
-backoff_ok(struct pa_agent *a, const char *email)
-{
-	struct backoff *b = backoff_get(a, email, false);
-
-	if (b != NULL) {
-		b->fails = 0;
-		b->next_ms = 0;
-	}
-}
-
-static bool
-backoff_waiting(struct pa_agent *a, const char *email)
-{
-	struct backoff *b = backoff_get(a, email, false);
-
-	return b != NULL && cm_time_mono_ms() < b->next_ms;
-}
-
 /* Transport callbacks */
 
 /* Two sessions with one peer (both dialled at once): both sides keep the one the smaller email dialled. */
@@ -384,12 +298,11 @@ drop_duplicate(struct pa_agent *a, struct link *l, const char *email)
 	for (size_t i = 0; i < a->nlinks; i++) {
 		struct link *o = &a->links[i];
 		const char *oe = engine_neighbour_email(a->engine, o->id);
-		bool keep_l;
 
 		if (o == l || oe == NULL || strcmp(oe, email) != 0)
 			continue;
-		keep_l = l->outbound == (strcmp(self, email) < 0);
-		tp_close(keep_l ? o->s : l->s, 1000, "duplicate session");
+		tp_close(overlay_keep_new_session(self, email, l->outbound) ? o->s : l->s, 1000,
+			 "duplicate session");
 		return;
 	}
 }
@@ -432,7 +345,7 @@ on_text(struct tp_session *s, const char *buf, size_t len, void *arg)
 
 		log_info("session with %s (%s) is up", email,
 			 l != NULL && l->outbound ? "dialled" : "accepted");
-		backoff_ok(a, email);
+		overlay_dial_ok(a->overlay, email);
 		if (l != NULL)
 			drop_duplicate(a, l, email);
 	}
@@ -473,7 +386,7 @@ on_close(struct tp_session *s, int code, const char *reason, void *arg)
 	else if (l != NULL && l->outbound && l->email != NULL)
 		log_info("could not reach %s: %d %s", l->email, code, reason);
 	if (l != NULL && l->outbound && l->email != NULL && (!l->opened || email == NULL))
-		backoff_fail(a, l->email);
+		overlay_dial_failed(a->overlay, l->email, cm_time_mono_ms(), &a->rng);
 	engine_neighbour_down(a->engine, id, now_ms());
 	link_remove(a, id);
 }
@@ -481,64 +394,29 @@ on_close(struct tp_session *s, int code, const char *reason, void *arg)
 /* Dialling */
 
 static void
-dial(struct pa_agent *a, const char *email, const struct cm_strlist *addrs, int port,
-     const char *fp)
+dial(struct pa_agent *a, const struct overlay_dial *d)
 {
-	struct tp_session *s;
-	const char *ip;
+	struct tp_session *s = tp_connect(a->tp, d->ip, d->port, a->cfg->bind, d->fingerprint);
 
-	if (addrs->len == 0 || port <= 0)
-		return;
-	/* Rotate through the addresses as attempts fail. */
-	{
-		struct backoff *b = backoff_get(a, email, false);
-
-		ip = addrs->items[(b != NULL ? (size_t)b->fails : 0) % addrs->len];
-	}
-	s = tp_connect(a->tp, ip, port, a->cfg->bind, fp);
 	if (s == NULL) {
-		backoff_fail(a, email);
+		overlay_dial_failed(a->overlay, d->email, cm_time_mono_ms(), &a->rng);
 		return;
 	}
-	log_info("dialling %s at %s port %d", email, ip, port);
-	if (link_add(a, s, email, true) == NULL)
+	log_info("dialling %s at %s port %d", d->email, d->ip, d->port);
+	if (link_add(a, s, d->email, true) == NULL)
 		tp_close(s, 1011, "out of memory");
-}
-
-static bool
-dialable(struct pa_agent *a, const char *email)
-{
-	return strcmp(email, cm_identity_email(a->id)) != 0 && !linked(a, email) &&
-	       !backoff_waiting(a, email);
-}
-
-struct pick {
-	const struct peertable_entry *e;
-	double score;
-};
-
-static int
-pick_cmp(const void *x, const void *y)
-{
-	const struct pick *p = x, *q = y;
-
-	if (p->e->rec.record.is_bootstrap != q->e->rec.record.is_bootstrap)
-		return p->e->rec.record.is_bootstrap ? -1 : 1;
-	return p->score > q->score ? -1 : p->score < q->score ? 1 : 0;
 }
 
 static void
 fetch_bootstrap_peers(struct pa_agent *a);
 
-/* Keeps `neighbours` sessions: bootstrap-listed peers first, then the best broadcasting ones known. */
+/* Keeps `neighbours` sessions, as the overlay plans them. */
 static void
 dial_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pa_agent *a = arg;
-	size_t want, started = 0, cursor = 0, n = 0;
-	const struct peertable_entry *e;
-	struct pick *picks;
-	int64_t now = now_ms();
+	struct overlay_dial d[OVERLAY_DIALS_PER_ROUND];
+	size_t n;
 
 	(void)fd;
 	(void)what;
@@ -547,38 +425,9 @@ dial_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (engine_neighbour_count(a->engine) == 0 && a->bc != NULL)
 		fetch_bootstrap_peers(a);
-	if (a->nlinks >= (size_t)a->cfg->neighbours)
-		return;
-	want = (size_t)a->cfg->neighbours - a->nlinks;
-	if (want > DIALS_PER_ROUND)
-		want = DIALS_PER_ROUND;
-	for (size_t i = 0; i < a->ncands && started < want; i++) {
-		if (!dialable(a, a->cands[i].email))
-			continue;
-		dial(a, a->cands[i].email, &a->cands[i].addrs, a->cands[i].port, a->cands[i].fp);
-		started++;
-	}
-	picks = calloc(peertable_count(a->table) + 1, sizeof(*picks));
-	if (picks == NULL)
-		return;
-	while ((e = peertable_next(a->table, &cursor)) != NULL) {
-		const struct cm_peer_record *r = &e->rec.record;
-
-		if (!r->is_broadcasting || e->offline || r->socket_addresses.len == 0 ||
-		    r->port <= 0 || !dialable(a, r->email))
-			continue;
-		picks[n].e = e;
-		picks[n].score = peertable_entry_score(a->table, e, now);
-		n++;
-	}
-	qsort(picks, n, sizeof(*picks), pick_cmp);
-	for (size_t i = 0; i < n && started < want; i++) {
-		const struct cm_peer_record *r = &picks[i].e->rec.record;
-
-		dial(a, r->email, &r->socket_addresses, r->port, picks[i].e->fingerprint);
-		started++;
-	}
-	free(picks);
+	n = overlay_plan(a->overlay, a->table, a->nlinks, linked, a, cm_time_mono_ms(), now_ms(), d);
+	for (size_t i = 0; i < n; i++)
+		dial(a, &d[i]);
 }
 
 /* Bootstrap-listed peers */
@@ -588,7 +437,6 @@ cands_add(struct pa_agent *a, const struct cm_bootstrap_peer *p)
 {
 	struct cm_err err;
 	struct cm_cert *cert;
-	struct cand *c = NULL;
 
 	if (strcmp(p->email, cm_identity_email(a->id)) == 0 || p->socket_addresses.len == 0 ||
 	    p->port <= 0 || p->public_certificate == NULL)
@@ -606,23 +454,8 @@ cands_add(struct pa_agent *a, const struct cm_bootstrap_peer *p)
 		cm_cert_free(cert);
 		return;
 	}
-	for (size_t i = 0; i < a->ncands && c == NULL; i++)
-		if (strcmp(a->cands[i].email, p->email) == 0)
-			c = &a->cands[i];
-	if (c == NULL) {
-		if (a->ncands == MAX_CANDIDATES) {
-			cm_cert_free(cert);
-			return;
-		}
-		c = &a->cands[a->ncands++];
-		memset(c, 0, sizeof(*c));
-		c->email = strdup(p->email);
-	}
-	cm_strlist_clear(&c->addrs);
-	for (size_t i = 0; i < p->socket_addresses.len; i++)
-		cm_strlist_append(&c->addrs, p->socket_addresses.items[i]);
-	c->port = p->port;
-	snprintf(c->fp, sizeof(c->fp), "%s", cm_cert_fingerprint(cert));
+	overlay_candidate_set(a->overlay, p->email, &p->socket_addresses, p->port,
+			      cm_cert_fingerprint(cert));
 	cm_cert_free(cert);
 }
 
@@ -635,34 +468,37 @@ cands_add_list(struct pa_agent *a, const struct cm_bootstrap_peerlist *l)
 
 /* Bootstrap client */
 
-static void bs_schedule(struct pa_agent *a, int64_t ms);
+static void do_register(struct pa_agent *a);
+static void do_heartbeat(struct pa_agent *a);
 
+/* Logs a registration step, re-announces us when is_bootstrap changed, arms its timer. */
 static void
-bs_set_state(struct pa_agent *a, enum bs_state s, const char *url)
+bs_note(struct pa_agent *a, struct bootreg_step st, const char *url)
 {
-	bool was_bootstrap = is_bootstrap(a);
+	bool was_bootstrap = a->broadcasting && st.from == BOOTREG_REGISTERED;
 
-	if (a->bs_state != s)
-		log_info("bootstrap: %s -> %s%s%s", bs_state_names[a->bs_state], bs_state_names[s],
-			 url != NULL ? " at " : "", url != NULL ? url : "");
-	a->bs_state = s;
+	if (st.from != st.to)
+		log_info("bootstrap: %s -> %s%s%s", bootreg_state_name(st.from),
+			 bootreg_state_name(st.to), url != NULL ? " at " : "", url != NULL ? url : "");
 	if (url != NULL)
 		snprintf(a->bs_url, sizeof(a->bs_url), "%s", url);
 	if (was_bootstrap != is_bootstrap(a)) {
 		update_self(a);
 		run_actions(a);
 	}
+	if (st.next_ms >= 0)
+		arm(a->bs_ev, st.next_ms);
 }
 
-static int64_t
-bs_retry_ms(struct pa_agent *a)
+/* bs_note, then what the step says to send now. */
+static void
+bs_step(struct pa_agent *a, struct bootreg_step st, const char *url)
 {
-	int64_t wait = BACKOFF_MIN_MS;
-
-	for (int i = 0; i < a->bs_fails && wait < BACKOFF_MAX_MS; i++)
-		wait *= 2;
-	a->bs_fails++;
-	return jitter(a, wait < BACKOFF_MAX_MS ? wait : BACKOFF_MAX_MS);
+	bs_note(a, st, url);
+	if (st.act == BOOTREG_REGISTER)
+		do_register(a);
+	else if (st.act == BOOTREG_HEARTBEAT)
+		do_heartbeat(a);
 }
 
 static void
@@ -679,19 +515,13 @@ register_done(const struct bc_result *r, void *arg)
 	    cm_register_response_decode(r->body, &resp, &err) != 0) {
 		log_warnx("bootstrap: register at %s failed: %s", r->url,
 			  r->http_status == 200 ? err.msg : r->err);
-		bs_set_state(a, a->bs_state == BS_REGISTERED ? BS_STALE : BS_REGISTERING, NULL);
-		bs_schedule(a, bs_retry_ms(a));
+		bs_step(a, bootreg_register_failed(&a->reg, cm_time_mono_ms(), &a->rng), NULL);
 		return;
 	}
-	a->bs_fails = 0;
-	a->bs_expires_ms = resp.expires_at_ms;
-	a->bs_heartbeat_ms = a->cfg->bootstrap_heartbeat_s * 1000;
-	if (resp.heartbeat_interval_s > 0 && resp.heartbeat_interval_s * 1000 < a->bs_heartbeat_ms)
-		a->bs_heartbeat_ms = resp.heartbeat_interval_s * 1000;
 	cands_add_list(a, &resp.bootstrap_peers);
+	bs_step(a, bootreg_register_ok(&a->reg, resp.expires_at_ms, resp.heartbeat_interval_s),
+		r->url);
 	cm_register_response_clear(&resp);
-	bs_set_state(a, BS_REGISTERED, r->url);
-	bs_schedule(a, a->bs_heartbeat_ms);
 }
 
 static void
@@ -707,12 +537,10 @@ do_register(struct pa_agent *a)
 	req.is_broadcasting = true;
 	req.has_capabilities = true;
 	req.capabilities.max_peers = a->cfg->max_peers;
-	if (a->bs_state != BS_REGISTERED && a->bs_state != BS_STALE)
-		bs_set_state(a, BS_REGISTERING, NULL);
 	if (bc_register(a->bc, &req, register_done, a) == 0)
 		a->bs_busy = true;
 	else
-		bs_schedule(a, bs_retry_ms(a));
+		bs_step(a, bootreg_send_failed(&a->reg, cm_time_mono_ms(), &a->rng), NULL);
 }
 
 static void
@@ -720,29 +548,35 @@ heartbeat_done(const struct bc_result *r, void *arg)
 {
 	struct pa_agent *a = arg;
 	json_t *exp;
+	int64_t exp_ms = 0;
+	bool has_exp;
 
 	a->bs_busy = false;
 	if (a->stopping || !a->broadcasting)
 		return;
 	if (r->http_status == 404) {
-		/* The server forgot us (expired, swept, or another database): register again. */
 		log_info("bootstrap: %s no longer knows us; registering again", r->url);
-		bs_set_state(a, BS_REGISTERING, NULL);
-		do_register(a);
+		bs_step(a, bootreg_heartbeat_unknown(&a->reg), NULL);
 		return;
 	}
 	if (r->http_status != 200) {
 		log_warnx("bootstrap: heartbeat to %s failed: %s", r->url, r->err);
-		bs_set_state(a, BS_STALE, NULL);
-		bs_schedule(a, bs_retry_ms(a));
+		bs_step(a, bootreg_heartbeat_failed(&a->reg, cm_time_mono_ms(), &a->rng), NULL);
 		return;
 	}
-	a->bs_fails = 0;
 	exp = r->body != NULL ? json_object_get(r->body, "expires_at") : NULL;
-	if (json_is_string(exp))
-		cm_time_parse_ms(json_string_value(exp), json_string_length(exp), &a->bs_expires_ms);
-	bs_set_state(a, BS_REGISTERED, r->url);
-	bs_schedule(a, a->bs_heartbeat_ms);
+	has_exp = json_is_string(exp) &&
+		  cm_time_parse_ms(json_string_value(exp), json_string_length(exp), &exp_ms) == 0;
+	bs_step(a, bootreg_heartbeat_ok(&a->reg, has_exp, exp_ms), r->url);
+}
+
+static void
+do_heartbeat(struct pa_agent *a)
+{
+	if (bc_heartbeat(a->bc, cm_identity_email(a->id), heartbeat_done, a) == 0)
+		a->bs_busy = true;
+	else
+		bs_step(a, bootreg_send_failed(&a->reg, cm_time_mono_ms(), &a->rng), NULL);
 }
 
 static void
@@ -754,20 +588,7 @@ bs_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (a->stopping || a->bc == NULL || a->bs_busy || !a->broadcasting)
 		return;
-	if (a->bs_state == BS_REGISTERED && now_ms() < a->bs_expires_ms) {
-		if (bc_heartbeat(a->bc, cm_identity_email(a->id), heartbeat_done, a) == 0)
-			a->bs_busy = true;
-		else
-			bs_schedule(a, bs_retry_ms(a));
-		return;
-	}
-	do_register(a);
-}
-
-static void
-bs_schedule(struct pa_agent *a, int64_t ms)
-{
-	arm(a->bs_ev, ms);
+	bs_step(a, bootreg_due(&a->reg, now_ms()), NULL);
 }
 
 static void
@@ -776,7 +597,6 @@ peers_done(const struct bc_result *r, void *arg)
 	struct pa_agent *a = arg;
 	struct cm_bootstrap_peerlist l;
 	struct cm_err err;
-	int64_t wait = BACKOFF_MIN_MS;
 
 	a->peers_fetch_busy = false;
 	if (r->http_status == 200 && r->body != NULL &&
@@ -785,25 +605,21 @@ peers_done(const struct bc_result *r, void *arg)
 		log_info("bootstrap: %s listed %zu peers", r->url, l.len);
 		cm_bootstrap_peerlist_clear(&l);
 		if (!a->broadcasting)
-			bs_set_state(a, BS_UNREGISTERED, r->url);
+			bs_note(a, bootreg_unregistered(&a->reg), r->url);
 		if (l.len > 0)
-			a->peers_fetch_fails = 0;
+			overlay_backoff_reset(&a->peers_fetch);
 	} else {
 		log_warnx("bootstrap: listing peers at %s failed: %s", r->url,
 			  r->http_status == 200 ? err.msg : r->err);
 	}
-	for (int i = 0; i < a->peers_fetch_fails && wait < BACKOFF_MAX_MS; i++)
-		wait *= 2;
-	a->peers_fetch_fails++;
-	a->peers_fetch_next_ms = cm_time_mono_ms() + jitter(a, wait < BACKOFF_MAX_MS ? wait
-										   : BACKOFF_MAX_MS);
+	overlay_backoff_next(&a->peers_fetch, cm_time_mono_ms(), &a->rng);
 }
 
 /* While we have no neighbour: ask the bootstrap servers for peers (backoff 1 s .. 60 s). */
 static void
 fetch_bootstrap_peers(struct pa_agent *a)
 {
-	if (a->peers_fetch_busy || cm_time_mono_ms() < a->peers_fetch_next_ms)
+	if (a->peers_fetch_busy || overlay_backoff_waiting(&a->peers_fetch, cm_time_mono_ms()))
 		return;
 	if (bc_peers(a->bc, CM_MAX_BOOTSTRAP_PEERS, peers_done, a) == 0)
 		a->peers_fetch_busy = true;
@@ -886,10 +702,10 @@ static json_t *
 status_json(struct pa_agent *a)
 {
 	char exp[CM_RFC3339_LEN + 1];
-	json_t *bs = json_pack("{s:s}", "state", bs_state_names[a->bs_state]);
+	json_t *bs = json_pack("{s:s}", "state", bootreg_state_name(a->reg.state));
 
 	json_object_set_new(bs, "url", a->bs_url[0] != '\0' ? json_string(a->bs_url) : json_null());
-	if (a->bs_state == BS_REGISTERED && cm_time_format_ms(a->bs_expires_ms, exp) == 0)
+	if (a->reg.state == BOOTREG_REGISTERED && cm_time_format_ms(a->reg.expires_ms, exp) == 0)
 		json_object_set_new(bs, "expires_at", json_string(exp));
 	else
 		json_object_set_new(bs, "expires_at", json_null());
@@ -1223,10 +1039,8 @@ start_broadcast(struct pa_agent *a)
 	a->broadcasting = true;
 	update_self(a);
 	run_actions(a);
-	if (a->bc != NULL) {
-		a->bs_fails = 0;
-		bs_schedule(a, 0);
-	}
+	if (a->bc != NULL)
+		bs_note(a, bootreg_start(&a->reg), NULL);
 	log_info("broadcasting on %s port %d", a->cfg->listen_host, tp_listen_port(a->tp));
 	return 0;
 }
@@ -1241,24 +1055,25 @@ unregister_done(const struct bc_result *r, void *arg)
 	else
 		log_warnx("bootstrap: unregister at %s failed: %s", r->url, r->err);
 	if (!a->broadcasting)
-		bs_set_state(a, BS_UNREGISTERED, NULL);
+		bs_note(a, bootreg_unregistered(&a->reg), NULL);
 }
 
 static void
 stop_broadcast(struct pa_agent *a)
 {
-	bool registered = a->bs_state == BS_REGISTERED || a->bs_state == BS_STALE;
+	struct bootreg_step st;
 
 	a->broadcasting = false;
 	tp_unlisten(a->tp);
 	evtimer_del(a->bs_ev);
-	bs_set_state(a, registered ? a->bs_state : BS_UNREGISTERED, NULL);
+	st = bootreg_stop(&a->reg);
+	bs_note(a, st, NULL);
 	update_self(a);
 	run_actions(a);
-	if (a->bc != NULL && registered)
+	if (a->bc != NULL && st.act == BOOTREG_UNREGISTER)
 		bc_unregister(a->bc, cm_identity_email(a->id), unregister_done, a);
 	else
-		bs_set_state(a, BS_UNREGISTERED, NULL);
+		bs_note(a, bootreg_unregistered(&a->reg), NULL);
 	log_info("broadcasting stopped: our record carries no address");
 }
 
@@ -1311,7 +1126,7 @@ api_broadcast_on(struct pa_agent *a, struct evhttp_request *req)
 		update_self(a);
 		run_actions(a);
 		if (a->bc != NULL)
-			bs_schedule(a, 0);
+			arm(a->bs_ev, 0);
 	} else if (start_broadcast(a) != 0) {
 		reply_error(req, 409, "broadcasting needs [gossip] listen in agent.ini",
 			    "no_listener");
@@ -1483,7 +1298,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	a->stop_started_ms = cm_time_mono_ms();
 	engine_leave(a->engine, now_ms(), &a->rng, &pending_acts);
 	run_actions(a);
-	if (a->bc != NULL && (a->bs_state == BS_REGISTERED || a->bs_state == BS_STALE))
+	if (a->bc != NULL && bootreg_is_listed(&a->reg))
 		bc_unregister(a->bc, cm_identity_email(a->id), unregister_done, a);
 	arm(a->stop_ev, 100);
 }
@@ -1537,12 +1352,7 @@ agent_free(struct pa_agent *a)
 	for (size_t i = 0; i < a->nlinks; i++)
 		free(a->links[i].email);
 	free(a->links);
-	for (size_t i = 0; i < a->ncands; i++) {
-		free(a->cands[i].email);
-		cm_strlist_clear(&a->cands[i].addrs);
-	}
-	for (size_t i = 0; i < a->nbackoffs; i++)
-		free(a->backoffs[i].email);
+	overlay_free(a->overlay);
 	struct event *evs[] = {a->tick_ev, a->dial_ev, a->bs_ev,  a->save_ev,
 			       a->ping_ev, a->stop_ev, a->sig_term, a->sig_int};
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
@@ -1566,6 +1376,7 @@ agent_start(struct pa_agent *a)
 	struct peertable_config tc;
 	struct engine_config ec;
 	struct tp_config tpc;
+	struct overlay_config oc;
 	struct tp_callbacks cbs = {on_open, on_text, on_pong, on_close};
 	size_t skipped = 0;
 	int restored;
@@ -1601,8 +1412,11 @@ agent_start(struct pa_agent *a)
 	ec.heartbeat_ms = cfg->heartbeat_s * 1000;
 	ec.reannounce_ms = cfg->reannounce_s * 1000;
 	ec.anti_entropy_ms = cfg->anti_entropy_s * 1000;
+	overlay_config_default(&oc);
+	oc.neighbours = (size_t)cfg->neighbours;
 	if ((a->table = peertable_new(&tc, cfg->email)) == NULL ||
-	    (a->engine = engine_new(&ec, a->table, a->id)) == NULL)
+	    (a->engine = engine_new(&ec, a->table, a->id)) == NULL ||
+	    (a->overlay = overlay_new(&oc, cfg->email)) == NULL)
 		return -1;
 	for (size_t i = 0; i < cfg->repositories.len; i++)
 		cm_repolist_append(&a->repos, cfg->repositories.items[i].name,
@@ -1663,7 +1477,7 @@ agent_start(struct pa_agent *a)
 		return -1;
 	evsignal_add(a->sig_term, NULL);
 	evsignal_add(a->sig_int, NULL);
-	a->bs_state = BS_NOT_READY;
+	bootreg_init(&a->reg, cfg->bootstrap_heartbeat_s * 1000);
 	if (cfg->broadcasting) {
 		if (start_broadcast(a) != 0) {
 			log_errx("cannot listen on %s port %d", cfg->listen_host, cfg->listen_port);
