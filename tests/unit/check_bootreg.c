@@ -73,7 +73,7 @@ START_TEST(test_bootreg_due_when_not_registered_registers)
 }
 END_TEST
 
-START_TEST(test_bootreg_register_ok_registers_and_heartbeats_at_the_smaller_interval)
+START_TEST(test_bootreg_register_ok_heartbeats_at_the_smaller_interval)
 {
 	struct bootreg b = fresh();
 	struct bootreg_step st;
@@ -226,7 +226,7 @@ bootreg_suite(void)
 	tcase_add_test(tc, test_bootreg_starts_not_ready);
 	tcase_add_test(tc, test_bootreg_start_arms_the_timer_now);
 	tcase_add_test(tc, test_bootreg_due_when_not_registered_registers);
-	tcase_add_test(tc, test_bootreg_register_ok_registers_and_heartbeats_at_the_smaller_interval);
+	tcase_add_test(tc, test_bootreg_register_ok_heartbeats_at_the_smaller_interval);
 	tcase_add_test(tc, test_bootreg_due_while_registered_heartbeats);
 	tcase_add_test(tc, test_bootreg_due_after_expiry_registers_again_still_registered);
 	tcase_add_test(tc, test_bootreg_register_failed_retries_with_backoff);

@@ -222,11 +222,11 @@ const struct cli_command cli_cmd_peers = {
 	"peers", 0, 0, "  peers [--repository R]            the peer table, best score first\n",
 	cmd_peers};
 const struct cli_command cli_cmd_discover = {
-	"discover", 1, -1, "  discover REPO...                  peers hosting any of the repositories\n",
-	cmd_discover};
+	"discover", 1, -1,
+	"  discover REPO...                  peers hosting any of the repositories\n", cmd_discover};
 const struct cli_command cli_cmd_lookup = {
-	"lookup", 1, 1, "  lookup EMAIL                      one peer: table, bootstrap, legacy relay\n",
-	cmd_lookup};
+	"lookup", 1, 1,
+	"  lookup EMAIL                      one peer: table, bootstrap, legacy relay\n", cmd_lookup};
 const struct cli_command cli_cmd_broadcast = {
 	"broadcast", 1, 1,
 	"  broadcast on [--repositories a,b] publish our addresses and register\n"

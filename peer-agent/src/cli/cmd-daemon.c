@@ -51,7 +51,8 @@ cmd_init(const struct cli_opts *o)
 }
 
 const struct cli_command cli_cmd_init = {
-	"init", 0, 0, "  init --email EMAIL [--force]      create DIR: identity, agent.ini, api.token\n",
-	cmd_init};
+	"init", 0, 0,
+	"  init --email EMAIL [--force]      create DIR: identity, agent.ini, api.token\n", cmd_init};
 const struct cli_command cli_cmd_run = {
-	"run", 0, 0, "  run                               run the daemon in the foreground\n", cmd_run};
+	"run", 0, 0,
+	"  run                               run the daemon in the foreground\n", cmd_run};

@@ -44,8 +44,8 @@ typedef void (*ctl_list_fn)(void *arg, const struct cm_bootstrap_peerlist *l);
 
 struct ctl_ops {
 	void (*status)(void *ctx, struct ctl_status *out);
-	/* Start broadcasting, or re-announce; repos (NULL: unchanged) replace ours. -1: no listener. */
-	int (*broadcast_on)(void *ctx, struct cm_repolist *repos);
+	/* Starts broadcasting or re-announces; repos (NULL: unchanged) become ours. */
+	int (*broadcast_on)(void *ctx, struct cm_repolist *repos); /* -1: no listener */
 	void (*broadcast_off)(void *ctx);
 	/* Asks k neighbours who hosts repos; returns how many were asked (0: none). */
 	int (*gossip_ask)(void *ctx, const struct cm_strlist *repos, int k,

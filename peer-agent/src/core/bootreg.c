@@ -76,8 +76,9 @@ bootreg_register_ok(struct bootreg *b, int64_t expires_ms, int64_t heartbeat_int
 struct bootreg_step
 bootreg_register_failed(struct bootreg *b, int64_t mono_ms, struct engine_rng *rng)
 {
-	enum bootreg_state to = b->state == BOOTREG_REGISTERED ? BOOTREG_STALE : BOOTREG_REGISTERING;
+	enum bootreg_state to;
 
+	to = b->state == BOOTREG_REGISTERED ? BOOTREG_STALE : BOOTREG_REGISTERING;
 	return go(b, to, BOOTREG_NONE, overlay_backoff_next(&b->retry, mono_ms, rng));
 }
 

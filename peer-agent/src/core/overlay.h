@@ -85,7 +85,10 @@ void overlay_dial_ok(struct overlay *o, const char *email);
 /* True while email waits out its backoff at now_ms. */
 bool overlay_waiting(const struct overlay *o, const char *email, int64_t now_ms);
 
-/* One dial to start. The strings belong to the overlay or the table: use them before changing either. */
+/*
+ * One dial to start. The strings belong to the overlay or the table: use them
+ * before changing either.
+ */
 struct overlay_dial {
 	const char *email;
 	const char *ip;

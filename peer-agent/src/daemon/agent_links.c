@@ -31,7 +31,10 @@ linked(void *ctx, const char *email)
 
 /* Transport callbacks */
 
-/* Two sessions with one peer (both dialled at once): both sides keep the one the smaller email dialled. */
+/*
+ * Two sessions with one peer (both dialled at once): both sides keep the one
+ * the smaller email dialled.
+ */
 static void
 drop_duplicate(struct pa_agent *a, struct link *l, const char *email)
 {
@@ -165,10 +168,10 @@ agent_dial_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (engine_neighbour_count(a->engine) == 0 && a->bc != NULL)
 		agent_fetch_bootstrap_peers(a);
-	n = overlay_plan(a->overlay, a->table, sessions_count(a->links), linked, a, cm_time_mono_ms(), agent_now_ms(), d);
+	n = overlay_plan(a->overlay, a->table, sessions_count(a->links), linked, a, cm_time_mono_ms(),
+			 agent_now_ms(), d);
 	for (size_t i = 0; i < n; i++)
 		dial(a, &d[i]);
 }
-
 
 const struct tp_callbacks agent_tp_callbacks = {on_open, on_text, on_pong, on_close};
