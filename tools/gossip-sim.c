@@ -19,6 +19,7 @@
 
 #include "daemon/config.h"
 #include "core/engine.h"
+#include "core/overlay.h"
 #include "fb/identity.h"
 #include "fb/log.h"
 #include "fb/timeutil.h"
@@ -318,24 +319,72 @@ connect_nodes(struct sim *s, int i, int j)
 	dispatch(s, j, &a);
 }
 
+struct dial_ctx {
+	const struct sim *s;
+	int i;
+};
+
+static int
+node_of(const char *email)
+{
+	return atoi(email + 1); /* "n<i>@sim.example" */
+}
+
+static bool
+sim_linked(void *ctx, const char *email)
+{
+	const struct dial_ctx *c = ctx;
+
+	return linked(&c->s->nodes[c->i], node_of(email));
+}
+
 /*
- * Node i dials `neighbours` peers as an agent does: random live peers (the
- * bootstrap servers hand out random samples) that still accept sessions.
+ * Node i dials `neighbours` peers as an agent does: the agent's dial policy
+ * (overlay) picks among random samples of live peers, as bootstrap servers
+ * hand them out, and a peer that accepts no more sessions fails the dial.
  */
 static void
 dial(struct sim *s, int i)
 {
-	int want = s->o.neighbours - s->nodes[i].out;
+	struct node *n = &s->nodes[i];
+	struct overlay_config oc;
+	struct overlay *ov;
+	struct overlay_dial d[OVERLAY_DIALS_PER_ROUND];
+	struct dial_ctx ctx = {s, i};
+	int rounds = 50 * s->o.neighbours / OVERLAY_DIALS_PER_ROUND;
 
-	for (int tries = 0; want > 0 && tries < 50 * s->o.neighbours; tries++) {
-		int j = (int)(sim_rand(s) % (uint64_t)s->used);
-		struct node *t = &s->nodes[j];
-
-		if (j == i || !t->alive || t->in >= s->o.max_peers || linked(&s->nodes[i], j))
-			continue;
-		connect_nodes(s, i, j);
-		want--;
+	overlay_config_default(&oc);
+	oc.neighbours = (size_t)s->o.neighbours;
+	if ((ov = overlay_new(&oc, n->email)) == NULL) {
+		fprintf(stderr, "gossip-sim: out of memory\n");
+		exit(1);
 	}
+	for (int r = 0; r < rounds && n->out < s->o.neighbours; r++) {
+		size_t nd;
+
+		overlay_candidates_clear(ov);
+		for (int k = 0; k < OVERLAY_DIALS_PER_ROUND; k++) {
+			int j = (int)(sim_rand(s) % (uint64_t)s->used);
+			struct cm_peer_record rec;
+
+			if (!s->nodes[j].alive)
+				continue;
+			record_of(s, j, &rec, 0);
+			overlay_candidate_set(ov, rec.email, &rec.socket_addresses, rec.port, NULL);
+			cm_strlist_clear(&rec.socket_addresses);
+			cm_repolist_clear(&rec.repositories);
+		}
+		nd = overlay_plan(ov, n->t, (size_t)n->out, sim_linked, &ctx, s->now, T0 + s->now, d);
+		for (size_t k = 0; k < nd; k++) {
+			int j = node_of(d[k].email);
+
+			if (!s->nodes[j].alive || s->nodes[j].in >= s->o.max_peers)
+				overlay_dial_failed(ov, d[k].email, s->now, &s->erng);
+			else
+				connect_nodes(s, i, j);
+		}
+	}
+	overlay_free(ov);
 }
 
 /*

@@ -1,0 +1,694 @@
+/*
+ * api.c - the control API (api.h): the route table, the token check, one
+ * handler per route and the JSON documents they answer, each built in one
+ * function.
+ */
+#include "control/api.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "fb/codec.h"
+#include "fb/log.h"
+#include "fb/timeutil.h"
+
+#define DISCOVER_WAIT_MS 1500 /* gossip answers to a discovery request */
+#define DISCOVER_ASK 3        /* neighbours asked */
+
+struct op;
+
+struct ctl {
+	struct ctl_config cfg;
+	char *token;
+	const struct ctl_ops *ops;
+	void *ctx;
+	struct event_base *base;
+	struct evhttp *http;
+	struct op *ops_pending;
+};
+
+/* A request answered later: a discovery or lookup waiting on gossip or a server. */
+struct op {
+	struct ctl *c;
+	struct op *next;
+	struct evhttp_request *req;
+	struct cm_strlist repos;
+	char *email; /* lookup */
+	char request_id[CM_UUID_TEXT_LEN + 1];
+	int64_t started_ms;
+	struct event *timer;
+};
+
+typedef void (*handler_fn)(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q);
+
+struct route {
+	enum evhttp_cmd_type method;
+	const char *method_name; /* for Allow */
+	const char *path;
+	handler_fn fn;
+};
+
+static int64_t
+now_ms(void)
+{
+	return cm_time_wall_ms();
+}
+
+/* Replies */
+
+static void
+reply_json(struct evhttp_request *req, int status, json_t *body)
+{
+	struct evbuffer *buf = evbuffer_new();
+	char *text = body != NULL ? cm_json_dump(body) : NULL;
+
+	json_decref(body);
+	if (buf == NULL || text == NULL) {
+		evhttp_send_error(req, 500, "out of memory");
+		free(text);
+		if (buf != NULL)
+			evbuffer_free(buf);
+		return;
+	}
+	evbuffer_add(buf, text, strlen(text));
+	evbuffer_add(buf, "\n", 1);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "application/json");
+	evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", buf);
+	evbuffer_free(buf);
+	free(text);
+}
+
+static void
+reply_error(struct evhttp_request *req, int status, const char *msg, const char *code)
+{
+	reply_json(req, status, cm_error_body_encode(msg, code));
+}
+
+/* Documents */
+
+/* Counters: what the engine did with every frame and how sessions ended. */
+static json_t *
+gossip_json(const struct ctl_status *st)
+{
+	const struct engine_stats *es = st->engine;
+	const struct tp_stats *ts = st->transport;
+	json_t *verdicts = json_object(), *closes = json_object();
+	char code[8];
+
+	for (int v = 0; v < ENGINE_VERDICT_COUNT; v++)
+		json_object_set_new(verdicts, engine_verdict_name((enum engine_verdict)v),
+				    json_integer((json_int_t)es->verdicts[v]));
+	for (int c = 0; c < 16; c++) {
+		if (ts->closed_by_code[c] == 0)
+			continue;
+		snprintf(code, sizeof(code), "%d", 1000 + c);
+		json_object_set_new(closes, code, json_integer((json_int_t)ts->closed_by_code[c]));
+	}
+	return json_pack("{s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I,s:I,s:I,s:I}", "received",
+			 (json_int_t)es->received, "verdicts", verdicts, "records_applied",
+			 (json_int_t)es->records_applied, "forwarded", (json_int_t)es->forwarded,
+			 "sent", (json_int_t)es->sent, "stripped_addresses",
+			 (json_int_t)es->stripped_addresses, "anti_entropy_rounds",
+			 (json_int_t)es->anti_entropy_rounds, "requests_answered",
+			 (json_int_t)es->requests_answered, "sessions_open",
+			 (json_int_t)st->sessions_open, "closed_by_code", closes,
+			 "handshake_failures", (json_int_t)ts->handshake_failures, "pin_failures",
+			 (json_int_t)ts->pin_failures, "bytes_in", (json_int_t)ts->bytes_in,
+			 "bytes_out", (json_int_t)ts->bytes_out);
+}
+
+static json_t *
+status_json(struct ctl *c)
+{
+	struct ctl_status st = {0};
+	char exp[CM_RFC3339_LEN + 1];
+	json_t *bs;
+
+	c->ops->status(c->ctx, &st);
+	bs = json_pack("{s:s}", "state", st.bootstrap_state);
+	json_object_set_new(bs, "url",
+			    st.bootstrap_url[0] != '\0' ? json_string(st.bootstrap_url) : json_null());
+	if (st.has_expires && cm_time_format_ms(st.expires_ms, exp) == 0)
+		json_object_set_new(bs, "expires_at", json_string(exp));
+	else
+		json_object_set_new(bs, "expires_at", json_null());
+	return json_pack("{s:s,s:s,s:b,s:o,s:I,s:I,s:s,s:b,s:I,s:o}", "email", st.email, "peer_id",
+			 st.peer_id, "broadcasting", st.broadcasting, "bootstrap", bs, "neighbours",
+			 (json_int_t)st.neighbours, "known_peers", (json_int_t)st.known_peers,
+			 "version", FB_VERSION, "is_bootstrap", st.is_bootstrap, "listen_port",
+			 (json_int_t)st.listen_port, "gossip", gossip_json(&st));
+}
+
+/* PeerInfo array of the table entries hosting any of repos (all when none). */
+static json_t *
+table_infos(struct ctl *c, const struct cm_strlist *repos, enum cm_peer_source src,
+	    int64_t found_in_ms, const struct cm_strlist *only)
+{
+	struct cm_peer_info *infos;
+	size_t n;
+	json_t *arr = json_array();
+
+	if (peertable_snapshot(c->cfg.table, (const char *const *)repos->items, repos->len,
+			       now_ms(), &infos, &n) != 0) {
+		json_decref(arr);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool keep = only == NULL;
+
+		for (size_t j = 0; only != NULL && j < only->len && !keep; j++)
+			keep = strcmp(only->items[j], infos[i].email) == 0;
+		/* The table shows peers that left; discovery does not offer them. */
+		if (!keep || (src != CM_SOURCE_NONE && infos[i].peer_status == CM_PEER_OFFLINE))
+			continue;
+		infos[i].source = src;
+		infos[i].found_in_ms = found_in_ms;
+		json_array_append_new(arr, cm_peer_info_encode(&infos[i]));
+	}
+	peertable_info_free(infos, n);
+	return arr;
+}
+
+/* A bootstrap listing as PeerInfo: what the server knows, scored by it. */
+static json_t *
+bootstrap_infos(const struct cm_bootstrap_peerlist *l, enum cm_peer_source src,
+		int64_t found_in_ms, const char *only_email)
+{
+	json_t *arr = json_array();
+	int64_t now = now_ms();
+
+	for (size_t i = 0; i < l->len; i++) {
+		const struct cm_bootstrap_peer *p = &l->items[i];
+		struct cm_peer_info info = {0};
+
+		if (only_email != NULL && strcmp(p->email, only_email) != 0)
+			continue;
+		info.email = p->email;
+		info.peer_id = p->peer_id;
+		info.public_certificate = p->public_certificate;
+		info.socket_addresses = p->socket_addresses;
+		info.port = p->port;
+		info.is_broadcasting = p->socket_addresses.len > 0;
+		info.is_bootstrap = info.is_broadcasting;
+		info.peer_status = CM_PEER_ONLINE;
+		info.state = CM_STATE_DISCOVERED;
+		info.repositories = p->repositories;
+		info.availability_score = p->has_availability_score ? p->availability_score : 100;
+		info.performance_score = p->has_performance_score ? p->performance_score : 50;
+		info.score = 0.6 * info.availability_score + 0.4 * info.performance_score;
+		info.discovered_at_ms = now;
+		info.last_seen_ms = now;
+		info.expires_at_ms = now;
+		info.source = src;
+		info.found_in_ms = found_in_ms;
+		json_array_append_new(arr, cm_peer_info_encode(&info));
+	}
+	return arr;
+}
+
+/*
+ * The repositories of a POST /api/v1/broadcast body j (NULL: empty) into *out;
+ * has_repos false when it names none. Returns 0, or -1 with err set.
+ */
+static int
+broadcast_body_decode(const json_t *j, struct cm_repolist *out, bool *has_repos,
+		      struct cm_err *err)
+{
+	json_t *repos = j != NULL ? json_object_get(j, "repositories") : NULL, *r;
+	size_t i;
+
+	*has_repos = repos != NULL;
+	if (repos == NULL)
+		return 0;
+	if (!json_is_array(repos) || json_array_size(repos) > CM_MAX_REPOSITORIES)
+		goto bad;
+	json_array_foreach(repos, i, r) {
+		const char *name = json_string_value(json_object_get(r, "name"));
+		json_t *d = json_object_get(r, "description");
+
+		if (name == NULL || !cm_valid_repo_name(name, strlen(name)) ||
+		    (d != NULL &&
+		     (!json_is_string(d) || json_string_length(d) > CM_MAX_DESCRIPTION)) ||
+		    cm_repolist_append(out, name, json_string_value(d)) != 0)
+			goto bad;
+	}
+	return 0;
+bad:
+	cm_repolist_clear(out);
+	cm_err_set(err, "repositories: a list of {name, description?} with valid names (at most 256)");
+	return -1;
+}
+
+/* Pending answers */
+
+static void
+op_free(struct op *o)
+{
+	struct op **pp = &o->c->ops_pending;
+
+	while (*pp != NULL && *pp != o)
+		pp = &(*pp)->next;
+	if (*pp == o)
+		*pp = o->next;
+	/* The connection outlives the op: it must not call back into freed memory. */
+	if (o->req != NULL)
+		evhttp_connection_set_closecb(evhttp_request_get_connection(o->req), NULL, NULL);
+	if (o->timer != NULL)
+		event_free(o->timer);
+	cm_strlist_clear(&o->repos);
+	free(o->email);
+	free(o);
+}
+
+static int64_t
+op_elapsed(const struct op *o)
+{
+	return cm_time_mono_ms() - o->started_ms;
+}
+
+static void
+op_finish(struct op *o, json_t *arr)
+{
+	struct evhttp_request *req = o->req;
+
+	op_free(o);
+	if (req == NULL)
+		json_decref(arr);
+	else if (arr != NULL)
+		reply_json(req, 200, arr);
+	else
+		reply_error(req, 500, "could not build the answer", "internal");
+}
+
+/* The client went away: the answer has nowhere to go. */
+static void
+op_conn_closed(struct evhttp_connection *conn, void *arg)
+{
+	struct op *o = arg;
+
+	(void)conn;
+	o->req = NULL;
+}
+
+static struct op *
+op_new(struct ctl *c, struct evhttp_request *req)
+{
+	struct op *o = calloc(1, sizeof(*o));
+
+	if (o == NULL)
+		return NULL;
+	o->c = c;
+	o->req = req;
+	o->started_ms = cm_time_mono_ms();
+	o->next = c->ops_pending;
+	c->ops_pending = o;
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req), op_conn_closed, o);
+	return o;
+}
+
+/* Discovery: the table, then gossip, then the bootstrap servers */
+
+static void
+discover_bootstrap_done(void *arg, const struct cm_bootstrap_peerlist *l)
+{
+	struct op *o = arg;
+
+	op_finish(o, l != NULL ? bootstrap_infos(l, CM_SOURCE_BOOTSTRAP, op_elapsed(o), NULL)
+			       : json_array());
+}
+
+static void
+discover_fallback(struct op *o)
+{
+	struct ctl *c = o->c;
+
+	if (c->ops->bootstrap_discover(c->ctx, &o->repos, discover_bootstrap_done, o) == 0)
+		return;
+	op_finish(o, json_array());
+}
+
+static void
+discover_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct op *o = arg;
+	struct cm_strlist emails = {0};
+	json_t *arr;
+
+	(void)fd;
+	(void)what;
+	o->c->ops->gossip_take(o->c->ctx, o->request_id, &emails);
+	arr = emails.len > 0 ? table_infos(o->c, &o->repos, CM_SOURCE_GOSSIP, op_elapsed(o), &emails)
+			     : NULL;
+	cm_strlist_clear(&emails);
+	if (arr != NULL && json_array_size(arr) > 0) {
+		op_finish(o, arr);
+		return;
+	}
+	json_decref(arr);
+	discover_fallback(o);
+}
+
+/* Splits a comma-separated query value into repository names. Returns 0 or -1. */
+static int
+split_repos(const char *v, struct cm_strlist *out)
+{
+	char *copy = strdup(v != NULL ? v : ""), *save = NULL;
+
+	if (copy == NULL)
+		return -1;
+	for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		if (!cm_valid_repo_name(tok, strlen(tok)) || out->len >= CM_MAX_REPOSITORIES ||
+		    cm_strlist_append(out, tok) != 0) {
+			free(copy);
+			return -1;
+		}
+	}
+	free(copy);
+	return 0;
+}
+
+static void
+api_discover(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q)
+{
+	struct op *o;
+	json_t *arr;
+
+	if ((o = op_new(c, req)) == NULL) {
+		reply_error(req, 500, "out of memory", "internal");
+		return;
+	}
+	if (split_repos(evhttp_find_header(q, "repositories"), &o->repos) != 0 || o->repos.len == 0) {
+		op_free(o);
+		reply_error(req, 400, "repositories: a comma-separated list of repository names",
+			    "bad_query");
+		return;
+	}
+	arr = table_infos(c, &o->repos, CM_SOURCE_TABLE, 0, NULL);
+	if (arr != NULL && json_array_size(arr) > 0) {
+		for (size_t i = 0; i < json_array_size(arr); i++)
+			json_object_set_new(json_array_get(arr, i), "found_in_ms",
+					    json_integer(op_elapsed(o)));
+		op_finish(o, arr);
+		return;
+	}
+	json_decref(arr);
+	if (c->ops->gossip_ask(c->ctx, &o->repos, DISCOVER_ASK, o->request_id) > 0) {
+		o->timer = evtimer_new(c->base, discover_wait_cb, o);
+		if (o->timer != NULL) {
+			struct timeval tv = {DISCOVER_WAIT_MS / 1000, (DISCOVER_WAIT_MS % 1000) * 1000};
+
+			evtimer_add(o->timer, &tv);
+			return;
+		}
+	}
+	discover_fallback(o);
+}
+
+/* Lookup: the table, then a bootstrap listing, then the legacy relay */
+
+static void
+lookup_relay_done(void *arg, const struct cm_bootstrap_peerlist *l)
+{
+	struct op *o = arg;
+
+	op_finish(o, l != NULL ? bootstrap_infos(l, CM_SOURCE_RELAY, op_elapsed(o), o->email)
+			       : json_array());
+}
+
+static void
+lookup_bootstrap_done(void *arg, const struct cm_bootstrap_peerlist *l)
+{
+	struct op *o = arg;
+	struct ctl *c = o->c;
+
+	if (l != NULL) {
+		json_t *arr = bootstrap_infos(l, CM_SOURCE_BOOTSTRAP, op_elapsed(o), o->email);
+
+		if (json_array_size(arr) > 0) {
+			op_finish(o, arr);
+			return;
+		}
+		json_decref(arr);
+	}
+	/* The seed's migration path: gossip first, the legacy relay last. */
+	if (c->ops->relay_lookup(c->ctx, o->email, lookup_relay_done, o) != 0)
+		op_finish(o, json_array());
+}
+
+/* The table's entry for email as a PeerInfo array of one. */
+static json_t *
+table_info_one(struct ctl *c, const struct peertable_entry *e)
+{
+	struct cm_peer_info info;
+	json_t *arr = json_array();
+
+	if (peertable_entry_info(c->cfg.table, e, now_ms(), &info) == 0) {
+		info.source = CM_SOURCE_TABLE;
+		info.found_in_ms = 0;
+		json_array_append_new(arr, cm_peer_info_encode(&info));
+		cm_peer_info_clear(&info);
+	}
+	return arr;
+}
+
+static void
+api_lookup(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q)
+{
+	const char *email = evhttp_find_header(q, "email");
+	const struct peertable_entry *e;
+	struct op *o;
+
+	if (email == NULL || !cm_valid_email(email, strlen(email))) {
+		reply_error(req, 400, "email: a valid email address is required", "bad_query");
+		return;
+	}
+	if ((e = peertable_get(c->cfg.table, email)) != NULL) {
+		reply_json(req, 200, table_info_one(c, e));
+		return;
+	}
+	if (!c->cfg.has_bootstrap) {
+		reply_json(req, 200, json_array());
+		return;
+	}
+	if ((o = op_new(c, req)) == NULL || (o->email = strdup(email)) == NULL ||
+	    c->ops->bootstrap_peers(c->ctx, lookup_bootstrap_done, o) != 0) {
+		if (o != NULL)
+			op_free(o);
+		reply_error(req, 500, "cannot ask the bootstrap servers", "internal");
+	}
+}
+
+/* The other routes */
+
+static void
+api_status(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q)
+{
+	(void)q;
+	reply_json(req, 200, status_json(c));
+}
+
+static void
+api_peers(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q)
+{
+	struct cm_strlist repos = {0};
+	const char *r = evhttp_find_header(q, "repository");
+
+	if (r != NULL && !cm_valid_repo_name(r, strlen(r)))
+		reply_error(req, 400, "repository: not a valid repository name", "bad_query");
+	else if (r != NULL && cm_strlist_append(&repos, r) != 0)
+		reply_error(req, 500, "out of memory", "internal");
+	else
+		reply_json(req, 200, table_infos(c, &repos, CM_SOURCE_NONE, 0, NULL));
+	cm_strlist_clear(&repos);
+}
+
+static void
+api_broadcast_on(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	char *body = malloc(len + 1);
+	struct cm_err err = {0};
+	struct cm_repolist l = {0};
+	json_t *j = NULL;
+	bool has_repos;
+	int rc;
+
+	(void)q;
+	if (body == NULL) {
+		reply_error(req, 500, "out of memory", "internal");
+		return;
+	}
+	evbuffer_copyout(in, body, len);
+	body[len] = '\0';
+	if (len > 0 && (j = cm_json_parse(body, len, CM_MAX_BODY, &err)) == NULL) {
+		free(body);
+		reply_error(req, 400, err.msg, "bad_json");
+		return;
+	}
+	free(body);
+	rc = broadcast_body_decode(j, &l, &has_repos, &err);
+	json_decref(j);
+	if (rc != 0) {
+		reply_error(req, 400, err.msg, "bad_body");
+		return;
+	}
+	rc = c->ops->broadcast_on(c->ctx, has_repos ? &l : NULL);
+	cm_repolist_clear(&l);
+	if (rc != 0) {
+		reply_error(req, 409, "broadcasting needs [gossip] listen in agent.ini",
+			    "no_listener");
+		return;
+	}
+	reply_json(req, 200, status_json(c));
+}
+
+static void
+api_broadcast_off(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q)
+{
+	(void)q;
+	c->ops->broadcast_off(c->ctx);
+	reply_json(req, 200, status_json(c));
+}
+
+static const struct route routes[] = {
+	{EVHTTP_REQ_GET, "GET", "/api/v1/status", api_status},
+	{EVHTTP_REQ_GET, "GET", "/api/v1/peers", api_peers},
+	{EVHTTP_REQ_GET, "GET", "/api/v1/discover", api_discover},
+	{EVHTTP_REQ_GET, "GET", "/api/v1/lookup", api_lookup},
+	{EVHTTP_REQ_POST, "POST", "/api/v1/broadcast", api_broadcast_on},
+	{EVHTTP_REQ_DELETE, "DELETE", "/api/v1/broadcast", api_broadcast_off},
+};
+
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* Constant time, so the token cannot be guessed byte by byte. */
+static bool
+token_ok(const struct ctl *c, const char *header)
+{
+	size_t n = strlen(c->token), m;
+	unsigned char diff = 0;
+
+	if (header == NULL || strncmp(header, "Bearer ", 7) != 0)
+		return false;
+	header += 7;
+	m = strlen(header);
+	if (m != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)(header[i] ^ c->token[i]);
+	return diff == 0;
+}
+
+/* A known path asked with another method: 405 with the methods it has. */
+static bool
+reply_not_allowed(struct evhttp_request *req, const char *path)
+{
+	char allow[64] = "";
+
+	for (size_t i = 0; i < NROUTES; i++) {
+		if (strcmp(routes[i].path, path) != 0)
+			continue;
+		if (allow[0] != '\0')
+			strcat(allow, ", ");
+		strcat(allow, routes[i].method_name);
+	}
+	if (allow[0] == '\0')
+		return false;
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+	reply_error(req, 405, "method not allowed", "method_not_allowed");
+	return true;
+}
+
+static void
+api_cb(struct evhttp_request *req, void *arg)
+{
+	struct ctl *c = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = evhttp_uri_get_path(uri), *query = evhttp_uri_get_query(uri);
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	struct evkeyvalq q;
+	size_t i;
+
+	if (!token_ok(c, evhttp_find_header(evhttp_request_get_input_headers(req),
+					    "Authorization"))) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+				  "Bearer");
+		reply_error(req, 401, "a valid Bearer token (DIR/api.token) is required",
+			    "unauthorized");
+		return;
+	}
+	TAILQ_INIT(&q);
+	if (query != NULL && evhttp_parse_query_str(query, &q) != 0) {
+		reply_error(req, 400, "malformed query string", "bad_query");
+		return;
+	}
+	if (path == NULL)
+		path = "";
+	for (i = 0; i < NROUTES; i++)
+		if (routes[i].method == m && strcmp(routes[i].path, path) == 0)
+			break;
+	if (i < NROUTES)
+		routes[i].fn(c, req, &q);
+	else if (!reply_not_allowed(req, path))
+		reply_error(req, 404, "no such endpoint", "not_found");
+	evhttp_clear_headers(&q);
+}
+
+struct ctl *
+ctl_new(struct event_base *base, const struct ctl_config *cfg, const struct ctl_ops *ops,
+	void *ctx)
+{
+	struct ctl *c = calloc(1, sizeof(*c));
+
+	if (c == NULL || (c->token = strdup(cfg->token)) == NULL) {
+		free(c);
+		return NULL;
+	}
+	c->cfg = *cfg;
+	c->cfg.token = c->token;
+	c->ops = ops;
+	c->ctx = ctx;
+	c->base = base;
+	c->http = evhttp_new(base);
+	if (c->http == NULL || evhttp_bind_socket(c->http, cfg->host, (uint16_t)cfg->port) != 0) {
+		log_errx("control API: cannot listen on %s port %d: %s", cfg->host, cfg->port,
+			 strerror(errno));
+		ctl_free(c);
+		return NULL;
+	}
+	evhttp_set_max_body_size(c->http, CM_MAX_BODY);
+	evhttp_set_max_headers_size(c->http, 16 * 1024);
+	evhttp_set_timeout(c->http, 30);
+	/* Every method reaches api_cb, so a wrong one gets a JSON 405 with Allow. */
+	evhttp_set_allowed_methods(c->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE |
+						    EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
+						    EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+	evhttp_set_gencb(c->http, api_cb, c);
+	return c;
+}
+
+void
+ctl_free(struct ctl *c)
+{
+	if (c == NULL)
+		return;
+	while (c->ops_pending != NULL) {
+		struct evhttp_request *req = c->ops_pending->req;
+
+		op_free(c->ops_pending);
+		if (req != NULL)
+			reply_error(req, 503, "shutting down", "unavailable");
+	}
+	if (c->http != NULL)
+		evhttp_free(c->http);
+	free(c->token);
+	free(c);
+}

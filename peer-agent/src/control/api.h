@@ -1,0 +1,83 @@
+/*
+ * api.h - the agent's control API: a local HTTP server on the agent's loop
+ * with a route table (method, path, handler), a Bearer token on every route
+ * and JSON answers.
+ *
+ * It reads the peer table itself and decides how a discovery falls back (the
+ * table, then a gossip request and a short wait, then the bootstrap servers);
+ * everything else it asks of the daemon through struct ctl_ops, which the
+ * daemon fills.
+ */
+#ifndef PA_CONTROL_API_H
+#define PA_CONTROL_API_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/engine.h"
+#include "core/peertable.h"
+#include "fb/types.h"
+#include "fb/validate.h"
+#include "net/transport.h"
+
+/* What GET /api/v1/status shows; pointers stay the daemon's. */
+struct ctl_status {
+	const char *email;
+	const char *peer_id;
+	bool broadcasting;
+	bool is_bootstrap;
+	const char *bootstrap_state; /* "REGISTERED", ... */
+	const char *bootstrap_url;   /* "" before any answer */
+	bool has_expires;            /* registered: expires_ms is when the server drops us */
+	int64_t expires_ms;
+	size_t neighbours;
+	size_t known_peers;
+	int listen_port;
+	const struct engine_stats *engine;
+	const struct tp_stats *transport;
+	size_t sessions_open;
+};
+
+/* A bootstrap answer: the listing, or NULL when the request failed. */
+typedef void (*ctl_list_fn)(void *arg, const struct cm_bootstrap_peerlist *l);
+
+struct ctl_ops {
+	void (*status)(void *ctx, struct ctl_status *out);
+	/* Starts broadcasting or re-announces; repos (NULL: unchanged) become ours. */
+	int (*broadcast_on)(void *ctx, struct cm_repolist *repos); /* -1: no listener */
+	void (*broadcast_off)(void *ctx);
+	/* Asks k neighbours who hosts repos; returns how many were asked (0: none). */
+	int (*gossip_ask)(void *ctx, const struct cm_strlist *repos, int k,
+			  char request_id[CM_UUID_TEXT_LEN + 1]);
+	/* The emails that answered request_id; the request is forgotten. */
+	void (*gossip_take)(void *ctx, const char *request_id, struct cm_strlist *emails);
+	/*
+	 * Bootstrap requests: 0 when sent (done follows, exactly once), -1 when not
+	 * (no server configured, or it could not be sent). relay_lookup's listing
+	 * holds the one peer the relay knows.
+	 */
+	int (*bootstrap_discover)(void *ctx, const struct cm_strlist *repos, ctl_list_fn done,
+				  void *arg);
+	int (*bootstrap_peers)(void *ctx, ctl_list_fn done, void *arg);
+	int (*relay_lookup)(void *ctx, const char *email, ctl_list_fn done, void *arg);
+};
+
+struct ctl_config {
+	const char *host;
+	int port;
+	const char *token;          /* the Bearer token every request must carry */
+	const struct peertable *table;
+	bool has_bootstrap;         /* bootstrap servers are configured */
+};
+
+struct ctl;
+
+/* Listens on host:port. NULL on failure (logged). */
+struct ctl *ctl_new(struct event_base *base, const struct ctl_config *c, const struct ctl_ops *ops,
+		    void *ctx);
+
+/* Answers what is still pending 503 and stops listening. */
+void ctl_free(struct ctl *c);
+
+#endif

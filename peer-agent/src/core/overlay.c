@@ -1,0 +1,302 @@
+/*
+ * overlay.c - the dial policy (overlay.h): candidates, per-email backoffs and
+ * the choice of whom to dial in a round.
+ */
+#include "core/overlay.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fb/limits.h"
+
+/* A peer a bootstrap server listed. */
+struct cand {
+	char *email;
+	char fp[CM_FINGERPRINT_LEN + 1];
+	struct cm_strlist addrs;
+	int port;
+};
+
+/* Dial backoff of one email. */
+struct email_backoff {
+	char *email;
+	struct overlay_backoff b;
+};
+
+struct overlay {
+	struct overlay_config cfg;
+	char *self;
+	struct cand cands[OVERLAY_MAX_CANDIDATES];
+	size_t ncands;
+	struct email_backoff backoffs[OVERLAY_MAX_BACKOFFS];
+	size_t nbackoffs;
+};
+
+int64_t
+overlay_jitter_ms(int64_t ms, struct engine_rng *rng)
+{
+	return ms / 2 + (int64_t)(rng->next(rng->ctx) % (uint64_t)(ms > 0 ? ms : 1));
+}
+
+int64_t
+overlay_backoff_next(struct overlay_backoff *b, int64_t now_ms, struct engine_rng *rng)
+{
+	int64_t wait = OVERLAY_BACKOFF_MIN_MS;
+
+	for (int i = 0; i < b->fails && wait < OVERLAY_BACKOFF_MAX_MS; i++)
+		wait *= 2;
+	if (wait > OVERLAY_BACKOFF_MAX_MS)
+		wait = OVERLAY_BACKOFF_MAX_MS;
+	b->fails++;
+	wait = overlay_jitter_ms(wait, rng);
+	b->next_ms = now_ms + wait;
+	return wait;
+}
+
+void
+overlay_backoff_reset(struct overlay_backoff *b)
+{
+	b->fails = 0;
+	b->next_ms = 0;
+}
+
+bool
+overlay_backoff_waiting(const struct overlay_backoff *b, int64_t now_ms)
+{
+	return now_ms < b->next_ms;
+}
+
+bool
+overlay_keep_new_session(const char *self_email, const char *peer_email, bool new_outbound)
+{
+	return new_outbound == (strcmp(self_email, peer_email) < 0);
+}
+
+void
+overlay_config_default(struct overlay_config *c)
+{
+	c->neighbours = 8;
+	c->dials_per_round = OVERLAY_DIALS_PER_ROUND;
+}
+
+struct overlay *
+overlay_new(const struct overlay_config *c, const char *self_email)
+{
+	struct overlay *o = calloc(1, sizeof(*o));
+
+	if (o == NULL || (o->self = strdup(self_email)) == NULL) {
+		free(o);
+		return NULL;
+	}
+	o->cfg = *c;
+	if (o->cfg.dials_per_round > OVERLAY_DIALS_PER_ROUND)
+		o->cfg.dials_per_round = OVERLAY_DIALS_PER_ROUND;
+	return o;
+}
+
+void
+overlay_candidates_clear(struct overlay *o)
+{
+	for (size_t i = 0; i < o->ncands; i++) {
+		free(o->cands[i].email);
+		cm_strlist_clear(&o->cands[i].addrs);
+	}
+	o->ncands = 0;
+}
+
+void
+overlay_free(struct overlay *o)
+{
+	if (o == NULL)
+		return;
+	overlay_candidates_clear(o);
+	for (size_t i = 0; i < o->nbackoffs; i++)
+		free(o->backoffs[i].email);
+	free(o->self);
+	free(o);
+}
+
+int
+overlay_candidate_set(struct overlay *o, const char *email, const struct cm_strlist *addrs,
+		      int port, const char *fingerprint)
+{
+	struct cand *c = NULL;
+
+	if (strcmp(email, o->self) == 0 || addrs->len == 0 || port <= 0)
+		return -1;
+	for (size_t i = 0; i < o->ncands && c == NULL; i++)
+		if (strcmp(o->cands[i].email, email) == 0)
+			c = &o->cands[i];
+	if (c == NULL) {
+		if (o->ncands == OVERLAY_MAX_CANDIDATES)
+			return -1;
+		c = &o->cands[o->ncands];
+		memset(c, 0, sizeof(*c));
+		if ((c->email = strdup(email)) == NULL)
+			return -1;
+		o->ncands++;
+	}
+	cm_strlist_clear(&c->addrs);
+	for (size_t i = 0; i < addrs->len; i++)
+		cm_strlist_append(&c->addrs, addrs->items[i]);
+	c->port = port;
+	snprintf(c->fp, sizeof(c->fp), "%s", fingerprint != NULL ? fingerprint : "");
+	return 0;
+}
+
+static const struct overlay_backoff *
+backoff_find(const struct overlay *o, const char *email)
+{
+	for (size_t i = 0; i < o->nbackoffs; i++)
+		if (strcmp(o->backoffs[i].email, email) == 0)
+			return &o->backoffs[i].b;
+	return NULL;
+}
+
+void
+overlay_dial_failed(struct overlay *o, const char *email, int64_t now_ms, struct engine_rng *rng)
+{
+	struct overlay_backoff *b = (struct overlay_backoff *)backoff_find(o, email);
+
+	if (b == NULL) {
+		struct email_backoff *eb;
+
+		/* Full: the oldest slot makes room (its peer's next attempt comes sooner). */
+		if (o->nbackoffs == OVERLAY_MAX_BACKOFFS) {
+			free(o->backoffs[0].email);
+			o->backoffs[0] = o->backoffs[--o->nbackoffs];
+		}
+		eb = &o->backoffs[o->nbackoffs];
+		if ((eb->email = strdup(email)) == NULL)
+			return;
+		overlay_backoff_reset(&eb->b);
+		o->nbackoffs++;
+		b = &eb->b;
+	}
+	overlay_backoff_next(b, now_ms, rng);
+}
+
+void
+overlay_dial_ok(struct overlay *o, const char *email)
+{
+	struct overlay_backoff *b = (struct overlay_backoff *)backoff_find(o, email);
+
+	if (b != NULL)
+		overlay_backoff_reset(b);
+}
+
+bool
+overlay_waiting(const struct overlay *o, const char *email, int64_t now_ms)
+{
+	const struct overlay_backoff *b = backoff_find(o, email);
+
+	return b != NULL && overlay_backoff_waiting(b, now_ms);
+}
+
+/* Rotates through the addresses as attempts fail. */
+static const char *
+address_for(const struct overlay *o, const char *email, const struct cm_strlist *addrs)
+{
+	const struct overlay_backoff *b = backoff_find(o, email);
+
+	return addrs->items[(b != NULL ? (size_t)b->fails : 0) % addrs->len];
+}
+
+struct round {
+	const struct overlay *o;
+	overlay_linked_fn linked;
+	void *ctx;
+	int64_t now_ms;
+	struct overlay_dial *out;
+	size_t n, want;
+};
+
+static bool
+dialable(const struct round *r, const char *email)
+{
+	if (strcmp(email, r->o->self) == 0 || r->linked(r->ctx, email) ||
+	    overlay_waiting(r->o, email, r->now_ms))
+		return false;
+	/* Planned this round already: it counts as linked. */
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->out[i].email, email) == 0)
+			return false;
+	return true;
+}
+
+static void
+plan_add(struct round *r, const char *email, const struct cm_strlist *addrs, int port,
+	 const char *fp)
+{
+	r->out[r->n].email = email;
+	r->out[r->n].ip = address_for(r->o, email, addrs);
+	r->out[r->n].port = port;
+	r->out[r->n].fingerprint = fp;
+	r->n++;
+}
+
+struct pick {
+	const struct peertable_entry *e;
+	double score;
+};
+
+static int
+pick_cmp(const void *x, const void *y)
+{
+	const struct pick *p = x, *q = y;
+
+	if (p->e->rec.record.is_bootstrap != q->e->rec.record.is_bootstrap)
+		return p->e->rec.record.is_bootstrap ? -1 : 1;
+	return p->score > q->score ? -1 : p->score < q->score ? 1 : 0;
+}
+
+/* The best broadcasting peers of the table, is_bootstrap ones first, then by score. */
+static void
+plan_from_table(struct round *r, const struct peertable *t, int64_t table_now_ms)
+{
+	const struct peertable_entry *e;
+	size_t cursor = 0, n = 0;
+	struct pick *picks = calloc(peertable_count(t) + 1, sizeof(*picks));
+
+	if (picks == NULL)
+		return;
+	while ((e = peertable_next(t, &cursor)) != NULL) {
+		const struct cm_peer_record *rec = &e->rec.record;
+
+		if (!rec->is_broadcasting || e->offline || rec->socket_addresses.len == 0 ||
+		    rec->port <= 0 || !dialable(r, rec->email))
+			continue;
+		picks[n].e = e;
+		picks[n].score = peertable_entry_score(t, e, table_now_ms);
+		n++;
+	}
+	qsort(picks, n, sizeof(*picks), pick_cmp);
+	for (size_t i = 0; i < n && r->n < r->want; i++) {
+		const struct cm_peer_record *rec = &picks[i].e->rec.record;
+
+		plan_add(r, rec->email, &rec->socket_addresses, rec->port, picks[i].e->fingerprint);
+	}
+	free(picks);
+}
+
+size_t
+overlay_plan(const struct overlay *o, const struct peertable *table, size_t sessions,
+	     overlay_linked_fn linked, void *ctx, int64_t now_ms, int64_t table_now_ms,
+	     struct overlay_dial *out)
+{
+	struct round r = {o, linked, ctx, now_ms, out, 0, 0};
+
+	if (sessions >= o->cfg.neighbours)
+		return 0;
+	r.want = o->cfg.neighbours - sessions;
+	if (r.want > o->cfg.dials_per_round)
+		r.want = o->cfg.dials_per_round;
+	for (size_t i = 0; i < o->ncands && r.n < r.want; i++)
+		if (dialable(&r, o->cands[i].email))
+			plan_add(&r, o->cands[i].email, &o->cands[i].addrs, o->cands[i].port,
+				 o->cands[i].fp);
+	if (table != NULL && r.n < r.want)
+		plan_from_table(&r, table, table_now_ms);
+	return r.n;
+}

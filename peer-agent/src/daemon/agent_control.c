@@ -1,0 +1,188 @@
+/*
+ * agent_control.c - what the control API (control/api.h) asks of the daemon:
+ * its status, broadcasting on and off, gossip requests and bootstrap queries.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/agent_internal.h"
+#include "fb/codec.h"
+
+static void
+ctl_status_cb(void *ctx, struct ctl_status *out)
+{
+	struct pa_agent *a = ctx;
+
+	out->email = cm_identity_email(a->id);
+	out->peer_id = a->peer_id;
+	out->broadcasting = a->broadcasting;
+	out->is_bootstrap = agent_is_bootstrap(a);
+	out->bootstrap_state = bootreg_state_name(a->reg.state);
+	out->bootstrap_url = a->bs_url;
+	out->has_expires = bootreg_is_registered(&a->reg);
+	out->expires_ms = a->reg.expires_ms;
+	out->neighbours = engine_neighbour_count(a->engine);
+	out->known_peers = peertable_count(a->table);
+	out->listen_port = tp_listen_port(a->tp);
+	out->engine = engine_stats(a->engine);
+	out->transport = tp_stats(a->tp);
+	out->sessions_open = tp_session_count(a->tp);
+}
+
+static int
+ctl_broadcast_on_cb(void *ctx, struct cm_repolist *repos)
+{
+	struct pa_agent *a = ctx;
+
+	if (repos != NULL) {
+		cm_repolist_clear(&a->repos);
+		a->repos = *repos;
+		memset(repos, 0, sizeof(*repos));
+		peertable_set_own_repositories(a->table, &a->repos);
+	}
+	if (!a->broadcasting)
+		return agent_broadcast_start(a);
+	agent_update_self(a);
+	agent_run_actions(a);
+	if (a->bc != NULL)
+		agent_arm(a->bs_ev, 0);
+	return 0;
+}
+
+static void
+ctl_broadcast_off_cb(void *ctx)
+{
+	struct pa_agent *a = ctx;
+
+	if (a->broadcasting)
+		agent_broadcast_stop(a);
+}
+
+static int
+ctl_gossip_ask_cb(void *ctx, const struct cm_strlist *repos, int k,
+		  char request_id[CM_UUID_TEXT_LEN + 1])
+{
+	struct pa_agent *a = ctx;
+	int n = engine_request(a->engine, repos, k, agent_now_ms(), &a->rng, request_id, &a->acts);
+
+	agent_run_actions(a);
+	return n;
+}
+
+static void
+ctl_gossip_take_cb(void *ctx, const char *request_id, struct cm_strlist *emails)
+{
+	struct pa_agent *a = ctx;
+
+	engine_request_take(a->engine, request_id, emails);
+}
+
+/* A bootstrap request on the control API's behalf, and whom to tell. */
+struct ask {
+	ctl_list_fn done;
+	void *arg;
+};
+
+static struct ask *
+ask_new(ctl_list_fn done, void *arg)
+{
+	struct ask *q = malloc(sizeof(*q));
+
+	if (q != NULL) {
+		q->done = done;
+		q->arg = arg;
+	}
+	return q;
+}
+
+static void
+ask_list_done(const struct bc_result *r, void *arg)
+{
+	struct ask *q = arg;
+	struct cm_bootstrap_peerlist l;
+	struct cm_err err;
+
+	if (r->http_status == 200 && r->body != NULL &&
+	    cm_bootstrap_peerlist_decode(r->body, &l, &err) == 0) {
+		q->done(q->arg, &l);
+		cm_bootstrap_peerlist_clear(&l);
+	} else {
+		q->done(q->arg, NULL);
+	}
+	free(q);
+}
+
+static void
+ask_peer_done(const struct bc_result *r, void *arg)
+{
+	struct ask *q = arg;
+	struct cm_bootstrap_peer p;
+	struct cm_bootstrap_peerlist l = {&p, 1};
+	struct cm_err err;
+
+	if (r->http_status == 200 && r->body != NULL &&
+	    cm_bootstrap_peer_decode(r->body, &p, &err) == 0) {
+		q->done(q->arg, &l);
+		cm_bootstrap_peer_clear(&p);
+	} else {
+		q->done(q->arg, NULL);
+	}
+	free(q);
+}
+
+static int
+ctl_bootstrap_discover_cb(void *ctx, const struct cm_strlist *repos, ctl_list_fn done, void *arg)
+{
+	struct pa_agent *a = ctx;
+	struct ask *q;
+
+	if (a->bc == NULL || (q = ask_new(done, arg)) == NULL)
+		return -1;
+	if (bc_discover(a->bc, repos, CM_MAX_BOOTSTRAP_PEERS, ask_list_done, q) != 0) {
+		free(q);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+ctl_bootstrap_peers_cb(void *ctx, ctl_list_fn done, void *arg)
+{
+	struct pa_agent *a = ctx;
+	struct ask *q;
+
+	if (a->bc == NULL || (q = ask_new(done, arg)) == NULL)
+		return -1;
+	if (bc_peers(a->bc, CM_MAX_BOOTSTRAP_PEERS, ask_list_done, q) != 0) {
+		free(q);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+ctl_relay_lookup_cb(void *ctx, const char *email, ctl_list_fn done, void *arg)
+{
+	struct pa_agent *a = ctx;
+	struct ask *q;
+
+	if (a->bc == NULL || (q = ask_new(done, arg)) == NULL)
+		return -1;
+	if (bc_relay_lookup(a->bc, email, ask_peer_done, q) != 0) {
+		free(q);
+		return -1;
+	}
+	return 0;
+}
+
+const struct ctl_ops agent_ctl_ops = {
+	.status = ctl_status_cb,
+	.broadcast_on = ctl_broadcast_on_cb,
+	.broadcast_off = ctl_broadcast_off_cb,
+	.gossip_ask = ctl_gossip_ask_cb,
+	.gossip_take = ctl_gossip_take_cb,
+	.bootstrap_discover = ctl_bootstrap_discover_cb,
+	.bootstrap_peers = ctl_bootstrap_peers_cb,
+	.relay_lookup = ctl_relay_lookup_cb,
+};
+

@@ -1,0 +1,83 @@
+/*
+ * agent_internal.h - the daemon's state and what its files share: agent.c
+ * (start, stop, timers, signals), agent_links.c (sessions and dialling),
+ * agent_bootstrap.c (the bootstrap servers) and agent_control.c (the control
+ * API's side in the daemon).
+ */
+#ifndef PA_AGENT_INTERNAL_H
+#define PA_AGENT_INTERNAL_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "control/api.h"
+#include "core/bootreg.h"
+#include "core/engine.h"
+#include "core/overlay.h"
+#include "core/peertable.h"
+#include "daemon/bootclient.h"
+#include "daemon/config.h"
+#include "daemon/sessions.h"
+#include "fb/identity.h"
+#include "fb/types.h"
+#include "fb/validate.h"
+#include "net/transport.h"
+
+struct pa_agent {
+	const struct pa_config *cfg;
+	struct event_base *base;
+	struct cm_identity *id;
+	struct peertable *table;
+	struct engine *engine;
+	struct tp_ctx *tp;
+	struct bc_client *bc;
+	struct ctl *ctl;
+	char *token;
+	char *peers_path;
+	uint64_t rng_state;
+	struct engine_rng rng;
+	char peer_id[CM_UUID_TEXT_LEN + 1];
+	bool broadcasting;
+	struct cm_repolist repos;
+	struct cm_strlist advertise;
+	struct engine_actions acts; /* what the engine asked for, performed by agent_run_actions */
+
+	struct bootreg reg;
+	char bs_url[512];
+	bool bs_busy;
+	struct overlay_backoff peers_fetch;
+	bool peers_fetch_busy;
+
+	struct sessions *links;
+	struct overlay *overlay;
+
+	struct event *tick_ev, *dial_ev, *bs_ev, *save_ev, *ping_ev, *stop_ev;
+	struct event *sig_term, *sig_int;
+	bool stopping;
+	int64_t stop_started_ms;
+};
+
+/* agent.c */
+int64_t agent_now_ms(void);
+void agent_arm(struct event *ev, int64_t ms);
+int64_t agent_jitter(struct pa_agent *a, int64_t ms);
+bool agent_is_bootstrap(const struct pa_agent *a);
+void agent_update_self(struct pa_agent *a);
+void agent_run_actions(struct pa_agent *a);
+
+/* agent_links.c */
+extern const struct tp_callbacks agent_tp_callbacks;
+void agent_dial_cb(evutil_socket_t fd, short what, void *arg);
+
+/* agent_bootstrap.c */
+void agent_bs_cb(evutil_socket_t fd, short what, void *arg);
+void agent_fetch_bootstrap_peers(struct pa_agent *a);
+int agent_broadcast_start(struct pa_agent *a);
+void agent_broadcast_stop(struct pa_agent *a);
+void agent_unregister_done(const struct bc_result *r, void *arg);
+
+/* agent_control.c */
+extern const struct ctl_ops agent_ctl_ops;
+
+#endif

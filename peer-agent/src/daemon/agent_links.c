@@ -1,0 +1,177 @@
+/*
+ * agent_links.c - the agent's sessions: the transport's callbacks into the
+ * engine, the duplicate-session rule, and the dials the overlay plans.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/agent_internal.h"
+#include "fb/log.h"
+#include "fb/timeutil.h"
+
+#define DIAL_INTERVAL_MS 1000
+#define FEEDBACK_EVERY_MS (5 * 60 * 1000)
+
+/* True when a session (open or being set up) exists with email. */
+static bool
+linked(void *ctx, const char *email)
+{
+	const struct pa_agent *a = ctx;
+	const struct link *l;
+	size_t cursor = 0;
+
+	while ((l = sessions_next(a->links, &cursor)) != NULL) {
+		const char *e = l->email != NULL ? l->email : engine_neighbour_email(a->engine, l->id);
+
+		if (e != NULL && strcmp(e, email) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Transport callbacks */
+
+/*
+ * Two sessions with one peer (both dialled at once): both sides keep the one
+ * the smaller email dialled.
+ */
+static void
+drop_duplicate(struct pa_agent *a, struct link *l, const char *email)
+{
+	const char *self = cm_identity_email(a->id);
+	struct link *o;
+	size_t cursor = 0;
+
+	while ((o = sessions_next(a->links, &cursor)) != NULL) {
+		const char *oe = engine_neighbour_email(a->engine, o->id);
+
+		if (o == l || oe == NULL || strcmp(oe, email) != 0)
+			continue;
+		tp_close(overlay_keep_new_session(self, email, l->outbound) ? o->s : l->s, 1000,
+			 "duplicate session");
+		return;
+	}
+}
+
+static void
+on_open(struct tp_session *s, void *arg)
+{
+	struct pa_agent *a = arg;
+	struct link *l = sessions_get(a->links, tp_session_id(s));
+
+	if (l == NULL)
+		l = sessions_add(a->links, tp_session_id(s), s, NULL, false);
+	if (l == NULL) {
+		tp_close(s, 1011, "out of memory");
+		return;
+	}
+	l->opened = true;
+	if (engine_neighbour_up(a->engine, l->id, !l->outbound, tp_session_fingerprint(s), agent_now_ms(),
+				&a->rng, &a->acts) != 0)
+		tp_close(s, 1011, "engine refused the session");
+	agent_run_actions(a);
+}
+
+static void
+on_text(struct tp_session *s, const char *buf, size_t len, void *arg)
+{
+	struct pa_agent *a = arg;
+	uint64_t id = tp_session_id(s);
+	bool was_authed = engine_neighbour_email(a->engine, id) != NULL;
+	enum engine_verdict v;
+	const char *email;
+
+	v = engine_receive(a->engine, id, buf, len, agent_now_ms(), &a->rng, &a->acts);
+	if (v != ENGINE_ACCEPTED && v != ENGINE_DUPLICATE && v != ENGINE_DROP_OLD)
+		log_info("frame from session %llu dropped: %s", (unsigned long long)id,
+			 engine_verdict_name(v));
+	email = engine_neighbour_email(a->engine, id);
+	if (!was_authed && email != NULL) {
+		struct link *l = sessions_get(a->links, id);
+
+		log_info("session with %s (%s) is up", email,
+			 l != NULL && l->outbound ? "dialled" : "accepted");
+		overlay_dial_ok(a->overlay, email);
+		if (l != NULL)
+			drop_duplicate(a, l, email);
+	}
+	agent_run_actions(a);
+}
+
+static void
+on_pong(struct tp_session *s, int64_t rtt_ms, void *arg)
+{
+	struct pa_agent *a = arg;
+	struct link *l = sessions_get(a->links, tp_session_id(s));
+	const char *email = engine_neighbour_email(a->engine, tp_session_id(s));
+	int64_t now = cm_time_mono_ms();
+
+	if (email == NULL)
+		return;
+	peertable_note_rtt(a->table, email, rtt_ms);
+	/* Community feedback: what we measure feeds the servers' performance_score. */
+	if (a->bc != NULL && l != NULL && now - l->last_feedback_ms >= FEEDBACK_EVERY_MS) {
+		const struct peertable_entry *e = peertable_get(a->table, email);
+
+		l->last_feedback_ms = now;
+		if (e != NULL && e->rec.record.is_bootstrap)
+			bc_feedback(a->bc, email, rtt_ms, NULL, NULL);
+	}
+}
+
+static void
+on_close(struct tp_session *s, int code, const char *reason, void *arg)
+{
+	struct pa_agent *a = arg;
+	uint64_t id = tp_session_id(s);
+	struct link *l = sessions_get(a->links, id);
+	const char *email = engine_neighbour_email(a->engine, id);
+
+	if (email != NULL)
+		log_info("session with %s closed: %d %s", email, code, reason);
+	else if (l != NULL && l->outbound && l->email != NULL)
+		log_info("could not reach %s: %d %s", l->email, code, reason);
+	if (l != NULL && l->outbound && l->email != NULL && (!l->opened || email == NULL))
+		overlay_dial_failed(a->overlay, l->email, cm_time_mono_ms(), &a->rng);
+	engine_neighbour_down(a->engine, id, agent_now_ms());
+	sessions_remove(a->links, id);
+}
+
+/* Dialling */
+
+static void
+dial(struct pa_agent *a, const struct overlay_dial *d)
+{
+	struct tp_session *s = tp_connect(a->tp, d->ip, d->port, a->cfg->bind, d->fingerprint);
+
+	if (s == NULL) {
+		overlay_dial_failed(a->overlay, d->email, cm_time_mono_ms(), &a->rng);
+		return;
+	}
+	log_info("dialling %s at %s port %d", d->email, d->ip, d->port);
+	if (sessions_add(a->links, tp_session_id(s), s, d->email, true) == NULL)
+		tp_close(s, 1011, "out of memory");
+}
+
+/* Keeps `neighbours` sessions, as the overlay plans them. */
+void
+agent_dial_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pa_agent *a = arg;
+	struct overlay_dial d[OVERLAY_DIALS_PER_ROUND];
+	size_t n;
+
+	(void)fd;
+	(void)what;
+	agent_arm(a->dial_ev, agent_jitter(a, DIAL_INTERVAL_MS));
+	if (a->stopping)
+		return;
+	if (engine_neighbour_count(a->engine) == 0 && a->bc != NULL)
+		agent_fetch_bootstrap_peers(a);
+	n = overlay_plan(a->overlay, a->table, sessions_count(a->links), linked, a, cm_time_mono_ms(),
+			 agent_now_ms(), d);
+	for (size_t i = 0; i < n; i++)
+		dial(a, &d[i]);
+}
+
+const struct tp_callbacks agent_tp_callbacks = {on_open, on_text, on_pong, on_close};

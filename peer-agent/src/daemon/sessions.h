@@ -1,0 +1,41 @@
+/*
+ * sessions.h - the agent's sessions by transport id: whom each one is with
+ * and how it came about. A small open-addressing map, so the per-frame
+ * lookup costs O(1) however many sessions are open.
+ */
+#ifndef PA_SESSIONS_H
+#define PA_SESSIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct tp_session;
+
+struct link {
+	uint64_t id;
+	struct tp_session *s;
+	char *email; /* outbound: whom we dialled; inbound: NULL until the hello */
+	bool outbound;
+	bool opened;
+	int64_t last_feedback_ms;
+};
+
+struct sessions;
+
+/* NULL on failure. */
+struct sessions *sessions_new(void);
+void sessions_free(struct sessions *m);
+
+struct link *sessions_get(const struct sessions *m, uint64_t id);
+
+/* A new record for id (email copied, may be NULL); NULL when out of memory. */
+struct link *sessions_add(struct sessions *m, uint64_t id, struct tp_session *s,
+			  const char *email, bool outbound);
+void sessions_remove(struct sessions *m, uint64_t id);
+size_t sessions_count(const struct sessions *m);
+
+/* Iteration: start *cursor at 0; NULL at the end. Adding or removing ends it. */
+struct link *sessions_next(const struct sessions *m, size_t *cursor);
+
+#endif
