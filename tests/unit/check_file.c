@@ -3,15 +3,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/fsutil.h"
+#include "fb/file.h"
 
 START_TEST(test_pa_append_capped_grows_and_stays_terminated)
 {
 	char *buf = NULL;
 	size_t len = 0;
 
-	ck_assert_int_eq(pa_append_capped(&buf, &len, 10, "abc", 3), 0);
-	ck_assert_int_eq(pa_append_capped(&buf, &len, 10, "defghij", 7), 0);
+	ck_assert_int_eq(cm_buf_append(&buf, &len, 10, "abc", 3), 0);
+	ck_assert_int_eq(cm_buf_append(&buf, &len, 10, "defghij", 7), 0);
 	ck_assert_uint_eq(len, 10);
 	ck_assert_str_eq(buf, "abcdefghij");
 	free(buf);
@@ -23,9 +23,9 @@ START_TEST(test_pa_append_capped_refuses_past_max_and_keeps_what_it_had)
 	char *buf = NULL;
 	size_t len = 0;
 
-	ck_assert_int_eq(pa_append_capped(&buf, &len, 4, "abc", 3), 0);
-	ck_assert_int_eq(pa_append_capped(&buf, &len, 4, "de", 2), -1);
-	ck_assert_int_eq(pa_append_capped(&buf, &len, 4, "x", (size_t)-1), -1);
+	ck_assert_int_eq(cm_buf_append(&buf, &len, 4, "abc", 3), 0);
+	ck_assert_int_eq(cm_buf_append(&buf, &len, 4, "de", 2), -1);
+	ck_assert_int_eq(cm_buf_append(&buf, &len, 4, "x", (size_t)-1), -1);
 	ck_assert_uint_eq(len, 3);
 	ck_assert_str_eq(buf, "abc");
 	free(buf);
