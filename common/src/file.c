@@ -94,8 +94,9 @@ cm_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-int
-cm_fsync_dir(const char *path)
+/* Makes a creation or rename in path's directory durable. Returns 0 or -1 (errno set). */
+static int
+fsync_dir(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 	char *dir = slash == NULL ? strdup(".")
@@ -142,7 +143,7 @@ cm_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode
 		cm_err_set(err, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
 		goto end;
 	}
-	if (cm_fsync_dir(path) != 0) {
+	if (fsync_dir(path) != 0) {
 		cm_err_set(err, "%s: cannot sync the directory: %s", path, strerror(errno));
 		goto end;
 	}

@@ -4,6 +4,7 @@
  */
 #include "fb/hash.h"
 
+#include <endian.h>
 #include <string.h>
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
@@ -63,11 +64,10 @@ sip_final(struct sip *s)
 static inline uint64_t
 load_le64(const unsigned char *p)
 {
-	uint64_t m = 0;
+	uint64_t m;
 
-	for (int i = 7; i >= 0; i--)
-		m = m << 8 | p[i];
-	return m;
+	memcpy(&m, p, sizeof(m));
+	return le64toh(m);
 }
 
 uint64_t

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FIRST_CAP 64 /* slots; a power of two */
+#define FIRST_CAP 16 /* slots; a power of two */
 
+/* 16 bytes: no stored hash, so a table of many small maps stays small. */
 struct slot {
-	uint64_t hash; /* kept, so growing and deleting never hash again */
 	union {
 		const char *s;
 		uint64_t u;
@@ -55,11 +55,16 @@ cm_map_len(const struct cm_map *m)
 	return m->len;
 }
 
-static bool
-same_key(const struct cm_map *m, const struct slot *sl, uint64_t hash, const char *s, uint64_t u)
+static uint64_t
+slot_hash(const struct cm_map *m, const struct slot *sl)
 {
-	if (sl->hash != hash)
-		return false;
+	return m->keys == CM_MAP_STR ? cm_siphash_str(&m->hash_key, sl->key.s)
+				     : cm_siphash_u64(&m->hash_key, sl->key.u);
+}
+
+static bool
+same_key(const struct cm_map *m, const struct slot *sl, const char *s, uint64_t u)
+{
 	return m->keys == CM_MAP_STR ? strcmp(sl->key.s, s) == 0 : sl->key.u == u;
 }
 
@@ -69,7 +74,7 @@ find(const struct cm_map *m, uint64_t hash, const char *s, uint64_t u)
 {
 	size_t mask = m->cap - 1, i = hash & mask;
 
-	while (m->slots[i].value != NULL && !same_key(m, &m->slots[i], hash, s, u))
+	while (m->slots[i].value != NULL && !same_key(m, &m->slots[i], s, u))
 		i = (i + 1) & mask;
 	return i;
 }
@@ -87,7 +92,7 @@ grow(struct cm_map *m)
 
 		if (old[i].value == NULL)
 			continue;
-		for (j = old[i].hash & mask; fresh[j].value != NULL; j = (j + 1) & mask)
+		for (j = slot_hash(m, &old[i]) & mask; fresh[j].value != NULL; j = (j + 1) & mask)
 			;
 		fresh[j] = old[i];
 	}
@@ -110,7 +115,6 @@ put(struct cm_map *m, uint64_t hash, const char *s, uint64_t u, void *value)
 		}
 		m->len++;
 	}
-	m->slots[i].hash = hash;
 	if (m->keys == CM_MAP_STR)
 		m->slots[i].key.s = s;
 	else
@@ -136,7 +140,7 @@ del(struct cm_map *m, size_t i)
 		j = (j + 1) & mask;
 		if (m->slots[j].value == NULL)
 			break;
-		home = m->slots[j].hash & mask;
+		home = slot_hash(m, &m->slots[j]) & mask;
 		/* Leave j where it is when its home lies cyclically in (i, j]. */
 		if ((i <= j) ? (i < home && home <= j) : (i < home || home <= j))
 			continue;

@@ -35,9 +35,6 @@ int cm_file_write_atomic(const char *path, const void *data, size_t len, mode_t 
 /* Writes all len bytes to fd, retrying short writes and EINTR. Returns 0 or -1 (errno set). */
 int cm_write_all(int fd, const void *data, size_t len);
 
-/* Makes a creation or rename in path's directory durable. Returns 0 or -1 (errno set). */
-int cm_fsync_dir(const char *path);
-
 /*
  * Appends n bytes of data to *buf (*len bytes, kept NUL-terminated), growing
  * it. Returns 0, or -1 with nothing appended and errno E2BIG (the result
