@@ -7,14 +7,14 @@
 #define FB_SCORE_H
 
 #define CM_SCORE_W_AVAILABILITY 0.6
-#define CM_SCORE_W_PERFORMANCE 0.4
+#define CM_SCORE_W_PERFORMANCE  0.4
 
 #define CM_SCORE_STR_(x) #x
-#define CM_SCORE_STR(x) CM_SCORE_STR_(x)
+#define CM_SCORE_STR(x)  CM_SCORE_STR_(x)
 /* The score as an SQL expression of two SQL expressions, e.g. CM_SCORE_SQL("s.a", "s.p"). */
-#define CM_SCORE_SQL(a, p)                                                                 \
-	CM_SCORE_STR(CM_SCORE_W_AVAILABILITY) " * " a " + " CM_SCORE_STR(                  \
-	    CM_SCORE_W_PERFORMANCE) " * " p
+#define CM_SCORE_SQL(a, p)                                                                         \
+	CM_SCORE_STR(CM_SCORE_W_AVAILABILITY)                                                      \
+	" * " a " + " CM_SCORE_STR(CM_SCORE_W_PERFORMANCE) " * " p
 
 /* The score of availability and performance scores. */
 static inline double
