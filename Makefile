@@ -58,7 +58,7 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # since most Debian libraries install into /usr/include, where any flags find them.
 SYS_IO = event2/ curl/ wslay/ microhttpd.h libpq-fe.h ini.h
 FORBID_common = $(SYS_IO) core/ net/ daemon/ control/ cli/
-FORBID_core = $(SYS_IO) sys/socket.h netinet/ arpa/ ifaddrs.h net/ daemon/ control/ cli/
+FORBID_core = $(SYS_IO) gnutls/ sys/socket.h netinet/ arpa/ ifaddrs.h net/ daemon/ control/ cli/
 FORBID_net = microhttpd.h libpq-fe.h ini.h core/ daemon/ control/ cli/
 FORBID_control = curl/ wslay/ microhttpd.h libpq-fe.h ini.h daemon/ cli/
 FORBID_daemon = curl/ microhttpd.h libpq-fe.h cli/
@@ -67,7 +67,7 @@ FORBID_server = event2/ curl/ wslay/ core/ net/ daemon/ control/ cli/
 POISON = $(BUILD)/poison
 
 FLAGS_common = $(call pc_cflags,$(PKG_COMMON))
-FLAGS_core = $(call pc_cflags,jansson gnutls)
+FLAGS_core = $(call pc_cflags,jansson)
 FLAGS_net = $(call pc_cflags,$(PKG_COMMON) libevent libcurl)
 FLAGS_control = $(call pc_cflags,$(PKG_COMMON) libevent)
 FLAGS_daemon = $(call pc_cflags,$(PKG_AGENT))

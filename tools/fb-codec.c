@@ -10,6 +10,7 @@
 
 #include "fb/codec.h"
 #include "fb/identity.h"
+#include "fb/score.h"
 #include "fb/timeutil.h"
 #include "fb/validate.h"
 
@@ -175,7 +176,7 @@ sample_peer_info(enum cm_peer_source source)
 	cm_repolist_append(&p.repositories, "photos", NULL);
 	p.availability_score = 99;
 	p.performance_score = 71.5;
-	p.score = 0.6 * 99 + 0.4 * 71.5;
+	p.score = cm_score(99, 71.5);
 	p.bandwidth_estimate = 500000;
 	p.discovered_at_ms = T0;
 	p.last_seen_ms = T0 + 30000;

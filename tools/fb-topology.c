@@ -22,6 +22,7 @@
 
 #include "core/topology.h"
 #include "fb/codec.h"
+#include "fb/file.h"
 #include "fb/limits.h"
 
 #define MAX_INPUT (64 * 1024 * 1024)
@@ -42,7 +43,6 @@ load_peers_file(struct topology *t, const char *arg)
 	char email[CM_MAX_EMAIL + 1];
 	struct cm_err err;
 	json_t *arr = NULL;
-	FILE *f = NULL;
 	char *buf = NULL;
 	size_t len;
 	int rc = -1;
@@ -53,17 +53,9 @@ load_peers_file(struct topology *t, const char *arg)
 	}
 	memcpy(email, arg, (size_t)(eq - arg));
 	email[eq - arg] = '\0';
-	if ((f = fopen(eq + 1, "r")) == NULL) {
-		perror(eq + 1);
+	if (cm_file_read(eq + 1, MAX_INPUT, &buf, &len, &err) != 0) {
+		fprintf(stderr, "fb-topology: %s\n", err.msg);
 		return -1;
-	}
-	if ((buf = malloc(MAX_INPUT + 1)) == NULL) {
-		fprintf(stderr, "fb-topology: out of memory\n");
-		goto end;
-	}
-	if ((len = fread(buf, 1, MAX_INPUT + 1, f)) > MAX_INPUT) {
-		fprintf(stderr, "fb-topology: %s: larger than %d bytes\n", eq + 1, MAX_INPUT);
-		goto end;
 	}
 	if ((arr = cm_json_parse(buf, len, MAX_INPUT, &err)) == NULL ||
 	    topology_add_peers(t, email, arr, &err) != 0) {
@@ -74,7 +66,6 @@ load_peers_file(struct topology *t, const char *arg)
 end:
 	json_decref(arr);
 	free(buf);
-	fclose(f);
 	return rc;
 }
 

@@ -1,6 +1,6 @@
 /*
- * ratelimit.c - token buckets in an open-addressing hash table with a
- * least-recently-used eviction when the table is full.
+ * ratelimit.c - token buckets in an fb/map.h map by key, bounded: once the
+ * map holds max_keys buckets, idle ones are dropped (see compact).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -8,10 +8,11 @@
 #include <string.h>
 
 #include "fb/identity.h"
+#include "fb/map.h"
 #include "ratelimit.h"
 
 struct bucket {
-	char key[CM_FINGERPRINT_LEN + 1]; /* "" = empty slot */
+	char key[CM_FINGERPRINT_LEN + 1]; /* the map's key */
 	double tokens;
 	int64_t last_ms;
 };
@@ -19,37 +20,39 @@ struct bucket {
 struct bs_ratelimit {
 	pthread_mutex_t lock;
 	double rate_per_ms, burst;
-	size_t cap, used;
-	struct bucket *slots;
+	size_t max_keys;
+	struct cm_hash_key hash_key;
+	struct cm_map *buckets; /* key -> struct bucket * */
 };
 
-static uint64_t
-hash_key(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
 struct bs_ratelimit *
-bs_ratelimit_new(double rate_per_s, double burst, size_t max_keys)
+bs_ratelimit_new(double rate_per_s, double burst, size_t max_keys,
+		 const struct cm_hash_key *hash_key)
 {
 	struct bs_ratelimit *rl = calloc(1, sizeof(*rl));
 
 	if (rl == NULL)
 		return NULL;
-	/* Twice the keys as slots keeps probe chains short. */
-	rl->cap = 2 * (max_keys > 0 ? max_keys : 1);
+	rl->max_keys = max_keys > 0 ? max_keys : 1;
 	rl->rate_per_ms = rate_per_s / 1000.0;
 	rl->burst = burst;
-	if ((rl->slots = calloc(rl->cap, sizeof(*rl->slots))) == NULL) {
+	rl->hash_key = *hash_key;
+	if ((rl->buckets = cm_map_new(CM_MAP_STR, hash_key)) == NULL) {
 		free(rl);
 		return NULL;
 	}
 	pthread_mutex_init(&rl->lock, NULL);
 	return rl;
+}
+
+static void
+free_buckets(struct cm_map *m)
+{
+	struct bucket *b;
+
+	for (size_t i = 0; (b = cm_map_next(m, &i)) != NULL;)
+		free(b);
+	cm_map_free(m);
 }
 
 void
@@ -58,38 +61,55 @@ bs_ratelimit_free(struct bs_ratelimit *rl)
 	if (rl == NULL)
 		return;
 	pthread_mutex_destroy(&rl->lock);
-	free(rl->slots);
+	free_buckets(rl->buckets);
 	free(rl);
 }
 
 /*
- * Rebuilds the table once it is half full. A bucket that has refilled holds no
- * state a new one would not have, so it goes; of the rest at most a quarter
- * of the slots are kept, so the table never fills however many keys arrive.
+ * Rebuilds the map once it holds max_keys buckets. A bucket that has refilled
+ * holds no state a new one would not have, so it goes; of the rest at most
+ * half of max_keys are kept, so the map never grows however many keys arrive.
  */
 static void
 compact(struct bs_ratelimit *rl, int64_t now_ms)
 {
-	struct bucket *fresh;
+	struct cm_map *fresh;
+	struct bucket *b;
 	size_t kept = 0;
 
-	if (rl->used < rl->cap / 2 || (fresh = calloc(rl->cap, sizeof(*fresh))) == NULL)
+	if (cm_map_len(rl->buckets) < rl->max_keys ||
+	    (fresh = cm_map_new(CM_MAP_STR, &rl->hash_key)) == NULL)
 		return;
-	for (size_t i = 0; i < rl->cap; i++) {
-		struct bucket *b = &rl->slots[i];
-		if (b->key[0] == '\0' || kept >= rl->cap / 4)
-			continue;
-		if (b->tokens + (double)(now_ms - b->last_ms) * rl->rate_per_ms >= rl->burst)
-			continue;
-		size_t j = hash_key(b->key) % rl->cap;
-		while (fresh[j].key[0] != '\0')
-			j = (j + 1) % rl->cap;
-		fresh[j] = *b;
-		kept++;
+	for (size_t i = 0; (b = cm_map_next(rl->buckets, &i)) != NULL;) {
+		if (kept < rl->max_keys / 2 &&
+		    b->tokens + (double)(now_ms - b->last_ms) * rl->rate_per_ms < rl->burst &&
+		    cm_map_put(fresh, b->key, b) == 0)
+			kept++;
+		else
+			free(b);
 	}
-	free(rl->slots);
-	rl->slots = fresh;
-	rl->used = kept;
+	cm_map_free(rl->buckets);
+	rl->buckets = fresh;
+}
+
+/* The bucket of key, made full when new; NULL when out of memory. */
+static struct bucket *
+bucket_get(struct bs_ratelimit *rl, const char *key, int64_t now_ms)
+{
+	struct bucket *b = cm_map_get(rl->buckets, key);
+
+	if (b != NULL)
+		return b;
+	if ((b = malloc(sizeof(*b))) == NULL)
+		return NULL;
+	snprintf(b->key, sizeof(b->key), "%s", key);
+	b->tokens = rl->burst;
+	b->last_ms = now_ms;
+	if (cm_map_put(rl->buckets, b->key, b) != 0) {
+		free(b);
+		return NULL;
+	}
+	return b;
 }
 
 bool
@@ -98,19 +118,15 @@ bs_ratelimit_take(struct bs_ratelimit *rl, const char *key, int64_t now_ms,
 {
 	struct bucket *b;
 	bool ok;
-	size_t i;
 
 	pthread_mutex_lock(&rl->lock);
 	compact(rl, now_ms);
-	i = hash_key(key) % rl->cap;
-	while (rl->slots[i].key[0] != '\0' && strcmp(rl->slots[i].key, key) != 0)
-		i = (i + 1) % rl->cap;
-	b = &rl->slots[i];
-	if (b->key[0] == '\0') {
-		snprintf(b->key, sizeof(b->key), "%s", key);
-		b->tokens = rl->burst;
-		b->last_ms = now_ms;
-		rl->used++;
+	/* Out of memory: refuse, as if the bucket were empty. */
+	if ((b = bucket_get(rl, key, now_ms)) == NULL) {
+		if (retry_after_ms != NULL)
+			*retry_after_ms = (int64_t)(1.0 / rl->rate_per_ms) + 1;
+		pthread_mutex_unlock(&rl->lock);
+		return false;
 	}
 	if (now_ms > b->last_ms) {
 		b->tokens += (double)(now_ms - b->last_ms) * rl->rate_per_ms;

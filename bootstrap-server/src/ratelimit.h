@@ -10,12 +10,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fb/hash.h"
+
 #define BS_RATELIMIT_MAX_KEYS 65536
 
 struct bs_ratelimit;
 
-/* rate_per_s tokens per second, burst tokens at most, at most max_keys buckets. */
-struct bs_ratelimit *bs_ratelimit_new(double rate_per_s, double burst, size_t max_keys);
+/*
+ * rate_per_s tokens per second, burst tokens at most, at most max_keys
+ * buckets; keys (client certificates' fingerprints) hashed under hash_key.
+ */
+struct bs_ratelimit *bs_ratelimit_new(double rate_per_s, double burst, size_t max_keys,
+				      const struct cm_hash_key *hash_key);
 void bs_ratelimit_free(struct bs_ratelimit *rl);
 
 /*

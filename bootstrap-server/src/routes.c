@@ -3,13 +3,13 @@
  * endpoint handlers. Every rejection is a JSON error and is decided before
  * anything is written to the database.
  */
-#include <gnutls/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "fb/codec.h"
+#include "fb/digest.h"
 #include "fb/log.h"
 #include "fb/timeutil.h"
 #include "fb/validate.h"
@@ -389,7 +389,6 @@ do_feedback(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 	struct cm_feedback_request f;
 	struct cm_err err;
 	char pair[2 * CM_MAX_EMAIL + 2], key[CM_FINGERPRINT_LEN + 1];
-	unsigned char digest[32];
 	json_t *j;
 	int rc;
 
@@ -407,9 +406,10 @@ do_feedback(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 	}
 	/* One sample per reporter and target per minute (per replica). */
 	snprintf(pair, sizeof(pair), "%s\n%s", req->cert_email, f.email);
-	gnutls_hash_fast(GNUTLS_DIG_SHA256, pair, strlen(pair), digest);
-	for (int i = 0; i < 32; i++)
-		snprintf(key + 2 * i, 3, "%02x", digest[i]);
+	if (cm_sha256_hex(pair, strlen(pair), key) != 0) {
+		bs_reply_error(rep, 500, "internal", "cannot hash the feedback pair");
+		goto end;
+	}
 	if (!bs_ratelimit_take(s->feedback_throttle, key, cm_time_mono_ms(), NULL)) {
 		bs_reply_error(rep, 429, "feedback_throttled",
 			       "one feedback sample per peer per minute");

@@ -21,8 +21,10 @@
 #include <unistd.h>
 
 #include "fb/codec.h"
+#include "fb/file.h"
 #include "fb/limits.h"
 #include "fb/log.h"
+#include "fb/random.h"
 #include "fb/timeutil.h"
 #include "server.h"
 
@@ -358,28 +360,14 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("mhd: %s", msg);
 }
 
-/* Reads a whole small file (a PEM) into a new string. */
+/* Reads a whole small file (a PEM, at most 1 MiB) into a new string. */
 static char *
 slurp(const char *path, struct cm_err *err)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t len = 0;
-	long size;
+	char *buf;
+	size_t len;
 
-	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
-	    size > 1024 * 1024 || fseek(f, 0, SEEK_SET) != 0 ||
-	    (buf = malloc((size_t)size + 1)) == NULL ||
-	    (len = fread(buf, 1, (size_t)size, f)) != (size_t)size) {
-		cm_err_set(err, "cannot read %s", path);
-		free(buf);
-		buf = NULL;
-	} else {
-		buf[len] = '\0';
-	}
-	if (f != NULL)
-		fclose(f);
-	return buf;
+	return cm_file_read(path, 1024 * 1024, &buf, &len, err) == 0 ? buf : NULL;
 }
 
 int
@@ -496,21 +484,25 @@ blank_or_comment(const char *line)
 	return *line == '\0' || *line == '\n' || *line == '#';
 }
 
-/* Reads a fingerprint list file into a new array (*out, *len). */
+/* Reads a fingerprint list file (at most 1 MiB) into a new array (*out, *len). */
 static int
 load_fingerprints(const char *path, char ***out, size_t *len, struct cm_err *err)
 {
-	FILE *f = fopen(path, "r");
-	char line[512], fp[CM_FINGERPRINT_LEN + 1];
+	char fp[CM_FINGERPRINT_LEN + 1], *text = NULL;
+	const char *line, *next;
+	size_t text_len;
 	int lineno = 0, rc = -1;
 
-	*out = calloc(1, sizeof(char *));
 	*len = 0;
-	if (f == NULL || *out == NULL) {
-		cm_err_set(err, "cannot read %s", path);
-		goto end;
+	if ((*out = calloc(1, sizeof(char *))) == NULL) {
+		cm_err_set(err, "%s: out of memory", path);
+		return -1;
 	}
-	while (fgets(line, sizeof(line), f) != NULL) {
+	if (cm_file_read(path, 1024 * 1024, &text, &text_len, err) != 0)
+		return -1;
+	for (line = text; *line != '\0'; line = next) {
+		next = strchr(line, '\n');
+		next = next != NULL ? next + 1 : line + strlen(line);
 		lineno++;
 		if (blank_or_comment(line))
 			continue;
@@ -530,8 +522,7 @@ load_fingerprints(const char *path, char ***out, size_t *len, struct cm_err *err
 	}
 	rc = 0;
 end:
-	if (f != NULL)
-		fclose(f);
+	free(text);
 	return rc;
 }
 
@@ -558,14 +549,19 @@ bs_server_load_lists(struct bs_server *s, const struct bs_config *cfg, struct cm
 int
 bs_server_init(struct bs_server *s, struct bs_config *cfg)
 {
+	struct cm_hash_key key;
+
 	s->cfg = cfg;
 	s->timing = (struct bs_store_timing){cfg->ttl_s, cfg->stale_after_s,
 					     cfg->heartbeat_interval_s};
 	bs_metrics_init(&s->metrics);
+	/* Rate limit keys come from clients: a random key keeps them from colliding. */
+	if (cm_random_hash_key(&key) != 0)
+		return -1;
 	s->ratelimit = bs_ratelimit_new((double)cfg->rate_limit,
 					(double)(cfg->rate_limit * BS_RATE_BURST_FACTOR),
-					BS_RATELIMIT_MAX_KEYS);
-	s->feedback_throttle = bs_ratelimit_new(1.0 / 60.0, 1.0, BS_RATELIMIT_MAX_KEYS);
+					BS_RATELIMIT_MAX_KEYS, &key);
+	s->feedback_throttle = bs_ratelimit_new(1.0 / 60.0, 1.0, BS_RATELIMIT_MAX_KEYS, &key);
 	return s->ratelimit != NULL && s->feedback_throttle != NULL ? 0 : -1;
 }
 

@@ -7,6 +7,8 @@
 #ifndef BS_SQL_H
 #define BS_SQL_H
 
+#include "fb/score.h"
+
 #define PEER_JSON_BASE                                                                             \
 	"'email', r.email, 'peer_id', r.peer_id, 'socket_addresses', "                             \
 	"to_jsonb(r.socket_addresses),"                                                            \
@@ -95,7 +97,7 @@
 	"SELECT json_build_object(" PEER_JSON_BASE                                                 \
 	", 'availability_score', round(r.a::numeric, 3),"                                          \
 	" 'performance_score', round(r.p::numeric, 3))::text FROM ("                               \
-	" SELECT r.*, s.a, s.p, 0.6 * s.a + 0.4 * COALESCE(s.p, 50.0) AS score"                    \
+	" SELECT r.*, s.a, s.p, " CM_SCORE_SQL("s.a", "COALESCE(s.p, 50.0)") " AS score"           \
 	" FROM (SELECT DISTINCT rr.email FROM registration_repositories rr"                        \
 	"  WHERE rr.name = ANY($4::text[])) m"                                                     \
 	" JOIN registrations r ON r.email = m.email"                                               \

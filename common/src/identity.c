@@ -5,19 +5,18 @@
  * email, PEM) at parse time, so the hot paths (every request, every gossip
  * record) do no repeated work.
  */
-#include <fcntl.h>
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "fb/base64.h"
 #include "fb/codec.h"
+#include "fb/file.h"
+#include "fb/hex.h"
 #include "fb/identity.h"
 #include "fb/limits.h"
 #include "fb/validate.h"
@@ -103,8 +102,7 @@ cert_finish(gnutls_x509_crt_t crt, struct cm_err *err)
 		cm_cert_free(c);
 		return NULL;
 	}
-	for (size_t i = 0; i < dlen; i++)
-		snprintf(c->fingerprint + 2 * i, 3, "%02x", digest[i]);
+	cm_hex_encode(digest, dlen, c->fingerprint);
 	c->pem = strndup((const char *)pem.data, pem.size);
 	gnutls_free(pem.data);
 	c->email = cert_email(crt);
@@ -205,19 +203,21 @@ cm_cert_verify_signature(const struct cm_cert *c, const void *data, size_t len,
 			 const char *sig_b64, struct cm_err *err)
 {
 	gnutls_pubkey_t pub = NULL;
-	gnutls_datum_t b64, sig = {NULL, 0}, msg = {(unsigned char *)data, (unsigned int)len};
+	gnutls_datum_t sig = {NULL, 0}, msg = {(unsigned char *)data, (unsigned int)len};
 	gnutls_sign_algorithm_t algo;
+	unsigned char *raw;
+	size_t raw_len;
 	int rc = -1, pk;
 
 	if (sig_b64 == NULL || strlen(sig_b64) == 0 || strlen(sig_b64) > CM_MAX_SIGNATURE_B64) {
 		cm_err_set(err, "signature: empty or longer than %d bytes", CM_MAX_SIGNATURE_B64);
 		return -1;
 	}
-	b64 = (gnutls_datum_t){(unsigned char *)sig_b64, (unsigned int)strlen(sig_b64)};
-	if (gnutls_base64_decode2(&b64, &sig) < 0) {
+	if (cm_base64_decode(sig_b64, strlen(sig_b64), &raw, &raw_len, NULL) != 0) {
 		cm_err_set(err, "signature: not base64");
 		return -1;
 	}
+	sig = (gnutls_datum_t){raw, (unsigned int)raw_len};
 	pk = gnutls_x509_crt_get_pk_algorithm(c->crt, NULL);
 	algo = gnutls_pk_to_sign((gnutls_pk_algorithm_t)pk, GNUTLS_DIG_SHA256);
 	if (gnutls_pubkey_init(&pub) < 0 || gnutls_pubkey_import_x509(pub, c->crt, 0) < 0) {
@@ -231,7 +231,7 @@ cm_cert_verify_signature(const struct cm_cert *c, const void *data, size_t len,
 	rc = 0;
 end:
 	gnutls_pubkey_deinit(pub);
-	gnutls_free(sig.data);
+	free(raw);
 	return rc;
 }
 
@@ -331,32 +331,21 @@ fail:
 	return NULL;
 }
 
-/* Reads a whole file of at most max bytes into a datum the caller frees with free(). */
+/* Reads a whole non-empty file of at most max bytes into a datum the caller frees with free(). */
 static int
 read_file(const char *path, size_t max, gnutls_datum_t *out, struct cm_err *err)
 {
-	FILE *f = fopen(path, "rb");
-	unsigned char *buf = NULL;
+	char *buf;
 	size_t len;
 
-	if (f == NULL) {
-		cm_err_set(err, "%s: cannot open", path);
+	if (cm_file_read(path, max, &buf, &len, err) != 0)
 		return -1;
-	}
-	if ((buf = malloc(max + 1)) == NULL) {
-		fclose(f);
-		cm_err_set(err, "out of memory");
-		return -1;
-	}
-	len = fread(buf, 1, max + 1, f);
-	fclose(f);
-	if (len == 0 || len > max) {
+	if (len == 0) {
 		free(buf);
-		cm_err_set(err, "%s: empty or larger than %zu bytes", path, max);
+		cm_err_set(err, "%s: empty", path);
 		return -1;
 	}
-	buf[len] = '\0';
-	*out = (gnutls_datum_t){buf, (unsigned int)len};
+	*out = (gnutls_datum_t){(unsigned char *)buf, (unsigned int)len};
 	return 0;
 }
 
@@ -416,26 +405,6 @@ fail:
 	return NULL;
 }
 
-/* Writes len bytes to path with mode (applied even when the file existed). */
-static int
-write_file(const char *path, const void *data, size_t len, mode_t mode, struct cm_err *err)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	ssize_t n;
-
-	if (fd < 0) {
-		cm_err_set(err, "%s: cannot create", path);
-		return -1;
-	}
-	if (fchmod(fd, mode) != 0 || (n = write(fd, data, len)) < 0 || (size_t)n != len ||
-	    fsync(fd) != 0) {
-		close(fd);
-		cm_err_set(err, "%s: cannot write", path);
-		return -1;
-	}
-	return close(fd) == 0 ? 0 : -1;
-}
-
 int
 cm_identity_save(const struct cm_identity *id, const char *key_path, const char *cert_path,
 		 struct cm_err *err)
@@ -450,8 +419,8 @@ cm_identity_save(const struct cm_identity *id, const char *key_path, const char 
 		cm_err_set(err, "cannot export the private key");
 		goto end;
 	}
-	if (write_file(key_path, pem.data, pem.size, 0600, err) != 0 ||
-	    write_file(cert_path, id->cert->pem, strlen(id->cert->pem), 0644, err) != 0)
+	if (cm_file_write_atomic(key_path, pem.data, pem.size, 0600, err) != 0 ||
+	    cm_file_write_atomic(cert_path, id->cert->pem, strlen(id->cert->pem), 0644, err) != 0)
 		goto end;
 	rc = 0;
 end:
@@ -468,7 +437,6 @@ cm_identity_sign(const struct cm_identity *id, const void *data, size_t len, cha
 		 struct cm_err *err)
 {
 	gnutls_datum_t msg = {(unsigned char *)data, (unsigned int)len}, sig = {NULL, 0};
-	gnutls_datum_t b64 = {NULL, 0};
 	int rc;
 
 	*sig_b64 = NULL;
@@ -476,14 +444,12 @@ cm_identity_sign(const struct cm_identity *id, const void *data, size_t len, cha
 		cm_err_set(err, "sign: %s", gnutls_strerror(rc));
 		return -1;
 	}
-	rc = gnutls_base64_encode2(&sig, &b64);
+	*sig_b64 = cm_base64_encode(sig.data, sig.size);
 	gnutls_free(sig.data);
-	if (rc < 0 || (*sig_b64 = strndup((const char *)b64.data, b64.size)) == NULL) {
-		gnutls_free(b64.data);
+	if (*sig_b64 == NULL) {
 		cm_err_set(err, "out of memory");
 		return -1;
 	}
-	gnutls_free(b64.data);
 	return 0;
 }
 

@@ -4,9 +4,11 @@
 
 #include "ratelimit.h"
 
+static const struct cm_hash_key key = {1, 2};
+
 START_TEST(test_ratelimit_take_allows_burst_then_refuses)
 {
-	struct bs_ratelimit *rl = bs_ratelimit_new(20, 100, 16);
+	struct bs_ratelimit *rl = bs_ratelimit_new(20, 100, 16, &key);
 	int64_t retry = 0;
 
 	for (int i = 0; i < 100; i++)
@@ -19,7 +21,7 @@ END_TEST
 
 START_TEST(test_ratelimit_take_refills_at_rate)
 {
-	struct bs_ratelimit *rl = bs_ratelimit_new(20, 100, 16);
+	struct bs_ratelimit *rl = bs_ratelimit_new(20, 100, 16, &key);
 
 	for (int i = 0; i < 100; i++)
 		bs_ratelimit_take(rl, "a", 0, NULL);
@@ -34,7 +36,7 @@ END_TEST
 
 START_TEST(test_ratelimit_take_keys_are_independent)
 {
-	struct bs_ratelimit *rl = bs_ratelimit_new(1, 1, 16);
+	struct bs_ratelimit *rl = bs_ratelimit_new(1, 1, 16, &key);
 
 	ck_assert(bs_ratelimit_take(rl, "a", 0, NULL));
 	ck_assert(!bs_ratelimit_take(rl, "a", 0, NULL));
@@ -45,7 +47,7 @@ END_TEST
 
 START_TEST(test_ratelimit_take_stays_bounded_under_many_keys)
 {
-	struct bs_ratelimit *rl = bs_ratelimit_new(1, 1, 64);
+	struct bs_ratelimit *rl = bs_ratelimit_new(1, 1, 64, &key);
 	char key[32];
 
 	/* Far more keys than slots: the table must keep working, and a fresh key is served. */

@@ -1,15 +1,16 @@
 /* engine.c - the gossip rules (see engine.h). Pure: no sockets, no clock. */
 #include "core/engine.h"
 
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fb/base64.h"
 #include "fb/codec.h"
+#include "fb/digest.h"
+#include "fb/hash.h"
+#include "fb/hex.h"
 #include "fb/timeutil.h"
-#include "core/hash.h"
 
 #define ENGINE_MAX_PENDING 64
 #define BLOOM_BITS_PER_KEY 10 /* with 7 hashes: about 1 % false positives */
@@ -89,6 +90,7 @@ engine_config_default(struct engine_config *cfg)
 	cfg->request_max_records = 256;
 	cfg->request_timeout_ms = 10 * 1000LL;
 	cfg->verify_signatures = true;
+	cfg->hash_key = (struct cm_hash_key){0, 0};
 }
 
 static const char *const verdict_names[ENGINE_VERDICT_COUNT] = {
@@ -139,38 +141,32 @@ rng_uuid(struct engine_rng *rng, char out[CM_UUID_TEXT_LEN + 1])
 
 /* Seen ids */
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return 0;
-}
-
+/* The 128 bits of a UUID's hex digits (the codec checked its form); never {0, 0}. */
 static void
 uuid_key(const char *s, uint64_t key[2])
 {
-	int n = 0;
+	char digits[32];
+	unsigned char raw[16];
+	size_t n = 0;
 
+	for (; *s != '\0' && n < sizeof(digits); s++)
+		if (*s != '-')
+			digits[n++] = *s;
 	key[0] = key[1] = 0;
-	for (; *s != '\0'; s++) {
-		if (*s == '-')
-			continue;
-		key[n / 16] = (key[n / 16] << 4) | (uint64_t)hexval(*s);
-		n++;
-	}
+	if (cm_hex_decode(digits, n, raw, sizeof(raw), NULL) == 0)
+		for (int i = 0; i < 8; i++) {
+			key[0] = key[0] << 8 | raw[i];
+			key[1] = key[1] << 8 | raw[8 + i];
+		}
 	if (key[0] == 0 && key[1] == 0)
 		key[1] = 1;
 }
 
+/* Keyed, since ids come from the network: nobody can send ids that share a probe chain. */
 static size_t
-idset_slot(const struct idset *s, const uint64_t key[2])
+idset_slot(const struct idset *s, const struct cm_hash_key *hk, const uint64_t key[2])
 {
-	size_t i = (size_t)((key[0] ^ (key[1] * 0x9E3779B97F4A7C15ULL)) & (s->cap - 1));
+	size_t i = (size_t)(cm_siphash(hk, key, 2 * sizeof(*key)) & (s->cap - 1));
 
 	while ((s->keys[i][0] != 0 || s->keys[i][1] != 0) &&
 	       (s->keys[i][0] != key[0] || s->keys[i][1] != key[1]))
@@ -179,18 +175,18 @@ idset_slot(const struct idset *s, const uint64_t key[2])
 }
 
 static bool
-idset_has(const struct idset *s, const uint64_t key[2])
+idset_has(const struct idset *s, const struct cm_hash_key *hk, const uint64_t key[2])
 {
 	size_t i;
 
 	if (s->cap == 0)
 		return false;
-	i = idset_slot(s, key);
+	i = idset_slot(s, hk, key);
 	return s->keys[i][0] != 0 || s->keys[i][1] != 0;
 }
 
 static int
-idset_add(struct idset *s, const uint64_t key[2])
+idset_add(struct idset *s, const struct cm_hash_key *hk, const uint64_t key[2])
 {
 	size_t i;
 
@@ -201,7 +197,7 @@ idset_add(struct idset *s, const uint64_t key[2])
 			return -1;
 		for (size_t j = 0; j < s->cap; j++) {
 			if (s->keys[j][0] != 0 || s->keys[j][1] != 0) {
-				i = idset_slot(&bigger, s->keys[j]);
+				i = idset_slot(&bigger, hk, s->keys[j]);
 				bigger.keys[i][0] = s->keys[j][0];
 				bigger.keys[i][1] = s->keys[j][1];
 				bigger.len++;
@@ -210,7 +206,7 @@ idset_add(struct idset *s, const uint64_t key[2])
 		free(s->keys);
 		*s = bigger;
 	}
-	i = idset_slot(s, key);
+	i = idset_slot(s, hk, key);
 	if (s->keys[i][0] == 0 && s->keys[i][1] == 0) {
 		s->keys[i][0] = key[0];
 		s->keys[i][1] = key[1];
@@ -232,7 +228,8 @@ seen_has(const struct engine *e, const char *id)
 	uint64_t key[2];
 
 	uuid_key(id, key);
-	return idset_has(&e->seen_cur, key) || idset_has(&e->seen_prev, key);
+	return idset_has(&e->seen_cur, &e->cfg.hash_key, key) ||
+	       idset_has(&e->seen_prev, &e->cfg.hash_key, key);
 }
 
 static void
@@ -254,10 +251,28 @@ seen_add(struct engine *e, const char *id, int64_t now_ms)
 
 	seen_rotate_if_due(e, now_ms);
 	uuid_key(id, key);
-	idset_add(&e->seen_cur, key);
+	idset_add(&e->seen_cur, &e->cfg.hash_key, key);
 }
 
 /* Bloom filter over (email, seq) keys */
+
+/*
+ * 64-bit FNV-1a: docs/protocol.md fixes it (and its offset basis) as the
+ * filter's hash, so both ends agree. Unkeyed, which is fine here: a filter
+ * only summarises records, it is no table an attacker could fill.
+ */
+#define FNV1A_OFFSET 14695981039346656037ULL
+#define FNV1A_PRIME 1099511628211ULL
+
+static uint64_t
+fnv1a(const void *data, size_t len, uint64_t h)
+{
+	const unsigned char *p = data;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * FNV1A_PRIME;
+	return h;
+}
 
 static void
 record_hashes(const char *email, int64_t seq, int64_t seed, uint64_t *h1, uint64_t *h2)
@@ -270,9 +285,9 @@ record_hashes(const char *email, int64_t seq, int64_t seed, uint64_t *h1, uint64
 		le_seed[i] = (unsigned char)((uint64_t)seed >> (8 * i));
 		le_seq[i] = (unsigned char)((uint64_t)seq >> (8 * i));
 	}
-	h = pa_fnv1a(le_seed, sizeof(le_seed), PA_FNV1A_OFFSET);
-	h = pa_fnv1a(email, strlen(email) + 1, h);
-	h = pa_fnv1a(le_seq, sizeof(le_seq), h);
+	h = fnv1a(le_seed, sizeof(le_seed), FNV1A_OFFSET);
+	h = fnv1a(email, strlen(email) + 1, h);
+	h = fnv1a(le_seq, sizeof(le_seq), h);
 	*h1 = h;
 	/* A second, independent-enough hash for double hashing (splitmix64 finaliser). */
 	h ^= h >> 30;
@@ -311,39 +326,6 @@ bloom_has(const unsigned char *bits, size_t nbits, int k, const char *email, int
 			return false;
 	}
 	return true;
-}
-
-/* Caller frees. */
-static char *
-b64_encode(const unsigned char *in, size_t len)
-{
-	gnutls_datum_t d = {(unsigned char *)in, (unsigned)len}, r;
-	char *out;
-
-	if (gnutls_base64_encode2(&d, &r) < 0)
-		return NULL;
-	if ((out = malloc(r.size + 1)) != NULL) {
-		memcpy(out, r.data, r.size);
-		out[r.size] = '\0';
-	}
-	gnutls_free(r.data);
-	return out;
-}
-
-/* Caller frees *out. */
-static int
-b64_decode(const char *in, unsigned char **out, size_t *len)
-{
-	gnutls_datum_t d = {(unsigned char *)in, (unsigned)strlen(in)}, r;
-
-	if (gnutls_base64_decode2(&d, &r) < 0)
-		return -1;
-	*out = malloc(r.size + 1);
-	if (*out != NULL)
-		memcpy(*out, r.data, r.size);
-	*len = r.size;
-	gnutls_free(r.data);
-	return *out == NULL ? -1 : 0;
 }
 
 /* Neighbours */
@@ -551,18 +533,6 @@ send_random(struct engine *e, struct engine_actions *out, const char *frame, siz
 
 /* Verification */
 
-static void
-hex_digest(const unsigned char *d, size_t n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hex[d[i] >> 4];
-		out[2 * i + 1] = hex[d[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /*
  * Checks a signed record and gives its certificate fingerprint. Without
  * signature checks (the simulator at scale) the fingerprint is the SHA-256
@@ -573,16 +543,12 @@ verify_record(const struct engine *e, const struct cm_signed_record *rec,
 	      char fp[CM_FINGERPRINT_LEN + 1])
 {
 	struct cm_err err;
-	unsigned char d[32];
 
 	if (e->cfg.verify_signatures)
 		return cm_record_verify(rec, fp, &err);
-	if (rec->public_certificate == NULL ||
-	    gnutls_hash_fast(GNUTLS_DIG_SHA256, rec->public_certificate,
-			     strlen(rec->public_certificate), d) != 0)
+	if (rec->public_certificate == NULL)
 		return -1;
-	hex_digest(d, sizeof(d), fp);
-	return 0;
+	return cm_sha256_hex(rec->public_certificate, strlen(rec->public_certificate), fp);
 }
 
 int
@@ -1103,7 +1069,9 @@ answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env, in
 	uint64_t next = peertable_version(e->table);
 
 	if (req->has_digest) {
-		if (b64_decode(req->digest.bloom, &bloom, &bloom_len) != 0 || bloom_len == 0) {
+		if (cm_base64_decode(req->digest.bloom, strlen(req->digest.bloom), &bloom, &bloom_len,
+				     NULL) != 0 ||
+		    bloom_len == 0) {
 			free(bloom);
 			return;
 		}
@@ -1461,7 +1429,7 @@ anti_entropy(struct engine *e, int64_t now_ms, struct engine_rng *rng,
 		env.payload.request.digest.issued_after_ms = now_ms - e->cfg.ae_fresh_ms;
 	env.payload.request.digest.seed = b.seed;
 	env.payload.request.digest.k = BLOOM_K;
-	env.payload.request.digest.bloom = b64_encode(b.bits, nbytes);
+	env.payload.request.digest.bloom = cm_base64_encode(b.bits, nbytes);
 	free(b.bits);
 	if (env.payload.request.digest.bloom == NULL)
 		return;

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fb/hash.h"
 #include "fb/identity.h"
 #include "fb/types.h"
 #include "fb/validate.h"
@@ -49,6 +50,7 @@ struct engine_config {
 	size_t request_max_records; /* records in one answer to a repository request */
 	int64_t request_timeout_ms; /* pending discovery requests are forgotten after this */
 	bool verify_signatures;     /* true; only the simulator may turn it off */
+	struct cm_hash_key hash_key; /* keys the seen-id set: zero by default, the daemon's random */
 };
 
 void engine_config_default(struct engine_config *cfg);

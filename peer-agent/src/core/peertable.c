@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/hash.h"
+#include "fb/map.h"
+#include "fb/score.h"
 
 #define HOUR_MS 3600000LL
 #define WINDOW_MS (PEERTABLE_BUCKETS * HOUR_MS)
@@ -21,120 +22,15 @@ struct pin {
 	char fingerprint[CM_FINGERPRINT_LEN + 1];
 };
 
-/* Open addressing with linear probing; keys are emails. */
-struct map {
-	void **slots;
-	size_t cap; /* power of two */
-	size_t len;
-	const char *(*key)(const void *v);
-};
-
 struct peertable {
 	struct peertable_config cfg;
 	char *self_email;
-	struct map entries; /* struct node * */
-	struct map pins;    /* struct pin * */
+	struct cm_map *entries; /* email -> struct node *, keyed by the node's own email */
+	struct cm_map *pins;    /* email -> struct pin * */
 	struct node *oldest, *newest;
 	uint64_t version;
 	struct cm_strlist own_repos;
 };
-
-static const char *
-node_key(const void *v)
-{
-	return ((const struct node *)v)->e.rec.record.email;
-}
-
-static const char *
-pin_key(const void *v)
-{
-	return ((const struct pin *)v)->email;
-}
-
-static int
-map_init(struct map *m, const char *(*key)(const void *))
-{
-	m->cap = 64;
-	m->len = 0;
-	m->key = key;
-	m->slots = calloc(m->cap, sizeof(*m->slots));
-	return m->slots == NULL ? -1 : 0;
-}
-
-/* Slot index holding key, or of the empty slot where it would go. */
-static size_t
-map_find(const struct map *m, const char *key)
-{
-	size_t i = pa_fnv1a_str(key) & (m->cap - 1);
-
-	while (m->slots[i] != NULL && strcmp(m->key(m->slots[i]), key) != 0)
-		i = (i + 1) & (m->cap - 1);
-	return i;
-}
-
-static void *
-map_get(const struct map *m, const char *key)
-{
-	return m->slots[map_find(m, key)];
-}
-
-static int
-map_grow(struct map *m)
-{
-	size_t old_cap = m->cap;
-	void **old = m->slots;
-
-	m->slots = calloc(old_cap * 2, sizeof(*m->slots));
-	if (m->slots == NULL) {
-		m->slots = old;
-		return -1;
-	}
-	m->cap = old_cap * 2;
-	for (size_t i = 0; i < old_cap; i++)
-		if (old[i] != NULL)
-			m->slots[map_find(m, m->key(old[i]))] = old[i];
-	free(old);
-	return 0;
-}
-
-/* Inserts v (its key must be absent). Returns 0 or -1. */
-static int
-map_put(struct map *m, void *v)
-{
-	if ((m->len + 1) * 2 > m->cap && map_grow(m) != 0)
-		return -1;
-	m->slots[map_find(m, m->key(v))] = v;
-	m->len++;
-	return 0;
-}
-
-/* Removes key; backward-shift deletion keeps every probe chain intact. */
-static void *
-map_del(struct map *m, const char *key)
-{
-	size_t i = map_find(m, key), j = i;
-	void *v = m->slots[i];
-
-	if (v == NULL)
-		return NULL;
-	m->slots[i] = NULL;
-	m->len--;
-	for (;;) {
-		size_t home;
-
-		j = (j + 1) & (m->cap - 1);
-		if (m->slots[j] == NULL)
-			break;
-		home = pa_fnv1a_str(m->key(m->slots[j])) & (m->cap - 1);
-		/* Move j back to i unless its home lies cyclically in (i, j]. */
-		if ((i <= j) ? (i < home && home <= j) : (i < home || home <= j))
-			continue;
-		m->slots[i] = m->slots[j];
-		m->slots[j] = NULL;
-		i = j;
-	}
-	return v;
-}
 
 void
 peertable_config_default(struct peertable_config *cfg)
@@ -143,6 +39,7 @@ peertable_config_default(struct peertable_config *cfg)
 	cfg->stale_ms = 9000 * 1000LL;
 	cfg->expire_ms = 10800 * 1000LL;
 	cfg->heartbeat_ms = 30 * 1000LL;
+	cfg->hash_key = (struct cm_hash_key){0, 0};
 }
 
 struct peertable *
@@ -156,7 +53,8 @@ peertable_new(const struct peertable_config *cfg, const char *self_email)
 	if (t->cfg.max_entries == 0)
 		t->cfg.max_entries = 1;
 	if ((t->self_email = strdup(self_email != NULL ? self_email : "")) == NULL ||
-	    map_init(&t->entries, node_key) != 0 || map_init(&t->pins, pin_key) != 0) {
+	    (t->entries = cm_map_new(CM_MAP_STR, &t->cfg.hash_key)) == NULL ||
+	    (t->pins = cm_map_new(CM_MAP_STR, &t->cfg.hash_key)) == NULL) {
 		peertable_free(t);
 		return NULL;
 	}
@@ -174,21 +72,19 @@ node_free(struct node *n)
 void
 peertable_free(struct peertable *t)
 {
+	struct node *n;
+	struct pin *p;
+
 	if (t == NULL)
 		return;
-	for (size_t i = 0; t->entries.slots != NULL && i < t->entries.cap; i++)
-		if (t->entries.slots[i] != NULL)
-			node_free(t->entries.slots[i]);
-	for (size_t i = 0; t->pins.slots != NULL && i < t->pins.cap; i++) {
-		struct pin *p = t->pins.slots[i];
-
-		if (p != NULL) {
-			free(p->email);
-			free(p);
-		}
+	for (size_t i = 0; t->entries != NULL && (n = cm_map_next(t->entries, &i)) != NULL;)
+		node_free(n);
+	for (size_t i = 0; t->pins != NULL && (p = cm_map_next(t->pins, &i)) != NULL;) {
+		free(p->email);
+		free(p);
 	}
-	free(t->entries.slots);
-	free(t->pins.slots);
+	cm_map_free(t->entries);
+	cm_map_free(t->pins);
 	cm_strlist_clear(&t->own_repos);
 	free(t->self_email);
 	free(t);
@@ -241,13 +137,13 @@ list_touch(struct peertable *t, struct node *n)
 static struct pin *
 pin_get(const struct peertable *t, const char *email)
 {
-	return map_get(&t->pins, email);
+	return cm_map_get(t->pins, email);
 }
 
 static void
 pin_drop(struct peertable *t, const char *email)
 {
-	struct pin *p = map_del(&t->pins, email);
+	struct pin *p = cm_map_del(t->pins, email);
 
 	if (p != NULL) {
 		free(p->email);
@@ -262,14 +158,14 @@ peertable_pin(struct peertable *t, const char *email, const char *fingerprint)
 
 	if (p != NULL)
 		return strcmp(p->fingerprint, fingerprint) == 0 ? 0 : -1;
-	if (strlen(fingerprint) != CM_FINGERPRINT_LEN || t->pins.len >= 2 * t->cfg.max_entries)
+	if (strlen(fingerprint) != CM_FINGERPRINT_LEN || cm_map_len(t->pins) >= 2 * t->cfg.max_entries)
 		return -1;
 	if ((p = calloc(1, sizeof(*p))) == NULL || (p->email = strdup(email)) == NULL) {
 		free(p);
 		return -1;
 	}
 	memcpy(p->fingerprint, fingerprint, CM_FINGERPRINT_LEN + 1);
-	if (map_put(&t->pins, p) != 0) {
+	if (cm_map_put(t->pins, p->email, p) != 0) {
 		free(p->email);
 		free(p);
 		return -1;
@@ -288,7 +184,7 @@ peertable_pinned(const struct peertable *t, const char *email)
 static struct node *
 node_get(const struct peertable *t, const char *email)
 {
-	return map_get(&t->entries, email);
+	return cm_map_get(t->entries, email);
 }
 
 const struct peertable_entry *
@@ -302,7 +198,7 @@ peertable_get(const struct peertable *t, const char *email)
 size_t
 peertable_count(const struct peertable *t)
 {
-	return t->entries.len;
+	return cm_map_len(t->entries);
 }
 
 uint64_t
@@ -438,8 +334,8 @@ peertable_entry_performance(const struct peertable_entry *e)
 double
 peertable_entry_score(const struct peertable *t, const struct peertable_entry *e, int64_t now_ms)
 {
-	return 0.6 * peertable_entry_availability(t, e, now_ms) +
-	       0.4 * peertable_entry_performance(e);
+	return cm_score(peertable_entry_availability(t, e, now_ms),
+			peertable_entry_performance(e));
 }
 
 /* True when a ranks below b for eviction: unprotected before protected, then lower score. */
@@ -454,7 +350,7 @@ evicts_before(bool a_prot, double a_score, bool b_prot, double b_score)
 static void
 node_remove(struct peertable *t, struct node *n)
 {
-	map_del(&t->entries, n->e.rec.record.email);
+	cm_map_del(t->entries, n->e.rec.record.email);
 	pin_drop(t, n->e.rec.record.email);
 	list_unlink(t, n);
 	node_free(n);
@@ -467,19 +363,16 @@ node_remove(struct peertable *t, struct node *n)
 static int
 make_room(struct peertable *t, bool new_prot, double new_score, int64_t now_ms)
 {
-	struct node *worst = NULL;
+	struct node *worst = NULL, *n;
 	bool worst_prot = false;
 	double worst_score = 0;
 
-	if (t->entries.len < t->cfg.max_entries)
+	if (cm_map_len(t->entries) < t->cfg.max_entries)
 		return 0;
-	for (size_t i = 0; i < t->entries.cap; i++) {
-		struct node *n = t->entries.slots[i];
+	for (size_t i = 0; (n = cm_map_next(t->entries, &i)) != NULL;) {
 		bool prot;
 		double score;
 
-		if (n == NULL)
-			continue;
 		prot = protected_entry(t, &n->e);
 		score = peertable_entry_score(t, &n->e, now_ms);
 		if (worst == NULL || evicts_before(prot, score, worst_prot, worst_score)) {
@@ -509,6 +402,13 @@ store_record(struct peertable_entry *e, const struct cm_signed_record *rec, size
 	}
 	if (stripped != NULL)
 		*stripped = n;
+	/* Keep the email string the table's map borrows as the key (the same text). */
+	if (e->rec.record.email != NULL) {
+		char *held = e->rec.record.email;
+
+		e->rec.record.email = copy.record.email;
+		copy.record.email = held;
+	}
 	cm_signed_record_clear(&e->rec);
 	e->rec = copy;
 	return 0;
@@ -555,12 +455,12 @@ insert(struct peertable *t, const struct cm_signed_record *rec, const char *fing
 		return PEERTABLE_FULL;
 	if ((n = calloc(1, sizeof(*n))) == NULL)
 		return PEERTABLE_ERROR;
-	if (store_record(&n->e, rec, stripped) != 0 || map_put(&t->entries, n) != 0) {
+	if (store_record(&n->e, rec, stripped) != 0 || cm_map_put(t->entries, n->e.rec.record.email, n) != 0) {
 		node_free(n);
 		return PEERTABLE_ERROR;
 	}
 	if (peertable_pin(t, rec->record.email, fingerprint) != 0) {
-		map_del(&t->entries, rec->record.email);
+		cm_map_del(t->entries, rec->record.email);
 		node_free(n);
 		return PEERTABLE_ERROR;
 	}
@@ -735,13 +635,9 @@ peertable_remove(struct peertable *t, const char *email)
 const struct peertable_entry *
 peertable_next(const struct peertable *t, size_t *cursor)
 {
-	while (*cursor < t->entries.cap) {
-		struct node *n = t->entries.slots[(*cursor)++];
+	struct node *n = cm_map_next(t->entries, cursor);
 
-		if (n != NULL)
-			return &n->e;
-	}
-	return NULL;
+	return n != NULL ? &n->e : NULL;
 }
 
 size_t
@@ -798,7 +694,7 @@ peertable_entry_info(const struct peertable *t, const struct peertable_entry *e,
 	out->state = peertable_entry_state(t, e, now_ms);
 	out->availability_score = peertable_entry_availability(t, e, now_ms);
 	out->performance_score = peertable_entry_performance(e);
-	out->score = 0.6 * out->availability_score + 0.4 * out->performance_score;
+	out->score = cm_score(out->availability_score, out->performance_score);
 	out->bandwidth_estimate = r->capabilities.bandwidth_estimate;
 	out->discovered_at_ms = e->discovered_at_ms;
 	out->last_seen_ms = e->last_seen_ms;
@@ -834,7 +730,7 @@ int
 peertable_snapshot(const struct peertable *t, const char *const *repos, size_t nrepos,
 		   int64_t now_ms, struct cm_peer_info **out, size_t *n)
 {
-	struct cm_peer_info *infos = calloc(t->entries.len + 1, sizeof(*infos));
+	struct cm_peer_info *infos = calloc(cm_map_len(t->entries) + 1, sizeof(*infos));
 	const struct peertable_entry *e;
 	size_t cursor = 0, k = 0;
 

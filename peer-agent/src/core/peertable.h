@@ -22,7 +22,7 @@
  * a peer not connected for a whole heartbeat interval in that window scores on
  * record freshness instead (100 while online, 0 once stale or offline). performance = 100 at
  * an RTT <= 10 ms falling to 0 at >= 2000 ms on a log scale, 50 while no RTT
- * was measured. score = 0.6 * availability + 0.4 * performance.
+ * was measured. score = cm_score(availability, performance) (fb/score.h).
  *
  * Bound: at most max_entries. When full, the worst-scored entry is evicted to
  * make room, but bootstrap peers and hosts of our own repositories go only
@@ -40,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fb/hash.h"
 #include "fb/limits.h"
 #include "fb/types.h"
 
@@ -50,6 +51,8 @@ struct peertable_config {
 	int64_t stale_ms;     /* 9000 s */
 	int64_t expire_ms;    /* 10800 s */
 	int64_t heartbeat_ms; /* 30 s: one heartbeat expected per interval */
+	/* Keys the table's hash maps: zero by default; the daemon draws a random one. */
+	struct cm_hash_key hash_key;
 };
 
 void peertable_config_default(struct peertable_config *cfg);

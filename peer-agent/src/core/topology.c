@@ -1,10 +1,9 @@
 /*
  * topology.c - the session graph and its shape (see topology.h).
  *
- * Names live in an open-addressing hash table of node indices, sessions in an
- * open-addressing hash set of node pairs; both are kept at most half full, so
- * a probe is a step or two. Sessions are kept in the order they were first
- * reported, which is the order DOT lists them in.
+ * Names map to node indices and node pairs to sessions in two fb/map.h maps
+ * (kept at most half full, so a probe is a step or two). Sessions are kept in
+ * the order they were first reported, which is the order DOT lists them in.
  */
 #include "topology.h"
 
@@ -13,12 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fb/map.h"
 #include "fb/validate.h"
-#include "hash.h"
 
-#define EMPTY_NAME (-1)
-#define EMPTY_PAIR UINT64_MAX /* no pair of node indices packs to it */
 #define FIRST_SLOTS 64
+
+/* Map values may not be NULL: a node or session index i is stored as i + 1. */
+#define INDEX_VALUE(i) ((void *)(uintptr_t)((i) + 1))
+#define VALUE_INDEX(v) ((int)((uintptr_t)(v) - 1))
 
 struct session {
 	int a, b; /* a < b */
@@ -27,13 +28,11 @@ struct session {
 struct topology {
 	char **names; /* by node index; owned */
 	int n, names_cap;
-	int *name_slots; /* node index or EMPTY_NAME; a power of two of them */
-	size_t name_slots_cap;
+	struct cm_map *by_name; /* email (names[i]) -> INDEX_VALUE(i) */
 
 	struct session *sessions;
 	int ns, sessions_cap;
-	uint64_t *pair_slots; /* a << 32 | b, or EMPTY_PAIR */
-	size_t pair_slots_cap;
+	struct cm_map *by_pair; /* a << 32 | b -> INDEX_VALUE(session) */
 
 	/* The last analysis, valid while analysed; a change clears the flag. */
 	bool analysed;
@@ -42,17 +41,6 @@ struct topology {
 	int *component;   /* by node */
 	int *histogram;
 };
-
-/* splitmix64's finaliser: packed pairs of small integers differ in few bits. */
-static uint64_t
-hash_pair(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
 
 /* *arr with room for twice *cap elements (64 at first). Returns the new array or NULL. */
 static void *
@@ -66,70 +54,19 @@ grow(void *arr, int *cap, size_t elem_bytes)
 	return p;
 }
 
-/* The slot holding email, or the empty slot where it belongs. */
-static size_t
-name_slot(const struct topology *t, const char *email)
-{
-	size_t mask = t->name_slots_cap - 1, i = pa_fnv1a_str(email) & mask;
-
-	while (t->name_slots[i] != EMPTY_NAME && strcmp(t->names[t->name_slots[i]], email) != 0)
-		i = (i + 1) & mask;
-	return i;
-}
-
-static size_t
-pair_slot(const struct topology *t, uint64_t key)
-{
-	size_t mask = t->pair_slots_cap - 1, i = hash_pair(key) & mask;
-
-	while (t->pair_slots[i] != EMPTY_PAIR && t->pair_slots[i] != key)
-		i = (i + 1) & mask;
-	return i;
-}
-
-static int
-names_rehash(struct topology *t, size_t cap)
-{
-	int *slots = malloc(cap * sizeof(*slots));
-
-	if (slots == NULL)
-		return -1;
-	for (size_t i = 0; i < cap; i++)
-		slots[i] = EMPTY_NAME;
-	free(t->name_slots);
-	t->name_slots = slots;
-	t->name_slots_cap = cap;
-	for (int k = 0; k < t->n; k++)
-		slots[name_slot(t, t->names[k])] = k;
-	return 0;
-}
-
-static int
-pairs_rehash(struct topology *t, size_t cap)
-{
-	uint64_t *slots = malloc(cap * sizeof(*slots));
-
-	if (slots == NULL)
-		return -1;
-	for (size_t i = 0; i < cap; i++)
-		slots[i] = EMPTY_PAIR;
-	free(t->pair_slots);
-	t->pair_slots = slots;
-	t->pair_slots_cap = cap;
-	for (int e = 0; e < t->ns; e++) {
-		uint64_t key = (uint64_t)t->sessions[e].a << 32 | (uint64_t)t->sessions[e].b;
-
-		slots[pair_slot(t, key)] = key;
-	}
-	return 0;
-}
-
 struct topology *
 topology_new(void)
 {
 	struct topology *t = calloc(1, sizeof(*t));
 
-	if (t == NULL || names_rehash(t, FIRST_SLOTS) != 0 || pairs_rehash(t, FIRST_SLOTS) != 0) {
+	/*
+	 * A fixed key, since topology_new takes none from its callers: names can
+	 * be chosen to collide, at a cost bounded by TOPOLOGY_MAX_NODES.
+	 */
+	static const struct cm_hash_key key = {0x746f706f6c6f6779ULL, 0x6e616d6573706169ULL};
+
+	if (t == NULL || (t->by_name = cm_map_new(CM_MAP_STR, &key)) == NULL ||
+	    (t->by_pair = cm_map_new(CM_MAP_U64, &key)) == NULL) {
 		topology_free(t);
 		return NULL;
 	}
@@ -156,20 +93,20 @@ topology_free(struct topology *t)
 	for (int i = 0; i < t->n; i++)
 		free(t->names[i]);
 	free(t->names);
-	free(t->name_slots);
+	cm_map_free(t->by_name);
 	free(t->sessions);
-	free(t->pair_slots);
+	cm_map_free(t->by_pair);
 	free(t);
 }
 
 int
 topology_node(struct topology *t, const char *email, struct cm_err *err)
 {
-	size_t slot = name_slot(t, email);
+	void *known = cm_map_get(t->by_name, email);
 	char **names, *copy;
 
-	if (t->name_slots[slot] != EMPTY_NAME)
-		return t->name_slots[slot];
+	if (known != NULL)
+		return VALUE_INDEX(known);
 	if (!cm_valid_email(email, strlen(email))) {
 		cm_err_set(err, "not a valid email address");
 		return -1;
@@ -183,15 +120,13 @@ topology_node(struct topology *t, const char *email, struct cm_err *err)
 			goto nomem;
 		t->names = names;
 	}
-	if ((size_t)t->n + 1 > t->name_slots_cap / 2) {
-		if (names_rehash(t, t->name_slots_cap * 2) != 0)
-			goto nomem;
-		slot = name_slot(t, email);
-	}
 	if ((copy = strdup(email)) == NULL)
 		goto nomem;
+	if (cm_map_put(t->by_name, copy, INDEX_VALUE(t->n)) != 0) {
+		free(copy);
+		goto nomem;
+	}
 	t->names[t->n] = copy;
-	t->name_slots[slot] = t->n;
 	t->analysed = false;
 	return t->n++;
 nomem:
@@ -204,7 +139,6 @@ topology_add_session(struct topology *t, int a, int b, struct cm_err *err)
 {
 	struct session *sessions;
 	uint64_t key;
-	size_t slot;
 
 	if (a < 0 || b < 0 || a >= t->n || b >= t->n) {
 		cm_err_set(err, "no node %d or %d", a, b);
@@ -219,8 +153,7 @@ topology_add_session(struct topology *t, int a, int b, struct cm_err *err)
 		b = swap;
 	}
 	key = (uint64_t)a << 32 | (uint64_t)b;
-	slot = pair_slot(t, key);
-	if (t->pair_slots[slot] == key)
+	if (cm_map_get_u64(t->by_pair, key) != NULL)
 		return 0; /* both ends report the session: one edge */
 	if (t->ns == TOPOLOGY_MAX_SESSIONS) {
 		cm_err_set(err, "more than %d sessions", TOPOLOGY_MAX_SESSIONS);
@@ -231,12 +164,8 @@ topology_add_session(struct topology *t, int a, int b, struct cm_err *err)
 			goto nomem;
 		t->sessions = sessions;
 	}
-	if ((size_t)t->ns + 1 > t->pair_slots_cap / 2) {
-		if (pairs_rehash(t, t->pair_slots_cap * 2) != 0)
-			goto nomem;
-		slot = pair_slot(t, key);
-	}
-	t->pair_slots[slot] = key;
+	if (cm_map_put_u64(t->by_pair, key, INDEX_VALUE(t->ns)) != 0)
+		goto nomem;
 	t->sessions[t->ns].a = a;
 	t->sessions[t->ns].b = b;
 	t->ns++;

@@ -7,9 +7,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,9 +17,11 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
+#include "fb/file.h"
+#include "fb/hex.h"
 #include "fb/identity.h"
+#include "fb/random.h"
 #include "fb/validate.h"
-#include "daemon/fsutil.h"
 
 #define PA_INI_MAX_BYTES (64 * 1024) /* agent.ini */
 #define PA_TOKEN_MAX_BYTES 1024      /* api.token */
@@ -536,49 +535,19 @@ config_ini_line(void *user, const char *section, const char *name, const char *v
 static char *
 read_text(const char *path, size_t max_bytes, char err[PA_CONFIG_ERR])
 {
-	struct stat st;
-	char *buf = NULL;
-	size_t got = 0;
-	int fd;
+	struct cm_err e;
+	char *buf;
+	size_t len;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		config_err(err, "%s: cannot open: %s", path, strerror(errno));
+	if (cm_file_read(path, max_bytes, &buf, &len, &e) != 0) {
+		config_err(err, "%s", e.msg);
 		return NULL;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		config_err(err, "%s: not a regular file", path);
-		goto end;
-	}
-	if ((uint64_t)st.st_size > max_bytes) {
-		config_err(err, "%s: larger than %zu bytes", path, max_bytes);
-		goto end;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		config_err(err, "%s: out of memory", path);
-		goto end;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			config_err(err, "%s: cannot read: %s", path,
-				   n < 0 ? strerror(errno) : "file shrank");
-			free(buf);
-			buf = NULL;
-			goto end;
-		}
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	if (memchr(buf, '\0', got) != NULL) {
+	if (memchr(buf, '\0', len) != NULL) {
 		config_err(err, "%s: contains a NUL byte", path);
 		free(buf);
-		buf = NULL;
+		return NULL;
 	}
-end:
-	close(fd);
 	return buf;
 }
 
@@ -772,23 +741,14 @@ ini_text(const char *email)
 	return text;
 }
 
-/* Creates path, which must not exist, with mode and writes len bytes durably. */
+/* Writes path (its absence was checked) with mode, atomically and durably. */
 static int
 write_new(const char *path, const char *data, size_t len, mode_t mode, char err[PA_CONFIG_ERR])
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	struct cm_err e;
 
-	if (fd < 0) {
-		config_err(err, "%s: cannot create: %s", path, strerror(errno));
-		return -1;
-	}
-	if (pa_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
-		config_err(err, "%s: cannot write: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (close(fd) != 0) {
-		config_err(err, "%s: cannot write: %s", path, strerror(errno));
+	if (cm_file_write_atomic(path, data, len, mode, &e) != 0) {
+		config_err(err, "%s", e.msg);
 		return -1;
 	}
 	return 0;
@@ -798,18 +758,13 @@ write_new(const char *path, const char *data, size_t len, mode_t mode, char err[
 static int
 token_make(char out[2 * PA_TOKEN_RANDOM_BYTES + 2], char err[PA_CONFIG_ERR])
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char raw[PA_TOKEN_RANDOM_BYTES];
-	int rc;
 
-	if ((rc = gnutls_rnd(GNUTLS_RND_KEY, raw, sizeof(raw))) != 0) {
-		config_err(err, "api.token: no random bytes: %s", gnutls_strerror(rc));
+	if (cm_random_bytes(raw, sizeof(raw)) != 0) {
+		config_err(err, "api.token: no random bytes");
 		return -1;
 	}
-	for (size_t i = 0; i < sizeof(raw); i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 0x0f];
-	}
+	cm_hex_encode(raw, sizeof(raw), out);
 	out[2 * sizeof(raw)] = '\n';
 	out[2 * sizeof(raw) + 1] = '\0';
 	explicit_bzero(raw, sizeof(raw));

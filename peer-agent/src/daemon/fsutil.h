@@ -1,23 +1,23 @@
 /*
- * fsutil.h - durable writes of the agent's files (identity, agent.ini,
- * peers.json), and the capped buffers its HTTP clients read answers into.
+ * fsutil.h - pa_append_capped, the capped buffer of the agent's HTTP clients,
+ * now cm_buf_append (fb/file.h) under its old name and return codes for the
+ * two callers that still use them (bootclient.c, cli/main.c).
  */
 #ifndef PA_FSUTIL_H
 #define PA_FSUTIL_H
 
+#include <errno.h>
 #include <stddef.h>
 
-/* Writes all len bytes to fd, retrying short writes and EINTR. Returns 0 or -1 (errno set). */
-int pa_write_all(int fd, const char *data, size_t len);
+#include "fb/file.h"
 
-/* Makes a creation or rename in path's directory durable. Returns 0 or -1 (errno set). */
-int pa_fsync_dir(const char *path);
-
-/*
- * Appends n bytes of data to *buf (*len bytes, kept NUL-terminated), growing
- * it. Returns 0; -1 when the result would pass max bytes (nothing appended);
- * -2 when out of memory.
- */
-int pa_append_capped(char **buf, size_t *len, size_t max, const char *data, size_t n);
+/* cm_buf_append; returns 0, -1 when the result would pass max bytes, -2 when out of memory. */
+static inline int
+pa_append_capped(char **buf, size_t *len, size_t max, const char *data, size_t n)
+{
+	if (cm_buf_append(buf, len, max, data, n) == 0)
+		return 0;
+	return errno == E2BIG ? -1 : -2;
+}
 
 #endif

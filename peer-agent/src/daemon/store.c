@@ -5,19 +5,15 @@
  * "discovered_at":T,"last_seen":T}...]}, times in RFC 3339 with milliseconds.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "daemon/store.h"
 #include "fb/codec.h"
 #include "fb/identity.h"
 #include "fb/log.h"
-#include "daemon/fsutil.h"
+#include "fb/file.h"
 #include "fb/timeutil.h"
 
 #define PA_STORE_VERSION 1
@@ -74,10 +70,11 @@ store_document(const struct peertable *t, int64_t now_ms)
 int
 pa_store_save(const char *path, const struct peertable *t, int64_t now_ms)
 {
+	struct cm_err err;
 	json_t *doc = NULL;
-	char *text = NULL, *tmp = NULL;
-	size_t len, tmp_size = strlen(path) + sizeof(".tmp");
-	int fd = -1, closed, rc = -1;
+	char *text = NULL;
+	size_t len;
+	int rc = -1;
 
 	if ((doc = store_document(t, now_ms)) == NULL || (text = cm_json_dump(doc)) == NULL) {
 		log_warnx("%s: %s: cannot encode the peer table", __func__, path);
@@ -89,95 +86,14 @@ pa_store_save(const char *path, const struct peertable *t, int64_t now_ms)
 			  PA_STORE_MAX_BYTES);
 		goto end;
 	}
-	if ((tmp = malloc(tmp_size)) == NULL) {
-		log_warnx("%s: out of memory", __func__);
-		goto end;
-	}
-	snprintf(tmp, tmp_size, "%s.tmp", path);
-	/* fchmod: a temporary file left by a crash keeps its old mode through O_TRUNC. */
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0 ||
-	    fchmod(fd, 0600) != 0 || pa_write_all(fd, text, len) != 0 || fsync(fd) != 0) {
-		log_warnx("%s: %s: cannot write: %s", __func__, tmp, strerror(errno));
-		goto end;
-	}
-	closed = close(fd);
-	fd = -1;
-	if (closed != 0) {
-		log_warnx("%s: %s: cannot write: %s", __func__, tmp, strerror(errno));
-		goto end;
-	}
-	if (rename(tmp, path) != 0) {
-		log_warnx("%s: cannot rename %s to %s: %s", __func__, tmp, path, strerror(errno));
-		goto end;
-	}
-	if (pa_fsync_dir(path) != 0) {
-		log_warnx("%s: %s: cannot sync the directory: %s", __func__, path,
-			  strerror(errno));
+	if (cm_file_write_atomic(path, text, len, 0600, &err) != 0) {
+		log_warnx("%s: %s", __func__, err.msg);
 		goto end;
 	}
 	rc = 0;
 end:
-	if (fd >= 0)
-		close(fd);
-	if (rc != 0 && tmp != NULL)
-		unlink(tmp);
-	free(tmp);
 	free(text);
 	json_decref(doc);
-	return rc;
-}
-
-/*
- * Reads path whole into *text (*len bytes, the caller frees). Returns 0, 1 when
- * the file does not exist, or -1 (logged).
- */
-static int
-read_bounded(const char *path, char **text, size_t *len)
-{
-	struct stat st;
-	size_t got = 0;
-	int fd, rc = -1;
-
-	*text = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		if (errno == ENOENT)
-			return 1;
-		log_warnx("%s: %s: cannot open: %s", __func__, path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		log_warnx("%s: %s: not a regular file", __func__, path);
-		goto end;
-	}
-	if (st.st_size > PA_STORE_MAX_BYTES) {
-		log_warnx("%s: %s: %lld bytes, over the limit of %d", __func__, path,
-			  (long long)st.st_size, PA_STORE_MAX_BYTES);
-		goto end;
-	}
-	if ((*text = malloc((size_t)st.st_size + 1)) == NULL) {
-		log_warnx("%s: %s: out of memory", __func__, path);
-		goto end;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, *text + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			log_warnx("%s: %s: cannot read: %s", __func__, path,
-				  n < 0 ? strerror(errno) : "file shrank");
-			goto end;
-		}
-		got += (size_t)n;
-	}
-	*len = got;
-	rc = 0;
-end:
-	if (rc != 0) {
-		free(*text);
-		*text = NULL;
-	}
-	close(fd);
 	return rc;
 }
 
@@ -242,8 +158,12 @@ pa_store_load(const char *path, struct peertable *t, int64_t now_ms, size_t *ski
 
 	if (skipped != NULL)
 		*skipped = 0;
-	if ((r = read_bounded(path, &text, &len)) != 0)
-		return r > 0 ? 0 : -1;
+	if (cm_file_read(path, PA_STORE_MAX_BYTES, &text, &len, &err) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		log_warnx("%s: %s", __func__, err.msg);
+		return -1;
+	}
 	if ((doc = cm_json_parse(text, len, PA_STORE_MAX_BYTES, &err)) == NULL) {
 		log_warnx("%s: %s: %s", __func__, path, err.msg);
 		goto end;
