@@ -22,6 +22,7 @@
 
 #include "core/topology.h"
 #include "fb/codec.h"
+#include "fb/random.h"
 #include "fb/file.h"
 #include "fb/limits.h"
 
@@ -271,6 +272,7 @@ main(int argc, char **argv)
 					   {NULL, 0, NULL, 0}};
 	const char *dot = NULL, *sim = NULL;
 	bool json = false;
+	struct cm_hash_key key;
 	struct topology *t = NULL;
 	struct topology_summary sum;
 	struct cm_err err;
@@ -295,8 +297,8 @@ main(int argc, char **argv)
 		fprintf(stderr, USAGE);
 		return 2;
 	}
-	if ((t = topology_new()) == NULL) {
-		fprintf(stderr, "fb-topology: out of memory\n");
+	if (cm_random_hash_key(&key) != 0 || (t = topology_new(&key)) == NULL) {
+		fprintf(stderr, "fb-topology: out of memory or no random source\n");
 		return 1;
 	}
 	if (sim != NULL && load_sim(t, sim) != 0)

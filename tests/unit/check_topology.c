@@ -6,6 +6,8 @@
 
 #include "core/topology.h"
 
+static const struct cm_hash_key test_key = {1, 2};
+
 static int
 node(struct topology *t, const char *email)
 {
@@ -48,7 +50,7 @@ analyse(struct topology *t)
 
 START_TEST(test_topology_node_same_email_same_index)
 {
-	struct topology *t = topology_new();
+	struct topology *t = topology_new(&test_key);
 
 	ck_assert_int_eq(node(t, "a@t.example"), 0);
 	ck_assert_int_eq(node(t, "b@t.example"), 1);
@@ -59,7 +61,7 @@ END_TEST
 
 START_TEST(test_topology_node_rejects_what_is_not_an_email)
 {
-	struct topology *t = topology_new();
+	struct topology *t = topology_new(&test_key);
 	struct cm_err err;
 
 	ck_assert_int_eq(topology_node(t, "a\"b@t.example", &err), -1);
@@ -72,7 +74,7 @@ END_TEST
 
 START_TEST(test_topology_add_session_counts_each_pair_once)
 {
-	struct topology *t = topology_new();
+	struct topology *t = topology_new(&test_key);
 	struct topology_summary s;
 
 	nodes(t, 3);
@@ -90,7 +92,7 @@ END_TEST
 
 START_TEST(test_topology_add_session_refuses_unknown_nodes)
 {
-	struct topology *t = topology_new();
+	struct topology *t = topology_new(&test_key);
 	struct cm_err err;
 
 	nodes(t, 2);
@@ -102,7 +104,7 @@ END_TEST
 
 START_TEST(test_topology_analyse_two_components_is_a_partition)
 {
-	struct topology *t = topology_new();
+	struct topology *t = topology_new(&test_key);
 	struct topology_summary s;
 
 	nodes(t, 6); /* 0-1-2-3, 4-5 */
@@ -122,7 +124,7 @@ END_TEST
 
 START_TEST(test_topology_analyse_degree_histogram_and_average)
 {
-	struct topology *t = topology_new();
+	struct topology *t = topology_new(&test_key);
 	struct topology_summary s;
 
 	nodes(t, 5); /* a star around 0, and 4 alone */
@@ -143,7 +145,7 @@ END_TEST
 
 START_TEST(test_topology_analyse_diameter_of_a_long_path_from_spread_sources)
 {
-	struct topology *t = topology_new();
+	struct topology *t = topology_new(&test_key);
 	int n = 10 * TOPOLOGY_BFS_SOURCES;
 
 	nodes(t, n);
@@ -157,7 +159,7 @@ END_TEST
 
 START_TEST(test_topology_grows_to_a_ring_of_many_nodes)
 {
-	struct topology *t = topology_new();
+	struct topology *t = topology_new(&test_key);
 	struct topology_summary s;
 	int n = 20000;
 
@@ -179,7 +181,7 @@ END_TEST
 
 START_TEST(test_topology_add_peers_connected_entries_are_sessions)
 {
-	struct topology *t = topology_new();
+	struct topology *t = topology_new(&test_key);
 	json_t *peers = json_loads("[{\"email\":\"b@t.example\",\"state\":\"CONNECTED\"},"
 				   "{\"email\":\"c@t.example\",\"state\":\"DISCOVERED\"},"
 				   "{\"state\":\"CONNECTED\"}]",
@@ -199,7 +201,7 @@ END_TEST
 
 START_TEST(test_topology_add_peers_refuses_a_bad_email_naming_the_entry)
 {
-	struct topology *t = topology_new();
+	struct topology *t = topology_new(&test_key);
 	json_t *peers = json_loads("[{\"email\":\"b@t.example\"},{\"email\":\"nope\"}]", 0, NULL);
 	json_t *object = json_object();
 	struct cm_err err;
@@ -216,7 +218,7 @@ END_TEST
 
 START_TEST(test_topology_write_summary_json_is_one_line)
 {
-	struct topology *t = topology_new();
+	struct topology *t = topology_new(&test_key);
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
@@ -237,7 +239,7 @@ END_TEST
 
 START_TEST(test_topology_write_after_a_change_needs_a_new_analysis)
 {
-	struct topology *t = topology_new();
+	struct topology *t = topology_new(&test_key);
 	FILE *f = fopen("/dev/null", "w");
 
 	nodes(t, 2);

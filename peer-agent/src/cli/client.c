@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "daemon/fsutil.h"
+#include "fb/file.h"
 
 static size_t
 collect(char *data, size_t size, size_t n, void *arg)
@@ -13,7 +13,7 @@ collect(char *data, size_t size, size_t n, void *arg)
 	struct cli_answer *a = arg;
 	size_t len = size * n;
 
-	return pa_append_capped(&a->buf, &a->len, CLI_MAX_ANSWER, data, len) == 0 ? len : 0;
+	return cm_buf_append(&a->buf, &a->len, CLI_MAX_ANSWER, data, len) == 0 ? len : 0;
 }
 
 int

@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "core/topology.h"
 #include "fb/codec.h"
+#include "fb/random.h"
 
 /*
  * Adds the peer table of the agent at home to the graph. Returns 0, 1 (the
@@ -60,6 +61,7 @@ end:
 static int
 cmd_topology(const struct cli_opts *o)
 {
+	struct cm_hash_key key;
 	struct topology *t;
 	struct topology_summary sum;
 	struct cm_err err;
@@ -72,8 +74,8 @@ cmd_topology(const struct cli_opts *o)
 				"--home, not both\n");
 		return 2;
 	}
-	if ((t = topology_new()) == NULL) {
-		fprintf(stderr, "peer-agent: out of memory\n");
+	if (cm_random_hash_key(&key) != 0 || (t = topology_new(&key)) == NULL) {
+		fprintf(stderr, "peer-agent: out of memory or no random source\n");
 		return 1;
 	}
 	for (int i = 0; i < (o->nargs > 0 ? o->nargs : 1); i++) {

@@ -16,6 +16,7 @@
 
 #include "fb/codec.h"
 #include "fb/log.h"
+#include "fb/score.h"
 #include "fb/timeutil.h"
 
 #define DISCOVER_WAIT_MS 1500 /* gossip answers to a discovery request */
@@ -202,7 +203,7 @@ bootstrap_infos(const struct cm_bootstrap_peerlist *l, enum cm_peer_source src,
 		info.repositories = p->repositories;
 		info.availability_score = p->has_availability_score ? p->availability_score : 100;
 		info.performance_score = p->has_performance_score ? p->performance_score : 50;
-		info.score = 0.6 * info.availability_score + 0.4 * info.performance_score;
+		info.score = cm_score(info.availability_score, info.performance_score);
 		info.discovered_at_ms = now;
 		info.last_seen_ms = now;
 		info.expires_at_ms = now;

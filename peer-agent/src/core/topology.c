@@ -55,18 +55,12 @@ grow(void *arr, int *cap, size_t elem_bytes)
 }
 
 struct topology *
-topology_new(void)
+topology_new(const struct cm_hash_key *key)
 {
 	struct topology *t = calloc(1, sizeof(*t));
 
-	/*
-	 * A fixed key, since topology_new takes none from its callers: names can
-	 * be chosen to collide, at a cost bounded by TOPOLOGY_MAX_NODES.
-	 */
-	static const struct cm_hash_key key = {0x746f706f6c6f6779ULL, 0x6e616d6573706169ULL};
-
-	if (t == NULL || (t->by_name = cm_map_new(CM_MAP_STR, &key)) == NULL ||
-	    (t->by_pair = cm_map_new(CM_MAP_U64, &key)) == NULL) {
+	if (t == NULL || (t->by_name = cm_map_new(CM_MAP_STR, key)) == NULL ||
+	    (t->by_pair = cm_map_new(CM_MAP_U64, key)) == NULL) {
 		topology_free(t);
 		return NULL;
 	}

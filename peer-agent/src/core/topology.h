@@ -21,6 +21,7 @@
 #include <stdio.h>
 
 #include "fb/err.h"
+#include "fb/hash.h"
 
 #define TOPOLOGY_MAX_NODES (1 << 24)
 #define TOPOLOGY_MAX_SESSIONS (1 << 27) /* 2x fits an int: adjacency rows are int-indexed */
@@ -46,8 +47,12 @@ struct topology_summary {
 	const int *degree_histogram; /* degree_max + 1 counts; owned by the topology */
 };
 
-/* An empty graph, or NULL when out of memory. */
-struct topology *topology_new(void);
+/*
+ * An empty graph, or NULL when out of memory. Names come from other agents
+ * (a lister could choose them to collide), so key its tables with a random
+ * key (cm_random_hash_key); the key is copied.
+ */
+struct topology *topology_new(const struct cm_hash_key *key);
 void topology_free(struct topology *t);
 
 /*

@@ -10,7 +10,6 @@
  */
 #include "daemon/agent.h"
 
-#include <gnutls/crypto.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +17,9 @@
 
 #include "daemon/agent_internal.h"
 #include "daemon/store.h"
+#include "fb/file.h"
 #include "fb/log.h"
+#include "fb/random.h"
 #include "fb/timeutil.h"
 #include "net/ifaddr.h"
 
@@ -211,25 +212,23 @@ static void
 read_peer_id(struct pa_agent *a)
 {
 	char *path = pa_config_path(a->cfg->home, "peer_id");
-	FILE *f = path != NULL ? fopen(path, "r") : NULL;
-	char buf[64] = "";
+	char *text = NULL, line[CM_UUID_TEXT_LEN + 2];
+	size_t len = 0;
+	struct cm_err err;
 
-	if (f != NULL) {
-		if (fgets(buf, sizeof(buf), f) == NULL)
-			buf[0] = '\0';
-		fclose(f);
-		buf[strcspn(buf, "\r\n")] = '\0';
-	}
-	if (cm_valid_uuid(buf, strlen(buf))) {
-		snprintf(a->peer_id, sizeof(a->peer_id), "%s", buf);
+	if (path != NULL && cm_file_read(path, 64, &text, &len, &err) == 0)
+		len = strcspn(text, "\r\n");
+	if (text != NULL && cm_valid_uuid(text, len)) {
+		memcpy(a->peer_id, text, CM_UUID_TEXT_LEN);
+		a->peer_id[CM_UUID_TEXT_LEN] = '\0';
 	} else {
 		/* One peer_id for the life of this home, so restarts read as the same peer. */
 		cm_uuid_generate(a->peer_id);
-		if (path != NULL && (f = fopen(path, "w")) != NULL) {
-			fprintf(f, "%s\n", a->peer_id);
-			fclose(f);
-		}
+		snprintf(line, sizeof(line), "%s\n", a->peer_id);
+		if (path != NULL && cm_file_write_atomic(path, line, strlen(line), 0644, &err) != 0)
+			log_warnx("%s: %s", __func__, err.msg);
 	}
+	free(text);
 	free(path);
 }
 
@@ -270,12 +269,17 @@ agent_start(struct pa_agent *a)
 	struct tp_config tpc;
 	struct overlay_config oc;
 	struct ctl_config ctl_cfg;
+	struct cm_hash_key hash_key;
 	size_t skipped = 0;
 	int restored;
 
-	if (gnutls_rnd(GNUTLS_RND_NONCE, &a->rng_state, sizeof(a->rng_state)) != 0 ||
-	    a->rng_state == 0)
+	if (cm_random_bytes(&a->rng_state, sizeof(a->rng_state)) != 0 || a->rng_state == 0)
 		a->rng_state = (uint64_t)cm_time_mono_ms() | 1;
+	/* Table keys come from the network: one random key per process for every map. */
+	if (cm_random_hash_key(&hash_key) != 0) {
+		log_errx("no random source for the table keys");
+		return -1;
+	}
 	a->rng.next = rng_next;
 	a->rng.ctx = &a->rng_state;
 	if ((a->id = cm_identity_load(cfg->key_file, cfg->cert_file, &err)) == NULL) {
@@ -297,6 +301,7 @@ agent_start(struct pa_agent *a)
 	tc.stale_ms = cfg->stale_s * 1000;
 	tc.expire_ms = cfg->expire_s * 1000;
 	tc.heartbeat_ms = cfg->heartbeat_s * 1000;
+	tc.hash_key = hash_key;
 	engine_config_default(&ec);
 	ec.fanout = cfg->fanout;
 	ec.ttl = cfg->ttl;
@@ -304,6 +309,7 @@ agent_start(struct pa_agent *a)
 	ec.heartbeat_ms = cfg->heartbeat_s * 1000;
 	ec.reannounce_ms = cfg->reannounce_s * 1000;
 	ec.anti_entropy_ms = cfg->anti_entropy_s * 1000;
+	ec.hash_key = hash_key;
 	overlay_config_default(&oc);
 	oc.neighbours = (size_t)cfg->neighbours;
 	if ((a->table = peertable_new(&tc, cfg->email)) == NULL ||
