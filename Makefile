@@ -60,9 +60,9 @@ SYS_IO = event2/ curl/ wslay/ microhttpd.h libpq-fe.h ini.h
 FORBID_common = $(SYS_IO) core/ net/ daemon/ control/ cli/
 FORBID_core = $(SYS_IO) gnutls/ sys/socket.h netinet/ arpa/ ifaddrs.h net/ daemon/ control/ cli/
 FORBID_net = microhttpd.h libpq-fe.h ini.h core/ daemon/ control/ cli/
-FORBID_control = curl/ wslay/ microhttpd.h libpq-fe.h ini.h daemon/ cli/
-FORBID_daemon = curl/ microhttpd.h libpq-fe.h cli/
-FORBID_cli = event2/ wslay/ microhttpd.h libpq-fe.h net/ control/
+FORBID_control = curl/ wslay/ gnutls/ microhttpd.h libpq-fe.h ini.h daemon/ cli/
+FORBID_daemon = curl/ wslay/ gnutls/ microhttpd.h libpq-fe.h cli/
+FORBID_cli = event2/ wslay/ gnutls/ microhttpd.h libpq-fe.h net/ control/
 FORBID_server = event2/ curl/ wslay/ core/ net/ daemon/ control/ cli/
 POISON = $(BUILD)/poison
 

@@ -1,4 +1,4 @@
-/* digest.c - SHA-256 through GnuTLS (see digest.h). */
+/* digest.c - SHA-256 and SHA-1 through GnuTLS (see digest.h). */
 #include "fb/digest.h"
 
 #include <gnutls/crypto.h>
@@ -20,4 +20,10 @@ cm_sha256_hex(const void *data, size_t len, char out[2 * CM_SHA256_BYTES + 1])
 		return -1;
 	cm_hex_encode(d, sizeof(d), out);
 	return 0;
+}
+
+int
+cm_sha1(const void *data, size_t len, unsigned char out[CM_SHA1_BYTES])
+{
+	return gnutls_hash_fast(GNUTLS_DIG_SHA1, data, len, out) == 0 ? 0 : -1;
 }

@@ -10,13 +10,13 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/util.h>
-#include <gnutls/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fb/identity.h"
 #include "fb/log.h"
+#include "fb/random.h"
 #include "fb/timeutil.h"
 #include "net/tcp.h"
 #include "net/tls.h"
@@ -369,7 +369,7 @@ client_send_upgrade(struct tp_session *s)
 	char key[UPGRADE_KEY_LEN + 1], req[512];
 	int n;
 
-	if (gnutls_rnd(GNUTLS_RND_NONCE, nonce, sizeof(nonce)) != 0 ||
+	if (cm_random_bytes(nonce, sizeof(nonce)) != 0 ||
 	    upgrade_key_from_nonce(nonce, key) != 0 || upgrade_accept_key(key, s->ws_accept) != 0 ||
 	    (n = upgrade_build_request(req, sizeof(req), UPGRADE_HOST, TP_PATH, key,
 				       TP_SUBPROTOCOL)) < 0 ||

@@ -2,11 +2,13 @@
 #define _GNU_SOURCE
 #include "net/upgrade.h"
 
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "fb/base64.h"
+#include "fb/digest.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define MAX_KEY_INPUT 64 /* longest key upgrade_accept_key hashes */
@@ -289,17 +291,14 @@ upgrade_parse_response(const void *buf, size_t len, const char *accept,
 static int
 base64(const void *data, size_t len, char *out, size_t cap)
 {
-	gnutls_datum_t d = {(unsigned char *)data, (unsigned)len}, r = {NULL, 0};
+	char *b = cm_base64_encode(data, len);
 	int rc = -1;
 
-	if (gnutls_base64_encode2(&d, &r) < 0)
-		return -1;
-	if (r.size < cap) {
-		memcpy(out, r.data, r.size);
-		out[r.size] = '\0';
+	if (b != NULL && strlen(b) < cap) {
+		memcpy(out, b, strlen(b) + 1);
 		rc = 0;
 	}
-	gnutls_free(r.data);
+	free(b);
 	return rc;
 }
 
@@ -313,14 +312,14 @@ int
 upgrade_accept_key(const char *key, char accept[UPGRADE_ACCEPT_LEN + 1])
 {
 	char buf[MAX_KEY_INPUT + sizeof(WS_GUID)];
-	unsigned char sha[20];
+	unsigned char sha[CM_SHA1_BYTES];
 	size_t klen = strlen(key);
 
 	if (klen > MAX_KEY_INPUT)
 		return -1;
 	memcpy(buf, key, klen);
 	memcpy(buf + klen, WS_GUID, sizeof(WS_GUID) - 1);
-	if (gnutls_hash_fast(GNUTLS_DIG_SHA1, buf, klen + sizeof(WS_GUID) - 1, sha) != 0)
+	if (cm_sha1(buf, klen + sizeof(WS_GUID) - 1, sha) != 0)
 		return -1;
 	return base64(sha, sizeof(sha), accept, UPGRADE_ACCEPT_LEN + 1);
 }

@@ -1,10 +1,11 @@
 /* websocket.c - WebSocket framing over wslay (see websocket.h). */
 #include "net/websocket.h"
 
-#include <gnutls/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wslay/wslay.h>
+
+#include "fb/random.h"
 
 struct ws_conn {
 	wslay_event_context_ptr ctx;
@@ -51,7 +52,7 @@ genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *arg)
 {
 	(void)ctx;
 	(void)arg;
-	return gnutls_rnd(GNUTLS_RND_NONCE, buf, len) == 0 ? 0 : -1;
+	return cm_random_bytes(buf, len);
 }
 
 static void
