@@ -16,6 +16,7 @@
 #include "fb/codec.h"
 #include "fb/identity.h"
 #include "fb/timeutil.h"
+#include "fb/random.h"
 #include "fb/validate.h"
 
 #define ORIGINS 200

@@ -10,6 +10,7 @@
 #include "fb/codec.h"
 #include "fb/identity.h"
 #include "fb/timeutil.h"
+#include "fb/random.h"
 #include "fb/validate.h"
 
 #define MIN_RUN_MS 500

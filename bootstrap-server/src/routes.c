@@ -12,6 +12,7 @@
 #include "fb/digest.h"
 #include "fb/log.h"
 #include "fb/timeutil.h"
+#include "fb/random.h"
 #include "fb/validate.h"
 #include "server.h"
 

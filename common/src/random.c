@@ -1,8 +1,10 @@
-/* random.c - unpredictable bytes from GnuTLS (see random.h). */
+/* random.c - unpredictable bytes from GnuTLS, UUIDs from libuuid (see random.h). */
 #include "fb/random.h"
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+
+#include <uuid/uuid.h>
 
 #include "fb/log.h"
 
@@ -22,4 +24,13 @@ int
 cm_random_hash_key(struct cm_hash_key *key)
 {
 	return cm_random_bytes(key, sizeof(*key));
+}
+
+void
+cm_uuid_generate(char out[CM_UUID_TEXT_LEN + 1])
+{
+	uuid_t u;
+
+	uuid_generate_random(u);
+	uuid_unparse_lower(u, out);
 }

@@ -115,15 +115,6 @@ cm_valid_uuid(const char *s, size_t len)
 	return uuid_parse(buf, u) == 0;
 }
 
-void
-cm_uuid_generate(char out[CM_UUID_TEXT_LEN + 1])
-{
-	uuid_t u;
-
-	uuid_generate_random(u);
-	uuid_unparse_lower(u, out);
-}
-
 bool
 cm_valid_repo_name(const char *s, size_t len)
 {

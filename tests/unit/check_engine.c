@@ -9,6 +9,7 @@
 
 #include "core/engine.h"
 #include "fb/codec.h"
+#include "fb/random.h"
 
 #define SEC 1000LL
 #define T0 (1700000000000LL)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fb/random.h"
 #include "fb/validate.h"
 
 #define V(fn, s) fn((s), strlen(s))

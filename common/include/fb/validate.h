@@ -1,6 +1,7 @@
 /*
  * validate.h - the field rules shared by every decoder, usable on their own
- * (flag parsing, config files). All pure: no I/O, no clock.
+ * (flag parsing, config files). All pure: no I/O, no clock, no randomness
+ * (new UUIDs come from fb/random.h).
  */
 #ifndef FB_VALIDATE_H
 #define FB_VALIDATE_H
@@ -31,9 +32,6 @@ bool cm_valid_uuid(const char *s, size_t len);
  * value out of range.
  */
 int cm_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
-
-/* Writes a new random (v4) UUID in lower case into out (37 bytes with NUL). */
-void cm_uuid_generate(char out[CM_UUID_TEXT_LEN + 1]);
 
 /* 64 lower-case hex digits: a SHA-256 certificate fingerprint. */
 bool cm_valid_fingerprint(const char *s, size_t len);
