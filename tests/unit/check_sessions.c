@@ -5,9 +5,11 @@
 
 #include "daemon/sessions.h"
 
+static const struct cm_hash_key test_key = {3, 4};
+
 START_TEST(test_sessions_add_then_get_finds_the_record)
 {
-	struct sessions *m = sessions_new();
+	struct sessions *m = sessions_new(&test_key);
 	struct link *l;
 
 	ck_assert_ptr_nonnull(m);
@@ -24,7 +26,7 @@ END_TEST
 
 START_TEST(test_sessions_survive_growth_and_removals)
 {
-	struct sessions *m = sessions_new();
+	struct sessions *m = sessions_new(&test_key);
 	size_t cursor = 0, seen = 0;
 
 	for (uint64_t id = 1; id <= 1000; id++)
@@ -49,7 +51,7 @@ END_TEST
 
 START_TEST(test_sessions_remove_unknown_id_changes_nothing)
 {
-	struct sessions *m = sessions_new();
+	struct sessions *m = sessions_new(&test_key);
 
 	sessions_add(m, 1, NULL, NULL, false);
 	sessions_remove(m, 2);

@@ -315,7 +315,7 @@ agent_start(struct pa_agent *a)
 	if ((a->table = peertable_new(&tc, cfg->email)) == NULL ||
 	    (a->engine = engine_new(&ec, a->table, a->id)) == NULL ||
 	    (a->overlay = overlay_new(&oc, cfg->email)) == NULL ||
-	    (a->links = sessions_new()) == NULL)
+	    (a->links = sessions_new(&hash_key)) == NULL)
 		return -1;
 	for (size_t i = 0; i < cfg->repositories.len; i++)
 		cm_repolist_append(&a->repos, cfg->repositories.items[i].name,

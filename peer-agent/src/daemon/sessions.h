@@ -1,6 +1,6 @@
 /*
  * sessions.h - the agent's sessions by transport id: whom each one is with
- * and how it came about. A small open-addressing map, so the per-frame
+ * and how it came about, in the common map (fb/map.h), so the per-frame
  * lookup costs O(1) however many sessions are open.
  */
 #ifndef PA_SESSIONS_H
@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "fb/hash.h"
 
 struct tp_session;
 
@@ -23,8 +25,8 @@ struct link {
 
 struct sessions;
 
-/* NULL on failure. */
-struct sessions *sessions_new(void);
+/* An empty map hashed under key (copied). NULL on failure. */
+struct sessions *sessions_new(const struct cm_hash_key *key);
 void sessions_free(struct sessions *m);
 
 struct link *sessions_get(const struct sessions *m, uint64_t id);
