@@ -1,9 +1,13 @@
 /*
- * codec.c - JSON encode and strict decode of every wire type (Jansson).
+ * codec.c - JSON encode and strict decode of every wire type (Jansson),
+ * driven by one field table per type (codec_table.h).
  *
- * Decoders walk the document with a path ("payload.origin.record.port") so
- * each error names the field that failed. They check every length against
- * fb/limits.h before copying anything, and ignore fields they do not know.
+ * The decoder walks the document with a path ("payload.origin.record.port")
+ * so each error names the field that failed. It checks every length against
+ * fb/limits.h before copying anything, and ignores fields it does not know.
+ * Rules a table cannot say (a signed record's size cap and canonical text,
+ * the payload chosen by the message type, the privacy rule that a silent
+ * record carries no addresses) are the small hooks next to their tables.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -11,25 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec_table.h"
 #include "fb/codec.h"
 #include "fb/timeutil.h"
 #include "fb/validate.h"
 
-/* Decoding context: where we are in the document, and where errors go. */
-struct dctx {
-	struct cm_err *err;
-	char path[256];
-	size_t len;
-};
-
-enum str_kind { STR_ANY, STR_EMAIL, STR_UUID, STR_IP, STR_REPO, STR_FINGERPRINT, STR_BASE64 };
-
-static int
-fail(struct dctx *c, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* Sets "path.key: message" (or "path[i]: message" when key is NULL) and returns -1. */
-static int
-fail(struct dctx *c, const char *key, const char *fmt, ...)
+/* Sets "path.key: message" (or "path: message" when key is NULL) and returns -1. */
+int
+cm_codec_fail(struct dctx *c, const char *key, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -44,25 +37,20 @@ fail(struct dctx *c, const char *key, const char *fmt, ...)
 	return -1;
 }
 
+#define fail cm_codec_fail
+
 /* Appends ".key" or "[i]" to the path; returns the old length for path_pop. */
 static size_t
-path_push_key(struct dctx *c, const char *key)
+path_push(struct dctx *c, const char *key, size_t i)
 {
 	size_t old = c->len;
-	int n = snprintf(c->path + c->len, sizeof(c->path) - c->len, "%s%s", c->len ? "." : "",
-			 key);
+	int n;
 
-	if (n > 0)
-		c->len = strnlen(c->path, sizeof(c->path) - 1);
-	return old;
-}
-
-static size_t
-path_push_index(struct dctx *c, size_t i)
-{
-	size_t old = c->len;
-	int n = snprintf(c->path + c->len, sizeof(c->path) - c->len, "[%zu]", i);
-
+	if (key != NULL)
+		n = snprintf(c->path + c->len, sizeof(c->path) - c->len, "%s%s",
+			     c->len ? "." : "", key);
+	else
+		n = snprintf(c->path + c->len, sizeof(c->path) - c->len, "[%zu]", i);
 	if (n > 0)
 		c->len = strnlen(c->path, sizeof(c->path) - 1);
 	return old;
@@ -78,6 +66,8 @@ path_pop(struct dctx *c, size_t old)
 static const char *
 json_type_name(const json_t *v)
 {
+	if (v == NULL)
+		return "nothing";
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
 		return "an object";
@@ -96,41 +86,6 @@ json_type_name(const json_t *v)
 		return "null";
 	}
 	return "unknown";
-}
-
-/* Looks up key; a missing required key is an error, a missing optional one gives *out = NULL. */
-static int
-get_field(struct dctx *c, const json_t *obj, const char *key, bool required, json_t **out)
-{
-	*out = json_object_get(obj, key);
-	if (*out == NULL && required)
-		return fail(c, key, "missing");
-	return 0;
-}
-
-static int
-get_object(struct dctx *c, const json_t *obj, const char *key, bool required, json_t **out)
-{
-	if (get_field(c, obj, key, required, out) != 0)
-		return -1;
-	if (*out != NULL && !json_is_object(*out))
-		return fail(c, key, "expected an object, got %s", json_type_name(*out));
-	return 0;
-}
-
-static int
-get_array(struct dctx *c, const json_t *obj, const char *key, bool required, size_t max_len,
-	  json_t **out)
-{
-	if (get_field(c, obj, key, required, out) != 0)
-		return -1;
-	if (*out == NULL)
-		return 0;
-	if (!json_is_array(*out))
-		return fail(c, key, "expected an array, got %s", json_type_name(*out));
-	if (json_array_size(*out) > max_len)
-		return fail(c, key, "more than %zu entries", max_len);
-	return 0;
 }
 
 /* Standard alphabet, padded, non-empty. */
@@ -155,13 +110,16 @@ valid_base64(const char *s, size_t len)
 	return true;
 }
 
-/* Checks one string value (already known to be a string) against its kind and cap. */
+/* Checks one string value against its kind and cap; key NULL: the path names it. */
 static int
-check_string(struct dctx *c, const char *key, const json_t *v, size_t max_len, enum str_kind kind)
+check_string(struct dctx *c, const char *key, const json_t *v, size_t max_len,
+	     enum cm_str_kind kind)
 {
 	const char *s = json_string_value(v);
 	size_t len = json_string_length(v);
 
+	if (!json_is_string(v))
+		return fail(c, key, "expected a string, got %s", json_type_name(v));
 	if (len > max_len)
 		return fail(c, key, "longer than %zu bytes", max_len);
 	switch (kind) {
@@ -189,532 +147,685 @@ check_string(struct dctx *c, const char *key, const json_t *v, size_t max_len, e
 	return 0;
 }
 
-static int
-get_string(struct dctx *c, const json_t *obj, const char *key, bool required, size_t max_len,
-	   enum str_kind kind, char **out)
+static int64_t
+load_int(const void *p, size_t width)
 {
-	json_t *v;
-
-	*out = NULL;
-	if (get_field(c, obj, key, required, &v) != 0)
-		return -1;
-	if (v == NULL)
-		return 0;
-	if (!json_is_string(v))
-		return fail(c, key, "expected a string, got %s", json_type_name(v));
-	if (check_string(c, key, v, max_len, kind) != 0)
-		return -1;
-	if ((*out = strdup(json_string_value(v))) == NULL)
-		return fail(c, key, "out of memory");
-	return 0;
+	return width == sizeof(int64_t) ? *(const int64_t *)p : *(const int *)p;
 }
 
-/* An integer in [min, max]; *present (when given) tells whether it was there. */
-static int
-get_int(struct dctx *c, const json_t *obj, const char *key, bool required, int64_t min,
-	int64_t max, int64_t *out, bool *present)
+static void
+store_int(void *p, size_t width, int64_t v)
 {
-	json_t *v;
-
-	if (present != NULL)
-		*present = false;
-	if (get_field(c, obj, key, required, &v) != 0)
-		return -1;
-	if (v == NULL)
-		return 0;
-	if (!json_is_integer(v))
-		return fail(c, key, "expected an integer, got %s", json_type_name(v));
-	if (json_integer_value(v) < min || json_integer_value(v) > max)
-		return fail(c, key, "out of range %lld..%lld", (long long)min, (long long)max);
-	*out = json_integer_value(v);
-	if (present != NULL)
-		*present = true;
-	return 0;
+	if (width == sizeof(int64_t))
+		*(int64_t *)p = v;
+	else
+		*(int *)p = (int)v;
 }
 
-static int
-get_bool(struct dctx *c, const json_t *obj, const char *key, bool required, bool *out)
+/* The {items, len} shape every list type shares. */
+struct anylist {
+	void *items;
+	size_t len;
+};
+
+static void
+set_defaults(const struct cm_type *t, void *base)
 {
-	json_t *v;
+	for (size_t i = 0; i < t->nfields; i++) {
+		const struct cm_field *f = &t->fields[i];
 
-	if (get_field(c, obj, key, required, &v) != 0)
-		return -1;
-	if (v == NULL)
-		return 0;
-	if (!json_is_boolean(v))
-		return fail(c, key, "expected a boolean, got %s", json_type_name(v));
-	*out = json_is_true(v);
-	return 0;
-}
-
-/* A number (integer or real) in [0, 100]; null is allowed when nullable (present = false). */
-static int
-get_score(struct dctx *c, const json_t *obj, const char *key, bool required, bool nullable,
-	  double *out, bool *present)
-{
-	json_t *v;
-	double d;
-
-	*present = false;
-	if (get_field(c, obj, key, required, &v) != 0)
-		return -1;
-	if (v == NULL || (nullable && json_is_null(v)))
-		return 0;
-	if (!json_is_number(v))
-		return fail(c, key, "expected a number, got %s", json_type_name(v));
-	d = json_number_value(v);
-	if (!(d >= 0.0 && d <= 100.0))
-		return fail(c, key, "out of range 0..100");
-	*out = d;
-	*present = true;
-	return 0;
-}
-
-static int
-get_time(struct dctx *c, const json_t *obj, const char *key, bool required, int64_t *out)
-{
-	json_t *v;
-
-	if (get_field(c, obj, key, required, &v) != 0)
-		return -1;
-	if (v == NULL)
-		return 0;
-	if (!json_is_string(v))
-		return fail(c, key, "expected a string, got %s", json_type_name(v));
-	if (cm_time_parse_ms(json_string_value(v), json_string_length(v), out) != 0)
-		return fail(c, key, "not an RFC 3339 UTC time with milliseconds "
-				    "(YYYY-MM-DDTHH:MM:SS.mmmZ)");
-	return 0;
-}
-
-static int
-get_strlist(struct dctx *c, const json_t *obj, const char *key, bool required, size_t max_entries,
-	    size_t max_len, enum str_kind kind, struct cm_strlist *out)
-{
-	json_t *arr, *v;
-	size_t i, mark;
-
-	if (get_array(c, obj, key, required, max_entries, &arr) != 0)
-		return -1;
-	if (arr == NULL)
-		return 0;
-	mark = path_push_key(c, key);
-	json_array_foreach(arr, i, v)
-	{
-		size_t m2 = path_push_index(c, i);
-		if (!json_is_string(v)) {
-			fail(c, NULL, "expected a string, got %s", json_type_name(v));
-			goto err;
-		}
-		if (check_string(c, NULL, v, max_len, kind) != 0)
-			goto err;
-		if (cm_strlist_append(out, json_string_value(v)) != 0) {
-			fail(c, NULL, "out of memory");
-			goto err;
-		}
-		path_pop(c, m2);
+		if (!(f->flags & F_DEFAULT))
+			continue;
+		if (f->kind == CK_BOOL)
+			*(bool *)((char *)base + f->off) = f->dflt != 0;
+		else
+			store_int((char *)base + f->off, f->width, f->dflt);
 	}
-	path_pop(c, mark);
-	return 0;
-err:
-	path_pop(c, mark);
-	cm_strlist_clear(out);
-	return -1;
 }
 
-static int
-decode_repository(struct dctx *c, const json_t *v, struct cm_repolist *out)
-{
-	char *name = NULL, *description = NULL;
-	int rc = -1;
-
-	if (!json_is_object(v))
-		return fail(c, NULL, "expected an object, got %s", json_type_name(v));
-	if (get_string(c, v, "name", true, CM_MAX_REPO_NAME, STR_REPO, &name) != 0 ||
-	    get_string(c, v, "description", false, CM_MAX_DESCRIPTION, STR_ANY, &description) != 0)
-		goto end;
-	if (cm_repolist_append(out, name, description) != 0) {
-		fail(c, NULL, "out of memory");
-		goto end;
-	}
-	rc = 0;
-end:
-	free(name);
-	free(description);
-	return rc;
-}
+static int decode_value(struct dctx *c, const struct cm_field *f, const json_t *v, void *base,
+			bool lax);
 
 static int
-get_repolist(struct dctx *c, const json_t *obj, const char *key, bool required,
-	     struct cm_repolist *out)
-{
-	json_t *arr, *v;
-	size_t i, mark;
-
-	if (get_array(c, obj, key, required, CM_MAX_REPOSITORIES, &arr) != 0)
-		return -1;
-	if (arr == NULL)
-		return 0;
-	mark = path_push_key(c, key);
-	json_array_foreach(arr, i, v)
-	{
-		size_t m2 = path_push_index(c, i);
-		if (decode_repository(c, v, out) != 0) {
-			path_pop(c, mark);
-			cm_repolist_clear(out);
-			return -1;
-		}
-		path_pop(c, m2);
-	}
-	path_pop(c, mark);
-	return 0;
-}
-
-/*
- * capabilities: in a signed record every field is required; in a registration
- * each may be left out and takes its default.
- */
-static int
-get_capabilities(struct dctx *c, const json_t *obj, bool required, bool fields_required,
-		 struct cm_capabilities *out, bool *present)
-{
-	json_t *v;
-	size_t mark;
-	int rc;
-
-	*out = (struct cm_capabilities){.max_peers = CM_CAPABILITIES_DEFAULT_MAX_PEERS};
-	if (present != NULL)
-		*present = false;
-	if (get_object(c, obj, "capabilities", required, &v) != 0)
-		return -1;
-	if (v == NULL)
-		return 0;
-	mark = path_push_key(c, "capabilities");
-	rc = get_int(c, v, "max_peers", fields_required, 1, CM_MAX_MAX_PEERS, &out->max_peers,
-		     NULL) ||
-	     get_bool(c, v, "supports_torrent", fields_required, &out->supports_torrent) ||
-	     get_int(c, v, "bandwidth_estimate", fields_required, 0, CM_MAX_SAFE_INTEGER,
-		     &out->bandwidth_estimate, NULL);
-	path_pop(c, mark);
-	if (rc == 0 && present != NULL)
-		*present = true;
-	return rc ? -1 : 0;
-}
-
-/* Port: required and 1..65535 when broadcasting; optional (0 = none) otherwise. */
-static int
-get_port(struct dctx *c, const json_t *obj, bool broadcasting, int *out)
-{
-	int64_t port = 0;
-
-	if (get_int(c, obj, "port", broadcasting, 1, 65535, &port, NULL) != 0)
-		return -1;
-	*out = (int)port;
-	return 0;
-}
-
-/* Runs a decoder body with a fresh context; returns its result. */
-#define DCTX_INIT(err) {.err = (err), .path = "", .len = 0}
-
-static int
-require_object(struct dctx *c, const json_t *j)
+decode_object(struct dctx *c, const struct cm_type *t, const json_t *j, void *base, bool lax)
 {
 	if (j == NULL || !json_is_object(j))
-		return fail(c, NULL, "expected an object, got %s", j ? json_type_name(j) : "nothing");
-	return 0;
+		return fail(c, NULL, "expected an object, got %s", json_type_name(j));
+	if (t->pre != NULL && t->pre(c, j) != 0)
+		return -1;
+	set_defaults(t, base);
+	/* Two passes only for tables with F_FIRST fields: their values steer later rules. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < t->nfields; i++) {
+			const struct cm_field *f = &t->fields[i];
+
+			if ((f->flags & (F_ENCODE_ONLY | F_INTERNAL)) ||
+			    ((f->flags & F_FIRST) != 0) != (pass == 0))
+				continue;
+			if (decode_value(c, f, f->kind == CK_EMBED ? j : json_object_get(j, f->name),
+					 base, lax) != 0)
+				return -1;
+		}
+	}
+	return t->check != NULL ? t->check(c, j, base) : 0;
 }
 
+/* A JSON array into a {items, len} list of f->sub objects, or of strings for CK_STRLIST. */
 static int
-decode_register_request(struct dctx *c, const json_t *j, struct cm_register_request *out)
+decode_array(struct dctx *c, const struct cm_field *f, const json_t *v, struct anylist *l)
 {
-	out->is_broadcasting = true;
-	if (require_object(c, j) != 0 ||
-	    get_string(c, j, "email", true, CM_MAX_EMAIL, STR_EMAIL, &out->email) != 0 ||
-	    get_string(c, j, "peer_id", false, CM_UUID_TEXT_LEN, STR_UUID, &out->peer_id) != 0 ||
-	    get_bool(c, j, "is_broadcasting", false, &out->is_broadcasting) != 0 ||
-	    get_strlist(c, j, "socket_addresses", false, CM_MAX_SOCKET_ADDRESSES, CM_MAX_ADDRESS,
-			STR_IP, &out->socket_addresses) != 0 ||
-	    get_port(c, j, out->is_broadcasting, &out->port) != 0 ||
-	    get_repolist(c, j, "repositories", true, &out->repositories) != 0 ||
-	    get_capabilities(c, j, false, false, &out->capabilities, &out->has_capabilities) != 0)
-		return -1;
-	if (!out->is_broadcasting && out->socket_addresses.len > 0)
-		return fail(c, "socket_addresses", "must be empty when is_broadcasting is false");
-	return 0;
-}
-
-int
-cm_register_request_decode(const json_t *j, struct cm_register_request *out, struct cm_err *err)
-{
-	struct dctx c = DCTX_INIT(err);
-
-	memset(out, 0, sizeof(*out));
-	if (decode_register_request(&c, j, out) != 0) {
-		cm_register_request_clear(out);
-		return -1;
-	}
-	return 0;
-}
-
-int
-cm_heartbeat_request_decode(const json_t *j, struct cm_heartbeat_request *out, struct cm_err *err)
-{
-	struct dctx c = DCTX_INIT(err);
-
-	memset(out, 0, sizeof(*out));
-	if (require_object(&c, j) != 0 ||
-	    get_string(&c, j, "email", true, CM_MAX_EMAIL, STR_EMAIL, &out->email) != 0) {
-		cm_heartbeat_request_clear(out);
-		return -1;
-	}
-	return 0;
-}
-
-int
-cm_feedback_request_decode(const json_t *j, struct cm_feedback_request *out, struct cm_err *err)
-{
-	struct dctx c = DCTX_INIT(err);
-
-	memset(out, 0, sizeof(*out));
-	if (require_object(&c, j) != 0 ||
-	    get_string(&c, j, "email", true, CM_MAX_EMAIL, STR_EMAIL, &out->email) != 0 ||
-	    get_int(&c, j, "latency_ms", true, 0, CM_MAX_LATENCY_MS, &out->latency_ms, NULL) !=
-		    0) {
-		cm_feedback_request_clear(out);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-decode_bootstrap_peer(struct dctx *c, const json_t *j, struct cm_bootstrap_peer *out)
-{
-	if (require_object(c, j) != 0 ||
-	    get_string(c, j, "email", true, CM_MAX_EMAIL, STR_EMAIL, &out->email) != 0 ||
-	    get_string(c, j, "peer_id", true, CM_UUID_TEXT_LEN, STR_UUID, &out->peer_id) != 0 ||
-	    get_strlist(c, j, "socket_addresses", true, CM_MAX_SOCKET_ADDRESSES, CM_MAX_ADDRESS,
-			STR_IP, &out->socket_addresses) != 0 ||
-	    get_port(c, j, out->socket_addresses.len > 0, &out->port) != 0 ||
-	    get_repolist(c, j, "repositories", true, &out->repositories) != 0 ||
-	    get_string(c, j, "public_certificate", true, CM_MAX_CERT_PEM, STR_ANY,
-		       &out->public_certificate) != 0 ||
-	    get_score(c, j, "availability_score", false, false, &out->availability_score,
-		      &out->has_availability_score) != 0 ||
-	    get_score(c, j, "performance_score", false, true, &out->performance_score,
-		      &out->has_performance_score) != 0)
-		return -1;
-	return 0;
-}
-
-int
-cm_bootstrap_peer_decode(const json_t *j, struct cm_bootstrap_peer *out, struct cm_err *err)
-{
-	struct dctx c = DCTX_INIT(err);
-
-	memset(out, 0, sizeof(*out));
-	if (decode_bootstrap_peer(&c, j, out) != 0) {
-		cm_bootstrap_peer_clear(out);
-		return -1;
-	}
-	return 0;
-}
-
-/* Decodes an array of bootstrap peers found at key (NULL: j itself is the array). */
-static int
-decode_bootstrap_peerlist(struct dctx *c, const json_t *arr, struct cm_bootstrap_peerlist *out)
-{
-	json_t *v;
+	size_t elem = f->kind == CK_STRLIST ? sizeof(char *) : f->sub->size;
+	const json_t *item;
 	size_t i;
 
-	if (arr == NULL || !json_is_array(arr))
-		return fail(c, NULL, "expected an array, got %s",
-			    arr ? json_type_name(arr) : "nothing");
-	if (json_array_size(arr) > CM_MAX_BOOTSTRAP_PEERS)
-		return fail(c, NULL, "more than %d entries", CM_MAX_BOOTSTRAP_PEERS);
-	if ((out->items = calloc(json_array_size(arr) + 1, sizeof(*out->items))) == NULL)
+	if (!json_is_array(v))
+		return fail(c, NULL, "expected an array, got %s", json_type_name(v));
+	if (json_array_size(v) > (size_t)f->max)
+		return fail(c, NULL, "more than %zu entries", (size_t)f->max);
+	if ((l->items = calloc(json_array_size(v) + 1, elem)) == NULL)
 		return fail(c, NULL, "out of memory");
-	json_array_foreach(arr, i, v)
+	json_array_foreach(v, i, item)
 	{
-		size_t mark = path_push_index(c, i);
+		size_t mark = path_push(c, NULL, i);
+		char *slot = (char *)l->items + i * elem;
+		int rc;
+
 		/* Count the entry first so a half-filled one is released with the rest. */
-		out->len = i + 1;
-		if (decode_bootstrap_peer(c, v, &out->items[i]) != 0)
+		l->len = i + 1;
+		if (f->kind == CK_STRLIST) {
+			rc = check_string(c, NULL, item, f->item_max, f->skind);
+			if (rc == 0 && (*(char **)slot = strdup(json_string_value(item))) == NULL)
+				rc = fail(c, NULL, "out of memory");
+		} else {
+			rc = decode_object(c, f->sub, item, slot, false);
+		}
+		if (rc != 0)
 			return -1;
 		path_pop(c, mark);
 	}
 	return 0;
 }
 
-int
-cm_bootstrap_peerlist_decode(const json_t *j, struct cm_bootstrap_peerlist *out,
-			     struct cm_err *err)
+static int
+decode_enum(struct dctx *c, const struct cm_field *f, const json_t *v, void *p)
 {
-	struct dctx c = DCTX_INIT(err);
+	const char *s = json_string_value(v);
 
-	memset(out, 0, sizeof(*out));
-	if (decode_bootstrap_peerlist(&c, j, out) != 0) {
-		cm_bootstrap_peerlist_clear(out);
+	if (check_string(c, f->name, v, 64, STR_ANY) != 0)
 		return -1;
+	for (int i = (int)f->min; i <= (int)f->max; i++) {
+		if (f->name_of(i) != NULL && strcmp(f->name_of(i), s) == 0) {
+			*(int *)p = i;
+			return 0;
+		}
 	}
-	return 0;
+	return fail(c, f->name, "unknown value \"%.64s\"", s);
 }
 
 static int
-decode_register_response(struct dctx *c, const json_t *j, struct cm_register_response *out)
+decode_nested(struct dctx *c, const struct cm_field *f, const json_t *v, void *base)
 {
-	json_t *peers;
-	size_t mark;
+	const struct cm_type *sub = f->kind == CK_UNION ? f->pick(base) : f->sub;
+	size_t mark = path_push(c, f->name, 0);
 	int rc;
 
-	if (require_object(c, j) != 0 ||
-	    get_string(c, j, "status", true, 64, STR_ANY, &out->status) != 0)
-		return -1;
-	if (strcmp(out->status, "registered") != 0)
-		return fail(c, "status", "expected \"registered\"");
-	if (get_string(c, j, "peer_id", true, CM_UUID_TEXT_LEN, STR_UUID, &out->peer_id) != 0 ||
-	    get_time(c, j, "expires_at", true, &out->expires_at_ms) != 0 ||
-	    get_int(c, j, "heartbeat_interval_s", true, 1, CM_MAX_HEARTBEAT_INTERVAL_S,
-		    &out->heartbeat_interval_s, NULL) != 0 ||
-	    get_field(c, j, "bootstrap_peers", true, &peers) != 0)
-		return -1;
-	mark = path_push_key(c, "bootstrap_peers");
-	rc = decode_bootstrap_peerlist(c, peers, &out->bootstrap_peers);
+	if (f->kind == CK_UNION && sub == NULL)
+		rc = fail(c, NULL, "unknown message type");
+	else if (f->kind == CK_OBJECT || f->kind == CK_UNION)
+		rc = decode_object(c, sub, v, (char *)base + f->off, (f->flags & F_LAX) != 0);
+	else
+		rc = decode_array(c, f, v, (struct anylist *)((char *)base + f->off));
 	path_pop(c, mark);
 	return rc;
 }
 
-int
-cm_register_response_decode(const json_t *j, struct cm_register_response *out, struct cm_err *err)
+static bool
+field_required(const struct cm_field *f, const void *base, bool lax)
 {
-	struct dctx c = DCTX_INIT(err);
-
-	memset(out, 0, sizeof(*out));
-	if (decode_register_response(&c, j, out) != 0) {
-		cm_register_response_clear(out);
-		return -1;
-	}
-	return 0;
+	if (f->req_if != NULL)
+		return f->req_if(base);
+	if (lax && (f->flags & F_LAXABLE))
+		return false;
+	return (f->flags & (F_REQ | F_LAXABLE)) != 0;
 }
 
-static int get_enum(struct dctx *c, const json_t *obj, const char *key, bool required,
-		    const char *(*name_of)(int), int first, int last, int *out);
-static const char *status_name(int v);
-
+/* One member's value v (NULL: absent) into base + f->off. */
 static int
-decode_admin_registration(struct dctx *c, const json_t *j, struct cm_admin_registration *out)
+decode_value(struct dctx *c, const struct cm_field *f, const json_t *v, void *base, bool lax)
 {
-	int state = 0;
+	void *p = (char *)base + f->off;
+	int64_t n;
+	double d;
 
-	if (decode_bootstrap_peer(c, j, &out->peer) != 0 ||
-	    get_string(c, j, "fingerprint", true, CM_FINGERPRINT_LEN, STR_FINGERPRINT,
-		       &out->fingerprint) != 0 ||
-	    get_bool(c, j, "is_broadcasting", true, &out->is_broadcasting) != 0 ||
-	    get_enum(c, j, "state", true, status_name, CM_PEER_ONLINE, CM_PEER_STALE, &state) != 0 ||
-	    get_time(c, j, "registered_at", true, &out->registered_at_ms) != 0 ||
-	    get_time(c, j, "last_heartbeat", true, &out->last_heartbeat_ms) != 0 ||
-	    get_time(c, j, "expires_at", true, &out->expires_at_ms) != 0)
-		return -1;
-	out->state = (enum cm_peer_status)state;
-	return 0;
-}
-
-int
-cm_admin_registration_decode(const json_t *j, struct cm_admin_registration *out,
-			     struct cm_err *err)
-{
-	struct dctx c = DCTX_INIT(err);
-
-	memset(out, 0, sizeof(*out));
-	if (decode_admin_registration(&c, j, out) != 0) {
-		cm_bootstrap_peer_clear(&out->peer);
-		free(out->fingerprint);
-		memset(out, 0, sizeof(*out));
-		return -1;
+	if (f->kind == CK_EMBED)
+		return decode_object(c, f->sub, v, p, false);
+	if (v == NULL || ((f->flags & F_NULLABLE) && json_is_null(v))) {
+		if (v == NULL && field_required(f, base, lax))
+			return fail(c, f->name, "missing");
+		if (f->kind == CK_OBJECT)
+			set_defaults(f->sub, p);
+		return 0;
 	}
-	return 0;
-}
-
-int
-cm_admin_registrationlist_decode(const json_t *j, struct cm_admin_registrationlist *out,
-				 struct cm_err *err)
-{
-	struct dctx c = DCTX_INIT(err);
-	json_t *v;
-	size_t i;
-
-	memset(out, 0, sizeof(*out));
-	if (j == NULL || !json_is_array(j))
-		return fail(&c, NULL, "expected an array");
-	if (json_array_size(j) > CM_MAX_ADMIN_ROWS)
-		return fail(&c, NULL, "more than %d entries", CM_MAX_ADMIN_ROWS);
-	if ((out->items = calloc(json_array_size(j) + 1, sizeof(*out->items))) == NULL)
-		return fail(&c, NULL, "out of memory");
-	json_array_foreach(j, i, v)
-	{
-		path_push_index(&c, i);
-		out->len = i + 1;
-		if (decode_admin_registration(&c, v, &out->items[i]) != 0) {
-			cm_admin_registrationlist_clear(out);
+	switch (f->kind) {
+	case CK_STRING:
+		if (check_string(c, f->name, v, (size_t)f->max, f->skind) != 0)
 			return -1;
-		}
-		path_pop(&c, 0);
+		if ((*(char **)p = strdup(json_string_value(v))) == NULL)
+			return fail(c, f->name, "out of memory");
+		break;
+	case CK_VERSION:
+	case CK_INT:
+		if (!json_is_integer(v))
+			return fail(c, f->name, "expected an integer, got %s", json_type_name(v));
+		n = json_integer_value(v);
+		if (f->kind == CK_VERSION && n != CM_PROTOCOL_VERSION)
+			return fail(c, f->name, "unsupported protocol version %lld (this peer speaks %d)",
+				    (long long)n, CM_PROTOCOL_VERSION);
+		if (n < f->min || n > f->max)
+			return fail(c, f->name, "out of range %lld..%lld", (long long)f->min,
+				    (long long)f->max);
+		store_int(p, f->width, n);
+		break;
+	case CK_BOOL:
+		if (!json_is_boolean(v))
+			return fail(c, f->name, "expected a boolean, got %s", json_type_name(v));
+		*(bool *)p = json_is_true(v);
+		break;
+	case CK_TIME:
+		if (!json_is_string(v))
+			return fail(c, f->name, "expected a string, got %s", json_type_name(v));
+		if (cm_time_parse_ms(json_string_value(v), json_string_length(v), (int64_t *)p) != 0)
+			return fail(c, f->name, "not an RFC 3339 UTC time with milliseconds "
+						"(YYYY-MM-DDTHH:MM:SS.mmmZ)");
+		break;
+	case CK_SCORE:
+		if (!json_is_number(v))
+			return fail(c, f->name, "expected a number, got %s", json_type_name(v));
+		d = json_number_value(v);
+		if (!(d >= 0.0 && d <= 100.0))
+			return fail(c, f->name, "out of range 0..100");
+		*(double *)p = d;
+		break;
+	case CK_ENUM:
+		if (decode_enum(c, f, v, p) != 0)
+			return -1;
+		break;
+	case CK_JSON:
+		*(json_t **)p = json_incref((json_t *)v);
+		break;
+	default:
+		if (decode_nested(c, f, v, base) != 0)
+			return -1;
 	}
+	if (f->flags & F_HAS)
+		*(bool *)((char *)base + f->has_off) = true;
 	return 0;
+}
+
+static void clear_object(const struct cm_type *t, void *base);
+
+static void
+clear_value(const struct cm_field *f, void *base)
+{
+	void *p = (char *)base + f->off;
+	struct anylist *l = p;
+	const struct cm_type *sub;
+
+	switch (f->kind) {
+	case CK_STRING:
+		free(*(char **)p);
+		*(char **)p = NULL;
+		break;
+	case CK_JSON:
+		json_decref(*(json_t **)p);
+		*(json_t **)p = NULL;
+		break;
+	case CK_STRLIST:
+		cm_strlist_clear(p);
+		break;
+	case CK_ARRAY:
+		for (size_t i = 0; i < l->len; i++)
+			clear_object(f->sub, (char *)l->items + i * f->sub->size);
+		free(l->items);
+		l->items = NULL;
+		l->len = 0;
+		break;
+	case CK_OBJECT:
+	case CK_EMBED:
+	case CK_UNION:
+		if ((sub = f->kind == CK_UNION ? f->pick(base) : f->sub) != NULL)
+			clear_object(sub, p);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+clear_object(const struct cm_type *t, void *base)
+{
+	for (size_t i = 0; i < t->nfields; i++)
+		clear_value(&t->fields[i], base);
+}
+
+void
+cm_codec_clear(const struct cm_field *doc, void *obj)
+{
+	clear_value(doc, obj);
+	memset(obj, 0, doc->width);
 }
 
 int
-cm_whitelist_entry_decode(const json_t *j, struct cm_whitelist_entry *out, struct cm_err *err)
+cm_codec_decode(const struct cm_field *doc, const json_t *j, void *out, struct cm_err *err)
 {
-	struct dctx c = DCTX_INIT(err);
+	struct dctx c = {.err = err, .path = "", .len = 0};
+	int rc;
 
-	memset(out, 0, sizeof(*out));
-	if (require_object(&c, j) != 0 ||
-	    get_string(&c, j, "fingerprint", true, CM_FINGERPRINT_LEN, STR_FINGERPRINT,
-		       &out->fingerprint) != 0 ||
-	    get_string(&c, j, "note", false, CM_MAX_NOTE, STR_ANY, &out->note) != 0) {
-		cm_whitelist_entry_clear(out);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-decode_peer_record(struct dctx *c, const json_t *j, struct cm_peer_record *out)
-{
-	if (require_object(c, j) != 0 ||
-	    get_string(c, j, "email", true, CM_MAX_EMAIL, STR_EMAIL, &out->email) != 0 ||
-	    get_string(c, j, "peer_id", true, CM_UUID_TEXT_LEN, STR_UUID, &out->peer_id) != 0 ||
-	    get_int(c, j, "seq", true, 0, CM_MAX_SAFE_INTEGER, &out->seq, NULL) != 0 ||
-	    get_time(c, j, "issued_at", true, &out->issued_at_ms) != 0 ||
-	    get_bool(c, j, "is_broadcasting", true, &out->is_broadcasting) != 0 ||
-	    get_bool(c, j, "is_bootstrap", true, &out->is_bootstrap) != 0 ||
-	    get_bool(c, j, "leaving", true, &out->leaving) != 0 ||
-	    get_strlist(c, j, "socket_addresses", false, CM_MAX_SOCKET_ADDRESSES, CM_MAX_ADDRESS,
-			STR_IP, &out->socket_addresses) != 0 ||
-	    get_port(c, j, out->is_broadcasting, &out->port) != 0 ||
-	    get_repolist(c, j, "repositories", true, &out->repositories) != 0 ||
-	    get_capabilities(c, j, true, true, &out->capabilities, NULL) != 0)
-		return -1;
-	return 0;
+	memset(out, 0, doc->width);
+	if (doc->kind == CK_ARRAY)
+		rc = j == NULL ? fail(&c, NULL, "expected an array, got nothing")
+			       : decode_array(&c, doc, j, out);
+	else
+		rc = decode_object(&c, doc->sub, j, out, false);
+	if (rc != 0)
+		cm_codec_clear(doc, out);
+	return rc;
 }
 
 int
-cm_peer_record_decode(const json_t *j, struct cm_peer_record *out, struct cm_err *err)
+cm_codec_decode_text(const struct cm_field *doc, const char *buf, size_t len, size_t limit_bytes,
+		     void *out, struct cm_err *err)
 {
-	struct dctx c = DCTX_INIT(err);
+	json_t *j;
+	int rc;
 
-	memset(out, 0, sizeof(*out));
-	if (decode_peer_record(&c, j, out) != 0) {
-		cm_peer_record_clear(out);
+	memset(out, 0, doc->width);
+	if ((j = cm_json_parse(buf, len, limit_bytes, err)) == NULL)
 		return -1;
-	}
-	return 0;
+	rc = cm_codec_decode(doc, j, out, err);
+	json_decref(j);
+	return rc;
 }
 
 /*
- * cert_required is false only for an announcement's origin: a refresh may
- * leave the certificate out for receivers that hold it already.
+ * Encoding. set() adds a member and records an allocation failure in *ok, so
+ * each encoder checks once at the end instead of after every member.
  */
+static void
+set(json_t *obj, const char *key, json_t *v, bool *ok)
+{
+	if (v == NULL || obj == NULL || json_object_set_new(obj, key, v) != 0)
+		*ok = false;
+}
+
+static json_t *
+finish(json_t *obj, bool ok)
+{
+	if (!ok) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+static json_t *
+time_json(int64_t ms)
+{
+	char buf[CM_RFC3339_LEN + 1];
+
+	if (cm_time_format_ms(ms, buf) != 0)
+		return NULL;
+	return json_string(buf);
+}
+
+static json_t *encode_object(const struct cm_type *t, const void *base, json_t *payload);
+
+static json_t *
+encode_array(const struct cm_field *f, const struct anylist *l)
+{
+	json_t *arr = json_array();
+	bool ok = arr != NULL;
+
+	for (size_t i = 0; i < l->len && ok; i++) {
+		json_t *v = f->kind == CK_STRLIST
+				    ? json_string(((char **)l->items)[i])
+				    : encode_object(f->sub, (char *)l->items + i * f->sub->size, NULL);
+		if (v == NULL || json_array_append_new(arr, v) != 0)
+			ok = false;
+	}
+	return finish(arr, ok);
+}
+
+/* The JSON of one member; payload (when not NULL) stands in for a CK_UNION's. */
+static json_t *
+encode_value(const struct cm_field *f, const void *base, json_t *payload)
+{
+	const void *p = (const char *)base + f->off;
+	const struct cm_type *sub;
+	const char *s;
+
+	if (f->enc != NULL)
+		return f->enc(base);
+	switch (f->kind) {
+	case CK_STRING:
+		s = *(char *const *)p;
+		if (s == NULL && f->dflt_str != NULL)
+			s = f->dflt_str;
+		return s == NULL && (f->flags & F_WRITE_NULL) ? json_null() : json_string(s);
+	case CK_INT:
+		return json_integer(load_int(p, f->width));
+	case CK_VERSION:
+		return json_integer(CM_PROTOCOL_VERSION);
+	case CK_BOOL:
+		return json_boolean(*(const bool *)p);
+	case CK_TIME:
+		return time_json(*(const int64_t *)p);
+	case CK_SCORE:
+		return json_real(*(const double *)p);
+	case CK_ENUM:
+		s = f->name_of(*(const int *)p);
+		return s != NULL ? json_string(s) : NULL;
+	case CK_JSON:
+		return json_incref(*(json_t *const *)p);
+	case CK_STRLIST:
+	case CK_ARRAY:
+		return encode_array(f, p);
+	case CK_UNION:
+		if (payload != NULL)
+			return json_incref(payload);
+		sub = f->pick(base);
+		return sub != NULL ? encode_object(sub, p, NULL) : NULL;
+	default:
+		return encode_object(f->sub, p, NULL);
+	}
+}
+
+/* Whether f is left out of the JSON of base; *null: written as null instead. */
+static bool
+omitted(const struct cm_field *f, const void *base, bool *null)
+{
+	const void *p = (const char *)base + f->off;
+
+	*null = false;
+	if (f->flags & F_INTERNAL)
+		return true;
+	if (f->enc_if != NULL && !f->enc_if(base))
+		return true;
+	if ((f->flags & F_HAS) && !*(const bool *)((const char *)base + f->has_off)) {
+		*null = (f->flags & F_NULLABLE) != 0;
+		return !*null;
+	}
+	if ((f->flags & F_OMIT_ZERO) && load_int(p, f->width) == 0)
+		return true;
+	return f->kind == CK_STRING && *(char *const *)p == NULL && f->dflt_str == NULL &&
+	       !(f->flags & (F_REQ | F_LAXABLE | F_WRITE_NULL));
+}
+
+static void
+encode_fields(const struct cm_type *t, const void *base, json_t *o, json_t *payload, bool *ok)
+{
+	for (size_t i = 0; i < t->nfields && *ok; i++) {
+		const struct cm_field *f = &t->fields[i];
+		bool null;
+
+		if (omitted(f, base, &null))
+			continue;
+		if (f->kind == CK_EMBED)
+			encode_fields(f->sub, (const char *)base + f->off, o, NULL, ok);
+		else
+			set(o, f->name, null ? json_null() : encode_value(f, base, payload), ok);
+	}
+}
+
+static json_t *
+encode_object(const struct cm_type *t, const void *base, json_t *payload)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	encode_fields(t, base, o, payload, &ok);
+	return finish(o, ok);
+}
+
+json_t *
+cm_codec_encode(const struct cm_field *doc, const void *obj)
+{
+	return doc->kind == CK_ARRAY ? encode_array(doc, obj) : encode_object(doc->sub, obj, NULL);
+}
+
+/* Field rows, one per member. T is the struct the offsets are taken in. */
+#define STR(T, key, m, fl, cap, sk)                                                             \
+	{.name = key, .kind = CK_STRING, .flags = (fl), CM_MEMBER(T, m), .max = (cap),           \
+	 .skind = (sk)}
+#define INT(T, key, m, fl, lo, hi)                                                             \
+	{.name = key, .kind = CK_INT, .flags = (fl), CM_MEMBER(T, m), .min = (lo), .max = (hi)}
+#define BOOL(T, key, m, fl) {.name = key, .kind = CK_BOOL, .flags = (fl), CM_MEMBER(T, m)}
+#define TIME(T, key, m, fl) {.name = key, .kind = CK_TIME, .flags = (fl), CM_MEMBER(T, m)}
+#define ENUM(T, key, m, fl, names, lo, hi)                                                     \
+	{.name = key, .kind = CK_ENUM, .flags = (fl), CM_MEMBER(T, m), .name_of = (names),       \
+	 .min = (lo), .max = (hi)}
+#define ADDRESSES(T, fl)                                                                       \
+	{.name = "socket_addresses", .kind = CK_STRLIST, .flags = (fl),                          \
+	 CM_MEMBER(T, socket_addresses), .max = CM_MAX_SOCKET_ADDRESSES,                         \
+	 .item_max = CM_MAX_ADDRESS, .skind = STR_IP}
+#define REPOSITORIES(T)                                                                        \
+	{.name = "repositories", .kind = CK_ARRAY, .flags = F_REQ, CM_MEMBER(T, repositories),   \
+	 .sub = &repository_type, .max = CM_MAX_REPOSITORIES}
+#define EMAIL(T, m) STR(T, "email", m, F_REQ, CM_MAX_EMAIL, STR_EMAIL)
+#define PEER_ID(T, m, fl) STR(T, "peer_id", m, fl, CM_UUID_TEXT_LEN, STR_UUID)
+#define CERT(T, fl) STR(T, "public_certificate", public_certificate, fl, CM_MAX_CERT_PEM, STR_ANY)
+#define COUNT(T, key, m) INT(T, key, m, F_REQ, 0, CM_MAX_SAFE_INTEGER)
+#define TYPE(var, tname, schema_ref, T, table, ...)                                            \
+	static const struct cm_type var = {.name = tname, .schema = schema_ref, .fields = table,  \
+					   .nfields = CM_NFIELDS(table), .size = sizeof(T),        \
+					   __VA_ARGS__}
+
+static const char *
+status_name(int v)
+{
+	return cm_peer_status_name((enum cm_peer_status)v);
+}
+
+static const char *
+state_name(int v)
+{
+	return cm_peer_state_name((enum cm_peer_state)v);
+}
+
+static const char *
+source_name(int v)
+{
+	return cm_peer_source_name((enum cm_peer_source)v);
+}
+
+static const char *
+msg_type_name(int v)
+{
+	return cm_msg_type_name((enum cm_msg_type)v);
+}
+
+static const struct cm_field repository_fields[] = {
+	STR(struct cm_repository, "name", name, F_REQ, CM_MAX_REPO_NAME, STR_REPO),
+	STR(struct cm_repository, "description", description, 0, CM_MAX_DESCRIPTION, STR_ANY),
+};
+TYPE(repository_type, "repository", "common.schema.json#/$defs/RepositorySummary",
+     struct cm_repository, repository_fields);
+
+/* Required in a signed record; in a registration (F_LAX) each may be left out. */
+static const struct cm_field capabilities_fields[] = {
+	{.name = "max_peers", .kind = CK_INT, .flags = F_LAXABLE | F_DEFAULT,
+	 CM_MEMBER(struct cm_capabilities, max_peers), .min = 1, .max = CM_MAX_MAX_PEERS,
+	 .dflt = CM_CAPABILITIES_DEFAULT_MAX_PEERS},
+	BOOL(struct cm_capabilities, "supports_torrent", supports_torrent, F_LAXABLE),
+	INT(struct cm_capabilities, "bandwidth_estimate", bandwidth_estimate, F_LAXABLE, 0,
+	    CM_MAX_SAFE_INTEGER),
+};
+TYPE(capabilities_type, "capabilities", "common.schema.json#/$defs/Capabilities",
+     struct cm_capabilities, capabilities_fields);
+
+static bool
+register_broadcasting(const void *base)
+{
+	return ((const struct cm_register_request *)base)->is_broadcasting;
+}
+
+static int
+register_request_check(struct dctx *c, const json_t *j, void *obj)
+{
+	const struct cm_register_request *r = obj;
+
+	(void)j;
+	if (!r->is_broadcasting && r->socket_addresses.len > 0)
+		return fail(c, "socket_addresses", "must be empty when is_broadcasting is false");
+	return 0;
+}
+
+/* Encoded in this order; email, peer_id and is_broadcasting are read first. */
+static const struct cm_field register_request_fields[] = {
+	STR(struct cm_register_request, "email", email, F_REQ | F_FIRST, CM_MAX_EMAIL, STR_EMAIL),
+	PEER_ID(struct cm_register_request, peer_id, F_FIRST),
+	ADDRESSES(struct cm_register_request, 0),
+	{.name = "port", .kind = CK_INT, .flags = F_OMIT_ZERO,
+	 CM_MEMBER(struct cm_register_request, port), .min = 1, .max = 65535,
+	 .req_if = register_broadcasting},
+	REPOSITORIES(struct cm_register_request),
+	{.name = "is_broadcasting", .kind = CK_BOOL, .flags = F_FIRST | F_DEFAULT,
+	 CM_MEMBER(struct cm_register_request, is_broadcasting), .dflt = 1},
+	{.name = "capabilities", .kind = CK_OBJECT, .flags = F_LAX | F_HAS,
+	 CM_MEMBER(struct cm_register_request, capabilities), .sub = &capabilities_type,
+	 .has_off = offsetof(struct cm_register_request, has_capabilities)},
+};
+TYPE(register_request_type, "register-request", "register-request.schema.json",
+     struct cm_register_request, register_request_fields, .check = register_request_check);
+
+static bool
+bootstrap_peer_has_addresses(const void *base)
+{
+	return ((const struct cm_bootstrap_peer *)base)->socket_addresses.len > 0;
+}
+
+/* In discover answers performance_score is always written: null until feedback exists. */
+static bool
+bootstrap_peer_scored(const void *base)
+{
+	const struct cm_bootstrap_peer *p = base;
+
+	return p->has_availability_score || p->has_performance_score;
+}
+
+static const struct cm_field bootstrap_peer_fields[] = {
+	EMAIL(struct cm_bootstrap_peer, email),
+	PEER_ID(struct cm_bootstrap_peer, peer_id, F_REQ),
+	ADDRESSES(struct cm_bootstrap_peer, F_REQ),
+	{.name = "port", .kind = CK_INT, .flags = F_OMIT_ZERO,
+	 CM_MEMBER(struct cm_bootstrap_peer, port), .min = 1, .max = 65535,
+	 .req_if = bootstrap_peer_has_addresses},
+	REPOSITORIES(struct cm_bootstrap_peer),
+	CERT(struct cm_bootstrap_peer, F_REQ),
+	{.name = "availability_score", .kind = CK_SCORE, .flags = F_HAS,
+	 CM_MEMBER(struct cm_bootstrap_peer, availability_score),
+	 .has_off = offsetof(struct cm_bootstrap_peer, has_availability_score)},
+	{.name = "performance_score", .kind = CK_SCORE, .flags = F_HAS | F_NULLABLE,
+	 CM_MEMBER(struct cm_bootstrap_peer, performance_score),
+	 .has_off = offsetof(struct cm_bootstrap_peer, has_performance_score),
+	 .enc_if = bootstrap_peer_scored},
+};
+TYPE(bootstrap_peer_type, "bootstrap-peer", "bootstrap-peer.schema.json",
+     struct cm_bootstrap_peer, bootstrap_peer_fields);
+
+static const struct cm_field register_response_fields[] = {
+	{.name = "status", .kind = CK_STRING, .flags = F_REQ,
+	 CM_MEMBER(struct cm_register_response, status), .max = 64, .dflt_str = "registered"},
+	PEER_ID(struct cm_register_response, peer_id, F_REQ),
+	TIME(struct cm_register_response, "expires_at", expires_at_ms, F_REQ),
+	INT(struct cm_register_response, "heartbeat_interval_s", heartbeat_interval_s, F_REQ, 1,
+	    CM_MAX_HEARTBEAT_INTERVAL_S),
+	{.name = "bootstrap_peers", .kind = CK_ARRAY, .flags = F_REQ,
+	 CM_MEMBER(struct cm_register_response, bootstrap_peers), .sub = &bootstrap_peer_type,
+	 .max = CM_MAX_BOOTSTRAP_PEERS},
+};
+/* The status check runs before the rest: a wrong status is the first thing said. */
+static int
+register_response_pre(struct dctx *c, const json_t *j)
+{
+	const json_t *s = json_object_get(j, "status");
+
+	if (s == NULL)
+		return fail(c, "status", "missing");
+	if (check_string(c, "status", s, 64, STR_ANY) != 0)
+		return -1;
+	if (strcmp(json_string_value(s), "registered") != 0)
+		return fail(c, "status", "expected \"registered\"");
+	return 0;
+}
+TYPE(register_response_type, "register-response", "register-response.schema.json",
+     struct cm_register_response, register_response_fields, .pre = register_response_pre);
+
+static const struct cm_field heartbeat_request_fields[] = {
+	EMAIL(struct cm_heartbeat_request, email),
+};
+TYPE(heartbeat_request_type, "heartbeat-request", "heartbeat-request.schema.json",
+     struct cm_heartbeat_request, heartbeat_request_fields);
+
+static const struct cm_field feedback_request_fields[] = {
+	EMAIL(struct cm_feedback_request, email),
+	INT(struct cm_feedback_request, "latency_ms", latency_ms, F_REQ, 0, CM_MAX_LATENCY_MS),
+};
+TYPE(feedback_request_type, "feedback-request", "feedback-request.schema.json",
+     struct cm_feedback_request, feedback_request_fields);
+
+static const struct cm_field admin_registration_fields[] = {
+	{.name = "peer", .kind = CK_EMBED, CM_MEMBER(struct cm_admin_registration, peer),
+	 .sub = &bootstrap_peer_type},
+	STR(struct cm_admin_registration, "fingerprint", fingerprint, F_REQ, CM_FINGERPRINT_LEN,
+	    STR_FINGERPRINT),
+	BOOL(struct cm_admin_registration, "is_broadcasting", is_broadcasting, F_REQ),
+	ENUM(struct cm_admin_registration, "state", state, F_REQ, status_name, CM_PEER_ONLINE,
+	     CM_PEER_STALE),
+	TIME(struct cm_admin_registration, "registered_at", registered_at_ms, F_REQ),
+	TIME(struct cm_admin_registration, "last_heartbeat", last_heartbeat_ms, F_REQ),
+	TIME(struct cm_admin_registration, "expires_at", expires_at_ms, F_REQ),
+};
+TYPE(admin_registration_type, "admin-registration", "admin-registrations.schema.json#/items",
+     struct cm_admin_registration, admin_registration_fields);
+
+/* The POST body is {fingerprint, note?}: added_at is the server's, never read. */
+static const struct cm_field whitelist_entry_fields[] = {
+	STR(struct cm_whitelist_entry, "fingerprint", fingerprint, F_REQ, CM_FINGERPRINT_LEN,
+	    STR_FINGERPRINT),
+	STR(struct cm_whitelist_entry, "note", note, 0, CM_MAX_NOTE, STR_ANY),
+	TIME(struct cm_whitelist_entry, "added_at", added_at_ms, F_ENCODE_ONLY),
+};
+TYPE(whitelist_entry_type, "whitelist-entry", "whitelist.schema.json#/$defs/entryRequest",
+     struct cm_whitelist_entry, whitelist_entry_fields);
+
+static bool
+record_broadcasting(const void *base)
+{
+	return ((const struct cm_peer_record *)base)->is_broadcasting;
+}
+
+/* The sharing rule: a silent peer's record never carries addresses (enc_if). */
+static const struct cm_field peer_record_fields[] = {
+	EMAIL(struct cm_peer_record, email),
+	PEER_ID(struct cm_peer_record, peer_id, F_REQ),
+	COUNT(struct cm_peer_record, "seq", seq),
+	TIME(struct cm_peer_record, "issued_at", issued_at_ms, F_REQ),
+	BOOL(struct cm_peer_record, "is_broadcasting", is_broadcasting, F_REQ),
+	BOOL(struct cm_peer_record, "is_bootstrap", is_bootstrap, F_REQ),
+	BOOL(struct cm_peer_record, "leaving", leaving, F_REQ),
+	{.name = "socket_addresses", .kind = CK_STRLIST,
+	 CM_MEMBER(struct cm_peer_record, socket_addresses), .max = CM_MAX_SOCKET_ADDRESSES,
+	 .item_max = CM_MAX_ADDRESS, .skind = STR_IP, .enc_if = record_broadcasting},
+	{.name = "port", .kind = CK_INT, .flags = F_OMIT_ZERO, CM_MEMBER(struct cm_peer_record, port),
+	 .min = 1, .max = 65535, .req_if = record_broadcasting},
+	REPOSITORIES(struct cm_peer_record),
+	{.name = "capabilities", .kind = CK_OBJECT, .flags = F_REQ,
+	 CM_MEMBER(struct cm_peer_record, capabilities), .sub = &capabilities_type},
+};
+TYPE(peer_record_type, "peer-record", "signed-record.schema.json#/$defs/PeerRecord",
+     struct cm_peer_record, peer_record_fields);
+
 /* Length of s as JSON writes it compact, quotes included (Jansson's escapes). */
 static size_t
 string_size(const char *s, size_t len)
@@ -779,673 +890,327 @@ compact_size(const json_t *j, size_t limit)
 }
 
 static int
-decode_signed_record(struct dctx *c, const json_t *j, bool cert_required,
-		     struct cm_signed_record *out)
+signed_record_pre(struct dctx *c, const json_t *j)
 {
-	json_t *rec;
-	struct cm_err cerr;
-	size_t mark, size;
-	int rc;
+	size_t size = compact_size(j, CM_MAX_SIGNED_RECORD + 1);
 
-	if (require_object(c, j) != 0)
-		return -1;
-	size = compact_size(j, CM_MAX_SIGNED_RECORD + 1);
 	if (size == 0 || size > CM_MAX_SIGNED_RECORD)
 		return fail(c, NULL, "signed record larger than %d bytes", CM_MAX_SIGNED_RECORD);
-	if (get_object(c, j, "record", true, &rec) != 0)
-		return -1;
-	mark = path_push_key(c, "record");
-	rc = decode_peer_record(c, rec, &out->record);
-	path_pop(c, mark);
-	if (rc != 0 ||
-	    get_string(c, j, "public_certificate", cert_required, CM_MAX_CERT_PEM, STR_ANY,
-		       &out->public_certificate) != 0 ||
-	    get_string(c, j, "signature", true, CM_MAX_SIGNATURE_B64, STR_ANY, &out->signature) !=
-		    0)
-		return -1;
-	if ((out->canonical = cm_json_canonical(rec, &cerr)) == NULL)
+	return 0;
+}
+
+/* Keeps the record's canonical text as received: the signature covers it. */
+static int
+signed_record_check(struct dctx *c, const json_t *j, void *obj)
+{
+	struct cm_signed_record *s = obj;
+	struct cm_err cerr;
+
+	if ((s->canonical = cm_json_canonical(json_object_get(j, "record"), &cerr)) == NULL)
 		return fail(c, "record", "%s", cerr.msg);
 	return 0;
 }
 
-int
-cm_signed_record_decode(const json_t *j, struct cm_signed_record *out, struct cm_err *err)
+/* The received record when there is one, so unknown fields survive forwarding. */
+static json_t *
+signed_record_record_json(const void *base)
 {
-	struct dctx c = DCTX_INIT(err);
+	const struct cm_signed_record *s = base;
 
-	memset(out, 0, sizeof(*out));
-	if (decode_signed_record(&c, j, true, out) != 0) {
-		cm_signed_record_clear(out);
-		return -1;
-	}
-	return 0;
+	if (s->canonical != NULL)
+		return json_loads(s->canonical, JSON_REJECT_DUPLICATES, NULL);
+	return encode_object(&peer_record_type, &s->record, NULL);
 }
 
-static const char *
-status_name(int v)
+/* public_certificate may be left out only in an announcement's origin (F_LAX there). */
+static const struct cm_field signed_record_fields[] = {
+	{.name = "record", .kind = CK_OBJECT, .flags = F_REQ,
+	 CM_MEMBER(struct cm_signed_record, record), .sub = &peer_record_type,
+	 .enc = signed_record_record_json},
+	CERT(struct cm_signed_record, F_LAXABLE),
+	STR(struct cm_signed_record, "signature", signature, F_REQ, CM_MAX_SIGNATURE_B64, STR_ANY),
+	{.name = "canonical", .kind = CK_STRING, .flags = F_INTERNAL,
+	 CM_MEMBER(struct cm_signed_record, canonical)},
+};
+TYPE(signed_record_type, "signed-record", "signed-record.schema.json#/$defs/withCertificate",
+     struct cm_signed_record, signed_record_fields, .pre = signed_record_pre,
+     .check = signed_record_check);
+
+static bool
+info_has_source(const void *base)
 {
-	return cm_peer_status_name((enum cm_peer_status)v);
+	return ((const struct cm_peer_info *)base)->source != CM_SOURCE_NONE;
 }
 
-/* Maps a wire string onto an enum through a name function; -1 when none matches. */
-static int
-get_enum(struct dctx *c, const json_t *obj, const char *key, bool required,
-	 const char *(*name_of)(int), int first, int last, int *out)
+static const struct cm_field peer_info_fields[] = {
+	EMAIL(struct cm_peer_info, email),
+	PEER_ID(struct cm_peer_info, peer_id, F_REQ),
+	CERT(struct cm_peer_info, F_REQ),
+	ADDRESSES(struct cm_peer_info, F_REQ),
+	INT(struct cm_peer_info, "port", port, F_REQ, 0, 65535),
+	BOOL(struct cm_peer_info, "is_broadcasting", is_broadcasting, F_REQ),
+	BOOL(struct cm_peer_info, "is_bootstrap", is_bootstrap, F_REQ),
+	ENUM(struct cm_peer_info, "peer_status", peer_status, F_REQ, status_name, CM_PEER_ONLINE,
+	     CM_PEER_OFFLINE),
+	ENUM(struct cm_peer_info, "state", state, F_REQ, state_name, CM_STATE_DISCOVERED,
+	     CM_STATE_STALE),
+	REPOSITORIES(struct cm_peer_info),
+	{.name = "availability_score", .kind = CK_SCORE, .flags = F_REQ,
+	 CM_MEMBER(struct cm_peer_info, availability_score)},
+	{.name = "performance_score", .kind = CK_SCORE, .flags = F_REQ,
+	 CM_MEMBER(struct cm_peer_info, performance_score)},
+	{.name = "score", .kind = CK_SCORE, .flags = F_REQ, CM_MEMBER(struct cm_peer_info, score)},
+	COUNT(struct cm_peer_info, "bandwidth_estimate", bandwidth_estimate),
+	TIME(struct cm_peer_info, "discovered_at", discovered_at_ms, F_REQ),
+	TIME(struct cm_peer_info, "last_seen", last_seen_ms, F_REQ),
+	TIME(struct cm_peer_info, "expires_at", expires_at_ms, F_REQ),
+	COUNT(struct cm_peer_info, "peer_count", peer_count),
+	COUNT(struct cm_peer_info, "gossip_received_count", gossip_received_count),
+	{.name = "source", .kind = CK_ENUM, CM_MEMBER(struct cm_peer_info, source),
+	 .name_of = source_name, .min = CM_SOURCE_TABLE, .max = CM_SOURCE_RELAY,
+	 .enc_if = info_has_source},
+	{.name = "found_in_ms", .kind = CK_INT, CM_MEMBER(struct cm_peer_info, found_in_ms),
+	 .max = CM_MAX_SAFE_INTEGER, .req_if = info_has_source, .enc_if = info_has_source},
+};
+TYPE(peer_info_type, "peer-info", "peer-info.schema.json", struct cm_peer_info,
+     peer_info_fields);
+
+/* Payloads: offsets within struct cm_envelope's payload union. */
+static const struct cm_field announcement_fields[] = {
+	{.name = "origin", .kind = CK_OBJECT, .flags = F_REQ | F_LAX,
+	 CM_MEMBER(struct cm_peer_announcement, origin), .sub = &signed_record_type},
+};
+TYPE(announcement_type, "payload-announcement", "peer-announcement.schema.json",
+     struct cm_peer_announcement, announcement_fields);
+
+static const struct cm_field digest_fields[] = {
+	COUNT(struct cm_digest, "since", since),
+	COUNT(struct cm_digest, "seed", seed),
+	INT(struct cm_digest, "k", k, F_REQ, 1, CM_MAX_BLOOM_K),
+	{.name = "bloom", .kind = CK_STRING, .flags = F_REQ, CM_MEMBER(struct cm_digest, bloom),
+	 .max = (CM_MAX_BLOOM_BYTES + 2) / 3 * 4, .skind = STR_BASE64, .dflt_str = ""},
+	TIME(struct cm_digest, "issued_after", issued_after_ms, F_OMIT_ZERO),
+};
+TYPE(digest_type, "digest", "peer-request.schema.json#/properties/digest", struct cm_digest,
+     digest_fields);
+
+static const struct cm_field peer_request_fields[] = {
+	{.name = "repositories", .kind = CK_STRLIST, CM_MEMBER(struct cm_peer_request, repositories),
+	 .max = CM_MAX_REPOSITORIES, .item_max = CM_MAX_REPO_NAME, .skind = STR_REPO},
+	{.name = "digest", .kind = CK_OBJECT, .flags = F_HAS, CM_MEMBER(struct cm_peer_request, digest),
+	 .sub = &digest_type, .has_off = offsetof(struct cm_peer_request, has_digest)},
+};
+TYPE(peer_request_type, "payload-request", "peer-request.schema.json", struct cm_peer_request,
+     peer_request_fields);
+
+/* request_id and version are read before the (long) peers list, as they come first in errors. */
+static const struct cm_field list_response_fields[] = {
+	STR(struct cm_peer_list_response, "request_id", request_id, F_REQ | F_FIRST,
+	    CM_UUID_TEXT_LEN, STR_UUID),
+	{.name = "peers", .kind = CK_ARRAY, .flags = F_REQ, CM_MEMBER(struct cm_peer_list_response, peers),
+	 .sub = &signed_record_type, .max = CM_MAX_LIST_PEERS},
+	{.name = "version", .kind = CK_INT, .flags = F_HAS | F_FIRST,
+	 CM_MEMBER(struct cm_peer_list_response, version), .max = CM_MAX_SAFE_INTEGER,
+	 .has_off = offsetof(struct cm_peer_list_response, has_version)},
+};
+TYPE(list_response_type, "payload-list-response", "peer-list-response.schema.json",
+     struct cm_peer_list_response, list_response_fields);
+
+static const struct cm_field heartbeat_fields[] = {
+	BOOL(struct cm_heartbeat, "is_alive", is_alive, F_REQ),
+	BOOL(struct cm_heartbeat, "is_bootstrap", is_bootstrap, F_REQ),
+	COUNT(struct cm_heartbeat, "peer_count", peer_count),
+};
+TYPE(heartbeat_type, "payload-heartbeat", "heartbeat.schema.json", struct cm_heartbeat,
+     heartbeat_fields);
+
+/* The payload's table, chosen by the envelope's type. */
+static const struct cm_type *
+envelope_payload(const void *base)
 {
-	char *s;
-	int rc = -1;
-
-	if (get_string(c, obj, key, required, 64, STR_ANY, &s) != 0)
-		return -1;
-	if (s == NULL)
-		return 0;
-	for (int i = first; i <= last; i++) {
-		if (name_of(i) != NULL && strcmp(name_of(i), s) == 0) {
-			*out = i;
-			rc = 0;
-			break;
-		}
-	}
-	if (rc != 0)
-		fail(c, key, "unknown value \"%.64s\"", s);
-	free(s);
-	return rc;
-}
-
-
-static const char *
-state_name(int v)
-{
-	return cm_peer_state_name((enum cm_peer_state)v);
-}
-
-static const char *
-source_name(int v)
-{
-	return cm_peer_source_name((enum cm_peer_source)v);
-}
-
-static const char *
-msg_type_name(int v)
-{
-	return cm_msg_type_name((enum cm_msg_type)v);
-}
-
-static int
-decode_peer_info(struct dctx *c, const json_t *j, struct cm_peer_info *out)
-{
-	int status = 0, state = 0, source = CM_SOURCE_NONE;
-	int64_t port = 0;
-	bool has;
-
-	if (require_object(c, j) != 0 ||
-	    get_string(c, j, "email", true, CM_MAX_EMAIL, STR_EMAIL, &out->email) != 0 ||
-	    get_string(c, j, "peer_id", true, CM_UUID_TEXT_LEN, STR_UUID, &out->peer_id) != 0 ||
-	    get_string(c, j, "public_certificate", true, CM_MAX_CERT_PEM, STR_ANY,
-		       &out->public_certificate) != 0 ||
-	    get_strlist(c, j, "socket_addresses", true, CM_MAX_SOCKET_ADDRESSES, CM_MAX_ADDRESS,
-			STR_IP, &out->socket_addresses) != 0 ||
-	    get_int(c, j, "port", true, 0, 65535, &port, NULL) != 0 ||
-	    get_bool(c, j, "is_broadcasting", true, &out->is_broadcasting) != 0 ||
-	    get_bool(c, j, "is_bootstrap", true, &out->is_bootstrap) != 0 ||
-	    get_enum(c, j, "peer_status", true, status_name, CM_PEER_ONLINE, CM_PEER_OFFLINE,
-		     &status) != 0 ||
-	    get_enum(c, j, "state", true, state_name, CM_STATE_DISCOVERED, CM_STATE_STALE,
-		     &state) != 0 ||
-	    get_repolist(c, j, "repositories", true, &out->repositories) != 0 ||
-	    get_score(c, j, "availability_score", true, false, &out->availability_score, &has) ||
-	    get_score(c, j, "performance_score", true, false, &out->performance_score, &has) ||
-	    get_score(c, j, "score", true, false, &out->score, &has) ||
-	    get_int(c, j, "bandwidth_estimate", true, 0, CM_MAX_SAFE_INTEGER,
-		    &out->bandwidth_estimate, NULL) != 0 ||
-	    get_time(c, j, "discovered_at", true, &out->discovered_at_ms) != 0 ||
-	    get_time(c, j, "last_seen", true, &out->last_seen_ms) != 0 ||
-	    get_time(c, j, "expires_at", true, &out->expires_at_ms) != 0 ||
-	    get_int(c, j, "peer_count", true, 0, CM_MAX_SAFE_INTEGER, &out->peer_count, NULL) !=
-		    0 ||
-	    get_int(c, j, "gossip_received_count", true, 0, CM_MAX_SAFE_INTEGER,
-		    &out->gossip_received_count, NULL) != 0 ||
-	    get_enum(c, j, "source", false, source_name, CM_SOURCE_TABLE, CM_SOURCE_RELAY,
-		     &source) != 0)
-		return -1;
-	out->port = (int)port;
-	out->peer_status = (enum cm_peer_status)status;
-	out->state = (enum cm_peer_state)state;
-	out->source = (enum cm_peer_source)source;
-	if (out->source != CM_SOURCE_NONE &&
-	    get_int(c, j, "found_in_ms", true, 0, CM_MAX_SAFE_INTEGER, &out->found_in_ms, NULL) !=
-		    0)
-		return -1;
-	return 0;
-}
-
-int
-cm_peer_info_decode(const json_t *j, struct cm_peer_info *out, struct cm_err *err)
-{
-	struct dctx c = DCTX_INIT(err);
-
-	memset(out, 0, sizeof(*out));
-	if (decode_peer_info(&c, j, out) != 0) {
-		cm_peer_info_clear(out);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-decode_signed_recordlist(struct dctx *c, const json_t *obj, const char *key,
-			 struct cm_signed_recordlist *out)
-{
-	json_t *arr, *v;
-	size_t i, mark;
-
-	if (get_array(c, obj, key, true, CM_MAX_LIST_PEERS, &arr) != 0)
-		return -1;
-	if ((out->items = calloc(json_array_size(arr) + 1, sizeof(*out->items))) == NULL)
-		return fail(c, key, "out of memory");
-	mark = path_push_key(c, key);
-	json_array_foreach(arr, i, v)
-	{
-		size_t m2 = path_push_index(c, i);
-		out->len = i + 1;
-		if (decode_signed_record(c, v, true, &out->items[i]) != 0)
-			return -1;
-		path_pop(c, m2);
-	}
-	path_pop(c, mark);
-	return 0;
-}
-
-static int
-decode_digest(struct dctx *c, const json_t *p, struct cm_peer_request *out)
-{
-	struct cm_digest *d = &out->digest;
-	json_t *dj;
-	int64_t k = 0;
-	size_t mark;
-	int rc;
-
-	if (get_object(c, p, "digest", false, &dj) != 0)
-		return -1;
-	if (dj == NULL)
-		return 0;
-	out->has_digest = true;
-	mark = path_push_key(c, "digest");
-	rc = get_int(c, dj, "since", true, 0, CM_MAX_SAFE_INTEGER, &d->since, NULL) ||
-	     get_int(c, dj, "seed", true, 0, CM_MAX_SAFE_INTEGER, &d->seed, NULL) ||
-	     get_int(c, dj, "k", true, 1, CM_MAX_BLOOM_K, &k, NULL) ||
-	     get_string(c, dj, "bloom", true, (CM_MAX_BLOOM_BYTES + 2) / 3 * 4, STR_BASE64,
-			&d->bloom) ||
-	     get_time(c, dj, "issued_after", false, &d->issued_after_ms);
-	d->k = (int)k;
-	path_pop(c, mark);
-	return rc ? -1 : 0;
-}
-
-static int
-decode_payload(struct dctx *c, const json_t *p, struct cm_envelope *out)
-{
-	json_t *origin;
-	size_t mark;
-	int rc;
-
-	switch (out->type) {
+	switch (((const struct cm_envelope *)base)->type) {
 	case CM_MSG_PEER_ANNOUNCEMENT:
-		if (get_object(c, p, "origin", true, &origin) != 0)
-			return -1;
-		mark = path_push_key(c, "origin");
-		rc = decode_signed_record(c, origin, false, &out->payload.announcement.origin);
-		path_pop(c, mark);
-		return rc;
+		return &announcement_type;
 	case CM_MSG_PEER_REQUEST:
-		if (get_strlist(c, p, "repositories", false, CM_MAX_REPOSITORIES, CM_MAX_REPO_NAME,
-				STR_REPO, &out->payload.request.repositories) != 0)
-			return -1;
-		return decode_digest(c, p, &out->payload.request);
+		return &peer_request_type;
 	case CM_MSG_PEER_LIST_RESPONSE:
-		if (get_string(c, p, "request_id", true, CM_UUID_TEXT_LEN, STR_UUID,
-			       &out->payload.list_response.request_id) != 0 ||
-		    get_int(c, p, "version", false, 0, CM_MAX_SAFE_INTEGER,
-			    &out->payload.list_response.version,
-			    &out->payload.list_response.has_version) != 0)
-			return -1;
-		return decode_signed_recordlist(c, p, "peers", &out->payload.list_response.peers);
+		return &list_response_type;
 	case CM_MSG_HEARTBEAT:
-		return get_bool(c, p, "is_alive", true, &out->payload.heartbeat.is_alive) ||
-				       get_bool(c, p, "is_bootstrap", true,
-						&out->payload.heartbeat.is_bootstrap) ||
-				       get_int(c, p, "peer_count", true, 0, CM_MAX_SAFE_INTEGER,
-					       &out->payload.heartbeat.peer_count, NULL)
-			       ? -1
-			       : 0;
+		return &heartbeat_type;
 	}
-	return fail(c, NULL, "unknown message type");
+	return NULL;
 }
 
-static int
-decode_envelope(struct dctx *c, const json_t *j, struct cm_envelope *out)
-{
-	json_t *sender, *payload;
-	int64_t v = 0, ttl = 0;
-	int type = 0;
-	size_t mark;
-	int rc;
+/* sender's offsets are the envelope's own (the object sits at offset 0). */
+static const struct cm_field sender_fields[] = {
+	{.name = "email", .kind = CK_STRING, .flags = F_REQ | F_WRITE_NULL,
+	 CM_MEMBER(struct cm_envelope, sender_email), .max = CM_MAX_EMAIL, .skind = STR_EMAIL},
+	{.name = "peer_id", .kind = CK_STRING, .flags = F_REQ | F_WRITE_NULL,
+	 CM_MEMBER(struct cm_envelope, sender_peer_id), .max = CM_UUID_TEXT_LEN, .skind = STR_UUID},
+};
+TYPE(sender_type, "sender", "envelope.schema.json#/properties/sender", struct cm_envelope,
+     sender_fields);
 
-	if (require_object(c, j) != 0 ||
-	    get_int(c, j, "v", true, INT64_MIN, INT64_MAX, &v, NULL) != 0)
-		return -1;
-	if (v != CM_PROTOCOL_VERSION)
-		return fail(c, "v", "unsupported protocol version %lld (this peer speaks %d)",
-			    (long long)v, CM_PROTOCOL_VERSION);
-	out->v = (int)v;
-	if (get_string(c, j, "id", true, CM_UUID_TEXT_LEN, STR_UUID, &out->id) != 0 ||
-	    get_enum(c, j, "type", true, msg_type_name, CM_MSG_PEER_ANNOUNCEMENT, CM_MSG_HEARTBEAT,
-		     &type) != 0 ||
-	    get_int(c, j, "ttl", true, 0, CM_MAX_TTL, &ttl, NULL) != 0 ||
-	    get_time(c, j, "timestamp", true, &out->timestamp_ms) != 0 ||
-	    get_object(c, j, "sender", true, &sender) != 0)
-		return -1;
-	out->type = (enum cm_msg_type)type;
-	out->ttl = (int)ttl;
-	mark = path_push_key(c, "sender");
-	rc = get_string(c, sender, "email", true, CM_MAX_EMAIL, STR_EMAIL, &out->sender_email) ||
-	     get_string(c, sender, "peer_id", true, CM_UUID_TEXT_LEN, STR_UUID,
-			&out->sender_peer_id);
-	path_pop(c, mark);
-	if (rc != 0 || get_object(c, j, "payload", true, &payload) != 0)
-		return -1;
-	mark = path_push_key(c, "payload");
-	rc = decode_payload(c, payload, out);
-	path_pop(c, mark);
-	return rc;
+static const struct cm_field envelope_fields[] = {
+	{.name = "v", .kind = CK_VERSION, .flags = F_REQ, CM_MEMBER(struct cm_envelope, v),
+	 .min = INT64_MIN, .max = INT64_MAX},
+	STR(struct cm_envelope, "id", id, F_REQ, CM_UUID_TEXT_LEN, STR_UUID),
+	ENUM(struct cm_envelope, "type", type, F_REQ, msg_type_name, CM_MSG_PEER_ANNOUNCEMENT,
+	     CM_MSG_HEARTBEAT),
+	INT(struct cm_envelope, "ttl", ttl, F_REQ, 0, CM_MAX_TTL),
+	TIME(struct cm_envelope, "timestamp", timestamp_ms, F_REQ),
+	{.name = "sender", .kind = CK_OBJECT, .flags = F_REQ, .off = 0,
+	 .width = sizeof(struct cm_envelope), .sub = &sender_type},
+	{.name = "payload", .kind = CK_UNION, .flags = F_REQ, CM_MEMBER(struct cm_envelope, payload),
+	 .pick = envelope_payload},
+};
+TYPE(envelope_type, "envelope", "envelope.schema.json", struct cm_envelope, envelope_fields);
+
+static const struct cm_field status_fields[] = {
+	STR(struct cm_status, "status", status, F_REQ, 64, STR_ANY),
+	{.name = "expires_at", .kind = CK_TIME, .flags = F_HAS, CM_MEMBER(struct cm_status, expires_at_ms),
+	 .has_off = offsetof(struct cm_status, has_expires_at)},
+};
+TYPE(status_type, "status", "status.schema.json", struct cm_status, status_fields);
+
+static const struct cm_field error_body_fields[] = {
+	STR(struct cm_error_body, "error", error, F_REQ, CM_MAX_BODY, STR_ANY),
+	STR(struct cm_error_body, "code", code, F_REQ, 64, STR_ANY),
+};
+TYPE(error_body_type, "error", "error.schema.json", struct cm_error_body, error_body_fields);
+
+/* The public entry points: one document description each. */
+#define DOC_FUNCS(fn, T, doc)                                                                  \
+	json_t *cm_##fn##_encode(const T *v) { return cm_codec_encode(&(doc), v); }            \
+	int cm_##fn##_decode(const json_t *j, T *out, struct cm_err *err)                      \
+	{                                                                                      \
+		return cm_codec_decode(&(doc), j, out, err);                                   \
+	}
+
+static const struct cm_field register_request_doc =
+	CM_DOC_OBJECT(struct cm_register_request, register_request_type);
+static const struct cm_field heartbeat_request_doc =
+	CM_DOC_OBJECT(struct cm_heartbeat_request, heartbeat_request_type);
+static const struct cm_field feedback_request_doc =
+	CM_DOC_OBJECT(struct cm_feedback_request, feedback_request_type);
+static const struct cm_field bootstrap_peer_doc =
+	CM_DOC_OBJECT(struct cm_bootstrap_peer, bootstrap_peer_type);
+static const struct cm_field bootstrap_peerlist_doc =
+	CM_DOC_ARRAY(struct cm_bootstrap_peerlist, bootstrap_peer_type, CM_MAX_BOOTSTRAP_PEERS);
+static const struct cm_field register_response_doc =
+	CM_DOC_OBJECT(struct cm_register_response, register_response_type);
+static const struct cm_field admin_registration_doc =
+	CM_DOC_OBJECT(struct cm_admin_registration, admin_registration_type);
+static const struct cm_field admin_registrationlist_doc =
+	CM_DOC_ARRAY(struct cm_admin_registrationlist, admin_registration_type,
+		     CM_MAX_ADMIN_ROWS);
+static const struct cm_field whitelist_entry_doc =
+	CM_DOC_OBJECT(struct cm_whitelist_entry, whitelist_entry_type);
+static const struct cm_field whitelist_doc =
+	CM_DOC_ARRAY(struct cm_whitelist, whitelist_entry_type, CM_MAX_ADMIN_ROWS);
+static const struct cm_field peer_record_doc =
+	CM_DOC_OBJECT(struct cm_peer_record, peer_record_type);
+static const struct cm_field signed_record_doc =
+	CM_DOC_OBJECT(struct cm_signed_record, signed_record_type);
+static const struct cm_field peer_info_doc = CM_DOC_OBJECT(struct cm_peer_info, peer_info_type);
+static const struct cm_field envelope_doc = CM_DOC_OBJECT(struct cm_envelope, envelope_type);
+static const struct cm_field status_doc = CM_DOC_OBJECT(struct cm_status, status_type);
+static const struct cm_field error_body_doc = CM_DOC_OBJECT(struct cm_error_body, error_body_type);
+
+DOC_FUNCS(register_request, struct cm_register_request, register_request_doc)
+DOC_FUNCS(bootstrap_peer, struct cm_bootstrap_peer, bootstrap_peer_doc)
+DOC_FUNCS(bootstrap_peerlist, struct cm_bootstrap_peerlist, bootstrap_peerlist_doc)
+DOC_FUNCS(register_response, struct cm_register_response, register_response_doc)
+DOC_FUNCS(admin_registrationlist, struct cm_admin_registrationlist, admin_registrationlist_doc)
+DOC_FUNCS(whitelist_entry, struct cm_whitelist_entry, whitelist_entry_doc)
+DOC_FUNCS(peer_record, struct cm_peer_record, peer_record_doc)
+DOC_FUNCS(signed_record, struct cm_signed_record, signed_record_doc)
+DOC_FUNCS(peer_info, struct cm_peer_info, peer_info_doc)
+DOC_FUNCS(envelope, struct cm_envelope, envelope_doc)
+DOC_FUNCS(status_body, struct cm_status, status_doc)
+
+int
+cm_error_body_decode(const json_t *j, struct cm_error_body *out, struct cm_err *err)
+{
+	return cm_codec_decode(&error_body_doc, j, out, err);
+}
+
+void
+cm_status_clear(struct cm_status *s)
+{
+	cm_codec_clear(&status_doc, s);
+}
+
+void
+cm_error_body_clear(struct cm_error_body *e)
+{
+	cm_codec_clear(&error_body_doc, e);
 }
 
 int
-cm_envelope_decode(const json_t *j, struct cm_envelope *out, struct cm_err *err)
+cm_heartbeat_request_decode(const json_t *j, struct cm_heartbeat_request *out, struct cm_err *err)
 {
-	struct dctx c = DCTX_INIT(err);
-
-	memset(out, 0, sizeof(*out));
-	if (decode_envelope(&c, j, out) != 0) {
-		cm_envelope_clear(out);
-		return -1;
-	}
-	return 0;
+	return cm_codec_decode(&heartbeat_request_doc, j, out, err);
 }
 
-/*
- * Encoding. set() adds a member and records an allocation failure in *ok, so
- * each encoder checks once at the end instead of after every member.
- */
-static void
-set(json_t *obj, const char *key, json_t *v, bool *ok)
+int
+cm_feedback_request_decode(const json_t *j, struct cm_feedback_request *out, struct cm_err *err)
 {
-	if (v == NULL || obj == NULL || json_object_set_new(obj, key, v) != 0)
-		*ok = false;
+	return cm_codec_decode(&feedback_request_doc, j, out, err);
 }
 
-static void
-append(json_t *arr, json_t *v, bool *ok)
+int
+cm_admin_registration_decode(const json_t *j, struct cm_admin_registration *out,
+			     struct cm_err *err)
 {
-	if (v == NULL || arr == NULL || json_array_append_new(arr, v) != 0)
-		*ok = false;
-}
-
-static json_t *
-finish(json_t *obj, bool ok)
-{
-	if (!ok) {
-		json_decref(obj);
-		return NULL;
-	}
-	return obj;
-}
-
-static json_t *
-time_json(int64_t ms)
-{
-	char buf[CM_RFC3339_LEN + 1];
-
-	if (cm_time_format_ms(ms, buf) != 0)
-		return NULL;
-	return json_string(buf);
-}
-
-static json_t *
-strlist_json(const struct cm_strlist *l)
-{
-	json_t *arr = json_array();
-	bool ok = true;
-
-	for (size_t i = 0; i < l->len; i++)
-		append(arr, json_string(l->items[i]), &ok);
-	return finish(arr, ok);
-}
-
-json_t *
-cm_repository_encode(const struct cm_repository *r)
-{
-	json_t *o = json_object();
-	bool ok = true;
-
-	set(o, "name", json_string(r->name), &ok);
-	if (r->description != NULL)
-		set(o, "description", json_string(r->description), &ok);
-	return finish(o, ok);
-}
-
-static json_t *
-repolist_json(const struct cm_repolist *l)
-{
-	json_t *arr = json_array();
-	bool ok = true;
-
-	for (size_t i = 0; i < l->len; i++)
-		append(arr, cm_repository_encode(&l->items[i]), &ok);
-	return finish(arr, ok);
-}
-
-json_t *
-cm_capabilities_encode(const struct cm_capabilities *c)
-{
-	return json_pack("{s:I, s:b, s:I}", "max_peers", (json_int_t)c->max_peers,
-			 "supports_torrent", c->supports_torrent, "bandwidth_estimate",
-			 (json_int_t)c->bandwidth_estimate);
-}
-
-json_t *
-cm_register_request_encode(const struct cm_register_request *r)
-{
-	json_t *o = json_object();
-	bool ok = true;
-
-	set(o, "email", json_string(r->email), &ok);
-	if (r->peer_id != NULL)
-		set(o, "peer_id", json_string(r->peer_id), &ok);
-	set(o, "socket_addresses", strlist_json(&r->socket_addresses), &ok);
-	if (r->port != 0)
-		set(o, "port", json_integer(r->port), &ok);
-	set(o, "repositories", repolist_json(&r->repositories), &ok);
-	set(o, "is_broadcasting", json_boolean(r->is_broadcasting), &ok);
-	if (r->has_capabilities)
-		set(o, "capabilities", cm_capabilities_encode(&r->capabilities), &ok);
-	return finish(o, ok);
-}
-
-json_t *
-cm_bootstrap_peer_encode(const struct cm_bootstrap_peer *p)
-{
-	json_t *o = json_object();
-	bool ok = true;
-
-	set(o, "email", json_string(p->email), &ok);
-	set(o, "peer_id", json_string(p->peer_id), &ok);
-	set(o, "socket_addresses", strlist_json(&p->socket_addresses), &ok);
-	if (p->port != 0)
-		set(o, "port", json_integer(p->port), &ok);
-	set(o, "repositories", repolist_json(&p->repositories), &ok);
-	set(o, "public_certificate", json_string(p->public_certificate), &ok);
-	if (p->has_availability_score)
-		set(o, "availability_score", json_real(p->availability_score), &ok);
-	/* In discover answers performance_score is always written: null until feedback exists. */
-	if (p->has_availability_score || p->has_performance_score)
-		set(o, "performance_score",
-		    p->has_performance_score ? json_real(p->performance_score) : json_null(), &ok);
-	return finish(o, ok);
-}
-
-json_t *
-cm_bootstrap_peerlist_encode(const struct cm_bootstrap_peerlist *l)
-{
-	json_t *arr = json_array();
-	bool ok = true;
-
-	for (size_t i = 0; i < l->len; i++)
-		append(arr, cm_bootstrap_peer_encode(&l->items[i]), &ok);
-	return finish(arr, ok);
-}
-
-json_t *
-cm_register_response_encode(const struct cm_register_response *r)
-{
-	json_t *o = json_object();
-	bool ok = true;
-
-	set(o, "status", json_string(r->status != NULL ? r->status : "registered"), &ok);
-	set(o, "peer_id", json_string(r->peer_id), &ok);
-	set(o, "expires_at", time_json(r->expires_at_ms), &ok);
-	set(o, "heartbeat_interval_s", json_integer(r->heartbeat_interval_s), &ok);
-	set(o, "bootstrap_peers", cm_bootstrap_peerlist_encode(&r->bootstrap_peers), &ok);
-	return finish(o, ok);
-}
-
-json_t *
-cm_admin_registrationlist_encode(const struct cm_admin_registrationlist *l)
-{
-	json_t *arr = json_array();
-	bool ok = true;
-
-	for (size_t i = 0; i < l->len; i++) {
-		const struct cm_admin_registration *a = &l->items[i];
-		json_t *o = cm_bootstrap_peer_encode(&a->peer);
-		set(o, "fingerprint", json_string(a->fingerprint), &ok);
-		set(o, "is_broadcasting", json_boolean(a->is_broadcasting), &ok);
-		set(o, "state", json_string(cm_peer_status_name(a->state)), &ok);
-		set(o, "registered_at", time_json(a->registered_at_ms), &ok);
-		set(o, "last_heartbeat", time_json(a->last_heartbeat_ms), &ok);
-		set(o, "expires_at", time_json(a->expires_at_ms), &ok);
-		append(arr, o, &ok);
-	}
-	return finish(arr, ok);
-}
-
-json_t *
-cm_whitelist_entry_encode(const struct cm_whitelist_entry *w)
-{
-	json_t *o = json_object();
-	bool ok = true;
-
-	set(o, "fingerprint", json_string(w->fingerprint), &ok);
-	if (w->note != NULL)
-		set(o, "note", json_string(w->note), &ok);
-	set(o, "added_at", time_json(w->added_at_ms), &ok);
-	return finish(o, ok);
+	return cm_codec_decode(&admin_registration_doc, j, out, err);
 }
 
 json_t *
 cm_whitelist_encode(const struct cm_whitelist *l)
 {
-	json_t *arr = json_array();
-	bool ok = true;
-
-	for (size_t i = 0; i < l->len; i++)
-		append(arr, cm_whitelist_entry_encode(&l->items[i]), &ok);
-	return finish(arr, ok);
+	return cm_codec_encode(&whitelist_doc, l);
 }
 
 json_t *
-cm_peer_record_encode(const struct cm_peer_record *r)
+cm_repository_encode(const struct cm_repository *r)
 {
-	json_t *o = json_object();
-	bool ok = true;
-
-	set(o, "email", json_string(r->email), &ok);
-	set(o, "peer_id", json_string(r->peer_id), &ok);
-	set(o, "seq", json_integer(r->seq), &ok);
-	set(o, "issued_at", time_json(r->issued_at_ms), &ok);
-	set(o, "is_broadcasting", json_boolean(r->is_broadcasting), &ok);
-	set(o, "is_bootstrap", json_boolean(r->is_bootstrap), &ok);
-	set(o, "leaving", json_boolean(r->leaving), &ok);
-	/* The sharing rule: a silent peer's record never carries addresses. */
-	if (r->is_broadcasting)
-		set(o, "socket_addresses", strlist_json(&r->socket_addresses), &ok);
-	if (r->port != 0)
-		set(o, "port", json_integer(r->port), &ok);
-	set(o, "repositories", repolist_json(&r->repositories), &ok);
-	set(o, "capabilities", cm_capabilities_encode(&r->capabilities), &ok);
-	return finish(o, ok);
+	return encode_object(&repository_type, r, NULL);
 }
 
 json_t *
-cm_signed_record_encode(const struct cm_signed_record *s)
+cm_capabilities_encode(const struct cm_capabilities *c)
 {
-	json_t *o = json_object(), *rec;
-	bool ok = true;
-
-	if (s->canonical != NULL)
-		rec = json_loads(s->canonical, JSON_REJECT_DUPLICATES, NULL);
-	else
-		rec = cm_peer_record_encode(&s->record);
-	set(o, "record", rec, &ok);
-	if (s->public_certificate != NULL)
-		set(o, "public_certificate", json_string(s->public_certificate), &ok);
-	set(o, "signature", json_string(s->signature), &ok);
-	return finish(o, ok);
-}
-
-json_t *
-cm_peer_info_encode(const struct cm_peer_info *p)
-{
-	json_t *o = json_object();
-	bool ok = true;
-
-	set(o, "email", json_string(p->email), &ok);
-	set(o, "peer_id", json_string(p->peer_id), &ok);
-	set(o, "public_certificate", json_string(p->public_certificate), &ok);
-	set(o, "socket_addresses", strlist_json(&p->socket_addresses), &ok);
-	set(o, "port", json_integer(p->port), &ok);
-	set(o, "is_broadcasting", json_boolean(p->is_broadcasting), &ok);
-	set(o, "is_bootstrap", json_boolean(p->is_bootstrap), &ok);
-	set(o, "peer_status", json_string(cm_peer_status_name(p->peer_status)), &ok);
-	set(o, "state", json_string(cm_peer_state_name(p->state)), &ok);
-	set(o, "repositories", repolist_json(&p->repositories), &ok);
-	set(o, "availability_score", json_real(p->availability_score), &ok);
-	set(o, "performance_score", json_real(p->performance_score), &ok);
-	set(o, "score", json_real(p->score), &ok);
-	set(o, "bandwidth_estimate", json_integer(p->bandwidth_estimate), &ok);
-	set(o, "discovered_at", time_json(p->discovered_at_ms), &ok);
-	set(o, "last_seen", time_json(p->last_seen_ms), &ok);
-	set(o, "expires_at", time_json(p->expires_at_ms), &ok);
-	set(o, "peer_count", json_integer(p->peer_count), &ok);
-	set(o, "gossip_received_count", json_integer(p->gossip_received_count), &ok);
-	if (p->source != CM_SOURCE_NONE) {
-		set(o, "source", json_string(cm_peer_source_name(p->source)), &ok);
-		set(o, "found_in_ms", json_integer(p->found_in_ms), &ok);
-	}
-	return finish(o, ok);
-}
-
-static json_t *
-signed_recordlist_json(const struct cm_signed_recordlist *l)
-{
-	json_t *arr = json_array();
-	bool ok = true;
-
-	for (size_t i = 0; i < l->len; i++)
-		append(arr, cm_signed_record_encode(&l->items[i]), &ok);
-	return finish(arr, ok);
-}
-
-static json_t *
-digest_json(const struct cm_digest *d)
-{
-	json_t *o = json_object();
-	bool ok = true;
-
-	set(o, "since", json_integer(d->since), &ok);
-	set(o, "seed", json_integer(d->seed), &ok);
-	set(o, "k", json_integer(d->k), &ok);
-	set(o, "bloom", json_string(d->bloom != NULL ? d->bloom : ""), &ok);
-	if (d->issued_after_ms > 0)
-		set(o, "issued_after", time_json(d->issued_after_ms), &ok);
-	return finish(o, ok);
-}
-
-static json_t *
-payload_json(const struct cm_envelope *e)
-{
-	json_t *o = json_object();
-	bool ok = true;
-
-	switch (e->type) {
-	case CM_MSG_PEER_ANNOUNCEMENT:
-		set(o, "origin", cm_signed_record_encode(&e->payload.announcement.origin), &ok);
-		break;
-	case CM_MSG_PEER_REQUEST:
-		set(o, "repositories", strlist_json(&e->payload.request.repositories), &ok);
-		if (e->payload.request.has_digest)
-			set(o, "digest", digest_json(&e->payload.request.digest), &ok);
-		break;
-	case CM_MSG_PEER_LIST_RESPONSE:
-		set(o, "request_id", json_string(e->payload.list_response.request_id), &ok);
-		set(o, "peers", signed_recordlist_json(&e->payload.list_response.peers), &ok);
-		if (e->payload.list_response.has_version)
-			set(o, "version", json_integer(e->payload.list_response.version), &ok);
-		break;
-	case CM_MSG_HEARTBEAT:
-		set(o, "is_alive", json_boolean(e->payload.heartbeat.is_alive), &ok);
-		set(o, "is_bootstrap", json_boolean(e->payload.heartbeat.is_bootstrap), &ok);
-		set(o, "peer_count", json_integer(e->payload.heartbeat.peer_count), &ok);
-		break;
-	default:
-		ok = false;
-	}
-	return finish(o, ok);
-}
-
-/* The envelope around payload (a new reference, taken even on failure). */
-static json_t *
-envelope_json(const struct cm_envelope *e, json_t *payload)
-{
-	json_t *o = json_object();
-	bool ok = true;
-
-	set(o, "v", json_integer(CM_PROTOCOL_VERSION), &ok);
-	set(o, "id", json_string(e->id), &ok);
-	set(o, "type", json_string(cm_msg_type_name(e->type)), &ok);
-	set(o, "ttl", json_integer(e->ttl), &ok);
-	set(o, "timestamp", time_json(e->timestamp_ms), &ok);
-	set(o, "sender", json_pack("{s:s?, s:s?}", "email", e->sender_email, "peer_id",
-				   e->sender_peer_id),
-	    &ok);
-	set(o, "payload", payload, &ok);
-	return finish(o, ok);
-}
-
-json_t *
-cm_envelope_encode(const struct cm_envelope *e)
-{
-	return envelope_json(e, payload_json(e));
+	return encode_object(&capabilities_type, c, NULL);
 }
 
 json_t *
 cm_announcement_encode(const struct cm_envelope *e, json_t *origin)
 {
-	json_t *p = json_object();
+	json_t *p = json_object(), *o = NULL;
 
-	if (p == NULL || json_object_set(p, "origin", origin) != 0) {
-		json_decref(p);
-		return NULL;
-	}
-	return envelope_json(e, p);
+	if (p != NULL && json_object_set(p, "origin", origin) == 0)
+		o = encode_object(&envelope_type, e, p);
+	json_decref(p);
+	return o;
 }
 
+/* {"status": status} plus "expires_at" when expires_at_ms >= 0. */
 json_t *
 cm_status_encode(const char *status, int64_t expires_at_ms)
 {
-	json_t *o = json_object();
-	bool ok = true;
+	struct cm_status s = {.status = (char *)status, .expires_at_ms = expires_at_ms,
+			      .has_expires_at = expires_at_ms >= 0};
 
-	set(o, "status", json_string(status), &ok);
-	if (expires_at_ms >= 0)
-		set(o, "expires_at", time_json(expires_at_ms), &ok);
-	return finish(o, ok);
+	return cm_status_body_encode(&s);
 }
 
 json_t *
 cm_error_body_encode(const char *message, const char *code)
 {
-	return json_pack("{s:s, s:s}", "error", message, "code", code);
+	struct cm_error_body e = {.error = (char *)message, .code = (char *)code};
+
+	return cm_codec_encode(&error_body_doc, &e);
 }
 
 json_t *
@@ -1535,25 +1300,12 @@ cm_envelope_from_frame_tree(const char *buf, size_t len, struct cm_envelope *out
 int
 cm_envelope_from_frame(const char *buf, size_t len, struct cm_envelope *out, struct cm_err *err)
 {
-	json_t *j;
-
-	if (cm_envelope_from_frame_tree(buf, len, out, &j, err) != 0)
-		return -1;
-	json_decref(j);
-	return 0;
+	return cm_codec_decode_text(&envelope_doc, buf, len, CM_MAX_FRAME, out, err);
 }
 
 int
 cm_register_request_from_body(const char *buf, size_t len, struct cm_register_request *out,
 			      struct cm_err *err)
 {
-	json_t *j;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	if ((j = cm_json_parse(buf, len, CM_MAX_BODY, err)) == NULL)
-		return -1;
-	rc = cm_register_request_decode(j, out, err);
-	json_decref(j);
-	return rc;
+	return cm_codec_decode_text(&register_request_doc, buf, len, CM_MAX_BODY, out, err);
 }

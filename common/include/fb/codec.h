@@ -112,4 +112,11 @@ json_t *cm_status_encode(const char *status, int64_t expires_at_ms);
 /* Error body {"error": message, "code": slug}. */
 json_t *cm_error_body_encode(const char *message, const char *code);
 
+/* The same two answers as structs (a client reads them; release with *_clear). */
+json_t *cm_status_body_encode(const struct cm_status *s);
+int cm_status_body_decode(const json_t *j, struct cm_status *out, struct cm_err *err);
+void cm_status_clear(struct cm_status *s);
+int cm_error_body_decode(const json_t *j, struct cm_error_body *out, struct cm_err *err);
+void cm_error_body_clear(struct cm_error_body *e);
+
 #endif

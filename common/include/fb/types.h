@@ -274,6 +274,19 @@ struct cm_envelope {
 	} payload;
 };
 
+/* {status, expires_at?}: the short success answer (heartbeat, unregister, ...). */
+struct cm_status {
+	char *status;
+	bool has_expires_at;
+	int64_t expires_at_ms;
+};
+
+/* Every error answer: {error: message, code: slug}. */
+struct cm_error_body {
+	char *error;
+	char *code;
+};
+
 /* Names as they appear on the wire; NULL for an out-of-range value. */
 const char *cm_msg_type_name(enum cm_msg_type t);
 const char *cm_peer_status_name(enum cm_peer_status s);
