@@ -279,6 +279,48 @@ decode_nested(struct dctx *c, const struct cm_field *f, const json_t *v, void *b
 	return rc;
 }
 
+/* A {name: count} object or an [n, ...] array into its list. */
+static int
+decode_numbers(struct dctx *c, const struct cm_field *f, const json_t *v, void *p)
+{
+	bool map = f->kind == CK_COUNTERS;
+	size_t n = map ? json_object_size(v) : json_array_size(v), i = 0, mark;
+	struct cm_counterlist *cl = p;
+	struct cm_intlist *il = p;
+	const char *key;
+	json_t *item;
+	int rc = 0;
+
+	if (map ? !json_is_object(v) : !json_is_array(v))
+		return fail(c, f->name, "expected %s, got %s", map ? "an object" : "an array",
+			    json_type_name(v));
+	if (n > f->item_max)
+		return fail(c, f->name, "more than %zu entries", f->item_max);
+	if (map ? (cl->items = calloc(n + 1, sizeof(*cl->items))) == NULL
+		: (il->items = calloc(n + 1, sizeof(*il->items))) == NULL)
+		return fail(c, f->name, "out of memory");
+	mark = path_push(c, f->name, 0);
+	for (void *it = map ? json_object_iter((json_t *)v) : NULL; rc == 0 && i < n; i++) {
+		key = map ? json_object_iter_key(it) : NULL;
+		item = map ? json_object_iter_value(it) : json_array_get(v, i);
+		if (!json_is_integer(item))
+			rc = fail(c, key, "expected an integer, got %s", json_type_name(item));
+		else if (json_integer_value(item) < f->min || json_integer_value(item) > f->max)
+			rc = fail(c, key, "out of range %lld..%lld", (long long)f->min,
+				  (long long)f->max);
+		else if (!map)
+			il->items[il->len++] = json_integer_value(item);
+		else if ((cl->items[i].name = strdup(key)) == NULL)
+			rc = fail(c, key, "out of memory");
+		else
+			cl->items[cl->len++].count = json_integer_value(item);
+		if (map)
+			it = json_object_iter_next((json_t *)v, it);
+	}
+	path_pop(c, mark);
+	return rc;
+}
+
 static bool
 field_required(const struct cm_field *f, const void *base, bool lax)
 {
@@ -338,11 +380,12 @@ decode_value(struct dctx *c, const struct cm_field *f, const json_t *v, void *ba
 			return fail(c, f->name, "not an RFC 3339 UTC time with milliseconds "
 						"(YYYY-MM-DDTHH:MM:SS.mmmZ)");
 		break;
+	case CK_REAL:
 	case CK_SCORE:
 		if (!json_is_number(v))
 			return fail(c, f->name, "expected a number, got %s", json_type_name(v));
 		d = json_number_value(v);
-		if (!(d >= 0.0 && d <= 100.0))
+		if (f->kind == CK_SCORE && !(d >= 0.0 && d <= 100.0))
 			return fail(c, f->name, "out of range 0..100");
 		*(double *)p = d;
 		break;
@@ -352,6 +395,11 @@ decode_value(struct dctx *c, const struct cm_field *f, const json_t *v, void *ba
 		break;
 	case CK_JSON:
 		*(json_t **)p = json_incref((json_t *)v);
+		break;
+	case CK_COUNTERS:
+	case CK_INTLIST:
+		if (decode_numbers(c, f, v, p) != 0)
+			return -1;
 		break;
 	default:
 		if (decode_nested(c, f, v, base) != 0)
@@ -382,6 +430,15 @@ clear_value(const struct cm_field *f, void *base)
 		break;
 	case CK_STRLIST:
 		cm_strlist_clear(p);
+		break;
+	case CK_COUNTERS:
+		for (size_t i = 0; i < l->len; i++)
+			free(((struct cm_counter *)l->items)[i].name);
+		/* fall through */
+	case CK_INTLIST:
+		free(l->items);
+		l->items = NULL;
+		l->len = 0;
 		break;
 	case CK_ARRAY:
 		for (size_t i = 0; i < l->len; i++)
@@ -496,6 +553,22 @@ encode_array(const struct cm_field *f, const struct anylist *l)
 	return finish(arr, ok);
 }
 
+static json_t *
+encode_numbers(const struct cm_field *f, const void *p)
+{
+	const struct cm_counterlist *cl = p;
+	const struct cm_intlist *il = p;
+	json_t *o = f->kind == CK_COUNTERS ? json_object() : json_array();
+	bool ok = o != NULL;
+
+	for (size_t i = 0; ok && f->kind == CK_COUNTERS && i < cl->len; i++)
+		set(o, cl->items[i].name, json_integer(cl->items[i].count), &ok);
+	for (size_t i = 0; ok && f->kind == CK_INTLIST && i < il->len; i++)
+		if (json_array_append_new(o, json_integer(il->items[i])) != 0)
+			ok = false;
+	return finish(o, ok);
+}
+
 /* The JSON of one member; payload (when not NULL) stands in for a CK_UNION's. */
 static json_t *
 encode_value(const struct cm_field *f, const void *base, json_t *payload)
@@ -520,6 +593,7 @@ encode_value(const struct cm_field *f, const void *base, json_t *payload)
 		return json_boolean(*(const bool *)p);
 	case CK_TIME:
 		return time_json(*(const int64_t *)p);
+	case CK_REAL:
 	case CK_SCORE:
 		return json_real(*(const double *)p);
 	case CK_ENUM:
@@ -530,6 +604,9 @@ encode_value(const struct cm_field *f, const void *base, json_t *payload)
 	case CK_STRLIST:
 	case CK_ARRAY:
 		return encode_array(f, p);
+	case CK_COUNTERS:
+	case CK_INTLIST:
+		return encode_numbers(f, p);
 	case CK_UNION:
 		if (payload != NULL)
 			return json_incref(payload);
@@ -593,33 +670,6 @@ cm_codec_encode(const struct cm_field *doc, const void *obj)
 	return doc->kind == CK_ARRAY ? encode_array(doc, obj) : encode_object(doc->sub, obj, NULL);
 }
 
-/* Field rows, one per member. T is the struct the offsets are taken in. */
-#define STR(T, key, m, fl, cap, sk)                                                             \
-	{.name = key, .kind = CK_STRING, .flags = (fl), CM_MEMBER(T, m), .max = (cap),           \
-	 .skind = (sk)}
-#define INT(T, key, m, fl, lo, hi)                                                             \
-	{.name = key, .kind = CK_INT, .flags = (fl), CM_MEMBER(T, m), .min = (lo), .max = (hi)}
-#define BOOL(T, key, m, fl) {.name = key, .kind = CK_BOOL, .flags = (fl), CM_MEMBER(T, m)}
-#define TIME(T, key, m, fl) {.name = key, .kind = CK_TIME, .flags = (fl), CM_MEMBER(T, m)}
-#define ENUM(T, key, m, fl, names, lo, hi)                                                     \
-	{.name = key, .kind = CK_ENUM, .flags = (fl), CM_MEMBER(T, m), .name_of = (names),       \
-	 .min = (lo), .max = (hi)}
-#define ADDRESSES(T, fl)                                                                       \
-	{.name = "socket_addresses", .kind = CK_STRLIST, .flags = (fl),                          \
-	 CM_MEMBER(T, socket_addresses), .max = CM_MAX_SOCKET_ADDRESSES,                         \
-	 .item_max = CM_MAX_ADDRESS, .skind = STR_IP}
-#define REPOSITORIES(T)                                                                        \
-	{.name = "repositories", .kind = CK_ARRAY, .flags = F_REQ, CM_MEMBER(T, repositories),   \
-	 .sub = &repository_type, .max = CM_MAX_REPOSITORIES}
-#define EMAIL(T, m) STR(T, "email", m, F_REQ, CM_MAX_EMAIL, STR_EMAIL)
-#define PEER_ID(T, m, fl) STR(T, "peer_id", m, fl, CM_UUID_TEXT_LEN, STR_UUID)
-#define CERT(T, fl) STR(T, "public_certificate", public_certificate, fl, CM_MAX_CERT_PEM, STR_ANY)
-#define COUNT(T, key, m) INT(T, key, m, F_REQ, 0, CM_MAX_SAFE_INTEGER)
-#define TYPE(var, tname, schema_ref, T, table, ...)                                            \
-	static const struct cm_type var = {.name = tname, .schema = schema_ref, .fields = table,  \
-					   .nfields = CM_NFIELDS(table), .size = sizeof(T),        \
-					   __VA_ARGS__}
-
 static const char *
 status_name(int v)
 {
@@ -648,7 +698,7 @@ static const struct cm_field repository_fields[] = {
 	STR(struct cm_repository, "name", name, F_REQ, CM_MAX_REPO_NAME, STR_REPO),
 	STR(struct cm_repository, "description", description, 0, CM_MAX_DESCRIPTION, STR_ANY),
 };
-TYPE(repository_type, "repository", "common.schema.json#/$defs/RepositorySummary",
+TYPE(cm_repository_type, "repository", "common.schema.json#/$defs/repository",
      struct cm_repository, repository_fields);
 
 /* Required in a signed record; in a registration (F_LAX) each may be left out. */
@@ -660,7 +710,7 @@ static const struct cm_field capabilities_fields[] = {
 	INT(struct cm_capabilities, "bandwidth_estimate", bandwidth_estimate, F_LAXABLE, 0,
 	    CM_MAX_SAFE_INTEGER),
 };
-TYPE(capabilities_type, "capabilities", "common.schema.json#/$defs/Capabilities",
+static TYPE(capabilities_type, "capabilities", "common.schema.json#/$defs/capabilities",
      struct cm_capabilities, capabilities_fields);
 
 static bool
@@ -695,7 +745,7 @@ static const struct cm_field register_request_fields[] = {
 	 CM_MEMBER(struct cm_register_request, capabilities), .sub = &capabilities_type,
 	 .has_off = offsetof(struct cm_register_request, has_capabilities)},
 };
-TYPE(register_request_type, "register-request", "register-request.schema.json",
+static TYPE(register_request_type, "register-request", "register-request.schema.json",
      struct cm_register_request, register_request_fields, .check = register_request_check);
 
 static bool
@@ -730,7 +780,7 @@ static const struct cm_field bootstrap_peer_fields[] = {
 	 .has_off = offsetof(struct cm_bootstrap_peer, has_performance_score),
 	 .enc_if = bootstrap_peer_scored},
 };
-TYPE(bootstrap_peer_type, "bootstrap-peer", "bootstrap-peer.schema.json",
+static TYPE(bootstrap_peer_type, "bootstrap-peer", "bootstrap-peer.schema.json",
      struct cm_bootstrap_peer, bootstrap_peer_fields);
 
 static const struct cm_field register_response_fields[] = {
@@ -758,20 +808,20 @@ register_response_pre(struct dctx *c, const json_t *j)
 		return fail(c, "status", "expected \"registered\"");
 	return 0;
 }
-TYPE(register_response_type, "register-response", "register-response.schema.json",
+static TYPE(register_response_type, "register-response", "register-response.schema.json",
      struct cm_register_response, register_response_fields, .pre = register_response_pre);
 
 static const struct cm_field heartbeat_request_fields[] = {
 	EMAIL(struct cm_heartbeat_request, email),
 };
-TYPE(heartbeat_request_type, "heartbeat-request", "heartbeat-request.schema.json",
+static TYPE(heartbeat_request_type, "heartbeat-request", "heartbeat-request.schema.json",
      struct cm_heartbeat_request, heartbeat_request_fields);
 
 static const struct cm_field feedback_request_fields[] = {
 	EMAIL(struct cm_feedback_request, email),
 	INT(struct cm_feedback_request, "latency_ms", latency_ms, F_REQ, 0, CM_MAX_LATENCY_MS),
 };
-TYPE(feedback_request_type, "feedback-request", "feedback-request.schema.json",
+static TYPE(feedback_request_type, "feedback-request", "feedback-request.schema.json",
      struct cm_feedback_request, feedback_request_fields);
 
 static const struct cm_field admin_registration_fields[] = {
@@ -786,7 +836,7 @@ static const struct cm_field admin_registration_fields[] = {
 	TIME(struct cm_admin_registration, "last_heartbeat", last_heartbeat_ms, F_REQ),
 	TIME(struct cm_admin_registration, "expires_at", expires_at_ms, F_REQ),
 };
-TYPE(admin_registration_type, "admin-registration", "admin-registrations.schema.json#/items",
+static TYPE(admin_registration_type, "admin-registration", "admin-registrations.schema.json#/items",
      struct cm_admin_registration, admin_registration_fields);
 
 /* The POST body is {fingerprint, note?}: added_at is the server's, never read. */
@@ -796,7 +846,7 @@ static const struct cm_field whitelist_entry_fields[] = {
 	STR(struct cm_whitelist_entry, "note", note, 0, CM_MAX_NOTE, STR_ANY),
 	TIME(struct cm_whitelist_entry, "added_at", added_at_ms, F_ENCODE_ONLY),
 };
-TYPE(whitelist_entry_type, "whitelist-entry", "whitelist.schema.json#/$defs/entryRequest",
+static TYPE(whitelist_entry_type, "whitelist-entry", "whitelist.schema.json#/$defs/entry",
      struct cm_whitelist_entry, whitelist_entry_fields);
 
 static bool
@@ -823,7 +873,7 @@ static const struct cm_field peer_record_fields[] = {
 	{.name = "capabilities", .kind = CK_OBJECT, .flags = F_REQ,
 	 CM_MEMBER(struct cm_peer_record, capabilities), .sub = &capabilities_type},
 };
-TYPE(peer_record_type, "peer-record", "signed-record.schema.json#/$defs/PeerRecord",
+static TYPE(peer_record_type, "peer-record", "signed-record.schema.json#/properties/record",
      struct cm_peer_record, peer_record_fields);
 
 /* Length of s as JSON writes it compact, quotes included (Jansson's escapes). */
@@ -932,7 +982,7 @@ static const struct cm_field signed_record_fields[] = {
 	{.name = "canonical", .kind = CK_STRING, .flags = F_INTERNAL,
 	 CM_MEMBER(struct cm_signed_record, canonical)},
 };
-TYPE(signed_record_type, "signed-record", "signed-record.schema.json#/$defs/withCertificate",
+TYPE(cm_signed_record_type, "signed-record", "signed-record.schema.json#/$defs/withCertificate",
      struct cm_signed_record, signed_record_fields, .pre = signed_record_pre,
      .check = signed_record_check);
 
@@ -972,15 +1022,15 @@ static const struct cm_field peer_info_fields[] = {
 	{.name = "found_in_ms", .kind = CK_INT, CM_MEMBER(struct cm_peer_info, found_in_ms),
 	 .max = CM_MAX_SAFE_INTEGER, .req_if = info_has_source, .enc_if = info_has_source},
 };
-TYPE(peer_info_type, "peer-info", "peer-info.schema.json", struct cm_peer_info,
+TYPE(cm_peer_info_type, "peer-info", "peer-info.schema.json", struct cm_peer_info,
      peer_info_fields);
 
 /* Payloads: offsets within struct cm_envelope's payload union. */
 static const struct cm_field announcement_fields[] = {
 	{.name = "origin", .kind = CK_OBJECT, .flags = F_REQ | F_LAX,
-	 CM_MEMBER(struct cm_peer_announcement, origin), .sub = &signed_record_type},
+	 CM_MEMBER(struct cm_peer_announcement, origin), .sub = &cm_signed_record_type},
 };
-TYPE(announcement_type, "payload-announcement", "peer-announcement.schema.json",
+static TYPE(announcement_type, "payload-announcement", "peer-announcement.schema.json",
      struct cm_peer_announcement, announcement_fields);
 
 static const struct cm_field digest_fields[] = {
@@ -991,7 +1041,7 @@ static const struct cm_field digest_fields[] = {
 	 .max = (CM_MAX_BLOOM_BYTES + 2) / 3 * 4, .skind = STR_BASE64, .dflt_str = ""},
 	TIME(struct cm_digest, "issued_after", issued_after_ms, F_OMIT_ZERO),
 };
-TYPE(digest_type, "digest", "peer-request.schema.json#/properties/digest", struct cm_digest,
+static TYPE(digest_type, "digest", "peer-request.schema.json#/properties/digest", struct cm_digest,
      digest_fields);
 
 static const struct cm_field peer_request_fields[] = {
@@ -1000,7 +1050,7 @@ static const struct cm_field peer_request_fields[] = {
 	{.name = "digest", .kind = CK_OBJECT, .flags = F_HAS, CM_MEMBER(struct cm_peer_request, digest),
 	 .sub = &digest_type, .has_off = offsetof(struct cm_peer_request, has_digest)},
 };
-TYPE(peer_request_type, "payload-request", "peer-request.schema.json", struct cm_peer_request,
+static TYPE(peer_request_type, "payload-request", "peer-request.schema.json", struct cm_peer_request,
      peer_request_fields);
 
 /* request_id and version are read before the (long) peers list, as they come first in errors. */
@@ -1008,12 +1058,12 @@ static const struct cm_field list_response_fields[] = {
 	STR(struct cm_peer_list_response, "request_id", request_id, F_REQ | F_FIRST,
 	    CM_UUID_TEXT_LEN, STR_UUID),
 	{.name = "peers", .kind = CK_ARRAY, .flags = F_REQ, CM_MEMBER(struct cm_peer_list_response, peers),
-	 .sub = &signed_record_type, .max = CM_MAX_LIST_PEERS},
+	 .sub = &cm_signed_record_type, .max = CM_MAX_LIST_PEERS},
 	{.name = "version", .kind = CK_INT, .flags = F_HAS | F_FIRST,
 	 CM_MEMBER(struct cm_peer_list_response, version), .max = CM_MAX_SAFE_INTEGER,
 	 .has_off = offsetof(struct cm_peer_list_response, has_version)},
 };
-TYPE(list_response_type, "payload-list-response", "peer-list-response.schema.json",
+static TYPE(list_response_type, "payload-list-response", "peer-list-response.schema.json",
      struct cm_peer_list_response, list_response_fields);
 
 static const struct cm_field heartbeat_fields[] = {
@@ -1021,7 +1071,7 @@ static const struct cm_field heartbeat_fields[] = {
 	BOOL(struct cm_heartbeat, "is_bootstrap", is_bootstrap, F_REQ),
 	COUNT(struct cm_heartbeat, "peer_count", peer_count),
 };
-TYPE(heartbeat_type, "payload-heartbeat", "heartbeat.schema.json", struct cm_heartbeat,
+static TYPE(heartbeat_type, "payload-heartbeat", "heartbeat.schema.json", struct cm_heartbeat,
      heartbeat_fields);
 
 /* The payload's table, chosen by the envelope's type. */
@@ -1048,7 +1098,7 @@ static const struct cm_field sender_fields[] = {
 	{.name = "peer_id", .kind = CK_STRING, .flags = F_REQ | F_WRITE_NULL,
 	 CM_MEMBER(struct cm_envelope, sender_peer_id), .max = CM_UUID_TEXT_LEN, .skind = STR_UUID},
 };
-TYPE(sender_type, "sender", "envelope.schema.json#/properties/sender", struct cm_envelope,
+static TYPE(sender_type, "sender", "common.schema.json#/$defs/sender", struct cm_envelope,
      sender_fields);
 
 static const struct cm_field envelope_fields[] = {
@@ -1064,20 +1114,20 @@ static const struct cm_field envelope_fields[] = {
 	{.name = "payload", .kind = CK_UNION, .flags = F_REQ, CM_MEMBER(struct cm_envelope, payload),
 	 .pick = envelope_payload},
 };
-TYPE(envelope_type, "envelope", "envelope.schema.json", struct cm_envelope, envelope_fields);
+static TYPE(envelope_type, "envelope", "envelope.schema.json", struct cm_envelope, envelope_fields);
 
 static const struct cm_field status_fields[] = {
 	STR(struct cm_status, "status", status, F_REQ, 64, STR_ANY),
 	{.name = "expires_at", .kind = CK_TIME, .flags = F_HAS, CM_MEMBER(struct cm_status, expires_at_ms),
 	 .has_off = offsetof(struct cm_status, has_expires_at)},
 };
-TYPE(status_type, "status", "status.schema.json", struct cm_status, status_fields);
+static TYPE(status_type, "status", "status.schema.json", struct cm_status, status_fields);
 
 static const struct cm_field error_body_fields[] = {
 	STR(struct cm_error_body, "error", error, F_REQ, CM_MAX_BODY, STR_ANY),
 	STR(struct cm_error_body, "code", code, F_REQ, 64, STR_ANY),
 };
-TYPE(error_body_type, "error", "error.schema.json", struct cm_error_body, error_body_fields);
+static TYPE(error_body_type, "error", "error.schema.json", struct cm_error_body, error_body_fields);
 
 /* The public entry points: one document description each. */
 #define DOC_FUNCS(fn, T, doc)                                                                  \
@@ -1111,8 +1161,8 @@ static const struct cm_field whitelist_doc =
 static const struct cm_field peer_record_doc =
 	CM_DOC_OBJECT(struct cm_peer_record, peer_record_type);
 static const struct cm_field signed_record_doc =
-	CM_DOC_OBJECT(struct cm_signed_record, signed_record_type);
-static const struct cm_field peer_info_doc = CM_DOC_OBJECT(struct cm_peer_info, peer_info_type);
+	CM_DOC_OBJECT(struct cm_signed_record, cm_signed_record_type);
+static const struct cm_field peer_info_doc = CM_DOC_OBJECT(struct cm_peer_info, cm_peer_info_type);
 static const struct cm_field envelope_doc = CM_DOC_OBJECT(struct cm_envelope, envelope_type);
 static const struct cm_field status_doc = CM_DOC_OBJECT(struct cm_status, status_type);
 static const struct cm_field error_body_doc = CM_DOC_OBJECT(struct cm_error_body, error_body_type);
@@ -1175,7 +1225,7 @@ cm_whitelist_encode(const struct cm_whitelist *l)
 json_t *
 cm_repository_encode(const struct cm_repository *r)
 {
-	return encode_object(&repository_type, r, NULL);
+	return encode_object(&cm_repository_type, r, NULL);
 }
 
 json_t *
@@ -1308,4 +1358,124 @@ cm_register_request_from_body(const char *buf, size_t len, struct cm_register_re
 			      struct cm_err *err)
 {
 	return cm_codec_decode_text(&register_request_doc, buf, len, CM_MAX_BODY, out, err);
+}
+
+/*
+ * Introspection: the tables as JSON, so a test can hold each one to its
+ * schema in proto/ without a second copy of the field lists.
+ */
+static const struct cm_type *const all_types[] = {
+	&cm_repository_type,       &capabilities_type,      &register_request_type,
+	&bootstrap_peer_type,   &register_response_type, &heartbeat_request_type,
+	&feedback_request_type, &admin_registration_type, &whitelist_entry_type,
+	&peer_record_type,      &cm_signed_record_type,     &cm_peer_info_type,
+	&announcement_type,     &digest_type,            &peer_request_type,
+	&list_response_type,    &heartbeat_type,         &sender_type,
+	&envelope_type,         &status_type,            &error_body_type,
+};
+
+static const char *const kind_names[] = {
+	[CK_STRING] = "string", [CK_INT] = "integer",   [CK_BOOL] = "boolean",
+	[CK_TIME] = "time",     [CK_SCORE] = "score", [CK_REAL] = "number",   [CK_ENUM] = "enum",
+	[CK_STRLIST] = "strlist", [CK_OBJECT] = "object", [CK_EMBED] = "embed",
+	[CK_ARRAY] = "array",   [CK_UNION] = "union",   [CK_VERSION] = "version",
+	[CK_JSON] = "json",     [CK_COUNTERS] = "counters", [CK_INTLIST] = "intlist",
+};
+
+static const char *const str_kind_names[] = {
+	[STR_ANY] = "any",   [STR_EMAIL] = "email", [STR_UUID] = "uuid",
+	[STR_IP] = "ip",     [STR_REPO] = "repository-name", [STR_FINGERPRINT] = "fingerprint",
+	[STR_BASE64] = "base64",
+};
+
+static const char *
+field_required_name(const struct cm_field *f)
+{
+	if (f->req_if != NULL)
+		return "conditional";
+	if (f->flags & F_LAXABLE)
+		return "laxable";
+	if (f->flags & F_ENCODE_ONLY)
+		return "written";
+	return (f->flags & F_REQ) ? "required" : "optional";
+}
+
+static json_t *
+field_json(const struct cm_field *f)
+{
+	json_t *o = json_object(), *values;
+	bool ok = true;
+
+	set(o, "name", json_string(f->name), &ok);
+	set(o, "kind", json_string(kind_names[f->kind]), &ok);
+	set(o, "required", json_string(field_required_name(f)), &ok);
+	set(o, "nullable", json_boolean(f->flags & F_NULLABLE), &ok);
+	set(o, "lax", json_boolean(f->flags & F_LAX), &ok);
+	if (f->kind == CK_INT || f->kind == CK_COUNTERS || f->kind == CK_INTLIST) {
+		set(o, "min", json_integer(f->min), &ok);
+		set(o, "max", json_integer(f->max), &ok);
+	}
+	if (f->kind == CK_STRING || f->kind == CK_STRLIST)
+		set(o, "format", json_string(str_kind_names[f->skind]), &ok);
+	if (f->kind == CK_STRING)
+		set(o, "max_length", json_integer(f->max), &ok);
+	if (f->kind == CK_STRLIST) {
+		set(o, "max_entries", json_integer(f->max), &ok);
+		set(o, "item_max_length", json_integer((json_int_t)f->item_max), &ok);
+	}
+	if (f->kind == CK_ARRAY)
+		set(o, "max_entries", json_integer(f->max), &ok);
+	if (f->kind == CK_COUNTERS || f->kind == CK_INTLIST)
+		set(o, "max_entries", json_integer((json_int_t)f->item_max), &ok);
+	if (f->sub != NULL)
+		set(o, "type", json_string(f->sub->name), &ok);
+	if (f->kind == CK_ENUM) {
+		set(o, "values", values = json_array(), &ok);
+		for (int i = (int)f->min; ok && i <= (int)f->max; i++)
+			if (json_array_append_new(values, json_string(f->name_of(i))) != 0)
+				ok = false;
+	}
+	return finish(o, ok);
+}
+
+static json_t *
+type_json(const struct cm_type *t)
+{
+	json_t *o = json_object(), *fields = json_array();
+	bool ok = fields != NULL;
+
+	set(o, "name", json_string(t->name), &ok);
+	set(o, "schema", t->schema != NULL ? json_string(t->schema) : json_null(), &ok);
+	set(o, "fields", fields, &ok);
+	for (size_t i = 0; ok && i < t->nfields; i++) {
+		json_t *f;
+
+		if (t->fields[i].flags & F_INTERNAL)
+			continue;
+		if ((f = field_json(&t->fields[i])) == NULL || json_array_append_new(fields, f) != 0)
+			ok = false;
+	}
+	return finish(o, ok);
+}
+
+static int
+add_types(json_t *arr, const struct cm_type *const *types, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (json_array_append_new(arr, type_json(types[i])) != 0)
+			return -1;
+	return 0;
+}
+
+json_t *
+cm_codec_tables(void)
+{
+	json_t *arr = json_array();
+
+	if (arr == NULL || add_types(arr, all_types, CM_NFIELDS(all_types)) != 0 ||
+	    add_types(arr, cm_agent_types, cm_agent_ntypes) != 0) {
+		json_decref(arr);
+		return NULL;
+	}
+	return arr;
 }

@@ -21,6 +21,7 @@ enum cm_kind {
 	CK_BOOL,    /* bool */
 	CK_TIME,    /* int64_t ms; RFC 3339 text on the wire */
 	CK_SCORE,   /* double 0..100; any JSON number */
+	CK_REAL,    /* double; any JSON number */
 	CK_ENUM,    /* an enum (int) named by name_of over min..max */
 	CK_STRLIST, /* struct cm_strlist; max entries, item_max bytes each, skind */
 	CK_OBJECT,  /* a struct of type sub at off (off 0: sub's offsets are the parent's) */
@@ -28,7 +29,9 @@ enum cm_kind {
 	CK_ARRAY,   /* a {items, len} list of sub; max entries */
 	CK_UNION,   /* an object whose type pick() chooses from the parent */
 	CK_VERSION, /* int: must be CM_PROTOCOL_VERSION; always written as it */
-	CK_JSON     /* json_t * kept as it was received (a reference) */
+	CK_JSON,    /* json_t * kept as it was received (a reference) */
+	CK_COUNTERS, /* struct cm_counterlist: {name: count, ...}; item_max entries, min..max */
+	CK_INTLIST  /* struct cm_intlist: [n, ...]; item_max entries, each min..max */
 };
 
 enum cm_str_kind { STR_ANY, STR_EMAIL, STR_UUID, STR_IP, STR_REPO, STR_FINGERPRINT, STR_BASE64 };
@@ -104,5 +107,37 @@ int cm_codec_decode_text(const struct cm_field *doc, const char *buf, size_t len
 #define CM_DOC_ARRAY(T, type, max_entries)                                                      \
 	{.kind = CK_ARRAY, .width = sizeof(T), .sub = &(type), .max = (max_entries)}
 
+
+/* Field rows, one per member. T is the struct the offsets are taken in. */
+#define STR(T, key, m, fl, cap, sk)                                                             \
+	{.name = key, .kind = CK_STRING, .flags = (fl), CM_MEMBER(T, m), .max = (cap),           \
+	 .skind = (sk)}
+#define INT(T, key, m, fl, lo, hi)                                                             \
+	{.name = key, .kind = CK_INT, .flags = (fl), CM_MEMBER(T, m), .min = (lo), .max = (hi)}
+#define BOOL(T, key, m, fl) {.name = key, .kind = CK_BOOL, .flags = (fl), CM_MEMBER(T, m)}
+#define TIME(T, key, m, fl) {.name = key, .kind = CK_TIME, .flags = (fl), CM_MEMBER(T, m)}
+#define ENUM(T, key, m, fl, names, lo, hi)                                                     \
+	{.name = key, .kind = CK_ENUM, .flags = (fl), CM_MEMBER(T, m), .name_of = (names),       \
+	 .min = (lo), .max = (hi)}
+#define ADDRESSES(T, fl)                                                                       \
+	{.name = "socket_addresses", .kind = CK_STRLIST, .flags = (fl),                          \
+	 CM_MEMBER(T, socket_addresses), .max = CM_MAX_SOCKET_ADDRESSES,                         \
+	 .item_max = CM_MAX_ADDRESS, .skind = STR_IP}
+#define REPOSITORIES(T)                                                                        \
+	{.name = "repositories", .kind = CK_ARRAY, .flags = F_REQ, CM_MEMBER(T, repositories),   \
+	 .sub = &cm_repository_type, .max = CM_MAX_REPOSITORIES}
+#define EMAIL(T, m) STR(T, "email", m, F_REQ, CM_MAX_EMAIL, STR_EMAIL)
+#define PEER_ID(T, m, fl) STR(T, "peer_id", m, fl, CM_UUID_TEXT_LEN, STR_UUID)
+#define CERT(T, fl) STR(T, "public_certificate", public_certificate, fl, CM_MAX_CERT_PEM, STR_ANY)
+#define COUNT(T, key, m) INT(T, key, m, F_REQ, 0, CM_MAX_SAFE_INTEGER)
+#define TYPE(var, tname, schema_ref, T, table, ...)                                            \
+	const struct cm_type var = {.name = tname, .schema = schema_ref, .fields = table,  \
+					   .nfields = CM_NFIELDS(table), .size = sizeof(T),        \
+					   __VA_ARGS__}
+
+/* Types other tables build on, and the agent's tables for cm_codec_tables(). */
+extern const struct cm_type cm_repository_type, cm_signed_record_type, cm_peer_info_type;
+extern const struct cm_type *const cm_agent_types[];
+extern const size_t cm_agent_ntypes;
 
 #endif

@@ -119,4 +119,36 @@ void cm_status_clear(struct cm_status *s);
 int cm_error_body_decode(const json_t *j, struct cm_error_body *out, struct cm_err *err);
 void cm_error_body_clear(struct cm_error_body *e);
 
+/*
+ * The peer agent's own documents (codec_agent.c): its control API, its peer
+ * store and the topology tool. Each has encode, strict decode and clear.
+ */
+#define CM_CODEC_DECLARE(fn, T)                                                                \
+	json_t *cm_##fn##_encode(const T *v);                                                  \
+	int cm_##fn##_decode(const json_t *j, T *out, struct cm_err *err);                     \
+	void cm_##fn##_clear(T *v)
+
+CM_CODEC_DECLARE(agent_status, struct cm_agent_status);
+CM_CODEC_DECLARE(gossip_stats, struct cm_gossip_stats);
+/* A PeerInfo array: GET /api/v1/peers, discover and lookup answers. */
+CM_CODEC_DECLARE(peer_infolist, struct cm_peer_infolist);
+/* POST /api/v1/broadcast body; has_repositories tells whether it named any. */
+CM_CODEC_DECLARE(broadcast_request, struct cm_broadcast_request);
+/* One peers[] item of peers.json; rec is checked as a signed record with its certificate. */
+CM_CODEC_DECLARE(store_entry, struct cm_store_entry);
+/* peers.json: version must be CM_PEER_STORE_VERSION; peers is kept as a JSON array. */
+CM_CODEC_DECLARE(peer_store, struct cm_peer_store);
+/* What the topology tool reads of PeerInfo arrays: {email?, state?}. */
+CM_CODEC_DECLARE(peer_linklist, struct cm_peer_linklist);
+CM_CODEC_DECLARE(topology_summary, struct cm_topology_summary);
+
+/* Appends a copy of name with count; 0 or -1 on allocation failure. */
+int cm_counterlist_append(struct cm_counterlist *l, const char *name, int64_t count);
+
+/* The summary as one compact line (reals with 15 significant digits); caller frees. */
+char *cm_topology_summary_text(const struct cm_topology_summary *s);
+
+/* Every table as JSON ([{name, schema, fields: [...]}]), for the schema test. */
+json_t *cm_codec_tables(void);
+
 #endif

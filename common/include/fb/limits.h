@@ -30,6 +30,10 @@
 #define CM_MAX_NOTE 256                /* bytes of a whitelist note */
 #define CM_MAX_ADMIN_ROWS 10000        /* rows in one admin listing */
 #define CM_MAX_LATENCY_MS 600000       /* one feedback report: 10 minutes */
+#define CM_MAX_PEER_INFOS 10000       /* entries in one PeerInfo list answer */
+#define CM_MAX_COUNTERS 64             /* named counters in one statistics object */
+#define CM_MAX_URL 2048                /* bytes of one URL */
+#define CM_MAX_DEGREES 1000000         /* entries of a topology degree histogram */
 #define CM_FINGERPRINT_LEN 64          /* hex characters of a SHA-256 fingerprint */
 #define CM_MAX_SAFE_INTEGER 9007199254740991LL /* 2^53 - 1: exact in every JSON reader */
 
