@@ -11,6 +11,7 @@
  */
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -635,7 +636,7 @@ omitted(const struct cm_field *f, const void *base, bool *null)
 	if ((f->flags & F_OMIT_ZERO) && load_int(p, f->width) == 0)
 		return true;
 	return f->kind == CK_STRING && *(char *const *)p == NULL && f->dflt_str == NULL &&
-	       !(f->flags & (F_REQ | F_LAXABLE | F_WRITE_NULL));
+	       !(f->flags & (F_REQ | F_WRITE_NULL));
 }
 
 static void
@@ -1178,6 +1179,8 @@ DOC_FUNCS(signed_record, struct cm_signed_record, signed_record_doc)
 DOC_FUNCS(peer_info, struct cm_peer_info, peer_info_doc)
 DOC_FUNCS(envelope, struct cm_envelope, envelope_doc)
 DOC_FUNCS(status_body, struct cm_status, status_doc)
+DOC_FUNCS(heartbeat_request, struct cm_heartbeat_request, heartbeat_request_doc)
+DOC_FUNCS(feedback_request, struct cm_feedback_request, feedback_request_doc)
 
 int
 cm_error_body_decode(const json_t *j, struct cm_error_body *out, struct cm_err *err)
@@ -1198,22 +1201,24 @@ cm_error_body_clear(struct cm_error_body *e)
 }
 
 int
-cm_heartbeat_request_decode(const json_t *j, struct cm_heartbeat_request *out, struct cm_err *err)
-{
-	return cm_codec_decode(&heartbeat_request_doc, j, out, err);
-}
-
-int
-cm_feedback_request_decode(const json_t *j, struct cm_feedback_request *out, struct cm_err *err)
-{
-	return cm_codec_decode(&feedback_request_doc, j, out, err);
-}
-
-int
 cm_admin_registration_decode(const json_t *j, struct cm_admin_registration *out,
 			     struct cm_err *err)
 {
 	return cm_codec_decode(&admin_registration_doc, j, out, err);
+}
+
+int
+cm_admin_registration_from_text(const char *text, struct cm_admin_registration *out,
+				struct cm_err *err)
+{
+	return cm_codec_decode_text(&admin_registration_doc, text, strlen(text), SIZE_MAX, out,
+				    err);
+}
+
+int
+cm_bootstrap_peer_from_text(const char *text, struct cm_bootstrap_peer *out, struct cm_err *err)
+{
+	return cm_codec_decode_text(&bootstrap_peer_doc, text, strlen(text), SIZE_MAX, out, err);
 }
 
 json_t *
@@ -1243,6 +1248,65 @@ cm_announcement_encode(const struct cm_envelope *e, json_t *origin)
 		o = encode_object(&envelope_type, e, p);
 	json_decref(p);
 	return o;
+}
+
+/*
+ * frame (taken) with its "origin":null replaced by origin, a JSON text. Both
+ * texts come from the JSON writer, and the key cannot occur inside a string
+ * value (its quotes would be escaped there), so the first match is the payload's.
+ */
+static char *
+splice_origin(char *frame, const char *origin, size_t *len)
+{
+	static const char hole[] = "\"origin\":null";
+	char *at = frame != NULL ? strstr(frame, hole) : NULL, *out = NULL;
+	size_t head, olen;
+
+	if (at != NULL) {
+		head = (size_t)(at - frame) + sizeof(hole) - 5;
+		olen = strlen(origin);
+		if ((out = malloc(*len - 4 + olen + 1)) != NULL) {
+			memcpy(out, frame, head);
+			memcpy(out + head, origin, olen);
+			memcpy(out + head + olen, at + sizeof(hole) - 1, *len - head - 4 + 1);
+			*len = *len - 4 + olen;
+		}
+	}
+	free(frame);
+	return out;
+}
+
+char *
+cm_announcement_text(const struct cm_envelope *e, const char *origin_text, size_t *len)
+{
+	json_t *hole = json_null();
+
+	return splice_origin(cm_json_dump_take(cm_announcement_encode(e, hole), len), origin_text,
+			     len);
+}
+
+char *
+cm_envelope_forward(json_t *tree, int ttl, const char *sender_email, const char *sender_peer_id,
+		    size_t *len)
+{
+	struct cm_envelope who = {.sender_email = (char *)sender_email,
+				  .sender_peer_id = (char *)sender_peer_id};
+
+	if (json_object_set_new(tree, "ttl", json_integer(ttl)) != 0 ||
+	    json_object_set_new(tree, "sender", encode_object(&sender_type, &who, NULL)) != 0)
+		return NULL;
+	return cm_json_dump_take(json_incref(tree), len);
+}
+
+char *
+cm_envelope_forward_with_certificate(json_t *tree, const char *cert, size_t *len)
+{
+	json_t *origin = json_object_get(json_object_get(tree, "payload"), "origin");
+
+	if (!json_is_object(origin) || json_object_get(origin, "public_certificate") != NULL ||
+	    json_object_set_new(origin, "public_certificate", json_string(cert)) != 0)
+		return NULL;
+	return cm_json_dump_take(json_incref(tree), len);
 }
 
 /* {"status": status} plus "expires_at" when expires_at_ms >= 0. */
@@ -1283,6 +1347,17 @@ char *
 cm_json_dump(const json_t *j)
 {
 	return json_dumps(j, JSON_COMPACT);
+}
+
+char *
+cm_json_dump_take(json_t *j, size_t *len)
+{
+	char *s = j != NULL ? cm_json_dump(j) : NULL;
+
+	json_decref(j);
+	if (s != NULL)
+		*len = strlen(s);
+	return s;
 }
 
 /* True when no real number appears anywhere under j. */

@@ -27,6 +27,8 @@ json_t *cm_json_parse(const char *buf, size_t len, size_t limit_bytes, struct cm
 
 /* Compact dump; caller frees the string. NULL on failure. */
 char *cm_json_dump(const json_t *j);
+/* The same, dropping the reference to j (NULL allowed), and the length in *len. */
+char *cm_json_dump_take(json_t *j, size_t *len);
 
 /*
  * Canonical JSON for signing: sorted keys, compact, UTF-8, integers only (a
@@ -41,8 +43,10 @@ json_t *cm_register_request_encode(const struct cm_register_request *r);
 int cm_register_request_decode(const json_t *j, struct cm_register_request *out,
 			       struct cm_err *err);
 
+json_t *cm_heartbeat_request_encode(const struct cm_heartbeat_request *r);
 int cm_heartbeat_request_decode(const json_t *j, struct cm_heartbeat_request *out,
 				struct cm_err *err);
+json_t *cm_feedback_request_encode(const struct cm_feedback_request *r);
 int cm_feedback_request_decode(const json_t *j, struct cm_feedback_request *out,
 			       struct cm_err *err);
 
@@ -64,6 +68,11 @@ int cm_admin_registrationlist_decode(const json_t *j, struct cm_admin_registrati
 /* One row as the database builds it (the same shape as one list entry). */
 int cm_admin_registration_decode(const json_t *j, struct cm_admin_registration *out,
 				 struct cm_err *err);
+/* The same from the row's JSON text (a trusted source: no size cap). */
+int cm_admin_registration_from_text(const char *text, struct cm_admin_registration *out,
+				    struct cm_err *err);
+int cm_bootstrap_peer_from_text(const char *text, struct cm_bootstrap_peer *out,
+				struct cm_err *err);
 
 json_t *cm_whitelist_entry_encode(const struct cm_whitelist_entry *w);
 /* The POST body: {fingerprint, note?}; added_at is not read. */
@@ -96,6 +105,25 @@ int cm_envelope_decode(const json_t *j, struct cm_envelope *out, struct cm_err *
  * its own record once and announces it many times.
  */
 json_t *cm_announcement_encode(const struct cm_envelope *e, json_t *origin);
+
+/*
+ * The same as one frame's text, origin_text (a signed record's compact JSON,
+ * written once by the caller) spliced in unparsed. Caller frees; NULL on failure.
+ */
+char *cm_announcement_text(const struct cm_envelope *e, const char *origin_text, size_t *len);
+
+/*
+ * A received frame passed on: tree (as cm_envelope_from_frame_tree parsed it)
+ * with ttl and sender replaced, everything else, unknown fields included, as
+ * it came. Returns the frame text and *len (caller frees), or NULL.
+ */
+char *cm_envelope_forward(json_t *tree, int ttl, const char *sender_email,
+			  const char *sender_peer_id, size_t *len);
+/*
+ * After cm_envelope_forward: the frame again with cert put into an
+ * announcement's origin that lacks one. NULL when it has one (or on failure).
+ */
+char *cm_envelope_forward_with_certificate(json_t *tree, const char *cert, size_t *len);
 
 /* Text front ends with the byte caps of their transport. */
 int cm_envelope_from_frame(const char *buf, size_t len, struct cm_envelope *out,
