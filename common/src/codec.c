@@ -671,29 +671,13 @@ cm_codec_encode(const struct cm_field *doc, const void *obj)
 	return doc->kind == CK_ARRAY ? encode_array(doc, obj) : encode_object(doc->sub, obj, NULL);
 }
 
-static const char *
-status_name(int v)
-{
-	return cm_peer_status_name((enum cm_peer_status)v);
-}
-
-static const char *
-state_name(int v)
-{
-	return cm_peer_state_name((enum cm_peer_state)v);
-}
-
-static const char *
-source_name(int v)
-{
-	return cm_peer_source_name((enum cm_peer_source)v);
-}
-
-static const char *
-msg_type_name(int v)
-{
-	return cm_msg_type_name((enum cm_msg_type)v);
-}
+/* Enum names as the tables want them: int in, wire name out. */
+#define NAME_OF(fn, name_fn, E)                                                                \
+	static const char *fn(int v) { return name_fn((E)v); }
+NAME_OF(status_name, cm_peer_status_name, enum cm_peer_status)
+NAME_OF(state_name, cm_peer_state_name, enum cm_peer_state)
+NAME_OF(source_name, cm_peer_source_name, enum cm_peer_source)
+NAME_OF(msg_type_name, cm_msg_type_name, enum cm_msg_type)
 
 static const struct cm_field repository_fields[] = {
 	STR(struct cm_repository, "name", name, F_REQ, CM_MAX_REPO_NAME, STR_REPO),
@@ -1131,13 +1115,6 @@ static const struct cm_field error_body_fields[] = {
 static TYPE(error_body_type, "error", "error.schema.json", struct cm_error_body, error_body_fields);
 
 /* The public entry points: one document description each. */
-#define DOC_FUNCS(fn, T, doc)                                                                  \
-	json_t *cm_##fn##_encode(const T *v) { return cm_codec_encode(&(doc), v); }            \
-	int cm_##fn##_decode(const json_t *j, T *out, struct cm_err *err)                      \
-	{                                                                                      \
-		return cm_codec_decode(&(doc), j, out, err);                                   \
-	}
-
 static const struct cm_field register_request_doc =
 	CM_DOC_OBJECT(struct cm_register_request, register_request_type);
 static const struct cm_field heartbeat_request_doc =
@@ -1168,19 +1145,19 @@ static const struct cm_field envelope_doc = CM_DOC_OBJECT(struct cm_envelope, en
 static const struct cm_field status_doc = CM_DOC_OBJECT(struct cm_status, status_type);
 static const struct cm_field error_body_doc = CM_DOC_OBJECT(struct cm_error_body, error_body_type);
 
-DOC_FUNCS(register_request, struct cm_register_request, register_request_doc)
-DOC_FUNCS(bootstrap_peer, struct cm_bootstrap_peer, bootstrap_peer_doc)
-DOC_FUNCS(bootstrap_peerlist, struct cm_bootstrap_peerlist, bootstrap_peerlist_doc)
-DOC_FUNCS(register_response, struct cm_register_response, register_response_doc)
-DOC_FUNCS(admin_registrationlist, struct cm_admin_registrationlist, admin_registrationlist_doc)
-DOC_FUNCS(whitelist_entry, struct cm_whitelist_entry, whitelist_entry_doc)
-DOC_FUNCS(peer_record, struct cm_peer_record, peer_record_doc)
-DOC_FUNCS(signed_record, struct cm_signed_record, signed_record_doc)
-DOC_FUNCS(peer_info, struct cm_peer_info, peer_info_doc)
-DOC_FUNCS(envelope, struct cm_envelope, envelope_doc)
-DOC_FUNCS(status_body, struct cm_status, status_doc)
-DOC_FUNCS(heartbeat_request, struct cm_heartbeat_request, heartbeat_request_doc)
-DOC_FUNCS(feedback_request, struct cm_feedback_request, feedback_request_doc)
+CM_DOC_CODEC(register_request, struct cm_register_request, register_request_doc)
+CM_DOC_CODEC(bootstrap_peer, struct cm_bootstrap_peer, bootstrap_peer_doc)
+CM_DOC_CODEC(bootstrap_peerlist, struct cm_bootstrap_peerlist, bootstrap_peerlist_doc)
+CM_DOC_CODEC(register_response, struct cm_register_response, register_response_doc)
+CM_DOC_CODEC(admin_registrationlist, struct cm_admin_registrationlist, admin_registrationlist_doc)
+CM_DOC_CODEC(whitelist_entry, struct cm_whitelist_entry, whitelist_entry_doc)
+CM_DOC_CODEC(peer_record, struct cm_peer_record, peer_record_doc)
+CM_DOC_CODEC(signed_record, struct cm_signed_record, signed_record_doc)
+CM_DOC_CODEC(peer_info, struct cm_peer_info, peer_info_doc)
+CM_DOC_CODEC(envelope, struct cm_envelope, envelope_doc)
+CM_DOC_CODEC(status_body, struct cm_status, status_doc)
+CM_DOC_CODEC(heartbeat_request, struct cm_heartbeat_request, heartbeat_request_doc)
+CM_DOC_CODEC(feedback_request, struct cm_feedback_request, feedback_request_doc)
 
 int
 cm_error_body_decode(const json_t *j, struct cm_error_body *out, struct cm_err *err)
@@ -1188,17 +1165,8 @@ cm_error_body_decode(const json_t *j, struct cm_error_body *out, struct cm_err *
 	return cm_codec_decode(&error_body_doc, j, out, err);
 }
 
-void
-cm_status_clear(struct cm_status *s)
-{
-	cm_codec_clear(&status_doc, s);
-}
-
-void
-cm_error_body_clear(struct cm_error_body *e)
-{
-	cm_codec_clear(&error_body_doc, e);
-}
+CM_DOC_CLEAR(status, struct cm_status, status_doc)
+CM_DOC_CLEAR(error_body, struct cm_error_body, error_body_doc)
 
 int
 cm_admin_registration_decode(const json_t *j, struct cm_admin_registration *out,

@@ -153,13 +153,7 @@ static const struct cm_field peer_linklist_doc =
 static const struct cm_field topology_summary_doc =
 	CM_DOC_OBJECT(struct cm_topology_summary, topology_summary_type);
 
-#define AGENT_DOC(fn, T, doc)                                                                  \
-	json_t *cm_##fn##_encode(const T *v) { return cm_codec_encode(&(doc), v); }            \
-	int cm_##fn##_decode(const json_t *j, T *out, struct cm_err *err)                      \
-	{                                                                                      \
-		return cm_codec_decode(&(doc), j, out, err);                                   \
-	}                                                                                      \
-	void cm_##fn##_clear(T *v) { cm_codec_clear(&(doc), v); }
+#define AGENT_DOC(fn, T, doc) CM_DOC_CODEC(fn, T, doc) CM_DOC_CLEAR(fn, T, doc)
 
 AGENT_DOC(agent_status, struct cm_agent_status, agent_status_doc)
 AGENT_DOC(gossip_stats, struct cm_gossip_stats, gossip_stats_doc)

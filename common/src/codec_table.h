@@ -135,6 +135,16 @@ int cm_codec_decode_text(const struct cm_field *doc, const char *buf, size_t len
 					   .nfields = CM_NFIELDS(table), .size = sizeof(T),        \
 					   __VA_ARGS__}
 
+/* cm_<fn>_encode and cm_<fn>_decode (and cm_<fn>_clear) of the document doc of T. */
+#define CM_DOC_CODEC(fn, T, doc)                                                               \
+	json_t *cm_##fn##_encode(const T *v) { return cm_codec_encode(&(doc), v); }            \
+	int cm_##fn##_decode(const json_t *j, T *out, struct cm_err *err)                      \
+	{                                                                                      \
+		return cm_codec_decode(&(doc), j, out, err);                                   \
+	}
+#define CM_DOC_CLEAR(fn, T, doc)                                                               \
+	void cm_##fn##_clear(T *v) { cm_codec_clear(&(doc), v); }
+
 /* Types other tables build on, and the agent's tables for cm_codec_tables(). */
 extern const struct cm_type cm_repository_type, cm_signed_record_type, cm_peer_info_type;
 extern const struct cm_type *const cm_agent_types[];
