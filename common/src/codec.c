@@ -1166,6 +1166,14 @@ cm_error_body_decode(const json_t *j, struct cm_error_body *out, struct cm_err *
 }
 
 CM_DOC_CLEAR(status, struct cm_status, status_doc)
+
+int
+cm_error_body_from_text(const char *buf, size_t len, struct cm_error_body *out,
+			struct cm_err *err)
+{
+	return cm_codec_decode_text(&error_body_doc, buf, len, CM_MAX_BODY, out, err);
+}
+
 CM_DOC_CLEAR(error_body, struct cm_error_body, error_body_doc)
 
 int

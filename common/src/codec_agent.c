@@ -165,6 +165,27 @@ AGENT_DOC(peer_linklist, struct cm_peer_linklist, peer_linklist_doc)
 AGENT_DOC(topology_summary, struct cm_topology_summary, topology_summary_doc)
 
 int
+cm_agent_status_from_text(const char *buf, size_t len, struct cm_agent_status *out,
+			  struct cm_err *err)
+{
+	return cm_codec_decode_text(&agent_status_doc, buf, len, CM_MAX_API_ANSWER, out, err);
+}
+
+int
+cm_peer_infolist_from_text(const char *buf, size_t len, struct cm_peer_infolist *out,
+			   struct cm_err *err)
+{
+	return cm_codec_decode_text(&peer_infolist_doc, buf, len, CM_MAX_API_ANSWER, out, err);
+}
+
+int
+cm_broadcast_request_from_body(const char *buf, size_t len, struct cm_broadcast_request *out,
+			       struct cm_err *err)
+{
+	return cm_codec_decode_text(&broadcast_request_doc, buf, len, CM_MAX_BODY, out, err);
+}
+
+int
 cm_counterlist_append(struct cm_counterlist *l, const char *name, int64_t count)
 {
 	struct cm_counter *items;

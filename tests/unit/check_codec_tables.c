@@ -311,6 +311,7 @@ START_TEST(test_peer_infolist_round_trips_and_names_the_failing_entry)
 	a = cm_json_dump(j);
 	json_decref(j);
 	j = cm_peer_infolist_encode(&back);
+	cm_peer_infolist_clear(&back);
 	b = cm_json_dump(j);
 	ck_assert_str_eq(a, b);
 	assert_each_required_named(j, "peer-info", "[0].", first_of, infolist_dec, sizeof(back));
@@ -545,6 +546,32 @@ START_TEST(test_envelope_forward_replaces_ttl_and_sender_only)
 }
 END_TEST
 
+START_TEST(test_text_front_ends_decode_answers_and_bodies)
+{
+	static const char err_text[] = "{\"error\":\"no\",\"code\":\"bad_query\"}";
+	static const char body[] = "{\"repositories\":[{\"name\":\"photos\"}]}";
+	struct cm_error_body eb;
+	struct cm_broadcast_request br;
+	struct cm_peer_infolist l;
+	struct cm_agent_status st;
+	struct cm_err e = {0};
+
+	ck_assert_msg(cm_error_body_from_text(err_text, strlen(err_text), &eb, &e) == 0, "%s",
+		      e.msg);
+	ck_assert_str_eq(eb.code, "bad_query");
+	cm_error_body_clear(&eb);
+	ck_assert_msg(cm_broadcast_request_from_body(body, strlen(body), &br, &e) == 0, "%s",
+		      e.msg);
+	ck_assert_str_eq(br.repositories.items[0].name, "photos");
+	cm_broadcast_request_clear(&br);
+	ck_assert_int_eq(cm_peer_infolist_from_text("[]", 2, &l, &e), 0);
+	ck_assert_int_eq(l.len, 0);
+	cm_peer_infolist_clear(&l);
+	ck_assert_int_eq(cm_agent_status_from_text("{", 1, &st, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "document: invalid JSON"));
+}
+END_TEST
+
 START_TEST(test_codec_tables_list_every_type_with_its_schema)
 {
 	static const char *const names[] = {"envelope", "signed-record", "register-request",
@@ -591,6 +618,7 @@ codec_tables_suite(void)
 	tcase_add_test(tc, test_peer_linklist_leaves_absent_members_null);
 	tcase_add_test(tc, test_topology_summary_text_keeps_three_decimals);
 	tcase_add_test(tc, test_envelope_forward_replaces_ttl_and_sender_only);
+	tcase_add_test(tc, test_text_front_ends_decode_answers_and_bodies);
 	tcase_add_test(tc, test_codec_tables_list_every_type_with_its_schema);
 	suite_add_tcase(s, tc);
 	return s;

@@ -145,6 +145,8 @@ json_t *cm_status_body_encode(const struct cm_status *s);
 int cm_status_body_decode(const json_t *j, struct cm_status *out, struct cm_err *err);
 void cm_status_clear(struct cm_status *s);
 int cm_error_body_decode(const json_t *j, struct cm_error_body *out, struct cm_err *err);
+int cm_error_body_from_text(const char *buf, size_t len, struct cm_error_body *out,
+			    struct cm_err *err); /* <= CM_MAX_BODY */
 void cm_error_body_clear(struct cm_error_body *e);
 
 /*
@@ -169,6 +171,14 @@ CM_CODEC_DECLARE(peer_store, struct cm_peer_store);
 /* What the topology tool reads of PeerInfo arrays: {email?, state?}. */
 CM_CODEC_DECLARE(peer_linklist, struct cm_peer_linklist);
 CM_CODEC_DECLARE(topology_summary, struct cm_topology_summary);
+
+/* Text front ends: a control API answer (<= CM_MAX_API_ANSWER), the broadcast body (<= CM_MAX_BODY). */
+int cm_agent_status_from_text(const char *buf, size_t len, struct cm_agent_status *out,
+			      struct cm_err *err);
+int cm_peer_infolist_from_text(const char *buf, size_t len, struct cm_peer_infolist *out,
+			       struct cm_err *err);
+int cm_broadcast_request_from_body(const char *buf, size_t len, struct cm_broadcast_request *out,
+				   struct cm_err *err);
 
 /* Appends a copy of name with count; 0 or -1 on allocation failure. */
 int cm_counterlist_append(struct cm_counterlist *l, const char *name, int64_t count);

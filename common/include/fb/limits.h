@@ -18,6 +18,7 @@
 #define CM_MAX_SIGNED_RECORD (64 * 1024)   /* bytes of one compact signed record */
 #define CM_MAX_BODY (64 * 1024)        /* bytes of one HTTP body */
 #define CM_MAX_FRAME (256 * 1024)      /* bytes of one WebSocket message */
+#define CM_MAX_API_ANSWER (64 * 1024 * 1024) /* bytes of one control API answer (PeerInfo lists) */
 #define CM_MAX_CERT_PEM (16 * 1024)    /* bytes of one PEM certificate */
 #define CM_MAX_SIGNATURE_B64 1024      /* bytes of one base64 signature */
 #define CM_MAX_LIST_PEERS 512          /* records in one PEER_LIST_RESPONSE */
