@@ -1,7 +1,8 @@
 /*
  * codec_agent.c - the tables of the peer agent's own documents: its control
  * API (status, PeerInfo lists, the broadcast body), its peer store file and
- * the topology tool's input and summary. The engine is codec.c's.
+ * the topology tool's input and summary. The engine is codec.c's; the types
+ * they build on (repository, signed record, PeerInfo) are codec_wire.c's.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -129,10 +130,11 @@ static const struct cm_field topology_summary_fields[] = {
 static TYPE(topology_summary_type, "topology-summary", "topology-summary.schema.json",
 	    struct cm_topology_summary, topology_summary_fields);
 
+/* Every table here, for cm_codec_tables(). */
 const struct cm_type *const cm_agent_types[] = {
-	&gossip_stats_type, &agent_bootstrap_type, &agent_status_type,
-	&broadcast_request_type, &store_entry_type, &peer_store_type,
-	&peer_link_type,    &topology_summary_type,
+	&gossip_stats_type,      &agent_bootstrap_type, &agent_status_type,
+	&broadcast_request_type, &store_entry_type,     &peer_store_type,
+	&peer_link_type,         &topology_summary_type,
 };
 const size_t cm_agent_ntypes = CM_NFIELDS(cm_agent_types);
 

@@ -1,5 +1,5 @@
 /*
- * codec_table.h - how codec.c describes a wire type: a table of fields, each
+ * codec_table.h - how the codec describes a wire type: a table of fields, each
  * with its JSON name, kind, limits, whether it is required and where it lives
  * in the C struct. One generic decoder, encoder and clear walk these tables;
  * a new type costs a table (and, for a rule no table can say, a small hook).
@@ -94,6 +94,12 @@ struct dctx {
 int cm_codec_fail(struct dctx *c, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Checks one string value against its kind and cap; key NULL: the path names it. */
+int cm_codec_check_string(struct dctx *c, const char *key, const json_t *v, size_t max_len,
+			  enum cm_str_kind kind);
+/* One object of type t at base; payload (when not NULL) stands in for a CK_UNION member. */
+json_t *cm_codec_encode_object(const struct cm_type *t, const void *base, json_t *payload);
+
 /* Whole documents: the value doc describes (an object of a type, or an array). */
 int cm_codec_decode(const struct cm_field *doc, const json_t *j, void *out, struct cm_err *err);
 json_t *cm_codec_encode(const struct cm_field *doc, const void *obj);
@@ -145,9 +151,9 @@ int cm_codec_decode_text(const struct cm_field *doc, const char *buf, size_t len
 #define CM_DOC_CLEAR(fn, T, doc)                                                               \
 	void cm_##fn##_clear(T *v) { cm_codec_clear(&(doc), v); }
 
-/* Types other tables build on, and the agent's tables for cm_codec_tables(). */
+/* Types other tables build on, and each table file's types for cm_codec_tables(). */
 extern const struct cm_type cm_repository_type, cm_signed_record_type, cm_peer_info_type;
-extern const struct cm_type *const cm_agent_types[];
-extern const size_t cm_agent_ntypes;
+extern const struct cm_type *const cm_wire_types[], *const cm_agent_types[];
+extern const size_t cm_wire_ntypes, cm_agent_ntypes;
 
 #endif

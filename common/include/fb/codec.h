@@ -172,7 +172,7 @@ CM_CODEC_DECLARE(peer_store, struct cm_peer_store);
 CM_CODEC_DECLARE(peer_linklist, struct cm_peer_linklist);
 CM_CODEC_DECLARE(topology_summary, struct cm_topology_summary);
 
-/* Text front ends: a control API answer (<= CM_MAX_API_ANSWER), the broadcast body (<= CM_MAX_BODY). */
+/* Text front ends: API answers (<= CM_MAX_API_ANSWER), the broadcast body (<= CM_MAX_BODY). */
 int cm_agent_status_from_text(const char *buf, size_t len, struct cm_agent_status *out,
 			      struct cm_err *err);
 int cm_peer_infolist_from_text(const char *buf, size_t len, struct cm_peer_infolist *out,
