@@ -156,6 +156,33 @@ START_TEST(test_agent_status_round_trips_in_key_order)
 }
 END_TEST
 
+START_TEST(test_agent_status_text_is_the_control_api_shape)
+{
+	struct cm_agent_status s;
+	json_t *j;
+	char *text;
+
+	sample_status(&s);
+	ck_assert_ptr_nonnull(j = cm_agent_status_encode(&s));
+	text = cm_json_dump(j);
+	ck_assert_str_eq(text,
+			 "{\"email\":\"alice@example.com\",\"peer_id\":\"" PEER_ID "\","
+			 "\"broadcasting\":true,\"bootstrap\":{\"state\":\"REGISTERED\","
+			 "\"url\":\"https://bootstrap.example:8443\","
+			 "\"expires_at\":\"2023-11-14T22:13:20.000Z\"},\"neighbours\":3,"
+			 "\"known_peers\":12,\"version\":\"0.1.0\",\"is_bootstrap\":true,"
+			 "\"listen_port\":7443,\"gossip\":{\"received\":100,\"verdicts\":"
+			 "{\"accepted\":90,\"duplicate\":10},\"records_applied\":0,\"forwarded\":0,"
+			 "\"sent\":0,\"stripped_addresses\":0,\"anti_entropy_rounds\":0,"
+			 "\"requests_answered\":0,\"sessions_open\":0,\"closed_by_code\":"
+			 "{\"1008\":2},\"handshake_failures\":0,\"pin_failures\":0,"
+			 "\"bytes_in\":4096,\"bytes_out\":0}}");
+	free(text);
+	json_decref(j);
+	cm_agent_status_clear(&s);
+}
+END_TEST
+
 START_TEST(test_agent_status_writes_null_url_and_expiry_when_unknown)
 {
 	struct cm_agent_status s, back;
@@ -601,6 +628,7 @@ codec_tables_suite(void)
 	TCase *tc = tcase_create("types");
 
 	tcase_add_test(tc, test_agent_status_round_trips_in_key_order);
+	tcase_add_test(tc, test_agent_status_text_is_the_control_api_shape);
 	tcase_add_test(tc, test_agent_status_writes_null_url_and_expiry_when_unknown);
 	tcase_add_test(tc, test_agent_status_decode_names_each_missing_member);
 	tcase_add_test(tc, test_agent_status_decode_checks_limits);
