@@ -330,11 +330,32 @@ field_required(const struct cm_field *f, const void *base, bool lax)
 	return (f->flags & (F_REQ | F_LAXABLE)) != 0;
 }
 
+/* What a scalar kind needs that v is not ("an integer"), or NULL when v will do. */
+static const char *
+scalar_mismatch(enum cm_kind kind, const json_t *v)
+{
+	switch (kind) {
+	case CK_VERSION:
+	case CK_INT:
+		return json_is_integer(v) ? NULL : "an integer";
+	case CK_BOOL:
+		return json_is_boolean(v) ? NULL : "a boolean";
+	case CK_TIME:
+		return json_is_string(v) ? NULL : "a string";
+	case CK_REAL:
+	case CK_SCORE:
+		return json_is_number(v) ? NULL : "a number";
+	default:
+		return NULL;
+	}
+}
+
 /* One member's value v (NULL: absent) into base + f->off. */
 static int
 decode_value(struct dctx *c, const struct cm_field *f, const json_t *v, void *base, bool lax)
 {
 	void *p = (char *)base + f->off;
+	const char *want;
 	int64_t n;
 	double d;
 
@@ -347,6 +368,8 @@ decode_value(struct dctx *c, const struct cm_field *f, const json_t *v, void *ba
 			set_defaults(f->sub, p);
 		return 0;
 	}
+	if ((want = scalar_mismatch(f->kind, v)) != NULL)
+		return fail(c, f->name, "expected %s, got %s", want, json_type_name(v));
 	switch (f->kind) {
 	case CK_STRING:
 		if (cm_codec_check_string(c, f->name, v, (size_t)f->max, f->skind) != 0)
@@ -356,8 +379,6 @@ decode_value(struct dctx *c, const struct cm_field *f, const json_t *v, void *ba
 		break;
 	case CK_VERSION:
 	case CK_INT:
-		if (!json_is_integer(v))
-			return fail(c, f->name, "expected an integer, got %s", json_type_name(v));
 		n = json_integer_value(v);
 		if (f->kind == CK_VERSION && n != CM_PROTOCOL_VERSION)
 			return fail(c, f->name, "unsupported protocol version %lld (this peer speaks %d)",
@@ -368,21 +389,15 @@ decode_value(struct dctx *c, const struct cm_field *f, const json_t *v, void *ba
 		store_int(p, f->width, n);
 		break;
 	case CK_BOOL:
-		if (!json_is_boolean(v))
-			return fail(c, f->name, "expected a boolean, got %s", json_type_name(v));
 		*(bool *)p = json_is_true(v);
 		break;
 	case CK_TIME:
-		if (!json_is_string(v))
-			return fail(c, f->name, "expected a string, got %s", json_type_name(v));
 		if (cm_time_parse_ms(json_string_value(v), json_string_length(v), (int64_t *)p) != 0)
 			return fail(c, f->name, "not an RFC 3339 UTC time with milliseconds "
 						"(YYYY-MM-DDTHH:MM:SS.mmmZ)");
 		break;
 	case CK_REAL:
 	case CK_SCORE:
-		if (!json_is_number(v))
-			return fail(c, f->name, "expected a number, got %s", json_type_name(v));
 		d = json_number_value(v);
 		if (f->kind == CK_SCORE && !(d >= 0.0 && d <= 100.0))
 			return fail(c, f->name, "out of range 0..100");

@@ -138,33 +138,18 @@ const struct cm_type *const cm_agent_types[] = {
 };
 const size_t cm_agent_ntypes = CM_NFIELDS(cm_agent_types);
 
-static const struct cm_field agent_status_doc =
-	CM_DOC_OBJECT(struct cm_agent_status, agent_status_type);
-static const struct cm_field gossip_stats_doc =
-	CM_DOC_OBJECT(struct cm_gossip_stats, gossip_stats_type);
-static const struct cm_field peer_infolist_doc =
-	CM_DOC_ARRAY(struct cm_peer_infolist, cm_peer_info_type, CM_MAX_PEER_INFOS);
-static const struct cm_field broadcast_request_doc =
-	CM_DOC_OBJECT(struct cm_broadcast_request, broadcast_request_type);
-static const struct cm_field store_entry_doc =
-	CM_DOC_OBJECT(struct cm_store_entry, store_entry_type);
-static const struct cm_field peer_store_doc =
-	CM_DOC_OBJECT(struct cm_peer_store, peer_store_type);
-static const struct cm_field peer_linklist_doc =
-	CM_DOC_ARRAY(struct cm_peer_linklist, peer_link_type, CM_MAX_PEER_INFOS);
-static const struct cm_field topology_summary_doc =
-	CM_DOC_OBJECT(struct cm_topology_summary, topology_summary_type);
-
-#define AGENT_DOC(fn, T, doc) CM_DOC_CODEC(fn, T, doc) CM_DOC_CLEAR(fn, T, doc)
-
-AGENT_DOC(agent_status, struct cm_agent_status, agent_status_doc)
-AGENT_DOC(gossip_stats, struct cm_gossip_stats, gossip_stats_doc)
-AGENT_DOC(peer_infolist, struct cm_peer_infolist, peer_infolist_doc)
-AGENT_DOC(broadcast_request, struct cm_broadcast_request, broadcast_request_doc)
-AGENT_DOC(store_entry, struct cm_store_entry, store_entry_doc)
-AGENT_DOC(peer_store, struct cm_peer_store, peer_store_doc)
-AGENT_DOC(peer_linklist, struct cm_peer_linklist, peer_linklist_doc)
-AGENT_DOC(topology_summary, struct cm_topology_summary, topology_summary_doc)
+/* The public entry points: encode, decode and clear of each document. */
+#define AGENT_OBJECT(fn, T, type) CM_OBJECT_CODEC(fn, T, type) CM_DOC_CLEAR(fn, T, fn##_doc)
+AGENT_OBJECT(agent_status, struct cm_agent_status, agent_status_type)
+AGENT_OBJECT(gossip_stats, struct cm_gossip_stats, gossip_stats_type)
+AGENT_OBJECT(broadcast_request, struct cm_broadcast_request, broadcast_request_type)
+AGENT_OBJECT(store_entry, struct cm_store_entry, store_entry_type)
+AGENT_OBJECT(peer_store, struct cm_peer_store, peer_store_type)
+AGENT_OBJECT(topology_summary, struct cm_topology_summary, topology_summary_type)
+CM_ARRAY_CODEC(peer_infolist, struct cm_peer_infolist, cm_peer_info_type, CM_MAX_PEER_INFOS)
+CM_DOC_CLEAR(peer_infolist, struct cm_peer_infolist, peer_infolist_doc)
+CM_ARRAY_CODEC(peer_linklist, struct cm_peer_linklist, peer_link_type, CM_MAX_PEER_INFOS)
+CM_DOC_CLEAR(peer_linklist, struct cm_peer_linklist, peer_linklist_doc)
 
 int
 cm_agent_status_from_text(const char *buf, size_t len, struct cm_agent_status *out,

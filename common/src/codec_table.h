@@ -151,6 +151,14 @@ int cm_codec_decode_text(const struct cm_field *doc, const char *buf, size_t len
 #define CM_DOC_CLEAR(fn, T, doc)                                                               \
 	void cm_##fn##_clear(T *v) { cm_codec_clear(&(doc), v); }
 
+/* A document of one object (or array) of a table, with its encode and decode. */
+#define CM_OBJECT_CODEC(fn, T, type)                                                           \
+	static const struct cm_field fn##_doc = CM_DOC_OBJECT(T, type);                        \
+	CM_DOC_CODEC(fn, T, fn##_doc)
+#define CM_ARRAY_CODEC(fn, T, type, max_entries)                                               \
+	static const struct cm_field fn##_doc = CM_DOC_ARRAY(T, type, max_entries);            \
+	CM_DOC_CODEC(fn, T, fn##_doc)
+
 /* Types other tables build on, and each table file's types for cm_codec_tables(). */
 extern const struct cm_type cm_repository_type, cm_signed_record_type, cm_peer_info_type;
 extern const struct cm_type *const cm_wire_types[], *const cm_agent_types[];

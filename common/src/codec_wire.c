@@ -466,57 +466,35 @@ static const struct cm_field error_body_fields[] = {
 static TYPE(error_body_type, "error", "error.schema.json", struct cm_error_body, error_body_fields);
 
 /* The public entry points: one document description each. */
-static const struct cm_field register_request_doc =
-	CM_DOC_OBJECT(struct cm_register_request, register_request_type);
-static const struct cm_field heartbeat_request_doc =
-	CM_DOC_OBJECT(struct cm_heartbeat_request, heartbeat_request_type);
-static const struct cm_field feedback_request_doc =
-	CM_DOC_OBJECT(struct cm_feedback_request, feedback_request_type);
-static const struct cm_field bootstrap_peer_doc =
-	CM_DOC_OBJECT(struct cm_bootstrap_peer, bootstrap_peer_type);
-static const struct cm_field bootstrap_peerlist_doc =
-	CM_DOC_ARRAY(struct cm_bootstrap_peerlist, bootstrap_peer_type, CM_MAX_BOOTSTRAP_PEERS);
-static const struct cm_field register_response_doc =
-	CM_DOC_OBJECT(struct cm_register_response, register_response_type);
+CM_OBJECT_CODEC(register_request, struct cm_register_request, register_request_type)
+CM_OBJECT_CODEC(heartbeat_request, struct cm_heartbeat_request, heartbeat_request_type)
+CM_OBJECT_CODEC(feedback_request, struct cm_feedback_request, feedback_request_type)
+CM_OBJECT_CODEC(bootstrap_peer, struct cm_bootstrap_peer, bootstrap_peer_type)
+CM_ARRAY_CODEC(bootstrap_peerlist, struct cm_bootstrap_peerlist, bootstrap_peer_type,
+	       CM_MAX_BOOTSTRAP_PEERS)
+CM_OBJECT_CODEC(register_response, struct cm_register_response, register_response_type)
+CM_ARRAY_CODEC(admin_registrationlist, struct cm_admin_registrationlist,
+	       admin_registration_type, CM_MAX_ADMIN_ROWS)
+CM_OBJECT_CODEC(whitelist_entry, struct cm_whitelist_entry, whitelist_entry_type)
+CM_OBJECT_CODEC(peer_record, struct cm_peer_record, peer_record_type)
+CM_OBJECT_CODEC(signed_record, struct cm_signed_record, cm_signed_record_type)
+CM_OBJECT_CODEC(peer_info, struct cm_peer_info, cm_peer_info_type)
+CM_OBJECT_CODEC(envelope, struct cm_envelope, envelope_type)
+CM_OBJECT_CODEC(status_body, struct cm_status, status_type)
+CM_DOC_CLEAR(status, struct cm_status, status_body_doc)
+
+/* Documents with only some of the three entry points. */
 static const struct cm_field admin_registration_doc =
 	CM_DOC_OBJECT(struct cm_admin_registration, admin_registration_type);
-static const struct cm_field admin_registrationlist_doc =
-	CM_DOC_ARRAY(struct cm_admin_registrationlist, admin_registration_type,
-		     CM_MAX_ADMIN_ROWS);
-static const struct cm_field whitelist_entry_doc =
-	CM_DOC_OBJECT(struct cm_whitelist_entry, whitelist_entry_type);
 static const struct cm_field whitelist_doc =
 	CM_DOC_ARRAY(struct cm_whitelist, whitelist_entry_type, CM_MAX_ADMIN_ROWS);
-static const struct cm_field peer_record_doc =
-	CM_DOC_OBJECT(struct cm_peer_record, peer_record_type);
-static const struct cm_field signed_record_doc =
-	CM_DOC_OBJECT(struct cm_signed_record, cm_signed_record_type);
-static const struct cm_field peer_info_doc = CM_DOC_OBJECT(struct cm_peer_info, cm_peer_info_type);
-static const struct cm_field envelope_doc = CM_DOC_OBJECT(struct cm_envelope, envelope_type);
-static const struct cm_field status_doc = CM_DOC_OBJECT(struct cm_status, status_type);
 static const struct cm_field error_body_doc = CM_DOC_OBJECT(struct cm_error_body, error_body_type);
-
-CM_DOC_CODEC(register_request, struct cm_register_request, register_request_doc)
-CM_DOC_CODEC(bootstrap_peer, struct cm_bootstrap_peer, bootstrap_peer_doc)
-CM_DOC_CODEC(bootstrap_peerlist, struct cm_bootstrap_peerlist, bootstrap_peerlist_doc)
-CM_DOC_CODEC(register_response, struct cm_register_response, register_response_doc)
-CM_DOC_CODEC(admin_registrationlist, struct cm_admin_registrationlist, admin_registrationlist_doc)
-CM_DOC_CODEC(whitelist_entry, struct cm_whitelist_entry, whitelist_entry_doc)
-CM_DOC_CODEC(peer_record, struct cm_peer_record, peer_record_doc)
-CM_DOC_CODEC(signed_record, struct cm_signed_record, signed_record_doc)
-CM_DOC_CODEC(peer_info, struct cm_peer_info, peer_info_doc)
-CM_DOC_CODEC(envelope, struct cm_envelope, envelope_doc)
-CM_DOC_CODEC(status_body, struct cm_status, status_doc)
-CM_DOC_CODEC(heartbeat_request, struct cm_heartbeat_request, heartbeat_request_doc)
-CM_DOC_CODEC(feedback_request, struct cm_feedback_request, feedback_request_doc)
 
 int
 cm_error_body_decode(const json_t *j, struct cm_error_body *out, struct cm_err *err)
 {
 	return cm_codec_decode(&error_body_doc, j, out, err);
 }
-
-CM_DOC_CLEAR(status, struct cm_status, status_doc)
 
 int
 cm_error_body_from_text(const char *buf, size_t len, struct cm_error_body *out,
@@ -644,7 +622,7 @@ cm_status_encode(const char *status, int64_t expires_at_ms)
 	struct cm_status s = {.status = (char *)status, .expires_at_ms = expires_at_ms,
 			      .has_expires_at = expires_at_ms >= 0};
 
-	return cm_status_body_encode(&s);
+	return cm_codec_encode(&status_body_doc, &s);
 }
 
 json_t *
