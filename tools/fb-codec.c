@@ -269,6 +269,7 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: fb-codec decode TYPE [FILE]   strict decode (stdin without FILE)\n"
 		   "       fb-codec sample TYPE          what the encoder writes for a sample\n"
+		   "       fb-codec tables               every type's field table, as JSON\n"
 		   "\ndecode types:");
 	for (size_t i = 0; i < sizeof(decoders) / sizeof(decoders[0]); i++)
 		fprintf(f, " %s", decoders[i].name);
@@ -324,6 +325,14 @@ main(int argc, char **argv)
 	}
 	if ((argc == 3 || argc == 4) && strcmp(argv[1], "decode") == 0)
 		return do_decode(argv[2], argc == 4 ? argv[3] : NULL);
+	if (argc == 2 && strcmp(argv[1], "tables") == 0) {
+		if ((j = cm_codec_tables()) == NULL || (text = cm_json_dump(j)) == NULL)
+			return 1;
+		printf("%s\n", text);
+		free(text);
+		json_decref(j);
+		return 0;
+	}
 	if (argc != 3 || strcmp(argv[1], "sample") != 0) {
 		usage(stderr);
 		return 2;

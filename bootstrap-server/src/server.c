@@ -186,7 +186,7 @@ send_reply(struct MHD_Connection *conn, struct bs_reply *rep)
 	char *text, num[16];
 	enum MHD_Result ret;
 
-	text = rep->json != NULL ? json_dumps(rep->json, JSON_COMPACT) : rep->text;
+	text = rep->json != NULL ? cm_json_dump(rep->json) : rep->text;
 	if (rep->json != NULL)
 		free(rep->text);
 	rep->text = NULL;

@@ -515,10 +515,8 @@ rows_to_peers(PGresult *res, struct cm_bootstrap_peerlist *out)
 	if ((out->items = calloc((size_t)n + 1, sizeof(*out->items))) == NULL)
 		return BS_STORE_ERROR;
 	for (int i = 0; i < n; i++) {
-		json_t *j = json_loads(PQgetvalue(res, i, 0), 0, NULL);
-		int rc = cm_bootstrap_peer_decode(j, &out->items[out->len], &err);
-		json_decref(j);
-		if (rc != 0) {
+		if (cm_bootstrap_peer_from_text(PQgetvalue(res, i, 0), &out->items[out->len],
+						&err) != 0) {
 			/* A row the codec refuses is not served; say which. */
 			log_warnx("%s: stored row not served: %s", __func__, err.msg);
 			continue;
@@ -745,12 +743,11 @@ bs_store_admin_list(struct bs_store *st, const struct bs_store_timing *t,
 	if ((out->items = calloc((size_t)n + 1, sizeof(*out->items))) == NULL)
 		rc = BS_STORE_ERROR;
 	for (int i = 0; rc == BS_STORE_OK && i < n; i++) {
-		json_t *j = json_loads(PQgetvalue(res, i, 0), 0, NULL);
-		if (cm_admin_registration_decode(j, &out->items[out->len], &err) == 0)
+		if (cm_admin_registration_from_text(PQgetvalue(res, i, 0), &out->items[out->len],
+						    &err) == 0)
 			out->len++;
 		else
 			log_warnx("%s: stored row not served: %s", __func__, err.msg);
-		json_decref(j);
 	}
 	PQclear(res);
 	return rc;

@@ -6,7 +6,8 @@ Run with Debian's /usr/bin/python3 (python3-jsonschema 4.10, python3-yaml).
      accepted by the decoder;
   3. every document under invalid/<type>/ (and the generated limit cases) is
      rejected by BOTH the schema and the decoder; every one under valid/<type>/ is
-     accepted by both.
+     accepted by both;
+  4. every codec field table agrees with its schema (check_tables.py).
 
 Choices made so the schemas say what the codec does:
   - "integer" does not accept reals: jsonschema treats 1.0 as an integer, the codec
@@ -24,6 +25,8 @@ import tempfile
 
 import jsonschema
 import yaml
+
+import check_tables
 from jsonschema import Draft202012Validator, FormatChecker, RefResolver
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -259,6 +262,7 @@ def main():
         check_openapi(store, fname, paths)
     check_samples(store)
     check_corpus(store)
+    check_tables.check(store, CODEC, fail)
     if failures:
         print(f"proto: {len(failures)} failures")
         sys.exit(1)

@@ -27,6 +27,8 @@ json_t *cm_json_parse(const char *buf, size_t len, size_t limit_bytes, struct cm
 
 /* Compact dump; caller frees the string. NULL on failure. */
 char *cm_json_dump(const json_t *j);
+/* The same, dropping the reference to j (NULL allowed), and the length in *len. */
+char *cm_json_dump_take(json_t *j, size_t *len);
 
 /*
  * Canonical JSON for signing: sorted keys, compact, UTF-8, integers only (a
@@ -41,8 +43,10 @@ json_t *cm_register_request_encode(const struct cm_register_request *r);
 int cm_register_request_decode(const json_t *j, struct cm_register_request *out,
 			       struct cm_err *err);
 
+json_t *cm_heartbeat_request_encode(const struct cm_heartbeat_request *r);
 int cm_heartbeat_request_decode(const json_t *j, struct cm_heartbeat_request *out,
 				struct cm_err *err);
+json_t *cm_feedback_request_encode(const struct cm_feedback_request *r);
 int cm_feedback_request_decode(const json_t *j, struct cm_feedback_request *out,
 			       struct cm_err *err);
 
@@ -64,6 +68,11 @@ int cm_admin_registrationlist_decode(const json_t *j, struct cm_admin_registrati
 /* One row as the database builds it (the same shape as one list entry). */
 int cm_admin_registration_decode(const json_t *j, struct cm_admin_registration *out,
 				 struct cm_err *err);
+/* The same from the row's JSON text (a trusted source: no size cap). */
+int cm_admin_registration_from_text(const char *text, struct cm_admin_registration *out,
+				    struct cm_err *err);
+int cm_bootstrap_peer_from_text(const char *text, struct cm_bootstrap_peer *out,
+				struct cm_err *err);
 
 json_t *cm_whitelist_entry_encode(const struct cm_whitelist_entry *w);
 /* The POST body: {fingerprint, note?}; added_at is not read. */
@@ -97,6 +106,25 @@ int cm_envelope_decode(const json_t *j, struct cm_envelope *out, struct cm_err *
  */
 json_t *cm_announcement_encode(const struct cm_envelope *e, json_t *origin);
 
+/*
+ * The same as one frame's text, origin_text (a signed record's compact JSON,
+ * written once by the caller) spliced in unparsed. Caller frees; NULL on failure.
+ */
+char *cm_announcement_text(const struct cm_envelope *e, const char *origin_text, size_t *len);
+
+/*
+ * A received frame passed on: tree (as cm_envelope_from_frame_tree parsed it)
+ * with ttl and sender replaced, everything else, unknown fields included, as
+ * it came. Returns the frame text and *len (caller frees), or NULL.
+ */
+char *cm_envelope_forward(json_t *tree, int ttl, const char *sender_email,
+			  const char *sender_peer_id, size_t *len);
+/*
+ * After cm_envelope_forward: the frame again with cert put into an
+ * announcement's origin that lacks one. NULL when it has one (or on failure).
+ */
+char *cm_envelope_forward_with_certificate(json_t *tree, const char *cert, size_t *len);
+
 /* Text front ends with the byte caps of their transport. */
 int cm_envelope_from_frame(const char *buf, size_t len, struct cm_envelope *out,
 			   struct cm_err *err); /* <= CM_MAX_FRAME */
@@ -111,5 +139,54 @@ json_t *cm_status_encode(const char *status, int64_t expires_at_ms);
 
 /* Error body {"error": message, "code": slug}. */
 json_t *cm_error_body_encode(const char *message, const char *code);
+
+/* The same two answers as structs (a client reads them; release with *_clear). */
+json_t *cm_status_body_encode(const struct cm_status *s);
+int cm_status_body_decode(const json_t *j, struct cm_status *out, struct cm_err *err);
+void cm_status_clear(struct cm_status *s);
+int cm_error_body_decode(const json_t *j, struct cm_error_body *out, struct cm_err *err);
+int cm_error_body_from_text(const char *buf, size_t len, struct cm_error_body *out,
+			    struct cm_err *err); /* <= CM_MAX_BODY */
+void cm_error_body_clear(struct cm_error_body *e);
+
+/*
+ * The peer agent's own documents (codec_agent.c): its control API, its peer
+ * store and the topology tool. Each has encode, strict decode and clear.
+ */
+#define CM_CODEC_DECLARE(fn, T)                                                                \
+	json_t *cm_##fn##_encode(const T *v);                                                  \
+	int cm_##fn##_decode(const json_t *j, T *out, struct cm_err *err);                     \
+	void cm_##fn##_clear(T *v)
+
+CM_CODEC_DECLARE(agent_status, struct cm_agent_status);
+CM_CODEC_DECLARE(gossip_stats, struct cm_gossip_stats);
+/* A PeerInfo array: GET /api/v1/peers, discover and lookup answers. */
+CM_CODEC_DECLARE(peer_infolist, struct cm_peer_infolist);
+/* POST /api/v1/broadcast body; has_repositories tells whether it named any. */
+CM_CODEC_DECLARE(broadcast_request, struct cm_broadcast_request);
+/* One peers[] item of peers.json; rec is checked as a signed record with its certificate. */
+CM_CODEC_DECLARE(store_entry, struct cm_store_entry);
+/* peers.json: version must be CM_PEER_STORE_VERSION; peers is kept as a JSON array. */
+CM_CODEC_DECLARE(peer_store, struct cm_peer_store);
+/* What the topology tool reads of PeerInfo arrays: {email?, state?}. */
+CM_CODEC_DECLARE(peer_linklist, struct cm_peer_linklist);
+CM_CODEC_DECLARE(topology_summary, struct cm_topology_summary);
+
+/* Text front ends: API answers (<= CM_MAX_API_ANSWER), the broadcast body (<= CM_MAX_BODY). */
+int cm_agent_status_from_text(const char *buf, size_t len, struct cm_agent_status *out,
+			      struct cm_err *err);
+int cm_peer_infolist_from_text(const char *buf, size_t len, struct cm_peer_infolist *out,
+			       struct cm_err *err);
+int cm_broadcast_request_from_body(const char *buf, size_t len, struct cm_broadcast_request *out,
+				   struct cm_err *err);
+
+/* Appends a copy of name with count; 0 or -1 on allocation failure. */
+int cm_counterlist_append(struct cm_counterlist *l, const char *name, int64_t count);
+
+/* The summary as one compact line (reals with 15 significant digits); caller frees. */
+char *cm_topology_summary_text(const struct cm_topology_summary *s);
+
+/* Every table as JSON ([{name, schema, fields: [...]}]), for the schema test. */
+json_t *cm_codec_tables(void);
 
 #endif

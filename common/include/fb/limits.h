@@ -18,6 +18,7 @@
 #define CM_MAX_SIGNED_RECORD (64 * 1024)   /* bytes of one compact signed record */
 #define CM_MAX_BODY (64 * 1024)        /* bytes of one HTTP body */
 #define CM_MAX_FRAME (256 * 1024)      /* bytes of one WebSocket message */
+#define CM_MAX_API_ANSWER (64 * 1024 * 1024) /* bytes of one control API answer (PeerInfo lists) */
 #define CM_MAX_CERT_PEM (16 * 1024)    /* bytes of one PEM certificate */
 #define CM_MAX_SIGNATURE_B64 1024      /* bytes of one base64 signature */
 #define CM_MAX_LIST_PEERS 512          /* records in one PEER_LIST_RESPONSE */
@@ -30,6 +31,10 @@
 #define CM_MAX_NOTE 256                /* bytes of a whitelist note */
 #define CM_MAX_ADMIN_ROWS 10000        /* rows in one admin listing */
 #define CM_MAX_LATENCY_MS 600000       /* one feedback report: 10 minutes */
+#define CM_MAX_PEER_INFOS 10000       /* entries in one PeerInfo list answer */
+#define CM_MAX_COUNTERS 64             /* named counters in one statistics object */
+#define CM_MAX_URL 2048                /* bytes of one URL */
+#define CM_MAX_DEGREES 1000000         /* entries of a topology degree histogram */
 #define CM_FINGERPRINT_LEN 64          /* hex characters of a SHA-256 fingerprint */
 #define CM_MAX_SAFE_INTEGER 9007199254740991LL /* 2^53 - 1: exact in every JSON reader */
 

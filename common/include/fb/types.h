@@ -16,6 +16,7 @@
 #include "fb/limits.h"
 
 #define CM_PROTOCOL_VERSION 1
+#define CM_PEER_STORE_VERSION 1 /* of the agent's peers.json */
 
 enum cm_peer_status { CM_PEER_ONLINE, CM_PEER_STALE, CM_PEER_OFFLINE };
 
@@ -272,6 +273,135 @@ struct cm_envelope {
 		struct cm_peer_list_response list_response;
 		struct cm_heartbeat heartbeat;
 	} payload;
+};
+
+/* {status, expires_at?}: the short success answer (heartbeat, unregister, ...). */
+struct cm_status {
+	char *status;
+	bool has_expires_at;
+	int64_t expires_at_ms;
+};
+
+/* Every error answer: {error: message, code: slug}. */
+struct cm_error_body {
+	char *error;
+	char *code;
+};
+
+/* Counters by name, {name: count, ...} on the wire (in the order kept here). */
+struct cm_counter {
+	char *name;
+	int64_t count;
+};
+
+struct cm_counterlist {
+	struct cm_counter *items;
+	size_t len;
+};
+
+struct cm_intlist {
+	int64_t *items;
+	size_t len;
+};
+
+/* The agent's gossip statistics (status.gossip). */
+struct cm_gossip_stats {
+	int64_t received;
+	struct cm_counterlist verdicts; /* by engine verdict name */
+	int64_t records_applied;
+	int64_t forwarded;
+	int64_t sent;
+	int64_t stripped_addresses;
+	int64_t anti_entropy_rounds;
+	int64_t requests_answered;
+	int64_t sessions_open;
+	struct cm_counterlist closed_by_code; /* "1000".."1015": sessions ended with it */
+	int64_t handshake_failures;
+	int64_t pin_failures;
+	int64_t bytes_in;
+	int64_t bytes_out;
+};
+
+/* status.bootstrap: the registration's state; url and expires_at are null when unknown. */
+struct cm_agent_bootstrap {
+	char *state;
+	char *url;
+	bool has_expires_at;
+	int64_t expires_at_ms;
+};
+
+/* GET /api/v1/status (and the answer of broadcast on/off). */
+struct cm_agent_status {
+	char *email;
+	char *peer_id;
+	bool broadcasting;
+	struct cm_agent_bootstrap bootstrap;
+	int64_t neighbours;
+	int64_t known_peers;
+	char *version;
+	bool is_bootstrap;
+	int64_t listen_port; /* -1: no listener */
+	struct cm_gossip_stats gossip;
+};
+
+/* A PeerInfo array: the peers, discover and lookup answers. */
+struct cm_peer_infolist {
+	struct cm_peer_info *items;
+	size_t len;
+};
+
+/* POST /api/v1/broadcast body: {repositories?}; an empty body is none. */
+struct cm_broadcast_request {
+	bool has_repositories;
+	struct cm_repolist repositories;
+};
+
+/* One peers[] item of the agent's peer store (DIR/peers.json). */
+struct cm_store_entry {
+	struct cm_signed_record rec; /* "signed" */
+	char *fingerprint;
+	int64_t discovered_at_ms;
+	int64_t last_seen_ms;
+};
+
+struct cm_store_entrylist {
+	struct cm_store_entry *items;
+	size_t len;
+};
+
+/*
+ * The peer store document {version, saved_at, peers}. Decoding keeps peers as
+ * the JSON array it is (a bad item is skipped, not the whole file).
+ */
+struct cm_peer_store {
+	int version;
+	int64_t saved_at_ms;
+	struct json_t *peers;
+};
+
+/* What the topology tool reads of a PeerInfo: {email?, state?}, nothing checked. */
+struct cm_peer_link {
+	char *email;
+	char *state;
+};
+
+struct cm_peer_linklist {
+	struct cm_peer_link *items;
+	size_t len;
+};
+
+/* peer-agent topology --json: the summary of one analysis. */
+struct cm_topology_summary {
+	int64_t nodes;
+	int64_t edges;
+	int64_t components;
+	int64_t largest_component;
+	bool partitioned;
+	int64_t degree_min;
+	double degree_avg; /* written rounded to three decimals */
+	int64_t degree_max;
+	int64_t diameter_estimate;
+	struct cm_intlist degree_histogram;
 };
 
 /* Names as they appear on the wire; NULL for an out-of-range value. */

@@ -411,50 +411,11 @@ queue_close(struct engine_actions *out, uint64_t neighbour, int code, const char
 	a->reason[len] = '\0';
 }
 
-/* Dumps j (and drops the reference) into a new frame string the caller frees; NULL on failure. */
-static char *
-dump_frame(json_t *j, size_t *len)
-{
-	char *s = j != NULL ? cm_json_dump(j) : NULL;
-
-	json_decref(j);
-	if (s != NULL)
-		*len = strlen(s);
-	return s;
-}
-
-/*
- * frame (taken) with its "origin":null replaced by origin, a JSON text: our
- * record is written out once, not for every hello. Both texts come from the
- * JSON writer, and the key cannot occur inside a string value (its quotes
- * would be escaped there), so the first match is the payload's.
- */
-static char *
-splice_origin(char *frame, const char *origin, size_t *len)
-{
-	static const char hole[] = "\"origin\":null";
-	char *at = frame != NULL ? strstr(frame, hole) : NULL, *out = NULL;
-	size_t head, olen;
-
-	if (at != NULL) {
-		head = (size_t)(at - frame) + sizeof(hole) - 5;
-		olen = strlen(origin);
-		if ((out = malloc(*len - 4 + olen + 1)) != NULL) {
-			memcpy(out, frame, head);
-			memcpy(out + head, origin, olen);
-			memcpy(out + head + olen, at + sizeof(hole) - 1, *len - head - 4 + 1);
-			*len = *len - 4 + olen;
-		}
-	}
-	free(frame);
-	return out;
-}
-
 /* Encodes env into a new frame string the caller frees; NULL on failure. */
 static char *
 encode_frame(const struct cm_envelope *env, size_t *len)
 {
-	return dump_frame(cm_envelope_encode(env), len);
+	return cm_json_dump_take(cm_envelope_encode(env), len);
 }
 
 /* An envelope from us with a fresh id; payload left for the caller. */
@@ -750,7 +711,7 @@ resign_self(struct engine *e, const struct cm_peer_record *tmpl, int64_t now_ms)
 	e->self = signed_rec;
 	e->has_self = true;
 	free(e->self_text);
-	e->self_text = dump_frame(cm_signed_record_encode(&e->self), &len);
+	e->self_text = cm_json_dump_take(cm_signed_record_encode(&e->self), &len);
 	return 0;
 }
 
@@ -771,8 +732,8 @@ announce_self(struct engine *e, uint64_t to, bool with_cert, int64_t now_ms,
 	envelope_init(e, &env, CM_MSG_PEER_ANNOUNCEMENT, e->cfg.ttl, now_ms, rng, id);
 	env.payload.announcement.origin = e->self;
 	if (with_cert && e->self_text != NULL) {
-		frame = splice_origin(dump_frame(cm_announcement_encode(&env, json_null()), &len),
-				      e->self_text, &len);
+		/* Our record is written out once, not for every hello. */
+		frame = cm_announcement_text(&env, e->self_text, &len);
 	} else {
 		if (!with_cert)
 			env.payload.announcement.origin.public_certificate = NULL;
@@ -1127,22 +1088,14 @@ forward(struct engine *e, const struct cm_envelope *env, json_t *tree, const cha
 {
 	char *frame, *silent_frame = NULL;
 	size_t len, silent_len = 0;
-	json_t *origin;
 
 	if (env->ttl - 1 <= 0 || !e->has_self ||
-	    json_object_set_new(tree, "ttl", json_integer(env->ttl - 1)) != 0 ||
-	    json_object_set_new(tree, "sender",
-				json_pack("{s:s, s:s}", "email", e->self.record.email, "peer_id",
-					  e->self.record.peer_id)) != 0)
+	    (frame = cm_envelope_forward(tree, env->ttl - 1, e->self.record.email,
+					 e->self.record.peer_id, &len)) == NULL)
 		return;
-	if ((frame = dump_frame(json_incref(tree), &len)) == NULL)
-		return;
-	origin = json_object_get(json_object_get(tree, "payload"), "origin");
 	/* Written only when some neighbour needs it: refreshes are the steady state's traffic. */
-	if (cert != NULL && json_object_get(origin, "public_certificate") == NULL &&
-	    any_silent_nb(e, from) &&
-	    json_object_set_new(origin, "public_certificate", json_string(cert)) == 0)
-		silent_frame = dump_frame(json_incref(tree), &silent_len);
+	if (cert != NULL && any_silent_nb(e, from))
+		silent_frame = cm_envelope_forward_with_certificate(tree, cert, &silent_len);
 	e->stats.forwarded += send_random2(e, out, frame, len, silent_frame, silent_len,
 					   e->cfg.fanout, from, rng);
 	free(frame);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fb/codec.h"
 #include "fb/map.h"
 #include "fb/validate.h"
 
@@ -173,35 +174,40 @@ nomem:
 int
 topology_add_peers(struct topology *t, const char *self, const json_t *peers, struct cm_err *err)
 {
+	struct cm_peer_linklist l;
 	struct cm_err e;
-	int me, peer;
-	size_t i;
-	json_t *p;
+	int me, peer, rc = -1;
 
 	if (!json_is_array(peers)) {
 		cm_err_set(err, "not a JSON array of peers");
 		return -1;
 	}
-	if ((me = topology_node(t, self, &e)) < 0) {
-		cm_err_set(err, "the agent's email: %s", e.msg);
+	if (cm_peer_linklist_decode(peers, &l, &e) != 0) {
+		cm_err_set(err, "%s", e.msg);
 		return -1;
 	}
-	json_array_foreach(peers, i, p) {
-		const char *email = json_string_value(json_object_get(p, "email"));
-		const char *state = json_string_value(json_object_get(p, "state"));
+	if ((me = topology_node(t, self, &e)) < 0) {
+		cm_err_set(err, "the agent's email: %s", e.msg);
+		goto end;
+	}
+	for (size_t i = 0; i < l.len; i++) {
+		const struct cm_peer_link *p = &l.items[i];
 
-		if (email == NULL)
+		if (p->email == NULL)
 			continue;
-		if ((peer = topology_node(t, email, &e)) < 0) {
+		if ((peer = topology_node(t, p->email, &e)) < 0) {
 			cm_err_set(err, "[%zu].email: %s", i, e.msg);
-			return -1;
+			goto end;
 		}
 		/* Any other state is a peer known from here, with no session from here. */
-		if (state != NULL && strcmp(state, "CONNECTED") == 0 &&
+		if (p->state != NULL && strcmp(p->state, "CONNECTED") == 0 &&
 		    topology_add_session(t, me, peer, err) != 0)
-			return -1;
+			goto end;
 	}
-	return 0;
+	rc = 0;
+end:
+	cm_peer_linklist_clear(&l);
+	return rc;
 }
 
 /* Fills start and adj from the sessions; fill is scratch space for n ints. */
@@ -349,33 +355,24 @@ end:
 	return rc;
 }
 
-static json_t *
-summary_json(const struct topology_summary *s)
-{
-	json_t *hist = json_array();
-
-	for (int d = 0; d <= s->degree_max; d++) {
-		if (json_array_append_new(hist, json_integer(s->degree_histogram[d])) != 0) {
-			json_decref(hist);
-			return NULL;
-		}
-	}
-	/* Three decimals are plenty for an average degree and read the same everywhere. */
-	return json_pack("{s:i, s:i, s:i, s:i, s:b, s:i, s:f, s:i, s:i, s:o}", "nodes", s->nodes,
-			 "edges", s->sessions, "components", s->components, "largest_component",
-			 s->largest_component, "partitioned", (int)s->partitioned, "degree_min",
-			 s->degree_min, "degree_avg", round(s->degree_avg * 1000) / 1000,
-			 "degree_max", s->degree_max, "diameter_estimate", s->diameter_estimate,
-			 "degree_histogram", hist);
-}
-
 int
 topology_write_summary(const struct topology *t, FILE *f, bool json)
 {
 	const struct topology_summary *s = &t->sum;
-	json_t *j;
-	char *text;
-	int rc;
+	/* Three decimals are plenty for an average degree and read the same everywhere. */
+	struct cm_topology_summary sum = {
+		.nodes = s->nodes,
+		.edges = s->sessions,
+		.components = s->components,
+		.largest_component = s->largest_component,
+		.partitioned = s->partitioned,
+		.degree_min = s->degree_min,
+		.degree_avg = round(s->degree_avg * 1000) / 1000,
+		.degree_max = s->degree_max,
+		.diameter_estimate = s->diameter_estimate,
+	};
+	char *text = NULL;
+	int rc = -1;
 
 	if (!t->analysed)
 		return -1;
@@ -387,12 +384,16 @@ topology_write_summary(const struct topology *t, FILE *f, bool json)
 			s->degree_min, s->degree_avg, s->degree_max, s->diameter_estimate);
 		return ferror(f) ? -1 : 0;
 	}
-	/* 15 digits print a number rounded to three decimals as those decimals. */
-	j = summary_json(s);
-	text = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+	/* One spare slot: degree_max is -1 in a graph without nodes. */
+	if ((sum.degree_histogram.items = calloc((size_t)(s->degree_max + 2), sizeof(int64_t))) ==
+	    NULL)
+		return -1;
+	for (int d = 0; d <= s->degree_max; d++)
+		sum.degree_histogram.items[sum.degree_histogram.len++] = s->degree_histogram[d];
+	text = cm_topology_summary_text(&sum);
 	rc = text != NULL && fprintf(f, "%s\n", text) > 0 && !ferror(f) ? 0 : -1;
 	free(text);
-	json_decref(j);
+	free(sum.degree_histogram.items);
 	return rc;
 }
 

@@ -97,6 +97,7 @@ finish(struct bc_call *call, long status, const char *err)
 {
 	struct bc_client *c = call->c;
 	struct bc_result r = {0};
+	struct cm_error_body eb = {0};
 	struct cm_err perr;
 
 	r.http_status = status;
@@ -105,14 +106,14 @@ finish(struct bc_call *call, long status, const char *err)
 	r.elapsed_ms = cm_time_mono_ms() - call->started_ms;
 	if (call->answer_len > 0)
 		r.body = cm_json_parse(call->answer, call->answer_len, BC_MAX_ANSWER, &perr);
-	if (status >= 400 && r.err == NULL) {
-		json_t *e = r.body != NULL ? json_object_get(r.body, "error") : NULL;
-
-		r.err = json_is_string(e) ? json_string_value(e) : "error answer";
-	}
+	if (status >= 400 && r.err == NULL)
+		r.err = r.body != NULL && cm_error_body_decode(r.body, &eb, &perr) == 0
+				? eb.error
+				: "error answer";
 	call_unlink(call);
 	if (call->done != NULL)
 		call->done(&r, call->arg);
+	cm_error_body_clear(&eb);
 	json_decref(r.body);
 	call_free(call);
 }
@@ -272,7 +273,8 @@ bc_register(struct bc_client *c, const struct cm_register_request *req, bc_done_
 int
 bc_heartbeat(struct bc_client *c, const char *email, bc_done_fn done, void *arg)
 {
-	char *body = json_text(json_pack("{s:s}", "email", email));
+	struct cm_heartbeat_request hb = {.email = (char *)email};
+	char *body = json_text(cm_heartbeat_request_encode(&hb));
 
 	if (body == NULL)
 		return -1;
@@ -315,8 +317,8 @@ int
 bc_feedback(struct bc_client *c, const char *email, int64_t latency_ms, bc_done_fn done,
 	    void *arg)
 {
-	char *body = json_text(json_pack("{s:s,s:I}", "email", email, "latency_ms",
-					 (json_int_t)latency_ms));
+	struct cm_feedback_request fb = {.email = (char *)email, .latency_ms = latency_ms};
+	char *body = json_text(cm_feedback_request_encode(&fb));
 
 	if (body == NULL)
 		return -1;

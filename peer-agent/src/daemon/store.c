@@ -16,55 +16,34 @@
 #include "fb/file.h"
 #include "fb/timeutil.h"
 
-#define PA_STORE_VERSION 1
-
-static json_t *
-time_json(int64_t ms)
-{
-	char buf[CM_RFC3339_LEN + 1];
-
-	return cm_time_format_ms(ms, buf) == 0 ? json_string(buf) : NULL;
-}
-
-/* One peers[] item; NULL on failure. */
+/* One peers[] item, the entry borrowed (not copied) for the encoder; NULL on failure. */
 static json_t *
 entry_json(const struct peertable_entry *e)
 {
-	static const char *const names[] = {"signed", "fingerprint", "discovered_at", "last_seen"};
-	json_t *values[] = {cm_signed_record_encode(&e->rec), json_string(e->fingerprint),
-			    time_json(e->discovered_at_ms), time_json(e->last_seen_ms)};
-	json_t *o = json_object();
-	bool ok = true;
+	struct cm_store_entry se = {.rec = e->rec,
+				    .fingerprint = (char *)e->fingerprint,
+				    .discovered_at_ms = e->discovered_at_ms,
+				    .last_seen_ms = e->last_seen_ms};
 
-	/* json_object_set_new takes the value even when it fails, so none leaks. */
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (json_object_set_new(o, names[i], values[i]) != 0)
-			ok = false;
-	if (!ok) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	return cm_store_entry_encode(&se);
 }
 
 static json_t *
 store_document(const struct peertable *t, int64_t now_ms)
 {
-	json_t *doc = json_object(), *peers = json_array();
+	struct cm_peer_store doc = {
+		.version = CM_PEER_STORE_VERSION, .saved_at_ms = now_ms, .peers = json_array()};
 	const struct peertable_entry *e;
 	size_t cursor = 0;
-	bool ok = json_object_set_new(doc, "version", json_integer(PA_STORE_VERSION)) == 0 &&
-		  json_object_set_new(doc, "saved_at", time_json(now_ms)) == 0 &&
-		  json_object_set(doc, "peers", peers) == 0;
+	bool ok = doc.peers != NULL;
+	json_t *j = NULL;
 
 	while (ok && (e = peertable_next(t, &cursor)) != NULL)
-		ok = json_array_append_new(peers, entry_json(e)) == 0;
-	json_decref(peers);
-	if (!ok) {
-		json_decref(doc);
-		return NULL;
-	}
-	return doc;
+		ok = json_array_append_new(doc.peers, entry_json(e)) == 0;
+	if (ok)
+		j = cm_peer_store_encode(&doc);
+	json_decref(doc.peers);
+	return j;
 }
 
 int
@@ -97,18 +76,6 @@ end:
 	return rc;
 }
 
-static int
-time_get(const json_t *obj, const char *key, int64_t *out_ms, struct cm_err *err)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-
-	if (s == NULL || cm_time_parse_ms(s, strlen(s), out_ms) != 0) {
-		cm_err_set(err, "%s: not an RFC 3339 time", key);
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * Restores one peers[] item, decoded and verified as strictly as if it came
  * from the network. Returns 1 when restored, 0 when the table declined it
@@ -117,33 +84,24 @@ time_get(const json_t *obj, const char *key, int64_t *out_ms, struct cm_err *err
 static int
 store_restore_entry(struct peertable *t, const json_t *item, int64_t now_ms, struct cm_err *err)
 {
-	struct cm_signed_record rec;
+	struct cm_store_entry se;
 	char fingerprint[CM_FINGERPRINT_LEN + 1];
-	const char *saved_fingerprint;
-	int64_t discovered_ms, last_seen_ms;
 	int rc = -1;
 
-	if (!json_is_object(item)) {
-		cm_err_set(err, "not an object");
+	if (cm_store_entry_decode(item, &se, err) != 0)
 		return -1;
-	}
-	if (cm_signed_record_decode(json_object_get(item, "signed"), &rec, err) != 0)
-		return -1;
-	saved_fingerprint = json_string_value(json_object_get(item, "fingerprint"));
-	if (time_get(item, "discovered_at", &discovered_ms, err) != 0 ||
-	    time_get(item, "last_seen", &last_seen_ms, err) != 0 ||
-	    cm_record_verify(&rec, fingerprint, err) != 0)
+	if (cm_record_verify(&se.rec, fingerprint, err) != 0)
 		goto end;
-	if (saved_fingerprint == NULL || strcmp(saved_fingerprint, fingerprint) != 0) {
+	if (strcmp(se.fingerprint, fingerprint) != 0) {
 		cm_err_set(err, "fingerprint: not the certificate's");
 		goto end;
 	}
-	rc = peertable_restore(t, &rec, fingerprint, discovered_ms, last_seen_ms, now_ms) ==
-			     PEERTABLE_INSERTED
+	rc = peertable_restore(t, &se.rec, fingerprint, se.discovered_at_ms, se.last_seen_ms,
+			       now_ms) == PEERTABLE_INSERTED
 		     ? 1
 		     : 0;
 end:
-	cm_signed_record_clear(&rec);
+	cm_store_entry_clear(&se);
 	return rc;
 }
 
@@ -151,7 +109,8 @@ int
 pa_store_load(const char *path, struct peertable *t, int64_t now_ms, size_t *skipped)
 {
 	struct cm_err err = {0};
-	json_t *doc = NULL, *peers, *item, *version;
+	struct cm_peer_store ps = {0};
+	json_t *doc = NULL, *item;
 	char *text = NULL;
 	size_t len = 0, i, nskipped = 0, bad = 0;
 	int restored = 0, rc = -1, r;
@@ -168,15 +127,12 @@ pa_store_load(const char *path, struct peertable *t, int64_t now_ms, size_t *ski
 		log_warnx("%s: %s: %s", __func__, path, err.msg);
 		goto end;
 	}
-	version = json_object_get(doc, "version");
-	peers = json_object_get(doc, "peers");
-	if (!json_is_integer(version) || json_integer_value(version) != PA_STORE_VERSION ||
-	    !json_is_array(peers)) {
+	if (cm_peer_store_decode(doc, &ps, &err) != 0) {
 		log_warnx("%s: %s: not a version %d peer store", __func__, path,
-			  PA_STORE_VERSION);
+			  CM_PEER_STORE_VERSION);
 		goto end;
 	}
-	json_array_foreach(peers, i, item)
+	json_array_foreach(ps.peers, i, item)
 	{
 		if ((r = store_restore_entry(t, item, now_ms, &err)) > 0) {
 			restored++;
@@ -194,6 +150,7 @@ pa_store_load(const char *path, struct peertable *t, int64_t now_ms, size_t *ski
 		*skipped = nskipped;
 	rc = restored;
 end:
+	cm_peer_store_clear(&ps);
 	json_decref(doc);
 	free(text);
 	return rc;

@@ -1,0 +1,202 @@
+/*
+ * codec_agent.c - the tables of the peer agent's own documents: its control
+ * API (status, PeerInfo lists, the broadcast body), its peer store file and
+ * the topology tool's input and summary. The engine is codec.c's; the types
+ * they build on (repository, signed record, PeerInfo) are codec_wire.c's.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec_table.h"
+#include "fb/codec.h"
+#include "fb/timeutil.h"
+#include "fb/validate.h"
+
+#define SAFE(T, key, m) INT(T, key, m, F_REQ, 0, CM_MAX_SAFE_INTEGER)
+#define COUNTERS(T, key, m)                                                                    \
+	{.name = key, .kind = CK_COUNTERS, .flags = F_REQ, CM_MEMBER(T, m), .min = 0,            \
+	 .max = CM_MAX_SAFE_INTEGER, .item_max = CM_MAX_COUNTERS}
+
+static const struct cm_field gossip_stats_fields[] = {
+	SAFE(struct cm_gossip_stats, "received", received),
+	COUNTERS(struct cm_gossip_stats, "verdicts", verdicts),
+	SAFE(struct cm_gossip_stats, "records_applied", records_applied),
+	SAFE(struct cm_gossip_stats, "forwarded", forwarded),
+	SAFE(struct cm_gossip_stats, "sent", sent),
+	SAFE(struct cm_gossip_stats, "stripped_addresses", stripped_addresses),
+	SAFE(struct cm_gossip_stats, "anti_entropy_rounds", anti_entropy_rounds),
+	SAFE(struct cm_gossip_stats, "requests_answered", requests_answered),
+	SAFE(struct cm_gossip_stats, "sessions_open", sessions_open),
+	COUNTERS(struct cm_gossip_stats, "closed_by_code", closed_by_code),
+	SAFE(struct cm_gossip_stats, "handshake_failures", handshake_failures),
+	SAFE(struct cm_gossip_stats, "pin_failures", pin_failures),
+	SAFE(struct cm_gossip_stats, "bytes_in", bytes_in),
+	SAFE(struct cm_gossip_stats, "bytes_out", bytes_out),
+};
+static TYPE(gossip_stats_type, "gossip-stats", "agent-status.schema.json#/properties/gossip",
+	    struct cm_gossip_stats, gossip_stats_fields);
+
+/* url and expires_at are always written: null when there is none. */
+static const struct cm_field agent_bootstrap_fields[] = {
+	STR(struct cm_agent_bootstrap, "state", state, F_REQ, 64, STR_ANY),
+	{.name = "url", .kind = CK_STRING, .flags = F_REQ | F_NULLABLE | F_WRITE_NULL,
+	 CM_MEMBER(struct cm_agent_bootstrap, url), .max = CM_MAX_URL},
+	{.name = "expires_at", .kind = CK_TIME, .flags = F_REQ | F_NULLABLE | F_HAS,
+	 CM_MEMBER(struct cm_agent_bootstrap, expires_at_ms),
+	 .has_off = offsetof(struct cm_agent_bootstrap, has_expires_at)},
+};
+static TYPE(agent_bootstrap_type, "agent-bootstrap",
+	    "agent-status.schema.json#/properties/bootstrap", struct cm_agent_bootstrap,
+	    agent_bootstrap_fields);
+
+static const struct cm_field agent_status_fields[] = {
+	STR(struct cm_agent_status, "email", email, F_REQ, CM_MAX_EMAIL, STR_EMAIL),
+	STR(struct cm_agent_status, "peer_id", peer_id, F_REQ, CM_UUID_TEXT_LEN, STR_UUID),
+	BOOL(struct cm_agent_status, "broadcasting", broadcasting, F_REQ),
+	{.name = "bootstrap", .kind = CK_OBJECT, .flags = F_REQ,
+	 CM_MEMBER(struct cm_agent_status, bootstrap), .sub = &agent_bootstrap_type},
+	SAFE(struct cm_agent_status, "neighbours", neighbours),
+	SAFE(struct cm_agent_status, "known_peers", known_peers),
+	STR(struct cm_agent_status, "version", version, F_REQ, 64, STR_ANY),
+	BOOL(struct cm_agent_status, "is_bootstrap", is_bootstrap, F_REQ),
+	INT(struct cm_agent_status, "listen_port", listen_port, F_REQ, -1, 65535),
+	{.name = "gossip", .kind = CK_OBJECT, .flags = F_REQ,
+	 CM_MEMBER(struct cm_agent_status, gossip), .sub = &gossip_stats_type},
+};
+static TYPE(agent_status_type, "agent-status", "agent-status.schema.json",
+	    struct cm_agent_status, agent_status_fields);
+
+static const struct cm_field broadcast_request_fields[] = {
+	{.name = "repositories", .kind = CK_ARRAY, .flags = F_HAS,
+	 CM_MEMBER(struct cm_broadcast_request, repositories), .sub = &cm_repository_type,
+	 .max = CM_MAX_REPOSITORIES,
+	 .has_off = offsetof(struct cm_broadcast_request, has_repositories)},
+};
+static TYPE(broadcast_request_type, "broadcast-request", "broadcast-request.schema.json",
+	    struct cm_broadcast_request, broadcast_request_fields);
+
+static const struct cm_field store_entry_fields[] = {
+	{.name = "signed", .kind = CK_OBJECT, .flags = F_REQ, CM_MEMBER(struct cm_store_entry, rec),
+	 .sub = &cm_signed_record_type},
+	STR(struct cm_store_entry, "fingerprint", fingerprint, F_REQ, CM_FINGERPRINT_LEN,
+	    STR_FINGERPRINT),
+	TIME(struct cm_store_entry, "discovered_at", discovered_at_ms, F_REQ),
+	TIME(struct cm_store_entry, "last_seen", last_seen_ms, F_REQ),
+};
+static TYPE(store_entry_type, "store-entry", "peer-store.schema.json#/$defs/entry",
+	    struct cm_store_entry, store_entry_fields);
+
+static int
+peer_store_check(struct dctx *c, const json_t *j, void *obj)
+{
+	(void)j;
+	if (!json_is_array(((struct cm_peer_store *)obj)->peers))
+		return cm_codec_fail(c, "peers", "expected an array");
+	return 0;
+}
+
+static const struct cm_field peer_store_fields[] = {
+	INT(struct cm_peer_store, "version", version, F_REQ, CM_PEER_STORE_VERSION,
+	    CM_PEER_STORE_VERSION),
+	TIME(struct cm_peer_store, "saved_at", saved_at_ms, 0),
+	{.name = "peers", .kind = CK_JSON, .flags = F_REQ, CM_MEMBER(struct cm_peer_store, peers)},
+};
+static TYPE(peer_store_type, "peer-store", "peer-store.schema.json", struct cm_peer_store,
+	    peer_store_fields, .check = peer_store_check);
+
+/* Lenient on purpose: the topology tool reads what agents answered, and judges the email itself. */
+static const struct cm_field peer_link_fields[] = {
+	STR(struct cm_peer_link, "email", email, 0, CM_MAX_BODY, STR_ANY),
+	STR(struct cm_peer_link, "state", state, 0, 64, STR_ANY),
+};
+static TYPE(peer_link_type, "peer-link", NULL, struct cm_peer_link,
+	    peer_link_fields);
+
+static const struct cm_field topology_summary_fields[] = {
+	SAFE(struct cm_topology_summary, "nodes", nodes),
+	SAFE(struct cm_topology_summary, "edges", edges),
+	SAFE(struct cm_topology_summary, "components", components),
+	SAFE(struct cm_topology_summary, "largest_component", largest_component),
+	BOOL(struct cm_topology_summary, "partitioned", partitioned, F_REQ),
+	SAFE(struct cm_topology_summary, "degree_min", degree_min),
+	{.name = "degree_avg", .kind = CK_REAL, .flags = F_REQ,
+	 CM_MEMBER(struct cm_topology_summary, degree_avg)},
+	SAFE(struct cm_topology_summary, "degree_max", degree_max),
+	SAFE(struct cm_topology_summary, "diameter_estimate", diameter_estimate),
+	{.name = "degree_histogram", .kind = CK_INTLIST, .flags = F_REQ,
+	 CM_MEMBER(struct cm_topology_summary, degree_histogram), .min = 0,
+	 .max = CM_MAX_SAFE_INTEGER, .item_max = CM_MAX_DEGREES},
+};
+static TYPE(topology_summary_type, "topology-summary", "topology-summary.schema.json",
+	    struct cm_topology_summary, topology_summary_fields);
+
+/* Every table here, for cm_codec_tables(). */
+const struct cm_type *const cm_agent_types[] = {
+	&gossip_stats_type,      &agent_bootstrap_type, &agent_status_type,
+	&broadcast_request_type, &store_entry_type,     &peer_store_type,
+	&peer_link_type,         &topology_summary_type,
+};
+const size_t cm_agent_ntypes = CM_NFIELDS(cm_agent_types);
+
+/* The public entry points: encode, decode and clear of each document. */
+#define AGENT_OBJECT(fn, T, type) CM_OBJECT_CODEC(fn, T, type) CM_DOC_CLEAR(fn, T, fn##_doc)
+AGENT_OBJECT(agent_status, struct cm_agent_status, agent_status_type)
+AGENT_OBJECT(gossip_stats, struct cm_gossip_stats, gossip_stats_type)
+AGENT_OBJECT(broadcast_request, struct cm_broadcast_request, broadcast_request_type)
+AGENT_OBJECT(store_entry, struct cm_store_entry, store_entry_type)
+AGENT_OBJECT(peer_store, struct cm_peer_store, peer_store_type)
+AGENT_OBJECT(topology_summary, struct cm_topology_summary, topology_summary_type)
+CM_ARRAY_CODEC(peer_infolist, struct cm_peer_infolist, cm_peer_info_type, CM_MAX_PEER_INFOS)
+CM_DOC_CLEAR(peer_infolist, struct cm_peer_infolist, peer_infolist_doc)
+CM_ARRAY_CODEC(peer_linklist, struct cm_peer_linklist, peer_link_type, CM_MAX_PEER_INFOS)
+CM_DOC_CLEAR(peer_linklist, struct cm_peer_linklist, peer_linklist_doc)
+
+int
+cm_agent_status_from_text(const char *buf, size_t len, struct cm_agent_status *out,
+			  struct cm_err *err)
+{
+	return cm_codec_decode_text(&agent_status_doc, buf, len, CM_MAX_API_ANSWER, out, err);
+}
+
+int
+cm_peer_infolist_from_text(const char *buf, size_t len, struct cm_peer_infolist *out,
+			   struct cm_err *err)
+{
+	return cm_codec_decode_text(&peer_infolist_doc, buf, len, CM_MAX_API_ANSWER, out, err);
+}
+
+int
+cm_broadcast_request_from_body(const char *buf, size_t len, struct cm_broadcast_request *out,
+			       struct cm_err *err)
+{
+	return cm_codec_decode_text(&broadcast_request_doc, buf, len, CM_MAX_BODY, out, err);
+}
+
+int
+cm_counterlist_append(struct cm_counterlist *l, const char *name, int64_t count)
+{
+	struct cm_counter *items;
+	char *copy;
+
+	if ((copy = strdup(name)) == NULL)
+		return -1;
+	if ((items = realloc(l->items, (l->len + 1) * sizeof(*items))) == NULL) {
+		free(copy);
+		return -1;
+	}
+	items[l->len++] = (struct cm_counter){copy, count};
+	l->items = items;
+	return 0;
+}
+
+/* 15 digits print a number rounded to three decimals as those decimals. */
+char *
+cm_topology_summary_text(const struct cm_topology_summary *s)
+{
+	json_t *j = cm_topology_summary_encode(s);
+	char *text;
+
+	text = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+	json_decref(j);
+	return text;
+}
