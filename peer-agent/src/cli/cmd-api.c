@@ -11,49 +11,45 @@
 
 #include "cli/cli.h"
 #include "fb/codec.h"
+#include "fb/timeutil.h"
 
 /* Human-readable output */
 
 static const char *
-str(json_t *o, const char *key)
+str(const char *s)
 {
-	const char *s = json_string_value(json_object_get(o, key));
-
 	return s != NULL ? s : "-";
 }
 
 static void
-print_status(json_t *j)
+print_status(const struct cm_agent_status *st)
 {
-	json_t *bs = json_object_get(j, "bootstrap");
+	char exp[CM_RFC3339_LEN + 1];
 
-	printf("email:        %s\n", str(j, "email"));
-	printf("peer_id:      %s\n", str(j, "peer_id"));
-	printf("broadcasting: %s\n", json_is_true(json_object_get(j, "broadcasting")) ? "yes" : "no");
-	printf("bootstrap:    %s", str(bs, "state"));
-	if (json_is_string(json_object_get(bs, "url")))
-		printf(" at %s", str(bs, "url"));
-	if (json_is_string(json_object_get(bs, "expires_at")))
-		printf(" (until %s)", str(bs, "expires_at"));
-	printf("\nneighbours:   %lld\n",
-	       (long long)json_integer_value(json_object_get(j, "neighbours")));
-	printf("known peers:  %lld\n",
-	       (long long)json_integer_value(json_object_get(j, "known_peers")));
-	printf("version:      %s\n", str(j, "version"));
+	printf("email:        %s\n", str(st->email));
+	printf("peer_id:      %s\n", str(st->peer_id));
+	printf("broadcasting: %s\n", st->broadcasting ? "yes" : "no");
+	printf("bootstrap:    %s", str(st->bootstrap.state));
+	if (st->bootstrap.url != NULL)
+		printf(" at %s", st->bootstrap.url);
+	if (st->bootstrap.has_expires_at && cm_time_format_ms(st->bootstrap.expires_at_ms, exp) == 0)
+		printf(" (until %s)", exp);
+	printf("\nneighbours:   %lld\n", (long long)st->neighbours);
+	printf("known peers:  %lld\n", (long long)st->known_peers);
+	printf("version:      %s\n", str(st->version));
 }
 
+/* The n strings item(i) joined by commas into out ("-" when none). */
 static void
-join(json_t *arr, const char *key, char *out, size_t cap)
+join(size_t n, const char *(*item)(const void *list, size_t i), const void *list, char *out,
+     size_t cap)
 {
-	size_t i, at = 0;
-	json_t *v;
+	size_t at = 0;
 
 	out[0] = '\0';
-	json_array_foreach(arr, i, v) {
-		const char *s = key != NULL ? str(v, key) : json_string_value(v);
+	for (size_t i = 0; i < n; i++) {
+		const char *s = item(list, i);
 
-		if (s == NULL)
-			continue;
 		/* A cell of a table: what does not fit is left out, not cut in half. */
 		if (at + strlen(s) + 2 >= cap)
 			break;
@@ -63,28 +59,70 @@ join(json_t *arr, const char *key, char *out, size_t cap)
 		snprintf(out, cap, "-");
 }
 
-static void
-print_peers(json_t *arr, bool with_source)
+static const char *
+address_at(const void *list, size_t i)
 {
-	size_t i;
-	json_t *p;
+	return ((const struct cm_strlist *)list)->items[i];
+}
+
+static const char *
+repository_at(const void *list, size_t i)
+{
+	return ((const struct cm_repolist *)list)->items[i].name;
+}
+
+static void
+print_peers(const struct cm_peer_infolist *l, bool with_source)
+{
 	char addrs[256], repos[256];
 
-	if (json_array_size(arr) == 0) {
+	if (l->len == 0) {
 		printf("no peers\n");
 		return;
 	}
 	printf("%-32s %-8s %-11s %5s  %-26s %s%s\n", "EMAIL", "STATUS", "STATE", "SCORE",
 	       "ADDRESSES", "REPOSITORIES", with_source ? "  SOURCE" : "");
-	json_array_foreach(arr, i, p) {
-		join(json_object_get(p, "socket_addresses"), NULL, addrs, sizeof(addrs));
-		join(json_object_get(p, "repositories"), "name", repos, sizeof(repos));
-		printf("%-32s %-8s %-11s %5.1f  %-26s %s", str(p, "email"), str(p, "peer_status"),
-		       str(p, "state"), json_number_value(json_object_get(p, "score")), addrs, repos);
+	for (size_t i = 0; i < l->len; i++) {
+		const struct cm_peer_info *p = &l->items[i];
+
+		join(p->socket_addresses.len, address_at, &p->socket_addresses, addrs, sizeof(addrs));
+		join(p->repositories.len, repository_at, &p->repositories, repos, sizeof(repos));
+		printf("%-32s %-8s %-11s %5.1f  %-26s %s", str(p->email),
+		       cm_peer_status_name(p->peer_status), cm_peer_state_name(p->state), p->score,
+		       addrs, repos);
 		if (with_source)
-			printf("  %s (%lld ms)", str(p, "source"),
-			       (long long)json_integer_value(json_object_get(p, "found_in_ms")));
+			printf("  %s (%lld ms)", cm_peer_source_name(p->source),
+			       (long long)p->found_in_ms);
 		printf("\n");
+	}
+}
+
+/* Prints an answer of the control API: an error, a PeerInfo array or a status. */
+static void
+print_answer(long status, const char *text, size_t len, bool with_source)
+{
+	struct cm_error_body eb = {0};
+	struct cm_peer_infolist peers = {0};
+	struct cm_agent_status st = {0};
+	struct cm_err err;
+	size_t at = strspn(text, " \t\r\n");
+
+	if (status != 200) {
+		if (cm_error_body_from_text(text, len, &eb, &err) == 0)
+			fprintf(stderr, "peer-agent: %s\n", str(eb.error));
+		cm_error_body_clear(&eb);
+	} else if (text[at] == '[') {
+		if (cm_peer_infolist_from_text(text, len, &peers, &err) == 0)
+			print_peers(&peers, with_source);
+		else
+			fprintf(stderr, "peer-agent: the agent's answer: %s\n", err.msg);
+		cm_peer_infolist_clear(&peers);
+	} else {
+		if (cm_agent_status_from_text(text, len, &st, &err) == 0)
+			print_status(&st);
+		else
+			fprintf(stderr, "peer-agent: the agent's answer: %s\n", err.msg);
+		cm_agent_status_clear(&st);
 	}
 }
 
@@ -100,7 +138,6 @@ api_show(const struct cli_opts *o, const char *method, const char *path, const c
 	struct cli_answer ans = {0};
 	char *token;
 	long status;
-	json_t *j;
 	int rc = 1;
 
 	if (cli_agent_open(o->home, &cfg, &token) != 0)
@@ -108,17 +145,10 @@ api_show(const struct cli_opts *o, const char *method, const char *path, const c
 	status = cli_request(&cfg, token, method, path, body, &ans);
 	if (status == 0)
 		goto done;
-	if (o->json && ans.buf != NULL) {
+	if (o->json && ans.buf != NULL)
 		fputs(ans.buf, stdout);
-	} else if ((j = ans.buf != NULL ? json_loads(ans.buf, 0, NULL) : NULL) != NULL) {
-		if (status != 200)
-			fprintf(stderr, "peer-agent: %s\n", str(j, "error"));
-		else if (json_is_array(j))
-			print_peers(j, with_source);
-		else
-			print_status(j);
-		json_decref(j);
-	}
+	else if (ans.buf != NULL)
+		print_answer(status, ans.buf, ans.len, with_source);
 	if (status != 200 && o->json)
 		fprintf(stderr, "peer-agent: the agent answered HTTP %ld\n", status);
 	rc = status == 200 ? 0 : 1;
@@ -185,17 +215,21 @@ cmd_lookup(const struct cli_opts *o)
 static char *
 broadcast_body(const char *repositories)
 {
-	json_t *req = json_object(), *arr = json_array();
-	char *copy = strdup(repositories != NULL ? repositories : ""), *save = NULL, *body;
+	struct cm_broadcast_request br = {repositories != NULL, {0}};
+	char *copy = strdup(repositories != NULL ? repositories : ""), *save = NULL, *body = NULL;
+	json_t *j;
 
+	if (copy == NULL)
+		return NULL;
 	for (char *t = strtok_r(copy, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save))
-		json_array_append_new(arr, json_pack("{s:s}", "name", t));
-	if (repositories != NULL)
-		json_object_set_new(req, "repositories", arr);
-	else
-		json_decref(arr);
-	body = cm_json_dump(req);
-	json_decref(req);
+		if (cm_repolist_append(&br.repositories, t, NULL) != 0)
+			goto end;
+	if ((j = cm_broadcast_request_encode(&br)) != NULL) {
+		body = cm_json_dump(j);
+		json_decref(j);
+	}
+end:
+	cm_broadcast_request_clear(&br);
 	free(copy);
 	return body;
 }

@@ -94,73 +94,85 @@ reply_error(struct evhttp_request *req, int status, const char *msg, const char 
 
 /* Documents */
 
-/* Counters: what the engine did with every frame and how sessions ended. */
-static json_t *
-gossip_json(const struct ctl_status *st)
+/* Counters: what the engine did with every frame and how sessions ended. Returns 0 or -1. */
+static int
+gossip_stats(const struct ctl_status *st, struct cm_gossip_stats *out)
 {
 	const struct engine_stats *es = st->engine;
 	const struct tp_stats *ts = st->transport;
-	json_t *verdicts = json_object(), *closes = json_object();
 	char code[8];
 
 	for (int v = 0; v < ENGINE_VERDICT_COUNT; v++)
-		json_object_set_new(verdicts, engine_verdict_name((enum engine_verdict)v),
-				    json_integer((json_int_t)es->verdicts[v]));
+		if (cm_counterlist_append(&out->verdicts, engine_verdict_name((enum engine_verdict)v),
+					  (int64_t)es->verdicts[v]) != 0)
+			return -1;
 	for (int c = 0; c < 16; c++) {
 		if (ts->closed_by_code[c] == 0)
 			continue;
 		snprintf(code, sizeof(code), "%d", 1000 + c);
-		json_object_set_new(closes, code, json_integer((json_int_t)ts->closed_by_code[c]));
+		if (cm_counterlist_append(&out->closed_by_code, code,
+					  (int64_t)ts->closed_by_code[c]) != 0)
+			return -1;
 	}
-	return json_pack("{s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I,s:I,s:I,s:I}", "received",
-			 (json_int_t)es->received, "verdicts", verdicts, "records_applied",
-			 (json_int_t)es->records_applied, "forwarded", (json_int_t)es->forwarded,
-			 "sent", (json_int_t)es->sent, "stripped_addresses",
-			 (json_int_t)es->stripped_addresses, "anti_entropy_rounds",
-			 (json_int_t)es->anti_entropy_rounds, "requests_answered",
-			 (json_int_t)es->requests_answered, "sessions_open",
-			 (json_int_t)st->sessions_open, "closed_by_code", closes,
-			 "handshake_failures", (json_int_t)ts->handshake_failures, "pin_failures",
-			 (json_int_t)ts->pin_failures, "bytes_in", (json_int_t)ts->bytes_in,
-			 "bytes_out", (json_int_t)ts->bytes_out);
+	out->received = (int64_t)es->received;
+	out->records_applied = (int64_t)es->records_applied;
+	out->forwarded = (int64_t)es->forwarded;
+	out->sent = (int64_t)es->sent;
+	out->stripped_addresses = (int64_t)es->stripped_addresses;
+	out->anti_entropy_rounds = (int64_t)es->anti_entropy_rounds;
+	out->requests_answered = (int64_t)es->requests_answered;
+	out->sessions_open = (int64_t)st->sessions_open;
+	out->handshake_failures = (int64_t)ts->handshake_failures;
+	out->pin_failures = (int64_t)ts->pin_failures;
+	out->bytes_in = (int64_t)ts->bytes_in;
+	out->bytes_out = (int64_t)ts->bytes_out;
+	return 0;
 }
 
+/* The status document; its strings are borrowed from the daemon for the encoder. */
 static json_t *
 status_json(struct ctl *c)
 {
 	struct ctl_status st = {0};
-	char exp[CM_RFC3339_LEN + 1];
-	json_t *bs;
+	struct cm_agent_status doc = {0};
+	json_t *j = NULL;
 
 	c->ops->status(c->ctx, &st);
-	bs = json_pack("{s:s}", "state", st.bootstrap_state);
-	json_object_set_new(bs, "url",
-			    st.bootstrap_url[0] != '\0' ? json_string(st.bootstrap_url) : json_null());
-	if (st.has_expires && cm_time_format_ms(st.expires_ms, exp) == 0)
-		json_object_set_new(bs, "expires_at", json_string(exp));
-	else
-		json_object_set_new(bs, "expires_at", json_null());
-	return json_pack("{s:s,s:s,s:b,s:o,s:I,s:I,s:s,s:b,s:I,s:o}", "email", st.email, "peer_id",
-			 st.peer_id, "broadcasting", st.broadcasting, "bootstrap", bs, "neighbours",
-			 (json_int_t)st.neighbours, "known_peers", (json_int_t)st.known_peers,
-			 "version", FB_VERSION, "is_bootstrap", st.is_bootstrap, "listen_port",
-			 (json_int_t)st.listen_port, "gossip", gossip_json(&st));
+	doc.email = (char *)st.email;
+	doc.peer_id = (char *)st.peer_id;
+	doc.broadcasting = st.broadcasting;
+	doc.bootstrap.state = (char *)st.bootstrap_state;
+	doc.bootstrap.url = st.bootstrap_url[0] != '\0' ? (char *)st.bootstrap_url : NULL;
+	doc.bootstrap.has_expires_at = st.has_expires;
+	doc.bootstrap.expires_at_ms = st.expires_ms;
+	doc.neighbours = (int64_t)st.neighbours;
+	doc.known_peers = (int64_t)st.known_peers;
+	doc.version = FB_VERSION;
+	doc.is_bootstrap = st.is_bootstrap;
+	doc.listen_port = st.listen_port;
+	if (gossip_stats(&st, &doc.gossip) == 0)
+		j = cm_agent_status_encode(&doc);
+	cm_gossip_stats_clear(&doc.gossip);
+	return j;
 }
 
-/* PeerInfo array of the table entries hosting any of repos (all when none). */
+/*
+ * PeerInfo array of the table entries hosting any of repos (all when none),
+ * only those named in only when it is given. NULL when out of memory.
+ */
 static json_t *
 table_infos(struct ctl *c, const struct cm_strlist *repos, enum cm_peer_source src,
 	    int64_t found_in_ms, const struct cm_strlist *only)
 {
 	struct cm_peer_info *infos;
+	struct cm_peer_infolist kept = {0};
 	size_t n;
-	json_t *arr = json_array();
+	json_t *arr = NULL;
 
 	if (peertable_snapshot(c->cfg.table, (const char *const *)repos->items, repos->len,
-			       now_ms(), &infos, &n) != 0) {
-		json_decref(arr);
+			       now_ms(), &infos, &n) != 0)
 		return NULL;
-	}
+	/* The kept entries are moved to the front of infos: the list borrows them. */
 	for (size_t i = 0; i < n; i++) {
 		bool keep = only == NULL;
 
@@ -171,80 +183,70 @@ table_infos(struct ctl *c, const struct cm_strlist *repos, enum cm_peer_source s
 			continue;
 		infos[i].source = src;
 		infos[i].found_in_ms = found_in_ms;
-		json_array_append_new(arr, cm_peer_info_encode(&infos[i]));
+		if (i != kept.len) {
+			struct cm_peer_info t = infos[kept.len];
+
+			infos[kept.len] = infos[i];
+			infos[i] = t;
+		}
+		kept.len++;
 	}
+	kept.items = infos;
+	arr = cm_peer_infolist_encode(&kept);
 	peertable_info_free(infos, n);
 	return arr;
 }
 
-/* A bootstrap listing as PeerInfo: what the server knows, scored by it. */
+/* An empty PeerInfo array: nobody found. */
+static json_t *
+no_infos(void)
+{
+	struct cm_peer_infolist none = {0};
+
+	return cm_peer_infolist_encode(&none);
+}
+
+/* A bootstrap listing as PeerInfo: what the server knows, scored by it. NULL when out of memory. */
 static json_t *
 bootstrap_infos(const struct cm_bootstrap_peerlist *l, enum cm_peer_source src,
 		int64_t found_in_ms, const char *only_email)
 {
-	json_t *arr = json_array();
+	struct cm_peer_infolist list = {calloc(l->len + 1, sizeof(struct cm_peer_info)), 0};
 	int64_t now = now_ms();
+	json_t *arr;
 
+	if (list.items == NULL)
+		return NULL;
+	/* The infos borrow the listing's strings for the encoder. */
 	for (size_t i = 0; i < l->len; i++) {
 		const struct cm_bootstrap_peer *p = &l->items[i];
-		struct cm_peer_info info = {0};
+		struct cm_peer_info *info = &list.items[list.len];
 
 		if (only_email != NULL && strcmp(p->email, only_email) != 0)
 			continue;
-		info.email = p->email;
-		info.peer_id = p->peer_id;
-		info.public_certificate = p->public_certificate;
-		info.socket_addresses = p->socket_addresses;
-		info.port = p->port;
-		info.is_broadcasting = p->socket_addresses.len > 0;
-		info.is_bootstrap = info.is_broadcasting;
-		info.peer_status = CM_PEER_ONLINE;
-		info.state = CM_STATE_DISCOVERED;
-		info.repositories = p->repositories;
-		info.availability_score = p->has_availability_score ? p->availability_score : 100;
-		info.performance_score = p->has_performance_score ? p->performance_score : 50;
-		info.score = cm_score(info.availability_score, info.performance_score);
-		info.discovered_at_ms = now;
-		info.last_seen_ms = now;
-		info.expires_at_ms = now;
-		info.source = src;
-		info.found_in_ms = found_in_ms;
-		json_array_append_new(arr, cm_peer_info_encode(&info));
+		info->email = p->email;
+		info->peer_id = p->peer_id;
+		info->public_certificate = p->public_certificate;
+		info->socket_addresses = p->socket_addresses;
+		info->port = p->port;
+		info->is_broadcasting = p->socket_addresses.len > 0;
+		info->is_bootstrap = info->is_broadcasting;
+		info->peer_status = CM_PEER_ONLINE;
+		info->state = CM_STATE_DISCOVERED;
+		info->repositories = p->repositories;
+		info->availability_score = p->has_availability_score ? p->availability_score : 100;
+		info->performance_score = p->has_performance_score ? p->performance_score : 50;
+		info->score = cm_score(info->availability_score, info->performance_score);
+		info->discovered_at_ms = now;
+		info->last_seen_ms = now;
+		info->expires_at_ms = now;
+		info->source = src;
+		info->found_in_ms = found_in_ms;
+		list.len++;
 	}
+	arr = cm_peer_infolist_encode(&list);
+	free(list.items);
 	return arr;
-}
-
-/*
- * The repositories of a POST /api/v1/broadcast body j (NULL: empty) into *out;
- * has_repos false when it names none. Returns 0, or -1 with err set.
- */
-static int
-broadcast_body_decode(const json_t *j, struct cm_repolist *out, bool *has_repos,
-		      struct cm_err *err)
-{
-	json_t *repos = j != NULL ? json_object_get(j, "repositories") : NULL, *r;
-	size_t i;
-
-	*has_repos = repos != NULL;
-	if (repos == NULL)
-		return 0;
-	if (!json_is_array(repos) || json_array_size(repos) > CM_MAX_REPOSITORIES)
-		goto bad;
-	json_array_foreach(repos, i, r) {
-		const char *name = json_string_value(json_object_get(r, "name"));
-		json_t *d = json_object_get(r, "description");
-
-		if (name == NULL || !cm_valid_repo_name(name, strlen(name)) ||
-		    (d != NULL &&
-		     (!json_is_string(d) || json_string_length(d) > CM_MAX_DESCRIPTION)) ||
-		    cm_repolist_append(out, name, json_string_value(d)) != 0)
-			goto bad;
-	}
-	return 0;
-bad:
-	cm_repolist_clear(out);
-	cm_err_set(err, "repositories: a list of {name, description?} with valid names (at most 256)");
-	return -1;
 }
 
 /* Pending answers */
@@ -322,7 +324,7 @@ discover_bootstrap_done(void *arg, const struct cm_bootstrap_peerlist *l)
 	struct op *o = arg;
 
 	op_finish(o, l != NULL ? bootstrap_infos(l, CM_SOURCE_BOOTSTRAP, op_elapsed(o), NULL)
-			       : json_array());
+			       : no_infos());
 }
 
 static void
@@ -332,7 +334,7 @@ discover_fallback(struct op *o)
 
 	if (c->ops->bootstrap_discover(c->ctx, &o->repos, discover_bootstrap_done, o) == 0)
 		return;
-	op_finish(o, json_array());
+	op_finish(o, no_infos());
 }
 
 static void
@@ -420,7 +422,7 @@ lookup_relay_done(void *arg, const struct cm_bootstrap_peerlist *l)
 	struct op *o = arg;
 
 	op_finish(o, l != NULL ? bootstrap_infos(l, CM_SOURCE_RELAY, op_elapsed(o), o->email)
-			       : json_array());
+			       : no_infos());
 }
 
 static void
@@ -432,7 +434,7 @@ lookup_bootstrap_done(void *arg, const struct cm_bootstrap_peerlist *l)
 	if (l != NULL) {
 		json_t *arr = bootstrap_infos(l, CM_SOURCE_BOOTSTRAP, op_elapsed(o), o->email);
 
-		if (json_array_size(arr) > 0) {
+		if (arr == NULL || json_array_size(arr) > 0) {
 			op_finish(o, arr);
 			return;
 		}
@@ -440,7 +442,7 @@ lookup_bootstrap_done(void *arg, const struct cm_bootstrap_peerlist *l)
 	}
 	/* The seed's migration path: gossip first, the legacy relay last. */
 	if (c->ops->relay_lookup(c->ctx, o->email, lookup_relay_done, o) != 0)
-		op_finish(o, json_array());
+		op_finish(o, no_infos());
 }
 
 /* The table's entry for email as a PeerInfo array of one. */
@@ -448,14 +450,17 @@ static json_t *
 table_info_one(struct ctl *c, const struct peertable_entry *e)
 {
 	struct cm_peer_info info;
-	json_t *arr = json_array();
+	struct cm_peer_infolist list = {&info, 0};
+	json_t *arr;
 
 	if (peertable_entry_info(c->cfg.table, e, now_ms(), &info) == 0) {
 		info.source = CM_SOURCE_TABLE;
 		info.found_in_ms = 0;
-		json_array_append_new(arr, cm_peer_info_encode(&info));
-		cm_peer_info_clear(&info);
+		list.len = 1;
 	}
+	arr = cm_peer_infolist_encode(&list);
+	if (list.len == 1)
+		cm_peer_info_clear(&info);
 	return arr;
 }
 
@@ -475,7 +480,7 @@ api_lookup(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q)
 		return;
 	}
 	if (!c->cfg.has_bootstrap) {
-		reply_json(req, 200, json_array());
+		reply_json(req, 200, no_infos());
 		return;
 	}
 	if ((o = op_new(c, req)) == NULL || (o->email = strdup(email)) == NULL ||
@@ -517,10 +522,8 @@ api_broadcast_on(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q)
 	size_t len = evbuffer_get_length(in);
 	char *body = malloc(len + 1);
 	struct cm_err err = {0};
-	struct cm_repolist l = {0};
-	json_t *j = NULL;
-	bool has_repos;
-	int rc;
+	struct cm_broadcast_request br = {0};
+	int rc = 0;
 
 	(void)q;
 	if (body == NULL) {
@@ -529,20 +532,16 @@ api_broadcast_on(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q)
 	}
 	evbuffer_copyout(in, body, len);
 	body[len] = '\0';
-	if (len > 0 && (j = cm_json_parse(body, len, CM_MAX_BODY, &err)) == NULL) {
-		free(body);
-		reply_error(req, 400, err.msg, "bad_json");
-		return;
-	}
+	/* An empty body names no repositories: broadcast what we host. */
+	if (len > 0)
+		rc = cm_broadcast_request_from_body(body, len, &br, &err);
 	free(body);
-	rc = broadcast_body_decode(j, &l, &has_repos, &err);
-	json_decref(j);
 	if (rc != 0) {
 		reply_error(req, 400, err.msg, "bad_body");
 		return;
 	}
-	rc = c->ops->broadcast_on(c->ctx, has_repos ? &l : NULL);
-	cm_repolist_clear(&l);
+	rc = c->ops->broadcast_on(c->ctx, br.has_repositories ? &br.repositories : NULL);
+	cm_broadcast_request_clear(&br);
 	if (rc != 0) {
 		reply_error(req, 409, "broadcasting needs [gossip] listen in agent.ini",
 			    "no_listener");

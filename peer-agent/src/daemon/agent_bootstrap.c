@@ -130,9 +130,8 @@ static void
 heartbeat_done(const struct bc_result *r, void *arg)
 {
 	struct pa_agent *a = arg;
-	json_t *exp;
-	int64_t exp_ms = 0;
-	bool has_exp;
+	struct cm_status answer = {0};
+	struct cm_err err;
 
 	a->bs_busy = false;
 	if (a->stopping || !a->broadcasting)
@@ -147,10 +146,12 @@ heartbeat_done(const struct bc_result *r, void *arg)
 		bs_step(a, bootreg_heartbeat_failed(&a->reg, cm_time_mono_ms(), &a->rng), NULL);
 		return;
 	}
-	exp = r->body != NULL ? json_object_get(r->body, "expires_at") : NULL;
-	has_exp = json_is_string(exp) &&
-		  cm_time_parse_ms(json_string_value(exp), json_string_length(exp), &exp_ms) == 0;
-	bs_step(a, bootreg_heartbeat_ok(&a->reg, has_exp, exp_ms), r->url);
+	/* An answer without a readable expiry still counts: the server has us. */
+	if (r->body == NULL || cm_status_body_decode(r->body, &answer, &err) != 0)
+		answer.has_expires_at = false;
+	bs_step(a, bootreg_heartbeat_ok(&a->reg, answer.has_expires_at, answer.expires_at_ms),
+		r->url);
+	cm_status_clear(&answer);
 }
 
 static void
