@@ -152,27 +152,6 @@ reply_peers(struct bs_reply *rep, struct cm_bootstrap_peerlist *l)
 	cm_bootstrap_peerlist_clear(l);
 }
 
-/*
- * The register answer as text, around the sample PostgreSQL built (see
- * bs_store_list_online_json). Caller frees; NULL without memory.
- */
-static char *
-register_answer(const char *peer_id, int64_t expires_at_ms, int64_t heartbeat_interval_s,
-		const char *sample)
-{
-	char expires[CM_RFC3339_LEN + 1];
-	size_t len = strlen(sample) + 256;
-	char *out;
-
-	if (cm_time_format_ms(expires_at_ms, expires) != 0 || (out = malloc(len)) == NULL)
-		return NULL;
-	snprintf(out, len,
-		 "{\"status\":\"registered\",\"peer_id\":\"%s\",\"expires_at\":\"%s\","
-		 "\"heartbeat_interval_s\":%lld,\"bootstrap_peers\":%s}",
-		 peer_id, expires, (long long)heartbeat_interval_s, sample);
-	return out;
-}
-
 static void
 do_register(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 {
@@ -180,6 +159,7 @@ do_register(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 	struct cm_register_response resp = {0};
 	char peer_id[CM_UUID_TEXT_LEN + 1], *sample = NULL;
 	struct cm_err err;
+	size_t len;
 	json_t *j;
 	int rc;
 
@@ -223,8 +203,11 @@ do_register(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 	if (rc != BS_STORE_OK)
 		log_warnx("%s: no bootstrap sample for %s (store %d)", __func__, r.email, rc);
 	rep->status = 200;
-	rep->text = register_answer(peer_id, resp.expires_at_ms, s->cfg->heartbeat_interval_s,
-				    sample != NULL ? sample : "[]");
+	resp.peer_id = peer_id;
+	resp.heartbeat_interval_s = s->cfg->heartbeat_interval_s;
+	/* The sample PostgreSQL built (bs_store_list_online_json) goes in as it is. */
+	rep->text = cm_register_response_text(&resp, sample != NULL ? sample : "[]", &len);
+	resp.peer_id = NULL;
 	if (rep->text == NULL)
 		rep->status = 500;
 	free(sample);

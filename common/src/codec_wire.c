@@ -556,28 +556,30 @@ cm_announcement_encode(const struct cm_envelope *e, json_t *origin)
 }
 
 /*
- * frame (taken) with its "origin":null replaced by origin, a JSON text. Both
- * texts come from the JSON writer, and the key cannot occur inside a string
- * value (its quotes would be escaped there), so the first match is the payload's.
+ * doc (taken, *len bytes) with the value of its member "key":placeholder
+ * replaced by text, a JSON text written once elsewhere. Both come from the
+ * JSON writer, and "key": cannot occur inside a string value (its quotes
+ * would be escaped there), so the first match is the member. NULL on failure.
  */
 static char *
-splice_origin(char *frame, const char *origin, size_t *len)
+splice(char *doc, const char *key, const char *placeholder, const char *text, size_t *len)
 {
-	static const char hole[] = "\"origin\":null";
-	char *at = frame != NULL ? strstr(frame, hole) : NULL, *out = NULL;
-	size_t head, olen;
+	char hole[80], *at = NULL, *out = NULL;
+	size_t head, plen = strlen(placeholder), tlen = strlen(text);
+	int n = snprintf(hole, sizeof(hole), "\"%s\":%s", key, placeholder);
 
+	if (doc != NULL && n > 0 && (size_t)n < sizeof(hole))
+		at = strstr(doc, hole);
 	if (at != NULL) {
-		head = (size_t)(at - frame) + sizeof(hole) - 5;
-		olen = strlen(origin);
-		if ((out = malloc(*len - 4 + olen + 1)) != NULL) {
-			memcpy(out, frame, head);
-			memcpy(out + head, origin, olen);
-			memcpy(out + head + olen, at + sizeof(hole) - 1, *len - head - 4 + 1);
-			*len = *len - 4 + olen;
+		head = (size_t)(at - doc) + (size_t)n - plen;
+		if ((out = malloc(*len - plen + tlen + 1)) != NULL) {
+			memcpy(out, doc, head);
+			memcpy(out + head, text, tlen);
+			memcpy(out + head + tlen, doc + head + plen, *len - head - plen + 1);
+			*len = *len - plen + tlen;
 		}
 	}
-	free(frame);
+	free(doc);
 	return out;
 }
 
@@ -586,8 +588,19 @@ cm_announcement_text(const struct cm_envelope *e, const char *origin_text, size_
 {
 	json_t *hole = json_null();
 
-	return splice_origin(cm_json_dump_take(cm_announcement_encode(e, hole), len), origin_text,
-			     len);
+	return splice(cm_json_dump_take(cm_announcement_encode(e, hole), len), "origin", "null",
+		      origin_text, len);
+}
+
+char *
+cm_register_response_text(const struct cm_register_response *r, const char *peers_text,
+			  size_t *len)
+{
+	struct cm_register_response shell = *r;
+
+	shell.bootstrap_peers = (struct cm_bootstrap_peerlist){0};
+	return splice(cm_json_dump_take(cm_register_response_encode(&shell), len),
+		      "bootstrap_peers", "[]", peers_text, len);
 }
 
 char *

@@ -379,6 +379,42 @@ START_TEST(test_register_response_round_trip)
 }
 END_TEST
 
+START_TEST(test_register_response_text_splices_peers_as_the_encoder_writes_them)
+{
+	struct cm_register_response r = {0};
+	json_t *whole, *peers;
+	char *expected, *peers_text, *text;
+	size_t len = 0;
+
+	r.peer_id = strdup(UUID_A);
+	r.expires_at_ms = T0 + 3600000;
+	r.heartbeat_interval_s = 30;
+	r.bootstrap_peers.items = calloc(2, sizeof(struct cm_bootstrap_peer));
+	r.bootstrap_peers.len = 2;
+	fill_bootstrap_peer(&r.bootstrap_peers.items[0], "c@example.com", false);
+	fill_bootstrap_peer(&r.bootstrap_peers.items[1], "d@example.com", false);
+	whole = cm_register_response_encode(&r);
+	peers = cm_bootstrap_peerlist_encode(&r.bootstrap_peers);
+	expected = cm_json_dump(whole);
+	peers_text = cm_json_dump(peers);
+	text = cm_register_response_text(&r, peers_text, &len);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_str_eq(text, expected);
+	ck_assert_uint_eq(len, strlen(expected));
+	free(text);
+	/* The struct's own list is ignored: the text given is what goes in. */
+	text = cm_register_response_text(&r, "[]", &len);
+	ck_assert_ptr_nonnull(strstr(text, "\"bootstrap_peers\":[]}"));
+	ck_assert_uint_eq(len, strlen(text));
+	free(text);
+	free(expected);
+	free(peers_text);
+	json_decref(whole);
+	json_decref(peers);
+	cm_register_response_clear(&r);
+}
+END_TEST
+
 START_TEST(test_register_response_decode_rejects_other_status)
 {
 	struct cm_register_response r;
@@ -1785,6 +1821,7 @@ codec_suite(void)
 	tcase_add_test(tc, test_register_request_from_body_rejects_nul_and_bad_utf8);
 	tcase_add_test(tc, test_register_request_from_body_body_limit);
 	tcase_add_test(tc, test_register_response_round_trip);
+	tcase_add_test(tc, test_register_response_text_splices_peers_as_the_encoder_writes_them);
 	tcase_add_test(tc, test_register_response_decode_rejects_other_status);
 	tcase_add_test(tc, test_bootstrap_peerlist_encode_discover_scores);
 	tcase_add_test(tc, test_bootstrap_peerlist_decode_rejects_object);

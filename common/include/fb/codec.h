@@ -59,6 +59,13 @@ int cm_bootstrap_peerlist_decode(const json_t *j, struct cm_bootstrap_peerlist *
 				 struct cm_err *err);
 
 json_t *cm_register_response_encode(const struct cm_register_response *r);
+/*
+ * The same as text around peers_text, a bootstrap peer array written
+ * elsewhere (the server's database builds it): r's own list is ignored.
+ * Caller frees; NULL on failure.
+ */
+char *cm_register_response_text(const struct cm_register_response *r, const char *peers_text,
+				size_t *len);
 int cm_register_response_decode(const json_t *j, struct cm_register_response *out,
 				struct cm_err *err);
 
