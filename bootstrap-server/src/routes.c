@@ -35,29 +35,29 @@ struct route {
 	const char *label; /* metrics */
 };
 
-/* Maps a store result that is not OK onto a reply; returns true when it did. */
-static bool
-store_failed(struct bs_server *s, int rc, struct bs_reply *rep, const char *not_found)
+/* Maps a store result onto the reply: 0 for BS_STORE_OK, else -1 with the error reply set. */
+static int
+store_result(struct bs_server *s, int rc, struct bs_reply *rep, const char *not_found)
 {
 	switch (rc) {
 	case BS_STORE_OK:
-		return false;
+		return 0;
 	case BS_STORE_NOT_FOUND:
 		bs_reply_error(rep, 404, "not_found", "%s", not_found);
-		return true;
+		return -1;
 	case BS_STORE_PIN_MISMATCH:
 		bs_reply_error(rep, 403, "certificate_mismatch",
 			       "this email is pinned to another certificate");
-		return true;
+		return -1;
 	case BS_STORE_UNAVAILABLE:
 		bs_metrics_db_error(&s->metrics);
 		bs_reply_error(rep, 503, "db_unavailable", "database unavailable, retry later");
 		rep->retry_after_s = 5;
-		return true;
+		return -1;
 	default:
 		bs_metrics_db_error(&s->metrics);
 		bs_reply_error(rep, 500, "db_error", "database error");
-		return true;
+		return -1;
 	}
 }
 
@@ -77,16 +77,16 @@ body_json(struct bs_request *req, struct bs_reply *rep)
 	return j;
 }
 
-/* The body or query email must be the certificate's own. */
-static bool
-email_is_callers(struct bs_request *req, const char *email, struct bs_reply *rep)
+/* The body or query email must be the certificate's own: 0, or -1 with a 403 set. */
+static int
+check_callers_email(struct bs_request *req, const char *email, struct bs_reply *rep)
 {
 	if (req->cert_email != NULL && strcmp(req->cert_email, email) == 0)
-		return true;
+		return 0;
 	bs_reply_error(rep, 403, "email_mismatch",
 		       "email does not match the client certificate (%s)",
 		       req->cert_email != NULL ? req->cert_email : "no email in certificate");
-	return false;
+	return -1;
 }
 
 /* A query parameter, or NULL (MHD bounds it by the connection's memory). */
@@ -96,7 +96,8 @@ query_arg(struct bs_request *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-static bool
+/* Reads ?limit= (default DEFAULT_LIST_LIMIT, at most max) into *out: 0, or -1 with a 400 set. */
+static int
 query_limit(struct bs_request *req, int64_t max, int64_t *out, struct bs_reply *rep)
 {
 	const char *v = query_arg(req, "limit");
@@ -105,15 +106,15 @@ query_limit(struct bs_request *req, int64_t max, int64_t *out, struct bs_reply *
 
 	*out = DEFAULT_LIST_LIMIT < max ? DEFAULT_LIST_LIMIT : max;
 	if (v == NULL)
-		return true;
+		return 0;
 	n = strtoll(v, &end, 10);
 	if (*v == '\0' || *end != '\0' || n < 1 || n > max) {
 		bs_reply_error(rep, 400, "bad_request", "limit: expected an integer in 1..%lld",
 			       (long long)max);
-		return false;
+		return -1;
 	}
 	*out = n;
-	return true;
+	return 0;
 }
 
 static bool
@@ -171,7 +172,7 @@ do_register(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 		bs_reply_error(rep, 400, "bad_request", "%s", err.msg);
 		return;
 	}
-	if (!email_is_callers(req, r.email, rep))
+	if (check_callers_email(req, r.email, rep) != 0)
 		goto end;
 	if (r.is_broadcasting && r.socket_addresses.len == 0) {
 		bs_reply_error(rep, 400, "bad_request",
@@ -180,7 +181,7 @@ do_register(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 	}
 	if (r.is_broadcasting) {
 		bool allowed;
-		if (store_failed(s, check_whitelist(s, req->fingerprint, &allowed), rep, ""))
+		if (store_result(s, check_whitelist(s, req->fingerprint, &allowed), rep, "") != 0)
 			goto end;
 		if (!allowed) {
 			bs_reply_error(rep, 403, "not_whitelisted", "Not whitelisted as bootstrap node");
@@ -193,7 +194,7 @@ do_register(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 		cm_uuid_generate(peer_id);
 	rc = bs_store_register(bs_server_store(s), &r, peer_id, req->fingerprint,
 			       cm_cert_pem(req->cert), &s->timing, &resp.expires_at_ms);
-	if (store_failed(s, rc, rep, ""))
+	if (store_result(s, rc, rep, "") != 0)
 		goto end;
 	/* Pinning mode: the first successful registration pins the certificate. */
 	if (s->cfg->client_ca_file == NULL)
@@ -243,7 +244,7 @@ do_heartbeat(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 		return;
 	}
 	/* Pinning mode: the statement itself requires the registering certificate. */
-	if (email_is_callers(req, h.email, rep)) {
+	if (check_callers_email(req, h.email, rep) == 0) {
 		if (bs_batcher_job_set(req->job, h.email,
 				       s->cfg->client_ca_file == NULL ? req->fingerprint : NULL) == 0)
 			rep->deferred = true;
@@ -267,7 +268,7 @@ bs_route_heartbeat_done(struct bs_server *s, const struct bs_store_heartbeat *hb
 		if (pin != BS_STORE_OK)
 			rc = pin;
 	}
-	if (!store_failed(s, rc, rep, "no live registration for this email")) {
+	if (store_result(s, rc, rep, "no live registration for this email") == 0) {
 		rep->status = 200;
 		rep->json = cm_status_encode("ok", hb->expires_at_ms);
 	}
@@ -292,10 +293,10 @@ do_unregister(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 	const char *email = query_email(req, rep);
 	int rc;
 
-	if (email == NULL || !email_is_callers(req, email, rep))
+	if (email == NULL || check_callers_email(req, email, rep) != 0)
 		return;
 	rc = bs_store_unregister(bs_server_store(s), email);
-	if (store_failed(s, rc, rep, "no registration for this email"))
+	if (store_result(s, rc, rep, "no registration for this email") != 0)
 		return;
 	log_info("%s: %s unregistered", __func__, email);
 	rep->status = 200;
@@ -309,16 +310,16 @@ do_peers(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 	int64_t limit;
 	int rc;
 
-	if (!query_limit(req, CM_MAX_BOOTSTRAP_PEERS, &limit, rep))
+	if (query_limit(req, CM_MAX_BOOTSTRAP_PEERS, &limit, rep) != 0)
 		return;
 	rc = bs_store_list_online(bs_server_store(s), req->cert_email, NULL, false, limit,
 				  &s->timing, &l);
-	if (!store_failed(s, rc, rep, ""))
+	if (store_result(s, rc, rep, "") == 0)
 		reply_peers(rep, &l);
 }
 
-/* Splits ?repositories=a,b into names, each checked; false with a 400 set. */
-static bool
+/* Splits ?repositories=a,b into names, each checked: 0, or -1 with a 400 set. */
+static int
 query_repositories(struct bs_request *req, struct cm_strlist *out, struct bs_reply *rep)
 {
 	const char *v = query_arg(req, "repositories");
@@ -327,7 +328,7 @@ query_repositories(struct bs_request *req, struct cm_strlist *out, struct bs_rep
 	memset(out, 0, sizeof(*out));
 	if (v == NULL || *v == '\0') {
 		bs_reply_error(rep, 400, "bad_request", "repositories: ?repositories=a,b is required");
-		return false;
+		return -1;
 	}
 	for (p = v;; p = comma + 1) {
 		size_t len;
@@ -340,13 +341,13 @@ query_repositories(struct bs_request *req, struct cm_strlist *out, struct bs_rep
 				       "%d names",
 				       out->len, CM_MAX_REPOSITORIES);
 			cm_strlist_clear(out);
-			return false;
+			return -1;
 		}
 		memcpy(name, p, len);
 		name[len] = '\0';
 		cm_strlist_append(out, name);
 		if (comma == NULL)
-			return true;
+			return 0;
 	}
 }
 
@@ -357,13 +358,13 @@ do_discover(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 	int64_t limit;
 	int rc;
 
-	if (!query_limit(req, CM_MAX_BOOTSTRAP_PEERS, &limit, rep) ||
-	    !query_repositories(req, &repos, rep))
+	if (query_limit(req, CM_MAX_BOOTSTRAP_PEERS, &limit, rep) != 0 ||
+	    query_repositories(req, &repos, rep) != 0)
 		return;
 	rc = bs_store_list_online_json(bs_server_store(s), NULL, &repos, true, limit, &s->timing,
 				       &rep->text);
 	cm_strlist_clear(&repos);
-	if (!store_failed(s, rc, rep, ""))
+	if (store_result(s, rc, rep, "") == 0)
 		rep->status = 200;
 }
 
@@ -401,7 +402,7 @@ do_feedback(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 		goto end;
 	}
 	rc = bs_store_feedback(bs_server_store(s), f.email, f.latency_ms);
-	if (!store_failed(s, rc, rep, "no live registration for this email")) {
+	if (store_result(s, rc, rep, "no live registration for this email") == 0) {
 		rep->status = 200;
 		rep->json = cm_status_encode("ok", -1);
 	}
@@ -420,7 +421,7 @@ do_legacy_lookup(struct bs_server *s, struct bs_request *req, struct bs_reply *r
 	if (email == NULL)
 		return;
 	rc = bs_store_lookup(bs_server_store(s), email, &p);
-	if (store_failed(s, rc, rep, "no registration for this email"))
+	if (store_result(s, rc, rep, "no registration for this email") != 0)
 		return;
 	rep->status = 200;
 	rep->json = cm_bootstrap_peer_encode(&p);
@@ -437,7 +438,7 @@ do_legacy_list(struct bs_server *s, struct bs_request *req, struct bs_reply *rep
 	rep->deprecation = true;
 	rc = bs_store_list_online(bs_server_store(s), NULL, NULL, false, CM_MAX_BOOTSTRAP_PEERS,
 				  &s->timing, &l);
-	if (!store_failed(s, rc, rep, ""))
+	if (store_result(s, rc, rep, "") == 0)
 		reply_peers(rep, &l);
 }
 
@@ -454,7 +455,7 @@ static void
 do_readyz(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 {
 	(void)req;
-	if (!store_failed(s, bs_store_ping(bs_server_store(s)), rep, "")) {
+	if (store_result(s, bs_store_ping(bs_server_store(s)), rep, "") == 0) {
 		rep->status = 200;
 		rep->json = cm_status_encode("ready", -1);
 	}
@@ -481,7 +482,7 @@ do_admin_registrations(struct bs_server *s, struct bs_request *req, struct bs_re
 
 	(void)req;
 	rc = bs_store_admin_list(bs_server_store(s), &s->timing, &l);
-	if (store_failed(s, rc, rep, ""))
+	if (store_result(s, rc, rep, "") != 0)
 		return;
 	rep->status = 200;
 	rep->json = cm_admin_registrationlist_encode(&l);
@@ -496,7 +497,7 @@ do_admin_whitelist_list(struct bs_server *s, struct bs_request *req, struct bs_r
 
 	(void)req;
 	rc = bs_store_whitelist_list(bs_server_store(s), &l);
-	if (store_failed(s, rc, rep, ""))
+	if (store_result(s, rc, rep, "") != 0)
 		return;
 	rep->status = 200;
 	rep->json = cm_whitelist_encode(&l);
@@ -520,7 +521,7 @@ do_admin_whitelist_add(struct bs_server *s, struct bs_request *req, struct bs_re
 		return;
 	}
 	rc = bs_store_whitelist_add(bs_server_store(s), w.fingerprint, w.note);
-	if (!store_failed(s, rc, rep, "")) {
+	if (store_result(s, rc, rep, "") == 0) {
 		log_info("%s: %s whitelisted %s", __func__, req->cert_email, w.fingerprint);
 		rep->status = 200;
 		rep->json = cm_status_encode("whitelisted", -1);
@@ -540,7 +541,7 @@ do_admin_whitelist_remove(struct bs_server *s, struct bs_request *req, struct bs
 		return;
 	}
 	rc = bs_store_whitelist_remove(bs_server_store(s), fp);
-	if (store_failed(s, rc, rep, "not on the whitelist"))
+	if (store_result(s, rc, rep, "not on the whitelist") != 0)
 		return;
 	log_info("%s: %s removed %s from the whitelist", __func__, req->cert_email, fp);
 	rep->status = 200;
@@ -558,7 +559,7 @@ do_admin_pin_reset(struct bs_server *s, struct bs_request *req, struct bs_reply 
 		return;
 	}
 	rc = bs_store_pin_reset(bs_server_store(s), email);
-	if (store_failed(s, rc, rep, "no pin for this email"))
+	if (store_result(s, rc, rep, "no pin for this email") != 0)
 		return;
 	log_info("%s: %s reset the pin of %s", __func__, req->cert_email, email);
 	rep->status = 200;
@@ -585,33 +586,33 @@ static const struct route routes[] = {
 	{"GET", "/metrics", do_metrics, OPEN, "metrics"},
 };
 
-/* Authentication shared by every API route; false with the reply set. */
-static bool
+/* Authentication shared by every API route: 0, or -1 with the reply set. */
+static int
 authenticate(struct bs_server *s, struct bs_request *req, struct bs_reply *rep, bool check_pin)
 {
 	int64_t retry_ms = 0;
 
 	if (req->cert == NULL) {
 		bs_reply_error(rep, 401, "certificate_required", "a client certificate is required");
-		return false;
+		return -1;
 	}
 	if (!req->cert_trusted) {
 		bs_reply_error(rep, 403, "certificate_untrusted",
 			       "the client certificate does not chain to the configured CA");
-		return false;
+		return -1;
 	}
 	if (!bs_ratelimit_take(s->ratelimit, req->fingerprint, cm_time_mono_ms(), &retry_ms)) {
 		bs_reply_error(rep, 429, "rate_limited", "too many requests");
 		rep->retry_after_s = (int)((retry_ms + 999) / 1000);
-		return false;
+		return -1;
 	}
 	/* Pinning mode: a pinned email must present its pinned certificate, reads included. */
 	if (check_pin && s->cfg->client_ca_file == NULL && req->cert_email != NULL &&
-	    store_failed(s, bs_store_check_pin(bs_server_store(s), req->cert_email,
+	    store_result(s, bs_store_check_pin(bs_server_store(s), req->cert_email,
 					       req->fingerprint, false),
-			 rep, ""))
-		return false;
-	return true;
+			 rep, "") != 0)
+		return -1;
+	return 0;
 }
 
 /* True when the request carries a JSON Content-Type (parameters such as charset allowed). */
@@ -672,7 +673,7 @@ bs_route(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 			       "Content-Type must be application/json");
 		return;
 	}
-	if (match->access != OPEN && !authenticate(s, req, rep, match->access != CERT_SELF))
+	if (match->access != OPEN && authenticate(s, req, rep, match->access != CERT_SELF) != 0)
 		return;
 	if (match->access == ADMIN && !in_list(s->admins, s->admins_len, req->fingerprint)) {
 		bs_reply_error(rep, 403, "not_admin", "this certificate is not an administrator");

@@ -104,19 +104,20 @@ ensure_conn(struct bs_store *st)
 	return 0;
 }
 
-/* Prepares statement stmt on the current connection unless it is; false when that failed. */
-static bool
+/* Prepares statement stmt on the current connection unless it is: 0, or -1 (logged). */
+static int
 prepare(struct bs_store *st, enum stmt stmt)
 {
 	PGresult *res;
 
-	if (!st->prepared[stmt]) {
-		res = PQprepare(st->conn, stmts[stmt].name, stmts[stmt].sql, stmts[stmt].nparams,
-				NULL);
-		st->prepared[stmt] = PQresultStatus(res) == PGRES_COMMAND_OK;
-		PQclear(res);
-	}
-	return st->prepared[stmt];
+	if (st->prepared[stmt])
+		return 0;
+	res = PQprepare(st->conn, stmts[stmt].name, stmts[stmt].sql, stmts[stmt].nparams, NULL);
+	st->prepared[stmt] = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!st->prepared[stmt])
+		log_warnx("%s: %s: %s", __func__, stmts[stmt].name, PQresultErrorMessage(res));
+	PQclear(res);
+	return st->prepared[stmt] ? 0 : -1;
 }
 
 /* Runs sql, or the prepared statement stmt (>= 0) of that text. */
@@ -131,7 +132,7 @@ run(struct bs_store *st, const char *sql, int stmt, int nparams, const char *con
 			*rc = BS_STORE_UNAVAILABLE;
 			return NULL;
 		}
-		res = stmt >= 0 && prepare(st, (enum stmt)stmt)
+		res = stmt >= 0 && prepare(st, (enum stmt)stmt) == 0
 			      ? PQexecPrepared(st->conn, stmts[stmt].name, nparams, params, NULL, NULL, 0)
 			      : PQexecParams(st->conn, sql, nparams, NULL, params, NULL, NULL, 0);
 		ExecStatusType s = PQresultStatus(res);
@@ -456,7 +457,7 @@ bs_store_heartbeats(struct bs_store *st, struct bs_store_heartbeat **hb, size_t 
 	for (int attempt = 0; attempt < 2 && rc == BS_STORE_UNAVAILABLE; attempt++) {
 		if (ensure_conn(st) != 0)
 			break;
-		if (!prepare(st, ST_HEARTBEAT) || !prepare(st, ST_HEARTBEAT_PINNED))
+		if (prepare(st, ST_HEARTBEAT) != 0 || prepare(st, ST_HEARTBEAT_PINNED) != 0)
 			rc = PQstatus(st->conn) == CONNECTION_OK ? BS_STORE_ERROR : BS_STORE_UNAVAILABLE;
 		else
 			rc = pipeline_heartbeats(st, hb, n, ttl, &retry_alone);

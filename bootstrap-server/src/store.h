@@ -15,12 +15,17 @@
 #include "fb/err.h"
 #include "fb/types.h"
 
+/*
+ * What the bs_store_* calls returning int give back: 0 or one of these
+ * negative codes (the -ECODE form). NOT_FOUND and PIN_MISMATCH are answers,
+ * not faults; routes.c maps each code onto an HTTP reply.
+ */
 enum bs_store_rc {
-	BS_STORE_OK = 0,
-	BS_STORE_ERROR = -1,       /* a query failed for another reason */
-	BS_STORE_NOT_FOUND = -2,
-	BS_STORE_UNAVAILABLE = -3, /* no connection to the database */
-	BS_STORE_PIN_MISMATCH = -4,
+	BS_STORE_OK = 0,            /* done */
+	BS_STORE_ERROR = -1,        /* a query failed (its message logged), or no memory */
+	BS_STORE_NOT_FOUND = -2,    /* no row matched: no such registration, pin or entry */
+	BS_STORE_UNAVAILABLE = -3,  /* no connection to the database: retry later */
+	BS_STORE_PIN_MISMATCH = -4, /* the email is pinned to another certificate */
 };
 
 struct bs_store;

@@ -1,4 +1,4 @@
-/* check_agentconfig.c - the agent's agent.ini, init and api.token (peer-agent/src/daemon/config.c). */
+/* check_agentconfig.c - the agent's agent.ini, init and api.token (daemon/config.c, home.c). */
 #define _GNU_SOURCE /* nftw */
 #include <check.h>
 #include <ftw.h>
@@ -81,12 +81,12 @@ write_ini(const char *text)
 static const char *
 load_error(const char *text)
 {
-	static char err[PA_CONFIG_ERR];
+	static struct cm_err err;
 	struct pa_config cfg;
 
 	write_ini(text);
-	ck_assert_int_eq(pa_config_load(tu_dir, &cfg, err), -1);
-	return err;
+	ck_assert_int_eq(pa_config_load(tu_dir, &cfg, &err), -1);
+	return err.msg;
 }
 
 #define MINIMAL "[identity]\nemail = alice@example.com\n"
@@ -120,11 +120,11 @@ END_TEST
 
 START_TEST(test_pa_config_load_minimal_ini_takes_defaults)
 {
-	char err[PA_CONFIG_ERR];
+	struct cm_err err;
 	struct pa_config cfg;
 
 	write_ini(MINIMAL);
-	ck_assert_msg(pa_config_load(tu_dir, &cfg, err) == 0, "%s", err);
+	ck_assert_msg(pa_config_load(tu_dir, &cfg, &err) == 0, "%s", err.msg);
 	ck_assert_str_eq(cfg.email, "alice@example.com");
 	ck_assert_str_eq(cfg.cert_file, tu_path("identity.crt"));
 	ck_assert_str_eq(cfg.key_file, tu_path("identity.key"));
@@ -142,7 +142,7 @@ END_TEST
 
 START_TEST(test_pa_config_load_full_ini_sets_every_key)
 {
-	char err[PA_CONFIG_ERR];
+	struct cm_err err;
 	struct pa_config cfg;
 
 	write_file("ca.pem", "ca\n");
@@ -176,7 +176,7 @@ START_TEST(test_pa_config_load_full_ini_sets_every_key)
 		  "reannounce_s = 49\n"
 		  "anti_entropy_s = 3\n"
 		  "bootstrap_heartbeat_s = 7\n");
-	ck_assert_msg(pa_config_load(tu_dir, &cfg, err) == 0, "%s", err);
+	ck_assert_msg(pa_config_load(tu_dir, &cfg, &err) == 0, "%s", err.msg);
 	ck_assert_str_eq(cfg.cert_file, tu_path("me.crt"));
 	ck_assert_str_eq(cfg.key_file, tu_path("identity.key"));
 	ck_assert_uint_eq(cfg.bootstrap_urls.len, 2);
@@ -212,11 +212,11 @@ END_TEST
 
 START_TEST(test_pa_config_load_max_peers_follows_neighbours_when_unset)
 {
-	char err[PA_CONFIG_ERR];
+	struct cm_err err;
 	struct pa_config cfg;
 
 	write_ini(MINIMAL "[gossip]\nneighbours = 20\n");
-	ck_assert_msg(pa_config_load(tu_dir, &cfg, err) == 0, "%s", err);
+	ck_assert_msg(pa_config_load(tu_dir, &cfg, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(cfg.max_peers, 40);
 	pa_config_clear(&cfg);
 }
@@ -224,16 +224,17 @@ END_TEST
 
 START_TEST(test_pa_config_load_makes_relative_home_absolute)
 {
-	char err[PA_CONFIG_ERR], cwd[PATH_MAX], *want;
+	struct cm_err err;
+	char cwd[PATH_MAX], *want;
 	struct pa_config cfg;
 	int rc;
 
 	write_ini(MINIMAL);
 	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
 	ck_assert_int_eq(chdir(tu_dir), 0);
-	rc = pa_config_load(".", &cfg, err);
+	rc = pa_config_load(".", &cfg, &err);
 	ck_assert_int_eq(chdir(cwd), 0);
-	ck_assert_msg(rc == 0, "%s", err);
+	ck_assert_msg(rc == 0, "%s", err.msg);
 	ck_assert_ptr_nonnull(want = realpath(tu_dir, NULL));
 	ck_assert_str_eq(cfg.home, want);
 	free(want);
@@ -294,11 +295,11 @@ END_TEST
 
 START_TEST(test_pa_config_load_ipv6_loopback_api_accepted)
 {
-	char err[PA_CONFIG_ERR];
+	struct cm_err err;
 	struct pa_config cfg;
 
 	write_ini(MINIMAL "[api]\nlisten = [::1]:7081\n");
-	ck_assert_msg(pa_config_load(tu_dir, &cfg, err) == 0, "%s", err);
+	ck_assert_msg(pa_config_load(tu_dir, &cfg, &err) == 0, "%s", err.msg);
 	ck_assert_str_eq(cfg.api_host, "::1");
 	ck_assert_int_eq(cfg.api_port, 7081);
 	pa_config_clear(&cfg);
@@ -404,17 +405,17 @@ END_TEST
 
 START_TEST(test_pa_config_load_missing_ini_refused)
 {
-	char err[PA_CONFIG_ERR];
+	struct cm_err err;
 	struct pa_config cfg;
 
-	ck_assert_int_eq(pa_config_load(tu_dir, &cfg, err), -1);
-	ck_assert_msg(strstr(err, "agent.ini") != NULL, "%s", err);
+	ck_assert_int_eq(pa_config_load(tu_dir, &cfg, &err), -1);
+	ck_assert_msg(strstr(err.msg, "agent.ini") != NULL, "%s", err.msg);
 }
 END_TEST
 
 START_TEST(test_pa_init_creates_files_with_modes)
 {
-	char err[PA_CONFIG_ERR];
+	struct cm_err err;
 	const char *dir = tu_path("agent");
 	char key[256], crt[256], ini[256], token[256];
 	struct cm_err e = {0};
@@ -425,7 +426,7 @@ START_TEST(test_pa_init_creates_files_with_modes)
 	snprintf(crt, sizeof(crt), "%s/identity.crt", dir);
 	snprintf(ini, sizeof(ini), "%s/agent.ini", dir);
 	snprintf(token, sizeof(token), "%s/api.token", dir);
-	ck_assert_msg(pa_init(dir, "alice@example.com", false, err) == 0, "%s", err);
+	ck_assert_msg(pa_init(dir, "alice@example.com", false, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(mode_of(dir), 0700);
 	ck_assert_int_eq(mode_of(key), 0600);
 	ck_assert_int_eq(mode_of(token), 0600);
@@ -447,11 +448,11 @@ END_TEST
 
 START_TEST(test_pa_init_then_load_gives_defaults)
 {
-	char err[PA_CONFIG_ERR];
+	struct cm_err err;
 	struct pa_config cfg, def;
 
-	ck_assert_msg(pa_init(tu_dir, "alice@example.com", false, err) == 0, "%s", err);
-	ck_assert_msg(pa_config_load(tu_dir, &cfg, err) == 0, "%s", err);
+	ck_assert_msg(pa_init(tu_dir, "alice@example.com", false, &err) == 0, "%s", err.msg);
+	ck_assert_msg(pa_config_load(tu_dir, &cfg, &err) == 0, "%s", err.msg);
 	pa_config_default(&def);
 	ck_assert_str_eq(cfg.email, "alice@example.com");
 	ck_assert_str_eq(cfg.key_file, tu_path("identity.key"));
@@ -467,11 +468,11 @@ END_TEST
 
 START_TEST(test_pa_init_refuses_existing_file_without_force)
 {
-	char err[PA_CONFIG_ERR];
+	struct cm_err err;
 
 	write_file("api.token", "keep me\n");
-	ck_assert_int_eq(pa_init(tu_dir, "alice@example.com", false, err), -1);
-	ck_assert_msg(strstr(err, "api.token: already exists") != NULL, "%s", err);
+	ck_assert_int_eq(pa_init(tu_dir, "alice@example.com", false, &err), -1);
+	ck_assert_msg(strstr(err.msg, "api.token: already exists") != NULL, "%s", err.msg);
 	ck_assert(!exists(tu_path("identity.key")));
 	ck_assert(!exists(tu_path("identity.crt")));
 	ck_assert(!exists(tu_path("agent.ini")));
@@ -481,13 +482,14 @@ END_TEST
 
 START_TEST(test_pa_init_force_overwrites_everything)
 {
-	char err[PA_CONFIG_ERR], old_key[8192], old_token[128];
+	struct cm_err err;
+	char old_key[8192], old_token[128];
 
-	ck_assert_msg(pa_init(tu_dir, "alice@example.com", false, err) == 0, "%s", err);
+	ck_assert_msg(pa_init(tu_dir, "alice@example.com", false, &err) == 0, "%s", err.msg);
 	snprintf(old_key, sizeof(old_key), "%s", read_file(tu_path("identity.key")));
 	snprintf(old_token, sizeof(old_token), "%s", read_file(tu_path("api.token")));
-	ck_assert_int_eq(pa_init(tu_dir, "bob@example.com", false, err), -1);
-	ck_assert_msg(pa_init(tu_dir, "bob@example.com", true, err) == 0, "%s", err);
+	ck_assert_int_eq(pa_init(tu_dir, "bob@example.com", false, &err), -1);
+	ck_assert_msg(pa_init(tu_dir, "bob@example.com", true, &err) == 0, "%s", err.msg);
 	ck_assert_str_ne(read_file(tu_path("identity.key")), old_key);
 	ck_assert_str_ne(read_file(tu_path("api.token")), old_token);
 	ck_assert_ptr_nonnull(strstr(read_file(tu_path("agent.ini")), "email = bob@example.com"));
@@ -498,23 +500,23 @@ END_TEST
 
 START_TEST(test_pa_init_bad_email_writes_nothing)
 {
-	char err[PA_CONFIG_ERR];
+	struct cm_err err;
 	const char *dir = tu_path("agent");
 
-	ck_assert_int_eq(pa_init(dir, "not an email", false, err), -1);
-	ck_assert_msg(strncmp(err, "email: ", 7) == 0, "%s", err);
+	ck_assert_int_eq(pa_init(dir, "not an email", false, &err), -1);
+	ck_assert_msg(strncmp(err.msg, "email: ", 7) == 0, "%s", err.msg);
 	ck_assert(!exists(dir));
 }
 END_TEST
 
 START_TEST(test_pa_config_read_token_trims_whitespace)
 {
-	char err[PA_CONFIG_ERR];
+	struct cm_err err;
 	char *token;
 
 	write_file("api.token", " \t0123abcd\r\n\n");
-	token = pa_config_read_token(tu_dir, err);
-	ck_assert_msg(token != NULL, "%s", err);
+	token = pa_config_read_token(tu_dir, &err);
+	ck_assert_msg(token != NULL, "%s", err.msg);
 	ck_assert_str_eq(token, "0123abcd");
 	free(token);
 }
@@ -522,20 +524,20 @@ END_TEST
 
 START_TEST(test_pa_config_read_token_empty_refused)
 {
-	char err[PA_CONFIG_ERR];
+	struct cm_err err;
 
 	write_file("api.token", " \n\n");
-	ck_assert_ptr_null(pa_config_read_token(tu_dir, err));
-	ck_assert_msg(strstr(err, "api.token: empty") != NULL, "%s", err);
+	ck_assert_ptr_null(pa_config_read_token(tu_dir, &err));
+	ck_assert_msg(strstr(err.msg, "api.token: empty") != NULL, "%s", err.msg);
 }
 END_TEST
 
 START_TEST(test_pa_config_read_token_missing_refused)
 {
-	char err[PA_CONFIG_ERR];
+	struct cm_err err;
 
-	ck_assert_ptr_null(pa_config_read_token(tu_dir, err));
-	ck_assert_msg(strstr(err, "api.token") != NULL, "%s", err);
+	ck_assert_ptr_null(pa_config_read_token(tu_dir, &err));
+	ck_assert_msg(strstr(err.msg, "api.token") != NULL, "%s", err.msg);
 }
 END_TEST
 

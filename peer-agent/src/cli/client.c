@@ -19,11 +19,12 @@ collect(char *data, size_t size, size_t n, void *arg)
 int
 cli_agent_open(const char *home, struct pa_config *cfg, char **token)
 {
-	char err[PA_CONFIG_ERR];
+	struct cm_err err;
 
 	*token = NULL;
-	if (pa_config_load(home, cfg, err) != 0 || (*token = pa_config_read_token(home, err)) == NULL) {
-		fprintf(stderr, "peer-agent: %s\n", err);
+	if (pa_config_load(home, cfg, &err) != 0 ||
+	    (*token = pa_config_read_token(home, &err)) == NULL) {
+		fprintf(stderr, "peer-agent: %s\n", err.msg);
 		pa_config_clear(cfg);
 		return 2;
 	}

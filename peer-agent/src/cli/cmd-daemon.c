@@ -11,15 +11,15 @@ static int
 cmd_run(const struct cli_opts *o)
 {
 	struct pa_config cfg;
-	char err[PA_CONFIG_ERR];
+	struct cm_err err;
 	int rc;
 
 	if (log_init(o->log_level) != 0) {
 		fprintf(stderr, "peer-agent: --log-level: expected debug, info, warn or error\n");
 		return 2;
 	}
-	if (pa_config_load(o->home, &cfg, err) != 0) {
-		fprintf(stderr, "peer-agent: %s\n", err);
+	if (pa_config_load(o->home, &cfg, &err) != 0) {
+		fprintf(stderr, "peer-agent: %s\n", err.msg);
 		pa_config_clear(&cfg);
 		return 2;
 	}
@@ -31,7 +31,7 @@ cmd_run(const struct cli_opts *o)
 static int
 cmd_init(const struct cli_opts *o)
 {
-	char err[PA_CONFIG_ERR];
+	struct cm_err err;
 
 	if (o->email == NULL) {
 		fprintf(stderr, "peer-agent: init needs --email EMAIL\n");
@@ -41,8 +41,8 @@ cmd_init(const struct cli_opts *o)
 		fprintf(stderr, "peer-agent: %s: not a valid email address\n", o->email);
 		return 2;
 	}
-	if (pa_init(o->home, o->email, o->force, err) != 0) {
-		fprintf(stderr, "peer-agent: %s\n", err);
+	if (pa_init(o->home, o->email, o->force, &err) != 0) {
+		fprintf(stderr, "peer-agent: %s\n", err.msg);
 		return 1;
 	}
 	printf("created %s for %s: identity.key, identity.crt, agent.ini, api.token\n", o->home,

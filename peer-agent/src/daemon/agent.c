@@ -263,7 +263,6 @@ agent_start(struct pa_agent *a)
 {
 	const struct pa_config *cfg = a->cfg;
 	struct cm_err err = {0};
-	char errbuf[PA_CONFIG_ERR];
 	struct peertable_config tc;
 	struct engine_config ec;
 	struct tp_config tpc;
@@ -291,8 +290,8 @@ agent_start(struct pa_agent *a)
 			 cm_identity_email(a->id), cfg->email);
 		return -1;
 	}
-	if ((a->token = pa_config_read_token(cfg->home, errbuf)) == NULL) {
-		log_errx("api token: %s", errbuf);
+	if ((a->token = pa_config_read_token(cfg->home, &err)) == NULL) {
+		log_errx("api token: %s", err.msg);
 		return -1;
 	}
 	read_peer_id(a);

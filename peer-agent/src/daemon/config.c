@@ -1,6 +1,6 @@
 /*
- * config.c - the agent's home directory: agent.ini read and checked, `init`
- * (identity, agent.ini, api.token) and the control API token.
+ * config.c - DIR/agent.ini: the table of its keys, their defaults, the parser
+ * and its checks, and the text init writes.
  *
  * One table of keys drives both the parser and the agent.ini that init
  * writes, so the file always lists exactly the keys the parser accepts.
@@ -13,22 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon/config.h"
-#include "fb/file.h"
-#include "fb/hex.h"
-#include "fb/identity.h"
-#include "fb/random.h"
+#include "daemon/config_internal.h"
 #include "fb/validate.h"
 
 #define PA_INI_MAX_BYTES (64 * 1024) /* agent.ini */
-#define PA_TOKEN_MAX_BYTES 1024      /* api.token */
-#define PA_TOKEN_RANDOM_BYTES 32
 #define PA_MAX_BOOTSTRAP_URLS 16
 #define PA_MAX_URL 2048
-#define PA_IDENTITY_VALID_DAYS 3650
 #define PA_DAY_S (24 * 3600)
 /* inih reads into INI_MAX_LINE bytes and silently splits longer lines: refuse them instead. */
 #define PA_INI_MAX_LINE (INI_MAX_LINE - 2)
@@ -114,27 +107,17 @@ static const struct pa_key keys[] = {
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
-static void __attribute__((format(printf, 2, 3)))
-config_err(char err[PA_CONFIG_ERR], const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, PA_CONFIG_ERR, fmt, ap);
-	va_end(ap);
-}
-
 /* "[section] key: message" into err; returns -1 so callers can return it. */
 static int __attribute__((format(printf, 3, 4)))
-key_err(char err[PA_CONFIG_ERR], const struct pa_key *k, const char *fmt, ...)
+key_err(struct cm_err *err, const struct pa_key *k, const char *fmt, ...)
 {
+	char detail[CM_ERR_MSG];
 	va_list ap;
-	int n = snprintf(err, PA_CONFIG_ERR, "[%s] %s: ", k->section, k->name);
 
 	va_start(ap, fmt);
-	if (n > 0 && n < PA_CONFIG_ERR)
-		vsnprintf(err + n, PA_CONFIG_ERR - (size_t)n, fmt, ap);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
+	cm_err_set(err, "[%s] %s: %s", k->section, k->name, detail);
 	return -1;
 }
 
@@ -194,22 +177,6 @@ pa_config_clear(struct pa_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-char *
-pa_config_path(const char *home, const char *name)
-{
-	size_t hlen = strlen(home), nlen = strlen(name);
-	bool slash = hlen > 0 && home[hlen - 1] == '/';
-	char *p = malloc(hlen + nlen + 2);
-
-	if (p == NULL)
-		return NULL;
-	memcpy(p, home, hlen);
-	if (!slash)
-		p[hlen++] = '/';
-	memcpy(p + hlen, name, nlen + 1);
-	return p;
-}
-
 /* A whole decimal integer; overflow saturates so that the range check refuses it. */
 static int
 parse_int64(const char *s, int64_t *out)
@@ -222,7 +189,7 @@ parse_int64(const char *s, int64_t *out)
 
 static int
 set_number(struct pa_config *cfg, const struct pa_key *k, const char *value,
-	   char err[PA_CONFIG_ERR])
+	   struct cm_err *err)
 {
 	void *slot = (char *)cfg + k->offset;
 	int64_t v;
@@ -242,7 +209,7 @@ set_number(struct pa_config *cfg, const struct pa_key *k, const char *value,
 }
 
 static int
-set_bool(struct pa_config *cfg, const struct pa_key *k, const char *value, char err[PA_CONFIG_ERR])
+set_bool(struct pa_config *cfg, const struct pa_key *k, const char *value, struct cm_err *err)
 {
 	bool *slot = (bool *)((char *)cfg + k->offset);
 
@@ -259,7 +226,7 @@ set_bool(struct pa_config *cfg, const struct pa_key *k, const char *value, char 
 
 /* Replaces *slot with a copy of value; an empty value leaves it unset (NULL). */
 static int
-set_string(char **slot, const struct pa_key *k, const char *value, char err[PA_CONFIG_ERR])
+set_string(char **slot, const struct pa_key *k, const char *value, struct cm_err *err)
 {
 	char *copy = NULL;
 
@@ -284,7 +251,7 @@ is_loopback(const char *ip)
 /* HOST:PORT or [IPv6]:PORT with an IP literal: the agent binds, it does not resolve. */
 static int
 split_hostport(const struct pa_key *k, const char *value, char host[CM_MAX_ADDRESS + 1],
-	       int *port, char err[PA_CONFIG_ERR])
+	       int *port, struct cm_err *err)
 {
 	const char *colon = strrchr(value, ':');
 	const char *h = value;
@@ -315,7 +282,7 @@ split_hostport(const struct pa_key *k, const char *value, char host[CM_MAX_ADDRE
 
 static int
 set_listen(struct pa_config *cfg, const struct pa_key *k, const char *value,
-	   char err[PA_CONFIG_ERR])
+	   struct cm_err *err)
 {
 	bool api = k->kind == KIND_API;
 	char **host_slot = api ? &cfg->api_host : &cfg->listen_host;
@@ -370,7 +337,7 @@ valid_https_url(const char *s)
 }
 
 static int
-add_url(struct pa_config *cfg, const struct pa_key *k, const char *item, char err[PA_CONFIG_ERR])
+add_url(struct pa_config *cfg, const struct pa_key *k, const char *item, struct cm_err *err)
 {
 	if (!valid_https_url(item))
 		return key_err(err, k, "'%s' is not an https URL", item);
@@ -383,7 +350,7 @@ add_url(struct pa_config *cfg, const struct pa_key *k, const char *item, char er
 
 static int
 add_advertise(struct pa_config *cfg, const struct pa_key *k, const char *item,
-	      char err[PA_CONFIG_ERR])
+	      struct cm_err *err)
 {
 	if (strcmp(item, "auto") == 0)
 		return key_err(err, k, "auto cannot be mixed with addresses");
@@ -400,7 +367,7 @@ add_advertise(struct pa_config *cfg, const struct pa_key *k, const char *item,
 }
 
 static int
-add_repo(struct pa_config *cfg, const struct pa_key *k, const char *item, char err[PA_CONFIG_ERR])
+add_repo(struct pa_config *cfg, const struct pa_key *k, const char *item, struct cm_err *err)
 {
 	if (!cm_valid_repo_name(item, strlen(item)))
 		return key_err(err, k, "'%s' is not a valid repository name", item);
@@ -414,7 +381,7 @@ add_repo(struct pa_config *cfg, const struct pa_key *k, const char *item, char e
 	return 0;
 }
 
-typedef int (*item_fn)(struct pa_config *, const struct pa_key *, const char *, char *);
+typedef int (*item_fn)(struct pa_config *, const struct pa_key *, const char *, struct cm_err *);
 
 /*
  * Calls add() on every comma-separated item of value, trimmed. Empty items are
@@ -422,7 +389,7 @@ typedef int (*item_fn)(struct pa_config *, const struct pa_key *, const char *, 
  */
 static int
 list_foreach(struct pa_config *cfg, const struct pa_key *k, const char *value, item_fn add,
-	     char err[PA_CONFIG_ERR])
+	     struct cm_err *err)
 {
 	char item[INI_MAX_LINE];
 
@@ -448,7 +415,7 @@ list_foreach(struct pa_config *cfg, const struct pa_key *k, const char *value, i
 }
 
 static int
-key_set(struct pa_config *cfg, const struct pa_key *k, const char *value, char err[PA_CONFIG_ERR])
+key_set(struct pa_config *cfg, const struct pa_key *k, const char *value, struct cm_err *err)
 {
 	char **str_slot = (char **)((char *)cfg + k->offset);
 
@@ -491,7 +458,7 @@ key_set(struct pa_config *cfg, const struct pa_key *k, const char *value, char e
 
 struct ini_ctx {
 	struct pa_config *cfg;
-	char *err;
+	struct cm_err *err;
 	bool failed;
 	bool seen[NKEYS];
 };
@@ -512,11 +479,11 @@ config_ini_line(void *user, const char *section, const char *name, const char *v
 	if (x->failed)
 		return 0;
 	if (*section == '\0') {
-		config_err(x->err, "%s: key outside any section", name);
+		cm_err_set(x->err, "%s: key outside any section", name);
 	} else if (!section_known(section)) {
-		config_err(x->err, "[%s]: unknown section", section);
+		cm_err_set(x->err, "[%s]: unknown section", section);
 	} else if ((k = key_find(section, name)) == NULL) {
-		config_err(x->err, "[%s] %s: unknown key", section, name);
+		cm_err_set(x->err, "[%s] %s: unknown key", section, name);
 	} else if (x->seen[k - keys] && !kind_is_list(k->kind)) {
 		/* A list may repeat (or continue on an indented line): its items add up. */
 		key_err(x->err, k, "set twice");
@@ -528,31 +495,8 @@ config_ini_line(void *user, const char *section, const char *name, const char *v
 	return 0;
 }
 
-/*
- * Reads a whole regular file of at most max_bytes into a new NUL-terminated
- * string the caller frees; NULL with err set.
- */
-static char *
-read_text(const char *path, size_t max_bytes, char err[PA_CONFIG_ERR])
-{
-	struct cm_err e;
-	char *buf;
-	size_t len;
-
-	if (cm_file_read(path, max_bytes, &buf, &len, &e) != 0) {
-		config_err(err, "%s", e.msg);
-		return NULL;
-	}
-	if (memchr(buf, '\0', len) != NULL) {
-		config_err(err, "%s: contains a NUL byte", path);
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
 static int
-check_line_lengths(const char *path, const char *text, char err[PA_CONFIG_ERR])
+check_line_lengths(const char *path, const char *text, struct cm_err *err)
 {
 	int line = 1;
 
@@ -560,8 +504,9 @@ check_line_lengths(const char *path, const char *text, char err[PA_CONFIG_ERR])
 		size_t len = strcspn(text, "\n");
 
 		if (len > PA_INI_MAX_LINE) {
-			config_err(err, "%s line %d: longer than %d bytes (lists may continue "
-					"on the next line)",
+			cm_err_set(err,
+				   "%s line %d: longer than %d bytes (lists may continue on the next "
+				   "line)",
 				   path, line, PA_INI_MAX_LINE);
 			return -1;
 		}
@@ -576,7 +521,7 @@ check_line_lengths(const char *path, const char *text, char err[PA_CONFIG_ERR])
 /* Makes *slot (or default_name when unset) absolute under home and checks it is readable. */
 static int
 resolve_file(const char *home, char **slot, const char *default_name, const struct pa_key *k,
-	     char err[PA_CONFIG_ERR])
+	     struct cm_err *err)
 {
 	const char *rel = *slot != NULL ? *slot : default_name;
 	char *abs = rel[0] == '/' ? strdup(rel) : pa_config_path(home, rel);
@@ -592,12 +537,12 @@ resolve_file(const char *home, char **slot, const char *default_name, const stru
 
 /* The checks that span keys, once the whole file is in. */
 static int
-config_finish(struct pa_config *cfg, const bool seen[NKEYS], char err[PA_CONFIG_ERR])
+config_finish(struct pa_config *cfg, const bool seen[NKEYS], struct cm_err *err)
 {
 	const struct pa_key *max_peers = key_find("gossip", "max_peers");
 
 	if (cfg->api_host == NULL) {
-		config_err(err, "out of memory");
+		cm_err_set(err, "out of memory");
 		return -1;
 	}
 	if (cfg->email == NULL)
@@ -638,30 +583,29 @@ config_finish(struct pa_config *cfg, const bool seen[NKEYS], char err[PA_CONFIG_
 }
 
 int
-pa_config_load(const char *home, struct pa_config *cfg, char err[PA_CONFIG_ERR])
+pa_config_load(const char *home, struct pa_config *cfg, struct cm_err *err)
 {
 	struct ini_ctx x = {.cfg = cfg, .err = err};
 	char *path = NULL, *text = NULL;
 	int rc = -1, line;
 
 	pa_config_default(cfg);
-	err[0] = '\0';
 	if ((cfg->home = realpath(home, NULL)) == NULL) {
-		config_err(err, "%s: %s", home, strerror(errno));
+		cm_err_set(err, "%s: %s", home, strerror(errno));
 		goto end;
 	}
 	if ((path = pa_config_path(cfg->home, "agent.ini")) == NULL) {
-		config_err(err, "out of memory");
+		cm_err_set(err, "out of memory");
 		goto end;
 	}
-	if ((text = read_text(path, PA_INI_MAX_BYTES, err)) == NULL ||
+	if ((text = pa_config_read_text(path, PA_INI_MAX_BYTES, err)) == NULL ||
 	    check_line_lengths(path, text, err) != 0)
 		goto end;
 	line = ini_parse_string(text, config_ini_line, &x);
 	if (x.failed)
 		goto end;
 	if (line != 0) {
-		config_err(err, "%s line %d: expected [section] or key = value", path, line);
+		cm_err_set(err, "%s line %d: expected [section] or key = value", path, line);
 		goto end;
 	}
 	if (config_finish(cfg, x.seen, err) != 0)
@@ -699,9 +643,8 @@ key_default_text(const struct pa_key *k, const struct pa_config *d, char *out, s
 	}
 }
 
-/* agent.ini as init writes it: every key commented out with its default, but the email. */
-static char *
-ini_text(const char *email)
+char *
+pa_config_ini_text(const char *email)
 {
 	struct pa_config d;
 	const char *section = "";
@@ -741,162 +684,3 @@ ini_text(const char *email)
 	return text;
 }
 
-/* Writes path (its absence was checked) with mode, atomically and durably. */
-static int
-write_new(const char *path, const char *data, size_t len, mode_t mode, char err[PA_CONFIG_ERR])
-{
-	struct cm_err e;
-
-	if (cm_file_write_atomic(path, data, len, mode, &e) != 0) {
-		config_err(err, "%s", e.msg);
-		return -1;
-	}
-	return 0;
-}
-
-/* 32 random bytes as 64 lower-case hex digits and a newline. */
-static int
-token_make(char out[2 * PA_TOKEN_RANDOM_BYTES + 2], char err[PA_CONFIG_ERR])
-{
-	unsigned char raw[PA_TOKEN_RANDOM_BYTES];
-
-	if (cm_random_bytes(raw, sizeof(raw)) != 0) {
-		config_err(err, "api.token: no random bytes");
-		return -1;
-	}
-	cm_hex_encode(raw, sizeof(raw), out);
-	out[2 * sizeof(raw)] = '\n';
-	out[2 * sizeof(raw) + 1] = '\0';
-	explicit_bzero(raw, sizeof(raw));
-	return 0;
-}
-
-static int
-make_home(const char *home, char err[PA_CONFIG_ERR])
-{
-	struct stat st;
-
-	if (mkdir(home, 0700) == 0)
-		return 0;
-	if (errno != EEXIST) {
-		config_err(err, "%s: cannot create: %s", home, strerror(errno));
-		return -1;
-	}
-	if (stat(home, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		config_err(err, "%s: not a directory", home);
-		return -1;
-	}
-	return 0;
-}
-
-int
-pa_init(const char *home, const char *email, bool force, char err[PA_CONFIG_ERR])
-{
-	/* identity.key and identity.crt first: cm_identity_save takes them in that order. */
-	static const char *const names[] = {"identity.key", "identity.crt", "agent.ini",
-					    "api.token"};
-	enum { NFILES = sizeof(names) / sizeof(names[0]) };
-	char *paths[NFILES] = {NULL};
-	char token[2 * PA_TOKEN_RANDOM_BYTES + 2] = "";
-	struct cm_identity *id = NULL;
-	struct cm_err e = {0};
-	char *ini = NULL;
-	bool writing = false;
-	struct stat st;
-	int rc = -1;
-
-	err[0] = '\0';
-	if (email == NULL || !cm_valid_email(email, strlen(email))) {
-		config_err(err, "email: '%s' is not a valid email address",
-			   email != NULL ? email : "");
-		return -1;
-	}
-	if (make_home(home, err) != 0)
-		return -1;
-	for (size_t i = 0; i < NFILES; i++) {
-		if ((paths[i] = pa_config_path(home, names[i])) == NULL) {
-			config_err(err, "out of memory");
-			goto end;
-		}
-		if (!force && lstat(paths[i], &st) == 0) {
-			config_err(err, "%s: already exists (init --force overwrites it)", paths[i]);
-			goto end;
-		}
-	}
-	if ((id = cm_identity_generate(email, PA_IDENTITY_VALID_DAYS, &e)) == NULL) {
-		config_err(err, "identity: %s", e.msg);
-		goto end;
-	}
-	if ((ini = ini_text(email)) == NULL) {
-		config_err(err, "agent.ini: out of memory");
-		goto end;
-	}
-	if (token_make(token, err) != 0)
-		goto end;
-	/* Everything is ready: from here on, a failure removes what was written. */
-	writing = true;
-	for (size_t i = 0; force && i < NFILES; i++) {
-		if (unlink(paths[i]) != 0 && errno != ENOENT) {
-			config_err(err, "%s: cannot remove: %s", paths[i], strerror(errno));
-			goto end;
-		}
-	}
-	if (cm_identity_save(id, paths[0], paths[1], &e) != 0) {
-		config_err(err, "%s", e.msg);
-		goto end;
-	}
-	if (write_new(paths[2], ini, strlen(ini), 0644, err) != 0 ||
-	    write_new(paths[3], token, strlen(token), 0600, err) != 0)
-		goto end;
-	rc = 0;
-end:
-	for (size_t i = 0; i < NFILES; i++) {
-		if (rc != 0 && writing && paths[i] != NULL)
-			unlink(paths[i]);
-		free(paths[i]);
-	}
-	explicit_bzero(token, sizeof(token));
-	cm_identity_free(id);
-	free(ini);
-	return rc;
-}
-
-char *
-pa_config_read_token(const char *home, char err[PA_CONFIG_ERR])
-{
-	char *path, *text = NULL, *token = NULL;
-	const char *s, *e;
-
-	if ((path = pa_config_path(home, "api.token")) == NULL) {
-		config_err(err, "out of memory");
-		return NULL;
-	}
-	if ((text = read_text(path, PA_TOKEN_MAX_BYTES, err)) == NULL)
-		goto end;
-	s = text;
-	e = text + strlen(text);
-	while (s < e && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n'))
-		s++;
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
-		e--;
-	if (s == e) {
-		config_err(err, "%s: empty", path);
-		goto end;
-	}
-	/* The token goes into an Authorization header as it is. */
-	for (const char *p = s; p < e; p++) {
-		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
-			config_err(err, "%s: spaces or control characters inside the token", path);
-			goto end;
-		}
-	}
-	if ((token = strndup(s, (size_t)(e - s))) == NULL)
-		config_err(err, "out of memory");
-end:
-	if (text != NULL) {
-		explicit_bzero(text, strlen(text));
-		free(text);
-	}
-	free(path);
-	return token;
-}

@@ -1,10 +1,14 @@
 /*
- * config.h - the agent's home directory and DIR/agent.ini (ARCHITECTURE.md §5).
+ * config.h - the agent's home directory and DIR/agent.ini.
  *
  * DIR holds identity.key (0600), identity.crt, agent.ini, api.token (0600) and
  * peers.json. agent.ini is read with libinih; lists are comma-separated;
  * relative paths are relative to DIR. A bad value is refused with a message
  * that names the section and key.
+ *
+ * config.c reads and checks agent.ini; home.c creates DIR (init), reads
+ * api.token and joins paths under DIR. Errors: 0 or -1 (NULL for the
+ * functions returning a string) with the reason in err (NULL allowed).
  */
 #ifndef PA_CONFIG_H
 #define PA_CONFIG_H
@@ -13,9 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fb/err.h"
 #include "fb/types.h"
-
-#define PA_CONFIG_ERR 512
 
 struct pa_config {
 	char *home; /* absolute path of DIR */
@@ -66,7 +69,7 @@ void pa_config_default(struct pa_config *cfg);
  * reannounce_s < stale_s / 2, ports, IPs, URLs, the files exist...). Returns 0,
  * or -1 with err naming the key ("[gossip] neighbours: not a number").
  */
-int pa_config_load(const char *home, struct pa_config *cfg, char err[PA_CONFIG_ERR]);
+int pa_config_load(const char *home, struct pa_config *cfg, struct cm_err *err);
 void pa_config_clear(struct pa_config *cfg);
 
 /*
@@ -75,10 +78,10 @@ void pa_config_clear(struct pa_config *cfg);
  * 32 random bytes in hex). Refuses to overwrite any of them unless force.
  * Returns 0 or -1 with err set.
  */
-int pa_init(const char *home, const char *email, bool force, char err[PA_CONFIG_ERR]);
+int pa_init(const char *home, const char *email, bool force, struct cm_err *err);
 
 /* Reads DIR/api.token (trimmed) into a new string the caller frees; NULL with err set. */
-char *pa_config_read_token(const char *home, char err[PA_CONFIG_ERR]);
+char *pa_config_read_token(const char *home, struct cm_err *err);
 
 /* DIR/name as a new string the caller frees. */
 char *pa_config_path(const char *home, const char *name);
