@@ -11,6 +11,7 @@
 
 #include "daemon/config.h"
 #include "fb/identity.h"
+#include "check_main.h"
 #include "testutil.h"
 
 
@@ -553,62 +554,5 @@ START_TEST(test_pa_config_path_joins_home_and_name)
 }
 END_TEST
 
-static Suite *
-agentconfig_suite(void)
-{
-	Suite *s = suite_create("agentconfig");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	/* Key generation under sanitizers is slow on busy machines. */
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_pa_config_default_fills_documented_values);
-	tcase_add_test(tc, test_pa_config_load_minimal_ini_takes_defaults);
-	tcase_add_test(tc, test_pa_config_load_full_ini_sets_every_key);
-	tcase_add_test(tc, test_pa_config_load_max_peers_follows_neighbours_when_unset);
-	tcase_add_test(tc, test_pa_config_load_makes_relative_home_absolute);
-	tcase_add_test(tc, test_pa_config_load_bad_number_names_key);
-	tcase_add_test(tc, test_pa_config_load_number_out_of_range_names_key);
-	tcase_add_test(tc, test_pa_config_load_unknown_key_names_it);
-	tcase_add_test(tc, test_pa_config_load_unknown_section_names_it);
-	tcase_add_test(tc, test_pa_config_load_key_set_twice_refused);
-	tcase_add_test(tc, test_pa_config_load_bad_boolean_names_key);
-	tcase_add_test(tc, test_pa_config_load_non_loopback_api_refused);
-	tcase_add_test(tc, test_pa_config_load_ipv6_loopback_api_accepted);
-	tcase_add_test(tc, test_pa_config_load_reannounce_not_below_half_stale_refused);
-	tcase_add_test(tc, test_pa_config_load_expire_not_above_stale_refused);
-	tcase_add_test(tc, test_pa_config_load_broadcasting_without_listen_refused);
-	tcase_add_test(tc, test_pa_config_load_max_peers_below_neighbours_refused);
-	tcase_add_test(tc, test_pa_config_load_bad_ip_names_key);
-	tcase_add_test(tc, test_pa_config_load_bad_port_names_key);
-	tcase_add_test(tc, test_pa_config_load_bad_repository_name_refused);
-	tcase_add_test(tc, test_pa_config_load_non_https_url_refused);
-	tcase_add_test(tc, test_pa_config_load_bad_email_names_key);
-	tcase_add_test(tc, test_pa_config_load_missing_email_refused);
-	tcase_add_test(tc, test_pa_config_load_missing_cert_file_refused);
-	tcase_add_test(tc, test_pa_config_load_overlong_line_refused);
-	tcase_add_test(tc, test_pa_config_load_missing_ini_refused);
-	tcase_add_test(tc, test_pa_init_creates_files_with_modes);
-	tcase_add_test(tc, test_pa_init_then_load_gives_defaults);
-	tcase_add_test(tc, test_pa_init_refuses_existing_file_without_force);
-	tcase_add_test(tc, test_pa_init_force_overwrites_everything);
-	tcase_add_test(tc, test_pa_init_bad_email_writes_nothing);
-	tcase_add_test(tc, test_pa_config_read_token_trims_whitespace);
-	tcase_add_test(tc, test_pa_config_read_token_empty_refused);
-	tcase_add_test(tc, test_pa_config_read_token_missing_refused);
-	tcase_add_test(tc, test_pa_config_path_joins_home_and_name);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(agentconfig_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+/* Key generation under sanitizers is slow on busy machines. */
+FB_CHECK_MAIN(.name = "agentconfig", .setup = setup, .teardown = teardown, .timeout_s = 60)

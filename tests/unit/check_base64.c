@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "fb/base64.h"
+#include "check_main.h"
 
 START_TEST(test_base64_encode_pads_as_rfc4648_says)
 {
@@ -50,27 +51,4 @@ START_TEST(test_base64_decode_rejects_bad_input)
 }
 END_TEST
 
-static Suite *
-base64_suite(void)
-{
-	Suite *s = suite_create("base64");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_base64_encode_pads_as_rfc4648_says);
-	tcase_add_test(tc, test_base64_round_trips_every_byte);
-	tcase_add_test(tc, test_base64_decode_rejects_bad_input);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(base64_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+FB_CHECK_MAIN(.name = "base64")

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "core/bootreg.h"
+#include "check_main.h"
 
 #define T0 (1700000000000LL) /* a fixed wall-clock start, ms */
 
@@ -217,38 +218,4 @@ START_TEST(test_bootreg_stop_when_not_listed_is_unregistered_at_once)
 }
 END_TEST
 
-static Suite *
-bootreg_suite(void)
-{
-	Suite *s = suite_create("bootreg");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_bootreg_starts_not_ready);
-	tcase_add_test(tc, test_bootreg_start_arms_the_timer_now);
-	tcase_add_test(tc, test_bootreg_due_when_not_registered_registers);
-	tcase_add_test(tc, test_bootreg_register_ok_heartbeats_at_the_smaller_interval);
-	tcase_add_test(tc, test_bootreg_due_while_registered_heartbeats);
-	tcase_add_test(tc, test_bootreg_due_after_expiry_registers_again_still_registered);
-	tcase_add_test(tc, test_bootreg_register_failed_retries_with_backoff);
-	tcase_add_test(tc, test_bootreg_register_failed_when_registered_goes_stale);
-	tcase_add_test(tc, test_bootreg_heartbeat_ok_keeps_registered_and_takes_new_expiry);
-	tcase_add_test(tc, test_bootreg_heartbeat_404_registers_again_now);
-	tcase_add_test(tc, test_bootreg_heartbeat_failed_goes_stale_and_retries);
-	tcase_add_test(tc, test_bootreg_send_failed_keeps_state_and_retries);
-	tcase_add_test(tc, test_bootreg_stop_when_listed_unregisters);
-	tcase_add_test(tc, test_bootreg_stop_when_not_listed_is_unregistered_at_once);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(bootreg_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+FB_CHECK_MAIN(.name = "bootreg")

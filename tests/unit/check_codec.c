@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "fb/codec.h"
+#include "check_main.h"
 
 #define UUID_A "0b9f2c1e-5d3a-4c2b-9e8f-1a2b3c4d5e6f"
 #define UUID_B "7c6d5e4f-3a2b-4c1d-8e9f-0a1b2c3d4e5f"
@@ -653,7 +654,7 @@ fill_envelope(struct cm_envelope *e, enum cm_msg_type type)
 	}
 }
 
-START_TEST(test_envelope_round_trip_every_type)
+FB_LOOP_TEST(test_envelope_round_trip_every_type, CM_MSG_PEER_ANNOUNCEMENT, CM_MSG_HEARTBEAT + 1)
 {
 	struct cm_envelope e;
 
@@ -1798,101 +1799,4 @@ START_TEST(test_codec_tables_list_every_type_with_its_schema)
 }
 END_TEST
 
-static Suite *
-codec_suite(void)
-{
-	Suite *s = suite_create("codec");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_register_request_round_trip);
-	tcase_add_test(tc, test_register_request_decode_defaults);
-	tcase_add_test(tc, test_register_request_decode_rejects_addresses_when_silent);
-	tcase_add_test(tc, test_register_request_decode_silent_needs_no_port);
-	tcase_add_test(tc, test_register_request_decode_broadcasting_needs_port);
-	tcase_add_test(tc, test_register_request_decode_port_out_of_range);
-	tcase_add_test(tc, test_register_request_decode_rejects_real_for_integer);
-	tcase_add_test(tc, test_register_request_decode_names_failing_repository);
-	tcase_add_test(tc, test_register_request_decode_repository_name_at_limit);
-	tcase_add_test(tc, test_register_request_decode_description_one_past_limit);
-	tcase_add_test(tc, test_register_request_decode_repository_count_limit);
-	tcase_add_test(tc, test_register_request_decode_address_count_limit);
-	tcase_add_test(tc, test_register_request_decode_bad_address_named);
-	tcase_add_test(tc, test_register_request_decode_email_limit);
-	tcase_add_test(tc, test_register_request_from_body_rejects_nul_and_bad_utf8);
-	tcase_add_test(tc, test_register_request_from_body_body_limit);
-	tcase_add_test(tc, test_register_response_round_trip);
-	tcase_add_test(tc, test_register_response_text_splices_peers_as_the_encoder_writes_them);
-	tcase_add_test(tc, test_register_response_decode_rejects_other_status);
-	tcase_add_test(tc, test_bootstrap_peerlist_encode_discover_scores);
-	tcase_add_test(tc, test_bootstrap_peerlist_decode_rejects_object);
-	tcase_add_test(tc, test_bootstrap_peerlist_decode_score_out_of_range);
-	tcase_add_test(tc, test_peer_record_round_trip);
-	tcase_add_test(tc, test_peer_record_encode_silent_has_no_addresses);
-	tcase_add_test(tc, test_signed_record_round_trip);
-	tcase_add_test(tc, test_signed_record_decode_keeps_unknown_fields_for_forwarding);
-	tcase_add_test(tc, test_signed_record_decode_size_cap_is_independent);
-	tcase_add_test(tc, test_signed_record_decode_size_cap_counts_bytes_as_written);
-	tcase_add_test(tc, test_signed_record_decode_rejects_real_in_record);
-	tcase_add_loop_test(tc, test_envelope_round_trip_every_type, CM_MSG_PEER_ANNOUNCEMENT,
-			    CM_MSG_HEARTBEAT + 1);
-	tcase_add_test(tc, test_envelope_decode_ttl_out_of_range);
-	tcase_add_test(tc, test_envelope_decode_rejects_other_version);
-	tcase_add_test(tc, test_envelope_decode_rejects_unknown_type);
-	tcase_add_test(tc, test_envelope_decode_missing_payload_field_named);
-	tcase_add_test(tc, test_envelope_decode_rejects_time_offset);
-	tcase_add_test(tc, test_envelope_round_trip_request_with_digest_and_list_version);
-	tcase_add_test(tc, test_envelope_decode_digest_limits);
-	tcase_add_test(tc, test_cm_join_separates_items);
-	tcase_add_test(tc, test_envelope_decode_ignores_unknown_fields);
-	tcase_add_test(tc, test_envelope_decode_deep_path_in_announcement);
-	tcase_add_test(tc, test_envelope_decode_list_response_peer_count_limit);
-	tcase_add_test(tc, test_envelope_from_frame_rejects_oversized_frame);
-	tcase_add_test(tc, test_envelope_from_frame_rejects_duplicate_keys);
-	tcase_add_test(tc, test_envelope_from_frame_every_truncation_rejected);
-	tcase_add_test(tc, test_peer_info_round_trip_plain_and_discover);
-	tcase_add_test(tc, test_json_canonical_sorted_compact);
-	tcase_add_test(tc, test_json_canonical_rejects_reals);
-	tcase_add_test(tc, test_error_body_encode_shape);
-	tcase_add_test(tc, test_envelope_round_trip_randomized_seeded);
-	tcase_add_test(tc, test_feedback_request_decode_latency_range);
-	tcase_add_test(tc, test_heartbeat_request_decode_requires_valid_email);
-	tcase_add_test(tc, test_status_encode_with_and_without_expiry);
-	tcase_add_test(tc, test_bootstrap_peer_port_optional_only_without_addresses);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("tables");
-	tcase_add_test(tc, test_agent_status_round_trips_in_key_order);
-	tcase_add_test(tc, test_agent_status_text_is_the_control_api_shape);
-	tcase_add_test(tc, test_agent_status_writes_null_url_and_expiry_when_unknown);
-	tcase_add_test(tc, test_agent_status_decode_names_each_missing_member);
-	tcase_add_test(tc, test_agent_status_decode_checks_limits);
-	tcase_add_test(tc, test_gossip_stats_rejects_a_negative_counter_naming_it);
-	tcase_add_test(tc, test_gossip_stats_rejects_too_many_counters);
-	tcase_add_test(tc, test_peer_infolist_round_trips_and_names_the_failing_entry);
-	tcase_add_test(tc, test_peer_infolist_rejects_an_object);
-	tcase_add_test(tc, test_broadcast_request_without_repositories_names_none);
-	tcase_add_test(tc, test_broadcast_request_round_trips_and_checks_names);
-	tcase_add_test(tc, test_status_body_decodes_expiry_and_requires_status);
-	tcase_add_test(tc, test_error_body_decode_names_each_missing_member);
-	tcase_add_test(tc, test_heartbeat_and_feedback_bodies_round_trip);
-	tcase_add_test(tc, test_peer_store_requires_version_one_and_a_peers_array);
-	tcase_add_test(tc, test_store_entry_names_its_missing_members);
-	tcase_add_test(tc, test_peer_linklist_leaves_absent_members_null);
-	tcase_add_test(tc, test_topology_summary_text_keeps_three_decimals);
-	tcase_add_test(tc, test_envelope_forward_replaces_ttl_and_sender_only);
-	tcase_add_test(tc, test_text_front_ends_decode_answers_and_bodies);
-	tcase_add_test(tc, test_codec_tables_list_every_type_with_its_schema);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(codec_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
-}
+FB_CHECK_MAIN(.name = "codec")

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "check_main.h"
 
 START_TEST(test_config_init_defaults_match_architecture)
 {
@@ -124,30 +125,4 @@ START_TEST(test_config_finish_requires_cert_and_consistent_timers)
 }
 END_TEST
 
-static Suite *
-config_suite(void)
-{
-	Suite *s = suite_create("config");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_config_init_defaults_match_architecture);
-	tcase_add_test(tc, test_config_set_listen_forms);
-	tcase_add_test(tc, test_config_set_rejects_bad_numbers_and_unknown_keys);
-	tcase_add_test(tc, test_config_load_file_and_env_precedence);
-	tcase_add_test(tc, test_config_load_file_reports_line_of_bad_value);
-	tcase_add_test(tc, test_config_finish_requires_cert_and_consistent_timers);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(config_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
-}
+FB_CHECK_MAIN(.name = "config")

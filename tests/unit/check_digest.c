@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "fb/digest.h"
+#include "check_main.h"
 
 START_TEST(test_sha256_hex_matches_the_fips_vector)
 {
@@ -14,25 +15,4 @@ START_TEST(test_sha256_hex_matches_the_fips_vector)
 }
 END_TEST
 
-static Suite *
-digest_suite(void)
-{
-	Suite *s = suite_create("digest");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_sha256_hex_matches_the_fips_vector);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(digest_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+FB_CHECK_MAIN(.name = "digest")

@@ -10,6 +10,7 @@
 #include "core/engine.h"
 #include "fb/codec.h"
 #include "fb/random.h"
+#include "check_main.h"
 
 #define SEC 1000LL
 #define T0 (1700000000000LL)
@@ -1103,57 +1104,4 @@ START_TEST(test_engine_spread_reaches_every_node_with_anti_entropy)
 }
 END_TEST
 
-static Suite *
-engine_suite(void)
-{
-	Suite *s = suite_create("engine");
-	TCase *tc = tcase_create("rules");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_engine_neighbour_up_sends_hello);
-	tcase_add_test(tc, test_engine_receive_hello_authenticates_and_connects);
-	tcase_add_test(tc, test_engine_receive_first_frame_not_hello_closes_1008);
-	tcase_add_test(tc, test_engine_receive_hello_with_other_tls_certificate_closes_1008);
-	tcase_add_test(tc, test_engine_receive_invalid_json_closes_1007);
-	tcase_add_test(tc, test_engine_receive_announcement_forwards_to_fanout_others);
-	tcase_add_test(tc, test_engine_receive_ttl_one_applied_not_forwarded);
-	tcase_add_test(tc, test_engine_receive_future_timestamp_dropped);
-	tcase_add_test(tc, test_engine_receive_replayed_id_is_duplicate_not_forwarded);
-	tcase_add_test(tc, test_engine_receive_forged_signature_dropped);
-	tcase_add_test(tc, test_engine_receive_pin_mismatch_dropped);
-	tcase_add_test(tc, test_engine_receive_expired_record_dropped);
-	tcase_add_test(tc, test_engine_receive_older_seq_ignored_and_not_forwarded);
-	tcase_add_test(tc, test_engine_set_self_silent_record_carries_no_address);
-	tcase_add_test(tc, test_engine_receive_silent_record_with_addresses_stripped);
-	tcase_add_test(tc, test_engine_request_silent_requester_gets_only_bootstrap_peers);
-	tcase_add_test(tc, test_engine_request_broadcasting_requester_gets_all_matching);
-	tcase_add_test(tc, test_engine_receive_unsolicited_list_dropped);
-	tcase_add_test(tc, test_engine_tick_sends_heartbeats_that_keep_neighbours_fresh);
-	tcase_add_test(tc, test_engine_tick_reannounces_with_higher_seq_without_certificate);
-	tcase_add_test(tc, test_engine_receive_refresh_forwarded_without_certificate);
-	tcase_add_test(tc, test_engine_receive_refresh_reaches_silent_neighbours_with_certificate);
-	tcase_add_test(tc, test_engine_receive_refresh_of_unknown_peer_dropped);
-	tcase_add_test(tc, test_engine_receive_refresh_signed_by_other_key_dropped);
-	tcase_add_test(tc, test_engine_receive_hello_without_certificate_closes_1008);
-	tcase_add_test(tc, test_engine_leave_marks_peer_offline_at_neighbours);
-	tcase_add_test(tc, test_engine_anti_entropy_sends_only_missing_records);
-	tcase_add_test(tc, test_engine_anti_entropy_once_warm_asks_only_for_recent_records);
-	tcase_add_test(tc, test_engine_anti_entropy_when_new_asks_for_everything);
-	tcase_add_test(tc, test_engine_anti_entropy_digest_hashes_as_the_protocol_says);
-	tcase_add_test(tc, test_engine_spread_reaches_every_node_with_anti_entropy);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(engine_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+FB_CHECK_MAIN(.name = "engine", .setup = setup, .teardown = teardown, .timeout_s = 60)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "fb/file.h"
+#include "check_main.h"
 #include "testutil.h"
 
 START_TEST(test_buf_append_grows_and_stays_terminated)
@@ -177,35 +178,4 @@ START_TEST(test_write_all_writes_everything_to_a_pipe)
 }
 END_TEST
 
-static Suite *
-file_suite(void)
-{
-	Suite *s = suite_create("file");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_buf_append_grows_and_stays_terminated);
-	tcase_add_test(tc, test_buf_append_refuses_past_max_and_keeps_what_it_had);
-	tcase_add_test(tc, test_file_read_gives_the_whole_file_nul_terminated);
-	tcase_add_test(tc, test_file_read_refuses_a_file_over_the_cap);
-	tcase_add_test(tc, test_file_read_says_enoent_for_a_missing_file);
-	tcase_add_test(tc, test_file_read_refuses_a_directory);
-	tcase_add_test(tc, test_file_write_atomic_creates_with_the_mode_given);
-	tcase_add_test(tc, test_file_write_atomic_replaces_an_existing_file);
-	tcase_add_test(tc, test_file_write_atomic_leaves_the_old_file_on_failure);
-	tcase_add_test(tc, test_write_all_writes_everything_to_a_pipe);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(file_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+FB_CHECK_MAIN(.name = "file", .setup = setup, .teardown = teardown)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "fb/hash.h"
+#include "check_main.h"
 
 /* The paper's key: bytes 00 01 .. 0f, little-endian halves. */
 static const struct cm_hash_key paper_key = {0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL};
@@ -58,29 +59,4 @@ START_TEST(test_siphash_depends_on_the_key)
 }
 END_TEST
 
-static Suite *
-hash_suite(void)
-{
-	Suite *s = suite_create("hash");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_siphash_matches_the_paper_vector);
-	tcase_add_test(tc, test_siphash_matches_the_reference_vectors_for_empty_and_one_block);
-	tcase_add_test(tc, test_siphash_u64_is_siphash_of_the_little_endian_bytes);
-	tcase_add_test(tc, test_siphash_str_is_siphash_without_the_nul);
-	tcase_add_test(tc, test_siphash_depends_on_the_key);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(hash_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+FB_CHECK_MAIN(.name = "hash")

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "fb/hex.h"
+#include "check_main.h"
 
 START_TEST(test_hex_encode_writes_lower_case_digits)
 {
@@ -59,29 +60,4 @@ START_TEST(test_hex_decode_rejects_a_wrong_length)
 }
 END_TEST
 
-static Suite *
-hex_suite(void)
-{
-	Suite *s = suite_create("hex");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_hex_encode_writes_lower_case_digits);
-	tcase_add_test(tc, test_hex_round_trips_every_byte);
-	tcase_add_test(tc, test_hex_decode_accepts_upper_case);
-	tcase_add_test(tc, test_hex_decode_rejects_a_non_hex_digit);
-	tcase_add_test(tc, test_hex_decode_rejects_a_wrong_length);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(hex_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+FB_CHECK_MAIN(.name = "hex")

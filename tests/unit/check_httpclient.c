@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "net/httpclient.h"
+#include "check_main.h"
 
 static struct event_base *base;
 static int calls;
@@ -145,30 +146,4 @@ START_TEST(test_hc_url_escape_escapes_reserved_bytes)
 }
 END_TEST
 
-static Suite *
-httpclient_suite(void)
-{
-	Suite *s = suite_create("httpclient");
-	TCase *tc = tcase_create("loop");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_hc_start_reports_a_refused_connection_once);
-	tcase_add_test(tc, test_hc_start_refuses_plain_http);
-	tcase_add_test(tc, test_hc_free_cancels_without_callbacks);
-	tcase_add_test(tc, test_hc_url_escape_escapes_reserved_bytes);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(httpclient_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+FB_CHECK_MAIN(.name = "httpclient", .setup = setup, .teardown = teardown, .timeout_s = 30)

@@ -11,6 +11,7 @@
 #include "fb/codec.h"
 #include "fb/identity.h"
 #include "fb/timeutil.h"
+#include "check_main.h"
 #include "testutil.h"
 
 
@@ -339,39 +340,4 @@ START_TEST(test_record_sign_and_verify_refuse_other_email)
 }
 END_TEST
 
-static Suite *
-identity_suite(void)
-{
-	Suite *s = suite_create("identity");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_identity_generate_names_email_in_san_and_cn);
-	tcase_add_test(tc, test_identity_generate_rejects_invalid_email);
-	tcase_add_test(tc, test_identity_save_load_round_trip_key_mode_0600);
-	tcase_add_test(tc, test_identity_load_rejects_key_of_another_cert);
-	tcase_add_test(tc, test_cert_fingerprint_matches_certtool);
-	tcase_add_test(tc, test_cert_from_der_and_pem_agree);
-	tcase_add_test(tc, test_cert_from_pem_rejects_garbage_and_oversize);
-	tcase_add_test(tc, test_cert_verify_ca_accepts_issued_rejects_self_signed);
-	tcase_add_test(tc, test_cert_email_from_cn_only_certificate);
-	tcase_add_test(tc, test_cert_verify_signature_good_and_tampered);
-	tcase_add_test(tc, test_record_sign_verify_and_pin_fingerprint);
-	tcase_add_test(tc, test_record_verify_fails_on_tampered_record);
-	tcase_add_test(tc, test_record_sign_and_verify_refuse_other_email);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(identity_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
-}
+FB_CHECK_MAIN(.name = "identity", .setup = setup, .teardown = teardown, .timeout_s = 30)

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "fb/log.h"
+#include "check_main.h"
 
 START_TEST(test_log_level_parse_names)
 {
@@ -39,28 +40,4 @@ START_TEST(test_log_init_bad_level_keeps_current)
 }
 END_TEST
 
-static Suite *
-log_suite(void)
-{
-	Suite *s = suite_create("log");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_log_level_parse_names);
-	tcase_add_test(tc, test_log_init_flag_wins_over_environment);
-	tcase_add_test(tc, test_log_init_reads_environment);
-	tcase_add_test(tc, test_log_init_bad_level_keeps_current);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(log_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
-}
+FB_CHECK_MAIN(.name = "log")

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fb/map.h"
+#include "check_main.h"
 
 #define MANY 20000
 
@@ -124,31 +125,4 @@ START_TEST(test_map_free_accepts_null)
 }
 END_TEST
 
-static Suite *
-map_suite(void)
-{
-	Suite *s = suite_create("map");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_map_finds_what_was_put_and_nothing_else);
-	tcase_add_test(tc, test_map_put_replaces_the_value_of_a_present_key);
-	tcase_add_test(tc, test_map_grows_and_keeps_every_key);
-	tcase_add_test(tc, test_map_delete_keeps_every_other_key_reachable);
-	tcase_add_test(tc, test_map_u64_keys_grow_and_delete);
-	tcase_add_test(tc, test_map_next_visits_every_value_once);
-	tcase_add_test(tc, test_map_free_accepts_null);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(map_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+FB_CHECK_MAIN(.name = "map")

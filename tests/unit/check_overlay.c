@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/overlay.h"
+#include "check_main.h"
 
 #define SEC 1000LL
 #define T0 (1700000000000LL) /* a fixed wall-clock start, ms */
@@ -321,38 +322,4 @@ START_TEST(test_overlay_free_accepts_null)
 }
 END_TEST
 
-static Suite *
-overlay_suite(void)
-{
-	Suite *s = suite_create("overlay");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_backoff_doubles_from_one_second_to_sixty);
-	tcase_add_test(tc, test_backoff_jitter_stays_within_half_and_one_and_a_half);
-	tcase_add_test(tc, test_backoff_reset_starts_again_from_one_second);
-	tcase_add_test(tc, test_plan_dials_candidates_first_in_order);
-	tcase_add_test(tc, test_plan_prefers_bootstrap_peers_of_the_table);
-	tcase_add_test(tc, test_plan_stops_at_neighbours_wanted);
-	tcase_add_test(tc, test_plan_never_dials_self);
-	tcase_add_test(tc, test_plan_skips_linked_peers);
-	tcase_add_test(tc, test_plan_skips_peers_in_backoff_until_it_ends);
-	tcase_add_test(tc, test_dial_ok_ends_the_backoff);
-	tcase_add_test(tc, test_plan_rotates_addresses_as_dials_fail);
-	tcase_add_test(tc, test_candidate_set_updates_in_place);
-	tcase_add_test(tc, test_duplicate_keeps_the_session_the_smaller_email_dialled);
-	tcase_add_test(tc, test_overlay_free_accepts_null);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(overlay_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+FB_CHECK_MAIN(.name = "overlay")

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/peertable.h"
+#include "check_main.h"
 
 #define SEC 1000LL
 #define T0 (1700000000000LL) /* a fixed wall-clock start, ms */
@@ -571,47 +572,4 @@ START_TEST(test_peertable_remove_many_keeps_lookups_right)
 }
 END_TEST
 
-static Suite *
-peertable_suite(void)
-{
-	Suite *s = suite_create("peertable");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_peertable_apply_inserts_new_email);
-	tcase_add_test(tc, test_peertable_apply_higher_seq_replaces);
-	tcase_add_test(tc, test_peertable_apply_equal_or_lower_seq_ignored);
-	tcase_add_test(tc, test_peertable_apply_expired_record_refused);
-	tcase_add_test(tc, test_peertable_apply_pin_mismatch_refused);
-	tcase_add_test(tc, test_peertable_pin_without_record_guards_first_record);
-	tcase_add_test(tc, test_peertable_apply_self_ignored);
-	tcase_add_test(tc, test_peertable_apply_strips_addresses_of_silent_record);
-	tcase_add_test(tc, test_peertable_apply_leaving_marks_offline);
-	tcase_add_test(tc, test_peertable_entry_status_stale_then_expire_removes);
-	tcase_add_test(tc, test_peertable_note_heartbeat_keeps_peer_online);
-	tcase_add_test(tc, test_peertable_set_connected_shows_connected_state);
-	tcase_add_test(tc, test_peertable_entry_availability_counts_heartbeats_per_connected_interval);
-	tcase_add_test(tc, test_peertable_entry_availability_never_connected_follows_freshness);
-	tcase_add_test(tc, test_peertable_entry_performance_log_scale_of_rtt);
-	tcase_add_test(tc, test_peertable_note_rtt_smooths_samples);
-	tcase_add_test(tc, test_peertable_apply_full_evicts_worst_score);
-	tcase_add_test(tc, test_peertable_apply_full_keeps_bootstrap_and_own_repository_hosts);
-	tcase_add_test(tc, test_peertable_changes_since_pages_oldest_first);
-	tcase_add_test(tc, test_peertable_changes_since_applies_filter);
-	tcase_add_test(tc, test_peertable_snapshot_filters_by_repository_best_first);
-	tcase_add_test(tc, test_peertable_restore_is_stale_until_fresh_evidence);
-	tcase_add_test(tc, test_peertable_remove_many_keeps_lookups_right);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(peertable_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+FB_CHECK_MAIN(.name = "peertable")

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "ratelimit.h"
+#include "check_main.h"
 
 static const struct cm_hash_key key = {1, 2};
 
@@ -60,28 +61,4 @@ START_TEST(test_ratelimit_take_stays_bounded_under_many_keys)
 }
 END_TEST
 
-static Suite *
-ratelimit_suite(void)
-{
-	Suite *s = suite_create("ratelimit");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_ratelimit_take_allows_burst_then_refuses);
-	tcase_add_test(tc, test_ratelimit_take_refills_at_rate);
-	tcase_add_test(tc, test_ratelimit_take_keys_are_independent);
-	tcase_add_test(tc, test_ratelimit_take_stays_bounded_under_many_keys);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(ratelimit_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
-}
+FB_CHECK_MAIN(.name = "ratelimit")

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "fb/score.h"
+#include "check_main.h"
 
 START_TEST(test_score_weighs_availability_60_and_performance_40)
 {
@@ -18,26 +19,4 @@ START_TEST(test_score_sql_has_the_same_weights)
 }
 END_TEST
 
-static Suite *
-score_suite(void)
-{
-	Suite *s = suite_create("score");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_score_weighs_availability_60_and_performance_40);
-	tcase_add_test(tc, test_score_sql_has_the_same_weights);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(score_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+FB_CHECK_MAIN(.name = "score")

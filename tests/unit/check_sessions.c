@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "daemon/sessions.h"
+#include "check_main.h"
 
 static const struct cm_hash_key test_key = {3, 4};
 
@@ -62,27 +63,4 @@ START_TEST(test_sessions_remove_unknown_id_changes_nothing)
 }
 END_TEST
 
-static Suite *
-sessions_suite(void)
-{
-	Suite *s = suite_create("sessions");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_sessions_add_then_get_finds_the_record);
-	tcase_add_test(tc, test_sessions_survive_growth_and_removals);
-	tcase_add_test(tc, test_sessions_remove_unknown_id_changes_nothing);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(sessions_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+FB_CHECK_MAIN(.name = "sessions")

@@ -13,6 +13,7 @@
 #include "daemon/store.h"
 #include "fb/identity.h"
 #include "fb/timeutil.h"
+#include "check_main.h"
 #include "testutil.h"
 
 #define SEC 1000LL
@@ -337,39 +338,5 @@ START_TEST(test_pa_store_save_into_missing_directory_fails)
 }
 END_TEST
 
-static Suite *
-store_suite(void)
-{
-	Suite *s = suite_create("store");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	/* Key generation under sanitizers is slow on busy machines. */
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_pa_store_load_after_save_restores_every_entry_stale);
-	tcase_add_test(tc, test_pa_store_save_empty_table_loads_nothing);
-	tcase_add_test(tc, test_pa_store_load_skips_and_counts_tampered_signature);
-	tcase_add_test(tc, test_pa_store_load_skips_fingerprint_not_the_certificates);
-	tcase_add_test(tc, test_pa_store_load_skips_bad_time);
-	tcase_add_test(tc, test_pa_store_load_skips_entries_expired_since_saved);
-	tcase_add_test(tc, test_pa_store_load_missing_file_returns_zero);
-	tcase_add_test(tc, test_pa_store_load_oversized_file_refused);
-	tcase_add_test(tc, test_pa_store_load_garbage_refused);
-	tcase_add_test(tc, test_pa_store_load_unknown_version_refused);
-	tcase_add_test(tc, test_pa_store_save_is_atomic_and_private);
-	tcase_add_test(tc, test_pa_store_save_into_missing_directory_fails);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(store_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+/* Key generation under sanitizers is slow on busy machines. */
+FB_CHECK_MAIN(.name = "store", .setup = setup, .teardown = teardown, .timeout_s = 60)

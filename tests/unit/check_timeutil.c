@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "fb/timeutil.h"
+#include "check_main.h"
 
 static int
 parse(const char *s, int64_t *ms)
@@ -78,29 +79,4 @@ START_TEST(test_time_wall_ms_is_after_2025_and_mono_never_goes_back)
 }
 END_TEST
 
-static Suite *
-timeutil_suite(void)
-{
-	Suite *s = suite_create("timeutil");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_time_format_ms_epoch_and_known_instant);
-	tcase_add_test(tc, test_time_format_ms_rejects_out_of_range_years);
-	tcase_add_test(tc, test_time_parse_ms_round_trips_every_day_of_leap_year);
-	tcase_add_test(tc, test_time_parse_ms_rejects_other_forms);
-	tcase_add_test(tc, test_time_wall_ms_is_after_2025_and_mono_never_goes_back);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(timeutil_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
-}
+FB_CHECK_MAIN(.name = "timeutil")

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/topology.h"
+#include "check_main.h"
 
 static const struct cm_hash_key test_key = {1, 2};
 
@@ -254,36 +255,4 @@ START_TEST(test_topology_write_after_a_change_needs_a_new_analysis)
 }
 END_TEST
 
-static Suite *
-topology_suite(void)
-{
-	Suite *s = suite_create("topology");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_topology_node_same_email_same_index);
-	tcase_add_test(tc, test_topology_node_rejects_what_is_not_an_email);
-	tcase_add_test(tc, test_topology_add_session_counts_each_pair_once);
-	tcase_add_test(tc, test_topology_add_session_refuses_unknown_nodes);
-	tcase_add_test(tc, test_topology_analyse_two_components_is_a_partition);
-	tcase_add_test(tc, test_topology_analyse_degree_histogram_and_average);
-	tcase_add_test(tc, test_topology_analyse_diameter_of_a_long_path_from_spread_sources);
-	tcase_add_test(tc, test_topology_grows_to_a_ring_of_many_nodes);
-	tcase_add_test(tc, test_topology_add_peers_connected_entries_are_sessions);
-	tcase_add_test(tc, test_topology_add_peers_refuses_a_bad_email_naming_the_entry);
-	tcase_add_test(tc, test_topology_write_summary_json_is_one_line);
-	tcase_add_test(tc, test_topology_write_after_a_change_needs_a_new_analysis);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(topology_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+FB_CHECK_MAIN(.name = "topology")

@@ -9,6 +9,7 @@
 
 #include "net/transport.h"
 #include "fb/identity.h"
+#include "check_main.h"
 
 struct side {
 	int opened;
@@ -374,35 +375,4 @@ START_TEST(test_tp_new_missing_key_file_fails)
 }
 END_TEST
 
-static Suite *
-transport_suite(void)
-{
-	Suite *s = suite_create("transport");
-	TCase *tc = tcase_create("loopback");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_tp_connect_exchanges_text_both_ways);
-	tcase_add_test(tc, test_tp_send_text_from_callback_during_a_burst);
-	tcase_add_test(tc, test_tp_ping_reports_round_trip);
-	tcase_add_test(tc, test_tp_close_delivers_code_to_both_sides);
-	tcase_add_test(tc, test_tp_connect_pin_mismatch_fails_handshake);
-	tcase_add_test(tc, test_tp_send_text_refuses_over_limit_and_carries_the_limit);
-	tcase_add_test(tc, test_tp_send_text_large_frame_arrives_without_further_traffic);
-	tcase_add_test(tc, test_tp_connect_refused_port_reports_close);
-	tcase_add_test(tc, test_tp_new_missing_key_file_fails);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(transport_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+FB_CHECK_MAIN(.name = "transport", .setup = setup, .teardown = teardown, .timeout_s = 30)

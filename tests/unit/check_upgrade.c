@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "net/upgrade.h"
+#include "check_main.h"
 
 #define PATH "/gossip/v1"
 #define PROTO "flashback-gossip.v1"
@@ -363,51 +364,4 @@ START_TEST(test_upgrade_builders_refuse_a_buffer_too_small)
 }
 END_TEST
 
-static Suite *
-upgrade_suite(void)
-{
-	Suite *s = suite_create("upgrade");
-	TCase *req = tcase_create("request"), *resp = tcase_create("response");
-
-	tcase_add_test(req, test_upgrade_accepts_a_valid_request);
-	tcase_add_test(req, test_upgrade_accept_key_matches_rfc6455_example);
-	tcase_add_test(req, test_upgrade_key_from_nonce_is_base64_of_16_bytes);
-	tcase_add_test(req, test_upgrade_rejects_missing_key);
-	tcase_add_test(req, test_upgrade_rejects_duplicate_key);
-	tcase_add_test(req, test_upgrade_rejects_key_that_is_not_16_bytes_of_base64);
-	tcase_add_test(req, test_upgrade_rejects_wrong_version_with_426);
-	tcase_add_test(req, test_upgrade_rejects_wrong_path_with_404);
-	tcase_add_test(req, test_upgrade_rejects_other_method_with_405);
-	tcase_add_test(req, test_upgrade_rejects_missing_subprotocol);
-	tcase_add_test(req, test_upgrade_rejects_request_that_is_not_an_upgrade);
-	tcase_add_test(req, test_upgrade_rejects_oversized_headers_with_431);
-	tcase_add_test(req, test_upgrade_rejects_too_many_header_lines_with_431);
-	tcase_add_test(req, test_upgrade_rejects_malformed_header_line);
-	tcase_add_test(req, test_upgrade_partial_request_needs_more);
-	tcase_add_test(req, test_upgrade_leaves_bytes_after_the_block);
-	tcase_add_test(req, test_upgrade_declines_permessage_deflate);
-	tcase_add_test(req, test_upgrade_reads_header_names_and_tokens_loosely);
-	tcase_add_test(req, test_upgrade_request_built_is_accepted_and_answered);
-	tcase_add_test(resp, test_upgrade_response_rejects_wrong_accept);
-	tcase_add_test(resp, test_upgrade_response_rejects_other_or_missing_subprotocol);
-	tcase_add_test(resp, test_upgrade_response_rejects_an_extension);
-	tcase_add_test(resp, test_upgrade_response_rejects_status_other_than_101);
-	tcase_add_test(resp, test_upgrade_partial_response_needs_more);
-	tcase_add_test(resp, test_upgrade_refusal_names_status_and_closes);
-	tcase_add_test(resp, test_upgrade_builders_refuse_a_buffer_too_small);
-	suite_add_tcase(s, req);
-	suite_add_tcase(s, resp);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(upgrade_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+FB_CHECK_MAIN(.name = "upgrade")

@@ -5,6 +5,7 @@
 
 #include "fb/random.h"
 #include "fb/validate.h"
+#include "check_main.h"
 
 #define V(fn, s) fn((s), strlen(s))
 
@@ -140,35 +141,4 @@ START_TEST(test_cm_parse_int_whole_number_in_range_only)
 }
 END_TEST
 
-static Suite *
-validate_suite(void)
-{
-	Suite *s = suite_create("validate");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_valid_email_accepts_plain_addresses);
-	tcase_add_test(tc, test_valid_email_rejects_malformed);
-	tcase_add_test(tc, test_valid_email_local_part_limit);
-	tcase_add_test(tc, test_valid_email_rejects_embedded_nul);
-	tcase_add_test(tc, test_valid_ip_accepts_v4_and_v6);
-	tcase_add_test(tc, test_valid_ip_rejects_non_literals_and_unusable);
-	tcase_add_test(tc, test_valid_port_range_edges);
-	tcase_add_test(tc, test_valid_uuid_forms);
-	tcase_add_test(tc, test_uuid_generate_is_valid_lowercase_and_unique);
-	tcase_add_test(tc, test_valid_repo_name_rules);
-	tcase_add_test(tc, test_cm_parse_int_whole_number_in_range_only);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(validate_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
-}
+FB_CHECK_MAIN(.name = "validate")

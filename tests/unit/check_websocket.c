@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "net/websocket.h"
+#include "check_main.h"
 
 #define PIPE_BYTES (1024 * 1024)
 
@@ -189,31 +190,4 @@ START_TEST(test_ws_conn_close_handshake_reports_code_and_refuses_more)
 }
 END_TEST
 
-static Suite *
-websocket_suite(void)
-{
-	Suite *s = suite_create("websocket");
-	TCase *tc = tcase_create("pipes");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_ws_conn_carries_text_both_ways);
-	tcase_add_test(tc, test_ws_conn_sends_what_on_msg_queues);
-	tcase_add_test(tc, test_ws_conn_resumes_a_frame_the_sender_took_in_parts);
-	tcase_add_test(tc, test_ws_conn_closes_an_unmasked_client_frame_with_1002);
-	tcase_add_test(tc, test_ws_conn_closes_a_message_over_the_limit_with_1009);
-	tcase_add_test(tc, test_ws_conn_close_handshake_reports_code_and_refuses_more);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(websocket_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+FB_CHECK_MAIN(.name = "websocket", .setup = setup, .teardown = teardown)
