@@ -49,7 +49,6 @@ struct tp_session {
 	char close_reason[124];
 	bool close_reported;
 	int busy; /* nesting depth of our own dispatch: free only at depth 0 */
-	void *data;
 };
 
 struct tp_ctx {
@@ -735,18 +734,6 @@ const char *
 tp_session_peer_cert_pem(const struct tp_session *s)
 {
 	return s->peer_pem;
-}
-
-void
-tp_session_set_data(struct tp_session *s, void *data)
-{
-	s->data = data;
-}
-
-void *
-tp_session_data(const struct tp_session *s)
-{
-	return s->data;
 }
 
 const struct tp_stats *

@@ -98,8 +98,6 @@ bool tp_session_inbound(const struct tp_session *s);
 /* The peer's TLS certificate: fingerprint and PEM; NULL before on_open. */
 const char *tp_session_fingerprint(const struct tp_session *s);
 const char *tp_session_peer_cert_pem(const struct tp_session *s);
-void tp_session_set_data(struct tp_session *s, void *data);
-void *tp_session_data(const struct tp_session *s);
 
 /* Counters for status and tests. */
 struct tp_stats {
