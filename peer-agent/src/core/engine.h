@@ -1,5 +1,5 @@
 /*
- * engine.h - the gossip rules (ARCHITECTURE.md §6), pure.
+ * engine.h - the gossip rules (docs/protocol.md: the hello in §1, messages in §4), pure.
  *
  * The engine takes frames from neighbours, the current time and a random
  * source, updates the peer table and answers with actions: send this frame to

@@ -10,7 +10,7 @@
  * ignored), the fingerprint pinned for the email, and what the agent observed
  * itself: direct heartbeats, round-trip times, whether a session is up.
  *
- * Freshness (ARCHITECTURE.md §5): last_seen is the newest of a direct
+ * Freshness (docs/protocol.md §5): last_seen is the newest of a direct
  * heartbeat and the issued_at of the newest record. peer_status is "online"
  * while last_seen is within stale_ms, "stale" after that, "offline" once the
  * peer announced it is leaving; the entry is removed when last_seen is older

@@ -1,0 +1,131 @@
+/*
+ * engine_internal.h - what the engine's files share; callers use engine.h.
+ *
+ * engine.c: lifecycle, neighbours, actions, receiving and timers.
+ * engine_records.c: record checks, our own record, seen envelope ids.
+ * engine_requests.c: requests and their answers, anti-entropy, discovery.
+ */
+#ifndef PA_ENGINE_INTERNAL_H
+#define PA_ENGINE_INTERNAL_H
+
+#include "core/engine.h"
+#include "fb/codec.h"
+
+#define ENGINE_MAX_PENDING 64
+
+struct nb {
+	uint64_t id;
+	bool inbound;
+	bool authed;
+	bool has_tls_fp;
+	char tls_fp[CM_FINGERPRINT_LEN + 1];
+	char *email;
+	uint64_t since;       /* its table version our last digest answer covered */
+	uint64_t mark_prev;   /* our table version at the exchange before the last */
+	uint64_t mark_last;   /* our table version at the last exchange */
+};
+
+struct pending {
+	char id[CM_UUID_TEXT_LEN + 1];
+	int64_t created_ms;
+	uint64_t nb;
+	bool anti_entropy;
+	struct cm_strlist emails; /* discovery: who answered records */
+};
+
+/* A set of 128-bit ids, open addressing; {0, 0} marks an empty slot. */
+struct idset {
+	uint64_t (*keys)[2];
+	size_t cap, len;
+};
+
+struct engine {
+	struct engine_config cfg;
+	struct peertable *table;
+	const struct cm_identity *id;
+	bool has_self;
+	struct cm_signed_record self;
+	char *self_text;   /* self as JSON text, with its certificate: every hello carries it */
+	char self_fp[CM_FINGERPRINT_LEN + 1];
+
+	struct nb *nbs;
+	size_t nnbs, capnbs;
+
+	struct pending pending[ENGINE_MAX_PENDING];
+	size_t npending;
+
+	/* Two generations: an id is remembered for between half and all of the limits. */
+	struct idset seen_cur, seen_prev;
+	int64_t seen_started_ms;
+
+	bool timers_started;
+	int64_t started_ms; /* first tick */
+	bool assumed_synced; /* engine_assume_synced: in sync from the start */
+	int64_t next_heartbeat_ms, next_reannounce_ms, next_ae_ms, next_expire_ms;
+	int64_t next_table_expire_ms;
+	struct engine_stats stats;
+};
+
+/* Randomness */
+
+static inline uint64_t
+eng_rng_u64(struct engine_rng *rng)
+{
+	return rng->next(rng->ctx);
+}
+
+/* Uniform in [0, n), n > 0. */
+static inline size_t
+eng_rng_below(struct engine_rng *rng, size_t n)
+{
+	return (size_t)(eng_rng_u64(rng) % n);
+}
+
+/* engine.c: actions */
+
+/* Queues a copy of frame for neighbour. */
+int eng_queue_send(struct engine *e, struct engine_actions *out, uint64_t neighbour,
+		   const char *frame, size_t len);
+/* Encodes env into a new frame string the caller frees; NULL on failure. */
+char *eng_encode_frame(const struct cm_envelope *env, size_t *len);
+/* An envelope from us with a fresh id; payload left for the caller. */
+void eng_envelope_init(struct engine *e, struct cm_envelope *env, enum cm_msg_type type, int ttl,
+		       int64_t now_ms, struct engine_rng *rng, char id[CM_UUID_TEXT_LEN + 1]);
+/* Sends frame to up to k random authenticated neighbours other than except. */
+size_t eng_send_random(struct engine *e, struct engine_actions *out, const char *frame,
+		       size_t len, int k, uint64_t except, struct engine_rng *rng);
+
+/* engine_records.c: seen ids */
+
+bool eng_seen_has(const struct engine *e, const char *id);
+void eng_seen_add(struct engine *e, const char *id, int64_t now_ms);
+void eng_seen_rotate_if_due(struct engine *e, int64_t now_ms);
+void eng_seen_free(struct engine *e);
+
+/* engine_records.c: verification */
+
+int eng_verify_record(const struct engine *e, const struct cm_signed_record *rec,
+		      char fp[CM_FINGERPRINT_LEN + 1]);
+enum engine_verdict eng_check_record(struct engine *e, const struct cm_signed_record *rec,
+				     int64_t now_ms, const char *verified_fp,
+				     char fp[CM_FINGERPRINT_LEN + 1]);
+enum engine_verdict eng_apply_record(struct engine *e, const struct cm_signed_record *rec,
+				     const char *fp, int64_t now_ms);
+
+/* engine_records.c: our own record */
+
+int eng_resign_self(struct engine *e, const struct cm_peer_record *tmpl, int64_t now_ms);
+int eng_announce_self(struct engine *e, uint64_t to, bool with_cert, int64_t now_ms,
+		      struct engine_rng *rng, struct engine_actions *out);
+
+/* engine_requests.c */
+
+void eng_pending_expire(struct engine *e, int64_t now_ms);
+void eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env,
+			int64_t now_ms, struct engine_rng *rng, struct engine_actions *out);
+enum engine_verdict eng_receive_list(struct engine *e, struct nb *n, const struct cm_envelope *env,
+				     int64_t now_ms);
+void eng_anti_entropy(struct engine *e, int64_t now_ms, struct engine_rng *rng,
+		      struct engine_actions *out);
+
+#endif

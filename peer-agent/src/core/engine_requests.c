@@ -1,0 +1,482 @@
+/*
+ * engine_requests.c - PEER_REQUEST and PEER_LIST_RESPONSE: the requests we
+ * wait answers for, our answers to others' (the sharing rules), anti-entropy
+ * with its Bloom filter, and discovery. Pure: no sockets, no clock.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fb/base64.h"
+#include "fb/codec.h"
+#include "core/engine_internal.h"
+
+#define BLOOM_BITS_PER_KEY 10 /* with 7 hashes: about 1 % false positives */
+#define BLOOM_K 7
+/* Room for the envelope around the records of one PEER_LIST_RESPONSE frame. */
+#define FRAME_OVERHEAD 1024
+
+/* Bloom filter over (email, seq) keys */
+
+/*
+ * 64-bit FNV-1a: docs/protocol.md fixes it (and its offset basis) as the
+ * filter's hash, so both ends agree. Unkeyed, which is fine here: a filter
+ * only summarises records, it is no table an attacker could fill.
+ */
+#define FNV1A_OFFSET 14695981039346656037ULL
+#define FNV1A_PRIME 1099511628211ULL
+
+static uint64_t
+fnv1a(const void *data, size_t len, uint64_t h)
+{
+	const unsigned char *p = data;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * FNV1A_PRIME;
+	return h;
+}
+
+static void
+record_hashes(const char *email, int64_t seq, int64_t seed, uint64_t *h1, uint64_t *h2)
+{
+	unsigned char le_seed[8], le_seq[8];
+	uint64_t h;
+
+	/* Little-endian whatever the host, as the protocol fixes it. */
+	for (int i = 0; i < 8; i++) {
+		le_seed[i] = (unsigned char)((uint64_t)seed >> (8 * i));
+		le_seq[i] = (unsigned char)((uint64_t)seq >> (8 * i));
+	}
+	h = fnv1a(le_seed, sizeof(le_seed), FNV1A_OFFSET);
+	h = fnv1a(email, strlen(email) + 1, h);
+	h = fnv1a(le_seq, sizeof(le_seq), h);
+	*h1 = h;
+	/* A second, independent-enough hash for double hashing (splitmix64 finaliser). */
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	*h2 = h | 1;
+}
+
+static void
+bloom_add(unsigned char *bits, size_t nbits, int k, const char *email, int64_t seq,
+	  int64_t seed)
+{
+	uint64_t h1, h2;
+
+	record_hashes(email, seq, seed, &h1, &h2);
+	for (int i = 0; i < k; i++) {
+		size_t b = (size_t)((h1 + (uint64_t)i * h2) % nbits);
+
+		bits[b / 8] |= (unsigned char)(1u << (b % 8));
+	}
+}
+
+static bool
+bloom_has(const unsigned char *bits, size_t nbits, int k, const char *email, int64_t seq,
+	  int64_t seed)
+{
+	uint64_t h1, h2;
+
+	record_hashes(email, seq, seed, &h1, &h2);
+	for (int i = 0; i < k; i++) {
+		size_t b = (size_t)((h1 + (uint64_t)i * h2) % nbits);
+
+		if (!(bits[b / 8] & (1u << (b % 8))))
+			return false;
+	}
+	return true;
+}
+
+/* Pending requests */
+
+static struct pending *
+pending_get(struct engine *e, const char *id, uint64_t nb)
+{
+	for (size_t i = 0; i < e->npending; i++)
+		if (e->pending[i].nb == nb && strcmp(e->pending[i].id, id) == 0)
+			return &e->pending[i];
+	return NULL;
+}
+
+static void
+pending_drop(struct engine *e, size_t i)
+{
+	cm_strlist_clear(&e->pending[i].emails);
+	e->pending[i] = e->pending[--e->npending];
+}
+
+static struct pending *
+pending_add(struct engine *e, const char *id, uint64_t nb, bool ae, int64_t now_ms)
+{
+	struct pending *p;
+
+	if (e->npending == ENGINE_MAX_PENDING) {
+		size_t oldest = 0;
+
+		for (size_t i = 1; i < e->npending; i++)
+			if (e->pending[i].created_ms < e->pending[oldest].created_ms)
+				oldest = i;
+		pending_drop(e, oldest);
+	}
+	p = &e->pending[e->npending++];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->id, sizeof(p->id), "%s", id);
+	p->nb = nb;
+	p->anti_entropy = ae;
+	p->created_ms = now_ms;
+	return p;
+}
+
+/* Forgets requests older than request_timeout_ms. */
+void
+eng_pending_expire(struct engine *e, int64_t now_ms)
+{
+	for (size_t i = e->npending; i-- > 0;)
+		if (now_ms - e->pending[i].created_ms > e->cfg.request_timeout_ms)
+			pending_drop(e, i);
+}
+
+/* Answers */
+
+/* What a requester may receive: the sharing rules, repositories, the digest. */
+struct answer_filter {
+	bool requester_broadcasting;
+	const char *requester_email;
+	const struct cm_strlist *repos;
+	const unsigned char *bloom;
+	size_t bloom_bits;
+	int k;
+	int64_t seed;
+	int64_t now_ms;
+	int64_t expire_ms;
+	int64_t issued_after_ms; /* 0: any */
+};
+
+static bool
+record_passes(const struct cm_signed_record *rec, const struct answer_filter *f)
+{
+	const struct cm_peer_record *r = &rec->record;
+	bool any = f->repos == NULL || f->repos->len == 0;
+
+	/* A silent requester learns bootstrap peers only. */
+	if (!f->requester_broadcasting && !r->is_bootstrap)
+		return false;
+	if (f->requester_email != NULL && strcmp(r->email, f->requester_email) == 0)
+		return false;
+	if (f->now_ms - r->issued_at_ms > f->expire_ms || r->issued_at_ms < f->issued_after_ms)
+		return false;
+	for (size_t i = 0; !any && i < f->repos->len; i++)
+		for (size_t j = 0; !any && j < r->repositories.len; j++)
+			any = strcmp(r->repositories.items[j].name, f->repos->items[i]) == 0;
+	if (!any)
+		return false;
+	return f->bloom == NULL ||
+	       !bloom_has(f->bloom, f->bloom_bits, f->k, r->email, r->seq, f->seed);
+}
+
+static bool
+entry_passes(const struct peertable_entry *e, void *arg)
+{
+	return !e->offline && record_passes(&e->rec, arg);
+}
+
+/* A rough upper bound of a record's size in a frame (JSON escaping included). */
+static size_t
+record_frame_size(const struct cm_signed_record *r)
+{
+	size_t n = 64;
+
+	n += r->canonical != NULL ? strlen(r->canonical) : 2048;
+	n += r->public_certificate != NULL ? strlen(r->public_certificate) * 2 : 0;
+	n += r->signature != NULL ? strlen(r->signature) : 0;
+	return n;
+}
+
+/*
+ * Sends recs to neighbour as PEER_LIST_RESPONSEs with request_id, split so
+ * every frame stays within the frame and list limits. At least one frame goes
+ * out, so an empty answer still tells the requester the version.
+ */
+static void
+send_list(struct engine *e, struct engine_actions *out, uint64_t neighbour,
+	  const char *request_id, const struct cm_signed_record *const *recs, size_t n,
+	  bool has_version, uint64_t version, int64_t now_ms, struct engine_rng *rng)
+{
+	size_t i = 0;
+
+	do {
+		struct cm_envelope env;
+		struct cm_signed_record *batch;
+		char id[CM_UUID_TEXT_LEN + 1];
+		size_t k = 0, bytes = FRAME_OVERHEAD, len;
+		char *frame;
+
+		batch = calloc(n - i + 1, sizeof(*batch));
+		if (batch == NULL)
+			return;
+		while (i < n && k < CM_MAX_LIST_PEERS &&
+		       bytes + record_frame_size(recs[i]) <= CM_MAX_FRAME) {
+			bytes += record_frame_size(recs[i]);
+			batch[k++] = *recs[i++]; /* shallow: borrowed for encoding only */
+		}
+		if (k == 0 && i < n) /* one record that cannot fit: never happens within limits */
+			i++;
+		eng_envelope_init(e, &env, CM_MSG_PEER_LIST_RESPONSE, 1, now_ms, rng, id);
+		env.payload.list_response.request_id = (char *)request_id;
+		env.payload.list_response.peers.items = batch;
+		env.payload.list_response.peers.len = k;
+		env.payload.list_response.has_version = has_version;
+		env.payload.list_response.version = (int64_t)version;
+		if ((frame = eng_encode_frame(&env, &len)) != NULL) {
+			eng_queue_send(e, out, neighbour, frame, len);
+			free(frame);
+		}
+		free(batch);
+	} while (i < n);
+}
+
+/* Our own record joins an answer when it passes the same filter. */
+static size_t
+add_self_if_passes(struct engine *e, const struct answer_filter *f,
+		   const struct cm_signed_record **recs, size_t k)
+{
+	if (e->has_self && !e->self.record.leaving && record_passes(&e->self, f))
+		recs[k++] = &e->self;
+	return k;
+}
+
+void
+eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env,
+		   int64_t now_ms, struct engine_rng *rng, struct engine_actions *out)
+{
+	const struct cm_peer_request *req = &env->payload.request;
+	const struct peertable_entry *requester = peertable_get(e->table, n->email);
+	struct answer_filter f = {
+		.requester_broadcasting = requester != NULL && requester->rec.record.is_broadcasting,
+		.requester_email = n->email,
+		.repos = &req->repositories,
+		.now_ms = now_ms,
+		.expire_ms = e->cfg.expire_ms,
+	};
+	unsigned char *bloom = NULL;
+	size_t max, k = 0, bloom_len = 0;
+	const struct peertable_entry **entries;
+	const struct cm_signed_record **recs;
+	uint64_t next = peertable_version(e->table);
+
+	if (req->has_digest) {
+		if (cm_base64_decode(req->digest.bloom, strlen(req->digest.bloom), &bloom, &bloom_len,
+				     NULL) != 0 ||
+		    bloom_len == 0) {
+			free(bloom);
+			return;
+		}
+		f.bloom = bloom;
+		f.bloom_bits = bloom_len * 8;
+		f.k = req->digest.k;
+		f.seed = req->digest.seed;
+		f.issued_after_ms = req->digest.issued_after_ms;
+		max = e->cfg.ae_max_records;
+	} else {
+		max = e->cfg.request_max_records;
+	}
+	entries = calloc(max + 1, sizeof(*entries));
+	recs = calloc(max + 2, sizeof(*recs));
+	if (entries != NULL && recs != NULL) {
+		size_t ne;
+
+		if (req->has_digest) {
+			ne = peertable_changes_since(e->table, (uint64_t)req->digest.since, max,
+						     entry_passes, &f, entries, &next);
+		} else {
+			size_t cursor = 0;
+			const struct peertable_entry *pe;
+
+			ne = 0;
+			while (ne < max && (pe = peertable_next(e->table, &cursor)) != NULL)
+				if (entry_passes(pe, &f))
+					entries[ne++] = pe;
+		}
+		for (size_t i = 0; i < ne; i++)
+			recs[k++] = &entries[i]->rec;
+		k = add_self_if_passes(e, &f, recs, k);
+		send_list(e, out, n->id, env->id, recs, k, req->has_digest, next, now_ms, rng);
+		e->stats.requests_answered++;
+	}
+	free(entries);
+	free(recs);
+	free(bloom);
+}
+
+/* Answers to our requests */
+
+enum engine_verdict
+eng_receive_list(struct engine *e, struct nb *n, const struct cm_envelope *env, int64_t now_ms)
+{
+	const struct cm_peer_list_response *lr = &env->payload.list_response;
+	struct pending *p = pending_get(e, lr->request_id, n->id);
+
+	if (p == NULL)
+		return ENGINE_DROP_UNSOLICITED;
+	for (size_t i = 0; i < lr->peers.len; i++) {
+		const struct cm_signed_record *rec = &lr->peers.items[i];
+		char fp[CM_FINGERPRINT_LEN + 1];
+		enum engine_verdict v = eng_check_record(e, rec, now_ms, NULL, fp);
+
+		if (v == ENGINE_ACCEPTED)
+			v = eng_apply_record(e, rec, fp, now_ms);
+		if (v != ENGINE_ACCEPTED && v != ENGINE_DROP_OLD)
+			continue;
+		if (!p->anti_entropy && p->emails.len < e->cfg.request_max_records &&
+		    peertable_get(e->table, rec->record.email) != NULL)
+			cm_strlist_append(&p->emails, rec->record.email);
+	}
+	if (p->anti_entropy && lr->has_version)
+		n->since = (uint64_t)lr->version;
+	return ENGINE_ACCEPTED;
+}
+
+/* Anti-entropy */
+
+/* Keys of our records changed after our version mark, plus our own record. */
+struct bloom_build {
+	unsigned char *bits;
+	size_t nbits;
+	int64_t seed;
+};
+
+static bool
+bloom_collect(const struct peertable_entry *pe, void *arg)
+{
+	struct bloom_build *b = arg;
+
+	bloom_add(b->bits, b->nbits, BLOOM_K, pe->rec.record.email, pe->rec.record.seq, b->seed);
+	return false;
+}
+
+void
+eng_anti_entropy(struct engine *e, int64_t now_ms, struct engine_rng *rng,
+		 struct engine_actions *out)
+{
+	size_t authed = engine_neighbour_count(e), pick, nkeys, nbytes;
+	const struct peertable_entry *held;
+	struct nb *n = NULL;
+	struct bloom_build b;
+	struct cm_envelope env;
+	char id[CM_UUID_TEXT_LEN + 1];
+	uint64_t next;
+	char *frame;
+	size_t len;
+
+	if (authed == 0)
+		return;
+	pick = eng_rng_below(rng, authed);
+	for (size_t i = 0; i < e->nnbs && n == NULL; i++)
+		if (e->nbs[i].authed && pick-- == 0)
+			n = &e->nbs[i];
+	/*
+	 * The filter holds what changed here since the exchange before the last
+	 * one with this neighbour: what it changed since then is most likely
+	 * among it, and older news is rare.
+	 */
+	nkeys = (size_t)(peertable_version(e->table) - n->mark_prev) + 1;
+	if (nkeys > peertable_count(e->table) + 1)
+		nkeys = peertable_count(e->table) + 1;
+	held = peertable_get(e->table, n->email);
+	nbytes = (nkeys * BLOOM_BITS_PER_KEY + 7) / 8;
+	if (nbytes < 8)
+		nbytes = 8;
+	if (nbytes > CM_MAX_BLOOM_BYTES)
+		nbytes = CM_MAX_BLOOM_BYTES;
+	b.nbits = nbytes * 8;
+	b.seed = (int64_t)(eng_rng_u64(rng) & (uint64_t)CM_MAX_SAFE_INTEGER);
+	if ((b.bits = calloc(1, nbytes)) == NULL)
+		return;
+	peertable_changes_since(e->table, n->mark_prev, SIZE_MAX, bloom_collect, &b, NULL, &next);
+	/* The neighbour's own record, as we hold it: else every answer would carry it again. */
+	if (held != NULL)
+		bloom_collect(held, &b);
+	eng_envelope_init(e, &env, CM_MSG_PEER_REQUEST, 1, now_ms, rng, id);
+	env.payload.request.has_digest = true;
+	env.payload.request.digest.since = (int64_t)n->since;
+	/*
+	 * Once in sync, only recent records are wanted. Without this, a
+	 * newcomer that pulled the whole table would offer all of it back to
+	 * every neighbour as its own changes (the simulator's churn runs: about
+	 * 200 MB per newcomer at 10k nodes).
+	 */
+	if (e->assumed_synced || now_ms - e->started_ms >= e->cfg.ae_warm_ms)
+		env.payload.request.digest.issued_after_ms = now_ms - e->cfg.ae_fresh_ms;
+	env.payload.request.digest.seed = b.seed;
+	env.payload.request.digest.k = BLOOM_K;
+	env.payload.request.digest.bloom = cm_base64_encode(b.bits, nbytes);
+	free(b.bits);
+	if (env.payload.request.digest.bloom == NULL)
+		return;
+	frame = eng_encode_frame(&env, &len);
+	free(env.payload.request.digest.bloom);
+	if (frame == NULL)
+		return;
+	eng_queue_send(e, out, n->id, frame, len);
+	free(frame);
+	pending_add(e, id, n->id, true, now_ms);
+	n->mark_prev = n->mark_last;
+	n->mark_last = peertable_version(e->table);
+	e->stats.anti_entropy_rounds++;
+}
+
+/* Discovery */
+
+int
+engine_request(struct engine *e, const struct cm_strlist *repos, int k, int64_t now_ms,
+	       struct engine_rng *rng, char id_out[CM_UUID_TEXT_LEN + 1],
+	       struct engine_actions *out)
+{
+	struct cm_envelope env;
+	char *frame;
+	size_t len, before = out->len;
+	int asked = 0;
+
+	id_out[0] = '\0';
+	if (!e->has_self || engine_neighbour_count(e) == 0)
+		return 0;
+	eng_envelope_init(e, &env, CM_MSG_PEER_REQUEST, 1, now_ms, rng, id_out);
+	env.payload.request.repositories = *repos;
+	if ((frame = eng_encode_frame(&env, &len)) == NULL)
+		return 0;
+	eng_send_random(e, out, frame, len, k, 0, rng);
+	free(frame);
+	/* One pending entry per asked neighbour, all under the same request id. */
+	for (size_t i = before; i < out->len; i++) {
+		pending_add(e, id_out, out->items[i].neighbour, false, now_ms);
+		asked++;
+	}
+	return asked;
+}
+
+int
+engine_request_take(struct engine *e, const char *id, struct cm_strlist *emails)
+{
+	bool found = false;
+
+	for (size_t i = e->npending; i-- > 0;) {
+		struct pending *p = &e->pending[i];
+
+		if (strcmp(p->id, id) != 0)
+			continue;
+		found = true;
+		for (size_t j = 0; j < p->emails.len; j++) {
+			bool dup = false;
+
+			for (size_t m = 0; m < emails->len && !dup; m++)
+				dup = strcmp(emails->items[m], p->emails.items[j]) == 0;
+			if (!dup)
+				cm_strlist_append(emails, p->emails.items[j]);
+		}
+		pending_drop(e, i);
+	}
+	return found ? 0 : -1;
+}
