@@ -1,4 +1,5 @@
 /* check_engine.c - the gossip rules, one behaviour per test, on engines wired in memory. */
+#define _GNU_SOURCE /* nftw, in testutil.h */
 #include <check.h>
 #include <gnutls/gnutls.h>
 #include <stdbool.h>
@@ -11,6 +12,7 @@
 #include "fb/codec.h"
 #include "fb/random.h"
 #include "check_main.h"
+#include "testutil.h"
 
 #define SEC 1000LL
 #define T0 (1700000000000LL)
@@ -53,16 +55,6 @@ static size_t NP;
 static struct engine_actions acts[MAXP];
 static int64_t now;
 
-static struct cm_identity *
-ident(const char *email)
-{
-	struct cm_err err = {0};
-	struct cm_identity *id = cm_identity_generate(email, 30, &err);
-
-	ck_assert_msg(id != NULL, "%s", err.msg);
-	return id;
-}
-
 static void
 self_record(struct cm_peer_record *r, const char *email, bool broadcasting, bool bootstrap,
 	    const char *repo, int n)
@@ -95,7 +87,7 @@ add_peer_cfg(bool broadcasting, bool bootstrap, const char *repo,
 
 	ck_assert_uint_lt(i, MAXP);
 	snprintf(email, sizeof(email), "p%zu@example.com", i);
-	p->id = ident(email);
+	p->id = tu_identity(email);
 	snprintf(p->fp, sizeof(p->fp), "%s", cm_cert_fingerprint(cm_identity_cert(p->id)));
 	peertable_config_default(&tc);
 	p->t = peertable_new(&tc, email);
@@ -512,7 +504,7 @@ START_TEST(test_engine_receive_pin_mismatch_dropped)
 	char *f;
 
 	hub_holding_origin(&hub, &origin, &rec);
-	impostor = ident(cm_identity_email(P[origin].id));
+	impostor = tu_identity(cm_identity_email(P[origin].id));
 	/* Same email, another key, higher seq: refused by the pin. */
 	self_record(&r, cm_identity_email(P[origin].id), true, false, "evil", 99);
 	r.seq = 6;
@@ -864,7 +856,7 @@ START_TEST(test_engine_receive_refresh_signed_by_other_key_dropped)
 	char *f;
 
 	hub_holding_origin(&hub, &origin, &rec);
-	impostor = ident(cm_identity_email(P[origin].id));
+	impostor = tu_identity(cm_identity_email(P[origin].id));
 	clear_actions();
 	/* Without a certificate of its own, the impostor's refresh meets the held one. */
 	self_record(&r, cm_identity_email(P[origin].id), true, false, "evil", 99);

@@ -46,19 +46,9 @@ run(const char *fmt, const char *arg)
 	return out;
 }
 
-static struct cm_identity *
-new_identity(const char *email)
-{
-	struct cm_err e = {0};
-	struct cm_identity *id = cm_identity_generate(email, 30, &e);
-
-	ck_assert_msg(id != NULL, "%s", e.msg);
-	return id;
-}
-
 START_TEST(test_identity_generate_names_email_in_san_and_cn)
 {
-	struct cm_identity *id = new_identity("alice@example.com");
+	struct cm_identity *id = tu_identity("alice@example.com");
 	struct cm_err e;
 
 	ck_assert_str_eq(cm_identity_email(id), "alice@example.com");
@@ -83,7 +73,7 @@ END_TEST
 
 START_TEST(test_identity_save_load_round_trip_key_mode_0600)
 {
-	struct cm_identity *id = new_identity("bob@example.org"), *back;
+	struct cm_identity *id = tu_identity("bob@example.org"), *back;
 	struct cm_err e;
 	struct stat st;
 
@@ -101,7 +91,7 @@ END_TEST
 
 START_TEST(test_identity_load_rejects_key_of_another_cert)
 {
-	struct cm_identity *a = new_identity("a@example.com"), *b = new_identity("b@example.com");
+	struct cm_identity *a = tu_identity("a@example.com"), *b = tu_identity("b@example.com");
 	struct cm_err e;
 
 	cm_identity_save(a, tu_path("a.key"), tu_path("a.crt"), &e);
@@ -115,7 +105,7 @@ END_TEST
 
 START_TEST(test_cert_fingerprint_matches_certtool)
 {
-	struct cm_identity *id = new_identity("fp@example.com");
+	struct cm_identity *id = tu_identity("fp@example.com");
 	struct cm_err e;
 	const char *fp = cm_cert_fingerprint(cm_identity_cert(id));
 
@@ -132,7 +122,7 @@ END_TEST
 
 START_TEST(test_cert_from_der_and_pem_agree)
 {
-	struct cm_identity *id = new_identity("der@example.com");
+	struct cm_identity *id = tu_identity("der@example.com");
 	struct cm_err e;
 	struct cm_cert *c;
 	unsigned char der[4096];
@@ -188,7 +178,7 @@ make_ca_and_leaf(const char *email)
 
 START_TEST(test_cert_verify_ca_accepts_issued_rejects_self_signed)
 {
-	struct cm_identity *self = new_identity("self@example.com"), *leaf;
+	struct cm_identity *self = tu_identity("self@example.com"), *leaf;
 	struct cm_err e;
 
 	make_ca_and_leaf("leaf@example.com");
@@ -228,7 +218,7 @@ END_TEST
 
 START_TEST(test_cert_verify_signature_good_and_tampered)
 {
-	struct cm_identity *id = new_identity("sig@example.com"), *other = new_identity("o@x.io");
+	struct cm_identity *id = tu_identity("sig@example.com"), *other = tu_identity("o@x.io");
 	const char msg[] = "the bytes that were signed";
 	char *sig, *other_sig, tampered[sizeof(msg)];
 	struct cm_err e;
@@ -275,7 +265,7 @@ fill_record(struct cm_peer_record *r, const char *email)
 
 START_TEST(test_record_sign_verify_and_pin_fingerprint)
 {
-	struct cm_identity *id = new_identity("rec@example.com");
+	struct cm_identity *id = tu_identity("rec@example.com");
 	struct cm_signed_record s;
 	struct cm_peer_record r;
 	char fp[CM_FINGERPRINT_LEN + 1];
@@ -293,7 +283,7 @@ END_TEST
 
 START_TEST(test_record_verify_fails_on_tampered_record)
 {
-	struct cm_identity *id = new_identity("rec@example.com");
+	struct cm_identity *id = tu_identity("rec@example.com");
 	struct cm_signed_record s, decoded;
 	struct cm_peer_record r;
 	struct cm_err e;
@@ -317,7 +307,7 @@ END_TEST
 
 START_TEST(test_record_sign_and_verify_refuse_other_email)
 {
-	struct cm_identity *id = new_identity("rec@example.com"), *mallory;
+	struct cm_identity *id = tu_identity("rec@example.com"), *mallory;
 	struct cm_signed_record s;
 	struct cm_peer_record r;
 	struct cm_err e;
@@ -328,7 +318,7 @@ START_TEST(test_record_sign_and_verify_refuse_other_email)
 	cm_peer_record_clear(&r);
 	fill_record(&r, "rec@example.com");
 	ck_assert_int_eq(cm_record_sign(&r, id, &s, &e), 0);
-	mallory = new_identity("mallory@example.com");
+	mallory = tu_identity("mallory@example.com");
 	free(s.public_certificate);
 	s.public_certificate = strdup(cm_cert_pem(cm_identity_cert(mallory)));
 	ck_assert_int_eq(cm_record_verify(&s, NULL, &e), -1);

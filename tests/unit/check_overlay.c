@@ -1,4 +1,5 @@
 /* check_overlay.c - the dial policy: backoffs, candidates, table picks, the duplicate rule. */
+#define _GNU_SOURCE /* nftw, in testutil.h */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,6 +7,7 @@
 
 #include "core/overlay.h"
 #include "check_main.h"
+#include "testutil.h"
 
 #define SEC 1000LL
 #define T0 (1700000000000LL) /* a fixed wall-clock start, ms */
@@ -100,18 +102,6 @@ table_add(struct peertable *t, const char *email, bool bootstrap, const char *ad
 	cm_signed_record_clear(&s);
 }
 
-static struct peertable *
-table_make(void)
-{
-	struct peertable_config c;
-	struct peertable *t;
-
-	peertable_config_default(&c);
-	t = peertable_new(&c, "self@example.com");
-	ck_assert_ptr_nonnull(t);
-	return t;
-}
-
 START_TEST(test_backoff_doubles_from_one_second_to_sixty)
 {
 	/* A factor of exactly 1: the rng answers ms/2 for every wait ms. */
@@ -162,7 +152,7 @@ END_TEST
 START_TEST(test_plan_dials_candidates_first_in_order)
 {
 	struct overlay *o = overlay_make(8);
-	struct peertable *t = table_make();
+	struct peertable *t = tu_peertable();
 	struct overlay_dial d[OVERLAY_DIALS_PER_ROUND];
 
 	table_add(t, "boot@example.com", true, "10.0.0.9");
@@ -182,7 +172,7 @@ END_TEST
 START_TEST(test_plan_prefers_bootstrap_peers_of_the_table)
 {
 	struct overlay *o = overlay_make(8);
-	struct peertable *t = table_make();
+	struct peertable *t = tu_peertable();
 	struct overlay_dial d[OVERLAY_DIALS_PER_ROUND];
 
 	table_add(t, "plain1@example.com", false, "10.0.0.1");
@@ -214,7 +204,7 @@ END_TEST
 START_TEST(test_plan_never_dials_self)
 {
 	struct overlay *o = overlay_make(8);
-	struct peertable *t = table_make();
+	struct peertable *t = tu_peertable();
 	struct overlay_dial d[OVERLAY_DIALS_PER_ROUND];
 	struct cm_strlist a = {0};
 
@@ -230,7 +220,7 @@ END_TEST
 START_TEST(test_plan_skips_linked_peers)
 {
 	struct overlay *o = overlay_make(8);
-	struct peertable *t = table_make();
+	struct peertable *t = tu_peertable();
 	struct overlay_dial d[OVERLAY_DIALS_PER_ROUND];
 	const char *linked[] = {"c1@example.com", "boot@example.com", NULL};
 

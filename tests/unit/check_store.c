@@ -33,28 +33,6 @@ teardown(void)
 	tu_rmdir();
 }
 
-static struct peertable *
-table_new(void)
-{
-	struct peertable_config c;
-	struct peertable *t;
-
-	peertable_config_default(&c);
-	t = peertable_new(&c, "self@example.com");
-	ck_assert_ptr_nonnull(t);
-	return t;
-}
-
-static struct cm_identity *
-new_identity(const char *email)
-{
-	struct cm_err e = {0};
-	struct cm_identity *id = cm_identity_generate(email, 30, &e);
-
-	ck_assert_msg(id != NULL, "%s", e.msg);
-	return id;
-}
-
 /* Signs a broadcasting record for id, verifies it as a receiver would and applies it to t. */
 static void
 apply_signed(struct peertable *t, struct cm_identity *id, int64_t issued_ms, int64_t now_ms)
@@ -86,10 +64,10 @@ saved_table(size_t n, int64_t now_ms)
 {
 	static const char *const emails[] = {"alice@example.com", "bob@example.com",
 					     "carol@example.com"};
-	struct peertable *t = table_new();
+	struct peertable *t = tu_peertable();
 
 	for (size_t i = 0; i < n; i++) {
-		struct cm_identity *id = new_identity(emails[i]);
+		struct cm_identity *id = tu_identity(emails[i]);
 
 		apply_signed(t, id, now_ms - (int64_t)(i + 1) * SEC, now_ms);
 		cm_identity_free(id);
@@ -133,7 +111,7 @@ write_text(const char *path, const char *text)
 START_TEST(test_pa_store_load_after_save_restores_every_entry_stale)
 {
 	int64_t now = cm_time_wall_ms();
-	struct peertable *saved = saved_table(3, now), *loaded = table_new();
+	struct peertable *saved = saved_table(3, now), *loaded = tu_peertable();
 	const struct peertable_entry *a, *b;
 	size_t cursor = 0, skipped = 99;
 
@@ -160,7 +138,7 @@ END_TEST
 START_TEST(test_pa_store_save_empty_table_loads_nothing)
 {
 	int64_t now = cm_time_wall_ms();
-	struct peertable *saved = saved_table(0, now), *loaded = table_new();
+	struct peertable *saved = saved_table(0, now), *loaded = tu_peertable();
 
 	ck_assert_int_eq(pa_store_load(store_path, loaded, now, NULL), 0);
 	ck_assert_uint_eq(peertable_count(loaded), 0);
@@ -183,7 +161,7 @@ swap_signature(json_t *doc)
 START_TEST(test_pa_store_load_skips_and_counts_tampered_signature)
 {
 	int64_t now = cm_time_wall_ms();
-	struct peertable *saved = saved_table(2, now), *loaded = table_new();
+	struct peertable *saved = saved_table(2, now), *loaded = tu_peertable();
 	size_t skipped = 0;
 
 	edit_store(swap_signature);
@@ -207,7 +185,7 @@ change_fingerprint(json_t *doc)
 START_TEST(test_pa_store_load_skips_fingerprint_not_the_certificates)
 {
 	int64_t now = cm_time_wall_ms();
-	struct peertable *saved = saved_table(2, now), *loaded = table_new();
+	struct peertable *saved = saved_table(2, now), *loaded = tu_peertable();
 	size_t skipped = 0;
 
 	edit_store(change_fingerprint);
@@ -229,7 +207,7 @@ break_last_seen(json_t *doc)
 START_TEST(test_pa_store_load_skips_bad_time)
 {
 	int64_t now = cm_time_wall_ms();
-	struct peertable *saved = saved_table(2, now), *loaded = table_new();
+	struct peertable *saved = saved_table(2, now), *loaded = tu_peertable();
 	size_t skipped = 0;
 
 	edit_store(break_last_seen);
@@ -243,7 +221,7 @@ END_TEST
 START_TEST(test_pa_store_load_skips_entries_expired_since_saved)
 {
 	int64_t now = cm_time_wall_ms();
-	struct peertable *saved = saved_table(2, now), *loaded = table_new();
+	struct peertable *saved = saved_table(2, now), *loaded = tu_peertable();
 	struct peertable_config tc;
 	size_t skipped = 0;
 
@@ -258,7 +236,7 @@ END_TEST
 
 START_TEST(test_pa_store_load_missing_file_returns_zero)
 {
-	struct peertable *t = table_new();
+	struct peertable *t = tu_peertable();
 	size_t skipped = 99;
 
 	ck_assert_int_eq(pa_store_load(store_path, t, cm_time_wall_ms(), &skipped), 0);
@@ -270,7 +248,7 @@ END_TEST
 
 START_TEST(test_pa_store_load_oversized_file_refused)
 {
-	struct peertable *t = table_new();
+	struct peertable *t = tu_peertable();
 	int fd = open(store_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
 	/* Sparse: the size check must refuse it before reading a byte. */
@@ -284,7 +262,7 @@ END_TEST
 
 START_TEST(test_pa_store_load_garbage_refused)
 {
-	struct peertable *t = table_new();
+	struct peertable *t = tu_peertable();
 
 	write_text(store_path, "{\"version\":1,\"peers\":[");
 	ck_assert_int_eq(pa_store_load(store_path, t, cm_time_wall_ms(), NULL), -1);
@@ -294,7 +272,7 @@ END_TEST
 
 START_TEST(test_pa_store_load_unknown_version_refused)
 {
-	struct peertable *t = table_new();
+	struct peertable *t = tu_peertable();
 
 	write_text(store_path,
 		   "{\"version\":2,\"saved_at\":\"2024-01-01T00:00:00.000Z\",\"peers\":[]}");
@@ -306,7 +284,7 @@ END_TEST
 START_TEST(test_pa_store_save_is_atomic_and_private)
 {
 	int64_t now = cm_time_wall_ms();
-	struct peertable *t = saved_table(1, now), *loaded = table_new();
+	struct peertable *t = saved_table(1, now), *loaded = tu_peertable();
 	char tmp[160];
 	struct stat st;
 
@@ -329,7 +307,7 @@ END_TEST
 
 START_TEST(test_pa_store_save_into_missing_directory_fails)
 {
-	struct peertable *t = table_new();
+	struct peertable *t = tu_peertable();
 	char path[160];
 
 	snprintf(path, sizeof(path), "%s/no/such/dir/peers.json", tu_dir);

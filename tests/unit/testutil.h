@@ -1,7 +1,7 @@
 /*
  * testutil.h - what several Check suites share: a private directory per test
- * (made by the fixture's setup, removed with everything in it by teardown)
- * and paths inside it.
+ * (made by the fixture's setup, removed with everything in it by teardown),
+ * paths inside it, and the identities and peer tables their tests start from.
  */
 #ifndef FB_TESTUTIL_H
 #define FB_TESTUTIL_H
@@ -10,6 +10,9 @@
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "core/peertable.h"
+#include "fb/identity.h"
 
 static char tu_dir[64];
 
@@ -46,6 +49,30 @@ tu_path(const char *name)
 
 	snprintf(p, 256, "%s/%s", tu_dir, name);
 	return p;
+}
+
+/* A new identity for email (a 30-day self-signed certificate); fails the test if it cannot. */
+static inline struct cm_identity *
+tu_identity(const char *email)
+{
+	struct cm_err e = {0};
+	struct cm_identity *id = cm_identity_generate(email, 30, &e);
+
+	ck_assert_msg(id != NULL, "%s", e.msg);
+	return id;
+}
+
+/* An empty peer table of self@example.com with the default settings. */
+static inline struct peertable *
+tu_peertable(void)
+{
+	struct peertable_config c;
+	struct peertable *t;
+
+	peertable_config_default(&c);
+	t = peertable_new(&c, "self@example.com");
+	ck_assert_ptr_nonnull(t);
+	return t;
 }
 
 #endif
