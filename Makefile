@@ -197,7 +197,10 @@ fuzz: $(BUILD)/fuzz/fuzz_upgrade
 	cp tests/fuzz/corpus/upgrade/* $(BUILD)/fuzz/corpus-upgrade/
 	$(BUILD)/fuzz/fuzz_upgrade -max_total_time=$(FUZZ_TIME_S) $(BUILD)/fuzz/corpus-upgrade
 
-$(BUILD)/fuzz/fuzz_upgrade: tests/fuzz/fuzz_upgrade.c peer-agent/src/net/upgrade.c common/src/err.c | deps
+# The parser and the common helpers it calls, all built with the fuzzer's instrumentation.
+FUZZ_UPGRADE_SRC = tests/fuzz/fuzz_upgrade.c peer-agent/src/net/upgrade.c \
+	$(addprefix common/src/,err.c base64.c digest.c hex.c)
+$(BUILD)/fuzz/fuzz_upgrade: $(FUZZ_UPGRADE_SRC) | deps
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -O1 -g $(WARN) $(FUZZ_SAN) -Icommon/include $(INC_AGENT) \
 		$(call pc_cflags,gnutls) -o $@ $^ $(call pc_libs,gnutls)
