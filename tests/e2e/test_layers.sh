@@ -11,7 +11,7 @@ cd "$FB_ROOT"
 # probe ROOM HEADER : compiles a file that includes HEADER with ROOM's command; prints its errors.
 probe() {
 	local cc
-	cc=$(make -s BUILD="$FB_BUILD" "room-cc-$1")
+	cc=$(env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make -s --no-print-directory BUILD="$FB_BUILD" "room-cc-$1")
 	printf '#include %s\nint fb_probe(void);\nint fb_probe(void) { return 0; }\n' "$2" >"$dir/probe.c"
 	$cc -c "$dir/probe.c" -o "$dir/probe.o" 2>&1
 }
@@ -47,7 +47,7 @@ allowed server '<microhttpd.h>'
 fb_pass "each room compiles with only what it may include"
 
 # A core object that reads the clock itself fails the purity check.
-cc=$(make -s BUILD="$FB_BUILD" room-cc-core)
+cc=$(env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make -s --no-print-directory BUILD="$FB_BUILD" room-cc-core)
 printf '#include <time.h>\nlong fb_probe(void);\nlong fb_probe(void) { return (long)time(NULL); }\n' >"$dir/clock.c"
 $cc -c "$dir/clock.c" -o "$dir/clock.o"
 if out=$(tools/check-pure.sh "$dir/clock.o" 2>&1); then
