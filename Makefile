@@ -21,7 +21,9 @@ pc_libs = $(shell pkg-config --libs $(1))
 
 WARN = -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
-ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARN) $(SAN) -MMD -MP -Icommon/include \
+# common's headers come after a room's poisoned ones (see the rooms below).
+INC_COMMON = -Icommon/include
+ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARN) $(SAN) -MMD -MP \
 	-DFB_VERSION='"$(VERSION)"'
 ALL_LDFLAGS = $(LDFLAGS) $(SAN)
 
@@ -58,7 +60,7 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # since most Debian libraries install into /usr/include, where any flags find them.
 SYS_IO = event2/ curl/ wslay/ microhttpd.h libpq-fe.h ini.h
 FORBID_common = $(SYS_IO) core/ net/ daemon/ control/ cli/
-FORBID_core = $(SYS_IO) gnutls/ sys/socket.h netinet/ arpa/ ifaddrs.h net/ daemon/ control/ cli/
+FORBID_core = $(SYS_IO) gnutls/ fb/file.h fb/random.h fb/log.h sys/socket.h netinet/ arpa/ ifaddrs.h net/ daemon/ control/ cli/
 FORBID_net = microhttpd.h libpq-fe.h ini.h core/ daemon/ control/ cli/
 FORBID_control = curl/ wslay/ gnutls/ microhttpd.h libpq-fe.h ini.h daemon/ cli/
 FORBID_daemon = curl/ wslay/ gnutls/ microhttpd.h libpq-fe.h cli/
@@ -105,15 +107,15 @@ $(POISON)/%.stamp: tools/poison-headers.sh Makefile | deps
 # Rooms' objects: only their own flags and poisoned headers.
 $(COMMON_OBJ) $(SERVER_SRC:%.c=$(BUILD)/%.o) $(AGENT_OBJ): $(BUILD)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -I$(POISON)/$(ROOM) $(ROOM_INC) $(FLAGS_$(ROOM)) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -I$(POISON)/$(ROOM) $(INC_COMMON) $(ROOM_INC) $(FLAGS_$(ROOM)) -c $< -o $@
 
 # The compile command of a room (ROOM=core ...), for tests of the layer rules.
 room-cc-%: | deps
 	@$(MAKE) --no-print-directory $(POISON)/$*.stamp >/dev/null
-	@echo $(CC) $(filter-out -DFB_VERSION% -MMD -MP,$(ALL_CFLAGS)) -I$(POISON)/$* $(if $(filter server,$*),$(INC_SERVER),$(INC_AGENT)) $(FLAGS_$*)
+	@echo $(CC) $(filter-out -DFB_VERSION% -MMD -MP,$(ALL_CFLAGS)) -I$(POISON)/$* $(INC_COMMON) $(if $(filter server,$*),$(INC_SERVER),$(INC_AGENT)) $(FLAGS_$*)
 
 # Tests and tools may use every module, through its headers.
-TEST_TOOL_FLAGS = $(INC_AGENT) $(INC_SERVER) $(call pc_cflags,$(PKG_SERVER) $(PKG_AGENT) $(PKG_CHECK))
+TEST_TOOL_FLAGS = $(INC_COMMON) $(INC_AGENT) $(INC_SERVER) $(call pc_cflags,$(PKG_SERVER) $(PKG_AGENT) $(PKG_CHECK))
 $(BUILD)/tests/%.o: tests/%.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(TEST_TOOL_FLAGS) -c $< -o $@
@@ -127,7 +129,7 @@ $(BUILD)/gen/migrations_sql.c: $(MIGRATIONS) tools/embed-sql.sh
 	tools/embed-sql.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c | deps
-	$(CC) $(ALL_CFLAGS) $(INC_SERVER) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(INC_COMMON) $(INC_SERVER) -c $< -o $@
 
 $(COMMON_LIB): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)

@@ -277,6 +277,7 @@ main(int argc, char **argv)
 	struct topology_summary sum;
 	struct cm_err err;
 	FILE *f;
+	char *text = NULL;
 	bool written;
 	int c, rc = 1;
 
@@ -310,7 +311,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "fb-topology: %s\n", err.msg);
 		goto end;
 	}
-	if (topology_write_summary(t, stdout, json) != 0) {
+	if ((text = topology_summary_text(t, json)) == NULL || fputs(text, stdout) == EOF) {
 		fprintf(stderr, "fb-topology: cannot write the summary\n");
 		goto end;
 	}
@@ -319,7 +320,9 @@ main(int argc, char **argv)
 			perror(dot);
 			goto end;
 		}
-		written = topology_write_dot(t, f) == 0;
+		free(text);
+		text = topology_dot_text(t);
+		written = text != NULL && fputs(text, f) != EOF;
 		if (fclose(f) != 0 || !written) {
 			fprintf(stderr, "fb-topology: %s: write failed\n", dot);
 			goto end;
@@ -327,6 +330,7 @@ main(int argc, char **argv)
 	}
 	rc = 0;
 end:
+	free(text);
 	topology_free(t);
 	return rc;
 }

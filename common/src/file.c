@@ -40,7 +40,9 @@ cm_file_read(const char *path, size_t max, char **out, size_t *len, struct cm_er
 
 	*out = NULL;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		cm_err_set(err, "%s: cannot open: %s", path, strerror(errno));
+		saved = errno; /* callers tell a missing file (ENOENT) from others */
+		cm_err_set(err, "%s: cannot open: %s", path, strerror(saved));
+		errno = saved;
 		return -1;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

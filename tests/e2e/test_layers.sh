@@ -34,6 +34,8 @@ refused core '<sys/socket.h>'
 refused core '<netinet/in.h>'
 refused core '"net/transport.h"'
 refused core '"daemon/agent.h"'
+refused core '"fb/random.h"'
+refused core '"fb/file.h"'
 allowed core '"core/peertable.h"'
 allowed core '"fb/codec.h"'
 refused net '"core/engine.h"'
@@ -54,5 +56,12 @@ if out=$(tools/check-pure.sh "$dir/clock.o" 2>&1); then
 	fb_fail "check-pure accepted a core object that calls time()"
 fi
 fb_assert_contains "$out" "calls time" "check-pure names the call"
+# ... and so does one that asks common's helpers for the clock instead.
+printf '#include <stdint.h>\nint64_t cm_time_wall_ms(void);\nint64_t fb_probe(void);\nint64_t fb_probe(void) { return cm_time_wall_ms(); }\n' >"$dir/wall.c"
+$cc -c "$dir/wall.c" -o "$dir/wall.o"
+if out=$(tools/check-pure.sh "$dir/wall.o" 2>&1); then
+	fb_fail "check-pure accepted a core object that calls cm_time_wall_ms()"
+fi
+fb_assert_contains "$out" "calls cm_time_wall_ms" "check-pure names the helper"
 tools/check-pure.sh "$FB_BUILD"/peer-agent/src/core/*.o || fb_fail "the core itself is not pure"
 fb_pass "the core calls no clock, random source, file or socket of its own"

@@ -25,9 +25,10 @@ int cm_file_read(const char *path, size_t max, char **out, size_t *len, struct c
 /*
  * Replaces path with len bytes of data, atomically and durably: a temporary
  * file in the same directory (created with mode, never following a link),
- * every byte written, fsync, rename over path, fsync of the directory. On
- * failure path is untouched and the temporary file removed. Returns 0 or -1
- * with err set.
+ * every byte written, fsync, rename over path, fsync of the directory. A
+ * failure before the rename leaves path untouched and removes the temporary
+ * file; when only the directory's fsync fails, path already holds the new
+ * bytes but may not survive a crash. Returns 0 or -1 with err set.
  */
 int cm_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 struct cm_err *err);

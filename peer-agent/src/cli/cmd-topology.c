@@ -65,6 +65,7 @@ cmd_topology(const struct cli_opts *o)
 	struct topology *t;
 	struct topology_summary sum;
 	struct cm_err err;
+	char *text = NULL;
 	bool written;
 	FILE *f;
 	int rc = 1, added;
@@ -88,7 +89,7 @@ cmd_topology(const struct cli_opts *o)
 		fprintf(stderr, "peer-agent: topology: %s\n", err.msg);
 		goto end;
 	}
-	if (topology_write_summary(t, stdout, o->json) != 0) {
+	if ((text = topology_summary_text(t, o->json)) == NULL || fputs(text, stdout) == EOF) {
 		fprintf(stderr, "peer-agent: topology: cannot write the summary\n");
 		goto end;
 	}
@@ -97,7 +98,9 @@ cmd_topology(const struct cli_opts *o)
 			fprintf(stderr, "peer-agent: %s: %s\n", o->dot, strerror(errno));
 			goto end;
 		}
-		written = topology_write_dot(t, f) == 0;
+		free(text);
+		text = topology_dot_text(t);
+		written = text != NULL && fputs(text, f) != EOF;
 		if (fclose(f) != 0 || !written) {
 			fprintf(stderr, "peer-agent: %s: write failed\n", o->dot);
 			goto end;
@@ -105,6 +108,7 @@ cmd_topology(const struct cli_opts *o)
 	}
 	rc = 0;
 end:
+	free(text);
 	topology_free(t);
 	return rc;
 }

@@ -393,11 +393,8 @@ api_discover(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q)
 			    "bad_query");
 		return;
 	}
-	arr = table_infos(c, &o->repos, CM_SOURCE_TABLE, 0, NULL);
+	arr = table_infos(c, &o->repos, CM_SOURCE_TABLE, op_elapsed(o), NULL);
 	if (arr != NULL && json_array_size(arr) > 0) {
-		for (size_t i = 0; i < json_array_size(arr); i++)
-			json_object_set_new(json_array_get(arr, i), "found_in_ms",
-					    json_integer(op_elapsed(o)));
 		op_finish(o, arr);
 		return;
 	}
@@ -523,6 +520,7 @@ api_broadcast_on(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q)
 	char *body = malloc(len + 1);
 	struct cm_err err = {0};
 	struct cm_broadcast_request br = {0};
+	json_t *j = NULL;
 	int rc = 0;
 
 	(void)q;
@@ -533,9 +531,15 @@ api_broadcast_on(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q)
 	evbuffer_copyout(in, body, len);
 	body[len] = '\0';
 	/* An empty body names no repositories: broadcast what we host. */
-	if (len > 0)
-		rc = cm_broadcast_request_from_body(body, len, &br, &err);
+	if (len > 0 && (j = cm_json_parse(body, len, CM_MAX_BODY, &err)) == NULL) {
+		free(body);
+		reply_error(req, 400, err.msg, "bad_json");
+		return;
+	}
 	free(body);
+	if (j != NULL)
+		rc = cm_broadcast_request_decode(j, &br, &err);
+	json_decref(j);
 	if (rc != 0) {
 		reply_error(req, 400, err.msg, "bad_body");
 		return;

@@ -5,9 +5,11 @@
  * (kept at most half full, so a probe is a step or two). Sessions are kept in
  * the order they were first reported, which is the order DOT lists them in.
  */
-#include "topology.h"
+#include "core/topology.h"
 
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,8 +357,48 @@ end:
 	return rc;
 }
 
-int
-topology_write_summary(const struct topology *t, FILE *f, bool json)
+/* A growing text: printf onto its end; on failure the text is dropped and stays NULL. */
+struct text {
+	char *buf;
+	size_t len, cap;
+	bool failed;
+};
+
+static void text_add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+text_add(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (t->failed)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->buf != NULL ? t->buf + t->len : NULL, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			break;
+		if ((size_t)n < t->cap - t->len) {
+			t->len += (size_t)n;
+			return;
+		}
+		size_t cap = (t->cap + (size_t)n + 1) * 2;
+		char *grown = realloc(t->buf, cap);
+
+		if (grown == NULL)
+			break;
+		t->buf = grown;
+		t->cap = cap;
+	}
+	t->failed = true;
+	free(t->buf);
+	t->buf = NULL;
+}
+
+char *
+topology_summary_text(const struct topology *t, bool json)
 {
 	const struct topology_summary *s = &t->sum;
 	/* Three decimals are plenty for an average degree and read the same everywhere. */
@@ -371,43 +413,45 @@ topology_write_summary(const struct topology *t, FILE *f, bool json)
 		.degree_max = s->degree_max,
 		.diameter_estimate = s->diameter_estimate,
 	};
-	char *text = NULL;
-	int rc = -1;
+	struct text out = {0};
+	char *line;
 
 	if (!t->analysed)
-		return -1;
+		return NULL;
 	if (!json) {
-		fprintf(f, "nodes %d, sessions %d, components %d (largest %d)%s\n", s->nodes,
-			s->sessions, s->components, s->largest_component,
-			s->partitioned ? ": PARTITIONED" : "");
-		fprintf(f, "degree min %d, average %.2f, max %d; diameter at least %d\n",
-			s->degree_min, s->degree_avg, s->degree_max, s->diameter_estimate);
-		return ferror(f) ? -1 : 0;
+		text_add(&out, "nodes %d, sessions %d, components %d (largest %d)%s\n", s->nodes,
+			 s->sessions, s->components, s->largest_component,
+			 s->partitioned ? ": PARTITIONED" : "");
+		text_add(&out, "degree min %d, average %.2f, max %d; diameter at least %d\n",
+			 s->degree_min, s->degree_avg, s->degree_max, s->diameter_estimate);
+		return out.buf;
 	}
 	/* One spare slot: degree_max is -1 in a graph without nodes. */
 	if ((sum.degree_histogram.items = calloc((size_t)(s->degree_max + 2), sizeof(int64_t))) ==
 	    NULL)
-		return -1;
+		return NULL;
 	for (int d = 0; d <= s->degree_max; d++)
 		sum.degree_histogram.items[sum.degree_histogram.len++] = s->degree_histogram[d];
-	text = cm_topology_summary_text(&sum);
-	rc = text != NULL && fprintf(f, "%s\n", text) > 0 && !ferror(f) ? 0 : -1;
-	free(text);
+	if ((line = cm_topology_summary_text(&sum)) != NULL)
+		text_add(&out, "%s\n", line);
+	free(line);
 	free(sum.degree_histogram.items);
-	return rc;
+	return line != NULL ? out.buf : NULL;
 }
 
-int
-topology_write_dot(const struct topology *t, FILE *f)
+char *
+topology_dot_text(const struct topology *t)
 {
+	struct text out = {0};
+
 	if (!t->analysed)
-		return -1;
-	fprintf(f, "graph gossip {\n");
+		return NULL;
+	text_add(&out, "graph gossip {\n");
 	for (int i = 0; i < t->n; i++)
-		fprintf(f, "  \"%s\" [group=%d];\n", t->names[i], t->component[i]);
+		text_add(&out, "  \"%s\" [group=%d];\n", t->names[i], t->component[i]);
 	for (int e = 0; e < t->ns; e++)
-		fprintf(f, "  \"%s\" -- \"%s\";\n", t->names[t->sessions[e].a],
-			t->names[t->sessions[e].b]);
-	fprintf(f, "}\n");
-	return ferror(f) ? -1 : 0;
+		text_add(&out, "  \"%s\" -- \"%s\";\n", t->names[t->sessions[e].a],
+			 t->names[t->sessions[e].b]);
+	text_add(&out, "}\n");
+	return out.buf;
 }

@@ -11,14 +11,13 @@
  * O(nodes + sessions), but for the diameter estimate, which is up to
  * TOPOLOGY_BFS_SOURCES searches.
  *
- * Pure but for the two writers at the end, which take a stdio stream.
+ * Pure: the summary and the DOT graph come back as text for the caller to write.
  */
 #ifndef PA_TOPOLOGY_H
 #define PA_TOPOLOGY_H
 
 #include <jansson.h>
 #include <stdbool.h>
-#include <stdio.h>
 
 #include "fb/err.h"
 #include "fb/hash.h"
@@ -85,15 +84,16 @@ int topology_add_peers(struct topology *t, const char *self, const json_t *peers
 int topology_analyse(struct topology *t, struct topology_summary *out, struct cm_err *err);
 
 /*
- * Writes the last analysis: as one compact JSON object and a newline when
- * json, else as two lines for people. Returns 0 or -1 (no memory, write error).
+ * The last analysis as text: one compact JSON object and a newline when json,
+ * else two lines for people. Caller frees; NULL before an analysis or without
+ * memory.
  */
-int topology_write_summary(const struct topology *t, FILE *f, bool json);
+char *topology_summary_text(const struct topology *t, bool json);
 
 /*
- * Writes the graph as Graphviz DOT, each node's group its component in the
- * last analysis. Returns 0 or -1 (write error).
+ * The graph as Graphviz DOT, each node's group its component in the last
+ * analysis. Caller frees; NULL before an analysis or without memory.
  */
-int topology_write_dot(const struct topology *t, FILE *f);
+char *topology_dot_text(const struct topology *t);
 
 #endif

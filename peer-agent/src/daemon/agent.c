@@ -140,14 +140,22 @@ ping_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pa_agent *a = arg;
 	struct link *l;
-	size_t cursor = 0;
+	size_t cursor = 0, n = 0;
+	uint64_t *ids;
 
 	(void)fd;
 	(void)what;
+	agent_arm(a->ping_ev, a->cfg->heartbeat_s * 1000);
+	/* A ping can end a session, and so change the map: take the ids first. */
+	if ((ids = calloc(sessions_count(a->links) + 1, sizeof(*ids))) == NULL)
+		return;
 	while ((l = sessions_next(a->links, &cursor)) != NULL)
 		if (engine_neighbour_email(a->engine, l->id) != NULL)
+			ids[n++] = l->id;
+	for (size_t i = 0; i < n; i++)
+		if ((l = sessions_get(a->links, ids[i])) != NULL)
 			tp_ping(l->s);
-	agent_arm(a->ping_ev, a->cfg->heartbeat_s * 1000);
+	free(ids);
 }
 
 static void
@@ -237,6 +245,7 @@ agent_free(struct pa_agent *a)
 {
 	ctl_free(a->ctl);
 	bc_free(a->bc);
+	agent_asks_free(a);
 	tp_free(a->tp);
 	engine_actions_clear(&a->acts);
 	engine_free(a->engine);

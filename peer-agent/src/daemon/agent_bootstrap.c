@@ -190,12 +190,14 @@ peers_done(const struct bc_result *r, void *arg)
 		cm_bootstrap_peerlist_clear(&l);
 		if (!a->broadcasting)
 			bs_note(a, bootreg_unregistered(&a->reg), r->url);
-		if (l.len > 0)
-			overlay_backoff_reset(&a->peers_fetch);
 	} else {
 		log_warnx("bootstrap: listing peers at %s failed: %s", r->url,
 			  r->http_status == 200 ? err.msg : r->err);
 	}
+	/*
+	 * The wait grows after every listing, answered or not: an agent with no
+	 * neighbour whose listed peers do not answer must not ask every second.
+	 */
 	overlay_backoff_next(&a->peers_fetch, cm_time_mono_ms(), &a->rng);
 }
 

@@ -77,22 +77,46 @@ ctl_gossip_take_cb(void *ctx, const char *request_id, struct cm_strlist *emails)
 	engine_request_take(a->engine, request_id, emails);
 }
 
-/* A bootstrap request on the control API's behalf, and whom to tell. */
+/*
+ * A bootstrap request on the control API's behalf, and whom to tell. Kept on
+ * the agent's list until answered, so one still waiting at exit is freed too.
+ */
 struct ask {
+	struct pa_agent *a;
 	ctl_list_fn done;
 	void *arg;
+	struct ask *next;
 };
 
 static struct ask *
-ask_new(ctl_list_fn done, void *arg)
+ask_new(struct pa_agent *a, ctl_list_fn done, void *arg)
 {
 	struct ask *q = malloc(sizeof(*q));
 
 	if (q != NULL) {
-		q->done = done;
-		q->arg = arg;
+		*q = (struct ask){a, done, arg, a->asks};
+		a->asks = q;
 	}
 	return q;
+}
+
+static void
+ask_free(struct ask *q)
+{
+	struct ask **pp = &q->a->asks;
+
+	while (*pp != NULL && *pp != q)
+		pp = &(*pp)->next;
+	if (*pp == q)
+		*pp = q->next;
+	free(q);
+}
+
+void
+agent_asks_free(struct pa_agent *a)
+{
+	while (a->asks != NULL)
+		ask_free(a->asks);
 }
 
 static void
@@ -109,7 +133,7 @@ ask_list_done(const struct bc_result *r, void *arg)
 	} else {
 		q->done(q->arg, NULL);
 	}
-	free(q);
+	ask_free(q);
 }
 
 static void
@@ -127,7 +151,7 @@ ask_peer_done(const struct bc_result *r, void *arg)
 	} else {
 		q->done(q->arg, NULL);
 	}
-	free(q);
+	ask_free(q);
 }
 
 static int
@@ -136,10 +160,10 @@ ctl_bootstrap_discover_cb(void *ctx, const struct cm_strlist *repos, ctl_list_fn
 	struct pa_agent *a = ctx;
 	struct ask *q;
 
-	if (a->bc == NULL || (q = ask_new(done, arg)) == NULL)
+	if (a->bc == NULL || (q = ask_new(a, done, arg)) == NULL)
 		return -1;
 	if (bc_discover(a->bc, repos, CM_MAX_BOOTSTRAP_PEERS, ask_list_done, q) != 0) {
-		free(q);
+		ask_free(q);
 		return -1;
 	}
 	return 0;
@@ -151,10 +175,10 @@ ctl_bootstrap_peers_cb(void *ctx, ctl_list_fn done, void *arg)
 	struct pa_agent *a = ctx;
 	struct ask *q;
 
-	if (a->bc == NULL || (q = ask_new(done, arg)) == NULL)
+	if (a->bc == NULL || (q = ask_new(a, done, arg)) == NULL)
 		return -1;
 	if (bc_peers(a->bc, CM_MAX_BOOTSTRAP_PEERS, ask_list_done, q) != 0) {
-		free(q);
+		ask_free(q);
 		return -1;
 	}
 	return 0;
@@ -166,10 +190,10 @@ ctl_relay_lookup_cb(void *ctx, const char *email, ctl_list_fn done, void *arg)
 	struct pa_agent *a = ctx;
 	struct ask *q;
 
-	if (a->bc == NULL || (q = ask_new(done, arg)) == NULL)
+	if (a->bc == NULL || (q = ask_new(a, done, arg)) == NULL)
 		return -1;
 	if (bc_relay_lookup(a->bc, email, ask_peer_done, q) != 0) {
-		free(q);
+		ask_free(q);
 		return -1;
 	}
 	return 0;

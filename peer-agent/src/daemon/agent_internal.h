@@ -33,6 +33,7 @@ struct pa_agent {
 	struct tp_ctx *tp;
 	struct bc_client *bc;
 	struct ctl *ctl;
+	struct ask *asks; /* bootstrap requests made for the control API, not yet answered */
 	char *token;
 	char *peers_path;
 	uint64_t rng_state;
@@ -79,5 +80,7 @@ void agent_unregister_done(const struct bc_result *r, void *arg);
 
 /* agent_control.c */
 extern const struct ctl_ops agent_ctl_ops;
+/* Frees the requests still waiting (the bootstrap client dropped them without an answer). */
+void agent_asks_free(struct pa_agent *a);
 
 #endif
