@@ -276,9 +276,7 @@ main(int argc, char **argv)
 	struct topology *t = NULL;
 	struct topology_summary sum;
 	struct cm_err err;
-	FILE *f;
 	char *text = NULL;
-	bool written;
 	int c, rc = 1;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -315,18 +313,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "fb-topology: cannot write the summary\n");
 		goto end;
 	}
-	if (dot != NULL) {
-		if ((f = fopen(dot, "w")) == NULL) {
-			perror(dot);
-			goto end;
-		}
-		free(text);
-		text = topology_dot_text(t);
-		written = text != NULL && fputs(text, f) != EOF;
-		if (fclose(f) != 0 || !written) {
-			fprintf(stderr, "fb-topology: %s: write failed\n", dot);
-			goto end;
-		}
+	free(text);
+	text = NULL;
+	if (dot != NULL && ((text = topology_dot_text(t)) == NULL ||
+			      cm_file_write_atomic(dot, text, strlen(text), 0644, &err) != 0)) {
+		fprintf(stderr, "fb-topology: %s: %s\n", dot, text == NULL ? "out of memory" : err.msg);
+		goto end;
 	}
 	rc = 0;
 end:

@@ -2,7 +2,6 @@
  * cmd-topology.c - `peer-agent topology`: asks several running agents for
  * their peer tables and analyses the session graph with core/topology.
  */
-#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include "cli/cli.h"
 #include "core/topology.h"
 #include "fb/codec.h"
+#include "fb/file.h"
 #include "fb/random.h"
 
 /*
@@ -66,8 +66,6 @@ cmd_topology(const struct cli_opts *o)
 	struct topology_summary sum;
 	struct cm_err err;
 	char *text = NULL;
-	bool written;
-	FILE *f;
 	int rc = 1, added;
 
 	if (o->nargs > 0 && o->home_given) {
@@ -93,18 +91,12 @@ cmd_topology(const struct cli_opts *o)
 		fprintf(stderr, "peer-agent: topology: cannot write the summary\n");
 		goto end;
 	}
-	if (o->dot != NULL) {
-		if ((f = fopen(o->dot, "w")) == NULL) {
-			fprintf(stderr, "peer-agent: %s: %s\n", o->dot, strerror(errno));
-			goto end;
-		}
-		free(text);
-		text = topology_dot_text(t);
-		written = text != NULL && fputs(text, f) != EOF;
-		if (fclose(f) != 0 || !written) {
-			fprintf(stderr, "peer-agent: %s: write failed\n", o->dot);
-			goto end;
-		}
+	free(text);
+	text = NULL;
+	if (o->dot != NULL && ((text = topology_dot_text(t)) == NULL ||
+			      cm_file_write_atomic(o->dot, text, strlen(text), 0644, &err) != 0)) {
+		fprintf(stderr, "peer-agent: topology: %s: %s\n", o->dot, text == NULL ? "out of memory" : err.msg);
+		goto end;
 	}
 	rc = 0;
 end:
