@@ -80,7 +80,12 @@ fb_expect() {
 
 # fb_valid REF JSON : JSON validates against proto/REF (REF[] for each array item).
 fb_valid() {
-	local errs
+	local errs type=${1%.schema.json}
 	errs=$("$FB_ROOT/tests/e2e/validate_json.py" "$1" <<<"$2") ||
 		fb_fail "answer does not match proto/$1: $errs :: $(head -c 300 <<<"$2")"
+	# The codec must read it too: lists the server's SQL builds are held to its tables.
+	if "$FB_BUILD/bin/fb-codec" --help 2>&1 | grep -Eq "^decode types:.* $type( |\$)"; then
+		errs=$("$FB_BUILD/bin/fb-codec" decode "$type" <<<"$2") ||
+			fb_fail "the codec refuses the answer as $type: $errs :: $(head -c 300 <<<"$2")"
+	fi
 }
