@@ -46,6 +46,9 @@ refused common '<event2/event.h>'
 refused server '<event2/event.h>'
 refused server '"core/engine.h"'
 allowed server '<microhttpd.h>'
+# A path relative to the including file would get past the poisoned headers.
+rel=$(grep -rn '#include "\.\./' peer-agent bootstrap-server common tools tests || true)
+[ -z "$rel" ] || fb_fail "includes by relative path (name the module's header instead): $rel"
 fb_pass "each room compiles with only what it may include"
 
 # A core object that reads the clock itself fails the purity check.
