@@ -11,6 +11,7 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fb/buf.h"
 #include "fb/codec.h"
 #include "fb/file.h"
 #include "fb/limits.h"
@@ -308,17 +310,11 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		return finish(s, conn, url, method, p, &rep);
 	}
 	if (*upload_data_size > 0) {
-		size_t n = *upload_data_size;
-		if (!p->too_large && p->len + n <= CM_MAX_BODY) {
-			char *b = realloc(p->body, p->len + n + 1);
-			if (b == NULL)
+		if (!p->too_large &&
+		    cm_buf_append(&p->body, &p->len, CM_MAX_BODY, upload_data, *upload_data_size) != 0) {
+			if (errno == ENOMEM)
 				return MHD_NO;
-			memcpy(b + p->len, upload_data, n);
-			p->body = b;
-			p->len += n;
-			p->body[p->len] = '\0';
-		} else {
-			/* Keep reading to the end, storing nothing: the answer is 413. */
+			/* Keep reading to the end, storing nothing more: the answer is 413. */
 			p->too_large = true;
 		}
 		*upload_data_size = 0;

@@ -1,4 +1,4 @@
-/* file.c - bounded reads, atomic writes, capped buffers (see file.h). */
+/* file.c - bounded reads and atomic writes (see file.h). */
 #define _GNU_SOURCE /* strndup */
 #include "fb/file.h"
 
@@ -157,24 +157,4 @@ end:
 		unlink(tmp);
 	free(tmp);
 	return rc;
-}
-
-int
-cm_buf_append(char **buf, size_t *len, size_t max, const void *data, size_t n)
-{
-	char *grown;
-
-	if (n > max || *len > max - n) {
-		errno = E2BIG;
-		return -1;
-	}
-	if ((grown = realloc(*buf, *len + n + 1)) == NULL) {
-		errno = ENOMEM;
-		return -1;
-	}
-	*buf = grown;
-	memcpy(grown + *len, data, n);
-	*len += n;
-	grown[*len] = '\0';
-	return 0;
 }

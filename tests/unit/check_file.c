@@ -1,4 +1,4 @@
-/* check_file.c - the bounded reader, the atomic writer and the capped buffer. */
+/* check_file.c - the bounded reader and the atomic writer. */
 #define _GNU_SOURCE /* nftw */
 #include <check.h>
 #include <errno.h>
@@ -10,34 +10,6 @@
 #include "fb/file.h"
 #include "check_main.h"
 #include "testutil.h"
-
-START_TEST(test_buf_append_grows_and_stays_terminated)
-{
-	char *buf = NULL;
-	size_t len = 0;
-
-	ck_assert_int_eq(cm_buf_append(&buf, &len, 10, "abc", 3), 0);
-	ck_assert_int_eq(cm_buf_append(&buf, &len, 10, "defghij", 7), 0);
-	ck_assert_uint_eq(len, 10);
-	ck_assert_str_eq(buf, "abcdefghij");
-	free(buf);
-}
-END_TEST
-
-START_TEST(test_buf_append_refuses_past_max_and_keeps_what_it_had)
-{
-	char *buf = NULL;
-	size_t len = 0;
-
-	ck_assert_int_eq(cm_buf_append(&buf, &len, 4, "abc", 3), 0);
-	ck_assert_int_eq(cm_buf_append(&buf, &len, 4, "de", 2), -1);
-	ck_assert_int_eq(errno, E2BIG);
-	ck_assert_int_eq(cm_buf_append(&buf, &len, 4, "x", (size_t)-1), -1);
-	ck_assert_uint_eq(len, 3);
-	ck_assert_str_eq(buf, "abc");
-	free(buf);
-}
-END_TEST
 
 static void
 setup(void)

@@ -1,9 +1,9 @@
 /*
- * file.h - the one bounded whole-file reader, the one atomic writer, and the
- * capped growing buffer HTTP clients read answers into.
+ * file.h - the one bounded whole-file reader and the one atomic writer (the
+ * capped growing buffer is fb/buf.h).
  *
  * Errors follow the house convention: 0 or -1, with the reason in a struct
- * cm_err (NULL allowed) for the file functions, and errno kept from the
+ * cm_err (NULL allowed), and errno kept from the
  * failing call so a caller may tell ENOENT from the rest.
  */
 #ifndef FB_FILE_H
@@ -35,12 +35,5 @@ int cm_file_write_atomic(const char *path, const void *data, size_t len, mode_t 
 
 /* Writes all len bytes to fd, retrying short writes and EINTR. Returns 0 or -1 (errno set). */
 int cm_write_all(int fd, const void *data, size_t len);
-
-/*
- * Appends n bytes of data to *buf (*len bytes, kept NUL-terminated), growing
- * it. Returns 0, or -1 with nothing appended and errno E2BIG (the result
- * would pass max bytes) or ENOMEM.
- */
-int cm_buf_append(char **buf, size_t *len, size_t max, const void *data, size_t n);
 
 #endif

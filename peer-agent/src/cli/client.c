@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "fb/file.h"
+#include "fb/buf.h"
 
 static size_t
 collect(char *data, size_t size, size_t n, void *arg)

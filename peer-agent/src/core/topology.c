@@ -8,12 +8,12 @@
 #include "core/topology.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fb/buf.h"
 #include "fb/codec.h"
 #include "fb/map.h"
 #include "fb/validate.h"
@@ -357,44 +357,17 @@ end:
 	return rc;
 }
 
-/* A growing text: printf onto its end; on failure the text is dropped and stays NULL. */
-struct text {
-	char *buf;
-	size_t len, cap;
-	bool failed;
-};
+/* Topology text is bounded by its graph (TOPOLOGY_MAX_NODES, _SESSIONS), not by a cap of its own. */
+#define TEXT_MAX ((size_t)SIZE_MAX / 2)
 
-static void text_add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-text_add(struct text *t, const char *fmt, ...)
+/* text when ok, else NULL with text freed: the end of building a text piece by piece. */
+static char *
+text_done(char *text, bool ok)
 {
-	va_list ap;
-	int n;
-
-	if (t->failed)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(t->buf != NULL ? t->buf + t->len : NULL, t->cap - t->len, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			break;
-		if ((size_t)n < t->cap - t->len) {
-			t->len += (size_t)n;
-			return;
-		}
-		size_t cap = (t->cap + (size_t)n + 1) * 2;
-		char *grown = realloc(t->buf, cap);
-
-		if (grown == NULL)
-			break;
-		t->buf = grown;
-		t->cap = cap;
-	}
-	t->failed = true;
-	free(t->buf);
-	t->buf = NULL;
+	if (ok)
+		return text;
+	free(text);
+	return NULL;
 }
 
 char *
@@ -413,18 +386,22 @@ topology_summary_text(const struct topology *t, bool json)
 		.degree_max = s->degree_max,
 		.diameter_estimate = s->diameter_estimate,
 	};
-	struct text out = {0};
-	char *line;
+	char *text = NULL, *line;
+	size_t len = 0;
+	bool ok;
 
 	if (!t->analysed)
 		return NULL;
 	if (!json) {
-		text_add(&out, "nodes %d, sessions %d, components %d (largest %d)%s\n", s->nodes,
-			 s->sessions, s->components, s->largest_component,
-			 s->partitioned ? ": PARTITIONED" : "");
-		text_add(&out, "degree min %d, average %.2f, max %d; diameter at least %d\n",
-			 s->degree_min, s->degree_avg, s->degree_max, s->diameter_estimate);
-		return out.buf;
+		ok = cm_buf_printf(&text, &len, TEXT_MAX,
+				   "nodes %d, sessions %d, components %d (largest %d)%s\n", s->nodes,
+				   s->sessions, s->components, s->largest_component,
+				   s->partitioned ? ": PARTITIONED" : "") == 0 &&
+		     cm_buf_printf(&text, &len, TEXT_MAX,
+				   "degree min %d, average %.2f, max %d; diameter at least %d\n",
+				   s->degree_min, s->degree_avg, s->degree_max,
+				   s->diameter_estimate) == 0;
+		return text_done(text, ok);
 	}
 	/* One spare slot: degree_max is -1 in a graph without nodes. */
 	if ((sum.degree_histogram.items = calloc((size_t)(s->degree_max + 2), sizeof(int64_t))) ==
@@ -432,26 +409,29 @@ topology_summary_text(const struct topology *t, bool json)
 		return NULL;
 	for (int d = 0; d <= s->degree_max; d++)
 		sum.degree_histogram.items[sum.degree_histogram.len++] = s->degree_histogram[d];
-	if ((line = cm_topology_summary_text(&sum)) != NULL)
-		text_add(&out, "%s\n", line);
+	line = cm_topology_summary_text(&sum);
+	ok = line != NULL && cm_buf_printf(&text, &len, TEXT_MAX, "%s\n", line) == 0;
 	free(line);
 	free(sum.degree_histogram.items);
-	return line != NULL ? out.buf : NULL;
+	return text_done(text, ok);
 }
 
 char *
 topology_dot_text(const struct topology *t)
 {
-	struct text out = {0};
+	char *text = NULL;
+	size_t len = 0;
+	bool ok;
 
 	if (!t->analysed)
 		return NULL;
-	text_add(&out, "graph gossip {\n");
-	for (int i = 0; i < t->n; i++)
-		text_add(&out, "  \"%s\" [group=%d];\n", t->names[i], t->component[i]);
-	for (int e = 0; e < t->ns; e++)
-		text_add(&out, "  \"%s\" -- \"%s\";\n", t->names[t->sessions[e].a],
-			 t->names[t->sessions[e].b]);
-	text_add(&out, "}\n");
-	return out.buf;
+	ok = cm_buf_printf(&text, &len, TEXT_MAX, "graph gossip {\n") == 0;
+	for (int i = 0; ok && i < t->n; i++)
+		ok = cm_buf_printf(&text, &len, TEXT_MAX, "  \"%s\" [group=%d];\n", t->names[i],
+				   t->component[i]) == 0;
+	for (int e = 0; ok && e < t->ns; e++)
+		ok = cm_buf_printf(&text, &len, TEXT_MAX, "  \"%s\" -- \"%s\";\n",
+				   t->names[t->sessions[e].a], t->names[t->sessions[e].b]) == 0;
+	ok = ok && cm_buf_printf(&text, &len, TEXT_MAX, "}\n") == 0;
+	return text_done(text, ok);
 }
