@@ -328,12 +328,9 @@ bs_store_register(struct bs_store *st, const struct cm_register_request *req, co
 	j = json_array();
 	for (size_t i = 0; j != NULL && i < req->repositories.len; i++)
 		json_array_append_new(j, cm_repository_encode(&req->repositories.items[i]));
-	repos = j != NULL ? cm_json_dump(j) : NULL;
-	json_decref(j);
+	repos = cm_json_dump_take(j, NULL);
 	if (req->has_capabilities) {
-		j = cm_capabilities_encode(&req->capabilities);
-		caps = j != NULL ? cm_json_dump(j) : NULL;
-		json_decref(j);
+		caps = cm_json_dump_take(cm_capabilities_encode(&req->capabilities), NULL);
 		if (caps == NULL)
 			goto end;
 	}

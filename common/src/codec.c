@@ -713,7 +713,7 @@ cm_json_dump_take(json_t *j, size_t *len)
 	char *s = j != NULL ? cm_json_dump(j) : NULL;
 
 	json_decref(j);
-	if (s != NULL)
+	if (s != NULL && len != NULL)
 		*len = strlen(s);
 	return s;
 }

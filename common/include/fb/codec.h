@@ -27,7 +27,7 @@ json_t *cm_json_parse(const char *buf, size_t len, size_t limit_bytes, struct cm
 
 /* Compact dump; caller frees the string. NULL on failure. */
 char *cm_json_dump(const json_t *j);
-/* The same, dropping the reference to j (NULL allowed), and the length in *len. */
+/* The same, dropping the reference to j (NULL allowed), and the length in *len (len may be NULL). */
 char *cm_json_dump_take(json_t *j, size_t *len);
 
 /*

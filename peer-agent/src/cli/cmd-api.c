@@ -217,17 +217,13 @@ broadcast_body(const char *repositories)
 {
 	struct cm_broadcast_request br = {repositories != NULL, {0}};
 	char *copy = strdup(repositories != NULL ? repositories : ""), *save = NULL, *body = NULL;
-	json_t *j;
 
 	if (copy == NULL)
 		return NULL;
 	for (char *t = strtok_r(copy, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save))
 		if (cm_repolist_append(&br.repositories, t, NULL) != 0)
 			goto end;
-	if ((j = cm_broadcast_request_encode(&br)) != NULL) {
-		body = cm_json_dump(j);
-		json_decref(j);
-	}
+	body = cm_json_dump_take(cm_broadcast_request_encode(&br), NULL);
 end:
 	cm_broadcast_request_clear(&br);
 	free(copy);

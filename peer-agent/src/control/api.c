@@ -67,9 +67,8 @@ static void
 reply_json(struct evhttp_request *req, int status, json_t *body)
 {
 	struct evbuffer *buf = evbuffer_new();
-	char *text = body != NULL ? cm_json_dump(body) : NULL;
+	char *text = cm_json_dump_take(body, NULL);
 
-	json_decref(body);
 	if (buf == NULL || text == NULL) {
 		evhttp_send_error(req, 500, "out of memory");
 		free(text);

@@ -250,20 +250,11 @@ with_query(const char *prefix, const char *value, const char *suffix)
 	return out;
 }
 
-static char *
-json_text(json_t *j)
-{
-	char *s = j != NULL ? cm_json_dump(j) : NULL;
-
-	json_decref(j);
-	return s;
-}
-
 int
 bc_register(struct bc_client *c, const struct cm_register_request *req, bc_done_fn done,
 	    void *arg)
 {
-	char *body = json_text(cm_register_request_encode(req));
+	char *body = cm_json_dump_take(cm_register_request_encode(req), NULL);
 
 	if (body == NULL)
 		return -1;
@@ -274,7 +265,7 @@ int
 bc_heartbeat(struct bc_client *c, const char *email, bc_done_fn done, void *arg)
 {
 	struct cm_heartbeat_request hb = {.email = (char *)email};
-	char *body = json_text(cm_heartbeat_request_encode(&hb));
+	char *body = cm_json_dump_take(cm_heartbeat_request_encode(&hb), NULL);
 
 	if (body == NULL)
 		return -1;
@@ -318,7 +309,7 @@ bc_feedback(struct bc_client *c, const char *email, int64_t latency_ms, bc_done_
 	    void *arg)
 {
 	struct cm_feedback_request fb = {.email = (char *)email, .latency_ms = latency_ms};
-	char *body = json_text(cm_feedback_request_encode(&fb));
+	char *body = cm_json_dump_take(cm_feedback_request_encode(&fb), NULL);
 
 	if (body == NULL)
 		return -1;
