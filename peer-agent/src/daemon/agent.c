@@ -51,12 +51,6 @@ agent_arm(struct event *ev, int64_t ms)
 	evtimer_add(ev, &tv);
 }
 
-int64_t
-agent_jitter(struct pa_agent *a, int64_t ms)
-{
-	return overlay_jitter_ms(ms, &a->rng);
-}
-
 /* Our record */
 
 bool

@@ -62,7 +62,6 @@ struct pa_agent {
 /* agent.c */
 int64_t agent_now_ms(void);
 void agent_arm(struct event *ev, int64_t ms);
-int64_t agent_jitter(struct pa_agent *a, int64_t ms);
 bool agent_is_bootstrap(const struct pa_agent *a);
 void agent_update_self(struct pa_agent *a);
 void agent_run_actions(struct pa_agent *a);

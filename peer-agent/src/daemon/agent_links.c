@@ -163,7 +163,7 @@ agent_dial_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	agent_arm(a->dial_ev, agent_jitter(a, DIAL_INTERVAL_MS));
+	agent_arm(a->dial_ev, overlay_jitter_ms(DIAL_INTERVAL_MS, &a->rng));
 	if (a->stopping)
 		return;
 	if (engine_neighbour_count(a->engine) == 0 && a->bc != NULL)
