@@ -324,10 +324,18 @@ struct dial_ctx {
 	int i;
 };
 
+/* The index of a node from its email, "n<i>@sim.example" (node_create names them). */
 static int
-node_of(const char *email)
+node_of(const struct sim *s, const char *email)
 {
-	return atoi(email + 1); /* "n<i>@sim.example" */
+	char *end;
+	long i = email[0] == 'n' ? strtol(email + 1, &end, 10) : -1;
+
+	if (i < 0 || i >= s->used || end == email + 1 || strcmp(end, "@sim.example") != 0) {
+		fprintf(stderr, "gossip-sim: %s is not a node's email\n", email);
+		exit(1);
+	}
+	return (int)i;
 }
 
 static bool
@@ -335,7 +343,7 @@ sim_linked(void *ctx, const char *email)
 {
 	const struct dial_ctx *c = ctx;
 
-	return linked(&c->s->nodes[c->i], node_of(email));
+	return linked(&c->s->nodes[c->i], node_of(c->s, email));
 }
 
 /*
@@ -376,7 +384,7 @@ dial(struct sim *s, int i)
 		}
 		nd = overlay_plan(ov, n->t, (size_t)n->out, sim_linked, &ctx, s->now, T0 + s->now, d);
 		for (size_t k = 0; k < nd; k++) {
-			int j = node_of(d[k].email);
+			int j = node_of(s, d[k].email);
 
 			if (!s->nodes[j].alive || s->nodes[j].in >= s->o.max_peers)
 				overlay_dial_failed(ov, d[k].email, s->now, &s->erng);

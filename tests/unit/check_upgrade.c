@@ -187,7 +187,7 @@ START_TEST(test_upgrade_rejects_oversized_headers_with_431)
 	/* A whole block, but over the limit. */
 	memset(filler, 'x', UPGRADE_MAX_BYTES - 10);
 	memcpy(filler, "X-Pad: ", 7);
-	strcpy(filler + UPGRADE_MAX_BYTES - 10, "\r\n");
+	memcpy(filler + UPGRADE_MAX_BYTES - 10, "\r\n", sizeof("\r\n"));
 	assert_refused(request_with(filler), 431);
 	free(filler);
 	free(big);

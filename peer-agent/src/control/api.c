@@ -595,15 +595,19 @@ static bool
 reply_not_allowed(struct evhttp_request *req, const char *path)
 {
 	char allow[64] = "";
+	size_t at = 0;
+	int n;
 
 	for (size_t i = 0; i < NROUTES; i++) {
 		if (strcmp(routes[i].path, path) != 0)
 			continue;
-		if (allow[0] != '\0')
-			strcat(allow, ", ");
-		strcat(allow, routes[i].method_name);
+		n = snprintf(allow + at, sizeof(allow) - at, "%s%s", at > 0 ? ", " : "",
+			     routes[i].method_name);
+		if (n < 0 || (size_t)n >= sizeof(allow) - at)
+			break; /* the route table names a few short methods: never in practice */
+		at += (size_t)n;
 	}
-	if (allow[0] == '\0')
+	if (at == 0)
 		return false;
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
 	reply_error(req, 405, "method not allowed", "method_not_allowed");
