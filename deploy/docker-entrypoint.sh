@@ -26,7 +26,8 @@ BIN=${BOOTSTRAP_BIN:-bootstrap-server}
 DB_WAIT=${BOOTSTRAP_DB_WAIT:-60}
 # Flags without a variable of the server's own, in the order of --help.
 FLAG_VARS=(config ttl stale-after sweep-interval heartbeat-interval threads
-	max-conns-per-ip conn-timeout rate-limit whitelist admin-fingerprints log-level)
+	max-conns-per-ip max-connections conn-timeout rate-limit rate-limit-per-ip
+	feedback-window feedback-min-age feedback-per-ip whitelist admin-fingerprints log-level)
 
 say() {
 	printf 'docker-entrypoint: %s\n' "$*" >&2

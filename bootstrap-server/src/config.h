@@ -15,11 +15,27 @@
 #define BS_DEFAULT_TTL_S 3600
 #define BS_DEFAULT_STALE_AFTER_S 900
 #define BS_DEFAULT_SWEEP_INTERVAL_S 60
-#define BS_DEFAULT_MAX_CONNS_PER_IP 64
+/*
+ * Per address: a household or office of ~64 agents behind one NAT, each with
+ * up to 3 connections (older agents kept libcurl's pool of 2-3), stays under
+ * 256; an attacker's connections from one address cost at most 256 x 64 KiB.
+ */
+#define BS_DEFAULT_MAX_CONNS_PER_IP 256
+#define BS_DEFAULT_MAX_CONNECTIONS 4096
 #define BS_DEFAULT_CONN_TIMEOUT_S 30
 #define BS_DEFAULT_RATE_LIMIT 20 /* requests per second per certificate; burst 5x */
 #define BS_RATE_BURST_FACTOR 5
+/*
+ * Requests per second per client address; burst BS_RATE_BURST_FACTOR x. 64
+ * agents heartbeating every 30 s send ~2/s; the burst lets them all register
+ * at once after a restart of the NAT or the server.
+ */
+#define BS_DEFAULT_RATE_LIMIT_PER_IP 50
 #define BS_DEFAULT_HEARTBEAT_INTERVAL_S 30
+/* Feedback: the window of its limits, the reporter's minimum age, reports per address. */
+#define BS_DEFAULT_FEEDBACK_WINDOW_S 300
+#define BS_DEFAULT_FEEDBACK_MIN_AGE_S 600
+#define BS_DEFAULT_FEEDBACK_PER_IP 1024 /* per window: 64 agents x 16 links */
 
 struct bs_config {
 	char *config_file;
@@ -36,9 +52,14 @@ struct bs_config {
 	int64_t sweep_interval_s;
 	int64_t threads; /* 0 until resolved: 2 x cores */
 	int64_t max_conns_per_ip;
+	int64_t max_connections;
 	int64_t conn_timeout_s;
 	int64_t rate_limit;
+	int64_t rate_limit_per_ip;
 	int64_t heartbeat_interval_s;
+	int64_t feedback_window_s;
+	int64_t feedback_min_age_s;
+	int64_t feedback_per_ip;
 	char *log_level;
 	bool check_config;
 };

@@ -25,7 +25,9 @@ usage(FILE *f)
 		"         --cert FILE --key FILE [--client-ca FILE]\n"
 		"         [--ttl SECONDS] [--stale-after SECONDS] [--sweep-interval SECONDS]\n"
 		"         [--heartbeat-interval SECONDS] [--threads N] [--max-conns-per-ip N]\n"
-		"         [--conn-timeout SECONDS] [--rate-limit REQ_PER_S] [--whitelist FILE]\n"
+		"         [--max-connections N] [--conn-timeout SECONDS] [--rate-limit REQ_PER_S]\n"
+		"         [--rate-limit-per-ip REQ_PER_S] [--feedback-window SECONDS]\n"
+		"         [--feedback-min-age SECONDS] [--feedback-per-ip N] [--whitelist FILE]\n"
 		"         [--admin-fingerprints FILE] [--log-level LEVEL] [--check-config]\n"
 		"         [--version] [--help]\n"
 		"\n"
@@ -43,8 +45,13 @@ usage(FILE *f)
 		"  --heartbeat-interval  interval told to peers (default %d s)\n"
 		"  --threads             HTTP worker threads (default 2 x cores)\n"
 		"  --max-conns-per-ip    concurrent connections per client address (default %d)\n"
+		"  --max-connections     concurrent connections in all (default %d)\n"
 		"  --conn-timeout        idle connection timeout (default %d s)\n"
 		"  --rate-limit          requests per second per certificate, burst %dx (default %d)\n"
+		"  --rate-limit-per-ip   requests per second per client address, burst %dx (default %d)\n"
+		"  --feedback-window     window of the feedback limits (default %d s)\n"
+		"  --feedback-min-age    feedback counts from peers registered this long (default %d s)\n"
+		"  --feedback-per-ip     feedback reports per window per client address (default %d)\n"
 		"  --whitelist           fingerprints allowed to register as bootstrap, one a line\n"
 		"  --admin-fingerprints  fingerprints allowed on /api/admin, one a line\n"
 		"  --log-level           debug, info, warn or error (default: $FB_LOG_LEVEL or info)\n"
@@ -55,8 +62,10 @@ usage(FILE *f)
 		"wins over --config (KEY = VALUE lines, keys named like the flags).\n",
 		BS_DEFAULT_LISTEN, BS_DEFAULT_TTL_S, BS_DEFAULT_STALE_AFTER_S,
 		BS_DEFAULT_SWEEP_INTERVAL_S, BS_DEFAULT_HEARTBEAT_INTERVAL_S,
-		BS_DEFAULT_MAX_CONNS_PER_IP, BS_DEFAULT_CONN_TIMEOUT_S, BS_RATE_BURST_FACTOR,
-		BS_DEFAULT_RATE_LIMIT);
+		BS_DEFAULT_MAX_CONNS_PER_IP, BS_DEFAULT_MAX_CONNECTIONS, BS_DEFAULT_CONN_TIMEOUT_S,
+		BS_RATE_BURST_FACTOR, BS_DEFAULT_RATE_LIMIT, BS_RATE_BURST_FACTOR,
+		BS_DEFAULT_RATE_LIMIT_PER_IP, BS_DEFAULT_FEEDBACK_WINDOW_S,
+		BS_DEFAULT_FEEDBACK_MIN_AGE_S, BS_DEFAULT_FEEDBACK_PER_IP);
 }
 
 static const struct option long_options[] = {
@@ -72,8 +81,13 @@ static const struct option long_options[] = {
 	{"heartbeat-interval", required_argument, NULL, 0},
 	{"threads", required_argument, NULL, 0},
 	{"max-conns-per-ip", required_argument, NULL, 0},
+	{"max-connections", required_argument, NULL, 0},
 	{"conn-timeout", required_argument, NULL, 0},
 	{"rate-limit", required_argument, NULL, 0},
+	{"rate-limit-per-ip", required_argument, NULL, 0},
+	{"feedback-window", required_argument, NULL, 0},
+	{"feedback-min-age", required_argument, NULL, 0},
+	{"feedback-per-ip", required_argument, NULL, 0},
 	{"whitelist", required_argument, NULL, 0},
 	{"admin-fingerprints", required_argument, NULL, 0},
 	{"log-level", required_argument, NULL, 0},

@@ -9,6 +9,17 @@
 static const double bucket_le[BS_METRICS_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
 						     0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
 
+static const char *const refusal_name[BS_REFUSE_COUNT] = {
+	[BS_REFUSE_CONNS_PER_IP] = "conns_per_ip",
+	[BS_REFUSE_CONNS_TOTAL] = "conns_total",
+	[BS_REFUSE_RATE_PER_IP] = "rate_per_ip",
+	[BS_REFUSE_RATE_PER_CERT] = "rate_per_cert",
+	[BS_REFUSE_FEEDBACK_PER_IP] = "feedback_per_ip",
+	[BS_REFUSE_FEEDBACK_PAIR] = "feedback_pair",
+	[BS_REFUSE_FEEDBACK_REPORTER] = "feedback_reporter",
+	[BS_REFUSE_FEEDBACK_CLAMPED] = "feedback_clamped",
+};
+
 void
 bs_metrics_init(struct bs_metrics *m)
 {
@@ -69,6 +80,24 @@ bs_metrics_heartbeat_batch(struct bs_metrics *m, size_t n)
 	pthread_mutex_unlock(&m->lock);
 }
 
+bool
+bs_metrics_refused(struct bs_metrics *m, enum bs_refusal r, int64_t now_ms, uint64_t *since)
+{
+	bool log = false;
+
+	pthread_mutex_lock(&m->lock);
+	m->refusals[r]++;
+	m->unlogged[r]++;
+	if (m->unlogged[r] == m->refusals[r] || now_ms - m->logged_ms[r] >= BS_REFUSAL_LOG_INTERVAL_MS) {
+		log = true;
+		*since = m->unlogged[r];
+		m->unlogged[r] = 0;
+		m->logged_ms[r] = now_ms;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return log;
+}
+
 char *
 bs_metrics_render(struct bs_metrics *m, int64_t online, int64_t stale)
 {
@@ -112,6 +141,11 @@ bs_metrics_render(struct bs_metrics *m, int64_t online, int64_t stale)
 		(unsigned long long)m->swept_rows, (unsigned long long)m->db_errors,
 		(unsigned long long)m->heartbeat_batches,
 		(unsigned long long)m->heartbeats_batched);
+	fprintf(f, "# HELP bootstrap_refusals_total Connections and requests turned away, by limit.\n"
+		   "# TYPE bootstrap_refusals_total counter\n");
+	for (int r = 0; r < BS_REFUSE_COUNT; r++)
+		fprintf(f, "bootstrap_refusals_total{reason=\"%s\"} %llu\n", refusal_name[r],
+			(unsigned long long)m->refusals[r]);
 	pthread_mutex_unlock(&m->lock);
 	fprintf(f,
 		"# HELP bootstrap_registrations Unexpired registrations by state (-1: database "

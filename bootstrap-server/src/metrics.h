@@ -8,11 +8,27 @@
 #define BS_METRICS_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define BS_METRICS_MAX_SERIES 128
 #define BS_METRICS_BUCKETS 12
+/* A refusal's log line at most this often per reason; the line counts the rest. */
+#define BS_REFUSAL_LOG_INTERVAL_MS 10000
+
+/* Why the server turned a client away (the reason label of bootstrap_refusals_total). */
+enum bs_refusal {
+	BS_REFUSE_CONNS_PER_IP,     /* --max-conns-per-ip */
+	BS_REFUSE_CONNS_TOTAL,      /* --max-connections */
+	BS_REFUSE_RATE_PER_IP,      /* --rate-limit-per-ip */
+	BS_REFUSE_RATE_PER_CERT,    /* --rate-limit */
+	BS_REFUSE_FEEDBACK_PER_IP,  /* --feedback-per-ip */
+	BS_REFUSE_FEEDBACK_PAIR,    /* one report per reporter and peer per window */
+	BS_REFUSE_FEEDBACK_REPORTER, /* not a registered peer, or younger than --feedback-min-age */
+	BS_REFUSE_FEEDBACK_CLAMPED, /* taken, but the score's move per window was bounded */
+	BS_REFUSE_COUNT
+};
 
 struct bs_series {
 	const char *route; /* static string */
@@ -30,6 +46,9 @@ struct bs_metrics {
 	uint64_t swept_rows;
 	uint64_t db_errors;
 	uint64_t heartbeat_batches, heartbeats_batched;
+	uint64_t refusals[BS_REFUSE_COUNT];
+	uint64_t unlogged[BS_REFUSE_COUNT]; /* refusals since the reason's last log line */
+	int64_t logged_ms[BS_REFUSE_COUNT]; /* when that line was */
 };
 
 void bs_metrics_init(struct bs_metrics *m);
@@ -41,6 +60,15 @@ void bs_metrics_swept(struct bs_metrics *m, int64_t rows);
 void bs_metrics_db_error(struct bs_metrics *m);
 /* One transaction of n heartbeats (batcher.h). */
 void bs_metrics_heartbeat_batch(struct bs_metrics *m, size_t n);
+
+/*
+ * Counts one refusal at now_ms (a monotonic clock). True when the caller
+ * should log it: the first of a reason, then at most once per
+ * BS_REFUSAL_LOG_INTERVAL_MS; *since is then the refusals the line stands
+ * for (this one and those not logged before it).
+ */
+bool bs_metrics_refused(struct bs_metrics *m, enum bs_refusal r, int64_t now_ms,
+			uint64_t *since);
 
 /*
  * Prometheus text exposition of the counters plus the two gauges given.

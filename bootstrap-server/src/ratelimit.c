@@ -1,7 +1,11 @@
 /*
  * ratelimit.c - token buckets in an fb/map.h map by key, bounded: once the
- * map holds max_keys buckets, idle ones are dropped (see compact).
+ * map holds max_keys buckets, idle ones are dropped (see compact). Connection
+ * counts per address: an entry lives while its address has a connection
+ * open, so the map is bounded by the server's connection limit.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,4 +145,124 @@ bs_ratelimit_take(struct bs_ratelimit *rl, const char *key, int64_t now_ms,
 		*retry_after_ms = (int64_t)((1.0 - b->tokens) / rl->rate_per_ms) + 1;
 	pthread_mutex_unlock(&rl->lock);
 	return ok;
+}
+
+void
+bs_addr_key(const struct sockaddr *sa, char out[BS_ADDR_KEY_LEN])
+{
+	static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	char text[INET6_ADDRSTRLEN];
+
+	snprintf(out, BS_ADDR_KEY_LEN, "unknown");
+	if (sa == NULL)
+		return;
+	if (sa->sa_family == AF_INET) {
+		if (inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, text,
+			      sizeof(text)) != NULL)
+			snprintf(out, BS_ADDR_KEY_LEN, "%s", text);
+	} else if (sa->sa_family == AF_INET6) {
+		const uint8_t *b = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+		struct in6_addr prefix = {0};
+
+		if (memcmp(b, v4_mapped, sizeof(v4_mapped)) == 0) {
+			snprintf(out, BS_ADDR_KEY_LEN, "%u.%u.%u.%u", b[12], b[13], b[14], b[15]);
+			return;
+		}
+		memcpy(prefix.s6_addr, b, 8);
+		if (inet_ntop(AF_INET6, &prefix, text, sizeof(text)) != NULL)
+			snprintf(out, BS_ADDR_KEY_LEN, "%s/64", text);
+	}
+}
+
+/* One address's open connections; the map's key lives in it. */
+struct conns {
+	char key[BS_ADDR_KEY_LEN];
+	int64_t n;
+};
+
+struct bs_conncount {
+	pthread_mutex_t lock;
+	struct cm_map *by_key; /* key -> struct conns * */
+	int64_t total;
+};
+
+struct bs_conncount *
+bs_conncount_new(const struct cm_hash_key *hash_key)
+{
+	struct bs_conncount *cc = calloc(1, sizeof(*cc));
+
+	if (cc == NULL)
+		return NULL;
+	if ((cc->by_key = cm_map_new(CM_MAP_STR, hash_key)) == NULL) {
+		free(cc);
+		return NULL;
+	}
+	pthread_mutex_init(&cc->lock, NULL);
+	return cc;
+}
+
+void
+bs_conncount_free(struct bs_conncount *cc)
+{
+	struct conns *c;
+
+	if (cc == NULL)
+		return;
+	for (size_t i = 0; (c = cm_map_next(cc->by_key, &i)) != NULL;)
+		free(c);
+	cm_map_free(cc->by_key);
+	pthread_mutex_destroy(&cc->lock);
+	free(cc);
+}
+
+int64_t
+bs_conncount_get(struct bs_conncount *cc, const char *key, int64_t *total)
+{
+	struct conns *c;
+	int64_t n;
+
+	pthread_mutex_lock(&cc->lock);
+	c = cm_map_get(cc->by_key, key);
+	n = c != NULL ? c->n : 0;
+	*total = cc->total;
+	pthread_mutex_unlock(&cc->lock);
+	return n;
+}
+
+int64_t
+bs_conncount_add(struct bs_conncount *cc, const char *key, int64_t *total)
+{
+	struct conns *c;
+	int64_t n = -1;
+
+	pthread_mutex_lock(&cc->lock);
+	if ((c = cm_map_get(cc->by_key, key)) == NULL && (c = calloc(1, sizeof(*c))) != NULL) {
+		snprintf(c->key, sizeof(c->key), "%s", key);
+		if (cm_map_put(cc->by_key, c->key, c) != 0) {
+			free(c);
+			c = NULL;
+		}
+	}
+	if (c != NULL) {
+		n = ++c->n;
+		cc->total++;
+	}
+	*total = cc->total;
+	pthread_mutex_unlock(&cc->lock);
+	return n;
+}
+
+void
+bs_conncount_del(struct bs_conncount *cc, const char *key)
+{
+	struct conns *c;
+
+	pthread_mutex_lock(&cc->lock);
+	if ((c = cm_map_get(cc->by_key, key)) != NULL) {
+		cc->total--;
+		/* Addresses without connections hold no memory: the map stays as small as the load. */
+		if (--c->n <= 0)
+			free(cm_map_del(cc->by_key, c->key));
+	}
+	pthread_mutex_unlock(&cc->lock);
 }

@@ -1,7 +1,8 @@
 /*
- * ratelimit.h - a token bucket per client certificate (pure: the caller gives
- * the time). Per replica and in memory, so approximate across replicas by
- * design. The table is bounded: idle buckets are dropped as it fills.
+ * ratelimit.h - token buckets per key (a client certificate, an address),
+ * and open connections counted per address (pure: the caller gives the time
+ * and the address). Per replica and in memory, so approximate across replicas
+ * by design. The tables are bounded: idle buckets are dropped as they fill.
  */
 #ifndef BS_RATELIMIT_H
 #define BS_RATELIMIT_H
@@ -13,6 +14,10 @@
 #include "fb/hash.h"
 
 #define BS_RATELIMIT_MAX_KEYS 65536
+/* Room for an address key: dotted IPv4, or an IPv6 /64 prefix with "/64". */
+#define BS_ADDR_KEY_LEN 52
+
+struct sockaddr;
 
 struct bs_ratelimit;
 
@@ -30,5 +35,31 @@ void bs_ratelimit_free(struct bs_ratelimit *rl);
  */
 bool bs_ratelimit_take(struct bs_ratelimit *rl, const char *key, int64_t now_ms,
 		       int64_t *retry_after_ms);
+
+/*
+ * The key a client address is limited under: an IPv4 address (also when
+ * IPv4-mapped), or the /64 prefix of an IPv6 address, since one host
+ * commonly holds a whole /64 ("2001:db8:1:2::/64"). "unknown" otherwise.
+ */
+void bs_addr_key(const struct sockaddr *sa, char out[BS_ADDR_KEY_LEN]);
+
+/* Open connections per address key, and in total. */
+struct bs_conncount;
+
+struct bs_conncount *bs_conncount_new(const struct cm_hash_key *hash_key);
+void bs_conncount_free(struct bs_conncount *cc);
+
+/* Connections now open from key (0 when none), and *total in all. Thread-safe. */
+int64_t bs_conncount_get(struct bs_conncount *cc, const char *key, int64_t *total);
+
+/*
+ * Counts one more connection from key and returns how many are open from it
+ * now, this one included (*total: in all); -1 when out of memory (then
+ * nothing is counted). Thread-safe.
+ */
+int64_t bs_conncount_add(struct bs_conncount *cc, const char *key, int64_t *total);
+
+/* One connection from key closed (one that bs_conncount_add counted). */
+void bs_conncount_del(struct bs_conncount *cc, const char *key);
 
 #endif

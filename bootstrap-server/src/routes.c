@@ -368,12 +368,22 @@ do_discover(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 		rep->status = 200;
 }
 
+/*
+ * Feedback counts from registered peers only (older than feedback_min_age_s,
+ * with the certificate they registered), once per reporter and peer per
+ * window, feedback_per_ip per window from one address; and whatever arrives,
+ * a peer's score moves a bounded amount per window (bs_store_feedback).
+ */
 static void
 do_feedback(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 {
+	const struct bs_feedback_policy policy = {s->cfg->feedback_min_age_s,
+						  s->cfg->feedback_window_s};
 	struct cm_feedback_request f;
 	struct cm_err err;
 	char pair[2 * CM_MAX_EMAIL + 2], key[CM_FINGERPRINT_LEN + 1];
+	int64_t retry_ms = 0;
+	bool clamped = false;
 	json_t *j;
 	int rc;
 
@@ -389,20 +399,52 @@ do_feedback(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 		bs_reply_error(rep, 400, "bad_request", "email: feedback is about another peer");
 		goto end;
 	}
-	/* One sample per reporter and target per minute (per replica). */
+	if (!bs_ratelimit_take(s->feedback_ip, req->addr, cm_time_mono_ms(), &retry_ms)) {
+		bs_server_refused(s, BS_REFUSE_FEEDBACK_PER_IP,
+				  "feedback refused from %s: over %lld reports per %lld s from that "
+				  "address (feedback-per-ip)",
+				  req->addr, (long long)s->cfg->feedback_per_ip,
+				  (long long)s->cfg->feedback_window_s);
+		bs_reply_error(rep, 429, "feedback_throttled", "too many reports from your address");
+		rep->retry_after_s = (int)((retry_ms + 999) / 1000);
+		goto end;
+	}
+	/* One sample per reporter and target per window (per replica). */
 	snprintf(pair, sizeof(pair), "%s\n%s", req->cert_email, f.email);
 	if (cm_sha256_hex(pair, strlen(pair), key) != 0) {
 		bs_reply_error(rep, 500, "internal", "cannot hash the feedback pair");
 		goto end;
 	}
-	if (!bs_ratelimit_take(s->feedback_throttle, key, cm_time_mono_ms(), NULL)) {
+	if (!bs_ratelimit_take(s->feedback_throttle, key, cm_time_mono_ms(), &retry_ms)) {
+		bs_server_refused(s, BS_REFUSE_FEEDBACK_PAIR,
+				  "feedback refused from %s about %s: one report per %lld s "
+				  "(feedback-window)",
+				  req->cert_email, f.email, (long long)s->cfg->feedback_window_s);
 		bs_reply_error(rep, 429, "feedback_throttled",
-			       "one feedback sample per peer per minute");
-		rep->retry_after_s = 60;
+			       "one feedback sample per peer per %lld s",
+			       (long long)s->cfg->feedback_window_s);
+		rep->retry_after_s = (int)((retry_ms + 999) / 1000);
 		goto end;
 	}
-	rc = bs_store_feedback(bs_server_store(s), f.email, f.latency_ms);
+	rc = bs_store_feedback(bs_server_store(s), req->cert_email, req->fingerprint, f.email,
+			       f.latency_ms, &policy, &clamped);
+	if (rc == BS_STORE_NOT_ELIGIBLE) {
+		bs_server_refused(s, BS_REFUSE_FEEDBACK_REPORTER,
+				  "feedback refused from %s (%s): not registered with this "
+				  "certificate for %lld s (feedback-min-age)",
+				  req->cert_email, req->addr, (long long)s->cfg->feedback_min_age_s);
+		bs_reply_error(rep, 403, "reporter_not_eligible",
+			       "feedback counts from peers registered with this certificate for at "
+			       "least %lld s",
+			       (long long)s->cfg->feedback_min_age_s);
+		goto end;
+	}
 	if (store_result(s, rc, rep, "no live registration for this email") == 0) {
+		if (clamped)
+			bs_server_refused(s, BS_REFUSE_FEEDBACK_CLAMPED,
+					  "feedback about %s at its bound: a score moves at most "
+					  "4.2 points per %lld s (feedback-window)",
+					  f.email, (long long)s->cfg->feedback_window_s);
 		rep->status = 200;
 		rep->json = cm_status_encode("ok", -1);
 	}
@@ -592,6 +634,16 @@ authenticate(struct bs_server *s, struct bs_request *req, struct bs_reply *rep, 
 {
 	int64_t retry_ms = 0;
 
+	/* Per address first: fresh certificates cost an attacker nothing, addresses do. */
+	if (!bs_ratelimit_take(s->ratelimit_ip, req->addr, cm_time_mono_ms(), &retry_ms)) {
+		bs_server_refused(s, BS_REFUSE_RATE_PER_IP,
+				  "rate limited %s: over %lld requests/s from that address "
+				  "(rate-limit-per-ip)",
+				  req->addr, (long long)s->cfg->rate_limit_per_ip);
+		bs_reply_error(rep, 429, "rate_limited", "too many requests from your address");
+		rep->retry_after_s = (int)((retry_ms + 999) / 1000);
+		return -1;
+	}
 	if (req->cert == NULL) {
 		bs_reply_error(rep, 401, "certificate_required", "a client certificate is required");
 		return -1;
@@ -602,6 +654,11 @@ authenticate(struct bs_server *s, struct bs_request *req, struct bs_reply *rep, 
 		return -1;
 	}
 	if (!bs_ratelimit_take(s->ratelimit, req->fingerprint, cm_time_mono_ms(), &retry_ms)) {
+		bs_server_refused(s, BS_REFUSE_RATE_PER_CERT,
+				  "rate limited %s (%s): over %lld requests/s with one certificate "
+				  "(rate-limit)",
+				  req->cert_email != NULL ? req->cert_email : req->fingerprint, req->addr,
+				  (long long)s->cfg->rate_limit);
 		bs_reply_error(rep, 429, "rate_limited", "too many requests");
 		rep->retry_after_s = (int)((retry_ms + 999) / 1000);
 		return -1;

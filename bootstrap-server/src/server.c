@@ -8,6 +8,12 @@
  * the database for it. The client certificate is requested on every
  * connection (MEM_TRUST) but not required by the handshake: the routes
  * decide (401/403).
+ *
+ * Connections are counted per client address by the server itself (not by
+ * MHD, whose refusals nobody saw): the accept policy refuses those far over
+ * --max-conns-per-ip or --max-connections, and the few just over them are
+ * accepted to be told why (503 and Connection: close) before they close.
+ * Every refusal is counted and logged (bs_server_refused).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -33,7 +39,13 @@
 #define BS_MAX_HEADERS_BYTES (16 * 1024)
 /* MHD's per-connection pool: room for 16 KiB of headers and the read buffer. */
 #define BS_CONNECTION_MEMORY (64 * 1024)
-#define BS_MAX_CONNECTIONS 4096
+/*
+ * Connections over a limit that are still accepted, to answer 503 and close:
+ * per address, and in all. Beyond these the accept policy refuses at once.
+ */
+#define BS_CONNS_ANSWERED_PER_IP 8
+#define BS_CONNS_ANSWERED_TOTAL 64
+#define BS_OVERLOAD_RETRY_S 5
 /* How long stopping waits for resumed connections to be answered. */
 #define BS_STOP_WAIT_MS 2000
 #define BS_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
@@ -118,23 +130,110 @@ struct conn_identity {
 	bool read;
 	struct cm_cert *cert;
 	bool trusted;
+	char addr[BS_ADDR_KEY_LEN];
+	bool counted;          /* in s->conns */
+	enum bs_refusal over;  /* over a connection limit when accepted; BS_REFUSE_COUNT: not */
+	int64_t open_from_addr; /* connections from addr when accepted */
 };
+
+/* The client's address key of a connection. */
+static void
+conn_addr(struct MHD_Connection *conn, char out[BS_ADDR_KEY_LEN])
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	bs_addr_key(info != NULL ? info->client_addr : NULL, out);
+}
 
 static void
 on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 	      enum MHD_ConnectionNotificationCode toe)
 {
+	struct bs_server *s = cls;
 	struct conn_identity *ci = *socket_context;
+	int64_t total = 0;
 
-	(void)cls;
-	(void)conn;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-		*socket_context = calloc(1, sizeof(struct conn_identity));
+		if ((ci = calloc(1, sizeof(*ci))) == NULL)
+			return;
+		conn_addr(conn, ci->addr);
+		ci->over = BS_REFUSE_COUNT;
+		if ((ci->open_from_addr = bs_conncount_add(s->conns, ci->addr, &total)) >= 0) {
+			ci->counted = true;
+			if (ci->open_from_addr > s->cfg->max_conns_per_ip)
+				ci->over = BS_REFUSE_CONNS_PER_IP;
+			else if (total > s->cfg->max_connections)
+				ci->over = BS_REFUSE_CONNS_TOTAL;
+		}
+		*socket_context = ci;
 	} else if (ci != NULL) {
+		if (ci->counted)
+			bs_conncount_del(s->conns, ci->addr);
 		cm_cert_free(ci->cert);
 		free(ci);
 		*socket_context = NULL;
 	}
+}
+
+/*
+ * Before TLS: refuses a connection far over a limit (those just over it are
+ * accepted to be answered 503, see on_connection and answer). Concurrent
+ * accepts on other threads may each pass: the limits hold within a few.
+ */
+static enum MHD_Result
+on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct bs_server *s = cls;
+	char key[BS_ADDR_KEY_LEN];
+	int64_t n, total;
+
+	(void)addrlen;
+	bs_addr_key(addr, key);
+	n = bs_conncount_get(s->conns, key, &total);
+	if (n >= s->cfg->max_conns_per_ip + BS_CONNS_ANSWERED_PER_IP) {
+		bs_server_refused(s, BS_REFUSE_CONNS_PER_IP,
+				  "refused a connection from %s: %lld open from that address "
+				  "(max-conns-per-ip %lld)",
+				  key, (long long)n, (long long)s->cfg->max_conns_per_ip);
+		return MHD_NO;
+	}
+	if (total >= s->cfg->max_connections + BS_CONNS_ANSWERED_TOTAL) {
+		bs_server_refused(s, BS_REFUSE_CONNS_TOTAL,
+				  "refused a connection from %s: %lld open in all (max-connections %lld)",
+				  key, (long long)total, (long long)s->cfg->max_connections);
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+void
+bs_server_refused(struct bs_server *s, enum bs_refusal r, const char *fmt, ...)
+{
+	char msg[512];
+	uint64_t since = 0;
+	va_list ap;
+
+	if (!bs_metrics_refused(&s->metrics, r, cm_time_mono_ms(), &since))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (since > 1)
+		log_warnx("%s (%llu like it in the last %d s)", msg, (unsigned long long)since,
+			  BS_REFUSAL_LOG_INTERVAL_MS / 1000);
+	else
+		log_warnx("%s", msg);
+}
+
+/* The identity kept for a connection; NULL when on_connection had no memory for it. */
+static struct conn_identity *
+conn_identity(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return info != NULL ? info->socket_context : NULL;
 }
 
 /* Reads the client certificate of the connection, if any, into req. */
@@ -144,13 +243,11 @@ read_client_cert(struct bs_server *s, struct bs_request *req)
 	const union MHD_ConnectionInfo *info;
 	const gnutls_datum_t *peers;
 	unsigned int n = 0, status = 1;
-	struct conn_identity *ci;
+	struct conn_identity *ci = conn_identity(req->conn);
 	gnutls_session_t sess;
 
-	info = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	ci = info != NULL ? info->socket_context : NULL;
 	if (ci == NULL || !ci->read) {
-		struct conn_identity fresh = {.read = true};
+		struct conn_identity fresh = {.read = true, .over = BS_REFUSE_COUNT};
 
 		info = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 		sess = info != NULL ? info->tls_session : NULL;
@@ -167,7 +264,9 @@ read_client_cert(struct bs_server *s, struct bs_request *req)
 			req->owned_cert = fresh.cert;
 			ci = &fresh;
 		} else {
-			*ci = fresh;
+			ci->read = true;
+			ci->cert = fresh.cert;
+			ci->trusted = fresh.trusted;
 		}
 		req->cert = ci->cert;
 		req->cert_trusted = ci->trusted;
@@ -209,6 +308,8 @@ send_reply(struct MHD_Connection *conn, struct bs_reply *rep)
 	}
 	if (rep->deprecation)
 		MHD_add_response_header(resp, "Deprecation", "true");
+	if (rep->close)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(conn, (unsigned int)rep->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -254,12 +355,37 @@ answer(struct bs_server *s, struct MHD_Connection *conn, const char *url, const 
 				 .body_len = p->len, .body_too_large = p->too_large,
 				 .job = &p->job};
 	struct bs_reply rep = {.status = 500, .route = "unknown"};
+	struct conn_identity *ci = conn_identity(conn);
 	size_t header_bytes = 0;
 
+	if (ci != NULL)
+		memcpy(req.addr, ci->addr, sizeof(req.addr));
+	else
+		conn_addr(conn, req.addr);
 	req.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						       MHD_HTTP_HEADER_CONTENT_TYPE);
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &header_bytes);
-	if (header_bytes > BS_MAX_HEADERS_BYTES) {
+	if (ci != NULL && ci->over != BS_REFUSE_COUNT) {
+		/* Accepted over a connection limit only to say so. */
+		rep.route = "rejected";
+		rep.close = true;
+		rep.retry_after_s = BS_OVERLOAD_RETRY_S;
+		if (ci->over == BS_REFUSE_CONNS_PER_IP) {
+			bs_reply_error(&rep, 503, "too_many_connections",
+				       "more than %lld connections from your address",
+				       (long long)s->cfg->max_conns_per_ip);
+			bs_server_refused(s, ci->over,
+					  "answered 503 to %s: %lld connections open from that "
+					  "address (max-conns-per-ip %lld)",
+					  req.addr, (long long)ci->open_from_addr,
+					  (long long)s->cfg->max_conns_per_ip);
+		} else {
+			bs_reply_error(&rep, 503, "overloaded", "the server is at its connection limit");
+			bs_server_refused(s, ci->over,
+					  "answered 503 to %s: over max-connections %lld", req.addr,
+					  (long long)s->cfg->max_connections);
+		}
+	} else if (header_bytes > BS_MAX_HEADERS_BYTES) {
 		rep.route = "rejected";
 		bs_reply_error(&rep, 431, "headers_too_large", "request headers larger than %d bytes",
 			       BS_MAX_HEADERS_BYTES);
@@ -407,16 +533,18 @@ bs_server_start(struct bs_server *s, struct cm_err *err)
 		goto end;
 	/* The logger goes first so MHD's own start-up messages reach it too. */
 	s->daemon = MHD_start_daemon(
-		flags, (uint16_t)s->cfg->listen_port, NULL, NULL, on_request, s,
+		flags, (uint16_t)s->cfg->listen_port, on_accept, s, on_request, s,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_HTTPS_MEM_CERT, cert,
 		MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_TRUST, trust,
 		MHD_OPTION_HTTPS_PRIORITIES, BS_TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE,
 		(unsigned int)s->cfg->threads, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		(size_t)BS_CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned int)BS_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		(unsigned int)s->cfg->max_conns_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+		(size_t)BS_CONNECTION_MEMORY,
+		/* A backstop only: MHD splits it between its threads and refuses silently. */
+		MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned int)(2 * (s->cfg->max_connections + BS_CONNS_ANSWERED_TOTAL)),
+		MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned int)s->cfg->conn_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-		s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_END);
+		s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
 	if (s->daemon == NULL) {
 		cm_err_set(err, "cannot listen on %s:%d (in use, or bad certificate/key)",
 			   s->cfg->listen_host, s->cfg->listen_port);
@@ -557,8 +685,20 @@ bs_server_init(struct bs_server *s, struct bs_config *cfg)
 	s->ratelimit = bs_ratelimit_new((double)cfg->rate_limit,
 					(double)(cfg->rate_limit * BS_RATE_BURST_FACTOR),
 					BS_RATELIMIT_MAX_KEYS, &key);
-	s->feedback_throttle = bs_ratelimit_new(1.0 / 60.0, 1.0, BS_RATELIMIT_MAX_KEYS, &key);
-	return s->ratelimit != NULL && s->feedback_throttle != NULL ? 0 : -1;
+	s->ratelimit_ip = bs_ratelimit_new((double)cfg->rate_limit_per_ip,
+					   (double)(cfg->rate_limit_per_ip * BS_RATE_BURST_FACTOR),
+					   BS_RATELIMIT_MAX_KEYS, &key);
+	/* One report per reporter and peer per window; feedback_per_ip per window per address. */
+	s->feedback_throttle = bs_ratelimit_new(1.0 / (double)cfg->feedback_window_s, 1.0,
+						BS_RATELIMIT_MAX_KEYS, &key);
+	s->feedback_ip = bs_ratelimit_new((double)cfg->feedback_per_ip /
+						  (double)cfg->feedback_window_s,
+					  (double)cfg->feedback_per_ip, BS_RATELIMIT_MAX_KEYS, &key);
+	s->conns = bs_conncount_new(&key);
+	return s->ratelimit != NULL && s->ratelimit_ip != NULL && s->feedback_throttle != NULL &&
+			       s->feedback_ip != NULL && s->conns != NULL
+		       ? 0
+		       : -1;
 }
 
 void
@@ -567,7 +707,10 @@ bs_server_clear(struct bs_server *s)
 	if (s->cfg != NULL)
 		bs_metrics_destroy(&s->metrics);
 	bs_ratelimit_free(s->ratelimit);
+	bs_ratelimit_free(s->ratelimit_ip);
 	bs_ratelimit_free(s->feedback_throttle);
+	bs_ratelimit_free(s->feedback_ip);
+	bs_conncount_free(s->conns);
 	free_list(s->whitelist, s->whitelist_len);
 	free_list(s->admins, s->admins_len);
 	memset(s, 0, sizeof(*s));

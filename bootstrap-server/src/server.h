@@ -25,7 +25,10 @@ struct bs_server {
 	struct bs_store_timing timing;
 	struct bs_metrics metrics;
 	struct bs_ratelimit *ratelimit;         /* per client certificate */
+	struct bs_ratelimit *ratelimit_ip;      /* per client address */
 	struct bs_ratelimit *feedback_throttle; /* per reporter and target */
+	struct bs_ratelimit *feedback_ip;       /* feedback reports per client address */
+	struct bs_conncount *conns;             /* open connections per client address */
 	char **whitelist; /* fingerprints from --whitelist; NULL when not set */
 	size_t whitelist_len;
 	char **admins; /* fingerprints from --admin-fingerprints */
@@ -37,6 +40,7 @@ struct bs_server {
 /* One HTTP request as the routes see it. */
 struct bs_request {
 	struct MHD_Connection *conn;
+	char addr[BS_ADDR_KEY_LEN]; /* the client's address key (bs_addr_key) */
 	const char *method;
 	const char *path;
 	const char *content_type;
@@ -60,6 +64,7 @@ struct bs_reply {
 	const char *allow;  /* Allow header for 405 */
 	char allow_buf[64];
 	int retry_after_s;  /* > 0: Retry-After header */
+	bool close;         /* Connection: close */
 	bool deprecation;   /* legacy endpoints */
 	bool deferred;      /* req->job is filled: the batcher answers */
 	const char *route;  /* metrics label */
@@ -68,6 +73,13 @@ struct bs_reply {
 /* Sets an error reply {"error": message, "code": code}. */
 void bs_reply_error(struct bs_reply *r, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/*
+ * Counts a refusal in the metrics and logs it, at most once per
+ * BS_REFUSAL_LOG_INTERVAL_MS per reason (the line says how many it stands for).
+ */
+void bs_server_refused(struct bs_server *s, enum bs_refusal r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* The database connection of the calling thread (created on first use). */
 struct bs_store *bs_server_store(struct bs_server *s);

@@ -20,6 +20,14 @@
 #define PERFORMANCE_SQL                                                                            \
 	"CASE WHEN f.latency_ms IS NULL THEN NULL ELSE GREATEST(0.0, LEAST(100.0, 100.0 * (1 - "   \
 	"(ln(GREATEST(f.latency_ms, 10.0)) - ln(10.0)) / (ln(2000.0) - ln(10.0))))) END"
+/*
+ * Feedback: a peer without any starts from the latency of performance 50
+ * (sqrt(10 x 2000) ms), what ranking assumes for it; within one window its
+ * mean stays within a factor BS_FEEDBACK_STEP_SQL of where the window began,
+ * so the score moves by at most 100 x ln(1.25) / ln(200) = 4.2 points per window.
+ */
+#define BS_FEEDBACK_PRIOR_SQL "141.42::double precision"
+#define BS_FEEDBACK_STEP_SQL "1.25::double precision"
 
 /* The pin of an email: read it; or insert it if absent and read whichever won ($1 email, $2
  * fingerprint). */

@@ -627,26 +627,72 @@ bs_store_lookup(struct bs_store *st, const char *email, struct cm_bootstrap_peer
 	return BS_STORE_OK;
 }
 
-int
-bs_store_feedback(struct bs_store *st, const char *email, int64_t latency_ms)
+/* The reporter's live registration with its certificate, at least min_age_s old. */
+static int
+feedback_reporter(struct bs_store *st, const char *email, const char *fingerprint,
+		  int64_t min_age_s)
 {
-	char lat[24];
-	const char *params[2] = {email, lat};
+	char age[24];
+	const char *params[3] = {email, fingerprint, age};
 	PGresult *res;
 	int rc;
 
-	snprintf(lat, sizeof(lat), "%lld", (long long)latency_ms);
-	/* Exponential mean with weight 0.2 for the new sample. */
+	snprintf(age, sizeof(age), "%lld", (long long)min_age_s);
 	res = query(st,
-		    "INSERT INTO feedback AS f (email, latency_ms, samples)"
-		    " SELECT $1, $2::double precision, 1 FROM registrations"
+		    "SELECT registered_at <= now() - make_interval(secs => $3::bigint)"
+		    " FROM registrations"
+		    " WHERE email = $1 AND fingerprint = $2 AND expires_at > now()",
+		    3, params, &rc);
+	if (rc == BS_STORE_OK && (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), "t") != 0))
+		rc = BS_STORE_NOT_ELIGIBLE;
+	PQclear(res);
+	return rc;
+}
+
+/* Where the mean's window begins: the mean itself when the window has run out. */
+#define FEEDBACK_NEW_WINDOW "f.window_start <= now() - make_interval(secs => $3::bigint)"
+#define FEEDBACK_BASE "(CASE WHEN " FEEDBACK_NEW_WINDOW " THEN f.latency_ms ELSE f.window_latency END)"
+/* An exponential mean with weight 0.2 for the new sample, kept within the window's bound. */
+#define FEEDBACK_MEAN(old, base)                                                                   \
+	"LEAST(GREATEST(0.8 * " old " + 0.2 * $2::double precision, " base                        \
+	" / " BS_FEEDBACK_STEP_SQL "), " base " * " BS_FEEDBACK_STEP_SQL ")"
+
+int
+bs_store_feedback(struct bs_store *st, const char *reporter_email, const char *reporter_fp,
+		  const char *email, int64_t latency_ms, const struct bs_feedback_policy *p,
+		  bool *clamped)
+{
+	char lat[24], window[24];
+	const char *params[3] = {email, lat, window};
+	PGresult *res;
+	int rc;
+
+	*clamped = false;
+	if ((rc = feedback_reporter(st, reporter_email, reporter_fp, p->min_age_s)) != BS_STORE_OK)
+		return rc;
+	snprintf(lat, sizeof(lat), "%lld", (long long)latency_ms);
+	snprintf(window, sizeof(window), "%lld", (long long)p->window_s);
+	res = query(st,
+		    "INSERT INTO feedback AS f (email, latency_ms, samples, window_start,"
+		    " window_latency)"
+		    " SELECT $1, " FEEDBACK_MEAN(BS_FEEDBACK_PRIOR_SQL, BS_FEEDBACK_PRIOR_SQL)
+		    ", 1, now(), " BS_FEEDBACK_PRIOR_SQL " FROM registrations"
 		    " WHERE email = $1 AND expires_at > now()"
 		    " ON CONFLICT (email) DO UPDATE SET"
-		    " latency_ms = 0.8 * f.latency_ms + 0.2 * EXCLUDED.latency_ms,"
-		    " samples = f.samples + 1, updated_at = now()",
-		    2, params, &rc);
-	if (rc == BS_STORE_OK && strcmp(PQcmdTuples(res), "0") == 0)
-		rc = BS_STORE_NOT_FOUND;
+		    " latency_ms = " FEEDBACK_MEAN("f.latency_ms", FEEDBACK_BASE) ","
+		    " window_latency = " FEEDBACK_BASE ","
+		    " window_start = CASE WHEN " FEEDBACK_NEW_WINDOW " THEN now()"
+		    " ELSE f.window_start END,"
+		    " samples = f.samples + 1, updated_at = now()"
+		    " RETURNING latency_ms = window_latency * " BS_FEEDBACK_STEP_SQL
+		    " OR latency_ms = window_latency / " BS_FEEDBACK_STEP_SQL,
+		    3, params, &rc);
+	if (rc == BS_STORE_OK) {
+		if (PQntuples(res) == 0)
+			rc = BS_STORE_NOT_FOUND;
+		else
+			*clamped = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	}
 	PQclear(res);
 	return rc;
 }

@@ -26,6 +26,7 @@ enum bs_store_rc {
 	BS_STORE_NOT_FOUND = -2,    /* no row matched: no such registration, pin or entry */
 	BS_STORE_UNAVAILABLE = -3,  /* no connection to the database: retry later */
 	BS_STORE_PIN_MISMATCH = -4, /* the email is pinned to another certificate */
+	BS_STORE_NOT_ELIGIBLE = -5, /* feedback from a reporter not (long enough) registered */
 };
 
 struct bs_store;
@@ -101,8 +102,22 @@ int bs_store_list_online_json(struct bs_store *st, const char *exclude_email,
 /* One unexpired registration by email (addresses only when broadcasting). */
 int bs_store_lookup(struct bs_store *st, const char *email, struct cm_bootstrap_peer *out);
 
-/* Folds one latency report into email's feedback; NOT_FOUND when no live registration. */
-int bs_store_feedback(struct bs_store *st, const char *email, int64_t latency_ms);
+/* Who may report feedback, and the window of its bounded move. */
+struct bs_feedback_policy {
+	int64_t min_age_s; /* the reporter's registration at least this old */
+	int64_t window_s;
+};
+
+/*
+ * Folds one latency report by reporter_email (holding reporter_fp) into
+ * email's feedback. NOT_ELIGIBLE: the reporter has no live registration with
+ * that certificate, or one younger than min_age_s; NOT_FOUND: email has no
+ * live registration. *clamped: the report met the bound on the mean's move
+ * within the window (sql.h).
+ */
+int bs_store_feedback(struct bs_store *st, const char *reporter_email, const char *reporter_fp,
+		      const char *email, int64_t latency_ms, const struct bs_feedback_policy *p,
+		      bool *clamped);
 
 /* Admin: every unexpired registration with its state, at most CM_MAX_ADMIN_ROWS. */
 int bs_store_admin_list(struct bs_store *st, const struct bs_store_timing *t,

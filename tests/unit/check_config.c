@@ -18,9 +18,14 @@ START_TEST(test_config_init_defaults_match_architecture)
 	ck_assert_int_eq(c.ttl_s, 3600);
 	ck_assert_int_eq(c.stale_after_s, 900);
 	ck_assert_int_eq(c.sweep_interval_s, 60);
-	ck_assert_int_eq(c.max_conns_per_ip, 64);
+	ck_assert_int_eq(c.max_conns_per_ip, 256);
+	ck_assert_int_eq(c.max_connections, 4096);
 	ck_assert_int_eq(c.conn_timeout_s, 30);
 	ck_assert_int_eq(c.rate_limit, 20);
+	ck_assert_int_eq(c.rate_limit_per_ip, 50);
+	ck_assert_int_eq(c.feedback_window_s, 300);
+	ck_assert_int_eq(c.feedback_min_age_s, 600);
+	ck_assert_int_eq(c.feedback_per_ip, 1024);
 	bs_config_clear(&c);
 }
 END_TEST
