@@ -30,7 +30,7 @@ R=${BENCH_REPOS:-10000}
 bin=$(fb_pg_bindir)
 
 fb_bs_setup
-fb_bs_start bench --rate-limit 1000000 --max-conns-per-ip 1024 --sweep-interval 1 --threads "${BENCH_THREADS:-$((2 * $(nproc)))}"
+fb_bs_start bench --rate-limit 1000000 --rate-limit-per-ip 1000000 --max-conns-per-ip 1024 --sweep-interval 1 --threads "${BENCH_THREADS:-$((2 * $(nproc)))}"
 certs=$(fb_tmpdir)
 for ((i = 0; i < (C > HC ? C : HC); i++)); do fb_make_selfsigned_client "$certs" "load$i@example.com"; done
 cert_pem=$(cat "$certs/load0@example.com.crt")

@@ -19,8 +19,10 @@
 
 /* Why the server turned a client away (the reason label of bootstrap_refusals_total). */
 enum bs_refusal {
-	BS_REFUSE_CONNS_PER_IP,     /* --max-conns-per-ip */
-	BS_REFUSE_CONNS_TOTAL,      /* --max-connections */
+	BS_REFUSE_CONNS_PER_IP,     /* --max-conns-per-ip: refused at accept */
+	BS_REFUSE_CONNS_TOTAL,      /* --max-connections: refused at accept */
+	BS_REFUSE_CONNS_PER_IP_503, /* just over --max-conns-per-ip: answered 503 */
+	BS_REFUSE_CONNS_TOTAL_503,  /* just over --max-connections: answered 503 */
 	BS_REFUSE_RATE_PER_IP,      /* --rate-limit-per-ip */
 	BS_REFUSE_RATE_PER_CERT,    /* --rate-limit */
 	BS_REFUSE_FEEDBACK_PER_IP,  /* --feedback-per-ip */

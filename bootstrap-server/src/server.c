@@ -132,7 +132,7 @@ struct conn_identity {
 	bool trusted;
 	char addr[BS_ADDR_KEY_LEN];
 	bool counted;          /* in s->conns */
-	enum bs_refusal over;  /* over a connection limit when accepted; BS_REFUSE_COUNT: not */
+	enum bs_refusal over;  /* accepted just over a connection limit; BS_REFUSE_COUNT: not */
 	int64_t open_from_addr; /* connections from addr when accepted */
 };
 
@@ -162,9 +162,9 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 		if ((ci->open_from_addr = bs_conncount_add(s->conns, ci->addr, &total)) >= 0) {
 			ci->counted = true;
 			if (ci->open_from_addr > s->cfg->max_conns_per_ip)
-				ci->over = BS_REFUSE_CONNS_PER_IP;
+				ci->over = BS_REFUSE_CONNS_PER_IP_503;
 			else if (total > s->cfg->max_connections)
-				ci->over = BS_REFUSE_CONNS_TOTAL;
+				ci->over = BS_REFUSE_CONNS_TOTAL_503;
 		}
 		*socket_context = ci;
 	} else if (ci != NULL) {
@@ -323,7 +323,8 @@ finish(struct bs_server *s, struct MHD_Connection *conn, const char *url, const 
 	enum MHD_Result ret = send_reply(conn, rep);
 
 	bs_metrics_request(&s->metrics, rep->route, rep->status, now_us() - p->started_us);
-	if (rep->status >= 500)
+	/* A refusal has its own, rate-limited, line. */
+	if (rep->status >= 500 && !rep->refusal)
 		log_warnx("%s: %s %s -> %d", __func__, method, url, rep->status);
 	else
 		log_debug("%s: %s %s -> %d", __func__, method, url, rep->status);
@@ -369,8 +370,9 @@ answer(struct bs_server *s, struct MHD_Connection *conn, const char *url, const 
 		/* Accepted over a connection limit only to say so. */
 		rep.route = "rejected";
 		rep.close = true;
+		rep.refusal = true;
 		rep.retry_after_s = BS_OVERLOAD_RETRY_S;
-		if (ci->over == BS_REFUSE_CONNS_PER_IP) {
+		if (ci->over == BS_REFUSE_CONNS_PER_IP_503) {
 			bs_reply_error(&rep, 503, "too_many_connections",
 				       "more than %lld connections from your address",
 				       (long long)s->cfg->max_conns_per_ip);

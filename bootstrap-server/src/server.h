@@ -65,6 +65,7 @@ struct bs_reply {
 	char allow_buf[64];
 	int retry_after_s;  /* > 0: Retry-After header */
 	bool close;         /* Connection: close */
+	bool refusal;       /* logged by bs_server_refused: no line per request */
 	bool deprecation;   /* legacy endpoints */
 	bool deferred;      /* req->job is filled: the batcher answers */
 	const char *route;  /* metrics label */

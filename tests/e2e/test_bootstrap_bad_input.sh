@@ -5,7 +5,7 @@ set -euo pipefail
 . "$(dirname "$0")/../lib/bootstrap.sh"
 
 fb_bs_setup
-fb_bs_start a --rate-limit 1000
+fb_bs_start a --rate-limit 1000 --rate-limit-per-ip 1000
 U=$FB_BS_URL
 J='Content-Type: application/json'
 fb_expect 200 "$(fb_register eve@example.com '{"email":"eve@example.com","socket_addresses":["127.0.0.7"],"port":7100,"repositories":[{"name":"x"}]}')" "baseline"

@@ -7,7 +7,7 @@ set -euo pipefail
 . "$(dirname "$0")/../lib/bootstrap.sh"
 
 fb_bs_setup
-fb_bs_start a --rate-limit 1000
+fb_bs_start a --rate-limit 1000 --rate-limit-per-ip 1000
 U=$FB_BS_URL
 dir=$(fb_tmpdir)
 body() { printf '{"email":"%s","socket_addresses":["127.0.0.11"],"port":7400,"repositories":[{"name":"r"}]}' "$1"; }

@@ -10,7 +10,7 @@ set -euo pipefail
 . "$(dirname "$0")/../lib/bootstrap.sh"
 
 fb_bs_setup
-fb_bs_start a --rate-limit 1000000
+fb_bs_start a --rate-limit 1000000 --rate-limit-per-ip 1000000
 certs=$(fb_tmpdir)
 C=16
 for ((i = 0; i < C; i++)); do fb_make_selfsigned_client "$certs" "load$i@example.com"; done
@@ -48,7 +48,7 @@ echo "$batched heartbeats in $batches batches"
 
 # Two replicas, two clients each heartbeating the same rows: the replicas' batches
 # overlap; email order keeps them from deadlocking.
-fb_bs_start b --rate-limit 1000000
+fb_bs_start b --rate-limit 1000000 --rate-limit-per-ip 1000000
 before=$(counted)
 load "$FB_BS_URL_a" heartbeat 2 >"$certs/a.json" &
 pa=$!
@@ -69,7 +69,7 @@ fi
 fb_make_selfsigned_client "$certs/other" load4@example.com
 fb_make_selfsigned_client "$certs" ghost@example.com
 for e in ca0 ca1 ca2; do fb_make_client_cert "$FB_CERTS/ca" "$certs/ca" "$e@example.com"; done
-fb_bs_start c --rate-limit 1000000 --client-ca "$FB_CERTS/ca/ca.crt"
+fb_bs_start c --rate-limit 1000000 --rate-limit-per-ip 1000000 --client-ca "$FB_CERTS/ca/ca.crt"
 for e in ca0 ca1; do
 	curl -fsS -o /dev/null --cacert "$FB_CERTS/ca/ca.crt" --cert "$certs/ca/$e@example.com.crt" \
 		--key "$certs/ca/$e@example.com.key" -X POST -H 'Content-Type: application/json' \
