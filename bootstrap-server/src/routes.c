@@ -634,16 +634,6 @@ authenticate(struct bs_server *s, struct bs_request *req, struct bs_reply *rep, 
 {
 	int64_t retry_ms = 0;
 
-	/* Per address first: fresh certificates cost an attacker nothing, addresses do. */
-	if (!bs_ratelimit_take(s->ratelimit_ip, req->addr, cm_time_mono_ms(), &retry_ms)) {
-		bs_server_refused(s, BS_REFUSE_RATE_PER_IP,
-				  "rate limited %s: over %lld requests/s from that address "
-				  "(rate-limit-per-ip)",
-				  req->addr, (long long)s->cfg->rate_limit_per_ip);
-		bs_reply_error(rep, 429, "rate_limited", "too many requests from your address");
-		rep->retry_after_s = (int)((retry_ms + 999) / 1000);
-		return -1;
-	}
 	if (req->cert == NULL) {
 		bs_reply_error(rep, 401, "certificate_required", "a client certificate is required");
 		return -1;
@@ -698,6 +688,7 @@ bs_route(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 {
 	const struct route *match = NULL, *same_path = NULL;
 	size_t allow_len = 0;
+	int64_t retry_ms = 0;
 
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		if (!path_matches(&routes[i], req->path))
@@ -715,6 +706,20 @@ bs_route(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 		return;
 	}
 	rep->route = same_path->label;
+	/*
+	 * Per address before anything else, open routes included (/metrics and
+	 * /readyz ask the database): fresh certificates cost an attacker nothing,
+	 * addresses do.
+	 */
+	if (!bs_ratelimit_take(s->ratelimit_ip, req->addr, cm_time_mono_ms(), &retry_ms)) {
+		bs_server_refused(s, BS_REFUSE_RATE_PER_IP,
+				  "rate limited %s: over %lld requests/s from that address "
+				  "(rate-limit-per-ip)",
+				  req->addr, (long long)s->cfg->rate_limit_per_ip);
+		bs_reply_error(rep, 429, "rate_limited", "too many requests from your address");
+		rep->retry_after_s = (int)((retry_ms + 999) / 1000);
+		return;
+	}
 	if (match == NULL) {
 		rep->allow = rep->allow_buf;
 		bs_reply_error(rep, 405, "method_not_allowed", "use %s", rep->allow_buf);
