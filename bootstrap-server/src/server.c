@@ -247,7 +247,7 @@ read_client_cert(struct bs_server *s, struct bs_request *req)
 	gnutls_session_t sess;
 
 	if (ci == NULL || !ci->read) {
-		struct conn_identity fresh = {.read = true, .over = BS_REFUSE_COUNT};
+		struct conn_identity fresh = {.read = true};
 
 		info = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 		sess = info != NULL ? info->tls_session : NULL;

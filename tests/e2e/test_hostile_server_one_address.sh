@@ -82,4 +82,29 @@ grep -q "rate limited 127.0.0.1: over 50 requests/s from that address" "$log" ||
 # Rate-limited log lines: thousands of refusals, a handful of lines.
 lines=$(grep -c "refused a connection\|answered 503\|rate limited" "$log")
 [ "$lines" -le 20 ] || fb_fail "$lines log lines for the refusals; the log is not rate-limited"
+# A replica at --max-connections answers 503 overloaded, from any address.
+fb_bs_start full --max-connections 16
+full_port=${FB_BS_URL_full##*:}
+python3 -c '
+import socket, sys, time
+held = [socket.create_connection(("127.0.0.1", int(sys.argv[1])), source_address=("127.0.0.4", 0))
+        for _ in range(16)]
+print(len(held), flush=True)
+time.sleep(20)
+' "$full_port" >"$certs/held" &
+holder=$!
+fb_on_exit "kill $holder 2>/dev/null"
+fb_wait_for 10 test -s "$certs/held" || fb_fail "could not hold 16 connections"
+sleep 0.5
+out=$(fb_anon -i --interface 127.0.0.5 "$FB_BS_URL_full/healthz")
+fb_assert_eq "$(fb_status "$out")" 503 "a replica at max-connections answers 503"
+fb_assert_contains "$(tr -d '\r' <<<"$out")" "Retry-After: 5" "503 says when to retry"
+fb_assert_contains "$out" '"code":"overloaded"' "503 overloaded"
+kill "$holder"
+wait "$holder" 2>/dev/null || true
+grep -q "answered 503 to 127.0.0.5: over max-connections 16" "$FB_CERTS/full.log" ||
+	fb_fail "no log line for the overload"
+n=$(curl -sS --max-time 10 --cacert "$FB_CERTS/ca/ca.crt" "$FB_BS_URL_full/metrics" |
+	awk '$1 == "bootstrap_refusals_total{reason=\"conns_total_503\"}" { print $2 }')
+[ "${n:-0}" -ge 1 ] || fb_fail "the overload not counted: conns_total_503=$n"
 fb_pass "$AGENTS agents x $CONNS connections from one address served; the flood got $n429 429s, $conns connection refusals counted"
