@@ -130,4 +130,30 @@ START_TEST(test_config_finish_requires_cert_and_consistent_timers)
 }
 END_TEST
 
+START_TEST(test_config_set_address_and_feedback_limits)
+{
+	struct bs_config c;
+	struct cm_err e;
+
+	bs_config_init(&c);
+	ck_assert_int_eq(bs_config_set(&c, "rate-limit-per-ip", "200", &e), 0);
+	ck_assert_int_eq(c.rate_limit_per_ip, 200);
+	ck_assert_int_eq(bs_config_set(&c, "max-connections", "10000", &e), 0);
+	ck_assert_int_eq(c.max_connections, 10000);
+	/* 0: feedback from a peer registered a moment ago counts (tests, closed networks). */
+	ck_assert_int_eq(bs_config_set(&c, "feedback-min-age", "0", &e), 0);
+	ck_assert_int_eq(c.feedback_min_age_s, 0);
+	ck_assert_int_eq(bs_config_set(&c, "feedback-window", "60", &e), 0);
+	ck_assert_int_eq(c.feedback_window_s, 60);
+	ck_assert_int_eq(bs_config_set(&c, "feedback-per-ip", "10", &e), 0);
+	ck_assert_int_eq(c.feedback_per_ip, 10);
+	/* A limit of 0 would refuse everyone: the settings that divide by them refuse 0. */
+	ck_assert_int_eq(bs_config_set(&c, "rate-limit-per-ip", "0", &e), -1);
+	ck_assert_int_eq(bs_config_set(&c, "feedback-window", "0", &e), -1);
+	ck_assert_int_eq(bs_config_set(&c, "feedback-per-ip", "0", &e), -1);
+	ck_assert_int_eq(bs_config_set(&c, "max-connections", "0", &e), -1);
+	bs_config_clear(&c);
+}
+END_TEST
+
 FB_CHECK_MAIN(.name = "config")
