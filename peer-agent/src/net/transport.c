@@ -93,6 +93,13 @@ tp_config_default(struct tp_config *cfg)
 	cfg->max_send_queue_bytes = 1024 * 1024;
 }
 
+/* A limit's log line, at the 1st, 2nd, 4th, 8th... time it bites: a flood must not flood the log. */
+static bool
+limit_log_due(uint64_t count)
+{
+	return (count & (count - 1)) == 0;
+}
+
 static struct timeval
 tv_ms(int64_t ms)
 {
@@ -182,9 +189,11 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	case ST_OPEN:
 		/* Only the hello deadline runs while open. */
 		if (!s->authenticated) {
-			s->ctx->stats.hello_timeouts++;
-			log_info("session %llu: no hello within %lld ms: closing", (unsigned long long)s->id,
-				 (long long)s->ctx->cfg.hello_timeout_ms);
+			if (limit_log_due(++s->ctx->stats.hello_timeouts))
+				log_info("session %llu: no hello within %lld ms: closing (%llu so far)",
+					 (unsigned long long)s->id,
+					 (long long)s->ctx->cfg.hello_timeout_ms,
+					 (unsigned long long)s->ctx->stats.hello_timeouts);
 			tp_close(s, 1008, "no hello in time");
 		}
 		break;
@@ -356,8 +365,8 @@ send_queue_overflow(struct tp_session *s, size_t more)
 	if (unsent + more <= s->ctx->cfg.max_send_queue_bytes)
 		return false;
 	s->ctx->stats.send_queue_overflows++;
-	log_warnx("%s: session %llu: %zu bytes unsent, %zu more would pass max_send_queue_bytes "
-		  "(%zu): closing",
+	log_warnx("%s: session %llu: %zu bytes unsent, %zu more would pass the send queue cap "
+		  "(send_queue_max, %zu bytes): closing",
 		  __func__, (unsigned long long)s->id, unsent, more,
 		  s->ctx->cfg.max_send_queue_bytes);
 	evbuffer_drain(out, evbuffer_get_length(out));
@@ -669,13 +678,6 @@ session_pending(const struct tp_session *s)
 	return s->inbound && !s->authenticated && s->state < ST_CLOSING;
 }
 
-/* A limit's log line, at the 1st, 2nd, 4th, 8th... time it bites: a flood must not flood the log. */
-static bool
-limit_log_due(uint64_t count)
-{
-	return (count & (count - 1)) == 0;
-}
-
 static void
 log_refusal(const struct sockaddr *sa, const char *why, uint64_t count)
 {
@@ -687,7 +689,7 @@ log_refusal(const struct sockaddr *sa, const char *why, uint64_t count)
 	if (!limit_log_due(count))
 		return;
 	inet_ntop(sa->sa_family, a, ip, sizeof(ip));
-	log_info("inbound connection from %s refused: %s (%llu so far)", ip, why,
+	log_info("inbound connection from %s refused: %s (%llu refused so far)", ip, why,
 		 (unsigned long long)count);
 }
 
@@ -704,8 +706,8 @@ evict_oldest_pending(struct tp_ctx *ctx)
 		return;
 	ctx->stats.pending_evicted++;
 	if (limit_log_due(ctx->stats.pending_evicted))
-		log_info("session %llu closed: max_pending (%zu) unauthenticated sessions, a newer one "
-			 "came (%llu so far)",
+		log_info("session %llu closed: %zu unauthenticated sessions already "
+			 "(max_unauthenticated) and a newer one came (%llu so far)",
 			 (unsigned long long)oldest->id, ctx->cfg.max_pending,
 			 (unsigned long long)ctx->stats.pending_evicted);
 	oldest->busy++;
@@ -728,7 +730,8 @@ accept_cb(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 	(void)salen;
 	addr_key_set(&k, sa);
 	if (ctx->ninbound >= ctx->cfg.max_sessions) {
-		log_refusal(sa, "max_sessions inbound sessions", ++ctx->stats.refused_full);
+		log_refusal(sa, "inbound sessions full (max_peers less dial_slots)",
+			    ++ctx->stats.refused_full);
 		evutil_closesocket(fd);
 		return;
 	}
@@ -737,7 +740,7 @@ accept_cb(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 		pending += session_pending(s);
 	}
 	if (same >= ctx->cfg.max_per_address) {
-		log_refusal(sa, "max_per_address sessions from that address",
+		log_refusal(sa, "too many sessions from that address (max_per_address)",
 			    ++ctx->stats.refused_per_address);
 		evutil_closesocket(fd);
 		return;
