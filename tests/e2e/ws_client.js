@@ -14,6 +14,10 @@
 //     ping every second; a closed one comes back half a second later.
 //   slow_reader: hello, then never reads again while it sends PEER_REQUESTs and
 //     FB_FLOOD_MB (default 48) MiB of pings, each of which the agent must answer.
+//   sybil_hold: one session per home in FB_SYBIL_HOMES (comma-separated, each
+//     made by `peer-agent init`, email from its agent.ini), the i-th from
+//     127.0.0.(FB_SYBIL_FIRST_IP + i), each with a valid hello and a heartbeat
+//     a second: cheap identities holding the agent's inbound sessions.
 'use strict';
 const fs = require('fs');
 const crypto = require('crypto');
@@ -136,7 +140,36 @@ function slowReader() {
   ws.on('error', (e) => { result.error = e.message; });
 }
 
-if (scenario === 'idle_flood') {
+function sybilSession(dir, localAddress, stats) {
+  const c = fs.readFileSync(`${dir}/identity.crt`);
+  const k = fs.readFileSync(`${dir}/identity.key`);
+  const who = fs.readFileSync(`${dir}/agent.ini`, 'utf8').match(/^email = (.+)$/m)[1];
+  const ws = new WebSocket(url, 'flashback-gossip.v1', { cert: c, key: k, rejectUnauthorized: false, localAddress });
+  const sender = { email: who, peer_id: crypto.randomUUID() };
+  ws.on('open', () => {
+    ws.send(envelope('PEER_ANNOUNCEMENT', { origin: signedRecord(who, k, c, Date.now(), Date.now()) }, { sender }));
+    setInterval(() => ws.send(envelope('HEARTBEAT', { is_alive: true, is_bootstrap: false, peer_count: 0 }, { sender })), 1000);
+  });
+  ws.on('message', () => { if (!stats.up.includes(who)) stats.up.push(who); });
+  ws.on('close', (code) => { stats.closed[code] = (stats.closed[code] || 0) + 1; });
+  ws.on('error', () => { stats.errors++; });
+}
+
+function sybilHold() {
+  const seconds = +(process.env.FB_FLOOD_S || 20);
+  const first = +(process.env.FB_SYBIL_FIRST_IP || 20);
+  const stats = { up: [], errors: 0, closed: {} };
+  clearTimeout(deadline);
+  // One at a time, as peers arriving over a while: a burst past max_unauthenticated pushes out the oldest.
+  process.env.FB_SYBIL_HOMES.split(',').forEach((dir, i) =>
+    setTimeout(() => sybilSession(dir, `127.0.0.${first + i}`, stats), 200 * i));
+  setTimeout(() => { result.up = stats.up.length; result.errors = stats.errors; result.closed = stats.closed; finish(); },
+    seconds * 1000);
+}
+
+if (scenario === 'sybil_hold') {
+  sybilHold();
+} else if (scenario === 'idle_flood') {
   idleFlood();
 } else if (scenario === 'slow_reader') {
   slowReader();
