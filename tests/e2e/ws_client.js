@@ -8,6 +8,16 @@
 // Scenarios: valid, no_hello, invalid_json, binary, oversize, forged, replay,
 // future, pin (ALT_HOME: another key for an email the agent already pinned),
 // unmasked (raw TLS: a client frame without a mask).
+// Floods (run until FB_FLOOD_S seconds, default 20, print counts):
+//   idle_flood: FB_FLOOD_SESSIONS (16) sessions from each address in FB_FLOOD_FROM
+//     (comma-separated local IPs, default 127.0.0.1) that never send a hello and
+//     ping every second; a closed one comes back half a second later.
+//   slow_reader: hello, then never reads again while it sends PEER_REQUESTs and
+//     FB_FLOOD_MB (default 48) MiB of pings, each of which the agent must answer.
+//   sybil_hold: one session per home in FB_SYBIL_HOMES (comma-separated, each
+//     made by `peer-agent init`, email from its agent.ini), the i-th from
+//     127.0.0.(FB_SYBIL_FIRST_IP + i), each with a valid hello and a heartbeat
+//     a second: cheap identities holding the agent's inbound sessions.
 'use strict';
 const fs = require('fs');
 const crypto = require('crypto');
@@ -65,7 +75,105 @@ function envelope(type, payload, extra = {}) {
 
 const hello = envelope('PEER_ANNOUNCEMENT', { origin: signedRecord(email, key, cert, Date.now(), Date.now()) });
 
-if (scenario === 'unmasked') {
+// One idle session that reconnects; counts what happened to it in stats.
+function idleSession(target, localAddress, stats) {
+  const ws = new WebSocket(url, 'flashback-gossip.v1',
+    { cert, key, rejectUnauthorized: false, localAddress });
+  let pinger = null;
+  let ended = false;
+  const again = () => {
+    if (ended) return;
+    ended = true;
+    clearInterval(pinger);
+    if (Date.now() < target) setTimeout(() => idleSession(target, localAddress, stats), 500);
+  };
+  ws.on('open', () => {
+    stats.opened++;
+    pinger = setInterval(() => { try { ws.ping(); } catch (e) { /* closing */ } }, 1000);
+  });
+  ws.on('close', (code) => {
+    stats.closed[code] = (stats.closed[code] || 0) + 1;
+    again();
+  });
+  ws.on('error', () => { stats.errors++; again(); });
+}
+
+function idleFlood() {
+  const seconds = +(process.env.FB_FLOOD_S || 20);
+  const per = +(process.env.FB_FLOOD_SESSIONS || 16);
+  const from = (process.env.FB_FLOOD_FROM || '127.0.0.1').split(',');
+  const target = Date.now() + seconds * 1000;
+  const stats = { opened: 0, errors: 0, closed: {} };
+  clearTimeout(deadline);
+  for (const ip of from)
+    for (let i = 0; i < per; i++) idleSession(target, ip, stats);
+  setTimeout(() => { Object.assign(result, stats); finish(); }, seconds * 1000 + 1000);
+}
+
+function slowReader() {
+  const megabytes = +(process.env.FB_FLOOD_MB || 48);
+  const ws = new WebSocket(url, 'flashback-gossip.v1', { cert, key, rejectUnauthorized: false });
+  const ping = Buffer.alloc(125, 'p');
+  const request = () => envelope('PEER_REQUEST', { repositories: ['alpha'] });
+  let sent = 0;
+  clearTimeout(deadline);
+  setTimeout(() => finish('timeout'), 60000);
+  ws.on('open', () => ws.send(hello));
+  ws.on('message', () => {
+    if (result.hello_from) return;
+    result.hello_from = 'yes';
+    ws._socket.pause(); // never read again: every answer stays with the agent
+    const burst = () => {
+      if (ws.readyState !== WebSocket.OPEN) return;
+      for (let i = 0; i < 512 && sent < megabytes * 1024 * 1024; i++) {
+        ws.ping(ping);
+        sent += ping.length + 6;
+        if (i % 64 === 0) { const r = request(); ws.send(r); sent += r.length; }
+      }
+      result.sent_bytes = sent;
+      if (sent < megabytes * 1024 * 1024) setImmediate(burst);
+      else setTimeout(() => finish('all sent'), 3000);
+    };
+    burst();
+  });
+  ws.on('close', (code) => { result.close_code = code; result.sent_bytes = sent; finish(); });
+  ws.on('error', (e) => { result.error = e.message; });
+}
+
+function sybilSession(dir, localAddress, stats) {
+  const c = fs.readFileSync(`${dir}/identity.crt`);
+  const k = fs.readFileSync(`${dir}/identity.key`);
+  const who = fs.readFileSync(`${dir}/agent.ini`, 'utf8').match(/^email = (.+)$/m)[1];
+  const ws = new WebSocket(url, 'flashback-gossip.v1', { cert: c, key: k, rejectUnauthorized: false, localAddress });
+  const sender = { email: who, peer_id: crypto.randomUUID() };
+  ws.on('open', () => {
+    ws.send(envelope('PEER_ANNOUNCEMENT', { origin: signedRecord(who, k, c, Date.now(), Date.now()) }, { sender }));
+    setInterval(() => ws.send(envelope('HEARTBEAT', { is_alive: true, is_bootstrap: false, peer_count: 0 }, { sender })), 1000);
+  });
+  ws.on('message', () => { if (!stats.up.includes(who)) stats.up.push(who); });
+  ws.on('close', (code) => { stats.closed[code] = (stats.closed[code] || 0) + 1; });
+  ws.on('error', () => { stats.errors++; });
+}
+
+function sybilHold() {
+  const seconds = +(process.env.FB_FLOOD_S || 20);
+  const first = +(process.env.FB_SYBIL_FIRST_IP || 20);
+  const stats = { up: [], errors: 0, closed: {} };
+  clearTimeout(deadline);
+  // One at a time, as peers arriving over a while: a burst past max_unauthenticated pushes out the oldest.
+  process.env.FB_SYBIL_HOMES.split(',').forEach((dir, i) =>
+    setTimeout(() => sybilSession(dir, `127.0.0.${first + i}`, stats), 200 * i));
+  setTimeout(() => { result.up = stats.up.length; result.errors = stats.errors; result.closed = stats.closed; finish(); },
+    seconds * 1000);
+}
+
+if (scenario === 'sybil_hold') {
+  sybilHold();
+} else if (scenario === 'idle_flood') {
+  idleFlood();
+} else if (scenario === 'slow_reader') {
+  slowReader();
+} else if (scenario === 'unmasked') {
   // ws always masks, so speak RFC 6455 by hand for this one.
   const sock = tls.connect({ host: new URL(url).hostname, port: +new URL(url).port, cert, key, rejectUnauthorized: false }, () => {
     const k = crypto.randomBytes(16).toString('base64');

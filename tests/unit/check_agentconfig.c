@@ -339,6 +339,54 @@ START_TEST(test_pa_config_load_max_peers_below_neighbours_refused)
 }
 END_TEST
 
+START_TEST(test_pa_config_load_hostile_network_limits_take_defaults_and_settings)
+{
+	struct cm_err err;
+	struct pa_config cfg;
+
+	write_ini(MINIMAL "[gossip]\nneighbours = 10\n");
+	ck_assert_msg(pa_config_load(tu_dir, &cfg, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(cfg.dial_slots, 5);
+	ck_assert_int_eq(cfg.max_per_address, 4);
+	ck_assert_int_eq(cfg.max_unauthenticated, 8);
+	ck_assert_uint_eq(cfg.send_queue_max, 1024 * 1024);
+	pa_config_clear(&cfg);
+	write_ini(MINIMAL "[gossip]\ndial_slots = 2\nmax_per_address = 1\nmax_unauthenticated = 3\n"
+			  "send_queue_max = 4194304\n");
+	ck_assert_msg(pa_config_load(tu_dir, &cfg, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(cfg.dial_slots, 2);
+	ck_assert_int_eq(cfg.max_per_address, 1);
+	ck_assert_int_eq(cfg.max_unauthenticated, 3);
+	ck_assert_uint_eq(cfg.send_queue_max, 4194304);
+	pa_config_clear(&cfg);
+}
+END_TEST
+
+START_TEST(test_pa_config_load_dial_slots_over_neighbours_refused)
+{
+	const char *err = load_error(MINIMAL "[gossip]\nneighbours = 4\ndial_slots = 5\n");
+
+	ck_assert_msg(strncmp(err, "[gossip] dial_slots: ", 21) == 0, "%s", err);
+}
+END_TEST
+
+START_TEST(test_pa_config_load_dial_slots_taking_every_session_refused)
+{
+	const char *err =
+		load_error(MINIMAL "[gossip]\nneighbours = 4\nmax_peers = 4\ndial_slots = 4\n");
+
+	ck_assert_msg(strncmp(err, "[gossip] dial_slots: ", 21) == 0, "%s", err);
+}
+END_TEST
+
+START_TEST(test_pa_config_load_send_queue_below_two_frames_refused)
+{
+	const char *err = load_error(MINIMAL "[gossip]\nsend_queue_max = 1000\n");
+
+	ck_assert_msg(strncmp(err, "[gossip] send_queue_max: ", 25) == 0, "%s", err);
+}
+END_TEST
+
 START_TEST(test_pa_config_load_bad_ip_names_key)
 {
 	ck_assert_str_eq(load_error(MINIMAL "[gossip]\nbind = 300.1.1.1\n"),

@@ -29,6 +29,11 @@ static char srv_crt[128], srv_key[128], cli_crt[128], cli_key[128];
 static char srv_fp[CM_FINGERPRINT_LEN + 1];
 static struct side S, C;
 static bool (*done_when)(void);
+/* Clients beyond C, for the caps on inbound sessions. */
+#define NEXTRA 4
+static struct side X[NEXTRA];
+static struct tp_session *xs[NEXTRA];
+static struct tp_config test_cfg; /* what ctx_new gives every context */
 
 static void
 make_identity(const char *email, const char *crt, const char *key, char *fp)
@@ -57,6 +62,10 @@ setup(void)
 	base = event_base_new();
 	memset(&S, 0, sizeof(S));
 	memset(&C, 0, sizeof(C));
+	memset(X, 0, sizeof(X));
+	memset(xs, 0, sizeof(xs));
+	tp_config_default(&test_cfg);
+	test_cfg.handshake_timeout_ms = 3000;
 }
 
 static void
@@ -72,6 +81,9 @@ teardown(void)
 static struct side *
 side_of(struct tp_session *s)
 {
+	for (size_t i = 0; i < NEXTRA; i++)
+		if (xs[i] == s)
+			return &X[i];
 	return tp_session_inbound(s) ? &S : &C;
 }
 
@@ -135,10 +147,9 @@ ctx_new(const char *crt, const char *key)
 	struct tp_config cfg;
 	struct tp_ctx *ctx;
 
-	tp_config_default(&cfg);
+	cfg = test_cfg;
 	cfg.cert_file = crt;
 	cfg.key_file = key;
-	cfg.handshake_timeout_ms = 3000;
 	ctx = tp_new(base, &cfg, &cbs, NULL);
 	ck_assert_ptr_nonnull(ctx);
 	return ctx;
@@ -372,6 +383,169 @@ START_TEST(test_tp_new_missing_key_file_fails)
 	cfg.cert_file = srv_crt;
 	cfg.key_file = "/nonexistent/key.pem";
 	ck_assert_ptr_null(tp_new(base, &cfg, &cbs, NULL));
+}
+END_TEST
+
+/* Limits against a hostile network */
+
+START_TEST(test_tp_hello_deadline_closes_a_session_never_authenticated)
+{
+	struct tp_ctx *srv, *cli;
+
+	test_cfg.hello_timeout_ms = 200;
+	open_pair(&srv, &cli);
+	run_until(both_closed);
+	ck_assert_int_eq(S.close_code, 1008);
+	ck_assert_int_eq(C.close_code, 1008);
+	ck_assert_uint_ge(tp_stats(srv)->hello_timeouts, 1);
+	tp_free(cli);
+	tp_free(srv);
+}
+END_TEST
+
+static bool
+never(void)
+{
+	return false;
+}
+
+START_TEST(test_tp_session_authenticated_stops_the_hello_deadline)
+{
+	struct tp_ctx *srv, *cli;
+	struct timeval wait = {0, 500 * 1000};
+
+	test_cfg.hello_timeout_ms = 200;
+	open_pair(&srv, &cli);
+	tp_session_authenticated(S.s);
+	tp_session_authenticated(C.s);
+	done_when = never;
+	event_base_loopexit(base, &wait);
+	event_base_dispatch(base);
+	done_when = NULL;
+	ck_assert_int_eq(S.closed + C.closed, 0);
+	ck_assert_uint_eq(tp_stats(srv)->hello_timeouts, 0);
+	tp_free(cli);
+	tp_free(srv);
+}
+END_TEST
+
+/* Extra client i dials srv; its callbacks land in X[i]. */
+static void
+extra_connect(struct tp_ctx *cli, struct tp_ctx *srv, size_t i)
+{
+	xs[i] = tp_connect(cli, "127.0.0.1", tp_listen_port(srv), NULL, srv_fp);
+	ck_assert_ptr_nonnull(xs[i]);
+}
+
+static size_t extra_waited;
+
+static bool
+extras_settled(void)
+{
+	for (size_t i = 0; i < extra_waited; i++)
+		if (X[i].opened + X[i].closed == 0)
+			return false;
+	return true;
+}
+
+START_TEST(test_tp_listen_refuses_sessions_over_max_per_address)
+{
+	struct tp_ctx *srv, *cli;
+
+	test_cfg.max_per_address = 2;
+	open_pair(&srv, &cli);
+	extra_connect(cli, srv, 0);
+	extra_connect(cli, srv, 1);
+	extra_waited = 2;
+	run_until(extras_settled);
+	ck_assert_int_eq(X[0].opened, 1);
+	ck_assert_int_eq(X[1].opened, 0);
+	ck_assert_int_eq(X[1].close_code, 1006);
+	ck_assert_uint_eq(tp_stats(srv)->refused_per_address, 1);
+	ck_assert_int_eq(C.closed, 0);
+	tp_free(cli);
+	tp_free(srv);
+}
+END_TEST
+
+static bool
+first_extra_closed(void)
+{
+	return X[0].closed > 0 && X[1].opened > 0;
+}
+
+START_TEST(test_tp_pending_cap_pushes_out_the_oldest_unauthenticated_session)
+{
+	struct tp_ctx *srv, *cli;
+
+	test_cfg.max_pending = 1;
+	open_pair(&srv, &cli);
+	/* C's session is authenticated: it is not pending and stays. */
+	tp_session_authenticated(S.s);
+	extra_connect(cli, srv, 0);
+	extra_waited = 1;
+	run_until(extras_settled);
+	ck_assert_int_eq(X[0].opened, 1);
+	extra_connect(cli, srv, 1);
+	run_until(first_extra_closed);
+	ck_assert_int_eq(X[0].closed, 1);
+	ck_assert_int_eq(X[0].close_code, 1008);
+	ck_assert_int_eq(X[1].opened, 1);
+	ck_assert_int_eq(C.closed, 0);
+	ck_assert_uint_eq(tp_stats(srv)->pending_evicted, 1);
+	tp_free(cli);
+	tp_free(srv);
+}
+END_TEST
+
+START_TEST(test_tp_send_text_closes_a_session_whose_unsent_output_passes_the_cap)
+{
+	struct tp_ctx *srv, *cli;
+	size_t len = 40 * 1024;
+	char *buf = malloc(len);
+
+	ck_assert_ptr_nonnull(buf);
+	memset(buf, 'z', len);
+	test_cfg.max_send_queue_bytes = 64 * 1024;
+	open_pair(&srv, &cli);
+	/* The loop does not run in between: nothing reaches the socket, as with a peer that does not read. */
+	ck_assert_int_eq(tp_send_text(S.s, buf, len), 0);
+	ck_assert_int_eq(tp_send_text(S.s, buf, len), -1);
+	ck_assert_int_eq(S.closed, 1);
+	ck_assert_int_eq(S.close_code, 1008);
+	ck_assert_uint_eq(tp_stats(srv)->send_queue_overflows, 1);
+	run_until(client_closed);
+	ck_assert_int_eq(C.closed, 1);
+	free(buf);
+	tp_free(cli);
+	tp_free(srv);
+}
+END_TEST
+
+static bool
+pong_and_ignored(void)
+{
+	return C.pongs > 0 && C.s != NULL;
+}
+
+START_TEST(test_tp_ping_reports_only_the_pong_with_the_outstanding_nonce)
+{
+	struct tp_ctx *srv, *cli;
+	struct timeval wait = {0, 300 * 1000};
+
+	open_pair(&srv, &cli);
+	/* The second ping replaces the first: the first one's pong is no answer. */
+	ck_assert_int_eq(tp_ping(C.s), 0);
+	ck_assert_int_eq(tp_ping(C.s), 0);
+	run_until(pong_and_ignored);
+	done_when = never;
+	event_base_loopexit(base, &wait);
+	event_base_dispatch(base);
+	done_when = NULL;
+	ck_assert_int_eq(C.pongs, 1);
+	ck_assert_uint_eq(tp_stats(cli)->pongs_ignored, 1);
+	tp_free(cli);
+	tp_free(srv);
 }
 END_TEST
 

@@ -21,6 +21,12 @@
 
 #define DISCOVER_WAIT_MS 1500 /* gossip answers to a discovery request */
 #define DISCOVER_ASK 3        /* neighbours asked */
+/*
+ * Discoveries and lookups waiting on gossip or a server at once: each one asks
+ * the network, so a local client in a loop must not turn into a flood of
+ * PEER_REQUESTs and bootstrap requests. Over it: 503.
+ */
+#define CTL_MAX_PENDING_OPS 32
 
 struct op;
 
@@ -32,6 +38,8 @@ struct ctl {
 	struct event_base *base;
 	struct evhttp *http;
 	struct op *ops_pending;
+	size_t nops;          /* in ops_pending */
+	uint64_t ops_refused; /* answered 503 for CTL_MAX_PENDING_OPS */
 };
 
 /* A request answered later: a discovery or lookup waiting on gossip or a server. */
@@ -257,8 +265,10 @@ op_free(struct op *o)
 
 	while (*pp != NULL && *pp != o)
 		pp = &(*pp)->next;
-	if (*pp == o)
+	if (*pp == o) {
 		*pp = o->next;
+		o->c->nops--;
+	}
 	/* The connection outlives the op: it must not call back into freed memory. */
 	if (o->req != NULL)
 		evhttp_connection_set_closecb(evhttp_request_get_connection(o->req), NULL, NULL);
@@ -299,6 +309,23 @@ op_conn_closed(struct evhttp_connection *conn, void *arg)
 	o->req = NULL;
 }
 
+/* True (and answered 503) when CTL_MAX_PENDING_OPS requests already wait on the network. */
+static bool
+ops_full(struct ctl *c, struct evhttp_request *req)
+{
+	if (c->nops < CTL_MAX_PENDING_OPS)
+		return false;
+	c->ops_refused++;
+	/* At the 1st, 2nd, 4th... refusal: a client in a loop must not fill the log. */
+	if ((c->ops_refused & (c->ops_refused - 1)) == 0)
+		log_info("control API: %d requests already wait on the network, one refused with 503 "
+			 "(%llu so far)",
+			 CTL_MAX_PENDING_OPS, (unsigned long long)c->ops_refused);
+	reply_error(req, 503, "too many requests waiting on the network; try again shortly",
+		    "busy");
+	return true;
+}
+
 static struct op *
 op_new(struct ctl *c, struct evhttp_request *req)
 {
@@ -311,6 +338,7 @@ op_new(struct ctl *c, struct evhttp_request *req)
 	o->started_ms = cm_time_mono_ms();
 	o->next = c->ops_pending;
 	c->ops_pending = o;
+	c->nops++;
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), op_conn_closed, o);
 	return o;
 }
@@ -382,6 +410,8 @@ api_discover(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q)
 	struct op *o;
 	json_t *arr;
 
+	if (ops_full(c, req))
+		return;
 	if ((o = op_new(c, req)) == NULL) {
 		reply_error(req, 500, "out of memory", "internal");
 		return;
@@ -479,6 +509,8 @@ api_lookup(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q)
 		reply_json(req, 200, no_infos());
 		return;
 	}
+	if (ops_full(c, req))
+		return;
 	if ((o = op_new(c, req)) == NULL || (o->email = strdup(email)) == NULL ||
 	    c->ops->bootstrap_peers(c->ctx, lookup_bootstrap_done, o) != 0) {
 		if (o != NULL)

@@ -336,7 +336,11 @@ agent_start(struct pa_agent *a)
 	tp_config_default(&tpc);
 	tpc.cert_file = cfg->cert_file;
 	tpc.key_file = cfg->key_file;
-	tpc.max_sessions = (size_t)cfg->max_peers;
+	/* Inbound sessions never take the slots kept for our own dials. */
+	tpc.max_sessions = (size_t)(cfg->max_peers - cfg->dial_slots);
+	tpc.max_per_address = (size_t)cfg->max_per_address;
+	tpc.max_pending = (size_t)cfg->max_unauthenticated;
+	tpc.max_send_queue_bytes = cfg->send_queue_max;
 	tpc.idle_timeout_ms = cfg->heartbeat_s * 3000 + 10000;
 	if ((a->tp = tp_new(a->base, &tpc, &agent_tp_callbacks, a)) == NULL)
 		return -1;
@@ -347,6 +351,7 @@ agent_start(struct pa_agent *a)
 			.ca_file = cfg->bootstrap_ca,
 			.cert_file = cfg->cert_file,
 			.key_file = cfg->key_file,
+			.bind_ip = cfg->bind,
 			.timeout_ms = 10000,
 		};
 

@@ -91,6 +91,7 @@ on_text(struct tp_session *s, const char *buf, size_t len, void *arg)
 
 		log_info("session with %s (%s) is up", email,
 			 l != NULL && l->outbound ? "dialled" : "accepted");
+		tp_session_authenticated(s);
 		overlay_dial_ok(a->overlay, email);
 		if (l != NULL)
 			drop_duplicate(a, l, email);
@@ -153,23 +154,53 @@ dial(struct pa_agent *a, const struct overlay_dial *d)
 		tp_close(s, 1011, "out of memory");
 }
 
+/*
+ * How many sessions count as held when planning dials: the neighbours that
+ * said hello and the dials of ours still under way. An inbound session that
+ * has not authenticated counts for nothing, and while fewer than dial_slots
+ * sessions are ours the count is lowered so that we dial anyway: sessions
+ * others opened cannot stop us reaching peers we chose. *ours_out: the
+ * sessions we dialled.
+ */
+static size_t
+sessions_held(const struct pa_agent *a, size_t *ours_out)
+{
+	const struct link *l;
+	size_t cursor = 0, held = 0, ours = 0, target = (size_t)a->cfg->neighbours;
+	size_t slots = (size_t)a->cfg->dial_slots;
+
+	while ((l = sessions_next(a->links, &cursor)) != NULL) {
+		ours += l->outbound;
+		held += l->outbound || engine_neighbour_email(a->engine, l->id) != NULL;
+	}
+	if (ours < slots && held > target - (slots - ours))
+		held = target - (slots - ours);
+	*ours_out = ours;
+	return held;
+}
+
 /* Keeps `neighbours` sessions, as the overlay plans them. */
 void
 agent_dial_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pa_agent *a = arg;
 	struct overlay_dial d[OVERLAY_DIALS_PER_ROUND];
-	size_t n;
+	size_t n, held, ours;
 
 	(void)fd;
 	(void)what;
 	agent_arm(a->dial_ev, overlay_jitter_ms(DIAL_INTERVAL_MS, &a->rng));
 	if (a->stopping)
 		return;
-	if (engine_neighbour_count(a->engine) == 0 && a->bc != NULL)
+	held = sessions_held(a, &ours);
+	n = overlay_plan(a->overlay, a->table, held, linked, a, cm_time_mono_ms(), agent_now_ms(), d);
+	/*
+	 * No neighbour, or too few sessions of our own and nobody left to dial:
+	 * what neighbours (maybe all chosen by others) tell us is not enough.
+	 */
+	if (a->bc != NULL && (engine_neighbour_count(a->engine) == 0 ||
+			      (n == 0 && ours < (size_t)a->cfg->dial_slots)))
 		agent_fetch_bootstrap_peers(a);
-	n = overlay_plan(a->overlay, a->table, sessions_count(a->links), linked, a, cm_time_mono_ms(),
-			 agent_now_ms(), d);
 	for (size_t i = 0; i < n; i++)
 		dial(a, &d[i]);
 }

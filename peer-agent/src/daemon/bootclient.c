@@ -31,6 +31,7 @@ struct bc_client {
 	char **urls;
 	size_t nurls, current;
 	char *ca_file, *cert_file, *key_file;
+	char *bind_ip; /* NULL: the system's choice */
 	int64_t timeout_ms;
 	struct bc_call *calls;
 	size_t pending;
@@ -78,6 +79,7 @@ attempt(struct bc_call *call)
 		.ca_file = c->ca_file,
 		.cert_file = c->cert_file,
 		.key_file = c->key_file,
+		.bind_ip = c->bind_ip,
 		.timeout_ms = c->timeout_ms,
 		.max_answer_bytes = BC_MAX_ANSWER,
 	};
@@ -164,6 +166,7 @@ bc_new(struct event_base *base, const struct bc_config *cfg)
 			c->urls[i][len - 1] = '\0';
 	}
 	if ((cfg->ca_file != NULL && (c->ca_file = strdup(cfg->ca_file)) == NULL) ||
+	    (cfg->bind_ip != NULL && (c->bind_ip = strdup(cfg->bind_ip)) == NULL) ||
 	    (c->cert_file = strdup(cfg->cert_file)) == NULL ||
 	    (c->key_file = strdup(cfg->key_file)) == NULL ||
 	    (c->http = hc_new(base)) == NULL)
@@ -192,6 +195,7 @@ bc_free(struct bc_client *c)
 		free(c->urls[i]);
 	free(c->urls);
 	free(c->ca_file);
+	free(c->bind_ip);
 	free(c->cert_file);
 	free(c->key_file);
 	free(c);

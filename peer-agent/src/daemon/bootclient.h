@@ -28,6 +28,7 @@ struct bc_config {
 	const char *ca_file;   /* verifies the servers */
 	const char *cert_file; /* our client certificate */
 	const char *key_file;
+	const char *bind_ip;   /* source address of our connections ([gossip] bind), or NULL */
 	int64_t timeout_ms;    /* per attempt (10 s) */
 };
 

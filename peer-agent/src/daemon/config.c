@@ -85,6 +85,16 @@ static const struct pa_key keys[] = {
 	 "Hops our own announcements may travel."},
 	{"gossip", "max_peers", KIND_INT, OFF(max_peers), 1, CM_MAX_MAX_PEERS, NULL,
 	 "Sessions accepted in all, at least neighbours (default: twice neighbours)."},
+	{"gossip", "dial_slots", KIND_INT, OFF(dial_slots), 0, 256, NULL,
+	 "Sessions of max_peers kept for peers we dial: inbound ones never take them, and we dial "
+	 "until this many are ours (at most neighbours; default: half of neighbours)."},
+	{"gossip", "max_per_address", KIND_INT, OFF(max_per_address), 1, CM_MAX_MAX_PEERS, NULL,
+	 "Inbound sessions from one IPv4 address or IPv6 /64 at once."},
+	{"gossip", "max_unauthenticated", KIND_INT, OFF(max_unauthenticated), 1, CM_MAX_MAX_PEERS,
+	 NULL, "Inbound sessions still before their hello; a newer one pushes out the oldest."},
+	{"gossip", "send_queue_max", KIND_SIZE, OFF(send_queue_max), 2 * CM_MAX_FRAME,
+	 256 * 1024 * 1024, NULL,
+	 "Bytes a peer may leave unread before its session is closed."},
 	{"gossip", "table_max", KIND_SIZE, OFF(table_max), 1, 1000000, NULL,
 	 "Peers remembered at most; the worst scored go first."},
 	{"api", "listen", KIND_API, 0, 0, 0, PA_API_DEFAULT_HOST ":" PA_STR(PA_API_DEFAULT_PORT),
@@ -148,6 +158,10 @@ pa_config_default(struct pa_config *cfg)
 	cfg->fanout = 3;
 	cfg->ttl = 12;
 	cfg->max_peers = 2 * cfg->neighbours;
+	cfg->dial_slots = cfg->neighbours / 2;
+	cfg->max_per_address = 4;
+	cfg->max_unauthenticated = 8;
+	cfg->send_queue_max = 1024 * 1024;
 	cfg->table_max = 10000;
 	/* NULL on allocation failure; pa_config_load reports it. */
 	cfg->api_host = strdup(PA_API_DEFAULT_HOST);
@@ -540,6 +554,7 @@ static int
 config_finish(struct pa_config *cfg, const bool seen[NKEYS], struct cm_err *err)
 {
 	const struct pa_key *max_peers = key_find("gossip", "max_peers");
+	const struct pa_key *dial_slots = key_find("gossip", "dial_slots");
 
 	if (cfg->api_host == NULL) {
 		cm_err_set(err, "out of memory");
@@ -568,6 +583,15 @@ config_finish(struct pa_config *cfg, const bool seen[NKEYS], struct cm_err *err)
 	else if (cfg->max_peers < cfg->neighbours)
 		return key_err(err, max_peers, "%d is less than neighbours (%d)", cfg->max_peers,
 			       cfg->neighbours);
+	/* An eclipse by inbound sessions leaves these to peers we chose ourselves. */
+	if (!seen[dial_slots - keys])
+		cfg->dial_slots = cfg->neighbours / 2;
+	else if (cfg->dial_slots > cfg->neighbours)
+		return key_err(err, dial_slots, "%d is more than neighbours (%d)", cfg->dial_slots,
+			       cfg->neighbours);
+	if (cfg->dial_slots >= cfg->max_peers)
+		return key_err(err, dial_slots, "%d leaves no inbound session of max_peers (%d)",
+			       cfg->dial_slots, cfg->max_peers);
 	if (cfg->heartbeat_s >= cfg->stale_s)
 		return key_err(err, key_find("timers", "heartbeat_s"),
 			       "must be less than stale_s (%lld)", (long long)cfg->stale_s);

@@ -43,6 +43,10 @@ struct pa_config {
 	int fanout;                 /* 3 */
 	int ttl;                    /* hops of our announcements */
 	int max_peers;              /* capabilities.max_peers: sessions accepted (2 x neighbours) */
+	int dial_slots;             /* of max_peers, kept for our own dials (neighbours / 2) */
+	int max_per_address;        /* inbound sessions per IPv4 address or IPv6 /64 (4) */
+	int max_unauthenticated;    /* inbound sessions before their hello (8) */
+	size_t send_queue_max;      /* unread bytes before a session is closed (1 MiB) */
 	size_t table_max;           /* peer table bound (10000) */
 
 	/* [api] */

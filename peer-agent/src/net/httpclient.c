@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -209,6 +210,12 @@ hc_new(struct event_base *base)
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	/*
+	 * One connection per server, busy or idle: requests that meet wait their
+	 * turn on it (they are small), so the agents behind one address hold one
+	 * connection each, not one per request that ever overlapped.
+	 */
+	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, HC_MAX_HOST_CONNECTIONS);
 	return c;
 }
 
@@ -252,6 +259,14 @@ call_setup(struct hc_call *call, const struct hc_request *req)
 	curl_easy_setopt(e, CURLOPT_SSLKEY, req->key_file);
 	if (req->ca_file != NULL)
 		curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file);
+	if (req->bind_ip != NULL) {
+		char iface[80];
+
+		/* "host!": an address, never taken for an interface name. */
+		snprintf(iface, sizeof(iface), "host!%s", req->bind_ip);
+		if (curl_easy_setopt(e, CURLOPT_INTERFACE, iface) != CURLE_OK)
+			return -1;
+	}
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->errbuf);

@@ -24,7 +24,8 @@ struct hc_request {
 	const char *ca_file;            /* verifies the server; NULL: the system's trust */
 	const char *cert_file;          /* our client certificate and key (PEM) */
 	const char *key_file;
-	int64_t timeout_ms;             /* the whole transfer */
+	const char *bind_ip;            /* source address (numeric); NULL: the system's choice */
+	int64_t timeout_ms;             /* the whole transfer, waiting for the connection included */
 	size_t max_answer_bytes;        /* a longer answer fails the request */
 };
 
@@ -42,6 +43,9 @@ struct hc_result {
 };
 
 typedef void (*hc_done_fn)(const struct hc_result *r, void *arg);
+
+/* Connections a client holds to one server (host and port) at once, busy or idle. */
+#define HC_MAX_HOST_CONNECTIONS 1L
 
 /* NULL on failure (logged). */
 struct hc_client *hc_new(struct event_base *base);

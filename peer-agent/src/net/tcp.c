@@ -88,10 +88,8 @@ accept_cb(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa, in
 	struct tcp_listener *l = arg;
 
 	(void)ev;
-	(void)sa;
-	(void)salen;
 	tcp_nodelay(fd);
-	l->fn(fd, l->arg);
+	l->fn(fd, sa, (socklen_t)salen, l->arg);
 }
 
 struct tcp_listener *

@@ -28,8 +28,8 @@ int tcp_connect(struct bufferevent *bev, const struct tcp_addr *peer);
 /* Turns Nagle off on a connected socket. */
 void tcp_nodelay(int fd);
 
-/* Called with each accepted socket, which it then owns. */
-typedef void (*tcp_accept_fn)(int fd, void *arg);
+/* Called with each accepted socket, which it then owns, and the peer's address. */
+typedef void (*tcp_accept_fn)(int fd, const struct sockaddr *peer, socklen_t peer_len, void *arg);
 
 /* Listens on host:port (port 0: any free one). NULL on failure (logged). */
 struct tcp_listener *tcp_listener_new(struct event_base *base, const char *host, int port,

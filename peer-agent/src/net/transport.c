@@ -5,6 +5,7 @@
  */
 #include "net/transport.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -26,6 +27,13 @@
 #define CLOSE_GRACE_MS 2000 /* waiting for the peer's close frame and the flush */
 #define WRITE_LOWAT 16384   /* refill the socket's queue below one TLS record */
 #define UPGRADE_HOST "flashback-peer" /* peers are named by certificate, not by host */
+#define PING_NONCE_LEN 8
+
+/* Where an inbound session comes from, as the per-address cap counts it. */
+struct addr_key {
+	int family;        /* AF_INET (IPv4-mapped IPv6 too) or AF_INET6 */
+	uint8_t bytes[8];  /* the IPv4 address, or the IPv6 /64 prefix */
+};
 
 enum tp_state { ST_TCP, ST_TLS, ST_UPGRADE, ST_OPEN, ST_CLOSING, ST_DRAINING, ST_DEAD };
 
@@ -49,6 +57,11 @@ struct tp_session {
 	char close_reason[124];
 	bool close_reported;
 	int busy; /* nesting depth of our own dispatch: free only at depth 0 */
+	bool authenticated; /* the caller saw the peer's hello */
+	struct addr_key remote; /* inbound only */
+	uint8_t ping_nonce[PING_NONCE_LEN];
+	int64_t ping_sent_ms;
+	bool ping_outstanding;
 };
 
 struct tp_ctx {
@@ -74,6 +87,17 @@ tp_config_default(struct tp_config *cfg)
 	cfg->handshake_timeout_ms = 10000;
 	cfg->idle_timeout_ms = 90000;
 	cfg->max_sessions = 256;
+	cfg->hello_timeout_ms = 5000;
+	cfg->max_pending = 8;
+	cfg->max_per_address = 4;
+	cfg->max_send_queue_bytes = 1024 * 1024;
+}
+
+/* A limit's log line, at the 1st, 2nd, 4th, 8th... time it bites: a flood must not flood the log. */
+static bool
+limit_log_due(uint64_t count)
+{
+	return (count & (count - 1)) == 0;
 }
 
 static struct timeval
@@ -162,6 +186,17 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		s->ctx->stats.handshake_failures++;
 		session_teardown(s, 1006, "handshake timeout");
 		break;
+	case ST_OPEN:
+		/* Only the hello deadline runs while open. */
+		if (!s->authenticated) {
+			if (limit_log_due(++s->ctx->stats.hello_timeouts))
+				log_info("session %llu: no hello within %lld ms: closing (%llu so far)",
+					 (unsigned long long)s->id,
+					 (long long)s->ctx->cfg.hello_timeout_ms,
+					 (unsigned long long)s->ctx->stats.hello_timeouts);
+			tp_close(s, 1008, "no hello in time");
+		}
+		break;
 	case ST_CLOSING:
 		session_teardown(s, s->close_code != 0 ? s->close_code : 1006, "close timeout");
 		break;
@@ -216,7 +251,32 @@ ws_send(const uint8_t *data, size_t len, void *arg)
 {
 	struct tp_session *s = arg;
 
+	/* A session being torn down takes nothing more (a send-queue overflow dropped its output). */
+	if (s->state == ST_DRAINING || s->state == ST_DEAD)
+		return 0;
 	return tls_session_send(s->tls, data, len);
+}
+
+/* Is this pong the answer to our outstanding ping? Then its round trip, by our clock. */
+static void
+on_pong_frame(struct tp_session *s, const struct ws_msg *m)
+{
+	struct tp_ctx *ctx = s->ctx;
+	int64_t rtt;
+
+	if (!s->ping_outstanding || m->len != PING_NONCE_LEN ||
+	    memcmp(m->data, s->ping_nonce, PING_NONCE_LEN) != 0) {
+		ctx->stats.pongs_ignored++;
+		return;
+	}
+	s->ping_outstanding = false;
+	rtt = cm_time_mono_ms() - s->ping_sent_ms;
+	if (rtt < 0 || rtt > TP_MAX_RTT_MS) {
+		ctx->stats.pongs_ignored++;
+		return;
+	}
+	if (ctx->cb.on_pong != NULL)
+		ctx->cb.on_pong(s, rtt, ctx->arg);
 }
 
 static void
@@ -244,12 +304,7 @@ ws_on_msg(const struct ws_msg *m, void *arg)
 		tp_close(s, 1003, "binary frames are not spoken here");
 		break;
 	case WS_MSG_PONG:
-		if (m->len == sizeof(int64_t) && ctx->cb.on_pong != NULL) {
-			int64_t sent;
-
-			memcpy(&sent, m->data, sizeof(sent));
-			ctx->cb.on_pong(s, cm_time_mono_ms() - sent, ctx->arg);
-		}
+		on_pong_frame(s, m);
 		break;
 	default:
 		break;
@@ -265,6 +320,11 @@ ws_start(struct tp_session *s)
 		return -1;
 	s->state = ST_OPEN;
 	evtimer_del(s->timer);
+	if (!s->authenticated && s->ctx->cfg.hello_timeout_ms > 0) {
+		struct timeval tv = tv_ms(s->ctx->cfg.hello_timeout_ms);
+
+		evtimer_add(s->timer, &tv);
+	}
 	s->ctx->stats.connected += !s->inbound;
 	s->ctx->stats.accepted += s->inbound;
 	if (s->ctx->cb.on_open != NULL)
@@ -289,6 +349,29 @@ ws_after(struct tp_session *s)
 	}
 	if (ws_conn_close_sent(s->ws) && ws_conn_close_received(s->ws))
 		session_teardown(s, s->close_code != 0 ? s->close_code : 1005, s->close_reason);
+}
+
+/*
+ * Closes a session whose unsent output would pass the cap with more bytes:
+ * a peer that does not read is dropped, and what it did not read with it.
+ * Returns true when it did.
+ */
+static bool
+send_queue_overflow(struct tp_session *s, size_t more)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	size_t unsent = evbuffer_get_length(out) + (s->ws != NULL ? ws_conn_queued_bytes(s->ws) : 0);
+
+	if (unsent + more <= s->ctx->cfg.max_send_queue_bytes)
+		return false;
+	s->ctx->stats.send_queue_overflows++;
+	log_warnx("%s: session %llu: %zu bytes unsent, %zu more would pass the send queue cap "
+		  "(send_queue_max, %zu bytes): closing",
+		  __func__, (unsigned long long)s->id, unsent, more,
+		  s->ctx->cfg.max_send_queue_bytes);
+	evbuffer_drain(out, evbuffer_get_length(out));
+	session_teardown(s, 1008, "send queue full");
+	return true;
 }
 
 /*
@@ -463,8 +546,12 @@ session_process(struct tp_session *s)
 		ended = tls_session_recv_all(s->tls, s->plain) != 0;
 	if (s->state == ST_UPGRADE)
 		(s->inbound ? server_upgrade : client_upgrade)(s);
-	if (s->state == ST_OPEN || s->state == ST_CLOSING)
+	if (s->state == ST_OPEN || s->state == ST_CLOSING) {
 		ws_run(s, true);
+		/* What the peer made us send unasked (pongs) counts too. */
+		if (s->state == ST_OPEN || s->state == ST_CLOSING)
+			send_queue_overflow(s, 0);
+	}
 	if (ended && s->state != ST_DRAINING && s->state != ST_DEAD)
 		session_teardown(s, s->close_code != 0 ? s->close_code : 1006, "connection ended");
 }
@@ -564,15 +651,104 @@ session_new(struct tp_ctx *ctx, evutil_socket_t fd, bool inbound)
 }
 
 static void
-accept_cb(int fd, void *arg)
+addr_key_set(struct addr_key *k, const struct sockaddr *sa)
+{
+	memset(k, 0, sizeof(*k));
+	if (sa->sa_family == AF_INET) {
+		k->family = AF_INET;
+		memcpy(k->bytes, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		/* A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d: count them as IPv4. */
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			k->family = AF_INET;
+			memcpy(k->bytes, &a->s6_addr[12], 4);
+		} else {
+			/* One host is given a /64; counting addresses would count nothing. */
+			k->family = AF_INET6;
+			memcpy(k->bytes, a->s6_addr, 8);
+		}
+	}
+}
+
+static bool
+session_pending(const struct tp_session *s)
+{
+	return s->inbound && !s->authenticated && s->state < ST_CLOSING;
+}
+
+static void
+log_refusal(const struct sockaddr *sa, const char *why, uint64_t count)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	const void *a = sa->sa_family == AF_INET
+				? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+				: (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+	if (!limit_log_due(count))
+		return;
+	inet_ntop(sa->sa_family, a, ip, sizeof(ip));
+	log_info("inbound connection from %s refused: %s (%llu refused so far)", ip, why,
+		 (unsigned long long)count);
+}
+
+/* Closes the oldest inbound session that has not authenticated yet (the list is newest first). */
+static void
+evict_oldest_pending(struct tp_ctx *ctx)
+{
+	struct tp_session *s, *oldest = NULL;
+
+	for (s = ctx->sessions; s != NULL; s = s->next)
+		if (session_pending(s))
+			oldest = s;
+	if (oldest == NULL)
+		return;
+	ctx->stats.pending_evicted++;
+	if (limit_log_due(ctx->stats.pending_evicted))
+		log_info("session %llu closed: %zu unauthenticated sessions already "
+			 "(max_unauthenticated) and a newer one came (%llu so far)",
+			 (unsigned long long)oldest->id, ctx->cfg.max_pending,
+			 (unsigned long long)ctx->stats.pending_evicted);
+	oldest->busy++;
+	if (oldest->state == ST_OPEN)
+		tp_close(oldest, 1008, "too many unauthenticated sessions");
+	else
+		session_teardown(oldest, 1006, "too many unauthenticated sessions");
+	oldest->busy--;
+	session_release(oldest);
+}
+
+static void
+accept_cb(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 {
 	struct tp_ctx *ctx = arg;
+	struct addr_key k;
+	struct tp_session *s;
+	size_t same = 0, pending = 0;
 
+	(void)salen;
+	addr_key_set(&k, sa);
 	if (ctx->ninbound >= ctx->cfg.max_sessions) {
+		log_refusal(sa, "inbound sessions full (max_peers less dial_slots)",
+			    ++ctx->stats.refused_full);
 		evutil_closesocket(fd);
 		return;
 	}
-	session_new(ctx, fd, true);
+	for (s = ctx->sessions; s != NULL; s = s->next) {
+		same += s->inbound && memcmp(&s->remote, &k, sizeof(k)) == 0;
+		pending += session_pending(s);
+	}
+	if (same >= ctx->cfg.max_per_address) {
+		log_refusal(sa, "too many sessions from that address (max_per_address)",
+			    ++ctx->stats.refused_per_address);
+		evutil_closesocket(fd);
+		return;
+	}
+	if (pending >= ctx->cfg.max_pending)
+		evict_oldest_pending(ctx);
+	if ((s = session_new(ctx, fd, true)) != NULL)
+		s->remote = k;
 }
 
 /* The facade */
@@ -669,7 +845,7 @@ static int
 queue_msg(struct tp_session *s, int (*queue)(struct ws_conn *, const void *, size_t),
 	  const void *buf, size_t len)
 {
-	if (s->state != ST_OPEN || queue(s->ws, buf, len) != 0)
+	if (s->state != ST_OPEN || send_queue_overflow(s, len) || queue(s->ws, buf, len) != 0)
 		return -1;
 	s->busy++;
 	ws_run(s, false);
@@ -687,9 +863,20 @@ tp_send_text(struct tp_session *s, const char *buf, size_t len)
 int
 tp_ping(struct tp_session *s)
 {
-	int64_t now = cm_time_mono_ms();
+	if (s->state != ST_OPEN || cm_random_bytes(s->ping_nonce, sizeof(s->ping_nonce)) != 0)
+		return -1;
+	s->ping_sent_ms = cm_time_mono_ms();
+	s->ping_outstanding = true;
+	return queue_msg(s, ws_conn_queue_ping, s->ping_nonce, sizeof(s->ping_nonce));
+}
 
-	return queue_msg(s, ws_conn_queue_ping, &now, sizeof(now));
+void
+tp_session_authenticated(struct tp_session *s)
+{
+	s->authenticated = true;
+	/* While open, the timer is only the hello deadline. */
+	if (s->state == ST_OPEN)
+		evtimer_del(s->timer);
 }
 
 void

@@ -19,6 +19,20 @@
  * frame, 1009 too big, 1002 protocol violation (unmasked client frame, bad
  * opcode, fragmented control frame...). The engine asks for 1007 and 1008.
  *
+ * Limits against a hostile network (each counted in tp_stats):
+ * - a session the caller has not marked authenticated (tp_session_authenticated,
+ *   after the peer's hello) within hello_timeout_ms of opening is closed with 1008;
+ * - inbound sessions not yet authenticated are capped at max_pending: a new one
+ *   over the cap pushes out the oldest, so idle sessions cannot keep an honest
+ *   newcomer out for longer than its own handshake takes;
+ * - inbound sessions per remote address (an IPv4 address or an IPv6 /64) are
+ *   capped at max_per_address, and all inbound ones at max_sessions; over
+ *   either cap the connection is closed at once;
+ * - a session whose unsent output would pass max_send_queue_bytes is closed
+ *   (1008, logged): a peer that does not read is dropped, not buffered;
+ * - a pong counts only when it echoes the nonce of our outstanding ping; the
+ *   round trip is our own clock's, never a value the peer sent.
+ *
  * Callbacks run on the event loop. After on_close returns, the session is
  * freed: do not use it again.
  */
@@ -37,13 +51,14 @@ struct tp_session;
 
 #define TP_PATH "/gossip/v1"
 #define TP_SUBPROTOCOL "flashback-gossip.v1"
+#define TP_MAX_RTT_MS 60000 /* a pong later than this reports nothing */
 
 struct tp_callbacks {
 	/* TLS and WebSocket handshakes are done; the peer's certificate is known. */
 	void (*on_open)(struct tp_session *s, void *arg);
 	/* One complete text message (not NUL-terminated; len <= CM_MAX_FRAME). */
 	void (*on_text)(struct tp_session *s, const char *buf, size_t len, void *arg);
-	/* A pong answered our last ping after rtt_ms. */
+	/* A pong answered our last ping after rtt_ms (0 <= rtt_ms <= TP_MAX_RTT_MS). */
 	void (*on_pong)(struct tp_session *s, int64_t rtt_ms, void *arg);
 	/*
 	 * The session ended: code is the RFC 6455 close code sent or received
@@ -58,6 +73,10 @@ struct tp_config {
 	int64_t handshake_timeout_ms; /* TCP + TLS + Upgrade must finish within (10 s) */
 	int64_t idle_timeout_ms;  /* no byte received for this long closes (90 s) */
 	size_t max_sessions;      /* inbound sessions accepted at once (256) */
+	int64_t hello_timeout_ms; /* open to authenticated, else closed with 1008 (5 s) */
+	size_t max_pending;       /* inbound sessions not yet authenticated (8) */
+	size_t max_per_address;   /* inbound sessions per IPv4 address or IPv6 /64 (4) */
+	size_t max_send_queue_bytes; /* unsent output per session before it is closed (1 MiB) */
 };
 
 void tp_config_default(struct tp_config *cfg);
@@ -87,8 +106,14 @@ struct tp_session *tp_connect(struct tp_ctx *ctx, const char *ip, int port, cons
 /* Queues one text message. Returns 0, or -1 when closing/closed or len > CM_MAX_FRAME. */
 int tp_send_text(struct tp_session *s, const char *buf, size_t len);
 
-/* Sends a ping carrying the send time; on_pong reports the round trip. */
+/*
+ * Sends a ping carrying a fresh random nonce (it replaces any outstanding
+ * one); on_pong reports the round trip when the matching pong comes back.
+ */
 int tp_ping(struct tp_session *s);
+
+/* The peer proved who it is (its hello): stops the hello deadline, leaves the pending count. */
+void tp_session_authenticated(struct tp_session *s);
 
 /* Starts the closing handshake with code and reason; on_close follows. */
 void tp_close(struct tp_session *s, int code, const char *reason);
@@ -105,6 +130,12 @@ struct tp_stats {
 	uint64_t closed_by_code[16]; /* index code - 1000 for 1000..1015 */
 	uint64_t handshake_failures, pin_failures;
 	uint64_t bytes_in, bytes_out;
+	uint64_t refused_full;        /* inbound over max_sessions */
+	uint64_t refused_per_address; /* inbound over max_per_address */
+	uint64_t pending_evicted;     /* unauthenticated inbound pushed out by a newer one */
+	uint64_t hello_timeouts;      /* closed for no hello within hello_timeout_ms */
+	uint64_t send_queue_overflows; /* closed for unsent output over max_send_queue_bytes */
+	uint64_t pongs_ignored;       /* pongs without our outstanding nonce, or too late */
 };
 const struct tp_stats *tp_stats(const struct tp_ctx *ctx);
 size_t tp_session_count(const struct tp_ctx *ctx);

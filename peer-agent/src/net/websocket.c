@@ -146,6 +146,12 @@ ws_conn_queue_close(struct ws_conn *ws, int code, const char *reason)
 		       : -1;
 }
 
+size_t
+ws_conn_queued_bytes(const struct ws_conn *ws)
+{
+	return wslay_event_get_queued_msg_length(ws->ctx);
+}
+
 /*
  * wslay is not re-entrant, and on_msg may queue on this very connection:
  * while wslay runs, messages are only queued, and the send that follows the

@@ -41,6 +41,8 @@ void ws_conn_free(struct ws_conn *ws);
 int ws_conn_queue_text(struct ws_conn *ws, const void *data, size_t len);
 int ws_conn_queue_ping(struct ws_conn *ws, const void *data, size_t len);
 int ws_conn_queue_close(struct ws_conn *ws, int code, const char *reason);
+/* Bytes of queued messages not yet handed to send (control frames not counted). */
+size_t ws_conn_queued_bytes(const struct ws_conn *ws);
 
 /*
  * Reads what recv has (when receive) and sends what is queued, as far as send

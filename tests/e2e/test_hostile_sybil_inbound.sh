@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Sixteen cheap identities, each with a valid hello and its own address, take
+# every inbound session an agent accepts (12 of max_peers 16: dial_slots 4 are
+# kept for its own dials).
+# The agent still dials a peer of its choosing and makes it a neighbour, though
+# that peer's own dials to it are refused as full.
+set -euo pipefail
+. "$(dirname "$0")/../lib/agent.sh"
+
+fb_bs_setup
+fb_bs_start a
+fb_agent_new target 127.0.0.2 broadcast alpha
+fb_agent_start target
+port=$(fb_agent target status --json | jq -r .listen_port)
+url="wss://127.0.0.2:$port/gossip/v1"
+homes=()
+for i in $(seq 1 16); do
+	h="$FB_AGENTS/sybil$i"
+	"$FB_BUILD/bin/peer-agent" init --home "$h" --email "sybil$i@example.com" >/dev/null
+	homes+=("$h")
+done
+sybil_out="$FB_AGENTS/sybil.json"
+FB_FLOOD_S=60 FB_SYBIL_HOMES=$(IFS=,; echo "${homes[*]}") \
+	node "$FB_ROOT/tests/e2e/ws_client.js" "${homes[0]}" sybil1@example.com "$url" sybil_hold \
+	>"$sybil_out" 2>&1 &
+sybil_pid=$!
+fb_on_exit "kill $sybil_pid 2>/dev/null"
+neighbours() { fb_agent target status --json | jq -r .neighbours; }
+_held() { [ "$(neighbours)" -ge 12 ]; }
+fb_wait_for 20 _held || fb_fail "the sybils hold only $(neighbours) sessions"
+fb_pass "$(neighbours) sybil identities hold target's inbound sessions"
+
+fb_agent_new honest 127.0.0.3 broadcast beta
+fb_agent_start honest
+start=$SECONDS
+fb_wait_for 20 fb_agent_knows target honest@example.com '.state == "CONNECTED"' ||
+	fb_fail "target never reached honest: $(fb_agent target status --json | jq -c '{neighbours, sessions: .gossip.sessions_open}')"
+grep -q "dialling honest@example.com" "$(fb_agent_home target)/agent.log" ||
+	fb_fail "target did not dial honest itself"
+fb_pass "target dialled honest and made it a neighbour in $((SECONDS - start)) s, inbound full of sybils"
