@@ -247,6 +247,76 @@ START_TEST(test_engine_forward_carries_no_unsigned_fields)
 }
 END_TEST
 
+/* origin's silent record that still lists an address, signed by origin. */
+static void
+silent_record_with_address(size_t origin, struct cm_signed_record *rec)
+{
+	struct cm_err err;
+	json_t *j;
+
+	signed_record_of(origin, 5, now, false, "x", rec);
+	j = json_loads(rec->canonical, 0, NULL);
+	json_object_set_new(j, "socket_addresses", json_pack("[s]", "192.168.7.7"));
+	free(rec->canonical);
+	free(rec->signature);
+	rec->canonical = cm_json_canonical(j, &err);
+	json_decref(j);
+	ck_assert_int_eq(cm_identity_sign(P[origin].id, rec->canonical, strlen(rec->canonical),
+					  &rec->signature, &err),
+			 0);
+	cm_strlist_append(&rec->record.socket_addresses, "192.168.7.7");
+}
+
+START_TEST(test_engine_refuses_silent_hello_with_addresses)
+{
+	size_t hub = add_peer(true, false, "r"), origin = add_peer(false, false, "x");
+	struct cm_signed_record rec;
+	char *f;
+
+	silent_record_with_address(origin, &rec);
+	ck_assert_int_eq(engine_neighbour_up(P[hub].e, nid(origin), true, P[origin].fp, now, &rng,
+					     &acts[hub]),
+			 0);
+	f = announcement_frame(origin, &rec, 5, now, NULL);
+	ck_assert_int_eq(deliver(hub, origin, f), ENGINE_DROP_RECORD_INVALID);
+	ck_assert_int_eq(close_code(hub, nid(origin)), ENGINE_CLOSE_POLICY);
+	ck_assert_ptr_null(peertable_get(P[hub].t, rec.record.email));
+	free(f);
+	cm_signed_record_clear(&rec);
+}
+END_TEST
+
+START_TEST(test_engine_answer_carries_no_unsigned_fields)
+{
+	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r"),
+	       origin = add_peer(true, false, "x");
+	struct cm_signed_record rec;
+	json_t *j;
+	char *f, *extra;
+
+	link_peers(a, b);
+	pump();
+	signed_record_of(origin, 5, now, true, "x", &rec);
+	f = announcement_frame(b, &rec, 1, now, NULL);
+	j = json_loads(f, 0, NULL);
+	json_object_set_new(json_object_get(json_object_get(j, "payload"), "origin"), "extra",
+			    json_string("EXTRA"));
+	extra = cm_json_dump(j);
+	json_decref(j);
+	ck_assert_int_eq(deliver(a, b, extra), ENGINE_ACCEPTED);
+	clear_actions();
+	free(f);
+	f = request_frame(b, "x");
+	ck_assert_int_eq(deliver(a, b, f), ENGINE_ACCEPTED);
+	ck_assert_int_eq(count_sends(a, nid(b), CM_MSG_PEER_LIST_RESPONSE), 1);
+	ck_assert_ptr_nonnull(strstr(acts[a].items[0].frame, rec.record.email));
+	ck_assert_ptr_null(strstr(acts[a].items[0].frame, "EXTRA"));
+	free(f);
+	free(extra);
+	cm_signed_record_clear(&rec);
+}
+END_TEST
+
 START_TEST(test_engine_rate_limits_requests_per_neighbour)
 {
 	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r"),
@@ -400,6 +470,7 @@ START_TEST(test_engine_anti_entropy_continues_after_a_cut_answer)
 
 	engine_config_default(&c);
 	c.anti_entropy_ms = 1 * SEC;
+	c.answer_max_bytes = 64 * 1024; /* two or three of these records */
 	a = add_peer_cfg(true, false, "r", &c);
 	b = add_peer_cfg(true, false, "r", &c);
 	fill_big(a, 16);

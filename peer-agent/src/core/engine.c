@@ -38,12 +38,12 @@ engine_config_default(struct engine_config *cfg)
 	 * anti_entropy_ms from a random neighbour, beats every heartbeat_ms.
 	 */
 	cfg->rate[ENGINE_KIND_ANNOUNCEMENT] = (struct engine_rate){50, 500};
-	cfg->rate[ENGINE_KIND_REQUEST] = (struct engine_rate){4, 20};
+	cfg->rate[ENGINE_KIND_REQUEST] = (struct engine_rate){2, 8};
 	cfg->rate[ENGINE_KIND_LIST] = (struct engine_rate){8, 40};
 	cfg->rate[ENGINE_KIND_HEARTBEAT] = (struct engine_rate){1, 10};
 	cfg->rate_overdraft = (struct engine_rate){1, 100};
 	cfg->max_bad_signatures = 3;
-	cfg->answer_max_bytes = 64 * 1024;
+	cfg->answer_max_bytes = 255 * 1024;
 	cfg->hash_key = (struct cm_hash_key){0, 0};
 }
 

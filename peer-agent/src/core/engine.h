@@ -73,7 +73,7 @@ struct engine_config {
 	struct engine_rate rate[ENGINE_KIND_COUNT];
 	struct engine_rate rate_overdraft;
 	int max_bad_signatures;     /* 3: records failing their signature before a session is closed */
-	size_t answer_max_bytes;    /* 64 KiB: records of one answer (one frame, at least one record) */
+	size_t answer_max_bytes;    /* 255 KiB: records of one answer (one frame, at least one record) */
 	struct cm_hash_key hash_key; /* keys the seen-id set: zero by default, the daemon's random */
 };
 
