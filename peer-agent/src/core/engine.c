@@ -164,10 +164,8 @@ queue_close(struct engine_actions *out, uint64_t neighbour, int code, const char
 }
 
 void
-eng_close(struct engine *e, struct engine_actions *out, struct nb *n, int code,
-	  const char *reason)
+eng_close(struct engine_actions *out, struct nb *n, int code, const char *reason)
 {
-	(void)e;
 	if (n->closing)
 		return;
 	n->closing = true;
@@ -181,7 +179,7 @@ eng_bad_signature(struct engine *e, struct nb *n, struct engine_actions *out)
 		return false;
 	if (!n->closing)
 		e->stats.closed_bad_signatures++;
-	eng_close(e, out, n, ENGINE_CLOSE_POLICY, "too many bad signatures");
+	eng_close(out, n, ENGINE_CLOSE_POLICY, "too many bad signatures");
 	return true;
 }
 
@@ -241,7 +239,7 @@ rate_allows(struct engine *e, struct nb *n, enum cm_msg_type type, int64_t now_m
 	if (!bucket_take(&n->overdraft, &e->cfg.rate_overdraft, now_ms)) {
 		if (!n->closing)
 			e->stats.closed_rate++;
-		eng_close(e, out, n, ENGINE_CLOSE_POLICY, "over the rate limit");
+		eng_close(out, n, ENGINE_CLOSE_POLICY, "over the rate limit");
 	}
 	return false;
 }
@@ -563,7 +561,7 @@ receive_announcement(struct engine *e, struct nb *n, struct cm_envelope *env,
 		rec->public_certificate = NULL;
 	}
 	if (hello_fp != NULL && v == ENGINE_DROP_RECORD_INVALID) {
-		eng_close(e, out, n, ENGINE_CLOSE_POLICY, "hello record invalid");
+		eng_close(out, n, ENGINE_CLOSE_POLICY, "hello record invalid");
 	} else if (hello_fp != NULL) {
 		/* The hello's peer is now a direct neighbour, whatever its record's news. */
 		peertable_set_connected(e->table, n->email, true, now_ms);

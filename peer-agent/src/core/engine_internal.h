@@ -97,8 +97,7 @@ eng_rng_below(struct engine_rng *rng, size_t n)
 int eng_queue_send(struct engine *e, struct engine_actions *out, uint64_t neighbour,
 		   const char *frame, size_t len);
 /* Queues a close of neighbour n and ignores what it sends from then on. */
-void eng_close(struct engine *e, struct engine_actions *out, struct nb *n, int code,
-	       const char *reason);
+void eng_close(struct engine_actions *out, struct nb *n, int code, const char *reason);
 /* Counts a record from n whose signature failed; true when n is now being closed for it. */
 bool eng_bad_signature(struct engine *e, struct nb *n, struct engine_actions *out);
 /* Encodes env into a new frame string the caller frees; NULL on failure. */

@@ -290,7 +290,7 @@ eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env
 	entries = calloc(max + 1, sizeof(*entries));
 	recs = calloc(max + 2, sizeof(*recs));
 	if (entries != NULL && recs != NULL) {
-		size_t ne;
+		size_t ne, fit;
 
 		if (req->has_digest) {
 			ne = peertable_changes_since(e->table, (uint64_t)req->digest.since, max,
@@ -304,15 +304,13 @@ eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env
 				if (entry_passes(pe, &f))
 					entries[ne++] = pe;
 		}
-		size_t fit;
-
 		for (size_t i = 0; i < ne; i++)
 			recs[k++] = &entries[i]->rec;
 		k = add_self_if_passes(e, &f, recs, k);
 		if ((fit = answer_fits(e, recs, k)) < k) {
 			/* Cut: the digest's next exchange asks from the last record sent. */
-			if (fit < ne)
-				next = fit > 0 ? entries[fit - 1]->version : (uint64_t)req->digest.since;
+			if (fit < ne) /* fit >= 1: the first record always goes */
+				next = entries[fit - 1]->version;
 			e->stats.answers_cut++;
 		}
 		send_list(e, out, n->id, env->id, recs, fit, req->has_digest, next, now_ms, rng);
