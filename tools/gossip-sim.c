@@ -867,6 +867,7 @@ static void
 report(struct sim *s, int64_t wall0)
 {
 	double coverage = 1.0, copies = 0, t99 = -1, per, msgs = 0, bytes = 0, measured_s;
+	uint64_t rate_limited = 0;
 	struct rusage ru;
 
 	for (int k = 0; k < s->nann; k++) {
@@ -886,6 +887,10 @@ report(struct sim *s, int64_t wall0)
 		msgs += (double)s->kind_messages[k];
 		bytes += (double)s->kind_bytes[k];
 	}
+	/* Honest gossip must stay under the engine's rate limits: this says whether it did. */
+	for (int i = 0; i < s->o.nodes; i++)
+		if (s->nodes[i].created)
+			rate_limited += engine_stats(s->nodes[i].e)->verdicts[ENGINE_DROP_RATE];
 	getrusage(RUSAGE_SELF, &ru);
 	printf("{\"nodes\":%d,\"algorithm\":\"%s\",\"mode\":\"%s\",\"seed\":%llu,\"fanout\":%d,"
 	       "\"ttl\":%d,\"neighbours\":%d,\"max_peers\":%d,\"table_max\":%zu,\"loss\":%g,"
@@ -918,10 +923,11 @@ report(struct sim *s, int64_t wall0)
 		       copies);
 	}
 	print_kinds(s, per);
-	printf(",\"messages\":%llu,\"bytes\":%llu,\"dropped\":%llu,\"virtual_ms\":%lld,"
-	       "\"wall_ms\":%lld,\"peak_rss_kb\":%ld}\n",
+	printf(",\"messages\":%llu,\"bytes\":%llu,\"dropped\":%llu,\"rate_limited\":%llu,"
+	       "\"virtual_ms\":%lld,\"wall_ms\":%lld,\"peak_rss_kb\":%ld}\n",
 	       (unsigned long long)s->messages, (unsigned long long)s->bytes,
-	       (unsigned long long)s->dropped, (long long)(s->now - s->t_announce),
+	       (unsigned long long)s->dropped, (unsigned long long)rate_limited,
+	       (long long)(s->now - s->t_announce),
 	       (long long)(cm_time_mono_ms() - wall0), ru.ru_maxrss);
 }
 

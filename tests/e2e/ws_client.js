@@ -18,6 +18,10 @@
 //     made by `peer-agent init`, email from its agent.ini), the i-th from
 //     127.0.0.(FB_SYBIL_FIRST_IP + i), each with a valid hello and a heartbeat
 //     a second: cheap identities holding the agent's inbound sessions.
+// Hostile gossip (tests/e2e/test_hostile_gossip.sh): request_flood (ALT_HOME: a
+// folder of homes whose big records are announced first), padded, listen
+// (ALT_HOME: the email whose announcements to measure), forged_flood, shadow
+// (ALT_HOME: the victim's home).
 'use strict';
 const fs = require('fs');
 const crypto = require('crypto');
@@ -28,7 +32,7 @@ const [home, email, url, scenario, altHome] = process.argv.slice(2);
 const cert = fs.readFileSync(`${home}/identity.crt`);
 const key = fs.readFileSync(`${home}/identity.key`);
 const result = { scenario };
-const deadline = setTimeout(() => finish('timeout'), 8000);
+const deadline = setTimeout(() => finish('timeout'), +(process.env.WS_DEADLINE_MS || 8000));
 
 function finish(why) {
   clearTimeout(deadline);
@@ -73,7 +77,94 @@ function envelope(type, payload, extra = {}) {
   }, extra));
 }
 
-const hello = envelope('PEER_ANNOUNCEMENT', { origin: signedRecord(email, key, cert, Date.now(), Date.now()) });
+// A signed record of the identity in dir (its email is the certificate's), silent.
+function recordOfHome(dir, seq, issued, repositories) {
+  const c = fs.readFileSync(`${dir}/identity.crt`);
+  const k = fs.readFileSync(`${dir}/identity.key`);
+  const who = new crypto.X509Certificate(c).subject.match(/CN=([^\n]+)/)[1];
+  const r = signedRecord(who, k, c, seq, issued);
+  r.record.repositories = repositories;
+  r.record.issued_at = new Date(issued).toISOString();
+  r.signature = crypto.sign('sha256', Buffer.from(canonical(r.record)), k).toString('base64');
+  return r;
+}
+
+// Sends HOMES' big records (about 60 KB each), then, not reading, a flood of
+// PEER_REQUESTs; reads again and waits for the agent to close the session.
+function requestFlood(ws, homesDir) {
+  const now = Date.now();
+  const desc = 'd'.repeat(1000);
+  const repos = Array.from({ length: 58 }, (_, i) => ({ name: `big-${i}`, description: desc }));
+  for (const h of fs.readdirSync(homesDir))
+    ws.send(envelope('PEER_ANNOUNCEMENT', { origin: recordOfHome(`${homesDir}/${h}`, now, now, repos) }, { ttl: 1 }));
+  setTimeout(() => {
+    ws._socket.pause();
+    result.requests = +(process.env.FLOOD_REQUESTS || 3000);
+    for (let i = 0; i < result.requests; i++)
+      ws.send(envelope('PEER_REQUEST', { repositories: [] }, { ttl: 1 }));
+    setTimeout(() => { ws._socket.resume(); setTimeout(() => ws.close(1000), 3000); }, 3000);
+  }, 1000);
+}
+
+// Our own newer record in an envelope padded outside the signed record.
+function padded(ws) {
+  const now = Date.now();
+  ws.send(envelope('PEER_ANNOUNCEMENT', { origin: signedRecord(email, key, cert, now + 5, now), junk: 'J0NK' },
+    { padding: 'P'.repeat(200 * 1024) }));
+  setTimeout(() => ws.close(1000), 2000);
+}
+
+// Stays a neighbour and measures the announcements of target that reach it.
+function listen(ws, target) {
+  result.seen = 0;
+  result.max_len = 0;
+  result.unsigned = false;
+  ws.on('message', (data) => {
+    let m;
+    try { m = JSON.parse(data.toString()); } catch (e) { return; }
+    if (m.type !== 'PEER_ANNOUNCEMENT' || m.payload.origin.record.email !== target) return;
+    result.seen++;
+    result.max_len = Math.max(result.max_len, data.length);
+    result.unsigned = result.unsigned || 'padding' in m || 'junk' in m.payload;
+  });
+  setTimeout(() => ws.close(1000), +(process.env.LISTEN_MS || 6000));
+}
+
+// Records that fail their signature, one after another, until the agent closes.
+function forgedFlood(ws) {
+  const now = Date.now();
+  let n = 0;
+  const t = setInterval(() => {
+    const r = signedRecord(`forged-${n}@example.com`, key, cert, now, now); // not the certificate's email
+    ws.send(envelope('PEER_ANNOUNCEMENT', { origin: r }));
+    result.forged = ++n;
+    if (n === 10) { clearInterval(t); setTimeout(() => ws.close(1000), 1000); }
+  }, 100);
+}
+
+// The victim's record held, then copies under the id the victim's next
+// announcement will use: the old record (judged old unchecked); then the genuine one.
+function shadow(ws, victimHome) {
+  const now = Date.now();
+  const id = crypto.randomUUID();
+  const held = recordOfHome(victimHome, now, now, [{ name: 'held' }]);
+  ws.send(envelope('PEER_ANNOUNCEMENT', { origin: held }, { ttl: 1 }));
+  setTimeout(() => ws.send(envelope('PEER_ANNOUNCEMENT', { origin: held }, { ttl: 1, id })), 300);
+  setTimeout(() => ws.send(envelope('PEER_ANNOUNCEMENT',
+    { origin: recordOfHome(victimHome, now + 1, now, [{ name: 'genuine-news' }]) }, { ttl: 1, id })), 600);
+  setTimeout(() => ws.close(1000), 1600);
+}
+
+// A broadcasting requester is answered with every record, not bootstrap peers only.
+function broadcasting(r) {
+  Object.assign(r.record, { is_broadcasting: true, socket_addresses: ['127.0.0.9'], port: 7443 });
+  r.signature = crypto.sign('sha256', Buffer.from(canonical(r.record)), key).toString('base64');
+  return r;
+}
+
+const helloRecord = signedRecord(email, key, cert, Date.now(), Date.now());
+const hello = envelope('PEER_ANNOUNCEMENT',
+  { origin: scenario === 'request_flood' ? broadcasting(helloRecord) : helloRecord });
 
 // One idle session that reconnects; counts what happened to it in stats.
 function idleSession(target, localAddress, stats) {
@@ -269,6 +360,11 @@ if (scenario === 'sybil_hold') {
         setTimeout(() => ws.close(1000), 1000);
         break;
       }
+      case 'request_flood': requestFlood(ws, altHome); break;
+      case 'padded': padded(ws); break;
+      case 'listen': listen(ws, altHome); break;
+      case 'forged_flood': forgedFlood(ws); break;
+      case 'shadow': shadow(ws, altHome); break;
       default: finish('unknown scenario');
     }
   }

@@ -32,13 +32,25 @@ engine_config_default(struct engine_config *cfg)
 	cfg->request_max_records = 256;
 	cfg->request_timeout_ms = 10 * 1000LL;
 	cfg->verify_signatures = true;
+	/*
+	 * Rates far above honest traffic (docs/security.md): a neighbour
+	 * forwards each news once, asks one anti-entropy digest every
+	 * anti_entropy_ms from a random neighbour, beats every heartbeat_ms.
+	 */
+	cfg->rate[ENGINE_KIND_ANNOUNCEMENT] = (struct engine_rate){50, 500};
+	cfg->rate[ENGINE_KIND_REQUEST] = (struct engine_rate){2, 8};
+	cfg->rate[ENGINE_KIND_LIST] = (struct engine_rate){8, 40};
+	cfg->rate[ENGINE_KIND_HEARTBEAT] = (struct engine_rate){1, 10};
+	cfg->rate_overdraft = (struct engine_rate){1, 100};
+	cfg->max_bad_signatures = 3;
+	cfg->answer_max_bytes = 255 * 1024;
 	cfg->hash_key = (struct cm_hash_key){0, 0};
 }
 
 static const char *const verdict_names[ENGINE_VERDICT_COUNT] = {
 	"accepted",  "duplicate", "ttl",     "future",  "signature", "pin",
 	"expired",   "old",       "limit",   "invalid", "auth",      "unknown_neighbour",
-	"unsolicited", "unknown_certificate",
+	"unsolicited", "unknown_certificate", "rate", "answered", "record_invalid",
 };
 
 const char *
@@ -149,6 +161,87 @@ queue_close(struct engine_actions *out, uint64_t neighbour, int code, const char
 		len = sizeof(a->reason) - 1;
 	memcpy(a->reason, reason, len);
 	a->reason[len] = '\0';
+}
+
+void
+eng_close(struct engine_actions *out, struct nb *n, int code, const char *reason)
+{
+	if (n->closing)
+		return;
+	n->closing = true;
+	queue_close(out, n->id, code, reason);
+}
+
+bool
+eng_bad_signature(struct engine *e, struct nb *n, struct engine_actions *out)
+{
+	if (++n->bad_signatures < e->cfg.max_bad_signatures)
+		return false;
+	if (!n->closing)
+		e->stats.closed_bad_signatures++;
+	eng_close(out, n, ENGINE_CLOSE_POLICY, "too many bad signatures");
+	return true;
+}
+
+/* Rate limits */
+
+/* Refills b by the time since its last use; takes one token if there is one. */
+static bool
+bucket_take(struct bucket *b, const struct engine_rate *r, int64_t now_ms)
+{
+	if (now_ms > b->last_ms) {
+		b->tokens += (double)(now_ms - b->last_ms) * r->per_s / 1000.0;
+		if (b->tokens > r->burst)
+			b->tokens = r->burst;
+	}
+	b->last_ms = now_ms;
+	if (b->tokens < 1.0)
+		return false;
+	b->tokens -= 1.0;
+	return true;
+}
+
+static void
+buckets_fill(const struct engine *e, struct nb *n, int64_t now_ms)
+{
+	for (int k = 0; k < ENGINE_KIND_COUNT; k++)
+		n->buckets[k] = (struct bucket){e->cfg.rate[k].burst, now_ms};
+	n->overdraft = (struct bucket){e->cfg.rate_overdraft.burst, now_ms};
+}
+
+static enum engine_kind
+kind_of(enum cm_msg_type type)
+{
+	switch (type) {
+	case CM_MSG_PEER_REQUEST:
+		return ENGINE_KIND_REQUEST;
+	case CM_MSG_PEER_LIST_RESPONSE:
+		return ENGINE_KIND_LIST;
+	case CM_MSG_HEARTBEAT:
+		return ENGINE_KIND_HEARTBEAT;
+	default:
+		return ENGINE_KIND_ANNOUNCEMENT;
+	}
+}
+
+/*
+ * Takes a token for a frame of type from n. False: over the limit, the frame
+ * is dropped; a neighbour that stays over it (its overdraft spent) is closed.
+ */
+static bool
+rate_allows(struct engine *e, struct nb *n, enum cm_msg_type type, int64_t now_ms,
+	    struct engine_actions *out)
+{
+	enum engine_kind k = kind_of(type);
+
+	if (bucket_take(&n->buckets[k], &e->cfg.rate[k], now_ms))
+		return true;
+	if (!bucket_take(&n->overdraft, &e->cfg.rate_overdraft, now_ms)) {
+		if (!n->closing)
+			e->stats.closed_rate++;
+		eng_close(out, n, ENGINE_CLOSE_POLICY, "over the rate limit");
+	}
+	return false;
 }
 
 /* Encodes env into a new frame string the caller frees; NULL on failure. */
@@ -296,6 +389,7 @@ engine_neighbour_up(struct engine *e, uint64_t id, bool inbound, const char *tls
 	memset(n, 0, sizeof(*n));
 	n->id = id;
 	n->inbound = inbound;
+	buckets_fill(e, n, now_ms);
 	if (tls_fingerprint != NULL) {
 		n->has_tls_fp = true;
 		snprintf(n->tls_fp, sizeof(n->tls_fp), "%s", tls_fingerprint);
@@ -359,28 +453,36 @@ engine_neighbour_email(const struct engine *e, uint64_t id)
 /* Receiving */
 
 /*
- * Passes a received announcement on: the frame as parsed (tree), with ttl - 1
- * and ourselves as sender; everything else, unknown fields included, as it came.
- * A refresh goes to a silent neighbour with cert (the one we hold) put back:
- * anti-entropy gives a silent peer bootstrap peers only, so it cannot pull a
- * record it missed and must be able to verify what is pushed to it.
+ * Passes a received announcement on, written anew from what was decoded and
+ * verified (the signed record's own text, the envelope's known fields) with
+ * ttl - 1 and ourselves as sender: nothing unsigned that came with it travels.
+ * A refresh (cert: the certificate we hold, which env's origin carries for
+ * the check) goes without it, except to a silent neighbour: anti-entropy gives
+ * a silent peer bootstrap peers only, so it cannot pull a record it missed and
+ * must be able to verify what is pushed to it.
  */
 static void
-forward(struct engine *e, const struct cm_envelope *env, json_t *tree, const char *cert,
-	uint64_t from, struct engine_rng *rng, struct engine_actions *out)
+forward(struct engine *e, const struct cm_envelope *env, const char *cert, uint64_t from,
+	struct engine_rng *rng, struct engine_actions *out)
 {
+	struct cm_envelope fwd;
 	char *frame, *silent_frame = NULL;
 	size_t len, silent_len = 0;
 
-	if (env->ttl - 1 <= 0 || !e->has_self ||
-	    (frame = cm_envelope_forward(tree, env->ttl - 1, e->self.record.email,
-					 e->self.record.peer_id, &len)) == NULL)
+	if (env->ttl - 1 <= 0 || !e->has_self)
 		return;
+	fwd = *env; /* shallow: borrowed for encoding only */
+	fwd.ttl = env->ttl - 1;
+	fwd.sender_email = e->self.record.email;
+	fwd.sender_peer_id = e->self.record.peer_id;
 	/* Written only when some neighbour needs it: refreshes are the steady state's traffic. */
 	if (cert != NULL && any_silent_nb(e, from))
-		silent_frame = cm_envelope_forward_with_certificate(tree, cert, &silent_len);
-	e->stats.forwarded += send_random2(e, out, frame, len, silent_frame, silent_len,
-					   e->cfg.fanout, from, rng);
+		silent_frame = eng_encode_frame(&fwd, &silent_len);
+	if (cert != NULL)
+		fwd.payload.announcement.origin.public_certificate = NULL;
+	if ((frame = eng_encode_frame(&fwd, &len)) != NULL)
+		e->stats.forwarded += send_random2(e, out, frame, len, silent_frame, silent_len,
+						   e->cfg.fanout, from, rng);
 	free(frame);
 	free(silent_frame);
 }
@@ -428,7 +530,7 @@ authenticate(struct engine *e, struct nb *n, const struct cm_envelope *env, int6
 
 /* hello_fp: the fingerprint authenticate verified when this is the session's hello, else NULL. */
 static enum engine_verdict
-receive_announcement(struct engine *e, struct nb *n, struct cm_envelope *env, json_t *tree,
+receive_announcement(struct engine *e, struct nb *n, struct cm_envelope *env,
 		     const char *hello_fp, int64_t now_ms, struct engine_rng *rng,
 		     struct engine_actions *out)
 {
@@ -449,14 +551,18 @@ receive_announcement(struct engine *e, struct nb *n, struct cm_envelope *env, js
 	v = eng_check_record(e, rec, now_ms, hello_fp, fp);
 	if (v == ENGINE_ACCEPTED)
 		v = eng_apply_record(e, rec, fp, now_ms);
+	else if (v == ENGINE_DROP_SIGNATURE)
+		eng_bad_signature(e, n, out);
 	/* Only news travels on. */
 	if (v == ENGINE_ACCEPTED)
-		forward(e, env, tree, refresh ? rec->public_certificate : NULL, n->id, rng, out);
+		forward(e, env, refresh ? rec->public_certificate : NULL, n->id, rng, out);
 	if (refresh) {
 		free(rec->public_certificate);
 		rec->public_certificate = NULL;
 	}
-	if (hello_fp != NULL) {
+	if (hello_fp != NULL && v == ENGINE_DROP_RECORD_INVALID) {
+		eng_close(out, n, ENGINE_CLOSE_POLICY, "hello record invalid");
+	} else if (hello_fp != NULL) {
 		/* The hello's peer is now a direct neighbour, whatever its record's news. */
 		peertable_set_connected(e->table, n->email, true, now_ms);
 		if (v == ENGINE_DROP_OLD)
@@ -471,14 +577,14 @@ engine_receive(struct engine *e, uint64_t from, const char *frame, size_t len, i
 {
 	struct nb *n = nb_get(e, from);
 	struct cm_envelope env;
-	json_t *tree = NULL;
+	const struct cm_signed_record *announced;
 	struct cm_err err;
 	enum engine_verdict v;
 	char hello_fp[CM_FINGERPRINT_LEN + 1];
 	bool hello = false;
 
 	e->stats.received++;
-	if (n == NULL) {
+	if (n == NULL || n->closing) {
 		v = ENGINE_DROP_UNKNOWN;
 		goto done;
 	}
@@ -487,7 +593,7 @@ engine_receive(struct engine *e, uint64_t from, const char *frame, size_t len, i
 		v = ENGINE_DROP_LIMIT;
 		goto done;
 	}
-	if (cm_envelope_from_frame_tree(frame, len, &env, &tree, &err) != 0) {
+	if (cm_envelope_from_frame(frame, len, &env, &err) != 0) {
 		queue_close(out, from, ENGINE_CLOSE_INVALID, err.msg);
 		v = ENGINE_DROP_INVALID;
 		goto done;
@@ -496,6 +602,9 @@ engine_receive(struct engine *e, uint64_t from, const char *frame, size_t len, i
 		if ((v = authenticate(e, n, &env, now_ms, hello_fp, out)) != ENGINE_ACCEPTED)
 			goto free_env;
 		hello = true;
+	} else if (!rate_allows(e, n, env.type, now_ms, out)) {
+		v = ENGINE_DROP_RATE;
+		goto free_env;
 	}
 	if (env.ttl <= 0) {
 		v = ENGINE_DROP_TTL;
@@ -505,17 +614,17 @@ engine_receive(struct engine *e, uint64_t from, const char *frame, size_t len, i
 		v = ENGINE_DROP_FUTURE;
 		goto free_env;
 	}
-	if (eng_seen_has(e, env.id)) {
-		if (env.type == CM_MSG_PEER_ANNOUNCEMENT &&
-		    rng_chance(rng, e->cfg.duplicate_forward_p))
-			forward(e, &env, tree, NULL, from, rng, out);
+	announced = env.type == CM_MSG_PEER_ANNOUNCEMENT ? &env.payload.announcement.origin : NULL;
+	if (eng_seen_has(e, env.id, announced)) {
+		if (announced != NULL && rng_chance(rng, e->cfg.duplicate_forward_p))
+			forward(e, &env, NULL, from, rng, out);
 		v = ENGINE_DUPLICATE;
 		goto free_env;
 	}
 	peertable_note_gossip(e->table, n->email);
 	switch (env.type) {
 	case CM_MSG_PEER_ANNOUNCEMENT:
-		v = receive_announcement(e, n, &env, tree, hello ? hello_fp : NULL, now_ms, rng, out);
+		v = receive_announcement(e, n, &env, hello ? hello_fp : NULL, now_ms, rng, out);
 		break;
 	case CM_MSG_HEARTBEAT:
 		peertable_note_heartbeat(e->table, n->email, env.payload.heartbeat.peer_count,
@@ -527,17 +636,20 @@ engine_receive(struct engine *e, uint64_t from, const char *frame, size_t len, i
 		v = ENGINE_ACCEPTED;
 		break;
 	case CM_MSG_PEER_LIST_RESPONSE:
-		v = eng_receive_list(e, n, &env, now_ms);
+		v = eng_receive_list(e, n, &env, now_ms, out);
 		break;
 	default:
 		v = ENGINE_DROP_INVALID;
 	}
-	/* Only what passed is remembered: a forged copy must not shadow the real id. */
-	if (v == ENGINE_ACCEPTED || v == ENGINE_DROP_OLD)
-		eng_seen_add(e, env.id, now_ms);
+	/*
+	 * Only a record verified and applied is remembered, with its id: a copy
+	 * judged old unchecked, or another record under the id, must not shadow
+	 * the real one. Other frames are never forwarded, so nothing to remember.
+	 */
+	if (announced != NULL && v == ENGINE_ACCEPTED)
+		eng_seen_add(e, env.id, announced, now_ms);
 free_env:
 	cm_envelope_clear(&env);
-	json_decref(tree);
 done:
 	e->stats.verdicts[v]++;
 	return v;

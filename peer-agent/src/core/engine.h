@@ -32,6 +32,21 @@
 #define ENGINE_CLOSE_INVALID 1007 /* invalid JSON or envelope */
 #define ENGINE_CLOSE_POLICY 1008  /* authentication or policy */
 
+/* A token bucket: per_s tokens a second, at most burst; a frame takes one. */
+struct engine_rate {
+	double per_s;
+	double burst;
+};
+
+/* Message kinds with a bucket of their own per neighbour. */
+enum engine_kind {
+	ENGINE_KIND_ANNOUNCEMENT = 0,
+	ENGINE_KIND_REQUEST,
+	ENGINE_KIND_LIST,
+	ENGINE_KIND_HEARTBEAT,
+	ENGINE_KIND_COUNT
+};
+
 struct engine_config {
 	int fanout;                 /* 3: neighbours a new announcement is forwarded to */
 	int ttl;                    /* hops of our own announcements */
@@ -50,6 +65,15 @@ struct engine_config {
 	size_t request_max_records; /* records in one answer to a repository request */
 	int64_t request_timeout_ms; /* pending discovery requests are forgotten after this */
 	bool verify_signatures;     /* true; only the simulator may turn it off */
+	/*
+	 * What one neighbour may send, per kind (engine_kind); frames over the
+	 * limit are dropped (ENGINE_DROP_RATE). Frames over the limit take from
+	 * rate_overdraft too: once it is empty the session is closed with 1008.
+	 */
+	struct engine_rate rate[ENGINE_KIND_COUNT];
+	struct engine_rate rate_overdraft;
+	int max_bad_signatures;     /* 3: records failing their signature before a session is closed */
+	size_t answer_max_bytes;    /* 255 KiB: records of one answer (one frame, at least one record) */
 	struct cm_hash_key hash_key; /* keys the seen-id set: zero by default, the daemon's random */
 };
 
@@ -97,6 +121,9 @@ enum engine_verdict {
 	ENGINE_DROP_UNKNOWN,   /* from a neighbour the engine does not know */
 	ENGINE_DROP_UNSOLICITED, /* an answer to no request of ours to that neighbour */
 	ENGINE_DROP_NO_CERT,   /* a refresh without certificate for a peer not held */
+	ENGINE_DROP_RATE,      /* over the neighbour's rate for this kind of frame */
+	ENGINE_DROP_ANSWERED,  /* a further answer to a request already answered */
+	ENGINE_DROP_RECORD_INVALID, /* a record the rules refuse: silent yet with addresses */
 	ENGINE_VERDICT_COUNT
 };
 
@@ -111,6 +138,9 @@ struct engine_stats {
 	uint64_t stripped_addresses;              /* addresses dropped from silent records */
 	uint64_t anti_entropy_rounds;
 	uint64_t requests_answered;
+	uint64_t closed_rate;          /* sessions closed for staying over their rate */
+	uint64_t closed_bad_signatures; /* sessions closed after max_bad_signatures */
+	uint64_t answers_cut;          /* answers cut short by answer_max_bytes */
 };
 
 struct engine;

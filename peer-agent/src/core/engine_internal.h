@@ -13,6 +13,11 @@
 
 #define ENGINE_MAX_PENDING 64
 
+struct bucket {
+	double tokens;
+	int64_t last_ms;
+};
+
 struct nb {
 	uint64_t id;
 	bool inbound;
@@ -23,6 +28,10 @@ struct nb {
 	uint64_t since;       /* its table version our last digest answer covered */
 	uint64_t mark_prev;   /* our table version at the exchange before the last */
 	uint64_t mark_last;   /* our table version at the last exchange */
+	struct bucket buckets[ENGINE_KIND_COUNT];
+	struct bucket overdraft;
+	int bad_signatures;
+	bool closing;         /* the engine asked to close it: nothing more is applied */
 };
 
 struct pending {
@@ -30,6 +39,7 @@ struct pending {
 	int64_t created_ms;
 	uint64_t nb;
 	bool anti_entropy;
+	bool answered;            /* its first answer came: later ones are dropped */
 	struct cm_strlist emails; /* discovery: who answered records */
 };
 
@@ -86,6 +96,10 @@ eng_rng_below(struct engine_rng *rng, size_t n)
 /* Queues a copy of frame for neighbour. */
 int eng_queue_send(struct engine *e, struct engine_actions *out, uint64_t neighbour,
 		   const char *frame, size_t len);
+/* Queues a close of neighbour n and ignores what it sends from then on. */
+void eng_close(struct engine_actions *out, struct nb *n, int code, const char *reason);
+/* Counts a record from n whose signature failed; true when n is now being closed for it. */
+bool eng_bad_signature(struct engine *e, struct nb *n, struct engine_actions *out);
 /* Encodes env into a new frame string the caller frees; NULL on failure. */
 char *eng_encode_frame(const struct cm_envelope *env, size_t *len);
 /* An envelope from us with a fresh id; payload left for the caller. */
@@ -97,8 +111,13 @@ size_t eng_send_random(struct engine *e, struct engine_actions *out, const char 
 
 /* engine_records.c: seen ids */
 
-bool eng_seen_has(const struct engine *e, const char *id);
-void eng_seen_add(struct engine *e, const char *id, int64_t now_ms);
+/*
+ * An envelope id, bound to the announced record (rec, NULL for other
+ * frames): a frame reusing a genuine id with another record is no duplicate of it.
+ */
+bool eng_seen_has(const struct engine *e, const char *id, const struct cm_signed_record *rec);
+void eng_seen_add(struct engine *e, const char *id, const struct cm_signed_record *rec,
+		  int64_t now_ms);
 void eng_seen_rotate_if_due(struct engine *e, int64_t now_ms);
 void eng_seen_free(struct engine *e);
 
@@ -124,7 +143,7 @@ void eng_pending_expire(struct engine *e, int64_t now_ms);
 void eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env,
 			int64_t now_ms, struct engine_rng *rng, struct engine_actions *out);
 enum engine_verdict eng_receive_list(struct engine *e, struct nb *n, const struct cm_envelope *env,
-				     int64_t now_ms);
+				     int64_t now_ms, struct engine_actions *out);
 void eng_anti_entropy(struct engine *e, int64_t now_ms, struct engine_rng *rng,
 		      struct engine_actions *out);
 

@@ -96,12 +96,35 @@ idset_free(struct idset *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/*
+ * The key of id with rec's email and seq mixed in (keyed, so nobody can aim
+ * another record at a genuine key); never {0, 0}.
+ */
+static void
+seen_key(const struct engine *e, const char *id, const struct cm_signed_record *rec,
+	 uint64_t key[2])
+{
+	uuid_key(id, key);
+	if (rec != NULL && rec->record.email != NULL) {
+		size_t n = strnlen(rec->record.email, CM_MAX_EMAIL);
+		unsigned char buf[CM_MAX_EMAIL + 1 + 8];
+
+		memcpy(buf, rec->record.email, n);
+		buf[n] = '\0';
+		for (int i = 0; i < 8; i++)
+			buf[n + 1 + (size_t)i] = (unsigned char)((uint64_t)rec->record.seq >> (8 * i));
+		key[0] ^= cm_siphash(&e->cfg.hash_key, buf, n + 1 + 8);
+		if (key[0] == 0 && key[1] == 0)
+			key[1] = 1;
+	}
+}
+
 bool
-eng_seen_has(const struct engine *e, const char *id)
+eng_seen_has(const struct engine *e, const char *id, const struct cm_signed_record *rec)
 {
 	uint64_t key[2];
 
-	uuid_key(id, key);
+	seen_key(e, id, rec, key);
 	return idset_has(&e->seen_cur, &e->cfg.hash_key, key) ||
 	       idset_has(&e->seen_prev, &e->cfg.hash_key, key);
 }
@@ -119,12 +142,13 @@ eng_seen_rotate_if_due(struct engine *e, int64_t now_ms)
 }
 
 void
-eng_seen_add(struct engine *e, const char *id, int64_t now_ms)
+eng_seen_add(struct engine *e, const char *id, const struct cm_signed_record *rec,
+	     int64_t now_ms)
 {
 	uint64_t key[2];
 
 	eng_seen_rotate_if_due(e, now_ms);
-	uuid_key(id, key);
+	seen_key(e, id, rec, key);
 	idset_add(&e->seen_cur, &e->cfg.hash_key, key);
 }
 
@@ -181,6 +205,12 @@ eng_check_record(struct engine *e, const struct cm_signed_record *rec, int64_t n
 		return ENGINE_DROP_FUTURE;
 	if (now_ms - r->issued_at_ms > e->cfg.expire_ms)
 		return ENGINE_DROP_EXPIRED;
+	/*
+	 * Its signed text would carry the addresses wherever it is re-sent
+	 * (forwards, answers, peers.json): refused whole, never stripped.
+	 */
+	if (!r->is_broadcasting && r->socket_addresses.len > 0)
+		return ENGINE_DROP_RECORD_INVALID;
 	if (e->has_self && strcmp(r->email, e->self.record.email) == 0)
 		return ENGINE_DROP_OLD;
 	held = peertable_get(e->table, r->email);
@@ -343,7 +373,7 @@ eng_announce_self(struct engine *e, uint64_t to, bool with_cert, int64_t now_ms,
 	}
 	if (frame == NULL)
 		return -1;
-	eng_seen_add(e, id, now_ms);
+	eng_seen_add(e, id, &e->self, now_ms);
 	if (to != 0) {
 		eng_queue_send(e, out, to, frame, len);
 	} else {

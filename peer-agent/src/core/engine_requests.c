@@ -196,46 +196,50 @@ record_frame_size(const struct cm_signed_record *r)
 }
 
 /*
- * Sends recs to neighbour as PEER_LIST_RESPONSEs with request_id, split so
- * every frame stays within the frame and list limits. At least one frame goes
- * out, so an empty answer still tells the requester the version.
+ * How many of recs (n) one answer takes: records while their bytes stay
+ * within answer_max_bytes and the list limit, and always the first one (no
+ * record is over a frame's room), so a digest exchange never stalls on a big one.
  */
+static size_t
+answer_fits(const struct engine *e, const struct cm_signed_record *const *recs, size_t n)
+{
+	size_t k = 0, bytes = 0, limit = e->cfg.answer_max_bytes;
+
+	if (limit > CM_MAX_FRAME - FRAME_OVERHEAD)
+		limit = CM_MAX_FRAME - FRAME_OVERHEAD;
+	while (k < n && k < CM_MAX_LIST_PEERS &&
+	       (k == 0 || bytes + record_frame_size(recs[k]) <= limit))
+		bytes += record_frame_size(recs[k++]);
+	return k;
+}
+
+/* Sends recs (n, within answer_fits) to neighbour as one PEER_LIST_RESPONSE for request_id. */
 static void
 send_list(struct engine *e, struct engine_actions *out, uint64_t neighbour,
 	  const char *request_id, const struct cm_signed_record *const *recs, size_t n,
 	  bool has_version, uint64_t version, int64_t now_ms, struct engine_rng *rng)
 {
-	size_t i = 0;
+	struct cm_envelope env;
+	struct cm_signed_record *batch;
+	char id[CM_UUID_TEXT_LEN + 1];
+	size_t len;
+	char *frame;
 
-	do {
-		struct cm_envelope env;
-		struct cm_signed_record *batch;
-		char id[CM_UUID_TEXT_LEN + 1];
-		size_t k = 0, bytes = FRAME_OVERHEAD, len;
-		char *frame;
-
-		batch = calloc(n - i + 1, sizeof(*batch));
-		if (batch == NULL)
-			return;
-		while (i < n && k < CM_MAX_LIST_PEERS &&
-		       bytes + record_frame_size(recs[i]) <= CM_MAX_FRAME) {
-			bytes += record_frame_size(recs[i]);
-			batch[k++] = *recs[i++]; /* shallow: borrowed for encoding only */
-		}
-		if (k == 0 && i < n) /* one record that cannot fit: never happens within limits */
-			i++;
-		eng_envelope_init(e, &env, CM_MSG_PEER_LIST_RESPONSE, 1, now_ms, rng, id);
-		env.payload.list_response.request_id = (char *)request_id;
-		env.payload.list_response.peers.items = batch;
-		env.payload.list_response.peers.len = k;
-		env.payload.list_response.has_version = has_version;
-		env.payload.list_response.version = (int64_t)version;
-		if ((frame = eng_encode_frame(&env, &len)) != NULL) {
-			eng_queue_send(e, out, neighbour, frame, len);
-			free(frame);
-		}
-		free(batch);
-	} while (i < n);
+	if ((batch = calloc(n + 1, sizeof(*batch))) == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		batch[i] = *recs[i]; /* shallow: borrowed for encoding only */
+	eng_envelope_init(e, &env, CM_MSG_PEER_LIST_RESPONSE, 1, now_ms, rng, id);
+	env.payload.list_response.request_id = (char *)request_id;
+	env.payload.list_response.peers.items = batch;
+	env.payload.list_response.peers.len = n;
+	env.payload.list_response.has_version = has_version;
+	env.payload.list_response.version = (int64_t)version;
+	if ((frame = eng_encode_frame(&env, &len)) != NULL) {
+		eng_queue_send(e, out, neighbour, frame, len);
+		free(frame);
+	}
+	free(batch);
 }
 
 /* Our own record joins an answer when it passes the same filter. */
@@ -286,7 +290,7 @@ eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env
 	entries = calloc(max + 1, sizeof(*entries));
 	recs = calloc(max + 2, sizeof(*recs));
 	if (entries != NULL && recs != NULL) {
-		size_t ne;
+		size_t ne, fit;
 
 		if (req->has_digest) {
 			ne = peertable_changes_since(e->table, (uint64_t)req->digest.since, max,
@@ -303,7 +307,13 @@ eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env
 		for (size_t i = 0; i < ne; i++)
 			recs[k++] = &entries[i]->rec;
 		k = add_self_if_passes(e, &f, recs, k);
-		send_list(e, out, n->id, env->id, recs, k, req->has_digest, next, now_ms, rng);
+		if ((fit = answer_fits(e, recs, k)) < k) {
+			/* Cut: the digest's next exchange asks from the last record sent. */
+			if (fit < ne) /* fit >= 1: the first record always goes */
+				next = entries[fit - 1]->version;
+			e->stats.answers_cut++;
+		}
+		send_list(e, out, n->id, env->id, recs, fit, req->has_digest, next, now_ms, rng);
 		e->stats.requests_answered++;
 	}
 	free(entries);
@@ -313,14 +323,22 @@ eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env
 
 /* Answers to our requests */
 
+/*
+ * The first answer to a request of ours consumes it: later ones are dropped
+ * (a discovery request stays until engine_request_take, for its emails).
+ */
 enum engine_verdict
-eng_receive_list(struct engine *e, struct nb *n, const struct cm_envelope *env, int64_t now_ms)
+eng_receive_list(struct engine *e, struct nb *n, const struct cm_envelope *env, int64_t now_ms,
+		 struct engine_actions *out)
 {
 	const struct cm_peer_list_response *lr = &env->payload.list_response;
 	struct pending *p = pending_get(e, lr->request_id, n->id);
 
 	if (p == NULL)
 		return ENGINE_DROP_UNSOLICITED;
+	if (p->answered)
+		return ENGINE_DROP_ANSWERED;
+	p->answered = true;
 	for (size_t i = 0; i < lr->peers.len; i++) {
 		const struct cm_signed_record *rec = &lr->peers.items[i];
 		char fp[CM_FINGERPRINT_LEN + 1];
@@ -328,6 +346,8 @@ eng_receive_list(struct engine *e, struct nb *n, const struct cm_envelope *env, 
 
 		if (v == ENGINE_ACCEPTED)
 			v = eng_apply_record(e, rec, fp, now_ms);
+		else if (v == ENGINE_DROP_SIGNATURE && eng_bad_signature(e, n, out))
+			break;
 		if (v != ENGINE_ACCEPTED && v != ENGINE_DROP_OLD)
 			continue;
 		if (!p->anti_entropy && p->emails.len < e->cfg.request_max_records &&
@@ -336,6 +356,8 @@ eng_receive_list(struct engine *e, struct nb *n, const struct cm_envelope *env, 
 	}
 	if (p->anti_entropy && lr->has_version)
 		n->since = (uint64_t)lr->version;
+	if (p->anti_entropy)
+		pending_drop(e, (size_t)(p - e->pending));
 	return ENGINE_ACCEPTED;
 }
 

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# A hostile neighbour (tests/e2e/ws_client.js with its own certificate) against
+# a real agent b1 with an honest neighbour b2:
+#   - a flood of PEER_REQUESTs, not read, over a table of big records: b1's
+#     memory stays bounded (answers are bounded, requests rate-limited) and the
+#     session is closed;
+#   - an announcement padded outside its signed record: what b1 forwards to
+#     another neighbour carries no padding;
+#   - records with bad signatures, one after another: the session is closed;
+#   - copies of an old record under the id of the victim's next announcement:
+#     the genuine announcement is still accepted.
+# Throughout, the honest neighbour b2 stays connected to b1.
+set -euo pipefail
+. "$(dirname "$0")/../lib/agent.sh"
+
+RSS_GROWTH_MAX_KB=$((16 * 1024)) # b1's peak RSS may grow by this much under the flood
+
+fb_bs_setup
+fb_bs_start a
+fb_agent_new b1 127.0.0.2 broadcast alpha
+fb_agent_new b2 127.0.0.3 broadcast beta
+fb_agent_start b1
+fb_agent_start b2
+fb_wait_for 30 fb_agent_knows b1 b2@example.com '.state == "CONNECTED"' || fb_fail "b1 and b2 never met"
+port=$(fb_agent b1 status --json | jq -r .listen_port)
+url="wss://127.0.0.2:$port/gossip/v1"
+init() { mkdir -p "$(dirname "$FB_AGENTS/$1")" && "$FB_BUILD/bin/peer-agent" init --home "$FB_AGENTS/$1" --email "$2" >/dev/null; }
+init node node@example.com
+init listener listener@example.com
+init victim victim@example.com
+for i in 0 1 2 3 4; do init "big/h$i" "big$i@example.com"; done
+
+play() {
+	local home=$1
+	shift
+	timeout 30 node "$FB_ROOT/tests/e2e/ws_client.js" "$FB_AGENTS/$home" "$home@example.com" "$url" "$@"
+}
+verdict() { fb_agent b1 status --json | jq -r ".gossip.verdicts.$1 // 0"; }
+kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$FB_AGENT_PID_b1/status"; }
+honest_still_connected() {
+	fb_agent_knows b1 b2@example.com '.state == "CONNECTED"' || fb_fail "b2 lost its session with b1: $1"
+}
+
+# 1. Amplification: five ~60 KB records make every answer to "anything" ~300 KB
+# on an unbounded agent; 3000 requests (about 700 KB) would queue ~900 MB.
+rss_before=$(kb VmRSS)
+out=$(WS_DEADLINE_MS=15000 play node request_flood "$FB_AGENTS/big")
+fb_log "request flood: $out"
+fb_wait_for 10 fb_agent_knows b1 big4@example.com || fb_fail "the big records were not applied"
+peak=$(kb VmHWM)
+growth=$((peak - rss_before))
+fb_log "b1 RSS before $rss_before kB, peak $peak kB (+$growth kB)"
+[ "$growth" -le "$RSS_GROWTH_MAX_KB" ] || fb_fail "b1 grew by $growth kB under the request flood"
+[ "$(verdict rate)" -gt 0 ] || fb_fail "no request was rate-limited"
+fb_assert_eq "$(jq -r .close_code <<<"$out")" 1008 "the flooding session is closed with 1008"
+honest_still_connected "after the request flood"
+fb_pass "request flood: b1 grew by $growth kB (bound $RSS_GROWTH_MAX_KB), $(verdict rate) requests rate-limited, session closed"
+
+# 2. Unsigned bytes: a listener neighbour measures what b1 forwards of node's padded announcement.
+LISTEN_MS=8000 WS_DEADLINE_MS=12000 play listener listen node@example.com >"$FB_AGENTS/listen.json" &
+listener_pid=$!
+fb_on_exit "kill $listener_pid 2>/dev/null"
+fb_wait_for 10 fb_agent_knows b1 listener@example.com '.state == "CONNECTED"' ||
+	fb_fail "the listener never became b1's neighbour"
+out=$(play node padded)
+fb_log "padded: $out"
+wait "$listener_pid" || true
+heard=$(cat "$FB_AGENTS/listen.json")
+fb_log "listener: $heard"
+[ "$(jq -r .seen <<<"$heard")" -ge 1 ] || fb_fail "the padded announcement was not forwarded at all: $heard"
+fb_assert_eq "$(jq -r .unsigned <<<"$heard")" false "no unsigned field forwarded"
+[ "$(jq -r .max_len <<<"$heard")" -lt 16384 ] || fb_fail "the forward carried the padding: $heard"
+fb_wait_for 10 fb_agent_knows b2 node@example.com || fb_fail "node's record did not reach b2"
+fb_pass "padded announcement: forwarded in $(jq -r .max_len <<<"$heard") bytes, without its 200 KB of padding"
+
+# 3. Signature flood: the session is closed after a few bad signatures.
+before=$(verdict signature)
+out=$(play node forged_flood)
+fb_log "forged flood: $out"
+fb_assert_eq "$(jq -r .close_code <<<"$out")" 1008 "the forging session is closed with 1008"
+sigs=$(($(verdict signature) - before))
+[ "$sigs" -le 3 ] || fb_fail "$sigs bad signatures were checked before the close"
+honest_still_connected "after the forged flood"
+fb_pass "forged flood: closed after $sigs bad signatures ($(jq -r .forged <<<"$out") sent)"
+
+# 4. Seen-id shadowing: the genuine announcement under a shadowed id is applied.
+out=$(play node shadow "$FB_AGENTS/victim")
+fb_log "shadow: $out"
+fb_wait_for 5 fb_agent_knows b1 victim@example.com '.repositories[0].name == "genuine-news"' ||
+	fb_fail "the genuine announcement was shadowed: $(fb_agent_peers_json b1 | jq -c '.[] | select(.email == "victim@example.com")')"
+honest_still_connected "after the shadowing attempt"
+fb_agent b1 status >/dev/null || fb_fail "b1 is down"
+fb_pass "seen-id shadow: the genuine announcement was still accepted"
