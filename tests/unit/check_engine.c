@@ -90,7 +90,7 @@ add_peer_cfg(bool broadcasting, bool bootstrap, const char *repo,
 	p->id = tu_identity(email);
 	snprintf(p->fp, sizeof(p->fp), "%s", cm_cert_fingerprint(cm_identity_cert(p->id)));
 	peertable_config_default(&tc);
-	p->t = peertable_new(&tc, email);
+	p->t = peertable_new(&tc, &ecfg->hash_key, email);
 	p->e = engine_new(ecfg, p->t, p->id);
 	ck_assert_ptr_nonnull(p->e);
 	p->broadcasting = broadcasting;
@@ -571,7 +571,7 @@ START_TEST(test_engine_set_self_silent_record_carries_no_address)
 }
 END_TEST
 
-START_TEST(test_engine_receive_silent_record_with_addresses_stripped)
+START_TEST(test_engine_receive_silent_record_with_addresses_refused)
 {
 	size_t hub = star(2), origin = add_peer(false, false, "x");
 	struct cm_signed_record rec;
@@ -592,9 +592,9 @@ START_TEST(test_engine_receive_silent_record_with_addresses_stripped)
 			 0);
 	f = announcement_frame(1, &rec, 5, now, NULL);
 	ck_assert_ptr_nonnull(strstr(f, "192.168.7.7"));
-	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
-	ck_assert_uint_eq(peertable_get(P[hub].t, rec.record.email)->rec.record.socket_addresses.len,
-			  0);
+	/* Its signed text would carry the addresses on: the table refuses it. */
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_DROP_INVALID);
+	ck_assert_ptr_null(peertable_get(P[hub].t, rec.record.email));
 	ck_assert_uint_eq(engine_stats(P[hub].e)->stripped_addresses, 1);
 	free(f);
 	cm_signed_record_clear(&rec);
@@ -618,8 +618,11 @@ seed_hosts(size_t a, size_t *boot, size_t *plain)
 	ck_assert_int_eq(cm_record_sign(&pr, P[*boot].id, &r1, &err), 0);
 	cm_peer_record_clear(&pr);
 	signed_record_of(*plain, 1, now, true, "alpha", &r2);
-	ck_assert_int_eq(peertable_apply(P[a].t, &r1, P[*boot].fp, now, NULL), PEERTABLE_INSERTED);
-	ck_assert_int_eq(peertable_apply(P[a].t, &r2, P[*plain].fp, now, NULL), PEERTABLE_INSERTED);
+	ck_assert_int_eq(peertable_apply(P[a].t, &r1, P[*boot].fp, now), PEERTABLE_INSERTED);
+	/* A bootstrap server a trusts listed it: its claim is attested. */
+	ck_assert_int_eq(peertable_attest(P[a].t, cm_identity_email(P[*boot].id), P[*boot].fp, now),
+			 0);
+	ck_assert_int_eq(peertable_apply(P[a].t, &r2, P[*plain].fp, now), PEERTABLE_INSERTED);
 	(void)f;
 	cm_signed_record_clear(&r1);
 	cm_signed_record_clear(&r2);
@@ -930,7 +933,7 @@ START_TEST(test_engine_anti_entropy_sends_only_missing_records)
 	{
 		const struct peertable_entry *pe = peertable_get(P[b].t, "p2@example.com");
 
-		ck_assert_int_eq(peertable_apply(P[a].t, &pe->rec, P[boot].fp, now, NULL),
+		ck_assert_int_eq(peertable_apply(P[a].t, &pe->rec, P[boot].fp, now),
 				 PEERTABLE_INSERTED);
 	}
 	link_peers(a, b);
@@ -958,10 +961,10 @@ START_TEST(test_engine_anti_entropy_once_warm_asks_only_for_recent_records)
 	run_for(c.ae_warm_ms + SEC, 10 * SEC);
 	/* b learns of two peers a lacks: one issued long ago (b was behind), one just now. */
 	signed_record_of(old, 5, now - 10 * c.ae_fresh_ms, true, "x", &rec);
-	ck_assert_int_eq(peertable_apply(P[b].t, &rec, P[old].fp, now, NULL), PEERTABLE_INSERTED);
+	ck_assert_int_eq(peertable_apply(P[b].t, &rec, P[old].fp, now), PEERTABLE_INSERTED);
 	cm_signed_record_clear(&rec);
 	signed_record_of(fresh, 5, now, true, "y", &rec);
-	ck_assert_int_eq(peertable_apply(P[b].t, &rec, P[fresh].fp, now, NULL), PEERTABLE_INSERTED);
+	ck_assert_int_eq(peertable_apply(P[b].t, &rec, P[fresh].fp, now), PEERTABLE_INSERTED);
 	cm_signed_record_clear(&rec);
 	run_for(5 * SEC, SEC);
 	ck_assert_ptr_nonnull(peertable_get(P[a].t, "p3@example.com"));
@@ -979,7 +982,7 @@ START_TEST(test_engine_anti_entropy_when_new_asks_for_everything)
 
 	engine_config_default(&c);
 	signed_record_of(old, 5, now - 10 * c.ae_fresh_ms, true, "x", &rec);
-	ck_assert_int_eq(peertable_apply(P[b].t, &rec, P[old].fp, now, NULL), PEERTABLE_INSERTED);
+	ck_assert_int_eq(peertable_apply(P[b].t, &rec, P[old].fp, now), PEERTABLE_INSERTED);
 	cm_signed_record_clear(&rec);
 	link_peers(a, b);
 	pump();

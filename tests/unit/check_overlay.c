@@ -98,7 +98,7 @@ table_add(struct peertable *t, const char *email, bool bootstrap, const char *ad
 	r->capabilities.max_peers = 8;
 	s.public_certificate = strdup("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n");
 	s.signature = strdup("c2ln");
-	ck_assert_int_eq(peertable_apply(t, &s, fp, T0, NULL), PEERTABLE_INSERTED);
+	ck_assert_int_eq(peertable_apply(t, &s, fp, T0), PEERTABLE_INSERTED);
 	cm_signed_record_clear(&s);
 }
 

@@ -10,6 +10,8 @@
 #define SEC 1000LL
 #define T0 (1700000000000LL) /* a fixed wall-clock start, ms */
 
+static const struct cm_hash_key test_key = {7, 8};
+
 static struct peertable_config
 cfg_small(void)
 {
@@ -29,7 +31,7 @@ table_new(size_t max)
 	struct peertable *t;
 
 	c.max_entries = max;
-	t = peertable_new(&c, "self@example.com");
+	t = peertable_new(&c, &test_key, "self@example.com");
 	ck_assert_ptr_nonnull(t);
 	return t;
 }
@@ -93,7 +95,7 @@ apply(struct peertable *t, struct recspec sp, int64_t now)
 	enum peertable_result r;
 
 	make_rec(&s, sp);
-	r = peertable_apply(t, &s, fp(sp.email, 0), now, NULL);
+	r = peertable_apply(t, &s, fp(sp.email, 0), now);
 	cm_signed_record_clear(&s);
 	return r;
 }
@@ -183,7 +185,7 @@ START_TEST(test_peertable_apply_pin_mismatch_refused)
 	apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "r1", "10.0.0.1"}, T0);
 	make_rec(&s, (struct recspec){"a@example.com", 9, T0, true, false, false, "evil",
 				      "10.6.6.6"});
-	ck_assert_int_eq(peertable_apply(t, &s, fp("a@example.com", 1), T0, NULL),
+	ck_assert_int_eq(peertable_apply(t, &s, fp("a@example.com", 1), T0),
 			 PEERTABLE_PIN_MISMATCH);
 	ck_assert_int_eq(peertable_get(t, "a@example.com")->rec.record.seq, 1);
 	cm_signed_record_clear(&s);
@@ -196,13 +198,13 @@ START_TEST(test_peertable_pin_without_record_guards_first_record)
 	struct peertable *t = table_new(100);
 	struct cm_signed_record s;
 
-	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 0)), 0);
-	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 0)), 0);
-	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 1)), -1);
+	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 0), false), 0);
+	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 0), false), 0);
+	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 1), false), -1);
 	make_rec(&s, (struct recspec){"b@example.com", 1, T0, true, false, false, "r", "10.0.0.2"});
-	ck_assert_int_eq(peertable_apply(t, &s, fp("b@example.com", 1), T0, NULL),
+	ck_assert_int_eq(peertable_apply(t, &s, fp("b@example.com", 1), T0),
 			 PEERTABLE_PIN_MISMATCH);
-	ck_assert_int_eq(peertable_apply(t, &s, fp("b@example.com", 0), T0, NULL),
+	ck_assert_int_eq(peertable_apply(t, &s, fp("b@example.com", 0), T0),
 			 PEERTABLE_INSERTED);
 	cm_signed_record_clear(&s);
 	ck_assert_int_eq(peertable_remove(t, "b@example.com"), 0);
@@ -225,23 +227,19 @@ START_TEST(test_peertable_apply_self_ignored)
 }
 END_TEST
 
-START_TEST(test_peertable_apply_strips_addresses_of_silent_record)
+START_TEST(test_peertable_apply_refuses_silent_record_with_addresses)
 {
 	struct peertable *t = table_new(100);
 	struct cm_signed_record s;
-	size_t stripped = 0;
-	struct cm_peer_info info;
 
+	/* Its signed text carries the addresses: stripping the parsed copy would not hide them. */
 	make_rec(&s, (struct recspec){"s@example.com", 1, T0, false, false, false, "r1",
 				      "192.168.7.7"});
-	ck_assert_int_eq(peertable_apply(t, &s, fp("s@example.com", 0), T0, &stripped),
-			 PEERTABLE_INSERTED);
-	ck_assert_uint_eq(stripped, 1);
-	ck_assert_uint_eq(peertable_get(t, "s@example.com")->rec.record.socket_addresses.len, 0);
-	ck_assert_int_eq(peertable_entry_info(t, peertable_get(t, "s@example.com"), T0, &info), 0);
-	ck_assert_uint_eq(info.socket_addresses.len, 0);
-	ck_assert_int_eq(info.port, 0);
-	cm_peer_info_clear(&info);
+	ck_assert_int_eq(peertable_apply(t, &s, fp("s@example.com", 0), T0), PEERTABLE_INVALID);
+	ck_assert_int_eq(peertable_restore(t, &s, fp("s@example.com", 0), T0, T0, T0),
+			 PEERTABLE_INVALID);
+	ck_assert_ptr_null(peertable_get(t, "s@example.com"));
+	ck_assert_uint_eq(peertable_stats(t)->refused_silent, 2);
 	cm_signed_record_clear(&s);
 	peertable_free(t);
 }
@@ -275,7 +273,8 @@ START_TEST(test_peertable_entry_status_stale_then_expire_removes)
 	ck_assert_uint_eq(peertable_expire(t, T0 + 300 * SEC), 0);
 	ck_assert_uint_eq(peertable_expire(t, T0 + 301 * SEC), 1);
 	ck_assert_ptr_null(peertable_get(t, "a@example.com"));
-	ck_assert_ptr_null(peertable_pinned(t, "a@example.com"));
+	/* The pin outlives the entry: a later record must still match it. */
+	ck_assert_str_eq(peertable_pinned(t, "a@example.com"), fp("a@example.com", 0));
 	peertable_free(t);
 }
 END_TEST
@@ -416,6 +415,10 @@ START_TEST(test_peertable_apply_full_keeps_bootstrap_and_own_repository_hosts)
 	cm_repolist_clear(&own);
 	apply(t, (struct recspec){"boot@example.com", 1, T0, true, true, false, "x", "10.0.0.1"},
 	      T0);
+	/* Bootstrap peers earn protection once a trusted server attests them. */
+	ck_assert_int_eq(peertable_attest(t, "boot@example.com", fp("boot@example.com", 0), T0), 0);
+	ck_assert_int_eq(peertable_attest(t, "boot2@example.com", fp("boot2@example.com", 0), T0),
+			 0);
 	apply(t, (struct recspec){"host@example.com", 1, T0, true, false, false, "mine",
 				  "10.0.0.2"},
 	      T0);

@@ -53,7 +53,7 @@ apply_signed(struct peertable *t, struct cm_identity *id, int64_t issued_ms, int
 	ck_assert_int_eq(cm_repolist_append(&r.repositories, "linux", NULL), 0);
 	ck_assert_msg(cm_record_sign(&r, id, &s, &e) == 0, "%s", e.msg);
 	ck_assert_msg(cm_record_verify(&s, fingerprint, &e) == 0, "%s", e.msg);
-	ck_assert_int_eq(peertable_apply(t, &s, fingerprint, now_ms, NULL), PEERTABLE_INSERTED);
+	ck_assert_int_eq(peertable_apply(t, &s, fingerprint, now_ms), PEERTABLE_INSERTED);
 	cm_signed_record_clear(&s);
 	cm_peer_record_clear(&r);
 }

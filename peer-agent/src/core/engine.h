@@ -108,7 +108,7 @@ struct engine_stats {
 	uint64_t records_applied;                 /* inserted or replaced table entries */
 	uint64_t forwarded;                       /* announcement frames forwarded */
 	uint64_t sent;                            /* every frame queued for sending */
-	uint64_t stripped_addresses;              /* addresses dropped from silent records */
+	uint64_t stripped_addresses;              /* silent records refused: they carried addresses */
 	uint64_t anti_entropy_rounds;
 	uint64_t requests_answered;
 };

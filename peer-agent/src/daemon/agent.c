@@ -74,6 +74,7 @@ agent_update_self(struct pa_agent *a)
 		r.port = tp_listen_port(a->tp);
 	}
 	r.repositories = a->repos;
+	overlay_set_silent(a->overlay, !a->broadcasting);
 	r.capabilities.max_peers = a->cfg->max_peers;
 	r.capabilities.supports_torrent = false;
 	r.capabilities.bandwidth_estimate = 0;
@@ -300,10 +301,10 @@ agent_start(struct pa_agent *a)
 	read_peer_id(a);
 	peertable_config_default(&tc);
 	tc.max_entries = cfg->table_max;
+	tc.max_bytes = cfg->table_max_bytes;
 	tc.stale_ms = cfg->stale_s * 1000;
 	tc.expire_ms = cfg->expire_s * 1000;
 	tc.heartbeat_ms = cfg->heartbeat_s * 1000;
-	tc.hash_key = hash_key;
 	engine_config_default(&ec);
 	ec.fanout = cfg->fanout;
 	ec.ttl = cfg->ttl;
@@ -314,7 +315,7 @@ agent_start(struct pa_agent *a)
 	ec.hash_key = hash_key;
 	overlay_config_default(&oc);
 	oc.neighbours = (size_t)cfg->neighbours;
-	if ((a->table = peertable_new(&tc, cfg->email)) == NULL ||
+	if ((a->table = peertable_new(&tc, &hash_key, cfg->email)) == NULL ||
 	    (a->engine = engine_new(&ec, a->table, a->id)) == NULL ||
 	    (a->overlay = overlay_new(&oc, cfg->email)) == NULL ||
 	    (a->links = sessions_new(&hash_key)) == NULL)

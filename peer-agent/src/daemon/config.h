@@ -44,6 +44,7 @@ struct pa_config {
 	int ttl;                    /* hops of our announcements */
 	int max_peers;              /* capabilities.max_peers: sessions accepted (2 x neighbours) */
 	size_t table_max;           /* peer table bound (10000) */
+	size_t table_max_bytes;     /* peer table bound in bytes (64 MiB) */
 
 	/* [api] */
 	char *api_host; /* 127.0.0.1 (loopback only) */
