@@ -644,6 +644,33 @@ discover(size_t asker, const char *repo, struct cm_strlist *emails)
 	return asked;
 }
 
+START_TEST(test_engine_request_silent_requester_not_given_unattested_bootstrap_claims)
+{
+	size_t a = add_peer(true, false, "r"), s = add_peer(false, false, "r");
+	size_t sybil = add_peer(true, true, "alpha");
+	struct cm_strlist emails = {0};
+	struct cm_signed_record r;
+	struct cm_peer_record pr;
+	struct cm_err err;
+
+	/* A record that claims is_bootstrap, which no trusted server listed. */
+	self_record(&pr, cm_identity_email(P[sybil].id), true, true, "alpha", 50);
+	pr.seq = 1;
+	pr.issued_at_ms = now;
+	ck_assert_int_eq(cm_record_sign(&pr, P[sybil].id, &r, &err), 0);
+	cm_peer_record_clear(&pr);
+	ck_assert_int_eq(peertable_apply(P[a].t, &r, P[sybil].fp, now), PEERTABLE_INSERTED);
+	cm_signed_record_clear(&r);
+	link_peers(s, a);
+	pump();
+	clear_actions();
+	ck_assert_int_eq(discover(s, "alpha", &emails), 1);
+	ck_assert_uint_eq(emails.len, 0);
+	ck_assert_ptr_null(peertable_get(P[s].t, cm_identity_email(P[sybil].id)));
+	cm_strlist_clear(&emails);
+}
+END_TEST
+
 START_TEST(test_engine_request_silent_requester_gets_only_bootstrap_peers)
 {
 	size_t a = add_peer(true, false, "r"), s = add_peer(false, false, "r"), boot, plain;

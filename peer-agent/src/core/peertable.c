@@ -860,12 +860,14 @@ insert(struct peertable *t, const struct cm_signed_record *rec, const char *fing
 	bool new_pin = p == NULL;
 	struct node *n;
 
+	/* A pin the store has no room for: its record is not taken either, nor room made. */
+	if (new_pin && pin_room(t, false) != 0)
+		return PEERTABLE_FULL;
 	if (make_room(t, protected_entry(t, probe, now_ms), peertable_entry_score(t, probe, now_ms),
 		      record_bytes(rec), true, NULL, now_ms) != 0)
 		return PEERTABLE_FULL;
-	/* A pin the store has no room for: its record is not taken either. */
 	if (new_pin && (p = pin_add(t, rec->record.email, fingerprint, false)) == NULL)
-		return PEERTABLE_FULL;
+		return PEERTABLE_ERROR;
 	if ((n = calloc(1, sizeof(*n))) == NULL)
 		goto fail;
 	if (store_record(t, n, rec) != 0 || cm_map_put(t->entries, n->e.rec.record.email, n) != 0) {
