@@ -153,9 +153,33 @@ ping_cb(evutil_socket_t fd, short what, void *arg)
 	free(ids);
 }
 
+/* Says when the table's bounds bit since the last time: evictions, refusals, pins. */
+static void
+log_table_bounds(struct pa_agent *a)
+{
+	const struct peertable_stats *s = peertable_stats(a->table);
+	struct peertable_stats *l = &a->table_logged;
+
+	if (s->evicted == l->evicted && s->refused_full == l->refused_full &&
+	    s->pins_dropped == l->pins_dropped && s->pins_refused == l->pins_refused &&
+	    s->refused_silent == l->refused_silent)
+		return;
+	log_warnx("peer table: %zu entries, %zu bytes; since last: %llu evicted, %llu refused "
+		  "(full), %llu pins dropped, %llu pins refused, %llu silent records with addresses "
+		  "refused",
+		  peertable_count(a->table), s->bytes,
+		  (unsigned long long)(s->evicted - l->evicted),
+		  (unsigned long long)(s->refused_full - l->refused_full),
+		  (unsigned long long)(s->pins_dropped - l->pins_dropped),
+		  (unsigned long long)(s->pins_refused - l->pins_refused),
+		  (unsigned long long)(s->refused_silent - l->refused_silent));
+	*l = *s;
+}
+
 static void
 save_table(struct pa_agent *a)
 {
+	log_table_bounds(a);
 	if (pa_store_save(a->peers_path, a->table, agent_now_ms()) != 0)
 		log_warnx("%s: could not save %s", __func__, a->peers_path);
 }

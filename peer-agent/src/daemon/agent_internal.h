@@ -29,6 +29,7 @@ struct pa_agent {
 	struct event_base *base;
 	struct cm_identity *id;
 	struct peertable *table;
+	struct peertable_stats table_logged; /* the table's bounds as last logged */
 	struct engine *engine;
 	struct tp_ctx *tp;
 	struct bc_client *bc;
