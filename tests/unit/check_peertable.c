@@ -431,13 +431,17 @@ START_TEST(test_peertable_apply_full_keeps_bootstrap_and_own_repository_hosts)
 			 PEERTABLE_FULL);
 	ck_assert_ptr_nonnull(peertable_get(t, "boot@example.com"));
 	ck_assert_ptr_nonnull(peertable_get(t, "host@example.com"));
-	/* A protected newcomer displaces the worst protected entry. */
+	/*
+	 * An attested newcomer displaces the host: hosting our repository is a
+	 * claim, which ranks below an attested bootstrap peer whatever the scores.
+	 */
 	peertable_note_rtt(t, "host@example.com", 10);
 	ck_assert_int_eq(apply(t, (struct recspec){"boot2@example.com", 1, T0, true, true, false,
 						   "y", "10.0.0.4"},
 			       T0),
 			 PEERTABLE_INSERTED);
-	ck_assert_ptr_null(peertable_get(t, "boot@example.com"));
+	ck_assert_ptr_null(peertable_get(t, "host@example.com"));
+	ck_assert_ptr_nonnull(peertable_get(t, "boot@example.com"));
 	peertable_free(t);
 }
 END_TEST
@@ -746,15 +750,15 @@ START_TEST(test_peertable_pin_store_of_verified_pins_refuses_unverified_newcomer
 {
 	struct peertable *t = table_new(1);
 
-	met_directly(t, "v1@example.com");
-	met_directly(t, "v2@example.com");
-	/* Both pins verified, the store full: a stranger's record is refused, nothing evicted. */
+	/* Two pins proven by direct contact, their entries gone: the store (2) is full. */
+	ck_assert_int_eq(peertable_pin(t, "v1@example.com", fp("v1@example.com", 0), true), 0);
+	ck_assert_int_eq(peertable_pin(t, "v2@example.com", fp("v2@example.com", 0), true), 0);
 	ck_assert_int_eq(apply(t, (struct recspec){"x@example.com", 1, T0, true, false, false, "r",
 						   "10.0.0.1"},
 			       T0),
 			 PEERTABLE_FULL);
-	ck_assert_ptr_nonnull(peertable_get(t, "v2@example.com"));
 	ck_assert_ptr_nonnull(peertable_pinned(t, "v1@example.com"));
+	ck_assert_ptr_nonnull(peertable_pinned(t, "v2@example.com"));
 	ck_assert_uint_eq(peertable_stats(t)->pins_refused, 1);
 	/* A verified pin may still replace the oldest verified orphan. */
 	ck_assert_int_eq(peertable_pin(t, "v3@example.com", fp("v3@example.com", 0), true), 0);

@@ -587,18 +587,26 @@ peertable_entry_hosts(const struct peertable_entry *e, const char *name)
 }
 
 /*
- * Attested bootstrap peers and hosts of our own repositories are evicted
- * last. A claim alone earns nothing: anyone can sign is_bootstrap.
+ * The eviction tier of an entry, evicted lowest first. Peers we can vouch for
+ * (attested bootstrap peers, and peers met directly: a session verified their
+ * pin) rank above peers known by gossip only, so a flood of fresh identities
+ * cannot push out one we talk to; within each, hosts of our own repositories
+ * rank higher. A claim alone (is_bootstrap, a repository) never lifts an
+ * entry above one we vouch for.
  */
-static bool
-protected_entry(const struct peertable *t, const struct peertable_entry *e, int64_t now_ms)
+static int
+entry_tier(const struct peertable *t, const struct peertable_entry *e, int64_t now_ms)
 {
-	if (peertable_entry_bootstrap(t, e, now_ms))
-		return true;
+	const struct pin *p = pin_get(t, e->rec.record.email);
+	int tier = 0;
+
+	if (peertable_entry_bootstrap(t, e, now_ms) ||
+	    (p != NULL && p->verified && strcmp(p->fingerprint, e->fingerprint) == 0))
+		tier = 2;
 	for (size_t i = 0; i < t->own_repos.len; i++)
 		if (peertable_entry_hosts(e, t->own_repos.items[i]))
-			return true;
-	return false;
+			return tier + 1;
+	return tier;
 }
 
 /* The bucket of hour, emptied first when it still holds an older hour; NULL without memory. */
@@ -709,12 +717,12 @@ peertable_entry_score(const struct peertable *t, const struct peertable_entry *e
 			peertable_entry_performance(e));
 }
 
-/* True when a ranks below b for eviction: unprotected before protected, then lower score. */
+/* True when a ranks below b for eviction: lower tier first, then lower score. */
 static bool
-evicts_before(bool a_prot, double a_score, bool b_prot, double b_score)
+evicts_before(int a_tier, double a_score, int b_tier, double b_score)
 {
-	if (a_prot != b_prot)
-		return !a_prot;
+	if (a_tier != b_tier)
+		return a_tier < b_tier;
 	return a_score < b_score;
 }
 
@@ -759,30 +767,30 @@ record_bytes(const struct cm_signed_record *rec)
  * lower. Returns 0 when there is room.
  */
 static int
-make_room(struct peertable *t, bool new_prot, double new_score, size_t need, bool new_entry,
+make_room(struct peertable *t, int new_tier, double new_score, size_t need, bool new_entry,
 	  const struct node *except, int64_t now_ms)
 {
 	while ((new_entry && cm_map_len(t->entries) >= t->cfg.max_entries) ||
 	       t->stats.bytes + need > t->cfg.max_bytes) {
 		struct node *worst = NULL, *n;
-		bool worst_prot = false;
+		int worst_tier = 0;
 		double worst_score = 0;
 
 		for (size_t i = 0; (n = cm_map_next(t->entries, &i)) != NULL;) {
-			bool prot;
+			int tier;
 			double score;
 
 			if (n == except)
 				continue;
-			prot = protected_entry(t, &n->e, now_ms);
+			tier = entry_tier(t, &n->e, now_ms);
 			score = peertable_entry_score(t, &n->e, now_ms);
-			if (worst == NULL || evicts_before(prot, score, worst_prot, worst_score)) {
+			if (worst == NULL || evicts_before(tier, score, worst_tier, worst_score)) {
 				worst = n;
-				worst_prot = prot;
+				worst_tier = tier;
 				worst_score = score;
 			}
 		}
-		if (worst == NULL || !evicts_before(worst_prot, worst_score, new_prot, new_score)) {
+		if (worst == NULL || !evicts_before(worst_tier, worst_score, new_tier, new_score)) {
 			t->stats.refused_full++;
 			return -1;
 		}
@@ -863,7 +871,7 @@ insert(struct peertable *t, const struct cm_signed_record *rec, const char *fing
 	/* A pin the store has no room for: its record is not taken either, nor room made. */
 	if (new_pin && pin_room(t, false) != 0)
 		return PEERTABLE_FULL;
-	if (make_room(t, protected_entry(t, probe, now_ms), peertable_entry_score(t, probe, now_ms),
+	if (make_room(t, entry_tier(t, probe, now_ms), peertable_entry_score(t, probe, now_ms),
 		      record_bytes(rec), true, NULL, now_ms) != 0)
 		return PEERTABLE_FULL;
 	if (new_pin && (p = pin_add(t, rec->record.email, fingerprint, false)) == NULL)
@@ -897,7 +905,7 @@ replace(struct peertable *t, struct node *n, const struct cm_signed_record *rec,
 	size_t bytes = record_bytes(rec);
 
 	if (bytes > n->bytes &&
-	    make_room(t, protected_entry(t, &n->e, now_ms), peertable_entry_score(t, &n->e, now_ms),
+	    make_room(t, entry_tier(t, &n->e, now_ms), peertable_entry_score(t, &n->e, now_ms),
 		      bytes - n->bytes, false, n, now_ms) != 0)
 		return PEERTABLE_FULL;
 	if (store_record(t, n, rec) != 0) {

@@ -26,10 +26,12 @@
  *
  * Bound: at most max_entries, and at most max_bytes of records, index and
  * bookkeeping (an estimate per entry, counted when it is stored). When either
- * is reached the worst-scored entry is evicted to make room, but attested
- * bootstrap peers (below) and hosts of our own repositories go only after
- * every other entry; a new record that would itself be the worst such
- * candidate is refused instead (PEERTABLE_FULL).
+ * is reached the worst-scored entry is evicted to make room, in tiers:
+ * peers known by gossip only go before peers the agent vouches for (met
+ * directly: a session verified their pin; or attested bootstrap peers,
+ * below), and within each, hosts of our own repositories go last. A new
+ * record that would itself be the worst candidate is refused instead
+ * (PEERTABLE_FULL).
  *
  * Pins: the fingerprint pinned for an email lives in a store of its own, so
  * evicting or expiring an entry keeps its pin; a record for that email with
