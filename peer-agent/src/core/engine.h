@@ -50,7 +50,13 @@ struct engine_config {
 	size_t request_max_records; /* records in one answer to a repository request */
 	int64_t request_timeout_ms; /* pending discovery requests are forgotten after this */
 	bool verify_signatures;     /* true; only the simulator may turn it off */
-	struct cm_hash_key hash_key; /* keys the seen-id set: zero by default, the daemon's random */
+	/*
+	 * Keys the seen-id set, whose ids the network chooses. Zero by default,
+	 * for tests and the simulator (runs that repeat); a process on a network
+	 * must set a random one (the daemon: cm_random_hash_key, shared with the
+	 * table's peertable_new).
+	 */
+	struct cm_hash_key hash_key;
 };
 
 void engine_config_default(struct engine_config *cfg);
