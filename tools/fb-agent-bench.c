@@ -255,6 +255,24 @@ bench_table(size_t n)
 	       peertable_count(t), (heap_bytes() - before) / (double)n, rss_kb() - rss_before,
 	       strlen(tmpl.public_certificate) + strlen(tmpl.canonical) + strlen(tmpl.signature),
 	       strlen(tmpl.public_certificate), strlen(tmpl.canonical));
+	/* A flood of newcomers into the full table: each one makes room or is refused. */
+	{
+		int64_t start = cm_time_mono_ms();
+		size_t flood = n < 10000 ? n : 10000;
+
+		for (size_t i = 0; i < flood; i++) {
+			struct cm_signed_record s;
+
+			cm_signed_record_copy(&s, &tmpl);
+			free(s.record.email);
+			snprintf(email, sizeof(email), "newcomer%zu@example.com", i);
+			s.record.email = strdup(email);
+			snprintf(fp, sizeof(fp), "%064zx", n + i);
+			peertable_apply(t, &s, fp, now);
+			cm_signed_record_clear(&s);
+		}
+		report("newcomers applied to the full table", flood, cm_time_mono_ms() - start);
+	}
 	peertable_free(t);
 	cm_signed_record_clear(&tmpl);
 	cm_identity_free(id);

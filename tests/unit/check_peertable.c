@@ -733,11 +733,12 @@ START_TEST(test_peertable_verified_pin_never_gives_way_to_unverified_ones)
 	char email[64];
 
 	met_directly(t, "real@example.com");
+	/* One a second: the table ranks its eviction candidates a batch at a time. */
 	for (int i = 0; i < 50; i++) {
 		flood_email(email, sizeof(email), i);
 		ck_assert_int_eq(apply(t, (struct recspec){email, 1, T0, true, true, false, "r",
 							   "10.0.0.1"},
-				       T0),
+				       T0 + i * SEC),
 				 PEERTABLE_INSERTED);
 		worst(t, email);
 	}
@@ -882,6 +883,41 @@ START_TEST(test_peertable_bounded_in_bytes_evicts_the_worst)
 	ck_assert_uint_lt(peertable_count(t), 10);
 	ck_assert_uint_gt(peertable_stats(t)->evicted, 30);
 	ck_assert_ptr_nonnull(peertable_get(t, "p39@example.com"));
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_flood_into_a_full_table_ranks_once_per_batch)
+{
+	struct peertable *t = table_new(1000);
+	char email[64];
+	uint64_t before;
+
+	for (int i = 0; i < 1000; i++) {
+		snprintf(email, sizeof(email), "old%d@example.com", i);
+		apply(t, (struct recspec){email, 1, T0, true, false, false, "r", "10.0.0.1"}, T0);
+		worst(t, email);
+	}
+	/* Newcomers that each push out an old entry: one walk of the table per batch. */
+	before = peertable_stats(t)->rankings;
+	for (int i = 0; i < 1000; i++) {
+		flood_email(email, sizeof(email), i);
+		ck_assert_int_eq(apply(t, (struct recspec){email, 1, T0, true, true, false, "r",
+							   "10.0.0.1"},
+				       T0),
+				 PEERTABLE_INSERTED);
+	}
+	ck_assert_uint_le(peertable_stats(t)->rankings - before, 1000 / 64 + 2);
+	/* Newcomers that tie with the worst are refused without walking again. */
+	before = peertable_stats(t)->rankings;
+	for (int i = 1000; i < 2000; i++) {
+		flood_email(email, sizeof(email), i);
+		ck_assert_int_eq(apply(t, (struct recspec){email, 1, T0, true, true, false, "r",
+							   "10.0.0.1"},
+				       T0),
+				 PEERTABLE_FULL);
+	}
+	ck_assert_uint_le(peertable_stats(t)->rankings - before, 1);
 	peertable_free(t);
 }
 END_TEST

@@ -10,6 +10,15 @@
 
 #define HOUR_MS 3600000LL
 #define WINDOW_MS (PEERTABLE_BUCKETS * HOUR_MS)
+/*
+ * Eviction candidates: one walk of the table ranks this many of the worst,
+ * used for this long. A flood of newcomers into a full table then costs a walk
+ * per batch, not one per record (a walk of 10,000 entries takes ~2.5 ms).
+ */
+#define EVICT_BATCH 64
+#define EVICT_BATCH_MS 1000
+/* Entries inserted since the ranking join it at most this often. */
+#define EVICT_RERANK_MS 100
 
 struct repo_bucket;
 
@@ -77,6 +86,10 @@ struct peertable {
 	uint64_t *mark; /* the lookups' counter: changed by const lookups, so held apart */
 	struct cm_strlist own_repos;
 	struct peertable_stats stats;
+	struct node *victims[EVICT_BATCH]; /* eviction candidates, worst first */
+	size_t nvictims;
+	int64_t victims_at_ms;
+	bool victims_dirty; /* entries were inserted since the ranking */
 };
 
 void
@@ -726,11 +739,26 @@ evicts_before(int a_tier, double a_score, int b_tier, double b_score)
 	return a_score < b_score;
 }
 
+static void
+victims_forget(struct peertable *t, const struct node *n)
+{
+	for (size_t i = 0; i < t->nvictims; i++) {
+		if (t->victims[i] == n) {
+			memmove(&t->victims[i], &t->victims[i + 1],
+				(t->nvictims - i - 1) * sizeof(t->victims[0]));
+			t->nvictims--;
+			return;
+		}
+	}
+}
+
 /* Removes n; its pin stays (as an orphan) unless drop_pin: only the user drops pins. */
 static void
 node_remove(struct peertable *t, struct node *n, bool drop_pin)
 {
 	struct pin *p = pin_get(t, n->e.rec.record.email);
+
+	victims_forget(t, n);
 
 	if (p != NULL && drop_pin)
 		pin_drop(t, p);
@@ -760,11 +788,88 @@ record_bytes(const struct cm_signed_record *rec)
 	return n;
 }
 
+/* Ranks the EVICT_BATCH worst entries at now_ms, worst first. */
+static void
+victims_refill(struct peertable *t, int64_t now_ms)
+{
+	int tiers[EVICT_BATCH];
+	double scores[EVICT_BATCH];
+	struct node *n;
+
+	t->nvictims = 0;
+	t->victims_at_ms = now_ms;
+	t->victims_dirty = false;
+	t->stats.rankings++;
+	for (size_t c = 0; (n = cm_map_next(t->entries, &c)) != NULL;) {
+		int tier = entry_tier(t, &n->e, now_ms);
+		double score = peertable_entry_score(t, &n->e, now_ms);
+		size_t i = t->nvictims;
+
+		if (i == EVICT_BATCH &&
+		    !evicts_before(tier, score, tiers[EVICT_BATCH - 1], scores[EVICT_BATCH - 1]))
+			continue;
+		if (i == EVICT_BATCH)
+			i--;
+		else
+			t->nvictims++;
+		for (; i > 0 && evicts_before(tier, score, tiers[i - 1], scores[i - 1]); i--) {
+			t->victims[i] = t->victims[i - 1];
+			tiers[i] = tiers[i - 1];
+			scores[i] = scores[i - 1];
+		}
+		t->victims[i] = n;
+		tiers[i] = tier;
+		scores[i] = score;
+	}
+}
+
+static bool
+victims_stale(const struct peertable *t, int64_t now_ms, int64_t max_age_ms)
+{
+	return now_ms - t->victims_at_ms >= max_age_ms || t->victims_at_ms - now_ms >= max_age_ms;
+}
+
+/*
+ * The next eviction candidate other than except that ranks below the
+ * newcomer (new_tier, new_score), or NULL. The ranking is redone when it is
+ * older than EVICT_BATCH_MS or used up, and when no candidate fits while
+ * entries were inserted since, at most every EVICT_RERANK_MS.
+ */
+static struct node *
+victim(struct peertable *t, const struct node *except, int new_tier, double new_score,
+       int64_t now_ms)
+{
+	bool fresh = false;
+
+	if (victims_stale(t, now_ms, EVICT_BATCH_MS))
+		t->nvictims = 0;
+	for (;;) {
+		for (size_t i = 0; i < t->nvictims; i++) {
+			struct node *n = t->victims[i];
+
+			if (n == except)
+				continue;
+			/* Worst first: when the worst left does not rank below, none does. */
+			if (evicts_before(entry_tier(t, &n->e, now_ms),
+					  peertable_entry_score(t, &n->e, now_ms), new_tier, new_score))
+				return n;
+			break;
+		}
+		if (fresh || (t->nvictims > 0 && !(t->victims_dirty &&
+						   victims_stale(t, now_ms, EVICT_RERANK_MS))))
+			return NULL;
+		victims_refill(t, now_ms);
+		fresh = true;
+	}
+}
+
 /*
  * Makes room for a record that would score new_score and take need bytes
  * (and a new entry when new_entry): evicts the worst entries other than
  * except while a bound would be broken, unless the newcomer itself ranks
- * lower. Returns 0 when there is room.
+ * lower. The worst are ranked a batch at a time (EVICT_BATCH), so within
+ * EVICT_BATCH_MS the choice may miss a change of score. Returns 0 when there
+ * is room.
  */
 static int
 make_room(struct peertable *t, int new_tier, double new_score, size_t need, bool new_entry,
@@ -772,25 +877,9 @@ make_room(struct peertable *t, int new_tier, double new_score, size_t need, bool
 {
 	while ((new_entry && cm_map_len(t->entries) >= t->cfg.max_entries) ||
 	       t->stats.bytes + need > t->cfg.max_bytes) {
-		struct node *worst = NULL, *n;
-		int worst_tier = 0;
-		double worst_score = 0;
+		struct node *worst = victim(t, except, new_tier, new_score, now_ms);
 
-		for (size_t i = 0; (n = cm_map_next(t->entries, &i)) != NULL;) {
-			int tier;
-			double score;
-
-			if (n == except)
-				continue;
-			tier = entry_tier(t, &n->e, now_ms);
-			score = peertable_entry_score(t, &n->e, now_ms);
-			if (worst == NULL || evicts_before(tier, score, worst_tier, worst_score)) {
-				worst = n;
-				worst_tier = tier;
-				worst_score = score;
-			}
-		}
-		if (worst == NULL || !evicts_before(worst_tier, worst_score, new_tier, new_score)) {
+		if (worst == NULL) {
 			t->stats.refused_full++;
 			return -1;
 		}
@@ -885,6 +974,7 @@ insert(struct peertable *t, const struct cm_signed_record *rec, const char *fing
 		goto fail;
 	}
 	orphan_unlink(t, p);
+	t->victims_dirty = true;
 	memcpy(n->e.fingerprint, fingerprint, CM_FINGERPRINT_LEN);
 	n->e.fingerprint[CM_FINGERPRINT_LEN] = '\0';
 	n->e.rtt_ms = -1;

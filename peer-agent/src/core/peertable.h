@@ -92,6 +92,7 @@ struct peertable_stats {
 	uint64_t pins_refused;    /* pins (and their records) refused: the store is full */
 	uint64_t refused_silent;  /* silent records carrying addresses refused */
 	uint64_t index_visits;    /* entries visited through the repository index */
+	uint64_t rankings;        /* walks of the table ranking eviction candidates */
 };
 
 /* One known peer. Read-only for callers: change it through the functions below. */
