@@ -335,6 +335,29 @@ START_TEST(test_pa_store_load_refuses_silent_record_with_addresses)
 }
 END_TEST
 
+START_TEST(test_pa_store_save_stops_at_its_cap_and_keeps_what_fits)
+{
+	int64_t now = cm_time_wall_ms();
+	struct peertable *saved = saved_table(3, now), *loaded = tu_peertable();
+	struct stat st;
+	int restored;
+
+	/* Room for the pins and about one entry and a half. */
+	ck_assert_int_eq(pa_store_save_max(store_path, saved, now, 6500), 0);
+	ck_assert_int_eq(stat(store_path, &st), 0);
+	ck_assert_int_le(st.st_size, 6500);
+	restored = pa_store_load(store_path, loaded, now, NULL);
+	ck_assert_int_ge(restored, 1);
+	ck_assert_int_lt(restored, 3);
+	/* Every pin is kept, also those of the entries left out. */
+	ck_assert_ptr_nonnull(peertable_pinned(loaded, "alice@example.com"));
+	ck_assert_ptr_nonnull(peertable_pinned(loaded, "bob@example.com"));
+	ck_assert_ptr_nonnull(peertable_pinned(loaded, "carol@example.com"));
+	peertable_free(saved);
+	peertable_free(loaded);
+}
+END_TEST
+
 START_TEST(test_pa_store_load_missing_file_returns_zero)
 {
 	struct peertable *t = tu_peertable();

@@ -71,14 +71,14 @@ pins_json(const struct peertable *t, size_t *budget)
 }
 
 static json_t *
-store_document(const struct peertable *t, int64_t now_ms, size_t *left_out)
+store_document(const struct peertable *t, int64_t now_ms, size_t max_bytes, size_t *left_out)
 {
 	struct cm_peer_store doc = {.version = CM_PEER_STORE_VERSION,
 				    .saved_at_ms = now_ms,
 				    .peers = json_array(),
 				    .has_pins = true};
 	const struct peertable_entry *e;
-	size_t cursor = 0, budget = PA_STORE_MAX_BYTES - 1024;
+	size_t cursor = 0, budget = max_bytes > 1024 ? max_bytes - 1024 : 0;
 	bool ok = doc.peers != NULL && (doc.pins = pins_json(t, &budget)) != NULL;
 	json_t *j = NULL;
 
@@ -103,24 +103,30 @@ store_document(const struct peertable *t, int64_t now_ms, size_t *left_out)
 int
 pa_store_save(const char *path, const struct peertable *t, int64_t now_ms)
 {
+	return pa_store_save_max(path, t, now_ms, PA_STORE_MAX_BYTES);
+}
+
+int
+pa_store_save_max(const char *path, const struct peertable *t, int64_t now_ms, size_t max_bytes)
+{
 	struct cm_err err;
 	json_t *doc = NULL;
 	char *text = NULL;
 	size_t len, left_out;
 	int rc = -1;
 
-	if ((doc = store_document(t, now_ms, &left_out)) == NULL ||
+	if ((doc = store_document(t, now_ms, max_bytes, &left_out)) == NULL ||
 	    (text = cm_json_dump(doc)) == NULL) {
 		log_warnx("%s: %s: cannot encode the peer table", __func__, path);
 		goto end;
 	}
 	if (left_out > 0)
-		log_warnx("%s: %s: %zu entries left out: the file would pass %d bytes", __func__,
-			  path, left_out, PA_STORE_MAX_BYTES);
+		log_warnx("%s: %s: %zu entries left out: the file would pass %zu bytes", __func__,
+			  path, left_out, max_bytes);
 	/* Never write what pa_store_load would refuse to read back. */
-	if ((len = strlen(text)) > PA_STORE_MAX_BYTES) {
-		log_warnx("%s: %s: %zu bytes, over the limit of %d", __func__, path, len,
-			  PA_STORE_MAX_BYTES);
+	if ((len = strlen(text)) > max_bytes) {
+		log_warnx("%s: %s: %zu bytes, over the limit of %zu", __func__, path, len,
+			  max_bytes);
 		goto end;
 	}
 	if (cm_file_write_atomic(path, text, len, 0600, &err) != 0) {
