@@ -21,6 +21,11 @@
 
 #define ORIGINS 200
 #define SEQS 10
+#define SHAPE_ENTRIES 2000 /* the request-shape bench: entries of CM_MAX_REPOSITORIES each */
+#define SHAPE_REQUESTS 20
+
+/* A fixed key: the bench wants runs that repeat. */
+static const struct cm_hash_key bench_key = {0x6265, 0x6e63};
 
 static uint64_t rng_state = 88172645463325252ULL;
 
@@ -173,7 +178,7 @@ bench_engine(void)
 	/* One neighbour sends everything at one instant: its buckets must not be what is measured. */
 	for (int k = 0; k < ENGINE_KIND_COUNT; k++)
 		ec.rate[k] = (struct engine_rate){1e12, 1e12};
-	t = peertable_new(&tc, "bench@example.com");
+	t = peertable_new(&tc, &bench_key, "bench@example.com");
 	{
 		struct cm_identity *self = cm_identity_generate("bench@example.com", 30, &err);
 		struct cm_peer_record r;
@@ -232,9 +237,10 @@ bench_table(size_t n)
 	cm_peer_record_clear(&r);
 	peertable_config_default(&tc);
 	tc.max_entries = n;
+	tc.max_bytes = SIZE_MAX; /* what n entries cost, not what the byte bound lets in */
 	before = heap_bytes();
 	rss_before = rss_kb();
-	t = peertable_new(&tc, "bench@example.com");
+	t = peertable_new(&tc, &bench_key, "bench@example.com");
 	for (size_t i = 0; i < n; i++) {
 		struct cm_signed_record s;
 
@@ -244,7 +250,7 @@ bench_table(size_t n)
 		snprintf(email, sizeof(email), "peer%zu@example.com", i);
 		s.record.email = strdup(email);
 		snprintf(fp, sizeof(fp), "%064zx", i);
-		peertable_apply(t, &s, fp, now, NULL);
+		peertable_apply(t, &s, fp, now);
 		cm_signed_record_clear(&s);
 	}
 	printf("peer table, %6zu entries: %6.0f bytes per peer in use (%ld KiB RSS growth; record "
@@ -252,9 +258,116 @@ bench_table(size_t n)
 	       peertable_count(t), (heap_bytes() - before) / (double)n, rss_kb() - rss_before,
 	       strlen(tmpl.public_certificate) + strlen(tmpl.canonical) + strlen(tmpl.signature),
 	       strlen(tmpl.public_certificate), strlen(tmpl.canonical));
+	/* A flood of newcomers into the full table: each one makes room or is refused. */
+	{
+		int64_t start = cm_time_mono_ms();
+		size_t flood = n < 10000 ? n : 10000;
+
+		for (size_t i = 0; i < flood; i++) {
+			struct cm_signed_record s;
+
+			cm_signed_record_copy(&s, &tmpl);
+			free(s.record.email);
+			snprintf(email, sizeof(email), "newcomer%zu@example.com", i);
+			s.record.email = strdup(email);
+			snprintf(fp, sizeof(fp), "%064zx", n + i);
+			peertable_apply(t, &s, fp, now);
+			cm_signed_record_clear(&s);
+		}
+		report("newcomers applied to the full table", flood, cm_time_mono_ms() - start);
+	}
 	peertable_free(t);
 	cm_signed_record_clear(&tmpl);
 	cm_identity_free(id);
+}
+
+/*
+ * The cost of a request's shape: a neighbour's PEER_REQUEST naming
+ * CM_MAX_REPOSITORIES repositories against SHAPE_ENTRIES entries that host
+ * CM_MAX_REPOSITORIES each, of which one entry matches one name.
+ */
+static void
+bench_request_shape(void)
+{
+	struct cm_err err;
+	struct cm_identity *self = cm_identity_generate("bench@example.com", 30, &err);
+	struct cm_identity *nb = cm_identity_generate("neighbour@example.com", 30, &err);
+	struct peertable_config tc;
+	struct engine_config ec;
+	struct peertable *t;
+	struct engine *e;
+	struct engine_actions out = {0};
+	struct cm_peer_record r;
+	struct cm_signed_record sr;
+	struct cm_envelope env = {0};
+	int64_t now = cm_time_wall_ms(), start;
+	char email[64], fp[CM_FINGERPRINT_LEN + 1], repo[32], id[CM_UUID_TEXT_LEN + 1], *frame;
+	json_t *j;
+
+	peertable_config_default(&tc);
+	engine_config_default(&ec);
+	t = peertable_new(&tc, &bench_key, "bench@example.com");
+	e = engine_new(&ec, t, self);
+	record_of(&r, "bench@example.com", 1, now, 0);
+	engine_set_self(e, &r, now, &rng, &out);
+	cm_peer_record_clear(&r);
+	engine_neighbour_up(e, 1, true, cm_cert_fingerprint(cm_identity_cert(nb)), now, &rng, &out);
+	record_of(&r, "neighbour@example.com", 1, now, 1);
+	cm_record_sign(&r, nb, &sr, &err);
+	frame = announcement(&sr, "neighbour@example.com");
+	engine_receive(e, 1, frame, strlen(frame), now, &rng, &out);
+	free(frame);
+	cm_peer_record_clear(&r);
+	cm_signed_record_clear(&sr);
+	for (int i = 0; i < SHAPE_ENTRIES; i++) {
+		snprintf(email, sizeof(email), "host%d@example.com", i);
+		record_of(&r, email, 1, now, i);
+		cm_repolist_clear(&r.repositories);
+		for (int k = 0; k < CM_MAX_REPOSITORIES; k++) {
+			snprintf(repo, sizeof(repo), "h%d-%d", i, k);
+			cm_repolist_append(&r.repositories, repo, NULL);
+		}
+		/* The table does not verify (the engine did): a plain copy stands in. */
+		memset(&sr, 0, sizeof(sr));
+		sr.record = r;
+		sr.canonical = "{}";
+		sr.public_certificate = "-";
+		sr.signature = "-";
+		snprintf(fp, sizeof(fp), "%064x", i);
+		peertable_apply(t, &sr, fp, now);
+		cm_peer_record_clear(&r);
+	}
+	cm_uuid_generate(id);
+	env.v = 1;
+	env.id = id;
+	env.type = CM_MSG_PEER_REQUEST;
+	env.ttl = 1;
+	env.timestamp_ms = now;
+	env.sender_email = "neighbour@example.com";
+	env.sender_peer_id = "7c6d5e4f-3a2b-4c1d-8e9f-0a1b2c3d4e5f";
+	for (int k = 0; k < CM_MAX_REPOSITORIES; k++) {
+		snprintf(repo, sizeof(repo), k == 100 ? "h7-7" : "absent-%d", k);
+		cm_strlist_append(&env.payload.request.repositories, repo);
+	}
+	engine_actions_clear(&out);
+	start = cm_time_mono_ms();
+	for (int i = 0; i < SHAPE_REQUESTS; i++) {
+		cm_uuid_generate(id);
+		j = cm_envelope_encode(&env);
+		frame = cm_json_dump(j);
+		json_decref(j);
+		engine_receive(e, 1, frame, strlen(frame), now, &rng, &out);
+		engine_actions_clear(&out);
+		free(frame);
+	}
+	printf("PEER_REQUEST of %d repositories, %d entries of %d: %8.2f ms per request\n",
+	       CM_MAX_REPOSITORIES, SHAPE_ENTRIES, CM_MAX_REPOSITORIES,
+	       (double)(cm_time_mono_ms() - start) / SHAPE_REQUESTS);
+	cm_strlist_clear(&env.payload.request.repositories);
+	engine_free(e);
+	peertable_free(t);
+	cm_identity_free(self);
+	cm_identity_free(nb);
 }
 
 static int opened;
@@ -350,6 +463,7 @@ main(int argc, char **argv)
 	}
 	if (bench_engine() != 0)
 		return 1;
+	bench_request_shape();
 	bench_table(10000);
 	bench_table(100000);
 	return bench_sessions(200) == 0 ? 0 : 1;

@@ -266,7 +266,7 @@ node_create(struct sim *s, int i, int64_t self_at)
 		fprintf(stderr, "gossip-sim: %s\n", err.msg);
 		exit(1);
 	}
-	n->t = peertable_new(&tc, n->email);
+	n->t = peertable_new(&tc, &ec.hash_key, n->email);
 	n->e = engine_new(&ec, n->t, n->id);
 	n->has = calloc(MAX_ANNOUNCEMENTS, 1);
 	if (n->t == NULL || n->e == NULL || n->has == NULL) {
@@ -602,7 +602,7 @@ seed_tables(struct sim *s)
 		seeded++;
 		for (int j = 0; j < s->used; j++)
 			if (j != i)
-				peertable_apply(s->nodes[j].t, rec, fp, T0 + s->now, NULL);
+				peertable_apply(s->nodes[j].t, rec, fp, T0 + s->now);
 	}
 	return seeded;
 }

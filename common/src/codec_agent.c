@@ -86,12 +86,25 @@ static const struct cm_field store_entry_fields[] = {
 static TYPE(store_entry_type, "store-entry", "peer-store.schema.json#/$defs/entry",
 	    struct cm_store_entry, store_entry_fields);
 
+static const struct cm_field store_pin_fields[] = {
+	EMAIL(struct cm_store_pin, email),
+	STR(struct cm_store_pin, "fingerprint", fingerprint, F_REQ, CM_FINGERPRINT_LEN,
+	    STR_FINGERPRINT),
+	BOOL(struct cm_store_pin, "verified", verified, F_REQ),
+};
+static TYPE(store_pin_type, "store-pin", "peer-store.schema.json#/$defs/pin",
+	    struct cm_store_pin, store_pin_fields);
+
 static int
 peer_store_check(struct dctx *c, const json_t *j, void *obj)
 {
+	const struct cm_peer_store *ps = obj;
+
 	(void)j;
-	if (!json_is_array(((struct cm_peer_store *)obj)->peers))
+	if (!json_is_array(ps->peers))
 		return cm_codec_fail(c, "peers", "expected an array");
+	if (ps->has_pins && !json_is_array(ps->pins))
+		return cm_codec_fail(c, "pins", "expected an array");
 	return 0;
 }
 
@@ -100,6 +113,8 @@ static const struct cm_field peer_store_fields[] = {
 	    CM_PEER_STORE_VERSION),
 	TIME(struct cm_peer_store, "saved_at", saved_at_ms, 0),
 	{.name = "peers", .kind = CK_JSON, .flags = F_REQ, CM_MEMBER(struct cm_peer_store, peers)},
+	{.name = "pins", .kind = CK_JSON, .flags = F_HAS, CM_MEMBER(struct cm_peer_store, pins),
+	 .has_off = offsetof(struct cm_peer_store, has_pins)},
 };
 static TYPE(peer_store_type, "peer-store", "peer-store.schema.json", struct cm_peer_store,
 	    peer_store_fields, .check = peer_store_check);
@@ -133,8 +148,8 @@ static TYPE(topology_summary_type, "topology-summary", "topology-summary.schema.
 /* Every table here, for cm_codec_tables(). */
 const struct cm_type *const cm_agent_types[] = {
 	&gossip_stats_type,      &agent_bootstrap_type, &agent_status_type,
-	&broadcast_request_type, &store_entry_type,     &peer_store_type,
-	&peer_link_type,         &topology_summary_type,
+	&broadcast_request_type, &store_entry_type,     &store_pin_type,
+	&peer_store_type,        &peer_link_type,       &topology_summary_type,
 };
 const size_t cm_agent_ntypes = CM_NFIELDS(cm_agent_types);
 
@@ -144,6 +159,7 @@ AGENT_OBJECT(agent_status, struct cm_agent_status, agent_status_type)
 AGENT_OBJECT(gossip_stats, struct cm_gossip_stats, gossip_stats_type)
 AGENT_OBJECT(broadcast_request, struct cm_broadcast_request, broadcast_request_type)
 AGENT_OBJECT(store_entry, struct cm_store_entry, store_entry_type)
+AGENT_OBJECT(store_pin, struct cm_store_pin, store_pin_type)
 AGENT_OBJECT(peer_store, struct cm_peer_store, peer_store_type)
 AGENT_OBJECT(topology_summary, struct cm_topology_summary, topology_summary_type)
 CM_ARRAY_CODEC(peer_infolist, struct cm_peer_infolist, cm_peer_info_type, CM_MAX_PEER_INFOS)

@@ -7,7 +7,12 @@
 // and prints one JSON line: {"scenario", "hello_from", "close_code", "extensions", ...}.
 // Scenarios: valid, no_hello, invalid_json, binary, oversize, forged, replay,
 // future, pin (ALT_HOME: another key for an email the agent already pinned),
-// unmasked (raw TLS: a client frame without a mask).
+// unmasked (raw TLS: a client frame without a mask),
+// flood_bootstrap (ALT_HOME: a folder of homes, one fresh identity each; every
+// one announces a record claiming is_bootstrap, one every 100 ms),
+// bootstrap_claim (ALT_HOME: the Sybil's home, ip:port: announces a record
+// claiming is_bootstrap at ip:port, listens there for 8 s and reports the
+// addresses that connected as "trap_from").
 // Floods (run until FB_FLOOD_S seconds, default 20, print counts):
 //   idle_flood: FB_FLOOD_SESSIONS (16) sessions from each address in FB_FLOOD_FROM
 //     (comma-separated local IPs, default 127.0.0.1) that never send a hello and
@@ -32,7 +37,8 @@ const [home, email, url, scenario, altHome] = process.argv.slice(2);
 const cert = fs.readFileSync(`${home}/identity.crt`);
 const key = fs.readFileSync(`${home}/identity.key`);
 const result = { scenario };
-const deadline = setTimeout(() => finish('timeout'), +(process.env.WS_DEADLINE_MS || 8000));
+const deadline = setTimeout(() => finish('timeout'),
+  +(process.env.WS_DEADLINE_MS || (scenario === 'flood_bootstrap' || scenario === 'bootstrap_claim' ? 20000 : 8000)));
 
 function finish(why) {
   clearTimeout(deadline);
@@ -87,6 +93,61 @@ function recordOfHome(dir, seq, issued, repositories) {
   r.record.issued_at = new Date(issued).toISOString();
   r.signature = crypto.sign('sha256', Buffer.from(canonical(r.record)), k).toString('base64');
   return r;
+}
+
+// A broadcasting record that claims is_bootstrap: anyone can sign one.
+function claimedBootstrap(who, keyPem, certPem, ip, port) {
+  const now = Date.now();
+  const record = {
+    email: who,
+    peer_id: crypto.randomUUID(),
+    seq: now,
+    issued_at: new Date(now).toISOString(),
+    is_broadcasting: true,
+    is_bootstrap: true,
+    leaving: false,
+    socket_addresses: [ip],
+    port,
+    repositories: [{ name: 'alpha' }],
+    capabilities: { max_peers: 8, supports_torrent: false, bandwidth_estimate: 0 },
+  };
+  const sig = crypto.sign('sha256', Buffer.from(canonical(record)), keyPem).toString('base64');
+  return { record, public_certificate: certPem.toString(), signature: sig };
+}
+
+function homeIdentity(dir) {
+  const c = fs.readFileSync(`${dir}/identity.crt`);
+  return { cert: c, key: fs.readFileSync(`${dir}/identity.key`),
+    email: new crypto.X509Certificate(c).subject.match(/CN=([^\n]+)/)[1] };
+}
+
+// flood_bootstrap: every home under altHome announces its own claimed-bootstrap record.
+function playFloodBootstrap(ws) {
+  const ids = fs.readdirSync(altHome).sort().map((d) => homeIdentity(`${altHome}/${d}`));
+  let i = 0;
+  result.sent = 0;
+  const next = () => {
+    if (i === ids.length) { setTimeout(() => ws.close(1000), 500); return; }
+    const id = ids[i++];
+    ws.send(envelope('PEER_ANNOUNCEMENT', { origin: claimedBootstrap(id.email, id.key, id.cert, '127.0.0.66', 9) }));
+    result.sent++;
+    setTimeout(next, 100);
+  };
+  next();
+}
+
+// bootstrap_claim: a Sybil claims is_bootstrap at a trap address and counts who dials it.
+function playBootstrapClaim(ws) {
+  const [sybilHome, where] = altHome.split(',');
+  const [ip, port] = where.split(':');
+  const id = homeIdentity(sybilHome);
+  const net = require('net');
+  result.trap_from = [];
+  const trap = net.createServer((c) => { result.trap_from.push(c.remoteAddress); c.destroy(); });
+  trap.listen(+port, ip, () => {
+    ws.send(envelope('PEER_ANNOUNCEMENT', { origin: claimedBootstrap(id.email, id.key, id.cert, ip, +port) }));
+    setTimeout(() => { trap.close(); ws.close(1000); }, 8000);
+  });
 }
 
 // Sends HOMES' big records (about 60 KB each), then, not reading, a flood of
@@ -365,6 +426,8 @@ if (scenario === 'sybil_hold') {
       case 'listen': listen(ws, altHome); break;
       case 'forged_flood': forgedFlood(ws); break;
       case 'shadow': shadow(ws, altHome); break;
+      case 'flood_bootstrap': playFloodBootstrap(ws); break;
+      case 'bootstrap_claim': playBootstrapClaim(ws); break;
       default: finish('unknown scenario');
     }
   }

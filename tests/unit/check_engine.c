@@ -348,8 +348,11 @@ seed_hosts(size_t a, size_t *boot, size_t *plain)
 	ck_assert_int_eq(cm_record_sign(&pr, P[*boot].id, &r1, &err), 0);
 	cm_peer_record_clear(&pr);
 	signed_record_of(*plain, 1, now, true, "alpha", &r2);
-	ck_assert_int_eq(peertable_apply(P[a].t, &r1, P[*boot].fp, now, NULL), PEERTABLE_INSERTED);
-	ck_assert_int_eq(peertable_apply(P[a].t, &r2, P[*plain].fp, now, NULL), PEERTABLE_INSERTED);
+	ck_assert_int_eq(peertable_apply(P[a].t, &r1, P[*boot].fp, now), PEERTABLE_INSERTED);
+	/* A bootstrap server a trusts listed it: its claim is attested. */
+	ck_assert_int_eq(peertable_attest(P[a].t, cm_identity_email(P[*boot].id), P[*boot].fp, now),
+			 0);
+	ck_assert_int_eq(peertable_apply(P[a].t, &r2, P[*plain].fp, now), PEERTABLE_INSERTED);
 	(void)f;
 	cm_signed_record_clear(&r1);
 	cm_signed_record_clear(&r2);
@@ -370,6 +373,33 @@ discover(size_t asker, const char *repo, struct cm_strlist *emails)
 	ck_assert_int_eq(engine_request_take(P[asker].e, id, emails), -1);
 	return asked;
 }
+
+START_TEST(test_engine_request_silent_requester_not_given_unattested_bootstrap_claims)
+{
+	size_t a = add_peer(true, false, "r"), s = add_peer(false, false, "r");
+	size_t sybil = add_peer(true, true, "alpha");
+	struct cm_strlist emails = {0};
+	struct cm_signed_record r;
+	struct cm_peer_record pr;
+	struct cm_err err;
+
+	/* A record that claims is_bootstrap, which no trusted server listed. */
+	self_record(&pr, cm_identity_email(P[sybil].id), true, true, "alpha", 50);
+	pr.seq = 1;
+	pr.issued_at_ms = now;
+	ck_assert_int_eq(cm_record_sign(&pr, P[sybil].id, &r, &err), 0);
+	cm_peer_record_clear(&pr);
+	ck_assert_int_eq(peertable_apply(P[a].t, &r, P[sybil].fp, now), PEERTABLE_INSERTED);
+	cm_signed_record_clear(&r);
+	link_peers(s, a);
+	pump();
+	clear_actions();
+	ck_assert_int_eq(discover(s, "alpha", &emails), 1);
+	ck_assert_uint_eq(emails.len, 0);
+	ck_assert_ptr_null(peertable_get(P[s].t, cm_identity_email(P[sybil].id)));
+	cm_strlist_clear(&emails);
+}
+END_TEST
 
 START_TEST(test_engine_request_silent_requester_gets_only_bootstrap_peers)
 {
@@ -660,7 +690,7 @@ START_TEST(test_engine_anti_entropy_sends_only_missing_records)
 	{
 		const struct peertable_entry *pe = peertable_get(P[b].t, "p2@example.com");
 
-		ck_assert_int_eq(peertable_apply(P[a].t, &pe->rec, P[boot].fp, now, NULL),
+		ck_assert_int_eq(peertable_apply(P[a].t, &pe->rec, P[boot].fp, now),
 				 PEERTABLE_INSERTED);
 	}
 	link_peers(a, b);
@@ -688,10 +718,10 @@ START_TEST(test_engine_anti_entropy_once_warm_asks_only_for_recent_records)
 	run_for(c.ae_warm_ms + SEC, 10 * SEC);
 	/* b learns of two peers a lacks: one issued long ago (b was behind), one just now. */
 	signed_record_of(old, 5, now - 10 * c.ae_fresh_ms, true, "x", &rec);
-	ck_assert_int_eq(peertable_apply(P[b].t, &rec, P[old].fp, now, NULL), PEERTABLE_INSERTED);
+	ck_assert_int_eq(peertable_apply(P[b].t, &rec, P[old].fp, now), PEERTABLE_INSERTED);
 	cm_signed_record_clear(&rec);
 	signed_record_of(fresh, 5, now, true, "y", &rec);
-	ck_assert_int_eq(peertable_apply(P[b].t, &rec, P[fresh].fp, now, NULL), PEERTABLE_INSERTED);
+	ck_assert_int_eq(peertable_apply(P[b].t, &rec, P[fresh].fp, now), PEERTABLE_INSERTED);
 	cm_signed_record_clear(&rec);
 	run_for(5 * SEC, SEC);
 	ck_assert_ptr_nonnull(peertable_get(P[a].t, "p3@example.com"));
@@ -709,7 +739,7 @@ START_TEST(test_engine_anti_entropy_when_new_asks_for_everything)
 
 	engine_config_default(&c);
 	signed_record_of(old, 5, now - 10 * c.ae_fresh_ms, true, "x", &rec);
-	ck_assert_int_eq(peertable_apply(P[b].t, &rec, P[old].fp, now, NULL), PEERTABLE_INSERTED);
+	ck_assert_int_eq(peertable_apply(P[b].t, &rec, P[old].fp, now), PEERTABLE_INSERTED);
 	cm_signed_record_clear(&rec);
 	link_peers(a, b);
 	pump();

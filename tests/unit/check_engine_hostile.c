@@ -140,7 +140,7 @@ START_TEST(test_engine_processes_one_answer_per_request)
 	pump();
 	c = add_peer(true, false, "alpha");
 	signed_record_of(c, 1, now, true, "alpha", &rec);
-	ck_assert_int_eq(peertable_apply(P[b].t, &rec, P[c].fp, now, NULL), PEERTABLE_INSERTED);
+	ck_assert_int_eq(peertable_apply(P[b].t, &rec, P[c].fp, now), PEERTABLE_INSERTED);
 	clear_actions();
 	ck_assert_int_eq(engine_request(P[a].e, &repos, 1, now, &rng, id, &acts[a]), 1);
 	ck_assert_int_eq(deliver(b, a, acts[a].items[0].frame), ENGINE_ACCEPTED);
@@ -427,7 +427,7 @@ fill_big(size_t a, size_t n)
 		struct cm_signed_record rec;
 
 		big_record_of(o, 20, &rec);
-		ck_assert_int_eq(peertable_apply(P[a].t, &rec, P[o].fp, now, NULL),
+		ck_assert_int_eq(peertable_apply(P[a].t, &rec, P[o].fp, now),
 				 PEERTABLE_INSERTED);
 		cm_signed_record_clear(&rec);
 	}

@@ -76,9 +76,13 @@ plan(const struct overlay *o, const struct peertable *t, size_t sessions, const 
 	return overlay_plan(o, t, sessions, in_list, linked, now, T0 + now, d);
 }
 
-/* A table entry: a broadcasting peer at addr, bootstrap or not. */
+/*
+ * A table entry: a broadcasting peer at addr whose record claims bootstrap or
+ * not; attested: a trusted bootstrap server listed it.
+ */
 static void
-table_add(struct peertable *t, const char *email, bool bootstrap, const char *addr)
+table_add_claim(struct peertable *t, const char *email, bool bootstrap, bool attested,
+		const char *addr)
 {
 	struct cm_signed_record s;
 	struct cm_peer_record *r = &s.record;
@@ -98,8 +102,17 @@ table_add(struct peertable *t, const char *email, bool bootstrap, const char *ad
 	r->capabilities.max_peers = 8;
 	s.public_certificate = strdup("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n");
 	s.signature = strdup("c2ln");
-	ck_assert_int_eq(peertable_apply(t, &s, fp, T0, NULL), PEERTABLE_INSERTED);
+	ck_assert_int_eq(peertable_apply(t, &s, fp, T0), PEERTABLE_INSERTED);
+	if (attested)
+		ck_assert_int_eq(peertable_attest(t, email, fp, T0), 0);
 	cm_signed_record_clear(&s);
+}
+
+/* A bootstrap peer is one whose claim a trusted server attested. */
+static void
+table_add(struct peertable *t, const char *email, bool bootstrap, const char *addr)
+{
+	table_add_claim(t, email, bootstrap, bootstrap, addr);
 }
 
 START_TEST(test_backoff_doubles_from_one_second_to_sixty)
@@ -183,6 +196,44 @@ START_TEST(test_plan_prefers_bootstrap_peers_of_the_table)
 	ck_assert_str_eq(d[0].email, "c1@example.com");
 	ck_assert_str_eq(d[1].email, "boot@example.com");
 	ck_assert_str_eq(d[1].ip, "10.0.0.2");
+	overlay_free(o);
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_plan_gives_a_bootstrap_claim_without_attestation_no_preference)
+{
+	struct overlay *o = overlay_make(8);
+	struct peertable *t = tu_peertable();
+	struct overlay_dial d[OVERLAY_DIALS_PER_ROUND];
+
+	table_add(t, "plain@example.com", false, "10.0.0.1");
+	table_add_claim(t, "sybil@example.com", true, false, "10.0.0.2");
+	/* The honest peer scores better; a mere claim must not put the Sybil first. */
+	peertable_note_rtt(t, "plain@example.com", 10);
+	peertable_note_rtt(t, "sybil@example.com", 1500);
+	ck_assert_uint_eq(plan(o, t, 0, NULL, 0, d), 2);
+	ck_assert_str_eq(d[0].email, "plain@example.com");
+	overlay_free(o);
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_plan_silent_dials_only_attested_bootstrap_peers)
+{
+	struct overlay *o = overlay_make(8);
+	struct peertable *t = tu_peertable();
+	struct overlay_dial d[OVERLAY_DIALS_PER_ROUND];
+
+	table_add(t, "plain@example.com", false, "10.0.0.1");
+	table_add_claim(t, "sybil@example.com", true, false, "10.0.0.2");
+	table_add(t, "boot@example.com", true, "10.0.0.3");
+	overlay_set_silent(o, true);
+	/* Our address reaches whoever we dial: only a bootstrap peer a server vouched for. */
+	ck_assert_uint_eq(plan(o, t, 0, NULL, 0, d), 1);
+	ck_assert_str_eq(d[0].email, "boot@example.com");
+	overlay_set_silent(o, false);
+	ck_assert_uint_eq(plan(o, t, 0, NULL, 0, d), 2);
 	overlay_free(o);
 	peertable_free(t);
 }

@@ -10,6 +10,8 @@
 #define SEC 1000LL
 #define T0 (1700000000000LL) /* a fixed wall-clock start, ms */
 
+static const struct cm_hash_key test_key = {7, 8};
+
 static struct peertable_config
 cfg_small(void)
 {
@@ -29,7 +31,7 @@ table_new(size_t max)
 	struct peertable *t;
 
 	c.max_entries = max;
-	t = peertable_new(&c, "self@example.com");
+	t = peertable_new(&c, &test_key, "self@example.com");
 	ck_assert_ptr_nonnull(t);
 	return t;
 }
@@ -93,7 +95,7 @@ apply(struct peertable *t, struct recspec sp, int64_t now)
 	enum peertable_result r;
 
 	make_rec(&s, sp);
-	r = peertable_apply(t, &s, fp(sp.email, 0), now, NULL);
+	r = peertable_apply(t, &s, fp(sp.email, 0), now);
 	cm_signed_record_clear(&s);
 	return r;
 }
@@ -183,7 +185,7 @@ START_TEST(test_peertable_apply_pin_mismatch_refused)
 	apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "r1", "10.0.0.1"}, T0);
 	make_rec(&s, (struct recspec){"a@example.com", 9, T0, true, false, false, "evil",
 				      "10.6.6.6"});
-	ck_assert_int_eq(peertable_apply(t, &s, fp("a@example.com", 1), T0, NULL),
+	ck_assert_int_eq(peertable_apply(t, &s, fp("a@example.com", 1), T0),
 			 PEERTABLE_PIN_MISMATCH);
 	ck_assert_int_eq(peertable_get(t, "a@example.com")->rec.record.seq, 1);
 	cm_signed_record_clear(&s);
@@ -196,13 +198,13 @@ START_TEST(test_peertable_pin_without_record_guards_first_record)
 	struct peertable *t = table_new(100);
 	struct cm_signed_record s;
 
-	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 0)), 0);
-	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 0)), 0);
-	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 1)), -1);
+	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 0), false), 0);
+	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 0), false), 0);
+	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 1), false), -1);
 	make_rec(&s, (struct recspec){"b@example.com", 1, T0, true, false, false, "r", "10.0.0.2"});
-	ck_assert_int_eq(peertable_apply(t, &s, fp("b@example.com", 1), T0, NULL),
+	ck_assert_int_eq(peertable_apply(t, &s, fp("b@example.com", 1), T0),
 			 PEERTABLE_PIN_MISMATCH);
-	ck_assert_int_eq(peertable_apply(t, &s, fp("b@example.com", 0), T0, NULL),
+	ck_assert_int_eq(peertable_apply(t, &s, fp("b@example.com", 0), T0),
 			 PEERTABLE_INSERTED);
 	cm_signed_record_clear(&s);
 	ck_assert_int_eq(peertable_remove(t, "b@example.com"), 0);
@@ -225,23 +227,19 @@ START_TEST(test_peertable_apply_self_ignored)
 }
 END_TEST
 
-START_TEST(test_peertable_apply_strips_addresses_of_silent_record)
+START_TEST(test_peertable_apply_refuses_silent_record_with_addresses)
 {
 	struct peertable *t = table_new(100);
 	struct cm_signed_record s;
-	size_t stripped = 0;
-	struct cm_peer_info info;
 
+	/* Its signed text carries the addresses: stripping the parsed copy would not hide them. */
 	make_rec(&s, (struct recspec){"s@example.com", 1, T0, false, false, false, "r1",
 				      "192.168.7.7"});
-	ck_assert_int_eq(peertable_apply(t, &s, fp("s@example.com", 0), T0, &stripped),
-			 PEERTABLE_INSERTED);
-	ck_assert_uint_eq(stripped, 1);
-	ck_assert_uint_eq(peertable_get(t, "s@example.com")->rec.record.socket_addresses.len, 0);
-	ck_assert_int_eq(peertable_entry_info(t, peertable_get(t, "s@example.com"), T0, &info), 0);
-	ck_assert_uint_eq(info.socket_addresses.len, 0);
-	ck_assert_int_eq(info.port, 0);
-	cm_peer_info_clear(&info);
+	ck_assert_int_eq(peertable_apply(t, &s, fp("s@example.com", 0), T0), PEERTABLE_INVALID);
+	ck_assert_int_eq(peertable_restore(t, &s, fp("s@example.com", 0), T0, T0, T0),
+			 PEERTABLE_INVALID);
+	ck_assert_ptr_null(peertable_get(t, "s@example.com"));
+	ck_assert_uint_eq(peertable_stats(t)->refused_silent, 2);
 	cm_signed_record_clear(&s);
 	peertable_free(t);
 }
@@ -275,7 +273,8 @@ START_TEST(test_peertable_entry_status_stale_then_expire_removes)
 	ck_assert_uint_eq(peertable_expire(t, T0 + 300 * SEC), 0);
 	ck_assert_uint_eq(peertable_expire(t, T0 + 301 * SEC), 1);
 	ck_assert_ptr_null(peertable_get(t, "a@example.com"));
-	ck_assert_ptr_null(peertable_pinned(t, "a@example.com"));
+	/* The pin outlives the entry: a later record must still match it. */
+	ck_assert_str_eq(peertable_pinned(t, "a@example.com"), fp("a@example.com", 0));
 	peertable_free(t);
 }
 END_TEST
@@ -416,6 +415,10 @@ START_TEST(test_peertable_apply_full_keeps_bootstrap_and_own_repository_hosts)
 	cm_repolist_clear(&own);
 	apply(t, (struct recspec){"boot@example.com", 1, T0, true, true, false, "x", "10.0.0.1"},
 	      T0);
+	/* Bootstrap peers earn protection once a trusted server attests them. */
+	ck_assert_int_eq(peertable_attest(t, "boot@example.com", fp("boot@example.com", 0), T0), 0);
+	ck_assert_int_eq(peertable_attest(t, "boot2@example.com", fp("boot2@example.com", 0), T0),
+			 0);
 	apply(t, (struct recspec){"host@example.com", 1, T0, true, false, false, "mine",
 				  "10.0.0.2"},
 	      T0);
@@ -428,13 +431,17 @@ START_TEST(test_peertable_apply_full_keeps_bootstrap_and_own_repository_hosts)
 			 PEERTABLE_FULL);
 	ck_assert_ptr_nonnull(peertable_get(t, "boot@example.com"));
 	ck_assert_ptr_nonnull(peertable_get(t, "host@example.com"));
-	/* A protected newcomer displaces the worst protected entry. */
+	/*
+	 * An attested newcomer displaces the host: hosting our repository is a
+	 * claim, which ranks below an attested bootstrap peer whatever the scores.
+	 */
 	peertable_note_rtt(t, "host@example.com", 10);
 	ck_assert_int_eq(apply(t, (struct recspec){"boot2@example.com", 1, T0, true, true, false,
 						   "y", "10.0.0.4"},
 			       T0),
 			 PEERTABLE_INSERTED);
-	ck_assert_ptr_null(peertable_get(t, "boot@example.com"));
+	ck_assert_ptr_null(peertable_get(t, "host@example.com"));
+	ck_assert_ptr_nonnull(peertable_get(t, "boot@example.com"));
 	peertable_free(t);
 }
 END_TEST
@@ -568,6 +575,349 @@ START_TEST(test_peertable_remove_many_keeps_lookups_right)
 		else
 			ck_assert_ptr_nonnull(peertable_get(t, email));
 	}
+	peertable_free(t);
+}
+END_TEST
+
+/* Makes room in a full table: email scores worst (a slow RTT), so it is the next to go. */
+static void
+worst(struct peertable *t, const char *email)
+{
+	ck_assert_int_eq(peertable_note_rtt(t, email, 1999), 0);
+}
+
+static void
+flood_email(char *buf, size_t len, int i)
+{
+	snprintf(buf, len, "sybil%d@example.com", i);
+}
+
+START_TEST(test_peertable_pin_survives_eviction_of_its_entry)
+{
+	struct peertable *t = table_new(2);
+	char email[64];
+
+	apply(t, (struct recspec){"real@example.com", 1, T0, true, false, false, "r", "10.0.0.1"},
+	      T0);
+	worst(t, "real@example.com");
+	/* Fresh identities that claim is_bootstrap push the real peer out. */
+	for (int i = 0; i < 3; i++) {
+		flood_email(email, sizeof(email), i);
+		ck_assert_int_eq(apply(t, (struct recspec){email, 1, T0, true, true, false, "r",
+							   "10.6.6.6"},
+				       T0),
+				 PEERTABLE_INSERTED);
+		worst(t, email);
+	}
+	ck_assert_ptr_null(peertable_get(t, "real@example.com"));
+	/* The email is still held to its certificate: another one is refused. */
+	ck_assert_str_eq(peertable_pinned(t, "real@example.com"), fp("real@example.com", 0));
+	{
+		struct cm_signed_record s;
+
+		make_rec(&s, (struct recspec){"real@example.com", 9, T0, true, false, false, "r",
+					      "10.6.6.6"});
+		ck_assert_int_eq(peertable_apply(t, &s, fp("real@example.com", 1), T0),
+				 PEERTABLE_PIN_MISMATCH);
+		ck_assert_int_eq(peertable_apply(t, &s, fp("real@example.com", 0), T0),
+				 PEERTABLE_INSERTED);
+		cm_signed_record_clear(&s);
+	}
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_unattested_bootstrap_claim_earns_no_protection)
+{
+	struct peertable *t = table_new(2);
+
+	apply(t, (struct recspec){"good@example.com", 1, T0, true, false, false, "r", "10.0.0.1"},
+	      T0);
+	apply(t, (struct recspec){"claim@example.com", 1, T0, true, true, false, "r", "10.0.0.2"},
+	      T0);
+	peertable_note_rtt(t, "good@example.com", 20);
+	worst(t, "claim@example.com");
+	/* The claim alone protects nothing: the worst entry goes, whatever it says. */
+	ck_assert_int_eq(apply(t, (struct recspec){"new@example.com", 1, T0, true, false, false, "r",
+						   "10.0.0.3"},
+			       T0),
+			 PEERTABLE_INSERTED);
+	ck_assert_ptr_null(peertable_get(t, "claim@example.com"));
+	ck_assert_ptr_nonnull(peertable_get(t, "good@example.com"));
+	ck_assert_uint_eq(peertable_stats(t)->evicted, 1);
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_entry_bootstrap_needs_attestation_with_its_certificate)
+{
+	struct peertable *t = table_new(10);
+	const struct peertable_entry *e;
+
+	apply(t, (struct recspec){"b@example.com", 1, T0, true, true, false, "r", "10.0.0.1"}, T0);
+	apply(t, (struct recspec){"p@example.com", 1, T0, true, false, false, "r", "10.0.0.2"}, T0);
+	e = peertable_get(t, "b@example.com");
+	ck_assert(!peertable_entry_bootstrap(t, e, T0));
+	/* Listed with another certificate: not this peer. */
+	ck_assert_int_eq(peertable_attest(t, "b@example.com", fp("b@example.com", 1), T0), 0);
+	ck_assert(!peertable_entry_bootstrap(t, e, T0));
+	ck_assert_int_eq(peertable_attest(t, "b@example.com", fp("b@example.com", 0), T0), 0);
+	ck_assert(peertable_entry_bootstrap(t, e, T0));
+	/* The listing vouches for attest_ms, then the claim is a claim again. */
+	ck_assert(!peertable_entry_bootstrap(t, e, T0 + cfg_small().attest_ms));
+	/* Listed, but its record does not say bootstrap (it stopped broadcasting): not one. */
+	ck_assert_int_eq(peertable_attest(t, "p@example.com", fp("p@example.com", 0), T0), 0);
+	ck_assert(!peertable_entry_bootstrap(t, peertable_get(t, "p@example.com"), T0));
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_attested_set_is_bounded)
+{
+	struct peertable *t = table_new(10);
+	char email[64];
+
+	for (int i = 0; i < PEERTABLE_MAX_ATTESTED + 50; i++) {
+		flood_email(email, sizeof(email), i);
+		ck_assert_int_eq(peertable_attest(t, email, fp(email, 0), T0 + i), 0);
+	}
+	/* The newest stay; the ones that would expire first made room. */
+	flood_email(email, sizeof(email), PEERTABLE_MAX_ATTESTED + 49);
+	apply(t, (struct recspec){email, 1, T0, true, true, false, "r", "10.0.0.1"}, T0);
+	ck_assert(peertable_entry_bootstrap(t, peertable_get(t, email), T0 + 2000));
+	flood_email(email, sizeof(email), 0);
+	apply(t, (struct recspec){email, 1, T0, true, true, false, "r", "10.0.0.1"}, T0);
+	ck_assert(!peertable_entry_bootstrap(t, peertable_get(t, email), T0 + 2000));
+	peertable_free(t);
+}
+END_TEST
+
+/* Inserts email, connects and disconnects it (its pin is verified), and makes it the worst. */
+static void
+met_directly(struct peertable *t, const char *email)
+{
+	ck_assert_int_eq(apply(t, (struct recspec){email, 1, T0, true, false, false, "r",
+						   "10.0.0.1"},
+			       T0),
+			 PEERTABLE_INSERTED);
+	ck_assert_int_eq(peertable_set_connected(t, email, true, T0), 0);
+	ck_assert_int_eq(peertable_set_connected(t, email, false, T0), 0);
+	worst(t, email);
+}
+
+START_TEST(test_peertable_pin_store_full_drops_the_oldest_unentried_pin)
+{
+	/* One entry, so PEERTABLE_PINS_PER_ENTRY pins. */
+	struct peertable *t = table_new(1);
+	char email[64];
+
+	for (int i = 0; i < 5; i++) {
+		flood_email(email, sizeof(email), i);
+		ck_assert_int_eq(apply(t, (struct recspec){email, 1, T0, true, false, false, "r",
+							   "10.0.0.1"},
+				       T0),
+				 PEERTABLE_INSERTED);
+		worst(t, email);
+	}
+	ck_assert_ptr_null(peertable_pinned(t, "sybil0@example.com"));
+	ck_assert_ptr_nonnull(peertable_pinned(t, "sybil3@example.com"));
+	ck_assert_ptr_nonnull(peertable_pinned(t, "sybil4@example.com"));
+	ck_assert_uint_eq(peertable_stats(t)->pins_dropped, 5 - PEERTABLE_PINS_PER_ENTRY);
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_verified_pin_never_gives_way_to_unverified_ones)
+{
+	struct peertable *t = table_new(2);
+	char email[64];
+
+	met_directly(t, "real@example.com");
+	/* One a second: the table ranks its eviction candidates a batch at a time. */
+	for (int i = 0; i < 50; i++) {
+		flood_email(email, sizeof(email), i);
+		ck_assert_int_eq(apply(t, (struct recspec){email, 1, T0, true, true, false, "r",
+							   "10.0.0.1"},
+				       T0 + i * SEC),
+				 PEERTABLE_INSERTED);
+		worst(t, email);
+	}
+	ck_assert_str_eq(peertable_pinned(t, "real@example.com"), fp("real@example.com", 0));
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_pin_store_of_verified_pins_refuses_unverified_newcomers)
+{
+	struct peertable *t = table_new(1);
+
+	/* Two pins proven by direct contact, their entries gone: the store (2) is full. */
+	ck_assert_int_eq(peertable_pin(t, "v1@example.com", fp("v1@example.com", 0), true), 0);
+	ck_assert_int_eq(peertable_pin(t, "v2@example.com", fp("v2@example.com", 0), true), 0);
+	ck_assert_int_eq(apply(t, (struct recspec){"x@example.com", 1, T0, true, false, false, "r",
+						   "10.0.0.1"},
+			       T0),
+			 PEERTABLE_FULL);
+	ck_assert_ptr_nonnull(peertable_pinned(t, "v1@example.com"));
+	ck_assert_ptr_nonnull(peertable_pinned(t, "v2@example.com"));
+	ck_assert_uint_eq(peertable_stats(t)->pins_refused, 1);
+	/* A verified pin may still replace the oldest verified orphan. */
+	ck_assert_int_eq(peertable_pin(t, "v3@example.com", fp("v3@example.com", 0), true), 0);
+	ck_assert_ptr_null(peertable_pinned(t, "v1@example.com"));
+	peertable_free(t);
+}
+END_TEST
+
+/* fn of each_hosting: counts, and collects emails into a comma list. */
+static bool
+collect(const struct peertable_entry *e, void *arg)
+{
+	char *out = arg;
+
+	strcat(out, e->rec.record.email);
+	strcat(out, ",");
+	return true;
+}
+
+START_TEST(test_peertable_repository_lookup_costs_the_matches_not_the_table)
+{
+	struct peertable *t = table_new(5000);
+	const char *names[CM_MAX_REPOSITORIES];
+	char email[64], repos[64], (*asked)[32] = calloc(CM_MAX_REPOSITORIES, 32), got[256] = "";
+	uint64_t before;
+
+	for (int i = 0; i < 2000; i++) {
+		snprintf(email, sizeof(email), "p%d@example.com", i);
+		snprintf(repos, sizeof(repos), "common,r%d,s%d", i, i % 3);
+		apply(t, (struct recspec){email, 1, T0, true, false, false, repos, "10.0.0.1"}, T0);
+	}
+	/* 256 names, one of them hosted by 2 entries, one twice. */
+	for (int i = 0; i < CM_MAX_REPOSITORIES; i++) {
+		snprintf(asked[i], 32, "absent%d", i);
+		names[i] = asked[i];
+	}
+	names[7] = "r17";
+	names[8] = "r1700";
+	names[9] = "r17";
+	before = peertable_stats(t)->index_visits;
+	peertable_each_hosting(t, names, CM_MAX_REPOSITORIES, collect, got);
+	ck_assert_uint_eq(peertable_stats(t)->index_visits - before, 2);
+	ck_assert(strstr(got, "p17@example.com,") != NULL && strstr(got, "p1700@example.com,"));
+	/* An entry hosting several names is visited once. */
+	names[10] = "s2";
+	names[11] = "common";
+	before = peertable_stats(t)->index_visits;
+	ck_assert_uint_eq(peertable_entry_marked(peertable_get(t, "p5@example.com"),
+						 peertable_mark_hosting(t, names, 12)),
+			  true);
+	ck_assert_uint_eq(peertable_stats(t)->index_visits - before, 2000);
+	free(asked);
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_repository_index_follows_replace_evict_expire_remove)
+{
+	struct peertable *t = table_new(3);
+	const char *alpha[] = {"alpha"}, *beta[] = {"beta"};
+	char got[256];
+
+	apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "alpha,x", "10.0.0.1"},
+	      T0);
+	apply(t, (struct recspec){"b@example.com", 1, T0, true, false, false, "alpha", "10.0.0.2"},
+	      T0);
+	apply(t, (struct recspec){"c@example.com", 1, T0, true, false, false, "alpha", "10.0.0.3"},
+	      T0);
+	/* a now hosts beta instead. */
+	apply(t, (struct recspec){"a@example.com", 2, T0, true, false, false, "beta", "10.0.0.1"},
+	      T0);
+	got[0] = '\0';
+	peertable_each_hosting(t, beta, 1, collect, got);
+	ck_assert_str_eq(got, "a@example.com,");
+	ck_assert_ptr_null(strstr(got, "b@"));
+	/* b removed, c evicted by d. */
+	ck_assert_int_eq(peertable_remove(t, "b@example.com"), 0);
+	apply(t, (struct recspec){"e@example.com", 1, T0, true, false, false, "x", "10.0.0.5"}, T0);
+	worst(t, "c@example.com");
+	apply(t, (struct recspec){"d@example.com", 1, T0 + SEC, true, false, false, "alpha",
+				  "10.0.0.4"},
+	      T0 + SEC);
+	ck_assert_ptr_null(peertable_get(t, "c@example.com"));
+	got[0] = '\0';
+	peertable_each_hosting(t, alpha, 1, collect, got);
+	ck_assert_str_eq(got, "d@example.com,");
+	/* Expiry leaves the index empty. */
+	ck_assert_uint_eq(peertable_expire(t, T0 + 400 * SEC), 3);
+	got[0] = '\0';
+	peertable_each_hosting(t, alpha, 1, collect, got);
+	peertable_each_hosting(t, beta, 1, collect, got);
+	ck_assert_str_eq(got, "");
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_bounded_in_bytes_evicts_the_worst)
+{
+	struct peertable_config c = cfg_small();
+	struct peertable *t;
+	char email[64];
+
+	/* Records of about 30 KiB of signed text against a 256 KiB bound. */
+	c.max_entries = 1000;
+	c.max_bytes = 256 * 1024;
+	t = peertable_new(&c, &test_key, "self@example.com");
+	for (int i = 0; i < 40; i++) {
+		struct cm_signed_record s;
+
+		snprintf(email, sizeof(email), "p%d@example.com", i);
+		make_rec(&s, (struct recspec){email, 1, T0, true, false, false, "a,b,c", "10.0.0.1"});
+		free(s.canonical);
+		s.canonical = malloc(30 * 1024);
+		memset(s.canonical, 'x', 30 * 1024 - 1);
+		s.canonical[30 * 1024 - 1] = '\0';
+		ck_assert_int_eq(peertable_apply(t, &s, fp(email, 0), T0), PEERTABLE_INSERTED);
+		worst(t, email);
+		cm_signed_record_clear(&s);
+		ck_assert_uint_le(peertable_stats(t)->bytes, c.max_bytes);
+	}
+	ck_assert_uint_lt(peertable_count(t), 10);
+	ck_assert_uint_gt(peertable_stats(t)->evicted, 30);
+	ck_assert_ptr_nonnull(peertable_get(t, "p39@example.com"));
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_flood_into_a_full_table_ranks_once_per_batch)
+{
+	struct peertable *t = table_new(1000);
+	char email[64];
+	uint64_t before;
+
+	for (int i = 0; i < 1000; i++) {
+		snprintf(email, sizeof(email), "old%d@example.com", i);
+		apply(t, (struct recspec){email, 1, T0, true, false, false, "r", "10.0.0.1"}, T0);
+		worst(t, email);
+	}
+	/* Newcomers that each push out an old entry: one walk of the table per batch. */
+	before = peertable_stats(t)->rankings;
+	for (int i = 0; i < 1000; i++) {
+		flood_email(email, sizeof(email), i);
+		ck_assert_int_eq(apply(t, (struct recspec){email, 1, T0, true, true, false, "r",
+							   "10.0.0.1"},
+				       T0),
+				 PEERTABLE_INSERTED);
+	}
+	ck_assert_uint_le(peertable_stats(t)->rankings - before, 1000 / 64 + 2);
+	/* Newcomers that tie with the worst are refused without walking again. */
+	before = peertable_stats(t)->rankings;
+	for (int i = 1000; i < 2000; i++) {
+		flood_email(email, sizeof(email), i);
+		ck_assert_int_eq(apply(t, (struct recspec){email, 1, T0, true, true, false, "r",
+							   "10.0.0.1"},
+				       T0),
+				 PEERTABLE_FULL);
+	}
+	ck_assert_uint_le(peertable_stats(t)->rankings - before, 1);
 	peertable_free(t);
 }
 END_TEST

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "daemon/store.h"
+#include "fb/codec.h"
 #include "fb/identity.h"
 #include "fb/timeutil.h"
 #include "check_main.h"
@@ -53,7 +54,7 @@ apply_signed(struct peertable *t, struct cm_identity *id, int64_t issued_ms, int
 	ck_assert_int_eq(cm_repolist_append(&r.repositories, "linux", NULL), 0);
 	ck_assert_msg(cm_record_sign(&r, id, &s, &e) == 0, "%s", e.msg);
 	ck_assert_msg(cm_record_verify(&s, fingerprint, &e) == 0, "%s", e.msg);
-	ck_assert_int_eq(peertable_apply(t, &s, fingerprint, now_ms, NULL), PEERTABLE_INSERTED);
+	ck_assert_int_eq(peertable_apply(t, &s, fingerprint, now_ms), PEERTABLE_INSERTED);
 	cm_signed_record_clear(&s);
 	cm_peer_record_clear(&r);
 }
@@ -229,6 +230,129 @@ START_TEST(test_pa_store_load_skips_entries_expired_since_saved)
 	ck_assert_int_eq(pa_store_load(store_path, loaded, now + tc.expire_ms + SEC, &skipped), 0);
 	ck_assert_uint_eq(skipped, 2);
 	ck_assert_uint_eq(peertable_count(loaded), 0);
+	peertable_free(saved);
+	peertable_free(loaded);
+}
+END_TEST
+
+START_TEST(test_pa_store_pins_outlive_their_entries_across_a_restart)
+{
+	int64_t now = cm_time_wall_ms();
+	struct peertable *saved = tu_peertable(), *loaded = tu_peertable();
+	struct cm_identity *real = tu_identity("real@example.com"), *other;
+	const char *fp_real;
+
+	/* real was met directly (a verified pin), then its entry went (evicted or expired). */
+	apply_signed(saved, real, now - SEC, now);
+	fp_real = peertable_pinned(saved, "real@example.com");
+	ck_assert_int_eq(peertable_set_connected(saved, "real@example.com", true, now), 0);
+	ck_assert_int_eq(peertable_set_connected(saved, "real@example.com", false, now), 0);
+	ck_assert_int_eq(peertable_expire(saved, now + 1000000 * SEC), 1);
+	ck_assert_ptr_null(peertable_get(saved, "real@example.com"));
+	ck_assert_int_eq(pa_store_save(store_path, saved, now), 0);
+	ck_assert_int_eq(pa_store_load(store_path, loaded, now, NULL), 0);
+	ck_assert_str_eq(peertable_pinned(loaded, "real@example.com"), fp_real);
+	/* After the restart, someone else's certificate for that email is still refused. */
+	other = tu_identity("real@example.com");
+	{
+		struct peertable *probe = tu_peertable();
+		const char *fp_other;
+
+		apply_signed(probe, other, now - SEC, now);
+		fp_other = peertable_pinned(probe, "real@example.com");
+		ck_assert_str_ne(fp_other, fp_real);
+		ck_assert_int_eq(peertable_apply(loaded, &peertable_get(probe, "real@example.com")->rec,
+						 fp_other, now),
+				 PEERTABLE_PIN_MISMATCH);
+		peertable_free(probe);
+	}
+	cm_identity_free(real);
+	cm_identity_free(other);
+	peertable_free(saved);
+	peertable_free(loaded);
+}
+END_TEST
+
+static void
+make_silent_with_address(json_t *doc)
+{
+	json_t *rec = json_object_get(json_object_get(peer_at(doc, 0), "signed"), "record");
+
+	ck_assert_ptr_nonnull(rec);
+	json_object_set_new(rec, "is_broadcasting", json_false());
+}
+
+START_TEST(test_pa_store_load_refuses_silent_record_with_addresses)
+{
+	int64_t now = cm_time_wall_ms();
+	struct peertable *saved = tu_peertable(), *loaded = tu_peertable();
+	struct cm_identity *id = tu_identity("silent@example.com");
+	struct cm_peer_record r = {0};
+	struct cm_signed_record s;
+	char fingerprint[CM_FINGERPRINT_LEN + 1];
+	struct cm_err e = {0};
+	size_t skipped = 0;
+
+	/* A silent record whose signed text lists an address (a non-conforming signer). */
+	r.email = strdup("silent@example.com");
+	r.peer_id = strdup("7c6d5e4f-3a2b-4c1d-8e9f-0a1b2c3d4e5f");
+	r.seq = 3;
+	r.issued_at_ms = now - SEC;
+	r.is_broadcasting = true;
+	r.port = 7443;
+	r.capabilities.max_peers = 8;
+	cm_strlist_append(&r.socket_addresses, "192.0.2.7");
+	ck_assert_int_eq(cm_record_sign(&r, id, &s, &e), 0);
+	ck_assert_int_eq(cm_record_verify(&s, fingerprint, &e), 0);
+	ck_assert_int_eq(peertable_apply(saved, &s, fingerprint, now), PEERTABLE_INSERTED);
+	ck_assert_int_eq(pa_store_save(store_path, saved, now), 0);
+	/* Re-signed after the edit, so only the privacy rule can refuse it. */
+	edit_store(make_silent_with_address);
+	{
+		json_error_t jerr;
+		json_t *doc = json_load_file(store_path, 0, &jerr);
+		json_t *sig = json_object_get(peer_at(doc, 0), "signed");
+		struct cm_signed_record rs;
+
+		ck_assert_int_eq(cm_signed_record_decode(sig, &rs, &e), 0);
+		free(rs.signature);
+		ck_assert_int_eq(cm_identity_sign(id, rs.canonical, strlen(rs.canonical),
+						  &rs.signature, &e),
+				 0);
+		json_object_set_new(sig, "signature", json_string(rs.signature));
+		ck_assert_int_eq(json_dump_file(doc, store_path, JSON_COMPACT), 0);
+		cm_signed_record_clear(&rs);
+		json_decref(doc);
+	}
+	ck_assert_int_eq(pa_store_load(store_path, loaded, now, &skipped), 0);
+	ck_assert_uint_eq(skipped, 1);
+	ck_assert_ptr_null(peertable_get(loaded, "silent@example.com"));
+	cm_signed_record_clear(&s);
+	cm_peer_record_clear(&r);
+	cm_identity_free(id);
+	peertable_free(saved);
+	peertable_free(loaded);
+}
+END_TEST
+
+START_TEST(test_pa_store_save_stops_at_its_cap_and_keeps_what_fits)
+{
+	int64_t now = cm_time_wall_ms();
+	struct peertable *saved = saved_table(3, now), *loaded = tu_peertable();
+	struct stat st;
+	int restored;
+
+	/* Room for the pins and about one entry and a half. */
+	ck_assert_int_eq(pa_store_save_max(store_path, saved, now, 6500), 0);
+	ck_assert_int_eq(stat(store_path, &st), 0);
+	ck_assert_int_le(st.st_size, 6500);
+	restored = pa_store_load(store_path, loaded, now, NULL);
+	ck_assert_int_ge(restored, 1);
+	ck_assert_int_lt(restored, 3);
+	/* Every pin is kept, also those of the entries left out. */
+	ck_assert_ptr_nonnull(peertable_pinned(loaded, "alice@example.com"));
+	ck_assert_ptr_nonnull(peertable_pinned(loaded, "bob@example.com"));
+	ck_assert_ptr_nonnull(peertable_pinned(loaded, "carol@example.com"));
 	peertable_free(saved);
 	peertable_free(loaded);
 }

@@ -94,7 +94,7 @@ add_peer_cfg(bool broadcasting, bool bootstrap, const char *repo,
 	p->id = tu_identity(email);
 	snprintf(p->fp, sizeof(p->fp), "%s", cm_cert_fingerprint(cm_identity_cert(p->id)));
 	peertable_config_default(&tc);
-	p->t = peertable_new(&tc, email);
+	p->t = peertable_new(&tc, &ecfg->hash_key, email);
 	p->e = engine_new(ecfg, p->t, p->id);
 	ck_assert_ptr_nonnull(p->e);
 	p->broadcasting = broadcasting;

@@ -69,8 +69,10 @@ tu_peertable(void)
 	struct peertable_config c;
 	struct peertable *t;
 
+	static const struct cm_hash_key key = {5, 6};
+
 	peertable_config_default(&c);
-	t = peertable_new(&c, "self@example.com");
+	t = peertable_new(&c, &key, "self@example.com");
 	ck_assert_ptr_nonnull(t);
 	return t;
 }

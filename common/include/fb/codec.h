@@ -173,7 +173,9 @@ CM_CODEC_DECLARE(peer_infolist, struct cm_peer_infolist);
 CM_CODEC_DECLARE(broadcast_request, struct cm_broadcast_request);
 /* One peers[] item of peers.json; rec is checked as a signed record with its certificate. */
 CM_CODEC_DECLARE(store_entry, struct cm_store_entry);
-/* peers.json: version must be CM_PEER_STORE_VERSION; peers is kept as a JSON array. */
+/* One pins[] item of peers.json. */
+CM_CODEC_DECLARE(store_pin, struct cm_store_pin);
+/* peers.json: version must be CM_PEER_STORE_VERSION; peers and pins are kept as JSON arrays. */
 CM_CODEC_DECLARE(peer_store, struct cm_peer_store);
 /* What the topology tool reads of PeerInfo arrays: {email?, state?}. */
 CM_CODEC_DECLARE(peer_linklist, struct cm_peer_linklist);

@@ -369,14 +369,24 @@ struct cm_store_entrylist {
 	size_t len;
 };
 
+/* One pins[] item of the peer store: a pin kept apart from the entries. */
+struct cm_store_pin {
+	char *email;
+	char *fingerprint;
+	bool verified; /* proven by direct contact */
+};
+
 /*
- * The peer store document {version, saved_at, peers}. Decoding keeps peers as
- * the JSON array it is (a bad item is skipped, not the whole file).
+ * The peer store document {version, saved_at, peers, pins?}. Decoding keeps
+ * peers and pins as the JSON arrays they are (a bad item is skipped, not the
+ * whole file).
  */
 struct cm_peer_store {
 	int version;
 	int64_t saved_at_ms;
 	struct json_t *peers;
+	bool has_pins;
+	struct json_t *pins;
 };
 
 /* What the topology tool reads of a PeerInfo: {email?, state?}, nothing checked. */

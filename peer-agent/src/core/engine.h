@@ -74,7 +74,13 @@ struct engine_config {
 	struct engine_rate rate_overdraft;
 	int max_bad_signatures;     /* 3: records failing their signature before a session is closed */
 	size_t answer_max_bytes;    /* 255 KiB: records of one answer (one frame, at least one record) */
-	struct cm_hash_key hash_key; /* keys the seen-id set: zero by default, the daemon's random */
+	/*
+	 * Keys the seen-id set, whose ids the network chooses. Zero by default,
+	 * for tests and the simulator (runs that repeat); a process on a network
+	 * must set a random one (the daemon: cm_random_hash_key, shared with the
+	 * table's peertable_new).
+	 */
+	struct cm_hash_key hash_key;
 };
 
 void engine_config_default(struct engine_config *cfg);
@@ -135,7 +141,7 @@ struct engine_stats {
 	uint64_t records_applied;                 /* inserted or replaced table entries */
 	uint64_t forwarded;                       /* announcement frames forwarded */
 	uint64_t sent;                            /* every frame queued for sending */
-	uint64_t stripped_addresses;              /* addresses dropped from silent records */
+	uint64_t stripped_addresses;              /* silent records refused: they carried addresses */
 	uint64_t anti_entropy_rounds;
 	uint64_t requests_answered;
 	uint64_t closed_rate;          /* sessions closed for staying over their rate */

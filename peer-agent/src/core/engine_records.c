@@ -231,10 +231,8 @@ enum engine_verdict
 eng_apply_record(struct engine *e, const struct cm_signed_record *rec, const char *fp,
 		 int64_t now_ms)
 {
-	size_t stripped = 0;
-	enum peertable_result r = peertable_apply(e->table, rec, fp, now_ms, &stripped);
+	enum peertable_result r = peertable_apply(e->table, rec, fp, now_ms);
 
-	e->stats.stripped_addresses += stripped;
 	switch (r) {
 	case PEERTABLE_INSERTED:
 	case PEERTABLE_REPLACED:
@@ -250,6 +248,9 @@ eng_apply_record(struct engine *e, const struct cm_signed_record *rec, const cha
 		return ENGINE_DROP_EXPIRED;
 	case PEERTABLE_PIN_MISMATCH:
 		return ENGINE_DROP_PIN;
+	case PEERTABLE_INVALID:
+		e->stats.stripped_addresses++;
+		return ENGINE_DROP_INVALID;
 	case PEERTABLE_ERROR:
 		break;
 	}

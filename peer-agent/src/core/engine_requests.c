@@ -143,6 +143,7 @@ eng_pending_expire(struct engine *e, int64_t now_ms)
 
 /* What a requester may receive: the sharing rules, repositories, the digest. */
 struct answer_filter {
+	const struct peertable *table;
 	bool requester_broadcasting;
 	const char *requester_email;
 	const struct cm_strlist *repos;
@@ -153,34 +154,63 @@ struct answer_filter {
 	int64_t now_ms;
 	int64_t expire_ms;
 	int64_t issued_after_ms; /* 0: any */
+	bool any_repo;           /* no repository named */
+	uint64_t mark;           /* else: peertable_mark_hosting's mark of the hosts */
 };
 
+/* The rules every answered record meets, whoever it is about. */
 static bool
 record_passes(const struct cm_signed_record *rec, const struct answer_filter *f)
 {
 	const struct cm_peer_record *r = &rec->record;
-	bool any = f->repos == NULL || f->repos->len == 0;
 
-	/* A silent requester learns bootstrap peers only. */
-	if (!f->requester_broadcasting && !r->is_bootstrap)
-		return false;
 	if (f->requester_email != NULL && strcmp(r->email, f->requester_email) == 0)
 		return false;
 	if (f->now_ms - r->issued_at_ms > f->expire_ms || r->issued_at_ms < f->issued_after_ms)
-		return false;
-	for (size_t i = 0; !any && i < f->repos->len; i++)
-		for (size_t j = 0; !any && j < r->repositories.len; j++)
-			any = strcmp(r->repositories.items[j].name, f->repos->items[i]) == 0;
-	if (!any)
 		return false;
 	return f->bloom == NULL ||
 	       !bloom_has(f->bloom, f->bloom_bits, f->k, r->email, r->seq, f->seed);
 }
 
+/*
+ * A table entry, repositories aside: for a silent requester only a bootstrap
+ * peer a trusted server attested; a record that merely claims it could be
+ * anyone's, collecting silent peers' addresses.
+ */
+static bool
+entry_allowed(const struct peertable_entry *e, const struct answer_filter *f)
+{
+	if (e->offline)
+		return false;
+	if (!f->requester_broadcasting && !peertable_entry_bootstrap(f->table, e, f->now_ms))
+		return false;
+	return record_passes(&e->rec, f);
+}
+
+/* entry_allowed, and hosts a named repository (the index marked it). */
 static bool
 entry_passes(const struct peertable_entry *e, void *arg)
 {
-	return !e->offline && record_passes(&e->rec, arg);
+	const struct answer_filter *f = arg;
+
+	return (f->any_repo || peertable_entry_marked(e, f->mark)) && entry_allowed(e, f);
+}
+
+/* Gathers entries that pass, up to max. */
+struct gather {
+	const struct answer_filter *f;
+	const struct peertable_entry **out;
+	size_t n, max;
+};
+
+static bool
+gather_passing(const struct peertable_entry *e, void *arg)
+{
+	struct gather *g = arg;
+
+	if (entry_allowed(e, g->f))
+		g->out[g->n++] = e;
+	return g->n < g->max;
 }
 
 /* A rough upper bound of a record's size in a frame (JSON escaping included). */
@@ -242,12 +272,21 @@ send_list(struct engine *e, struct engine_actions *out, uint64_t neighbour,
 	free(batch);
 }
 
-/* Our own record joins an answer when it passes the same filter. */
+/* Our own record joins an answer when it passes the same filter (we know our is_bootstrap). */
 static size_t
 add_self_if_passes(struct engine *e, const struct answer_filter *f,
 		   const struct cm_signed_record **recs, size_t k)
 {
-	if (e->has_self && !e->self.record.leaving && record_passes(&e->self, f))
+	const struct cm_peer_record *r = &e->self.record;
+	bool any = f->any_repo;
+
+	if (!e->has_self || r->leaving || (!f->requester_broadcasting && !r->is_bootstrap) ||
+	    !record_passes(&e->self, f))
+		return k;
+	for (size_t i = 0; !any && i < f->repos->len; i++)
+		for (size_t j = 0; !any && j < r->repositories.len; j++)
+			any = strcmp(r->repositories.items[j].name, f->repos->items[i]) == 0;
+	if (any)
 		recs[k++] = &e->self;
 	return k;
 }
@@ -259,11 +298,13 @@ eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env
 	const struct cm_peer_request *req = &env->payload.request;
 	const struct peertable_entry *requester = peertable_get(e->table, n->email);
 	struct answer_filter f = {
+		.table = e->table,
 		.requester_broadcasting = requester != NULL && requester->rec.record.is_broadcasting,
 		.requester_email = n->email,
 		.repos = &req->repositories,
 		.now_ms = now_ms,
 		.expire_ms = e->cfg.expire_ms,
+		.any_repo = req->repositories.len == 0,
 	};
 	unsigned char *bloom = NULL;
 	size_t max, k = 0, bloom_len = 0;
@@ -290,11 +331,22 @@ eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env
 	entries = calloc(max + 1, sizeof(*entries));
 	recs = calloc(max + 2, sizeof(*recs));
 	if (entries != NULL && recs != NULL) {
+		const char *const *names = (const char *const *)req->repositories.items;
 		size_t ne, fit;
 
 		if (req->has_digest) {
+			if (!f.any_repo)
+				f.mark = peertable_mark_hosting(e->table, names, req->repositories.len);
 			ne = peertable_changes_since(e->table, (uint64_t)req->digest.since, max,
 						     entry_passes, &f, entries, &next);
+		} else if (!f.any_repo) {
+			/* Through the index: the cost is the hosts, not the table. */
+			struct gather g = {&f, entries, 0, max};
+
+			if (max > 0)
+				peertable_each_hosting(e->table, names, req->repositories.len,
+						       gather_passing, &g);
+			ne = g.n;
 		} else {
 			size_t cursor = 0;
 			const struct peertable_entry *pe;

@@ -27,6 +27,7 @@ struct email_backoff {
 struct overlay {
 	struct overlay_config cfg;
 	char *self;
+	bool silent; /* we do not broadcast: dial only attested bootstrap peers */
 	struct cand cands[OVERLAY_MAX_CANDIDATES];
 	size_t ncands;
 	struct email_backoff backoffs[OVERLAY_MAX_BACKOFFS];
@@ -238,6 +239,7 @@ plan_add(struct round *r, const char *email, const struct cm_strlist *addrs, int
 
 struct pick {
 	const struct peertable_entry *e;
+	bool bootstrap; /* attested (peertable_entry_bootstrap) */
 	double score;
 };
 
@@ -246,12 +248,16 @@ pick_cmp(const void *x, const void *y)
 {
 	const struct pick *p = x, *q = y;
 
-	if (p->e->rec.record.is_bootstrap != q->e->rec.record.is_bootstrap)
-		return p->e->rec.record.is_bootstrap ? -1 : 1;
+	if (p->bootstrap != q->bootstrap)
+		return p->bootstrap ? -1 : 1;
 	return p->score > q->score ? -1 : p->score < q->score ? 1 : 0;
 }
 
-/* The best broadcasting peers of the table, is_bootstrap ones first, then by score. */
+/*
+ * The best broadcasting peers of the table, attested bootstrap peers first,
+ * then by score; a silent agent dials attested bootstrap peers only, as its
+ * address reaches whoever it dials.
+ */
 static void
 plan_from_table(struct round *r, const struct peertable *t, int64_t table_now_ms)
 {
@@ -267,6 +273,9 @@ plan_from_table(struct round *r, const struct peertable *t, int64_t table_now_ms
 		if (!rec->is_broadcasting || e->offline || rec->socket_addresses.len == 0 ||
 		    rec->port <= 0 || !dialable(r, rec->email))
 			continue;
+		picks[n].bootstrap = peertable_entry_bootstrap(t, e, table_now_ms);
+		if (r->o->silent && !picks[n].bootstrap)
+			continue;
 		picks[n].e = e;
 		picks[n].score = peertable_entry_score(t, e, table_now_ms);
 		n++;
@@ -278,6 +287,12 @@ plan_from_table(struct round *r, const struct peertable *t, int64_t table_now_ms
 		plan_add(r, rec->email, &rec->socket_addresses, rec->port, picks[i].e->fingerprint);
 	}
 	free(picks);
+}
+
+void
+overlay_set_silent(struct overlay *o, bool silent)
+{
+	o->silent = silent;
 }
 
 size_t

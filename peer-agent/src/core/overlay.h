@@ -2,8 +2,9 @@
  * overlay.h - the dial policy: which peers to dial and when to try again.
  *
  * Bootstrap-listed candidates come first, then the best broadcasting peers the
- * table knows (those marked is_bootstrap first, then by score), a few per
- * round, until `neighbours` sessions exist. A peer whose dial failed waits an
+ * table knows (attested bootstrap peers first, then by score; a silent agent
+ * only attested bootstrap peers), a few per round, until `neighbours`
+ * sessions exist. A peer whose dial failed waits an
  * exponential backoff (1 s doubling to 60 s, jittered) and the next attempt
  * takes its next address. Two sessions with one peer: the one the smaller
  * email dialled survives, on both sides.
@@ -71,6 +72,13 @@ void overlay_free(struct overlay *o);
  */
 int overlay_candidate_set(struct overlay *o, const char *email, const struct cm_strlist *addrs,
 			  int port, const char *fingerprint);
+
+/*
+ * Silent (not broadcasting): from the table, dial only bootstrap peers a
+ * trusted server attested (peertable_entry_bootstrap), never a mere claim.
+ * Off at creation.
+ */
+void overlay_set_silent(struct overlay *o, bool silent);
 
 /* Forgets every candidate (a fresh listing replaces the last). */
 void overlay_candidates_clear(struct overlay *o);

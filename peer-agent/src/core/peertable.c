@@ -10,16 +10,66 @@
 
 #define HOUR_MS 3600000LL
 #define WINDOW_MS (PEERTABLE_BUCKETS * HOUR_MS)
+/*
+ * Eviction candidates: one walk of the table ranks this many of the worst,
+ * used for this long. A flood of newcomers into a full table then costs a walk
+ * per batch, not one per record (a walk of 10,000 entries takes ~2.5 ms).
+ */
+#define EVICT_BATCH 64
+#define EVICT_BATCH_MS 1000
+/* Entries inserted since the ranking join it at most this often. */
+#define EVICT_RERANK_MS 100
 
-/* An entry and its place in the change list (oldest change first). */
+struct repo_bucket;
+
+/* One repository of an entry: the bucket of its name and its place there. */
+struct repo_ref {
+	struct repo_bucket *b;
+	size_t pos;
+};
+
+/* An entry and its place in the change list (oldest change first) and in the index. */
 struct node {
 	struct peertable_entry e; /* first, so an entry pointer is its node */
 	struct node *older, *newer;
+	struct repo_ref *refs; /* one per distinct repository of e.rec */
+	size_t nrefs;
+	size_t bytes;  /* counted in the table's bytes */
+	uint64_t mark; /* the last peertable_mark_hosting that matched it */
 };
 
+/* The entries hosting one repository name; items[i].n->refs[items[i].ref] points back. */
+struct repo_bucket {
+	char *name;
+	struct {
+		struct node *n;
+		size_t ref;
+	} *items;
+	size_t len, cap;
+	uint64_t mark; /* the last lookup that visited it: a name asked twice costs once */
+};
+
+/*
+ * A pinned fingerprint. Pins of emails without an entry are "orphans", on one
+ * of two lists (verified or not), oldest orphaned first: the order they go in.
+ */
 struct pin {
 	char *email;
 	char fingerprint[CM_FINGERPRINT_LEN + 1];
+	bool verified;
+	bool orphan;
+	struct pin *older, *newer;
+};
+
+struct orphans {
+	struct pin *oldest, *newest;
+};
+
+/* A bootstrap server's word that email, with that certificate, is a bootstrap peer. */
+struct attest {
+	char *email;
+	char fingerprint[CM_FINGERPRINT_LEN + 1];
+	int64_t until_ms;
 };
 
 struct peertable {
@@ -27,23 +77,35 @@ struct peertable {
 	char *self_email;
 	struct cm_map *entries; /* email -> struct node *, keyed by the node's own email */
 	struct cm_map *pins;    /* email -> struct pin * */
+	struct cm_map *repos;   /* repository name -> struct repo_bucket * */
+	struct cm_map *attested; /* email -> struct attest * */
+	struct orphans orphans[2]; /* [verified] */
+	size_t max_pins;
 	struct node *oldest, *newest;
 	uint64_t version;
+	uint64_t *mark; /* the lookups' counter: changed by const lookups, so held apart */
 	struct cm_strlist own_repos;
+	struct peertable_stats stats;
+	struct node *victims[EVICT_BATCH]; /* eviction candidates, worst first */
+	size_t nvictims;
+	int64_t victims_at_ms;
+	bool victims_dirty; /* entries were inserted since the ranking */
 };
 
 void
 peertable_config_default(struct peertable_config *cfg)
 {
 	cfg->max_entries = 10000;
+	cfg->max_bytes = 64 * 1024 * 1024;
 	cfg->stale_ms = 9000 * 1000LL;
 	cfg->expire_ms = 10800 * 1000LL;
 	cfg->heartbeat_ms = 30 * 1000LL;
-	cfg->hash_key = (struct cm_hash_key){0, 0};
+	cfg->attest_ms = 10800 * 1000LL;
 }
 
 struct peertable *
-peertable_new(const struct peertable_config *cfg, const char *self_email)
+peertable_new(const struct peertable_config *cfg, const struct cm_hash_key *key,
+	      const char *self_email)
 {
 	struct peertable *t = calloc(1, sizeof(*t));
 
@@ -52,9 +114,13 @@ peertable_new(const struct peertable_config *cfg, const char *self_email)
 	t->cfg = *cfg;
 	if (t->cfg.max_entries == 0)
 		t->cfg.max_entries = 1;
+	t->max_pins = PEERTABLE_PINS_PER_ENTRY * t->cfg.max_entries;
 	if ((t->self_email = strdup(self_email != NULL ? self_email : "")) == NULL ||
-	    (t->entries = cm_map_new(CM_MAP_STR, &t->cfg.hash_key)) == NULL ||
-	    (t->pins = cm_map_new(CM_MAP_STR, &t->cfg.hash_key)) == NULL) {
+	    (t->mark = calloc(1, sizeof(*t->mark))) == NULL ||
+	    (t->entries = cm_map_new(CM_MAP_STR, key)) == NULL ||
+	    (t->pins = cm_map_new(CM_MAP_STR, key)) == NULL ||
+	    (t->repos = cm_map_new(CM_MAP_STR, key)) == NULL ||
+	    (t->attested = cm_map_new(CM_MAP_STR, key)) == NULL) {
 		peertable_free(t);
 		return NULL;
 	}
@@ -66,6 +132,7 @@ node_free(struct node *n)
 {
 	cm_signed_record_clear(&n->e.rec);
 	free(n->e.buckets);
+	free(n->refs);
 	free(n);
 }
 
@@ -74,6 +141,8 @@ peertable_free(struct peertable *t)
 {
 	struct node *n;
 	struct pin *p;
+	struct repo_bucket *b;
+	struct attest *a;
 
 	if (t == NULL)
 		return;
@@ -83,9 +152,21 @@ peertable_free(struct peertable *t)
 		free(p->email);
 		free(p);
 	}
+	for (size_t i = 0; t->repos != NULL && (b = cm_map_next(t->repos, &i)) != NULL;) {
+		free(b->name);
+		free(b->items);
+		free(b);
+	}
+	for (size_t i = 0; t->attested != NULL && (a = cm_map_next(t->attested, &i)) != NULL;) {
+		free(a->email);
+		free(a);
+	}
 	cm_map_free(t->entries);
 	cm_map_free(t->pins);
+	cm_map_free(t->repos);
+	cm_map_free(t->attested);
 	cm_strlist_clear(&t->own_repos);
+	free(t->mark);
 	free(t->self_email);
 	free(t);
 }
@@ -141,35 +222,124 @@ pin_get(const struct peertable *t, const char *email)
 }
 
 static void
-pin_drop(struct peertable *t, const char *email)
+orphan_unlink(struct peertable *t, struct pin *p)
 {
-	struct pin *p = cm_map_del(t->pins, email);
+	struct orphans *o = &t->orphans[p->verified];
 
-	if (p != NULL) {
-		free(p->email);
-		free(p);
-	}
+	if (!p->orphan)
+		return;
+	if (p->older != NULL)
+		p->older->newer = p->newer;
+	else
+		o->oldest = p->newer;
+	if (p->newer != NULL)
+		p->newer->older = p->older;
+	else
+		o->newest = p->older;
+	p->older = p->newer = NULL;
+	p->orphan = false;
 }
 
-int
-peertable_pin(struct peertable *t, const char *email, const char *fingerprint)
+/* Its entry is gone: the pin stays, and queues to be the first to give way. */
+static void
+orphan_link(struct peertable *t, struct pin *p)
 {
-	struct pin *p = pin_get(t, email);
+	struct orphans *o = &t->orphans[p->verified];
 
-	if (p != NULL)
-		return strcmp(p->fingerprint, fingerprint) == 0 ? 0 : -1;
-	if (strlen(fingerprint) != CM_FINGERPRINT_LEN || cm_map_len(t->pins) >= 2 * t->cfg.max_entries)
-		return -1;
-	if ((p = calloc(1, sizeof(*p))) == NULL || (p->email = strdup(email)) == NULL) {
-		free(p);
+	if (p->orphan)
+		return;
+	p->orphan = true;
+	p->older = o->newest;
+	p->newer = NULL;
+	if (o->newest != NULL)
+		o->newest->newer = p;
+	else
+		o->oldest = p;
+	o->newest = p;
+}
+
+static void
+pin_drop(struct peertable *t, struct pin *p)
+{
+	orphan_unlink(t, p);
+	cm_map_del(t->pins, p->email);
+	free(p->email);
+	free(p);
+}
+
+/* Room for one more pin, verified or not: drops the oldest orphan that may go. */
+static int
+pin_room(struct peertable *t, bool verified)
+{
+	struct pin *victim;
+
+	if (cm_map_len(t->pins) < t->max_pins)
+		return 0;
+	victim = t->orphans[false].oldest;
+	if (victim == NULL && verified)
+		victim = t->orphans[true].oldest;
+	if (victim == NULL) {
+		t->stats.pins_refused++;
 		return -1;
 	}
+	pin_drop(t, victim);
+	t->stats.pins_dropped++;
+	return 0;
+}
+
+/* Pins fingerprint for email as an orphan (no entry yet); the caller checked no pin exists. */
+static struct pin *
+pin_add(struct peertable *t, const char *email, const char *fingerprint, bool verified)
+{
+	struct pin *p;
+
+	if (strlen(fingerprint) != CM_FINGERPRINT_LEN || pin_room(t, verified) != 0)
+		return NULL;
+	if ((p = calloc(1, sizeof(*p))) == NULL || (p->email = strdup(email)) == NULL) {
+		free(p);
+		return NULL;
+	}
 	memcpy(p->fingerprint, fingerprint, CM_FINGERPRINT_LEN + 1);
+	p->verified = verified;
 	if (cm_map_put(t->pins, p->email, p) != 0) {
 		free(p->email);
 		free(p);
-		return -1;
+		return NULL;
 	}
+	orphan_link(t, p);
+	return p;
+}
+
+/* A direct contact proved the pin: it moves to the verified kind. */
+static void
+pin_verify(struct peertable *t, struct pin *p)
+{
+	bool orphan = p->orphan;
+
+	if (p->verified)
+		return;
+	orphan_unlink(t, p);
+	p->verified = true;
+	if (orphan)
+		orphan_link(t, p);
+}
+
+int
+peertable_pin(struct peertable *t, const char *email, const char *fingerprint, bool verified)
+{
+	struct pin *p = pin_get(t, email);
+
+	if (p != NULL) {
+		if (strcmp(p->fingerprint, fingerprint) != 0)
+			return -1;
+		if (verified)
+			pin_verify(t, p);
+		return 0;
+	}
+	if ((p = pin_add(t, email, fingerprint, verified)) == NULL)
+		return -1;
+	if (cm_map_get(t->entries, email) != NULL)
+		orphan_unlink(t, p);
 	return 0;
 }
 
@@ -179,6 +349,217 @@ peertable_pinned(const struct peertable *t, const char *email)
 	const struct pin *p = pin_get(t, email);
 
 	return p != NULL ? p->fingerprint : NULL;
+}
+
+bool
+peertable_next_pin(const struct peertable *t, size_t *cursor, const char **email,
+		   const char **fingerprint, bool *verified)
+{
+	const struct pin *p = cm_map_next(t->pins, cursor);
+
+	if (p == NULL)
+		return false;
+	*email = p->email;
+	*fingerprint = p->fingerprint;
+	*verified = p->verified;
+	return true;
+}
+
+/* Bootstrap attestations */
+
+static void
+attest_drop(struct peertable *t, struct attest *a)
+{
+	cm_map_del(t->attested, a->email);
+	free(a->email);
+	free(a);
+}
+
+/* Room for one more: the expired go, else the one that would expire first. */
+static void
+attest_room(struct peertable *t, int64_t now_ms)
+{
+	struct attest *a, *first = NULL;
+
+	if (cm_map_len(t->attested) < PEERTABLE_MAX_ATTESTED)
+		return;
+	for (size_t i = 0; (a = cm_map_next(t->attested, &i)) != NULL;)
+		if (first == NULL || a->until_ms < first->until_ms)
+			first = a;
+	if (first != NULL && first->until_ms <= now_ms) {
+		/* Expired ones go all at once; the map must not change while walked. */
+		struct attest *gone[PEERTABLE_MAX_ATTESTED];
+		size_t n = 0;
+
+		for (size_t i = 0; (a = cm_map_next(t->attested, &i)) != NULL;)
+			if (a->until_ms <= now_ms)
+				gone[n++] = a;
+		for (size_t i = 0; i < n; i++)
+			attest_drop(t, gone[i]);
+		return;
+	}
+	if (first != NULL)
+		attest_drop(t, first);
+}
+
+int
+peertable_attest(struct peertable *t, const char *email, const char *fingerprint, int64_t now_ms)
+{
+	struct attest *a = cm_map_get(t->attested, email);
+
+	if (strlen(fingerprint) != CM_FINGERPRINT_LEN)
+		return -1;
+	if (a == NULL) {
+		attest_room(t, now_ms);
+		if ((a = calloc(1, sizeof(*a))) == NULL || (a->email = strdup(email)) == NULL) {
+			free(a);
+			return -1;
+		}
+		if (cm_map_put(t->attested, a->email, a) != 0) {
+			free(a->email);
+			free(a);
+			return -1;
+		}
+	}
+	memcpy(a->fingerprint, fingerprint, CM_FINGERPRINT_LEN + 1);
+	a->until_ms = now_ms + t->cfg.attest_ms;
+	return 0;
+}
+
+static bool
+attested(const struct peertable *t, const char *email, const char *fingerprint, int64_t now_ms)
+{
+	const struct attest *a = cm_map_get(t->attested, email);
+
+	return a != NULL && a->until_ms > now_ms && strcmp(a->fingerprint, fingerprint) == 0;
+}
+
+bool
+peertable_entry_bootstrap(const struct peertable *t, const struct peertable_entry *e,
+			  int64_t now_ms)
+{
+	return e->rec.record.is_bootstrap && attested(t, e->rec.record.email, e->fingerprint, now_ms);
+}
+
+const struct peertable_stats *
+peertable_stats(const struct peertable *t)
+{
+	return &t->stats;
+}
+
+/* Repository index */
+
+/* Indexes n under each distinct repository of its record. Returns 0 or -1 (out of memory). */
+static int
+index_add(struct peertable *t, struct node *n)
+{
+	const struct cm_repolist *r = &n->e.rec.record.repositories;
+
+	if (r->len == 0)
+		return 0;
+	if ((n->refs = calloc(r->len, sizeof(*n->refs))) == NULL)
+		return -1;
+	for (size_t i = 0; i < r->len; i++) {
+		struct repo_bucket *b = cm_map_get(t->repos, r->items[i].name);
+
+		if (b == NULL) {
+			if ((b = calloc(1, sizeof(*b))) == NULL ||
+			    (b->name = strdup(r->items[i].name)) == NULL ||
+			    cm_map_put(t->repos, b->name, b) != 0) {
+				if (b != NULL)
+					free(b->name);
+				free(b);
+				return -1;
+			}
+		}
+		/* A name listed twice: this node is the bucket's last item already. */
+		if (b->len > 0 && b->items[b->len - 1].n == n)
+			continue;
+		if (b->len == b->cap) {
+			size_t cap = b->cap != 0 ? 2 * b->cap : 4;
+			void *items = realloc(b->items, cap * sizeof(*b->items));
+
+			if (items == NULL)
+				return -1;
+			b->items = items;
+			b->cap = cap;
+		}
+		b->items[b->len].n = n;
+		b->items[b->len].ref = n->nrefs;
+		n->refs[n->nrefs].b = b;
+		n->refs[n->nrefs].pos = b->len++;
+		n->nrefs++;
+	}
+	return 0;
+}
+
+static void
+index_del(struct peertable *t, struct node *n)
+{
+	for (size_t i = 0; i < n->nrefs; i++) {
+		struct repo_bucket *b = n->refs[i].b;
+		size_t pos = n->refs[i].pos;
+
+		b->items[pos] = b->items[--b->len];
+		if (pos < b->len)
+			b->items[pos].n->refs[b->items[pos].ref].pos = pos;
+		if (b->len == 0) {
+			cm_map_del(t->repos, b->name);
+			free(b->name);
+			free(b->items);
+			free(b);
+		}
+	}
+	free(n->refs);
+	n->refs = NULL;
+	n->nrefs = 0;
+}
+
+static uint64_t
+visit_hosting(const struct peertable *t, const char *const *repos, size_t nrepos,
+	      bool (*fn)(const struct peertable_entry *e, void *arg), void *arg)
+{
+	uint64_t mark = ++*t->mark;
+	/* The stats are bookkeeping: a const lookup still counts its visits. */
+	struct peertable_stats *st = (struct peertable_stats *)&t->stats;
+
+	for (size_t i = 0; i < nrepos; i++) {
+		struct repo_bucket *b = cm_map_get(t->repos, repos[i]);
+
+		if (b == NULL || b->mark == mark)
+			continue;
+		b->mark = mark;
+		for (size_t j = 0; j < b->len; j++) {
+			struct node *n = b->items[j].n;
+
+			if (n->mark == mark)
+				continue;
+			n->mark = mark;
+			st->index_visits++;
+			if (fn != NULL && !fn(&n->e, arg))
+				return mark;
+		}
+	}
+	return mark;
+}
+
+void
+peertable_each_hosting(const struct peertable *t, const char *const *repos, size_t nrepos,
+		       bool (*fn)(const struct peertable_entry *e, void *arg), void *arg)
+{
+	visit_hosting(t, repos, nrepos, fn, arg);
+}
+
+uint64_t
+peertable_mark_hosting(const struct peertable *t, const char *const *repos, size_t nrepos)
+{
+	return visit_hosting(t, repos, nrepos, NULL, NULL);
+}
+
+bool
+peertable_entry_marked(const struct peertable_entry *e, uint64_t mark)
+{
+	return ((const struct node *)e)->mark == mark;
 }
 
 static struct node *
@@ -218,16 +599,27 @@ peertable_entry_hosts(const struct peertable_entry *e, const char *name)
 	return false;
 }
 
-/* Bootstrap peers and hosts of our own repositories are evicted last. */
-static bool
-protected_entry(const struct peertable *t, const struct peertable_entry *e)
+/*
+ * The eviction tier of an entry, evicted lowest first. Peers we can vouch for
+ * (attested bootstrap peers, and peers met directly: a session verified their
+ * pin) rank above peers known by gossip only, so a flood of fresh identities
+ * cannot push out one we talk to; within each, hosts of our own repositories
+ * rank higher. A claim alone (is_bootstrap, a repository) never lifts an
+ * entry above one we vouch for.
+ */
+static int
+entry_tier(const struct peertable *t, const struct peertable_entry *e, int64_t now_ms)
 {
-	if (e->rec.record.is_bootstrap)
-		return true;
+	const struct pin *p = pin_get(t, e->rec.record.email);
+	int tier = 0;
+
+	if (peertable_entry_bootstrap(t, e, now_ms) ||
+	    (p != NULL && p->verified && strcmp(p->fingerprint, e->fingerprint) == 0))
+		tier = 2;
 	for (size_t i = 0; i < t->own_repos.len; i++)
 		if (peertable_entry_hosts(e, t->own_repos.items[i]))
-			return true;
-	return false;
+			return tier + 1;
+	return tier;
 }
 
 /* The bucket of hour, emptied first when it still holds an older hour; NULL without memory. */
@@ -338,80 +730,187 @@ peertable_entry_score(const struct peertable *t, const struct peertable_entry *e
 			peertable_entry_performance(e));
 }
 
-/* True when a ranks below b for eviction: unprotected before protected, then lower score. */
+/* True when a ranks below b for eviction: lower tier first, then lower score. */
 static bool
-evicts_before(bool a_prot, double a_score, bool b_prot, double b_score)
+evicts_before(int a_tier, double a_score, int b_tier, double b_score)
 {
-	if (a_prot != b_prot)
-		return !a_prot;
+	if (a_tier != b_tier)
+		return a_tier < b_tier;
 	return a_score < b_score;
 }
 
 static void
-node_remove(struct peertable *t, struct node *n)
+victims_forget(struct peertable *t, const struct node *n)
 {
+	for (size_t i = 0; i < t->nvictims; i++) {
+		if (t->victims[i] == n) {
+			memmove(&t->victims[i], &t->victims[i + 1],
+				(t->nvictims - i - 1) * sizeof(t->victims[0]));
+			t->nvictims--;
+			return;
+		}
+	}
+}
+
+/* Removes n; its pin stays (as an orphan) unless drop_pin: only the user drops pins. */
+static void
+node_remove(struct peertable *t, struct node *n, bool drop_pin)
+{
+	struct pin *p = pin_get(t, n->e.rec.record.email);
+
+	victims_forget(t, n);
+
+	if (p != NULL && drop_pin)
+		pin_drop(t, p);
+	else if (p != NULL)
+		orphan_link(t, p);
+	index_del(t, n);
 	cm_map_del(t->entries, n->e.rec.record.email);
-	pin_drop(t, n->e.rec.record.email);
 	list_unlink(t, n);
+	t->stats.bytes -= n->bytes;
 	node_free(n);
 }
 
 /*
- * Makes room for a record that would score new_score: evicts the worst entry
- * unless the newcomer itself ranks lower. Returns 0 when there is room.
+ * What an entry holding rec costs, roughly: the node, the signed text, the
+ * certificate and signature, the parsed copy (about the text again) and its
+ * index references.
+ */
+static size_t
+record_bytes(const struct cm_signed_record *rec)
+{
+	size_t n = sizeof(struct node);
+
+	n += rec->canonical != NULL ? 2 * strlen(rec->canonical) : 0;
+	n += rec->public_certificate != NULL ? strlen(rec->public_certificate) : 0;
+	n += rec->signature != NULL ? strlen(rec->signature) : 0;
+	n += rec->record.repositories.len * (sizeof(struct repo_ref) + 2 * sizeof(void *));
+	return n;
+}
+
+/* Ranks the EVICT_BATCH worst entries at now_ms, worst first. */
+static void
+victims_refill(struct peertable *t, int64_t now_ms)
+{
+	int tiers[EVICT_BATCH];
+	double scores[EVICT_BATCH];
+	struct node *n;
+
+	t->nvictims = 0;
+	t->victims_at_ms = now_ms;
+	t->victims_dirty = false;
+	t->stats.rankings++;
+	for (size_t c = 0; (n = cm_map_next(t->entries, &c)) != NULL;) {
+		int tier = entry_tier(t, &n->e, now_ms);
+		double score = peertable_entry_score(t, &n->e, now_ms);
+		size_t i = t->nvictims;
+
+		if (i == EVICT_BATCH &&
+		    !evicts_before(tier, score, tiers[EVICT_BATCH - 1], scores[EVICT_BATCH - 1]))
+			continue;
+		if (i == EVICT_BATCH)
+			i--;
+		else
+			t->nvictims++;
+		for (; i > 0 && evicts_before(tier, score, tiers[i - 1], scores[i - 1]); i--) {
+			t->victims[i] = t->victims[i - 1];
+			tiers[i] = tiers[i - 1];
+			scores[i] = scores[i - 1];
+		}
+		t->victims[i] = n;
+		tiers[i] = tier;
+		scores[i] = score;
+	}
+}
+
+static bool
+victims_stale(const struct peertable *t, int64_t now_ms, int64_t max_age_ms)
+{
+	return now_ms - t->victims_at_ms >= max_age_ms || t->victims_at_ms - now_ms >= max_age_ms;
+}
+
+/*
+ * The next eviction candidate other than except that ranks below the
+ * newcomer (new_tier, new_score), or NULL. The ranking is redone when it is
+ * older than EVICT_BATCH_MS or used up, and when no candidate fits while
+ * entries were inserted since, at most every EVICT_RERANK_MS.
+ */
+static struct node *
+victim(struct peertable *t, const struct node *except, int new_tier, double new_score,
+       int64_t now_ms)
+{
+	bool fresh = false;
+
+	if (victims_stale(t, now_ms, EVICT_BATCH_MS))
+		t->nvictims = 0;
+	for (;;) {
+		for (size_t i = 0; i < t->nvictims; i++) {
+			struct node *n = t->victims[i];
+
+			if (n == except)
+				continue;
+			/* Worst first: when the worst left does not rank below, none does. */
+			if (evicts_before(entry_tier(t, &n->e, now_ms),
+					  peertable_entry_score(t, &n->e, now_ms), new_tier, new_score))
+				return n;
+			break;
+		}
+		if (fresh || (t->nvictims > 0 && !(t->victims_dirty &&
+						   victims_stale(t, now_ms, EVICT_RERANK_MS))))
+			return NULL;
+		victims_refill(t, now_ms);
+		fresh = true;
+	}
+}
+
+/*
+ * Makes room for a record that would score new_score and take need bytes
+ * (and a new entry when new_entry): evicts the worst entries other than
+ * except while a bound would be broken, unless the newcomer itself ranks
+ * lower. The worst are ranked a batch at a time (EVICT_BATCH), so within
+ * EVICT_BATCH_MS the choice may miss a change of score. Returns 0 when there
+ * is room.
  */
 static int
-make_room(struct peertable *t, bool new_prot, double new_score, int64_t now_ms)
+make_room(struct peertable *t, int new_tier, double new_score, size_t need, bool new_entry,
+	  const struct node *except, int64_t now_ms)
 {
-	struct node *worst = NULL, *n;
-	bool worst_prot = false;
-	double worst_score = 0;
+	while ((new_entry && cm_map_len(t->entries) >= t->cfg.max_entries) ||
+	       t->stats.bytes + need > t->cfg.max_bytes) {
+		struct node *worst = victim(t, except, new_tier, new_score, now_ms);
 
-	if (cm_map_len(t->entries) < t->cfg.max_entries)
-		return 0;
-	for (size_t i = 0; (n = cm_map_next(t->entries, &i)) != NULL;) {
-		bool prot;
-		double score;
-
-		prot = protected_entry(t, &n->e);
-		score = peertable_entry_score(t, &n->e, now_ms);
-		if (worst == NULL || evicts_before(prot, score, worst_prot, worst_score)) {
-			worst = n;
-			worst_prot = prot;
-			worst_score = score;
+		if (worst == NULL) {
+			t->stats.refused_full++;
+			return -1;
 		}
+		node_remove(t, worst, false);
+		t->stats.evicted++;
 	}
-	if (worst == NULL || !evicts_before(worst_prot, worst_score, new_prot, new_score))
-		return -1;
-	node_remove(t, worst);
 	return 0;
 }
 
-/* Copies rec into e->rec, without addresses when it is not broadcasting. */
+/* Copies rec into n's record, re-indexed and re-counted. Returns 0 or -1 (out of memory). */
 static int
-store_record(struct peertable_entry *e, const struct cm_signed_record *rec, size_t *stripped)
+store_record(struct peertable *t, struct node *n, const struct cm_signed_record *rec)
 {
 	struct cm_signed_record copy;
-	size_t n = 0;
 
 	if (cm_signed_record_copy(&copy, rec) != 0)
 		return -1;
-	if (!copy.record.is_broadcasting && copy.record.socket_addresses.len > 0) {
-		n = copy.record.socket_addresses.len;
-		cm_strlist_clear(&copy.record.socket_addresses);
-	}
-	if (stripped != NULL)
-		*stripped = n;
+	index_del(t, n);
 	/* Keep the email string the table's map borrows as the key (the same text). */
-	if (e->rec.record.email != NULL) {
-		char *held = e->rec.record.email;
+	if (n->e.rec.record.email != NULL) {
+		char *held = n->e.rec.record.email;
 
-		e->rec.record.email = copy.record.email;
+		n->e.rec.record.email = copy.record.email;
 		copy.record.email = held;
 	}
-	cm_signed_record_clear(&e->rec);
-	e->rec = copy;
-	return 0;
+	cm_signed_record_clear(&n->e.rec);
+	n->e.rec = copy;
+	t->stats.bytes -= n->bytes;
+	n->bytes = record_bytes(rec);
+	t->stats.bytes += n->bytes;
+	return index_add(t, n);
 }
 
 static int64_t
@@ -433,6 +932,11 @@ precheck(struct peertable *t, const struct cm_signed_record *rec, const char *fi
 		return PEERTABLE_ERROR;
 	if (strcmp(email, t->self_email) == 0)
 		return PEERTABLE_SELF;
+	/* Stripping the parsed copy would not help: the signed text carries them on. */
+	if (!rec->record.is_broadcasting && rec->record.socket_addresses.len > 0) {
+		t->stats.refused_silent++;
+		return PEERTABLE_INVALID;
+	}
 	if (now_ms - rec->record.issued_at_ms > t->cfg.expire_ms)
 		return PEERTABLE_EXPIRED;
 	pinned = peertable_pinned(t, email);
@@ -447,61 +951,85 @@ precheck(struct peertable *t, const struct cm_signed_record *rec, const char *fi
 /* Inserts a new node for rec; the caller fills the observation fields. */
 static enum peertable_result
 insert(struct peertable *t, const struct cm_signed_record *rec, const char *fingerprint,
-       bool prot, double score, int64_t now_ms, size_t *stripped, struct node **out)
+       const struct peertable_entry *probe, int64_t now_ms, struct node **out)
 {
+	struct pin *p = pin_get(t, rec->record.email);
+	bool new_pin = p == NULL;
 	struct node *n;
 
-	if (make_room(t, prot, score, now_ms) != 0)
+	/* A pin the store has no room for: its record is not taken either, nor room made. */
+	if (new_pin && pin_room(t, false) != 0)
 		return PEERTABLE_FULL;
+	if (make_room(t, entry_tier(t, probe, now_ms), peertable_entry_score(t, probe, now_ms),
+		      record_bytes(rec), true, NULL, now_ms) != 0)
+		return PEERTABLE_FULL;
+	if (new_pin && (p = pin_add(t, rec->record.email, fingerprint, false)) == NULL)
+		return PEERTABLE_ERROR;
 	if ((n = calloc(1, sizeof(*n))) == NULL)
-		return PEERTABLE_ERROR;
-	if (store_record(&n->e, rec, stripped) != 0 || cm_map_put(t->entries, n->e.rec.record.email, n) != 0) {
+		goto fail;
+	if (store_record(t, n, rec) != 0 || cm_map_put(t->entries, n->e.rec.record.email, n) != 0) {
+		index_del(t, n);
+		t->stats.bytes -= n->bytes;
 		node_free(n);
-		return PEERTABLE_ERROR;
+		goto fail;
 	}
-	if (peertable_pin(t, rec->record.email, fingerprint) != 0) {
-		cm_map_del(t->entries, rec->record.email);
-		node_free(n);
-		return PEERTABLE_ERROR;
-	}
+	orphan_unlink(t, p);
+	t->victims_dirty = true;
 	memcpy(n->e.fingerprint, fingerprint, CM_FINGERPRINT_LEN);
 	n->e.fingerprint[CM_FINGERPRINT_LEN] = '\0';
 	n->e.rtt_ms = -1;
 	list_touch(t, n);
 	*out = n;
 	return PEERTABLE_INSERTED;
+fail:
+	if (new_pin)
+		pin_drop(t, p);
+	return PEERTABLE_ERROR;
+}
+
+/* A newer record for n: may need room for its extra bytes. */
+static enum peertable_result
+replace(struct peertable *t, struct node *n, const struct cm_signed_record *rec, int64_t seen,
+	int64_t now_ms)
+{
+	size_t bytes = record_bytes(rec);
+
+	if (bytes > n->bytes &&
+	    make_room(t, entry_tier(t, &n->e, now_ms), peertable_entry_score(t, &n->e, now_ms),
+		      bytes - n->bytes, false, n, now_ms) != 0)
+		return PEERTABLE_FULL;
+	if (store_record(t, n, rec) != 0) {
+		node_remove(t, n, false);
+		return PEERTABLE_ERROR;
+	}
+	n->e.last_seen_ms = max64(n->e.last_seen_ms, seen);
+	n->e.offline = rec->record.leaving;
+	n->e.restored = false;
+	list_touch(t, n);
+	return PEERTABLE_REPLACED;
 }
 
 enum peertable_result
 peertable_apply(struct peertable *t, const struct cm_signed_record *rec, const char *fingerprint,
-		int64_t now_ms, size_t *stripped)
+		int64_t now_ms)
 {
 	struct node *n;
 	enum peertable_result r;
 	int64_t seen;
 
-	if (stripped != NULL)
-		*stripped = 0;
 	if ((r = precheck(t, rec, fingerprint, now_ms, &n)) != PEERTABLE_INSERTED)
 		return r;
 	/* A record dated in the future must not keep its peer fresh for longer. */
 	seen = rec->record.issued_at_ms < now_ms ? rec->record.issued_at_ms : now_ms;
-	if (n != NULL) {
-		if (store_record(&n->e, rec, stripped) != 0)
-			return PEERTABLE_ERROR;
-		n->e.last_seen_ms = max64(n->e.last_seen_ms, seen);
-		n->e.offline = rec->record.leaving;
-		n->e.restored = false;
-		list_touch(t, n);
-		return PEERTABLE_REPLACED;
-	}
+	if (n != NULL)
+		return replace(t, n, rec, seen, now_ms);
 	/* A newcomer has no observations: it would score on freshness and an unmeasured RTT. */
 	{
 		struct peertable_entry probe = {.rec = *rec, .rtt_ms = -1, .last_seen_ms = seen,
 						.offline = rec->record.leaving};
 
-		r = insert(t, rec, fingerprint, protected_entry(t, &probe),
-			   peertable_entry_score(t, &probe, now_ms), now_ms, stripped, &n);
+		memcpy(probe.fingerprint, fingerprint, CM_FINGERPRINT_LEN);
+		r = insert(t, rec, fingerprint, &probe, now_ms, &n);
 	}
 	if (r != PEERTABLE_INSERTED)
 		return r;
@@ -526,8 +1054,8 @@ peertable_restore(struct peertable *t, const struct cm_signed_record *rec,
 	{
 		struct peertable_entry probe = {.rec = *rec, .rtt_ms = -1, .restored = true};
 
-		r = insert(t, rec, fingerprint, protected_entry(t, &probe),
-			   peertable_entry_score(t, &probe, now_ms), now_ms, NULL, &n);
+		memcpy(probe.fingerprint, fingerprint, CM_FINGERPRINT_LEN);
+		r = insert(t, rec, fingerprint, &probe, now_ms, &n);
 	}
 	if (r != PEERTABLE_INSERTED)
 		return r;
@@ -588,6 +1116,10 @@ peertable_set_connected(struct peertable *t, const char *email, bool connected, 
 	if (n == NULL)
 		return -1;
 	if (connected && !n->e.connected) {
+		struct pin *p = pin_get(t, email);
+
+		if (p != NULL)
+			pin_verify(t, p);
 		n->e.connected_since_ms = now_ms;
 		n->e.ever_connected = true;
 		n->e.last_seen_ms = max64(n->e.last_seen_ms, now_ms);
@@ -609,7 +1141,7 @@ peertable_expire(struct peertable *t, int64_t now_ms)
 		struct node *next = n->newer;
 
 		if (!n->e.connected && now_ms - n->e.last_seen_ms > t->cfg.expire_ms) {
-			node_remove(t, n);
+			node_remove(t, n, false);
 			removed++;
 		}
 		n = next;
@@ -621,14 +1153,15 @@ int
 peertable_remove(struct peertable *t, const char *email)
 {
 	struct node *n = node_get(t, email);
+	struct pin *p;
 
 	if (n == NULL) {
-		if (pin_get(t, email) == NULL)
+		if ((p = pin_get(t, email)) == NULL)
 			return -1;
-		pin_drop(t, email);
+		pin_drop(t, p);
 		return 0;
 	}
-	node_remove(t, n);
+	node_remove(t, n, true);
 	return 0;
 }
 
@@ -705,17 +1238,6 @@ peertable_entry_info(const struct peertable *t, const struct peertable_entry *e,
 	return 0;
 }
 
-static bool
-hosts_any(const struct peertable_entry *e, const char *const *repos, size_t nrepos)
-{
-	if (nrepos == 0)
-		return true;
-	for (size_t i = 0; i < nrepos; i++)
-		if (peertable_entry_hosts(e, repos[i]))
-			return true;
-	return false;
-}
-
 static int
 info_cmp(const void *a, const void *b)
 {
@@ -726,30 +1248,54 @@ info_cmp(const void *a, const void *b)
 	return strcmp(x->email, y->email);
 }
 
+/* Collects PeerInfo of the entries a snapshot visits. */
+struct snap {
+	const struct peertable *t;
+	int64_t now_ms;
+	struct cm_peer_info *infos;
+	size_t k;
+	bool failed;
+};
+
+static bool
+snap_add(const struct peertable_entry *e, void *arg)
+{
+	struct snap *s = arg;
+
+	if (peertable_entry_info(s->t, e, s->now_ms, &s->infos[s->k]) != 0) {
+		s->failed = true;
+		return false;
+	}
+	s->k++;
+	return true;
+}
+
 int
 peertable_snapshot(const struct peertable *t, const char *const *repos, size_t nrepos,
 		   int64_t now_ms, struct cm_peer_info **out, size_t *n)
 {
-	struct cm_peer_info *infos = calloc(cm_map_len(t->entries) + 1, sizeof(*infos));
-	const struct peertable_entry *e;
-	size_t cursor = 0, k = 0;
+	struct snap s = {t, now_ms, calloc(cm_map_len(t->entries) + 1, sizeof(*s.infos)), 0, false};
 
 	*out = NULL;
 	*n = 0;
-	if (infos == NULL)
+	if (s.infos == NULL)
 		return -1;
-	while ((e = peertable_next(t, &cursor)) != NULL) {
-		if (!hosts_any(e, repos, nrepos))
-			continue;
-		if (peertable_entry_info(t, e, now_ms, &infos[k]) != 0) {
-			peertable_info_free(infos, k);
-			return -1;
-		}
-		k++;
+	if (nrepos > 0) {
+		peertable_each_hosting(t, repos, nrepos, snap_add, &s);
+	} else {
+		const struct peertable_entry *e;
+		size_t cursor = 0;
+
+		while (!s.failed && (e = peertable_next(t, &cursor)) != NULL)
+			snap_add(e, &s);
 	}
-	qsort(infos, k, sizeof(*infos), info_cmp);
-	*out = infos;
-	*n = k;
+	if (s.failed) {
+		peertable_info_free(s.infos, s.k);
+		return -1;
+	}
+	qsort(s.infos, s.k, sizeof(*s.infos), info_cmp);
+	*out = s.infos;
+	*n = s.k;
 	return 0;
 }
 

@@ -24,10 +24,34 @@
  * an RTT <= 10 ms falling to 0 at >= 2000 ms on a log scale, 50 while no RTT
  * was measured. score = cm_score(availability, performance) (fb/score.h).
  *
- * Bound: at most max_entries. When full, the worst-scored entry is evicted to
- * make room, but bootstrap peers and hosts of our own repositories go only
- * after every other entry; a new record that would itself be the worst such
- * candidate is refused instead (PEERTABLE_FULL).
+ * Bound: at most max_entries, and at most max_bytes of records, index and
+ * bookkeeping (an estimate per entry, counted when it is stored). When either
+ * is reached the worst-scored entry is evicted to make room, in tiers:
+ * peers known by gossip only go before peers the agent vouches for (met
+ * directly: a session verified their pin; or attested bootstrap peers,
+ * below), and within each, hosts of our own repositories go last. A new
+ * record that would itself be the worst candidate is refused instead
+ * (PEERTABLE_FULL).
+ *
+ * Pins: the fingerprint pinned for an email lives in a store of its own, so
+ * evicting or expiring an entry keeps its pin; a record for that email with
+ * another certificate stays a PIN_MISMATCH. The store holds at most
+ * PEERTABLE_PINS_PER_ENTRY * max_entries pins. When full, the pin of an email
+ * without entry that was orphaned first is dropped, but a pin verified by
+ * direct contact (a session authenticated with it) only ever gives way to
+ * another verified one; else the new pin, and its record, are refused.
+ *
+ * Bootstrap attestation: a record's is_bootstrap is a claim. A peer counts as
+ * a bootstrap peer (peertable_entry_bootstrap) only while a bootstrap server
+ * the agent trusts has listed it with the same certificate within attest_ms
+ * (peertable_attest); at most PEERTABLE_MAX_ATTESTED are remembered.
+ *
+ * Repository index: repository name -> entries hosting it, kept as records
+ * come and go, so that a lookup costs the number of matches, not the table.
+ *
+ * Silent records: a record with is_broadcasting = false that carries socket
+ * addresses breaks the privacy rule; it is refused (PEERTABLE_INVALID), as
+ * its signed text would carry the addresses on.
  *
  * Anti-entropy: the table keeps a version counter that grows by one each time
  * an entry's record is inserted or replaced; the entry remembers the version
@@ -45,17 +69,31 @@
 #include "fb/types.h"
 
 #define PEERTABLE_BUCKETS 24
+#define PEERTABLE_PINS_PER_ENTRY 2  /* pins kept: this many per max_entries */
+#define PEERTABLE_MAX_ATTESTED 1024 /* bootstrap attestations remembered */
 
 struct peertable_config {
 	size_t max_entries;   /* 10000 */
+	size_t max_bytes;     /* 64 MiB */
 	int64_t stale_ms;     /* 9000 s */
 	int64_t expire_ms;    /* 10800 s */
 	int64_t heartbeat_ms; /* 30 s: one heartbeat expected per interval */
-	/* Keys the table's hash maps: zero by default; the daemon draws a random one. */
-	struct cm_hash_key hash_key;
+	int64_t attest_ms;    /* 10800 s: how long a bootstrap server's listing vouches */
 };
 
 void peertable_config_default(struct peertable_config *cfg);
+
+/* What the bounds did; the daemon logs changes. */
+struct peertable_stats {
+	size_t bytes;             /* estimated bytes held for the entries */
+	uint64_t evicted;         /* entries evicted to make room */
+	uint64_t refused_full;    /* records refused as the worst candidate (PEERTABLE_FULL) */
+	uint64_t pins_dropped;    /* unentried pins dropped for newer ones */
+	uint64_t pins_refused;    /* pins (and their records) refused: the store is full */
+	uint64_t refused_silent;  /* silent records carrying addresses refused */
+	uint64_t index_visits;    /* entries visited through the repository index */
+	uint64_t rankings;        /* walks of the table ranking eviction candidates */
+};
 
 /* One known peer. Read-only for callers: change it through the functions below. */
 struct peertable_entry {
@@ -95,13 +133,20 @@ enum peertable_result {
 	PEERTABLE_PIN_MISMATCH, /* fingerprint differs from the one pinned for the email */
 	PEERTABLE_FULL,         /* bound reached and the record is the worst candidate */
 	PEERTABLE_SELF,         /* a record about ourselves: ignored */
+	PEERTABLE_INVALID,      /* a silent record that carries addresses */
 	PEERTABLE_ERROR         /* allocation failure */
 };
 
 struct peertable;
 
-/* self_email: our own email (records about us are ignored). NULL on failure. */
-struct peertable *peertable_new(const struct peertable_config *cfg, const char *self_email);
+/*
+ * self_email: our own email (records about us are ignored). key keys the
+ * table's hash maps, whose keys come from the network: the daemon draws a
+ * random one per process (cm_random_hash_key); tests and the simulator may
+ * pass a fixed one for runs that repeat. NULL on failure.
+ */
+struct peertable *peertable_new(const struct peertable_config *cfg, const struct cm_hash_key *key,
+				const char *self_email);
 void peertable_free(struct peertable *t);
 
 /*
@@ -112,24 +157,51 @@ int peertable_set_own_repositories(struct peertable *t, const struct cm_repolist
 
 /*
  * Applies a record whose signature the caller has verified; fingerprint is
- * its certificate's. The table takes a copy. A record with is_broadcasting =
- * false has its socket_addresses dropped before it is stored (*stripped, when
- * non-NULL, receives how many). leaving = true marks the peer offline at once.
+ * its certificate's. The table takes a copy. leaving = true marks the peer
+ * offline at once.
  */
 enum peertable_result peertable_apply(struct peertable *t, const struct cm_signed_record *rec,
-				      const char *fingerprint, int64_t now_ms, size_t *stripped);
+				      const char *fingerprint, int64_t now_ms);
 
 /*
  * Pins fingerprint for email without a record (a bootstrap server's listing
- * gives certificates before any gossip). Returns 0, or -1 when another
- * fingerprint is already pinned for that email.
+ * gives certificates before any gossip; peers.json keeps pins). verified: the
+ * pin was proven by direct contact. Returns 0, or -1 when another fingerprint
+ * is already pinned for that email or the pin store is full.
  */
-int peertable_pin(struct peertable *t, const char *email, const char *fingerprint);
+int peertable_pin(struct peertable *t, const char *email, const char *fingerprint,
+		  bool verified);
 
 /* The fingerprint pinned for email, or NULL. Valid until the table changes. */
 const char *peertable_pinned(const struct peertable *t, const char *email);
 
-/* Direct observations; unknown emails are ignored (return -1). */
+/*
+ * Iterates the pins in unspecified order: *email, *fingerprint (borrowed until
+ * the table changes) and *verified of each; start with cursor 0. Returns
+ * false past the end.
+ */
+bool peertable_next_pin(const struct peertable *t, size_t *cursor, const char **email,
+			const char **fingerprint, bool *verified);
+
+/*
+ * A bootstrap server the agent trusts listed email with the certificate of
+ * fingerprint at now_ms: for attest_ms that peer counts as a bootstrap peer
+ * when its record says so. Returns 0 or -1 (out of memory).
+ */
+int peertable_attest(struct peertable *t, const char *email, const char *fingerprint,
+		     int64_t now_ms);
+
+/* True when e claims is_bootstrap and a trusted server attested it with e's certificate. */
+bool peertable_entry_bootstrap(const struct peertable *t, const struct peertable_entry *e,
+			       int64_t now_ms);
+
+const struct peertable_stats *peertable_stats(const struct peertable *t);
+
+/*
+ * Direct observations; unknown emails are ignored (return -1). A session up
+ * (connected = true) verifies the entry's pin: the engine saw the peer prove
+ * its certificate.
+ */
 int peertable_note_heartbeat(struct peertable *t, const char *email, int64_t peer_count,
 			     int64_t now_ms);
 int peertable_note_rtt(struct peertable *t, const char *email, int64_t rtt_ms);
@@ -137,10 +209,10 @@ int peertable_note_gossip(struct peertable *t, const char *email);
 int peertable_set_connected(struct peertable *t, const char *email, bool connected,
 			    int64_t now_ms);
 
-/* Removes entries whose last_seen is older than expire_ms. Returns how many. */
+/* Removes entries whose last_seen is older than expire_ms (their pins stay). Returns how many. */
 size_t peertable_expire(struct peertable *t, int64_t now_ms);
 
-/* Removes one email's entry (and its pin). Returns 0, or -1 when unknown. */
+/* Removes one email's entry and its pin (the user's choice). Returns 0, or -1 when unknown. */
 int peertable_remove(struct peertable *t, const char *email);
 
 const struct peertable_entry *peertable_get(const struct peertable *t, const char *email);
@@ -160,6 +232,24 @@ double peertable_entry_score(const struct peertable *t, const struct peertable_e
 
 /* True when the entry's record lists repository name. */
 bool peertable_entry_hosts(const struct peertable_entry *e, const char *name);
+
+/*
+ * Each entry hosting any of repos once, through the index, in no particular
+ * order: fn(e, arg) until it returns false. Costs one lookup per name and one
+ * visit per match. Not reentrant (it shares a mark with peertable_mark_hosting).
+ */
+void peertable_each_hosting(const struct peertable *t, const char *const *repos, size_t nrepos,
+			    bool (*fn)(const struct peertable_entry *e, void *arg), void *arg);
+
+/*
+ * For a filter that walks entries another way: marks every entry hosting any
+ * of repos, at the cost of the matches, and returns the mark;
+ * peertable_entry_marked(e, mark) is true for them until the next call of
+ * this function or peertable_each_hosting.
+ */
+uint64_t peertable_mark_hosting(const struct peertable *t, const char *const *repos,
+				size_t nrepos);
+bool peertable_entry_marked(const struct peertable_entry *e, uint64_t mark);
 
 /*
  * Fills *out with PeerInfo for every entry hosting any of repos (all entries

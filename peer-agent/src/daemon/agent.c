@@ -74,6 +74,7 @@ agent_update_self(struct pa_agent *a)
 		r.port = tp_listen_port(a->tp);
 	}
 	r.repositories = a->repos;
+	overlay_set_silent(a->overlay, !a->broadcasting);
 	r.capabilities.max_peers = a->cfg->max_peers;
 	r.capabilities.supports_torrent = false;
 	r.capabilities.bandwidth_estimate = 0;
@@ -152,9 +153,33 @@ ping_cb(evutil_socket_t fd, short what, void *arg)
 	free(ids);
 }
 
+/* Says when the table's bounds bit since the last time: evictions, refusals, pins. */
+static void
+log_table_bounds(struct pa_agent *a)
+{
+	const struct peertable_stats *s = peertable_stats(a->table);
+	struct peertable_stats *l = &a->table_logged;
+
+	if (s->evicted == l->evicted && s->refused_full == l->refused_full &&
+	    s->pins_dropped == l->pins_dropped && s->pins_refused == l->pins_refused &&
+	    s->refused_silent == l->refused_silent)
+		return;
+	log_warnx("peer table: %zu entries, %zu bytes; since last: %llu evicted, %llu refused "
+		  "(full), %llu pins dropped, %llu pins refused, %llu silent records with addresses "
+		  "refused",
+		  peertable_count(a->table), s->bytes,
+		  (unsigned long long)(s->evicted - l->evicted),
+		  (unsigned long long)(s->refused_full - l->refused_full),
+		  (unsigned long long)(s->pins_dropped - l->pins_dropped),
+		  (unsigned long long)(s->pins_refused - l->pins_refused),
+		  (unsigned long long)(s->refused_silent - l->refused_silent));
+	*l = *s;
+}
+
 static void
 save_table(struct pa_agent *a)
 {
+	log_table_bounds(a);
 	if (pa_store_save(a->peers_path, a->table, agent_now_ms()) != 0)
 		log_warnx("%s: could not save %s", __func__, a->peers_path);
 }
@@ -300,10 +325,10 @@ agent_start(struct pa_agent *a)
 	read_peer_id(a);
 	peertable_config_default(&tc);
 	tc.max_entries = cfg->table_max;
+	tc.max_bytes = cfg->table_max_bytes;
 	tc.stale_ms = cfg->stale_s * 1000;
 	tc.expire_ms = cfg->expire_s * 1000;
 	tc.heartbeat_ms = cfg->heartbeat_s * 1000;
-	tc.hash_key = hash_key;
 	engine_config_default(&ec);
 	ec.fanout = cfg->fanout;
 	ec.ttl = cfg->ttl;
@@ -314,7 +339,7 @@ agent_start(struct pa_agent *a)
 	ec.hash_key = hash_key;
 	overlay_config_default(&oc);
 	oc.neighbours = (size_t)cfg->neighbours;
-	if ((a->table = peertable_new(&tc, cfg->email)) == NULL ||
+	if ((a->table = peertable_new(&tc, &hash_key, cfg->email)) == NULL ||
 	    (a->engine = engine_new(&ec, a->table, a->id)) == NULL ||
 	    (a->overlay = overlay_new(&oc, cfg->email)) == NULL ||
 	    (a->links = sessions_new(&hash_key)) == NULL)

@@ -15,6 +15,25 @@
 
 /* Bootstrap-listed peers */
 
+void
+agent_attest_list(struct pa_agent *a, const struct cm_bootstrap_peerlist *l)
+{
+	struct cm_err err;
+
+	for (size_t i = 0; i < l->len; i++) {
+		const struct cm_bootstrap_peer *p = &l->items[i];
+		struct cm_cert *cert;
+
+		if (p->public_certificate == NULL)
+			continue;
+		cert = cm_cert_from_pem(p->public_certificate, strlen(p->public_certificate), &err);
+		if (cert != NULL && strcmp(cm_cert_email(cert), p->email) == 0)
+			peertable_attest(a->table, p->email, cm_cert_fingerprint(cert),
+					 agent_now_ms());
+		cm_cert_free(cert);
+	}
+}
+
 static void
 cands_add(struct pa_agent *a, const struct cm_bootstrap_peer *p)
 {
@@ -31,7 +50,7 @@ cands_add(struct pa_agent *a, const struct cm_bootstrap_peer *p)
 		return;
 	}
 	/* The listing's certificate is the one we will hold that peer to. */
-	if (peertable_pin(a->table, p->email, cm_cert_fingerprint(cert)) != 0) {
+	if (peertable_pin(a->table, p->email, cm_cert_fingerprint(cert), false) != 0) {
 		log_warnx("%s: %s: listed certificate differs from the one pinned", __func__,
 			  p->email);
 		cm_cert_free(cert);
@@ -42,9 +61,11 @@ cands_add(struct pa_agent *a, const struct cm_bootstrap_peer *p)
 	cm_cert_free(cert);
 }
 
+/* A listing of a server we trust: its peers are bootstrap peers, and dialable. */
 static void
 cands_add_list(struct pa_agent *a, const struct cm_bootstrap_peerlist *l)
 {
+	agent_attest_list(a, l);
 	for (size_t i = 0; i < l->len; i++)
 		cands_add(a, &l->items[i]);
 }

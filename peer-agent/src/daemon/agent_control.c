@@ -128,6 +128,7 @@ ask_list_done(const struct bc_result *r, void *arg)
 
 	if (r->http_status == 200 && r->body != NULL &&
 	    cm_bootstrap_peerlist_decode(r->body, &l, &err) == 0) {
+		agent_attest_list(q->a, &l);
 		q->done(q->arg, &l);
 		cm_bootstrap_peerlist_clear(&l);
 	} else {

@@ -29,6 +29,7 @@ struct pa_agent {
 	struct event_base *base;
 	struct cm_identity *id;
 	struct peertable *table;
+	struct peertable_stats table_logged; /* the table's bounds as last logged */
 	struct engine *engine;
 	struct tp_ctx *tp;
 	struct bc_client *bc;
@@ -63,6 +64,8 @@ struct pa_agent {
 int64_t agent_now_ms(void);
 void agent_arm(struct event *ev, int64_t ms);
 bool agent_is_bootstrap(const struct pa_agent *a);
+/* A trusted server's listing (register, peers, discover): its peers count as bootstrap peers. */
+void agent_attest_list(struct pa_agent *a, const struct cm_bootstrap_peerlist *l);
 void agent_update_self(struct pa_agent *a);
 void agent_run_actions(struct pa_agent *a);
 

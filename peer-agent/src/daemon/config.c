@@ -97,6 +97,8 @@ static const struct pa_key keys[] = {
 	 "Bytes a peer may leave unread before its session is closed."},
 	{"gossip", "table_max", KIND_SIZE, OFF(table_max), 1, 1000000, NULL,
 	 "Peers remembered at most; the worst scored go first."},
+	{"gossip", "table_max_bytes", KIND_SIZE, OFF(table_max_bytes), 1 << 20, 1LL << 40, NULL,
+	 "Bytes of peer records remembered at most (estimated); the worst scored go first."},
 	{"api", "listen", KIND_API, 0, 0, 0, PA_API_DEFAULT_HOST ":" PA_STR(PA_API_DEFAULT_PORT),
 	 "HOST:PORT of the control API; loopback only (127.0.0.0/8 or [::1])."},
 	{"repositories", "names", KIND_REPOS, 0, 0, 0, "", "Repositories this agent hosts."},
@@ -163,6 +165,7 @@ pa_config_default(struct pa_config *cfg)
 	cfg->max_unauthenticated = 8;
 	cfg->send_queue_max = 1024 * 1024;
 	cfg->table_max = 10000;
+	cfg->table_max_bytes = 64 * 1024 * 1024;
 	/* NULL on allocation failure; pa_config_load reports it. */
 	cfg->api_host = strdup(PA_API_DEFAULT_HOST);
 	cfg->api_port = PA_API_DEFAULT_PORT;

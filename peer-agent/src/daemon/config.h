@@ -48,6 +48,7 @@ struct pa_config {
 	int max_unauthenticated;    /* inbound sessions before their hello (8) */
 	size_t send_queue_max;      /* unread bytes before a session is closed (1 MiB) */
 	size_t table_max;           /* peer table bound (10000) */
+	size_t table_max_bytes;     /* peer table bound in bytes (64 MiB) */
 
 	/* [api] */
 	char *api_host; /* 127.0.0.1 (loopback only) */

@@ -2,7 +2,9 @@
  * store.c - the peer table on disk (DIR/peers.json): atomic save, checked load.
  *
  * {"version":1,"saved_at":T,"peers":[{"signed":SignedRecord,"fingerprint":F,
- * "discovered_at":T,"last_seen":T}...]}, times in RFC 3339 with milliseconds.
+ * "discovered_at":T,"last_seen":T}...],"pins":[{"email":E,"fingerprint":F,
+ * "verified":B}...]}, times in RFC 3339 with milliseconds. The pins are saved
+ * apart from the entries: an evicted peer's pin must outlive a restart.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -28,41 +30,103 @@ entry_json(const struct peertable_entry *e)
 	return cm_store_entry_encode(&se);
 }
 
-static json_t *
-store_document(const struct peertable *t, int64_t now_ms)
+/*
+ * An upper bound of an entry's bytes in the file: the signed text twice (as an
+ * object and escaped), the certificate escaped, the rest. Lets the document
+ * stop growing once it would pass the cap, instead of being built whole first.
+ */
+static size_t
+entry_file_bytes(const struct peertable_entry *e)
 {
-	struct cm_peer_store doc = {
-		.version = CM_PEER_STORE_VERSION, .saved_at_ms = now_ms, .peers = json_array()};
-	const struct peertable_entry *e;
+	const struct cm_signed_record *r = &e->rec;
+	size_t n = 512;
+
+	n += r->canonical != NULL ? 2 * strlen(r->canonical) : 0;
+	n += r->public_certificate != NULL ? 2 * strlen(r->public_certificate) : 0;
+	n += r->signature != NULL ? strlen(r->signature) : 0;
+	return n;
+}
+
+#define PIN_FILE_BYTES (CM_MAX_EMAIL + CM_FINGERPRINT_LEN + 64)
+
+/* The pins[] array; NULL on failure. Pins come first in the byte budget: they are small. */
+static json_t *
+pins_json(const struct peertable *t, size_t *budget)
+{
+	json_t *pins = json_array();
+	struct cm_store_pin sp;
+	const char *email, *fingerprint;
 	size_t cursor = 0;
-	bool ok = doc.peers != NULL;
+
+	while (pins != NULL && peertable_next_pin(t, &cursor, &email, &fingerprint, &sp.verified)) {
+		sp.email = (char *)email;
+		sp.fingerprint = (char *)fingerprint;
+		if (*budget < PIN_FILE_BYTES || json_array_append_new(pins, cm_store_pin_encode(&sp)) != 0) {
+			json_decref(pins);
+			return NULL;
+		}
+		*budget -= PIN_FILE_BYTES;
+	}
+	return pins;
+}
+
+static json_t *
+store_document(const struct peertable *t, int64_t now_ms, size_t max_bytes, size_t *left_out)
+{
+	struct cm_peer_store doc = {.version = CM_PEER_STORE_VERSION,
+				    .saved_at_ms = now_ms,
+				    .peers = json_array(),
+				    .has_pins = true};
+	const struct peertable_entry *e;
+	size_t cursor = 0, budget = max_bytes > 1024 ? max_bytes - 1024 : 0;
+	bool ok = doc.peers != NULL && (doc.pins = pins_json(t, &budget)) != NULL;
 	json_t *j = NULL;
 
-	while (ok && (e = peertable_next(t, &cursor)) != NULL)
+	*left_out = 0;
+	while (ok && (e = peertable_next(t, &cursor)) != NULL) {
+		size_t need = entry_file_bytes(e);
+
+		if (need > budget) {
+			(*left_out)++;
+			continue;
+		}
+		budget -= need;
 		ok = json_array_append_new(doc.peers, entry_json(e)) == 0;
+	}
 	if (ok)
 		j = cm_peer_store_encode(&doc);
 	json_decref(doc.peers);
+	json_decref(doc.pins);
 	return j;
 }
 
 int
 pa_store_save(const char *path, const struct peertable *t, int64_t now_ms)
 {
+	return pa_store_save_max(path, t, now_ms, PA_STORE_MAX_BYTES);
+}
+
+int
+pa_store_save_max(const char *path, const struct peertable *t, int64_t now_ms, size_t max_bytes)
+{
 	struct cm_err err;
 	json_t *doc = NULL;
 	char *text = NULL;
-	size_t len;
+	size_t len, left_out;
 	int rc = -1;
 
-	if ((doc = store_document(t, now_ms)) == NULL || (text = cm_json_dump(doc)) == NULL) {
+	if ((doc = store_document(t, now_ms, max_bytes, &left_out)) == NULL ||
+	    (text = cm_json_dump(doc)) == NULL) {
 		log_warnx("%s: %s: cannot encode the peer table", __func__, path);
 		goto end;
 	}
+	if (left_out > 0)
+		log_warnx("%s: %s: %zu entries left out: the file would pass %zu bytes", __func__,
+			  path, left_out, max_bytes);
 	/* Never write what pa_store_load would refuse to read back. */
-	if ((len = strlen(text)) > PA_STORE_MAX_BYTES) {
-		log_warnx("%s: %s: %zu bytes, over the limit of %d", __func__, path, len,
-			  PA_STORE_MAX_BYTES);
+	if ((len = strlen(text)) > max_bytes) {
+		log_warnx("%s: %s: %zu bytes, over the limit of %zu", __func__, path, len,
+			  max_bytes);
 		goto end;
 	}
 	if (cm_file_write_atomic(path, text, len, 0600, &err) != 0) {
@@ -96,13 +160,43 @@ store_restore_entry(struct peertable *t, const json_t *item, int64_t now_ms, str
 		cm_err_set(err, "fingerprint: not the certificate's");
 		goto end;
 	}
-	rc = peertable_restore(t, &se.rec, fingerprint, se.discovered_at_ms, se.last_seen_ms,
-			       now_ms) == PEERTABLE_INSERTED
-		     ? 1
-		     : 0;
+	switch (peertable_restore(t, &se.rec, fingerprint, se.discovered_at_ms, se.last_seen_ms,
+				  now_ms)) {
+	case PEERTABLE_INSERTED:
+		rc = 1;
+		break;
+	case PEERTABLE_INVALID:
+		cm_err_set(err, "signed: a silent record that carries addresses");
+		break;
+	default:
+		rc = 0;
+	}
 end:
 	cm_store_entry_clear(&se);
 	return rc;
+}
+
+/* Restores the saved pins; a bad one is skipped. Returns how many were restored. */
+static size_t
+store_restore_pins(struct peertable *t, const json_t *pins, const char *path)
+{
+	struct cm_store_pin sp;
+	struct cm_err err;
+	const json_t *item;
+	size_t i, n = 0, bad = 0;
+
+	json_array_foreach(pins, i, item)
+	{
+		if (cm_store_pin_decode(item, &sp, &err) != 0) {
+			if (bad++ == 0)
+				log_warnx("%s: %s: pins[%zu]: %s", __func__, path, i, err.msg);
+			continue;
+		}
+		if (peertable_pin(t, sp.email, sp.fingerprint, sp.verified) == 0)
+			n++;
+		cm_store_pin_clear(&sp);
+	}
+	return n;
 }
 
 int
@@ -112,7 +206,7 @@ pa_store_load(const char *path, struct peertable *t, int64_t now_ms, size_t *ski
 	struct cm_peer_store ps = {0};
 	json_t *doc = NULL, *item;
 	char *text = NULL;
-	size_t len = 0, i, nskipped = 0, bad = 0;
+	size_t len = 0, i, nskipped = 0, bad = 0, npins = 0;
 	int restored = 0, rc = -1, r;
 
 	if (skipped != NULL)
@@ -132,6 +226,9 @@ pa_store_load(const char *path, struct peertable *t, int64_t now_ms, size_t *ski
 			  CM_PEER_STORE_VERSION);
 		goto end;
 	}
+	/* Pins first: an entry must match the pin its email had. */
+	if (ps.has_pins)
+		npins = store_restore_pins(t, ps.pins, path);
 	json_array_foreach(ps.peers, i, item)
 	{
 		if ((r = store_restore_entry(t, item, now_ms, &err)) > 0) {
@@ -145,7 +242,8 @@ pa_store_load(const char *path, struct peertable *t, int64_t now_ms, size_t *ski
 	}
 	if (bad > 1)
 		log_warnx("%s: %s: %zu bad entries in all", __func__, path, bad);
-	log_info("%s: %s: restored %d peers, skipped %zu", __func__, path, restored, nskipped);
+	log_info("%s: %s: restored %d peers and %zu pins, skipped %zu", __func__, path, restored,
+		 npins, nskipped);
 	if (skipped != NULL)
 		*skipped = nskipped;
 	rc = restored;

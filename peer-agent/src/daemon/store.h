@@ -17,7 +17,16 @@
 
 #define PA_STORE_MAX_BYTES (256 * 1024 * 1024)
 
-/* Writes every entry of t to path atomically. Returns 0 or -1 (logged). */
+/*
+ * Writes every entry of t to path atomically, with every pin; entries that
+ * would take the file past max_bytes are left out (logged) while the document
+ * is built, so it never grows past the cap in memory either. Returns 0 or -1
+ * (logged).
+ */
+int pa_store_save_max(const char *path, const struct peertable *t, int64_t now_ms,
+		      size_t max_bytes);
+
+/* pa_store_save_max with PA_STORE_MAX_BYTES, what pa_store_load reads. */
 int pa_store_save(const char *path, const struct peertable *t, int64_t now_ms);
 
 /*
