@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A neighbour that never reads: after its hello it stops reading and sends
-# PEER_REQUESTs and 48 MiB of pings, each of which the agent must answer. The
+# 48 MiB of pings, each of which the agent must answer with a pong. The
 # agent closes it once its unsent output passes send_queue_max (1 MiB), and
 # its memory stays bounded: RSS grows by less than 24 MiB. It stays up and an
 # honest peer still gets in afterwards.

@@ -17,8 +17,9 @@
 //   idle_flood: FB_FLOOD_SESSIONS (16) sessions from each address in FB_FLOOD_FROM
 //     (comma-separated local IPs, default 127.0.0.1) that never send a hello and
 //     ping every second; a closed one comes back half a second later.
-//   slow_reader: hello, then never reads again while it sends PEER_REQUESTs and
-//     FB_FLOOD_MB (default 48) MiB of pings, each of which the agent must answer.
+//   slow_reader: hello, then never reads again while it sends FB_FLOOD_MB
+//     (default 48) MiB of pings, each of which the agent must answer (pings
+//     only: requests would meet the engine's rate limit first).
 //   sybil_hold: one session per home in FB_SYBIL_HOMES (comma-separated, each
 //     made by `peer-agent init`, email from its agent.ini), the i-th from
 //     127.0.0.(FB_SYBIL_FIRST_IP + i), each with a valid hello and a heartbeat
@@ -266,7 +267,6 @@ function slowReader() {
   const megabytes = +(process.env.FB_FLOOD_MB || 48);
   const ws = new WebSocket(url, 'flashback-gossip.v1', { cert, key, rejectUnauthorized: false });
   const ping = Buffer.alloc(125, 'p');
-  const request = () => envelope('PEER_REQUEST', { repositories: ['alpha'] });
   let sent = 0;
   clearTimeout(deadline);
   setTimeout(() => finish('timeout'), 60000);
@@ -280,7 +280,6 @@ function slowReader() {
       for (let i = 0; i < 512 && sent < megabytes * 1024 * 1024; i++) {
         ws.ping(ping);
         sent += ping.length + 6;
-        if (i % 64 === 0) { const r = request(); ws.send(r); sent += r.length; }
       }
       result.sent_bytes = sent;
       if (sent < megabytes * 1024 * 1024) setImmediate(burst);

@@ -94,9 +94,11 @@ run_actions_list(struct pa_agent *a, struct engine_actions *acts)
 		if (act->kind == ENGINE_SEND) {
 			tp_send_text(l->s, act->frame, act->frame_len);
 		} else {
+			const char *who = engine_neighbour_email(a->engine, act->neighbour);
+
 			log_info("closing session with %s: %d %s",
-				 l->email != NULL ? l->email : "an unauthenticated peer",
-				 act->close_code, act->reason);
+				 who != NULL ? who : "an unauthenticated peer", act->close_code,
+				 act->reason);
 			tp_close(l->s, act->close_code, act->reason);
 		}
 	}
