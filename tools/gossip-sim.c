@@ -91,6 +91,7 @@ struct announcement {
 
 struct sim {
 	struct opts o;
+	struct cm_hash_key key; /* every node's tables: from the seed, so runs repeat */
 	struct node *nodes;
 	int cap;  /* nodes allocated (joiners included) */
 	int used; /* nodes created so far */
@@ -266,7 +267,7 @@ node_create(struct sim *s, int i, int64_t self_at)
 		fprintf(stderr, "gossip-sim: %s\n", err.msg);
 		exit(1);
 	}
-	n->t = peertable_new(&tc, &ec.hash_key, n->email);
+	n->t = peertable_new(&tc, &s->key, n->email);
 	n->e = engine_new(&ec, n->t, n->id);
 	n->has = calloc(MAX_ANNOUNCEMENTS, 1);
 	if (n->t == NULL || n->e == NULL || n->has == NULL) {
@@ -954,6 +955,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	s.rng = s.o.seed * 0x9E3779B97F4A7C15ULL + 1;
+	s.key = (struct cm_hash_key){s.rng, ~s.rng};
 	s.erng.next = sim_rand;
 	s.erng.ctx = &s;
 	s.t_announce = WARMUP_MS;

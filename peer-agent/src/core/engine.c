@@ -44,7 +44,6 @@ engine_config_default(struct engine_config *cfg)
 	cfg->rate_overdraft = (struct engine_rate){1, 100};
 	cfg->max_bad_signatures = 3;
 	cfg->answer_max_bytes = 255 * 1024;
-	cfg->hash_key = (struct cm_hash_key){0, 0};
 }
 
 static const char *const verdict_names[ENGINE_VERDICT_COUNT] = {
@@ -342,6 +341,8 @@ engine_new(const struct engine_config *cfg, struct peertable *table, const struc
 	if (e->cfg.seen_max < 2)
 		e->cfg.seen_max = 2;
 	e->table = table;
+	/* The seen ids come from the network: keyed like the table's maps. */
+	e->hash_key = *peertable_hash_key(table);
 	e->id = id;
 	return e;
 }

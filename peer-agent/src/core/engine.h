@@ -74,13 +74,6 @@ struct engine_config {
 	struct engine_rate rate_overdraft;
 	int max_bad_signatures;     /* 3: records failing their signature before a session is closed */
 	size_t answer_max_bytes;    /* 255 KiB: records of one answer (one frame, at least one record) */
-	/*
-	 * Keys the seen-id set, whose ids the network chooses. Zero by default,
-	 * for tests and the simulator (runs that repeat); a process on a network
-	 * must set a random one (the daemon: cm_random_hash_key, shared with the
-	 * table's peertable_new).
-	 */
-	struct cm_hash_key hash_key;
 };
 
 void engine_config_default(struct engine_config *cfg);

@@ -52,6 +52,7 @@ struct idset {
 struct engine {
 	struct engine_config cfg;
 	struct peertable *table;
+	struct cm_hash_key hash_key; /* the table's: keys the seen-id set */
 	const struct cm_identity *id;
 	bool has_self;
 	struct cm_signed_record self;

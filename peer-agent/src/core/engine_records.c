@@ -113,7 +113,7 @@ seen_key(const struct engine *e, const char *id, const struct cm_signed_record *
 		buf[n] = '\0';
 		for (int i = 0; i < 8; i++)
 			buf[n + 1 + (size_t)i] = (unsigned char)((uint64_t)rec->record.seq >> (8 * i));
-		key[0] ^= cm_siphash(&e->cfg.hash_key, buf, n + 1 + 8);
+		key[0] ^= cm_siphash(&e->hash_key, buf, n + 1 + 8);
 		if (key[0] == 0 && key[1] == 0)
 			key[1] = 1;
 	}
@@ -125,8 +125,8 @@ eng_seen_has(const struct engine *e, const char *id, const struct cm_signed_reco
 	uint64_t key[2];
 
 	seen_key(e, id, rec, key);
-	return idset_has(&e->seen_cur, &e->cfg.hash_key, key) ||
-	       idset_has(&e->seen_prev, &e->cfg.hash_key, key);
+	return idset_has(&e->seen_cur, &e->hash_key, key) ||
+	       idset_has(&e->seen_prev, &e->hash_key, key);
 }
 
 void
@@ -149,7 +149,7 @@ eng_seen_add(struct engine *e, const char *id, const struct cm_signed_record *re
 
 	eng_seen_rotate_if_due(e, now_ms);
 	seen_key(e, id, rec, key);
-	idset_add(&e->seen_cur, &e->cfg.hash_key, key);
+	idset_add(&e->seen_cur, &e->hash_key, key);
 }
 
 void

@@ -74,6 +74,7 @@ struct attest {
 
 struct peertable {
 	struct peertable_config cfg;
+	struct cm_hash_key key; /* keys every map here; the engine over this table uses it too */
 	char *self_email;
 	struct cm_map *entries; /* email -> struct node *, keyed by the node's own email */
 	struct cm_map *pins;    /* email -> struct pin * */
@@ -112,6 +113,7 @@ peertable_new(const struct peertable_config *cfg, const struct cm_hash_key *key,
 	if (t == NULL)
 		return NULL;
 	t->cfg = *cfg;
+	t->key = *key;
 	if (t->cfg.max_entries == 0)
 		t->cfg.max_entries = 1;
 	t->max_pins = PEERTABLE_PINS_PER_ENTRY * t->cfg.max_entries;
@@ -574,6 +576,12 @@ peertable_get(const struct peertable *t, const char *email)
 	struct node *n = node_get(t, email);
 
 	return n != NULL ? &n->e : NULL;
+}
+
+const struct cm_hash_key *
+peertable_hash_key(const struct peertable *t)
+{
+	return &t->key;
 }
 
 size_t
@@ -1222,7 +1230,8 @@ peertable_entry_info(const struct peertable *t, const struct peertable_entry *e,
 	}
 	out->port = r->is_broadcasting ? r->port : 0;
 	out->is_broadcasting = r->is_broadcasting;
-	out->is_bootstrap = r->is_bootstrap;
+	/* What a trusted server attested, not what the record claims. */
+	out->is_bootstrap = peertable_entry_bootstrap(t, e, now_ms);
 	out->peer_status = peertable_entry_status(t, e, now_ms);
 	out->state = peertable_entry_state(t, e, now_ms);
 	out->availability_score = peertable_entry_availability(t, e, now_ms);

@@ -217,6 +217,8 @@ int peertable_remove(struct peertable *t, const char *email);
 
 const struct peertable_entry *peertable_get(const struct peertable *t, const char *email);
 size_t peertable_count(const struct peertable *t);
+/* The key peertable_new was given: the engine over this table keys its seen ids with it. */
+const struct cm_hash_key *peertable_hash_key(const struct peertable *t);
 uint64_t peertable_version(const struct peertable *t);
 
 /* Derived views of an entry at now_ms. */

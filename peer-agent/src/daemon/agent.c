@@ -338,7 +338,6 @@ agent_start(struct pa_agent *a)
 	ec.heartbeat_ms = cfg->heartbeat_s * 1000;
 	ec.reannounce_ms = cfg->reannounce_s * 1000;
 	ec.anti_entropy_ms = cfg->anti_entropy_s * 1000;
-	ec.hash_key = hash_key;
 	overlay_config_default(&oc);
 	oc.neighbours = (size_t)cfg->neighbours;
 	if ((a->table = peertable_new(&tc, &hash_key, cfg->email)) == NULL ||

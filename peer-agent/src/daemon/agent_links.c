@@ -117,7 +117,8 @@ on_pong(struct tp_session *s, int64_t rtt_ms, void *arg)
 		const struct peertable_entry *e = peertable_get(a->table, email);
 
 		l->last_feedback_ms = now;
-		if (e != NULL && e->rec.record.is_bootstrap)
+		/* Only about peers a trusted server attested: those are the servers' own rows. */
+		if (e != NULL && peertable_entry_bootstrap(a->table, e, agent_now_ms()))
 			bc_feedback(a->bc, email, rtt_ms, NULL, NULL);
 	}
 }
