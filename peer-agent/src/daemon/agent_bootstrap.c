@@ -207,6 +207,7 @@ peers_done(const struct bc_result *r, void *arg)
 	if (r->http_status == 200 && r->body != NULL &&
 	    cm_bootstrap_peerlist_decode(r->body, &l, &err) == 0) {
 		cands_add_list(a, &l);
+		a->peers_listed_ms = cm_time_mono_ms();
 		log_info("bootstrap: %s listed %zu peers", r->url, l.len);
 		cm_bootstrap_peerlist_clear(&l);
 		if (!a->broadcasting)

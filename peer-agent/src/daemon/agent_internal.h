@@ -50,6 +50,7 @@ struct pa_agent {
 	bool bs_busy;
 	struct overlay_backoff peers_fetch;
 	bool peers_fetch_busy;
+	int64_t peers_listed_ms; /* monotonic time of the last listing answered, 0: none yet */
 
 	struct sessions *links;
 	struct overlay *overlay;

@@ -10,6 +10,11 @@
 #include "fb/timeutil.h"
 
 #define DIAL_INTERVAL_MS 1000
+/*
+ * Attestations of bootstrap peers lapse after the table's attest_ms (3 h);
+ * a listing every hour renews them, also for an agent that has neighbours.
+ */
+#define ATTEST_RENEW_MS (60 * 60 * 1000LL)
 /* A little over the server's default feedback-window (300 s), which counts one report per
  * reporter and peer: a report every window, none refused as early. */
 #define FEEDBACK_EVERY_MS (6 * 60 * 1000)
@@ -200,9 +205,11 @@ agent_dial_cb(evutil_socket_t fd, short what, void *arg)
 	/*
 	 * No neighbour, or too few sessions of our own and nobody left to dial:
 	 * what neighbours (maybe all chosen by others) tell us is not enough.
+	 * And once an hour anyway, to renew the attestations.
 	 */
 	if (a->bc != NULL && (engine_neighbour_count(a->engine) == 0 ||
-			      (n == 0 && ours < (size_t)a->cfg->dial_slots)))
+			      (n == 0 && ours < (size_t)a->cfg->dial_slots) ||
+			      cm_time_mono_ms() - a->peers_listed_ms >= ATTEST_RENEW_MS))
 		agent_fetch_bootstrap_peers(a);
 	for (size_t i = 0; i < n; i++)
 		dial(a, &d[i]);
