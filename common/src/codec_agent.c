@@ -32,6 +32,7 @@ static const struct cm_field gossip_stats_fields[] = {
 	SAFE(struct cm_gossip_stats, "pin_failures", pin_failures),
 	SAFE(struct cm_gossip_stats, "bytes_in", bytes_in),
 	SAFE(struct cm_gossip_stats, "bytes_out", bytes_out),
+	COUNTERS(struct cm_gossip_stats, "limits", limits),
 };
 static TYPE(gossip_stats_type, "gossip-stats", "agent-status.schema.json#/properties/gossip",
 	    struct cm_gossip_stats, gossip_stats_fields);

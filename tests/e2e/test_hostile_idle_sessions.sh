@@ -63,6 +63,9 @@ grep -q "max_per_address" "$log" || fb_fail "no log line for max_per_address"
 fb_wait_for 15 grep -q "no hello within" "$log" || fb_fail "no log line for the hello deadline"
 closes=$(fb_agent target status --json | jq -c .gossip.closed_by_code)
 [ "$(jq -r '."1008" // 0' <<<"$closes")" -ge 1 ] || fb_fail "no idle session was closed with 1008: $closes"
+limits=$(fb_agent target status --json | jq -c .gossip.limits)
+[ "$(jq -r .refused_per_address <<<"$limits")" -ge 1 ] && [ "$(jq -r .hello_timeouts <<<"$limits")" -ge 1 ] ||
+	fb_fail "status does not count the limits that bit: $limits"
 [ "$(fb_agent target status --json | jq -r .neighbours)" -le 2 ] ||
 	fb_fail "idle sessions count as neighbours: $(fb_agent target status --json | jq .neighbours)"
 kill "$flood_pid" "$flood2_pid" 2>/dev/null || true

@@ -40,6 +40,8 @@ fb_pass "the slow reader was closed at the send queue cap; RSS grew by $(((peak 
 
 closes=$(fb_agent target status --json | jq -c .gossip.closed_by_code)
 [ "$(jq -r '."1008" // 0' <<<"$closes")" -ge 1 ] || fb_fail "the close was not counted as 1008: $closes"
+overflows=$(fb_agent target status --json | jq -r .gossip.limits.send_queue_overflows)
+[ "$overflows" -ge 1 ] || fb_fail "status counts no send queue overflow: $overflows"
 out=$(timeout 20 node "$FB_ROOT/tests/e2e/ws_client.js" "$visitor" visitor@example.com "$url" valid)
 fb_assert_eq "$(jq -r .hello_from <<<"$out")" target@example.com "an honest peer still gets target's hello"
 fb_pass "target stays up and answers an honest peer ($closes)"

@@ -1300,6 +1300,7 @@ sample_status(struct cm_agent_status *s)
 	ck_assert_int_eq(cm_counterlist_append(&s->gossip.verdicts, "duplicate", 10), 0);
 	ck_assert_int_eq(cm_counterlist_append(&s->gossip.closed_by_code, "1008", 2), 0);
 	s->gossip.bytes_in = 4096;
+	ck_assert_int_eq(cm_counterlist_append(&s->gossip.limits, "hello_timeouts", 1), 0);
 }
 
 /* A decode_fn that keeps nothing: what a successful decode filled is released. */
@@ -1364,7 +1365,7 @@ START_TEST(test_agent_status_text_is_the_control_api_shape)
 			 "\"sent\":0,\"stripped_addresses\":0,\"anti_entropy_rounds\":0,"
 			 "\"requests_answered\":0,\"sessions_open\":0,\"closed_by_code\":"
 			 "{\"1008\":2},\"handshake_failures\":0,\"pin_failures\":0,"
-			 "\"bytes_in\":4096,\"bytes_out\":0}}");
+			 "\"bytes_in\":4096,\"bytes_out\":0,\"limits\":{\"hello_timeouts\":1}}}");
 	free(text);
 	json_decref(j);
 	cm_agent_status_clear(&s);
@@ -1443,7 +1444,7 @@ START_TEST(test_gossip_stats_rejects_a_negative_counter_naming_it)
 			       "\"forwarded\":0,\"sent\":0,\"stripped_addresses\":0,"
 			       "\"anti_entropy_rounds\":0,\"requests_answered\":0,\"sessions_open\":0,"
 			       "\"closed_by_code\":{},\"handshake_failures\":0,\"pin_failures\":0,"
-			       "\"bytes_in\":0,\"bytes_out\":0}",
+			       "\"bytes_in\":0,\"bytes_out\":0,\"limits\":{}}",
 			       0, NULL);
 	struct cm_gossip_stats g;
 	struct cm_err e = {0};

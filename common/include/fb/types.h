@@ -320,6 +320,7 @@ struct cm_gossip_stats {
 	int64_t pin_failures;
 	int64_t bytes_in;
 	int64_t bytes_out;
+	struct cm_counterlist limits; /* docs/security.md: how often each limit bit, by name */
 };
 
 /* status.bootstrap: the registration's state; url and expires_at are null when unknown. */

@@ -101,6 +101,39 @@ reply_error(struct evhttp_request *req, int status, const char *msg, const char 
 
 /* Documents */
 
+/* How often each limit of docs/security.md bit, under the names that page uses. Returns 0 or -1. */
+static int
+limit_counters(const struct ctl_status *st, struct cm_counterlist *out)
+{
+	const struct tp_stats *ts = st->transport;
+	const struct engine_stats *es = st->engine;
+	const struct peertable_stats *ps = st->table;
+	const struct {
+		const char *name;
+		uint64_t n;
+	} c[] = {
+		{"refused_full", ts->refused_full},
+		{"refused_per_address", ts->refused_per_address},
+		{"pending_evicted", ts->pending_evicted},
+		{"hello_timeouts", ts->hello_timeouts},
+		{"send_queue_overflows", ts->send_queue_overflows},
+		{"pongs_ignored", ts->pongs_ignored},
+		{"closed_rate", es->closed_rate},
+		{"closed_bad_signatures", es->closed_bad_signatures},
+		{"answers_cut", es->answers_cut},
+		{"table_evicted", ps->evicted},
+		{"table_refused_full", ps->refused_full},
+		{"pins_dropped", ps->pins_dropped},
+		{"pins_refused", ps->pins_refused},
+		{"silent_with_addresses", ps->refused_silent},
+	};
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		if (cm_counterlist_append(out, c[i].name, (int64_t)c[i].n) != 0)
+			return -1;
+	return 0;
+}
+
 /* Counters: what the engine did with every frame and how sessions ended. Returns 0 or -1. */
 static int
 gossip_stats(const struct ctl_status *st, struct cm_gossip_stats *out)
@@ -133,7 +166,7 @@ gossip_stats(const struct ctl_status *st, struct cm_gossip_stats *out)
 	out->pin_failures = (int64_t)ts->pin_failures;
 	out->bytes_in = (int64_t)ts->bytes_in;
 	out->bytes_out = (int64_t)ts->bytes_out;
-	return 0;
+	return limit_counters(st, &out->limits);
 }
 
 /* The status document; its strings are borrowed from the daemon for the encoder. */

@@ -36,6 +36,7 @@ struct ctl_status {
 	int listen_port;
 	const struct engine_stats *engine;
 	const struct tp_stats *transport;
+	const struct peertable_stats *table;
 	size_t sessions_open;
 };
 

@@ -26,6 +26,7 @@ ctl_status_cb(void *ctx, struct ctl_status *out)
 	out->listen_port = tp_listen_port(a->tp);
 	out->engine = engine_stats(a->engine);
 	out->transport = tp_stats(a->tp);
+	out->table = peertable_stats(a->table);
 	out->sessions_open = tp_session_count(a->tp);
 }
 
