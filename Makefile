@@ -217,6 +217,12 @@ FUZZ_SEEDS_envelope = tests/proto/valid/envelope tests/proto/invalid/envelope \
 FUZZ_SEEDS_bodies = $(foreach d,valid invalid,$(addprefix tests/proto/$(d)/,register-request \
 	feedback-request bootstrap-peer-list whitelist-entry))
 FUZZ_SEEDS_engine = tests/proto/valid/envelope
+# libFuzzer dictionaries: the JSON field names, agent.ini's keys.
+FUZZ_DICT_envelope = tests/fuzz/json.dict
+FUZZ_DICT_bodies = tests/fuzz/json.dict
+FUZZ_DICT_peers_json = tests/fuzz/json.dict
+FUZZ_DICT_engine = tests/fuzz/json.dict
+FUZZ_DICT_agent_ini = tests/fuzz/agent_ini.dict
 FUZZ_MAX_LEN_upgrade = 8200
 FUZZ_MAX_LEN_envelope = 262200
 FUZZ_MAX_LEN_bodies = 65600
@@ -229,8 +235,8 @@ FUZZ_MAX_LEN_engine = 262200
 fuzz: $(FUZZ_HARNESSES:%=fuzz-%)
 
 $(FUZZ_HARNESSES:%=fuzz-%): fuzz-%: $(BUILD)/fuzz/fuzz_%
-	@tools/fuzz-run.sh $(BUILD) $* $(FUZZ_SECONDS) $(FUZZ_MAX_LEN_$*) tests/fuzz/corpus/$* \
-		$(FUZZ_SEEDS_$*)
+	@FUZZ_DICT=$(FUZZ_DICT_$*) tools/fuzz-run.sh $(BUILD) $* $(FUZZ_SECONDS) $(FUZZ_MAX_LEN_$*) \
+		tests/fuzz/corpus/$* $(FUZZ_SEEDS_$*)
 
 $(FUZZ_OBJ)/%.o: %.c | deps
 	@mkdir -p $(dir $@)

@@ -5,7 +5,8 @@
 # starts empty, so nothing it grows ends up in the tree. Prints one line:
 # executions, corpus and coverage. A crash, leak, timeout (FUZZ_TIMEOUT_S per
 # input, 10) or more than FUZZ_RSS_MB (1024) of memory fails it, with the
-# log's end and the input that did it in BUILD/fuzz/artifacts/.
+# log's end and the input that did it in BUILD/fuzz/artifacts/. FUZZ_DICT names
+# a libFuzzer dictionary (tokens the mutations insert), if any.
 set -euo pipefail
 build=$1 name=$2 seconds=$3 max_len=$4
 shift 4
@@ -17,8 +18,10 @@ artifacts=$build/fuzz/artifacts
 rm -rf "$work"
 mkdir -p "$work" "$artifacts"
 seeds=$(find "$@" -type f | wc -l)
+dict=()
+[ -n "${FUZZ_DICT:-}" ] && dict=(-dict="$FUZZ_DICT")
 rc=0
-"$bin" -max_total_time="$seconds" -timeout="${FUZZ_TIMEOUT_S:-10}" \
+"$bin" "${dict[@]}" -max_total_time="$seconds" -timeout="${FUZZ_TIMEOUT_S:-10}" \
 	-rss_limit_mb="${FUZZ_RSS_MB:-1024}" -max_len="$max_len" -print_final_stats=1 \
 	-artifact_prefix="$artifacts/$name-" "$work" "$@" >"$log" 2>&1 || rc=$?
 if [ "$rc" -ne 0 ]; then
