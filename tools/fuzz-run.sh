@@ -15,7 +15,7 @@ work=$build/fuzz/work/$name
 log=$build/fuzz/$name.log
 artifacts=$build/fuzz/artifacts
 
-rm -rf "$work"
+rm -rf "$work" "$artifacts/$name-"*
 mkdir -p "$work" "$artifacts"
 seeds=$(find "$@" -type f | wc -l)
 dict=()
