@@ -4,8 +4,10 @@
  * (no valid frame holds one), given to a fresh engine with a small table at
  * a fixed time and a fixed random sequence. Neighbour 1 has sent its genuine
  * hello, so its frames are applied; neighbour 2 has not, and gets the first
- * frame as its hello. The engine has asked neighbour 1 for peers beforehand
- * (an answer can then be solicited), and its timers run once at the end.
+ * frame as its hello. The engine has asked neighbour 1 for peers beforehand,
+ * so an answer can be solicited: that request's id follows from the fixed
+ * randomness, and the seed list-response-answer.json carries it. The timers
+ * run once at the end. Time is the tests/proto seeds' own.
  * Each input runs twice: with signature checks, as the agent does, and
  * without, as the simulator may, so that records the fuzzer cannot sign
  * still reach the table, forwarding and the answers. Besides what the
@@ -21,7 +23,7 @@
 #include "fb/digest.h"
 #include "fb/log.h"
 
-#define T0 1700000000000LL           /* the seeds' records are issued just before */
+#define T0 1764000000123LL            /* 2025-11-24T16:00:00.123Z, the seeds' time */
 #define NOW_MS (T0 + 60 * 1000LL)
 #define TABLE_MAX 8                  /* small, so that eviction runs */
 #define NB_HELLO 1                   /* authenticated neighbour */
@@ -64,7 +66,7 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct cm_envelope env = {.v = 1,
-				  .id = "0b9f2c1e-5d3a-4c2b-9e8f-1a2b3c4d5e6f",
+				  .id = "4f1d6a3e-0c2b-4e5f-9a8b-7c6d5e4f3a2b",
 				  .type = CM_MSG_PEER_ANNOUNCEMENT,
 				  .ttl = 1,
 				  .timestamp_ms = NOW_MS,
