@@ -85,7 +85,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (pa_config_load_text(home, "agent.ini", text, &cfg, &err) == 0) {
 		if (cfg.email == NULL || cfg.max_peers < cfg.neighbours ||
 		    cfg.heartbeat_s >= cfg.stale_s || cfg.expire_s <= cfg.stale_s ||
-		    2 * cfg.reannounce_s >= cfg.stale_s || (cfg.broadcasting && cfg.listen_host == NULL))
+		    2 * cfg.reannounce_s >= cfg.stale_s ||
+		    (cfg.broadcasting && cfg.listen_host == NULL))
 			abort();
 		pa_config_clear(&cfg);
 	} else if (err.msg[0] == '\0') {

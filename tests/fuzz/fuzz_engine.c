@@ -23,20 +23,20 @@
 #include "fb/digest.h"
 #include "fb/log.h"
 
-#define T0 1764000000123LL            /* 2025-11-24T16:00:00.123Z, the seeds' time */
+#define T0 1764000000123LL /* 2025-11-24T16:00:00.123Z, the seeds' time */
 #define NOW_MS (T0 + 60 * 1000LL)
-#define TABLE_MAX 8                  /* small, so that eviction runs */
-#define NB_HELLO 1                   /* authenticated neighbour */
-#define NB_NEW 2                     /* its first frame is its hello */
+#define TABLE_MAX 8 /* small, so that eviction runs */
+#define NB_HELLO 1  /* authenticated neighbour */
+#define NB_NEW 2    /* its first frame is its hello */
 #define SELF_EMAIL "self@example.com"
 #define NB_EMAIL "nb@example.com"
 #define PEER_ID "7c6d5e4f-3a2b-4c1d-8e9f-0a1b2c3d4e5f"
 
 static struct cm_identity *self_id, *nb_id;
-static char *hello;      /* neighbour 1's announcement of its own record */
+static char *hello; /* neighbour 1's announcement of its own record */
 static size_t hello_len;
-static char nb_fp[CM_FINGERPRINT_LEN + 1];      /* its certificate's fingerprint */
-static char nb_pem_fp[CM_FINGERPRINT_LEN + 1];  /* what stands for it without checks */
+static char nb_fp[CM_FINGERPRINT_LEN + 1];     /* its certificate's fingerprint */
+static char nb_pem_fp[CM_FINGERPRINT_LEN + 1]; /* what stands for it without checks */
 
 static uint64_t
 rng_next(void *ctx)
@@ -104,12 +104,13 @@ static void
 check_actions(struct engine_actions *a)
 {
 	for (size_t i = 0; i < a->len; i++) {
+		const struct engine_action *x = &a->items[i];
 		struct cm_envelope env;
 		struct cm_err err;
 
-		if (a->items[i].kind != ENGINE_SEND)
+		if (x->kind != ENGINE_SEND)
 			continue;
-		if (cm_envelope_from_frame(a->items[i].frame, a->items[i].frame_len, &env, &err) != 0)
+		if (cm_envelope_from_frame(x->frame, x->frame_len, &env, &err) != 0)
 			abort();
 		cm_envelope_clear(&env);
 	}
@@ -138,10 +139,11 @@ run(const char *data, size_t size, bool verify)
 	ec.verify_signatures = verify;
 	own_record(&self, SELF_EMAIL);
 	cm_strlist_append(&repos, "photos");
-	if ((t = peertable_new(&tc, SELF_EMAIL)) == NULL || (e = engine_new(&ec, t, self_id)) == NULL ||
+	if ((t = peertable_new(&tc, SELF_EMAIL)) == NULL ||
+	    (e = engine_new(&ec, t, self_id)) == NULL ||
 	    engine_set_self(e, &self, NOW_MS, &rng, &out) != 0 ||
-	    engine_neighbour_up(e, NB_HELLO, true, verify ? nb_fp : nb_pem_fp, NOW_MS, &rng, &out) !=
-		    0 ||
+	    engine_neighbour_up(e, NB_HELLO, true, verify ? nb_fp : nb_pem_fp, NOW_MS, &rng,
+				&out) != 0 ||
 	    engine_receive(e, NB_HELLO, hello, hello_len, NOW_MS, &rng, &out) != ENGINE_ACCEPTED ||
 	    engine_neighbour_up(e, NB_NEW, false, nb_fp, NOW_MS, &rng, &out) != 0 ||
 	    engine_request(e, &repos, 1, NOW_MS, &rng, request_id, &out) != 1)

@@ -24,7 +24,7 @@ struct peer {
 	const uint8_t *in;
 	size_t in_len, in_off;
 	size_t chunk;        /* bytes one recv hands over at most */
-	unsigned send_shape; /* 0: every send takes all; else every n-th takes nothing */
+	unsigned send_shape; /* n: every n-th send takes little (0: every send takes all) */
 	unsigned sends;
 };
 
