@@ -182,6 +182,7 @@ e2e: all
 test: deps
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_TEST_SECONDS)
 	$(MAKE) proto
 	$(MAKE) e2e
 
@@ -190,22 +191,62 @@ asan: deps
 	CK_FORK=no $(MAKE) BUILD=build/asan CC=clang CFLAGS='-O1 -g -fno-omit-frame-pointer' \
 		SAN='-fsanitize=address,undefined -fno-sanitize-recover=all' unit
 
-# libFuzzer on the pure parsers for a short while (clang), from a copy of the seed corpus.
-FUZZ_TIME_S ?= 20
-FUZZ_SAN = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-.PHONY: fuzz
-fuzz: $(BUILD)/fuzz/fuzz_upgrade
-	@rm -rf $(BUILD)/fuzz/corpus-upgrade && mkdir -p $(BUILD)/fuzz/corpus-upgrade
-	cp tests/fuzz/corpus/upgrade/* $(BUILD)/fuzz/corpus-upgrade/
-	$(BUILD)/fuzz/fuzz_upgrade -max_total_time=$(FUZZ_TIME_S) $(BUILD)/fuzz/corpus-upgrade
+# libFuzzer harnesses (clang, ASan+UBSan), one per parser of network or file
+# bytes: tests/fuzz/fuzz_<name>.c, linked with the modules in FUZZ_MODS_<name>
+# and common/, all built with the fuzzer's instrumentation. Each runs for
+# FUZZ_SECONDS from its seeds (tests/fuzz/corpus/<name>/ and the tests/proto
+# folders in FUZZ_SEEDS_<name>), growing a scratch corpus under $(BUILD)/fuzz
+# that the next run throws away; a crash, leak, timeout or going over the
+# memory bound fails it (tools/fuzz-run.sh). MAX_LEN: a little over the cap
+# the parser enforces, so the cap itself is tried.
+FUZZ_SECONDS ?= 60
+# `make test` runs each only for a few seconds: enough to keep them building and clean.
+FUZZ_TEST_SECONDS ?= 4
+FUZZ_HARNESSES = upgrade envelope bodies websocket peers_json agent_ini engine
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS = -std=gnu11 -O1 -g -fno-omit-frame-pointer $(WARN) $(FUZZ_SAN) -MMD -MP
+FUZZ_OBJ = $(BUILD)/fuzz/obj
+FUZZ_COMMON_OBJ = $(COMMON_SRC:%.c=$(FUZZ_OBJ)/%.o)
+FUZZ_MODS_upgrade = peer-agent/src/net/upgrade.c
+FUZZ_MODS_websocket = peer-agent/src/net/websocket.c
+FUZZ_MODS_peers_json = peer-agent/src/daemon/store.c $(call layer_src,core)
+FUZZ_MODS_agent_ini = peer-agent/src/daemon/config.c peer-agent/src/daemon/home.c
+FUZZ_MODS_engine = $(call layer_src,core)
+FUZZ_SEEDS_envelope = tests/proto/valid/envelope tests/proto/invalid/envelope \
+	tests/proto/valid/signed-record tests/proto/invalid/signed-record
+FUZZ_SEEDS_bodies = $(foreach d,valid invalid,$(addprefix tests/proto/$(d)/,register-request \
+	feedback-request bootstrap-peer-list whitelist-entry))
+FUZZ_SEEDS_engine = tests/proto/valid/envelope
+# libFuzzer dictionaries: the JSON field names, agent.ini's keys.
+FUZZ_DICT_envelope = tests/fuzz/json.dict
+FUZZ_DICT_bodies = tests/fuzz/json.dict
+FUZZ_DICT_peers_json = tests/fuzz/json.dict
+FUZZ_DICT_engine = tests/fuzz/json.dict
+FUZZ_DICT_agent_ini = tests/fuzz/agent_ini.dict
+FUZZ_MAX_LEN_upgrade = 8200
+FUZZ_MAX_LEN_envelope = 262200
+FUZZ_MAX_LEN_bodies = 65600
+FUZZ_MAX_LEN_websocket = 65536
+FUZZ_MAX_LEN_peers_json = 1048576
+FUZZ_MAX_LEN_agent_ini = 65600
+FUZZ_MAX_LEN_engine = 262200
+.PHONY: fuzz $(FUZZ_HARNESSES:%=fuzz-%)
 
-# The parser and the common helpers it calls, all built with the fuzzer's instrumentation.
-FUZZ_UPGRADE_SRC = tests/fuzz/fuzz_upgrade.c peer-agent/src/net/upgrade.c \
-	$(addprefix common/src/,err.c base64.c digest.c hex.c)
-$(BUILD)/fuzz/fuzz_upgrade: $(FUZZ_UPGRADE_SRC) | deps
+fuzz: $(FUZZ_HARNESSES:%=fuzz-%)
+
+$(FUZZ_HARNESSES:%=fuzz-%): fuzz-%: $(BUILD)/fuzz/fuzz_%
+	@FUZZ_DICT=$(FUZZ_DICT_$*) tools/fuzz-run.sh $(BUILD) $* $(FUZZ_SECONDS) $(FUZZ_MAX_LEN_$*) \
+		tests/fuzz/corpus/$* $(FUZZ_SEEDS_$*)
+
+$(FUZZ_OBJ)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -O1 -g $(WARN) $(FUZZ_SAN) -Icommon/include $(INC_AGENT) \
-		$(call pc_cflags,gnutls) -o $@ $^ $(call pc_libs,gnutls)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(TEST_TOOL_FLAGS) -c $< -o $@
+
+$(foreach h,$(FUZZ_HARNESSES),$(eval \
+	$(BUILD)/fuzz/fuzz_$(h): $(FUZZ_MODS_$(h):%.c=$(FUZZ_OBJ)/%.o)))
+$(BUILD)/fuzz/fuzz_%: $(FUZZ_OBJ)/tests/fuzz/fuzz_%.o $(FUZZ_COMMON_OBJ)
+	clang $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(call pc_libs,$(PKG_AGENT)) \
+		$(LIBS_AGENT_EXTRA)
 
 bench: all
 	@tools/bench.sh $(BUILD)

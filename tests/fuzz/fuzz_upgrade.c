@@ -4,7 +4,7 @@
  * catch, it checks what an answer promises: a block's length within the input
  * and the limit, ending with the empty line; a request accepted has a key
  * whose built answer our own client accepts; a refusal has a status we can send.
- * `make fuzz` builds it with clang and runs it for FUZZ_TIME_S (20) seconds.
+ * `make fuzz` builds it with clang and runs it for FUZZ_SECONDS (60) seconds.
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -602,5 +602,26 @@ START_TEST(test_pa_config_path_joins_home_and_name)
 }
 END_TEST
 
+START_TEST(test_pa_config_load_text_reads_the_text_under_home)
+{
+	struct cm_err err;
+	struct pa_config cfg;
+
+	write_ini("");
+	ck_assert_msg(pa_config_load_text(tu_dir, "agent.ini",
+					  "[identity]\nemail = alice@example.com\n"
+					  "[gossip]\nneighbours = 5\n",
+					  &cfg, &err) == 0,
+		      "%s", err.msg);
+	ck_assert_str_eq(cfg.home, tu_dir);
+	ck_assert_str_eq(cfg.cert_file, tu_path("identity.crt"));
+	ck_assert_int_eq(cfg.neighbours, 5);
+	pa_config_clear(&cfg);
+	ck_assert_int_eq(pa_config_load_text(tu_dir, "x.ini", "[identity]\nemail\n", &cfg, &err), -1);
+	ck_assert_msg(strstr(err.msg, "x.ini line 2") != NULL, "%s", err.msg);
+	ck_assert_ptr_null(cfg.home);
+}
+END_TEST
+
 /* Key generation under sanitizers is slow on busy machines. */
 FB_CHECK_MAIN(.name = "agentconfig", .setup = setup, .teardown = teardown, .timeout_s = 60)

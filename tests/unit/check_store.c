@@ -12,6 +12,7 @@
 
 #include "daemon/store.h"
 #include "fb/codec.h"
+#include "fb/file.h"
 #include "fb/identity.h"
 #include "fb/timeutil.h"
 #include "check_main.h"
@@ -437,6 +438,25 @@ START_TEST(test_pa_store_save_into_missing_directory_fails)
 	snprintf(path, sizeof(path), "%s/no/such/dir/peers.json", tu_dir);
 	ck_assert_int_eq(pa_store_save(path, t, cm_time_wall_ms()), -1);
 	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_pa_store_load_text_restores_what_the_file_holds)
+{
+	int64_t now = cm_time_wall_ms();
+	struct peertable *saved = saved_table(2, now), *loaded = tu_peertable();
+	struct cm_err err;
+	char *text;
+	size_t len, skipped = 99;
+
+	ck_assert_msg(cm_file_read(store_path, PA_STORE_MAX_BYTES, &text, &len, &err) == 0, "%s",
+		      err.msg);
+	ck_assert_int_eq(pa_store_load_text(text, len, "peers.json", loaded, now + SEC, &skipped), 2);
+	ck_assert_uint_eq(skipped, 0);
+	ck_assert_int_eq(pa_store_load_text("{\"version\":1", 13, "peers.json", loaded, now, NULL), -1);
+	free(text);
+	peertable_free(saved);
+	peertable_free(loaded);
 }
 END_TEST
 

@@ -610,39 +610,58 @@ config_finish(struct pa_config *cfg, const bool seen[NKEYS], struct cm_err *err)
 }
 
 int
-pa_config_load(const char *home, struct pa_config *cfg, struct cm_err *err)
+pa_config_load_text(const char *home, const char *name, const char *text, struct pa_config *cfg,
+		    struct cm_err *err)
 {
 	struct ini_ctx x = {.cfg = cfg, .err = err};
-	char *path = NULL, *text = NULL;
 	int rc = -1, line;
 
 	pa_config_default(cfg);
-	if ((cfg->home = realpath(home, NULL)) == NULL) {
-		cm_err_set(err, "%s: %s", home, strerror(errno));
-		goto end;
-	}
-	if ((path = pa_config_path(cfg->home, "agent.ini")) == NULL) {
+	if ((cfg->home = strdup(home)) == NULL) {
 		cm_err_set(err, "out of memory");
 		goto end;
 	}
-	if ((text = pa_config_read_text(path, PA_INI_MAX_BYTES, err)) == NULL ||
-	    check_line_lengths(path, text, err) != 0)
+	if (check_line_lengths(name, text, err) != 0)
 		goto end;
 	line = ini_parse_string(text, config_ini_line, &x);
 	if (x.failed)
 		goto end;
 	if (line != 0) {
-		cm_err_set(err, "%s line %d: expected [section] or key = value", path, line);
+		cm_err_set(err, "%s line %d: expected [section] or key = value", name, line);
 		goto end;
 	}
 	if (config_finish(cfg, x.seen, err) != 0)
 		goto end;
 	rc = 0;
 end:
-	free(text);
-	free(path);
 	if (rc != 0)
 		pa_config_clear(cfg);
+	return rc;
+}
+
+int
+pa_config_load(const char *home, struct pa_config *cfg, struct cm_err *err)
+{
+	char *abs = NULL, *path = NULL, *text = NULL;
+	int rc = -1;
+
+	/* Cleared on every failure, as pa_config_load_text leaves it. */
+	memset(cfg, 0, sizeof(*cfg));
+	if ((abs = realpath(home, NULL)) == NULL) {
+		cm_err_set(err, "%s: %s", home, strerror(errno));
+		goto end;
+	}
+	if ((path = pa_config_path(abs, "agent.ini")) == NULL) {
+		cm_err_set(err, "out of memory");
+		goto end;
+	}
+	if ((text = pa_config_read_text(path, PA_INI_MAX_BYTES, err)) == NULL)
+		goto end;
+	rc = pa_config_load_text(abs, path, text, cfg, err);
+end:
+	free(text);
+	free(path);
+	free(abs);
 	return rc;
 }
 

@@ -75,6 +75,12 @@ void pa_config_default(struct pa_config *cfg);
  * or -1 with err naming the key ("[gossip] neighbours: not a number").
  */
 int pa_config_load(const char *home, struct pa_config *cfg, struct cm_err *err);
+/*
+ * The same from agent.ini's text (NUL-terminated; name stands for the file in
+ * messages), home the absolute DIR that relative paths are under.
+ */
+int pa_config_load_text(const char *home, const char *name, const char *text, struct pa_config *cfg,
+			struct cm_err *err);
 void pa_config_clear(struct pa_config *cfg);
 
 /*

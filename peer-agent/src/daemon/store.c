@@ -200,35 +200,29 @@ store_restore_pins(struct peertable *t, const json_t *pins, const char *path)
 }
 
 int
-pa_store_load(const char *path, struct peertable *t, int64_t now_ms, size_t *skipped)
+pa_store_load_text(const char *text, size_t len, const char *name, struct peertable *t,
+		   int64_t now_ms, size_t *skipped)
 {
 	struct cm_err err = {0};
 	struct cm_peer_store ps = {0};
 	json_t *doc = NULL, *item;
-	char *text = NULL;
-	size_t len = 0, i, nskipped = 0, bad = 0, npins = 0;
+	size_t i, nskipped = 0, bad = 0, npins = 0;
 	int restored = 0, rc = -1, r;
 
 	if (skipped != NULL)
 		*skipped = 0;
-	if (cm_file_read(path, PA_STORE_MAX_BYTES, &text, &len, &err) != 0) {
-		if (errno == ENOENT)
-			return 0;
-		log_warnx("%s: %s", __func__, err.msg);
-		return -1;
-	}
 	if ((doc = cm_json_parse(text, len, PA_STORE_MAX_BYTES, &err)) == NULL) {
-		log_warnx("%s: %s: %s", __func__, path, err.msg);
+		log_warnx("%s: %s: %s", __func__, name, err.msg);
 		goto end;
 	}
 	if (cm_peer_store_decode(doc, &ps, &err) != 0) {
-		log_warnx("%s: %s: not a version %d peer store", __func__, path,
+		log_warnx("%s: %s: not a version %d peer store", __func__, name,
 			  CM_PEER_STORE_VERSION);
 		goto end;
 	}
 	/* Pins first: an entry must match the pin its email had. */
 	if (ps.has_pins)
-		npins = store_restore_pins(t, ps.pins, path);
+		npins = store_restore_pins(t, ps.pins, name);
 	json_array_foreach(ps.peers, i, item)
 	{
 		if ((r = store_restore_entry(t, item, now_ms, &err)) > 0) {
@@ -238,11 +232,11 @@ pa_store_load(const char *path, struct peertable *t, int64_t now_ms, size_t *ski
 		nskipped++;
 		/* The first reason diagnoses a damaged file; the count says the rest. */
 		if (r < 0 && bad++ == 0)
-			log_warnx("%s: %s: peers[%zu]: %s", __func__, path, i, err.msg);
+			log_warnx("%s: %s: peers[%zu]: %s", __func__, name, i, err.msg);
 	}
 	if (bad > 1)
-		log_warnx("%s: %s: %zu bad entries in all", __func__, path, bad);
-	log_info("%s: %s: restored %d peers and %zu pins, skipped %zu", __func__, path, restored,
+		log_warnx("%s: %s: %zu bad entries in all", __func__, name, bad);
+	log_info("%s: %s: restored %d peers and %zu pins, skipped %zu", __func__, name, restored,
 		 npins, nskipped);
 	if (skipped != NULL)
 		*skipped = nskipped;
@@ -250,6 +244,26 @@ pa_store_load(const char *path, struct peertable *t, int64_t now_ms, size_t *ski
 end:
 	cm_peer_store_clear(&ps);
 	json_decref(doc);
+	return rc;
+}
+
+int
+pa_store_load(const char *path, struct peertable *t, int64_t now_ms, size_t *skipped)
+{
+	struct cm_err err = {0};
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (skipped != NULL)
+		*skipped = 0;
+	if (cm_file_read(path, PA_STORE_MAX_BYTES, &text, &len, &err) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		log_warnx("%s: %s", __func__, err.msg);
+		return -1;
+	}
+	rc = pa_store_load_text(text, len, path, t, now_ms, skipped);
 	free(text);
 	return rc;
 }

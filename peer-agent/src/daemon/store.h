@@ -35,5 +35,8 @@ int pa_store_save(const char *path, const struct peertable *t, int64_t now_ms);
  * Returns the number restored, or -1 when the file cannot be read or parsed.
  */
 int pa_store_load(const char *path, struct peertable *t, int64_t now_ms, size_t *skipped);
+/* The same from the file's len bytes of text; name stands for the file in log lines. */
+int pa_store_load_text(const char *text, size_t len, const char *name, struct peertable *t,
+		       int64_t now_ms, size_t *skipped);
 
 #endif
