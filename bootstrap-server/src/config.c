@@ -26,10 +26,12 @@ bs_config_init(struct bs_config *c)
 	c->conn_timeout_s = BS_DEFAULT_CONN_TIMEOUT_S;
 	c->rate_limit = BS_DEFAULT_RATE_LIMIT;
 	c->rate_limit_per_ip = BS_DEFAULT_RATE_LIMIT_PER_IP;
+	c->rate_limit_per_net = BS_DEFAULT_RATE_LIMIT_PER_NET;
 	c->heartbeat_interval_s = BS_DEFAULT_HEARTBEAT_INTERVAL_S;
 	c->feedback_window_s = BS_DEFAULT_FEEDBACK_WINDOW_S;
 	c->feedback_min_age_s = BS_DEFAULT_FEEDBACK_MIN_AGE_S;
 	c->feedback_per_ip = BS_DEFAULT_FEEDBACK_PER_IP;
+	c->feedback_vote_age_s = BS_DEFAULT_FEEDBACK_VOTE_AGE_S;
 }
 
 void
@@ -124,10 +126,12 @@ bs_config_set(struct bs_config *c, const char *key, const char *value, struct cm
 		{"conn-timeout", offsetof(struct bs_config, conn_timeout_s), 1, 3600},
 		{"rate-limit", offsetof(struct bs_config, rate_limit), 1, 1000000},
 		{"rate-limit-per-ip", offsetof(struct bs_config, rate_limit_per_ip), 1, 1000000},
+		{"rate-limit-per-net", offsetof(struct bs_config, rate_limit_per_net), 1, 1000000},
 		{"heartbeat-interval", offsetof(struct bs_config, heartbeat_interval_s), 1, 86400},
 		{"feedback-window", offsetof(struct bs_config, feedback_window_s), 1, 86400},
 		{"feedback-min-age", offsetof(struct bs_config, feedback_min_age_s), 0, 7 * 86400},
 		{"feedback-per-ip", offsetof(struct bs_config, feedback_per_ip), 1, 1000000},
+		{"feedback-vote-age", offsetof(struct bs_config, feedback_vote_age_s), 1, 7 * 86400},
 	};
 	static const struct {
 		const char *key;

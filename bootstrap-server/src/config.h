@@ -31,11 +31,19 @@
  * at once after a restart of the NAT or the server.
  */
 #define BS_DEFAULT_RATE_LIMIT_PER_IP 50
+/*
+ * Requests per second per IPv6 /48 (an IPv4 address is limited by
+ * rate-limit-per-ip alone); burst BS_RATE_BURST_FACTOR x. A site gets a /48:
+ * its /64s share this, so one holder of a /48 cannot take 65,536 buckets.
+ */
+#define BS_DEFAULT_RATE_LIMIT_PER_NET 200
 #define BS_DEFAULT_HEARTBEAT_INTERVAL_S 30
 /* Feedback: the window of its limits, the reporter's minimum age, reports per address. */
 #define BS_DEFAULT_FEEDBACK_WINDOW_S 300
 #define BS_DEFAULT_FEEDBACK_MIN_AGE_S 600
 #define BS_DEFAULT_FEEDBACK_PER_IP 1024 /* per window: 64 agents x 16 links */
+/* A voter's latest report counts this long: over two of an agent's 6-minute reports. */
+#define BS_DEFAULT_FEEDBACK_VOTE_AGE_S 900
 
 struct bs_config {
 	char *config_file;
@@ -56,10 +64,12 @@ struct bs_config {
 	int64_t conn_timeout_s;
 	int64_t rate_limit;
 	int64_t rate_limit_per_ip;
+	int64_t rate_limit_per_net;
 	int64_t heartbeat_interval_s;
 	int64_t feedback_window_s;
 	int64_t feedback_min_age_s;
 	int64_t feedback_per_ip;
+	int64_t feedback_vote_age_s;
 	char *log_level;
 	bool check_config;
 };

@@ -26,8 +26,9 @@ usage(FILE *f)
 		"         [--ttl SECONDS] [--stale-after SECONDS] [--sweep-interval SECONDS]\n"
 		"         [--heartbeat-interval SECONDS] [--threads N] [--max-conns-per-ip N]\n"
 		"         [--max-connections N] [--conn-timeout SECONDS] [--rate-limit REQ_PER_S]\n"
-		"         [--rate-limit-per-ip REQ_PER_S] [--feedback-window SECONDS]\n"
-		"         [--feedback-min-age SECONDS] [--feedback-per-ip N] [--whitelist FILE]\n"
+		"         [--rate-limit-per-ip REQ_PER_S] [--rate-limit-per-net REQ_PER_S]\n"
+		"         [--feedback-window SECONDS] [--feedback-min-age SECONDS]\n"
+		"         [--feedback-per-ip N] [--feedback-vote-age SECONDS] [--whitelist FILE]\n"
 		"         [--admin-fingerprints FILE] [--log-level LEVEL] [--check-config]\n"
 		"         [--version] [--help]\n"
 		"\n"
@@ -49,9 +50,11 @@ usage(FILE *f)
 		"  --conn-timeout        idle connection timeout (default %d s)\n"
 		"  --rate-limit          requests per second per certificate, burst %dx (default %d)\n"
 		"  --rate-limit-per-ip   requests per second per client address, burst %dx (default %d)\n"
+		"  --rate-limit-per-net  requests per second per IPv6 /48, burst %dx (default %d)\n"
 		"  --feedback-window     window of the feedback limits (default %d s)\n"
 		"  --feedback-min-age    feedback counts from peers registered this long (default %d s)\n"
 		"  --feedback-per-ip     feedback reports per window per client address (default %d)\n"
+		"  --feedback-vote-age   an address's latest report counts this long (default %d s)\n"
 		"  --whitelist           fingerprints allowed to register as bootstrap, one a line\n"
 		"  --admin-fingerprints  fingerprints allowed on /api/admin, one a line\n"
 		"  --log-level           debug, info, warn or error (default: $FB_LOG_LEVEL or info)\n"
@@ -64,8 +67,9 @@ usage(FILE *f)
 		BS_DEFAULT_SWEEP_INTERVAL_S, BS_DEFAULT_HEARTBEAT_INTERVAL_S,
 		BS_DEFAULT_MAX_CONNS_PER_IP, BS_DEFAULT_MAX_CONNECTIONS, BS_DEFAULT_CONN_TIMEOUT_S,
 		BS_RATE_BURST_FACTOR, BS_DEFAULT_RATE_LIMIT, BS_RATE_BURST_FACTOR,
-		BS_DEFAULT_RATE_LIMIT_PER_IP, BS_DEFAULT_FEEDBACK_WINDOW_S,
-		BS_DEFAULT_FEEDBACK_MIN_AGE_S, BS_DEFAULT_FEEDBACK_PER_IP);
+		BS_DEFAULT_RATE_LIMIT_PER_IP, BS_RATE_BURST_FACTOR, BS_DEFAULT_RATE_LIMIT_PER_NET,
+		BS_DEFAULT_FEEDBACK_WINDOW_S, BS_DEFAULT_FEEDBACK_MIN_AGE_S,
+		BS_DEFAULT_FEEDBACK_PER_IP, BS_DEFAULT_FEEDBACK_VOTE_AGE_S);
 }
 
 static const struct option long_options[] = {
@@ -85,9 +89,11 @@ static const struct option long_options[] = {
 	{"conn-timeout", required_argument, NULL, 0},
 	{"rate-limit", required_argument, NULL, 0},
 	{"rate-limit-per-ip", required_argument, NULL, 0},
+	{"rate-limit-per-net", required_argument, NULL, 0},
 	{"feedback-window", required_argument, NULL, 0},
 	{"feedback-min-age", required_argument, NULL, 0},
 	{"feedback-per-ip", required_argument, NULL, 0},
+	{"feedback-vote-age", required_argument, NULL, 0},
 	{"whitelist", required_argument, NULL, 0},
 	{"admin-fingerprints", required_argument, NULL, 0},
 	{"log-level", required_argument, NULL, 0},

@@ -15,6 +15,7 @@ static const char *const refusal_name[BS_REFUSE_COUNT] = {
 	[BS_REFUSE_CONNS_PER_IP_503] = "conns_per_ip_503",
 	[BS_REFUSE_CONNS_TOTAL_503] = "conns_total_503",
 	[BS_REFUSE_RATE_PER_IP] = "rate_per_ip",
+	[BS_REFUSE_RATE_PER_NET] = "rate_per_net",
 	[BS_REFUSE_RATE_PER_CERT] = "rate_per_cert",
 	[BS_REFUSE_FEEDBACK_PER_IP] = "feedback_per_ip",
 	[BS_REFUSE_FEEDBACK_PAIR] = "feedback_pair",

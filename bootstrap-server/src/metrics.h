@@ -24,6 +24,7 @@ enum bs_refusal {
 	BS_REFUSE_CONNS_PER_IP_503, /* just over --max-conns-per-ip: answered 503 */
 	BS_REFUSE_CONNS_TOTAL_503,  /* just over --max-connections: answered 503 */
 	BS_REFUSE_RATE_PER_IP,      /* --rate-limit-per-ip */
+	BS_REFUSE_RATE_PER_NET,     /* --rate-limit-per-net */
 	BS_REFUSE_RATE_PER_CERT,    /* --rate-limit */
 	BS_REFUSE_FEEDBACK_PER_IP,  /* --feedback-per-ip */
 	BS_REFUSE_FEEDBACK_PAIR,    /* one report per reporter and peer per window */

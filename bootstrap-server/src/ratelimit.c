@@ -1,6 +1,7 @@
 /*
  * ratelimit.c - token buckets in an fb/map.h map by key, bounded: once the
- * map holds max_keys buckets, idle ones are dropped (see compact). Connection
+ * map holds max_keys buckets, refilled ones are dropped and new keys share
+ * one bucket until room frees (see compact, bucket_get). Connection
  * counts per address: an entry lives while its address has a connection
  * open, so the map is bounded by the server's connection limit.
  */
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "fb/identity.h"
+#include "fb/log.h"
 #include "fb/map.h"
 #include "ratelimit.h"
 
@@ -21,22 +23,35 @@ struct bucket {
 	int64_t last_ms;
 };
 
+/* A full map that freed less than this share of max_keys is not scanned again for a while. */
+#define COMPACT_MIN_FREED_DIV 4
+#define COMPACT_BACKOFF_MS 1000
+#define FULL_LOG_EVERY_MS 10000
+
 struct bs_ratelimit {
 	pthread_mutex_t lock;
+	char name[32];
 	double rate_per_ms, burst;
 	size_t max_keys;
 	struct cm_hash_key hash_key;
-	struct cm_map *buckets; /* key -> struct bucket * */
+	struct cm_map *buckets;   /* key -> struct bucket * */
+	struct bucket overflow;   /* shared by the keys that found the map full */
+	int64_t next_compact_ms;  /* a full map is not scanned before this */
+	uint64_t shared;          /* takes by keys in the overflow bucket, since the last log */
+	int64_t logged_ms;
+	bool logged;
 };
 
 struct bs_ratelimit *
-bs_ratelimit_new(double rate_per_s, double burst, size_t max_keys,
+bs_ratelimit_new(const char *name, double rate_per_s, double burst, size_t max_keys,
 		 const struct cm_hash_key *hash_key)
 {
 	struct bs_ratelimit *rl = calloc(1, sizeof(*rl));
 
 	if (rl == NULL)
 		return NULL;
+	snprintf(rl->name, sizeof(rl->name), "%s", name);
+	rl->overflow.tokens = burst;
 	rl->max_keys = max_keys > 0 ? max_keys : 1;
 	rl->rate_per_ms = rate_per_s / 1000.0;
 	rl->burst = burst;
@@ -70,33 +85,38 @@ bs_ratelimit_free(struct bs_ratelimit *rl)
 }
 
 /*
- * Rebuilds the map once it holds max_keys buckets. A bucket that has refilled
- * holds no state a new one would not have, so it goes; of the rest at most
- * half of max_keys are kept, so the map never grows however many keys arrive.
+ * Drops the buckets that have refilled: they hold no state a new one would
+ * not have. A bucket still refilling is never dropped, or flooding the map
+ * with new keys would hand every throttled key a full bucket again. When
+ * that frees little, the map is not scanned again for COMPACT_BACKOFF_MS, so
+ * a map full of throttled keys costs one scan a second, not one a request.
  */
 static void
 compact(struct bs_ratelimit *rl, int64_t now_ms)
 {
-	struct cm_map *fresh;
-	struct bucket *b;
-	size_t kept = 0;
+	struct bucket *b, **full;
+	size_t n = 0;
 
-	if (cm_map_len(rl->buckets) < rl->max_keys ||
-	    (fresh = cm_map_new(CM_MAP_STR, &rl->hash_key)) == NULL)
+	if (now_ms < rl->next_compact_ms)
 		return;
-	for (size_t i = 0; (b = cm_map_next(rl->buckets, &i)) != NULL;) {
-		if (kept < rl->max_keys / 2 &&
-		    b->tokens + (double)(now_ms - b->last_ms) * rl->rate_per_ms < rl->burst &&
-		    cm_map_put(fresh, b->key, b) == 0)
-			kept++;
-		else
-			free(b);
-	}
-	cm_map_free(rl->buckets);
-	rl->buckets = fresh;
+	rl->next_compact_ms = now_ms + COMPACT_BACKOFF_MS;
+	/* The map must not change while iterated: collect first, then drop. */
+	if ((full = malloc(cm_map_len(rl->buckets) * sizeof(*full))) == NULL)
+		return;
+	for (size_t i = 0; (b = cm_map_next(rl->buckets, &i)) != NULL;)
+		if (b->tokens + (double)(now_ms - b->last_ms) * rl->rate_per_ms >= rl->burst)
+			full[n++] = b;
+	for (size_t i = 0; i < n; i++)
+		free(cm_map_del(rl->buckets, full[i]->key));
+	free(full);
+	if (n >= rl->max_keys / COMPACT_MIN_FREED_DIV)
+		rl->next_compact_ms = now_ms;
 }
 
-/* The bucket of key, made full when new; NULL when out of memory. */
+/*
+ * The bucket of key, made full when new; the shared overflow bucket when the
+ * map is full of buckets still refilling; NULL when out of memory.
+ */
 static struct bucket *
 bucket_get(struct bs_ratelimit *rl, const char *key, int64_t now_ms)
 {
@@ -104,6 +124,12 @@ bucket_get(struct bs_ratelimit *rl, const char *key, int64_t now_ms)
 
 	if (b != NULL)
 		return b;
+	if (cm_map_len(rl->buckets) >= rl->max_keys)
+		compact(rl, now_ms);
+	if (cm_map_len(rl->buckets) >= rl->max_keys) {
+		rl->shared++;
+		return &rl->overflow;
+	}
 	if ((b = malloc(sizeof(*b))) == NULL)
 		return NULL;
 	snprintf(b->key, sizeof(b->key), "%s", key);
@@ -124,7 +150,6 @@ bs_ratelimit_take(struct bs_ratelimit *rl, const char *key, int64_t now_ms,
 	bool ok;
 
 	pthread_mutex_lock(&rl->lock);
-	compact(rl, now_ms);
 	/* Out of memory: refuse, as if the bucket were empty. */
 	if ((b = bucket_get(rl, key, now_ms)) == NULL) {
 		if (retry_after_ms != NULL)
@@ -143,6 +168,14 @@ bs_ratelimit_take(struct bs_ratelimit *rl, const char *key, int64_t now_ms,
 		b->tokens -= 1.0;
 	else if (retry_after_ms != NULL)
 		*retry_after_ms = (int64_t)((1.0 - b->tokens) / rl->rate_per_ms) + 1;
+	if (b == &rl->overflow && (!rl->logged || now_ms - rl->logged_ms >= FULL_LOG_EVERY_MS)) {
+		log_warnx("rate limit %s: all %zu keys still refilling (BS_RATELIMIT_MAX_KEYS); "
+			  "%llu requests of new keys shared one bucket",
+			  rl->name, cm_map_len(rl->buckets), (unsigned long long)rl->shared);
+		rl->shared = 0;
+		rl->logged = true;
+		rl->logged_ms = now_ms;
+	}
 	pthread_mutex_unlock(&rl->lock);
 	return ok;
 }
@@ -172,6 +205,25 @@ bs_addr_key(const struct sockaddr *sa, char out[BS_ADDR_KEY_LEN])
 		if (inet_ntop(AF_INET6, &prefix, text, sizeof(text)) != NULL)
 			snprintf(out, BS_ADDR_KEY_LEN, "%s/64", text);
 	}
+}
+
+void
+bs_addr_net_key(const char *addr_key, char out[BS_ADDR_KEY_LEN])
+{
+	char prefix[BS_ADDR_KEY_LEN], text[INET6_ADDRSTRLEN];
+	struct in6_addr a;
+	size_t len = strlen(addr_key);
+
+	snprintf(out, BS_ADDR_KEY_LEN, "%s", addr_key);
+	if (len < 4 || len >= BS_ADDR_KEY_LEN || strcmp(addr_key + len - 3, "/64") != 0)
+		return;
+	memcpy(prefix, addr_key, len - 3);
+	prefix[len - 3] = '\0';
+	if (inet_pton(AF_INET6, prefix, &a) != 1)
+		return;
+	memset(a.s6_addr + 6, 0, 10);
+	if (inet_ntop(AF_INET6, &a, text, sizeof(text)) != NULL)
+		snprintf(out, BS_ADDR_KEY_LEN, "%s/48", text);
 }
 
 /* One address's open connections; the map's key lives in it. */

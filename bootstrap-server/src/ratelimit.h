@@ -2,7 +2,7 @@
  * ratelimit.h - token buckets per key (a client certificate, an address),
  * and open connections counted per address (pure: the caller gives the time
  * and the address). Per replica and in memory, so approximate across replicas
- * by design. The tables are bounded: idle buckets are dropped as they fill.
+ * by design. The tables are bounded: refilled buckets are dropped when full.
  */
 #ifndef BS_RATELIMIT_H
 #define BS_RATELIMIT_H
@@ -24,9 +24,12 @@ struct bs_ratelimit;
 /*
  * rate_per_s tokens per second, burst tokens at most, at most max_keys
  * buckets; keys (client certificates' fingerprints) hashed under hash_key.
+ * A bucket is forgotten only once it has refilled: when max_keys buckets are
+ * all still refilling, new keys share one more bucket (logged under name,
+ * at most once per 10 s) until some refill.
  */
-struct bs_ratelimit *bs_ratelimit_new(double rate_per_s, double burst, size_t max_keys,
-				      const struct cm_hash_key *hash_key);
+struct bs_ratelimit *bs_ratelimit_new(const char *name, double rate_per_s, double burst,
+				      size_t max_keys, const struct cm_hash_key *hash_key);
 void bs_ratelimit_free(struct bs_ratelimit *rl);
 
 /*
@@ -42,6 +45,13 @@ bool bs_ratelimit_take(struct bs_ratelimit *rl, const char *key, int64_t now_ms,
  * commonly holds a whole /64 ("2001:db8:1:2::/64"). "unknown" otherwise.
  */
 void bs_addr_key(const struct sockaddr *sa, char out[BS_ADDR_KEY_LEN]);
+
+/*
+ * The network an address key belongs to: the /48 of an IPv6 /64 key
+ * ("2001:db8:1::/48"), since a site commonly holds a whole /48; any other
+ * key (an IPv4 address, "unknown") is its own network. out is not addr_key.
+ */
+void bs_addr_net_key(const char *addr_key, char out[BS_ADDR_KEY_LEN]);
 
 /* Open connections per address key, and in total. */
 struct bs_conncount;

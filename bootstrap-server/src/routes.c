@@ -371,17 +371,19 @@ do_discover(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 /*
  * Feedback counts from registered peers only (older than feedback_min_age_s,
  * with the certificate they registered), once per reporter and peer per
- * window, feedback_per_ip per window from one address; and whatever arrives,
+ * window, feedback_per_ip per window from one address; a report is its
+ * address's vote, the mean follows the votes' median, and whatever arrives,
  * a peer's score moves a bounded amount per window (bs_store_feedback).
  */
 static void
 do_feedback(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 {
 	const struct bs_feedback_policy policy = {s->cfg->feedback_min_age_s,
-						  s->cfg->feedback_window_s};
+						  s->cfg->feedback_window_s,
+						  s->cfg->feedback_vote_age_s};
 	struct cm_feedback_request f;
 	struct cm_err err;
-	char pair[2 * CM_MAX_EMAIL + 2], key[CM_FINGERPRINT_LEN + 1];
+	char pair[2 * CM_MAX_EMAIL + 2], key[CM_FINGERPRINT_LEN + 1], voter[BS_ADDR_KEY_LEN];
 	int64_t retry_ms = 0;
 	bool clamped = false;
 	json_t *j;
@@ -426,8 +428,10 @@ do_feedback(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 		rep->retry_after_s = (int)((retry_ms + 999) / 1000);
 		goto end;
 	}
-	rc = bs_store_feedback(bs_server_store(s), req->cert_email, req->fingerprint, f.email,
-			       f.latency_ms, &policy, &clamped);
+	/* One vote per IPv4 address or IPv6 /48, however many certificates report from it. */
+	bs_addr_net_key(req->addr, voter);
+	rc = bs_store_feedback(bs_server_store(s), req->cert_email, req->fingerprint, voter,
+			       f.email, f.latency_ms, &policy, &clamped);
 	if (rc == BS_STORE_NOT_ELIGIBLE) {
 		bs_server_refused(s, BS_REFUSE_FEEDBACK_REPORTER,
 				  "feedback refused from %s (%s): not registered with this "
@@ -687,6 +691,7 @@ void
 bs_route(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 {
 	const struct route *match = NULL, *same_path = NULL;
+	char net[BS_ADDR_KEY_LEN];
 	size_t allow_len = 0;
 	int64_t retry_ms = 0;
 
@@ -717,6 +722,18 @@ bs_route(struct bs_server *s, struct bs_request *req, struct bs_reply *rep)
 				  "(rate-limit-per-ip)",
 				  req->addr, (long long)s->cfg->rate_limit_per_ip);
 		bs_reply_error(rep, 429, "rate_limited", "too many requests from your address");
+		rep->retry_after_s = (int)((retry_ms + 999) / 1000);
+		return;
+	}
+	/* The /64s of one /48 share a bucket too: a site holds 65,536 of them. */
+	bs_addr_net_key(req->addr, net);
+	if (strcmp(net, req->addr) != 0 &&
+	    !bs_ratelimit_take(s->ratelimit_net, net, cm_time_mono_ms(), &retry_ms)) {
+		bs_server_refused(s, BS_REFUSE_RATE_PER_NET,
+				  "rate limited %s: over %lld requests/s from %s "
+				  "(rate-limit-per-net)",
+				  req->addr, (long long)s->cfg->rate_limit_per_net, net);
+		bs_reply_error(rep, 429, "rate_limited", "too many requests from your network");
 		rep->retry_after_s = (int)((retry_ms + 999) / 1000);
 		return;
 	}

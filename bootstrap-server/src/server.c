@@ -684,20 +684,26 @@ bs_server_init(struct bs_server *s, struct bs_config *cfg)
 	/* Rate limit keys come from clients: a random key keeps them from colliding. */
 	if (cm_random_hash_key(&key) != 0)
 		return -1;
-	s->ratelimit = bs_ratelimit_new((double)cfg->rate_limit,
+	s->ratelimit = bs_ratelimit_new("rate-limit", (double)cfg->rate_limit,
 					(double)(cfg->rate_limit * BS_RATE_BURST_FACTOR),
 					BS_RATELIMIT_MAX_KEYS, &key);
-	s->ratelimit_ip = bs_ratelimit_new((double)cfg->rate_limit_per_ip,
+	s->ratelimit_ip = bs_ratelimit_new("rate-limit-per-ip", (double)cfg->rate_limit_per_ip,
 					   (double)(cfg->rate_limit_per_ip * BS_RATE_BURST_FACTOR),
 					   BS_RATELIMIT_MAX_KEYS, &key);
+	s->ratelimit_net = bs_ratelimit_new("rate-limit-per-net", (double)cfg->rate_limit_per_net,
+					    (double)(cfg->rate_limit_per_net * BS_RATE_BURST_FACTOR),
+					    BS_RATELIMIT_MAX_KEYS, &key);
 	/* One report per reporter and peer per window; feedback_per_ip per window per address. */
-	s->feedback_throttle = bs_ratelimit_new(1.0 / (double)cfg->feedback_window_s, 1.0,
+	s->feedback_throttle = bs_ratelimit_new("feedback-window",
+						1.0 / (double)cfg->feedback_window_s, 1.0,
 						BS_RATELIMIT_MAX_KEYS, &key);
-	s->feedback_ip = bs_ratelimit_new((double)cfg->feedback_per_ip /
+	s->feedback_ip = bs_ratelimit_new("feedback-per-ip",
+					  (double)cfg->feedback_per_ip /
 						  (double)cfg->feedback_window_s,
 					  (double)cfg->feedback_per_ip, BS_RATELIMIT_MAX_KEYS, &key);
 	s->conns = bs_conncount_new(&key);
-	return s->ratelimit != NULL && s->ratelimit_ip != NULL && s->feedback_throttle != NULL &&
+	return s->ratelimit != NULL && s->ratelimit_ip != NULL && s->ratelimit_net != NULL &&
+			       s->feedback_throttle != NULL &&
 			       s->feedback_ip != NULL && s->conns != NULL
 		       ? 0
 		       : -1;
@@ -710,6 +716,7 @@ bs_server_clear(struct bs_server *s)
 		bs_metrics_destroy(&s->metrics);
 	bs_ratelimit_free(s->ratelimit);
 	bs_ratelimit_free(s->ratelimit_ip);
+	bs_ratelimit_free(s->ratelimit_net);
 	bs_ratelimit_free(s->feedback_throttle);
 	bs_ratelimit_free(s->feedback_ip);
 	bs_conncount_free(s->conns);

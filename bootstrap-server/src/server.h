@@ -26,6 +26,7 @@ struct bs_server {
 	struct bs_metrics metrics;
 	struct bs_ratelimit *ratelimit;         /* per client certificate */
 	struct bs_ratelimit *ratelimit_ip;      /* per client address */
+	struct bs_ratelimit *ratelimit_net;     /* per IPv6 /48 */
 	struct bs_ratelimit *feedback_throttle; /* per reporter and target */
 	struct bs_ratelimit *feedback_ip;       /* feedback reports per client address */
 	struct bs_conncount *conns;             /* open connections per client address */

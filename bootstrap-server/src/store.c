@@ -652,18 +652,58 @@ feedback_reporter(struct bs_store *st, const char *email, const char *fingerprin
 /* Where the mean's window begins: the mean itself when the window has run out. */
 #define FEEDBACK_NEW_WINDOW "f.window_start <= now() - make_interval(secs => $3::bigint)"
 #define FEEDBACK_BASE "(CASE WHEN " FEEDBACK_NEW_WINDOW " THEN f.latency_ms ELSE f.window_latency END)"
-/* An exponential mean with weight 0.2 for the new sample, kept within the window's bound. */
+/* An exponential mean with weight 0.2 for the votes' median, kept within the window's bound. */
 #define FEEDBACK_MEAN(old, base)                                                                   \
 	"LEAST(GREATEST(0.8 * " old " + 0.2 * $2::double precision, " base                        \
 	" / " BS_FEEDBACK_STEP_SQL "), " base " * " BS_FEEDBACK_STEP_SQL ")"
+#define FEEDBACK_LIVE_VOTE "voted_at > now() - make_interval(secs => $4::bigint)"
+
+/*
+ * Records voter's vote (its latest report) about email, drops email's votes
+ * older than vote_age_s, and returns in *median the median of the live votes,
+ * one per voter, taken over log latencies (for two votes: their geometric
+ * mean). NOT_FOUND when email has no live registration and no live votes.
+ */
+static int
+feedback_vote(struct bs_store *st, const char *voter, const char *email, const char *lat,
+	      int64_t vote_age_s, char median[32])
+{
+	char age[24];
+	const char *params[4] = {email, voter, lat, age};
+	PGresult *res;
+	int rc;
+
+	snprintf(age, sizeof(age), "%lld", (long long)vote_age_s);
+	res = query(st,
+		    "WITH expired AS (DELETE FROM feedback_votes WHERE email = $1 AND voter <> $2"
+		    " AND NOT " FEEDBACK_LIVE_VOTE "),"
+		    " v AS (INSERT INTO feedback_votes (email, voter, latency_ms)"
+		    " SELECT $1, $2, $3::double precision FROM registrations"
+		    " WHERE email = $1 AND expires_at > now()"
+		    " ON CONFLICT (email, voter) DO UPDATE SET latency_ms = EXCLUDED.latency_ms,"
+		    " voted_at = now() RETURNING latency_ms)"
+		    " SELECT exp(percentile_cont(0.5) WITHIN GROUP (ORDER BY ln(GREATEST(l, 1.0))))"
+		    " FROM (SELECT latency_ms AS l FROM feedback_votes WHERE email = $1"
+		    " AND voter <> $2 AND " FEEDBACK_LIVE_VOTE
+		    " UNION ALL SELECT latency_ms FROM v) AS votes",
+		    4, params, &rc);
+	if (rc == BS_STORE_OK) {
+		if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0))
+			rc = BS_STORE_NOT_FOUND;
+		else
+			snprintf(median, 32, "%s", PQgetvalue(res, 0, 0));
+	}
+	PQclear(res);
+	return rc;
+}
 
 int
 bs_store_feedback(struct bs_store *st, const char *reporter_email, const char *reporter_fp,
-		  const char *email, int64_t latency_ms, const struct bs_feedback_policy *p,
-		  bool *clamped)
+		  const char *voter, const char *email, int64_t latency_ms,
+		  const struct bs_feedback_policy *p, bool *clamped)
 {
-	char lat[24], window[24];
-	const char *params[3] = {email, lat, window};
+	char lat[24], window[24], median[32];
+	const char *params[3] = {email, median, window};
 	PGresult *res;
 	int rc;
 
@@ -671,6 +711,8 @@ bs_store_feedback(struct bs_store *st, const char *reporter_email, const char *r
 	if ((rc = feedback_reporter(st, reporter_email, reporter_fp, p->min_age_s)) != BS_STORE_OK)
 		return rc;
 	snprintf(lat, sizeof(lat), "%lld", (long long)latency_ms);
+	if ((rc = feedback_vote(st, voter, email, lat, p->vote_age_s, median)) != BS_STORE_OK)
+		return rc;
 	snprintf(window, sizeof(window), "%lld", (long long)p->window_s);
 	res = query(st,
 		    "INSERT INTO feedback AS f (email, latency_ms, samples, window_start,"

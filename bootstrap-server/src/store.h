@@ -106,18 +106,21 @@ int bs_store_lookup(struct bs_store *st, const char *email, struct cm_bootstrap_
 struct bs_feedback_policy {
 	int64_t min_age_s; /* the reporter's registration at least this old */
 	int64_t window_s;
+	int64_t vote_age_s; /* a voter's latest report counts this long */
 };
 
 /*
- * Folds one latency report by reporter_email (holding reporter_fp) into
- * email's feedback. NOT_ELIGIBLE: the reporter has no live registration with
+ * Folds one latency report by reporter_email (holding reporter_fp), from the
+ * address group voter (bs_addr_net_key), into email's feedback: the report is
+ * voter's vote, and the mean moves towards the median of the live votes, so
+ * voters in the minority cannot move it. NOT_ELIGIBLE: the reporter has no live registration with
  * that certificate, or one younger than min_age_s; NOT_FOUND: email has no
  * live registration. *clamped: the report met the bound on the mean's move
  * within the window (sql.h).
  */
 int bs_store_feedback(struct bs_store *st, const char *reporter_email, const char *reporter_fp,
-		      const char *email, int64_t latency_ms, const struct bs_feedback_policy *p,
-		      bool *clamped);
+		      const char *voter, const char *email, int64_t latency_ms,
+		      const struct bs_feedback_policy *p, bool *clamped);
 
 /* Admin: every unexpired registration with its state, at most CM_MAX_ADMIN_ROWS. */
 int bs_store_admin_list(struct bs_store *st, const struct bs_store_timing *t,

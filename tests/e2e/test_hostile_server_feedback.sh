@@ -5,7 +5,9 @@
 # performance_score moves by a bounded amount per window however many
 # report; a reporter counts once per window; an address has a cap of
 # reports; latencies beyond the codec's bound are refused. Refusals are
-# counted and logged.
+# counted and logged. And an address is one vote however many certificates
+# report from it: 25 certificates behind one address against 3 honest
+# reporters on 3 others cannot lower the score at all.
 set -euo pipefail
 . "$(dirname "$0")/../lib/bootstrap.sh"
 
@@ -22,9 +24,13 @@ report() { # REPORTER LATENCY [URL]
 	fb_as "$1" -X POST -H "$J" -d "{\"email\":\"target@example.com\",\"latency_ms\":$2}" \
 		"${3:-$FB_BS_URL_a}/api/bootstrap/feedback"
 }
-score() {
+report_from() { # SOURCE_ADDRESS REPORTER TARGET LATENCY
+	fb_as "$2" --interface "$1" -X POST -H "$J" \
+		-d "{\"email\":\"$3\",\"latency_ms\":$4}" "$FB_BS_URL_a/api/bootstrap/feedback"
+}
+score() { # [TARGET]
 	fb_body "$(fb_as honest@example.com "$FB_BS_URL_a/api/bootstrap/discover?repositories=photos")" |
-		jq -r '.[] | select(.email == "target@example.com") | .performance_score'
+		jq -r --arg t "${1:-target@example.com}" '.[] | select(.email == $t) | .performance_score'
 }
 metric() {
 	curl -sS --cacert "$FB_CERTS/ca/ca.crt" "$FB_BS_URL_a/metrics" |
@@ -33,6 +39,10 @@ metric() {
 
 fb_expect 200 "$(fb_register target@example.com '{"email":"target@example.com","socket_addresses":["127.0.0.5"],"port":7000,"repositories":[{"name":"photos"}]}')" "register the target"
 fb_expect 200 "$(register honest@example.com)" "register the honest reporter"
+fb_expect 200 "$(fb_register voted@example.com '{"email":"voted@example.com","socket_addresses":["127.0.0.6"],"port":7000,"repositories":[{"name":"photos"}]}')" "register the voted-on target"
+for i in 1 2 3; do
+	fb_expect 200 "$(register "voter$i@example.com")" "register honest voter $i"
+done
 # Sleepers: certificates the attacker registered earlier, old enough by round 2.
 for ((i = 0; i < SWARM; i++)); do
 	fb_expect 200 "$(register "sleeper$i@example.com")" "register sleeper $i"
@@ -78,6 +88,23 @@ done
 fb_assert_eq "$codes" " 200 200 200 200 200 429 429" "feedback-per-ip caps one address"
 awk -v b="$(score)" 'BEGIN { exit !(b > 45) }' || fb_fail "the score left its bound: $(score)"
 
+# One address, many certificates: 3 honest reporters on 3 addresses say 20 ms,
+# then the $SWARM sleepers, all behind 127.0.0.20, say 600000 ms. Each address
+# is one vote and the mean follows the votes' median: the swarm is one vote
+# against three, and the score does not fall.
+for i in 1 2 3; do
+	fb_expect 200 "$(report_from "127.0.0.1$i" "voter$i@example.com" voted@example.com 20)" "honest voter $i"
+done
+v0=$(score voted@example.com)
+fb_log "voted-on score after 3 honest addresses: $v0"
+for ((i = 0; i < SWARM; i++)); do
+	fb_expect 200 "$(report_from 127.0.0.20 "sleeper$i@example.com" voted@example.com 600000)" "swarm report $i"
+done
+v1=$(score voted@example.com)
+fb_log "voted-on score after $SWARM certificates behind one address said 600000 ms: $v1"
+awk -v a="$v0" -v b="$v1" 'BEGIN { exit !(b >= a && a > 50) }' ||
+	fb_fail "$SWARM certificates behind one address moved the score from $v0 to $v1"
+
 [ "$(metric feedback_reporter)" -ge "$SWARM" ] || fb_fail "fresh reporters not counted: $(metric feedback_reporter)"
 [ "$(metric feedback_clamped)" -ge 1 ] || fb_fail "clamped reports not counted"
 [ "$(metric feedback_pair)" -ge 1 ] || fb_fail "repeated reports not counted"
@@ -87,4 +114,4 @@ grep -q "feedback about target@example.com at its bound" "$FB_CERTS/a.log" ||
 	fb_fail "no log line for the bounded move"
 grep -q "feedback refused from 127.0.0.1: over 5 reports per 300 s" "$FB_CERTS/b.log" ||
 	fb_fail "no log line for the per-address cap"
-fb_pass "score $s0 -> $s1 after $SWARM fresh certificates, -> $s2 after $SWARM registered ones"
+fb_pass "score $s0 -> $s1 after $SWARM fresh certificates, -> $s2 after $SWARM registered ones; $v0 -> $v1 after $SWARM behind one address against 3"

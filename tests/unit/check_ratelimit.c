@@ -16,7 +16,7 @@ static const struct cm_hash_key key = {1, 2};
 
 START_TEST(test_ratelimit_take_allows_burst_then_refuses)
 {
-	struct bs_ratelimit *rl = bs_ratelimit_new(20, 100, 16, &key);
+	struct bs_ratelimit *rl = bs_ratelimit_new("t", 20, 100, 16, &key);
 	int64_t retry = 0;
 
 	for (int i = 0; i < 100; i++)
@@ -29,7 +29,7 @@ END_TEST
 
 START_TEST(test_ratelimit_take_refills_at_rate)
 {
-	struct bs_ratelimit *rl = bs_ratelimit_new(20, 100, 16, &key);
+	struct bs_ratelimit *rl = bs_ratelimit_new("t", 20, 100, 16, &key);
 
 	for (int i = 0; i < 100; i++)
 		bs_ratelimit_take(rl, "a", 0, NULL);
@@ -44,7 +44,7 @@ END_TEST
 
 START_TEST(test_ratelimit_take_keys_are_independent)
 {
-	struct bs_ratelimit *rl = bs_ratelimit_new(1, 1, 16, &key);
+	struct bs_ratelimit *rl = bs_ratelimit_new("t", 1, 1, 16, &key);
 
 	ck_assert(bs_ratelimit_take(rl, "a", 0, NULL));
 	ck_assert(!bs_ratelimit_take(rl, "a", 0, NULL));
@@ -55,15 +55,64 @@ END_TEST
 
 START_TEST(test_ratelimit_take_stays_bounded_under_many_keys)
 {
-	struct bs_ratelimit *rl = bs_ratelimit_new(1, 1, 64, &key);
+	struct bs_ratelimit *rl = bs_ratelimit_new("t", 1, 1, 64, &key);
 	char key[32];
 
-	/* Far more keys than slots: the table must keep working, and a fresh key is served. */
+	/*
+	 * Far more keys than slots: the table must keep working, and a fresh key is
+	 * served. 64 keys span 2 s, so those older than 1 s have refilled and free room.
+	 */
 	for (int i = 0; i < 100000; i++) {
 		snprintf(key, sizeof(key), "k%d", i);
-		ck_assert(bs_ratelimit_take(rl, key, i, NULL));
+		ck_assert(bs_ratelimit_take(rl, key, (int64_t)i * 32, NULL));
 	}
-	ck_assert(bs_ratelimit_take(rl, "new", 100000, NULL));
+	ck_assert(bs_ratelimit_take(rl, "new", 100000 * 32, NULL));
+	bs_ratelimit_free(rl);
+}
+END_TEST
+
+START_TEST(test_ratelimit_full_table_keeps_throttled_buckets)
+{
+	/* The feedback throttle: one report per 300 s. A flood of new keys fills the table. */
+	struct bs_ratelimit *rl = bs_ratelimit_new("t", 1.0 / 300, 1, 64, &key);
+	char k[32];
+
+	ck_assert(bs_ratelimit_take(rl, "victim", 0, NULL));
+	for (int i = 0; i < 100000; i++) {
+		snprintf(k, sizeof(k), "flood%d", i);
+		bs_ratelimit_take(rl, k, 10 + i / 100, NULL);
+	}
+	/* The throttled key was not forgotten: it is still throttled. */
+	ck_assert(!bs_ratelimit_take(rl, "victim", 2000, NULL));
+	for (int i = 0; i < 63; i++) {
+		snprintf(k, sizeof(k), "flood%d", i);
+		ck_assert(!bs_ratelimit_take(rl, k, 2000, NULL));
+	}
+	bs_ratelimit_free(rl);
+}
+END_TEST
+
+START_TEST(test_ratelimit_full_table_new_keys_share_one_bucket)
+{
+	struct bs_ratelimit *rl = bs_ratelimit_new("t", 1, 2, 64, &key);
+	char k[32];
+	int allowed = 0;
+
+	for (int i = 0; i < 64; i++) {
+		snprintf(k, sizeof(k), "held%d", i);
+		ck_assert(bs_ratelimit_take(rl, k, 0, NULL));
+	}
+	/* Full of buckets still refilling: 1000 new keys get one bucket's burst between them. */
+	for (int i = 0; i < 1000; i++) {
+		snprintf(k, sizeof(k), "new%d", i);
+		if (bs_ratelimit_take(rl, k, 100, NULL))
+			allowed++;
+	}
+	ck_assert_int_eq(allowed, 2);
+	/* Once the held buckets have refilled they go, and a new key has its own again. */
+	ck_assert(bs_ratelimit_take(rl, "late", 3000, NULL));
+	ck_assert(bs_ratelimit_take(rl, "late", 3000, NULL));
+	ck_assert(bs_ratelimit_take(rl, "later", 3000, NULL));
 	bs_ratelimit_free(rl);
 }
 END_TEST
@@ -105,11 +154,32 @@ START_TEST(test_addr_key_ipv4_ipv6_prefix_and_mapped)
 }
 END_TEST
 
+START_TEST(test_addr_net_key_ipv6_48_ipv4_itself)
+{
+	char a[BS_ADDR_KEY_LEN], n[BS_ADDR_KEY_LEN], m[BS_ADDR_KEY_LEN];
+
+	/* Every /64 of a /48 is one network. */
+	key_of("2001:db8:1:2:aaaa::1", a);
+	bs_addr_net_key(a, n);
+	ck_assert_str_eq(n, "2001:db8:1::/48");
+	key_of("2001:db8:1:ffff::1", a);
+	bs_addr_net_key(a, m);
+	ck_assert_str_eq(m, n);
+	key_of("2001:db8:2:1::1", a);
+	bs_addr_net_key(a, m);
+	ck_assert_str_eq(m, "2001:db8:2::/48");
+	bs_addr_net_key("192.0.2.7", n);
+	ck_assert_str_eq(n, "192.0.2.7");
+	bs_addr_net_key("unknown", n);
+	ck_assert_str_eq(n, "unknown");
+}
+END_TEST
+
 START_TEST(test_ratelimit_per_address_many_certificates_one_bucket)
 {
 	/* The attack of 20 throw-away certificates: per address they share one bucket. */
-	struct bs_ratelimit *per_cert = bs_ratelimit_new(1, 5, 1024, &key);
-	struct bs_ratelimit *per_ip = bs_ratelimit_new(10, 50, 1024, &key);
+	struct bs_ratelimit *per_cert = bs_ratelimit_new("t", 1, 5, 1024, &key);
+	struct bs_ratelimit *per_ip = bs_ratelimit_new("t", 10, 50, 1024, &key);
 	char cert[32];
 	int allowed = 0;
 
