@@ -494,4 +494,45 @@ START_TEST(test_engine_anti_entropy_continues_after_a_cut_answer)
 }
 END_TEST
 
+START_TEST(test_engine_duplicate_forward_sends_only_verified_bytes)
+{
+	size_t hub = star(4), origin = add_peer(true, false, "x");
+	const char *id = "21111111-2222-4333-8444-555555555555";
+	struct cm_signed_record rec, forged;
+	int forwards = 0;
+	char *f;
+
+	signed_record_of(origin, 5, now, true, "x", &rec);
+	f = announcement_frame(1, &rec, 5, now, id);
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
+	free(f);
+	clear_actions();
+	/* A forged copy under the genuine id and seq, and the re-forward chance forced. */
+	forged_record_of(origin, 5, &forged);
+	f = announcement_frame(2, &forged, 5, now, id);
+	rs.fixed = true;
+	rs.value = 0;
+	ck_assert_int_eq(deliver(hub, 2, f), ENGINE_DUPLICATE);
+	rs.fixed = false;
+	free(f);
+	for (size_t k = 0; k < acts[hub].len; k++) {
+		const struct engine_action *a = &acts[hub].items[k];
+		struct cm_envelope env;
+		struct cm_err err;
+
+		if (a->kind != ENGINE_SEND)
+			continue;
+		forwards++;
+		/* What goes on is the table's verified record, not the forgery. */
+		ck_assert_int_eq(cm_envelope_from_frame(a->frame, a->frame_len, &env, &err), 0);
+		ck_assert_str_eq(env.payload.announcement.origin.canonical, rec.canonical);
+		ck_assert_str_eq(env.payload.announcement.origin.signature, rec.signature);
+		cm_envelope_clear(&env);
+	}
+	ck_assert_int_gt(forwards, 0);
+	cm_signed_record_clear(&rec);
+	cm_signed_record_clear(&forged);
+}
+END_TEST
+
 FB_CHECK_MAIN(.name = "engine_hostile", .setup = setup, .teardown = teardown, .timeout_s = 60)

@@ -488,6 +488,30 @@ forward(struct engine *e, const struct cm_envelope *env, const char *cert, uint6
 	free(silent_frame);
 }
 
+/*
+ * A duplicate passed on again (duplicate_forward_p): the copy it forwards is
+ * the table's, verified when it was accepted, never the bytes that came with
+ * the duplicate (anyone can send a forged copy under a genuine id and seq).
+ * Nothing when the table holds another seq by now.
+ */
+static void
+forward_held(struct engine *e, const struct cm_envelope *env, uint64_t from,
+	     struct engine_rng *rng, struct engine_actions *out)
+{
+	const struct cm_signed_record *rec = &env->payload.announcement.origin;
+	const struct peertable_entry *held = peertable_get(e->table, rec->record.email);
+	struct cm_envelope copy;
+
+	if (held == NULL || held->rec.record.seq != rec->record.seq ||
+	    held->rec.public_certificate == NULL)
+		return;
+	copy = *env; /* shallow: borrowed for encoding only */
+	copy.payload.announcement.origin = held->rec;
+	/* Whole when the duplicate came whole, else as a refresh (see forward). */
+	forward(e, &copy, rec->public_certificate != NULL ? NULL : held->rec.public_certificate,
+		from, rng, out);
+}
+
 /* The first frame of a session: the peer's own signed announcement, matching its TLS certificate. */
 static enum engine_verdict
 authenticate(struct engine *e, struct nb *n, const struct cm_envelope *env, int64_t now_ms,
@@ -618,7 +642,7 @@ engine_receive(struct engine *e, uint64_t from, const char *frame, size_t len, i
 	announced = env.type == CM_MSG_PEER_ANNOUNCEMENT ? &env.payload.announcement.origin : NULL;
 	if (eng_seen_has(e, env.id, announced)) {
 		if (announced != NULL && rng_chance(rng, e->cfg.duplicate_forward_p))
-			forward(e, &env, NULL, from, rng, out);
+			forward_held(e, &env, from, rng, out);
 		v = ENGINE_DUPLICATE;
 		goto free_env;
 	}
