@@ -118,4 +118,6 @@ held=$(fb_agent_peers_json b1 | jq '[.[] | select(.email | startswith("fresh"))]
 [ "$held" -le 24 ] || fb_fail "b1 applied $held of $FRESH big records: more than its byte budget"
 [ "$held" -ge 8 ] || fb_fail "b1 applied only $held of $FRESH big records: under its byte budget"
 honest_still_connected "after the big flood"
-fb_pass "big flood: $(jq -r .bytes <<<"$out") bytes sent, $held of $FRESH records applied, $limited frames dropped unparsed"
+limits=$(fb_agent b1 status --json | jq -c '.gossip.limits | {answers_limited, rates_restored, forwards_dropped}')
+jq -e 'map(numbers) | length == 3' <<<"$limits" >/dev/null || fb_fail "limit counters missing: $limits"
+fb_pass "big flood: $(jq -r .bytes <<<"$out") bytes sent, $held of $FRESH records applied, $limited frames dropped unparsed ($limits)"
