@@ -8,7 +8,10 @@
 #     another neighbour carries no padding;
 #   - records with bad signatures, one after another: the session is closed;
 #   - copies of an old record under the id of the victim's next announcement:
-#     the genuine announcement is still accepted.
+#     the genuine announcement is still accepted;
+#   - valid ~60 KB records of 40 fresh identities at once (2.4 MB, each of
+#     which b1 would forward): b1 reads about its byte budget per neighbour
+#     (rate_bytes_in, burst 1 MiB) of them and drops the rest unparsed.
 # Throughout, the honest neighbour b2 stays connected to b1.
 set -euo pipefail
 . "$(dirname "$0")/../lib/agent.sh"
@@ -29,6 +32,9 @@ init node node@example.com
 init listener listener@example.com
 init victim victim@example.com
 for i in 0 1 2 3 4; do init "big/h$i" "big$i@example.com"; done
+init flooder flooder@example.com
+FRESH=40
+for i in $(seq 0 $((FRESH - 1))); do init "fresh/h$i" "fresh$i@example.com"; done
 
 play() {
 	local home=$1
@@ -98,3 +104,20 @@ fb_wait_for 5 fb_agent_knows b1 victim@example.com '.repositories[0].name == "ge
 honest_still_connected "after the shadowing attempt"
 fb_agent b1 status >/dev/null || fb_fail "b1 is down"
 fb_pass "seen-id shadow: the genuine announcement was still accepted"
+
+# 5. Bytes, not frames: 40 valid big announcements of fresh identities at once,
+# well within the announcement rate (burst 500), are 2.4 MB that b1 would forward.
+before=$(verdict rate)
+out=$(play flooder big_flood "$FB_AGENTS/fresh")
+fb_log "big flood: $out"
+sleep 1
+limited=$(($(verdict rate) - before))
+held=$(fb_agent_peers_json b1 | jq '[.[] | select(.email | startswith("fresh"))] | length')
+# The burst (1 MiB) and what 256 KiB/s gives back while the flood lasts: at most ~24 of 40.
+[ "$limited" -gt 0 ] || fb_fail "no frame of the big flood met the byte budget ($held of $FRESH applied)"
+[ "$held" -le 24 ] || fb_fail "b1 applied $held of $FRESH big records: more than its byte budget"
+[ "$held" -ge 8 ] || fb_fail "b1 applied only $held of $FRESH big records: under its byte budget"
+honest_still_connected "after the big flood"
+limits=$(fb_agent b1 status --json | jq -c '.gossip.limits | {answers_limited, rates_restored, forwards_dropped}')
+jq -e 'map(numbers) | length == 3' <<<"$limits" >/dev/null || fb_fail "limit counters missing: $limits"
+fb_pass "big flood: $(jq -r .bytes <<<"$out") bytes sent, $held of $FRESH records applied, $limited frames dropped unparsed ($limits)"

@@ -27,7 +27,8 @@
 // Hostile gossip (tests/e2e/test_hostile_gossip.sh): request_flood (ALT_HOME: a
 // folder of homes whose big records are announced first), padded, listen
 // (ALT_HOME: the email whose announcements to measure), forged_flood, shadow
-// (ALT_HOME: the victim's home).
+// (ALT_HOME: the victim's home), big_flood (ALT_HOME: a folder of homes, one
+// fresh identity each: every one's ~60 KB record announced at once).
 'use strict';
 const fs = require('fs');
 const crypto = require('crypto');
@@ -215,6 +216,22 @@ function shadow(ws, victimHome) {
   setTimeout(() => ws.send(envelope('PEER_ANNOUNCEMENT',
     { origin: recordOfHome(victimHome, now + 1, now, [{ name: 'genuine-news' }]) }, { ttl: 1, id })), 600);
   setTimeout(() => ws.close(1000), 1600);
+}
+
+// Every home's big record (about 60 KB, a fresh identity each), all at once, then a wait.
+function bigFlood(ws, homesDir) {
+  const now = Date.now();
+  const desc = 'd'.repeat(1000);
+  const repos = Array.from({ length: 58 }, (_, i) => ({ name: `big-${i}`, description: desc }));
+  result.sent = 0;
+  result.bytes = 0;
+  for (const h of fs.readdirSync(homesDir)) {
+    const f = envelope('PEER_ANNOUNCEMENT', { origin: recordOfHome(`${homesDir}/${h}`, now, now, repos) });
+    ws.send(f);
+    result.sent++;
+    result.bytes += f.length;
+  }
+  setTimeout(() => ws.close(1000), 3000);
 }
 
 // A broadcasting requester is answered with every record, not bootstrap peers only.
@@ -425,6 +442,7 @@ if (scenario === 'sybil_hold') {
       case 'listen': listen(ws, altHome); break;
       case 'forged_flood': forgedFlood(ws); break;
       case 'shadow': shadow(ws, altHome); break;
+      case 'big_flood': bigFlood(ws, altHome); break;
       case 'flood_bootstrap': playFloodBootstrap(ws); break;
       case 'bootstrap_claim': playBootstrapClaim(ws); break;
       default: finish('unknown scenario');

@@ -494,4 +494,287 @@ START_TEST(test_engine_anti_entropy_continues_after_a_cut_answer)
 }
 END_TEST
 
+START_TEST(test_engine_duplicate_forward_sends_only_verified_bytes)
+{
+	size_t hub = star(4), origin = add_peer(true, false, "x");
+	const char *id = "21111111-2222-4333-8444-555555555555";
+	struct cm_signed_record rec, forged;
+	int forwards = 0;
+	char *f;
+
+	signed_record_of(origin, 5, now, true, "x", &rec);
+	f = announcement_frame(1, &rec, 5, now, id);
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
+	free(f);
+	clear_actions();
+	/* A forged copy under the genuine id and seq, and the re-forward chance forced. */
+	forged_record_of(origin, 5, &forged);
+	f = announcement_frame(2, &forged, 5, now, id);
+	rs.fixed = true;
+	rs.value = 0;
+	ck_assert_int_eq(deliver(hub, 2, f), ENGINE_DUPLICATE);
+	rs.fixed = false;
+	free(f);
+	for (size_t k = 0; k < acts[hub].len; k++) {
+		const struct engine_action *a = &acts[hub].items[k];
+		struct cm_envelope env;
+		struct cm_err err;
+
+		if (a->kind != ENGINE_SEND)
+			continue;
+		forwards++;
+		/* What goes on is the table's verified record, not the forgery. */
+		ck_assert_int_eq(cm_envelope_from_frame(a->frame, a->frame_len, &env, &err), 0);
+		ck_assert_str_eq(env.payload.announcement.origin.canonical, rec.canonical);
+		ck_assert_str_eq(env.payload.announcement.origin.signature, rec.signature);
+		cm_envelope_clear(&env);
+	}
+	ck_assert_int_gt(forwards, 0);
+	cm_signed_record_clear(&rec);
+	cm_signed_record_clear(&forged);
+}
+END_TEST
+
+/* rec's announcement from peer `from` with an unsigned padding field of pad bytes (caller frees). */
+static char *
+padded_frame(size_t from, const struct cm_signed_record *rec, size_t pad)
+{
+	char *f = announcement_frame(from, rec, 5, now, NULL), *p = malloc(pad + 1), *out;
+	json_t *j = json_loads(f, 0, NULL);
+
+	ck_assert_ptr_nonnull(p);
+	memset(p, 'P', pad);
+	p[pad] = '\0';
+	json_object_set_new(j, "padding", json_string(p));
+	out = cm_json_dump(j);
+	json_decref(j);
+	free(p);
+	free(f);
+	return out;
+}
+
+START_TEST(test_engine_limits_bytes_in_before_parsing)
+{
+	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r"),
+	       origin = add_peer(true, false, "x");
+	struct engine_config cfg;
+	struct cm_signed_record rec;
+	size_t taken = 0;
+	enum engine_verdict v;
+	char *f;
+
+	engine_config_default(&cfg);
+	link_peers(a, b);
+	pump();
+	clear_actions();
+	signed_record_of(origin, 5, now, true, "x", &rec);
+	/* Big frames, all at one instant: within the burst they are read, then dropped. */
+	for (int i = 0; i < 20; i++) {
+		f = padded_frame(b, &rec, 200 * 1024);
+		v = deliver(a, b, f);
+		if (v != ENGINE_DROP_RATE)
+			taken += strlen(f);
+		free(f);
+		if (v == ENGINE_DROP_RATE)
+			break;
+	}
+	ck_assert_int_eq(v, ENGINE_DROP_RATE);
+	ck_assert_uint_le(taken, (size_t)cfg.rate_bytes_in.burst);
+	ck_assert_uint_gt(taken, (size_t)cfg.rate_bytes_in.burst / 2);
+	/* Not even parsed: garbage over the budget is a rate drop, not a 1007 close. */
+	f = malloc(200 * 1024 + 1);
+	memset(f, '{', 200 * 1024);
+	f[200 * 1024] = '\0';
+	ck_assert_int_eq(deliver(a, b, f), ENGINE_DROP_RATE);
+	free(f);
+	ck_assert_int_eq(close_code(a, nid(b)), 0);
+	/* The budget refills with time. */
+	now += 2 * SEC;
+	f = padded_frame(b, &rec, 200 * 1024);
+	ck_assert_int_ne(deliver(a, b, f), ENGINE_DROP_RATE);
+	free(f);
+	cm_signed_record_clear(&rec);
+}
+END_TEST
+
+START_TEST(test_engine_limits_answer_bytes_per_neighbour)
+{
+	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r");
+	struct engine_config cfg;
+	size_t bytes = 0;
+	int refused = 0;
+	char *f;
+
+	engine_config_default(&cfg);
+	link_peers(a, b);
+	pump();
+	fill_big(a, 16); /* about 330 KB that a request for anything would match */
+	clear_actions();
+	/* A burst of requests, each within the request rate, each asking for everything. */
+	for (int i = 0; i < (int)cfg.rate[ENGINE_KIND_REQUEST].burst; i++) {
+		f = request_frame(b, NULL);
+		refused += deliver(a, b, f) == ENGINE_DROP_RATE;
+		free(f);
+	}
+	for (size_t k = 0; k < acts[a].len; k++)
+		if (acts[a].items[k].kind == ENGINE_SEND)
+			bytes += acts[a].items[k].frame_len;
+	/* The answers stay within the answer budget, 512 KiB (not 8 x answer_max_bytes). */
+	ck_assert_uint_le(bytes, 512 * 1024 + 4096);
+	ck_assert_uint_gt(bytes, cfg.answer_max_bytes);
+	ck_assert_int_gt(refused, 0);
+	ck_assert_uint_gt(engine_stats(P[a].e)->answers_limited, 0);
+	ck_assert_int_eq(close_code(a, nid(b)), 0);
+}
+END_TEST
+
+/* Ends the session between a and b on both sides and opens a new one, hellos exchanged. */
+static void
+reconnect(size_t a, size_t b)
+{
+	engine_neighbour_down(P[a].e, nid(b), now);
+	engine_neighbour_down(P[b].e, nid(a), now);
+	clear_actions();
+	link_peers(a, b);
+	pump();
+	ck_assert_ptr_nonnull(engine_neighbour_email(P[a].e, nid(b)));
+	clear_actions();
+}
+
+START_TEST(test_engine_rate_state_survives_reconnect)
+{
+	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r"),
+	       origin = add_peer(true, false, "x");
+	struct cm_signed_record forged;
+	char *f;
+
+	link_peers(a, b);
+	pump();
+	clear_actions();
+	/* Over the request rate until closed. */
+	for (int i = 0; i < 1000 && close_code(a, nid(b)) == 0; i++) {
+		f = request_frame(b, NULL);
+		deliver(a, b, f);
+		free(f);
+	}
+	ck_assert_int_eq(close_code(a, nid(b)), ENGINE_CLOSE_POLICY);
+	/* A reconnect a second later: the same identity finds its buckets as it left them. */
+	now += SEC;
+	reconnect(a, b);
+	ck_assert_uint_eq(engine_stats(P[a].e)->rates_restored, 1);
+	for (int i = 0; i < 3; i++) {
+		f = request_frame(b, NULL);
+		deliver(a, b, f);
+		free(f);
+	}
+	ck_assert_int_eq(close_code(a, nid(b)), ENGINE_CLOSE_POLICY);
+	ck_assert_uint_eq(engine_stats(P[a].e)->closed_rate, 2);
+	/* Bad signatures count across sessions too: two, a reconnect, one more closes. */
+	now += 3600 * SEC + SEC; /* the rate memory forgot the flood by now */
+	reconnect(a, b);
+	for (int i = 0; i < 2; i++) {
+		forged_record_of(origin, 5 + i, &forged);
+		f = announcement_frame(b, &forged, 5, now, NULL);
+		ck_assert_int_eq(deliver(a, b, f), ENGINE_DROP_SIGNATURE);
+		free(f);
+		cm_signed_record_clear(&forged);
+	}
+	ck_assert_int_eq(close_code(a, nid(b)), 0);
+	now += SEC;
+	reconnect(a, b);
+	forged_record_of(origin, 9, &forged);
+	f = announcement_frame(b, &forged, 5, now, NULL);
+	ck_assert_int_eq(deliver(a, b, f), ENGINE_DROP_SIGNATURE);
+	free(f);
+	cm_signed_record_clear(&forged);
+	ck_assert_int_eq(close_code(a, nid(b)), ENGINE_CLOSE_POLICY);
+	ck_assert_uint_eq(engine_stats(P[a].e)->closed_bad_signatures, 1);
+}
+END_TEST
+
+START_TEST(test_engine_rate_memory_is_bounded)
+{
+	size_t a, b, c;
+	struct engine_config cfg;
+
+	engine_config_default(&cfg);
+	cfg.rate_memory_max = 1;
+	a = add_peer_cfg(true, false, "r", &cfg);
+	b = add_peer(true, false, "r");
+	c = add_peer(true, false, "r");
+	link_peers(a, b);
+	link_peers(a, c);
+	pump();
+	now += SEC;
+	engine_neighbour_down(P[a].e, nid(b), now);
+	now += SEC;
+	engine_neighbour_down(P[a].e, nid(c), now); /* pushes b's state out */
+	engine_neighbour_down(P[b].e, nid(a), now);
+	engine_neighbour_down(P[c].e, nid(a), now);
+	clear_actions();
+	link_peers(a, b);
+	pump();
+	ck_assert_uint_eq(engine_stats(P[a].e)->rates_restored, 0);
+	link_peers(a, c);
+	pump();
+	ck_assert_uint_eq(engine_stats(P[a].e)->rates_restored, 1);
+}
+END_TEST
+
+START_TEST(test_engine_closes_neighbour_a_little_over_its_rate)
+{
+	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r");
+	struct engine_config cfg;
+	int seconds = 0;
+	char *f;
+
+	engine_config_default(&cfg);
+	link_peers(a, b);
+	pump();
+	clear_actions();
+	/* One request a second more than the rate, for as long as it takes (at most 10 min). */
+	for (; seconds < 600 && engine_stats(P[a].e)->closed_rate == 0; seconds++) {
+		for (int i = 0; i < (int)cfg.rate[ENGINE_KIND_REQUEST].per_s + 1; i++) {
+			f = request_frame(b, NULL);
+			deliver(a, b, f);
+			free(f);
+		}
+		engine_actions_clear(&acts[a]);
+		now += SEC;
+	}
+	ck_assert_int_lt(seconds, 600);
+	ck_assert_uint_eq(engine_stats(P[a].e)->closed_rate, 1);
+}
+END_TEST
+
+START_TEST(test_engine_marks_forwards_droppable)
+{
+	size_t hub = star(3), origin = add_peer(true, false, "x");
+	struct cm_signed_record rec;
+	int forwards = 0;
+	char *f;
+
+	signed_record_of(origin, 5, now, true, "x", &rec);
+	f = announcement_frame(1, &rec, 5, now, NULL);
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
+	free(f);
+	for (size_t k = 0; k < acts[hub].len; k++)
+		if (acts[hub].items[k].kind == ENGINE_SEND) {
+			ck_assert(acts[hub].items[k].droppable);
+			forwards++;
+		}
+	ck_assert_int_gt(forwards, 0);
+	clear_actions();
+	/* Answers are not: the neighbour asked for them. */
+	f = request_frame(1, NULL);
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
+	free(f);
+	ck_assert_int_eq(acts[hub].len, 1);
+	ck_assert(!acts[hub].items[0].droppable);
+	engine_forward_dropped(P[hub].e);
+	ck_assert_uint_eq(engine_stats(P[hub].e)->forwards_dropped, 1);
+	cm_signed_record_clear(&rec);
+}
+END_TEST
+
 FB_CHECK_MAIN(.name = "engine_hostile", .setup = setup, .teardown = teardown, .timeout_s = 60)

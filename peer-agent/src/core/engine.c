@@ -41,7 +41,21 @@ engine_config_default(struct engine_config *cfg)
 	cfg->rate[ENGINE_KIND_REQUEST] = (struct engine_rate){2, 8};
 	cfg->rate[ENGINE_KIND_LIST] = (struct engine_rate){8, 40};
 	cfg->rate[ENGINE_KIND_HEARTBEAT] = (struct engine_rate){1, 10};
-	cfg->rate_overdraft = (struct engine_rate){1, 100};
+	/*
+	 * 100 frames over the rate, given back over an hour: a neighbour that
+	 * stays over its rate, by however little, is closed within minutes.
+	 */
+	cfg->rate_overdraft = (struct engine_rate){100.0 / 3600.0, 100};
+	/*
+	 * Bytes: honest gossip is a few KB/s per neighbour and an anti-entropy
+	 * answer a second at most (docs/performance.md). Answers stay at half
+	 * what a receiver takes in; a burst of either stays under half the
+	 * send queue (1 MiB), so a neighbour cannot fill it with what it asks.
+	 */
+	cfg->rate_bytes_in = (struct engine_rate){256 * 1024, 1024 * 1024};
+	cfg->rate_answer_bytes = (struct engine_rate){128 * 1024, 512 * 1024};
+	cfg->rate_memory_max = 1024;
+	cfg->rate_memory_ms = 3600 * 1000LL;
 	cfg->max_bad_signatures = 3;
 	cfg->answer_max_bytes = 255 * 1024;
 }
@@ -174,7 +188,7 @@ eng_close(struct engine_actions *out, struct nb *n, int code, const char *reason
 bool
 eng_bad_signature(struct engine *e, struct nb *n, struct engine_actions *out)
 {
-	if (++n->bad_signatures < e->cfg.max_bad_signatures)
+	if (++n->rate.bad_signatures < e->cfg.max_bad_signatures)
 		return false;
 	if (!n->closing)
 		e->stats.closed_bad_signatures++;
@@ -184,9 +198,8 @@ eng_bad_signature(struct engine *e, struct nb *n, struct engine_actions *out)
 
 /* Rate limits */
 
-/* Refills b by the time since its last use; takes one token if there is one. */
-static bool
-bucket_take(struct bucket *b, const struct engine_rate *r, int64_t now_ms)
+void
+eng_bucket_refill(struct bucket *b, const struct engine_rate *r, int64_t now_ms)
 {
 	if (now_ms > b->last_ms) {
 		b->tokens += (double)(now_ms - b->last_ms) * r->per_s / 1000.0;
@@ -194,18 +207,100 @@ bucket_take(struct bucket *b, const struct engine_rate *r, int64_t now_ms)
 			b->tokens = r->burst;
 	}
 	b->last_ms = now_ms;
-	if (b->tokens < 1.0)
+}
+
+/* Refills b by the time since its last use; takes cost tokens if there are as many. */
+static bool
+bucket_take(struct bucket *b, const struct engine_rate *r, double cost, int64_t now_ms)
+{
+	eng_bucket_refill(b, r, now_ms);
+	if (b->tokens < cost)
 		return false;
-	b->tokens -= 1.0;
+	b->tokens -= cost;
 	return true;
 }
 
 static void
-buckets_fill(const struct engine *e, struct nb *n, int64_t now_ms)
+rate_fill(const struct engine *e, struct rate_state *st, int64_t now_ms)
 {
+	memset(st, 0, sizeof(*st));
 	for (int k = 0; k < ENGINE_KIND_COUNT; k++)
-		n->buckets[k] = (struct bucket){e->cfg.rate[k].burst, now_ms};
-	n->overdraft = (struct bucket){e->cfg.rate_overdraft.burst, now_ms};
+		st->buckets[k] = (struct bucket){e->cfg.rate[k].burst, now_ms};
+	st->overdraft = (struct bucket){e->cfg.rate_overdraft.burst, now_ms};
+	st->bytes_in = (struct bucket){e->cfg.rate_bytes_in.burst, now_ms};
+	st->answer_bytes = (struct bucket){e->cfg.rate_answer_bytes.burst, now_ms};
+}
+
+static void
+rate_memory_free(struct rate_memory *m)
+{
+	if (m == NULL)
+		return;
+	free(m->email);
+	free(m);
+}
+
+/* Forgets what is older than rate_memory_ms, then the oldest until there is room for one more. */
+static void
+rate_memory_trim(struct engine *e, int64_t now_ms)
+{
+	for (;;) {
+		struct rate_memory *m, *oldest = NULL;
+		size_t cursor = 0;
+
+		while ((m = cm_map_next(e->rate_memory, &cursor)) != NULL)
+			if (oldest == NULL || m->saved_ms < oldest->saved_ms)
+				oldest = m;
+		if (oldest == NULL || (now_ms - oldest->saved_ms <= e->cfg.rate_memory_ms &&
+				       cm_map_len(e->rate_memory) < e->cfg.rate_memory_max))
+			return;
+		cm_map_del(e->rate_memory, oldest->email);
+		rate_memory_free(oldest);
+	}
+}
+
+/* Remembers the rate state of n, whose session ends, under its email. */
+static void
+rate_save(struct engine *e, const struct nb *n, int64_t now_ms)
+{
+	struct rate_memory *m;
+
+	if (!n->authed || n->email == NULL || e->cfg.rate_memory_max == 0)
+		return;
+	if ((m = cm_map_get(e->rate_memory, n->email)) == NULL) {
+		rate_memory_trim(e, now_ms);
+		if ((m = calloc(1, sizeof(*m))) == NULL || (m->email = strdup(n->email)) == NULL ||
+		    cm_map_put(e->rate_memory, m->email, m) != 0) {
+			rate_memory_free(m);
+			return;
+		}
+	}
+	m->st = n->rate;
+	m->saved_ms = now_ms;
+}
+
+/*
+ * n just authenticated: the rate state its identity had when its last
+ * session ended comes back (the buckets refill with the time since), but
+ * not this session's hello, which it has paid for already.
+ */
+static void
+rate_restore(struct engine *e, struct nb *n, int64_t now_ms)
+{
+	struct rate_memory *m = cm_map_get(e->rate_memory, n->email);
+	double hello_bytes;
+
+	if (m == NULL)
+		return;
+	if (now_ms - m->saved_ms <= e->cfg.rate_memory_ms) {
+		hello_bytes = e->cfg.rate_bytes_in.burst - n->rate.bytes_in.tokens;
+		n->rate = m->st;
+		eng_bucket_refill(&n->rate.bytes_in, &e->cfg.rate_bytes_in, now_ms);
+		n->rate.bytes_in.tokens -= hello_bytes;
+		e->stats.rates_restored++;
+	}
+	cm_map_del(e->rate_memory, n->email);
+	rate_memory_free(m);
 }
 
 static enum engine_kind
@@ -223,6 +318,17 @@ kind_of(enum cm_msg_type type)
 	}
 }
 
+/* A frame over a limit takes from the overdraft: once it is spent, n is closed. */
+static void
+over_rate(struct engine *e, struct nb *n, int64_t now_ms, struct engine_actions *out)
+{
+	if (bucket_take(&n->rate.overdraft, &e->cfg.rate_overdraft, 1.0, now_ms))
+		return;
+	if (!n->closing)
+		e->stats.closed_rate++;
+	eng_close(out, n, ENGINE_CLOSE_POLICY, "over the rate limit");
+}
+
 /*
  * Takes a token for a frame of type from n. False: over the limit, the frame
  * is dropped; a neighbour that stays over it (its overdraft spent) is closed.
@@ -233,13 +339,9 @@ rate_allows(struct engine *e, struct nb *n, enum cm_msg_type type, int64_t now_m
 {
 	enum engine_kind k = kind_of(type);
 
-	if (bucket_take(&n->buckets[k], &e->cfg.rate[k], now_ms))
+	if (bucket_take(&n->rate.buckets[k], &e->cfg.rate[k], 1.0, now_ms))
 		return true;
-	if (!bucket_take(&n->overdraft, &e->cfg.rate_overdraft, now_ms)) {
-		if (!n->closing)
-			e->stats.closed_rate++;
-		eng_close(out, n, ENGINE_CLOSE_POLICY, "over the rate limit");
-	}
+	over_rate(e, n, now_ms, out);
 	return false;
 }
 
@@ -291,7 +393,7 @@ any_silent_nb(const struct engine *e, uint64_t except)
  */
 static size_t
 send_random2(struct engine *e, struct engine_actions *out, const char *frame, size_t len,
-	     const char *silent_frame, size_t silent_len, int k, uint64_t except,
+	     const char *silent_frame, size_t silent_len, int k, uint64_t except, bool droppable,
 	     struct engine_rng *rng)
 {
 	uint64_t *ids = malloc((e->nnbs + 1) * sizeof(*ids));
@@ -309,9 +411,11 @@ send_random2(struct engine *e, struct engine_actions *out, const char *frame, si
 		ids[i] = ids[j];
 		ids[j] = t;
 		if (silent_frame != NULL && nb_silent(e, nb_get(e, ids[i])) ?
-			    eng_queue_send(e, out, ids[i], silent_frame, silent_len) == 0 :
-			    eng_queue_send(e, out, ids[i], frame, len) == 0)
-			sent++;
+			    eng_queue_send(e, out, ids[i], silent_frame, silent_len) != 0 :
+			    eng_queue_send(e, out, ids[i], frame, len) != 0)
+			continue;
+		out->items[out->len - 1].droppable = droppable;
+		sent++;
 	}
 	free(ids);
 	return sent;
@@ -321,7 +425,7 @@ size_t
 eng_send_random(struct engine *e, struct engine_actions *out, const char *frame, size_t len,
 		int k, uint64_t except, struct engine_rng *rng)
 {
-	return send_random2(e, out, frame, len, NULL, 0, k, except, rng);
+	return send_random2(e, out, frame, len, NULL, 0, k, except, false, rng);
 }
 
 /* Lifecycle */
@@ -344,17 +448,28 @@ engine_new(const struct engine_config *cfg, struct peertable *table, const struc
 	/* The seen ids come from the network: keyed like the table's maps. */
 	e->hash_key = *peertable_hash_key(table);
 	e->id = id;
+	if ((e->rate_memory = cm_map_new(CM_MAP_STR, &e->hash_key)) == NULL) {
+		free(e);
+		return NULL;
+	}
 	return e;
 }
 
 void
 engine_free(struct engine *e)
 {
+	struct rate_memory *m;
+	size_t cursor;
+
 	if (e == NULL)
 		return;
 	for (size_t i = 0; i < e->nnbs; i++)
 		free(e->nbs[i].email);
 	free(e->nbs);
+	cursor = 0;
+	while ((m = cm_map_next(e->rate_memory, &cursor)) != NULL)
+		rate_memory_free(m);
+	cm_map_free(e->rate_memory);
 	for (size_t i = 0; i < e->npending; i++)
 		cm_strlist_clear(&e->pending[i].emails);
 	eng_seen_free(e);
@@ -367,6 +482,12 @@ const struct engine_stats *
 engine_stats(const struct engine *e)
 {
 	return &e->stats;
+}
+
+void
+engine_forward_dropped(struct engine *e)
+{
+	e->stats.forwards_dropped++;
 }
 
 int
@@ -390,7 +511,7 @@ engine_neighbour_up(struct engine *e, uint64_t id, bool inbound, const char *tls
 	memset(n, 0, sizeof(*n));
 	n->id = id;
 	n->inbound = inbound;
-	buckets_fill(e, n, now_ms);
+	rate_fill(e, &n->rate, now_ms);
 	if (tls_fingerprint != NULL) {
 		n->has_tls_fp = true;
 		snprintf(n->tls_fp, sizeof(n->tls_fp), "%s", tls_fingerprint);
@@ -415,6 +536,7 @@ engine_neighbour_down(struct engine *e, uint64_t id, int64_t now_ms)
 			if (!other)
 				peertable_set_connected(e->table, e->nbs[i].email, false, now_ms);
 		}
+		rate_save(e, &e->nbs[i], now_ms);
 		free(e->nbs[i].email);
 		e->nbs[i] = e->nbs[--e->nnbs];
 		return;
@@ -483,9 +605,33 @@ forward(struct engine *e, const struct cm_envelope *env, const char *cert, uint6
 		fwd.payload.announcement.origin.public_certificate = NULL;
 	if ((frame = eng_encode_frame(&fwd, &len)) != NULL)
 		e->stats.forwarded += send_random2(e, out, frame, len, silent_frame, silent_len,
-						   e->cfg.fanout, from, rng);
+						   e->cfg.fanout, from, true, rng);
 	free(frame);
 	free(silent_frame);
+}
+
+/*
+ * A duplicate passed on again (duplicate_forward_p): the copy it forwards is
+ * the table's, verified when it was accepted, never the bytes that came with
+ * the duplicate (anyone can send a forged copy under a genuine id and seq).
+ * Nothing when the table holds another seq by now.
+ */
+static void
+forward_held(struct engine *e, const struct cm_envelope *env, uint64_t from,
+	     struct engine_rng *rng, struct engine_actions *out)
+{
+	const struct cm_signed_record *rec = &env->payload.announcement.origin;
+	const struct peertable_entry *held = peertable_get(e->table, rec->record.email);
+	struct cm_envelope copy;
+
+	if (held == NULL || held->rec.record.seq != rec->record.seq ||
+	    held->rec.public_certificate == NULL)
+		return;
+	copy = *env; /* shallow: borrowed for encoding only */
+	copy.payload.announcement.origin = held->rec;
+	/* Whole when the duplicate came whole, else as a refresh (see forward). */
+	forward(e, &copy, rec->public_certificate != NULL ? NULL : held->rec.public_certificate,
+		from, rng, out);
 }
 
 /* The first frame of a session: the peer's own signed announcement, matching its TLS certificate. */
@@ -526,6 +672,7 @@ authenticate(struct engine *e, struct nb *n, const struct cm_envelope *env, int6
 	if ((n->email = strdup(rec->record.email)) == NULL)
 		return ENGINE_DROP_LIMIT;
 	n->authed = true;
+	rate_restore(e, n, now_ms);
 	return ENGINE_ACCEPTED;
 }
 
@@ -594,6 +741,12 @@ engine_receive(struct engine *e, uint64_t from, const char *frame, size_t len, i
 		v = ENGINE_DROP_LIMIT;
 		goto done;
 	}
+	/* Before parsing: a flood costs us its bytes only. */
+	if (!bucket_take(&n->rate.bytes_in, &e->cfg.rate_bytes_in, (double)len, now_ms)) {
+		over_rate(e, n, now_ms, out);
+		v = ENGINE_DROP_RATE;
+		goto done;
+	}
 	if (cm_envelope_from_frame(frame, len, &env, &err) != 0) {
 		queue_close(out, from, ENGINE_CLOSE_INVALID, err.msg);
 		v = ENGINE_DROP_INVALID;
@@ -618,7 +771,7 @@ engine_receive(struct engine *e, uint64_t from, const char *frame, size_t len, i
 	announced = env.type == CM_MSG_PEER_ANNOUNCEMENT ? &env.payload.announcement.origin : NULL;
 	if (eng_seen_has(e, env.id, announced)) {
 		if (announced != NULL && rng_chance(rng, e->cfg.duplicate_forward_p))
-			forward(e, &env, NULL, from, rng, out);
+			forward_held(e, &env, from, rng, out);
 		v = ENGINE_DUPLICATE;
 		goto free_env;
 	}
@@ -633,8 +786,8 @@ engine_receive(struct engine *e, uint64_t from, const char *frame, size_t len, i
 		v = ENGINE_ACCEPTED;
 		break;
 	case CM_MSG_PEER_REQUEST:
-		eng_answer_request(e, n, &env, now_ms, rng, out);
-		v = ENGINE_ACCEPTED;
+		v = eng_answer_request(e, n, &env, now_ms, rng, out) ? ENGINE_ACCEPTED
+								      : ENGINE_DROP_RATE;
 		break;
 	case CM_MSG_PEER_LIST_RESPONSE:
 		v = eng_receive_list(e, n, &env, now_ms, out);

@@ -72,6 +72,22 @@ struct engine_config {
 	 */
 	struct engine_rate rate[ENGINE_KIND_COUNT];
 	struct engine_rate rate_overdraft;
+	/*
+	 * Bytes, not frames: what one neighbour's frames may weigh (charged
+	 * before parsing; over it, a frame is dropped as ENGINE_DROP_RATE and
+	 * takes from rate_overdraft), and what our answers to its requests may
+	 * weigh (an answer is cut to what is left; none when not even one
+	 * record fits). Tokens are bytes.
+	 */
+	struct engine_rate rate_bytes_in;
+	struct engine_rate rate_answer_bytes;
+	/*
+	 * The rate state (every bucket, the overdraft, bad signatures) of the
+	 * last rate_memory_max identities whose sessions ended, restored when
+	 * the same email authenticates again within rate_memory_ms.
+	 */
+	size_t rate_memory_max;
+	int64_t rate_memory_ms;
 	int max_bad_signatures;     /* 3: records failing their signature before a session is closed */
 	size_t answer_max_bytes;    /* 255 KiB: records of one answer (one frame, at least one record) */
 };
@@ -91,6 +107,12 @@ struct engine_action {
 	uint64_t neighbour;
 	char *frame; /* ENGINE_SEND: one JSON envelope (owned by the action list) */
 	size_t frame_len;
+	/*
+	 * ENGINE_SEND: a forwarded announcement, which the caller may drop when
+	 * the neighbour is slow to read (gossip has other paths; a full send
+	 * queue closes the session). Call engine_forward_dropped for each.
+	 */
+	bool droppable;
 	int close_code;   /* ENGINE_CLOSE: RFC 6455 code */
 	char reason[64];  /* ENGINE_CLOSE: short reason for the close frame and logs */
 };
@@ -140,6 +162,9 @@ struct engine_stats {
 	uint64_t closed_rate;          /* sessions closed for staying over their rate */
 	uint64_t closed_bad_signatures; /* sessions closed after max_bad_signatures */
 	uint64_t answers_cut;          /* answers cut short by answer_max_bytes */
+	uint64_t answers_limited;      /* answers cut short or refused by rate_answer_bytes */
+	uint64_t rates_restored;       /* sessions given back their identity's rate state */
+	uint64_t forwards_dropped;     /* forwards the caller dropped (engine_forward_dropped) */
 };
 
 struct engine;
@@ -231,6 +256,9 @@ int engine_request_take(struct engine *e, const char *id, struct cm_strlist *ema
 /* A graceful leave: our record with leaving = true, to every neighbour. */
 int engine_leave(struct engine *e, int64_t now_ms, struct engine_rng *rng,
 		 struct engine_actions *out);
+
+/* The caller dropped a droppable send: counted in engine_stats. */
+void engine_forward_dropped(struct engine *e);
 
 const struct engine_stats *engine_stats(const struct engine *e);
 

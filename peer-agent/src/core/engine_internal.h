@@ -10,12 +10,32 @@
 
 #include "core/engine.h"
 #include "fb/codec.h"
+#include "fb/map.h"
 
 #define ENGINE_MAX_PENDING 64
 
 struct bucket {
 	double tokens;
 	int64_t last_ms;
+};
+
+/*
+ * What a neighbour may still send. Kept per identity across its sessions
+ * (struct rate_memory): a reconnect does not refill it.
+ */
+struct rate_state {
+	struct bucket buckets[ENGINE_KIND_COUNT];
+	struct bucket overdraft;
+	struct bucket bytes_in;     /* frame bytes, charged before a frame is parsed */
+	struct bucket answer_bytes; /* bytes of our answers to its requests */
+	int bad_signatures;
+};
+
+/* The rate state of a neighbour whose session ended, by email. */
+struct rate_memory {
+	char *email; /* the map's key */
+	struct rate_state st;
+	int64_t saved_ms;
 };
 
 struct nb {
@@ -28,9 +48,7 @@ struct nb {
 	uint64_t since;       /* its table version our last digest answer covered */
 	uint64_t mark_prev;   /* our table version at the exchange before the last */
 	uint64_t mark_last;   /* our table version at the last exchange */
-	struct bucket buckets[ENGINE_KIND_COUNT];
-	struct bucket overdraft;
-	int bad_signatures;
+	struct rate_state rate;
 	bool closing;         /* the engine asked to close it: nothing more is applied */
 };
 
@@ -61,6 +79,8 @@ struct engine {
 
 	struct nb *nbs;
 	size_t nnbs, capnbs;
+
+	struct cm_map *rate_memory; /* email -> struct rate_memory, at most rate_memory_max */
 
 	struct pending pending[ENGINE_MAX_PENDING];
 	size_t npending;
@@ -101,6 +121,8 @@ int eng_queue_send(struct engine *e, struct engine_actions *out, uint64_t neighb
 void eng_close(struct engine_actions *out, struct nb *n, int code, const char *reason);
 /* Counts a record from n whose signature failed; true when n is now being closed for it. */
 bool eng_bad_signature(struct engine *e, struct nb *n, struct engine_actions *out);
+/* Refills b by the time since its last use, up to r's burst. */
+void eng_bucket_refill(struct bucket *b, const struct engine_rate *r, int64_t now_ms);
 /* Encodes env into a new frame string the caller frees; NULL on failure. */
 char *eng_encode_frame(const struct cm_envelope *env, size_t *len);
 /* An envelope from us with a fresh id; payload left for the caller. */
@@ -141,7 +163,8 @@ int eng_announce_self(struct engine *e, uint64_t to, bool with_cert, int64_t now
 /* engine_requests.c */
 
 void eng_pending_expire(struct engine *e, int64_t now_ms);
-void eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env,
+/* False: refused, our answers to n are over rate_answer_bytes. */
+bool eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env,
 			int64_t now_ms, struct engine_rng *rng, struct engine_actions *out);
 enum engine_verdict eng_receive_list(struct engine *e, struct nb *n, const struct cm_envelope *env,
 				     int64_t now_ms, struct engine_actions *out);

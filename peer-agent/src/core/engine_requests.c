@@ -227,14 +227,18 @@ record_frame_size(const struct cm_signed_record *r)
 
 /*
  * How many of recs (n) one answer takes: records while their bytes stay
- * within answer_max_bytes and the list limit, and always the first one (no
- * record is over a frame's room), so a digest exchange never stalls on a big one.
+ * within limit (at most answer_max_bytes) and the list limit, and always the
+ * first one (no record is over a frame's room), so a digest exchange never
+ * stalls on a big one.
  */
 static size_t
-answer_fits(const struct engine *e, const struct cm_signed_record *const *recs, size_t n)
+answer_fits(const struct engine *e, const struct cm_signed_record *const *recs, size_t n,
+	    size_t limit)
 {
-	size_t k = 0, bytes = 0, limit = e->cfg.answer_max_bytes;
+	size_t k = 0, bytes = 0;
 
+	if (limit > e->cfg.answer_max_bytes)
+		limit = e->cfg.answer_max_bytes;
 	if (limit > CM_MAX_FRAME - FRAME_OVERHEAD)
 		limit = CM_MAX_FRAME - FRAME_OVERHEAD;
 	while (k < n && k < CM_MAX_LIST_PEERS &&
@@ -243,8 +247,11 @@ answer_fits(const struct engine *e, const struct cm_signed_record *const *recs, 
 	return k;
 }
 
-/* Sends recs (n, within answer_fits) to neighbour as one PEER_LIST_RESPONSE for request_id. */
-static void
+/*
+ * Sends recs (n, within answer_fits) to neighbour as one PEER_LIST_RESPONSE
+ * for request_id. Returns the frame's length (0: not sent).
+ */
+static size_t
 send_list(struct engine *e, struct engine_actions *out, uint64_t neighbour,
 	  const char *request_id, const struct cm_signed_record *const *recs, size_t n,
 	  bool has_version, uint64_t version, int64_t now_ms, struct engine_rng *rng)
@@ -252,11 +259,11 @@ send_list(struct engine *e, struct engine_actions *out, uint64_t neighbour,
 	struct cm_envelope env;
 	struct cm_signed_record *batch;
 	char id[CM_UUID_TEXT_LEN + 1];
-	size_t len;
+	size_t len, sent = 0;
 	char *frame;
 
 	if ((batch = calloc(n + 1, sizeof(*batch))) == NULL)
-		return;
+		return 0;
 	for (size_t i = 0; i < n; i++)
 		batch[i] = *recs[i]; /* shallow: borrowed for encoding only */
 	eng_envelope_init(e, &env, CM_MSG_PEER_LIST_RESPONSE, 1, now_ms, rng, id);
@@ -266,10 +273,12 @@ send_list(struct engine *e, struct engine_actions *out, uint64_t neighbour,
 	env.payload.list_response.has_version = has_version;
 	env.payload.list_response.version = (int64_t)version;
 	if ((frame = eng_encode_frame(&env, &len)) != NULL) {
-		eng_queue_send(e, out, neighbour, frame, len);
+		if (eng_queue_send(e, out, neighbour, frame, len) == 0)
+			sent = len;
 		free(frame);
 	}
 	free(batch);
+	return sent;
 }
 
 /* Our own record joins an answer when it passes the same filter (we know our is_bootstrap). */
@@ -291,10 +300,11 @@ add_self_if_passes(struct engine *e, const struct answer_filter *f,
 	return k;
 }
 
-void
+bool
 eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env,
 		   int64_t now_ms, struct engine_rng *rng, struct engine_actions *out)
 {
+	struct bucket *budget = &n->rate.answer_bytes;
 	const struct cm_peer_request *req = &env->payload.request;
 	const struct peertable_entry *requester = peertable_get(e->table, n->email);
 	struct answer_filter f = {
@@ -311,13 +321,14 @@ eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env
 	const struct peertable_entry **entries;
 	const struct cm_signed_record **recs;
 	uint64_t next = peertable_version(e->table);
+	bool answered = true;
 
 	if (req->has_digest) {
 		if (cm_base64_decode(req->digest.bloom, strlen(req->digest.bloom), &bloom, &bloom_len,
 				     NULL) != 0 ||
 		    bloom_len == 0) {
 			free(bloom);
-			return;
+			return true;
 		}
 		f.bloom = bloom;
 		f.bloom_bits = bloom_len * 8;
@@ -332,7 +343,7 @@ eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env
 	recs = calloc(max + 2, sizeof(*recs));
 	if (entries != NULL && recs != NULL) {
 		const char *const *names = (const char *const *)req->repositories.items;
-		size_t ne, fit;
+		size_t ne, fit, fit_max, room;
 
 		if (req->has_digest) {
 			if (!f.any_repo)
@@ -359,18 +370,32 @@ eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env
 		for (size_t i = 0; i < ne; i++)
 			recs[k++] = &entries[i]->rec;
 		k = add_self_if_passes(e, &f, recs, k);
-		if ((fit = answer_fits(e, recs, k)) < k) {
+		/* What our answers to n may still weigh: a burst of requests cannot pile them up. */
+		eng_bucket_refill(budget, &e->cfg.rate_answer_bytes, now_ms);
+		room = budget->tokens > 0 ? (size_t)budget->tokens : 0;
+		if (k > 0 && record_frame_size(recs[0]) > room) {
+			e->stats.answers_limited++;
+			answered = false;
+			goto cleanup;
+		}
+		fit_max = answer_fits(e, recs, k, SIZE_MAX);
+		fit = answer_fits(e, recs, k, room);
+		if (fit < k) {
 			/* Cut: the digest's next exchange asks from the last record sent. */
 			if (fit < ne) /* fit >= 1: the first record always goes */
 				next = entries[fit - 1]->version;
-			e->stats.answers_cut++;
+			e->stats.answers_cut += fit_max < k;
+			e->stats.answers_limited += fit < fit_max;
 		}
-		send_list(e, out, n->id, env->id, recs, fit, req->has_digest, next, now_ms, rng);
+		budget->tokens -= (double)send_list(e, out, n->id, env->id, recs, fit,
+						    req->has_digest, next, now_ms, rng);
 		e->stats.requests_answered++;
 	}
+cleanup:
 	free(entries);
 	free(recs);
 	free(bloom);
+	return answered;
 }
 
 /* Answers to our requests */

@@ -91,7 +91,21 @@ run_actions_list(struct pa_agent *a, struct engine_actions *acts)
 
 		if (l == NULL)
 			continue;
-		if (act->kind == ENGINE_SEND) {
+		if (act->kind == ENGINE_SEND && act->droppable &&
+		    tp_session_unsent(l->s) > a->cfg->send_queue_max / 2) {
+			/*
+			 * A forward to a neighbour slow to read: gossip reaches it by
+			 * other paths, and queueing on would close an honest link.
+			 */
+			uint64_t dropped = engine_stats(a->engine)->forwards_dropped;
+
+			engine_forward_dropped(a->engine);
+			if (dropped % 1000 == 0)
+				log_info("session %llu: %zu bytes unsent, over half of send_queue_max "
+					 "(%zu): forward dropped (%llu so far)",
+					 (unsigned long long)act->neighbour, tp_session_unsent(l->s),
+					 a->cfg->send_queue_max, (unsigned long long)dropped + 1);
+		} else if (act->kind == ENGINE_SEND) {
 			tp_send_text(l->s, act->frame, act->frame_len);
 		} else {
 			const char *who = engine_neighbour_email(a->engine, act->neighbour);

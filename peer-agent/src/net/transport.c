@@ -351,6 +351,13 @@ ws_after(struct tp_session *s)
 		session_teardown(s, s->close_code != 0 ? s->close_code : 1005, s->close_reason);
 }
 
+size_t
+tp_session_unsent(const struct tp_session *s)
+{
+	return (s->bev != NULL ? evbuffer_get_length(bufferevent_get_output(s->bev)) : 0) +
+	       (s->ws != NULL ? ws_conn_queued_bytes(s->ws) : 0);
+}
+
 /*
  * Closes a session whose unsent output would pass the cap with more bytes:
  * a peer that does not read is dropped, and what it did not read with it.
@@ -360,7 +367,7 @@ static bool
 send_queue_overflow(struct tp_session *s, size_t more)
 {
 	struct evbuffer *out = bufferevent_get_output(s->bev);
-	size_t unsent = evbuffer_get_length(out) + (s->ws != NULL ? ws_conn_queued_bytes(s->ws) : 0);
+	size_t unsent = tp_session_unsent(s);
 
 	if (unsent + more <= s->ctx->cfg.max_send_queue_bytes)
 		return false;

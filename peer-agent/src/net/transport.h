@@ -119,6 +119,8 @@ void tp_session_authenticated(struct tp_session *s);
 void tp_close(struct tp_session *s, int code, const char *reason);
 
 uint64_t tp_session_id(const struct tp_session *s); /* unique per ctx, never 0 */
+/* Bytes queued and not yet written to the socket (what max_send_queue_bytes caps). */
+size_t tp_session_unsent(const struct tp_session *s);
 bool tp_session_inbound(const struct tp_session *s);
 /* The peer's TLS certificate: fingerprint and PEM; NULL before on_open. */
 const char *tp_session_fingerprint(const struct tp_session *s);
