@@ -12,7 +12,8 @@
 #include "fb/codec.h"
 #include "fb/map.h"
 
-#define ENGINE_MAX_PENDING 64
+/* Requests awaiting answers: room for the control API's 32 discoveries of 3 neighbours each, and anti-entropy. */
+#define ENGINE_MAX_PENDING 128
 
 struct bucket {
 	double tokens;
