@@ -12,7 +12,7 @@
 #include "fb/codec.h"
 #include "fb/map.h"
 
-/* Requests awaiting answers: room for the control API's 32 discoveries of 3 neighbours each, and anti-entropy. */
+/* Requests awaiting answers: the control API's 32 discoveries of 3 neighbours each, and anti-entropy. */
 #define ENGINE_MAX_PENDING 128
 
 struct bucket {
