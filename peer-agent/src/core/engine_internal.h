@@ -12,7 +12,7 @@
 #include "fb/codec.h"
 #include "fb/map.h"
 
-/* Requests awaiting answers: the control API's 32 discoveries of 3 neighbours each, and anti-entropy. */
+/* Requests awaiting answers: 32 discoveries of the control API x 3 neighbours, and anti-entropy. */
 #define ENGINE_MAX_PENDING 128
 
 struct bucket {
