@@ -198,9 +198,9 @@ START_TEST(test_peertable_pin_without_record_guards_first_record)
 	struct peertable *t = table_new(100);
 	struct cm_signed_record s;
 
-	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 0), false), 0);
-	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 0), false), 0);
-	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 1), false), -1);
+	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 0), PEERTABLE_PIN_GOSSIP), 0);
+	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 0), PEERTABLE_PIN_GOSSIP), 0);
+	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 1), PEERTABLE_PIN_GOSSIP), -1);
 	make_rec(&s, (struct recspec){"b@example.com", 1, T0, true, false, false, "r", "10.0.0.2"});
 	ck_assert_int_eq(peertable_apply(t, &s, fp("b@example.com", 1), T0),
 			 PEERTABLE_PIN_MISMATCH);
@@ -301,10 +301,10 @@ START_TEST(test_peertable_set_connected_shows_connected_state)
 	const struct peertable_entry *e;
 
 	apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "r1", "10.0.0.1"}, T0);
-	ck_assert_int_eq(peertable_set_connected(t, "a@example.com", true, T0), 0);
+	ck_assert_int_eq(peertable_set_connected(t, "a@example.com", true, false, T0), 0);
 	e = peertable_get(t, "a@example.com");
 	ck_assert_int_eq(peertable_entry_state(t, e, T0 + SEC), CM_STATE_CONNECTED);
-	ck_assert_int_eq(peertable_set_connected(t, "a@example.com", false, T0 + SEC), 0);
+	ck_assert_int_eq(peertable_set_connected(t, "a@example.com", false, false, T0 + SEC), 0);
 	ck_assert_int_eq(peertable_entry_state(t, e, T0 + SEC), CM_STATE_DISCOVERED);
 	peertable_free(t);
 }
@@ -316,7 +316,7 @@ START_TEST(test_peertable_entry_availability_counts_heartbeats_per_connected_int
 	const struct peertable_entry *e;
 
 	apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "r1", "10.0.0.1"}, T0);
-	peertable_set_connected(t, "a@example.com", true, T0);
+	peertable_set_connected(t, "a@example.com", true, false, T0);
 	/* 100 s connected at one heartbeat per 10 s: 10 expected, 5 received. */
 	for (int i = 1; i <= 5; i++)
 		peertable_note_heartbeat(t, "a@example.com", 1, T0 + i * 10 * SEC);
@@ -326,7 +326,7 @@ START_TEST(test_peertable_entry_availability_counts_heartbeats_per_connected_int
 		peertable_note_heartbeat(t, "a@example.com", 1, T0 + i * 10 * SEC);
 	ck_assert_double_eq_tol(peertable_entry_availability(t, e, T0 + 100 * SEC), 100.0, 0.01);
 	/* Disconnected time does not count as missed heartbeats. */
-	peertable_set_connected(t, "a@example.com", false, T0 + 100 * SEC);
+	peertable_set_connected(t, "a@example.com", false, false, T0 + 100 * SEC);
 	ck_assert_double_eq_tol(peertable_entry_availability(t, e, T0 + 150 * SEC), 100.0, 0.01);
 	peertable_free(t);
 }
@@ -700,8 +700,8 @@ met_directly(struct peertable *t, const char *email)
 						   "10.0.0.1"},
 			       T0),
 			 PEERTABLE_INSERTED);
-	ck_assert_int_eq(peertable_set_connected(t, email, true, T0), 0);
-	ck_assert_int_eq(peertable_set_connected(t, email, false, T0), 0);
+	ck_assert_int_eq(peertable_set_connected(t, email, true, true, T0), 0);
+	ck_assert_int_eq(peertable_set_connected(t, email, false, true, T0), 0);
 	worst(t, email);
 }
 
@@ -752,8 +752,8 @@ START_TEST(test_peertable_pin_store_of_verified_pins_refuses_unverified_newcomer
 	struct peertable *t = table_new(1);
 
 	/* Two pins proven by direct contact, their entries gone: the store (2) is full. */
-	ck_assert_int_eq(peertable_pin(t, "v1@example.com", fp("v1@example.com", 0), true), 0);
-	ck_assert_int_eq(peertable_pin(t, "v2@example.com", fp("v2@example.com", 0), true), 0);
+	ck_assert_int_eq(peertable_pin(t, "v1@example.com", fp("v1@example.com", 0), PEERTABLE_PIN_PROVEN), 0);
+	ck_assert_int_eq(peertable_pin(t, "v2@example.com", fp("v2@example.com", 0), PEERTABLE_PIN_PROVEN), 0);
 	ck_assert_int_eq(apply(t, (struct recspec){"x@example.com", 1, T0, true, false, false, "r",
 						   "10.0.0.1"},
 			       T0),
@@ -762,7 +762,7 @@ START_TEST(test_peertable_pin_store_of_verified_pins_refuses_unverified_newcomer
 	ck_assert_ptr_nonnull(peertable_pinned(t, "v2@example.com"));
 	ck_assert_uint_eq(peertable_stats(t)->pins_refused, 1);
 	/* A verified pin may still replace the oldest verified orphan. */
-	ck_assert_int_eq(peertable_pin(t, "v3@example.com", fp("v3@example.com", 0), true), 0);
+	ck_assert_int_eq(peertable_pin(t, "v3@example.com", fp("v3@example.com", 0), PEERTABLE_PIN_PROVEN), 0);
 	ck_assert_ptr_null(peertable_pinned(t, "v1@example.com"));
 	peertable_free(t);
 }
