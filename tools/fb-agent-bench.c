@@ -420,7 +420,8 @@ bench_flood_ranking(void)
 
 		if (i == FLOOD_ENTRIES)
 			start = cm_time_mono_ms();
-		snprintf(email, sizeof(email), "%s%d@example.com", i < FLOOD_ENTRIES ? "p" : "new", i);
+		snprintf(email, sizeof(email), "%s%d@example.com", i < FLOOD_ENTRIES ? "p" : "new",
+			 i);
 		snprintf(fp, sizeof(fp), "%064x", i);
 		flood_record(&s, email, now);
 		/* The held ones measured badly: each newcomer ranks above the worst. */

@@ -199,9 +199,15 @@ START_TEST(test_peertable_pin_without_record_guards_first_record)
 	struct peertable *t = table_new(100);
 	struct cm_signed_record s;
 
-	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 0), PEERTABLE_PIN_GOSSIP), 0);
-	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 0), PEERTABLE_PIN_GOSSIP), 0);
-	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 1), PEERTABLE_PIN_GOSSIP), -1);
+	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 0),
+				       PEERTABLE_PIN_GOSSIP),
+			 0);
+	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 0),
+				       PEERTABLE_PIN_GOSSIP),
+			 0);
+	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 1),
+				       PEERTABLE_PIN_GOSSIP),
+			 -1);
 	make_rec(&s, (struct recspec){"b@example.com", 1, T0, true, false, false, "r", "10.0.0.2"});
 	ck_assert_int_eq(peertable_apply(t, &s, fp("b@example.com", 1), T0),
 			 PEERTABLE_PIN_MISMATCH);
@@ -753,8 +759,12 @@ START_TEST(test_peertable_pin_store_of_verified_pins_refuses_unverified_newcomer
 	struct peertable *t = table_new(1);
 
 	/* Two pins proven by direct contact, their entries gone: the store (2) is full. */
-	ck_assert_int_eq(peertable_pin(t, "v1@example.com", fp("v1@example.com", 0), PEERTABLE_PIN_PROVEN), 0);
-	ck_assert_int_eq(peertable_pin(t, "v2@example.com", fp("v2@example.com", 0), PEERTABLE_PIN_PROVEN), 0);
+	ck_assert_int_eq(peertable_pin(t, "v1@example.com", fp("v1@example.com", 0),
+				       PEERTABLE_PIN_PROVEN),
+			 0);
+	ck_assert_int_eq(peertable_pin(t, "v2@example.com", fp("v2@example.com", 0),
+				       PEERTABLE_PIN_PROVEN),
+			 0);
 	ck_assert_int_eq(apply(t, (struct recspec){"x@example.com", 1, T0, true, false, false, "r",
 						   "10.0.0.1"},
 			       T0),
@@ -763,7 +773,9 @@ START_TEST(test_peertable_pin_store_of_verified_pins_refuses_unverified_newcomer
 	ck_assert_ptr_nonnull(peertable_pinned(t, "v2@example.com"));
 	ck_assert_uint_eq(peertable_stats(t)->pins_refused, 1);
 	/* A verified pin may still replace the oldest verified orphan. */
-	ck_assert_int_eq(peertable_pin(t, "v3@example.com", fp("v3@example.com", 0), PEERTABLE_PIN_PROVEN), 0);
+	ck_assert_int_eq(peertable_pin(t, "v3@example.com", fp("v3@example.com", 0),
+				       PEERTABLE_PIN_PROVEN),
+			 0);
 	ck_assert_ptr_null(peertable_pinned(t, "v1@example.com"));
 	peertable_free(t);
 }
@@ -973,8 +985,8 @@ START_TEST(test_peertable_inbound_hellos_do_not_freeze_the_table)
 	/* Their pins left the store room: more newcomers keep coming in. */
 	for (int i = 10; i < 40; i++) {
 		flood_email(email, sizeof(email), i);
-		ck_assert_int_eq(apply(t, (struct recspec){email, 1, T0 + i * SEC, true, false, false,
-							   "r", "10.0.0.1"},
+		ck_assert_int_eq(apply(t, (struct recspec){email, 1, T0 + i * SEC, true, false,
+							   false, "r", "10.0.0.1"},
 				       T0 + i * SEC),
 				 PEERTABLE_INSERTED);
 		worst(t, email);
@@ -1067,7 +1079,8 @@ START_TEST(test_peertable_listed_pins_survive_a_flood_of_fresh_identities)
 	/* Far more than the store holds, slowly enough that the turnover never stops them. */
 	for (int i = 0; i < 200; i++) {
 		flood_email(email, sizeof(email), i);
-		apply(t, (struct recspec){email, 1, T0 + i * SEC, true, false, false, "r", "10.0.0.1"},
+		apply(t, (struct recspec){email, 1, T0 + i * SEC, true, false, false, "r",
+					  "10.0.0.1"},
 		      T0 + i * SEC);
 		worst(t, email);
 	}

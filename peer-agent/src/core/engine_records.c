@@ -226,7 +226,7 @@ eng_check_record(struct engine *e, const struct cm_signed_record *rec, int64_t n
 	return ENGINE_ACCEPTED;
 }
 
-/* Applies a checked record; hello: the neighbour whose hello it is, or NULL. Returns the verdict. */
+/* Applies a checked record; hello: the neighbour whose hello it is, or NULL. */
 enum engine_verdict
 eng_apply_record(struct engine *e, const struct cm_signed_record *rec, const char *fp,
 		 const struct nb *hello, int64_t now_ms)

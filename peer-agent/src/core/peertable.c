@@ -673,7 +673,8 @@ index_add(struct peertable *t, struct node *n)
 
 			if (items == NULL)
 				return -1;
-			t->stats.bytes += items_bytes(cap - b->cap) + (b->items == NULL ? ALLOC_OVERHEAD : 0);
+			t->stats.bytes += items_bytes(cap - b->cap) +
+					  (b->items == NULL ? ALLOC_OVERHEAD : 0);
 			b->items = items;
 			b->cap = cap;
 		}
@@ -1372,7 +1373,7 @@ peertable_set_connected(struct peertable *t, const char *email, bool connected, 
 	if (n == NULL)
 		return -1;
 	lasted = n->e.connected && now_ms - n->e.connected_since_ms >= PEERTABLE_PROVE_MS;
-	/* The certificate the session proved is the entry's: the engine checks it against the pin. */
+	/* The session proved the entry's certificate: the engine checked it against the pin. */
 	if (connected && dialled)
 		pin_raise(t, n->pin, RANK_DIALLED);
 	else if (lasted)

@@ -168,9 +168,9 @@ log_table_bounds(struct pa_agent *a)
 	    s->refused_silent == l->refused_silent)
 		return;
 	log_warnx("peer table: %zu entries, %zu bytes; since last: %llu evicted, %llu refused "
-		  "(full), %llu pins dropped, %llu pins refused (%llu over the gossip pin turnover), "
-		  "%llu inbound proofs over their share, %llu silent records with addresses "
-		  "refused",
+		  "(full), %llu pins dropped, %llu pins refused (%llu over the gossip pin "
+		  "turnover), %llu inbound proofs over their share, %llu silent records with "
+		  "addresses refused",
 		  peertable_count(a->table), s->bytes,
 		  (unsigned long long)(s->evicted - l->evicted),
 		  (unsigned long long)(s->refused_full - l->refused_full),
