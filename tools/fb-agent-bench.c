@@ -300,7 +300,7 @@ bench_request_shape(void)
 	struct cm_peer_record r;
 	struct cm_signed_record sr;
 	struct cm_envelope env = {0};
-	int64_t now = cm_time_wall_ms(), start;
+	int64_t now = cm_time_wall_ms(), start = 0;
 	char email[64], fp[CM_FINGERPRINT_LEN + 1], repo[32], id[CM_UUID_TEXT_LEN + 1], *frame;
 	json_t *j;
 
@@ -368,6 +368,77 @@ bench_request_shape(void)
 	peertable_free(t);
 	cm_identity_free(self);
 	cm_identity_free(nb);
+}
+
+/*
+ * Picking whom to evict under a flood: newcomers into a full table of
+ * FLOOD_ENTRIES entries hosting CM_MAX_REPOSITORIES repositories each, while
+ * we host as many (none of theirs), so every ranking walk weighs each entry.
+ */
+#define FLOOD_ENTRIES 10000
+#define FLOOD_NEWCOMERS 2000
+
+static void
+flood_record(struct cm_signed_record *s, const char *email, int64_t now)
+{
+	char repo[32];
+
+	memset(s, 0, sizeof(*s));
+	s->record.email = strdup(email);
+	s->record.peer_id = strdup("7c6d5e4f-3a2b-4c1d-8e9f-0a1b2c3d4e5f");
+	s->record.seq = 1;
+	s->record.issued_at_ms = now;
+	s->record.is_broadcasting = true;
+	s->record.port = 7443;
+	for (int k = 0; k < CM_MAX_REPOSITORIES; k++) {
+		snprintf(repo, sizeof(repo), "repo-%d", k);
+		cm_repolist_append(&s->record.repositories, repo, NULL);
+	}
+}
+
+static void
+bench_flood_ranking(void)
+{
+	struct peertable_config tc;
+	struct peertable *t;
+	struct cm_repolist own = {0};
+	int64_t now = cm_time_wall_ms(), start = 0;
+	char email[64], fp[CM_FINGERPRINT_LEN + 1], repo[32];
+	uint64_t walks = 0;
+
+	for (int k = 0; k < CM_MAX_REPOSITORIES; k++) {
+		snprintf(repo, sizeof(repo), "mine-%d", k);
+		cm_repolist_append(&own, repo, NULL);
+	}
+	peertable_config_default(&tc);
+	tc.max_entries = FLOOD_ENTRIES;
+	tc.max_bytes = SIZE_MAX;
+	t = peertable_new(&tc, &bench_key, "bench@example.com");
+	peertable_set_own_repositories(t, &own);
+	for (int i = 0; i < FLOOD_ENTRIES + FLOOD_NEWCOMERS; i++) {
+		struct cm_signed_record s;
+
+		if (i == FLOOD_ENTRIES)
+			start = cm_time_mono_ms();
+		snprintf(email, sizeof(email), "%s%d@example.com", i < FLOOD_ENTRIES ? "p" : "new",
+			 i);
+		snprintf(fp, sizeof(fp), "%064x", i);
+		flood_record(&s, email, now);
+		/* The held ones measured badly: each newcomer ranks above the worst. */
+		peertable_apply(t, &s, fp, now + i);
+		if (i < FLOOD_ENTRIES)
+			peertable_note_rtt(t, email, 1999);
+		else if (i == FLOOD_ENTRIES)
+			walks = peertable_stats(t)->rankings;
+		cm_signed_record_clear(&s);
+	}
+	printf("flood into %d entries of %d repositories (we host %d): %8.0f newcomers/s "
+	       "(%llu rankings)\n",
+	       FLOOD_ENTRIES, CM_MAX_REPOSITORIES, CM_MAX_REPOSITORIES,
+	       FLOOD_NEWCOMERS * 1000.0 / (double)(cm_time_mono_ms() - start + 1),
+	       (unsigned long long)(peertable_stats(t)->rankings - walks));
+	peertable_free(t);
+	cm_repolist_clear(&own);
 }
 
 static int opened;
@@ -464,6 +535,7 @@ main(int argc, char **argv)
 	if (bench_engine() != 0)
 		return 1;
 	bench_request_shape();
+	bench_flood_ranking();
 	bench_table(10000);
 	bench_table(100000);
 	return bench_sessions(200) == 0 ? 0 : 1;

@@ -5,6 +5,10 @@
 # evicts, then announces a record for the real peer's email with its own
 # certificate. v must refuse it, keep the real certificate, and the real peer
 # must still connect afterwards.
+# Then the table freeze: Sybils dial in one after another, say a valid hello
+# and leave. A moment of an inbound session proves nothing, so their entries
+# stay unprotected and a new honest peer still gets into v's table and
+# connects.
 set -euo pipefail
 . "$(dirname "$0")/../lib/agent.sh"
 
@@ -68,3 +72,20 @@ fb_wait_for 20 fb_agent_knows v real@example.com '.state == "CONNECTED"' ||
 	fb_fail "the real peer could not connect again: $(grep -i pin "$(fb_agent_home v)/agent.log" | tail -3)"
 fb_assert_eq "$(cert_fp)" "$fp_real" "v holds the real peer's certificate after the attack"
 fb_pass "the real peer connected again with its own certificate"
+
+# The freeze attempt: each Sybil dials in with its own identity, says hello and leaves.
+hellos="$FB_AGENTS/hellos"
+mkdir -p "$hellos"
+for i in $(seq -w 1 12); do
+	"$FB_BUILD/bin/peer-agent" init --home "$hellos/h$i" --email "hello$i@example.com" >/dev/null
+	out=$(timeout 30 node "$FB_ROOT/tests/e2e/ws_client.js" "$hellos/h$i" "hello$i@example.com" "$url" valid)
+	[ "$(jq -r .hello_from <<<"$out")" = v@example.com ] || fb_fail "Sybil hello$i had no session: $out"
+done
+nhellos=$(fb_agent_peers_json v | jq '[.[] | select(.email | startswith("hello"))] | length')
+[ "$nhellos" -ge 1 ] || fb_fail "no Sybil hello reached v's table"
+fb_pass "12 Sybils said hello to v and left ($nhellos held)"
+fb_agent_new late 127.0.0.4 silent gamma
+fb_agent_start late
+fb_wait_for 30 fb_agent_knows v late@example.com '.state == "CONNECTED"' ||
+	fb_fail "a new honest peer could not get into v's table: $(fb_agent v status --json | jq -c .gossip.limits)"
+fb_pass "a new honest peer still got into v's table and connected"

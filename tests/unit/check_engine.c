@@ -473,6 +473,39 @@ START_TEST(test_engine_tick_sends_heartbeats_that_keep_neighbours_fresh)
 }
 END_TEST
 
+static bool
+pin_proven(struct peertable *t, const char *email)
+{
+	const char *e, *f;
+	bool v;
+
+	for (size_t c = 0; peertable_next_pin(t, &c, &e, &f, &v);)
+		if (strcmp(e, email) == 0)
+			return v;
+	return false;
+}
+
+START_TEST(test_engine_inbound_session_proves_its_pin_only_once_it_lasted)
+{
+	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r");
+
+	/* a dialled b: a's pin of b is proven at once, b's of a not yet. */
+	link_peers(a, b);
+	pump();
+	ck_assert(pin_proven(P[a].t, "p1@example.com"));
+	ck_assert(!pin_proven(P[b].t, "p0@example.com"));
+	/* The heartbeat timer re-tells the table its sessions: one that lasted proves it. */
+	for (int64_t start = now; now - start < PEERTABLE_PROVE_MS + 60 * SEC; now += 31 * SEC) {
+		engine_tick(P[a].e, now, &rng, &acts[a]);
+		engine_tick(P[b].e, now, &rng, &acts[b]);
+		pump();
+		if (now - start < PEERTABLE_PROVE_MS)
+			ck_assert(!pin_proven(P[b].t, "p0@example.com"));
+	}
+	ck_assert(pin_proven(P[b].t, "p0@example.com"));
+}
+END_TEST
+
 /* The announcements among a peer's queued actions: how many, and how many carry a certificate. */
 static int
 announcements_with_certificate(size_t i, int *total)

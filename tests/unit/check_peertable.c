@@ -1,5 +1,6 @@
 /* check_peertable.c - lifecycle, scores, bound and change tracking of the peer table. */
 #include <check.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,9 +199,15 @@ START_TEST(test_peertable_pin_without_record_guards_first_record)
 	struct peertable *t = table_new(100);
 	struct cm_signed_record s;
 
-	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 0), false), 0);
-	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 0), false), 0);
-	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 1), false), -1);
+	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 0),
+				       PEERTABLE_PIN_GOSSIP),
+			 0);
+	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 0),
+				       PEERTABLE_PIN_GOSSIP),
+			 0);
+	ck_assert_int_eq(peertable_pin(t, "b@example.com", fp("b@example.com", 1),
+				       PEERTABLE_PIN_GOSSIP),
+			 -1);
 	make_rec(&s, (struct recspec){"b@example.com", 1, T0, true, false, false, "r", "10.0.0.2"});
 	ck_assert_int_eq(peertable_apply(t, &s, fp("b@example.com", 1), T0),
 			 PEERTABLE_PIN_MISMATCH);
@@ -301,10 +308,10 @@ START_TEST(test_peertable_set_connected_shows_connected_state)
 	const struct peertable_entry *e;
 
 	apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "r1", "10.0.0.1"}, T0);
-	ck_assert_int_eq(peertable_set_connected(t, "a@example.com", true, T0), 0);
+	ck_assert_int_eq(peertable_set_connected(t, "a@example.com", true, false, T0), 0);
 	e = peertable_get(t, "a@example.com");
 	ck_assert_int_eq(peertable_entry_state(t, e, T0 + SEC), CM_STATE_CONNECTED);
-	ck_assert_int_eq(peertable_set_connected(t, "a@example.com", false, T0 + SEC), 0);
+	ck_assert_int_eq(peertable_set_connected(t, "a@example.com", false, false, T0 + SEC), 0);
 	ck_assert_int_eq(peertable_entry_state(t, e, T0 + SEC), CM_STATE_DISCOVERED);
 	peertable_free(t);
 }
@@ -316,7 +323,7 @@ START_TEST(test_peertable_entry_availability_counts_heartbeats_per_connected_int
 	const struct peertable_entry *e;
 
 	apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "r1", "10.0.0.1"}, T0);
-	peertable_set_connected(t, "a@example.com", true, T0);
+	peertable_set_connected(t, "a@example.com", true, false, T0);
 	/* 100 s connected at one heartbeat per 10 s: 10 expected, 5 received. */
 	for (int i = 1; i <= 5; i++)
 		peertable_note_heartbeat(t, "a@example.com", 1, T0 + i * 10 * SEC);
@@ -326,7 +333,7 @@ START_TEST(test_peertable_entry_availability_counts_heartbeats_per_connected_int
 		peertable_note_heartbeat(t, "a@example.com", 1, T0 + i * 10 * SEC);
 	ck_assert_double_eq_tol(peertable_entry_availability(t, e, T0 + 100 * SEC), 100.0, 0.01);
 	/* Disconnected time does not count as missed heartbeats. */
-	peertable_set_connected(t, "a@example.com", false, T0 + 100 * SEC);
+	peertable_set_connected(t, "a@example.com", false, false, T0 + 100 * SEC);
 	ck_assert_double_eq_tol(peertable_entry_availability(t, e, T0 + 150 * SEC), 100.0, 0.01);
 	peertable_free(t);
 }
@@ -700,8 +707,8 @@ met_directly(struct peertable *t, const char *email)
 						   "10.0.0.1"},
 			       T0),
 			 PEERTABLE_INSERTED);
-	ck_assert_int_eq(peertable_set_connected(t, email, true, T0), 0);
-	ck_assert_int_eq(peertable_set_connected(t, email, false, T0), 0);
+	ck_assert_int_eq(peertable_set_connected(t, email, true, true, T0), 0);
+	ck_assert_int_eq(peertable_set_connected(t, email, false, true, T0), 0);
 	worst(t, email);
 }
 
@@ -752,8 +759,12 @@ START_TEST(test_peertable_pin_store_of_verified_pins_refuses_unverified_newcomer
 	struct peertable *t = table_new(1);
 
 	/* Two pins proven by direct contact, their entries gone: the store (2) is full. */
-	ck_assert_int_eq(peertable_pin(t, "v1@example.com", fp("v1@example.com", 0), true), 0);
-	ck_assert_int_eq(peertable_pin(t, "v2@example.com", fp("v2@example.com", 0), true), 0);
+	ck_assert_int_eq(peertable_pin(t, "v1@example.com", fp("v1@example.com", 0),
+				       PEERTABLE_PIN_PROVEN),
+			 0);
+	ck_assert_int_eq(peertable_pin(t, "v2@example.com", fp("v2@example.com", 0),
+				       PEERTABLE_PIN_PROVEN),
+			 0);
 	ck_assert_int_eq(apply(t, (struct recspec){"x@example.com", 1, T0, true, false, false, "r",
 						   "10.0.0.1"},
 			       T0),
@@ -762,7 +773,9 @@ START_TEST(test_peertable_pin_store_of_verified_pins_refuses_unverified_newcomer
 	ck_assert_ptr_nonnull(peertable_pinned(t, "v2@example.com"));
 	ck_assert_uint_eq(peertable_stats(t)->pins_refused, 1);
 	/* A verified pin may still replace the oldest verified orphan. */
-	ck_assert_int_eq(peertable_pin(t, "v3@example.com", fp("v3@example.com", 0), true), 0);
+	ck_assert_int_eq(peertable_pin(t, "v3@example.com", fp("v3@example.com", 0),
+				       PEERTABLE_PIN_PROVEN),
+			 0);
 	ck_assert_ptr_null(peertable_pinned(t, "v1@example.com"));
 	peertable_free(t);
 }
@@ -918,6 +931,250 @@ START_TEST(test_peertable_flood_into_a_full_table_ranks_once_per_batch)
 				 PEERTABLE_FULL);
 	}
 	ck_assert_uint_le(peertable_stats(t)->rankings - before, 1);
+	peertable_free(t);
+}
+END_TEST
+
+/* A session's hello, as the engine applies it. */
+static enum peertable_result
+hello(struct peertable *t, const char *email, bool dialled, int64_t now)
+{
+	struct cm_signed_record s;
+	enum peertable_result r;
+
+	make_rec(&s, (struct recspec){email, 1, now, true, false, false, "r", "10.0.0.1"});
+	r = peertable_apply_hello(t, &s, fp(email, 0), dialled, now);
+	cm_signed_record_clear(&s);
+	if (r == PEERTABLE_INSERTED)
+		ck_assert_int_eq(peertable_set_connected(t, email, true, dialled, now), 0);
+	return r;
+}
+
+static bool
+pin_verified(const struct peertable *t, const char *email)
+{
+	const char *e, *f;
+	bool v;
+
+	for (size_t c = 0; peertable_next_pin(t, &c, &e, &f, &v);)
+		if (strcmp(e, email) == 0)
+			return v;
+	return false;
+}
+
+START_TEST(test_peertable_inbound_hellos_do_not_freeze_the_table)
+{
+	struct peertable *t = table_new(10);
+	char email[64];
+
+	/* Sybils dial in, say hello and leave: none of that proves anything. */
+	for (int i = 0; i < 10; i++) {
+		flood_email(email, sizeof(email), i);
+		ck_assert_int_eq(hello(t, email, false, T0), PEERTABLE_INSERTED);
+		ck_assert_int_eq(peertable_set_connected(t, email, false, false, T0 + SEC), 0);
+		ck_assert(!pin_verified(t, email));
+		worst(t, email);
+	}
+	/* An honest peer dialling in, and one known by gossip, still get in. */
+	ck_assert_int_eq(hello(t, "honest@example.com", false, T0 + 2 * SEC), PEERTABLE_INSERTED);
+	ck_assert_int_eq(apply(t, (struct recspec){"gossip@example.com", 1, T0 + 3 * SEC, true,
+						   false, false, "r", "10.0.0.1"},
+			       T0 + 3 * SEC),
+			 PEERTABLE_INSERTED);
+	worst(t, "gossip@example.com");
+	/* Their pins left the store room: more newcomers keep coming in. */
+	for (int i = 10; i < 40; i++) {
+		flood_email(email, sizeof(email), i);
+		ck_assert_int_eq(apply(t, (struct recspec){email, 1, T0 + i * SEC, true, false,
+							   false, "r", "10.0.0.1"},
+				       T0 + i * SEC),
+				 PEERTABLE_INSERTED);
+		worst(t, email);
+	}
+	ck_assert_ptr_nonnull(peertable_get(t, "honest@example.com"));
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_inbound_session_proves_its_pin_once_it_lasted)
+{
+	struct peertable *t = table_new(10);
+
+	ck_assert_int_eq(hello(t, "in@example.com", false, T0), PEERTABLE_INSERTED);
+	ck_assert_int_eq(peertable_set_connected(t, "in@example.com", true, false,
+						 T0 + PEERTABLE_PROVE_MS - SEC),
+			 0);
+	ck_assert(!pin_verified(t, "in@example.com"));
+	ck_assert_int_eq(peertable_set_connected(t, "in@example.com", true, false,
+						 T0 + PEERTABLE_PROVE_MS),
+			 0);
+	ck_assert(pin_verified(t, "in@example.com"));
+	/* A session we dialled proves it at once. */
+	ck_assert_int_eq(hello(t, "out@example.com", true, T0), PEERTABLE_INSERTED);
+	ck_assert(pin_verified(t, "out@example.com"));
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_inbound_proofs_keep_to_half_the_table)
+{
+	struct peertable *t = table_new(10);
+	char email[64];
+	size_t proven = 0;
+
+	/* Sybils that hold their sessions long enough, one after another. */
+	for (int i = 0; i < 10; i++) {
+		int64_t at = T0 + i * PEERTABLE_PROVE_MS;
+
+		flood_email(email, sizeof(email), i);
+		ck_assert_int_eq(hello(t, email, false, at), PEERTABLE_INSERTED);
+		ck_assert_int_eq(peertable_set_connected(t, email, false, false,
+							 at + PEERTABLE_PROVE_MS),
+				 0);
+	}
+	for (int i = 0; i < 10; i++) {
+		flood_email(email, sizeof(email), i);
+		proven += pin_verified(t, email);
+	}
+	ck_assert_uint_eq(proven, 10 / PEERTABLE_INBOUND_PROVEN_SHARE);
+	ck_assert_uint_gt(peertable_stats(t)->proofs_capped, 0);
+	/* The other half is the dialled peers': one is still proven and protected. */
+	ck_assert_int_eq(hello(t, "out@example.com", true, T0 + 11 * PEERTABLE_PROVE_MS),
+			 PEERTABLE_INSERTED);
+	ck_assert(pin_verified(t, "out@example.com"));
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_hello_outranks_gossip_in_a_full_table)
+{
+	struct peertable *t = table_new(10);
+	char email[64];
+
+	for (int i = 0; i < 10; i++) {
+		flood_email(email, sizeof(email), i);
+		apply(t, (struct recspec){email, 1, T0, true, false, false, "r", "10.0.0.1"}, T0);
+	}
+	/* A tie with the worst is refused when it comes by gossip... */
+	ck_assert_int_eq(apply(t, (struct recspec){"late@example.com", 1, T0, true, false, false,
+						   "r", "10.0.0.1"},
+			       T0),
+			 PEERTABLE_FULL);
+	/* ...but a peer that connects to us ranks as the neighbour it is. */
+	ck_assert_int_eq(hello(t, "direct@example.com", false, T0), PEERTABLE_INSERTED);
+	ck_assert_uint_eq(peertable_count(t), 10);
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_listed_pins_survive_a_flood_of_fresh_identities)
+{
+	struct peertable *t = table_new(10);
+	char email[64], listed[64];
+
+	for (int i = 0; i < 5; i++) {
+		snprintf(listed, sizeof(listed), "listed%d@example.com", i);
+		ck_assert_int_eq(peertable_pin(t, listed, fp(listed, 0), PEERTABLE_PIN_LISTED), 0);
+	}
+	/* Far more than the store holds, slowly enough that the turnover never stops them. */
+	for (int i = 0; i < 200; i++) {
+		flood_email(email, sizeof(email), i);
+		apply(t, (struct recspec){email, 1, T0 + i * SEC, true, false, false, "r",
+					  "10.0.0.1"},
+		      T0 + i * SEC);
+		worst(t, email);
+	}
+	ck_assert_uint_gt(peertable_stats(t)->pins_dropped, 100);
+	for (int i = 0; i < 5; i++) {
+		snprintf(listed, sizeof(listed), "listed%d@example.com", i);
+		ck_assert_str_eq(peertable_pinned(t, listed), fp(listed, 0));
+	}
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_gossip_pin_turnover_is_metered)
+{
+	struct peertable *t = table_new(10);
+	char email[64];
+	int in = 0;
+
+	/* All at once: past the burst, a new gossip pin may not push out an old one. */
+	for (int i = 0; i < 1000; i++) {
+		flood_email(email, sizeof(email), i);
+		if (apply(t, (struct recspec){email, 1, T0, true, false, false, "r", "10.0.0.1"},
+			  T0) == PEERTABLE_INSERTED) {
+			in++;
+			worst(t, email);
+		}
+	}
+	ck_assert_uint_le(peertable_stats(t)->pins_dropped, PEERTABLE_PIN_TURNOVER_PER_MIN);
+	ck_assert_uint_gt(peertable_stats(t)->pins_metered, 0);
+	ck_assert_int_le(in, 2 * 10 + PEERTABLE_PIN_TURNOVER_PER_MIN);
+	/* A minute later the meter has refilled. */
+	ck_assert_int_eq(apply(t, (struct recspec){"later@example.com", 1, T0 + 60 * SEC, true,
+						   false, false, "r", "10.0.0.1"},
+			       T0 + 60 * SEC),
+			 PEERTABLE_INSERTED);
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_attestation_is_news_for_anti_entropy)
+{
+	struct peertable *t = table_new(10);
+	const struct peertable_entry *out[4];
+	uint64_t v, next;
+
+	apply(t, (struct recspec){"boot@example.com", 1, T0, true, true, false, "r", "10.0.0.1"},
+	      T0);
+	v = peertable_version(t);
+	ck_assert_uint_eq(peertable_changes_since(t, v, 4, NULL, NULL, out, &next), 0);
+	ck_assert_int_eq(peertable_attest(t, "boot@example.com", fp("boot@example.com", 0), T0), 0);
+	ck_assert_uint_eq(peertable_changes_since(t, v, 4, NULL, NULL, out, &next), 1);
+	ck_assert_str_eq(out[0]->rec.record.email, "boot@example.com");
+	/* Renewing it is no news. */
+	v = peertable_version(t);
+	ck_assert_int_eq(peertable_attest(t, "boot@example.com", fp("boot@example.com", 0),
+					  T0 + SEC),
+			 0);
+	ck_assert_uint_eq(peertable_version(t), v);
+	peertable_free(t);
+}
+END_TEST
+
+START_TEST(test_peertable_byte_bound_counts_the_index_of_unique_names)
+{
+	struct peertable_config c = cfg_small();
+	struct peertable *t;
+	char email[64], name[64];
+	size_t before, held;
+
+	/* Small records whose every repository name is new: the index is most of the cost. */
+	c.max_entries = 100000;
+	c.max_bytes = 2 * 1024 * 1024;
+	before = mallinfo2().uordblks;
+	t = peertable_new(&c, &test_key, "self@example.com");
+	for (int i = 0; i < 4000; i++) {
+		struct cm_signed_record s;
+
+		snprintf(email, sizeof(email), "p%d@example.com", i);
+		make_rec(&s, (struct recspec){email, 1, T0, true, false, false, NULL, "10.0.0.1"});
+		for (int j = 0; j < 64; j++) {
+			snprintf(name, sizeof(name), "n%d.%d", i, j);
+			ck_assert_int_eq(cm_repolist_append(&s.record.repositories, name, NULL), 0);
+		}
+		ck_assert_int_eq(peertable_apply(t, &s, fp(email, 0), T0), PEERTABLE_INSERTED);
+		worst(t, email);
+		cm_signed_record_clear(&s);
+		ck_assert_uint_le(peertable_stats(t)->bytes, c.max_bytes);
+	}
+	ck_assert_uint_gt(peertable_stats(t)->evicted, 0);
+	ck_assert_uint_le(mallinfo2().uordblks - before, PEERTABLE_BYTES_FACTOR * c.max_bytes);
+	/* Everything charged is released with the entries. */
+	held = peertable_count(t);
+	ck_assert_uint_eq(peertable_expire(t, T0 + 400 * SEC), held);
+	ck_assert_uint_eq(peertable_stats(t)->bytes, 0);
 	peertable_free(t);
 }
 END_TEST

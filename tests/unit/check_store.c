@@ -246,8 +246,8 @@ START_TEST(test_pa_store_pins_outlive_their_entries_across_a_restart)
 	/* real was met directly (a verified pin), then its entry went (evicted or expired). */
 	apply_signed(saved, real, now - SEC, now);
 	fp_real = peertable_pinned(saved, "real@example.com");
-	ck_assert_int_eq(peertable_set_connected(saved, "real@example.com", true, now), 0);
-	ck_assert_int_eq(peertable_set_connected(saved, "real@example.com", false, now), 0);
+	ck_assert_int_eq(peertable_set_connected(saved, "real@example.com", true, true, now), 0);
+	ck_assert_int_eq(peertable_set_connected(saved, "real@example.com", false, true, now), 0);
 	ck_assert_int_eq(peertable_expire(saved, now + 1000000 * SEC), 1);
 	ck_assert_ptr_null(peertable_get(saved, "real@example.com"));
 	ck_assert_int_eq(pa_store_save(store_path, saved, now), 0);

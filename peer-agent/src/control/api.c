@@ -128,6 +128,8 @@ limit_counters(const struct ctl_status *st, struct cm_counterlist *out)
 		{"table_refused_full", ps->refused_full},
 		{"pins_dropped", ps->pins_dropped},
 		{"pins_refused", ps->pins_refused},
+		{"pins_metered", ps->pins_metered},
+		{"proofs_capped", ps->proofs_capped},
 		{"silent_with_addresses", ps->refused_silent},
 	};
 

@@ -534,7 +534,8 @@ engine_neighbour_down(struct engine *e, uint64_t id, int64_t now_ms)
 				other |= j != i && e->nbs[j].authed &&
 					 strcmp(e->nbs[j].email, e->nbs[i].email) == 0;
 			if (!other)
-				peertable_set_connected(e->table, e->nbs[i].email, false, now_ms);
+				peertable_set_connected(e->table, e->nbs[i].email, false,
+							!e->nbs[i].inbound, now_ms);
 		}
 		rate_save(e, &e->nbs[i], now_ms);
 		free(e->nbs[i].email);
@@ -698,7 +699,7 @@ receive_announcement(struct engine *e, struct nb *n, struct cm_envelope *env,
 	}
 	v = eng_check_record(e, rec, now_ms, hello_fp, fp);
 	if (v == ENGINE_ACCEPTED)
-		v = eng_apply_record(e, rec, fp, now_ms);
+		v = eng_apply_record(e, rec, fp, hello_fp != NULL ? n : NULL, now_ms);
 	else if (v == ENGINE_DROP_SIGNATURE)
 		eng_bad_signature(e, n, out);
 	/* Only news travels on. */
@@ -712,7 +713,7 @@ receive_announcement(struct engine *e, struct nb *n, struct cm_envelope *env,
 		eng_close(out, n, ENGINE_CLOSE_POLICY, "hello record invalid");
 	} else if (hello_fp != NULL) {
 		/* The hello's peer is now a direct neighbour, whatever its record's news. */
-		peertable_set_connected(e->table, n->email, true, now_ms);
+		peertable_set_connected(e->table, n->email, true, !n->inbound, now_ms);
 		if (v == ENGINE_DROP_OLD)
 			v = ENGINE_ACCEPTED;
 	}
@@ -866,6 +867,11 @@ engine_tick(struct engine *e, int64_t now_ms, struct engine_rng *rng, struct eng
 	if (now_ms >= e->next_heartbeat_ms) {
 		if (e->has_self)
 			send_heartbeats(e, now_ms, rng, out);
+		/* Sessions up are re-told to the table: one that has lasted proves its pin. */
+		for (size_t i = 0; i < e->nnbs; i++)
+			if (e->nbs[i].authed && e->nbs[i].email != NULL)
+				peertable_set_connected(e->table, e->nbs[i].email, true,
+							!e->nbs[i].inbound, now_ms);
 		e->next_heartbeat_ms = now_ms + e->cfg.heartbeat_ms;
 	}
 	if (now_ms >= e->next_reannounce_ms) {

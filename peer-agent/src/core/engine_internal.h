@@ -153,7 +153,7 @@ enum engine_verdict eng_check_record(struct engine *e, const struct cm_signed_re
 				     int64_t now_ms, const char *verified_fp,
 				     char fp[CM_FINGERPRINT_LEN + 1]);
 enum engine_verdict eng_apply_record(struct engine *e, const struct cm_signed_record *rec,
-				     const char *fp, int64_t now_ms);
+				     const char *fp, const struct nb *hello, int64_t now_ms);
 
 /* engine_records.c: our own record */
 

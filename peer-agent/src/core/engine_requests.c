@@ -422,7 +422,7 @@ eng_receive_list(struct engine *e, struct nb *n, const struct cm_envelope *env, 
 		enum engine_verdict v = eng_check_record(e, rec, now_ms, NULL, fp);
 
 		if (v == ENGINE_ACCEPTED)
-			v = eng_apply_record(e, rec, fp, now_ms);
+			v = eng_apply_record(e, rec, fp, NULL, now_ms);
 		else if (v == ENGINE_DROP_SIGNATURE && eng_bad_signature(e, n, out))
 			break;
 		if (v != ENGINE_ACCEPTED && v != ENGINE_DROP_OLD)

@@ -19,6 +19,16 @@
 #define EVICT_BATCH_MS 1000
 /* Entries inserted since the ranking join it at most this often. */
 #define EVICT_RERANK_MS 100
+/*
+ * Estimates for the byte bound: what malloc adds to each block, and a map's
+ * slots per item (16 B each, at most 4 per item: it doubles at half full).
+ */
+#define ALLOC_OVERHEAD 16
+#define MAP_ITEM_BYTES 64
+/* Eviction tiers, lowest evicted first; a host of our repositories ranks one above. */
+#define TIER_GOSSIP 0
+#define TIER_SESSION 2 /* a session is up, not yet a proof */
+#define TIER_VOUCHED 4 /* proven pin, or attested bootstrap peer */
 
 struct repo_bucket;
 
@@ -34,8 +44,10 @@ struct node {
 	struct node *older, *newer;
 	struct repo_ref *refs; /* one per distinct repository of e.rec */
 	size_t nrefs;
-	size_t bytes;  /* counted in the table's bytes */
+	size_t bytes;  /* counted in the table's bytes (its index buckets are counted apart) */
 	uint64_t mark; /* the last peertable_mark_hosting that matched it */
+	struct pin *pin; /* its email's pin: an entry's pin is never dropped while it lives */
+	bool own;        /* it hosts one of our repositories */
 };
 
 /* The entries hosting one repository name; items[i].n->refs[items[i].ref] points back. */
@@ -47,16 +59,26 @@ struct repo_bucket {
 	} *items;
 	size_t len, cap;
 	uint64_t mark; /* the last lookup that visited it: a name asked twice costs once */
+	bool own;      /* one of our repositories */
+};
+
+/* Pin ranks, weakest first: a pin of an email without entry gives way to a higher one. */
+enum {
+	RANK_GOSSIP,
+	RANK_LISTED,
+	RANK_INBOUND, /* proven by an inbound session that lasted */
+	RANK_DIALLED, /* proven by a session the agent dialled */
+	RANKS
 };
 
 /*
  * A pinned fingerprint. Pins of emails without an entry are "orphans", on one
- * of two lists (verified or not), oldest orphaned first: the order they go in.
+ * list per rank, oldest orphaned first: the order they go in.
  */
 struct pin {
 	char *email;
 	char fingerprint[CM_FINGERPRINT_LEN + 1];
-	bool verified;
+	int rank;
 	bool orphan;
 	struct pin *older, *newer;
 };
@@ -80,8 +102,12 @@ struct peertable {
 	struct cm_map *pins;    /* email -> struct pin * */
 	struct cm_map *repos;   /* repository name -> struct repo_bucket * */
 	struct cm_map *attested; /* email -> struct attest * */
-	struct orphans orphans[2]; /* [verified] */
+	struct cm_map *own;      /* our repository names (own_repos' strings) -> themselves */
+	struct orphans orphans[RANKS];
 	size_t max_pins;
+	size_t inbound_proven; /* pins of RANK_INBOUND */
+	double turnover;       /* gossip pins that may still displace gossip pins */
+	int64_t turnover_at_ms;
 	struct node *oldest, *newest;
 	uint64_t version;
 	uint64_t *mark; /* the lookups' counter: changed by const lookups, so held apart */
@@ -117,12 +143,14 @@ peertable_new(const struct peertable_config *cfg, const struct cm_hash_key *key,
 	if (t->cfg.max_entries == 0)
 		t->cfg.max_entries = 1;
 	t->max_pins = PEERTABLE_PINS_PER_ENTRY * t->cfg.max_entries;
+	t->turnover = PEERTABLE_PIN_TURNOVER_PER_MIN;
 	if ((t->self_email = strdup(self_email != NULL ? self_email : "")) == NULL ||
 	    (t->mark = calloc(1, sizeof(*t->mark))) == NULL ||
 	    (t->entries = cm_map_new(CM_MAP_STR, key)) == NULL ||
 	    (t->pins = cm_map_new(CM_MAP_STR, key)) == NULL ||
 	    (t->repos = cm_map_new(CM_MAP_STR, key)) == NULL ||
-	    (t->attested = cm_map_new(CM_MAP_STR, key)) == NULL) {
+	    (t->attested = cm_map_new(CM_MAP_STR, key)) == NULL ||
+	    (t->own = cm_map_new(CM_MAP_STR, key)) == NULL) {
 		peertable_free(t);
 		return NULL;
 	}
@@ -167,25 +195,56 @@ peertable_free(struct peertable *t)
 	cm_map_free(t->pins);
 	cm_map_free(t->repos);
 	cm_map_free(t->attested);
+	cm_map_free(t->own);
 	cm_strlist_clear(&t->own_repos);
 	free(t->mark);
 	free(t->self_email);
 	free(t);
 }
 
+/* Marks the buckets of our repositories and the entries hosting one (a walk of the index). */
+static void
+own_remark(struct peertable *t)
+{
+	struct repo_bucket *b;
+	struct node *n;
+
+	for (size_t i = 0; (b = cm_map_next(t->repos, &i)) != NULL;)
+		b->own = cm_map_get(t->own, b->name) != NULL;
+	for (size_t i = 0; (n = cm_map_next(t->entries, &i)) != NULL;) {
+		n->own = false;
+		for (size_t j = 0; j < n->nrefs && !n->own; j++)
+			n->own = n->refs[j].b->own;
+	}
+}
+
 int
 peertable_set_own_repositories(struct peertable *t, const struct cm_repolist *repos)
 {
 	struct cm_strlist l = {0};
+	struct cm_map *own = cm_map_new(CM_MAP_STR, &t->key);
 
+	if (own == NULL)
+		return -1;
 	for (size_t i = 0; i < repos->len; i++) {
 		if (cm_strlist_append(&l, repos->items[i].name) != 0) {
 			cm_strlist_clear(&l);
+			cm_map_free(own);
 			return -1;
 		}
 	}
+	for (size_t i = 0; i < l.len; i++) {
+		if (cm_map_put(own, l.items[i], l.items[i]) != 0) {
+			cm_strlist_clear(&l);
+			cm_map_free(own);
+			return -1;
+		}
+	}
+	cm_map_free(t->own);
 	cm_strlist_clear(&t->own_repos);
+	t->own = own;
 	t->own_repos = l;
+	own_remark(t);
 	return 0;
 }
 
@@ -226,7 +285,7 @@ pin_get(const struct peertable *t, const char *email)
 static void
 orphan_unlink(struct peertable *t, struct pin *p)
 {
-	struct orphans *o = &t->orphans[p->verified];
+	struct orphans *o = &t->orphans[p->rank];
 
 	if (!p->orphan)
 		return;
@@ -242,11 +301,11 @@ orphan_unlink(struct peertable *t, struct pin *p)
 	p->orphan = false;
 }
 
-/* Its entry is gone: the pin stays, and queues to be the first to give way. */
+/* Its entry is gone: the pin stays, and queues to be the first of its rank to give way. */
 static void
 orphan_link(struct peertable *t, struct pin *p)
 {
-	struct orphans *o = &t->orphans[p->verified];
+	struct orphans *o = &t->orphans[p->rank];
 
 	if (p->orphan)
 		return;
@@ -260,26 +319,65 @@ orphan_link(struct peertable *t, struct pin *p)
 	o->newest = p;
 }
 
+/* Moves p to rank, on the matching orphan list when it is an orphan. */
+static void
+pin_set_rank(struct peertable *t, struct pin *p, int rank)
+{
+	bool orphan = p->orphan;
+
+	orphan_unlink(t, p);
+	t->inbound_proven -= p->rank == RANK_INBOUND;
+	p->rank = rank;
+	t->inbound_proven += p->rank == RANK_INBOUND;
+	if (orphan)
+		orphan_link(t, p);
+}
+
 static void
 pin_drop(struct peertable *t, struct pin *p)
 {
 	orphan_unlink(t, p);
+	t->inbound_proven -= p->rank == RANK_INBOUND;
 	cm_map_del(t->pins, p->email);
 	free(p->email);
 	free(p);
 }
 
-/* Room for one more pin, verified or not: drops the oldest orphan that may go. */
-static int
-pin_room(struct peertable *t, bool verified)
+/* Whether a gossip pin may displace another now: PEERTABLE_PIN_TURNOVER_PER_MIN, as a burst. */
+static bool
+turnover_take(struct peertable *t, int64_t now_ms)
 {
-	struct pin *victim;
+	if (now_ms > t->turnover_at_ms) {
+		t->turnover += (double)(now_ms - t->turnover_at_ms) *
+			       PEERTABLE_PIN_TURNOVER_PER_MIN / 60000.0;
+		if (t->turnover > PEERTABLE_PIN_TURNOVER_PER_MIN)
+			t->turnover = PEERTABLE_PIN_TURNOVER_PER_MIN;
+	}
+	t->turnover_at_ms = now_ms;
+	if (t->turnover < 1.0)
+		return false;
+	t->turnover -= 1.0;
+	return true;
+}
+
+/*
+ * Room for one more pin: drops the oldest orphan of the weakest rank in may
+ * (a bit per rank). metered: a gossip orphan goes only within the turnover rate.
+ */
+static int
+pin_room(struct peertable *t, unsigned may, bool metered, int64_t now_ms)
+{
+	struct pin *victim = NULL;
 
 	if (cm_map_len(t->pins) < t->max_pins)
 		return 0;
-	victim = t->orphans[false].oldest;
-	if (victim == NULL && verified)
-		victim = t->orphans[true].oldest;
+	for (int r = 0; r < RANKS && victim == NULL; r++)
+		if (may & (1u << r))
+			victim = t->orphans[r].oldest;
+	if (victim != NULL && victim->rank == RANK_GOSSIP && metered && !turnover_take(t, now_ms)) {
+		t->stats.pins_metered++;
+		victim = NULL;
+	}
 	if (victim == NULL) {
 		t->stats.pins_refused++;
 		return -1;
@@ -289,56 +387,89 @@ pin_room(struct peertable *t, bool verified)
 	return 0;
 }
 
+/* What a new pin of rank may displace: its own rank and weaker ones. */
+static unsigned
+pin_may(int rank)
+{
+	return (1u << (rank + 1)) - 1;
+}
+
 /* Pins fingerprint for email as an orphan (no entry yet); the caller checked no pin exists. */
 static struct pin *
-pin_add(struct peertable *t, const char *email, const char *fingerprint, bool verified)
+pin_add(struct peertable *t, const char *email, const char *fingerprint, int rank, unsigned may,
+	bool metered, int64_t now_ms)
 {
 	struct pin *p;
 
-	if (strlen(fingerprint) != CM_FINGERPRINT_LEN || pin_room(t, verified) != 0)
+	if (strlen(fingerprint) != CM_FINGERPRINT_LEN || pin_room(t, may, metered, now_ms) != 0)
 		return NULL;
 	if ((p = calloc(1, sizeof(*p))) == NULL || (p->email = strdup(email)) == NULL) {
 		free(p);
 		return NULL;
 	}
 	memcpy(p->fingerprint, fingerprint, CM_FINGERPRINT_LEN + 1);
-	p->verified = verified;
+	p->rank = rank;
 	if (cm_map_put(t->pins, p->email, p) != 0) {
 		free(p->email);
 		free(p);
 		return NULL;
 	}
+	t->inbound_proven += rank == RANK_INBOUND;
 	orphan_link(t, p);
 	return p;
 }
 
-/* A direct contact proved the pin: it moves to the verified kind. */
+/*
+ * Raises p to rank when it is weaker. Inbound proofs keep to their share:
+ * past it, the oldest inbound-proven orphan falls back to a gossip pin, and
+ * without one the proof waits.
+ */
 static void
-pin_verify(struct peertable *t, struct pin *p)
+pin_raise(struct peertable *t, struct pin *p, int rank)
 {
-	bool orphan = p->orphan;
-
-	if (p->verified)
+	if (p->rank >= rank)
 		return;
-	orphan_unlink(t, p);
-	p->verified = true;
-	if (orphan)
-		orphan_link(t, p);
+	if (rank == RANK_INBOUND &&
+	    t->inbound_proven >= t->cfg.max_entries / PEERTABLE_INBOUND_PROVEN_SHARE) {
+		struct pin *old = t->orphans[RANK_INBOUND].oldest;
+
+		t->stats.proofs_capped++;
+		if (old == NULL)
+			return;
+		pin_set_rank(t, old, RANK_GOSSIP);
+	}
+	pin_set_rank(t, p, rank);
+}
+
+static int
+kind_rank(enum peertable_pin_kind kind)
+{
+	switch (kind) {
+	case PEERTABLE_PIN_LISTED:
+		return RANK_LISTED;
+	case PEERTABLE_PIN_PROVEN:
+		return RANK_DIALLED;
+	case PEERTABLE_PIN_GOSSIP:
+		break;
+	}
+	return RANK_GOSSIP;
 }
 
 int
-peertable_pin(struct peertable *t, const char *email, const char *fingerprint, bool verified)
+peertable_pin(struct peertable *t, const char *email, const char *fingerprint,
+	      enum peertable_pin_kind kind)
 {
 	struct pin *p = pin_get(t, email);
+	int rank = kind_rank(kind);
 
 	if (p != NULL) {
 		if (strcmp(p->fingerprint, fingerprint) != 0)
 			return -1;
-		if (verified)
-			pin_verify(t, p);
+		pin_raise(t, p, rank);
 		return 0;
 	}
-	if ((p = pin_add(t, email, fingerprint, verified)) == NULL)
+	/* Not metered: listings come from a server we trust, peers.json from ourselves. */
+	if ((p = pin_add(t, email, fingerprint, rank, pin_may(rank), false, 0)) == NULL)
 		return -1;
 	if (cm_map_get(t->entries, email) != NULL)
 		orphan_unlink(t, p);
@@ -363,7 +494,7 @@ peertable_next_pin(const struct peertable *t, size_t *cursor, const char **email
 		return false;
 	*email = p->email;
 	*fingerprint = p->fingerprint;
-	*verified = p->verified;
+	*verified = p->rank >= RANK_INBOUND;
 	return true;
 }
 
@@ -404,10 +535,15 @@ attest_room(struct peertable *t, int64_t now_ms)
 		attest_drop(t, first);
 }
 
+static struct node *node_get(const struct peertable *t, const char *email);
+static void list_touch(struct peertable *t, struct node *n);
+
 int
 peertable_attest(struct peertable *t, const char *email, const char *fingerprint, int64_t now_ms)
 {
 	struct attest *a = cm_map_get(t->attested, email);
+	struct node *n = node_get(t, email);
+	bool was = n != NULL && peertable_entry_bootstrap(t, &n->e, now_ms);
 
 	if (strlen(fingerprint) != CM_FINGERPRINT_LEN)
 		return -1;
@@ -425,6 +561,9 @@ peertable_attest(struct peertable *t, const char *email, const char *fingerprint
 	}
 	memcpy(a->fingerprint, fingerprint, CM_FINGERPRINT_LEN + 1);
 	a->until_ms = now_ms + t->cfg.attest_ms;
+	/* Now a bootstrap peer: news for anti-entropy filtered on attestation. */
+	if (n != NULL && !was && peertable_entry_bootstrap(t, &n->e, now_ms))
+		list_touch(t, n);
 	return 0;
 }
 
@@ -451,12 +590,61 @@ peertable_stats(const struct peertable *t)
 
 /* Repository index */
 
-/* Indexes n under each distinct repository of its record. Returns 0 or -1 (out of memory). */
+/* What a bucket for name costs, without its items: charged while it exists. */
+static size_t
+bucket_bytes(const char *name)
+{
+	return sizeof(struct repo_bucket) + strlen(name) + 1 + 2 * ALLOC_OVERHEAD + MAP_ITEM_BYTES;
+}
+
+static size_t
+items_bytes(size_t cap)
+{
+	return cap * sizeof(((struct repo_bucket *)NULL)->items[0]);
+}
+
+#define FIRST_ITEMS 4
+
+/* At most what indexing rec can add to the index's bytes (the make_room estimate). */
+static size_t
+index_need(const struct peertable *t, const struct cm_signed_record *rec)
+{
+	const struct cm_repolist *r = &rec->record.repositories;
+	size_t need = 0;
+
+	for (size_t i = 0; i < r->len; i++) {
+		const struct repo_bucket *b = cm_map_get(t->repos, r->items[i].name);
+
+		if (b == NULL)
+			need += bucket_bytes(r->items[i].name) + items_bytes(FIRST_ITEMS) +
+				ALLOC_OVERHEAD;
+		else if (b->len == b->cap)
+			need += items_bytes(b->cap);
+	}
+	return need;
+}
+
+static void
+bucket_free(struct peertable *t, struct repo_bucket *b)
+{
+	t->stats.bytes -= bucket_bytes(b->name) + items_bytes(b->cap) +
+			  (b->items != NULL ? ALLOC_OVERHEAD : 0);
+	free(b->name);
+	free(b->items);
+	free(b);
+}
+
+/*
+ * Indexes n under each distinct repository of its record, charging the
+ * buckets and items it allocates, and notes whether it hosts one of ours.
+ * Returns 0 or -1 (out of memory).
+ */
 static int
 index_add(struct peertable *t, struct node *n)
 {
 	const struct cm_repolist *r = &n->e.rec.record.repositories;
 
+	n->own = false;
 	if (r->len == 0)
 		return 0;
 	if ((n->refs = calloc(r->len, sizeof(*n->refs))) == NULL)
@@ -473,16 +661,20 @@ index_add(struct peertable *t, struct node *n)
 				free(b);
 				return -1;
 			}
+			b->own = cm_map_get(t->own, b->name) != NULL;
+			t->stats.bytes += bucket_bytes(b->name);
 		}
 		/* A name listed twice: this node is the bucket's last item already. */
 		if (b->len > 0 && b->items[b->len - 1].n == n)
 			continue;
 		if (b->len == b->cap) {
-			size_t cap = b->cap != 0 ? 2 * b->cap : 4;
+			size_t cap = b->cap != 0 ? 2 * b->cap : FIRST_ITEMS;
 			void *items = realloc(b->items, cap * sizeof(*b->items));
 
 			if (items == NULL)
 				return -1;
+			t->stats.bytes += items_bytes(cap - b->cap) +
+					  (b->items == NULL ? ALLOC_OVERHEAD : 0);
 			b->items = items;
 			b->cap = cap;
 		}
@@ -491,6 +683,7 @@ index_add(struct peertable *t, struct node *n)
 		n->refs[n->nrefs].b = b;
 		n->refs[n->nrefs].pos = b->len++;
 		n->nrefs++;
+		n->own |= b->own;
 	}
 	return 0;
 }
@@ -507,9 +700,7 @@ index_del(struct peertable *t, struct node *n)
 			b->items[pos].n->refs[b->items[pos].ref].pos = pos;
 		if (b->len == 0) {
 			cm_map_del(t->repos, b->name);
-			free(b->name);
-			free(b->items);
-			free(b);
+			bucket_free(t, b);
 		}
 	}
 	free(n->refs);
@@ -524,8 +715,10 @@ visit_hosting(const struct peertable *t, const char *const *repos, size_t nrepos
 	uint64_t mark = ++*t->mark;
 	/* The stats are bookkeeping: a const lookup still counts its visits. */
 	struct peertable_stats *st = (struct peertable_stats *)&t->stats;
+	size_t found = 0, all = cm_map_len(t->entries);
 
-	for (size_t i = 0; i < nrepos; i++) {
+	/* Once every entry matched, the other names' buckets hold nothing new. */
+	for (size_t i = 0; i < nrepos && found < all; i++) {
 		struct repo_bucket *b = cm_map_get(t->repos, repos[i]);
 
 		if (b == NULL || b->mark == mark)
@@ -537,6 +730,7 @@ visit_hosting(const struct peertable *t, const char *const *repos, size_t nrepos
 			if (n->mark == mark)
 				continue;
 			n->mark = mark;
+			found++;
 			st->index_visits++;
 			if (fn != NULL && !fn(&n->e, arg))
 				return mark;
@@ -608,26 +802,44 @@ peertable_entry_hosts(const struct peertable_entry *e, const char *name)
 }
 
 /*
- * The eviction tier of an entry, evicted lowest first. Peers we can vouch for
- * (attested bootstrap peers, and peers met directly: a session verified their
- * pin) rank above peers known by gossip only, so a flood of fresh identities
- * cannot push out one we talk to; within each, hosts of our own repositories
- * rank higher. A claim alone (is_bootstrap, a repository) never lifts an
- * entry above one we vouch for.
+ * The eviction tier of an entry with pin p, evicted lowest first. Peers we
+ * can vouch for (attested bootstrap peers, and peers met directly: a proof
+ * raised their pin) rank above peers with a session up, and those above peers
+ * known by gossip only, so a flood of fresh identities cannot push out one we
+ * talk to; within each, hosts of our own repositories rank higher. A claim
+ * alone (is_bootstrap, a repository) never lifts an entry above one we vouch
+ * for. Costs no walk of the record: own is kept by the index.
  */
 static int
-entry_tier(const struct peertable *t, const struct peertable_entry *e, int64_t now_ms)
+tier_of(const struct peertable *t, const struct peertable_entry *e, const struct pin *p,
+	bool own, int64_t now_ms)
 {
-	const struct pin *p = pin_get(t, e->rec.record.email);
-	int tier = 0;
+	int tier = TIER_GOSSIP;
 
 	if (peertable_entry_bootstrap(t, e, now_ms) ||
-	    (p != NULL && p->verified && strcmp(p->fingerprint, e->fingerprint) == 0))
-		tier = 2;
-	for (size_t i = 0; i < t->own_repos.len; i++)
-		if (peertable_entry_hosts(e, t->own_repos.items[i]))
-			return tier + 1;
-	return tier;
+	    (p != NULL && p->rank >= RANK_INBOUND && strcmp(p->fingerprint, e->fingerprint) == 0))
+		tier = TIER_VOUCHED;
+	else if (e->connected)
+		tier = TIER_SESSION;
+	return tier + own;
+}
+
+static int
+entry_tier(const struct peertable *t, const struct node *n, int64_t now_ms)
+{
+	return tier_of(t, &n->e, n->pin, n->own, now_ms);
+}
+
+/* Whether rec lists one of our repositories: one lookup per repository. */
+static bool
+rec_own(const struct peertable *t, const struct cm_signed_record *rec)
+{
+	const struct cm_repolist *r = &rec->record.repositories;
+
+	for (size_t i = 0; i < r->len; i++)
+		if (cm_map_get(t->own, r->items[i].name) != NULL)
+			return true;
+	return false;
 }
 
 /* The bucket of hour, emptied first when it still holds an older hour; NULL without memory. */
@@ -764,7 +976,7 @@ victims_forget(struct peertable *t, const struct node *n)
 static void
 node_remove(struct peertable *t, struct node *n, bool drop_pin)
 {
-	struct pin *p = pin_get(t, n->e.rec.record.email);
+	struct pin *p = n->pin;
 
 	victims_forget(t, n);
 
@@ -780,19 +992,25 @@ node_remove(struct peertable *t, struct node *n, bool drop_pin)
 }
 
 /*
- * What an entry holding rec costs, roughly: the node, the signed text, the
- * certificate and signature, the parsed copy (about the text again) and its
- * index references.
+ * What an entry holding rec allocates, with malloc's overhead estimated: the
+ * node and its map slot, the hourly buckets it may get, the signed text, the
+ * certificate and signature, the parsed copy (about the text again, plus a
+ * block per string) and its index references. Its index buckets are charged
+ * apart, when made.
  */
 static size_t
 record_bytes(const struct cm_signed_record *rec)
 {
-	size_t n = sizeof(struct node);
+	const struct cm_peer_record *r = &rec->record;
+	size_t n = sizeof(struct node) + MAP_ITEM_BYTES + sizeof(struct peertable_buckets);
 
 	n += rec->canonical != NULL ? 2 * strlen(rec->canonical) : 0;
 	n += rec->public_certificate != NULL ? strlen(rec->public_certificate) : 0;
 	n += rec->signature != NULL ? strlen(rec->signature) : 0;
-	n += rec->record.repositories.len * (sizeof(struct repo_ref) + 2 * sizeof(void *));
+	n += 10 * ALLOC_OVERHEAD; /* the node, buckets, texts and the record's fixed strings */
+	n += r->repositories.len * (sizeof(struct repo_ref) + sizeof(r->repositories.items[0]) +
+				    3 * ALLOC_OVERHEAD);
+	n += r->socket_addresses.len * (sizeof(char *) + ALLOC_OVERHEAD);
 	return n;
 }
 
@@ -809,7 +1027,7 @@ victims_refill(struct peertable *t, int64_t now_ms)
 	t->victims_dirty = false;
 	t->stats.rankings++;
 	for (size_t c = 0; (n = cm_map_next(t->entries, &c)) != NULL;) {
-		int tier = entry_tier(t, &n->e, now_ms);
+		int tier = entry_tier(t, n, now_ms);
 		double score = peertable_entry_score(t, &n->e, now_ms);
 		size_t i = t->nvictims;
 
@@ -858,7 +1076,7 @@ victim(struct peertable *t, const struct node *except, int new_tier, double new_
 			if (n == except)
 				continue;
 			/* Worst first: when the worst left does not rank below, none does. */
-			if (evicts_before(entry_tier(t, &n->e, now_ms),
+			if (evicts_before(entry_tier(t, n, now_ms),
 					  peertable_entry_score(t, &n->e, now_ms), new_tier, new_score))
 				return n;
 			break;
@@ -956,22 +1174,35 @@ precheck(struct peertable *t, const struct cm_signed_record *rec, const char *fi
 	return PEERTABLE_INSERTED;
 }
 
+/* How a newcomer arrives. */
+enum arrival {
+	ARRIVE_GOSSIP,  /* relayed, or restored: a gossip pin, metered when it displaces one */
+	ARRIVE_INBOUND, /* an inbound session's hello */
+	ARRIVE_DIALLED  /* the hello of a session we dialled: proven right after */
+};
+
 /* Inserts a new node for rec; the caller fills the observation fields. */
 static enum peertable_result
 insert(struct peertable *t, const struct cm_signed_record *rec, const char *fingerprint,
-       const struct peertable_entry *probe, int64_t now_ms, struct node **out)
+       const struct peertable_entry *probe, enum arrival how, int64_t now_ms,
+       struct node **out)
 {
 	struct pin *p = pin_get(t, rec->record.email);
 	bool new_pin = p == NULL;
+	bool own = rec_own(t, rec);
+	int tier = how == ARRIVE_DIALLED ? TIER_VOUCHED + own : tier_of(t, probe, p, own, now_ms);
+	unsigned may = how == ARRIVE_DIALLED ? pin_may(RANK_DIALLED) : pin_may(RANK_GOSSIP);
 	struct node *n;
 
 	/* A pin the store has no room for: its record is not taken either, nor room made. */
-	if (new_pin && pin_room(t, false) != 0)
+	if (new_pin && pin_room(t, may, how == ARRIVE_GOSSIP, now_ms) != 0)
 		return PEERTABLE_FULL;
-	if (make_room(t, entry_tier(t, probe, now_ms), peertable_entry_score(t, probe, now_ms),
-		      record_bytes(rec), true, NULL, now_ms) != 0)
+	if (make_room(t, tier, peertable_entry_score(t, probe, now_ms),
+		      record_bytes(rec) + index_need(t, rec), true, NULL, now_ms) != 0)
 		return PEERTABLE_FULL;
-	if (new_pin && (p = pin_add(t, rec->record.email, fingerprint, false)) == NULL)
+	/* Room was made above: no second meter. */
+	if (new_pin && (p = pin_add(t, rec->record.email, fingerprint, RANK_GOSSIP, may, false,
+				    now_ms)) == NULL)
 		return PEERTABLE_ERROR;
 	if ((n = calloc(1, sizeof(*n))) == NULL)
 		goto fail;
@@ -982,6 +1213,7 @@ insert(struct peertable *t, const struct cm_signed_record *rec, const char *fing
 		goto fail;
 	}
 	orphan_unlink(t, p);
+	n->pin = p;
 	t->victims_dirty = true;
 	memcpy(n->e.fingerprint, fingerprint, CM_FINGERPRINT_LEN);
 	n->e.fingerprint[CM_FINGERPRINT_LEN] = '\0';
@@ -1000,10 +1232,10 @@ static enum peertable_result
 replace(struct peertable *t, struct node *n, const struct cm_signed_record *rec, int64_t seen,
 	int64_t now_ms)
 {
-	size_t bytes = record_bytes(rec);
+	size_t bytes = record_bytes(rec) + index_need(t, rec);
 
 	if (bytes > n->bytes &&
-	    make_room(t, entry_tier(t, &n->e, now_ms), peertable_entry_score(t, &n->e, now_ms),
+	    make_room(t, entry_tier(t, n, now_ms), peertable_entry_score(t, &n->e, now_ms),
 		      bytes - n->bytes, false, n, now_ms) != 0)
 		return PEERTABLE_FULL;
 	if (store_record(t, n, rec) != 0) {
@@ -1017,9 +1249,9 @@ replace(struct peertable *t, struct node *n, const struct cm_signed_record *rec,
 	return PEERTABLE_REPLACED;
 }
 
-enum peertable_result
-peertable_apply(struct peertable *t, const struct cm_signed_record *rec, const char *fingerprint,
-		int64_t now_ms)
+static enum peertable_result
+apply(struct peertable *t, const struct cm_signed_record *rec, const char *fingerprint,
+      enum arrival how, int64_t now_ms)
 {
 	struct node *n;
 	enum peertable_result r;
@@ -1034,10 +1266,11 @@ peertable_apply(struct peertable *t, const struct cm_signed_record *rec, const c
 	/* A newcomer has no observations: it would score on freshness and an unmeasured RTT. */
 	{
 		struct peertable_entry probe = {.rec = *rec, .rtt_ms = -1, .last_seen_ms = seen,
-						.offline = rec->record.leaving};
+						.offline = rec->record.leaving,
+						.connected = how != ARRIVE_GOSSIP};
 
 		memcpy(probe.fingerprint, fingerprint, CM_FINGERPRINT_LEN);
-		r = insert(t, rec, fingerprint, &probe, now_ms, &n);
+		r = insert(t, rec, fingerprint, &probe, how, now_ms, &n);
 	}
 	if (r != PEERTABLE_INSERTED)
 		return r;
@@ -1045,6 +1278,20 @@ peertable_apply(struct peertable *t, const struct cm_signed_record *rec, const c
 	n->e.last_seen_ms = seen;
 	n->e.offline = rec->record.leaving;
 	return PEERTABLE_INSERTED;
+}
+
+enum peertable_result
+peertable_apply(struct peertable *t, const struct cm_signed_record *rec, const char *fingerprint,
+		int64_t now_ms)
+{
+	return apply(t, rec, fingerprint, ARRIVE_GOSSIP, now_ms);
+}
+
+enum peertable_result
+peertable_apply_hello(struct peertable *t, const struct cm_signed_record *rec,
+		      const char *fingerprint, bool dialled, int64_t now_ms)
+{
+	return apply(t, rec, fingerprint, dialled ? ARRIVE_DIALLED : ARRIVE_INBOUND, now_ms);
 }
 
 enum peertable_result
@@ -1063,7 +1310,7 @@ peertable_restore(struct peertable *t, const struct cm_signed_record *rec,
 		struct peertable_entry probe = {.rec = *rec, .rtt_ms = -1, .restored = true};
 
 		memcpy(probe.fingerprint, fingerprint, CM_FINGERPRINT_LEN);
-		r = insert(t, rec, fingerprint, &probe, now_ms, &n);
+		r = insert(t, rec, fingerprint, &probe, ARRIVE_GOSSIP, now_ms, &n);
 	}
 	if (r != PEERTABLE_INSERTED)
 		return r;
@@ -1117,17 +1364,21 @@ peertable_note_gossip(struct peertable *t, const char *email)
 }
 
 int
-peertable_set_connected(struct peertable *t, const char *email, bool connected, int64_t now_ms)
+peertable_set_connected(struct peertable *t, const char *email, bool connected, bool dialled,
+			int64_t now_ms)
 {
 	struct node *n = node_get(t, email);
+	bool lasted;
 
 	if (n == NULL)
 		return -1;
+	lasted = n->e.connected && now_ms - n->e.connected_since_ms >= PEERTABLE_PROVE_MS;
+	/* The session proved the entry's certificate: the engine checked it against the pin. */
+	if (connected && dialled)
+		pin_raise(t, n->pin, RANK_DIALLED);
+	else if (lasted)
+		pin_raise(t, n->pin, RANK_INBOUND);
 	if (connected && !n->e.connected) {
-		struct pin *p = pin_get(t, email);
-
-		if (p != NULL)
-			pin_verify(t, p);
 		n->e.connected_since_ms = now_ms;
 		n->e.ever_connected = true;
 		n->e.last_seen_ms = max64(n->e.last_seen_ms, now_ms);

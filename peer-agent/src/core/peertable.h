@@ -25,26 +25,43 @@
  * was measured. score = cm_score(availability, performance) (fb/score.h).
  *
  * Bound: at most max_entries, and at most max_bytes of records, index and
- * bookkeeping (an estimate per entry, counted when it is stored). When either
- * is reached the worst-scored entry is evicted to make room, in tiers:
- * peers known by gossip only go before peers the agent vouches for (met
- * directly: a session verified their pin; or attested bootstrap peers,
- * below), and within each, hosts of our own repositories go last. A new
- * record that would itself be the worst candidate is refused instead
- * (PEERTABLE_FULL).
+ * bookkeeping: each record is charged what its entry allocates (with the
+ * allocator's overhead, estimated) and the repository index is charged each
+ * bucket, name copy and items array when it is made, and released when it is
+ * freed, so the heap the entries hold stays within PEERTABLE_BYTES_FACTOR of
+ * max_bytes. When either is reached the worst-scored entry is evicted to make
+ * room, in tiers: peers known by gossip only go first, then peers with a
+ * session up that is not yet a proof, then peers the agent vouches for
+ * (proven: below; or attested bootstrap peers), and within each, hosts of our
+ * own repositories go last. A new record that would itself be the worst
+ * candidate is refused instead (PEERTABLE_FULL).
+ *
+ * Proof of direct contact: a session authenticated with the pinned
+ * certificate proves the pin when the agent dialled it, or once it has lasted
+ * PEERTABLE_PROVE_MS (an inbound session costs the dialler nothing, so a
+ * moment of one proves nothing). Pins proven by inbound sessions only are at
+ * most max_entries / PEERTABLE_INBOUND_PROVEN_SHARE: past it, the one whose
+ * entry went first falls back to a plain pin, or the proof waits.
  *
  * Pins: the fingerprint pinned for an email lives in a store of its own, so
  * evicting or expiring an entry keeps its pin; a record for that email with
  * another certificate stays a PIN_MISMATCH. The store holds at most
- * PEERTABLE_PINS_PER_ENTRY * max_entries pins. When full, the pin of an email
- * without entry that was orphaned first is dropped, but a pin verified by
- * direct contact (a session authenticated with it) only ever gives way to
- * another verified one; else the new pin, and its record, are refused.
+ * PEERTABLE_PINS_PER_ENTRY * max_entries pins, of four kinds, weakest first:
+ * from gossip, from a trusted bootstrap server's listing, proven by an
+ * inbound session, proven by a dialled one. When full, a pin of an email
+ * without entry gives way, oldest orphaned first, only to a new pin of a
+ * higher kind (proven ones also to their own kind); a gossip pin displaces
+ * another gossip pin at most PEERTABLE_PIN_TURNOVER_PER_MIN times a minute
+ * (a burst of as many), so a flood of fresh identities cannot cycle the store
+ * quickly; else the new pin, and its record, are refused. A session's hello
+ * is not metered: the transport bounds the sessions.
  *
  * Bootstrap attestation: a record's is_bootstrap is a claim. A peer counts as
  * a bootstrap peer (peertable_entry_bootstrap) only while a bootstrap server
  * the agent trusts has listed it with the same certificate within attest_ms
- * (peertable_attest); at most PEERTABLE_MAX_ATTESTED are remembered.
+ * (peertable_attest); at most PEERTABLE_MAX_ATTESTED are remembered. An
+ * attestation that makes an entry a bootstrap peer changes its version, so
+ * anti-entropy filtered on attestation carries it to silent peers.
  *
  * Repository index: repository name -> entries hosting it, kept as records
  * come and go, so that a lookup costs the number of matches, not the table.
@@ -71,6 +88,17 @@
 #define PEERTABLE_BUCKETS 24
 #define PEERTABLE_PINS_PER_ENTRY 2  /* pins kept: this many per max_entries */
 #define PEERTABLE_MAX_ATTESTED 1024 /* bootstrap attestations remembered */
+#define PEERTABLE_PROVE_MS (600 * 1000LL)  /* an inbound session this old proves its pin */
+#define PEERTABLE_INBOUND_PROVEN_SHARE 2   /* inbound-proven pins: max_entries / this */
+#define PEERTABLE_PIN_TURNOVER_PER_MIN 100 /* gossip pins displacing gossip pins */
+#define PEERTABLE_BYTES_FACTOR 2           /* heap held by the entries <= this * max_bytes */
+
+/* Where a pin came from, weakest first. */
+enum peertable_pin_kind {
+	PEERTABLE_PIN_GOSSIP = 0, /* a record, from anyone */
+	PEERTABLE_PIN_LISTED,     /* a trusted bootstrap server's listing */
+	PEERTABLE_PIN_PROVEN      /* direct contact (peers.json keeps only this flag) */
+};
 
 struct peertable_config {
 	size_t max_entries;   /* 10000 */
@@ -90,6 +118,8 @@ struct peertable_stats {
 	uint64_t refused_full;    /* records refused as the worst candidate (PEERTABLE_FULL) */
 	uint64_t pins_dropped;    /* unentried pins dropped for newer ones */
 	uint64_t pins_refused;    /* pins (and their records) refused: the store is full */
+	uint64_t pins_metered;    /* of those, gossip pins over the turnover rate */
+	uint64_t proofs_capped;   /* inbound proofs demoted or deferred over their share */
 	uint64_t refused_silent;  /* silent records carrying addresses refused */
 	uint64_t index_visits;    /* entries visited through the repository index */
 	uint64_t rankings;        /* walks of the table ranking eviction candidates */
@@ -164,20 +194,31 @@ enum peertable_result peertable_apply(struct peertable *t, const struct cm_signe
 				      const char *fingerprint, int64_t now_ms);
 
 /*
+ * peertable_apply for the record a session's hello carried: a newcomer ranks
+ * as the direct neighbour it is about to be (dialled: as a proven one) and
+ * its new pin is not metered, so a flood of gossip cannot shut out a peer
+ * that connects.
+ */
+enum peertable_result peertable_apply_hello(struct peertable *t, const struct cm_signed_record *rec,
+					    const char *fingerprint, bool dialled, int64_t now_ms);
+
+/*
  * Pins fingerprint for email without a record (a bootstrap server's listing
- * gives certificates before any gossip; peers.json keeps pins). verified: the
- * pin was proven by direct contact. Returns 0, or -1 when another fingerprint
- * is already pinned for that email or the pin store is full.
+ * gives certificates before any gossip; peers.json keeps pins). kind: where
+ * it came from; a pin already held with that fingerprint is raised to kind
+ * when weaker (PROVEN here counts as a dialled proof: peers.json saved it as
+ * one). Returns 0, or -1 when another fingerprint is already pinned for that
+ * email or the pin store is full.
  */
 int peertable_pin(struct peertable *t, const char *email, const char *fingerprint,
-		  bool verified);
+		  enum peertable_pin_kind kind);
 
 /* The fingerprint pinned for email, or NULL. Valid until the table changes. */
 const char *peertable_pinned(const struct peertable *t, const char *email);
 
 /*
  * Iterates the pins in unspecified order: *email, *fingerprint (borrowed until
- * the table changes) and *verified of each; start with cursor 0. Returns
+ * the table changes) and *verified (proven) of each; start with cursor 0. Returns
  * false past the end.
  */
 bool peertable_next_pin(const struct peertable *t, size_t *cursor, const char **email,
@@ -199,15 +240,18 @@ const struct peertable_stats *peertable_stats(const struct peertable *t);
 
 /*
  * Direct observations; unknown emails are ignored (return -1). A session up
- * (connected = true) verifies the entry's pin: the engine saw the peer prove
- * its certificate.
+ * (connected = true) means the engine saw the peer prove its certificate;
+ * dialled: the agent dialled that session. It proves the entry's pin when
+ * dialled, or once connected for PEERTABLE_PROVE_MS: the engine repeats
+ * connected = true for its sessions on a timer, and the end of a session that
+ * lasted that long proves it too.
  */
 int peertable_note_heartbeat(struct peertable *t, const char *email, int64_t peer_count,
 			     int64_t now_ms);
 int peertable_note_rtt(struct peertable *t, const char *email, int64_t rtt_ms);
 int peertable_note_gossip(struct peertable *t, const char *email);
 int peertable_set_connected(struct peertable *t, const char *email, bool connected,
-			    int64_t now_ms);
+			    bool dialled, int64_t now_ms);
 
 /* Removes entries whose last_seen is older than expire_ms (their pins stay). Returns how many. */
 size_t peertable_expire(struct peertable *t, int64_t now_ms);

@@ -178,16 +178,20 @@ log_table_bounds(struct pa_agent *a)
 
 	if (s->evicted == l->evicted && s->refused_full == l->refused_full &&
 	    s->pins_dropped == l->pins_dropped && s->pins_refused == l->pins_refused &&
+	    s->pins_metered == l->pins_metered && s->proofs_capped == l->proofs_capped &&
 	    s->refused_silent == l->refused_silent)
 		return;
 	log_warnx("peer table: %zu entries, %zu bytes; since last: %llu evicted, %llu refused "
-		  "(full), %llu pins dropped, %llu pins refused, %llu silent records with addresses "
-		  "refused",
+		  "(full), %llu pins dropped, %llu pins refused (%llu over the gossip pin "
+		  "turnover), %llu inbound proofs over their share, %llu silent records with "
+		  "addresses refused",
 		  peertable_count(a->table), s->bytes,
 		  (unsigned long long)(s->evicted - l->evicted),
 		  (unsigned long long)(s->refused_full - l->refused_full),
 		  (unsigned long long)(s->pins_dropped - l->pins_dropped),
 		  (unsigned long long)(s->pins_refused - l->pins_refused),
+		  (unsigned long long)(s->pins_metered - l->pins_metered),
+		  (unsigned long long)(s->proofs_capped - l->proofs_capped),
 		  (unsigned long long)(s->refused_silent - l->refused_silent));
 	*l = *s;
 }

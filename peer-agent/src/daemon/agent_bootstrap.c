@@ -50,7 +50,8 @@ cands_add(struct pa_agent *a, const struct cm_bootstrap_peer *p)
 		return;
 	}
 	/* The listing's certificate is the one we will hold that peer to. */
-	if (peertable_pin(a->table, p->email, cm_cert_fingerprint(cert), false) != 0) {
+	if (peertable_pin(a->table, p->email, cm_cert_fingerprint(cert), PEERTABLE_PIN_LISTED) !=
+	    0) {
 		log_warnx("%s: %s: listed certificate differs from the one pinned", __func__,
 			  p->email);
 		cm_cert_free(cert);

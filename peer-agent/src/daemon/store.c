@@ -192,7 +192,8 @@ store_restore_pins(struct peertable *t, const json_t *pins, const char *path)
 				log_warnx("%s: %s: pins[%zu]: %s", __func__, path, i, err.msg);
 			continue;
 		}
-		if (peertable_pin(t, sp.email, sp.fingerprint, sp.verified) == 0)
+		if (peertable_pin(t, sp.email, sp.fingerprint,
+				  sp.verified ? PEERTABLE_PIN_PROVEN : PEERTABLE_PIN_GOSSIP) == 0)
 			n++;
 		cm_store_pin_clear(&sp);
 	}
