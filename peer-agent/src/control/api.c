@@ -114,7 +114,7 @@ limit_counters(const struct ctl_status *st, struct cm_counterlist *out)
 	} c[] = {
 		{"refused_rate", ts->refused_rate},
 		{"refused_per_address", ts->refused_per_address},
-		{"refused_per_prefix48", ts->refused_per_prefix48},
+		{"refused_per_prefix", ts->refused_per_prefix},
 		{"pending_evicted", ts->pending_evicted},
 		{"inbound_evicted", ts->inbound_evicted},
 		{"hello_timeouts", ts->hello_timeouts},

@@ -241,7 +241,8 @@ session_teardown(struct tp_session *s, int code, const char *reason)
 		tls_session_bye(s->tls);
 	s->state = ST_DRAINING;
 	report_close(s, code, reason);
-	if (s->bev == NULL || s->dropped || evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+	if (s->bev == NULL || s->dropped ||
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
 		s->state = ST_DEAD;
 		return;
 	}
@@ -816,7 +817,8 @@ evict_pending(struct tp_ctx *ctx)
 		if (!session_pending(s))
 			continue;
 		for (t = ctx->sessions; t != NULL; t = t->next)
-			n += session_pending(t) && memcmp(&t->remote, &s->remote, sizeof(s->remote)) == 0;
+			n += session_pending(t) &&
+			     memcmp(&t->remote, &s->remote, sizeof(s->remote)) == 0;
 		if (n > most) {
 			most = n;
 			victim = s;
@@ -827,8 +829,8 @@ evict_pending(struct tp_ctx *ctx)
 	ctx->stats.pending_evicted++;
 	if (limit_log_due(ctx->stats.pending_evicted))
 		log_info("session %llu closed: %zu unauthenticated sessions already "
-			 "(max_unauthenticated), %zu of them from its address, and a newer one came "
-			 "(%llu so far)",
+			 "(max_unauthenticated), %zu of them from its address, and a newer "
+			 "one came (%llu so far)",
 			 (unsigned long long)victim->id, ctx->cfg.max_pending, most,
 			 (unsigned long long)ctx->stats.pending_evicted);
 	victim->busy++;
@@ -907,9 +909,9 @@ evict_inbound_cb(evutil_socket_t fd, short what, void *arg)
 	       (victim = inbound_victim(ctx)) != NULL) {
 		ctx->stats.inbound_evicted++;
 		if (limit_log_due(ctx->stats.inbound_evicted))
-			log_info("session %llu closed: more than %zu authenticated inbound sessions "
-				 "(max_peers less dial_slots), it is the youngest of the address "
-				 "with the most (%llu so far)",
+			log_info("session %llu closed: more than %zu authenticated inbound "
+				 "sessions (max_peers less dial_slots), it is the youngest of the "
+				 "address with the most (%llu so far)",
 				 (unsigned long long)victim->id, ctx->cfg.max_sessions,
 				 (unsigned long long)ctx->stats.inbound_evicted);
 		tp_close(victim, 1008, "too many inbound sessions, try again later");
@@ -945,7 +947,7 @@ accept_cb(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 	}
 	if (same48 >= ctx->cfg.max_per_prefix48) {
 		log_refusal(sa, "too many sessions from that IPv6 /48 (4 x max_per_address)",
-			    ++ctx->stats.refused_per_prefix48);
+			    ++ctx->stats.refused_per_prefix);
 		evutil_closesocket(fd);
 		return;
 	}
@@ -971,7 +973,8 @@ tp_new(struct event_base *base, const struct tp_config *cfg, const struct tp_cal
 	ctx->cfg = *cfg;
 	ctx->cb = *cb;
 	ctx->arg = arg;
-	if (cm_random_hash_key(&hkey) != 0 || (ctx->accepts = cm_map_new(CM_MAP_STR, &hkey)) == NULL ||
+	if (cm_random_hash_key(&hkey) != 0 ||
+	    (ctx->accepts = cm_map_new(CM_MAP_STR, &hkey)) == NULL ||
 	    (ctx->evict_ev = event_new(base, -1, 0, evict_inbound_cb, ctx)) == NULL ||
 	    (ctx->creds = tls_creds_new(cfg->cert_file, cfg->key_file)) == NULL) {
 		tp_free(ctx);

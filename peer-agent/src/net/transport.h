@@ -152,7 +152,7 @@ struct tp_stats {
 	uint64_t bytes_in, bytes_out;
 	uint64_t refused_rate;        /* inbound over accept_rate_per_s from one address */
 	uint64_t refused_per_address; /* inbound over max_per_address */
-	uint64_t refused_per_prefix48; /* inbound over max_per_prefix48 */
+	uint64_t refused_per_prefix;  /* inbound over max_per_prefix48 (an IPv6 /48) */
 	uint64_t pending_evicted;     /* unauthenticated inbound pushed out by a newer one */
 	uint64_t inbound_evicted;     /* authenticated inbound pushed out over max_sessions */
 	uint64_t hello_timeouts;      /* closed for no hello within hello_timeout_ms */
