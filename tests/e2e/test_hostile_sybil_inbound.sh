@@ -2,8 +2,8 @@
 # Sixteen cheap identities, each with a valid hello and its own address, take
 # every inbound session an agent accepts (12 of max_peers 16: dial_slots 4 are
 # kept for its own dials).
-# The agent still dials a peer of its choosing and makes it a neighbour, though
-# that peer's own dials to it are refused as full.
+# The agent still reaches a peer of its choosing and makes it a neighbour:
+# it dials it, or that peer's own dial pushes out a sybil.
 set -euo pipefail
 . "$(dirname "$0")/../lib/agent.sh"
 
@@ -35,6 +35,8 @@ fb_agent_start honest
 start=$SECONDS
 fb_wait_for 20 fb_agent_knows target honest@example.com '.state == "CONNECTED"' ||
 	fb_fail "target never reached honest: $(fb_agent target status --json | jq -c '{neighbours, sessions: .gossip.sessions_open}')"
-grep -q "dialling honest@example.com" "$(fb_agent_home target)/agent.log" ||
-	fb_fail "target did not dial honest itself"
-fb_pass "target dialled honest and made it a neighbour in $((SECONDS - start)) s, inbound full of sybils"
+# Either target dialled honest, or honest's own dial pushed out a sybil first.
+grep -Eq "dialling honest@example.com|session with honest@example.com \(accepted\) is up" \
+	"$(fb_agent_home target)/agent.log" ||
+	fb_fail "target neither dialled honest nor took its dial"
+fb_pass "target and honest became neighbours in $((SECONDS - start)) s, inbound full of sybils"

@@ -23,7 +23,8 @@
 //   sybil_hold: one session per home in FB_SYBIL_HOMES (comma-separated, each
 //     made by `peer-agent init`, email from its agent.ini), the i-th from
 //     127.0.0.(FB_SYBIL_FIRST_IP + i), each with a valid hello and a heartbeat
-//     a second: cheap identities holding the agent's inbound sessions.
+//     a second: cheap identities holding the agent's inbound sessions. With
+//     FB_SYBIL_ADDRESSES=n, the i-th comes from 127.0.0.(FB_SYBIL_FIRST_IP + i % n).
 // Hostile gossip (tests/e2e/test_hostile_gossip.sh): request_flood (ALT_HOME: a
 // folder of homes whose big records are announced first), padded, listen
 // (ALT_HOME: the email whose announcements to measure), forged_flood, shadow
@@ -326,11 +327,13 @@ function sybilSession(dir, localAddress, stats) {
 function sybilHold() {
   const seconds = +(process.env.FB_FLOOD_S || 20);
   const first = +(process.env.FB_SYBIL_FIRST_IP || 20);
+  const homes = process.env.FB_SYBIL_HOMES.split(',');
+  const addresses = +(process.env.FB_SYBIL_ADDRESSES || homes.length);
   const stats = { up: [], errors: 0, closed: {} };
   clearTimeout(deadline);
   // One at a time, as peers arriving over a while: a burst past max_unauthenticated pushes out the oldest.
-  process.env.FB_SYBIL_HOMES.split(',').forEach((dir, i) =>
-    setTimeout(() => sybilSession(dir, `127.0.0.${first + i}`, stats), 200 * i));
+  homes.forEach((dir, i) =>
+    setTimeout(() => sybilSession(dir, `127.0.0.${first + i % addresses}`, stats), 200 * i));
   setTimeout(() => { result.up = stats.up.length; result.errors = stats.errors; result.closed = stats.closed; finish(); },
     seconds * 1000);
 }

@@ -362,6 +362,26 @@ START_TEST(test_pa_config_load_hostile_network_limits_take_defaults_and_settings
 }
 END_TEST
 
+START_TEST(test_pa_config_load_accept_rate_takes_defaults_and_settings)
+{
+	struct cm_err err;
+	struct pa_config cfg;
+
+	write_ini(MINIMAL);
+	ck_assert_msg(pa_config_load(tu_dir, &cfg, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(cfg.accept_rate, 4);
+	ck_assert_int_eq(cfg.accept_burst, 8);
+	pa_config_clear(&cfg);
+	write_ini(MINIMAL "[gossip]\naccept_rate = 20\naccept_burst = 50\n");
+	ck_assert_msg(pa_config_load(tu_dir, &cfg, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(cfg.accept_rate, 20);
+	ck_assert_int_eq(cfg.accept_burst, 50);
+	pa_config_clear(&cfg);
+	ck_assert_msg(strncmp(load_error(MINIMAL "[gossip]\naccept_rate = 0\n"),
+			      "[gossip] accept_rate: ", 22) == 0, "zero accepted");
+}
+END_TEST
+
 START_TEST(test_pa_config_load_dial_slots_over_neighbours_refused)
 {
 	const char *err = load_error(MINIMAL "[gossip]\nneighbours = 4\ndial_slots = 5\n");

@@ -34,6 +34,10 @@ static bool (*done_when)(void);
 static struct side X[NEXTRA];
 static struct tp_session *xs[NEXTRA];
 static struct tp_config test_cfg; /* what ctx_new gives every context */
+/* The server's ends of the inbound sessions, in the order they opened (NULL once closed). */
+#define NSRV 8
+static struct tp_session *srv_sess[NSRV];
+static size_t nsrv;
 
 static void
 make_identity(const char *email, const char *crt, const char *key, char *fp)
@@ -64,6 +68,8 @@ setup(void)
 	memset(&C, 0, sizeof(C));
 	memset(X, 0, sizeof(X));
 	memset(xs, 0, sizeof(xs));
+	memset(srv_sess, 0, sizeof(srv_sess));
+	nsrv = 0;
 	tp_config_default(&test_cfg);
 	test_cfg.handshake_timeout_ms = 3000;
 }
@@ -100,6 +106,8 @@ on_open(struct tp_session *s, void *arg)
 	(void)arg;
 	side_of(s)->opened++;
 	side_of(s)->s = s;
+	if (tp_session_inbound(s) && nsrv < NSRV)
+		srv_sess[nsrv++] = s;
 	check_done();
 }
 
@@ -136,6 +144,9 @@ on_close(struct tp_session *s, int code, const char *reason, void *arg)
 	d->closed++;
 	d->close_code = code;
 	d->s = NULL;
+	for (size_t i = 0; i < nsrv; i++)
+		if (srv_sess[i] == s)
+			srv_sess[i] = NULL;
 	check_done();
 }
 
@@ -431,10 +442,16 @@ END_TEST
 
 /* Extra client i dials srv; its callbacks land in X[i]. */
 static void
+extra_connect_from(struct tp_ctx *cli, struct tp_ctx *srv, size_t i, const char *ip)
+{
+	xs[i] = tp_connect(cli, "127.0.0.1", tp_listen_port(srv), ip, srv_fp);
+	ck_assert_ptr_nonnull(xs[i]);
+}
+
+static void
 extra_connect(struct tp_ctx *cli, struct tp_ctx *srv, size_t i)
 {
-	xs[i] = tp_connect(cli, "127.0.0.1", tp_listen_port(srv), NULL, srv_fp);
-	ck_assert_ptr_nonnull(xs[i]);
+	extra_connect_from(cli, srv, i, NULL);
 }
 
 static size_t extra_waited;
@@ -544,6 +561,147 @@ START_TEST(test_tp_ping_reports_only_the_pong_with_the_outstanding_nonce)
 	done_when = NULL;
 	ck_assert_int_eq(C.pongs, 1);
 	ck_assert_uint_eq(tp_stats(cli)->pongs_ignored, 1);
+	tp_free(cli);
+	tp_free(srv);
+}
+END_TEST
+
+/* Extra i opens from ip; with authenticate, the server marks its end authenticated. */
+static void
+extra_open(struct tp_ctx *cli, struct tp_ctx *srv, size_t i, const char *ip, bool authenticate)
+{
+	extra_connect_from(cli, srv, i, ip);
+	extra_waited = i + 1;
+	run_until(extras_settled);
+	ck_assert_int_eq(X[i].opened, 1);
+	ck_assert_ptr_nonnull(srv_sess[nsrv - 1]);
+	if (authenticate)
+		tp_session_authenticated(srv_sess[nsrv - 1]);
+}
+
+START_TEST(test_tp_pending_sessions_do_not_count_toward_max_sessions)
+{
+	struct tp_ctx *srv, *cli;
+
+	test_cfg.max_sessions = 1;
+	open_pair(&srv, &cli);
+	tp_session_authenticated(S.s);
+	/* One neighbour fills max_sessions; a newcomer still gets to say its hello. */
+	extra_open(cli, srv, 0, "127.0.0.5", false);
+	extra_open(cli, srv, 1, "127.0.0.6", false);
+	ck_assert_int_eq(C.closed + X[0].closed + X[1].closed, 0);
+	ck_assert_uint_eq(tp_stats(srv)->pending_evicted, 0);
+	tp_free(cli);
+	tp_free(srv);
+}
+END_TEST
+
+static bool
+second_extra_closed(void)
+{
+	return X[1].closed > 0 && X[3].opened > 0;
+}
+
+START_TEST(test_tp_pending_cap_pushes_out_the_youngest_of_the_address_holding_the_most)
+{
+	struct tp_ctx *srv, *cli;
+
+	test_cfg.max_pending = 3;
+	open_pair(&srv, &cli);
+	tp_session_authenticated(S.s);
+	extra_open(cli, srv, 0, "127.0.0.5", false);
+	extra_open(cli, srv, 1, "127.0.0.5", false);
+	extra_open(cli, srv, 2, "127.0.0.6", false);
+	/* Not the oldest (X[0]) nor the other address's: the youngest of 127.0.0.5. */
+	extra_connect_from(cli, srv, 3, "127.0.0.7");
+	run_until(second_extra_closed);
+	ck_assert_int_eq(X[1].closed, 1);
+	ck_assert_int_eq(X[1].close_code, 1008);
+	ck_assert_int_eq(X[0].closed + X[2].closed + X[3].closed + C.closed, 0);
+	ck_assert_int_eq(X[3].opened, 1);
+	ck_assert_uint_eq(tp_stats(srv)->pending_evicted, 1);
+	tp_free(cli);
+	tp_free(srv);
+}
+END_TEST
+
+START_TEST(test_tp_accept_rate_refuses_an_address_that_reconnects_too_fast)
+{
+	struct tp_ctx *srv, *cli;
+
+	test_cfg.accept_rate_per_s = 0.5;
+	test_cfg.accept_burst = 2;
+	open_pair(&srv, &cli);
+	extra_connect(cli, srv, 0);
+	extra_connect(cli, srv, 1);
+	extra_waited = 2;
+	run_until(extras_settled);
+	ck_assert_int_eq(X[0].opened, 1);
+	ck_assert_int_eq(X[1].opened, 0);
+	ck_assert_int_eq(X[1].close_code, 1006);
+	ck_assert_uint_eq(tp_stats(srv)->refused_rate, 1);
+	ck_assert_uint_eq(tp_stats(srv)->refused_per_address, 0);
+	/* Another address has a bucket of its own. */
+	extra_open(cli, srv, 2, "127.0.0.5", false);
+	tp_free(cli);
+	tp_free(srv);
+}
+END_TEST
+
+static bool
+third_extra_closed(void)
+{
+	return X[1].closed > 0;
+}
+
+START_TEST(test_tp_inbound_over_max_sessions_closes_the_youngest_of_the_biggest_address_group)
+{
+	struct tp_ctx *srv, *cli;
+	struct timeval wait = {0, 300 * 1000};
+
+	test_cfg.max_sessions = 3;
+	open_pair(&srv, &cli);
+	tp_session_authenticated(S.s);
+	extra_open(cli, srv, 0, "127.0.0.5", true);
+	extra_open(cli, srv, 1, "127.0.0.5", true);
+	/* A fourth neighbour: C is the longest connected half, 127.0.0.5 holds the most. */
+	extra_open(cli, srv, 2, "127.0.0.6", true);
+	ck_assert_int_eq(X[1].closed, 0); /* not from inside tp_session_authenticated */
+	run_until(third_extra_closed);
+	ck_assert_int_eq(X[1].closed, 1);
+	ck_assert_int_eq(X[1].close_code, 1008);
+	done_when = never;
+	event_base_loopexit(base, &wait);
+	event_base_dispatch(base);
+	done_when = NULL;
+	ck_assert_int_eq(C.closed + X[0].closed + X[2].closed, 0);
+	ck_assert_uint_eq(tp_stats(srv)->inbound_evicted, 1);
+	tp_free(cli);
+	tp_free(srv);
+}
+END_TEST
+
+START_TEST(test_tp_send_queue_overflow_frees_the_session_at_once)
+{
+	struct tp_ctx *srv, *cli;
+	size_t len = 40 * 1024;
+	char *buf = malloc(len);
+
+	ck_assert_ptr_nonnull(buf);
+	memset(buf, 'z', len);
+	test_cfg.max_send_queue_bytes = 64 * 1024;
+	open_pair(&srv, &cli);
+	ck_assert_uint_eq(tp_session_unsent(S.s), 0);
+	ck_assert_int_eq(tp_send_text(S.s, buf, len), 0);
+	ck_assert_uint_ge(tp_session_unsent(S.s), len);
+	ck_assert_uint_eq(tp_session_count(srv), 1);
+	ck_assert_int_eq(tp_send_text(S.s, buf, len), -1);
+	ck_assert_int_eq(S.closed, 1);
+	/* Freed, its socket closed, out of every count: not left to a timeout. */
+	ck_assert_uint_eq(tp_session_count(srv), 0);
+	run_until(client_closed);
+	ck_assert_int_eq(C.closed, 1);
+	free(buf);
 	tp_free(cli);
 	tp_free(srv);
 }

@@ -112,9 +112,11 @@ limit_counters(const struct ctl_status *st, struct cm_counterlist *out)
 		const char *name;
 		uint64_t n;
 	} c[] = {
-		{"refused_full", ts->refused_full},
+		{"refused_rate", ts->refused_rate},
 		{"refused_per_address", ts->refused_per_address},
+		{"refused_per_prefix", ts->refused_per_prefix},
 		{"pending_evicted", ts->pending_evicted},
+		{"inbound_evicted", ts->inbound_evicted},
 		{"hello_timeouts", ts->hello_timeouts},
 		{"send_queue_overflows", ts->send_queue_overflows},
 		{"pongs_ignored", ts->pongs_ignored},

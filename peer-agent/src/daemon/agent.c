@@ -25,6 +25,7 @@
 
 #define SAVE_INTERVAL_MS 60000
 #define STOP_GRACE_MS 3000 /* leave, unregister and flush before exit */
+#define PER_PREFIX48_ADDRESSES 4 /* an IPv6 /48 holds at most this many max_per_address */
 
 int64_t
 agent_now_ms(void)
@@ -383,6 +384,9 @@ agent_start(struct pa_agent *a)
 	/* Inbound sessions never take the slots kept for our own dials. */
 	tpc.max_sessions = (size_t)(cfg->max_peers - cfg->dial_slots);
 	tpc.max_per_address = (size_t)cfg->max_per_address;
+	tpc.max_per_prefix48 = PER_PREFIX48_ADDRESSES * (size_t)cfg->max_per_address;
+	tpc.accept_rate_per_s = cfg->accept_rate;
+	tpc.accept_burst = cfg->accept_burst;
 	tpc.max_pending = (size_t)cfg->max_unauthenticated;
 	tpc.max_send_queue_bytes = cfg->send_queue_max;
 	tpc.idle_timeout_ms = cfg->heartbeat_s * 3000 + 10000;

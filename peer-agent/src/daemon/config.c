@@ -91,7 +91,12 @@ static const struct pa_key keys[] = {
 	{"gossip", "max_per_address", KIND_INT, OFF(max_per_address), 1, CM_MAX_MAX_PEERS, NULL,
 	 "Inbound sessions from one IPv4 address or IPv6 /64 at once."},
 	{"gossip", "max_unauthenticated", KIND_INT, OFF(max_unauthenticated), 1, CM_MAX_MAX_PEERS,
-	 NULL, "Inbound sessions still before their hello; a newer one pushes out the oldest."},
+	 NULL, "Inbound sessions still before their hello; a newcomer pushes out the youngest of "
+	 "the address holding the most."},
+	{"gossip", "accept_rate", KIND_INT, OFF(accept_rate), 1, 1000, NULL,
+	 "Inbound connections accepted per second from one IPv4 address or IPv6 /64."},
+	{"gossip", "accept_burst", KIND_INT, OFF(accept_burst), 1, 10000, NULL,
+	 "Inbound connections accepted at once from one address before accept_rate applies."},
 	{"gossip", "send_queue_max", KIND_SIZE, OFF(send_queue_max), 2 * CM_MAX_FRAME,
 	 256 * 1024 * 1024, NULL,
 	 "Bytes a peer may leave unread before its session is closed."},
@@ -163,6 +168,8 @@ pa_config_default(struct pa_config *cfg)
 	cfg->dial_slots = cfg->neighbours / 2;
 	cfg->max_per_address = 4;
 	cfg->max_unauthenticated = 8;
+	cfg->accept_rate = 4;
+	cfg->accept_burst = 8;
 	cfg->send_queue_max = 1024 * 1024;
 	cfg->table_max = 10000;
 	cfg->table_max_bytes = 64 * 1024 * 1024;

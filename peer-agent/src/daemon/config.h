@@ -46,6 +46,8 @@ struct pa_config {
 	int dial_slots;             /* of max_peers, kept for our own dials (neighbours / 2) */
 	int max_per_address;        /* inbound sessions per IPv4 address or IPv6 /64 (4) */
 	int max_unauthenticated;    /* inbound sessions before their hello (8) */
+	int accept_rate;            /* inbound connections per address and second (4) */
+	int accept_burst;           /* inbound connections per address in a burst (8) */
 	size_t send_queue_max;      /* unread bytes before a session is closed (1 MiB) */
 	size_t table_max;           /* peer table bound (10000) */
 	size_t table_max_bytes;     /* peer table bound in bytes (64 MiB) */

@@ -17,6 +17,7 @@
 
 #include "fb/identity.h"
 #include "fb/log.h"
+#include "fb/map.h"
 #include "fb/random.h"
 #include "fb/timeutil.h"
 #include "net/tcp.h"
@@ -33,6 +34,15 @@
 struct addr_key {
 	int family;        /* AF_INET (IPv4-mapped IPv6 too) or AF_INET6 */
 	uint8_t bytes[8];  /* the IPv4 address, or the IPv6 /64 prefix */
+};
+
+#define ADDR_KEY_STR_LEN 24 /* "6:" and 16 hex digits, with room */
+
+/* One address's accept bucket: a token per accept, accept_rate_per_s refill it. */
+struct accept_bucket {
+	char key[ADDR_KEY_STR_LEN]; /* the map's key */
+	double tokens;
+	int64_t last_ms;
 };
 
 enum tp_state { ST_TCP, ST_TLS, ST_UPGRADE, ST_OPEN, ST_CLOSING, ST_DRAINING, ST_DEAD };
@@ -58,6 +68,8 @@ struct tp_session {
 	bool close_reported;
 	int busy; /* nesting depth of our own dispatch: free only at depth 0 */
 	bool authenticated; /* the caller saw the peer's hello */
+	uint64_t authed_seq; /* order of authentication among inbound sessions */
+	bool dropped; /* its output is thrown away: no TLS goodbye, no flush */
 	struct addr_key remote; /* inbound only */
 	uint8_t ping_nonce[PING_NONCE_LEN];
 	int64_t ping_sent_ms;
@@ -72,8 +84,11 @@ struct tp_ctx {
 	struct tls_creds *creds;
 	struct tcp_listener *listener;
 	struct tp_session *sessions;
-	size_t nsessions, ninbound;
+	size_t nsessions;
 	uint64_t next_id;
+	uint64_t auth_seq;
+	struct cm_map *accepts; /* address key string -> struct accept_bucket */
+	struct event *evict_ev; /* pushes out inbound sessions over max_sessions */
 	struct tp_stats stats;
 };
 
@@ -90,6 +105,9 @@ tp_config_default(struct tp_config *cfg)
 	cfg->hello_timeout_ms = 5000;
 	cfg->max_pending = 8;
 	cfg->max_per_address = 4;
+	cfg->max_per_prefix48 = 16;
+	cfg->accept_rate_per_s = 4;
+	cfg->accept_burst = 8;
 	cfg->max_send_queue_bytes = 1024 * 1024;
 }
 
@@ -137,8 +155,6 @@ session_free(struct tp_session *s)
 	if (s->next != NULL)
 		s->next->prev = s->prev;
 	ctx->nsessions--;
-	if (s->inbound)
-		ctx->ninbound--;
 	if (s->timer != NULL)
 		event_free(s->timer);
 	ws_conn_free(s->ws);
@@ -221,11 +237,12 @@ session_teardown(struct tp_session *s, int code, const char *reason)
 
 	if (s->state == ST_DRAINING || s->state == ST_DEAD)
 		return;
-	if (s->tls != NULL && (s->state == ST_OPEN || s->state == ST_CLOSING))
+	if (s->tls != NULL && !s->dropped && (s->state == ST_OPEN || s->state == ST_CLOSING))
 		tls_session_bye(s->tls);
 	s->state = ST_DRAINING;
 	report_close(s, code, reason);
-	if (s->bev == NULL || evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+	if (s->bev == NULL || s->dropped ||
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
 		s->state = ST_DEAD;
 		return;
 	}
@@ -366,7 +383,6 @@ tp_session_unsent(const struct tp_session *s)
 static bool
 send_queue_overflow(struct tp_session *s, size_t more)
 {
-	struct evbuffer *out = bufferevent_get_output(s->bev);
 	size_t unsent = tp_session_unsent(s);
 
 	if (unsent + more <= s->ctx->cfg.max_send_queue_bytes)
@@ -376,7 +392,8 @@ send_queue_overflow(struct tp_session *s, size_t more)
 		  "(send_queue_max, %zu bytes): closing",
 		  __func__, (unsigned long long)s->id, unsent, more,
 		  s->ctx->cfg.max_send_queue_bytes);
-	evbuffer_drain(out, evbuffer_get_length(out));
+	/* It does not read: its goodbye would wait unread too. The caller frees it at once. */
+	s->dropped = true;
 	session_teardown(s, 1008, "send queue full");
 	return true;
 }
@@ -636,7 +653,6 @@ session_new(struct tp_ctx *ctx, evutil_socket_t fd, bool inbound)
 		ctx->sessions->prev = s;
 	ctx->sessions = s;
 	ctx->nsessions++;
-	ctx->ninbound += inbound;
 	if ((s->bev = bufferevent_socket_new(ctx->base, fd, BEV_OPT_CLOSE_ON_FREE)) == NULL ||
 	    (s->plain = evbuffer_new()) == NULL ||
 	    (s->timer = evtimer_new(ctx->base, timer_cb, s)) == NULL ||
@@ -700,30 +716,213 @@ log_refusal(const struct sockaddr *sa, const char *why, uint64_t count)
 		 (unsigned long long)count);
 }
 
-/* Closes the oldest inbound session that has not authenticated yet (the list is newest first). */
-static void
-evict_oldest_pending(struct tp_ctx *ctx)
+/* Do a and b share an IPv6 /48 (IPv4 never does)? */
+static bool
+same_prefix48(const struct addr_key *a, const struct addr_key *b)
 {
-	struct tp_session *s, *oldest = NULL;
+	return a->family == AF_INET6 && b->family == AF_INET6 && memcmp(a->bytes, b->bytes, 6) == 0;
+}
 
-	for (s = ctx->sessions; s != NULL; s = s->next)
-		if (session_pending(s))
-			oldest = s;
-	if (oldest == NULL)
+/* The address group inbound eviction counts: an IPv4 address or an IPv6 /48. */
+static bool
+same_group(const struct addr_key *a, const struct addr_key *b)
+{
+	if (a->family == AF_INET6)
+		return same_prefix48(a, b);
+	return a->family == b->family && memcmp(a->bytes, b->bytes, 4) == 0;
+}
+
+static void
+addr_key_str(const struct addr_key *k, char out[ADDR_KEY_STR_LEN])
+{
+	size_t len = k->family == AF_INET6 ? 8 : 4;
+	int n = snprintf(out, ADDR_KEY_STR_LEN, "%d:", k->family == AF_INET6 ? 6 : 4);
+
+	for (size_t i = 0; i < len; i++)
+		n += snprintf(out + n, ADDR_KEY_STR_LEN - (size_t)n, "%02x", k->bytes[i]);
+}
+
+/*
+ * Makes room in a full accept table: buckets that have refilled are as good
+ * as absent; if none has, the one unused longest goes.
+ */
+static void
+accept_table_trim(struct tp_ctx *ctx, int64_t now)
+{
+	struct accept_bucket **drop = calloc(cm_map_len(ctx->accepts), sizeof(*drop));
+	struct accept_bucket *b, *stalest = NULL;
+	int64_t refill_ms = (int64_t)(ctx->cfg.accept_burst * 1000.0 / ctx->cfg.accept_rate_per_s);
+	size_t cursor = 0, n = 0;
+
+	if (drop == NULL)
+		return;
+	while ((b = cm_map_next(ctx->accepts, &cursor)) != NULL) {
+		if (now - b->last_ms >= refill_ms)
+			drop[n++] = b;
+		else if (stalest == NULL || b->last_ms < stalest->last_ms)
+			stalest = b;
+	}
+	if (n == 0 && stalest != NULL)
+		drop[n++] = stalest;
+	for (size_t i = 0; i < n; i++) {
+		cm_map_del(ctx->accepts, drop[i]->key);
+		free(drop[i]);
+	}
+	free(drop);
+}
+
+/* Takes one accept from k's bucket. False when it is empty: k reconnects too fast. */
+static bool
+accept_rate_take(struct tp_ctx *ctx, const struct addr_key *k)
+{
+	char key[ADDR_KEY_STR_LEN];
+	struct accept_bucket *b;
+	int64_t now = cm_time_mono_ms();
+
+	addr_key_str(k, key);
+	if ((b = cm_map_get(ctx->accepts, key)) == NULL) {
+		if (cm_map_len(ctx->accepts) >= TP_ACCEPT_TABLE_MAX)
+			accept_table_trim(ctx, now);
+		/* Out of memory: the other caps still hold, so accept untracked. */
+		if (cm_map_len(ctx->accepts) >= TP_ACCEPT_TABLE_MAX ||
+		    (b = calloc(1, sizeof(*b))) == NULL)
+			return true;
+		memcpy(b->key, key, sizeof(key));
+		b->tokens = ctx->cfg.accept_burst;
+		b->last_ms = now;
+		if (cm_map_put(ctx->accepts, b->key, b) != 0) {
+			free(b);
+			return true;
+		}
+	}
+	if (now > b->last_ms) {
+		b->tokens += (double)(now - b->last_ms) * ctx->cfg.accept_rate_per_s / 1000.0;
+		if (b->tokens > ctx->cfg.accept_burst)
+			b->tokens = ctx->cfg.accept_burst;
+	}
+	b->last_ms = now;
+	if (b->tokens < 1.0)
+		return false;
+	b->tokens -= 1.0;
+	return true;
+}
+
+/*
+ * Closes one inbound session that has not authenticated yet: the youngest of
+ * the address holding the most (the list is newest first). An address that
+ * floods pushes out its own sessions, not a newcomer from elsewhere.
+ */
+static void
+evict_pending(struct tp_ctx *ctx)
+{
+	struct tp_session *s, *t, *victim = NULL;
+	size_t most = 0;
+
+	for (s = ctx->sessions; s != NULL; s = s->next) {
+		size_t n = 0;
+
+		if (!session_pending(s))
+			continue;
+		for (t = ctx->sessions; t != NULL; t = t->next)
+			n += session_pending(t) &&
+			     memcmp(&t->remote, &s->remote, sizeof(s->remote)) == 0;
+		if (n > most) {
+			most = n;
+			victim = s;
+		}
+	}
+	if (victim == NULL)
 		return;
 	ctx->stats.pending_evicted++;
 	if (limit_log_due(ctx->stats.pending_evicted))
 		log_info("session %llu closed: %zu unauthenticated sessions already "
-			 "(max_unauthenticated) and a newer one came (%llu so far)",
-			 (unsigned long long)oldest->id, ctx->cfg.max_pending,
+			 "(max_unauthenticated), %zu of them from its address, and a newer "
+			 "one came (%llu so far)",
+			 (unsigned long long)victim->id, ctx->cfg.max_pending, most,
 			 (unsigned long long)ctx->stats.pending_evicted);
-	oldest->busy++;
-	if (oldest->state == ST_OPEN)
-		tp_close(oldest, 1008, "too many unauthenticated sessions");
+	victim->busy++;
+	if (victim->state == ST_OPEN)
+		tp_close(victim, 1008, "too many unauthenticated sessions");
 	else
-		session_teardown(oldest, 1006, "too many unauthenticated sessions");
-	oldest->busy--;
-	session_release(oldest);
+		session_teardown(victim, 1006, "too many unauthenticated sessions");
+	victim->busy--;
+	session_release(victim);
+}
+
+static bool
+inbound_neighbour(const struct tp_session *s)
+{
+	return s->inbound && s->authenticated && s->state == ST_OPEN;
+}
+
+static size_t
+inbound_neighbour_count(const struct tp_ctx *ctx)
+{
+	size_t n = 0;
+
+	for (const struct tp_session *s = ctx->sessions; s != NULL; s = s->next)
+		n += inbound_neighbour(s);
+	return n;
+}
+
+/*
+ * Picks the authenticated inbound session to push out (after Bitcoin Core's
+ * inbound eviction): never the newest authenticated (the newcomer), never one
+ * of the longest connected half of the others; of the rest, the youngest of
+ * the address group with the most of them (ties: the group with the
+ * youngest). The list is newest first, so the rest are its first ones.
+ */
+static struct tp_session *
+inbound_victim(struct tp_ctx *ctx)
+{
+	struct tp_session *s, *t, *newest = NULL, *victim = NULL;
+	size_t n = 0, open, most = 0, i = 0;
+
+	for (s = ctx->sessions; s != NULL; s = s->next)
+		if (inbound_neighbour(s) && (newest == NULL || s->authed_seq > newest->authed_seq))
+			newest = s;
+	for (s = ctx->sessions; s != NULL; s = s->next)
+		n += inbound_neighbour(s) && s != newest;
+	open = n - n / 2;
+	for (s = ctx->sessions; s != NULL && i < open; s = s->next) {
+		size_t same = 0, j = 0;
+
+		if (!inbound_neighbour(s) || s == newest)
+			continue;
+		i++;
+		for (t = ctx->sessions; t != NULL && j < open; t = t->next) {
+			if (!inbound_neighbour(t) || t == newest)
+				continue;
+			j++;
+			same += same_group(&t->remote, &s->remote);
+		}
+		if (same > most) {
+			most = same;
+			victim = s;
+		}
+	}
+	return victim;
+}
+
+static void
+evict_inbound_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tp_ctx *ctx = arg;
+	struct tp_session *victim;
+
+	(void)fd;
+	(void)what;
+	while (inbound_neighbour_count(ctx) > ctx->cfg.max_sessions &&
+	       (victim = inbound_victim(ctx)) != NULL) {
+		ctx->stats.inbound_evicted++;
+		if (limit_log_due(ctx->stats.inbound_evicted))
+			log_info("session %llu closed: more than %zu authenticated inbound "
+				 "sessions (max_peers less dial_slots), it is the youngest of the "
+				 "address with the most (%llu so far)",
+				 (unsigned long long)victim->id, ctx->cfg.max_sessions,
+				 (unsigned long long)ctx->stats.inbound_evicted);
+		tp_close(victim, 1008, "too many inbound sessions, try again later");
+	}
 }
 
 static void
@@ -732,18 +931,19 @@ accept_cb(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 	struct tp_ctx *ctx = arg;
 	struct addr_key k;
 	struct tp_session *s;
-	size_t same = 0, pending = 0;
+	size_t same = 0, same48 = 0, pending = 0;
 
 	(void)salen;
 	addr_key_set(&k, sa);
-	if (ctx->ninbound >= ctx->cfg.max_sessions) {
-		log_refusal(sa, "inbound sessions full (max_peers less dial_slots)",
-			    ++ctx->stats.refused_full);
+	if (!accept_rate_take(ctx, &k)) {
+		log_refusal(sa, "it reconnects too fast (accept_rate, accept_burst)",
+			    ++ctx->stats.refused_rate);
 		evutil_closesocket(fd);
 		return;
 	}
 	for (s = ctx->sessions; s != NULL; s = s->next) {
 		same += s->inbound && memcmp(&s->remote, &k, sizeof(k)) == 0;
+		same48 += s->inbound && same_prefix48(&s->remote, &k);
 		pending += session_pending(s);
 	}
 	if (same >= ctx->cfg.max_per_address) {
@@ -752,8 +952,15 @@ accept_cb(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 		evutil_closesocket(fd);
 		return;
 	}
+	if (same48 >= ctx->cfg.max_per_prefix48) {
+		log_refusal(sa, "too many sessions from that IPv6 /48 (4 x max_per_address)",
+			    ++ctx->stats.refused_per_prefix);
+		evutil_closesocket(fd);
+		return;
+	}
+	/* Pending sessions have a cap of their own: a newcomer is never refused for them. */
 	if (pending >= ctx->cfg.max_pending)
-		evict_oldest_pending(ctx);
+		evict_pending(ctx);
 	if ((s = session_new(ctx, fd, true)) != NULL)
 		s->remote = k;
 }
@@ -765,6 +972,7 @@ tp_new(struct event_base *base, const struct tp_config *cfg, const struct tp_cal
        void *arg)
 {
 	struct tp_ctx *ctx = calloc(1, sizeof(*ctx));
+	struct cm_hash_key hkey;
 
 	if (ctx == NULL)
 		return NULL;
@@ -772,7 +980,10 @@ tp_new(struct event_base *base, const struct tp_config *cfg, const struct tp_cal
 	ctx->cfg = *cfg;
 	ctx->cb = *cb;
 	ctx->arg = arg;
-	if ((ctx->creds = tls_creds_new(cfg->cert_file, cfg->key_file)) == NULL) {
+	if (cm_random_hash_key(&hkey) != 0 ||
+	    (ctx->accepts = cm_map_new(CM_MAP_STR, &hkey)) == NULL ||
+	    (ctx->evict_ev = event_new(base, -1, 0, evict_inbound_cb, ctx)) == NULL ||
+	    (ctx->creds = tls_creds_new(cfg->cert_file, cfg->key_file)) == NULL) {
 		tp_free(ctx);
 		return NULL;
 	}
@@ -792,6 +1003,16 @@ tp_free(struct tp_ctx *ctx)
 		s->state = ST_DEAD;
 		session_free(s);
 	}
+	if (ctx->accepts != NULL) {
+		size_t cursor = 0;
+		struct accept_bucket *b;
+
+		while ((b = cm_map_next(ctx->accepts, &cursor)) != NULL)
+			free(b);
+		cm_map_free(ctx->accepts);
+	}
+	if (ctx->evict_ev != NULL)
+		event_free(ctx->evict_ev);
 	tls_creds_free(ctx->creds);
 	free(ctx);
 }
@@ -852,13 +1073,19 @@ static int
 queue_msg(struct tp_session *s, int (*queue)(struct ws_conn *, const void *, size_t),
 	  const void *buf, size_t len)
 {
-	if (s->state != ST_OPEN || send_queue_overflow(s, len) || queue(s->ws, buf, len) != 0)
+	int rc = -1;
+
+	if (s->state != ST_OPEN)
 		return -1;
+	/* An overflow ends the session here: released below, not left to a timeout. */
 	s->busy++;
-	ws_run(s, false);
+	if (!send_queue_overflow(s, len) && queue(s->ws, buf, len) == 0) {
+		ws_run(s, false);
+		rc = 0;
+	}
 	s->busy--;
 	session_release(s);
-	return 0;
+	return rc;
 }
 
 int
@@ -880,10 +1107,20 @@ tp_ping(struct tp_session *s)
 void
 tp_session_authenticated(struct tp_session *s)
 {
+	struct tp_ctx *ctx = s->ctx;
+
+	if (s->authenticated)
+		return;
 	s->authenticated = true;
 	/* While open, the timer is only the hello deadline. */
 	if (s->state == ST_OPEN)
 		evtimer_del(s->timer);
+	if (!s->inbound)
+		return;
+	s->authed_seq = ++ctx->auth_seq;
+	/* Later, on the loop: the caller is in the middle of this session's callback. */
+	if (inbound_neighbour_count(ctx) > ctx->cfg.max_sessions)
+		event_active(ctx->evict_ev, EV_TIMEOUT, 0);
 }
 
 void

@@ -20,16 +20,26 @@
  * opcode, fragmented control frame...). The engine asks for 1007 and 1008.
  *
  * Limits against a hostile network (each counted in tp_stats):
+ * - accepts per remote address (an IPv4 address or an IPv6 /64) are rate
+ *   limited by a token bucket (accept_rate_per_s, accept_burst; a table of at
+ *   most TP_ACCEPT_TABLE_MAX addresses): a reconnect loop is refused at once;
+ * - inbound sessions per remote address are capped at max_per_address, and
+ *   IPv6 ones per /48 at max_per_prefix48; over either the connection is
+ *   closed at once;
  * - a session the caller has not marked authenticated (tp_session_authenticated,
  *   after the peer's hello) within hello_timeout_ms of opening is closed with 1008;
- * - inbound sessions not yet authenticated are capped at max_pending: a new one
- *   over the cap pushes out the oldest, so idle sessions cannot keep an honest
- *   newcomer out for longer than its own handshake takes;
- * - inbound sessions per remote address (an IPv4 address or an IPv6 /64) are
- *   capped at max_per_address, and all inbound ones at max_sessions; over
- *   either cap the connection is closed at once;
+ * - inbound sessions not yet authenticated are capped at max_pending, apart
+ *   from the authenticated ones: a newcomer over the cap pushes out the
+ *   youngest pending session of the address holding the most, so one address
+ *   cannot push an honest newcomer out during its handshake;
+ * - authenticated inbound sessions are capped at max_sessions: one more
+ *   closes (1008) an existing one, not the newcomer and not of the longest
+ *   connected half, of the address group (IPv4 address, IPv6 /48) with the
+ *   most sessions, its youngest: identities from few addresses push out each
+ *   other, not an honest newcomer;
  * - a session whose unsent output would pass max_send_queue_bytes is closed
- *   (1008, logged): a peer that does not read is dropped, not buffered;
+ *   (1008, logged) and freed at once: a peer that does not read is dropped,
+ *   not buffered;
  * - a pong counts only when it echoes the nonce of our outstanding ping; the
  *   round trip is our own clock's, never a value the peer sent.
  *
@@ -52,6 +62,7 @@ struct tp_session;
 #define TP_PATH "/gossip/v1"
 #define TP_SUBPROTOCOL "flashback-gossip.v1"
 #define TP_MAX_RTT_MS 60000 /* a pong later than this reports nothing */
+#define TP_ACCEPT_TABLE_MAX 4096 /* addresses whose accept rate is tracked */
 
 struct tp_callbacks {
 	/* TLS and WebSocket handshakes are done; the peer's certificate is known. */
@@ -72,10 +83,13 @@ struct tp_config {
 	const char *key_file;     /* our key (PEM) */
 	int64_t handshake_timeout_ms; /* TCP + TLS + Upgrade must finish within (10 s) */
 	int64_t idle_timeout_ms;  /* no byte received for this long closes (90 s) */
-	size_t max_sessions;      /* inbound sessions accepted at once (256) */
+	size_t max_sessions;      /* authenticated inbound sessions at once (256) */
 	int64_t hello_timeout_ms; /* open to authenticated, else closed with 1008 (5 s) */
 	size_t max_pending;       /* inbound sessions not yet authenticated (8) */
 	size_t max_per_address;   /* inbound sessions per IPv4 address or IPv6 /64 (4) */
+	size_t max_per_prefix48;  /* inbound sessions per IPv6 /48 (16) */
+	double accept_rate_per_s; /* accepts per address and second (4) */
+	double accept_burst;      /* accepts per address in a burst (8) */
 	size_t max_send_queue_bytes; /* unsent output per session before it is closed (1 MiB) */
 };
 
@@ -112,7 +126,11 @@ int tp_send_text(struct tp_session *s, const char *buf, size_t len);
  */
 int tp_ping(struct tp_session *s);
 
-/* The peer proved who it is (its hello): stops the hello deadline, leaves the pending count. */
+/*
+ * The peer proved who it is (its hello): stops the hello deadline, moves an
+ * inbound session from the pending count to max_sessions (over it, another
+ * inbound session is closed soon after, never from inside this call).
+ */
 void tp_session_authenticated(struct tp_session *s);
 
 /* Starts the closing handshake with code and reason; on_close follows. */
@@ -132,9 +150,11 @@ struct tp_stats {
 	uint64_t closed_by_code[16]; /* index code - 1000 for 1000..1015 */
 	uint64_t handshake_failures, pin_failures;
 	uint64_t bytes_in, bytes_out;
-	uint64_t refused_full;        /* inbound over max_sessions */
+	uint64_t refused_rate;        /* inbound over accept_rate_per_s from one address */
 	uint64_t refused_per_address; /* inbound over max_per_address */
+	uint64_t refused_per_prefix;  /* inbound over max_per_prefix48 (an IPv6 /48) */
 	uint64_t pending_evicted;     /* unauthenticated inbound pushed out by a newer one */
+	uint64_t inbound_evicted;     /* authenticated inbound pushed out over max_sessions */
 	uint64_t hello_timeouts;      /* closed for no hello within hello_timeout_ms */
 	uint64_t send_queue_overflows; /* closed for unsent output over max_send_queue_bytes */
 	uint64_t pongs_ignored;       /* pongs without our outstanding nonce, or too late */
