@@ -7,18 +7,11 @@
 # refused past max_per_address, pushed out past max_unauthenticated, and
 # closed with 1008 at the hello deadline.
 set -euo pipefail
-. "$(dirname "$0")/../lib/agent.sh"
+. "$(dirname "$0")/../lib/hostile.sh"
 
-fb_bs_setup
-fb_bs_start a
-fb_agent_new target 127.0.0.2 broadcast alpha
-fb_agent_start target
-port=$(fb_agent target status --json | jq -r .listen_port)
-url="wss://127.0.0.2:$port/gossip/v1"
-attacker="$FB_AGENTS/attacker"
-visitor="$FB_AGENTS/visitor"
-"$FB_BUILD/bin/peer-agent" init --home "$attacker" --email attacker@example.com >/dev/null
-"$FB_BUILD/bin/peer-agent" init --home "$visitor" --email visitor@example.com >/dev/null
+fb_hostile_target
+attacker=$(fb_hostile_home attacker)
+visitor=$(fb_hostile_home visitor)
 
 flood_out="$FB_AGENTS/flood.json"
 FB_FLOOD_S=40 FB_FLOOD_SESSIONS=16 FB_FLOOD_FROM=127.0.0.9 \

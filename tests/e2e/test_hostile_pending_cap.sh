@@ -7,29 +7,12 @@
 # session of the address holding the most, and honest visitors, one after
 # another, each get in and finish their handshake.
 set -euo pipefail
-. "$(dirname "$0")/../lib/agent.sh"
+. "$(dirname "$0")/../lib/hostile.sh"
 
-fb_bs_setup
-fb_bs_start a
-fb_agent_new target 127.0.0.2 broadcast alpha
-fb_agent_start target
-port=$(fb_agent target status --json | jq -r .listen_port)
-url="wss://127.0.0.2:$port/gossip/v1"
-attacker="$FB_AGENTS/attacker"
-"$FB_BUILD/bin/peer-agent" init --home "$attacker" --email attacker@example.com >/dev/null
-homes=()
-for i in 1 2 3 4; do
-	h="$FB_AGENTS/sybil$i"
-	"$FB_BUILD/bin/peer-agent" init --home "$h" --email "sybil$i@example.com" >/dev/null
-	homes+=("$h")
-done
-
-FB_FLOOD_S=50 FB_SYBIL_HOMES=$(IFS=,; echo "${homes[*]}") \
-	node "$FB_ROOT/tests/e2e/ws_client.js" "${homes[0]}" sybil1@example.com "$url" sybil_hold \
-	>"$FB_AGENTS/sybil.json" 2>&1 &
-sybil_pid=$!
-fb_on_exit "kill $sybil_pid 2>/dev/null"
-neighbours() { fb_agent target status --json | jq -r .neighbours; }
+fb_hostile_target
+attacker=$(fb_hostile_home attacker)
+fb_hostile_sybils 4 50
+neighbours() { fb_hostile_neighbours; }
 _held() { [ "$(neighbours)" -ge 4 ]; }
 fb_wait_for 15 _held || fb_fail "the sybils hold only $(neighbours) sessions"
 
@@ -44,17 +27,7 @@ fb_wait_for 15 _full || fb_fail "neighbours and idle sessions hold only $(sessio
 fb_pass "4 neighbours and 8 idle sessions hold $(sessions) sessions on target"
 
 for n in 1 2 3; do
-	v="$FB_AGENTS/visitor$n"
-	"$FB_BUILD/bin/peer-agent" init --home "$v" --email "visitor$n@example.com" >/dev/null
-	start=$SECONDS
-	out=$(timeout 20 node "$FB_ROOT/tests/e2e/ws_client.js" "$v" "visitor$n@example.com" "$url" valid)
-	fb_log "visitor$n: $out"
-	fb_assert_eq "$(jq -r .hello_from <<<"$out")" target@example.com "visitor$n was answered with target's hello"
-	fb_assert_eq "$(jq -r .close_code <<<"$out")" 1000 "visitor$n closed the session itself"
-	fb_agent_knows target "visitor$n@example.com" '.peer_count == 7' ||
-		fb_fail "target did not take visitor$n's hello and heartbeat"
-	[ $((SECONDS - start)) -le 8 ] || fb_fail "visitor$n needed $((SECONDS - start)) s"
-	fb_pass "visitor$n got in past the idle sessions in $((SECONDS - start)) s"
+	fb_hostile_visitor "visitor$n" "past the idle sessions"
 done
 
 limits=$(fb_agent target status --json | jq -c .gossip.limits)

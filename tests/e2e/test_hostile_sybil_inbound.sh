@@ -5,27 +5,11 @@
 # The agent still reaches a peer of its choosing and makes it a neighbour:
 # it dials it, or that peer's own dial pushes out a sybil.
 set -euo pipefail
-. "$(dirname "$0")/../lib/agent.sh"
+. "$(dirname "$0")/../lib/hostile.sh"
 
-fb_bs_setup
-fb_bs_start a
-fb_agent_new target 127.0.0.2 broadcast alpha
-fb_agent_start target
-port=$(fb_agent target status --json | jq -r .listen_port)
-url="wss://127.0.0.2:$port/gossip/v1"
-homes=()
-for i in $(seq 1 16); do
-	h="$FB_AGENTS/sybil$i"
-	"$FB_BUILD/bin/peer-agent" init --home "$h" --email "sybil$i@example.com" >/dev/null
-	homes+=("$h")
-done
-sybil_out="$FB_AGENTS/sybil.json"
-FB_FLOOD_S=60 FB_SYBIL_HOMES=$(IFS=,; echo "${homes[*]}") \
-	node "$FB_ROOT/tests/e2e/ws_client.js" "${homes[0]}" sybil1@example.com "$url" sybil_hold \
-	>"$sybil_out" 2>&1 &
-sybil_pid=$!
-fb_on_exit "kill $sybil_pid 2>/dev/null"
-neighbours() { fb_agent target status --json | jq -r .neighbours; }
+fb_hostile_target
+fb_hostile_sybils 16 60
+neighbours() { fb_hostile_neighbours; }
 _held() { [ "$(neighbours)" -ge 12 ]; }
 fb_wait_for 20 _held || fb_fail "the sybils hold only $(neighbours) sessions"
 fb_pass "$(neighbours) sybil identities hold target's inbound sessions"
