@@ -178,6 +178,7 @@ bench_engine(void)
 	/* One neighbour sends everything at one instant: its buckets must not be what is measured. */
 	for (int k = 0; k < ENGINE_KIND_COUNT; k++)
 		ec.rate[k] = (struct engine_rate){1e12, 1e12};
+	ec.rate_bytes_in = ec.rate_answer_bytes = (struct engine_rate){1e15, 1e15};
 	t = peertable_new(&tc, &bench_key, "bench@example.com");
 	{
 		struct cm_identity *self = cm_identity_generate("bench@example.com", 30, &err);
@@ -493,6 +494,10 @@ bench_sessions(int n)
 	cfg.cert_file = crt;
 	cfg.key_file = key;
 	cfg.max_sessions = (size_t)n + 1; /* and the warm-up session */
+	/* The sessions never say hello and all come from one address: the limits must not bite. */
+	cfg.max_pending = cfg.max_per_address = cfg.max_per_prefix48 = (size_t)n + 1;
+	cfg.accept_rate_per_s = cfg.accept_burst = 1e9;
+	cfg.hello_timeout_ms = 120000;
 	srv = tp_new(base, &cfg, &cb, NULL);
 	cli = tp_new(base, &cfg, &cb, NULL);
 	if (srv == NULL || cli == NULL || tp_listen(srv, "127.0.0.1", 0) != 0)
