@@ -781,14 +781,16 @@ START_TEST(test_peertable_pin_store_of_verified_pins_refuses_unverified_newcomer
 }
 END_TEST
 
-/* fn of each_hosting: counts, and collects emails into a comma list. */
+#define COLLECTED_MAX 256 /* bytes of a collect() list */
+
+/* fn of each_hosting: collects emails into a comma list of COLLECTED_MAX bytes. */
 static bool
 collect(const struct peertable_entry *e, void *arg)
 {
 	char *out = arg;
+	size_t n = strlen(out);
 
-	strcat(out, e->rec.record.email);
-	strcat(out, ",");
+	snprintf(out + n, COLLECTED_MAX - n, "%s,", e->rec.record.email);
 	return true;
 }
 
@@ -796,7 +798,7 @@ START_TEST(test_peertable_repository_lookup_costs_the_matches_not_the_table)
 {
 	struct peertable *t = table_new(5000);
 	const char *names[CM_MAX_REPOSITORIES];
-	char email[64], repos[64], (*asked)[32] = calloc(CM_MAX_REPOSITORIES, 32), got[256] = "";
+	char email[64], repos[64], (*asked)[32] = calloc(CM_MAX_REPOSITORIES, 32), got[COLLECTED_MAX] = "";
 	uint64_t before;
 
 	for (int i = 0; i < 2000; i++) {
@@ -833,7 +835,7 @@ START_TEST(test_peertable_repository_index_follows_replace_evict_expire_remove)
 {
 	struct peertable *t = table_new(3);
 	const char *alpha[] = {"alpha"}, *beta[] = {"beta"};
-	char got[256];
+	char got[COLLECTED_MAX];
 
 	apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "alpha,x", "10.0.0.1"},
 	      T0);
