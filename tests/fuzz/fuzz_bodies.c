@@ -18,6 +18,8 @@
 #include "fb/log.h"
 #include "fb/validate.h"
 
+#include "fuzz.h"
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -25,13 +27,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	log_set_level(LOG_LVL_ERROR);
 	return 0;
-}
-
-static void
-check_refusal(int rc, const struct cm_err *err)
-{
-	if (rc != 0 && err->msg[0] == '\0')
-		abort();
 }
 
 /*
@@ -44,7 +39,7 @@ check_refusal(int rc, const struct cm_err *err)
 		struct cm_err e_ = {0};                                                        \
 		int rc_ = cm_##fn##_decode(j, &v_, &e_);                                       \
 		json_t *again_;                                                                \
-		check_refusal(rc_, &e_);                                                       \
+		fuzz_check_refusal(rc_, &e_);                                                       \
 		if (rc_ == 0) {                                                                \
 			again_ = cm_##fn##_encode(&v_);                                        \
 			cm_##fn##_clear(&v_);                                                  \
@@ -60,7 +55,7 @@ check_refusal(int rc, const struct cm_err *err)
 	do {                                                                                   \
 		T v_;                                                                          \
 		struct cm_err e_ = {0};                                                        \
-		check_refusal(cm_##fn##_decode(j, &v_, &e_), &e_);                             \
+		fuzz_check_refusal(cm_##fn##_decode(j, &v_, &e_), &e_);                             \
 		clear(&v_);                                                                    \
 	} while (0)
 
@@ -88,12 +83,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct cm_err err = {0};
 	json_t *j;
 
-	check_refusal(cm_register_request_from_body(buf, size, &reg, &err), &err);
+	fuzz_check_refusal(cm_register_request_from_body(buf, size, &reg, &err), &err);
 	cm_register_request_clear(&reg);
 	cm_valid_email(buf, size);
 	query_repositories(buf, size);
 	if ((j = cm_json_parse(buf, size, CM_MAX_BODY, &err)) == NULL) {
-		check_refusal(-1, &err);
+		fuzz_check_refusal(-1, &err);
 		return 0;
 	}
 	ROUND_TRIP(register_request, struct cm_register_request, j);
