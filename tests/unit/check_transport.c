@@ -491,7 +491,7 @@ first_extra_closed(void)
 	return X[0].closed > 0 && X[1].opened > 0;
 }
 
-START_TEST(test_tp_pending_cap_pushes_out_the_oldest_unauthenticated_session)
+START_TEST(test_tp_pending_cap_pushes_out_a_waiting_session_for_a_newcomer)
 {
 	struct tp_ctx *srv, *cli;
 
