@@ -1,123 +1,10 @@
 /* peertable.c - the agent's table of known peers (see peertable.h). */
-#include "core/peertable.h"
-
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fb/map.h"
+#include "core/peertable_internal.h"
 #include "fb/score.h"
-
-#define HOUR_MS 3600000LL
-#define WINDOW_MS (PEERTABLE_BUCKETS * HOUR_MS)
-/*
- * Eviction candidates: one walk of the table ranks this many of the worst,
- * used for this long. A flood of newcomers into a full table then costs a walk
- * per batch, not one per record (a walk of 10,000 entries takes ~2.5 ms).
- */
-#define EVICT_BATCH 64
-#define EVICT_BATCH_MS 1000
-/* Entries inserted since the ranking join it at most this often. */
-#define EVICT_RERANK_MS 100
-/*
- * Estimates for the byte bound: what malloc adds to each block, and a map's
- * slots per item (16 B each, at most 4 per item: it doubles at half full).
- */
-#define ALLOC_OVERHEAD 16
-#define MAP_ITEM_BYTES 64
-/* Eviction tiers, lowest evicted first; a host of our repositories ranks one above. */
-#define TIER_GOSSIP 0
-#define TIER_SESSION 2 /* a session is up, not yet a proof */
-#define TIER_VOUCHED 4 /* proven pin, or attested bootstrap peer */
-
-struct repo_bucket;
-
-/* One repository of an entry: the bucket of its name and its place there. */
-struct repo_ref {
-	struct repo_bucket *b;
-	size_t pos;
-};
-
-/* An entry and its place in the change list (oldest change first) and in the index. */
-struct node {
-	struct peertable_entry e; /* first, so an entry pointer is its node */
-	struct node *older, *newer;
-	struct repo_ref *refs; /* one per distinct repository of e.rec */
-	size_t nrefs;
-	size_t bytes;  /* counted in the table's bytes (its index buckets are counted apart) */
-	uint64_t mark; /* the last peertable_mark_hosting that matched it */
-	struct pin *pin; /* its email's pin: an entry's pin is never dropped while it lives */
-	bool own;        /* it hosts one of our repositories */
-};
-
-/* The entries hosting one repository name; items[i].n->refs[items[i].ref] points back. */
-struct repo_bucket {
-	char *name;
-	struct {
-		struct node *n;
-		size_t ref;
-	} *items;
-	size_t len, cap;
-	uint64_t mark; /* the last lookup that visited it: a name asked twice costs once */
-	bool own;      /* one of our repositories */
-};
-
-/* Pin ranks, weakest first: a pin of an email without entry gives way to a higher one. */
-enum {
-	RANK_GOSSIP,
-	RANK_LISTED,
-	RANK_INBOUND, /* proven by an inbound session that lasted */
-	RANK_DIALLED, /* proven by a session the agent dialled */
-	RANKS
-};
-
-/*
- * A pinned fingerprint. Pins of emails without an entry are "orphans", on one
- * list per rank, oldest orphaned first: the order they go in.
- */
-struct pin {
-	char *email;
-	char fingerprint[CM_FINGERPRINT_LEN + 1];
-	int rank;
-	bool orphan;
-	struct pin *older, *newer;
-};
-
-struct orphans {
-	struct pin *oldest, *newest;
-};
-
-/* A bootstrap server's word that email, with that certificate, is a bootstrap peer. */
-struct attest {
-	char *email;
-	char fingerprint[CM_FINGERPRINT_LEN + 1];
-	int64_t until_ms;
-};
-
-struct peertable {
-	struct peertable_config cfg;
-	struct cm_hash_key key; /* keys every map here; the engine over this table uses it too */
-	char *self_email;
-	struct cm_map *entries; /* email -> struct node *, keyed by the node's own email */
-	struct cm_map *pins;    /* email -> struct pin * */
-	struct cm_map *repos;   /* repository name -> struct repo_bucket * */
-	struct cm_map *attested; /* email -> struct attest * */
-	struct cm_map *own;      /* our repository names (own_repos' strings) -> themselves */
-	struct orphans orphans[RANKS];
-	size_t max_pins;
-	size_t inbound_proven; /* pins of RANK_INBOUND */
-	double turnover;       /* gossip pins that may still displace gossip pins */
-	int64_t turnover_at_ms;
-	struct node *oldest, *newest;
-	uint64_t version;
-	uint64_t *mark; /* the lookups' counter: changed by const lookups, so held apart */
-	struct cm_strlist own_repos;
-	struct peertable_stats stats;
-	struct node *victims[EVICT_BATCH]; /* eviction candidates, worst first */
-	size_t nvictims;
-	int64_t victims_at_ms;
-	bool victims_dirty; /* entries were inserted since the ranking */
-};
 
 void
 peertable_config_default(struct peertable_config *cfg)
@@ -202,52 +89,6 @@ peertable_free(struct peertable *t)
 	free(t);
 }
 
-/* Marks the buckets of our repositories and the entries hosting one (a walk of the index). */
-static void
-own_remark(struct peertable *t)
-{
-	struct repo_bucket *b;
-	struct node *n;
-
-	for (size_t i = 0; (b = cm_map_next(t->repos, &i)) != NULL;)
-		b->own = cm_map_get(t->own, b->name) != NULL;
-	for (size_t i = 0; (n = cm_map_next(t->entries, &i)) != NULL;) {
-		n->own = false;
-		for (size_t j = 0; j < n->nrefs && !n->own; j++)
-			n->own = n->refs[j].b->own;
-	}
-}
-
-int
-peertable_set_own_repositories(struct peertable *t, const struct cm_repolist *repos)
-{
-	struct cm_strlist l = {0};
-	struct cm_map *own = cm_map_new(CM_MAP_STR, &t->key);
-
-	if (own == NULL)
-		return -1;
-	for (size_t i = 0; i < repos->len; i++) {
-		if (cm_strlist_append(&l, repos->items[i].name) != 0) {
-			cm_strlist_clear(&l);
-			cm_map_free(own);
-			return -1;
-		}
-	}
-	for (size_t i = 0; i < l.len; i++) {
-		if (cm_map_put(own, l.items[i], l.items[i]) != 0) {
-			cm_strlist_clear(&l);
-			cm_map_free(own);
-			return -1;
-		}
-	}
-	cm_map_free(t->own);
-	cm_strlist_clear(&t->own_repos);
-	t->own = own;
-	t->own_repos = l;
-	own_remark(t);
-	return 0;
-}
-
 static void
 list_unlink(struct peertable *t, struct node *n)
 {
@@ -263,8 +104,8 @@ list_unlink(struct peertable *t, struct node *n)
 }
 
 /* Gives n the next version and moves it to the newest end of the change list. */
-static void
-list_touch(struct peertable *t, struct node *n)
+void
+pt_list_touch(struct peertable *t, struct node *n)
 {
 	list_unlink(t, n);
 	n->e.version = ++t->version;
@@ -276,490 +117,14 @@ list_touch(struct peertable *t, struct node *n)
 		t->oldest = n;
 }
 
-static struct pin *
-pin_get(const struct peertable *t, const char *email)
-{
-	return cm_map_get(t->pins, email);
-}
-
-static void
-orphan_unlink(struct peertable *t, struct pin *p)
-{
-	struct orphans *o = &t->orphans[p->rank];
-
-	if (!p->orphan)
-		return;
-	if (p->older != NULL)
-		p->older->newer = p->newer;
-	else
-		o->oldest = p->newer;
-	if (p->newer != NULL)
-		p->newer->older = p->older;
-	else
-		o->newest = p->older;
-	p->older = p->newer = NULL;
-	p->orphan = false;
-}
-
-/* Its entry is gone: the pin stays, and queues to be the first of its rank to give way. */
-static void
-orphan_link(struct peertable *t, struct pin *p)
-{
-	struct orphans *o = &t->orphans[p->rank];
-
-	if (p->orphan)
-		return;
-	p->orphan = true;
-	p->older = o->newest;
-	p->newer = NULL;
-	if (o->newest != NULL)
-		o->newest->newer = p;
-	else
-		o->oldest = p;
-	o->newest = p;
-}
-
-/* Moves p to rank, on the matching orphan list when it is an orphan. */
-static void
-pin_set_rank(struct peertable *t, struct pin *p, int rank)
-{
-	bool orphan = p->orphan;
-
-	orphan_unlink(t, p);
-	t->inbound_proven -= p->rank == RANK_INBOUND;
-	p->rank = rank;
-	t->inbound_proven += p->rank == RANK_INBOUND;
-	if (orphan)
-		orphan_link(t, p);
-}
-
-static void
-pin_drop(struct peertable *t, struct pin *p)
-{
-	orphan_unlink(t, p);
-	t->inbound_proven -= p->rank == RANK_INBOUND;
-	cm_map_del(t->pins, p->email);
-	free(p->email);
-	free(p);
-}
-
-/* Whether a gossip pin may displace another now: PEERTABLE_PIN_TURNOVER_PER_MIN, as a burst. */
-static bool
-turnover_take(struct peertable *t, int64_t now_ms)
-{
-	if (now_ms > t->turnover_at_ms) {
-		t->turnover += (double)(now_ms - t->turnover_at_ms) *
-			       PEERTABLE_PIN_TURNOVER_PER_MIN / 60000.0;
-		if (t->turnover > PEERTABLE_PIN_TURNOVER_PER_MIN)
-			t->turnover = PEERTABLE_PIN_TURNOVER_PER_MIN;
-	}
-	t->turnover_at_ms = now_ms;
-	if (t->turnover < 1.0)
-		return false;
-	t->turnover -= 1.0;
-	return true;
-}
-
-/*
- * Room for one more pin: drops the oldest orphan of the weakest rank in may
- * (a bit per rank). metered: a gossip orphan goes only within the turnover rate.
- */
-static int
-pin_room(struct peertable *t, unsigned may, bool metered, int64_t now_ms)
-{
-	struct pin *victim = NULL;
-
-	if (cm_map_len(t->pins) < t->max_pins)
-		return 0;
-	for (int r = 0; r < RANKS && victim == NULL; r++)
-		if (may & (1u << r))
-			victim = t->orphans[r].oldest;
-	if (victim != NULL && victim->rank == RANK_GOSSIP && metered && !turnover_take(t, now_ms)) {
-		t->stats.pins_metered++;
-		victim = NULL;
-	}
-	if (victim == NULL) {
-		t->stats.pins_refused++;
-		return -1;
-	}
-	pin_drop(t, victim);
-	t->stats.pins_dropped++;
-	return 0;
-}
-
-/* What a new pin of rank may displace: its own rank and weaker ones. */
-static unsigned
-pin_may(int rank)
-{
-	return (1u << (rank + 1)) - 1;
-}
-
-/* Pins fingerprint for email as an orphan (no entry yet); the caller checked no pin exists. */
-static struct pin *
-pin_add(struct peertable *t, const char *email, const char *fingerprint, int rank, unsigned may,
-	bool metered, int64_t now_ms)
-{
-	struct pin *p;
-
-	if (strlen(fingerprint) != CM_FINGERPRINT_LEN || pin_room(t, may, metered, now_ms) != 0)
-		return NULL;
-	if ((p = calloc(1, sizeof(*p))) == NULL || (p->email = strdup(email)) == NULL) {
-		free(p);
-		return NULL;
-	}
-	memcpy(p->fingerprint, fingerprint, CM_FINGERPRINT_LEN + 1);
-	p->rank = rank;
-	if (cm_map_put(t->pins, p->email, p) != 0) {
-		free(p->email);
-		free(p);
-		return NULL;
-	}
-	t->inbound_proven += rank == RANK_INBOUND;
-	orphan_link(t, p);
-	return p;
-}
-
-/*
- * Raises p to rank when it is weaker. Inbound proofs keep to their share:
- * past it, the oldest inbound-proven orphan falls back to a gossip pin, and
- * without one the proof waits.
- */
-static void
-pin_raise(struct peertable *t, struct pin *p, int rank)
-{
-	if (p->rank >= rank)
-		return;
-	if (rank == RANK_INBOUND &&
-	    t->inbound_proven >= t->cfg.max_entries / PEERTABLE_INBOUND_PROVEN_SHARE) {
-		struct pin *old = t->orphans[RANK_INBOUND].oldest;
-
-		t->stats.proofs_capped++;
-		if (old == NULL)
-			return;
-		pin_set_rank(t, old, RANK_GOSSIP);
-	}
-	pin_set_rank(t, p, rank);
-}
-
-static int
-kind_rank(enum peertable_pin_kind kind)
-{
-	switch (kind) {
-	case PEERTABLE_PIN_LISTED:
-		return RANK_LISTED;
-	case PEERTABLE_PIN_PROVEN:
-		return RANK_DIALLED;
-	case PEERTABLE_PIN_GOSSIP:
-		break;
-	}
-	return RANK_GOSSIP;
-}
-
-int
-peertable_pin(struct peertable *t, const char *email, const char *fingerprint,
-	      enum peertable_pin_kind kind)
-{
-	struct pin *p = pin_get(t, email);
-	int rank = kind_rank(kind);
-
-	if (p != NULL) {
-		if (strcmp(p->fingerprint, fingerprint) != 0)
-			return -1;
-		pin_raise(t, p, rank);
-		return 0;
-	}
-	/* Not metered: listings come from a server we trust, peers.json from ourselves. */
-	if ((p = pin_add(t, email, fingerprint, rank, pin_may(rank), false, 0)) == NULL)
-		return -1;
-	if (cm_map_get(t->entries, email) != NULL)
-		orphan_unlink(t, p);
-	return 0;
-}
-
-const char *
-peertable_pinned(const struct peertable *t, const char *email)
-{
-	const struct pin *p = pin_get(t, email);
-
-	return p != NULL ? p->fingerprint : NULL;
-}
-
-bool
-peertable_next_pin(const struct peertable *t, size_t *cursor, const char **email,
-		   const char **fingerprint, bool *verified)
-{
-	const struct pin *p = cm_map_next(t->pins, cursor);
-
-	if (p == NULL)
-		return false;
-	*email = p->email;
-	*fingerprint = p->fingerprint;
-	*verified = p->rank >= RANK_INBOUND;
-	return true;
-}
-
-/* Bootstrap attestations */
-
-static void
-attest_drop(struct peertable *t, struct attest *a)
-{
-	cm_map_del(t->attested, a->email);
-	free(a->email);
-	free(a);
-}
-
-/* Room for one more: the expired go, else the one that would expire first. */
-static void
-attest_room(struct peertable *t, int64_t now_ms)
-{
-	struct attest *a, *first = NULL;
-
-	if (cm_map_len(t->attested) < PEERTABLE_MAX_ATTESTED)
-		return;
-	for (size_t i = 0; (a = cm_map_next(t->attested, &i)) != NULL;)
-		if (first == NULL || a->until_ms < first->until_ms)
-			first = a;
-	if (first != NULL && first->until_ms <= now_ms) {
-		/* Expired ones go all at once; the map must not change while walked. */
-		struct attest *gone[PEERTABLE_MAX_ATTESTED];
-		size_t n = 0;
-
-		for (size_t i = 0; (a = cm_map_next(t->attested, &i)) != NULL;)
-			if (a->until_ms <= now_ms)
-				gone[n++] = a;
-		for (size_t i = 0; i < n; i++)
-			attest_drop(t, gone[i]);
-		return;
-	}
-	if (first != NULL)
-		attest_drop(t, first);
-}
-
-static struct node *node_get(const struct peertable *t, const char *email);
-static void list_touch(struct peertable *t, struct node *n);
-
-int
-peertable_attest(struct peertable *t, const char *email, const char *fingerprint, int64_t now_ms)
-{
-	struct attest *a = cm_map_get(t->attested, email);
-	struct node *n = node_get(t, email);
-	bool was = n != NULL && peertable_entry_bootstrap(t, &n->e, now_ms);
-
-	if (strlen(fingerprint) != CM_FINGERPRINT_LEN)
-		return -1;
-	if (a == NULL) {
-		attest_room(t, now_ms);
-		if ((a = calloc(1, sizeof(*a))) == NULL || (a->email = strdup(email)) == NULL) {
-			free(a);
-			return -1;
-		}
-		if (cm_map_put(t->attested, a->email, a) != 0) {
-			free(a->email);
-			free(a);
-			return -1;
-		}
-	}
-	memcpy(a->fingerprint, fingerprint, CM_FINGERPRINT_LEN + 1);
-	a->until_ms = now_ms + t->cfg.attest_ms;
-	/* Now a bootstrap peer: news for anti-entropy filtered on attestation. */
-	if (n != NULL && !was && peertable_entry_bootstrap(t, &n->e, now_ms))
-		list_touch(t, n);
-	return 0;
-}
-
-static bool
-attested(const struct peertable *t, const char *email, const char *fingerprint, int64_t now_ms)
-{
-	const struct attest *a = cm_map_get(t->attested, email);
-
-	return a != NULL && a->until_ms > now_ms && strcmp(a->fingerprint, fingerprint) == 0;
-}
-
-bool
-peertable_entry_bootstrap(const struct peertable *t, const struct peertable_entry *e,
-			  int64_t now_ms)
-{
-	return e->rec.record.is_bootstrap && attested(t, e->rec.record.email, e->fingerprint, now_ms);
-}
-
 const struct peertable_stats *
 peertable_stats(const struct peertable *t)
 {
 	return &t->stats;
 }
 
-/* Repository index */
-
-/* What a bucket for name costs, without its items: charged while it exists. */
-static size_t
-bucket_bytes(const char *name)
-{
-	return sizeof(struct repo_bucket) + strlen(name) + 1 + 2 * ALLOC_OVERHEAD + MAP_ITEM_BYTES;
-}
-
-static size_t
-items_bytes(size_t cap)
-{
-	return cap * sizeof(((struct repo_bucket *)NULL)->items[0]);
-}
-
-#define FIRST_ITEMS 4
-
-/* At most what indexing rec can add to the index's bytes (the make_room estimate). */
-static size_t
-index_need(const struct peertable *t, const struct cm_signed_record *rec)
-{
-	const struct cm_repolist *r = &rec->record.repositories;
-	size_t need = 0;
-
-	for (size_t i = 0; i < r->len; i++) {
-		const struct repo_bucket *b = cm_map_get(t->repos, r->items[i].name);
-
-		if (b == NULL)
-			need += bucket_bytes(r->items[i].name) + items_bytes(FIRST_ITEMS) +
-				ALLOC_OVERHEAD;
-		else if (b->len == b->cap)
-			need += items_bytes(b->cap);
-	}
-	return need;
-}
-
-static void
-bucket_free(struct peertable *t, struct repo_bucket *b)
-{
-	t->stats.bytes -= bucket_bytes(b->name) + items_bytes(b->cap) +
-			  (b->items != NULL ? ALLOC_OVERHEAD : 0);
-	free(b->name);
-	free(b->items);
-	free(b);
-}
-
-/*
- * Indexes n under each distinct repository of its record, charging the
- * buckets and items it allocates, and notes whether it hosts one of ours.
- * Returns 0 or -1 (out of memory).
- */
-static int
-index_add(struct peertable *t, struct node *n)
-{
-	const struct cm_repolist *r = &n->e.rec.record.repositories;
-
-	n->own = false;
-	if (r->len == 0)
-		return 0;
-	if ((n->refs = calloc(r->len, sizeof(*n->refs))) == NULL)
-		return -1;
-	for (size_t i = 0; i < r->len; i++) {
-		struct repo_bucket *b = cm_map_get(t->repos, r->items[i].name);
-
-		if (b == NULL) {
-			if ((b = calloc(1, sizeof(*b))) == NULL ||
-			    (b->name = strdup(r->items[i].name)) == NULL ||
-			    cm_map_put(t->repos, b->name, b) != 0) {
-				if (b != NULL)
-					free(b->name);
-				free(b);
-				return -1;
-			}
-			b->own = cm_map_get(t->own, b->name) != NULL;
-			t->stats.bytes += bucket_bytes(b->name);
-		}
-		/* A name listed twice: this node is the bucket's last item already. */
-		if (b->len > 0 && b->items[b->len - 1].n == n)
-			continue;
-		if (b->len == b->cap) {
-			size_t cap = b->cap != 0 ? 2 * b->cap : FIRST_ITEMS;
-			void *items = realloc(b->items, cap * sizeof(*b->items));
-
-			if (items == NULL)
-				return -1;
-			t->stats.bytes += items_bytes(cap - b->cap) +
-					  (b->items == NULL ? ALLOC_OVERHEAD : 0);
-			b->items = items;
-			b->cap = cap;
-		}
-		b->items[b->len].n = n;
-		b->items[b->len].ref = n->nrefs;
-		n->refs[n->nrefs].b = b;
-		n->refs[n->nrefs].pos = b->len++;
-		n->nrefs++;
-		n->own |= b->own;
-	}
-	return 0;
-}
-
-static void
-index_del(struct peertable *t, struct node *n)
-{
-	for (size_t i = 0; i < n->nrefs; i++) {
-		struct repo_bucket *b = n->refs[i].b;
-		size_t pos = n->refs[i].pos;
-
-		b->items[pos] = b->items[--b->len];
-		if (pos < b->len)
-			b->items[pos].n->refs[b->items[pos].ref].pos = pos;
-		if (b->len == 0) {
-			cm_map_del(t->repos, b->name);
-			bucket_free(t, b);
-		}
-	}
-	free(n->refs);
-	n->refs = NULL;
-	n->nrefs = 0;
-}
-
-static uint64_t
-visit_hosting(const struct peertable *t, const char *const *repos, size_t nrepos,
-	      bool (*fn)(const struct peertable_entry *e, void *arg), void *arg)
-{
-	uint64_t mark = ++*t->mark;
-	/* The stats are bookkeeping: a const lookup still counts its visits. */
-	struct peertable_stats *st = (struct peertable_stats *)&t->stats;
-	size_t found = 0, all = cm_map_len(t->entries);
-
-	/* Once every entry matched, the other names' buckets hold nothing new. */
-	for (size_t i = 0; i < nrepos && found < all; i++) {
-		struct repo_bucket *b = cm_map_get(t->repos, repos[i]);
-
-		if (b == NULL || b->mark == mark)
-			continue;
-		b->mark = mark;
-		for (size_t j = 0; j < b->len; j++) {
-			struct node *n = b->items[j].n;
-
-			if (n->mark == mark)
-				continue;
-			n->mark = mark;
-			found++;
-			st->index_visits++;
-			if (fn != NULL && !fn(&n->e, arg))
-				return mark;
-		}
-	}
-	return mark;
-}
-
-void
-peertable_each_hosting(const struct peertable *t, const char *const *repos, size_t nrepos,
-		       bool (*fn)(const struct peertable_entry *e, void *arg), void *arg)
-{
-	visit_hosting(t, repos, nrepos, fn, arg);
-}
-
-uint64_t
-peertable_mark_hosting(const struct peertable *t, const char *const *repos, size_t nrepos)
-{
-	return visit_hosting(t, repos, nrepos, NULL, NULL);
-}
-
-bool
-peertable_entry_marked(const struct peertable_entry *e, uint64_t mark)
-{
-	return ((const struct node *)e)->mark == mark;
-}
-
-static struct node *
-node_get(const struct peertable *t, const char *email)
+struct node *
+pt_node_get(const struct peertable *t, const char *email)
 {
 	return cm_map_get(t->entries, email);
 }
@@ -767,7 +132,7 @@ node_get(const struct peertable *t, const char *email)
 const struct peertable_entry *
 peertable_get(const struct peertable *t, const char *email)
 {
-	struct node *n = node_get(t, email);
+	struct node *n = pt_node_get(t, email);
 
 	return n != NULL ? &n->e : NULL;
 }
@@ -981,10 +346,10 @@ node_remove(struct peertable *t, struct node *n, bool drop_pin)
 	victims_forget(t, n);
 
 	if (p != NULL && drop_pin)
-		pin_drop(t, p);
+		pt_pin_drop(t, p);
 	else if (p != NULL)
-		orphan_link(t, p);
-	index_del(t, n);
+		pt_orphan_link(t, p);
+	pt_index_del(t, n);
 	cm_map_del(t->entries, n->e.rec.record.email);
 	list_unlink(t, n);
 	t->stats.bytes -= n->bytes;
@@ -1123,7 +488,7 @@ store_record(struct peertable *t, struct node *n, const struct cm_signed_record 
 
 	if (cm_signed_record_copy(&copy, rec) != 0)
 		return -1;
-	index_del(t, n);
+	pt_index_del(t, n);
 	/* Keep the email string the table's map borrows as the key (the same text). */
 	if (n->e.rec.record.email != NULL) {
 		char *held = n->e.rec.record.email;
@@ -1136,7 +501,7 @@ store_record(struct peertable *t, struct node *n, const struct cm_signed_record 
 	t->stats.bytes -= n->bytes;
 	n->bytes = record_bytes(rec);
 	t->stats.bytes += n->bytes;
-	return index_add(t, n);
+	return pt_index_add(t, n);
 }
 
 static int64_t
@@ -1168,7 +533,7 @@ precheck(struct peertable *t, const struct cm_signed_record *rec, const char *fi
 	pinned = peertable_pinned(t, email);
 	if (pinned != NULL && strcmp(pinned, fingerprint) != 0)
 		return PEERTABLE_PIN_MISMATCH;
-	*existing = node_get(t, email);
+	*existing = pt_node_get(t, email);
 	if (*existing != NULL && rec->record.seq <= (*existing)->e.rec.record.seq)
 		return PEERTABLE_OLD;
 	return PEERTABLE_INSERTED;
@@ -1187,43 +552,43 @@ insert(struct peertable *t, const struct cm_signed_record *rec, const char *fing
        const struct peertable_entry *probe, enum arrival how, int64_t now_ms,
        struct node **out)
 {
-	struct pin *p = pin_get(t, rec->record.email);
+	struct pin *p = pt_pin_get(t, rec->record.email);
 	bool new_pin = p == NULL;
 	bool own = rec_own(t, rec);
 	int tier = how == ARRIVE_DIALLED ? TIER_VOUCHED + own : tier_of(t, probe, p, own, now_ms);
-	unsigned may = how == ARRIVE_DIALLED ? pin_may(RANK_DIALLED) : pin_may(RANK_GOSSIP);
+	unsigned may = how == ARRIVE_DIALLED ? pt_pin_may(RANK_DIALLED) : pt_pin_may(RANK_GOSSIP);
 	struct node *n;
 
 	/* A pin the store has no room for: its record is not taken either, nor room made. */
-	if (new_pin && pin_room(t, may, how == ARRIVE_GOSSIP, now_ms) != 0)
+	if (new_pin && pt_pin_room(t, may, how == ARRIVE_GOSSIP, now_ms) != 0)
 		return PEERTABLE_FULL;
 	if (make_room(t, tier, peertable_entry_score(t, probe, now_ms),
-		      record_bytes(rec) + index_need(t, rec), true, NULL, now_ms) != 0)
+		      record_bytes(rec) + pt_index_need(t, rec), true, NULL, now_ms) != 0)
 		return PEERTABLE_FULL;
 	/* Room was made above: no second meter. */
-	if (new_pin && (p = pin_add(t, rec->record.email, fingerprint, RANK_GOSSIP, may, false,
-				    now_ms)) == NULL)
+	if (new_pin && (p = pt_pin_add(t, rec->record.email, fingerprint, RANK_GOSSIP, may, false,
+				       now_ms)) == NULL)
 		return PEERTABLE_ERROR;
 	if ((n = calloc(1, sizeof(*n))) == NULL)
 		goto fail;
 	if (store_record(t, n, rec) != 0 || cm_map_put(t->entries, n->e.rec.record.email, n) != 0) {
-		index_del(t, n);
+		pt_index_del(t, n);
 		t->stats.bytes -= n->bytes;
 		node_free(n);
 		goto fail;
 	}
-	orphan_unlink(t, p);
+	pt_orphan_unlink(t, p);
 	n->pin = p;
 	t->victims_dirty = true;
 	memcpy(n->e.fingerprint, fingerprint, CM_FINGERPRINT_LEN);
 	n->e.fingerprint[CM_FINGERPRINT_LEN] = '\0';
 	n->e.rtt_ms = -1;
-	list_touch(t, n);
+	pt_list_touch(t, n);
 	*out = n;
 	return PEERTABLE_INSERTED;
 fail:
 	if (new_pin)
-		pin_drop(t, p);
+		pt_pin_drop(t, p);
 	return PEERTABLE_ERROR;
 }
 
@@ -1232,7 +597,7 @@ static enum peertable_result
 replace(struct peertable *t, struct node *n, const struct cm_signed_record *rec, int64_t seen,
 	int64_t now_ms)
 {
-	size_t bytes = record_bytes(rec) + index_need(t, rec);
+	size_t bytes = record_bytes(rec) + pt_index_need(t, rec);
 
 	if (bytes > n->bytes &&
 	    make_room(t, entry_tier(t, n, now_ms), peertable_entry_score(t, &n->e, now_ms),
@@ -1245,7 +610,7 @@ replace(struct peertable *t, struct node *n, const struct cm_signed_record *rec,
 	n->e.last_seen_ms = max64(n->e.last_seen_ms, seen);
 	n->e.offline = rec->record.leaving;
 	n->e.restored = false;
-	list_touch(t, n);
+	pt_list_touch(t, n);
 	return PEERTABLE_REPLACED;
 }
 
@@ -1325,7 +690,7 @@ int
 peertable_note_heartbeat(struct peertable *t, const char *email, int64_t peer_count,
 			 int64_t now_ms)
 {
-	struct node *n = node_get(t, email);
+	struct node *n = pt_node_get(t, email);
 	struct peertable_buckets *b;
 	size_t slot;
 
@@ -1343,7 +708,7 @@ peertable_note_heartbeat(struct peertable *t, const char *email, int64_t peer_co
 int
 peertable_note_rtt(struct peertable *t, const char *email, int64_t rtt_ms)
 {
-	struct node *n = node_get(t, email);
+	struct node *n = pt_node_get(t, email);
 
 	if (n == NULL || rtt_ms < 0)
 		return -1;
@@ -1355,7 +720,7 @@ peertable_note_rtt(struct peertable *t, const char *email, int64_t rtt_ms)
 int
 peertable_note_gossip(struct peertable *t, const char *email)
 {
-	struct node *n = node_get(t, email);
+	struct node *n = pt_node_get(t, email);
 
 	if (n == NULL)
 		return -1;
@@ -1367,7 +732,7 @@ int
 peertable_set_connected(struct peertable *t, const char *email, bool connected, bool dialled,
 			int64_t now_ms)
 {
-	struct node *n = node_get(t, email);
+	struct node *n = pt_node_get(t, email);
 	bool lasted;
 
 	if (n == NULL)
@@ -1375,9 +740,9 @@ peertable_set_connected(struct peertable *t, const char *email, bool connected, 
 	lasted = n->e.connected && now_ms - n->e.connected_since_ms >= PEERTABLE_PROVE_MS;
 	/* The session proved the entry's certificate: the engine checked it against the pin. */
 	if (connected && dialled)
-		pin_raise(t, n->pin, RANK_DIALLED);
+		pt_pin_raise(t, n->pin, RANK_DIALLED);
 	else if (lasted)
-		pin_raise(t, n->pin, RANK_INBOUND);
+		pt_pin_raise(t, n->pin, RANK_INBOUND);
 	if (connected && !n->e.connected) {
 		n->e.connected_since_ms = now_ms;
 		n->e.ever_connected = true;
@@ -1411,13 +776,13 @@ peertable_expire(struct peertable *t, int64_t now_ms)
 int
 peertable_remove(struct peertable *t, const char *email)
 {
-	struct node *n = node_get(t, email);
+	struct node *n = pt_node_get(t, email);
 	struct pin *p;
 
 	if (n == NULL) {
-		if ((p = pin_get(t, email)) == NULL)
+		if ((p = pt_pin_get(t, email)) == NULL)
 			return -1;
-		pin_drop(t, p);
+		pt_pin_drop(t, p);
 		return 0;
 	}
 	node_remove(t, n, true);
