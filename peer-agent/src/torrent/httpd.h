@@ -1,0 +1,62 @@
+/*
+ * httpd.h - the agent's BitTorrent HTTP port: our seeded files as web seeds
+ * (GET/HEAD with Range: 206 and Content-Range; CORS for browser WebTorrent)
+ * at /seed/<info_hash>/<name>[/<path>], and a tracker at /announce (BEP 23
+ * compact answers) that lists the seeders the agent knows from gossip, the
+ * peers that announced to it, and itself. Only verified bytes are served;
+ * every request, connection and address is capped.
+ */
+#ifndef TR_HTTPD_H
+#define TR_HTTPD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "torrent/torrent.h"
+
+struct event_base;
+struct tr_httpd;
+
+/* A file the web seed may serve: borrowed from the torrent client during the call. */
+struct tr_httpd_file {
+	const char *disk_path;    /* where its bytes are on disk */
+	uint64_t length;          /* bytes */
+	uint64_t torrent_offset;  /* its start in the torrent's byte stream */
+};
+
+struct tr_httpd_ops {
+	/* The file of torrent info_hash at relpath ("name" or "name/a/b"): 0, or -1 (404). */
+	int (*find_file)(void *ctx, const char info_hash[TR_HEX_LEN + 1], const char *relpath,
+			 struct tr_httpd_file *out);
+	/* Whether every piece covering [offset, offset + len) of the torrent is verified. */
+	bool (*verified)(void *ctx, const char info_hash[TR_HEX_LEN + 1], uint64_t offset,
+			 uint64_t len);
+	/* Whether we hold this torrent (the tracker answers only for those and for announced ones). */
+	bool (*known)(void *ctx, const char info_hash[TR_HEX_LEN + 1]);
+	/* Peers for the tracker's answer besides the announcers: gossip's seeders and ourselves. */
+	size_t (*peers)(void *ctx, const char info_hash[TR_HEX_LEN + 1], struct tr_peer_addr *out,
+			size_t max);
+};
+
+struct tr_httpd_config {
+	const char *host;
+	int port;                  /* 0: any free port */
+	int max_connections;       /* in all */
+	int max_per_address;       /* connections from one IP */
+	int max_announcers;        /* peers remembered per torrent from announces */
+	int max_torrents_tracked;  /* info hashes with announcers */
+	int announce_interval_s;   /* what the tracker tells clients */
+};
+
+void tr_httpd_config_defaults(struct tr_httpd_config *c);
+/* NULL on failure (logged). */
+struct tr_httpd *tr_httpd_new(struct event_base *base, const struct tr_httpd_config *cfg,
+			      const struct tr_httpd_ops *ops, void *ctx);
+void tr_httpd_free(struct tr_httpd *h);
+int tr_httpd_port(const struct tr_httpd *h);
+/* Counters: requests answered, refused (by a cap), bytes served. */
+void tr_httpd_counts(const struct tr_httpd *h, uint64_t *requests, uint64_t *refused,
+		     uint64_t *bytes);
+
+#endif
