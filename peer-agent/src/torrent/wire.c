@@ -189,6 +189,13 @@ tr_wire_parse(const unsigned char *buf, size_t len, const struct tr_wire_limits 
 	return (long)(4 + n);
 }
 
+void
+tr_wire_piece_fields(const unsigned char hdr[TR_MSG_HEADER], uint32_t *index, uint32_t *begin)
+{
+	*index = get32(hdr + 5);
+	*begin = get32(hdr + 9);
+}
+
 size_t
 tr_wire_prefix(unsigned char out[5], enum tr_msg_id id, uint32_t payload_len)
 {

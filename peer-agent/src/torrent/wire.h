@@ -76,6 +76,10 @@ uint32_t tr_wire_max_len(const struct tr_wire_limits *lim);
 long tr_wire_parse(const unsigned char *buf, size_t len, const struct tr_wire_limits *lim,
 		   struct tr_msg *out, size_t *need, struct cm_err *err);
 
+/* A piece message's index and begin, from its 13-byte header. */
+void tr_wire_piece_fields(const unsigned char hdr[TR_MSG_HEADER], uint32_t *index,
+			  uint32_t *begin);
+
 /* Encoders: each writes the whole message (prefix included) and returns its length. */
 size_t tr_wire_simple(unsigned char out[5], enum tr_msg_id id); /* choke..not interested */
 size_t tr_wire_keepalive(unsigned char out[4]);
