@@ -221,8 +221,11 @@ decode_dict(const struct cm_bval *v, const struct cm_btype *t, void *out, const 
 		return fail(err, path, "not a dictionary");
 	for (size_t i = 0; i < t->nfields; i++) {
 		const struct cm_bfield *f = &t->fields[i];
-		const struct cm_bval *fv = cm_bdict_get(v, f->key);
+		const struct cm_bval *fv;
 
+		if (f->flags & CB_OUT)
+			continue;
+		fv = cm_bdict_get(v, f->key);
 		path_key(fpath, path, f->key);
 		if (fv == NULL) {
 			if (f->flags & CB_REQ)

@@ -139,6 +139,7 @@ struct cm_strlists {
 #define CB_REQ 0x01 /* decode: must be present; encode: a NULL string or absent bytes fail */
 #define CB_HAS 0x02 /* has_off names the bool telling whether it was present / is to be written */
 #define CB_ONE 0x04 /* CB_STRLIST: a lone string reads as a list of one (BEP 19 url-list) */
+#define CB_OUT 0x08 /* written, never read (what we say of ourselves: "created by") */
 
 struct cm_btype;
 
