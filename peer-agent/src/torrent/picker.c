@@ -296,7 +296,7 @@ pick_endgame(struct tr_picker *p, const unsigned char *bf, tr_inflight_fn inflig
 			if (x->got[b] || x->req[b] >= TR_PICKER_ENDGAME_DUP)
 				continue;
 			block_of(p, x->piece, b, &blk);
-			if (inflight != NULL && inflight(arg, &blk))
+			if (inflight(arg, &blk))
 				continue;
 			x->req[b]++;
 			out[n++] = blk;
@@ -324,7 +324,7 @@ tr_picker_pick(struct tr_picker *p, const unsigned char *bf, uint64_t *rng,
 
 	if (n < max)
 		n += pick_new(p, bf, rng, out + n, max - n);
-	if (n < max && tr_picker_endgame(p))
+	if (n < max && inflight != NULL && tr_picker_endgame(p))
 		n += pick_endgame(p, bf, inflight, arg, out + n, max - n);
 	return n;
 }

@@ -60,6 +60,7 @@ typedef bool (*tr_inflight_fn)(void *arg, const struct tr_block *b);
 /*
  * Up to max blocks to request of the peer with bitfield bf, written to out;
  * returns how many. Each is counted as requested until received or aborted.
+ * Endgame duplicates are only picked with inflight (NULL: none).
  */
 size_t tr_picker_pick(struct tr_picker *p, const unsigned char *bf, uint64_t *rng,
 		      tr_inflight_fn inflight, void *arg, struct tr_block *out, size_t max);
