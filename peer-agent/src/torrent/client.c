@@ -411,6 +411,8 @@ tr_client_add_peers(struct tr_client *c, const char *info_hash_hex,
 			continue;
 		tr_torrent_add_candidate(t, &peers[i]);
 	}
+	if (tr_torrent_wanted(t))
+		tr_torrent_dial(t, tr_now_ms());
 }
 
 char *

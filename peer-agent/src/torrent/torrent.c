@@ -490,8 +490,8 @@ tr_torrent_wanted(const struct tr_torrent *t)
 	       (t->pk == NULL || !tr_picker_complete(t->pk));
 }
 
-static void
-dial_candidates(struct tr_torrent *t, int64_t now)
+void
+tr_torrent_dial(struct tr_torrent *t, int64_t now)
 {
 	struct tr_client *c = t->c;
 
@@ -535,7 +535,7 @@ tr_torrent_tick(struct tr_torrent *t, int64_t now)
 		t->last_want_ms = now;
 		t->c->hooks.want_peers(t->c->ctx, t->hex);
 	}
-	dial_candidates(t, now);
+	tr_torrent_dial(t, now);
 	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp) {
 		tr_peer_fill_requests(p);
 		tr_peer_flush(p);

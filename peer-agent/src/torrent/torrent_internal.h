@@ -217,6 +217,8 @@ void tr_torrent_block(struct tr_torrent *t, struct tr_peer *p, const struct tr_b
 		      struct evbuffer *data);
 bool tr_torrent_work(struct tr_torrent *t);
 void tr_torrent_tick(struct tr_torrent *t, int64_t now);
+/* Dials the candidates due, within the caps. */
+void tr_torrent_dial(struct tr_torrent *t, int64_t now);
 void tr_torrent_add_candidate(struct tr_torrent *t, const struct tr_peer_addr *a);
 void tr_torrent_peer_interested(struct tr_torrent *t, struct tr_peer *p);
 void tr_torrent_peer_gone(struct tr_torrent *t, struct tr_peer *p);
