@@ -113,6 +113,8 @@ tr_torrent_set_error(struct tr_torrent *t, const char *fmt, ...)
 	tr_store_save(t);
 }
 
+static void check_done(struct tr_torrent *t);
+
 /* Opens storage and picker for the metadata we hold and starts the check. */
 int
 tr_torrent_open(struct tr_torrent *t, struct cm_err *err)
@@ -146,6 +148,8 @@ tr_torrent_open(struct tr_torrent *t, struct cm_err *err)
 			tr_picker_set_have(t->pk, i);
 		t->check_next = m->piece_count;
 		t->trusted = false;
+		check_done(t);
+		return 0;
 	}
 	tr_client_kick(t->c);
 	return 0;
