@@ -449,7 +449,7 @@ on_bitfield(struct tr_peer *p, const struct tr_msg *m, bool first, struct cm_err
 	struct tr_torrent *t = p->t;
 
 	if (!first) {
-		cm_err_set(err, "bitfield after other messages");
+		cm_err_set(err, "bitfield after a bitfield or a have");
 		return -1;
 	}
 	if (t->has_meta && !tr_bitfield_spare_clear(m->data, t->meta.piece_count)) {
@@ -626,7 +626,10 @@ process_input(struct tr_peer *p)
 			evbuffer_drain(p->in, 4);
 			continue;
 		}
-		first = p->nmsgs++ == 0;
+		/* libtorrent sends its extension handshake first: only a have or bitfield ends the bitfield's turn. */
+		first = !p->bf_done;
+		if (hdr[4] == TR_MSG_HAVE || hdr[4] == TR_MSG_BITFIELD)
+			p->bf_done = true;
 		if (hdr[4] == TR_MSG_PIECE) {
 			if (on_piece(p, need, &err) != 0)
 				tr_peer_close(p, err.msg);

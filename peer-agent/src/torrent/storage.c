@@ -18,6 +18,7 @@ struct tr_storage {
 	char *root;      /* final path */
 	char *part;      /* root + ".part" */
 	bool finished;   /* the bytes are at root */
+	bool fresh;      /* every .part file was made empty just now: nothing to check */
 	int *fd;         /* per file; -1 closed */
 	size_t ring[TR_STORAGE_MAX_FDS];
 	size_t nopen, ring_pos;
@@ -27,6 +28,12 @@ const char *
 tr_storage_path(const struct tr_storage *st)
 {
 	return st->finished ? st->root : st->part;
+}
+
+bool
+tr_storage_fresh(const struct tr_storage *st)
+{
+	return st->fresh;
 }
 
 bool
@@ -111,6 +118,7 @@ file_fd(struct tr_storage *st, size_t i)
 static int
 create_part(struct tr_storage *st, struct cm_err *err)
 {
+	st->fresh = true;
 	for (size_t i = 0; i < st->m->file_count; i++) {
 		char *path = tr_storage_file_path(st, i);
 		struct stat sb;
@@ -132,6 +140,8 @@ create_part(struct tr_storage *st, struct cm_err *err)
 			free(path);
 			return -1;
 		}
+		if (sb.st_size > 0)
+			st->fresh = false;
 		close(fd);
 		free(path);
 	}

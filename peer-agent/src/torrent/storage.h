@@ -35,6 +35,8 @@ const char *tr_storage_path(const struct tr_storage *st);
 /* Where file i is now on disk; caller frees. */
 char *tr_storage_file_path(const struct tr_storage *st, size_t i);
 bool tr_storage_finished(const struct tr_storage *st);
+/* Whether the .part files were all empty when opened (a new download: nothing to check). */
+bool tr_storage_fresh(const struct tr_storage *st);
 
 /* Reads len bytes at offset off of the torrent's byte stream. 0 or -1 (errno). */
 int tr_storage_read(struct tr_storage *st, uint64_t off, void *buf, size_t len);

@@ -151,6 +151,11 @@ tr_torrent_open(struct tr_torrent *t, struct cm_err *err)
 		check_done(t);
 		return 0;
 	}
+	if (tr_storage_fresh(t->st)) {
+		t->check_next = m->piece_count;
+		check_done(t);
+		return 0;
+	}
 	tr_client_kick(t->c);
 	return 0;
 oom:
