@@ -443,19 +443,22 @@ on_have(struct tr_peer *p, uint32_t i, struct cm_err *err)
 	return 0;
 }
 
+/*
+ * A bitfield replaces what we knew of the peer (aria2c may send one after a
+ * have); only its length and spare bits are checked.
+ */
 static int
-on_bitfield(struct tr_peer *p, const struct tr_msg *m, bool first, struct cm_err *err)
+on_bitfield(struct tr_peer *p, const struct tr_msg *m, struct cm_err *err)
 {
 	struct tr_torrent *t = p->t;
 
-	if (!first) {
-		cm_err_set(err, "bitfield after a bitfield or a have");
-		return -1;
-	}
 	if (t->has_meta && !tr_bitfield_spare_clear(m->data, t->meta.piece_count)) {
 		cm_err_set(err, "bitfield with spare bits set");
 		return -1;
 	}
+	if (p->counted)
+		tr_picker_peer_bitfield(t->pk, p->bf, -1);
+	memset(p->bf, 0, p->bf_len);
 	memcpy(p->bf, m->data, m->data_len < p->bf_len ? m->data_len : p->bf_len);
 	if (p->counted) {
 		tr_picker_peer_bitfield(t->pk, p->bf, +1);
@@ -514,7 +517,7 @@ on_cancel(struct tr_peer *p, const struct tr_msg *m)
 }
 
 static int
-on_message(struct tr_peer *p, const struct tr_msg *m, bool first, struct cm_err *err)
+on_message(struct tr_peer *p, const struct tr_msg *m, struct cm_err *err)
 {
 	struct tr_torrent *t = p->t;
 
@@ -541,7 +544,7 @@ on_message(struct tr_peer *p, const struct tr_msg *m, bool first, struct cm_err 
 	case TR_MSG_HAVE:
 		return on_have(p, m->index, err);
 	case TR_MSG_BITFIELD:
-		return on_bitfield(p, m, first, err);
+		return on_bitfield(p, m, err);
 	case TR_MSG_REQUEST:
 		return on_request(p, m, err);
 	case TR_MSG_CANCEL:
@@ -608,7 +611,6 @@ process_input(struct tr_peer *p)
 		size_t have = evbuffer_get_length(p->in), need;
 		struct tr_msg m;
 		long r;
-		bool first;
 
 		if (have < 4)
 			break;
@@ -626,10 +628,6 @@ process_input(struct tr_peer *p)
 			evbuffer_drain(p->in, 4);
 			continue;
 		}
-		/* libtorrent sends its extension handshake first: only a have or bitfield ends the bitfield's turn. */
-		first = !p->bf_done;
-		if (hdr[4] == TR_MSG_HAVE || hdr[4] == TR_MSG_BITFIELD)
-			p->bf_done = true;
 		if (hdr[4] == TR_MSG_PIECE) {
 			if (on_piece(p, need, &err) != 0)
 				tr_peer_close(p, err.msg);
@@ -637,7 +635,7 @@ process_input(struct tr_peer *p)
 		}
 		r = tr_wire_parse(evbuffer_pullup(p->in, (ev_ssize_t)need), need, &lim, &m, &need,
 				  &err);
-		if (r <= 0 || on_message(p, &m, first, &err) != 0) {
+		if (r <= 0 || on_message(p, &m, &err) != 0) {
 			tr_peer_close(p, err.msg[0] ? err.msg : "malformed message");
 			return;
 		}

@@ -86,7 +86,6 @@ struct tr_peer {
 	struct tr_block *reqs;         /* its requests to us, a ring of TR_PEER_MAX_REQUESTS */
 	uint32_t req_head, nreqs;
 	uint32_t md_inflight;
-	bool bf_done;                  /* a bitfield or have came: no bitfield may follow */
 	int64_t connected_ms, last_recv_ms, last_send_ms, last_block_ms;
 	uint64_t downloaded, uploaded; /* payload */
 	struct tr_rate rin, rout;
