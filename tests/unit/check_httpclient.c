@@ -119,6 +119,26 @@ START_TEST(test_hc_start_refuses_plain_http)
 }
 END_TEST
 
+START_TEST(test_hc_start_allows_plain_http_when_the_request_says_so)
+{
+	struct hc_client *c = hc_new(base);
+	char url[64];
+	struct hc_request req;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", dead_port());
+	req = request(url);
+	req.allow_http = true;
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(hc_start(c, &req, done, NULL), 0);
+	run();
+	ck_assert_int_eq(calls, 1);
+	ck_assert(last.had_err);
+	/* It got as far as connecting: refused by the closed port, not by the protocol rule. */
+	ck_assert_msg(strstr(last.err, "\"http\"") == NULL, "%s", last.err);
+	hc_free(c);
+}
+END_TEST
+
 START_TEST(test_hc_free_cancels_without_callbacks)
 {
 	struct hc_client *c = hc_new(base);
