@@ -60,18 +60,26 @@ const struct cm_bval *cm_bdict_get(const struct cm_bval *dict, const char *key);
 
 /*
  * Encoding into a growing buffer (fb/buf.h rules: *buf, *len, capped at
- * max). Keys of a dictionary must be written in byte order; the encoder
- * refuses them otherwise (so what it writes is always canonical).
+ * max). Keys of a dictionary must be written in byte order, each followed by
+ * one value; the encoder refuses anything else (so what it writes is always
+ * canonical). Values may follow one another at the top level (a BEP 9 piece
+ * message is a dictionary and then the data, written with cm_benc_raw).
  */
+#define CM_BENC_MAX_DEPTH 32
+
 struct cm_benc {
 	char *buf;
 	size_t len;
 	size_t max;
 	int depth;
 	bool failed; /* a step failed: the rest do nothing, cm_benc_finish says -1 */
-	/* for the key-order check: the last key written at each open dictionary */
-	const char *last_key[32];
-	size_t last_key_len[32];
+	/* each open container; a dictionary's last key is kept as its place in buf (buf moves) */
+	struct cm_benc_open {
+		bool dict;
+		bool has_key;     /* a key was written in it */
+		bool key_pending; /* the last key still waits for its value */
+		size_t key_off, key_len;
+	} open[CM_BENC_MAX_DEPTH];
 };
 
 void cm_benc_init(struct cm_benc *e, size_t max);
@@ -81,9 +89,12 @@ void cm_benc_cstr(struct cm_benc *e, const char *s);
 void cm_benc_list(struct cm_benc *e);   /* opens a list */
 void cm_benc_dict(struct cm_benc *e);   /* opens a dictionary */
 void cm_benc_key(struct cm_benc *e, const char *key); /* the next key of the open dictionary */
+void cm_benc_key_n(struct cm_benc *e, const void *key, size_t n); /* the same, n bytes */
 void cm_benc_end(struct cm_benc *e);    /* closes the innermost list or dictionary */
 void cm_benc_raw(struct cm_benc *e, const void *bytes, size_t n); /* an already-encoded value */
-/* 0 and the encoding in *out/*out_len (caller frees), or -1 (a step failed or a container is open). */
+/* A decoded value written again, walked through the encoder (not copied from raw). */
+void cm_benc_value(struct cm_benc *e, const struct cm_bval *v);
+/* 0 and the encoding in *out, *out_len (caller frees), or -1 (a step failed or a container is open). */
 int cm_benc_finish(struct cm_benc *e, char **out, size_t *out_len);
 void cm_benc_clear(struct cm_benc *e);
 
