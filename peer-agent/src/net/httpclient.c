@@ -334,6 +334,20 @@ hc_start(struct hc_client *c, const struct hc_request *req, hc_done_fn done, voi
 	return 0;
 }
 
+void
+hc_cancel(struct hc_client *c, const void *arg)
+{
+	struct hc_call *call = c->calls, *next;
+
+	for (; call != NULL; call = next) {
+		next = call->next;
+		if (call->arg == arg) {
+			call_unlink(call);
+			call_free(call);
+		}
+	}
+}
+
 char *
 hc_url_escape(const char *value)
 {

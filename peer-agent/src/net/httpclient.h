@@ -58,6 +58,9 @@ void hc_free(struct hc_client *c);
 /* Starts req. Returns 0 (done runs later, exactly once, unless hc_free comes first) or -1. */
 int hc_start(struct hc_client *c, const struct hc_request *req, hc_done_fn done, void *arg);
 
+/* Cancels, without running their callbacks, the requests in flight started with arg. */
+void hc_cancel(struct hc_client *c, const void *arg);
+
 /* value escaped for a URL's query; caller frees. NULL on failure. */
 char *hc_url_escape(const char *value);
 
