@@ -146,8 +146,8 @@ write_torrent(const char *out, const char *host, int port, uint32_t piece_len,
 	}
 	cm_benc_key(&e, "info");
 	cm_benc_raw(&e, info, info_len);
-	/* ends in '/': clients add the name (BEP 19) */
-	snprintf(url, sizeof(url), "http://%s:%d/seed/%s/", host, port, seed.hex);
+	/* the file's own URL: browser WebTorrent does not add the name to a URL ending in '/' */
+	snprintf(url, sizeof(url), "http://%s:%d/seed/%s/%s", host, port, seed.hex, seed.name);
 	cm_benc_key(&e, "url-list");
 	cm_benc_list(&e);
 	cm_benc_cstr(&e, url);

@@ -14,6 +14,12 @@
  * within head_timeout_ms, without a body; one request is answered at a time
  * per connection (keep-alive), files go out by evbuffer_add_file.
  *
+ * The web-seed URL to write into a torrent's url-list: for a single-file
+ * torrent the file's own, /seed/<info_hash>/<name> (browser WebTorrent
+ * fetches a URL ending in '/' as it is, without adding the name as BEP 19
+ * says, and every client takes a file URL as it is); for a multi-file one
+ * /seed/<info_hash>/ (clients add name/path). Names are percent-encoded.
+ *
  * The tracker answers only for info hashes ops->known accepts (an open
  * tracker for any hash would be memory anyone could fill); others get the
  * failure reason "unknown torrent". It remembers, per torrent, the source
