@@ -48,7 +48,8 @@ main(int argc, char **argv)
 
 	log_init(NULL);
 	if (argc < 4 || argc > 7) {
-		fprintf(stderr, "usage: fb-announce URL INFO_HASH_HEX PORT [EVENT [NUMWANT [BIND_IP]]]\n");
+		fprintf(stderr,
+		        "usage: fb-announce URL INFO_HASH_HEX PORT [EVENT [NUMWANT [BIND_IP]]]\n");
 		return 2;
 	}
 	if (cm_hex_decode(argv[2], strlen(argv[2]), a.info_hash, TR_HASH_LEN, &err) != 0) {

@@ -111,7 +111,7 @@ end:
 /* Writes the .torrent; 0 or -1 (logged). */
 static int
 write_torrent(const char *out, const char *host, int port, uint32_t piece_len,
-	      const unsigned char *pieces, uint32_t count, bool announce)
+              const unsigned char *pieces, uint32_t count, bool announce)
 {
 	struct cm_benc e;
 	char *info = NULL, *torrent = NULL, url[256];
@@ -191,11 +191,15 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"file", required_argument, NULL, 'f'},   {"torrent", required_argument, NULL, 't'},
-		{"host", required_argument, NULL, 'H'},   {"port", required_argument, NULL, 'p'},
-		{"name", required_argument, NULL, 'n'},   {"piece-length", required_argument, NULL, 'l'},
-		{"announce", no_argument, NULL, 'a'},     {"peer", required_argument, NULL, 'P'},
-		{NULL, 0, NULL, 0},
+	    {"file", required_argument, NULL, 'f'},
+	    {"torrent", required_argument, NULL, 't'},
+	    {"host", required_argument, NULL, 'H'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"piece-length", required_argument, NULL, 'l'},
+	    {"announce", no_argument, NULL, 'a'},
+	    {"peer", required_argument, NULL, 'P'},
+	    {NULL, 0, NULL, 0},
 	};
 	const struct tr_httpd_ops ops = {op_find, op_verified, op_known, op_peers};
 	struct tr_httpd_config cfg;
@@ -213,16 +217,32 @@ main(int argc, char **argv)
 	tr_httpd_config_defaults(&cfg);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'f': seed.file = optarg; break;
-		case 't': torrent = optarg; break;
-		case 'H': cfg.host = optarg; break;
-		case 'p': cfg.port = atoi(optarg); break;
-		case 'n': seed.name = optarg; break;
-		case 'l': piece_len = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'a': announce = true; break;
+		case 'f':
+			seed.file = optarg;
+			break;
+		case 't':
+			torrent = optarg;
+			break;
+		case 'H':
+			cfg.host = optarg;
+			break;
+		case 'p':
+			cfg.port = atoi(optarg);
+			break;
+		case 'n':
+			seed.name = optarg;
+			break;
+		case 'l':
+			piece_len = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'a':
+			announce = true;
+			break;
 		case 'P':
-			if (seed.npeers == MAX_PEERS || parse_peer(optarg, &seed.peers[seed.npeers++]) != 0) {
-				fprintf(stderr, "fb-webseed: --peer IP:PORT, at most %d\n", MAX_PEERS);
+			if (seed.npeers == MAX_PEERS ||
+			    parse_peer(optarg, &seed.peers[seed.npeers++]) != 0) {
+				fprintf(stderr, "fb-webseed: --peer IP:PORT, at most %d\n",
+				        MAX_PEERS);
 				return 2;
 			}
 			break;
@@ -232,12 +252,14 @@ main(int argc, char **argv)
 	}
 	if (seed.file == NULL || torrent == NULL || piece_len < TR_MIN_PIECE ||
 	    piece_len > TR_MAX_PIECE) {
-		fprintf(stderr, "usage: fb-webseed --file PATH --torrent OUT [--host IP] [--port N] "
-				"[--name NAME] [--piece-length N] [--announce] [--peer IP:PORT]...\n");
+		fprintf(stderr,
+		        "usage: fb-webseed --file PATH --torrent OUT [--host IP] [--port N] "
+		        "[--name NAME] [--piece-length N] [--announce] [--peer IP:PORT]...\n");
 		return 2;
 	}
 	if (seed.name == NULL)
-		seed.name = strrchr(seed.file, '/') != NULL ? strrchr(seed.file, '/') + 1 : seed.file;
+		seed.name =
+		    strrchr(seed.file, '/') != NULL ? strrchr(seed.file, '/') + 1 : seed.file;
 	if (stat(seed.file, &st) != 0 || !S_ISREG(st.st_mode)) {
 		log_errx("fb-webseed: %s: not a file", seed.file);
 		return 1;
@@ -247,7 +269,7 @@ main(int argc, char **argv)
 	    (base = event_base_new()) == NULL ||
 	    (h = tr_httpd_new(base, &cfg, &ops, NULL)) == NULL ||
 	    write_torrent(torrent, cfg.host, tr_httpd_port(h), piece_len, pieces, count,
-			  announce) != 0)
+	                  announce) != 0)
 		goto end;
 	sigs[0] = evsignal_new(base, SIGTERM, on_signal, base);
 	sigs[1] = evsignal_new(base, SIGINT, on_signal, base);

@@ -40,9 +40,9 @@ START_TEST(test_parse_head_reads_method_target_range_and_connection)
 	struct tr_http_head hd;
 
 	ck_assert_int_eq(parse("GET /seed/x?y HTTP/1.1\r\nHost: a\r\nRange: bytes=1-2\r\n"
-			       "Connection: keep-alive, close",
-			       &hd),
-			 0);
+	                       "Connection: keep-alive, close",
+	                       &hd),
+	                 0);
 	ck_assert_int_eq(hd.method, TR_HTTP_GET);
 	ck_assert_str_eq(hd.target, "/seed/x?y");
 	ck_assert_str_eq(hd.range, "bytes=1-2");
@@ -142,7 +142,7 @@ START_TEST(test_parse_range_ignores_what_it_does_not_serve)
 	ck_assert_int_eq(tr_http_parse_range("bytes=5-1", 100, &a, &n), TR_RANGE_NONE);
 	ck_assert_int_eq(tr_http_parse_range("bytes=x-", 100, &a, &n), TR_RANGE_NONE);
 	ck_assert_int_eq(tr_http_parse_range("bytes=99999999999999999999-", 100, &a, &n),
-			 TR_RANGE_NONE);
+	                 TR_RANGE_NONE);
 }
 END_TEST
 
@@ -162,7 +162,8 @@ START_TEST(test_pct_decode_refuses_bad_escapes_and_keeps_nul_bytes)
 END_TEST
 
 /* An announce query for info hash 0x01 0x02 ... 0x14 (with a NUL-free escape of each byte). */
-static const char *HASH_Q = "info_hash=%01%02%03%04%05%06%07%08%09%0a%0b%0c%0d%0e%0f%10%11%12%13%14";
+static const char *HASH_Q =
+    "info_hash=%01%02%03%04%05%06%07%08%09%0a%0b%0c%0d%0e%0f%10%11%12%13%14";
 static const char *HASH_HEX = "0102030405060708090a0b0c0d0e0f1011121314";
 
 static int
@@ -180,9 +181,9 @@ START_TEST(test_announce_query_takes_bep3_parameters)
 	struct cm_err err = {{0}};
 
 	ck_assert_int_eq(query("&peer_id=-AR1360-abcdefghijkl&port=6881&uploaded=0&downloaded=0"
-			       "&left=100&compact=1&event=started&numwant=80&key=x&ip=10.0.0.9",
-			       &q, &err),
-			 0);
+	                       "&left=100&compact=1&event=started&numwant=80&key=x&ip=10.0.0.9",
+	                       &q, &err),
+	                 0);
 	ck_assert_str_eq(q.info_hash_hex, HASH_HEX);
 	ck_assert_int_eq(q.port, 6881);
 	ck_assert_int_eq(q.numwant, 80);
@@ -260,7 +261,7 @@ START_TEST(test_trk_caps_torrents_announcers_and_ports_per_address)
 	for (int i = 0; i < 3; i++) {
 		snprintf(hex, sizeof(hex), "%040d", i);
 		ck_assert_int_eq(tr_trk_announce(t, hex, "127.0.0.2", 1, false, 1, &err),
-				 i < 2 ? 0 : -1);
+		                 i < 2 ? 0 : -1);
 	}
 	ck_assert_str_eq(err.msg, "tracker full");
 	/* one address holds at most TR_HTTPD_ANNOUNCERS_PER_IP ports; the oldest makes room */
@@ -508,15 +509,15 @@ START_TEST(test_httpd_serves_a_range_with_206_and_content_range)
 {
 	size_t len;
 	char *a = exchange("GET " SEED " HTTP/1.1\r\nRange: bytes=1000-1999\r\n"
-			   "Connection: close\r\n\r\n",
-			   &len);
+	                   "Connection: close\r\n\r\n",
+	                   &len);
 
 	ck_assert_msg(strncmp(a, "HTTP/1.1 206 ", 13) == 0, "%s", a);
 	ck_assert_ptr_nonnull(strstr(a, "Content-Range: bytes 1000-1999/100000\r\n"));
 	ck_assert_ptr_nonnull(strstr(a, "Content-Length: 1000\r\n"));
 	ck_assert_ptr_nonnull(strstr(a, "Access-Control-Allow-Origin: *\r\n"));
 	ck_assert_ptr_nonnull(strstr(a, "Access-Control-Expose-Headers: Content-Range, "
-					 "Content-Length, Accept-Ranges\r\n"));
+	                                "Content-Length, Accept-Ranges\r\n"));
 	ck_assert_ptr_nonnull(strstr(a, "Accept-Ranges: bytes\r\n"));
 	ck_assert_uint_eq(len - (size_t)(body_of(a) - a), 1000);
 	ck_assert_mem_eq(body_of(a), content + 1000, 1000);
@@ -538,12 +539,12 @@ START_TEST(test_httpd_serves_suffix_and_open_ranges)
 {
 	size_t len;
 	char *a = exchange("GET " SEED " HTTP/1.1\r\nRange: bytes=-10\r\nConnection: close\r\n\r\n",
-			   &len);
+	                   &len);
 
 	ck_assert_ptr_nonnull(strstr(a, "Content-Range: bytes 99990-99999/100000\r\n"));
 	ck_assert_mem_eq(body_of(a), content + 99990, 10);
 	a = exchange("GET " SEED " HTTP/1.1\r\nRange: bytes=99995-\r\nConnection: close\r\n\r\n",
-		     &len);
+	             &len);
 	ck_assert_ptr_nonnull(strstr(a, "Content-Range: bytes 99995-99999/100000\r\n"));
 	ck_assert_uint_eq(len - (size_t)(body_of(a) - a), 5);
 }
@@ -552,8 +553,8 @@ END_TEST
 START_TEST(test_httpd_answers_416_to_an_unsatisfiable_range)
 {
 	size_t len;
-	char *a = exchange("GET " SEED " HTTP/1.1\r\nRange: bytes=100000-\r\nConnection: close\r\n\r\n",
-			   &len);
+	char *a = exchange(
+	    "GET " SEED " HTTP/1.1\r\nRange: bytes=100000-\r\nConnection: close\r\n\r\n", &len);
 
 	ck_assert_msg(strncmp(a, "HTTP/1.1 416 ", 13) == 0, "%s", a);
 	ck_assert_ptr_nonnull(strstr(a, "Content-Range: bytes */100000\r\n"));
@@ -578,10 +579,10 @@ START_TEST(test_httpd_serves_only_verified_bytes)
 
 	all_verified = false;
 	a = exchange("GET " SEED " HTTP/1.1\r\nRange: bytes=0-49999\r\nConnection: close\r\n\r\n",
-		     &len);
+	             &len);
 	ck_assert_msg(strncmp(a, "HTTP/1.1 206 ", 13) == 0, "%s", a);
-	a = exchange("GET " SEED " HTTP/1.1\r\nRange: bytes=49000-50999\r\nConnection: close\r\n\r\n",
-		     &len);
+	a = exchange(
+	    "GET " SEED " HTTP/1.1\r\nRange: bytes=49000-50999\r\nConnection: close\r\n\r\n", &len);
 	ck_assert_msg(strncmp(a, "HTTP/1.1 503 ", 13) == 0, "%s", a);
 	ck_assert_ptr_nonnull(strstr(body_of(a), "not downloaded and verified"));
 	a = exchange("GET " SEED " HTTP/1.1\r\nConnection: close\r\n\r\n", &len);
@@ -594,16 +595,17 @@ START_TEST(test_httpd_answers_404_to_unknown_torrents_files_and_paths)
 	size_t len;
 	char *a;
 
-	a = exchange("GET /seed/ffffffffffffffffffffffffffffffffffffffff/big%20file.bin HTTP/1.0\r\n\r\n",
-		     &len);
+	a = exchange(
+	    "GET /seed/ffffffffffffffffffffffffffffffffffffffff/big%20file.bin HTTP/1.0\r\n\r\n",
+	    &len);
 	ck_assert_msg(strncmp(a, "HTTP/1.1 404 ", 13) == 0, "%s", a);
 	a = exchange("GET /seed/0102030405060708090a0b0c0d0e0f1011121314/other HTTP/1.0\r\n\r\n",
-		     &len);
+	             &len);
 	ck_assert_msg(strncmp(a, "HTTP/1.1 404 ", 13) == 0, "%s", a);
 	a = exchange("GET /seed/0102/big HTTP/1.0\r\n\r\n", &len);
 	ck_assert_msg(strncmp(a, "HTTP/1.1 404 ", 13) == 0, "%s", a);
 	a = exchange("GET /seed/0102030405060708090a0b0c0d0e0f1011121314/big%00 HTTP/1.0\r\n\r\n",
-		     &len);
+	             &len);
 	ck_assert_msg(strncmp(a, "HTTP/1.1 404 ", 13) == 0, "%s", a);
 	a = exchange("GET /etc/passwd HTTP/1.0\r\n\r\n", &len);
 	ck_assert_msg(strncmp(a, "HTTP/1.1 404 ", 13) == 0, "%s", a);
@@ -614,10 +616,10 @@ START_TEST(test_httpd_answers_the_cors_preflight_with_204)
 {
 	size_t len;
 	char *a = exchange("OPTIONS " SEED " HTTP/1.1\r\nOrigin: http://127.0.0.1:9\r\n"
-			   "Access-Control-Request-Method: GET\r\n"
-			   "Access-Control-Request-Headers: range, cache-control\r\n"
-			   "Connection: close\r\n\r\n",
-			   &len);
+	                   "Access-Control-Request-Method: GET\r\n"
+	                   "Access-Control-Request-Headers: range, cache-control\r\n"
+	                   "Connection: close\r\n\r\n",
+	                   &len);
 
 	ck_assert_msg(strncmp(a, "HTTP/1.1 204 ", 13) == 0, "%s", a);
 	ck_assert_ptr_nonnull(strstr(a, "Access-Control-Allow-Origin: *\r\n"));
@@ -641,8 +643,9 @@ END_TEST
 START_TEST(test_httpd_answers_requests_one_after_another_on_one_connection)
 {
 	static char buf[8192];
-	const char *req = "GET " SEED " HTTP/1.1\r\nRange: bytes=0-9\r\n\r\n"
-			  "GET " SEED " HTTP/1.1\r\nRange: bytes=10-19\r\nConnection: close\r\n\r\n";
+	const char *req =
+	    "GET " SEED " HTTP/1.1\r\nRange: bytes=0-9\r\n\r\n"
+	    "GET " SEED " HTTP/1.1\r\nRange: bytes=10-19\r\nConnection: close\r\n\r\n";
 	int fd = dial();
 	size_t len;
 	const char *second;
@@ -747,7 +750,7 @@ announce(const char *rest, char **raw)
 	const char *b;
 
 	snprintf(req, sizeof(req), "GET /announce?%s%s HTTP/1.1\r\nConnection: close\r\n\r\n",
-		 HASH_Q, rest);
+	         HASH_Q, rest);
 	a = exchange(req, &len);
 	ck_assert_msg(strncmp(a, "HTTP/1.1 200 ", 13) == 0, "%s", a);
 	b = body_of(a);
@@ -790,9 +793,10 @@ END_TEST
 START_TEST(test_httpd_tracker_refuses_unknown_torrents_and_bad_queries)
 {
 	size_t len;
-	char *a = exchange("GET /announce?info_hash=%ff%ff%ff%ff%ff%ff%ff%ff%ff%ff%ff%ff%ff%ff%ff%ff"
-			   "%ff%ff%ff%ff&port=1 HTTP/1.0\r\n\r\n",
-			   &len);
+	char *a =
+	    exchange("GET /announce?info_hash=%ff%ff%ff%ff%ff%ff%ff%ff%ff%ff%ff%ff%ff%ff%ff%ff"
+	             "%ff%ff%ff%ff&port=1 HTTP/1.0\r\n\r\n",
+	             &len);
 
 	ck_assert_ptr_nonnull(strstr(body_of(a), "d14:failure reason15:unknown torrente"));
 	a = exchange("GET /announce?info_hash=abc&port=1 HTTP/1.0\r\n\r\n", &len);

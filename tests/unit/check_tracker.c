@@ -28,9 +28,10 @@ START_TEST(test_tracker_parse_reads_compact_peers_and_interval)
 	struct cm_err err = {{0}};
 
 	ck_assert_int_eq(PARSE("d8:intervali900e5:peers12:\x7f\x00\x00\x02\x1a\xe1"
-			       "\x0a\x00\x00\x01\x00\x50" "e",
-			       &a, &err),
-			 0);
+	                       "\x0a\x00\x00\x01\x00\x50"
+	                       "e",
+	                       &a, &err),
+	                 0);
 	ck_assert_int_eq(a.interval_s, 900);
 	ck_assert_uint_eq(a.npeers, 2);
 	ck_assert_str_eq(a.peers[0].ip, "127.0.0.2");
@@ -48,10 +49,11 @@ START_TEST(test_tracker_parse_reads_peers6)
 	struct cm_err err = {{0}};
 
 	ck_assert_int_eq(PARSE("d8:intervali1800e5:peers0:6:peers618:"
-			       "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01"
-			       "\x1a\xe1" "e",
-			       &a, &err),
-			 0);
+	                       "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01"
+	                       "\x1a\xe1"
+	                       "e",
+	                       &a, &err),
+	                 0);
 	ck_assert_uint_eq(a.npeers, 1);
 	ck_assert_str_eq(a.peers[0].ip, "::1");
 	ck_assert_int_eq(a.peers[0].port, 6881);
@@ -65,11 +67,11 @@ START_TEST(test_tracker_parse_reads_the_list_of_dictionaries)
 	struct cm_err err = {{0}};
 
 	ck_assert_int_eq(PARSE("d8:intervali1800e5:peersld2:ip9:127.0.0.34:porti7000ee"
-			       "d2:ip11:example.org4:porti1ee"
-			       "d2:ip3:::14:porti7001ee"
-			       "d2:ip9:127.0.0.44:porti0eeee",
-			       &a, &err),
-			 0);
+	                       "d2:ip11:example.org4:porti1ee"
+	                       "d2:ip3:::14:porti7001ee"
+	                       "d2:ip9:127.0.0.44:porti0eeee",
+	                       &a, &err),
+	                 0);
 	/* a host name and port 0 are skipped, not trusted */
 	ck_assert_uint_eq(a.npeers, 2);
 	ck_assert_str_eq(a.peers[0].ip, "127.0.0.3");
@@ -133,18 +135,18 @@ START_TEST(test_tracker_parse_refuses_garbage_with_a_clear_error)
 		const char *body;
 		const char *why;
 	} bad[] = {
-		{"<html>502 Bad Gateway</html>", "not bencode"},
-		{"", "not bencode"},
-		{"li1ee", "not a dictionary"},
-		{"d8:intervali60ee", "neither peers nor peers6"},
-		{"d8:intervali60e5:peers5:abcdee", "not a multiple of 6"},
-		{"d5:peers0:6:peers67:abcdefge", "not a multiple of 18"},
-		{"d5:peersi3ee", "wrong type"},
-		{"d5:peersli3eee", "peers[0] is not {ip, port}"},
-		{"d5:peersld2:ipi1e4:porti1eeee", "peers[0] is not {ip, port}"},
-		{"d8:interval2:605:peers0:e", "interval is not an integer"},
-		{"d14:failure reasoni1ee", "failure reason is not a string"},
-		{"d5:peers0:e5:trail", "not bencode"},
+	    {"<html>502 Bad Gateway</html>", "not bencode"},
+	    {"", "not bencode"},
+	    {"li1ee", "not a dictionary"},
+	    {"d8:intervali60ee", "neither peers nor peers6"},
+	    {"d8:intervali60e5:peers5:abcdee", "not a multiple of 6"},
+	    {"d5:peers0:6:peers67:abcdefge", "not a multiple of 18"},
+	    {"d5:peersi3ee", "wrong type"},
+	    {"d5:peersli3eee", "peers[0] is not {ip, port}"},
+	    {"d5:peersld2:ipi1e4:porti1eeee", "peers[0] is not {ip, port}"},
+	    {"d8:interval2:605:peers0:e", "interval is not an integer"},
+	    {"d14:failure reasoni1ee", "failure reason is not a string"},
+	    {"d5:peers0:e5:trail", "not bencode"},
 	};
 	struct tr_tracker_answer a;
 
@@ -173,9 +175,9 @@ END_TEST
 
 /* ---- announcing to our own tracker ---- */
 
-static const unsigned char HASH[TR_HASH_LEN] = {0x00, 0x01, '%', '&', '=', ' ', '+', 0xff,
-						 'a',  'b',  'c', 'd', 'e', 'f', 'g', 'h',
-						 'i',  'j',  'k', 'l'};
+static const unsigned char HASH[TR_HASH_LEN] = {0x00, 0x01, '%', '&', '=', ' ', '+',
+                                                0xff, 'a',  'b', 'c', 'd', 'e', 'f',
+                                                'g',  'h',  'i', 'j', 'k', 'l'};
 static const char *HASH_HEX = "000125263d202bff6162636465666768696a6b6c";
 
 static struct event_base *base;

@@ -216,7 +216,7 @@ fetch_all(const char *url)
 	for (uint32_t i = 0; i < meta.piece_count; i++) {
 		uint64_t off = (uint64_t)i * meta.piece_length;
 		size_t len = meta.total_length - off < meta.piece_length ? meta.total_length - off
-									 : meta.piece_length;
+		                                                         : meta.piece_length;
 
 		fetch(w, i);
 		ck_assert_msg(got.err[0] == '\0', "piece %u: %s", i, got.err);
@@ -233,7 +233,7 @@ seed_url(const char *tail)
 	static char url[256];
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/seed/" HEX "/%s", tr_httpd_port(httpd),
-		 tail);
+	         tail);
 	return url;
 }
 

@@ -33,10 +33,11 @@ struct conn {
 	struct tr_httpd *h;
 	struct conn *prev, *next;
 	struct bufferevent *bev;
-	struct event *deadline; /* the request head (or the next one, on keep-alive) must be in by then */
+	struct event
+	    *deadline; /* the request head (or the next one, on keep-alive) must be in by then */
 	char ip[46];
-	bool writing;           /* an answer is going out: nothing more is read until it is */
-	bool close_after;       /* close once the answer is out */
+	bool writing;     /* an answer is going out: nothing more is read until it is */
+	bool close_after; /* close once the answer is out */
 };
 
 /* Connections from one address; the map's key is ip. */
@@ -60,8 +61,8 @@ struct tr_httpd {
 };
 
 /* What every answer carries, so that browser WebTorrent may read it across origins. */
-#define CORS_HEADERS                                                                              \
-	"Access-Control-Allow-Origin: *\r\n"                                                      \
+#define CORS_HEADERS                                                                               \
+	"Access-Control-Allow-Origin: *\r\n"                                                       \
 	"Access-Control-Expose-Headers: Content-Range, Content-Length, Accept-Ranges\r\n"
 
 void
@@ -104,7 +105,7 @@ static void
 arm_deadline(struct conn *c)
 {
 	struct timeval tv = {c->h->cfg.head_timeout_ms / 1000,
-			     (c->h->cfg.head_timeout_ms % 1000) * 1000};
+	                     (c->h->cfg.head_timeout_ms % 1000) * 1000};
 
 	evtimer_add(c->deadline, &tv);
 }
@@ -144,10 +145,11 @@ reply(struct conn *c, int status, const char *reason, const char *extra, const c
 	bufferevent_disable(c->bev, EV_READ);
 }
 
-/* A short text answer (errors and refusals); 4xx and 5xx close the connection unless keep is set. */
+/* A short text answer (errors and refusals); 4xx and 5xx close the connection unless keep is set.
+ */
 static void
 reply_text(struct conn *c, int status, const char *reason, const char *extra, const char *text,
-	   bool head_only)
+           bool head_only)
 {
 	char ex[256];
 
@@ -158,8 +160,8 @@ reply_text(struct conn *c, int status, const char *reason, const char *extra, co
 static void
 reply_bencode(struct conn *c, const char *body, size_t len, bool head_only)
 {
-	reply(c, 200, "OK", "Content-Type: text/plain\r\nCache-Control: no-store\r\n", body, len, -1,
-	      0, 0, head_only);
+	reply(c, 200, "OK", "Content-Type: text/plain\r\nCache-Control: no-store\r\n", body, len,
+	      -1, 0, 0, head_only);
 }
 
 static void
@@ -181,7 +183,7 @@ announce_fail(struct conn *c, const char *reason, bool head_only)
 /* Adds p to out[*n] (capacity max) unless it is there already or is the requester itself. */
 static void
 add_peer(struct tr_peer_addr *out, size_t *n, size_t max, const struct tr_peer_addr *p,
-	 const char *self_ip, int self_port)
+         const char *self_ip, int self_port)
 {
 	if (*n >= max || (p->port == self_port && strcmp(p->ip, self_ip) == 0))
 		return;
@@ -197,7 +199,7 @@ serve_announce(struct conn *c, const char *query, bool head_only)
 	struct tr_httpd *h = c->h;
 	struct tr_announce_query q;
 	struct tr_peer_addr ours[TR_HTTPD_MAX_NUMWANT], theirs[TR_HTTPD_MAX_NUMWANT],
-		all[TR_HTTPD_MAX_NUMWANT];
+	    all[TR_HTTPD_MAX_NUMWANT];
 	size_t nours = 0, ntheirs = 0, n = 0, len;
 	struct cm_err err = {{0}};
 	char *body;
@@ -211,7 +213,7 @@ serve_announce(struct conn *c, const char *query, bool head_only)
 		return;
 	}
 	if (tr_trk_announce(h->trk, q.info_hash_hex, c->ip, q.port, q.stopped,
-			    cm_time_mono_ms() / 1000, &err) != 0) {
+	                    cm_time_mono_ms() / 1000, &err) != 0) {
 		announce_fail(c, err.msg, head_only);
 		return;
 	}
@@ -246,7 +248,7 @@ open_file(const struct tr_httpd_file *f)
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < f->length) {
 		log_warnx("%s: %s: not a file of %" PRIu64 " bytes", __func__, f->disk_path,
-			  f->length);
+		          f->length);
 		close(fd);
 		return -1;
 	}
@@ -270,11 +272,11 @@ serve_seed(struct conn *c, const char *path, const struct tr_http_head *hd)
 	if (strlen(path) < TR_HEX_LEN + 2 || path[TR_HEX_LEN] != '/' ||
 	    cm_hex_decode(path, TR_HEX_LEN, raw, sizeof(raw), NULL) != 0 ||
 	    tr_pct_decode(path + TR_HEX_LEN + 1, strlen(path + TR_HEX_LEN + 1), false, rel,
-			  sizeof(rel), &rlen) != 0 ||
+	                  sizeof(rel), &rlen) != 0 ||
 	    memchr(rel, '\0', rlen) != NULL) {
 		reply_text(c, 404, "Not Found", "",
-			   "not a web seed path: /seed/<info hash, 40 hex>/<name>[/<path>]\n",
-			   head_only);
+		           "not a web seed path: /seed/<info hash, 40 hex>/<name>[/<path>]\n",
+		           head_only);
 		return;
 	}
 	cm_hex_encode(raw, sizeof(raw), hex);
@@ -284,31 +286,32 @@ serve_seed(struct conn *c, const char *path, const struct tr_http_head *hd)
 		return;
 	}
 	len = f.length;
-	rk = hd->range_too_long ? TR_RANGE_NONE : tr_http_parse_range(hd->range, f.length, &first, &len);
+	rk = hd->range_too_long ? TR_RANGE_NONE
+	                        : tr_http_parse_range(hd->range, f.length, &first, &len);
 	if (rk == TR_RANGE_UNSATISFIABLE) {
 		snprintf(extra, sizeof(extra), "Content-Range: bytes */%" PRIu64 "\r\n", f.length);
 		reply_text(c, 416, "Range Not Satisfiable", extra,
-			   "the range is outside the file\n", head_only);
+		           "the range is outside the file\n", head_only);
 		return;
 	}
 	if (len > 0 && !h->ops.verified(h->ctx, hex, f.torrent_offset + first, len)) {
 		reply_text(c, 503, "Service Unavailable", "Retry-After: 30\r\n",
-			   "those bytes are not downloaded and verified yet\n", head_only);
+		           "those bytes are not downloaded and verified yet\n", head_only);
 		return;
 	}
 	if ((fd = open_file(&f)) < 0) {
 		reply_text(c, 503, "Service Unavailable", "Retry-After: 30\r\n",
-			   "the file cannot be read\n", head_only);
+		           "the file cannot be read\n", head_only);
 		return;
 	}
 	if (rk == TR_RANGE_OK)
 		snprintf(extra, sizeof(extra),
-			 "Content-Type: application/octet-stream\r\nAccept-Ranges: bytes\r\n"
-			 "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n",
-			 first, first + len - 1, f.length);
+		         "Content-Type: application/octet-stream\r\nAccept-Ranges: bytes\r\n"
+		         "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n",
+		         first, first + len - 1, f.length);
 	else
 		snprintf(extra, sizeof(extra),
-			 "Content-Type: application/octet-stream\r\nAccept-Ranges: bytes\r\n");
+		         "Content-Type: application/octet-stream\r\nAccept-Ranges: bytes\r\n");
 	reply(c, rk == TR_RANGE_OK ? 206 : 200, rk == TR_RANGE_OK ? "Partial Content" : "OK", extra,
 	      NULL, 0, fd, first, len, head_only);
 }
@@ -326,8 +329,8 @@ route(struct conn *c, const struct tr_http_head *hd)
 	path[plen] = '\0';
 	if (hd->has_body) {
 		c->close_after = true;
-		reply_text(c, 413, "Content Too Large", "", "requests with a body are not accepted\n",
-			   head_only);
+		reply_text(c, 413, "Content Too Large", "",
+		           "requests with a body are not accepted\n", head_only);
 	} else if (hd->method == TR_HTTP_OPTIONS) {
 		/* the CORS preflight of a cross-origin Range request */
 		reply(c, 204, "No Content",
@@ -337,14 +340,14 @@ route(struct conn *c, const struct tr_http_head *hd)
 		      NULL, 0, -1, 0, 0, true);
 	} else if (hd->method == TR_HTTP_OTHER) {
 		reply_text(c, 405, "Method Not Allowed", "Allow: GET, HEAD, OPTIONS\r\n",
-			   "only GET, HEAD and OPTIONS\n", false);
+		           "only GET, HEAD and OPTIONS\n", false);
 	} else if (strcmp(path, "/announce") == 0) {
 		serve_announce(c, q != NULL ? q + 1 : NULL, head_only);
 	} else if (strncmp(path, "/seed/", 6) == 0) {
 		serve_seed(c, path + 6, hd);
 	} else {
-		reply_text(c, 404, "Not Found", "", "not found: /seed/... and /announce are served\n",
-			   head_only);
+		reply_text(c, 404, "Not Found", "",
+		           "not found: /seed/... and /announce are served\n", head_only);
 	}
 }
 
@@ -455,7 +458,7 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
 		log_info("%s: %s: no whole request head within %d ms; closed", __func__, c->ip,
-			 c->h->cfg.head_timeout_ms);
+		         c->h->cfg.head_timeout_ms);
 		c->h->refused++;
 	}
 	conn_free(c);
@@ -503,7 +506,8 @@ static void
 accept_cb(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 {
 	struct tr_httpd *h = arg;
-	struct timeval wtv = {h->cfg.write_timeout_ms / 1000, (h->cfg.write_timeout_ms % 1000) * 1000};
+	struct timeval wtv = {h->cfg.write_timeout_ms / 1000,
+	                      (h->cfg.write_timeout_ms % 1000) * 1000};
 	struct conn *c;
 	char ip[46];
 
@@ -511,7 +515,7 @@ accept_cb(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 	addr_text(sa, ip);
 	if (h->nconns >= h->cfg.max_connections || ip[0] == '\0' || addr_take(h, ip) != 0) {
 		log_info("%s: %s: refused (%d connections open; caps %d, %d per address)", __func__,
-			 ip, h->nconns, h->cfg.max_connections, h->cfg.max_per_address);
+		         ip, h->nconns, h->cfg.max_connections, h->cfg.max_per_address);
 		h->refused++;
 		close(fd);
 		return;
@@ -560,7 +564,7 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 
 struct tr_httpd *
 tr_httpd_new(struct event_base *base, const struct tr_httpd_config *cfg,
-	     const struct tr_httpd_ops *ops, void *ctx)
+             const struct tr_httpd_ops *ops, void *ctx)
 {
 	struct tr_httpd *h = calloc(1, sizeof(*h));
 	struct cm_hash_key key;
@@ -583,14 +587,15 @@ tr_httpd_new(struct event_base *base, const struct tr_httpd_config *cfg,
 		log_warnx("%s: out of memory", __func__);
 		goto fail;
 	}
-	/* half the expiry age: an announcer is gone between 2 and 2.5 intervals after its last word */
+	/* half the expiry age: an announcer is gone between 2 and 2.5 intervals after its last word
+	 */
 	tv.tv_sec = cfg->announce_interval_s > 1 ? cfg->announce_interval_s / 2 : 1;
 	tv.tv_usec = 0;
 	event_add(h->sweep, &tv);
 	if ((h->listener = tcp_listener_new(base, cfg->host, cfg->port, accept_cb, h)) == NULL)
 		goto fail;
 	log_info("%s: web seeds and tracker on http://%s:%d/", __func__, cfg->host,
-		 tcp_listener_port(h->listener));
+	         tcp_listener_port(h->listener));
 	return h;
 fail:
 	tr_httpd_free(h);

@@ -39,12 +39,13 @@ int tr_http_parse_head(const char *head, size_t len, struct tr_http_head *out, s
 
 /* A byte range of a file of size bytes, from a Range header. */
 enum tr_range_kind {
-	TR_RANGE_NONE,          /* no Range, or one we ignore (not "bytes=", malformed, several): whole file */
-	TR_RANGE_OK,            /* [first, first + len) */
-	TR_RANGE_UNSATISFIABLE  /* 416 */
+	TR_RANGE_NONE, /* no Range, or one we ignore (not "bytes=", malformed, several): whole file
+	                */
+	TR_RANGE_OK,   /* [first, first + len) */
+	TR_RANGE_UNSATISFIABLE /* 416 */
 };
 enum tr_range_kind tr_http_parse_range(const char *value, uint64_t size, uint64_t *first,
-				       uint64_t *len);
+                                       uint64_t *len);
 
 /*
  * Percent-decodes n bytes of s into out (out_max bytes, a NUL added after;
@@ -53,7 +54,7 @@ enum tr_range_kind tr_http_parse_range(const char *value, uint64_t size, uint64_
  * info_hash may hold one): callers wanting text check for it.
  */
 int tr_pct_decode(const char *s, size_t n, bool plus_is_space, char *out, size_t out_max,
-		  size_t *out_len);
+                  size_t *out_len);
 
 /* ---- /announce ---- */
 
@@ -61,8 +62,8 @@ struct tr_announce_query {
 	unsigned char info_hash[TR_HASH_LEN];
 	char info_hash_hex[TR_HEX_LEN + 1];
 	int port;
-	bool stopped;   /* event=stopped */
-	int numwant;    /* clamped to 0..TR_HTTPD_MAX_NUMWANT; TR_HTTPD_NUMWANT when absent */
+	bool stopped; /* event=stopped */
+	int numwant;  /* clamped to 0..TR_HTTPD_MAX_NUMWANT; TR_HTTPD_NUMWANT when absent */
 };
 
 /* Parses the query of GET /announce (after '?'). -1 with err (the failure reason sent). */
@@ -78,7 +79,7 @@ void tr_trk_free(struct tr_trk *t);
  * with err when the torrent is new and max_torrents are tracked already.
  */
 int tr_trk_announce(struct tr_trk *t, const char *hex, const char *ip, int port, bool stopped,
-		    int64_t now_s, struct cm_err *err);
+                    int64_t now_s, struct cm_err *err);
 /* Forgets announcers last seen before now_s - max_age_s, and torrents left without any. */
 void tr_trk_expire(struct tr_trk *t, int64_t now_s, int64_t max_age_s);
 /* Up to max announcers of hex, starting at a point that moves with each call. */
@@ -90,7 +91,7 @@ size_t tr_trk_torrents(const struct tr_trk *t);
  * "peers6" (IPv6, 18 bytes). 0 and *out (caller frees) or -1.
  */
 int tr_announce_answer(int interval_s, const struct tr_peer_addr *peers, size_t n, char **out,
-		       size_t *out_len);
+                       size_t *out_len);
 /* d14:failure reason...e. 0 and *out (caller frees) or -1. */
 int tr_announce_failure(const char *reason, char **out, size_t *out_len);
 

@@ -26,7 +26,7 @@ hexval(char c)
 
 int
 tr_pct_decode(const char *s, size_t n, bool plus_is_space, char *out, size_t out_max,
-	      size_t *out_len)
+              size_t *out_len)
 {
 	size_t o = 0;
 
@@ -209,7 +209,8 @@ tr_http_parse_head(const char *head, size_t len, struct tr_http_head *out, struc
 			llen--;
 		if (line == head) {
 			if (llen >= TR_HTTPD_MAX_LINE) {
-				cm_err_set(err, "request line longer than %d bytes", TR_HTTPD_MAX_LINE - 1);
+				cm_err_set(err, "request line longer than %d bytes",
+				           TR_HTTPD_MAX_LINE - 1);
 				return 414;
 			}
 			if ((rc = parse_request_line(line, llen, out, err)) != 0)
@@ -265,7 +266,8 @@ tr_http_parse_range(const char *value, uint64_t size, uint64_t *first, uint64_t 
 	while (*p == ' ')
 		p++;
 	if (strchr(p, ',') != NULL)
-		return TR_RANGE_NONE; /* several ranges: the whole file (RFC 9110 lets us ignore Range) */
+		return TR_RANGE_NONE; /* several ranges: the whole file (RFC 9110 lets us ignore
+		                         Range) */
 	if (*p == '-') {
 		p++;
 		if (read_u64(&p, &b) != 0 || *p != '\0')
@@ -295,10 +297,11 @@ tr_http_parse_range(const char *value, uint64_t size, uint64_t *first, uint64_t 
 /* One "key=value" pair of the query, decoded; tells which of the keys it was. */
 static int
 announce_pair(const char *key, const char *val, size_t vlen, struct tr_announce_query *out,
-	      unsigned *seen, struct cm_err *err)
+              unsigned *seen, struct cm_err *err)
 {
-	static const char *const keys[] = {"info_hash", "peer_id", "port", "event", "numwant",
-					    "compact", "uploaded", "downloaded", "left"};
+	static const char *const keys[] = {"info_hash", "peer_id",    "port",
+	                                   "event",     "numwant",    "compact",
+	                                   "uploaded",  "downloaded", "left"};
 	size_t k;
 	char *end;
 	long long n;
@@ -335,8 +338,8 @@ announce_pair(const char *key, const char *val, size_t vlen, struct tr_announce_
 		if (strcmp(val, "stopped") == 0)
 			out->stopped = true;
 		else if (val[0] != '\0' && strcmp(val, "started") != 0 &&
-			 strcmp(val, "completed") != 0 && strcmp(val, "empty") != 0 &&
-			 strcmp(val, "paused") != 0) {
+		         strcmp(val, "completed") != 0 && strcmp(val, "empty") != 0 &&
+		         strcmp(val, "paused") != 0) {
 			cm_err_set(err, "unknown event");
 			return -1;
 		}
@@ -351,7 +354,8 @@ announce_pair(const char *key, const char *val, size_t vlen, struct tr_announce_
 		break;
 	}
 	/* port, numwant, uploaded, downloaded, left: decimal numbers */
-	if (val[0] < '0' || val[0] > '9' || vlen > 19 || (n = strtoll(val, &end, 10), *end != '\0')) {
+	if (val[0] < '0' || val[0] > '9' || vlen > 19 ||
+	    (n = strtoll(val, &end, 10), *end != '\0')) {
 		cm_err_set(err, "%s is not a number", key);
 		return -1;
 	}
@@ -386,7 +390,7 @@ tr_announce_query_parse(const char *query, struct tr_announce_query *out, struct
 		    (tr_pct_decode(p, klen, true, key, sizeof(key), &dlen) != 0 ||
 		     memchr(key, '\0', dlen) != NULL ||
 		     tr_pct_decode(eq != NULL ? eq + 1 : p + plen, eq != NULL ? plen - klen - 1 : 0,
-				   true, val, sizeof(val), &vlen) != 0)) {
+		                   true, val, sizeof(val), &vlen) != 0)) {
 			cm_err_set(err, "malformed query");
 			return -1;
 		}

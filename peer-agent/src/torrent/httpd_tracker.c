@@ -26,7 +26,7 @@ struct trk_torrent {
 	char hex[TR_HEX_LEN + 1]; /* the map's key */
 	struct trk_peer *peers;   /* max_per_torrent slots */
 	size_t n;
-	size_t rot;               /* where the next answer starts */
+	size_t rot; /* where the next answer starts */
 };
 
 struct tr_trk {
@@ -77,7 +77,8 @@ tr_trk_torrents(const struct tr_trk *t)
 	return cm_map_len(t->m);
 }
 
-/* The slot a new announcer takes: a free one, else the oldest of its address when it has its share, else the oldest. */
+/* The slot a new announcer takes: a free one, else the oldest of its address when it has its share,
+ * else the oldest. */
 static struct trk_peer *
 slot_for(struct tr_trk *t, struct trk_torrent *tt, const char *ip)
 {
@@ -104,7 +105,7 @@ slot_for(struct tr_trk *t, struct trk_torrent *tt, const char *ip)
 
 int
 tr_trk_announce(struct tr_trk *t, const char *hex, const char *ip, int port, bool stopped,
-		int64_t now_s, struct cm_err *err)
+                int64_t now_s, struct cm_err *err)
 {
 	struct trk_torrent *tt = cm_map_get(t->m, hex);
 	struct trk_peer *p;
@@ -200,7 +201,7 @@ tr_trk_peers(struct tr_trk *t, const char *hex, struct tr_peer_addr *out, size_t
 /* Appends ip:port in compact form to v4 (6 bytes) or v6 (18 bytes); ignores what is neither. */
 static void
 compact_one(const struct tr_peer_addr *p, unsigned char *v4, size_t *n4, unsigned char *v6,
-	    size_t *n6)
+            size_t *n6)
 {
 	struct in_addr a4;
 	struct in6_addr a6;
@@ -227,7 +228,7 @@ compact_one(const struct tr_peer_addr *p, unsigned char *v4, size_t *n4, unsigne
 
 int
 tr_announce_answer(int interval_s, const struct tr_peer_addr *peers, size_t n, char **out,
-		   size_t *out_len)
+                   size_t *out_len)
 {
 	unsigned char *v4 = malloc(6 * n + 1), *v6 = malloc(18 * n + 1);
 	size_t n4 = 0, n6 = 0;

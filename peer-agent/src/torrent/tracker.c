@@ -19,8 +19,8 @@
 #include "net/httpclient.h"
 
 #define ANNOUNCE_TIMEOUT_MS 30000
-#define ANSWER_MAX_VALUES 16384 /* a list of 200 dictionaries is ~1,000 values */
-#define INTERVAL_DEFAULT_S 1800
+#define ANSWER_MAX_VALUES   16384 /* a list of 200 dictionaries is ~1,000 values */
+#define INTERVAL_DEFAULT_S  1800
 
 void
 tr_tracker_answer_clear(struct tr_tracker_answer *a)
@@ -48,13 +48,13 @@ add_compact(struct tr_tracker_answer *out, int family, const unsigned char *b)
 
 static int
 parse_compact(const struct cm_bval *v, int family, struct tr_tracker_answer *out,
-	      struct cm_err *err)
+              struct cm_err *err)
 {
 	size_t step = family == AF_INET ? 6 : 18;
 
 	if (v->len % step != 0) {
 		cm_err_set(err, "tracker answer: %s is %zu bytes, not a multiple of %zu",
-			   family == AF_INET ? "peers" : "peers6", v->len, step);
+		           family == AF_INET ? "peers" : "peers6", v->len, step);
 		return -1;
 	}
 	for (size_t i = 0; i < v->len && out->npeers < TR_TRACKER_MAX_PEERS; i += step)
@@ -62,7 +62,8 @@ parse_compact(const struct cm_bval *v, int family, struct tr_tracker_answer *out
 	return 0;
 }
 
-/* The old form: a list of {"ip": text, "port": int}; names that are not numeric addresses are skipped. */
+/* The old form: a list of {"ip": text, "port": int}; names that are not numeric addresses are
+ * skipped. */
 static int
 parse_dicts(const struct cm_bval *v, struct tr_tracker_answer *out, struct cm_err *err)
 {
@@ -97,8 +98,8 @@ parse_dicts(const struct cm_bval *v, struct tr_tracker_answer *out, struct cm_er
 int
 tr_tracker_parse(const void *body, size_t len, struct tr_tracker_answer *out, struct cm_err *err)
 {
-	struct cm_blimits lim = {.max_bytes = TR_TRACKER_MAX_ANSWER, .max_depth = 8,
-				 .max_values = ANSWER_MAX_VALUES};
+	struct cm_blimits lim = {
+	    .max_bytes = TR_TRACKER_MAX_ANSWER, .max_depth = 8, .max_values = ANSWER_MAX_VALUES};
 	struct cm_err derr = {{0}};
 	struct cm_bdoc *d;
 	const struct cm_bval *root, *v, *peers, *peers6;
@@ -153,9 +154,8 @@ tr_tracker_parse(const void *body, size_t len, struct tr_tracker_answer *out, st
 		cm_err_set(err, "out of memory");
 		goto end;
 	}
-	if (peers != NULL &&
-	    (peers->kind == CM_BSTR ? parse_compact(peers, AF_INET, out, err)
-				    : parse_dicts(peers, out, err)) != 0)
+	if (peers != NULL && (peers->kind == CM_BSTR ? parse_compact(peers, AF_INET, out, err)
+	                                             : parse_dicts(peers, out, err)) != 0)
 		goto end;
 	if (peers6 != NULL && parse_compact(peers6, AF_INET6, out, err) != 0)
 		goto end;
@@ -174,7 +174,8 @@ struct announce_call {
 	void *arg;
 };
 
-/* Appends n bytes percent-escaped (all but RFC 3986's unreserved ones): an info hash is any 20 bytes. */
+/* Appends n bytes percent-escaped (all but RFC 3986's unreserved ones): an info hash is any 20
+ * bytes. */
 static int
 escape_bytes(char **url, size_t *len, const unsigned char *b, size_t n)
 {
@@ -183,8 +184,8 @@ escape_bytes(char **url, size_t *len, const unsigned char *b, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		char e[4] = {'%', hex[b[i] >> 4], hex[b[i] & 15], '\0'};
 		int plain = (b[i] >= 'a' && b[i] <= 'z') || (b[i] >= 'A' && b[i] <= 'Z') ||
-			    (b[i] >= '0' && b[i] <= '9') ||
-			    (b[i] != 0 && strchr("-._~", b[i]) != NULL);
+		            (b[i] >= '0' && b[i] <= '9') ||
+		            (b[i] != 0 && strchr("-._~", b[i]) != NULL);
 
 		if (plain)
 			e[0] = (char)b[i], e[1] = '\0';
@@ -202,16 +203,16 @@ announce_url(const char *base, const struct tr_announce *a)
 	size_t len = 0;
 
 	if (cm_buf_printf(&url, &len, 4096, "%s%cinfo_hash=", base,
-			  strchr(base, '?') != NULL ? '&' : '?') != 0 ||
+	                  strchr(base, '?') != NULL ? '&' : '?') != 0 ||
 	    escape_bytes(&url, &len, a->info_hash, TR_HASH_LEN) != 0 ||
 	    cm_buf_printf(&url, &len, 4096, "&peer_id=") != 0 ||
 	    escape_bytes(&url, &len, a->peer_id, TR_HASH_LEN) != 0 ||
 	    cm_buf_printf(&url, &len, 4096,
-			  "&port=%d&uploaded=%" PRIu64 "&downloaded=%" PRIu64 "&left=%" PRIu64
-			  "&compact=1&numwant=%d%s%s",
-			  a->port, a->uploaded, a->downloaded, a->left,
-			  a->numwant < 0 ? 0 : a->numwant, a->event != NULL ? "&event=" : "",
-			  a->event != NULL ? a->event : "") != 0) {
+	                  "&port=%d&uploaded=%" PRIu64 "&downloaded=%" PRIu64 "&left=%" PRIu64
+	                  "&compact=1&numwant=%d%s%s",
+	                  a->port, a->uploaded, a->downloaded, a->left,
+	                  a->numwant < 0 ? 0 : a->numwant, a->event != NULL ? "&event=" : "",
+	                  a->event != NULL ? a->event : "") != 0) {
 		free(url);
 		return NULL;
 	}
@@ -243,7 +244,7 @@ announce_done(const struct hc_result *r, void *arg)
 
 int
 tr_tracker_announce(struct hc_client *hc, const char *url, const struct tr_announce *a,
-		    tr_announce_fn fn, void *arg)
+                    tr_announce_fn fn, void *arg)
 {
 	struct announce_call *call;
 	struct hc_request req = {0};

@@ -19,7 +19,7 @@
 #include "net/httpclient.h"
 
 #define WEBSEED_TIMEOUT_MS 120000
-#define WEBSEED_MAX_URL 8192
+#define WEBSEED_MAX_URL    8192
 
 struct tr_webseed {
 	struct hc_client *hc;
@@ -30,10 +30,10 @@ struct tr_webseed {
 	void *arg;
 	bool busy;
 	uint32_t piece;
-	uint64_t piece_off;      /* the piece's start in the torrent's byte stream */
-	unsigned char *buf;      /* the piece, as it fills */
+	uint64_t piece_off; /* the piece's start in the torrent's byte stream */
+	unsigned char *buf; /* the piece, as it fills */
 	size_t len, got;
-	size_t file;             /* the file the next segment comes from */
+	size_t file; /* the file the next segment comes from */
 };
 
 /* Appends s escaped as one URL path segment ('/' escaped too). */
@@ -139,11 +139,14 @@ segment_done(const struct hc_result *r, void *arg)
 		snprintf(why, sizeof(why), "%s", r->err);
 	} else if (r->status == 206) {
 		if (!range_matches(r->content_range, first, first + n - 1, f->length)) {
-			snprintf(why, sizeof(why), "206 with Content-Range %s, not bytes %" PRIu64
-				 "-%" PRIu64 "/%" PRIu64, r->content_range ? r->content_range : "(none)",
-				 first, first + n - 1, f->length);
+			snprintf(why, sizeof(why),
+			         "206 with Content-Range %s, not bytes %" PRIu64 "-%" PRIu64
+			         "/%" PRIu64,
+			         r->content_range ? r->content_range : "(none)", first,
+			         first + n - 1, f->length);
 		} else if (r->body_len != n) {
-			snprintf(why, sizeof(why), "206 of %zu bytes, not %" PRIu64, r->body_len, n);
+			snprintf(why, sizeof(why), "206 of %zu bytes, not %" PRIu64, r->body_len,
+			         n);
 		} else {
 			memcpy(w->buf + w->got, r->body, n);
 			w->got += n;
@@ -152,7 +155,7 @@ segment_done(const struct hc_result *r, void *arg)
 	} else if (r->status == 200) {
 		if (r->body_len != f->length) {
 			snprintf(why, sizeof(why), "200 of %zu bytes for a file of %" PRIu64,
-				 r->body_len, f->length);
+			         r->body_len, f->length);
 		} else {
 			memcpy(w->buf + w->got, r->body + first, n);
 			w->got += n;
@@ -184,8 +187,7 @@ next_segment(struct tr_webseed *w)
 	const struct tr_file *f;
 	int rc;
 
-	while (w->file < m->file_count &&
-	       m->files[w->file].offset + m->files[w->file].length <= at)
+	while (w->file < m->file_count && m->files[w->file].offset + m->files[w->file].length <= at)
 		w->file++;
 	if (w->file == m->file_count)
 		return -1;
@@ -211,8 +213,8 @@ next_segment(struct tr_webseed *w)
 }
 
 struct tr_webseed *
-tr_webseed_new(struct hc_client *hc, const char *url, const struct tr_meta *m,
-	       const char *bind_ip, tr_webseed_fn fn, void *arg)
+tr_webseed_new(struct hc_client *hc, const char *url, const struct tr_meta *m, const char *bind_ip,
+               tr_webseed_fn fn, void *arg)
 {
 	struct tr_webseed *w;
 
@@ -256,7 +258,7 @@ tr_webseed_fetch(struct tr_webseed *w, uint32_t piece)
 	w->piece = piece;
 	w->piece_off = off;
 	w->len = m->total_length - off < m->piece_length ? (size_t)(m->total_length - off)
-							 : m->piece_length;
+	                                                 : m->piece_length;
 	w->got = 0;
 	w->file = 0;
 	if ((w->buf = malloc(w->len)) == NULL)
