@@ -199,7 +199,8 @@ announced(void *arg, const struct tr_tracker_answer *a, const char *err)
 	if (a != NULL) {
 		snprintf(got.failure, sizeof(got.failure), "%s", a->failure ? a->failure : "");
 		got.npeers = a->npeers < 8 ? a->npeers : 8;
-		memcpy(got.peers, a->peers, got.npeers * sizeof(a->peers[0]));
+		if (got.npeers > 0)
+			memcpy(got.peers, a->peers, got.npeers * sizeof(a->peers[0]));
 		got.interval_s = a->interval_s;
 	}
 	event_base_loopbreak(base);
