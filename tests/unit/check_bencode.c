@@ -1,5 +1,6 @@
 /* check_bencode.c - the bencode codec: strict decoding, its bounds, canonical encoding. */
 #include <check.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -438,6 +439,265 @@ START_TEST(test_benc_refuses_nesting_past_its_depth)
 	cm_benc_list(&e);
 	ck_assert(e.failed);
 	cm_benc_clear(&e);
+}
+END_TEST
+
+/* ---- field tables ---- */
+
+struct t_file {
+	int64_t length;
+	struct cm_strlist path;
+};
+
+struct t_inner {
+	struct cm_bbytes blob;
+	int64_t n;
+};
+
+struct t_doc {
+	struct cm_strlists tiers;
+	bool has_count;
+	int64_t count;
+	struct cm_blist files;
+	struct t_inner inner;
+	char *name;
+	struct cm_bbytes raw;
+	struct cm_strlist urls;
+};
+
+static const struct cm_bfield t_file_fields[] = {
+	{"length", CB_INT, CB_REQ, offsetof(struct t_file, length), 0, INT64_MAX, 0, NULL, 0},
+	{"path", CB_STRLIST, CB_REQ, offsetof(struct t_file, path), 0, 3, 8, NULL, 0},
+};
+static const struct cm_btype t_file_type = {"file", t_file_fields, 2, sizeof(struct t_file)};
+
+static const struct cm_bfield t_inner_fields[] = {
+	{"blob", CB_BYTES, CB_REQ, offsetof(struct t_inner, blob), 2, 8, 2, NULL, 0},
+	{"n", CB_INT, 0, offsetof(struct t_inner, n), -5, 5, 0, NULL, 0},
+};
+static const struct cm_btype t_inner_type = {"inner", t_inner_fields, 2,
+					     sizeof(struct t_inner)};
+
+static const struct cm_bfield t_doc_fields[] = {
+	{"announce-list", CB_STRLISTS, 0, offsetof(struct t_doc, tiers), 0, 2, 16, NULL, 0},
+	{"count", CB_INT, CB_HAS, offsetof(struct t_doc, count), 0, 0, 0, NULL,
+	 offsetof(struct t_doc, has_count)},
+	{"files", CB_LIST, 0, offsetof(struct t_doc, files), 0, 4, 0, &t_file_type, 0},
+	{"inner", CB_DICT, 0, offsetof(struct t_doc, inner), 0, 0, 0, &t_inner_type, 0},
+	{"name", CB_STR, CB_REQ, offsetof(struct t_doc, name), 0, 10, 0, NULL, 0},
+	{"raw", CB_RAW, 0, offsetof(struct t_doc, raw), 0, 0, 0, NULL, 0},
+	{"url-list", CB_STRLIST, CB_ONE, offsetof(struct t_doc, urls), 0, 2, 16, NULL, 0},
+};
+static const struct cm_btype t_doc_type = {"doc", t_doc_fields, 7, sizeof(struct t_doc)};
+
+#define T_DOC_FULL                                                                               \
+	"d13:announce-listll1:a1:bel1:cee5:counti-99e5:filesld6:lengthi3e4:pathl1:x1:yeee"    \
+	"5:innerd4:blob2:zz1:ni-5ee4:name3:abc3:rawli1e3:xyze8:url-listl2:u12:u2ee"
+
+/* Decodes in by the test table, expecting failure; returns the message. */
+static const char *
+reject_doc(const char *in)
+{
+	static struct cm_err e;
+	struct cm_bdoc *d = cm_bdecode(in, strlen(in), NULL, NULL);
+	struct t_doc doc;
+
+	ck_assert_msg(d != NULL, "%s does not decode", in);
+	memset(&e, 0, sizeof(e));
+	ck_assert_int_eq(cm_bstruct_decode(cm_bdoc_root(d), &t_doc_type, &doc, &e), -1);
+	ck_assert_ptr_null(doc.name); /* left cleared */
+	cm_bdoc_free(d);
+	return e.msg;
+}
+
+START_TEST(test_bstruct_decode_reads_every_kind)
+{
+	struct cm_bdoc *d = cm_bdecode(T_DOC_FULL, strlen(T_DOC_FULL), NULL, NULL);
+	struct cm_err e;
+	struct t_doc doc;
+	const struct t_file *f;
+
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(cm_bstruct_decode(cm_bdoc_root(d), &t_doc_type, &doc, &e), 0);
+	ck_assert_uint_eq(doc.tiers.len, 2);
+	ck_assert_uint_eq(doc.tiers.items[0].len, 2);
+	ck_assert_str_eq(doc.tiers.items[1].items[0], "c");
+	ck_assert(doc.has_count);
+	ck_assert_int_eq(doc.count, -99);
+	ck_assert_uint_eq(doc.files.len, 1);
+	f = doc.files.items;
+	ck_assert_int_eq(f->length, 3);
+	ck_assert_str_eq(f->path.items[1], "y");
+	ck_assert_uint_eq(doc.inner.blob.len, 2);
+	ck_assert_mem_eq(doc.inner.blob.data, "zz", 2);
+	ck_assert_int_eq(doc.inner.n, -5);
+	ck_assert_str_eq(doc.name, "abc");
+	ck_assert_uint_eq(doc.raw.len, 10);
+	ck_assert_mem_eq(doc.raw.data, "li1e3:xyze", 10);
+	ck_assert_uint_eq(doc.urls.len, 2);
+	cm_bstruct_clear(&t_doc_type, &doc);
+	ck_assert_ptr_null(doc.name);
+	cm_bdoc_free(d);
+}
+END_TEST
+
+START_TEST(test_bstruct_encode_writes_what_decode_read)
+{
+	struct cm_bdoc *d = cm_bdecode(T_DOC_FULL, strlen(T_DOC_FULL), NULL, NULL);
+	struct t_doc doc;
+	struct cm_benc e;
+	char *out;
+	size_t n;
+
+	ck_assert_int_eq(cm_bstruct_decode(cm_bdoc_root(d), &t_doc_type, &doc, NULL), 0);
+	cm_benc_init(&e, 4096);
+	cm_bstruct_encode(&e, &t_doc_type, &doc);
+	ck_assert_int_eq(cm_benc_finish(&e, &out, &n), 0);
+	ck_assert_uint_eq(n, strlen(T_DOC_FULL));
+	ck_assert_mem_eq(out, T_DOC_FULL, n);
+	free(out);
+	cm_bstruct_clear(&t_doc_type, &doc);
+	cm_bdoc_free(d);
+}
+END_TEST
+
+START_TEST(test_bstruct_ignores_unknown_keys_and_leaves_absent_ones_unwritten)
+{
+	const char *in = "d5:extrai1e5:innerd4:blob2:zze4:name1:x5:zzzzzlee";
+	struct cm_bdoc *d = cm_bdecode(in, strlen(in), NULL, NULL);
+	struct t_doc doc;
+	struct cm_benc e;
+	char *out;
+	size_t n;
+
+	ck_assert_int_eq(cm_bstruct_decode(cm_bdoc_root(d), &t_doc_type, &doc, NULL), 0);
+	ck_assert(!doc.has_count);
+	ck_assert_ptr_null(doc.raw.data);
+	cm_benc_init(&e, 4096);
+	cm_bstruct_encode(&e, &t_doc_type, &doc);
+	ck_assert_int_eq(cm_benc_finish(&e, &out, &n), 0);
+	/* the int without CB_HAS is written (as 0) though it was absent */
+	ck_assert_str_eq(out, "d5:innerd4:blob2:zz1:ni0ee4:name1:xe");
+	free(out);
+	cm_bstruct_clear(&t_doc_type, &doc);
+	cm_bdoc_free(d);
+}
+END_TEST
+
+START_TEST(test_bstruct_reads_a_lone_string_as_a_list_of_one_where_allowed)
+{
+	const char *in = "d4:name1:x8:url-list3:u:1e";
+	struct cm_bdoc *d = cm_bdecode(in, strlen(in), NULL, NULL);
+	struct t_doc doc;
+
+	ck_assert_int_eq(cm_bstruct_decode(cm_bdoc_root(d), &t_doc_type, &doc, NULL), 0);
+	ck_assert_uint_eq(doc.urls.len, 1);
+	ck_assert_str_eq(doc.urls.items[0], "u:1");
+	cm_bstruct_clear(&t_doc_type, &doc);
+	cm_bdoc_free(d);
+	ck_assert_str_eq(reject_doc("d13:announce-listl1:ae4:name1:xe"),
+			 "doc.announce-list[0]: not a list");
+}
+END_TEST
+
+START_TEST(test_bstruct_names_a_missing_required_field)
+{
+	ck_assert_str_eq(reject_doc("d5:counti1ee"), "doc.name: missing");
+	ck_assert_str_eq(reject_doc("d5:innerd1:ni1ee4:name1:xe"), "doc.inner.blob: missing");
+}
+END_TEST
+
+START_TEST(test_bstruct_names_a_field_of_the_wrong_kind)
+{
+	ck_assert_str_eq(reject_doc("d4:namei1ee"), "doc.name: not a string");
+	ck_assert_str_eq(reject_doc("d5:count1:14:name1:xe"), "doc.count: not an integer");
+	ck_assert_str_eq(reject_doc("d5:filesle5:inneri1e4:name1:xe"),
+			 "doc.inner: not a dictionary");
+	ck_assert_str_eq(reject_doc("d5:filesd1:ai1ee4:name1:xe"), "doc.files: not a list");
+	ck_assert_str_eq(reject_doc("d5:filesli1ee4:name1:xe"), "doc.files[0]: not a dictionary");
+}
+END_TEST
+
+START_TEST(test_bstruct_names_the_list_item_that_fails)
+{
+	ck_assert_str_eq(
+		reject_doc("d5:filesld6:lengthi1e4:pathl1:xeed6:length1:24:pathl1:xeee4:name1:xe"),
+		"doc.files[1].length: not an integer");
+	ck_assert_str_eq(reject_doc("d5:filesld6:lengthi1e4:pathl1:x9:123456789eee4:name1:xe"),
+			 "doc.files[0].path[1]: longer than 8 bytes");
+}
+END_TEST
+
+START_TEST(test_bstruct_holds_ints_to_their_range)
+{
+	ck_assert_str_eq(reject_doc("d5:innerd4:blob2:zz1:ni6ee4:name1:xe"),
+			 "doc.inner.n: 6 is not in -5..5");
+	ck_assert_str_eq(reject_doc("d5:filesld6:lengthi-1e4:pathleee4:name1:xe"),
+			 "doc.files[0].length: -1 is not in 0..9223372036854775807");
+}
+END_TEST
+
+START_TEST(test_bstruct_holds_bytes_to_their_length_and_multiple)
+{
+	ck_assert_str_eq(reject_doc("d5:innerd4:blob1:ze4:name1:xe"),
+			 "doc.inner.blob: 1 bytes, not in 2..8");
+	ck_assert_str_eq(reject_doc("d5:innerd4:blob10:0123456789e4:name1:xe"),
+			 "doc.inner.blob: 10 bytes, not in 2..8");
+	ck_assert_str_eq(reject_doc("d5:innerd4:blob3:zzze4:name1:xe"),
+			 "doc.inner.blob: 3 bytes, not a multiple of 2");
+}
+END_TEST
+
+START_TEST(test_bstruct_holds_strings_and_lists_to_their_caps)
+{
+	ck_assert_str_eq(reject_doc("d4:name11:12345678901e"), "doc.name: longer than 10 bytes");
+	ck_assert_str_eq(reject_doc("d4:name1:x8:url-listl1:a1:b1:cee"), "doc.url-list: more than 2 entries");
+	ck_assert_str_eq(reject_doc("d13:announce-listllelelee4:name1:xe"),
+			 "doc.announce-list: more than 2 entries");
+	ck_assert_str_eq(reject_doc("d13:announce-listll1:a1:b1:cee4:name1:xe"),
+			 "doc.announce-list[0]: more than 2 entries");
+}
+END_TEST
+
+START_TEST(test_bstruct_rejects_a_nul_inside_a_string)
+{
+	static const char in[] = "d4:name3:a\0be";
+	struct cm_bdoc *d = cm_bdecode(in, sizeof(in) - 1, NULL, NULL);
+	struct t_doc doc;
+	struct cm_err e;
+
+	ck_assert_int_eq(cm_bstruct_decode(cm_bdoc_root(d), &t_doc_type, &doc, &e), -1);
+	ck_assert_str_eq(e.msg, "doc.name: contains a NUL byte");
+	cm_bdoc_free(d);
+}
+END_TEST
+
+START_TEST(test_bstruct_encode_fails_without_a_required_string)
+{
+	struct t_doc doc = {0};
+	struct cm_benc e;
+	char *out;
+	size_t n;
+
+	cm_benc_init(&e, 4096);
+	cm_bstruct_encode(&e, &t_doc_type, &doc);
+	ck_assert_int_eq(cm_benc_finish(&e, &out, &n), -1);
+}
+END_TEST
+
+START_TEST(test_btype_check_holds_a_table_to_key_byte_order)
+{
+	static const struct cm_bfield bad[] = {
+		{"piece length", CB_INT, 0, 0, 0, 0, 0, NULL, 0},
+		{"pieces", CB_INT, 0, 0, 0, 0, 0, NULL, 0},
+		{"name", CB_INT, 0, 0, 0, 0, 0, NULL, 0},
+	};
+	static const struct cm_btype bad_type = {"bad", bad, 3, sizeof(int64_t)};
+	struct cm_err e;
+
+	ck_assert_int_eq(cm_btype_check(&t_doc_type, &e), 0);
+	ck_assert_int_eq(cm_btype_check(&bad_type, &e), -1);
+	ck_assert_str_eq(e.msg, "bad: \"name\" after \"pieces\"");
 }
 END_TEST
 

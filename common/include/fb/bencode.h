@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "fb/err.h"
+#include "fb/types.h"
 
 enum cm_bkind { CM_BINT, CM_BSTR, CM_BLIST, CM_BDICT };
 
@@ -100,13 +101,22 @@ void cm_benc_clear(struct cm_benc *e);
 
 /* ---- field tables: a dictionary described once ---- */
 
+/*
+ * What each kind reads and writes at off. A bound of 0 is no bound (the
+ * decoder's limits still hold). Strings are checked for NUL bytes.
+ */
 enum cm_bfkind {
-	CB_INT,     /* int64_t; min..max */
-	CB_STR,     /* char * (NUL-terminated copy; a NUL inside is an error); max bytes */
-	CB_BYTES,   /* struct cm_bbytes (copy); min..max bytes, multiple of item_max when non-zero */
-	CB_STRLIST, /* struct cm_strlist of strings; max entries, item_max bytes each */
-	CB_DICT,    /* a nested struct described by sub, at off */
-	CB_RAW      /* struct cm_bbytes: the value's encoded bytes, kept as they were (the info dictionary) */
+	CB_INT,      /* int64_t; min..max (both 0: any) */
+	CB_STR,      /* char * (NUL-terminated copy; a NUL inside is an error); max bytes */
+	CB_BYTES,    /* struct cm_bbytes (copy); min..max bytes, multiple of item_max when non-zero */
+	CB_STRLIST,  /* struct cm_strlist of strings; max entries, item_max bytes each */
+	CB_STRLISTS, /* struct cm_strlists: a list of lists of strings (BEP 12 tiers); max lists,
+			max entries in each, item_max bytes each */
+	CB_DICT,     /* a nested struct described by sub, at off */
+	CB_LIST,     /* struct cm_blist: a list of dictionaries, each a struct described by sub;
+			max entries */
+	CB_RAW       /* struct cm_bbytes: the value's encoded bytes, kept as they were (the info
+			dictionary); written back unchanged */
 };
 
 struct cm_bbytes {
@@ -114,8 +124,22 @@ struct cm_bbytes {
 	size_t len;
 };
 
-#define CB_REQ 0x01 /* decode: must be present */
+/* CB_LIST: len structs of the field's sub->size bytes each. */
+struct cm_blist {
+	void *items;
+	size_t len;
+};
+
+/* CB_STRLISTS */
+struct cm_strlists {
+	struct cm_strlist *items;
+	size_t len;
+};
+
+#define CB_REQ 0x01 /* decode: must be present; encode: a NULL string or absent bytes fail */
 #define CB_HAS 0x02 /* has_off names the bool telling whether it was present / is to be written */
+#define CB_ONE 0x04 /* CB_STRLIST: a lone string reads as a list of one (BEP 19 url-list) */
+#define CB_OUT 0x08 /* written, never read (what we say of ourselves: "created by") */
 
 struct cm_btype;
 
@@ -132,20 +156,27 @@ struct cm_bfield {
 
 struct cm_btype {
 	const char *name;          /* in error messages: "metainfo.info.piece length: ..." */
-	const struct cm_bfield *fields; /* in key byte order (a unit test holds every table to it) */
+	const struct cm_bfield *fields; /* in key byte order (cm_btype_check holds a table to it) */
 	size_t nfields;
 	size_t size;               /* sizeof the struct */
 };
 
 /*
  * Decodes dictionary v into out (zeroed first) by t. Unknown keys are
- * ignored (BitTorrent's extension rule). -1 with err naming the field.
+ * ignored (BitTorrent's extension rule). -1 with err naming the field
+ * ("metainfo.info.files[2].path: more than 64 entries"), out left cleared.
  */
 int cm_bstruct_decode(const struct cm_bval *v, const struct cm_btype *t, void *out,
 		      struct cm_err *err);
-/* Writes in as a dictionary by t into e. */
+/*
+ * Writes in as a dictionary by t into e. Written are: a CB_HAS field when its
+ * bool is set; otherwise ints and dictionaries always, a string or bytes when
+ * not NULL, a list when not empty (or when CB_REQ).
+ */
 void cm_bstruct_encode(struct cm_benc *e, const struct cm_btype *t, const void *in);
-/* Frees what decode allocated (members only; in itself is the caller's). */
+/* Frees what decode allocated and zeroes the members (in itself is the caller's). */
 void cm_bstruct_clear(const struct cm_btype *t, void *in);
+/* 0 when t's keys, and those of every table under it, are in byte order; -1 with err. */
+int cm_btype_check(const struct cm_btype *t, struct cm_err *err);
 
 #endif
