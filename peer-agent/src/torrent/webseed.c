@@ -257,8 +257,7 @@ tr_webseed_fetch(struct tr_webseed *w, uint32_t piece)
 		return -1;
 	w->piece = piece;
 	w->piece_off = off;
-	w->len = m->total_length - off < m->piece_length ? (size_t)(m->total_length - off)
-	                                                 : m->piece_length;
+	w->len = tr_meta_piece_size(m, piece);
 	w->got = 0;
 	w->file = 0;
 	if ((w->buf = malloc(w->len)) == NULL)
