@@ -424,6 +424,42 @@ START_TEST(test_a_restarted_client_resumes_seeding_after_a_check)
 }
 END_TEST
 
+START_TEST(test_the_upload_rate_limit_holds_the_transfer_to_it)
+{
+	struct tr_config cfg;
+	struct tr_client *a, *b = client("b", NULL, "127.0.0.2", true);
+	struct tr_source src = {0};
+	char ih[TR_HEX_LEN + 1], dest[160], state[192];
+	struct want w;
+	bool done = false;
+	struct timespec t0, t1;
+	double s;
+
+	snprintf(state, sizeof(state), "%s/a", tu_dir);
+	tr_config_defaults(&cfg);
+	cfg.state_dir = state;
+	cfg.listen_host = "127.0.0.1";
+	cfg.max_upload_rate = 2 * 1024 * 1024;
+	a = tr_client_new(base, &cfg, NULL, NULL);
+	ck_assert_int_eq(tr_client_create(a, src_path, NULL, on_created, &done, NULL), 0);
+	ck_assert(run_until(flag, &done, 10000));
+	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
+	src.magnet = created_magnet;
+	src.dest_dir = dest;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(tr_client_add(b, &src, ih, NULL), 0);
+	w.c = b;
+	w.state = TR_SEEDING;
+	ck_assert(run_until(in_state, &w, 20000));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	/* 3 MiB at 2 MiB/s: about 1.5 s, never the few milliseconds of loopback. */
+	ck_assert_msg(s > 1.0 && s < 6.0, "took %.2f s", s);
+	tr_client_free(b);
+	tr_client_free(a);
+}
+END_TEST
+
 START_TEST(test_remove_with_delete_data_removes_the_download)
 {
 	struct tr_client *a = create_seeder("127.0.0.1");

@@ -113,7 +113,13 @@ tr_peer_close(struct tr_peer *p, const char *why)
 bool
 tr_peer_send(struct tr_peer *p, const void *data, size_t len)
 {
-	if (p->dead || evbuffer_add(p->out, data, len) != 0)
+	if (p->dead)
+		return false;
+	if (evbuffer_get_length(p->out) + len > TR_SEND_MAX) {
+		tr_peer_close(p, "send queue full: the peer does not read");
+		return false;
+	}
+	if (evbuffer_add(p->out, data, len) != 0)
 		return false;
 	p->last_send_ms = tr_now_ms();
 	return true;
@@ -155,9 +161,14 @@ serve(struct tr_peer *p)
 
 	while (!p->dead && p->nreqs > 0 && evbuffer_get_length(p->out) < TR_SEND_HIGH) {
 		struct tr_block *b = &p->reqs[p->req_head];
+		bool limited = p->c->cfg.max_upload_rate > 0;
 		struct evbuffer_iovec v;
 		uint64_t off = (uint64_t)b->piece * t->meta.piece_length + b->begin;
 
+		if (limited && p->c->up_budget <= 0)
+			break;
+		if (limited)
+			p->c->up_budget -= b->length;
 		if (evbuffer_reserve_space(p->out, TR_MSG_HEADER + b->length, &v, 1) != 1)
 			break;
 		tr_wire_piece_header(v.iov_base, b->piece, b->begin, b->length);
@@ -581,6 +592,10 @@ on_piece(struct tr_peer *p, size_t total, struct cm_err *err)
 			cm_err_set(err, "piece before the metadata");
 			return -1;
 		}
+		if ((p->wasted += len) > TR_MAX_WASTED) {
+			cm_err_set(err, "more than %u bytes of blocks we did not ask for", TR_MAX_WASTED);
+			return -1;
+		}
 		return 0;
 	}
 	p->downloaded += len;
@@ -648,14 +663,23 @@ on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct tr_peer *p = arg;
 	struct evbuffer_iovec v;
+	size_t want = TR_READ_CHUNK;
 	ssize_t n;
 
 	(void)what;
-	if (evbuffer_reserve_space(p->in, TR_READ_CHUNK, &v, 1) != 1) {
+	if (p->c->cfg.max_download_rate > 0) {
+		if (p->c->down_budget <= 0) {
+			event_del(p->ev_read);
+			p->read_paused = true;
+			return;
+		}
+		want = p->c->down_budget < TR_READ_CHUNK ? (size_t)p->c->down_budget : TR_READ_CHUNK;
+	}
+	if (evbuffer_reserve_space(p->in, (ev_ssize_t)want, &v, 1) != 1) {
 		tr_peer_close(p, "out of memory");
 		return;
 	}
-	n = recv(fd, v.iov_base, TR_READ_CHUNK, 0);
+	n = recv(fd, v.iov_base, want, 0);
 	if (n <= 0) {
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
@@ -664,12 +688,28 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	}
 	v.iov_len = (size_t)n;
 	evbuffer_commit_space(p->in, &v, 1);
+	p->c->down_budget -= n;
 	process_input(p);
 	if (p->dead)
 		return;
 	tr_peer_fill_requests(p);
 	serve(p);
 	tr_peer_flush(p);
+}
+
+void
+tr_peer_resume(struct tr_peer *p)
+{
+	if (p->dead || p->connecting)
+		return;
+	if (p->read_paused) {
+		p->read_paused = false;
+		event_add(p->ev_read, NULL);
+	}
+	if (p->nreqs > 0) {
+		serve(p);
+		tr_peer_flush(p);
+	}
 }
 
 void

@@ -42,6 +42,8 @@ struct tr_webseed;
 #define TR_KEEPALIVE_MS 60000
 #define TR_SNUB_MS 30000             /* requests outstanding and no block for this long */
 #define TR_SEND_HIGH (4u << 20)      /* output bytes queued before we stop serving */
+#define TR_SEND_MAX (8u << 20)       /* output bytes a session may hold: a peer that does not read */
+#define TR_MAX_WASTED (16u << 20)    /* payload bytes received unasked before we close */
 #define TR_READ_CHUNK (256u * 1024)  /* bytes read from a socket at once */
 #define TR_MAX_INPUT (1u << 20)      /* unparsed input bytes a session may hold */
 #define TR_MAX_CANDIDATES 200        /* addresses remembered per torrent */
@@ -54,6 +56,7 @@ struct tr_webseed;
 #define TR_CHECK_SLICE (8u << 20)    /* bytes hashed per loop turn while checking */
 #define TR_MD_PIECE 16384            /* BEP 9 metadata piece */
 #define TR_MD_TIMEOUT_MS 15000
+#define TR_REFILL_MS 100             /* the rate limits' budgets are given this often */
 #define TR_MAX_PARTIAL_BYTES (64u << 20) /* piece buffers of one torrent at once */
 
 struct tr_rate {
@@ -77,6 +80,7 @@ struct tr_peer {
 	bool outgoing, connecting, got_handshake, dead;
 	bool am_choking, am_interested, peer_choking, peer_interested, snubbed;
 	bool seed;
+	bool read_paused;              /* the download rate limit's budget ran out */
 	unsigned char peer_id[20];
 	bool ext;                      /* BEP 10 on both sides */
 	uint8_t ut_metadata;           /* the peer's id for ut_metadata; 0: none */
@@ -91,6 +95,7 @@ struct tr_peer {
 	uint32_t md_inflight;
 	int64_t connected_ms, last_recv_ms, last_send_ms, last_block_ms;
 	uint64_t downloaded, uploaded; /* payload */
+	uint64_t wasted;               /* payload received that we had not asked for (or cancelled) */
 	struct tr_rate rin, rout;
 	int hashfails;
 	TAILQ_ENTRY(tr_peer) all;      /* the client's sessions */
@@ -208,6 +213,8 @@ struct tr_client {
 	struct cm_map *banned;         /* ip -> char[46] (owned) */
 	struct cm_hash_key key;
 	struct event *tick, *work;     /* every second; one slice of hashing */
+	struct event *refill;          /* the rate limits' budgets, every TR_REFILL_MS; NULL: no limit */
+	int64_t up_budget, down_budget; /* bytes that may still move before the next refill */
 	struct tr_creation_list creations;
 	uint64_t rng;
 	uint64_t next_peer_id;
@@ -229,6 +236,8 @@ void tr_peer_fill_requests(struct tr_peer *p);
 void tr_peer_cancel_block(struct tr_peer *p, const struct tr_block *b);
 void tr_peer_flush(struct tr_peer *p);
 void tr_peer_got_meta(struct tr_peer *p);
+/* The rate limits gave new budgets: paused reads resume, queued requests are served. */
+void tr_peer_resume(struct tr_peer *p);
 bool tr_peer_send(struct tr_peer *p, const void *data, size_t len);
 
 /* peer_ext.c */
