@@ -348,16 +348,16 @@ gather_answer(struct engine *e, struct answer_filter *f, const struct cm_peer_re
 	const struct peertable_entry *pe;
 	size_t cursor = 0;
 
-	if (max == 0)
-		return 0;
-	if (req->has_torrent_search) {
-		/* Through the torrent index: the cost is the seeders, not the table. */
-		peertable_each_seeding(e->table, req->torrent_search.info_hash, gather_seeders, &g);
-	} else if (req->has_digest) {
+	if (req->has_digest) {
 		if (!f->any_repo)
 			f->mark = peertable_mark_hosting(e->table, names, req->repositories.len);
 		g.n = peertable_changes_since(e->table, (uint64_t)req->digest.since, max,
 					      entry_passes, f, entries, next);
+	} else if (max == 0) {
+		return 0;
+	} else if (req->has_torrent_search) {
+		/* Through the torrent index: the cost is the seeders, not the table. */
+		peertable_each_seeding(e->table, req->torrent_search.info_hash, gather_seeders, &g);
 	} else if (!f->any_repo) {
 		/* Through the index: the cost is the hosts, not the table. */
 		peertable_each_hosting(e->table, names, req->repositories.len, gather_passing, &g);
