@@ -117,6 +117,24 @@ long=$(head -c 20000 /dev/zero | tr '\0' a)
 fb_assert_eq "$(curl -sS -o /dev/null -w '%{http_code}' -H "X-Long: $long" "$seed")" 431 "a huge header"
 fb_assert_eq "$(curl -sS -o /dev/null -w '%{http_code}' "$base/announce?info_hash=abc&port=1")" 200 "a bad announce is answered"
 fb_assert_contains "$(curl -sS "$base/announce?info_hash=abc&port=1")" "failure reason" "with a failure reason"
+# 20 idle connections from one address: the default cap (16) holds, the rest are closed at once
+closed=$(/usr/bin/python3 - "$host" "$port" <<'PY'
+import socket, sys, time
+conns = [socket.create_connection((sys.argv[1], int(sys.argv[2]))) for _ in range(20)]
+time.sleep(0.5)
+closed = 0
+for c in conns:
+    c.settimeout(0.2)
+    try:
+        closed += c.recv(1) == b''
+    except socket.timeout:
+        pass
+    except ConnectionError:
+        closed += 1
+print(closed)
+PY
+)
+fb_assert_eq "$closed" 4 "connections past the per-address cap are closed"
 kill -0 "$ws_pid" || fb_fail "the HTTP port died"
 fb_assert_eq "$(curl -sS "$seed" | sha256sum | cut -d' ' -f1)" "$want" "still serving after the garbage"
-fb_pass "garbage answers and requests get clear errors; the HTTP port stays up"
+fb_pass "garbage answers and requests get clear errors, connections are capped; the HTTP port stays up"

@@ -156,8 +156,7 @@ reply(struct conn *c, int status, const char *reason, const char *extra, const c
 	bufferevent_disable(c->bev, EV_READ);
 }
 
-/* A short text answer (errors and refusals); 4xx and 5xx close the connection unless keep is set.
- */
+/* A short text answer: errors and refusals, which say in words what was wrong. */
 static void
 reply_text(struct conn *c, int status, const char *reason, const char *extra, const char *text,
            bool head_only)
