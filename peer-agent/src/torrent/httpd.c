@@ -281,7 +281,7 @@ serve_seed(struct conn *c, const char *path, const struct tr_http_head *hd)
 
 	if (strlen(path) < TR_HEX_LEN + 2 || path[TR_HEX_LEN] != '/' ||
 	    cm_hex_decode(path, TR_HEX_LEN, raw, sizeof(raw), NULL) != 0 ||
-	    tr_pct_decode(path + TR_HEX_LEN + 1, strlen(path + TR_HEX_LEN + 1), false, rel,
+	    cm_percent_decode(path + TR_HEX_LEN + 1, strlen(path + TR_HEX_LEN + 1), false, rel,
 	                  sizeof(rel), &rlen) != 0 ||
 	    memchr(rel, '\0', rlen) != NULL) {
 		reply_text(c, 404, "Not Found", "",
