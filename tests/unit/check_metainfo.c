@@ -132,6 +132,9 @@ START_TEST(test_meta_reads_a_hybrid_v1_v2_torrent_by_its_v1_part)
 	/* the padding files are files like the others (BEP 47) */
 	ck_assert_uint_eq(m.file_count, 5);
 	ck_assert_str_eq(m.files[1].path, ".pad/15384");
+	ck_assert(m.files[1].pad);
+	ck_assert(!m.files[0].pad);
+	ck_assert(!m.files[2].pad);
 	ck_assert_uint_eq(m.total_length, 16384 + 49152 + 0);
 	tr_meta_clear(&m);
 }
@@ -380,6 +383,23 @@ START_TEST(test_meta_refuses_two_files_at_one_path)
 {
 	refuse("5:filesld6:lengthi1e4:pathl1:a1:beed6:lengthi1e4:pathl1:a1:beee", "x", 16384, 1,
 	       "info.files: two files at \"a/b\"");
+}
+END_TEST
+
+START_TEST(test_meta_lets_padding_files_share_a_path)
+{
+	size_t len;
+	char *info = info_of("5:filesld6:lengthi1e4:pathl1:aeed4:attr1:p6:lengthi1e4:pathl4:.pad1:1eed"
+			     "6:lengthi1e4:pathl1:beed4:attr1:p6:lengthi1e4:pathl4:.pad1:1eee",
+			     "x", 16384, 1, &len);
+	struct tr_meta m;
+	struct cm_err e;
+
+	ck_assert_msg(tr_meta_from_info(info, len, NULL, &m, &e) == 0, "%s", e.msg);
+	ck_assert(m.files[3].pad);
+	ck_assert_uint_eq(m.files[3].offset, 3);
+	tr_meta_clear(&m);
+	free(info);
 }
 END_TEST
 

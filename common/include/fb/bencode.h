@@ -9,7 +9,8 @@
  * lengths without leading zeros, dictionary keys unique and in byte order.
  * A decoded value remembers the bytes it came from (raw, raw_len), so the
  * info dictionary is hashed exactly as received; since only canonical input
- * is accepted, encoding the tree again gives the same bytes.
+ * is accepted, encoding the tree again gives the same bytes. A document's
+ * tree is one allocation, sized by a first pass that checks every rule.
  */
 #ifndef FB_BENCODE_H
 #define FB_BENCODE_H
@@ -36,9 +37,9 @@ struct cm_bval {
 
 /* Bounds of one decode; a field of 0 takes the default in brackets. */
 struct cm_blimits {
-	size_t max_bytes;  /* input length [16 MiB] */
+	size_t max_bytes;  /* input length, the whole buffer also for a prefix [16 MiB] */
 	int max_depth;     /* nesting of lists and dictionaries [32] */
-	size_t max_values; /* values in the whole document [1,000,000] */
+	size_t max_values; /* values in the whole document, dictionary keys included [1,000,000] */
 };
 
 /* A decoded document: the tree borrows the input buffer, which must outlive it. */

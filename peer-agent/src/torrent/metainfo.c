@@ -21,6 +21,7 @@
 #define MAX_URL_LIST 256   /* url-list entries we read */
 
 struct w_file {
+	char *attr; /* BEP 47: "p" padding, "x" executable, "h" hidden, "l" link */
 	int64_t length;
 	struct cm_strlist path;
 };
@@ -46,12 +47,13 @@ struct w_torrent {
 };
 
 static const struct cm_bfield file_fields[] = {
+	{"attr", CB_STR, 0, offsetof(struct w_file, attr), 0, 16, 0, NULL, 0},
 	{"length", CB_INT, CB_REQ, offsetof(struct w_file, length), 0, (int64_t)TR_MAX_TOTAL, 0,
 	 NULL, 0},
 	{"path", CB_STRLIST, CB_REQ, offsetof(struct w_file, path), 0, MAX_COMPONENTS,
 	 TR_MAX_NAME, NULL, 0},
 };
-static const struct cm_btype file_type = {"file", file_fields, 2, sizeof(struct w_file)};
+static const struct cm_btype file_type = {"file", file_fields, 3, sizeof(struct w_file)};
 
 static const struct cm_bfield info_fields[] = {
 	{"files", CB_LIST, CB_HAS, offsetof(struct w_info, files), 0, TR_MAX_FILES, 0, &file_type,
@@ -152,11 +154,16 @@ path_cmp(const void *a, const void *b)
 	return path_rank(*x) - path_rank(*y);
 }
 
-/* No two files at one path, and no file where another one's folder is ("a" and "a/b"). */
+/*
+ * No two files at one path, and no file where another one's folder is ("a"
+ * and "a/b"). Padding files are never on disk, and libtorrent names them by
+ * their size (".pad/15384"), so they are left out.
+ */
 static int
 check_unique_paths(const struct tr_meta *m, struct cm_err *err)
 {
 	const char **paths = malloc(m->file_count * sizeof(*paths));
+	size_t n = 0;
 	int rc = 0;
 
 	if (paths == NULL) {
@@ -164,9 +171,10 @@ check_unique_paths(const struct tr_meta *m, struct cm_err *err)
 		return -1;
 	}
 	for (size_t i = 0; i < m->file_count; i++)
-		paths[i] = m->files[i].path;
-	qsort(paths, m->file_count, sizeof(*paths), path_cmp);
-	for (size_t i = 1; i < m->file_count && rc == 0; i++) {
+		if (!m->files[i].pad)
+			paths[n++] = m->files[i].path;
+	qsort(paths, n, sizeof(*paths), path_cmp);
+	for (size_t i = 1; i < n && rc == 0; i++) {
 		size_t n = strlen(paths[i - 1]);
 
 		if (strcmp(paths[i - 1], paths[i]) == 0) {
@@ -217,6 +225,7 @@ read_files(const struct w_info *w, struct tr_meta *m, struct cm_err *err)
 			return -1;
 		m->files[i].length = (uint64_t)wf[i].length;
 		m->files[i].offset = m->total_length;
+		m->files[i].pad = wf[i].attr != NULL && strchr(wf[i].attr, 'p') != NULL;
 		/* each length is at most TR_MAX_TOTAL, so the sum cannot wrap before the check */
 		m->total_length += m->files[i].length;
 		if (m->total_length > TR_MAX_TOTAL) {

@@ -44,6 +44,7 @@ struct tr_file {
 	char *path;       /* relative to the torrent's folder ("a/b.bin"); the name itself when single-file */
 	uint64_t length;  /* bytes */
 	uint64_t offset;  /* where it starts in the torrent's byte stream */
+	bool pad;         /* BEP 47 padding (attr "p"): zeros, never written to disk; pads may share a path */
 };
 
 struct tr_meta {
