@@ -424,6 +424,60 @@ START_TEST(test_a_restarted_client_resumes_seeding_after_a_check)
 }
 END_TEST
 
+static void
+write_random(const char *path, size_t n)
+{
+	unsigned char *b = malloc(n);
+
+	ck_assert_int_eq(cm_random_bytes(b, n), 0);
+	ck_assert_int_eq(cm_file_write_atomic(path, b, n, 0644, NULL), 0);
+	free(b);
+}
+
+START_TEST(test_a_folder_downloads_file_by_file)
+{
+	struct tr_client *a = client("a", "127.0.0.1", NULL, false);
+	struct tr_client *b = client("b", NULL, "127.0.0.2", true);
+	struct tr_source src = {0};
+	char dir[160], p[256], q[256], ih[TR_HEX_LEN + 1], dest[160], want[65], got[65];
+	const char *names[] = {"sub/y.bin", "sub/z.txt", "x.bin"}; /* in path order */
+	size_t sizes[] = {1234567, 10, 100000};
+	struct want w = {b, TR_SEEDING};
+	struct tr_status st;
+	bool done = false;
+
+	snprintf(dir, sizeof(dir), "%s/folder", tu_dir);
+	mkdir(dir, 0755);
+	snprintf(p, sizeof(p), "%s/sub", dir);
+	mkdir(p, 0755);
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+		write_random(p, sizes[i]);
+	}
+	ck_assert_int_eq(tr_client_create(a, dir, NULL, on_created, &done, NULL), 0);
+	ck_assert(run_until(flag, &done, 10000));
+	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
+	src.magnet = created_magnet;
+	src.dest_dir = dest;
+	ck_assert_int_eq(tr_client_add(b, &src, ih, NULL), 0);
+	ck_assert(run_until(in_state, &w, 20000));
+	ck_assert_int_eq(tr_client_status(b, ih, &st), 0);
+	ck_assert_uint_eq(st.file_count, 3);
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+		snprintf(q, sizeof(q), "%s/folder/%s", dest, names[i]);
+		file_sha256(p, want);
+		file_sha256(q, got);
+		ck_assert_str_eq(got, want);
+		ck_assert_str_eq(st.file_paths[i], names[i]);
+		ck_assert_str_eq(st.file_sha256[i], want);
+	}
+	tr_status_clear(&st);
+	tr_client_free(b);
+	tr_client_free(a);
+}
+END_TEST
+
 START_TEST(test_the_upload_rate_limit_holds_the_transfer_to_it)
 {
 	struct tr_config cfg;
