@@ -409,6 +409,110 @@ START_TEST(test_a_request_for_more_than_16_kib_closes_the_session)
 }
 END_TEST
 
+static void
+send_ext_msg(int fd, uint8_t id, const char *dict, const void *tail, size_t tail_len)
+{
+	unsigned char pre[6];
+	size_t n = strlen(dict);
+
+	tr_wire_ext_prefix(pre, id, (uint32_t)(n + tail_len));
+	ck_assert_int_eq(write(fd, pre, sizeof(pre)), sizeof(pre));
+	ck_assert_int_eq(write(fd, dict, n), (ssize_t)n);
+	if (tail_len > 0)
+		ck_assert_int_eq(write(fd, tail, tail_len), (ssize_t)tail_len);
+}
+
+static void
+drain(int fd)
+{
+	unsigned char buf[4096];
+
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+}
+
+START_TEST(test_a_peer_sending_metadata_of_another_torrent_is_banned)
+{
+	struct tr_client *b = client("b", NULL, "127.0.0.2", true);
+	struct sockaddr_in sa = {0};
+	socklen_t sl = sizeof(sa);
+	unsigned char ih[20], hs[TR_HANDSHAKE_LEN], pid[20], junk[100];
+	char hex[TR_HEX_LEN + 1], magnet[256], dest[160], got[TR_HEX_LEN + 1];
+	struct tr_source src = {0};
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), fd;
+
+	sa.sin_family = AF_INET;
+	inet_pton(AF_INET, "127.0.0.4", &sa.sin_addr);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	getsockname(lfd, (struct sockaddr *)&sa, &sl);
+	memset(ih, 0x5a, sizeof(ih));
+	memset(pid, 9, sizeof(pid));
+	memset(junk, 'j', sizeof(junk));
+	cm_hex_encode(ih, sizeof(ih), hex);
+	snprintf(magnet, sizeof(magnet), "magnet:?xt=urn:btih:%s&x.pe=127.0.0.4:%d", hex,
+		 ntohs(sa.sin_port));
+	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
+	src.magnet = magnet;
+	src.dest_dir = dest;
+	ck_assert_int_eq(tr_client_add(b, &src, got, NULL), 0);
+	run_until(NULL, NULL, 300);
+	ck_assert_int_ge(fd = accept(lfd, NULL, NULL), 0);
+	run_until(NULL, NULL, 200);
+	ck_assert_int_eq(recv(fd, hs, sizeof(hs), MSG_DONTWAIT), TR_HANDSHAKE_LEN);
+	ck_assert(hs[25] & 0x10);
+	tr_wire_handshake(hs, ih, pid, true);
+	ck_assert_int_eq(write(fd, hs, sizeof(hs)), sizeof(hs));
+	send_ext_msg(fd, 0, "d1:md11:ut_metadatai3ee13:metadata_sizei100ee", NULL, 0);
+	run_until(NULL, NULL, 300);
+	drain(fd); /* its extension handshake and its request for piece 0 */
+	send_ext_msg(fd, 1, "d8:msg_typei1e5:piecei0e10:total_sizei100ee", junk, sizeof(junk));
+	ck_assert(run_until(banned, b, 5000));
+	ck_assert(closed_by_peer(fd));
+	close(fd);
+	close(lfd);
+	tr_client_free(b);
+}
+END_TEST
+
+START_TEST(test_an_oversize_metadata_size_closes_the_session)
+{
+	struct tr_client *b = client("b", NULL, "127.0.0.2", true);
+	struct sockaddr_in sa = {0};
+	socklen_t sl = sizeof(sa);
+	unsigned char ih[20], hs[TR_HANDSHAKE_LEN], pid[20];
+	char hex[TR_HEX_LEN + 1], magnet[256], dest[160], got[TR_HEX_LEN + 1];
+	struct tr_source src = {0};
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), fd;
+
+	sa.sin_family = AF_INET;
+	inet_pton(AF_INET, "127.0.0.4", &sa.sin_addr);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	getsockname(lfd, (struct sockaddr *)&sa, &sl);
+	memset(ih, 0x6b, sizeof(ih));
+	memset(pid, 9, sizeof(pid));
+	cm_hex_encode(ih, sizeof(ih), hex);
+	snprintf(magnet, sizeof(magnet), "magnet:?xt=urn:btih:%s&x.pe=127.0.0.4:%d", hex,
+		 ntohs(sa.sin_port));
+	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
+	src.magnet = magnet;
+	src.dest_dir = dest;
+	ck_assert_int_eq(tr_client_add(b, &src, got, NULL), 0);
+	run_until(NULL, NULL, 300);
+	ck_assert_int_ge(fd = accept(lfd, NULL, NULL), 0);
+	run_until(NULL, NULL, 200);
+	ck_assert_int_eq(recv(fd, hs, sizeof(hs), MSG_DONTWAIT), TR_HANDSHAKE_LEN);
+	tr_wire_handshake(hs, ih, pid, true);
+	ck_assert_int_eq(write(fd, hs, sizeof(hs)), sizeof(hs));
+	send_ext_msg(fd, 0, "d1:md11:ut_metadatai3ee13:metadata_sizei999999999ee", NULL, 0);
+	ck_assert(closed_by_peer(fd));
+	close(fd);
+	close(lfd);
+	tr_client_free(b);
+}
+END_TEST
+
 START_TEST(test_a_restarted_client_resumes_seeding_after_a_check)
 {
 	struct tr_client *a = create_seeder("127.0.0.1");

@@ -21,6 +21,7 @@
 static void on_read(evutil_socket_t fd, short what, void *arg);
 static void on_write(evutil_socket_t fd, short what, void *arg);
 static void abort_inflight(struct tr_peer *p);
+static bool seed_check(struct tr_peer *p);
 
 struct tr_peer *
 tr_peer_new(struct tr_client *c, struct tr_torrent *t, int fd, const struct tr_peer_addr *addr,
@@ -355,6 +356,11 @@ tr_peer_got_meta(struct tr_peer *p)
 	free(p->bf);
 	p->bf = bf;
 	p->bf_len = want;
+	p->have_count = 0;
+	for (uint32_t k = 0; k < want; k++)
+		p->have_count += (uint32_t)__builtin_popcount(bf[k]);
+	if (seed_check(p))
+		return;
 	tr_picker_peer_bitfield(t->pk, p->bf, +1);
 	p->counted = true;
 	tr_peer_update_interest(p);
@@ -433,6 +439,22 @@ on_handshake(struct tr_peer *p, struct cm_err *err)
 	return 0;
 }
 
+/* Marks a peer that has every piece; closes it when we have them all too. True when closed. */
+static bool
+seed_check(struct tr_peer *p)
+{
+	struct tr_torrent *t = p->t;
+
+	if (!t->has_meta || p->have_count != t->meta.piece_count)
+		return false;
+	p->seed = true;
+	if (t->pk != NULL && tr_picker_complete(t->pk) && t->state == TR_SEEDING) {
+		tr_peer_close(p, "both seeds");
+		return true;
+	}
+	return false;
+}
+
 static int
 on_have(struct tr_peer *p, uint32_t i, struct cm_err *err)
 {
@@ -446,6 +468,9 @@ on_have(struct tr_peer *p, uint32_t i, struct cm_err *err)
 	if (tr_bit_get(p->bf, i))
 		return 0;
 	tr_bit_set(p->bf, i);
+	p->have_count++;
+	if (seed_check(p))
+		return 0;
 	if (p->counted) {
 		tr_picker_peer_have(t->pk, i);
 		tr_peer_update_interest(p);
@@ -471,6 +496,11 @@ on_bitfield(struct tr_peer *p, const struct tr_msg *m, struct cm_err *err)
 		tr_picker_peer_bitfield(t->pk, p->bf, -1);
 	memset(p->bf, 0, p->bf_len);
 	memcpy(p->bf, m->data, m->data_len < p->bf_len ? m->data_len : p->bf_len);
+	p->have_count = 0;
+	for (uint32_t k = 0; k < p->bf_len; k++)
+		p->have_count += (uint32_t)__builtin_popcount(p->bf[k]);
+	if (seed_check(p))
+		return 0;
 	if (p->counted) {
 		tr_picker_peer_bitfield(t->pk, p->bf, +1);
 		tr_peer_update_interest(p);

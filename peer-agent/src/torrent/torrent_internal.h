@@ -87,6 +87,7 @@ struct tr_peer {
 	uint32_t metadata_size;        /* what the peer said; 0: unknown */
 	unsigned char *bf;             /* its bitfield: bf_len bytes */
 	uint32_t bf_len;
+	uint32_t have_count;           /* bits set in bf */
 	bool counted;                  /* bf counted into the picker's availability */
 	struct tr_block inflight[TR_INFLIGHT_MAX];
 	uint32_t ninflight;
@@ -164,6 +165,8 @@ struct tr_torrent {
 	/* BEP 9 */
 	unsigned char *md;
 	uint32_t md_size;
+	uint64_t md_from;              /* the session that sent the metadata's pieces */
+	bool md_mixed;                 /* more than one did */
 	uint8_t *md_got;
 	int64_t *md_req_ms;
 	/* peers */
@@ -262,6 +265,8 @@ void tr_torrent_tick(struct tr_torrent *t, int64_t now);
 void tr_torrent_dial(struct tr_torrent *t, int64_t now);
 void tr_torrent_add_candidate(struct tr_torrent *t, const struct tr_peer_addr *a);
 void tr_torrent_peer_interested(struct tr_torrent *t, struct tr_peer *p);
+/* We are complete: sessions with other seeds are of no use to either side. */
+void tr_torrent_close_seeds(struct tr_torrent *t);
 void tr_torrent_peer_gone(struct tr_torrent *t, struct tr_peer *p);
 bool tr_torrent_wanted(const struct tr_torrent *t);
 void tr_torrent_status(const struct tr_torrent *t, struct tr_status *out);
