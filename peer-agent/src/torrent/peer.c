@@ -417,6 +417,10 @@ on_handshake(struct tr_peer *p, struct cm_err *err)
 			cm_err_set(err, "handshake for an unknown info hash %s", hex);
 			return -1;
 		}
+		if (t->state == TR_ERROR || t->paused) {
+			cm_err_set(err, "torrent %s is %s", hex, t->paused ? "paused" : "in error");
+			return -1;
+		}
 		if (t->npeers >= c->cfg.max_peers_per_torrent) {
 			cm_err_set(err, "torrent %s has %d sessions already", hex, t->npeers);
 			return -1;
