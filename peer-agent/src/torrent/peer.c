@@ -345,6 +345,13 @@ tr_peer_got_meta(struct tr_peer *p)
 
 	if (p->dead || !p->got_handshake)
 		return;
+	if (p->counted) {
+		/* Known since its handshake (the check just ended): its bitfield is counted already. */
+		tr_peer_update_interest(p);
+		tr_peer_fill_requests(p);
+		tr_peer_flush(p);
+		return;
+	}
 	if ((bf = calloc(want, 1)) == NULL) {
 		tr_peer_close(p, "out of memory");
 		return;
