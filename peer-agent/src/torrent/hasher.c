@@ -39,7 +39,7 @@ tr_piece_length_for(uint64_t total)
 {
 	uint32_t pl = TR_MIN_PIECE;
 
-	while (pl < TR_MAX_PIECE && total / pl > 2000)
+	while (pl < TR_MAX_PIECE && (total + pl - 1) / pl > 2000)
 		pl <<= 1;
 	return pl;
 }
