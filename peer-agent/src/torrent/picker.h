@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define TR_PICKER_ENDGAME_DUP 2 /* requests of one block at once in endgame */
-#define TR_QUEUE_MIN 16         /* blocks in flight to one peer, whatever its rate */
+#define TR_QUEUE_MIN 64         /* blocks in flight to one peer, whatever its rate */
 #define TR_QUEUE_MAX 250
 #define TR_QUEUE_TIME_MS 3000   /* the queue holds this much of the peer's rate (libtorrent's rule) */
 
