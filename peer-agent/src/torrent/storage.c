@@ -1,4 +1,5 @@
 /* storage.c - pieces across files, verified before written (see storage.h). */
+#define _GNU_SOURCE /* sync_file_range */
 #include "torrent/storage.h"
 
 #include <errno.h>
@@ -302,6 +303,14 @@ tr_storage_check_piece(struct tr_storage *st, uint32_t piece, unsigned char *scr
 		    tr_meta_piece_size(st->m, piece), false) != 0)
 		return -1;
 	return piece_ok(st->m, piece, scratch) ? 1 : 0;
+}
+
+void
+tr_storage_flush_start(struct tr_storage *st)
+{
+	for (size_t i = 0; i < st->m->file_count; i++)
+		if (st->fd[i] >= 0)
+			sync_file_range(st->fd[i], 0, 0, SYNC_FILE_RANGE_WRITE);
 }
 
 int

@@ -50,6 +50,8 @@ int tr_storage_put_piece(struct tr_storage *st, uint32_t piece, const unsigned c
 /* Whether piece i on disk matches its hash: 1 yes, 0 no, -1 I/O error. scratch: piece_length bytes. */
 int tr_storage_check_piece(struct tr_storage *st, uint32_t piece, unsigned char *scratch);
 
+/* Starts writing the files' dirty pages back without waiting, so a later finish waits less. */
+void tr_storage_flush_start(struct tr_storage *st);
 /* Every piece verified: syncs, closes and renames <root>.part to root. -1 with err. */
 int tr_storage_finish(struct tr_storage *st, struct cm_err *err);
 /* Removes the data (either name). */

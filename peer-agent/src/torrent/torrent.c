@@ -242,17 +242,17 @@ broadcast_have(struct tr_torrent *t, uint32_t piece)
 	}
 }
 
+/*
+ * Every piece verified: the SHA-256 of the files is taken under their .part
+ * names while the kernel writes them back, and only a file whose SHA-256 is
+ * the one announced gets its final name (sha_done).
+ */
 static void
 on_complete(struct tr_torrent *t)
 {
-	struct cm_err err = {{0}};
-
 	log_info("torrent %s: every piece verified", t->hex);
 	free_piecebufs(t);
-	if (tr_storage_finish(t->st, &err) != 0) {
-		tr_torrent_set_error(t, "%s", err.msg);
-		return;
-	}
+	tr_storage_flush_start(t->st);
 	if ((t->shajob = tr_sha256_job_new(t->st)) == NULL) {
 		tr_torrent_set_error(t, "out of memory");
 		return;
@@ -371,6 +371,7 @@ static void
 sha_done(struct tr_torrent *t)
 {
 	const char *got = t->file_sha[0];
+	struct cm_err err = {{0}};
 
 	tr_sha256_job_free(t->shajob);
 	t->shajob = NULL;
@@ -378,6 +379,10 @@ sha_done(struct tr_torrent *t)
 	    strcasecmp(t->expect_sha256, got) != 0) {
 		tr_torrent_set_error(t, "SHA-256 of %s is %s, the announcement says %s", t->root,
 				     got, t->expect_sha256);
+		return;
+	}
+	if (tr_storage_finish(t->st, &err) != 0) {
+		tr_torrent_set_error(t, "%s", err.msg);
 		return;
 	}
 	log_info("torrent %s: complete at %s, seeding", t->hex, t->root);
