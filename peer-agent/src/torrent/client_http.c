@@ -234,7 +234,7 @@ tr_torrent_announce(struct tr_torrent *t, int64_t now)
 			continue;
 		if (!s->started)
 			event = "started";
-		else if (done && !s->completed)
+		else if (done && !s->completed && !t->created) /* a creation never downloaded */
 			event = "completed";
 		else if (now < s->next_ms)
 			continue;
