@@ -301,12 +301,13 @@ tr_peer_fill_requests(struct tr_peer *p)
 		tr_peer_send(p, msgs, len);
 }
 
-/* Forgets an in-flight block; returns whether it was there. */
+/* Forgets an in-flight block (of that length too: a short answer is not the block); returns whether it was there. */
 static bool
 inflight_remove(struct tr_peer *p, const struct tr_block *b)
 {
 	for (uint32_t i = 0; i < p->ninflight; i++) {
-		if (p->inflight[i].piece == b->piece && p->inflight[i].begin == b->begin) {
+		if (p->inflight[i].piece == b->piece && p->inflight[i].begin == b->begin &&
+		    p->inflight[i].length == b->length) {
 			memmove(&p->inflight[i], &p->inflight[i + 1],
 				(p->ninflight - i - 1) * sizeof(p->inflight[0]));
 			p->ninflight--;
