@@ -29,8 +29,8 @@ static void
 setup(void)
 {
 	struct tr_file files[3] = {{"a.bin", 5000, 0, false},
-				   {"sub/b.bin", 30000, 5000, false},
-				   {"sub/c.bin", sizeof(data) - 35000, 35000, false}};
+	                           {"sub/b.bin", 30000, 5000, false},
+	                           {"sub/c.bin", sizeof(data) - 35000, 35000, false}};
 	unsigned char pieces[4 * 20];
 	uint32_t n = (sizeof(data) + PL - 1) / PL;
 
@@ -42,8 +42,8 @@ setup(void)
 		cm_sha1(data + (size_t)i * PL, len, pieces + i * 20);
 	}
 	memset(&meta, 0, sizeof(meta));
-	ck_assert_int_eq(tr_meta_build(&meta, "folder", true, files, 3, PL, pieces, n, NULL, NULL,
-				       NULL), 0);
+	ck_assert_int_eq(
+	    tr_meta_build(&meta, "folder", true, files, 3, PL, pieces, n, NULL, NULL, NULL), 0);
 }
 
 static void
@@ -125,7 +125,7 @@ START_TEST(test_finish_renames_the_folder_and_a_reopened_one_checks_out)
 {
 	struct tr_storage *st = part_storage();
 	unsigned char scratch[PL];
-	char (*sha)[65] = calloc(3, 65), want[65];
+	char(*sha)[65] = calloc(3, 65), want[65];
 	struct tr_sha256_job *j;
 	int r;
 
