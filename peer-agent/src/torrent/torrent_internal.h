@@ -40,9 +40,9 @@ struct tr_webseed;
 #define TR_HANDSHAKE_TIMEOUT_MS 10000
 #define TR_IDLE_TIMEOUT_MS      120000 /* nothing received for this long: close */
 #define TR_KEEPALIVE_MS         60000
-#define TR_SNUB_MS              30000      /* requests outstanding and no block for this long */
-#define TR_SEND_HIGH            (4u << 20) /* output bytes queued before we stop serving */
-#define TR_SEND_MAX             (8u << 20) /* output a session may hold: then it does not read */
+#define TR_SNUB_MS              30000         /* requests outstanding and no block for this long */
+#define TR_SEND_HIGH            (4u << 20)    /* output bytes queued before we stop serving */
+#define TR_SEND_MAX             (8u << 20)    /* output a session may hold: then it does not read */
 #define TR_MAX_WASTED           (16u << 20)   /* payload bytes received unasked before we close */
 #define TR_READ_CHUNK           (256u * 1024) /* bytes read from a socket at once */
 #define TR_MAX_CANDIDATES       200           /* addresses remembered per torrent */
