@@ -551,6 +551,7 @@ tr_client_remove(struct tr_client *c, const char *info_hash_hex, bool delete_dat
 	log_info("torrent %s: removed%s", t->hex, delete_data ? " with its data" : "");
 	if (delete_data && t->st != NULL && !t->created)
 		tr_storage_delete(t->st);
+	tr_torrent_announce_stopped(t);
 	tr_store_remove(t);
 	tr_torrent_free(t);
 	if (seeding && c->hooks.seeding_changed != NULL)

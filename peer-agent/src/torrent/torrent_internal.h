@@ -284,6 +284,8 @@ void tr_client_add_peers_from(struct tr_torrent *t, const struct cm_strlist *pee
 int tr_client_http_start(struct tr_client *c);
 void tr_client_http_stop(struct tr_client *c);
 void tr_torrent_announce(struct tr_torrent *t, int64_t now);
+/* Tells the trackers we announced to that we leave (a removed torrent). */
+void tr_torrent_announce_stopped(struct tr_torrent *t);
 int tr_torrent_webseeds_open(struct tr_torrent *t);
 void tr_torrent_webseeds_close(struct tr_torrent *t);
 void tr_torrent_webseeds_work(struct tr_torrent *t);
