@@ -475,6 +475,101 @@ START_TEST(test_a_peer_sending_metadata_of_another_torrent_is_banned)
 }
 END_TEST
 
+/* A listening socket on 127.0.0.4 standing for a hostile peer; *port is its port. */
+static int
+hostile_listener(int *port)
+{
+	struct sockaddr_in sa = {0};
+	socklen_t sl = sizeof(sa);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_family = AF_INET;
+	inet_pton(AF_INET, "127.0.0.4", &sa.sin_addr);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	getsockname(lfd, (struct sockaddr *)&sa, &sl);
+	*port = ntohs(sa.sin_port);
+	return lfd;
+}
+
+/* b's dial to the hostile listener accepted and answered with handshake and ext_hs. */
+static int
+hostile_accept(int lfd, const unsigned char ih[20], const char *ext_hs)
+{
+	unsigned char hs[TR_HANDSHAKE_LEN], pid[20];
+	int fd;
+
+	run_until(NULL, NULL, 300);
+	ck_assert_int_ge(fd = accept(lfd, NULL, NULL), 0);
+	run_until(NULL, NULL, 200);
+	ck_assert_int_eq(recv(fd, hs, sizeof(hs), MSG_DONTWAIT), TR_HANDSHAKE_LEN);
+	memset(pid, 9, sizeof(pid));
+	tr_wire_handshake(hs, ih, pid, true);
+	ck_assert_int_eq(write(fd, hs, sizeof(hs)), sizeof(hs));
+	send_ext_msg(fd, 0, ext_hs, NULL, 0);
+	run_until(NULL, NULL, 300);
+	drain(fd);
+	return fd;
+}
+
+START_TEST(test_a_peer_naming_a_wrong_metadata_size_does_not_stall_the_magnet)
+{
+	struct tr_client *a = create_seeder("127.0.0.1");
+	struct tr_client *b = client("b", NULL, "127.0.0.2", true);
+	struct tr_peer_addr pa = {"127.0.0.1", tr_client_listen_port(a)};
+	unsigned char ih[20];
+	char magnet[256], dest[160], got[TR_HEX_LEN + 1];
+	struct tr_source src = {0};
+	struct want w = {b, TR_SEEDING};
+	int port, lfd = hostile_listener(&port), fd;
+
+	cm_hex_decode(created_hash, TR_HEX_LEN, ih, sizeof(ih), NULL);
+	snprintf(magnet, sizeof(magnet), "magnet:?xt=urn:btih:%s&x.pe=127.0.0.4:%d", created_hash,
+	         port);
+	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
+	src.magnet = magnet;
+	src.dest_dir = dest;
+	ck_assert_int_eq(tr_client_add(b, &src, got, NULL), 0);
+	/* It claims the metadata first, with a size that is not the dictionary's, and sends nothing. */
+	fd = hostile_accept(lfd, ih, "d1:md11:ut_metadatai3ee13:metadata_sizei50000ee");
+	tr_client_add_peers(b, created_hash, &pa, 1);
+	ck_assert(run_until(in_state, &w, 40000));
+	assert_downloaded(b);
+	close(fd);
+	close(lfd);
+	tr_client_free(b);
+	tr_client_free(a);
+}
+END_TEST
+
+START_TEST(test_metadata_pieces_sent_unasked_are_dropped_and_close_the_session)
+{
+	struct tr_client *b = client("b", NULL, "127.0.0.2", true);
+	unsigned char ih[20], junk[16384];
+	char hex[TR_HEX_LEN + 1], magnet[256], dest[160], got[TR_HEX_LEN + 1];
+	struct tr_source src = {0};
+	int port, lfd = hostile_listener(&port), fd;
+
+	memset(ih, 0x7c, sizeof(ih));
+	memset(junk, 'j', sizeof(junk));
+	cm_hex_encode(ih, sizeof(ih), hex);
+	snprintf(magnet, sizeof(magnet), "magnet:?xt=urn:btih:%s&x.pe=127.0.0.4:%d", hex, port);
+	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
+	src.magnet = magnet;
+	src.dest_dir = dest;
+	ck_assert_int_eq(tr_client_add(b, &src, got, NULL), 0);
+	/* 4 pieces: b asks for 0 and 1; piece 3, asked of nobody, arrives again and again. */
+	fd = hostile_accept(lfd, ih, "d1:md11:ut_metadatai3ee13:metadata_sizei65536ee");
+	for (int i = 0; i < 6; i++)
+		send_ext_msg(fd, 1, "d8:msg_typei1e5:piecei3e10:total_sizei65536ee", junk,
+		             sizeof(junk));
+	ck_assert(closed_by_peer(fd));
+	close(fd);
+	close(lfd);
+	tr_client_free(b);
+}
+END_TEST
+
 START_TEST(test_an_oversize_metadata_size_closes_the_session)
 {
 	struct tr_client *b = client("b", NULL, "127.0.0.2", true);

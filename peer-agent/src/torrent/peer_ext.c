@@ -139,12 +139,93 @@ md_reset(struct tr_torrent *t)
 	free(t->md);
 	free(t->md_got);
 	free(t->md_req_ms);
+	free(t->md_who);
 	t->md = NULL;
 	t->md_got = NULL;
 	t->md_req_ms = NULL;
+	t->md_who = NULL;
 	t->md_size = 0;
 	t->md_from = 0;
 	t->md_mixed = false;
+}
+
+static bool
+md_source(const struct tr_peer *p)
+{
+	return !p->dead && p->ut_metadata != 0 && p->metadata_size != 0;
+}
+
+/*
+ * The size most peers report: one peer naming a wrong size must not decide
+ * the buffer for everyone. 0 when nobody offers metadata.
+ */
+static uint32_t
+md_popular_size(const struct tr_torrent *t)
+{
+	const struct tr_peer *p, *q;
+	uint32_t best = 0;
+	int best_n = 0;
+
+	TAILQ_FOREACH(p, &t->peers, link) {
+		int n = 0;
+
+		if (!md_source(p))
+			continue;
+		TAILQ_FOREACH(q, &t->peers, link)
+			if (md_source(q) && q->metadata_size == p->metadata_size)
+				n++;
+		if (n > best_n) {
+			best = p->metadata_size;
+			best_n = n;
+		}
+	}
+	return best;
+}
+
+/*
+ * The buffer is dropped when no peer offering its size is left (its claimant
+ * rejected, closed or never answered), or when nothing has arrived yet and
+ * more peers name another size.
+ */
+static void
+md_review(struct tr_torrent *t)
+{
+	uint32_t size;
+
+	if (t->md == NULL)
+		return;
+	size = md_popular_size(t);
+	if (size == t->md_size)
+		return;
+	if (size != 0) {
+		const struct tr_peer *p;
+		int mine = 0, theirs = 0;
+
+		TAILQ_FOREACH(p, &t->peers, link) {
+			if (md_source(p) && p->metadata_size == t->md_size)
+				mine++;
+			if (md_source(p) && p->metadata_size == size)
+				theirs++;
+		}
+		if (mine > 0 && (t->md_from != 0 || mine >= theirs))
+			return;
+	}
+	md_reset(t);
+}
+
+/* Piece i asked of nobody again: who had it in flight is told it is not awaited. */
+static void
+md_release(struct tr_torrent *t, uint32_t i)
+{
+	struct tr_peer *p;
+
+	if (t->md_who[i] == 0)
+		return;
+	TAILQ_FOREACH(p, &t->peers, link)
+		if (p->id == t->md_who[i] && p->md_inflight > 0)
+			p->md_inflight--;
+	t->md_who[i] = 0;
+	t->md_req_ms[i] = 0;
 }
 
 void
@@ -153,31 +234,77 @@ tr_ext_request_metadata(struct tr_peer *p)
 	struct tr_torrent *t = p->t;
 	int64_t now = cm_time_mono_ms();
 
-	if (p->dead || t->has_meta || p->ut_metadata == 0 || p->metadata_size == 0)
+	if (p->dead || t->has_meta || !md_source(p))
 		return;
+	md_review(t);
 	if (t->md == NULL) {
-		uint32_t n = md_pieces(p->metadata_size);
+		uint32_t size = md_popular_size(t), n = md_pieces(size);
 
-		t->md = malloc(p->metadata_size);
+		if (size == 0)
+			return;
+		t->md = malloc(size);
 		t->md_got = calloc(n, 1);
 		t->md_req_ms = calloc(n, sizeof(*t->md_req_ms));
-		if (t->md == NULL || t->md_got == NULL || t->md_req_ms == NULL) {
+		t->md_who = calloc(n, sizeof(*t->md_who));
+		if (t->md == NULL || t->md_got == NULL || t->md_req_ms == NULL || t->md_who == NULL) {
 			md_reset(t);
 			return;
 		}
-		t->md_size = p->metadata_size;
+		t->md_size = size;
 	}
 	if (p->metadata_size != t->md_size)
 		return;
+	if (t->md_solo) {
+		/* One sender for the whole dictionary: if it fails, that sender lied. */
+		if (t->md_from != 0 && t->md_from != p->id)
+			return;
+		for (uint32_t i = 0; i < md_pieces(t->md_size); i++)
+			if (t->md_who[i] != 0 && t->md_who[i] != p->id)
+				return;
+	}
 	for (uint32_t i = 0; i < md_pieces(t->md_size) && p->md_inflight < MD_PER_PEER; i++) {
-		if (t->md_got[i] ||
-		    (t->md_req_ms[i] != 0 && now - t->md_req_ms[i] < TR_MD_TIMEOUT_MS))
+		if (t->md_got[i] || t->md_who[i] != 0)
 			continue;
 		t->md_req_ms[i] = now;
+		t->md_who[i] = p->id;
 		p->md_inflight++;
 		send_md(p, MD_REQUEST, i, 0, NULL, 0);
 	}
 	tr_peer_flush(p);
+}
+
+void
+tr_ext_peer_gone(struct tr_torrent *t, struct tr_peer *p)
+{
+	if (t->md == NULL)
+		return;
+	for (uint32_t i = 0; i < md_pieces(t->md_size); i++)
+		if (t->md_who[i] == p->id)
+			md_release(t, i);
+	md_review(t);
+}
+
+void
+tr_ext_tick(struct tr_torrent *t, int64_t now)
+{
+	struct tr_peer *p, *tmp;
+
+	if (t->md != NULL)
+		for (uint32_t i = 0; i < md_pieces(t->md_size); i++) {
+			if (t->md_who[i] == 0 || now - t->md_req_ms[i] < TR_MD_TIMEOUT_MS)
+				continue;
+			TAILQ_FOREACH(p, &t->peers, link)
+				if (p->id == t->md_who[i]) {
+					log_info("torrent %s: peer %s:%d did not answer a metadata "
+					         "request in time",
+					         t->hex, p->addr.ip, p->addr.port);
+					p->metadata_size = 0; /* not asked again */
+				}
+			md_release(t, i);
+		}
+	md_review(t);
+	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp)
+		tr_ext_request_metadata(p);
 }
 
 /* Every piece is in: the info dictionary must hash to the info hash, then it is parsed. */
@@ -194,6 +321,8 @@ md_complete(struct tr_torrent *t, struct tr_peer *p)
 		if (!t->md_mixed && t->md_from == p->id)
 			tr_client_ban(t->c, p->addr.ip,
 			              "sent metadata that does not match the info hash");
+		else
+			t->md_solo = true;
 		md_reset(t);
 		return;
 	}
@@ -215,12 +344,19 @@ on_md_data(struct tr_peer *p, int64_t piece, int64_t total, const unsigned char 
 	struct tr_torrent *t = p->t;
 	uint32_t n;
 
-	if (p->md_inflight > 0)
-		p->md_inflight--;
-	if (t->has_meta || t->md == NULL)
+	if (t->has_meta)
+		return 0; /* a late answer */
+	/* Only a piece asked of this peer is taken: unasked ones would skew whom we ask. */
+	if (t->md == NULL || piece < 0 || piece >= md_pieces(t->md_size) ||
+	    t->md_who[piece] != p->id) {
+		if (++p->md_unasked > TR_MD_UNASKED_MAX) {
+			cm_err_set(err, "%u metadata pieces sent unasked", p->md_unasked);
+			return -1;
+		}
 		return 0;
+	}
 	n = md_pieces(t->md_size);
-	if (total != t->md_size || piece < 0 || piece >= n) {
+	if (total != t->md_size) {
 		cm_err_set(err, "metadata piece %lld of a %lld-byte dictionary (want %u bytes)",
 		           (long long)piece, (long long)total, t->md_size);
 		return -1;
@@ -230,13 +366,12 @@ on_md_data(struct tr_peer *p, int64_t piece, int64_t total, const unsigned char 
 		cm_err_set(err, "metadata piece %lld of %zu bytes", (long long)piece, len);
 		return -1;
 	}
-	if (!t->md_got[piece]) {
-		memcpy(t->md + (size_t)piece * TR_MD_PIECE, data, len);
-		t->md_got[piece] = 1;
-		if (t->md_from != 0 && t->md_from != p->id)
-			t->md_mixed = true;
-		t->md_from = p->id;
-	}
+	md_release(t, (uint32_t)piece);
+	memcpy(t->md + (size_t)piece * TR_MD_PIECE, data, len);
+	t->md_got[piece] = 1;
+	if (t->md_from != 0 && t->md_from != p->id)
+		t->md_mixed = true;
+	t->md_from = p->id;
 	for (uint32_t i = 0; i < n; i++)
 		if (!t->md_got[i]) {
 			tr_ext_request_metadata(p);
@@ -291,9 +426,9 @@ on_metadata(struct tr_peer *p, const struct tr_msg *m, struct cm_err *err)
 		rc = on_md_data(p, piece->i, total->i, m->data + used, m->data_len - used, err);
 		break;
 	case MD_REJECT:
-		if (p->md_inflight > 0)
-			p->md_inflight--;
-		p->metadata_size = 0; /* ask others */
+		/* It will not give the metadata: its pieces and its size go to others. */
+		p->metadata_size = 0;
+		tr_ext_peer_gone(t, p);
 		break;
 	default:
 		break;

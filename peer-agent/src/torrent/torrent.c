@@ -86,6 +86,7 @@ tr_torrent_free(struct tr_torrent *t)
 	free(t->md);
 	free(t->md_got);
 	free(t->md_req_ms);
+	free(t->md_who);
 	free(t->dest_dir);
 	free(t->root);
 	free(t->name);
@@ -512,11 +513,9 @@ tr_torrent_peer_gone(struct tr_torrent *t, struct tr_peer *p)
 	if (p->counted && p->bf != NULL && t->pk != NULL)
 		tr_picker_peer_bitfield(t->pk, p->bf, -1);
 	p->counted = false;
-	if (t->md_req_ms != NULL && p->md_inflight > 0)
-		memset(t->md_req_ms, 0,
-		       ((t->md_size + TR_MD_PIECE - 1) / TR_MD_PIECE) * sizeof(*t->md_req_ms));
 	TAILQ_REMOVE(&t->peers, p, link);
 	t->npeers--;
+	tr_ext_peer_gone(t, p);
 	p->t = NULL;
 	if (!p->outgoing)
 		return;
@@ -581,8 +580,7 @@ tr_torrent_tick(struct tr_torrent *t, int64_t now)
 	if (t->has_meta && t->state == TR_DOWNLOADING)
 		tr_torrent_webseeds_work(t);
 	if (!t->has_meta)
-		TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp)
-			tr_ext_request_metadata(p);
+		tr_ext_tick(t, now);
 	if (now - t->last_want_ms >= TR_WANT_PEERS_MS && t->c->hooks.want_peers != NULL) {
 		t->last_want_ms = now;
 		t->c->hooks.want_peers(t->c->ctx, t->hex);

@@ -56,6 +56,8 @@ struct tr_webseed;
 #define TR_CHECK_SLICE          (8u << 20) /* bytes hashed per loop turn while checking */
 #define TR_MD_PIECE             16384      /* BEP 9 metadata piece */
 #define TR_MD_TIMEOUT_MS        15000
+#define TR_MD_QUEUE             4 /* a peer's metadata requests held at once; more are rejected */
+#define TR_MD_UNASKED_MAX       4 /* metadata pieces received unasked before we close */
 #define TR_REFILL_MS            100         /* the rate limits' budgets are given this often */
 #define TR_MAX_PARTIAL_BYTES    (64u << 20) /* piece buffers of one torrent at once */
 
@@ -93,7 +95,10 @@ struct tr_peer {
 	uint32_t ninflight;
 	struct tr_block *reqs; /* its requests to us, a ring of TR_PEER_MAX_REQUESTS */
 	uint32_t req_head, nreqs;
-	uint32_t md_inflight;
+	uint32_t md_inflight; /* our metadata requests it has not answered */
+	uint32_t md_unasked;  /* metadata pieces it sent that we had not asked it for */
+	int32_t md_queue[TR_MD_QUEUE]; /* its metadata requests waiting for upload budget */
+	uint32_t md_nqueue;
 	int64_t connected_ms, last_recv_ms, last_send_ms, last_block_ms;
 	uint64_t downloaded, uploaded; /* payload */
 	uint64_t wasted; /* payload received that we had not asked for (or cancelled) */
@@ -167,8 +172,10 @@ struct tr_torrent {
 	uint32_t md_size;
 	uint64_t md_from; /* the session that sent the metadata's pieces */
 	bool md_mixed;    /* more than one did */
+	bool md_solo;     /* a mixed set failed: one peer at a time, so a liar stands alone */
 	uint8_t *md_got;
 	int64_t *md_req_ms;
+	uint64_t *md_who; /* per piece: the session asked for it; 0: nobody */
 	/* peers */
 	struct tr_peer_list peers;
 	int npeers;
@@ -246,6 +253,12 @@ bool tr_peer_send(struct tr_peer *p, const void *data, size_t len);
 void tr_ext_send_handshake(struct tr_peer *p);
 int tr_ext_handle(struct tr_peer *p, const struct tr_msg *m);
 void tr_ext_request_metadata(struct tr_peer *p);
+/* p leaves t: its metadata requests go to others (and its size with it). */
+void tr_ext_peer_gone(struct tr_torrent *t, struct tr_peer *p);
+/* Metadata requests unanswered in time: their peers are not asked again. */
+void tr_ext_tick(struct tr_torrent *t, int64_t now);
+/* Serves the metadata requests the upload budget held back. */
+void tr_ext_serve(struct tr_peer *p);
 
 /* torrent.c */
 struct tr_torrent *tr_torrent_new(struct tr_client *c, const unsigned char ih[TR_HASH_LEN]);
