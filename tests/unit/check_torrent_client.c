@@ -31,6 +31,7 @@
 #define FILE_SIZE (3 * 1024 * 1024 + 12345)
 
 static struct event_base *base;
+static int max_peers; /* the next clients' max_peers_per_torrent; 0: the default */
 static char src_path[128];
 static char created_hash[TR_HEX_LEN + 1];
 static char *created_magnet, *created_torrent;
@@ -49,6 +50,7 @@ setup(void)
 	snprintf(dir, sizeof(dir), "%s/dl", tu_dir);
 	mkdir(dir, 0755);
 	base = event_base_new();
+	max_peers = 0;
 }
 
 static void
@@ -75,6 +77,8 @@ client(const char *name, const char *listen, const char *bind, bool silent)
 	cfg.listen_host = listen;
 	cfg.bind_ip = bind;
 	cfg.silent = silent;
+	if (max_peers > 0)
+		cfg.max_peers_per_torrent = max_peers;
 	return tr_client_new(base, &cfg, NULL, NULL);
 }
 
@@ -605,6 +609,90 @@ START_TEST(test_an_oversize_metadata_size_closes_the_session)
 	close(fd);
 	close(lfd);
 	tr_client_free(b);
+}
+END_TEST
+
+START_TEST(test_idle_inbound_sessions_give_their_place_to_a_downloader)
+{
+	struct tr_client *a, *b;
+	unsigned char ih[20];
+	char dest[160], got[TR_HEX_LEN + 1];
+	struct tr_source src = {0};
+	struct want w;
+	int fds[8];
+
+	max_peers = 8;
+	a = create_seeder("127.0.0.1");
+	b = client("b", NULL, "127.0.0.2", true);
+	w = (struct want){b, TR_SEEDING};
+	cm_hex_decode(created_hash, TR_HEX_LEN, ih, sizeof(ih), NULL);
+	/* Every slot taken by sessions that handshake and then do nothing. */
+	for (int i = 0; i < 8; i++)
+		fds[i] = raw_session(a, ih, NULL);
+	run_until(NULL, NULL, 21000);
+	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
+	src.magnet = created_magnet;
+	src.dest_dir = dest;
+	ck_assert_int_eq(tr_client_add(b, &src, got, NULL), 0);
+	ck_assert(run_until(in_state, &w, 20000));
+	assert_downloaded(b);
+	for (int i = 0; i < 8; i++)
+		close(fds[i]);
+	tr_client_free(b);
+	tr_client_free(a);
+}
+END_TEST
+
+/* A TCP connection to a's peer-wire port from ip, nothing sent. */
+static int
+bare_connect(struct tr_client *a, const char *ip)
+{
+	struct sockaddr_in sa = {0}, from = {0};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	from.sin_family = sa.sin_family = AF_INET;
+	inet_pton(AF_INET, ip, &from.sin_addr);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&from, sizeof(from)), 0);
+	sa.sin_port = htons((uint16_t)tr_client_listen_port(a));
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+START_TEST(test_an_address_reconnecting_fast_is_refused)
+{
+	struct tr_client *a = create_seeder("127.0.0.1");
+	int fd;
+
+	for (int i = 0; i < 12; i++) {
+		fd = bare_connect(a, "127.0.0.6");
+		run_until(NULL, NULL, 30);
+		close(fd);
+	}
+	fd = bare_connect(a, "127.0.0.6");
+	ck_assert(closed_by_peer(fd));
+	close(fd);
+	tr_client_free(a);
+}
+END_TEST
+
+START_TEST(test_sessions_before_their_handshake_are_capped)
+{
+	struct tr_client *a = create_seeder("127.0.0.1");
+	int fds[24], closed = 0;
+	char ip[32];
+
+	for (int i = 0; i < 24; i++) {
+		snprintf(ip, sizeof(ip), "127.0.1.%d", 10 + i);
+		fds[i] = bare_connect(a, ip);
+	}
+	run_until(NULL, NULL, 300);
+	for (int i = 0; i < 24; i++) {
+		closed += closed_by_peer(fds[i]);
+		close(fds[i]);
+	}
+	ck_assert_int_eq(closed, 24 - 16);
+	tr_client_free(a);
 }
 END_TEST
 

@@ -77,11 +77,98 @@ free_config(struct tr_config *c)
 	free((char *)c->bind_ip);
 }
 
+struct tr_accept_bucket {
+	char key[TR_GROUP_LEN];
+	double tokens;
+	int64_t last_ms;
+};
+
+/* A full accept table: buckets refilled are as good as absent; else the stalest goes. */
+static void
+accept_table_trim(struct tr_client *c, int64_t now)
+{
+	struct tr_accept_bucket **drop = calloc(cm_map_len(c->accepts), sizeof(*drop));
+	struct tr_accept_bucket *b, *stalest = NULL;
+	size_t cursor = 0, n = 0;
+
+	if (drop == NULL)
+		return;
+	while ((b = cm_map_next(c->accepts, &cursor)) != NULL) {
+		if (now - b->last_ms >= TR_ACCEPT_BURST * 1000 / TR_ACCEPT_RATE)
+			drop[n++] = b;
+		else if (stalest == NULL || b->last_ms < stalest->last_ms)
+			stalest = b;
+	}
+	if (n == 0 && stalest != NULL)
+		drop[n++] = stalest;
+	for (size_t i = 0; i < n; i++) {
+		cm_map_del(c->accepts, drop[i]->key);
+		free(drop[i]);
+	}
+	free(drop);
+}
+
+/* One accept from ip's group's bucket; false when it is empty: a reconnect loop. */
+static bool
+accept_rate_take(struct tr_client *c, const char *ip)
+{
+	char key[TR_GROUP_LEN];
+	struct tr_accept_bucket *b;
+	int64_t now = cm_time_mono_ms();
+
+	tr_addr_group(ip, key);
+	if ((b = cm_map_get(c->accepts, key)) == NULL) {
+		if (cm_map_len(c->accepts) >= TR_ACCEPT_TABLE_MAX)
+			accept_table_trim(c, now);
+		/* Out of memory: the other caps still hold, so accept untracked. */
+		if ((b = calloc(1, sizeof(*b))) == NULL)
+			return true;
+		memcpy(b->key, key, sizeof(key));
+		b->tokens = TR_ACCEPT_BURST;
+		b->last_ms = now;
+		if (cm_map_put(c->accepts, b->key, b) != 0) {
+			free(b);
+			return true;
+		}
+	}
+	b->tokens += (double)(now - b->last_ms) * TR_ACCEPT_RATE / 1000.0;
+	if (b->tokens > TR_ACCEPT_BURST)
+		b->tokens = TR_ACCEPT_BURST;
+	b->last_ms = now;
+	if (b->tokens < 1)
+		return false;
+	b->tokens -= 1;
+	return true;
+}
+
+void
+tr_addr_group(const char *ip, char out[TR_GROUP_LEN])
+{
+	struct in6_addr a6;
+
+	if (strchr(ip, ':') != NULL && inet_pton(AF_INET6, ip, &a6) == 1 &&
+	    !IN6_IS_ADDR_V4MAPPED(&a6)) {
+		memset(a6.s6_addr + 8, 0, 8);
+		if (inet_ntop(AF_INET6, &a6, out, TR_GROUP_LEN) != NULL)
+			return;
+	}
+	snprintf(out, TR_GROUP_LEN, "%s", ip);
+}
+
+int
+tr_client_inbound_max(const struct tr_client *c)
+{
+	int n = c->cfg.max_peers_per_torrent - c->cfg.max_peers_per_torrent / 4;
+
+	return n > 0 ? n : 1;
+}
+
 static void
 on_accept(int fd, const struct sockaddr *sa, socklen_t len, void *arg)
 {
 	struct tr_client *c = arg;
 	struct tr_peer_addr a = {{0}, 0};
+	const char *why = NULL;
 
 	(void)len;
 	if (sa->sa_family == AF_INET) {
@@ -95,11 +182,20 @@ on_accept(int fd, const struct sockaddr *sa, socklen_t len, void *arg)
 		inet_ntop(AF_INET6, &in6->sin6_addr, a.ip, sizeof(a.ip));
 		a.port = ntohs(in6->sin6_port);
 	}
-	if (c->nsessions >= c->cfg.max_connections || tr_client_banned(c, a.ip) ||
-	    tr_client_address_count(c, a.ip) >= c->cfg.max_per_address) {
+	if (tr_client_banned(c, a.ip))
+		why = "banned";
+	else if (!accept_rate_take(c, a.ip))
+		why = "reconnects too fast";
+	else if (c->npending >= TR_PENDING_MAX)
+		why = "too many sessions before their handshake";
+	else if (c->nsessions >= c->cfg.max_connections ||
+	         c->ninbound >= c->cfg.max_connections - c->cfg.max_connections / 4)
+		why = "connection caps";
+	else if (tr_client_address_count(c, a.ip) >= c->cfg.max_per_address)
+		why = "sessions per address";
+	if (why != NULL) {
 		c->stats.sessions_refused++;
-		log_info("%s: %s:%d refused (%s)", __func__, a.ip, a.port,
-		         tr_client_banned(c, a.ip) ? "banned" : "connection caps");
+		log_info("%s: %s:%d refused (%s)", __func__, a.ip, a.port, why);
 		close(fd);
 		return;
 	}
@@ -159,10 +255,12 @@ int
 tr_client_address_count(const struct tr_client *c, const char *ip)
 {
 	const struct tr_peer *p;
+	char g[TR_GROUP_LEN];
 	int n = 0;
 
+	tr_addr_group(ip, g);
 	TAILQ_FOREACH(p, &c->sessions, all)
-		if (!p->dead && strcmp(p->addr.ip, ip) == 0)
+		if (!p->dead && strcmp(p->group, g) == 0)
 			n++;
 	return n;
 }
@@ -276,9 +374,10 @@ tr_client_new(struct event_base *base, const struct tr_config *cfg, const struct
 	}
 	c->by_hash = cm_map_new(CM_MAP_STR, &c->key);
 	c->banned = cm_map_new(CM_MAP_STR, &c->key);
+	c->accepts = cm_map_new(CM_MAP_STR, &c->key);
 	c->tick = event_new(base, -1, EV_PERSIST, on_tick, c);
 	c->work = evtimer_new(base, on_work, c);
-	if (c->by_hash == NULL || c->banned == NULL || c->tick == NULL || c->work == NULL)
+	if (c->by_hash == NULL || c->banned == NULL || c->accepts == NULL || c->tick == NULL || c->work == NULL)
 		goto fail;
 	if (c->cfg.listen_host != NULL &&
 	    (c->lst = tcp_listener_new(base, c->cfg.listen_host, c->cfg.listen_port, on_accept,
@@ -347,6 +446,11 @@ tr_client_free(struct tr_client *c)
 		while ((s = cm_map_next(c->banned, &cur)) != NULL)
 			free(s);
 	cm_map_free(c->banned);
+	cur = 0;
+	if (c->accepts != NULL)
+		while ((s = cm_map_next(c->accepts, &cur)) != NULL)
+			free(s);
+	cm_map_free(c->accepts);
 	cm_map_free(c->by_hash);
 	free_config(&c->cfg);
 	free(c);

@@ -38,7 +38,8 @@ tr_peer_new(struct tr_client *c, struct tr_torrent *t, int fd, const struct tr_p
 	p->outgoing = outgoing;
 	p->connecting = outgoing;
 	p->am_choking = p->peer_choking = true;
-	p->connected_ms = p->last_recv_ms = p->last_send_ms = cm_time_mono_ms();
+	p->connected_ms = p->last_recv_ms = p->last_send_ms = p->last_useful_ms = cm_time_mono_ms();
+	tr_addr_group(addr->ip, p->group);
 	p->in = evbuffer_new();
 	p->out = evbuffer_new();
 	p->reqs = calloc(TR_PEER_MAX_REQUESTS, sizeof(*p->reqs));
@@ -60,6 +61,9 @@ tr_peer_new(struct tr_client *c, struct tr_torrent *t, int fd, const struct tr_p
 		t->npeers++;
 		event_add(p->ev_write, NULL);
 	} else {
+		c->ninbound++;
+		c->npending++;
+		p->pending = true;
 		event_add(p->ev_read, NULL);
 	}
 	return p;
@@ -98,6 +102,10 @@ tr_peer_close(struct tr_peer *p, const char *why)
 	         p->addr.port, why);
 	if (p->connecting)
 		c->nhalfopen--;
+	if (p->pending)
+		c->npending--;
+	if (!p->outgoing)
+		c->ninbound--;
 	if (p->t != NULL) {
 		if (p->t->pk != NULL)
 			abort_inflight(p);
@@ -186,7 +194,7 @@ serve(struct tr_peer *p)
 		p->c->stats.bytes_out += b->length;
 		tr_rate_add(&p->rout, b->length);
 		tr_rate_add(&t->rout, b->length);
-		p->last_send_ms = cm_time_mono_ms();
+		p->last_send_ms = p->last_useful_ms = cm_time_mono_ms();
 		p->req_head = (p->req_head + 1) % TR_PEER_MAX_REQUESTS;
 		p->nreqs--;
 	}
@@ -243,6 +251,7 @@ tr_peer_update_interest(struct tr_peer *p)
 	if (want == p->am_interested || p->dead || !p->got_handshake)
 		return;
 	p->am_interested = want;
+	p->last_useful_ms = cm_time_mono_ms();
 	send_simple(p, want ? TR_MSG_INTERESTED : TR_MSG_NOT_INTERESTED);
 }
 
@@ -431,13 +440,23 @@ on_handshake(struct tr_peer *p, struct cm_err *err)
 			cm_err_set(err, "torrent %s is %s", hex, t->paused ? "paused" : "in error");
 			return -1;
 		}
-		if (t->npeers >= c->cfg.max_peers_per_torrent) {
-			cm_err_set(err, "torrent %s has %d sessions already", hex, t->npeers);
-			return -1;
+		if (t->npeers >= c->cfg.max_peers_per_torrent ||
+		    t->ninbound >= tr_client_inbound_max(c)) {
+			struct tr_peer *v = tr_torrent_evictable(t, cm_time_mono_ms());
+
+			if (v == NULL) {
+				cm_err_set(err, "torrent %s has %d sessions already", hex,
+				           t->npeers);
+				return -1;
+			}
+			tr_peer_close(v, "of no use to either side: a newcomer takes its place");
 		}
 		p->t = t;
 		TAILQ_INSERT_TAIL(&t->peers, p, link);
 		t->npeers++;
+		t->ninbound++;
+		p->pending = false;
+		c->npending--;
 		tr_wire_handshake(buf, t->ih, c->peer_id, true);
 		tr_peer_send(p, buf, sizeof(buf));
 	} else if (memcmp(hs.info_hash, p->t->ih, TR_HASH_LEN) != 0) {
@@ -592,10 +611,12 @@ on_message(struct tr_peer *p, const struct tr_msg *m, struct cm_err *err)
 		return 0;
 	case TR_MSG_INTERESTED:
 		p->peer_interested = true;
+		p->last_useful_ms = cm_time_mono_ms();
 		tr_torrent_peer_interested(t, p);
 		return 0;
 	case TR_MSG_NOT_INTERESTED:
 		p->peer_interested = false;
+		p->last_useful_ms = cm_time_mono_ms();
 		return 0;
 	case TR_MSG_HAVE:
 		return on_have(p, m->index, err);
@@ -645,6 +666,7 @@ on_piece(struct tr_peer *p, size_t total, struct cm_err *err)
 		return 0;
 	}
 	p->downloaded += len;
+	p->last_useful_ms = cm_time_mono_ms();
 	p->last_block_ms = cm_time_mono_ms();
 	p->snubbed = false;
 	tr_rate_add(&p->rin, len);

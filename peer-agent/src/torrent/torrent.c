@@ -515,6 +515,8 @@ tr_torrent_peer_gone(struct tr_torrent *t, struct tr_peer *p)
 	p->counted = false;
 	TAILQ_REMOVE(&t->peers, p, link);
 	t->npeers--;
+	if (!p->outgoing)
+		t->ninbound--;
 	tr_ext_peer_gone(t, p);
 	p->t = NULL;
 	if (!p->outgoing)
@@ -529,6 +531,30 @@ tr_torrent_peer_gone(struct tr_torrent *t, struct tr_peer *p)
 			cd->fails++;
 		cd->next_ms = now + DIAL_RETRY_MS * (cd->fails + 1);
 	}
+}
+
+/*
+ * Of the sessions peers opened, one that serves neither side: both seeds, or
+ * no interest shown either way and no block moved for TR_USELESS_MS. The one
+ * idle longest goes first.
+ */
+struct tr_peer *
+tr_torrent_evictable(struct tr_torrent *t, int64_t now)
+{
+	struct tr_peer *p, *best = NULL;
+	bool complete = t->pk != NULL && tr_picker_complete(t->pk);
+
+	TAILQ_FOREACH(p, &t->peers, link) {
+		if (p->outgoing || p->dead)
+			continue;
+		if (!(p->seed && complete) &&
+		    (p->peer_interested || p->am_interested ||
+		     now - p->last_useful_ms < TR_USELESS_MS))
+			continue;
+		if (best == NULL || p->last_useful_ms < best->last_useful_ms)
+			best = p;
+	}
+	return best;
 }
 
 bool
@@ -548,7 +574,8 @@ tr_torrent_dial(struct tr_torrent *t, int64_t now)
 
 		if (cd->connected || cd->fails >= TR_MAX_DIAL_FAILS || now < cd->next_ms)
 			continue;
-		if (c->nsessions >= c->cfg.max_connections ||
+		/* Sessions still before their handshake are capped apart: they never stop a dial. */
+		if (c->nsessions - c->npending >= c->cfg.max_connections ||
 		    t->npeers >= c->cfg.max_peers_per_torrent || c->nhalfopen >= TR_HALF_OPEN)
 			return;
 		if (tr_client_banned(c, cd->addr.ip) ||

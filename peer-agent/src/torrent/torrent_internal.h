@@ -60,6 +60,12 @@ struct tr_webseed;
 #define TR_MD_UNASKED_MAX       4 /* metadata pieces received unasked before we close */
 #define TR_REFILL_MS            100         /* the rate limits' budgets are given this often */
 #define TR_MAX_PARTIAL_BYTES    (64u << 20) /* piece buffers of one torrent at once */
+#define TR_PENDING_MAX          16    /* inbound sessions before their handshake, at once */
+#define TR_ACCEPT_RATE          4     /* accepts a second per IPv4 address or IPv6 /64 */
+#define TR_ACCEPT_BURST         8
+#define TR_ACCEPT_TABLE_MAX     4096  /* addresses whose accept rate is remembered */
+#define TR_USELESS_MS           20000 /* no interest either way this long: evictable */
+#define TR_GROUP_LEN            46    /* an address group: IPv4 address, IPv6 /64 prefix */
 
 struct tr_rate {
 	uint64_t slot[TR_RATE_SLOTS];
@@ -80,6 +86,9 @@ struct tr_peer {
 	struct evbuffer *in, *out;
 	struct tr_peer_addr addr;
 	bool outgoing, connecting, got_handshake, dead;
+	bool pending; /* inbound, its handshake not yet taken */
+	char group[TR_GROUP_LEN];
+	int64_t last_useful_ms; /* interest shown either way or a block moved */
 	bool am_choking, am_interested, peer_choking, peer_interested, snubbed;
 	bool seed;
 	bool read_paused; /* the download rate limit's budget ran out */
@@ -179,6 +188,7 @@ struct tr_torrent {
 	/* peers */
 	struct tr_peer_list peers;
 	int npeers;
+	int ninbound; /* of npeers: sessions the peer opened */
 	struct tr_candidate cand[TR_MAX_CANDIDATES];
 	size_t ncand;
 	struct cm_strlist web_seeds, trackers;
@@ -220,6 +230,8 @@ struct tr_client {
 	struct cm_map *by_hash; /* hex -> torrent */
 	struct tr_peer_list sessions;
 	int nsessions, nhalfopen;
+	int ninbound, npending; /* sessions peers opened; of them, before their handshake */
+	struct cm_map *accepts; /* address group -> struct tr_accept_bucket */
 	struct cm_map *banned; /* ip -> char[46] (owned) */
 	struct cm_hash_key key;
 	struct event *tick, *work; /* every second; one slice of hashing */
@@ -280,6 +292,8 @@ void tr_torrent_peer_interested(struct tr_torrent *t, struct tr_peer *p);
 /* We are complete: sessions with other seeds are of no use to either side. */
 void tr_torrent_close_seeds(struct tr_torrent *t);
 void tr_torrent_peer_gone(struct tr_torrent *t, struct tr_peer *p);
+/* The inbound session of least use that a newcomer may take the place of; NULL: none. */
+struct tr_peer *tr_torrent_evictable(struct tr_torrent *t, int64_t now);
 bool tr_torrent_wanted(const struct tr_torrent *t);
 void tr_torrent_status(const struct tr_torrent *t, struct tr_status *out);
 char *tr_torrent_magnet(const struct tr_torrent *t);
@@ -290,6 +304,10 @@ bool tr_client_banned(const struct tr_client *c, const char *ip);
 int tr_client_dial(struct tr_client *c, struct tr_torrent *t, struct tr_candidate *cd);
 void tr_client_kick(struct tr_client *c);
 int tr_client_address_count(const struct tr_client *c, const char *ip);
+/* The group addresses are counted by: an IPv4 address, an IPv6 /64 (one host's share). */
+void tr_addr_group(const char *ip, char out[TR_GROUP_LEN]);
+/* Inbound sessions of one torrent: the rest of max_peers_per_torrent is kept for our dials. */
+int tr_client_inbound_max(const struct tr_client *c);
 /* x.pe entries ("ip:port", "[ip6]:port") as candidates of t. */
 void tr_client_add_peers_from(struct tr_torrent *t, const struct cm_strlist *peers);
 
