@@ -696,6 +696,50 @@ START_TEST(test_sessions_before_their_handshake_are_capped)
 }
 END_TEST
 
+/* Reads (blocking, 2 s at most without a byte) until EOF: whether a closed. */
+static bool
+eof_after_reading(int fd)
+{
+	static unsigned char buf[65536];
+	struct timeval tv = {2, 0};
+	ssize_t n;
+
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+		;
+	return n == 0;
+}
+
+START_TEST(test_a_peer_that_never_reads_is_closed)
+{
+	struct tr_client *a = create_seeder("127.0.0.1");
+	struct sockaddr_in sa = {0};
+	unsigned char ih[20], hs[TR_HANDSHAKE_LEN], pid[20], m[17];
+	int fd = socket(AF_INET, SOCK_STREAM, 0), small = 4096;
+
+	/* A tiny receive window, never read: a's output cannot drain. */
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	cm_hex_decode(created_hash, TR_HEX_LEN, ih, sizeof(ih), NULL);
+	memset(pid, 7, sizeof(pid));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)tr_client_listen_port(a));
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	tr_wire_handshake(hs, ih, pid, false);
+	ck_assert_int_eq(write(fd, hs, sizeof(hs)), sizeof(hs));
+	ck_assert_int_eq(write(fd, m, tr_wire_simple(m, TR_MSG_INTERESTED)), 5);
+	run_until(NULL, NULL, 300);
+	for (int i = 0; i < 500; i++) {
+		tr_wire_request(m, TR_MSG_REQUEST, (uint32_t)(i % 192), 0, 16384);
+		ck_assert_int_eq(write(fd, m, sizeof(m)), sizeof(m));
+	}
+	run_until(NULL, NULL, 33000);
+	ck_assert(eof_after_reading(fd));
+	close(fd);
+	tr_client_free(a);
+}
+END_TEST
+
 START_TEST(test_a_restarted_client_resumes_seeding_after_a_check)
 {
 	struct tr_client *a = create_seeder("127.0.0.1");

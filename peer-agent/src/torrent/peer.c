@@ -38,7 +38,8 @@ tr_peer_new(struct tr_client *c, struct tr_torrent *t, int fd, const struct tr_p
 	p->outgoing = outgoing;
 	p->connecting = outgoing;
 	p->am_choking = p->peer_choking = true;
-	p->connected_ms = p->last_recv_ms = p->last_send_ms = p->last_useful_ms = cm_time_mono_ms();
+	p->connected_ms = p->last_recv_ms = p->last_send_ms = p->last_useful_ms = p->last_drain_ms =
+	    cm_time_mono_ms();
 	tr_addr_group(addr->ip, p->group);
 	p->in = evbuffer_new();
 	p->out = evbuffer_new();
@@ -155,6 +156,8 @@ tr_peer_flush(struct tr_peer *p)
 			tr_peer_close(p, strerror(errno));
 			return;
 		}
+		if (n > 0)
+			p->last_drain_ms = cm_time_mono_ms();
 	}
 	if (evbuffer_get_length(p->out) > 0)
 		event_add(p->ev_write, NULL);
@@ -795,6 +798,13 @@ tr_peer_tick(struct tr_peer *p, int64_t now)
 	}
 	if (now - p->last_recv_ms > TR_IDLE_TIMEOUT_MS) {
 		tr_peer_close(p, "idle");
+		return;
+	}
+	/* A peer that never reads would pin its queued output for as long as it sends keep-alives. */
+	if (evbuffer_get_length(p->out) == 0)
+		p->last_drain_ms = now;
+	else if (now - p->last_drain_ms > TR_WRITE_TIMEOUT_MS) {
+		tr_peer_close(p, "it has read none of our output for 30 s");
 		return;
 	}
 	if (p->got_handshake && now - p->last_send_ms > TR_KEEPALIVE_MS) {

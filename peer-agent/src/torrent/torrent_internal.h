@@ -41,6 +41,7 @@ struct tr_webseed;
 #define TR_HANDSHAKE_TIMEOUT_MS 10000
 #define TR_IDLE_TIMEOUT_MS      120000 /* nothing received for this long: close */
 #define TR_KEEPALIVE_MS         60000
+#define TR_WRITE_TIMEOUT_MS     30000 /* output queued and none of it taken for this long: close */
 #define TR_SNUB_MS              30000         /* requests outstanding and no block for this long */
 #define TR_SEND_HIGH            (4u << 20)    /* output bytes queued before we stop serving */
 #define TR_SEND_MAX             (8u << 20)    /* output a session may hold: then it does not read */
@@ -109,6 +110,7 @@ struct tr_peer {
 	int32_t md_queue[TR_MD_QUEUE]; /* its metadata requests waiting for upload budget */
 	uint32_t md_nqueue;
 	int64_t connected_ms, last_recv_ms, last_send_ms, last_block_ms;
+	int64_t last_drain_ms; /* the socket last took output, or had none queued */
 	uint64_t downloaded, uploaded; /* payload */
 	uint64_t wasted; /* payload received that we had not asked for (or cancelled) */
 	struct tr_rate rin, rout;
