@@ -32,6 +32,7 @@
 
 static struct event_base *base;
 static int max_peers; /* the next clients' max_peers_per_torrent; 0: the default */
+static int64_t up_rate; /* the next clients' max_upload_rate; 0: the default */
 static char src_path[128];
 static char created_hash[TR_HEX_LEN + 1];
 static char *created_magnet, *created_torrent;
@@ -51,6 +52,7 @@ setup(void)
 	mkdir(dir, 0755);
 	base = event_base_new();
 	max_peers = 0;
+	up_rate = 0;
 }
 
 static void
@@ -79,6 +81,8 @@ client(const char *name, const char *listen, const char *bind, bool silent)
 	cfg.silent = silent;
 	if (max_peers > 0)
 		cfg.max_peers_per_torrent = max_peers;
+	if (up_rate > 0)
+		cfg.max_upload_rate = up_rate;
 	return tr_client_new(base, &cfg, NULL, NULL);
 }
 
@@ -735,6 +739,55 @@ START_TEST(test_a_peer_that_never_reads_is_closed)
 	}
 	run_until(NULL, NULL, 33000);
 	ck_assert(eof_after_reading(fd));
+	close(fd);
+	tr_client_free(a);
+}
+END_TEST
+
+/* How often needle occurs in the n bytes at hay. */
+static int
+count_in(const unsigned char *hay, size_t n, const char *needle)
+{
+	size_t k = strlen(needle);
+	int c = 0;
+
+	for (size_t i = 0; i + k <= n; i++)
+		if (memcmp(hay + i, needle, k) == 0)
+			c++;
+	return c;
+}
+
+START_TEST(test_metadata_requests_are_served_within_the_upload_limit)
+{
+	struct tr_client *a;
+	static unsigned char got[1 << 20];
+	unsigned char ih[20], hs[TR_HANDSHAKE_LEN], pid[20];
+	struct sockaddr_in sa = {0};
+	size_t n = 0;
+	ssize_t r;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	up_rate = 16384;
+	a = create_seeder("127.0.0.1");
+	cm_hex_decode(created_hash, TR_HEX_LEN, ih, sizeof(ih), NULL);
+	memset(pid, 7, sizeof(pid));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)tr_client_listen_port(a));
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	tr_wire_handshake(hs, ih, pid, true);
+	ck_assert_int_eq(write(fd, hs, sizeof(hs)), sizeof(hs));
+	send_ext_msg(fd, 0, "d1:md11:ut_metadatai3eee", NULL, 0);
+	run_until(NULL, NULL, 300);
+	drain(fd);
+	/* 12 requests at once for the one piece: a few are held for the budget, the rest refused. */
+	for (int i = 0; i < 12; i++)
+		send_ext_msg(fd, 1, "d8:msg_typei0e5:piecei0ee", NULL, 0);
+	run_until(NULL, NULL, 300);
+	while (n < sizeof(got) && (r = recv(fd, got + n, sizeof(got) - n, MSG_DONTWAIT)) > 0)
+		n += (size_t)r;
+	ck_assert_int_le(count_in(got, n, "8:msg_typei1e"), 1 + 4);
+	ck_assert_int_ge(count_in(got, n, "8:msg_typei2e"), 12 - 1 - 4);
 	close(fd);
 	tr_client_free(a);
 }

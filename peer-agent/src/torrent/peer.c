@@ -766,6 +766,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	tr_peer_fill_requests(p);
 	serve(p);
+	tr_ext_serve(p);
 	tr_peer_flush(p);
 }
 
@@ -782,6 +783,8 @@ tr_peer_resume(struct tr_peer *p)
 		serve(p);
 		tr_peer_flush(p);
 	}
+	if (p->md_nqueue > 0)
+		tr_ext_serve(p);
 }
 
 void

@@ -5,6 +5,7 @@
  * and the info dictionary fetched in 16 KiB pieces, checked against the info
  * hash before it is parsed, and served to peers once we have it.
  */
+#include <event2/buffer.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -381,6 +382,29 @@ on_md_data(struct tr_peer *p, int64_t piece, int64_t total, const unsigned char 
 	return 0;
 }
 
+void
+tr_ext_serve(struct tr_peer *p)
+{
+	struct tr_torrent *t = p->t;
+	bool limited = p->c->cfg.max_upload_rate > 0;
+
+	if (p->dead || t == NULL || !t->has_meta)
+		return;
+	while (p->md_nqueue > 0 && evbuffer_get_length(p->out) < TR_SEND_HIGH &&
+	       !(limited && p->c->up_budget <= 0)) {
+		size_t off = (size_t)p->md_queue[0] * TR_MD_PIECE;
+		size_t n = t->meta.info_len - off < TR_MD_PIECE ? t->meta.info_len - off : TR_MD_PIECE;
+
+		if (limited)
+			p->c->up_budget -= (int64_t)n;
+		p->c->stats.bytes_out += n;
+		send_md(p, MD_DATA, p->md_queue[0], (int64_t)t->meta.info_len, t->meta.info + off, n);
+		p->md_nqueue--;
+		memmove(p->md_queue, p->md_queue + 1, p->md_nqueue * sizeof(p->md_queue[0]));
+	}
+	tr_peer_flush(p);
+}
+
 static int
 on_metadata(struct tr_peer *p, const struct tr_msg *m, struct cm_err *err)
 {
@@ -405,17 +429,15 @@ on_metadata(struct tr_peer *p, const struct tr_msg *m, struct cm_err *err)
 	case MD_REQUEST:
 		if (p->ut_metadata == 0)
 			break;
-		if (t->has_meta && piece->i >= 0 &&
-		    piece->i < md_pieces((uint32_t)t->meta.info_len)) {
-			size_t off = (size_t)piece->i * TR_MD_PIECE;
-			size_t n = t->meta.info_len - off < TR_MD_PIECE ? t->meta.info_len - off
-			                                                : TR_MD_PIECE;
-
-			send_md(p, MD_DATA, piece->i, (int64_t)t->meta.info_len, t->meta.info + off,
-			        n);
-		} else {
+		/* Answered within the upload limit, a few at a time (BEP 9 lets us reject). */
+		if (!t->has_meta || piece->i < 0 ||
+		    piece->i >= md_pieces((uint32_t)t->meta.info_len) || p->md_nqueue >= TR_MD_QUEUE) {
 			send_md(p, MD_REJECT, piece->i, 0, NULL, 0);
+			tr_peer_flush(p);
+			break;
 		}
+		p->md_queue[p->md_nqueue++] = (int32_t)piece->i;
+		tr_ext_serve(p);
 		break;
 	case MD_DATA:
 		if (total == NULL || total->kind != CM_BINT) {
