@@ -280,38 +280,6 @@ banned(void *arg)
 	return s.peers_banned > 0;
 }
 
-START_TEST(test_a_peer_sending_a_corrupt_piece_is_banned)
-{
-	struct tr_client *a = create_seeder("127.0.0.3");
-	struct tr_client *b = client("b", NULL, "127.0.0.2", true);
-	struct tr_source src = {0};
-	char ih[TR_HEX_LEN + 1], dest[160];
-	struct tr_stats s;
-	struct tr_status st;
-	int fd;
-
-	/* The seeder's file changes under it after hashing: what it sends no longer verifies. */
-	fd = open(src_path, O_WRONLY);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(pwrite(fd, "garbage!", 8, 100000), 8);
-	close(fd);
-	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
-	src.magnet = created_magnet;
-	src.dest_dir = dest;
-	ck_assert_int_eq(tr_client_add(b, &src, ih, NULL), 0);
-	ck_assert(run_until(banned, b, 20000));
-	run_until(NULL, NULL, 1500);
-	tr_client_stats(b, &s);
-	ck_assert_uint_ge(s.pieces_failed, 1);
-	ck_assert_int_eq(tr_client_status(b, ih, &st), 0);
-	ck_assert_int_eq(st.peers, 0);
-	ck_assert_int_eq(st.state, TR_DOWNLOADING);
-	tr_status_clear(&st);
-	tr_client_free(b);
-	tr_client_free(a);
-}
-END_TEST
-
 START_TEST(test_a_silent_client_has_no_listener_and_names_no_address)
 {
 	struct tr_client *a = create_seeder("127.0.0.1");
@@ -514,7 +482,8 @@ hostile_accept(int lfd, const unsigned char ih[20], const char *ext_hs)
 	memset(pid, 9, sizeof(pid));
 	tr_wire_handshake(hs, ih, pid, true);
 	ck_assert_int_eq(write(fd, hs, sizeof(hs)), sizeof(hs));
-	send_ext_msg(fd, 0, ext_hs, NULL, 0);
+	if (ext_hs != NULL)
+		send_ext_msg(fd, 0, ext_hs, NULL, 0);
 	run_until(NULL, NULL, 300);
 	drain(fd);
 	return fd;
@@ -575,6 +544,126 @@ START_TEST(test_metadata_pieces_sent_unasked_are_dropped_and_close_the_session)
 	close(fd);
 	close(lfd);
 	tr_client_free(b);
+}
+END_TEST
+
+/*
+ * A peer that says it has every piece and answers each request with junk,
+ * for ms at most or until b bans someone.
+ */
+static void
+serve_junk(int fd, struct tr_client *b, int ms)
+{
+	static unsigned char in[1 << 16], junk[16384];
+	unsigned char bf[4 + 1 + 25] = {0, 0, 0, 26, TR_MSG_BITFIELD}, m[TR_MSG_HEADER];
+	size_t have = 0;
+	ssize_t r;
+
+	memset(bf + 5, 0xff, 24);
+	bf[29] = 0x80; /* 193 pieces: one bit in the last byte */
+	memset(junk, 'j', sizeof(junk));
+	ck_assert_int_eq(write(fd, bf, sizeof(bf)), sizeof(bf));
+	ck_assert_int_eq(write(fd, m, tr_wire_simple(m, TR_MSG_UNCHOKE)), 5);
+	for (int waited = 0; waited < ms && !banned(b); waited += 50) {
+		run_until(NULL, NULL, 50);
+		while (have < sizeof(in) && (r = recv(fd, in + have, sizeof(in) - have, MSG_DONTWAIT)) > 0)
+			have += (size_t)r;
+		while (have >= 4) {
+			uint32_t len = (uint32_t)in[0] << 24 | in[1] << 16 | in[2] << 8 | in[3];
+
+			ck_assert_uint_lt(len, sizeof(in) - 4);
+			if (have < 4 + len)
+				break;
+			if (len == 13 && in[4] == TR_MSG_REQUEST) {
+				uint32_t idx = (uint32_t)in[5] << 24 | in[6] << 16 | in[7] << 8 | in[8];
+				uint32_t begin = (uint32_t)in[9] << 24 | in[10] << 16 | in[11] << 8 | in[12];
+				uint32_t n = (uint32_t)in[13] << 24 | in[14] << 16 | in[15] << 8 | in[16];
+
+				ck_assert_uint_le(n, sizeof(junk));
+				tr_wire_piece_header(m, idx, begin, n);
+				if (write(fd, m, sizeof(m)) != sizeof(m) || write(fd, junk, n) != (ssize_t)n)
+					return;
+			}
+			memmove(in, in + 4 + len, have - 4 - len);
+			have -= 4 + len;
+		}
+	}
+}
+
+START_TEST(test_a_peer_sending_a_corrupt_piece_is_banned)
+{
+	struct tr_client *a = create_seeder("127.0.0.3");
+	struct tr_client *b = client("b", NULL, "127.0.0.2", true);
+	struct tr_peer_addr pa = {"127.0.0.4", 0};
+	struct tr_source src = {0};
+	char ih[TR_HEX_LEN + 1], dest[160], *torrent, path[192];
+	unsigned char raw[20];
+	size_t torrent_len;
+	struct tr_stats s;
+	struct tr_status st;
+	int lfd = hostile_listener(&pa.port), fd;
+	struct stat sb;
+
+	ck_assert_int_eq(cm_file_read(created_torrent, 1 << 20, &torrent, &torrent_len, NULL), 0);
+	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
+	src.torrent = torrent;
+	src.torrent_len = torrent_len;
+	src.dest_dir = dest;
+	ck_assert_int_eq(tr_client_add(b, &src, ih, NULL), 0);
+	free(torrent);
+	tr_client_add_peers(b, ih, &pa, 1);
+	cm_hex_decode(ih, TR_HEX_LEN, raw, sizeof(raw), NULL);
+	fd = hostile_accept(lfd, raw, NULL);
+	serve_junk(fd, b, 20000);
+	ck_assert(banned(b));
+	run_until(NULL, NULL, 1500);
+	tr_client_stats(b, &s);
+	ck_assert_uint_ge(s.pieces_failed, 1);
+	ck_assert_uint_eq(s.pieces_verified, 0);
+	ck_assert_int_eq(tr_client_status(b, ih, &st), 0);
+	ck_assert_int_eq(st.peers, 0);
+	ck_assert_int_eq(st.state, TR_DOWNLOADING);
+	tr_status_clear(&st);
+	/* Nothing of what it sent was written: the .part file is still all holes. */
+	snprintf(path, sizeof(path), "%s/dl/data.bin.part", tu_dir);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(sb.st_blocks, 0);
+	close(fd);
+	close(lfd);
+	tr_client_free(b);
+	tr_client_free(a);
+}
+END_TEST
+
+START_TEST(test_a_seeded_file_that_changed_is_checked_again_not_served)
+{
+	struct tr_client *a = create_seeder("127.0.0.1");
+	struct tr_client *b = client("b", NULL, "127.0.0.2", true);
+	struct tr_source src = {0};
+	char ih[TR_HEX_LEN + 1], dest[160];
+	struct want w = {a, TR_ERROR};
+	struct tr_stats s;
+	struct tr_status st;
+	int fd;
+
+	/* The seeder's file changes under it after hashing: those bytes would not verify. */
+	fd = open(src_path, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, "garbage!", 8, 100000), 8);
+	close(fd);
+	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
+	src.magnet = created_magnet;
+	src.dest_dir = dest;
+	ck_assert_int_eq(tr_client_add(b, &src, ih, NULL), 0);
+	ck_assert(run_until(in_state, &w, 20000));
+	ck_assert_int_eq(tr_client_status(a, ih, &st), 0);
+	ck_assert_ptr_nonnull(strstr(st.error, "changed on disk"));
+	tr_status_clear(&st);
+	tr_client_stats(b, &s);
+	ck_assert_uint_eq(s.pieces_failed, 0);
+	ck_assert_uint_eq(s.peers_banned, 0);
+	tr_client_free(b);
+	tr_client_free(a);
 }
 END_TEST
 

@@ -77,7 +77,7 @@ op_verified(void *ctx, const char info_hash[TR_HEX_LEN + 1], uint64_t offset, ui
 	for (uint64_t i = first; i <= last; i++)
 		if (!tr_picker_have(t->pk, (uint32_t)i))
 			return false;
-	return true;
+	return tr_torrent_servable(t, offset, len);
 }
 
 static bool

@@ -179,6 +179,8 @@ serve(struct tr_peer *p)
 
 		if (limited && p->c->up_budget <= 0)
 			break;
+		if (!tr_torrent_servable(t, off, b->length))
+			break;
 		if (limited)
 			p->c->up_budget -= b->length;
 		if (evbuffer_reserve_space(p->out, TR_MSG_HEADER + b->length, &v, 1) != 1)

@@ -23,7 +23,25 @@ struct tr_storage {
 	int *fd;       /* per file; -1 closed */
 	size_t ring[TR_STORAGE_MAX_FDS];
 	size_t nopen, ring_pos;
+	struct file_id *ids; /* per file, what it was when its data was known good */
 };
+
+/* A finished file as it was verified: if any of these differ, its bytes may not be. */
+struct file_id {
+	bool known;
+	off_t size;
+	struct timespec mtime;
+	ino_t ino;
+	dev_t dev;
+};
+
+static bool
+same_file(const struct file_id *id, const struct stat *sb)
+{
+	return id->size == sb->st_size && id->mtime.tv_sec == sb->st_mtim.tv_sec &&
+	       id->mtime.tv_nsec == sb->st_mtim.tv_nsec && id->ino == sb->st_ino &&
+	       id->dev == sb->st_dev;
+}
 
 const char *
 tr_storage_path(const struct tr_storage *st)
@@ -151,6 +169,48 @@ create_part(struct tr_storage *st, struct cm_err *err)
 	return 0;
 }
 
+/* Remembers what each finished file is now. */
+static void
+snapshot(struct tr_storage *st)
+{
+	for (size_t i = 0; i < st->m->file_count; i++) {
+		char *path = st->m->files[i].pad ? NULL : tr_storage_file_path(st, i);
+		struct stat sb;
+
+		st->ids[i].known = path != NULL && lstat(path, &sb) == 0;
+		if (st->ids[i].known)
+			st->ids[i] = (struct file_id){true, sb.st_size, sb.st_mtim, sb.st_ino, sb.st_dev};
+		free(path);
+	}
+}
+
+static size_t file_at(const struct tr_meta *m, uint64_t off);
+
+bool
+tr_storage_changed(struct tr_storage *st, uint64_t off, uint64_t len)
+{
+	if (!st->finished || len == 0)
+		return false;
+	for (size_t i = file_at(st->m, off);
+	     i < st->m->file_count && st->m->files[i].offset < off + len; i++) {
+		struct stat sb;
+		char *path;
+		bool same;
+
+		if (!st->ids[i].known)
+			continue;
+		/* The name (what the HTTP port opens) and the open descriptor (what we read). */
+		if ((path = tr_storage_file_path(st, i)) == NULL)
+			return true;
+		same = lstat(path, &sb) == 0 && same_file(&st->ids[i], &sb) &&
+		       (st->fd[i] < 0 || (fstat(st->fd[i], &sb) == 0 && same_file(&st->ids[i], &sb)));
+		free(path);
+		if (!same)
+			return true;
+	}
+	return false;
+}
+
 struct tr_storage *
 tr_storage_new(const struct tr_meta *m, const char *root, bool complete, struct cm_err *err)
 {
@@ -164,7 +224,8 @@ tr_storage_new(const struct tr_meta *m, const char *root, bool complete, struct 
 	st->root = strdup(root);
 	st->part = malloc(n);
 	st->fd = malloc(m->file_count * sizeof(*st->fd));
-	if (st->root == NULL || st->part == NULL || st->fd == NULL)
+	st->ids = calloc(m->file_count, sizeof(*st->ids));
+	if (st->root == NULL || st->part == NULL || st->fd == NULL || st->ids == NULL)
 		goto oom;
 	snprintf(st->part, n, "%s.part", root);
 	for (size_t i = 0; i < m->file_count; i++)
@@ -173,6 +234,8 @@ tr_storage_new(const struct tr_meta *m, const char *root, bool complete, struct 
 		tr_storage_free(st);
 		return NULL;
 	}
+	if (complete)
+		snapshot(st);
 	return st;
 oom:
 	cm_err_set(err, "out of memory");
@@ -188,6 +251,7 @@ tr_storage_free(struct tr_storage *st)
 	if (st->fd != NULL)
 		close_fds(st);
 	free(st->fd);
+	free(st->ids);
 	free(st->root);
 	free(st->part);
 	free(st);
@@ -335,6 +399,7 @@ tr_storage_finish(struct tr_storage *st, struct cm_err *err)
 		return -1;
 	}
 	st->finished = true;
+	snapshot(st);
 	return 0;
 }
 

@@ -38,6 +38,13 @@ bool tr_storage_finished(const struct tr_storage *st);
 /* Whether the .part files were all empty when opened (a new download: nothing to check). */
 bool tr_storage_fresh(const struct tr_storage *st);
 
+/*
+ * Whether a finished file holding bytes [off, off+len) is no longer what it
+ * was when it was known good (size, mtime, inode or device differ, by name or
+ * by the open descriptor): its bytes must be checked again before they are served.
+ */
+bool tr_storage_changed(struct tr_storage *st, uint64_t off, uint64_t len);
+
 /* Reads len bytes at offset off of the torrent's byte stream. 0 or -1 (errno). */
 int tr_storage_read(struct tr_storage *st, uint64_t off, void *buf, size_t len);
 

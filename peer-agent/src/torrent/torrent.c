@@ -558,6 +558,44 @@ tr_torrent_evictable(struct tr_torrent *t, int64_t now)
 }
 
 bool
+tr_torrent_servable(struct tr_torrent *t, uint64_t off, uint64_t len)
+{
+	if (t->changed)
+		return false;
+	if (t->st == NULL || !tr_storage_changed(t->st, off, len))
+		return true;
+	log_warnx("torrent %s: %s changed on disk since it was verified: checking it again",
+	          t->hex, t->root);
+	t->changed = true;
+	return false;
+}
+
+/* The files changed under us: what we told peers we have may be false, so start over. */
+static void
+recheck(struct tr_torrent *t)
+{
+	struct tr_peer *p, *tmp;
+	struct cm_err err = {{0}};
+
+	t->changed = false;
+	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp)
+		tr_peer_close(p, "our data changed on disk: checking it again");
+	free_piecebufs(t);
+	tr_picker_free(t->pk);
+	tr_storage_free(t->st);
+	tr_sha256_job_free(t->shajob);
+	free(t->scratch);
+	t->pk = NULL;
+	t->st = NULL;
+	t->shajob = NULL;
+	t->scratch = NULL;
+	if (tr_torrent_open(t, &err) != 0)
+		tr_torrent_set_error(t, "%s", err.msg);
+	if (t->c->hooks.seeding_changed != NULL)
+		t->c->hooks.seeding_changed(t->c->ctx);
+}
+
+bool
 tr_torrent_wanted(const struct tr_torrent *t)
 {
 	return !t->paused && (t->state == TR_DOWNLOADING || t->state == TR_CHECKING) &&
@@ -597,6 +635,10 @@ tr_torrent_tick(struct tr_torrent *t, int64_t now)
 
 	tr_rate_tick(&t->rin);
 	tr_rate_tick(&t->rout);
+	if (t->changed) {
+		recheck(t);
+		return;
+	}
 	if (now - t->last_choke_ms >= TR_CHOKE_INTERVAL_MS) {
 		t->last_choke_ms = now;
 		choke_round(t, now);

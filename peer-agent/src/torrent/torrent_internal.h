@@ -168,6 +168,7 @@ struct tr_torrent {
 	bool created;        /* hashed by us: the data is at root */
 	bool trusted;        /* just hashed: the first check is skipped */
 	bool paused;
+	bool changed; /* a seeded file changed on disk: checked again at the next tick */
 	enum tr_state state;
 	char *error;
 	struct tr_storage *st;
@@ -297,6 +298,11 @@ void tr_torrent_peer_gone(struct tr_torrent *t, struct tr_peer *p);
 /* The inbound session of least use that a newcomer may take the place of; NULL: none. */
 struct tr_peer *tr_torrent_evictable(struct tr_torrent *t, int64_t now);
 bool tr_torrent_wanted(const struct tr_torrent *t);
+/*
+ * Before bytes [off, off+len) are served: false, and a check of the torrent
+ * is due, when a file holding them changed since it was verified.
+ */
+bool tr_torrent_servable(struct tr_torrent *t, uint64_t off, uint64_t len);
 void tr_torrent_status(const struct tr_torrent *t, struct tr_status *out);
 char *tr_torrent_magnet(const struct tr_torrent *t);
 
