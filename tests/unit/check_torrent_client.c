@@ -482,10 +482,11 @@ hostile_accept(int lfd, const unsigned char ih[20], const char *ext_hs)
 	memset(pid, 9, sizeof(pid));
 	tr_wire_handshake(hs, ih, pid, true);
 	ck_assert_int_eq(write(fd, hs, sizeof(hs)), sizeof(hs));
+	run_until(NULL, NULL, 200);
+	drain(fd); /* its extension handshake */
 	if (ext_hs != NULL)
 		send_ext_msg(fd, 0, ext_hs, NULL, 0);
 	run_until(NULL, NULL, 300);
-	drain(fd);
 	return fd;
 }
 
@@ -664,6 +665,99 @@ START_TEST(test_a_seeded_file_that_changed_is_checked_again_not_served)
 	ck_assert_uint_eq(s.peers_banned, 0);
 	tr_client_free(b);
 	tr_client_free(a);
+}
+END_TEST
+
+/* Answers fd's ut_metadata requests with info (or junk when lie), for one loop turn. */
+static void
+serve_metadata(int fd, const unsigned char *info, size_t info_len, bool lie)
+{
+	static unsigned char in[1 << 16], junk[16384];
+	static size_t have[2];
+	size_t *h = &have[lie];
+	ssize_t r;
+
+	memset(junk, 'j', sizeof(junk));
+	while (*h < sizeof(in) && (r = recv(fd, in + *h, sizeof(in) - *h, MSG_DONTWAIT)) > 0)
+		*h += (size_t)r;
+	while (*h >= 4) {
+		uint32_t len = (uint32_t)in[0] << 24 | in[1] << 16 | in[2] << 8 | in[3];
+		const char *q;
+		char dict[96];
+		int piece;
+
+		ck_assert_uint_lt(len, sizeof(in) - 4);
+		if (*h < 4 + len)
+			break;
+		if (len > 2 && in[4] == TR_MSG_EXTENDED && in[5] == 3 &&
+		    (q = memmem(in + 6, len - 2, "5:piecei", 8)) != NULL && sscanf(q + 8, "%d", &piece) == 1 &&
+		    memmem(in + 6, len - 2, "8:msg_typei0e", 13) != NULL) {
+			size_t off = (size_t)piece * 16384;
+			size_t n = info_len - off < 16384 ? info_len - off : 16384;
+
+			snprintf(dict, sizeof(dict), "d8:msg_typei1e5:piecei%de10:total_sizei%zuee", piece,
+			         info_len);
+			send_ext_msg(fd, 1, dict, lie ? junk : info + off, n);
+		}
+		memmove(in, in + 4 + len, *h - 4 - len);
+		*h -= 4 + len;
+	}
+}
+
+START_TEST(test_a_peer_lying_in_a_mixed_metadata_set_is_found_and_banned)
+{
+	struct tr_client *b = client("b", NULL, "127.0.0.2", true);
+	static unsigned char info[40000];
+	unsigned char ih[20];
+	char hex[TR_HEX_LEN + 1], magnet[320], dest[160], got[TR_HEX_LEN + 1], ext[96];
+	struct tr_source src = {0};
+	struct tr_status st;
+	struct sockaddr_in sa = {0};
+	socklen_t sl = sizeof(sa);
+	int lport, lfd = hostile_listener(&lport), hfd = socket(AF_INET, SOCK_STREAM, 0), fl, fh;
+	size_t n;
+
+	/* A valid info dictionary of three metadata pieces (1,700 piece hashes). */
+	n = (size_t)snprintf((char *)info, sizeof(info),
+	                     "d6:lengthi%de4:name5:x.bin12:piece lengthi16384e6:pieces34000:", 1700 * 16384);
+	memset(info + n, 0xab, 34000);
+	n += 34000;
+	info[n++] = 'e';
+	cm_sha1(info, n, ih);
+	cm_hex_encode(ih, sizeof(ih), hex);
+	sa.sin_family = AF_INET;
+	inet_pton(AF_INET, "127.0.0.5", &sa.sin_addr);
+	ck_assert_int_eq(bind(hfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(hfd, 4), 0);
+	getsockname(hfd, (struct sockaddr *)&sa, &sl);
+	/* The liar first, so that after the mixed failure it is the one asked alone. */
+	snprintf(magnet, sizeof(magnet), "magnet:?xt=urn:btih:%s&x.pe=127.0.0.4:%d&x.pe=127.0.0.5:%d",
+	         hex, lport, ntohs(sa.sin_port));
+	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
+	src.magnet = magnet;
+	src.dest_dir = dest;
+	ck_assert_int_eq(tr_client_add(b, &src, got, NULL), 0);
+	snprintf(ext, sizeof(ext), "d1:md11:ut_metadatai3ee13:metadata_sizei%zuee", n);
+	fl = hostile_accept(lfd, ih, ext);
+	fh = hostile_accept(hfd, ih, ext);
+	for (int i = 0; i < 200 && !banned(b); i++) {
+		run_until(NULL, NULL, 50);
+		serve_metadata(fl, info, n, true);
+		serve_metadata(fh, info, n, false);
+	}
+	ck_assert(banned(b));
+	for (int i = 0; i < 100; i++) {
+		run_until(NULL, NULL, 50);
+		serve_metadata(fh, info, n, false);
+	}
+	ck_assert_int_eq(tr_client_status(b, hex, &st), 0);
+	ck_assert_uint_eq(st.size, 1700ull * 16384);
+	tr_status_clear(&st);
+	close(fl);
+	close(fh);
+	close(lfd);
+	close(hfd);
+	tr_client_free(b);
 }
 END_TEST
 
