@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """lt_peer.py - libtorrent (python3-libtorrent) as the other client of interop tests.
 
-  lt_peer.py seed FILE --listen IP --torrent-out PATH     creates a .torrent of FILE, seeds it
+  lt_peer.py seed FILE --listen IP --torrent-out PATH [--tracker URL]...
+                                                          creates a .torrent of FILE, seeds it
   lt_peer.py get SOURCE --dest DIR --listen IP [--peer IP:PORT]... [--timeout S]
 
 SOURCE is a .torrent file or a magnet. seed prints "port N" and "info_hash H" and runs
@@ -49,6 +50,8 @@ def seed(args):
     fs = lt.file_storage()
     lt.add_files(fs, args.file)
     ct = lt.create_torrent(fs)
+    for i, url in enumerate(args.tracker):
+        ct.add_tracker(url, i)
     lt.set_piece_hashes(ct, __import__("os").path.dirname(args.file))
     data = lt.bencode(ct.generate())
     with open(args.torrent_out, "wb") as f:
@@ -105,6 +108,7 @@ def main():
     s.add_argument("file")
     s.add_argument("--listen", required=True)
     s.add_argument("--torrent-out", required=True)
+    s.add_argument("--tracker", action="append", default=[])
     g = sub.add_parser("get")
     g.add_argument("source")
     g.add_argument("--dest", required=True)
