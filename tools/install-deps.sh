@@ -13,7 +13,7 @@ PACKAGES=(
 	curl jq iproute2 procps
 	nodejs node-ws tshark
 	gnuplot-nox
-	aria2 opentracker chromium
+	aria2 opentracker mktorrent python3-libtorrent chromium
 )
 
 missing=()
