@@ -2,11 +2,13 @@
 # The agent as a user runs it (peer-agent run, the torrent CLI) against the
 # clients people use, on loopback only, DHT, LSD, PEX, UPnP and NAT-PMP off in
 # each. Alice seeds with `torrent create`: its tracker lists alice herself, and
-# aria2c and libtorrent download with nothing but the .torrent it wrote. Then
-# the clients seed and alice downloads: aria2c's file by a mktorrent .torrent
-# naming opentracker, libtorrent's by magnet (x.pe, metadata exchange) and by a
-# .torrent naming alice's own tracker. Every copy has the original's SHA-256;
-# `torrent list` shows each download seeding with progress 1.
+# aria2c and libtorrent download with nothing but the .torrent it wrote (a file;
+# libtorrent a folder too). Then the clients seed and alice downloads: aria2c's
+# file and folder by mktorrent .torrents naming opentracker, libtorrent's file
+# by magnet (x.pe, metadata exchange) and by a .torrent naming alice's own
+# tracker; silent carol gets it by magnet without announcing or listening.
+# Every copy has the original's SHA-256; `torrent list` shows each download
+# seeding with progress 1.
 set -euo pipefail
 . "$(dirname "$0")/../lib/agent.sh"
 
@@ -47,8 +49,9 @@ agent_get() {
 }
 
 fb_agent_new alice 127.0.0.2 broadcast alpha
-fb_agent_torrent alice
-fb_agent_start alice
+fb_agent_new carol 127.0.0.3 silent gamma
+for n in alice carol; do fb_agent_torrent "$n"; done
+for n in alice carol; do fb_agent_start "$n"; done
 log=$(fb_agent_home alice)/agent.log
 mkdir -p "$work/src"
 head -c $((16 * 1024 * 1024 + 4321)) /dev/urandom >"$work/src/data.bin"
@@ -93,7 +96,24 @@ timeout 90 $lt get "$torrent" --dest "$work/lt" --listen 127.0.0.5 --timeout 80 
 fb_assert_eq "$(sha "$work/lt/data.bin")" "$want" "libtorrent's copy"
 fb_pass "libtorrent downloads with alice's .torrent as written (tracker, web seed): $(cat "$work/lt.out")"
 
-# ---- aria2c seeds a mktorrent .torrent naming opentracker; alice downloads ----
+# ---- a folder: alice creates it, libtorrent downloads it ----
+mkdir -p "$work/tree/sub" "$work/lttree"
+head -c $((3 * 1024 * 1024 + 1)) /dev/urandom >"$work/tree/a.bin"
+head -c 1234567 /dev/urandom >"$work/tree/sub/b.bin"
+echo hello >"$work/tree/sub/c.txt"
+: >"$work/tree/empty.txt"
+created=$(fb_agent alice torrent create "$work/tree" --json) || fb_fail "create of a folder: $created"
+tree_created=$created
+for f in a.bin sub/b.bin sub/c.txt empty.txt; do
+	fb_assert_eq "$(jq -r --arg p "$f" '.files[] | select(.path == $p) | .sha256' <<<"$created")" \
+		"$(sha "$work/tree/$f")" "create's sha256 of $f"
+done
+timeout 90 $lt get "$(jq -r .torrent_file <<<"$created")" --dest "$work/lttree" --listen 127.0.0.5 \
+	--timeout 80 >"$work/lttree.out" 2>"$work/lttree.err" || fb_fail "libtorrent, folder: $(tail -3 "$work/lttree.err")"
+diff -r "$work/tree" "$work/lttree/tree" || fb_fail "libtorrent's copy of the folder differs"
+fb_pass "libtorrent downloads a folder alice created (4 files, one empty): $(cat "$work/lttree.out")"
+
+# ---- aria2c seeds mktorrent .torrents (a file, a folder) naming opentracker; alice downloads ----
 ot_host=127.0.0.$((RANDOM % 100 + 100))
 ot_port=$(fb_free_port "$ot_host")
 mkdir -p "$work/a2s" "$work/ot"
@@ -101,7 +121,12 @@ chmod 0755 "$work/ot"
 head -c $((9 * 1024 * 1024 + 77)) /dev/urandom >"$work/a2s/aria.bin"
 mktorrent -l 18 -a "http://$ot_host:$ot_port/announce" -o "$work/mk.torrent" "$work/a2s/aria.bin" >/dev/null
 mk_ih=$(lt_hash "$work/mk.torrent")
-echo "$mk_ih" >"$work/ot/whitelist.txt"
+mkdir -p "$work/a2s/tree2/deep/er"
+head -c 777777 /dev/urandom >"$work/a2s/tree2/one.bin"
+head -c 2222222 /dev/urandom >"$work/a2s/tree2/deep/er/two.bin"
+mktorrent -l 15 -a "http://$ot_host:$ot_port/announce" -o "$work/mk-tree.torrent" "$work/a2s/tree2" >/dev/null
+mktree_ih=$(lt_hash "$work/mk-tree.torrent")
+printf '%s\n%s\n' "$mk_ih" "$mktree_ih" >"$work/ot/whitelist.txt"
 chmod 0644 "$work/ot/whitelist.txt"
 printf 'listen.tcp %s:%s\ntracker.rootdir %s\ntracker.user nobody\naccess.whitelist /whitelist.txt\n' \
 	"$ot_host" "$ot_port" "$work/ot" >"$work/ot.conf"
@@ -109,11 +134,16 @@ bg ot opentracker -f "$work/ot.conf"
 fb_wait_port "$ot_host" "$ot_port" 10 || fb_fail "opentracker did not start: $(cat "$work/ot.out")"
 a2port=$(fb_free_port 127.0.0.8)
 bg a2seed aria2c "${aria_opts[@]}" --interface=127.0.0.8 --bt-external-ip=127.0.0.8 \
-	--listen-port="$a2port" --seed-ratio=0.0 --seed-time=600 -V -d "$work/a2s" "$work/mk.torrent"
-# aria2c announces once its check is done: wait until opentracker counts one seeder.
-q=$(/usr/bin/python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(bytes.fromhex(sys.argv[1])))' "$mk_ih")
-announced() { curl -sf "http://$ot_host:$ot_port/scrape?info_hash=$q" | grep -q '8:completei[1-9]'; }
-fb_wait_for 30 announced || fb_fail "aria2c did not announce to opentracker: $(tail -5 "$work/a2seed.out")"
+	--listen-port="$a2port" --seed-ratio=0.0 --seed-time=600 -V -d "$work/a2s" "$work/mk.torrent" "$work/mk-tree.torrent"
+# aria2c announces once its check is done: wait until opentracker counts one seeder of each.
+announced() {
+	local q
+	q=$(/usr/bin/python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(bytes.fromhex(sys.argv[1])))' "$1")
+	curl -sf "http://$ot_host:$ot_port/scrape?info_hash=$q" | grep -q '8:completei[1-9]'
+}
+for h in "$mk_ih" "$mktree_ih"; do
+	fb_wait_for 30 announced "$h" || fb_fail "aria2c did not announce $h to opentracker: $(tail -5 "$work/a2seed.out")"
+done
 agent_get a2get "$work/mk.torrent"
 fb_assert_eq "$(sha "$work/a2get/aria.bin")" "$(sha "$work/a2s/aria.bin")" "alice's copy of aria2c's file"
 seeding "$mk_ih" >/dev/null || fb_fail "not seeding: $(fb_agent alice torrent list --json)"
@@ -147,7 +177,32 @@ fb_assert_eq "$(sha "$work/lttorrent/lt.bin")" "$(sha "$work/lts/lt.bin")" "alic
 fb_valid 'torrent.schema.json#/$defs/statusList' "$(fb_agent alice torrent list --json)"
 fb_pass "alice downloads from libtorrent by a .torrent naming her own tracker and seeds it"
 
+# ---- silent carol downloads from libtorrent by magnet: she never announces nor listens ----
+mkdir -p "$work/rec" "$work/carol"
+rport=$(fb_free_port 127.0.0.1)
+(cd "$work/rec" && exec /usr/bin/python3 -m http.server --bind 127.0.0.1 "$rport") >/dev/null 2>"$work/rec.log" &
+fb_on_exit "kill $!"
+fb_wait_port 127.0.0.1 "$rport" 10 || fb_fail "the recording tracker did not start"
+timeout 90 "$FB_BUILD/bin/peer-agent" --home "$(fb_agent_home carol)" torrent get \
+	"magnet:?xt=urn:btih:$lt_ih&tr=http%3A%2F%2F127.0.0.1%3A$rport%2Fannounce&x.pe=127.0.0.6:$ltport" \
+	--dest "$work/carol" >"$work/carol.get" 2>&1 || fb_fail "carol's get: $(tail -3 "$work/carol.get")"
+fb_assert_eq "$(sha "$work/carol/lt.bin")" "$(sha "$work/lts/lt.bin")" "carol's copy"
+sleep 2
+! grep -q "GET /announce" "$work/rec.log" || fb_fail "silent carol announced: $(grep announce "$work/rec.log")"
+if ss -Hltn | awk '{print $4}' | grep -q '^127\.0\.0\.3:'; then
+	fb_fail "silent carol listens: $(ss -Hltn | grep 127.0.0.3)"
+fi
+fb_pass "silent carol downloads from libtorrent by magnet without announcing or listening"
+
 kill -0 "$FB_AGENT_PID_alice" || fb_fail "alice died"
-fb_assert_eq "$(fb_agent alice torrent list --json | jq '[.[] | select(.state == "seeding")] | length')" 4 \
+fb_assert_eq "$(fb_agent alice torrent list --json | jq '[.[] | select(.state == "seeding")] | length')" 5 \
 	"torrents alice seeds"
-fb_pass "alice seeds her own torrent and the three she downloaded, and answers still"
+fb_pass "alice seeds her two torrents and the three she downloaded, and answers still"
+
+# ---- folders: the answers' contract, and a folder downloaded by the agent ----
+fb_valid 'torrent.schema.json#/$defs/created' "$tree_created"
+agent_get a2tree "$work/mk-tree.torrent"
+diff -r "$work/a2s/tree2" "$work/a2tree/tree2" || fb_fail "alice's copy of aria2c's folder differs"
+seeding "$mktree_ih" >/dev/null || fb_fail "not seeding: $(fb_agent alice torrent list --json)"
+fb_valid 'torrent.schema.json#/$defs/statusList' "$(fb_agent alice torrent list --json)"
+fb_pass "alice downloads aria2c's folder (mktorrent, nested paths) and seeds it"
