@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """bt_peer.py - a hostile BitTorrent peer (BEP 3, 9, 10) for the agent's bad-input tests.
 
-  bt_peer.py serve TORRENT --listen IP --port-file PATH --mode corrupt|big-metadata
+  bt_peer.py serve TORRENT --listen IP --port-file PATH --mode corrupt|big-metadata [--delay S]
       a seeder of TORRENT that answers metadata requests (BEP 9) with the true info
       dictionary and every block request with bytes that fail the piece's SHA-1
       (corrupt), or that offers metadata_size 9 MiB in its extension handshake
@@ -122,6 +122,7 @@ def serve_one(s, addr, args, info, ih, npieces):
             if m[0] == 6:
                 index, begin, length = struct.unpack(">III", m[1:13])
                 say(f"request {index} {begin} {length}")
+                time.sleep(args.delay)
                 send_msg(s, 7, struct.pack(">II", index, begin) + b"\xa5" * length)
             elif m[0] == 20 and m[1] == 0:
                 d, _ = bdecode(m[2:])
@@ -216,6 +217,7 @@ def main():
     s.add_argument("--listen", required=True)
     s.add_argument("--port-file", required=True)
     s.add_argument("--mode", choices=["corrupt", "big-metadata"], required=True)
+    s.add_argument("--delay", type=float, default=0, help="seconds before each block sent")
     r = sub.add_parser("request")
     r.add_argument("ip")
     r.add_argument("port", type=int)

@@ -152,6 +152,26 @@ fb_assert_eq "$(sha "$work/d1/target.bin")" "$(sha "$work/target/target.bin")" "
 fb_assert_eq "$(state_of "$ih")" seeding "the torrent's state"
 fb_pass "alice completes the file from libtorrent afterwards, SHA-256 equal"
 
+# A corrupt peer alongside a good one from the start: banned, and the good one finishes.
+mkdir -p "$work/mixed" "$work/d4"
+head -c $((2 * 1024 * 1024 + 5)) /dev/urandom >"$work/mixed/mixed.bin"
+mktorrent -l 15 -o "$work/mixed.torrent" "$work/mixed/mixed.bin" >/dev/null
+mih=$(/usr/bin/python3 -c 'import sys, libtorrent as lt; print(lt.torrent_info(sys.argv[1]).info_hashes().v1)' \
+	"$work/mixed.torrent")
+bg corrupt2 $btp serve "$work/mixed.torrent" --listen 127.0.0.24 --port-file "$work/corrupt2.port" \
+	--mode corrupt --delay 0.05
+bg ltmixed $lt seed "$work/mixed/mixed.bin" --listen 127.0.0.25 --torrent-in "$work/mixed.torrent" \
+	--upload-rate 1048576
+fb_wait_for 10 test -s "$work/corrupt2.port" || fb_fail "bt_peer did not start: $(cat "$work/corrupt2.out")"
+fb_wait_for 30 grep -q '^port ' "$work/ltmixed.out" || fb_fail "libtorrent did not seed: $(cat "$work/ltmixed.out")"
+timeout 60 "$FB_BUILD/bin/peer-agent" --home "$(fb_agent_home alice)" torrent get \
+	"magnet:?xt=urn:btih:$mih&x.pe=127.0.0.24:$(cat "$work/corrupt2.port")&x.pe=127.0.0.25:$(sed -n 's/^port //p' "$work/ltmixed.out")" \
+	--dest "$work/d4" >"$work/d4.get" 2>&1 || fb_fail "the mixed download: $(tail -3 "$work/d4.get"); $(tail -5 "$log")"
+fb_assert_eq "$(sha "$work/d4/mixed.bin")" "$(sha "$work/mixed/mixed.bin")" "the copy from the mixed swarm"
+grep -qF "torrent: banned 127.0.0.24: " "$log" || fb_fail "the corrupt peer among good ones was not banned"
+! grep -qF "torrent: banned 127.0.0.25" "$log" || fb_fail "the good seeder was banned: $(grep banned "$log")"
+fb_pass "a corrupt peer beside a good seeder: banned, the good one (not banned) completes the file"
+
 # ---- peers requesting what they may not have ----
 for kind in out-of-range big-block beyond-piece; do
 	out=$($btp request 127.0.0.2 "$FB_AGENT_TPORT_alice" "$good_ih" --bind 127.0.0.30 --kind "$kind" \
