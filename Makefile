@@ -45,6 +45,8 @@ AGENT_OBJ = $(foreach l,$(AGENT_LAYERS),$(patsubst %.c,$(BUILD)/%.o,$(call layer
 # The pure core, linked unchanged into the agent and the simulator.
 CORE_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(call layer_src,core))
 GOSSIP_LIB = $(BUILD)/libfb-gossip.a
+# The torrent room's pure modules: bytes in, decisions out, checked like the core.
+TORRENT_PURE_OBJ = $(patsubst %,$(BUILD)/peer-agent/src/torrent/%.o,wire picker choke metainfo magnet)
 # The rest of the agent but main, so unit tests can link its modules.
 AGENT_LIB = $(BUILD)/libpeer-agent.a
 AGENT_LIB_OBJ = $(filter-out %/cli/main.o $(CORE_OBJ),$(AGENT_OBJ))
@@ -151,9 +153,10 @@ $(GOSSIP_LIB): $(CORE_OBJ) tools/check-pure.sh
 	rm -f $@
 	ar rcs $@ $(CORE_OBJ)
 
-$(AGENT_LIB): $(AGENT_LIB_OBJ)
+$(AGENT_LIB): $(AGENT_LIB_OBJ) tools/check-pure.sh
+	tools/check-pure.sh $(TORRENT_PURE_OBJ)
 	rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(AGENT_LIB_OBJ)
 
 $(BUILD)/bin/peer-agent: $(BUILD)/peer-agent/src/cli/main.o $(AGENT_LIB) $(GOSSIP_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
@@ -205,7 +208,7 @@ FUZZ_SECONDS ?= 60
 # `make test` runs each only for a few seconds: enough to keep them building and clean.
 FUZZ_TEST_SECONDS ?= 4
 FUZZ_HARNESSES = upgrade envelope bodies websocket peers_json agent_ini engine bencode tracker \
-	httpd
+	httpd wire
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS = -std=gnu11 -O1 -g -fno-omit-frame-pointer $(WARN) $(FUZZ_SAN) -MMD -MP
 FUZZ_OBJ = $(BUILD)/fuzz/obj
@@ -216,6 +219,7 @@ FUZZ_MODS_peers_json = peer-agent/src/daemon/store.c $(call layer_src,core)
 FUZZ_MODS_agent_ini = peer-agent/src/daemon/config.c peer-agent/src/daemon/home.c
 FUZZ_MODS_engine = $(call layer_src,core)
 FUZZ_MODS_bencode = peer-agent/src/torrent/metainfo.c peer-agent/src/torrent/magnet.c
+FUZZ_MODS_wire = peer-agent/src/torrent/wire.c
 FUZZ_MODS_tracker = peer-agent/src/torrent/tracker.c peer-agent/src/net/httpclient.c
 FUZZ_MODS_httpd = peer-agent/src/torrent/httpd_parse.c peer-agent/src/torrent/httpd_tracker.c
 FUZZ_SEEDS_envelope = tests/proto/valid/envelope tests/proto/invalid/envelope \
@@ -241,6 +245,7 @@ FUZZ_MAX_LEN_engine = 262200
 # the harness caps a document at 64 KiB (the real caps, 8 and 16 MiB, are too large to fuzz)
 FUZZ_MAX_LEN_bencode = 65600
 FUZZ_MAX_LEN_tracker = 262200
+FUZZ_MAX_LEN_wire = 140000
 FUZZ_MAX_LEN_httpd = 8300
 .PHONY: fuzz $(FUZZ_HARNESSES:%=fuzz-%)
 

@@ -196,15 +196,64 @@ torrent_create(struct ctl *c, struct evhttp_request *req, struct tr_client *t,
 	}
 }
 
+/*
+ * The SHA-256 the table's seeders of info_hash sign for its content, into
+ * out: only when every seeder that names one names the same (one hostile
+ * seeder must not make an honest download fail). false when none is known.
+ */
+static bool
+signed_sha256(struct ctl *c, const char *info_hash, char out[CM_SHA256_HEX_LEN + 1])
+{
+	struct peertable_seeder s[64];
+	size_t n = peertable_torrent_seeders(c->cfg.table, info_hash, ctl_now_ms(), s, 64);
+
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		const char *h = s[i].torrent != NULL ? s[i].torrent->sha256 : NULL;
+
+		if (h == NULL || strlen(h) != CM_SHA256_HEX_LEN)
+			continue;
+		if (out[0] != '\0' && strcmp(out, h) != 0)
+			return false;
+		memcpy(out, h, CM_SHA256_HEX_LEN + 1);
+	}
+	return out[0] != '\0';
+}
+
+/* The info hash a download source names, or false when it names none we can read. */
+static bool
+source_hash(const struct tr_source *src, char out[TR_HEX_LEN + 1])
+{
+	struct tr_magnet m = {0};
+	struct tr_meta meta = {0};
+	bool ok = false;
+
+	if (src->info_hash_hex != NULL) {
+		memcpy(out, src->info_hash_hex, TR_HEX_LEN + 1);
+		return true;
+	}
+	if (src->magnet != NULL && tr_magnet_parse(src->magnet, &m, NULL) == 0) {
+		cm_hex_encode(m.info_hash, TR_HASH_LEN, out);
+		ok = true;
+	} else if (src->torrent != NULL &&
+		   tr_meta_from_torrent(src->torrent, src->torrent_len, &meta, NULL) == 0) {
+		memcpy(out, meta.info_hash_hex, TR_HEX_LEN + 1);
+		ok = true;
+	}
+	tr_magnet_clear(&m);
+	tr_meta_clear(&meta);
+	return ok;
+}
+
 /* A download: a magnet, an info hash, or a .torrent file on this machine. */
 static void
-torrent_get(struct evhttp_request *req, struct tr_client *t,
+torrent_get(struct ctl *c, struct evhttp_request *req, struct tr_client *t,
 	    const struct cm_torrent_add_request *r)
 {
 	struct tr_source src = {0};
 	struct tr_status st = {0};
 	struct cm_err err = {0};
-	char ih[TR_HEX_LEN + 1], *bytes = NULL;
+	char ih[TR_HEX_LEN + 1], sha[CM_SHA256_HEX_LEN + 1], *bytes = NULL;
 	size_t len = 0;
 	int rc;
 
@@ -227,6 +276,8 @@ torrent_get(struct evhttp_request *req, struct tr_client *t,
 		src.torrent = bytes;
 		src.torrent_len = len;
 	}
+	if (source_hash(&src, ih) && signed_sha256(c, ih, sha))
+		src.sha256_hex = sha;
 	rc = tr_client_add(t, &src, ih, &err);
 	free(bytes);
 	if (rc == -1) {
@@ -266,7 +317,7 @@ ctl_api_torrent_add(struct ctl *c, struct evhttp_request *req, struct evkeyvalq 
 	else if (r.path != NULL)
 		torrent_create(c, req, t, &r);
 	else
-		torrent_get(req, t, &r);
+		torrent_get(c, req, t, &r);
 	json_decref(j);
 	cm_torrent_add_request_clear(&r);
 }
