@@ -2,7 +2,7 @@
  * tr-run.c - the agent's BitTorrent client alone, for interop tests and
  * benchmarks against other clients:
  *
- *   tr-run seed PATH --state DIR [--listen IP] [--port N] [--name N] [--http IP]
+ *   tr-run seed PATH... --state DIR [--listen IP] [--port N] [--name N] [--http IP]
  *   tr-run get SOURCE --dest DIR --state DIR [--listen IP] [--port N] [--silent]
  *                     [--bind IP] [--peer IP:PORT]... [--sha256 HEX] [--keep-seeding]
  *                     [--timeout S]
@@ -36,6 +36,7 @@ struct run {
 	int rc;
 	double start;
 	double timeout_s;
+	int polls;
 	struct tr_peer_addr peers[MAX_PEERS];
 	size_t npeers;
 };
@@ -85,13 +86,14 @@ on_poll(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (r->npeers > 0)
+	if (r->npeers > 0 && r->polls % 10 == 0)
 		tr_client_add_peers(r->c, r->info_hash, r->peers, r->npeers);
 	if (tr_client_status(r->c, r->info_hash, &st) != 0)
 		return;
-	fprintf(stderr, "tr-run: %s %.1f%% peers %d down %.1f MB/s up %.1f MB/s\n",
-		tr_state_name(st.state), st.progress * 100, st.peers, st.download_rate / 1e6,
-		st.upload_rate / 1e6);
+	if (r->polls++ % 10 == 0)
+		fprintf(stderr, "tr-run: %s %.1f%% peers %d down %.1f MB/s up %.1f MB/s\n",
+			tr_state_name(st.state), st.progress * 100, st.peers,
+			st.download_rate / 1e6, st.upload_rate / 1e6);
 	if (st.state == TR_ERROR) {
 		fprintf(stderr, "tr-run: %s\n", st.error);
 		r->rc = 1;
@@ -127,7 +129,7 @@ parse_peer(const char *s, struct tr_peer_addr *a)
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: tr-run seed PATH --state DIR [--listen IP] [--port N] [--name N]\n"
+	fprintf(stderr, "usage: tr-run seed PATH... --state DIR [--listen IP] [--port N] [--name N]\n"
 			"              [--http IP]\n"
 			"       tr-run get SOURCE --dest DIR --state DIR [--listen IP] [--port N]\n"
 			"              [--silent] [--bind IP] [--peer IP:PORT]... [--sha256 HEX]\n"
@@ -183,9 +185,9 @@ main(int argc, char **argv)
 	struct tr_config cfg;
 	struct run r;
 	const char *name = NULL, *dest = NULL, *sha = NULL, *cmd, *arg;
-	struct event *sigint, *sigterm, *poll;
+	struct event *sigint, *sigterm, *poll = NULL;
 	struct cm_err err = {{0}};
-	struct timeval sec = {1, 0};
+	struct timeval tenth = {0, 100000};
 	int o;
 
 	memset(&r, 0, sizeof(r));
@@ -213,7 +215,7 @@ main(int argc, char **argv)
 		default: return usage();
 		}
 	}
-	if (argc - optind != 2 || cfg.state_dir == NULL)
+	if (argc - optind < 2 || cfg.state_dir == NULL)
 		return usage();
 	cmd = argv[optind];
 	arg = argv[optind + 1];
@@ -224,15 +226,17 @@ main(int argc, char **argv)
 	r.start = now_s();
 	if (strcmp(cmd, "seed") == 0) {
 		r.keep = true;
-		if (tr_client_create(r.c, arg, name, on_created, &r, &err) != 0) {
-			fprintf(stderr, "tr-run: %s\n", err.msg);
-			return 1;
+		for (int i = optind + 1; i < argc; i++) {
+			if (tr_client_create(r.c, argv[i], name, on_created, &r, &err) != 0) {
+				fprintf(stderr, "tr-run: %s\n", err.msg);
+				return 1;
+			}
 		}
-	} else if (strcmp(cmd, "get") == 0 && dest != NULL) {
+	} else if (strcmp(cmd, "get") == 0 && dest != NULL && argc - optind == 2) {
 		if (add_source(&r, arg, dest, sha) != 0)
 			return 1;
 		poll = event_new(r.base, -1, EV_PERSIST, on_poll, &r);
-		event_add(poll, &sec);
+		event_add(poll, &tenth);
 		on_poll(-1, 0, &r);
 	} else {
 		return usage();
@@ -243,6 +247,8 @@ main(int argc, char **argv)
 	event_add(sigterm, NULL);
 	event_base_dispatch(r.base);
 	tr_client_free(r.c);
+	if (poll != NULL)
+		event_free(poll);
 	event_free(sigint);
 	event_free(sigterm);
 	event_base_free(r.base);
