@@ -96,6 +96,18 @@ timeout 90 $lt get "$torrent" --dest "$work/lt" --listen 127.0.0.5 --timeout 80 
 fb_assert_eq "$(sha "$work/lt/data.bin")" "$want" "libtorrent's copy"
 fb_pass "libtorrent downloads with alice's .torrent as written (tracker, web seed): $(cat "$work/lt.out")"
 
+# The magnet `torrent create` printed is enough too (metadata from alice, BEP 9).
+magnet=$(jq -r .magnet <<<"$created")
+mkdir -p "$work/ltm" "$work/a2m"
+timeout 90 $lt get "$magnet" --dest "$work/ltm" --listen 127.0.0.5 --timeout 80 \
+	>"$work/ltm.out" 2>"$work/ltm.err" || fb_fail "libtorrent by magnet: $(tail -3 "$work/ltm.err")"
+fb_assert_eq "$(sha "$work/ltm/data.bin")" "$want" "libtorrent's copy by magnet"
+timeout 90 aria2c "${aria_opts[@]}" --interface=127.0.0.7 --bt-external-ip=127.0.0.7 \
+	--listen-port="$(fb_free_port 127.0.0.7)" --seed-time=0 -d "$work/a2m" "$magnet" \
+	>"$work/a2m.out" 2>&1 || fb_fail "aria2c by magnet: $(tail -5 "$work/a2m.out")"
+fb_assert_eq "$(sha "$work/a2m/data.bin")" "$want" "aria2c's copy by magnet"
+fb_pass "libtorrent and aria2c download with the magnet alone: $(cat "$work/ltm.out")"
+
 # ---- a folder: alice creates it, libtorrent downloads it ----
 mkdir -p "$work/tree/sub" "$work/lttree"
 head -c $((3 * 1024 * 1024 + 1)) /dev/urandom >"$work/tree/a.bin"
@@ -119,7 +131,7 @@ ot_port=$(fb_free_port "$ot_host")
 mkdir -p "$work/a2s" "$work/ot"
 chmod 0755 "$work/ot"
 head -c $((9 * 1024 * 1024 + 77)) /dev/urandom >"$work/a2s/aria.bin"
-mktorrent -l 18 -a "http://$ot_host:$ot_port/announce" -o "$work/mk.torrent" "$work/a2s/aria.bin" >/dev/null
+mktorrent -l 22 -a "http://$ot_host:$ot_port/announce" -o "$work/mk.torrent" "$work/a2s/aria.bin" >/dev/null
 mk_ih=$(lt_hash "$work/mk.torrent")
 mkdir -p "$work/a2s/tree2/deep/er"
 head -c 777777 /dev/urandom >"$work/a2s/tree2/one.bin"
@@ -147,7 +159,7 @@ done
 agent_get a2get "$work/mk.torrent"
 fb_assert_eq "$(sha "$work/a2get/aria.bin")" "$(sha "$work/a2s/aria.bin")" "alice's copy of aria2c's file"
 seeding "$mk_ih" >/dev/null || fb_fail "not seeding: $(fb_agent alice torrent list --json)"
-fb_pass "alice downloads aria2c's file through opentracker and seeds it: $(tail -1 "$work/a2get.get")"
+fb_pass "alice downloads aria2c's file (4 MiB pieces) through opentracker and seeds it: $(tail -1 "$work/a2get.get")"
 
 # ---- libtorrent seeds; alice downloads by magnet (metadata exchange) and by .torrent ----
 # (the mktorrent .torrent names no web seed: libtorrent is the only source)
