@@ -6,9 +6,10 @@
 # libtorrent a folder too). Then the clients seed and alice downloads: aria2c's
 # file and folder by mktorrent .torrents naming opentracker, libtorrent's file
 # by magnet (x.pe, metadata exchange) and by a .torrent naming alice's own
-# tracker; silent carol gets it by magnet without announcing or listening.
-# Every copy has the original's SHA-256; `torrent list` shows each download
-# seeding with progress 1.
+# tracker; silent carol gets it by magnet without announcing or listening; a
+# download from libtorrent cut by a restart of alice resumes. Every copy has
+# the original's SHA-256; `torrent list` shows each download seeding with
+# progress 1.
 set -euo pipefail
 . "$(dirname "$0")/../lib/agent.sh"
 
@@ -210,6 +211,26 @@ kill -0 "$FB_AGENT_PID_alice" || fb_fail "alice died"
 fb_assert_eq "$(fb_agent alice torrent list --json | jq '[.[] | select(.state == "seeding")] | length')" 5 \
 	"torrents alice seeds"
 fb_pass "alice seeds her two torrents and the three she downloaded, and answers still"
+
+# ---- a download cut by a restart of alice resumes from what is on disk ----
+mkdir -p "$work/slow" "$work/resume"
+head -c $((8 * 1024 * 1024)) /dev/urandom >"$work/slow/big.bin"
+bg ltslow $lt seed "$work/slow/big.bin" --listen 127.0.0.9 --torrent-out "$work/slow.torrent" --upload-rate 2097152
+fb_wait_for 30 grep -q '^info_hash ' "$work/ltslow.out" || fb_fail "libtorrent did not seed: $(cat "$work/ltslow.out")"
+rih=$(sed -n 's/^info_hash //p' "$work/ltslow.out")
+fb_agent alice torrent get "magnet:?xt=urn:btih:$rih&x.pe=127.0.0.9:$(sed -n 's/^port //p' "$work/ltslow.out")" \
+	--dest "$work/resume" --no-wait >/dev/null || fb_fail "torrent get --no-wait"
+partway() {
+	fb_agent alice torrent list --json | jq -e --arg ih "$rih" '.[] | select(.info_hash == $ih and .progress >= 0.25)'
+}
+fb_wait_for 30 partway || fb_fail "no progress: $(fb_agent alice torrent list --json)"
+fb_agent_stop alice
+fb_agent_start alice
+fb_wait_for 40 seeding "$rih" || fb_fail "not complete after the restart: $(fb_agent alice torrent list --json); $(tail -5 "$log")"
+fb_assert_eq "$(sha "$work/resume/big.bin")" "$(sha "$work/slow/big.bin")" "the resumed copy"
+checked=$(grep -F "torrent $rih: checked, " "$log" | tail -1)
+[[ $checked =~ checked,\ ([1-9][0-9]*)\ of ]] || fb_fail "the restart kept nothing: $checked"
+fb_pass "a download cut by a restart resumes (${checked#*: }) and completes"
 
 # ---- folders: the answers' contract, and a folder downloaded by the agent ----
 fb_valid 'torrent.schema.json#/$defs/created' "$tree_created"
