@@ -1,22 +1,28 @@
 #!/usr/bin/python3
 """bt_peer.py - a hostile BitTorrent peer (BEP 3, 9, 10) for the agent's bad-input tests.
 
-  bt_peer.py serve TORRENT --listen IP --port-file PATH --mode corrupt|big-metadata [--delay S]
+  bt_peer.py serve TORRENT --listen IP --port-file PATH --mode MODE [--delay S]
       a seeder of TORRENT that answers metadata requests (BEP 9) with the true info
       dictionary and every block request with bytes that fail the piece's SHA-1
       (corrupt), or that offers metadata_size 9 MiB in its extension handshake
-      (big-metadata). Writes its port to PATH, prints one line per event
+      (big-metadata), or whose metadata is the info dictionary with one byte
+      changed (lying-metadata). Writes its port to PATH, prints one line per event
       ("connection IP:PORT", "request I B L", "metadata request N", "closed").
+  bt_peer.py webseed FILE --listen IP --port-file PATH
+      an HTTP server (Range, 206) whose every path serves FILE's size in bytes
+      that are not FILE's: a web seed lying about the content. Prints "GET PATH RANGE".
   bt_peer.py request IP PORT INFO_HASH --bind IP --kind KIND [--file FILE --piece-length N]
       dials a seeder, handshakes, says interested and sends one request of KIND:
       out-of-range (a piece past the last), big-block (32 KiB), beyond-piece (a
-      block crossing its piece's end), valid (block 0 of piece 0: waits for the
-      unchoke and checks the bytes against FILE). Prints "closed" when the seeder
+      block crossing its piece's end), huge-message (a length prefix of 2 GiB),
+      have-out-of-range (a have past the last piece), valid (block 0 of piece 0:
+      waits for the unchoke and checks the bytes against FILE). Prints "closed" when the seeder
       closes the session, "open" when it does not within 5 s, "block ok" or
       "block bad" for valid.
 """
 import argparse
 import hashlib
+import http.server
 import os
 import socket
 import struct
@@ -132,6 +138,10 @@ def serve_one(s, addr, args, info, ih, npieces):
                 piece = d.get(b"piece", 0)
                 say(f"metadata request {piece}")
                 chunk = info[piece * MD_PIECE:(piece + 1) * MD_PIECE]
+                if args.mode == "lying-metadata" and piece == 0:
+                    # a byte inside the name's string: still bencode, another dictionary
+                    at = info.index(b":", info.index(b"4:name") + 6) + 1
+                    chunk = chunk[:at] + bytes([chunk[at] ^ 1]) + chunk[at + 1:]
                 if args.mode == "big-metadata" or not chunk or not their_md:
                     send_msg(s, 20, bytes([their_md]) + bencode({"msg_type": 2, "piece": piece}))
                 else:
@@ -164,6 +174,37 @@ def serve(args):
                          daemon=True).start()
 
 
+def webseed(args):
+    size = os.path.getsize(args.file)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            rng = self.headers.get("Range", "")
+            say(f"GET {self.path} {rng}")
+            first, last = 0, size - 1
+            if rng.startswith("bytes="):
+                a, _, b = rng[6:].partition("-")
+                first, last = int(a), min(int(b) if b else size - 1, size - 1)
+            body = b"\x5a" * (last - first + 1)
+            self.send_response(206 if rng else 200)
+            if rng:
+                self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer((args.listen, 0), Handler)
+    with open(args.port_file + ".tmp", "w") as f:
+        f.write(str(srv.server_address[1]))
+    os.rename(args.port_file + ".tmp", args.port_file)
+    srv.serve_forever()
+
+
 def request(args):
     ih = bytes.fromhex(args.info_hash)
     s = socket.socket()
@@ -186,14 +227,21 @@ def request(args):
         "beyond-piece": (0, plen - 1000, 2000),
         "valid": (0, 0, 16384),
     }
-    index, begin, length = kinds[args.kind]
+    raw = {
+        "huge-message": struct.pack(">IB", 0x7FFFFFFF, 7) + b"\0" * 64,
+        "have-out-of-range": struct.pack(">IBI", 5, 4, 1 << 20),
+    }
     deadline = time.time() + 15
-    if args.kind == "valid":
+    if args.kind in raw:
+        s.sendall(raw[args.kind])
+    elif args.kind == "valid":
         while time.time() < deadline:  # requests of a choked peer are dropped (BEP 3)
             m = recv_msg(s)
             if m[:1] == b"\x01":
                 break
-    send_msg(s, 6, struct.pack(">III", index, begin, length))
+    if args.kind not in raw:
+        index, begin, length = kinds[args.kind]
+        send_msg(s, 6, struct.pack(">III", index, begin, length))
     s.settimeout(5)
     try:
         while True:
@@ -216,19 +264,24 @@ def main():
     s.add_argument("torrent")
     s.add_argument("--listen", required=True)
     s.add_argument("--port-file", required=True)
-    s.add_argument("--mode", choices=["corrupt", "big-metadata"], required=True)
+    s.add_argument("--mode", choices=["corrupt", "big-metadata", "lying-metadata"], required=True)
     s.add_argument("--delay", type=float, default=0, help="seconds before each block sent")
+    w = sub.add_parser("webseed")
+    w.add_argument("file")
+    w.add_argument("--listen", required=True)
+    w.add_argument("--port-file", required=True)
     r = sub.add_parser("request")
     r.add_argument("ip")
     r.add_argument("port", type=int)
     r.add_argument("info_hash")
     r.add_argument("--bind", required=True)
-    r.add_argument("--kind", choices=["out-of-range", "big-block", "beyond-piece", "valid"],
-                   required=True)
+    r.add_argument("--kind", required=True,
+                   choices=["out-of-range", "big-block", "beyond-piece", "huge-message",
+                            "have-out-of-range", "valid"])
     r.add_argument("--file")
     r.add_argument("--piece-length", type=int)
     args = ap.parse_args()
-    return serve(args) if args.cmd == "serve" else request(args)
+    return {"serve": serve, "webseed": webseed, "request": request}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -175,7 +175,7 @@ grep -qF "torrent: banned 127.0.0.24: " "$log" || fb_fail "the corrupt peer amon
 fb_pass "a corrupt peer beside a good seeder: banned, the good one (not banned) completes the file"
 
 # ---- peers requesting what they may not have ----
-for kind in out-of-range big-block beyond-piece; do
+for kind in out-of-range big-block beyond-piece huge-message have-out-of-range; do
 	out=$($btp request 127.0.0.2 "$FB_AGENT_TPORT_alice" "$good_ih" --bind 127.0.0.30 --kind "$kind" \
 		--piece-length "$good_plen")
 	fb_assert_eq "$out" closed "alice's answer to a request $kind"
@@ -187,32 +187,47 @@ grep -qE "peer 127\.0\.0\.30:[0-9]+ closed: .*block of 32768 bytes" "$log" || fb
 grep -qE "peer 127\.0\.0\.30:[0-9]+ closed: .*beyond piece" "$log" || fb_fail "no log line for beyond the piece: $(grep 127.0.0.30 "$log")"
 out=$($btp request 127.0.0.2 "$FB_AGENT_TPORT_alice" "$good_ih" --bind 127.0.0.31 --kind valid --file "$work/src/good.bin")
 fb_assert_eq "$out" "block ok" "a fair request after them"
-fb_pass "out-of-range, 32 KiB and piece-crossing requests close the session with a log line; alice still serves"
+fb_assert_eq "$(grep -cE "peer 127\.0\.0\.30:[0-9]+ closed: " "$log")" 5 "sessions of 127.0.0.30 closed"
+fb_log "  $(grep -E "peer 127\.0\.0\.30:[0-9]+ closed: " "$log" | sed 's/.*closed: //' | tr '\n' ';')"
+fb_pass "out-of-range, 32 KiB and piece-crossing requests, a 2 GiB message and a have past the end close the session with a log line; alice still serves"
 
-# ---- a tracker answering garbage ----
-mkdir -p "$work/junk" "$work/lts" "$work/d2"
-printf '<html>502 Bad Gateway</html>' >"$work/junk/announce"
+# ---- trackers answering garbage and a lying web seed, beside a good peer ----
+mkdir -p "$work/junk/html" "$work/junk/peers5" "$work/junk/deep" "$work/junk/huge" "$work/lts" "$work/d2"
+printf '<html>502 Bad Gateway</html>' >"$work/junk/html/announce"
+printf 'd8:intervali60e5:peers5:abcdee' >"$work/junk/peers5/announce"
+{ head -c 100000 /dev/zero | tr '\0' l; head -c 100000 /dev/zero | tr '\0' e; } >"$work/junk/deep/announce"
+head -c $((20 * 1024 * 1024)) /dev/zero | tr '\0' x >"$work/junk/huge/announce"
 jport=$(fb_free_port 127.0.0.1)
 (cd "$work/junk" && exec /usr/bin/python3 -m http.server --bind 127.0.0.1 "$jport") >/dev/null 2>&1 &
 fb_on_exit "kill $!"
 fb_wait_port 127.0.0.1 "$jport" 10 || fb_fail "python3 http.server did not start"
 head -c $((3 * 1024 * 1024 + 7)) /dev/urandom >"$work/lts/other.bin"
-# At 1 MiB/s, so the tracker's answer comes while alice downloads.
+bg lying $btp webseed "$work/lts/other.bin" --listen 127.0.0.27 --port-file "$work/lying.port"
+fb_wait_for 10 test -s "$work/lying.port" || fb_fail "the lying web seed did not start: $(cat "$work/lying.out")"
+# At 1 MiB/s, so the trackers' answers come while alice downloads.
 bg ltseed $lt seed "$work/lts/other.bin" --listen 127.0.0.22 --torrent-out "$work/other.torrent" \
 	--upload-rate 1048576
 fb_wait_for 30 grep -q '^info_hash ' "$work/ltseed.out" || fb_fail "libtorrent did not seed: $(cat "$work/ltseed.out")"
 oport=$(sed -n 's/^port //p' "$work/ltseed.out")
 oih=$(sed -n 's/^info_hash //p' "$work/ltseed.out")
-junk="http%3A%2F%2F127.0.0.1%3A$jport%2Fannounce"
-timeout 60 "$FB_BUILD/bin/peer-agent" --home "$(fb_agent_home alice)" torrent get \
-	"magnet:?xt=urn:btih:$oih&tr=$junk&x.pe=127.0.0.22:$oport" --dest "$work/d2" \
-	>"$work/d2.get" 2>&1 || fb_fail "the download past a garbage tracker: $(tail -3 "$work/d2.get"); $(tail -5 "$log")"
+magnet="magnet:?xt=urn:btih:$oih&x.pe=127.0.0.22:$oport&ws=http%3A%2F%2F127.0.0.27%3A$(cat "$work/lying.port")%2F"
+for j in html peers5 deep huge; do
+	magnet+="&tr=http%3A%2F%2F127.0.0.1%3A$jport%2F$j%2Fannounce"
+done
+timeout 60 "$FB_BUILD/bin/peer-agent" --home "$(fb_agent_home alice)" torrent get "$magnet" --dest "$work/d2" \
+	>"$work/d2.get" 2>&1 || fb_fail "the download past garbage: $(tail -3 "$work/d2.get"); $(tail -5 "$log")"
 fb_assert_eq "$(sha "$work/d2/other.bin")" "$(sha "$work/lts/other.bin")" "the copy"
-in_log 10 "torrent $oih: tracker http://127.0.0.1:$jport/announce: "
-at_tracker=$(grep -nF "torrent $oih: tracker http://127.0.0.1:$jport" "$log" | head -1 | cut -d: -f1)
 at_done=$(grep -nF "torrent $oih: every piece verified" "$log" | cut -d: -f1)
-((at_tracker < at_done)) || fb_fail "the garbage answer came only after the download: $(grep -F "$oih" "$log")"
-fb_pass "a garbage tracker answer is logged ($(grep -F "tracker http://127.0.0.1:$jport" "$log" | head -1 | sed 's/.*announce: //')); the download came from the peer"
+for j in html peers5 deep huge; do
+	in_log 10 "torrent $oih: tracker http://127.0.0.1:$jport/$j/announce: "
+	at=$(grep -nF "torrent $oih: tracker http://127.0.0.1:$jport/$j/announce: " "$log" | head -1 | cut -d: -f1)
+	((at < at_done)) || fb_fail "the $j answer came only after the download: $(grep -F "$oih" "$log")"
+	fb_log "  tracker $j: $(sed -n "${at}p" "$log" | sed 's/.*announce: //')"
+done
+grep -qE "torrent $oih: web seed http://127\.0\.0\.27:[0-9]+/ sent piece [0-9]+ that failed its hash" "$log" ||
+	fb_fail "the lying web seed was not caught: $(grep -F "$oih" "$log" | tail -5); $(head -3 "$work/lying.out")"
+! grep -qF "banned 127.0.0.22" "$log" || fb_fail "the good peer was banned"
+fb_pass "four garbage tracker answers are logged, the lying web seed's piece refused, during a download the peer completes"
 
 # ---- metadata over 8 MiB offered in BEP 9 ----
 mkdir -p "$work/d3"
@@ -230,3 +245,21 @@ fb_assert_eq "$(fb_agent alice torrent list --json | jq -c --arg ih "$ih" '.[] |
 [ -z "$(ls -A "$work/d3")" ] || fb_fail "something was written: $(ls -A "$work/d3")"
 alive
 fb_pass "metadata_size 9 MiB is refused, the session closed, nothing written, alice answers"
+
+# ---- metadata that does not hash to the info hash ----
+mkdir -p "$work/lie" "$work/d5"
+head -c 100000 /dev/urandom >"$work/lie/lie.bin"
+mktorrent -o "$work/lie.torrent" "$work/lie/lie.bin" >/dev/null
+lih=$(/usr/bin/python3 -c 'import sys, libtorrent as lt; print(lt.torrent_info(sys.argv[1]).info_hashes().v1)' \
+	"$work/lie.torrent")
+bg liar $btp serve "$work/lie.torrent" --listen 127.0.0.26 --port-file "$work/liar.port" --mode lying-metadata
+fb_wait_for 10 test -s "$work/liar.port" || fb_fail "bt_peer did not start: $(cat "$work/liar.out")"
+fb_agent alice torrent get "magnet:?xt=urn:btih:$lih&x.pe=127.0.0.26:$(cat "$work/liar.port")" --dest "$work/d5" \
+	--no-wait >/dev/null || fb_fail "torrent get of the magnet failed"
+in_log 20 "torrent $lih: the metadata received does not match the info hash"
+in_log 5 "torrent: banned 127.0.0.26: "
+fb_assert_eq "$(fb_agent alice torrent list --json | jq -r --arg ih "$lih" '.[] | select(.info_hash == $ih) | .torrent_file')" null \
+	"the torrent's .torrent (metadata unknown)"
+[ -z "$(ls -A "$work/d5")" ] || fb_fail "something was written: $(ls -A "$work/d5")"
+alive
+fb_pass "metadata not hashing to the info hash is refused and its sender banned, nothing written"
