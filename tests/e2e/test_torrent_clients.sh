@@ -147,20 +147,27 @@ bg ot opentracker -f "$work/ot.conf"
 fb_wait_port "$ot_host" "$ot_port" 10 || fb_fail "opentracker did not start: $(cat "$work/ot.out")"
 a2port=$(fb_free_port 127.0.0.8)
 bg a2seed aria2c "${aria_opts[@]}" --interface=127.0.0.8 --bt-external-ip=127.0.0.8 \
-	--listen-port="$a2port" --seed-ratio=0.0 --seed-time=600 -V -d "$work/a2s" "$work/mk.torrent" "$work/mk-tree.torrent"
-# aria2c announces once its check is done: wait until opentracker counts one seeder of each.
+	--listen-port="$a2port" --seed-ratio=0.0 --seed-time=600 --max-upload-limit=1M -V -d "$work/a2s" \
+	"$work/mk.torrent" "$work/mk-tree.torrent"
+# libtorrent seeds the file too: alice gets both from opentracker, each at 1 MiB/s.
+bg ltmk $lt seed "$work/a2s/aria.bin" --listen 127.0.0.10 --torrent-in "$work/mk.torrent" --upload-rate 1048576
+# Each announces once its check is done: wait until opentracker counts the seeders.
 announced() {
 	local q
 	q=$(/usr/bin/python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(bytes.fromhex(sys.argv[1])))' "$1")
-	curl -sf "http://$ot_host:$ot_port/scrape?info_hash=$q" | grep -q '8:completei[1-9]'
+	curl -sf "http://$ot_host:$ot_port/scrape?info_hash=$q" | grep -q "8:completei[$2-9]"
 }
-for h in "$mk_ih" "$mktree_ih"; do
-	fb_wait_for 30 announced "$h" || fb_fail "aria2c did not announce $h to opentracker: $(tail -5 "$work/a2seed.out")"
-done
+fb_wait_for 30 announced "$mk_ih" 2 || fb_fail "aria2c and libtorrent did not both announce: $(tail -5 "$work/a2seed.out")"
+fb_wait_for 30 announced "$mktree_ih" 1 || fb_fail "aria2c did not announce its folder: $(tail -5 "$work/a2seed.out")"
 agent_get a2get "$work/mk.torrent"
 fb_assert_eq "$(sha "$work/a2get/aria.bin")" "$(sha "$work/a2s/aria.bin")" "alice's copy of aria2c's file"
 seeding "$mk_ih" >/dev/null || fb_fail "not seeding: $(fb_agent alice torrent list --json)"
-fb_pass "alice downloads aria2c's file (4 MiB pieces) through opentracker and seeds it: $(tail -1 "$work/a2get.get")"
+# Once complete alice closes her sessions with the seeders: each is logged.
+for ip in 127.0.0.8 127.0.0.10; do
+	fb_wait_for 10 grep -q "torrent $mk_ih: peer $ip:" "$log" ||
+		fb_fail "no session with $ip: $(grep -F "$mk_ih" "$log")"
+done
+fb_pass "alice downloads a file (4 MiB pieces) from aria2c and libtorrent at once, found through opentracker"
 
 # ---- libtorrent seeds; alice downloads by magnet (metadata exchange) and by .torrent ----
 # (the mktorrent .torrent names no web seed: libtorrent is the only source)
