@@ -97,6 +97,21 @@ timeout 90 $lt get "$torrent" --dest "$work/lt" --listen 127.0.0.5 --timeout 80 
 fb_assert_eq "$(sha "$work/lt/data.bin")" "$want" "libtorrent's copy"
 fb_pass "libtorrent downloads with alice's .torrent as written (tracker, web seed): $(cat "$work/lt.out")"
 
+# Eight libtorrent clients at once, the peer wire only: more than alice's unchoke
+# slots, so the later ones get their turn as she rotates them.
+pids=()
+for i in 1 2 3 4 5 6 7 8; do
+	mkdir -p "$work/many$i"
+	timeout 90 $lt get "$work/nows.torrent" --dest "$work/many$i" --listen "127.0.1.$i" --timeout 80 \
+		>"$work/many$i.out" 2>"$work/many$i.err" &
+	pids+=($!)
+done
+for i in 1 2 3 4 5 6 7 8; do
+	wait "${pids[i - 1]}" || fb_fail "libtorrent client $i of 8: $(tail -3 "$work/many$i.err")"
+	fb_assert_eq "$(sha "$work/many$i/data.bin")" "$want" "client $i's copy"
+done
+fb_pass "eight libtorrent clients download from alice at once: $(cut -d' ' -f2 "$work"/many*.out | sort -n | tr '\n' ' ')s"
+
 # The magnet `torrent create` printed is enough too (metadata from alice, BEP 9).
 magnet=$(jq -r .magnet <<<"$created")
 mkdir -p "$work/ltm" "$work/a2m"
@@ -246,3 +261,9 @@ diff -r "$work/a2s/tree2" "$work/a2tree/tree2" || fb_fail "alice's copy of aria2
 seeding "$mktree_ih" >/dev/null || fb_fail "not seeding: $(fb_agent alice torrent list --json)"
 fb_valid 'torrent.schema.json#/$defs/statusList' "$(fb_agent alice torrent list --json)"
 fb_pass "alice downloads aria2c's folder (mktorrent, nested paths) and seeds it"
+
+bg ltseedtree $lt seed "$work/tree" --listen 127.0.0.11 --torrent-out "$work/lttree.torrent"
+fb_wait_for 30 grep -q '^info_hash ' "$work/ltseedtree.out" || fb_fail "libtorrent did not seed: $(cat "$work/ltseedtree.out")"
+agent_get lttreeget "magnet:?xt=urn:btih:$(sed -n 's/^info_hash //p' "$work/ltseedtree.out")&x.pe=127.0.0.11:$(sed -n 's/^port //p' "$work/ltseedtree.out")"
+diff -r "$work/tree" "$work/lttreeget/tree" || fb_fail "alice's copy of libtorrent's folder differs"
+fb_pass "alice downloads a folder from libtorrent by magnet (metadata exchange, padding files)"
