@@ -161,7 +161,7 @@ on_announce(void *arg, const struct tr_tracker_answer *a, const char *err)
 	struct tr_ticket *k = arg;
 	struct tr_client *c = k->c;
 	struct tr_torrent *t = held(c, k->hex);
-	int64_t now = tr_now_ms();
+	int64_t now = cm_time_mono_ms();
 
 	TAILQ_REMOVE(&c->tickets, k, link);
 	if (t != NULL && k->idx < t->trackers.len) {
@@ -209,7 +209,7 @@ announce(struct tr_torrent *t, size_t i, const char *event)
 	memcpy(k->hex, t->hex, sizeof(k->hex));
 	if (tr_tracker_announce(c->hc, t->trackers.items[i], &a, on_announce, k) != 0) {
 		free(k);
-		t->ann[i].next_ms = tr_now_ms() + ANNOUNCE_RETRY_S * 1000;
+		t->ann[i].next_ms = cm_time_mono_ms() + ANNOUNCE_RETRY_S * 1000;
 		return;
 	}
 	TAILQ_INSERT_TAIL(&c->tickets, k, link);
@@ -242,6 +242,19 @@ tr_torrent_announce(struct tr_torrent *t, int64_t now)
 			s->completed = true;
 		announce(t, i, event);
 	}
+}
+
+void
+tr_torrent_announce_stopped(struct tr_torrent *t)
+{
+	struct tr_client *c = t->c;
+
+	if (c->cfg.silent || c->lst == NULL || c->hc == NULL)
+		return;
+	/* The answer finds the torrent gone: the ticket is only freed then. */
+	for (size_t i = 0; i < t->trackers.len && i < TR_MAX_TRACKERS; i++)
+		if (t->ann[i].started)
+			announce(t, i, "stopped");
 }
 
 /* ---- web seeds ---- */

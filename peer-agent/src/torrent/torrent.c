@@ -364,8 +364,13 @@ check_done(struct tr_torrent *t)
 		if (t->c->hooks.seeding_changed != NULL)
 			t->c->hooks.seeding_changed(t->c->ctx);
 	}
-	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp)
+	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp) {
+		/* Sessions opened during the check saw a bitfield of part of what we have. */
+		for (uint32_t i = 0; p->counted && i < t->meta.piece_count; i++)
+			if (tr_picker_have(t->pk, i))
+				tr_peer_send_have(p, i);
 		tr_peer_got_meta(p);
+	}
 }
 
 static void
@@ -502,7 +507,7 @@ tr_torrent_close_seeds(struct tr_torrent *t)
 void
 tr_torrent_peer_gone(struct tr_torrent *t, struct tr_peer *p)
 {
-	int64_t now = tr_now_ms();
+	int64_t now = cm_time_mono_ms();
 
 	if (p->counted && p->bf != NULL && t->pk != NULL)
 		tr_picker_peer_bitfield(t->pk, p->bf, -1);

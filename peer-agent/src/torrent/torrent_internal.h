@@ -14,6 +14,7 @@
 
 #include "fb/hash.h"
 #include "fb/map.h"
+#include "fb/timeutil.h"
 #include "torrent/choke.h"
 #include "torrent/hasher.h"
 #include "torrent/picker.h"
@@ -223,7 +224,6 @@ struct tr_client {
 	struct tr_stats stats;
 };
 
-int64_t tr_now_ms(void);
 
 /* peer.c */
 struct tr_peer *tr_peer_new(struct tr_client *c, struct tr_torrent *t, int fd,
@@ -284,6 +284,8 @@ void tr_client_add_peers_from(struct tr_torrent *t, const struct cm_strlist *pee
 int tr_client_http_start(struct tr_client *c);
 void tr_client_http_stop(struct tr_client *c);
 void tr_torrent_announce(struct tr_torrent *t, int64_t now);
+/* Tells the trackers we announced to that we leave (a removed torrent). */
+void tr_torrent_announce_stopped(struct tr_torrent *t);
 int tr_torrent_webseeds_open(struct tr_torrent *t);
 void tr_torrent_webseeds_close(struct tr_torrent *t);
 void tr_torrent_webseeds_work(struct tr_torrent *t);
