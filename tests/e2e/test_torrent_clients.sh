@@ -248,7 +248,8 @@ partway() {
 fb_wait_for 30 partway || fb_fail "no progress: $(fb_agent alice torrent list --json)"
 fb_agent_stop alice
 fb_agent_start alice
-fb_wait_for 40 seeding "$rih" || fb_fail "not complete after the restart: $(fb_agent alice torrent list --json); $(tail -5 "$log")"
+fb_wait_for 40 seeding "$rih" || fb_fail "not complete after the restart: $(fb_agent alice torrent list --json |
+	jq -c --arg ih "$rih" '.[] | select(.info_hash == $ih) | {state, progress, peers, downloaded}'); $(grep -F "$rih" "$log" | tail -3)"
 fb_assert_eq "$(sha "$work/resume/big.bin")" "$(sha "$work/slow/big.bin")" "the resumed copy"
 checked=$(grep -F "torrent $rih: checked, " "$log" | tail -1)
 [[ $checked =~ checked,\ ([1-9][0-9]*)\ of ]] || fb_fail "the restart kept nothing: $checked"
