@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Bad input to a running agent's torrents, through its CLI and its ports, on
 # loopback: malformed .torrent files, bad magnets and missing files get a clear
-# error, exit 1 or 2 and nothing written; a peer sending corrupt pieces is
-# banned and nothing it sent reaches the disk, then a good seeder (libtorrent)
-# completes the file; peers requesting pieces out of range or blocks over
-# 16 KiB lose their session; a tracker answering garbage is logged and the
-# download goes on from the magnet's peer; metadata over 8 MiB offered in
-# BEP 9 is refused. The agent answers after each.
+# error, exit 1 or 2 and nothing written; a peer sending corrupt pieces
+# (bt_peer.py) is banned and nothing it sent reaches the disk, then a good
+# seeder (libtorrent) completes the file, also when both serve from the start;
+# peers requesting pieces out of range or blocks over 16 KiB, or sending a
+# 2 GiB message, lose their session; trackers answering garbage and a web seed
+# serving other bytes are logged while the download goes on from the magnet's
+# peer; metadata over 8 MiB offered in BEP 9, or not hashing to the info hash,
+# is refused. The agent answers after each.
 set -euo pipefail
 . "$(dirname "$0")/../lib/agent.sh"
 
@@ -36,22 +38,14 @@ in_log() {
 state_of() {
 	fb_agent alice torrent list --json | jq -r --arg ih "$1" '.[] | select(.info_hash == $ih) | .state'
 }
-# bencode.py PATH PY_EXPR : writes the bencoding of a Python value (bytes keys and strings).
+# benc PATH PY_EXPR : writes the bencoding of a Python value (bt_peer.py's encoder).
 benc() {
-	/usr/bin/python3 - "$1" "$2" <<'PY'
-import sys
-def enc(v):
-    if isinstance(v, int):
-        return b"i%de" % v
-    if isinstance(v, str):
-        v = v.encode()
-    if isinstance(v, bytes):
-        return b"%d:%s" % (len(v), v)
-    if isinstance(v, list):
-        return b"l" + b"".join(enc(x) for x in v) + b"e"
-    return b"d" + b"".join(enc(k) + enc(v[k]) for k in sorted(v)) + b"e"
-open(sys.argv[1], "wb").write(enc(eval(sys.argv[2])))
-PY
+	/usr/bin/python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); from bt_peer import bencode
+open(sys.argv[2], "wb").write(bencode(eval(sys.argv[3])))' "$here" "$1" "$2"
+}
+# ih_of TORRENT : its v1 info hash, as libtorrent reads it.
+ih_of() {
+	/usr/bin/python3 -c 'import sys, libtorrent as lt; print(lt.torrent_info(sys.argv[1]).info_hashes().v1)' "$1"
 }
 
 fb_agent_new alice 127.0.0.2 broadcast alpha
@@ -112,8 +106,7 @@ fb_pass "${#bad[@]} malformed sources: a clear error, exit 1 or 2, nothing writt
 mkdir -p "$work/target" "$work/d1"
 head -c $((2 * 1024 * 1024 + 123)) /dev/urandom >"$work/target/target.bin"
 mktorrent -l 15 -o "$work/target.torrent" "$work/target/target.bin" >/dev/null
-ih=$(/usr/bin/python3 -c 'import sys, libtorrent as lt; print(lt.torrent_info(sys.argv[1]).info_hashes().v1)' \
-	"$work/target.torrent")
+ih=$(ih_of "$work/target.torrent")
 bg corrupt $btp serve "$work/target.torrent" --listen 127.0.0.20 --port-file "$work/corrupt.port" --mode corrupt
 fb_wait_for 10 test -s "$work/corrupt.port" || fb_fail "bt_peer did not start: $(cat "$work/corrupt.out")"
 cport=$(cat "$work/corrupt.port")
@@ -158,8 +151,7 @@ fb_pass "alice completes the file from libtorrent afterwards, SHA-256 equal"
 mkdir -p "$work/mixed" "$work/d4"
 head -c $((2 * 1024 * 1024 + 5)) /dev/urandom >"$work/mixed/mixed.bin"
 mktorrent -l 15 -o "$work/mixed.torrent" "$work/mixed/mixed.bin" >/dev/null
-mih=$(/usr/bin/python3 -c 'import sys, libtorrent as lt; print(lt.torrent_info(sys.argv[1]).info_hashes().v1)' \
-	"$work/mixed.torrent")
+mih=$(ih_of "$work/mixed.torrent")
 bg corrupt2 $btp serve "$work/mixed.torrent" --listen 127.0.0.24 --port-file "$work/corrupt2.port" \
 	--mode corrupt --delay 0.05
 bg ltmixed $lt seed "$work/mixed/mixed.bin" --listen 127.0.0.25 --torrent-in "$work/mixed.torrent" \
@@ -250,8 +242,7 @@ fb_pass "metadata_size 9 MiB is refused, the session closed, nothing written, al
 mkdir -p "$work/lie" "$work/d5"
 head -c 100000 /dev/urandom >"$work/lie/lie.bin"
 mktorrent -o "$work/lie.torrent" "$work/lie/lie.bin" >/dev/null
-lih=$(/usr/bin/python3 -c 'import sys, libtorrent as lt; print(lt.torrent_info(sys.argv[1]).info_hashes().v1)' \
-	"$work/lie.torrent")
+lih=$(ih_of "$work/lie.torrent")
 bg liar $btp serve "$work/lie.torrent" --listen 127.0.0.26 --port-file "$work/liar.port" --mode lying-metadata
 fb_wait_for 10 test -s "$work/liar.port" || fb_fail "bt_peer did not start: $(cat "$work/liar.out")"
 fb_agent alice torrent get "magnet:?xt=urn:btih:$lih&x.pe=127.0.0.26:$(cat "$work/liar.port")" --dest "$work/d5" \
