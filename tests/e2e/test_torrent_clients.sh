@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The agent as a user runs it (peer-agent run, the torrent CLI) against the
 # clients people use, on loopback only, DHT, LSD, PEX, UPnP and NAT-PMP off in
-# each. Alice seeds with `torrent create`: its tracker lists alice herself, and
-# aria2c and libtorrent download with nothing but the .torrent it wrote (a file;
-# libtorrent a folder too). Then the clients seed and alice downloads: aria2c's
-# file and folder by mktorrent .torrents naming opentracker, libtorrent's file
-# by magnet (x.pe, metadata exchange) and by a .torrent naming alice's own
-# tracker; silent carol gets it by magnet without announcing or listening; a
-# download from libtorrent cut by a restart of alice resumes. Every copy has
-# the original's SHA-256; `torrent list` shows each download seeding with
-# progress 1.
+# each. Alice seeds with `torrent create`: her tracker lists alice herself, and
+# aria2c and libtorrent download with nothing but the .torrent or the magnet it
+# wrote (eight libtorrent clients at once; a folder too). Then the clients seed
+# and alice downloads: one file from aria2c and libtorrent at once and a folder
+# from aria2c, by mktorrent .torrents naming opentracker; libtorrent's file by
+# magnet (x.pe, metadata exchange) and by a .torrent naming alice's own
+# tracker, and its folder by magnet; silent carol gets a file by magnet without
+# announcing or listening; a download from libtorrent cut by a restart of alice
+# resumes. Every copy is the original (SHA-256, diff); `torrent list` shows
+# each download seeding with progress 1.
 set -euo pipefail
 . "$(dirname "$0")/../lib/agent.sh"
 
