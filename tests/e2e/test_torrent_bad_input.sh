@@ -102,6 +102,22 @@ done
 fb_assert_eq "$(fb_agent alice torrent list --json | jq -r '.[].info_hash')" "$good_ih" "alice's torrents"
 fb_pass "${#bad[@]} malformed sources: a clear error, exit 1 or 2, nothing written, alice answers"
 
+# A good magnet into a folder that is not there, or is a file.
+: >"$work/a-file"
+for d in "$work/no/such/dir" "$work/a-file"; do
+	set +e
+	msg=$(fb_agent alice torrent get "magnet:?xt=urn:btih:$(printf '%040d' 7)" --dest "$d" 2>&1 >/dev/null)
+	rc=$?
+	set -e
+	[ "$rc" -eq 1 ] || [ "$rc" -eq 2 ] || fb_fail "torrent get --dest $d: exit $rc: $msg"
+	[ -n "$msg" ] || fb_fail "torrent get --dest $d: no error message"
+	fb_log "  --dest $(basename "$d"): exit $rc: $msg"
+done
+[ ! -e "$work/no" ] && [ ! -s "$work/a-file" ] || fb_fail "a bad --dest was created or written"
+fb_assert_eq "$(fb_agent alice torrent list --json | jq length)" 1 "alice's torrents after bad folders"
+alive
+fb_pass "a --dest that is missing or a file: a clear error, nothing created"
+
 # ---- a peer sending corrupt pieces: banned, nothing of it on disk; then a good seeder ----
 mkdir -p "$work/target" "$work/d1"
 head -c $((2 * 1024 * 1024 + 123)) /dev/urandom >"$work/target/target.bin"
