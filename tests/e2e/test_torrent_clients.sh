@@ -140,7 +140,12 @@ done
 timeout 90 $lt get "$(jq -r .torrent_file <<<"$created")" --dest "$work/lttree" --listen 127.0.0.5 \
 	--timeout 80 >"$work/lttree.out" 2>"$work/lttree.err" || fb_fail "libtorrent, folder: $(tail -3 "$work/lttree.err")"
 diff -r "$work/tree" "$work/lttree/tree" || fb_fail "libtorrent's copy of the folder differs"
-fb_pass "libtorrent downloads a folder alice created (4 files, one empty): $(cat "$work/lttree.out")"
+mkdir -p "$work/a2tree-from-alice"
+timeout 90 aria2c "${aria_opts[@]}" --interface=127.0.0.7 --bt-external-ip=127.0.0.7 \
+	--listen-port="$(fb_free_port 127.0.0.7)" --seed-time=0 -d "$work/a2tree-from-alice" \
+	"$(jq -r .torrent_file <<<"$created")" >"$work/a2tree.out" 2>&1 || fb_fail "aria2c, folder: $(tail -5 "$work/a2tree.out")"
+diff -r "$work/tree" "$work/a2tree-from-alice/tree" || fb_fail "aria2c's copy of the folder differs"
+fb_pass "libtorrent and aria2c download a folder alice created (4 files, one empty): $(cat "$work/lttree.out")"
 
 # ---- aria2c seeds mktorrent .torrents (a file, a folder) naming opentracker; alice downloads ----
 ot_host=127.0.0.$((RANDOM % 100 + 100))
