@@ -4,7 +4,7 @@
   bt_peer.py serve TORRENT --listen IP --port-file PATH --mode MODE [--delay S]
       a seeder of TORRENT that answers metadata requests (BEP 9) with the true info
       dictionary and every block request with bytes that fail the piece's SHA-1
-      (corrupt), or that offers metadata_size 9 MiB in its extension handshake
+      (corrupt) or never (mute), or that offers metadata_size 9 MiB in its extension handshake
       (big-metadata), or whose metadata is the info dictionary with one byte
       changed (lying-metadata). Writes its port to PATH, prints one line per event
       ("connection IP:PORT", "request I B L", "metadata request N", "closed").
@@ -128,6 +128,8 @@ def serve_one(s, addr, args, info, ih, npieces):
             if m[0] == 6:
                 index, begin, length = struct.unpack(">III", m[1:13])
                 say(f"request {index} {begin} {length}")
+                if args.mode == "mute":
+                    continue
                 time.sleep(args.delay)
                 send_msg(s, 7, struct.pack(">II", index, begin) + b"\xa5" * length)
             elif m[0] == 20 and m[1] == 0:
@@ -264,7 +266,7 @@ def main():
     s.add_argument("torrent")
     s.add_argument("--listen", required=True)
     s.add_argument("--port-file", required=True)
-    s.add_argument("--mode", choices=["corrupt", "big-metadata", "lying-metadata"], required=True)
+    s.add_argument("--mode", choices=["corrupt", "mute", "big-metadata", "lying-metadata"], required=True)
     s.add_argument("--delay", type=float, default=0, help="seconds before each block sent")
     w = sub.add_parser("webseed")
     w.add_argument("file")

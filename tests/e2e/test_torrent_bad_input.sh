@@ -3,7 +3,8 @@
 # loopback: malformed .torrent files, bad magnets and missing files get a clear
 # error, exit 1 or 2 and nothing written; a peer sending corrupt pieces
 # (bt_peer.py) is banned and nothing it sent reaches the disk, then a good
-# seeder (libtorrent) completes the file, also when both serve from the start;
+# seeder (libtorrent) completes the file, also when both serve from the start,
+# and beside a peer that never answers;
 # peers requesting pieces out of range or blocks over 16 KiB, or sending a
 # 2 GiB message, lose their session; trackers answering garbage and a web seed
 # serving other bytes are logged while the download goes on from the magnet's
@@ -181,6 +182,21 @@ fb_assert_eq "$(sha "$work/d4/mixed.bin")" "$(sha "$work/mixed/mixed.bin")" "the
 grep -qF "torrent: banned 127.0.0.24: " "$log" || fb_fail "the corrupt peer among good ones was not banned"
 ! grep -qF "torrent: banned 127.0.0.25" "$log" || fb_fail "the good seeder was banned: $(grep banned "$log")"
 fb_pass "a corrupt peer beside a good seeder: banned, the good one (not banned) completes the file"
+
+# A peer that takes requests and never answers them, beside a good one: its blocks go elsewhere.
+mkdir -p "$work/mute" "$work/d6"
+head -c $((2 * 1024 * 1024 + 9)) /dev/urandom >"$work/mute/mute.bin"
+mktorrent -l 15 -o "$work/mute.torrent" "$work/mute/mute.bin" >/dev/null
+bg mute $btp serve "$work/mute.torrent" --listen 127.0.0.28 --port-file "$work/mute.port" --mode mute
+bg ltmute $lt seed "$work/mute/mute.bin" --listen 127.0.0.29 --torrent-in "$work/mute.torrent" --upload-rate 1048576
+fb_wait_for 10 test -s "$work/mute.port" || fb_fail "bt_peer did not start: $(cat "$work/mute.out")"
+fb_wait_for 30 grep -q '^port ' "$work/ltmute.out" || fb_fail "libtorrent did not seed: $(cat "$work/ltmute.out")"
+timeout 60 "$FB_BUILD/bin/peer-agent" --home "$(fb_agent_home alice)" torrent get \
+	"magnet:?xt=urn:btih:$(ih_of "$work/mute.torrent")&x.pe=127.0.0.28:$(cat "$work/mute.port")&x.pe=127.0.0.29:$(sed -n 's/^port //p' "$work/ltmute.out")" \
+	--dest "$work/d6" >"$work/d6.get" 2>&1 || fb_fail "the download beside a mute peer: $(tail -3 "$work/d6.get"); $(tail -5 "$log")"
+fb_assert_eq "$(sha "$work/d6/mute.bin")" "$(sha "$work/mute/mute.bin")" "the copy beside a mute peer"
+grep -q '^request ' "$work/mute.out" || fb_fail "alice never asked the mute peer"
+fb_pass "a peer that never answers ($(grep -c '^request ' "$work/mute.out") requests) does not stall the download"
 
 # ---- peers requesting what they may not have ----
 for kind in out-of-range big-block beyond-piece huge-message have-out-of-range; do
