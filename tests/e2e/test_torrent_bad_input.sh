@@ -41,7 +41,7 @@ state_of() {
 }
 # benc PATH PY_EXPR : writes the bencoding of a Python value (bt_peer.py's encoder).
 benc() {
-	/usr/bin/python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); from bt_peer import bencode
+	/usr/bin/python3 -B -c 'import sys; sys.path.insert(0, sys.argv[1]); from bt_peer import bencode
 open(sys.argv[2], "wb").write(bencode(eval(sys.argv[3])))' "$here" "$1" "$2"
 }
 # ih_of TORRENT : its v1 info hash, as libtorrent reads it.
