@@ -51,7 +51,7 @@ agent_get() {
 }
 
 fb_agent_new alice 127.0.0.2 broadcast alpha
-fb_agent_new carol 127.0.0.3 silent gamma
+fb_agent_new carol 127.0.0.13 silent gamma
 for n in alice carol; do fb_agent_torrent "$n"; done
 for n in alice carol; do fb_agent_start "$n"; done
 log=$(fb_agent_home alice)/agent.log
@@ -212,7 +212,7 @@ mkdir -p "$work/lttorrent"
 fb_agent alice torrent get "$work/mk-lt.torrent" --dest "$work/lttorrent" --no-wait --json >"$work/lttorrent.json" ||
 	fb_fail "torrent get --no-wait: $(cat "$work/lttorrent.json")"
 fb_valid 'torrent.schema.json#/$defs/status' "$(cat "$work/lttorrent.json")"
-bg ltseed2 $lt seed "$work/lts/lt.bin" --listen 127.0.0.4 --torrent-in "$work/mk-lt.torrent"
+bg ltseed2 $lt seed "$work/lts/lt.bin" --listen 127.0.0.12 --torrent-in "$work/mk-lt.torrent"
 fb_wait_for 60 seeding "$mklt_ih" || fb_fail "not seeding: $(fb_agent alice torrent list --json); $(tail -5 "$log")"
 fb_assert_eq "$(sha "$work/lttorrent/lt.bin")" "$(sha "$work/lts/lt.bin")" "alice's copy by .torrent"
 fb_valid 'torrent.schema.json#/$defs/statusList' "$(fb_agent alice torrent list --json)"
@@ -230,7 +230,7 @@ timeout 90 "$FB_BUILD/bin/peer-agent" --home "$(fb_agent_home carol)" torrent ge
 fb_assert_eq "$(sha "$work/carol/lt.bin")" "$(sha "$work/lts/lt.bin")" "carol's copy"
 sleep 2
 ! grep -q "GET /announce" "$work/rec.log" || fb_fail "silent carol announced: $(grep announce "$work/rec.log")"
-# Her process's listening sockets (other tests may use 127.0.0.3): the control API only.
+# Her process's listening sockets (other tests may use 127.0.0.13): the control API only.
 listening=$(ss -Hltnp | grep "pid=$FB_AGENT_PID_carol," | awk '{print $4}' | grep -vx "127.0.0.1:$FB_AGENT_API_carol" || true)
 [ -z "$listening" ] || fb_fail "silent carol listens on $listening"
 fb_pass "silent carol downloads from libtorrent by magnet without announcing or listening"
