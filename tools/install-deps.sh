@@ -13,6 +13,7 @@ PACKAGES=(
 	curl jq iproute2 procps
 	nodejs node-ws tshark
 	gnuplot-nox
+	aria2 opentracker chromium
 )
 
 missing=()
@@ -20,6 +21,8 @@ for p in "${PACKAGES[@]}"; do
 	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
 	[ "$status" = "install ok installed" ] || missing+=("$p")
 done
+# npm: Debian's package, unless a nodejs build that carries its own npm is installed.
+command -v npm >/dev/null || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -17,6 +17,7 @@ static struct {
 	long status;
 	bool had_err, too_big;
 	char err[256];
+	void *arg;
 } last;
 
 static void
@@ -37,8 +38,8 @@ teardown(void)
 static void
 done(const struct hc_result *r, void *arg)
 {
-	(void)arg;
 	calls++;
+	last.arg = arg;
 	last.status = r->status;
 	last.had_err = r->err != NULL;
 	last.too_big = r->too_big;
@@ -119,6 +120,26 @@ START_TEST(test_hc_start_refuses_plain_http)
 }
 END_TEST
 
+START_TEST(test_hc_start_allows_plain_http_when_the_request_says_so)
+{
+	struct hc_client *c = hc_new(base);
+	char url[64];
+	struct hc_request req;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", dead_port());
+	req = request(url);
+	req.allow_http = true;
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(hc_start(c, &req, done, NULL), 0);
+	run();
+	ck_assert_int_eq(calls, 1);
+	ck_assert(last.had_err);
+	/* It got as far as connecting: refused by the closed port, not by the protocol rule. */
+	ck_assert_msg(strstr(last.err, "\"http\"") == NULL, "%s", last.err);
+	hc_free(c);
+}
+END_TEST
+
 START_TEST(test_hc_free_cancels_without_callbacks)
 {
 	struct hc_client *c = hc_new(base);
@@ -133,6 +154,30 @@ START_TEST(test_hc_free_cancels_without_callbacks)
 	hc_free(c);
 	run();
 	ck_assert_int_eq(calls, 0);
+}
+END_TEST
+
+START_TEST(test_hc_cancel_drops_only_the_requests_of_its_arg)
+{
+	struct hc_client *c = hc_new(base);
+	char url[64];
+	struct hc_request req;
+	int a, b;
+
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/x", dead_port());
+	req = request(url);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(hc_start(c, &req, done, &a), 0);
+	ck_assert_int_eq(hc_start(c, &req, done, &b), 0);
+	ck_assert_int_eq(hc_start(c, &req, done, &a), 0);
+	hc_cancel(c, &a);
+	run();
+	/* and a little longer, for any callback that should not come */
+	event_base_loopexit(base, &(struct timeval){0, 300000});
+	event_base_dispatch(base);
+	ck_assert_int_eq(calls, 1);
+	ck_assert_ptr_eq(last.arg, &b);
+	hc_free(c);
 }
 END_TEST
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "fb/log.h"
 
@@ -18,6 +19,7 @@ struct hc_call {
 	struct evbuffer *answer;
 	size_t max_answer;
 	bool too_big;
+	char content_range[128]; /* "bytes a-b/n" of a 206; "" when none came */
 	char errbuf[CURL_ERROR_SIZE];
 	hc_done_fn done;
 	void *arg;
@@ -124,6 +126,30 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 	return evbuffer_add(call->answer, data, len) == 0 ? len : 0;
 }
 
+/* Keeps the Content-Range header (web seeds check what a 206 holds); ignores the rest. */
+static size_t
+header_cb(char *data, size_t size, size_t n, void *arg)
+{
+	static const char name[] = "content-range:";
+	struct hc_call *call = arg;
+	size_t len = size * n, vlen;
+
+	if (len > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
+		data += sizeof(name) - 1;
+		vlen = len - (sizeof(name) - 1);
+		while (vlen > 0 && (*data == ' ' || *data == '\t'))
+			data++, vlen--;
+		while (vlen > 0 && (data[vlen - 1] == '\r' || data[vlen - 1] == '\n' ||
+				    data[vlen - 1] == ' '))
+			vlen--;
+		if (vlen >= sizeof(call->content_range))
+			vlen = 0; /* longer than any honest one: treated as absent */
+		memcpy(call->content_range, data, vlen);
+		call->content_range[vlen] = '\0';
+	}
+	return len;
+}
+
 static void
 call_unlink(struct hc_call *call)
 {
@@ -157,6 +183,7 @@ finish(struct hc_call *call, CURLcode rc)
 	curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &r.status);
 	call_unlink(call);
 	r.too_big = call->too_big;
+	r.content_range = call->content_range[0] != '\0' ? call->content_range : NULL;
 	if (call->too_big)
 		r.err = "answer too large";
 	else if (rc != CURLE_OK)
@@ -251,7 +278,7 @@ call_setup(struct hc_call *call, const struct hc_request *req)
 		call->headers = h;
 	}
 	curl_easy_setopt(e, CURLOPT_URL, req->url);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, req->allow_http ? "http,https" : "https");
 	curl_easy_setopt(e, CURLOPT_PRIVATE, call);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
@@ -269,6 +296,8 @@ call_setup(struct hc_call *call, const struct hc_request *req)
 	}
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, call);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->errbuf);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->headers);
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
@@ -303,6 +332,20 @@ hc_start(struct hc_client *c, const struct hc_request *req, hc_done_fn done, voi
 		return -1;
 	}
 	return 0;
+}
+
+void
+hc_cancel(struct hc_client *c, const void *arg)
+{
+	struct hc_call *call = c->calls, *next;
+
+	for (; call != NULL; call = next) {
+		next = call->next;
+		if (call->arg == arg) {
+			call_unlink(call);
+			call_free(call);
+		}
+	}
 }
 
 char *

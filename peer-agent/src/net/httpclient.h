@@ -1,7 +1,8 @@
 /*
  * httpclient.h - HTTPS requests on the libevent loop: libcurl multi (the
  * GnuTLS build) driven by the loop's socket and timer events, so no call
- * blocks. Each request names its method, URL, headers, body, TLS files,
+ * blocks. Plain http:// only where a request says so (BitTorrent trackers
+ * and web seeds, which are mostly plain HTTP); bootstrap servers stay https. Each request names its method, URL, headers, body, TLS files,
  * timeout and answer cap; its callback runs once, later, from the loop.
  * Which server to ask and what to do with the answer is the caller's.
  */
@@ -17,7 +18,8 @@ struct hc_client;
 
 struct hc_request {
 	const char *method;             /* "GET", "POST", "DELETE"... */
-	const char *url;                /* https:// only */
+	const char *url;                /* https://, or http:// too when allow_http */
+	bool allow_http;                /* false: a plain http:// URL (or redirect) is refused */
 	const char *const *headers;     /* "Name: value" lines, NULL-terminated; NULL: none */
 	const char *body;               /* NULL: none; copied */
 	size_t body_len;
@@ -40,6 +42,7 @@ struct hc_result {
 	size_t body_len;
 	const char *err; /* NULL when the answer came whole; else why not */
 	bool too_big;    /* the answer passed max_answer_bytes (err says so too) */
+	const char *content_range; /* the last Content-Range header's value; NULL: none */
 };
 
 typedef void (*hc_done_fn)(const struct hc_result *r, void *arg);
@@ -54,6 +57,9 @@ void hc_free(struct hc_client *c);
 
 /* Starts req. Returns 0 (done runs later, exactly once, unless hc_free comes first) or -1. */
 int hc_start(struct hc_client *c, const struct hc_request *req, hc_done_fn done, void *arg);
+
+/* Cancels, without running their callbacks, the requests in flight started with arg. */
+void hc_cancel(struct hc_client *c, const void *arg);
 
 /* value escaped for a URL's query; caller frees. NULL on failure. */
 char *hc_url_escape(const char *value);

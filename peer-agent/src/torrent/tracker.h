@@ -39,9 +39,17 @@ void tr_tracker_answer_clear(struct tr_tracker_answer *a);
 /* Parses an announce answer's body. -1 with err on anything malformed. */
 int tr_tracker_parse(const void *body, size_t len, struct tr_tracker_answer *out, struct cm_err *err);
 
-/* The answer, or err (transport failure, HTTP status, malformed body); borrowed during the call. */
+/*
+ * The answer (a->failure set when the tracker refused us), or a NULL and err
+ * (transport failure, HTTP status, malformed body); borrowed during the call.
+ */
 typedef void (*tr_announce_fn)(void *arg, const struct tr_tracker_answer *a, const char *err);
-/* Sends an announce to url (http:// or https://). 0 (fn runs once, later) or -1. */
+/*
+ * Sends an announce to url (http:// or https://; compact=1, the 20-byte info
+ * hash and peer id percent-escaped). 0 (fn runs once, later, unless hc is
+ * freed first) or -1, also when a->port is not 1..65535: a client without a
+ * port of its own (a silent one) has nothing to announce.
+ */
 int tr_tracker_announce(struct hc_client *hc, const char *url, const struct tr_announce *a,
 			tr_announce_fn fn, void *arg);
 

@@ -3,6 +3,8 @@
  * is fetched as HTTP Range requests of the file(s) it spans (url + name
  * [+ "/" + path] for multi-file torrents), through net/httpclient. The bytes
  * are handed to the torrent client, which verifies them like any piece.
+ * A 206 must carry the Content-Range asked for and exactly its bytes; a 200
+ * is taken only for a file of at most TR_WEBSEED_MAX_WHOLE bytes.
  */
 #ifndef TR_WEBSEED_H
 #define TR_WEBSEED_H
@@ -15,6 +17,9 @@
 
 struct hc_client;
 struct tr_webseed;
+
+/* A server that ignores Range sends whole files: taken (and cut) only up to this size. */
+#define TR_WEBSEED_MAX_WHOLE (4u << 20)
 
 /* The piece's bytes (len == its size) or err; borrowed during the call. */
 typedef void (*tr_webseed_fn)(void *arg, uint32_t piece, const unsigned char *data, size_t len,

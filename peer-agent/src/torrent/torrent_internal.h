@@ -1,0 +1,247 @@
+/*
+ * torrent_internal.h - what the client's files share: the client, its
+ * torrents and their peer-wire sessions. client.c holds the API and the
+ * loop's timers, torrent.c a torrent's pieces and states, peer.c a session's
+ * socket and messages, peer_ext.c BEP 10 and BEP 9, store.c what survives a
+ * restart.
+ */
+#ifndef TR_TORRENT_INTERNAL_H
+#define TR_TORRENT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "fb/hash.h"
+#include "fb/map.h"
+#include "torrent/choke.h"
+#include "torrent/hasher.h"
+#include "torrent/picker.h"
+#include "torrent/storage.h"
+#include "torrent/torrent.h"
+#include "torrent/wire.h"
+
+/* glibc's sys/queue.h lacks the BSD iteration that survives removing the element. */
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)                                               \
+	for ((var) = TAILQ_FIRST(head); (var) && ((tvar) = TAILQ_NEXT(var, field), 1);          \
+	     (var) = (tvar))
+#endif
+
+struct event;
+struct evbuffer;
+struct tcp_listener;
+
+#define TR_PEER_MAX_REQUESTS 512     /* requests a peer may have queued with us */
+#define TR_INFLIGHT_MAX (TR_QUEUE_MAX + 16)
+#define TR_HANDSHAKE_TIMEOUT_MS 10000
+#define TR_IDLE_TIMEOUT_MS 120000    /* nothing received for this long: close */
+#define TR_KEEPALIVE_MS 60000
+#define TR_SNUB_MS 30000             /* requests outstanding and no block for this long */
+#define TR_SEND_HIGH (4u << 20)      /* output bytes queued before we stop serving */
+#define TR_READ_CHUNK (256u * 1024)  /* bytes read from a socket at once */
+#define TR_MAX_INPUT (1u << 20)      /* unparsed input bytes a session may hold */
+#define TR_MAX_CANDIDATES 200        /* addresses remembered per torrent */
+#define TR_MAX_DIAL_FAILS 5
+#define TR_HALF_OPEN 8               /* dials in progress at once */
+#define TR_MAX_BANNED 4096
+#define TR_RATE_SLOTS 5              /* seconds the rates average over */
+#define TR_PIECE_WHO 8               /* contributors of a piece remembered for hash failures */
+#define TR_WANT_PEERS_MS 60000
+#define TR_CHECK_SLICE (8u << 20)    /* bytes hashed per loop turn while checking */
+#define TR_MD_PIECE 16384            /* BEP 9 metadata piece */
+#define TR_MD_TIMEOUT_MS 15000
+#define TR_MAX_PARTIAL_BYTES (64u << 20) /* piece buffers of one torrent at once */
+
+struct tr_rate {
+	uint64_t slot[TR_RATE_SLOTS];
+	int pos;
+};
+void tr_rate_add(struct tr_rate *r, uint64_t n);
+void tr_rate_tick(struct tr_rate *r);
+int64_t tr_rate_get(const struct tr_rate *r);
+
+struct tr_torrent;
+
+struct tr_peer {
+	uint64_t id;
+	struct tr_client *c;
+	struct tr_torrent *t;          /* NULL until an incoming handshake names it */
+	int fd;
+	struct event *ev_read, *ev_write;
+	struct evbuffer *in, *out;
+	struct tr_peer_addr addr;
+	bool outgoing, connecting, got_handshake, dead;
+	bool am_choking, am_interested, peer_choking, peer_interested, snubbed;
+	bool seed;
+	unsigned char peer_id[20];
+	bool ext;                      /* BEP 10 on both sides */
+	uint8_t ut_metadata;           /* the peer's id for ut_metadata; 0: none */
+	uint32_t metadata_size;        /* what the peer said; 0: unknown */
+	unsigned char *bf;             /* its bitfield: bf_len bytes */
+	uint32_t bf_len;
+	bool counted;                  /* bf counted into the picker's availability */
+	struct tr_block inflight[TR_INFLIGHT_MAX];
+	uint32_t ninflight;
+	struct tr_block *reqs;         /* its requests to us, a ring of TR_PEER_MAX_REQUESTS */
+	uint32_t req_head, nreqs;
+	uint32_t md_inflight;
+	int64_t connected_ms, last_recv_ms, last_send_ms, last_block_ms;
+	uint64_t downloaded, uploaded; /* payload */
+	struct tr_rate rin, rout;
+	int hashfails;
+	TAILQ_ENTRY(tr_peer) all;      /* the client's sessions */
+	TAILQ_ENTRY(tr_peer) link;     /* its torrent's sessions */
+};
+TAILQ_HEAD(tr_peer_list, tr_peer);
+
+struct tr_candidate {
+	struct tr_peer_addr addr;
+	int fails;
+	int64_t next_ms;               /* not dialled before */
+	bool connected;
+};
+
+struct tr_piecebuf {
+	unsigned char *data;
+	uint64_t who[TR_PIECE_WHO];
+	uint8_t nwho;
+};
+
+struct tr_torrent {
+	struct tr_client *c;
+	unsigned char ih[TR_HASH_LEN];
+	char hex[TR_HEX_LEN + 1];
+	bool has_meta;
+	struct tr_meta meta;
+	char *dest_dir;                /* where a download goes; NULL for a created torrent */
+	char *root;                    /* final path of the file or folder; NULL until known */
+	char *name;                    /* dn or meta name; NULL until known */
+	char *expect_sha256;           /* from the source; NULL: none */
+	char *magnet_src;              /* the magnet it came from (resume without metadata) */
+	bool created;                  /* hashed by us: the data is at root */
+	bool trusted;                  /* just hashed: the first check is skipped */
+	bool paused;
+	enum tr_state state;
+	char *error;
+	struct tr_storage *st;
+	struct tr_picker *pk;
+	struct tr_piecebuf **pb;       /* per piece; NULL unless blocks arrived */
+	/* checking, then the SHA-256 of the finished files */
+	uint32_t check_next;
+	unsigned char *scratch;
+	struct tr_sha256_job *shajob;
+	char (*file_sha)[65];          /* meta.file_count; "" unknown */
+	/* BEP 9 */
+	unsigned char *md;
+	uint32_t md_size;
+	uint8_t *md_got;
+	int64_t *md_req_ms;
+	/* peers */
+	struct tr_peer_list peers;
+	int npeers;
+	struct tr_candidate cand[TR_MAX_CANDIDATES];
+	size_t ncand;
+	struct cm_strlist web_seeds, trackers;
+	struct tr_choke_state choke;
+	int64_t last_choke_ms, last_want_ms;
+	uint64_t downloaded, uploaded;
+	struct tr_rate rin, rout;
+	TAILQ_ENTRY(tr_torrent) link;
+};
+TAILQ_HEAD(tr_torrent_list, tr_torrent);
+
+struct tr_creation {
+	struct tr_client *c;
+	struct tr_hasher *h;
+	char *path, *name;
+	tr_created_fn done;
+	void *arg;
+	struct event *ev;
+	TAILQ_ENTRY(tr_creation) link;
+};
+TAILQ_HEAD(tr_creation_list, tr_creation);
+
+struct tr_client {
+	struct event_base *base;
+	struct tr_config cfg;          /* strings owned */
+	struct tr_hooks hooks;
+	void *ctx;
+	unsigned char peer_id[20];
+	struct tcp_listener *lst;
+	struct tr_torrent_list torrents;
+	int ntorrents;
+	struct cm_map *by_hash;        /* hex -> torrent */
+	struct tr_peer_list sessions;
+	int nsessions, nhalfopen;
+	struct cm_map *banned;         /* ip -> char[46] (owned) */
+	struct cm_hash_key key;
+	struct event *tick, *work;     /* every second; one slice of hashing */
+	struct tr_creation_list creations;
+	uint64_t rng;
+	uint64_t next_peer_id;
+	struct tr_stats stats;
+};
+
+int64_t tr_now_ms(void);
+
+/* peer.c */
+struct tr_peer *tr_peer_new(struct tr_client *c, struct tr_torrent *t, int fd,
+			    const struct tr_peer_addr *addr, bool outgoing);
+void tr_peer_close(struct tr_peer *p, const char *why);
+void tr_peer_free(struct tr_peer *p);
+void tr_peer_tick(struct tr_peer *p, int64_t now);
+void tr_peer_send_have(struct tr_peer *p, uint32_t piece);
+void tr_peer_set_choke(struct tr_peer *p, bool choke);
+void tr_peer_update_interest(struct tr_peer *p);
+void tr_peer_fill_requests(struct tr_peer *p);
+void tr_peer_cancel_block(struct tr_peer *p, const struct tr_block *b);
+void tr_peer_flush(struct tr_peer *p);
+void tr_peer_got_meta(struct tr_peer *p);
+bool tr_peer_send(struct tr_peer *p, const void *data, size_t len);
+
+/* peer_ext.c */
+void tr_ext_send_handshake(struct tr_peer *p);
+int tr_ext_handle(struct tr_peer *p, const struct tr_msg *m);
+void tr_ext_request_metadata(struct tr_peer *p);
+
+/* torrent.c */
+struct tr_torrent *tr_torrent_new(struct tr_client *c, const unsigned char ih[TR_HASH_LEN]);
+void tr_torrent_free(struct tr_torrent *t);
+int tr_torrent_set_meta(struct tr_torrent *t, struct tr_meta *m, struct cm_err *err);
+int tr_torrent_open(struct tr_torrent *t, struct cm_err *err);
+void tr_torrent_set_error(struct tr_torrent *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void tr_torrent_block(struct tr_torrent *t, struct tr_peer *p, const struct tr_block *b,
+		      struct evbuffer *data);
+bool tr_torrent_work(struct tr_torrent *t);
+void tr_torrent_tick(struct tr_torrent *t, int64_t now);
+/* Dials the candidates due, within the caps. */
+void tr_torrent_dial(struct tr_torrent *t, int64_t now);
+void tr_torrent_add_candidate(struct tr_torrent *t, const struct tr_peer_addr *a);
+void tr_torrent_peer_interested(struct tr_torrent *t, struct tr_peer *p);
+void tr_torrent_peer_gone(struct tr_torrent *t, struct tr_peer *p);
+bool tr_torrent_wanted(const struct tr_torrent *t);
+void tr_torrent_status(const struct tr_torrent *t, struct tr_status *out);
+char *tr_torrent_magnet(const struct tr_torrent *t);
+
+/* client.c */
+void tr_client_ban(struct tr_client *c, const char *ip, const char *why);
+bool tr_client_banned(const struct tr_client *c, const char *ip);
+int tr_client_dial(struct tr_client *c, struct tr_torrent *t, struct tr_candidate *cd);
+void tr_client_kick(struct tr_client *c);
+int tr_client_address_count(const struct tr_client *c, const char *ip);
+/* x.pe entries ("ip:port", "[ip6]:port") as candidates of t. */
+void tr_client_add_peers_from(struct tr_torrent *t, const struct cm_strlist *peers);
+
+/* create.c */
+void tr_creation_step(struct tr_creation *cr);
+
+/* store.c */
+int tr_store_save(const struct tr_torrent *t);
+int tr_store_save_torrent_file(struct tr_torrent *t);
+int tr_store_load(struct tr_client *c);
+void tr_store_remove(const struct tr_torrent *t);
+char *tr_store_path(const struct tr_client *c, const char *hex, const char *ext);
+
+#endif

@@ -1,0 +1,451 @@
+/*
+ * check_torrent_client.c - two torrent clients in one process on one libevent
+ * loop, over real loopback sockets (127.0.0.1, .2, .3): creation and seeding,
+ * download by magnet (metadata exchange) and by .torrent, bans for corrupt
+ * pieces, the silent client's missing listener, hostile sessions, restarts.
+ */
+#define _GNU_SOURCE /* nftw */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fb/digest.h"
+#include "fb/file.h"
+#include "fb/hex.h"
+#include "fb/random.h"
+#include "torrent/torrent.h"
+#include "torrent/wire.h"
+#include "check_main.h"
+#include "testutil.h"
+
+#define FILE_SIZE (3 * 1024 * 1024 + 12345)
+
+static struct event_base *base;
+static char src_path[128];
+static char created_hash[TR_HEX_LEN + 1];
+static char *created_magnet, *created_torrent;
+
+static void
+setup(void)
+{
+	unsigned char *buf = malloc(FILE_SIZE);
+	char dir[160];
+
+	tu_mkdir("check_torrent");
+	ck_assert_int_eq(cm_random_bytes(buf, FILE_SIZE), 0);
+	snprintf(src_path, sizeof(src_path), "%s/data.bin", tu_dir);
+	ck_assert_int_eq(cm_file_write_atomic(src_path, buf, FILE_SIZE, 0644, NULL), 0);
+	free(buf);
+	snprintf(dir, sizeof(dir), "%s/dl", tu_dir);
+	mkdir(dir, 0755);
+	base = event_base_new();
+}
+
+static void
+teardown(void)
+{
+	event_base_free(base);
+	free(created_magnet);
+	free(created_torrent);
+	created_magnet = created_torrent = NULL;
+	tu_rmdir();
+}
+
+static struct tr_client *
+client(const char *name, const char *listen, const char *bind, bool silent)
+{
+	static char dirs[4][192];
+	static int next;
+	struct tr_config cfg;
+	char *d = dirs[next++ % 4];
+
+	snprintf(d, sizeof(dirs[0]), "%s/%s", tu_dir, name);
+	tr_config_defaults(&cfg);
+	cfg.state_dir = d;
+	cfg.listen_host = listen;
+	cfg.bind_ip = bind;
+	cfg.silent = silent;
+	return tr_client_new(base, &cfg, NULL, NULL);
+}
+
+typedef bool (*cond_fn)(void *arg);
+
+static void
+on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	*(bool *)arg = true;
+}
+
+/* Runs the loop until cond holds or timeout_ms passes; returns cond's last answer. */
+static bool
+run_until(cond_fn cond, void *arg, int timeout_ms)
+{
+	bool expired = false;
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	struct event *ev = evtimer_new(base, on_deadline, &expired);
+
+	evtimer_add(ev, &tv);
+	while (!(cond != NULL && cond(arg)) && !expired)
+		event_base_loop(base, EVLOOP_ONCE);
+	event_free(ev);
+	return cond != NULL && cond(arg);
+}
+
+static void
+on_created(void *arg, const struct tr_status *st, const struct cm_err *err)
+{
+	ck_assert_msg(st != NULL, "create: %s", err ? err->msg : "?");
+	memcpy(created_hash, st->info_hash, sizeof(created_hash));
+	created_magnet = strdup(st->magnet);
+	created_torrent = strdup(st->torrent_file);
+	*(bool *)arg = true;
+}
+
+static bool
+flag(void *arg)
+{
+	return *(bool *)arg;
+}
+
+static struct tr_client *
+create_seeder(const char *ip)
+{
+	struct tr_client *a = client("a", ip, ip, false);
+	bool done = false;
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(tr_client_create(a, src_path, NULL, on_created, &done, NULL), 0);
+	ck_assert(run_until(flag, &done, 10000));
+	return a;
+}
+
+struct want {
+	struct tr_client *c;
+	enum tr_state state;
+};
+
+static bool
+in_state(void *arg)
+{
+	struct want *w = arg;
+	struct tr_status st;
+	bool ok;
+
+	if (tr_client_status(w->c, created_hash, &st) != 0)
+		return false;
+	ok = st.state == w->state;
+	tr_status_clear(&st);
+	return ok;
+}
+
+static void
+file_sha256(const char *path, char out[65])
+{
+	char *buf;
+	size_t len;
+
+	ck_assert_int_eq(cm_file_read(path, 64u << 20, &buf, &len, NULL), 0);
+	cm_sha256_hex(buf, len, out);
+	free(buf);
+}
+
+static void
+assert_downloaded(struct tr_client *b)
+{
+	struct tr_status st;
+	char want[65], got[65], path[192];
+
+	ck_assert_int_eq(tr_client_status(b, created_hash, &st), 0);
+	snprintf(path, sizeof(path), "%s/dl/data.bin", tu_dir);
+	ck_assert_str_eq(st.path, path);
+	file_sha256(src_path, want);
+	file_sha256(path, got);
+	ck_assert_str_eq(got, want);
+	ck_assert_str_eq(st.sha256, want);
+	ck_assert(st.progress == 1.0);
+	tr_status_clear(&st);
+}
+
+START_TEST(test_created_torrent_seeds_at_once_and_names_its_file)
+{
+	struct tr_client *a = create_seeder("127.0.0.1");
+	struct tr_status st;
+	char want[65];
+
+	ck_assert_int_eq(tr_client_status(a, created_hash, &st), 0);
+	ck_assert_int_eq(st.state, TR_SEEDING);
+	ck_assert_uint_eq(st.size, FILE_SIZE);
+	file_sha256(src_path, want);
+	ck_assert_str_eq(st.sha256, want);
+	ck_assert_ptr_nonnull(strstr(st.magnet, "x.pe=127.0.0.1:"));
+	ck_assert_int_eq(access(st.torrent_file, R_OK), 0);
+	/* 1000..2000 pieces unless the minimum piece length gives fewer. */
+	ck_assert_uint_eq(st.piece_length, 16384);
+	tr_status_clear(&st);
+	tr_client_free(a);
+}
+END_TEST
+
+START_TEST(test_a_magnet_with_x_pe_alone_is_enough_to_download)
+{
+	struct tr_client *a = create_seeder("127.0.0.1");
+	struct tr_client *b = client("b", NULL, "127.0.0.2", true);
+	struct tr_source src = {0};
+	char ih[TR_HEX_LEN + 1], dest[160];
+	struct want w = {b, TR_SEEDING};
+
+	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
+	src.magnet = created_magnet;
+	src.dest_dir = dest;
+	ck_assert_int_eq(tr_client_add(b, &src, ih, NULL), 0);
+	ck_assert_str_eq(ih, created_hash);
+	ck_assert(run_until(in_state, &w, 20000));
+	assert_downloaded(b);
+	tr_client_free(b);
+	tr_client_free(a);
+}
+END_TEST
+
+START_TEST(test_a_torrent_file_and_a_peer_are_enough_to_download)
+{
+	struct tr_client *a = create_seeder("127.0.0.1");
+	struct tr_client *b = client("b", "127.0.0.2", "127.0.0.2", false);
+	struct tr_source src = {0};
+	struct tr_peer_addr pa = {"127.0.0.1", tr_client_listen_port(a)};
+	char ih[TR_HEX_LEN + 1], dest[160], *buf;
+	size_t len;
+	struct want w = {b, TR_SEEDING};
+
+	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
+	ck_assert_int_eq(cm_file_read(created_torrent, 1 << 20, &buf, &len, NULL), 0);
+	src.torrent = buf;
+	src.torrent_len = len;
+	src.dest_dir = dest;
+	ck_assert_int_eq(tr_client_add(b, &src, ih, NULL), 0);
+	ck_assert_int_eq(tr_client_add(b, &src, ih, NULL), TR_EXISTS);
+	tr_client_add_peers(b, ih, &pa, 1);
+	ck_assert(run_until(in_state, &w, 20000));
+	assert_downloaded(b);
+	free(buf);
+	tr_client_free(b);
+	tr_client_free(a);
+}
+END_TEST
+
+START_TEST(test_a_wrong_sha256_puts_the_download_in_error)
+{
+	struct tr_client *a = create_seeder("127.0.0.1");
+	struct tr_client *b = client("b", NULL, "127.0.0.2", true);
+	struct tr_source src = {0};
+	char ih[TR_HEX_LEN + 1], dest[160];
+	struct want w = {b, TR_ERROR};
+
+	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
+	src.magnet = created_magnet;
+	src.dest_dir = dest;
+	src.sha256_hex = "0000000000000000000000000000000000000000000000000000000000000000";
+	ck_assert_int_eq(tr_client_add(b, &src, ih, NULL), 0);
+	ck_assert(run_until(in_state, &w, 20000));
+	tr_client_free(b);
+	tr_client_free(a);
+}
+END_TEST
+
+static bool
+banned(void *arg)
+{
+	struct tr_stats s;
+
+	tr_client_stats(arg, &s);
+	return s.peers_banned > 0;
+}
+
+START_TEST(test_a_peer_sending_a_corrupt_piece_is_banned)
+{
+	struct tr_client *a = create_seeder("127.0.0.3");
+	struct tr_client *b = client("b", NULL, "127.0.0.2", true);
+	struct tr_source src = {0};
+	char ih[TR_HEX_LEN + 1], dest[160];
+	struct tr_stats s;
+	struct tr_status st;
+	int fd;
+
+	/* The seeder's file changes under it after hashing: what it sends no longer verifies. */
+	fd = open(src_path, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, "garbage!", 8, 100000), 8);
+	close(fd);
+	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
+	src.magnet = created_magnet;
+	src.dest_dir = dest;
+	ck_assert_int_eq(tr_client_add(b, &src, ih, NULL), 0);
+	ck_assert(run_until(banned, b, 20000));
+	run_until(NULL, NULL, 1500);
+	tr_client_stats(b, &s);
+	ck_assert_uint_ge(s.pieces_failed, 1);
+	ck_assert_int_eq(tr_client_status(b, ih, &st), 0);
+	ck_assert_int_eq(st.peers, 0);
+	ck_assert_int_eq(st.state, TR_DOWNLOADING);
+	tr_status_clear(&st);
+	tr_client_free(b);
+	tr_client_free(a);
+}
+END_TEST
+
+START_TEST(test_a_silent_client_has_no_listener_and_names_no_address)
+{
+	struct tr_client *a = create_seeder("127.0.0.1");
+	struct tr_client *b = client("b", "127.0.0.2", "127.0.0.2", true);
+	struct tr_source src = {0};
+	char ih[TR_HEX_LEN + 1], dest[160];
+	struct want w = {b, TR_SEEDING};
+	struct tr_status st;
+
+	ck_assert_int_eq(tr_client_listen_port(b), 0);
+	ck_assert_int_eq(tr_client_http_port(b), 0);
+	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
+	src.magnet = created_magnet;
+	src.dest_dir = dest;
+	ck_assert_int_eq(tr_client_add(b, &src, ih, NULL), 0);
+	ck_assert(run_until(in_state, &w, 20000));
+	ck_assert_int_eq(tr_client_status(b, ih, &st), 0);
+	ck_assert_ptr_null(strstr(st.magnet, "x.pe"));
+	tr_status_clear(&st);
+	tr_client_free(b);
+	tr_client_free(a);
+}
+END_TEST
+
+/* A raw peer-wire connection to a: handshake sent, a's answer awaited. */
+static int
+raw_session(struct tr_client *a, const unsigned char ih[20], unsigned char reply[TR_HANDSHAKE_LEN])
+{
+	struct sockaddr_in sa = {0};
+	unsigned char hs[TR_HANDSHAKE_LEN], pid[20];
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(pid, 7, sizeof(pid));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)tr_client_listen_port(a));
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	tr_wire_handshake(hs, ih, pid, false);
+	ck_assert_int_eq(write(fd, hs, sizeof(hs)), sizeof(hs));
+	run_until(NULL, NULL, 300);
+	if (reply != NULL)
+		ck_assert_int_eq(recv(fd, reply, TR_HANDSHAKE_LEN, MSG_DONTWAIT), TR_HANDSHAKE_LEN);
+	return fd;
+}
+
+/* Whether a closed the connection: every byte it sent drained, then EOF. */
+static bool
+closed_by_peer(int fd)
+{
+	unsigned char buf[65536];
+	ssize_t n;
+
+	run_until(NULL, NULL, 300);
+	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		;
+	return n == 0;
+}
+
+START_TEST(test_a_handshake_for_an_unknown_info_hash_is_closed)
+{
+	struct tr_client *a = create_seeder("127.0.0.1");
+	unsigned char ih[20];
+	int fd;
+
+	memset(ih, 0x42, sizeof(ih));
+	fd = raw_session(a, ih, NULL);
+	ck_assert(closed_by_peer(fd));
+	close(fd);
+	tr_client_free(a);
+}
+END_TEST
+
+START_TEST(test_a_request_out_of_range_closes_the_session)
+{
+	struct tr_client *a = create_seeder("127.0.0.1");
+	unsigned char ih[20], reply[TR_HANDSHAKE_LEN], m[17];
+	int fd;
+
+	cm_hex_decode(created_hash, TR_HEX_LEN, ih, sizeof(ih), NULL);
+	fd = raw_session(a, ih, reply);
+	ck_assert_mem_eq(reply + 28, ih, 20);
+	tr_wire_request(m, TR_MSG_REQUEST, 999999, 0, 16384);
+	ck_assert_int_eq(write(fd, m, sizeof(m)), sizeof(m));
+	ck_assert(closed_by_peer(fd));
+	close(fd);
+	tr_client_free(a);
+}
+END_TEST
+
+START_TEST(test_a_request_for_more_than_16_kib_closes_the_session)
+{
+	struct tr_client *a = create_seeder("127.0.0.1");
+	unsigned char ih[20], reply[TR_HANDSHAKE_LEN], m[17];
+	int fd;
+
+	cm_hex_decode(created_hash, TR_HEX_LEN, ih, sizeof(ih), NULL);
+	fd = raw_session(a, ih, reply);
+	tr_wire_request(m, TR_MSG_REQUEST, 0, 0, 32768);
+	ck_assert_int_eq(write(fd, m, sizeof(m)), sizeof(m));
+	ck_assert(closed_by_peer(fd));
+	close(fd);
+	tr_client_free(a);
+}
+END_TEST
+
+START_TEST(test_a_restarted_client_resumes_seeding_after_a_check)
+{
+	struct tr_client *a = create_seeder("127.0.0.1");
+	struct want w;
+
+	tr_client_free(a);
+	a = client("a", "127.0.0.1", NULL, false);
+	ck_assert_ptr_nonnull(a);
+	w.c = a;
+	w.state = TR_SEEDING;
+	ck_assert(run_until(in_state, &w, 10000));
+	tr_client_free(a);
+}
+END_TEST
+
+START_TEST(test_remove_with_delete_data_removes_the_download)
+{
+	struct tr_client *a = create_seeder("127.0.0.1");
+	struct tr_client *b = client("b", NULL, "127.0.0.2", true);
+	struct tr_source src = {0};
+	char ih[TR_HEX_LEN + 1], dest[160], path[192];
+	struct want w = {b, TR_SEEDING};
+	struct tr_status st;
+
+	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
+	snprintf(path, sizeof(path), "%s/dl/data.bin", tu_dir);
+	src.magnet = created_magnet;
+	src.dest_dir = dest;
+	ck_assert_int_eq(tr_client_add(b, &src, ih, NULL), 0);
+	ck_assert(run_until(in_state, &w, 20000));
+	ck_assert_int_eq(tr_client_remove(b, ih, true), 0);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	ck_assert_int_eq(tr_client_status(b, ih, &st), -1);
+	ck_assert_int_eq(tr_client_remove(b, ih, true), -1);
+	tr_client_free(b);
+	tr_client_free(a);
+}
+END_TEST
+
+FB_CHECK_MAIN(.name = "torrent_client", .setup = setup, .teardown = teardown, .timeout_s = 60)
