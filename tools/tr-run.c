@@ -2,14 +2,15 @@
  * tr-run.c - the agent's BitTorrent client alone, for interop tests and
  * benchmarks against other clients:
  *
- *   tr-run seed PATH --state DIR [--listen IP] [--port N] [--name N]
+ *   tr-run seed PATH --state DIR [--listen IP] [--port N] [--name N] [--http IP]
  *   tr-run get SOURCE --dest DIR --state DIR [--listen IP] [--port N] [--silent]
  *                     [--bind IP] [--peer IP:PORT]... [--sha256 HEX] [--keep-seeding]
  *                     [--timeout S]
  *
  * SOURCE is a magnet, a .torrent file or an info hash. seed prints
  * "magnet M", "torrent PATH" and "port N" lines once it seeds, then runs
- * until SIGTERM. get exits 0 once the download is complete and verified
+ * until SIGTERM; with --http it serves web seeds and a tracker on IP, named in
+ * the .torrent ("http N" line). get exits 0 once the download is complete and verified
  * (printing "done SECONDS BYTES MB/s"), or keeps seeding with --keep-seeding;
  * it exits 1 on error or timeout.
  */
@@ -69,8 +70,9 @@ on_created(void *arg, const struct tr_status *st, const struct cm_err *err)
 		event_base_loopbreak(r->base);
 		return;
 	}
-	printf("info_hash %s\nmagnet %s\ntorrent %s\nport %d\nseconds %.3f\n", st->info_hash,
-	       st->magnet, st->torrent_file, tr_client_listen_port(r->c), now_s() - r->start);
+	printf("info_hash %s\nmagnet %s\ntorrent %s\nport %d\nhttp %d\nseconds %.3f\n",
+	       st->info_hash, st->magnet, st->torrent_file, tr_client_listen_port(r->c),
+	       tr_client_http_port(r->c), now_s() - r->start);
 	fflush(stdout);
 }
 
@@ -126,6 +128,7 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: tr-run seed PATH --state DIR [--listen IP] [--port N] [--name N]\n"
+			"              [--http IP]\n"
 			"       tr-run get SOURCE --dest DIR --state DIR [--listen IP] [--port N]\n"
 			"              [--silent] [--bind IP] [--peer IP:PORT]... [--sha256 HEX]\n"
 			"              [--keep-seeding] [--timeout S]\n");
@@ -175,7 +178,8 @@ main(int argc, char **argv)
 		{"dest", required_argument, NULL, 'd'},  {"silent", no_argument, NULL, 'S'},
 		{"bind", required_argument, NULL, 'b'},  {"peer", required_argument, NULL, 'P'},
 		{"sha256", required_argument, NULL, 'h'}, {"keep-seeding", no_argument, NULL, 'k'},
-		{"timeout", required_argument, NULL, 't'}, {NULL, 0, NULL, 0}};
+		{"timeout", required_argument, NULL, 't'}, {"http", required_argument, NULL, 'H'},
+		{NULL, 0, NULL, 0}};
 	struct tr_config cfg;
 	struct run r;
 	const char *name = NULL, *dest = NULL, *sha = NULL, *cmd, *arg;
@@ -200,6 +204,7 @@ main(int argc, char **argv)
 		case 'h': sha = optarg; break;
 		case 'k': r.keep = true; break;
 		case 't': r.timeout_s = atof(optarg); break;
+		case 'H': cfg.http_host = optarg; break;
 		case 'P':
 			if (r.npeers == MAX_PEERS || parse_peer(optarg, &r.peers[r.npeers]) != 0)
 				return usage();

@@ -3,8 +3,10 @@
 # on loopback only, with DHT, LSD, PEX, UPnP and NAT-PMP off in each:
 # libtorrent and aria2c download what the agent seeds (by magnet with x.pe and
 # metadata exchange, and by .torrent), and the agent downloads what they seed
-# (libtorrent: .torrent and magnet; aria2c: a mktorrent .torrent). Every copy
-# has the SHA-256 of the original.
+# (libtorrent: .torrent and magnet; aria2c: a mktorrent .torrent). aria2c finds
+# the agent through the agent's own tracker, named in the .torrent with its web
+# seed; another agent gets the file from that web seed alone. Every copy has
+# the SHA-256 of the original.
 set -euo pipefail
 . "$(dirname "$0")/../lib/common.sh"
 
@@ -31,12 +33,14 @@ check_copy() {
 }
 
 # ---- the agent seeds ----
-bg seed "$tr_run" seed "$dir/src/data.bin" --state "$dir/agent-seed" --listen 127.0.0.1
+bg seed "$tr_run" seed "$dir/src/data.bin" --state "$dir/agent-seed" --listen 127.0.0.1 --http 127.0.0.1
 fb_wait_for 20 grep -q '^port ' "$dir/seed.out" || fb_fail "the agent did not seed: $(cat "$dir/seed.err")"
 port=$(field seed port)
 magnet=$(field seed magnet)
 torrent=$(field seed torrent)
+http=$(field seed http)
 fb_assert_contains "$magnet" "x.pe=127.0.0.1:$port" "the magnet names the seeder"
+fb_assert_contains "$magnet" "tr=http%3A%2F%2F127.0.0.1%3A$http%2Fannounce" "and its tracker"
 
 mkdir -p "$dir/lt1" "$dir/lt2"
 timeout 90 $lt get "$magnet" --dest "$dir/lt1" --listen 127.0.0.5 --timeout 80 >"$dir/lt1.out" 2>"$dir/lt1.err" ||
@@ -49,14 +53,17 @@ timeout 90 $lt get "$torrent" --dest "$dir/lt2" --listen 127.0.0.5 --peer "127.0
 check_copy "$dir/lt2/data.bin"
 fb_pass "libtorrent downloads by the .torrent: $(field lt2 done)"
 
-bg tracker /usr/bin/python3 "$here/fake_tracker.py" "$dir/tracker.port" "127.0.0.1:$port"
-fb_wait_for 10 test -s "$dir/tracker.port" || fb_fail "no tracker"
-mkdir -p "$dir/a2"
+mkdir -p "$dir/a2" "$dir/ws"
 timeout 90 aria2c "${aria_opts[@]}" --bt-external-ip=127.0.0.7 --interface=127.0.0.7 --seed-time=0 \
-	--bt-tracker="http://127.0.0.1:$(cat "$dir/tracker.port")/announce" -d "$dir/a2" "$torrent" \
-	>"$dir/a2.out" 2>&1 || fb_fail "aria2c: $(tail -5 "$dir/a2.out")"
+	-d "$dir/a2" "$torrent" >"$dir/a2.out" 2>&1 || fb_fail "aria2c: $(tail -5 "$dir/a2.out")"
 check_copy "$dir/a2/data.bin"
-fb_pass "aria2c downloads by the .torrent"
+fb_pass "aria2c downloads by the .torrent, finding the agent through the agent's tracker"
+
+timeout 90 "$tr_run" get "$torrent" --dest "$dir/ws" --state "$dir/agent-ws" --silent \
+	--bind 127.0.0.2 --timeout 80 >"$dir/ws.out" 2>"$dir/ws.err" ||
+	fb_fail "the agent from the web seed: $(tail -5 "$dir/ws.err")"
+check_copy "$dir/ws/data.bin"
+fb_pass "a silent agent downloads from the web seed alone: $(field ws done)"
 
 # ---- libtorrent seeds ----
 mkdir -p "$dir/lts"
@@ -80,8 +87,7 @@ fb_pass "the agent downloads from libtorrent by magnet (metadata exchange): $(fi
 # ---- aria2c seeds ----
 mkdir -p "$dir/a2s" "$dir/g3"
 cp "$dir/src/data.bin" "$dir/a2s/"
-mktorrent -a "http://127.0.0.1:$(cat "$dir/tracker.port")/announce" -o "$dir/mk.torrent" \
-	"$dir/a2s/data.bin" >/dev/null
+mktorrent -a "http://127.0.0.1:$http/announce" -o "$dir/mk.torrent" "$dir/a2s/data.bin" >/dev/null
 a2port=$(fb_free_port 127.0.0.8)
 bg a2seed aria2c "${aria_opts[@]}" --bt-external-ip=127.0.0.8 --interface=127.0.0.8 \
 	--listen-port="$a2port" --seed-ratio=0.0 --seed-time=600 -V -d "$dir/a2s" "$dir/mk.torrent"

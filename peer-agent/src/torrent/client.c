@@ -186,8 +186,11 @@ on_work(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	TAILQ_FOREACH_SAFE(t, &c->torrents, link, tt)
+	TAILQ_FOREACH_SAFE(t, &c->torrents, link, tt) {
 		more |= tr_torrent_work(t);
+		if (t->has_meta && t->state == TR_DOWNLOADING && !t->paused)
+			tr_torrent_webseeds_work(t);
+	}
 	TAILQ_FOREACH_SAFE(cr, &c->creations, link, ct) {
 		tr_creation_step(cr);
 		more = true;
@@ -242,7 +245,9 @@ tr_client_new(struct event_base *base, const struct tr_config *cfg, const struct
 	c->cfg.state_dir = dup_or_null(cfg->state_dir);
 	c->cfg.listen_host = cfg->silent ? NULL : dup_or_null(cfg->listen_host);
 	c->cfg.http_host = cfg->silent ? NULL : dup_or_null(cfg->http_host);
-	c->cfg.public_host = dup_or_null(cfg->public_host ? cfg->public_host : cfg->listen_host);
+	c->cfg.public_host = dup_or_null(cfg->public_host   ? cfg->public_host
+					 : cfg->listen_host ? cfg->listen_host
+							    : cfg->http_host);
 	c->cfg.bind_ip = dup_or_null(cfg->bind_ip);
 	if (hooks != NULL)
 		c->hooks = *hooks;
@@ -250,6 +255,7 @@ tr_client_new(struct event_base *base, const struct tr_config *cfg, const struct
 	TAILQ_INIT(&c->torrents);
 	TAILQ_INIT(&c->sessions);
 	TAILQ_INIT(&c->creations);
+	TAILQ_INIT(&c->tickets);
 	memcpy(c->peer_id, PEER_ID_PREFIX, 8);
 	if (c->cfg.state_dir == NULL || cm_random_bytes(c->peer_id + 8, 12) != 0 ||
 	    cm_random_bytes(&c->rng, sizeof(c->rng)) != 0 || cm_random_hash_key(&c->key) != 0)
@@ -267,6 +273,8 @@ tr_client_new(struct event_base *base, const struct tr_config *cfg, const struct
 	if (c->cfg.listen_host != NULL &&
 	    (c->lst = tcp_listener_new(base, c->cfg.listen_host, c->cfg.listen_port, on_accept,
 				       c)) == NULL)
+		goto fail;
+	if (tr_client_http_start(c) != 0)
 		goto fail;
 	event_add(c->tick, &second);
 	tr_store_load(c);
@@ -309,6 +317,7 @@ tr_client_free(struct tr_client *c)
 		TAILQ_REMOVE(&c->sessions, p, all);
 		tr_peer_free(p);
 	}
+	tr_client_http_stop(c);
 	tcp_listener_free(c->lst);
 	if (c->tick != NULL)
 		event_free(c->tick);
@@ -327,13 +336,6 @@ int
 tr_client_listen_port(const struct tr_client *c)
 {
 	return c->lst != NULL ? tcp_listener_port(c->lst) : 0;
-}
-
-int
-tr_client_http_port(const struct tr_client *c)
-{
-	(void)c;
-	return 0;
 }
 
 static struct tr_torrent *

@@ -9,14 +9,19 @@
 #include <string.h>
 
 #include "fb/log.h"
+#include "net/httpclient.h"
 #include "torrent/torrent_internal.h"
 
-/* Our tracker and web-seed URLs: only a client that serves HTTP and is not silent has them. */
+/*
+ * Our tracker and web-seed URLs: only a client that serves HTTP and is not
+ * silent has them. A single-file web seed is the file's own URL (browser
+ * WebTorrent takes a URL as it is); a multi-file one is the folder's.
+ */
 static void
-our_urls(const struct tr_client *c, const char *hex, struct cm_strlist *trackers,
-	 struct cm_strlist *seeds)
+our_urls(const struct tr_client *c, const char *hex, const char *name, bool multi,
+	 struct cm_strlist *trackers, struct cm_strlist *seeds)
 {
-	char url[512];
+	char url[1024];
 	const char *host = c->cfg.public_host;
 	int port = tr_client_http_port(c);
 	bool v6 = host != NULL && strchr(host, ':') != NULL;
@@ -29,8 +34,14 @@ our_urls(const struct tr_client *c, const char *hex, struct cm_strlist *trackers
 		cm_strlist_append(trackers, url);
 	}
 	if (seeds != NULL) {
-		snprintf(url, sizeof(url), v6 ? "http://[%s]:%d/seed/%s/" : "http://%s:%d/seed/%s/",
-			 host, port, hex);
+		char *esc = multi ? strdup("") : hc_url_escape(name);
+
+		if (esc == NULL)
+			return;
+		snprintf(url, sizeof(url),
+			 v6 ? "http://[%s]:%d/seed/%s/%s" : "http://%s:%d/seed/%s/%s", host, port,
+			 hex, esc);
+		free(esc);
 		cm_strlist_append(seeds, url);
 	}
 }
@@ -51,14 +62,14 @@ build(struct tr_creation *cr, struct tr_meta *m, struct cm_err *err)
 
 		name = slash != NULL ? slash + 1 : cr->path;
 	}
-	our_urls(cr->c, "", &trackers, NULL);
+	our_urls(cr->c, "", name, false, &trackers, NULL);
 	rc = tr_meta_build(m, name, tr_hasher_multi_file(cr->h), files, nfiles,
 			   tr_hasher_piece_length(cr->h), pieces, npieces, &trackers, NULL, err);
 	cm_strlist_clear(&trackers);
 	if (rc != 0)
 		return -1;
 	/* The web seed's URL holds the info hash, known only now; url-list is outside info. */
-	our_urls(cr->c, m->info_hash_hex, NULL, &m->web_seeds);
+	our_urls(cr->c, m->info_hash_hex, name, m->multi_file, NULL, &m->web_seeds);
 	return 0;
 }
 

@@ -231,14 +231,14 @@ pick_partial(struct tr_picker *p, const unsigned char *bf, struct tr_block *out,
 	return n;
 }
 
-/* The untouched pieces the peer has at the lowest availability, shuffled; returns how many. */
+/* The untouched pieces the peer has (bf NULL: any) at the lowest availability, shuffled. */
 static uint32_t
 rarest(struct tr_picker *p, const unsigned char *bf, uint64_t *rng)
 {
 	uint32_t n = 0, best = UINT32_MAX;
 
 	for (uint32_t i = 0; i < p->count; i++) {
-		if (tr_bit_get(p->have, i) || p->part[i] != NULL || !tr_bit_get(bf, i))
+		if (tr_bit_get(p->have, i) || p->part[i] != NULL || (bf != NULL && !tr_bit_get(bf, i)))
 			continue;
 		if (p->avail[i] < best) {
 			best = p->avail[i];
@@ -303,6 +303,20 @@ pick_endgame(struct tr_picker *p, const unsigned char *bf, tr_inflight_fn inflig
 		}
 	}
 	return n;
+}
+
+int
+tr_picker_reserve(struct tr_picker *p, uint64_t *rng, uint32_t *piece)
+{
+	struct partial *x;
+
+	if (p->untouched == 0 || p->nopen >= p->max_partial || rarest(p, NULL, rng) == 0 ||
+	    (x = open_piece(p, p->cand[0])) == NULL)
+		return -1;
+	memset(x->req, 1, x->nblocks);
+	x->next = x->nblocks;
+	*piece = x->piece;
+	return 0;
 }
 
 bool

@@ -64,6 +64,12 @@ typedef bool (*tr_inflight_fn)(void *arg, const struct tr_block *b);
  */
 size_t tr_picker_pick(struct tr_picker *p, const unsigned char *bf, uint64_t *rng,
 		      tr_inflight_fn inflight, void *arg, struct tr_block *out, size_t max);
+/*
+ * Reserves a whole untouched piece (rarest first) for a source that fetches
+ * pieces, not blocks (a web seed): its blocks count as requested. 0 and
+ * *piece, or -1 when none is left. tr_picker_piece_failed gives it back.
+ */
+int tr_picker_reserve(struct tr_picker *p, uint64_t *rng, uint32_t *piece);
 /* Whether every missing block has been requested (duplicates are then allowed). */
 bool tr_picker_endgame(const struct tr_picker *p);
 

@@ -70,6 +70,7 @@ tr_torrent_free(struct tr_torrent *t)
 		return;
 	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp)
 		tr_peer_close(p, "torrent stopped");
+	tr_torrent_webseeds_close(t);
 	cm_map_del(t->c->by_hash, t->hex);
 	TAILQ_REMOVE(&t->c->torrents, t, link);
 	t->c->ntorrents--;
@@ -188,6 +189,8 @@ tr_torrent_set_meta(struct tr_torrent *t, struct tr_meta *m, struct cm_err *err)
 		log_warnx("torrent %s: cannot save its .torrent", t->hex);
 	if (tr_torrent_open(t, err) != 0)
 		return -1;
+	if (tr_torrent_webseeds_open(t) != 0)
+		log_warnx("torrent %s: no web seeds: out of memory", t->hex);
 	tr_store_save(t);
 	log_info("torrent %s: metadata known: %s, %llu bytes, %u pieces of %u", t->hex,
 		 t->meta.name, (unsigned long long)t->meta.total_length, t->meta.piece_count,
@@ -257,6 +260,21 @@ on_complete(struct tr_torrent *t)
 	tr_client_kick(t->c);
 }
 
+void
+tr_torrent_piece_verified(struct tr_torrent *t, uint32_t piece)
+{
+	t->c->stats.pieces_verified++;
+	tr_picker_set_have(t->pk, piece);
+	if (t->pb[piece] != NULL) {
+		free(t->pb[piece]->data);
+		free(t->pb[piece]);
+		t->pb[piece] = NULL;
+	}
+	broadcast_have(t, piece);
+	if (tr_picker_complete(t->pk))
+		on_complete(t);
+}
+
 static void
 piece_done(struct tr_torrent *t, uint32_t piece)
 {
@@ -267,11 +285,7 @@ piece_done(struct tr_torrent *t, uint32_t piece)
 	t->pb[piece] = NULL;
 	rc = tr_storage_put_piece(t->st, piece, pb->data, &err);
 	if (rc == 0) {
-		t->c->stats.pieces_verified++;
-		tr_picker_set_have(t->pk, piece);
-		broadcast_have(t, piece);
-		if (tr_picker_complete(t->pk))
-			on_complete(t);
+		tr_torrent_piece_verified(t, piece);
 	} else if (rc == 1) {
 		on_hash_fail(t, piece, pb);
 	} else {
@@ -535,8 +549,11 @@ tr_torrent_tick(struct tr_torrent *t, int64_t now)
 		t->last_choke_ms = now;
 		choke_round(t, now);
 	}
+	tr_torrent_announce(t, now);
 	if (!tr_torrent_wanted(t))
 		return;
+	if (t->has_meta && t->state == TR_DOWNLOADING)
+		tr_torrent_webseeds_work(t);
 	if (!t->has_meta)
 		TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp)
 			tr_ext_request_metadata(p);
@@ -558,7 +575,7 @@ tr_torrent_status(const struct tr_torrent *t, struct tr_status *out)
 	memcpy(out->info_hash, t->hex, sizeof(out->info_hash));
 	out->name = strdup(t->name ? t->name : t->hex);
 	out->state = t->paused && t->state != TR_ERROR ? TR_PAUSED : t->state;
-	out->peers = t->npeers;
+	out->peers = t->npeers + tr_torrent_webseeds_busy(t);
 	out->download_rate = tr_rate_get(&t->rin);
 	out->upload_rate = tr_rate_get(&t->rout);
 	out->downloaded = t->downloaded;

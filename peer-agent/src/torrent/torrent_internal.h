@@ -30,7 +30,10 @@
 
 struct event;
 struct evbuffer;
+struct hc_client;
 struct tcp_listener;
+struct tr_httpd;
+struct tr_webseed;
 
 #define TR_PEER_MAX_REQUESTS 512     /* requests a peer may have queued with us */
 #define TR_INFLIGHT_MAX (TR_QUEUE_MAX + 16)
@@ -102,6 +105,27 @@ struct tr_candidate {
 	bool connected;
 };
 
+/* One tracker of a torrent: when to announce next. */
+struct tr_announce_slot {
+	int64_t next_ms;
+	bool busy, started, completed;
+};
+
+/* An announce in flight: the torrent is looked up again by hex when it answers. */
+struct tr_ticket {
+	struct tr_client *c;
+	char hex[TR_HEX_LEN + 1];
+	size_t idx;
+	TAILQ_ENTRY(tr_ticket) link;
+};
+TAILQ_HEAD(tr_ticket_list, tr_ticket);
+
+struct tr_wseed {
+	struct tr_torrent *t;
+	struct tr_webseed *ws;
+	int fails;
+};
+
 struct tr_piecebuf {
 	unsigned char *data;
 	uint64_t who[TR_PIECE_WHO];
@@ -143,6 +167,9 @@ struct tr_torrent {
 	struct tr_candidate cand[TR_MAX_CANDIDATES];
 	size_t ncand;
 	struct cm_strlist web_seeds, trackers;
+	struct tr_announce_slot ann[TR_MAX_TRACKERS];
+	struct tr_wseed *ws;
+	size_t nws;
 	struct tr_choke_state choke;
 	int64_t last_choke_ms, last_want_ms;
 	uint64_t downloaded, uploaded;
@@ -169,6 +196,10 @@ struct tr_client {
 	void *ctx;
 	unsigned char peer_id[20];
 	struct tcp_listener *lst;
+	struct hc_client *hc;          /* trackers and web seeds */
+	struct tr_httpd *httpd;        /* NULL when silent or without http_host */
+	struct tr_ticket_list tickets;
+	char *http_path;               /* the path find_file lends the HTTP port */
 	struct tr_torrent_list torrents;
 	int ntorrents;
 	struct cm_map *by_hash;        /* hex -> torrent */
@@ -215,6 +246,8 @@ void tr_torrent_set_error(struct tr_torrent *t, const char *fmt, ...)
 void tr_torrent_block(struct tr_torrent *t, struct tr_peer *p, const struct tr_block *b,
 		      struct evbuffer *data);
 bool tr_torrent_work(struct tr_torrent *t);
+/* A piece verified and written (by a peer's blocks or a web seed). */
+void tr_torrent_piece_verified(struct tr_torrent *t, uint32_t piece);
 void tr_torrent_tick(struct tr_torrent *t, int64_t now);
 /* Dials the candidates due, within the caps. */
 void tr_torrent_dial(struct tr_torrent *t, int64_t now);
@@ -233,6 +266,15 @@ void tr_client_kick(struct tr_client *c);
 int tr_client_address_count(const struct tr_client *c, const char *ip);
 /* x.pe entries ("ip:port", "[ip6]:port") as candidates of t. */
 void tr_client_add_peers_from(struct tr_torrent *t, const struct cm_strlist *peers);
+
+/* client_http.c */
+int tr_client_http_start(struct tr_client *c);
+void tr_client_http_stop(struct tr_client *c);
+void tr_torrent_announce(struct tr_torrent *t, int64_t now);
+int tr_torrent_webseeds_open(struct tr_torrent *t);
+void tr_torrent_webseeds_close(struct tr_torrent *t);
+void tr_torrent_webseeds_work(struct tr_torrent *t);
+int tr_torrent_webseeds_busy(const struct tr_torrent *t);
 
 /* create.c */
 void tr_creation_step(struct tr_creation *cr);
