@@ -18,6 +18,8 @@
 #define T0 1764000000123LL
 #define UUID_A "0b9f2c1e-5d3a-4c2b-9e8f-1a2b3c4d5e6f"
 #define UUID_B "7c6d5e4f-3a2b-4c1d-8e9f-0a1b2c3d4e5f"
+#define INFO_HASH "c12fe1c06bba254a9dc9f519b335aa7c1367a88a"
+#define SHA256_HEX "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
 /* Each decoder checks a parsed document; returns 0 or -1 with err set. */
 typedef int (*decode_fn)(const json_t *, struct cm_err *);
@@ -52,6 +54,14 @@ DECODER(dec_whitelist_entry, struct cm_whitelist_entry, cm_whitelist_entry_decod
 	cm_whitelist_entry_clear)
 DECODER(dec_admin_registrations, struct cm_admin_registrationlist,
 	cm_admin_registrationlist_decode, cm_admin_registrationlist_clear)
+DECODER(dec_torrent_status, struct cm_torrent_status, cm_torrent_status_decode,
+	cm_torrent_status_clear)
+DECODER(dec_torrent_statuslist, struct cm_torrent_statuslist, cm_torrent_statuslist_decode,
+	cm_torrent_statuslist_clear)
+DECODER(dec_torrent_created, struct cm_torrent_created, cm_torrent_created_decode,
+	cm_torrent_created_clear)
+DECODER(dec_torrent_add_request, struct cm_torrent_add_request, cm_torrent_add_request_decode,
+	cm_torrent_add_request_clear)
 
 static const struct {
 	const char *name;
@@ -69,6 +79,10 @@ static const struct {
 	{"feedback-request", dec_feedback_request, CM_MAX_BODY},
 	{"whitelist-entry", dec_whitelist_entry, CM_MAX_BODY},
 	{"admin-registrations", dec_admin_registrations, MAX_INPUT},
+	{"torrent-status", dec_torrent_status, MAX_INPUT},
+	{"torrent-status-list", dec_torrent_statuslist, MAX_INPUT},
+	{"torrent-created", dec_torrent_created, MAX_INPUT},
+	{"torrent-add-request", dec_torrent_add_request, CM_MAX_BODY},
 };
 
 static struct cm_identity *sample_id;
@@ -91,6 +105,9 @@ sample_record(struct cm_peer_record *r, const char *email, bool broadcasting)
 	cm_repolist_append(&r->repositories, "photos", "Holiday photos");
 	cm_repolist_append(&r->repositories, "music", NULL);
 	r->capabilities = (struct cm_capabilities){8, true, 1250000};
+	cm_torrentlist_append(&r->torrents, INFO_HASH, "holiday-2025.mkv", 52428800, SHA256_HEX);
+	/* Set for the silent sample too: the encoder must leave it out there. */
+	r->torrent_port = 6881;
 }
 
 static int
@@ -125,7 +142,7 @@ sample_bootstrap_peer(struct cm_bootstrap_peer *p, const char *email, bool score
 }
 
 static json_t *
-sample_envelope(enum cm_msg_type type)
+sample_envelope(enum cm_msg_type type, bool torrent_search)
 {
 	struct cm_envelope e = {.v = 1, .type = type, .ttl = 6, .timestamp_ms = T0};
 	json_t *j = NULL;
@@ -139,7 +156,12 @@ sample_envelope(enum cm_msg_type type)
 			goto end;
 		break;
 	case CM_MSG_PEER_REQUEST:
-		cm_strlist_append(&e.payload.request.repositories, "photos");
+		if (torrent_search) {
+			e.payload.request.has_torrent_search = true;
+			e.payload.request.torrent_search.info_hash = strdup(INFO_HASH);
+		} else {
+			cm_strlist_append(&e.payload.request.repositories, "photos");
+		}
 		break;
 	case CM_MSG_PEER_LIST_RESPONSE:
 		e.payload.list_response.request_id = strdup(UUID_B);
@@ -185,8 +207,83 @@ sample_peer_info(enum cm_peer_source source)
 	p.gossip_received_count = 40;
 	p.source = source;
 	p.found_in_ms = source == CM_SOURCE_NONE ? 0 : 35;
+	p.torrent_port = 6881;
+	cm_torrentlist_append(&p.torrents, INFO_HASH, "holiday-2025.mkv", 52428800, SHA256_HEX);
 	j = cm_peer_info_encode(&p);
 	cm_peer_info_clear(&p);
+	return j;
+}
+
+#define MAGNET "magnet:?xt=urn:btih:" INFO_HASH "&dn=photos&xl=52428800"
+
+/* A multi-file torrent while it downloads, or a single file that failed. */
+static void
+sample_torrent_status(struct cm_torrent_status *t, bool multi)
+{
+	memset(t, 0, sizeof(*t));
+	t->info_hash = strdup(INFO_HASH);
+	t->name = strdup("photos");
+	t->size = 52428800;
+	t->state = multi ? CM_TORRENT_DOWNLOADING : CM_TORRENT_ERROR;
+	t->progress = multi ? 0.25 : 0;
+	t->peers = 3;
+	t->download_rate = 1048576;
+	t->downloaded = 13107200;
+	t->path = strdup("/home/alice/Downloads/photos");
+	t->magnet = strdup(MAGNET);
+	if (multi) {
+		t->sha256 = strdup(SHA256_HEX);
+		t->torrent_file = strdup("/home/alice/.flashback/torrents/" INFO_HASH ".torrent");
+		t->files.items = calloc(2, sizeof(*t->files.items));
+		t->files.len = 2;
+		t->files.items[0] = (struct cm_torrent_file){strdup("a.jpg"), strdup(SHA256_HEX)};
+		t->files.items[1] = (struct cm_torrent_file){strdup("b/c.jpg"), strdup(SHA256_HEX)};
+	} else {
+		t->error = strdup("disk full");
+	}
+}
+
+static json_t *
+sample_torrent(const char *type)
+{
+	json_t *j = NULL;
+
+	if (strcmp(type, "torrent-status") == 0) {
+		struct cm_torrent_status t;
+		sample_torrent_status(&t, true);
+		j = cm_torrent_status_encode(&t);
+		cm_torrent_status_clear(&t);
+	} else if (strcmp(type, "torrent-status-list") == 0) {
+		struct cm_torrent_statuslist l = {calloc(2, sizeof(struct cm_torrent_status)), 2};
+		sample_torrent_status(&l.items[0], true);
+		sample_torrent_status(&l.items[1], false);
+		/* A magnet's torrent before its metadata: no name, SHA-256 or .torrent yet. */
+		free(l.items[1].name);
+		l.items[1].name = NULL;
+		j = cm_torrent_statuslist_encode(&l);
+		cm_torrent_statuslist_clear(&l);
+	} else if (strcmp(type, "torrent-created") == 0) {
+		struct cm_torrent_created c = {.size = 52428800, .piece_length = 262144};
+		c.info_hash = strdup(INFO_HASH);
+		c.sha256 = strdup(SHA256_HEX);
+		c.name = strdup("holiday-2025.mkv");
+		c.magnet = strdup(MAGNET);
+		c.torrent_file = strdup("/home/alice/.flashback/torrents/" INFO_HASH ".torrent");
+		j = cm_torrent_created_encode(&c);
+		cm_torrent_created_clear(&c);
+	} else if (strcmp(type, "torrent-add-request-create") == 0) {
+		struct cm_torrent_add_request r = {0};
+		r.path = strdup("/home/alice/holiday-2025.mkv");
+		r.name = strdup("holiday");
+		j = cm_torrent_add_request_encode(&r);
+		cm_torrent_add_request_clear(&r);
+	} else if (strcmp(type, "torrent-add-request-get") == 0) {
+		struct cm_torrent_add_request r = {0};
+		r.magnet = strdup(MAGNET);
+		r.dest = strdup("/home/alice/Downloads");
+		j = cm_torrent_add_request_encode(&r);
+		cm_torrent_add_request_clear(&r);
+	}
 	return j;
 }
 
@@ -226,13 +323,15 @@ sample(const char *type)
 			j = cm_signed_record_encode(&s);
 		cm_signed_record_clear(&s);
 	} else if (strcmp(type, "envelope-announcement") == 0) {
-		j = sample_envelope(CM_MSG_PEER_ANNOUNCEMENT);
+		j = sample_envelope(CM_MSG_PEER_ANNOUNCEMENT, false);
 	} else if (strcmp(type, "envelope-request") == 0) {
-		j = sample_envelope(CM_MSG_PEER_REQUEST);
+		j = sample_envelope(CM_MSG_PEER_REQUEST, false);
+	} else if (strcmp(type, "envelope-torrent-search") == 0) {
+		j = sample_envelope(CM_MSG_PEER_REQUEST, true);
 	} else if (strcmp(type, "envelope-list-response") == 0) {
-		j = sample_envelope(CM_MSG_PEER_LIST_RESPONSE);
+		j = sample_envelope(CM_MSG_PEER_LIST_RESPONSE, false);
 	} else if (strcmp(type, "envelope-heartbeat") == 0) {
-		j = sample_envelope(CM_MSG_HEARTBEAT);
+		j = sample_envelope(CM_MSG_HEARTBEAT, false);
 	} else if (strcmp(type, "peer-info") == 0) {
 		j = sample_peer_info(CM_SOURCE_NONE);
 	} else if (strcmp(type, "peer-info-discover") == 0) {
@@ -260,6 +359,8 @@ sample(const char *type)
 		l.items[0].added_at_ms = T0;
 		j = cm_whitelist_encode(&l);
 		cm_whitelist_clear(&l);
+	} else {
+		j = sample_torrent(type);
 	}
 	return j;
 }
@@ -274,9 +375,11 @@ usage(FILE *f)
 	for (size_t i = 0; i < sizeof(decoders) / sizeof(decoders[0]); i++)
 		fprintf(f, " %s", decoders[i].name);
 	fprintf(f, "\nsample types: register-request register-response bootstrap-peer-list "
-		   "signed-record envelope-announcement envelope-request envelope-list-response "
+		   "signed-record envelope-announcement envelope-request envelope-torrent-search "
+		   "envelope-list-response "
 		   "envelope-heartbeat peer-info peer-info-discover status error "
-		   "admin-registrations whitelist\n"
+		   "admin-registrations whitelist torrent-status torrent-status-list "
+		   "torrent-created torrent-add-request-create torrent-add-request-get\n"
 		   "decode prints 'ok' and exits 0, or prints the decoder's error and exits 1.\n");
 }
 

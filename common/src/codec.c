@@ -136,6 +136,20 @@ cm_codec_check_string(struct dctx *c, const char *key, const json_t *v, size_t m
 			       : fail(c, key, "not a SHA-256 fingerprint (64 lower-case hex digits)");
 	case STR_BASE64:
 		return valid_base64(s, len) ? 0 : fail(c, key, "not base64");
+	case STR_INFO_HASH:
+		return cm_valid_hex_digest(s, len, CM_INFO_HASH_LEN)
+			       ? 0
+			       : fail(c, key, "not an info hash (40 lower-case hex digits)");
+	case STR_SHA256:
+		return cm_valid_hex_digest(s, len, CM_SHA256_HEX_LEN)
+			       ? 0
+			       : fail(c, key, "not a SHA-256 (64 lower-case hex digits)");
+	case STR_TORRENT_NAME:
+		return cm_valid_torrent_name(s, len)
+			       ? 0
+			       : fail(c, key, "not a valid torrent name (1-%d bytes, no control "
+					      "characters)",
+				      CM_MAX_TORRENT_NAME);
 	case STR_REPO:
 		return cm_valid_repo_name(s, len)
 			       ? 0
@@ -778,7 +792,8 @@ static const char *const kind_names[] = {
 static const char *const str_kind_names[] = {
 	[STR_ANY] = "any",   [STR_EMAIL] = "email", [STR_UUID] = "uuid",
 	[STR_IP] = "ip",     [STR_REPO] = "repository-name", [STR_FINGERPRINT] = "fingerprint",
-	[STR_BASE64] = "base64",
+	[STR_BASE64] = "base64", [STR_INFO_HASH] = "info-hash", [STR_SHA256] = "sha256",
+	[STR_TORRENT_NAME] = "torrent-name",
 };
 
 static const char *

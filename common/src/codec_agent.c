@@ -1,7 +1,7 @@
 /*
  * codec_agent.c - the tables of the peer agent's own documents: its control
- * API (status, PeerInfo lists, the broadcast body), its peer store file and
- * the topology tool's input and summary. The engine is codec.c's; the types
+ * API (status, PeerInfo lists, the broadcast body, the torrents), its peer
+ * store file and the topology tool's input and summary. The engine is codec.c's; the types
  * they build on (repository, signed record, PeerInfo) are codec_wire.c's.
  */
 #include <stdlib.h>
@@ -146,11 +146,160 @@ static const struct cm_field topology_summary_fields[] = {
 static TYPE(topology_summary_type, "topology-summary", "topology-summary.schema.json",
 	    struct cm_topology_summary, topology_summary_fields);
 
+/* Torrents (torrent.schema.json) */
+
+static const char *
+torrent_state_name(int v)
+{
+	return cm_torrent_state_name((enum cm_torrent_state)v);
+}
+
+static const struct cm_field torrent_file_fields[] = {
+	STR(struct cm_torrent_file, "path", path, F_REQ, CM_MAX_PATH, STR_ANY),
+	STR(struct cm_torrent_file, "sha256", sha256, F_REQ, CM_SHA256_HEX_LEN, STR_SHA256),
+};
+static TYPE(torrent_file_type, "torrent-file", "torrent.schema.json#/$defs/file",
+	    struct cm_torrent_file, torrent_file_fields);
+
+/* A multi-file torrent's files: left out for a single file. */
+#define TORRENT_FILES(T, has)                                                                  \
+	{.name = "files", .kind = CK_ARRAY, CM_MEMBER(T, files), .sub = &torrent_file_type,      \
+	 .max = CM_MAX_TORRENT_FILES, .enc_if = (has)}
+/* Written null while unknown (a magnet's torrent before its metadata came). */
+#define NULLABLE_STR(T, key, m, cap, sk)                                                       \
+	{.name = key, .kind = CK_STRING, .flags = F_REQ | F_NULLABLE | F_WRITE_NULL,             \
+	 CM_MEMBER(T, m), .max = (cap), .skind = (sk)}
+
+static bool
+status_has_files(const void *base)
+{
+	return ((const struct cm_torrent_status *)base)->files.len > 0;
+}
+
+static int
+torrent_status_check(struct dctx *c, const json_t *j, void *obj)
+{
+	const struct cm_torrent_status *t = obj;
+
+	(void)j;
+	if (!(t->progress >= 0.0 && t->progress <= 1.0))
+		return cm_codec_fail(c, "progress", "out of range 0..1");
+	return 0;
+}
+
+/*
+ * Names and paths are shown as the torrent has them: a torrent from
+ * elsewhere may name itself with any text, which the display must survive.
+ */
+static const struct cm_field torrent_status_fields[] = {
+	STR(struct cm_torrent_status, "info_hash", info_hash, F_REQ, CM_INFO_HASH_LEN,
+	    STR_INFO_HASH),
+	NULLABLE_STR(struct cm_torrent_status, "name", name, CM_MAX_TORRENT_NAME, STR_ANY),
+	SAFE(struct cm_torrent_status, "size", size),
+	ENUM(struct cm_torrent_status, "state", state, F_REQ, torrent_state_name,
+	     CM_TORRENT_CHECKING, CM_TORRENT_ERROR),
+	{.name = "progress", .kind = CK_REAL, .flags = F_REQ,
+	 CM_MEMBER(struct cm_torrent_status, progress)},
+	SAFE(struct cm_torrent_status, "peers", peers),
+	SAFE(struct cm_torrent_status, "download_rate", download_rate),
+	SAFE(struct cm_torrent_status, "upload_rate", upload_rate),
+	SAFE(struct cm_torrent_status, "downloaded", downloaded),
+	SAFE(struct cm_torrent_status, "uploaded", uploaded),
+	STR(struct cm_torrent_status, "path", path, F_REQ, CM_MAX_PATH, STR_ANY),
+	NULLABLE_STR(struct cm_torrent_status, "sha256", sha256, CM_SHA256_HEX_LEN, STR_SHA256),
+	STR(struct cm_torrent_status, "magnet", magnet, F_REQ, CM_MAX_MAGNET, STR_ANY),
+	NULLABLE_STR(struct cm_torrent_status, "torrent_file", torrent_file, CM_MAX_PATH, STR_ANY),
+	STR(struct cm_torrent_status, "error", error, 0, CM_MAX_MESSAGE, STR_ANY),
+	TORRENT_FILES(struct cm_torrent_status, status_has_files),
+};
+static TYPE(torrent_status_type, "torrent-status", "torrent.schema.json#/$defs/status",
+	    struct cm_torrent_status, torrent_status_fields, .check = torrent_status_check);
+
+static bool
+created_has_files(const void *base)
+{
+	return ((const struct cm_torrent_created *)base)->files.len > 0;
+}
+
+static const struct cm_field torrent_created_fields[] = {
+	STR(struct cm_torrent_created, "info_hash", info_hash, F_REQ, CM_INFO_HASH_LEN,
+	    STR_INFO_HASH),
+	STR(struct cm_torrent_created, "sha256", sha256, F_REQ, CM_SHA256_HEX_LEN, STR_SHA256),
+	STR(struct cm_torrent_created, "name", name, F_REQ, CM_MAX_TORRENT_NAME, STR_ANY),
+	SAFE(struct cm_torrent_created, "size", size),
+	INT(struct cm_torrent_created, "piece_length", piece_length, F_REQ, 1, UINT32_MAX),
+	STR(struct cm_torrent_created, "magnet", magnet, F_REQ, CM_MAX_MAGNET, STR_ANY),
+	STR(struct cm_torrent_created, "torrent_file", torrent_file, F_REQ, CM_MAX_PATH, STR_ANY),
+	TORRENT_FILES(struct cm_torrent_created, created_has_files),
+};
+static TYPE(torrent_created_type, "torrent-created", "torrent.schema.json#/$defs/created",
+	    struct cm_torrent_created, torrent_created_fields);
+
+/* The first present of names (n of them) in j, or NULL. */
+static const char *
+first_present(const json_t *j, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (json_object_get(j, names[i]) != NULL)
+			return names[i];
+	return NULL;
+}
+
+/* One of the two shapes: create {path, name?} or get {magnet | info_hash | torrent_file, dest}. */
+static int
+torrent_add_request_check(struct dctx *c, const json_t *j, void *obj)
+{
+	static const char *const members[] = {"path", "name", "magnet", "info_hash", "torrent_file",
+					      "dest"};
+	static const char *const sources[] = {"magnet", "info_hash", "torrent_file"};
+	const char *key, *src;
+	json_t *v;
+
+	(void)obj;
+	for (size_t i = 0; i < CM_NFIELDS(members); i++)
+		if ((v = json_object_get(j, members[i])) != NULL && json_string_length(v) == 0)
+			return cm_codec_fail(c, members[i], "empty");
+	if (json_object_get(j, "path") != NULL) {
+		if ((key = first_present(j, members + 2, CM_NFIELDS(members) - 2)) != NULL)
+			return cm_codec_fail(c, key, "not allowed with path");
+		return 0;
+	}
+	if ((src = first_present(j, sources, CM_NFIELDS(sources))) == NULL)
+		return cm_codec_fail(c, NULL, "one of path, magnet, info_hash or torrent_file is "
+					      "required");
+	json_object_foreach((json_t *)j, key, v)
+	{
+		for (size_t i = 0; i < CM_NFIELDS(sources); i++)
+			if (strcmp(key, sources[i]) == 0 && strcmp(key, src) != 0)
+				return cm_codec_fail(c, key, "not allowed with %s", src);
+	}
+	if (json_object_get(j, "name") != NULL)
+		return cm_codec_fail(c, "name", "only with path");
+	if (json_object_get(j, "dest") == NULL)
+		return cm_codec_fail(c, "dest", "missing (required with %s)", src);
+	return 0;
+}
+
+static const struct cm_field torrent_add_request_fields[] = {
+	STR(struct cm_torrent_add_request, "path", path, 0, CM_MAX_PATH, STR_ANY),
+	STR(struct cm_torrent_add_request, "name", name, 0, CM_MAX_TORRENT_NAME, STR_TORRENT_NAME),
+	STR(struct cm_torrent_add_request, "magnet", magnet, 0, CM_MAX_MAGNET, STR_ANY),
+	STR(struct cm_torrent_add_request, "info_hash", info_hash, 0, CM_INFO_HASH_LEN,
+	    STR_INFO_HASH),
+	STR(struct cm_torrent_add_request, "torrent_file", torrent_file, 0, CM_MAX_PATH, STR_ANY),
+	STR(struct cm_torrent_add_request, "dest", dest, 0, CM_MAX_PATH, STR_ANY),
+};
+static TYPE(torrent_add_request_type, "torrent-add-request",
+	    "torrent.schema.json#/$defs/addRequest", struct cm_torrent_add_request,
+	    torrent_add_request_fields, .check = torrent_add_request_check);
+
 /* Every table here, for cm_codec_tables(). */
 const struct cm_type *const cm_agent_types[] = {
 	&gossip_stats_type,      &agent_bootstrap_type, &agent_status_type,
 	&broadcast_request_type, &store_entry_type,     &store_pin_type,
 	&peer_store_type,        &peer_link_type,       &topology_summary_type,
+	&torrent_file_type,      &torrent_status_type,  &torrent_created_type,
+	&torrent_add_request_type,
 };
 const size_t cm_agent_ntypes = CM_NFIELDS(cm_agent_types);
 
@@ -167,6 +316,12 @@ CM_ARRAY_CODEC(peer_infolist, struct cm_peer_infolist, cm_peer_info_type, CM_MAX
 CM_DOC_CLEAR(peer_infolist, struct cm_peer_infolist, peer_infolist_doc)
 CM_ARRAY_CODEC(peer_linklist, struct cm_peer_linklist, peer_link_type, CM_MAX_PEER_INFOS)
 CM_DOC_CLEAR(peer_linklist, struct cm_peer_linklist, peer_linklist_doc)
+AGENT_OBJECT(torrent_status, struct cm_torrent_status, torrent_status_type)
+AGENT_OBJECT(torrent_created, struct cm_torrent_created, torrent_created_type)
+AGENT_OBJECT(torrent_add_request, struct cm_torrent_add_request, torrent_add_request_type)
+CM_ARRAY_CODEC(torrent_statuslist, struct cm_torrent_statuslist, torrent_status_type,
+	       CM_MAX_TORRENT_LIST)
+CM_DOC_CLEAR(torrent_statuslist, struct cm_torrent_statuslist, torrent_statuslist_doc)
 
 int
 cm_agent_status_from_text(const char *buf, size_t len, struct cm_agent_status *out,
@@ -187,6 +342,34 @@ cm_broadcast_request_from_body(const char *buf, size_t len, struct cm_broadcast_
 			       struct cm_err *err)
 {
 	return cm_codec_decode_text(&broadcast_request_doc, buf, len, CM_MAX_BODY, out, err);
+}
+
+int
+cm_torrent_status_from_text(const char *buf, size_t len, struct cm_torrent_status *out,
+			    struct cm_err *err)
+{
+	return cm_codec_decode_text(&torrent_status_doc, buf, len, CM_MAX_API_ANSWER, out, err);
+}
+
+int
+cm_torrent_statuslist_from_text(const char *buf, size_t len, struct cm_torrent_statuslist *out,
+				struct cm_err *err)
+{
+	return cm_codec_decode_text(&torrent_statuslist_doc, buf, len, CM_MAX_API_ANSWER, out, err);
+}
+
+int
+cm_torrent_created_from_text(const char *buf, size_t len, struct cm_torrent_created *out,
+			     struct cm_err *err)
+{
+	return cm_codec_decode_text(&torrent_created_doc, buf, len, CM_MAX_API_ANSWER, out, err);
+}
+
+int
+cm_torrent_add_request_from_body(const char *buf, size_t len, struct cm_torrent_add_request *out,
+				 struct cm_err *err)
+{
+	return cm_codec_decode_text(&torrent_add_request_doc, buf, len, CM_MAX_BODY, out, err);
 }
 
 int

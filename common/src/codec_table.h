@@ -34,7 +34,18 @@ enum cm_kind {
 	CK_INTLIST  /* struct cm_intlist: [n, ...]; item_max entries, each min..max */
 };
 
-enum cm_str_kind { STR_ANY, STR_EMAIL, STR_UUID, STR_IP, STR_REPO, STR_FINGERPRINT, STR_BASE64 };
+enum cm_str_kind {
+	STR_ANY,
+	STR_EMAIL,
+	STR_UUID,
+	STR_IP,
+	STR_REPO,
+	STR_FINGERPRINT,
+	STR_BASE64,
+	STR_INFO_HASH,   /* 40 lower-case hex digits */
+	STR_SHA256,      /* 64 lower-case hex digits */
+	STR_TORRENT_NAME /* 1..CM_MAX_TORRENT_NAME bytes, no control characters */
+};
 
 #define F_REQ 0x01        /* decode: must be present */
 #define F_FIRST 0x02      /* decode before the rest: a later field's rule depends on it */

@@ -32,6 +32,21 @@ static const struct cm_field repository_fields[] = {
 TYPE(cm_repository_type, "repository", "common.schema.json#/$defs/repository",
      struct cm_repository, repository_fields);
 
+static const struct cm_field torrent_summary_fields[] = {
+	STR(struct cm_torrent_summary, "info_hash", info_hash, F_REQ, CM_INFO_HASH_LEN,
+	    STR_INFO_HASH),
+	STR(struct cm_torrent_summary, "name", name, F_REQ, CM_MAX_TORRENT_NAME, STR_TORRENT_NAME),
+	INT(struct cm_torrent_summary, "size", size, F_REQ, 0, CM_MAX_SAFE_INTEGER),
+	STR(struct cm_torrent_summary, "sha256", sha256, F_REQ, CM_SHA256_HEX_LEN, STR_SHA256),
+};
+static TYPE(torrent_summary_type, "torrent-summary", "common.schema.json#/$defs/torrentSummary",
+	    struct cm_torrent_summary, torrent_summary_fields);
+
+/* A record's or a PeerInfo's torrents: left out when there are none. */
+#define TORRENTS(T, has)                                                                       \
+	{.name = "torrents", .kind = CK_ARRAY, CM_MEMBER(T, torrents),                           \
+	 .sub = &torrent_summary_type, .max = CM_MAX_TORRENTS, .enc_if = (has)}
+
 /* Required in a signed record; in a registration (F_LAX) each may be left out. */
 static const struct cm_field capabilities_fields[] = {
 	{.name = "max_peers", .kind = CK_INT, .flags = F_LAXABLE | F_DEFAULT,
@@ -186,7 +201,17 @@ record_broadcasting(const void *base)
 	return ((const struct cm_peer_record *)base)->is_broadcasting;
 }
 
-/* The sharing rule: a silent peer's record never carries addresses (enc_if). */
+static bool
+record_has_torrents(const void *base)
+{
+	return ((const struct cm_peer_record *)base)->torrents.len > 0;
+}
+
+/*
+ * The sharing rule: a silent peer's record never carries addresses nor a
+ * torrent port (enc_if). torrents and torrent_port are left out when there
+ * are none, so a record without torrents signs the same text as before them.
+ */
 static const struct cm_field peer_record_fields[] = {
 	EMAIL(struct cm_peer_record, email),
 	PEER_ID(struct cm_peer_record, peer_id, F_REQ),
@@ -204,6 +229,10 @@ static const struct cm_field peer_record_fields[] = {
 	REPOSITORIES(struct cm_peer_record),
 	{.name = "capabilities", .kind = CK_OBJECT, .flags = F_REQ,
 	 CM_MEMBER(struct cm_peer_record, capabilities), .sub = &capabilities_type},
+	TORRENTS(struct cm_peer_record, record_has_torrents),
+	{.name = "torrent_port", .kind = CK_INT, .flags = F_OMIT_ZERO,
+	 CM_MEMBER(struct cm_peer_record, torrent_port), .min = 1, .max = 65535,
+	 .enc_if = record_broadcasting},
 };
 static TYPE(peer_record_type, "peer-record", "signed-record.schema.json#/properties/record",
      struct cm_peer_record, peer_record_fields);
@@ -324,6 +353,12 @@ info_has_source(const void *base)
 	return ((const struct cm_peer_info *)base)->source != CM_SOURCE_NONE;
 }
 
+static bool
+info_has_torrents(const void *base)
+{
+	return ((const struct cm_peer_info *)base)->torrents.len > 0;
+}
+
 static const struct cm_field peer_info_fields[] = {
 	EMAIL(struct cm_peer_info, email),
 	PEER_ID(struct cm_peer_info, peer_id, F_REQ),
@@ -353,6 +388,8 @@ static const struct cm_field peer_info_fields[] = {
 	 .enc_if = info_has_source},
 	{.name = "found_in_ms", .kind = CK_INT, CM_MEMBER(struct cm_peer_info, found_in_ms),
 	 .max = CM_MAX_SAFE_INTEGER, .req_if = info_has_source, .enc_if = info_has_source},
+	INT(struct cm_peer_info, "torrent_port", torrent_port, F_OMIT_ZERO, 1, 65535),
+	TORRENTS(struct cm_peer_info, info_has_torrents),
 };
 TYPE(cm_peer_info_type, "peer-info", "peer-info.schema.json", struct cm_peer_info,
      peer_info_fields);
@@ -376,16 +413,47 @@ static const struct cm_field digest_fields[] = {
 static TYPE(digest_type, "digest", "peer-request.schema.json#/properties/digest", struct cm_digest,
      digest_fields);
 
+static const struct cm_field torrent_search_fields[] = {
+	STR(struct cm_torrent_search, "info_hash", info_hash, F_REQ, CM_INFO_HASH_LEN,
+	    STR_INFO_HASH),
+};
+static TYPE(torrent_search_type, "torrent-search",
+	    "peer-request.schema.json#/properties/torrent_search", struct cm_torrent_search,
+	    torrent_search_fields);
+
+/*
+ * A torrent search asks one thing: next to repositories (even an empty list)
+ * or a digest it would be unclear what the answer narrows, so it is refused.
+ */
+static int
+peer_request_check(struct dctx *c, const json_t *j, void *obj)
+{
+	const struct cm_peer_request *r = obj;
+
+	if (r->has_torrent_search && (json_object_get(j, "repositories") != NULL || r->has_digest))
+		return fail(c, "torrent_search", "not allowed with repositories or digest");
+	return 0;
+}
+
+static bool
+request_not_torrent_search(const void *base)
+{
+	return !((const struct cm_peer_request *)base)->has_torrent_search;
+}
+
 static const struct cm_field peer_request_fields[] = {
 	{.name = "repositories", .kind = CK_STRLIST,
 	 CM_MEMBER(struct cm_peer_request, repositories), .max = CM_MAX_REPOSITORIES,
-	 .item_max = CM_MAX_REPO_NAME, .skind = STR_REPO},
+	 .item_max = CM_MAX_REPO_NAME, .skind = STR_REPO, .enc_if = request_not_torrent_search},
 	{.name = "digest", .kind = CK_OBJECT, .flags = F_HAS,
 	 CM_MEMBER(struct cm_peer_request, digest), .sub = &digest_type,
 	 .has_off = offsetof(struct cm_peer_request, has_digest)},
+	{.name = "torrent_search", .kind = CK_OBJECT, .flags = F_HAS,
+	 CM_MEMBER(struct cm_peer_request, torrent_search), .sub = &torrent_search_type,
+	 .has_off = offsetof(struct cm_peer_request, has_torrent_search)},
 };
 static TYPE(peer_request_type, "payload-request", "peer-request.schema.json",
-	    struct cm_peer_request, peer_request_fields);
+	    struct cm_peer_request, peer_request_fields, .check = peer_request_check);
 
 /* request_id and version are read before the (long) peers list, as they come first in errors. */
 static const struct cm_field list_response_fields[] = {
@@ -678,12 +746,13 @@ cm_register_request_from_body(const char *buf, size_t len, struct cm_register_re
 
 /* Every table here, for cm_codec_tables(). */
 const struct cm_type *const cm_wire_types[] = {
-	&cm_repository_type,     &capabilities_type,       &register_request_type,
-	&bootstrap_peer_type,    &register_response_type,  &heartbeat_request_type,
-	&feedback_request_type,  &admin_registration_type, &whitelist_entry_type,
-	&peer_record_type,       &cm_signed_record_type,   &cm_peer_info_type,
-	&announcement_type,      &digest_type,             &peer_request_type,
-	&list_response_type,     &heartbeat_type,          &sender_type,
-	&envelope_type,          &status_type,             &error_body_type,
+	&cm_repository_type,     &torrent_summary_type,    &capabilities_type,
+	&register_request_type,  &bootstrap_peer_type,     &register_response_type,
+	&heartbeat_request_type, &feedback_request_type,   &admin_registration_type,
+	&whitelist_entry_type,   &peer_record_type,        &cm_signed_record_type,
+	&cm_peer_info_type,      &announcement_type,       &digest_type,
+	&torrent_search_type,    &peer_request_type,       &list_response_type,
+	&heartbeat_type,         &sender_type,             &envelope_type,
+	&status_type,            &error_body_type,
 };
 const size_t cm_wire_ntypes = CM_NFIELDS(cm_wire_types);

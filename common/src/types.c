@@ -66,6 +66,24 @@ cm_peer_source_name(enum cm_peer_source s)
 	return NULL;
 }
 
+const char *
+cm_torrent_state_name(enum cm_torrent_state s)
+{
+	switch (s) {
+	case CM_TORRENT_CHECKING:
+		return "checking";
+	case CM_TORRENT_DOWNLOADING:
+		return "downloading";
+	case CM_TORRENT_SEEDING:
+		return "seeding";
+	case CM_TORRENT_PAUSED:
+		return "paused";
+	case CM_TORRENT_ERROR:
+		return "error";
+	}
+	return NULL;
+}
+
 int
 cm_strlist_append(struct cm_strlist *l, const char *s)
 {
@@ -148,6 +166,40 @@ cm_repolist_clear(struct cm_repolist *l)
 	l->len = 0;
 }
 
+int
+cm_torrentlist_append(struct cm_torrentlist *l, const char *info_hash, const char *name,
+		      int64_t size, const char *sha256)
+{
+	struct cm_torrent_summary *items, t = {.size = size};
+
+	if ((t.info_hash = strdup(info_hash)) == NULL || (t.name = strdup(name)) == NULL ||
+	    (t.sha256 = strdup(sha256)) == NULL)
+		goto err;
+	if ((items = realloc(l->items, (l->len + 1) * sizeof(*items))) == NULL)
+		goto err;
+	items[l->len++] = t;
+	l->items = items;
+	return 0;
+err:
+	free(t.info_hash);
+	free(t.name);
+	free(t.sha256);
+	return -1;
+}
+
+void
+cm_torrentlist_clear(struct cm_torrentlist *l)
+{
+	for (size_t i = 0; i < l->len; i++) {
+		free(l->items[i].info_hash);
+		free(l->items[i].name);
+		free(l->items[i].sha256);
+	}
+	free(l->items);
+	l->items = NULL;
+	l->len = 0;
+}
+
 void
 cm_register_request_clear(struct cm_register_request *r)
 {
@@ -209,6 +261,7 @@ cm_peer_record_clear(struct cm_peer_record *r)
 	free(r->peer_id);
 	cm_strlist_clear(&r->socket_addresses);
 	cm_repolist_clear(&r->repositories);
+	cm_torrentlist_clear(&r->torrents);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -270,6 +323,7 @@ cm_peer_info_clear(struct cm_peer_info *p)
 	free(p->public_certificate);
 	cm_strlist_clear(&p->socket_addresses);
 	cm_repolist_clear(&p->repositories);
+	cm_torrentlist_clear(&p->torrents);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -286,6 +340,7 @@ cm_envelope_clear(struct cm_envelope *e)
 	case CM_MSG_PEER_REQUEST:
 		cm_strlist_clear(&e->payload.request.repositories);
 		free(e->payload.request.digest.bloom);
+		free(e->payload.request.torrent_search.info_hash);
 		break;
 	case CM_MSG_PEER_LIST_RESPONSE:
 		free(e->payload.list_response.request_id);
@@ -320,11 +375,16 @@ cm_peer_record_copy(struct cm_peer_record *dst, const struct cm_peer_record *r)
 	dst->peer_id = dup_opt(r->peer_id, &ok);
 	memset(&dst->socket_addresses, 0, sizeof(dst->socket_addresses));
 	memset(&dst->repositories, 0, sizeof(dst->repositories));
+	memset(&dst->torrents, 0, sizeof(dst->torrents));
 	for (size_t i = 0; ok && i < r->socket_addresses.len; i++)
 		ok = cm_strlist_append(&dst->socket_addresses, r->socket_addresses.items[i]) == 0;
 	for (size_t i = 0; ok && i < r->repositories.len; i++)
 		ok = cm_repolist_append(&dst->repositories, r->repositories.items[i].name,
 					r->repositories.items[i].description) == 0;
+	for (size_t i = 0; ok && i < r->torrents.len; i++)
+		ok = cm_torrentlist_append(&dst->torrents, r->torrents.items[i].info_hash,
+					   r->torrents.items[i].name, r->torrents.items[i].size,
+					   r->torrents.items[i].sha256) == 0;
 	if (!ok) {
 		cm_peer_record_clear(dst);
 		return -1;

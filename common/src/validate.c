@@ -129,13 +129,32 @@ cm_valid_repo_name(const char *s, size_t len)
 }
 
 bool
-cm_valid_fingerprint(const char *s, size_t len)
+cm_valid_hex_digest(const char *s, size_t len, size_t digits)
 {
-	if (s == NULL || len != 64)
+	if (s == NULL || len != digits)
 		return false;
 	for (size_t i = 0; i < len; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
 			return false;
+	return true;
+}
+
+bool
+cm_valid_fingerprint(const char *s, size_t len)
+{
+	return cm_valid_hex_digest(s, len, CM_FINGERPRINT_LEN);
+}
+
+bool
+cm_valid_torrent_name(const char *s, size_t len)
+{
+	if (s == NULL || len == 0 || len > CM_MAX_TORRENT_NAME)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7f)
+			return false;
+	}
 	return true;
 }
 

@@ -4,7 +4,7 @@
  * CM_MAX_BODY, then decoded as each request body (register, heartbeat,
  * feedback, the admin whitelist entry), and as each answer the agent reads
  * from a server (register answer, peer lists, status, error) or its control
- * API takes (broadcast). unregister and discover carry no body: their query
+ * API takes and gives (broadcast, the torrent POST body, torrent answers). unregister and discover carry no body: their query
  * values go through the same checks routes.c applies (an email; names
  * between commas). Besides what the sanitizers catch: a request accepted,
  * written again, is accepted again, and a refusal says why.
@@ -100,6 +100,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	DECODE(status_body, cm_status_clear, struct cm_status, j);
 	DECODE(error_body, cm_error_body_clear, struct cm_error_body, j);
 	ROUND_TRIP(broadcast_request, struct cm_broadcast_request, j);
+	ROUND_TRIP(torrent_add_request, struct cm_torrent_add_request, j);
+	ROUND_TRIP(torrent_status, struct cm_torrent_status, j);
+	ROUND_TRIP(torrent_statuslist, struct cm_torrent_statuslist, j);
+	ROUND_TRIP(torrent_created, struct cm_torrent_created, j);
 	json_decref(j);
 	return 0;
 }

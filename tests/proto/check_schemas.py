@@ -48,6 +48,10 @@ DECODE_SCHEMAS = {
     "feedback-request": "feedback-request.schema.json",
     "whitelist-entry": "whitelist.schema.json#/$defs/entryRequest",
     "admin-registrations": "admin-registrations.schema.json",
+    "torrent-status": "torrent.schema.json#/$defs/status",
+    "torrent-status-list": "torrent.schema.json#/$defs/statusList",
+    "torrent-created": "torrent.schema.json#/$defs/created",
+    "torrent-add-request": "torrent.schema.json#/$defs/addRequest",
 }
 # sample type -> (schema, decode type or None when there is no decoder)
 SAMPLES = {
@@ -57,6 +61,7 @@ SAMPLES = {
     "signed-record": ("signed-record.schema.json#/$defs/withCertificate", "signed-record"),
     "envelope-announcement": ("envelope.schema.json", "envelope"),
     "envelope-request": ("envelope.schema.json", "envelope"),
+    "envelope-torrent-search": ("envelope.schema.json", "envelope"),
     "envelope-list-response": ("envelope.schema.json", "envelope"),
     "envelope-heartbeat": ("envelope.schema.json", "envelope"),
     "peer-info": ("peer-info.schema.json", "peer-info"),
@@ -65,6 +70,11 @@ SAMPLES = {
     "error": ("error.schema.json", None),
     "admin-registrations": ("admin-registrations.schema.json", "admin-registrations"),
     "whitelist": ("whitelist.schema.json", None),
+    "torrent-status": ("torrent.schema.json#/$defs/status", "torrent-status"),
+    "torrent-status-list": ("torrent.schema.json#/$defs/statusList", "torrent-status-list"),
+    "torrent-created": ("torrent.schema.json#/$defs/created", "torrent-created"),
+    "torrent-add-request-create": ("torrent.schema.json#/$defs/addRequest", "torrent-add-request"),
+    "torrent-add-request-get": ("torrent.schema.json#/$defs/addRequest", "torrent-add-request"),
 }
 
 failures = []
@@ -142,7 +152,8 @@ OPENAPI = {
         "/healthz", "/readyz", "/metrics"),
     "agent.openapi.yaml": (
         "/api/v1/status", "/api/v1/peers", "/api/v1/discover", "/api/v1/lookup",
-        "/api/v1/broadcast"),
+        "/api/v1/broadcast", "/api/v1/torrents", "/api/v1/torrents/search",
+        "/api/v1/torrents/{info_hash}"),
 }
 
 
@@ -221,6 +232,18 @@ def generated_cases():
     yield "invalid", "register-request", "257-repositories", with_(repositories=[{"name": f"r{i}"} for i in range(257)])
     yield "valid", "register-request", "16-addresses", with_(socket_addresses=[f"10.0.0.{i}" for i in range(1, 17)])
     yield "invalid", "register-request", "17-addresses", with_(socket_addresses=[f"10.0.0.{i}" for i in range(1, 18)])
+    with open(os.path.join(HERE, "valid", "signed-record", "with-torrents.json")) as f:
+        signed = json.load(f)
+
+    def torrents(n, name="t"):
+        d = copy.deepcopy(signed)
+        d["record"]["torrents"] = [dict(d["record"]["torrents"][0], info_hash=f"{i:040x}", name=name)
+                                   for i in range(n)]
+        return d
+    yield "valid", "signed-record", "256-torrents", torrents(256)
+    yield "invalid", "signed-record", "257-torrents", torrents(257)
+    yield "valid", "signed-record", "torrent-name-255", torrents(1, "n" * 255)
+    yield "invalid", "signed-record", "torrent-name-256", torrents(1, "n" * 256)
 
 
 def check_corpus(store):

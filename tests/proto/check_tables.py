@@ -17,9 +17,12 @@ STRING_DEFS = {
     "ip": "ipAddress",
     "repository-name": "repositoryName",
     "fingerprint": "fingerprint",
+    "info-hash": "infoHash",
+    "sha256": "sha256",
+    "torrent-name": "torrentName",
 }
 # Kinds whose pattern fixes the length: the schema need not repeat the cap.
-FIXED_LENGTH = {"uuid", "fingerprint"}
+FIXED_LENGTH = {"uuid", "fingerprint", "info-hash", "sha256"}
 SAFE_INTEGER = 9007199254740991
 
 

@@ -123,6 +123,37 @@ START_TEST(test_valid_repo_name_rules)
 }
 END_TEST
 
+START_TEST(test_valid_hex_digest_lower_case_of_exact_length)
+{
+	const char *ih = "c12fe1c06bba254a9dc9f519b335aa7c1367a88a";
+
+	ck_assert(cm_valid_hex_digest(ih, 40, 40));
+	ck_assert(!cm_valid_hex_digest(ih, 39, 40));
+	ck_assert(!cm_valid_hex_digest(ih, 40, 64));
+	ck_assert(!cm_valid_hex_digest("C12FE1C06BBA254A9DC9F519B335AA7C1367A88A", 40, 40));
+	ck_assert(!cm_valid_hex_digest("g12fe1c06bba254a9dc9f519b335aa7c1367a88a", 40, 40));
+	ck_assert(!cm_valid_hex_digest(NULL, 0, 0));
+}
+END_TEST
+
+START_TEST(test_valid_torrent_name_rules)
+{
+	char name[300];
+
+	ck_assert(V(cm_valid_torrent_name, "holiday, 2025.mkv"));
+	ck_assert(V(cm_valid_torrent_name, "caf\xc3\xa9"));
+	ck_assert(!V(cm_valid_torrent_name, ""));
+	ck_assert(!V(cm_valid_torrent_name, "new\nline"));
+	ck_assert(!V(cm_valid_torrent_name, "del\x7f"));
+	memset(name, 'n', 255);
+	name[255] = '\0';
+	ck_assert(V(cm_valid_torrent_name, name));
+	name[255] = 'n';
+	name[256] = '\0';
+	ck_assert(!V(cm_valid_torrent_name, name));
+}
+END_TEST
+
 START_TEST(test_cm_parse_int_whole_number_in_range_only)
 {
 	int64_t v = 7;

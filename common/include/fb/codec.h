@@ -180,6 +180,13 @@ CM_CODEC_DECLARE(peer_store, struct cm_peer_store);
 /* What the topology tool reads of PeerInfo arrays: {email?, state?}. */
 CM_CODEC_DECLARE(peer_linklist, struct cm_peer_linklist);
 CM_CODEC_DECLARE(topology_summary, struct cm_topology_summary);
+/* TorrentStatus: GET /api/v1/torrents/{info_hash}; a list of them: GET /api/v1/torrents. */
+CM_CODEC_DECLARE(torrent_status, struct cm_torrent_status);
+CM_CODEC_DECLARE(torrent_statuslist, struct cm_torrent_statuslist);
+/* TorrentCreated: POST /api/v1/torrents {path, name?}. */
+CM_CODEC_DECLARE(torrent_created, struct cm_torrent_created);
+/* POST /api/v1/torrents body: create or get, one shape or the other (fb/types.h). */
+CM_CODEC_DECLARE(torrent_add_request, struct cm_torrent_add_request);
 
 /* Text front ends: API answers (<= CM_MAX_API_ANSWER), the broadcast body (<= CM_MAX_BODY). */
 int cm_agent_status_from_text(const char *buf, size_t len, struct cm_agent_status *out,
@@ -188,6 +195,15 @@ int cm_peer_infolist_from_text(const char *buf, size_t len, struct cm_peer_infol
 			       struct cm_err *err);
 int cm_broadcast_request_from_body(const char *buf, size_t len, struct cm_broadcast_request *out,
 				   struct cm_err *err);
+/* Torrent answers (<= CM_MAX_API_ANSWER) and the POST body (<= CM_MAX_BODY). */
+int cm_torrent_status_from_text(const char *buf, size_t len, struct cm_torrent_status *out,
+				struct cm_err *err);
+int cm_torrent_statuslist_from_text(const char *buf, size_t len,
+				    struct cm_torrent_statuslist *out, struct cm_err *err);
+int cm_torrent_created_from_text(const char *buf, size_t len, struct cm_torrent_created *out,
+				 struct cm_err *err);
+int cm_torrent_add_request_from_body(const char *buf, size_t len,
+				     struct cm_torrent_add_request *out, struct cm_err *err);
 
 /* Appends a copy of name with count; 0 or -1 on allocation failure. */
 int cm_counterlist_append(struct cm_counterlist *l, const char *name, int64_t count);

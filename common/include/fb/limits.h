@@ -35,6 +35,15 @@
 #define CM_MAX_COUNTERS 64             /* named counters in one statistics object */
 #define CM_MAX_URL 2048                /* bytes of one URL */
 #define CM_MAX_DEGREES 1000000         /* entries of a topology degree histogram */
+#define CM_MAX_TORRENTS 256            /* entries in a record's torrents list */
+#define CM_MAX_TORRENT_NAME 255        /* bytes of a torrent's name (a file name's NAME_MAX) */
+#define CM_INFO_HASH_LEN 40            /* hex characters of a BitTorrent v1 info hash (SHA-1) */
+#define CM_SHA256_HEX_LEN 64           /* hex characters of a SHA-256 */
+#define CM_MAX_PATH 4096               /* bytes of a file path in the control API (PATH_MAX) */
+#define CM_MAX_MAGNET (64 * 1024)      /* bytes of one magnet link (no body holds more) */
+#define CM_MAX_TORRENT_FILES 10000     /* files listed for one torrent */
+#define CM_MAX_TORRENT_LIST 10000      /* torrents in one control API list answer */
+#define CM_MAX_MESSAGE 1024            /* bytes of an error text inside an answer */
 #define CM_FINGERPRINT_LEN 64          /* hex characters of a SHA-256 fingerprint */
 #define CM_MAX_SAFE_INTEGER 9007199254740991LL /* 2^53 - 1: exact in every JSON reader */
 

@@ -37,6 +37,22 @@ struct cm_repolist {
 	size_t len;
 };
 
+/*
+ * A torrent a peer seeds, as its signed record announces it:
+ * {info_hash, name, size, sha256}.
+ */
+struct cm_torrent_summary {
+	char *info_hash; /* CM_INFO_HASH_LEN lower-case hex digits: the v1 btih */
+	char *name;      /* 1..CM_MAX_TORRENT_NAME bytes, no control characters */
+	int64_t size;    /* bytes of content, 0..CM_MAX_SAFE_INTEGER */
+	char *sha256;    /* CM_SHA256_HEX_LEN lower-case hex digits: what the seeder hashed */
+};
+
+struct cm_torrentlist {
+	struct cm_torrent_summary *items;
+	size_t len;
+};
+
 /* capabilities: {max_peers, supports_torrent, bandwidth_estimate (bytes/s)} */
 struct cm_capabilities {
 	int64_t max_peers;          /* 1..CM_MAX_MAX_PEERS */
@@ -137,7 +153,10 @@ struct cm_register_response {
 /*
  * The record a peer signs about itself. socket_addresses is empty (and not
  * written) for a non-broadcasting peer; port is 0 when absent, which only a
- * non-broadcasting record may do.
+ * non-broadcasting record may do. torrents are the torrents it seeds (empty:
+ * not written, so records without any sign as before); torrent_port is its
+ * peer-wire port, 0 (not written) for none and always for a silent peer,
+ * which seeds only over connections it dials itself.
  */
 struct cm_peer_record {
 	char *email;
@@ -151,6 +170,8 @@ struct cm_peer_record {
 	int port;
 	struct cm_repolist repositories;
 	struct cm_capabilities capabilities;
+	struct cm_torrentlist torrents;
+	int torrent_port;
 };
 
 /*
@@ -203,6 +224,8 @@ struct cm_peer_info {
 	int64_t gossip_received_count;
 	enum cm_peer_source source; /* discover answers only */
 	int64_t found_in_ms;        /* discover answers only */
+	int torrent_port;           /* 0: none (not written) */
+	struct cm_torrentlist torrents; /* what its record announces; empty: not written */
 };
 
 enum cm_msg_type {
@@ -234,14 +257,23 @@ struct cm_digest {
 	int64_t issued_after_ms;
 };
 
+/* Who seeds this torrent: {info_hash}. */
+struct cm_torrent_search {
+	char *info_hash; /* CM_INFO_HASH_LEN lower-case hex digits */
+};
+
 /*
  * An empty repositories list asks for peers of any repository. With a digest
- * it is an anti-entropy round; repositories then narrow what is sent.
+ * it is an anti-entropy round; repositories then narrow what is sent. A
+ * torrent search asks for the seeders of one torrent and comes alone: the
+ * decoder refuses it next to repositories or a digest.
  */
 struct cm_peer_request {
 	struct cm_strlist repositories;
 	bool has_digest;
 	struct cm_digest digest;
+	bool has_torrent_search;
+	struct cm_torrent_search torrent_search;
 };
 
 /* version: in answers to a digest, the responder's table version covered. */
@@ -415,11 +447,84 @@ struct cm_topology_summary {
 	struct cm_intlist degree_histogram;
 };
 
+enum cm_torrent_state {
+	CM_TORRENT_CHECKING,
+	CM_TORRENT_DOWNLOADING,
+	CM_TORRENT_SEEDING,
+	CM_TORRENT_PAUSED,
+	CM_TORRENT_ERROR
+};
+
+/* One file of a multi-file torrent: {path (relative to the torrent's folder), sha256}. */
+struct cm_torrent_file {
+	char *path;
+	char *sha256;
+};
+
+struct cm_torrent_filelist {
+	struct cm_torrent_file *items;
+	size_t len;
+};
+
+/* TorrentStatus: one torrent as the control API shows it (GET /api/v1/torrents...). */
+struct cm_torrent_status {
+	char *info_hash;
+	char *name; /* NULL (written null) while the metadata is unknown */
+	int64_t size; /* bytes; 0 while unknown */
+	enum cm_torrent_state state;
+	double progress; /* 0..1 of verified pieces */
+	int64_t peers;   /* peer-wire sessions and web seeds in use */
+	int64_t download_rate; /* bytes/s */
+	int64_t upload_rate;
+	int64_t downloaded; /* payload bytes */
+	int64_t uploaded;
+	char *path;         /* the file or folder on disk, final name */
+	char *sha256;       /* of the whole content; NULL (written null) while unknown */
+	char *magnet;
+	char *torrent_file; /* the .torrent written; NULL (written null) while unknown */
+	char *error;        /* state "error" only: why; NULL: not written */
+	struct cm_torrent_filelist files; /* multi-file only; empty: not written */
+};
+
+struct cm_torrent_statuslist {
+	struct cm_torrent_status *items;
+	size_t len;
+};
+
+/* TorrentCreated: the answer of POST /api/v1/torrents {path, name?}. */
+struct cm_torrent_created {
+	char *info_hash;
+	char *sha256; /* of the whole content */
+	char *name;
+	int64_t size;
+	int64_t piece_length;
+	char *magnet;
+	char *torrent_file;
+	struct cm_torrent_filelist files; /* multi-file only: each file's SHA-256; empty: not written */
+};
+
+/*
+ * POST /api/v1/torrents body, one of two shapes: create {path, name?} (path
+ * set), or get {magnet | info_hash | torrent_file, dest} (exactly one of the
+ * three, and dest). torrent_file is a local path of a .torrent. The decoder
+ * refuses every other mix.
+ */
+struct cm_torrent_add_request {
+	char *path;
+	char *name;
+	char *magnet;
+	char *info_hash;
+	char *torrent_file;
+	char *dest;
+};
+
 /* Names as they appear on the wire; NULL for an out-of-range value. */
 const char *cm_msg_type_name(enum cm_msg_type t);
 const char *cm_peer_status_name(enum cm_peer_status s);
 const char *cm_peer_state_name(enum cm_peer_state s);
 const char *cm_peer_source_name(enum cm_peer_source s);
+/* "checking", "downloading", "seeding", "paused", "error" */
+const char *cm_torrent_state_name(enum cm_torrent_state s);
 
 /* Lists: append takes a copy; return 0 or -1 on allocation failure. */
 int cm_strlist_append(struct cm_strlist *l, const char *s);
@@ -428,6 +533,9 @@ void cm_strlist_clear(struct cm_strlist *l);
 char *cm_join(const char *const *items, size_t n, const char *sep);
 int cm_repolist_append(struct cm_repolist *l, const char *name, const char *description);
 void cm_repolist_clear(struct cm_repolist *l);
+int cm_torrentlist_append(struct cm_torrentlist *l, const char *info_hash, const char *name,
+			  int64_t size, const char *sha256);
+void cm_torrentlist_clear(struct cm_torrentlist *l);
 
 /* Releases the members and zeroes the struct; the struct itself is the caller's. */
 void cm_register_request_clear(struct cm_register_request *r);

@@ -36,6 +36,12 @@ int cm_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 /* 64 lower-case hex digits: a SHA-256 certificate fingerprint. */
 bool cm_valid_fingerprint(const char *s, size_t len);
 
+/* Exactly digits lower-case hex digits: a digest as the wire writes it (info hash, SHA-256). */
+bool cm_valid_hex_digest(const char *s, size_t len, size_t digits);
+
+/* A torrent's name: 1..CM_MAX_TORRENT_NAME bytes, no control characters. */
+bool cm_valid_torrent_name(const char *s, size_t len);
+
 /* A repository name: 1..255 bytes, no control characters, no "," (lists in query strings are comma-separated). */
 bool cm_valid_repo_name(const char *s, size_t len);
 

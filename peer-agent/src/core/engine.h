@@ -144,7 +144,7 @@ enum engine_verdict {
 	ENGINE_DROP_NO_CERT,   /* a refresh without certificate for a peer not held */
 	ENGINE_DROP_RATE,      /* over the neighbour's rate for this kind of frame */
 	ENGINE_DROP_ANSWERED,  /* a further answer to a request already answered */
-	ENGINE_DROP_RECORD_INVALID, /* a record the rules refuse: silent yet with addresses */
+	ENGINE_DROP_RECORD_INVALID, /* a record the rules refuse: silent yet with addresses or a torrent port */
 	ENGINE_VERDICT_COUNT
 };
 
@@ -156,7 +156,7 @@ struct engine_stats {
 	uint64_t records_applied;                 /* inserted or replaced table entries */
 	uint64_t forwarded;                       /* announcement frames forwarded */
 	uint64_t sent;                            /* every frame queued for sending */
-	uint64_t stripped_addresses;              /* silent records refused: they carried addresses */
+	uint64_t stripped_addresses;              /* silent records refused: addresses or a torrent port */
 	uint64_t anti_entropy_rounds;
 	uint64_t requests_answered;
 	uint64_t closed_rate;          /* sessions closed for staying over their rate */
@@ -181,8 +181,11 @@ void engine_free(struct engine *e);
  * Sets our own record from tmpl (email must be the identity's; seq and
  * issued_at are chosen here: seq = max(previous + 1, now_ms) so it grows
  * across restarts) and announces it to every authenticated neighbour. Called
- * at start and whenever broadcasting, addresses or repositories change.
- * Returns 0 or -1.
+ * at start and whenever broadcasting, addresses, repositories or the torrents
+ * seeded change. A silent record is signed without addresses, port and
+ * torrent_port whatever tmpl holds. Returns 0, or -1 (also when the signed
+ * record would be over CM_MAX_SIGNED_RECORD, which receivers refuse: the
+ * previous record stays).
  */
 int engine_set_self(struct engine *e, const struct cm_peer_record *tmpl, int64_t now_ms,
 		    struct engine_rng *rng, struct engine_actions *out);
@@ -245,6 +248,22 @@ int64_t engine_tick(struct engine *e, int64_t now_ms, struct engine_rng *rng,
 int engine_request(struct engine *e, const struct cm_strlist *repos, int k, int64_t now_ms,
 		   struct engine_rng *rng, char id_out[CM_UUID_TEXT_LEN + 1],
 		   struct engine_actions *out);
+
+/*
+ * Discovery of a torrent's seeders: a PEER_REQUEST {torrent_search:
+ * {info_hash}} to up to k random authenticated neighbours, answered with the
+ * signed records of the seeders they know (broadcasting ones to anyone,
+ * silent ones only to a broadcasting requester), which the table applies.
+ * The answers' emails come with engine_request_take (only records that list
+ * info_hash); peertable_torrent_seeders then gives their addresses and
+ * ports. id_out receives the request id. Returns how many neighbours were
+ * asked (0: none to ask), or -1 when info_hash is not 40 lower-case hex
+ * digits. It costs the neighbours what any PEER_REQUEST does (their request
+ * bucket, their answer byte budget) and shares ENGINE_MAX_PENDING.
+ */
+int engine_ask_torrent(struct engine *e, const char *info_hash, int k, int64_t now_ms,
+		       struct engine_rng *rng, char id_out[CM_UUID_TEXT_LEN + 1],
+		       struct engine_actions *out);
 
 /*
  * Emails of the peers received so far in answers to request id (appended to

@@ -60,6 +60,7 @@ struct pending {
 	bool anti_entropy;
 	bool answered;            /* its first answer came: later ones are dropped */
 	struct cm_strlist emails; /* discovery: who answered records */
+	char info_hash[CM_INFO_HASH_LEN + 1]; /* a torrent search: "" for other requests */
 };
 
 /* A set of 128-bit ids, open addressing; {0, 0} marks an empty slot. */

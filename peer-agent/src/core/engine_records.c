@@ -206,10 +206,11 @@ eng_check_record(struct engine *e, const struct cm_signed_record *rec, int64_t n
 	if (now_ms - r->issued_at_ms > e->cfg.expire_ms)
 		return ENGINE_DROP_EXPIRED;
 	/*
-	 * Its signed text would carry the addresses wherever it is re-sent
-	 * (forwards, answers, peers.json): refused whole, never stripped.
+	 * Its signed text would carry the addresses (or the port a seeder
+	 * listens on) wherever it is re-sent (forwards, answers, peers.json):
+	 * refused whole, never stripped.
 	 */
-	if (!r->is_broadcasting && r->socket_addresses.len > 0)
+	if (!r->is_broadcasting && (r->socket_addresses.len > 0 || r->torrent_port != 0))
 		return ENGINE_DROP_RECORD_INVALID;
 	if (e->has_self && strcmp(r->email, e->self.record.email) == 0)
 		return ENGINE_DROP_OLD;
@@ -314,14 +315,19 @@ sign_self(struct engine *e, const struct cm_peer_record *rec, struct cm_signed_r
 	return 0;
 }
 
-/* Re-signs our record with seq + 1 (at least now_ms, so it grows across restarts). */
+/*
+ * Re-signs our record with seq + 1 (at least now_ms, so it grows across
+ * restarts). A record over CM_MAX_SIGNED_RECORD (many torrents and
+ * repositories) is refused here: every receiver would refuse it.
+ */
 int
 eng_resign_self(struct engine *e, const struct cm_peer_record *tmpl, int64_t now_ms)
 {
 	struct cm_peer_record rec;
 	struct cm_signed_record signed_rec;
 	int64_t seq = e->has_self ? e->self.record.seq + 1 : 0;
-	size_t len;
+	size_t len = 0;
+	char *text;
 
 	if (cm_peer_record_copy(&rec, tmpl) != 0)
 		return -1;
@@ -332,13 +338,17 @@ eng_resign_self(struct engine *e, const struct cm_peer_record *tmpl, int64_t now
 	if (!rec.is_broadcasting) {
 		cm_strlist_clear(&rec.socket_addresses);
 		rec.port = 0;
+		rec.torrent_port = 0;
 	}
 	if (sign_self(e, &rec, &signed_rec) != 0) {
 		cm_peer_record_clear(&rec);
 		return -1;
 	}
 	cm_peer_record_clear(&rec);
-	if (eng_verify_record(e, &signed_rec, e->self_fp) != 0) {
+	text = cm_json_dump_take(cm_signed_record_encode(&signed_rec), &len);
+	if (text == NULL || len > CM_MAX_SIGNED_RECORD ||
+	    eng_verify_record(e, &signed_rec, e->self_fp) != 0) {
+		free(text);
 		cm_signed_record_clear(&signed_rec);
 		return -1;
 	}
@@ -346,7 +356,7 @@ eng_resign_self(struct engine *e, const struct cm_peer_record *tmpl, int64_t now
 	e->self = signed_rec;
 	e->has_self = true;
 	free(e->self_text);
-	e->self_text = cm_json_dump_take(cm_signed_record_encode(&e->self), &len);
+	e->self_text = text;
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 /*
  * engine_requests.c - PEER_REQUEST and PEER_LIST_RESPONSE: the requests we
  * wait answers for, our answers to others' (the sharing rules), anti-entropy
- * with its Bloom filter, and discovery. Pure: no sockets, no clock.
+ * with its Bloom filter, and discovery of repositories' hosts and torrents'
+ * seeders. Pure: no sockets, no clock.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "fb/base64.h"
 #include "fb/codec.h"
+#include "fb/validate.h"
 #include "core/engine_internal.h"
 
 #define BLOOM_BITS_PER_KEY 10 /* with 7 hashes: about 1 % false positives */
@@ -187,6 +189,23 @@ entry_allowed(const struct peertable_entry *e, const struct answer_filter *f)
 	return record_passes(&e->rec, f);
 }
 
+/*
+ * A seeder a torrent search may be told of: a broadcasting one to anyone (its
+ * record carries the addresses it published), a silent one only to a
+ * broadcasting requester, as the repository rule has it (a silent seeder's
+ * record names it, never an address). So a silent requester is told only of
+ * broadcasting seeders, the ones it can dial.
+ */
+static bool
+seeder_allowed(const struct peertable_entry *e, const struct answer_filter *f)
+{
+	if (e->offline)
+		return false;
+	if (!f->requester_broadcasting && !e->rec.record.is_broadcasting)
+		return false;
+	return record_passes(&e->rec, f);
+}
+
 /* entry_allowed, and hosts a named repository (the index marked it). */
 static bool
 entry_passes(const struct peertable_entry *e, void *arg)
@@ -209,6 +228,16 @@ gather_passing(const struct peertable_entry *e, void *arg)
 	struct gather *g = arg;
 
 	if (entry_allowed(e, g->f))
+		g->out[g->n++] = e;
+	return g->n < g->max;
+}
+
+static bool
+gather_seeders(const struct peertable_entry *e, void *arg)
+{
+	struct gather *g = arg;
+
+	if (seeder_allowed(e, g->f))
 		g->out[g->n++] = e;
 	return g->n < g->max;
 }
@@ -281,23 +310,63 @@ send_list(struct engine *e, struct engine_actions *out, uint64_t neighbour,
 	return sent;
 }
 
-/* Our own record joins an answer when it passes the same filter (we know our is_bootstrap). */
+/*
+ * Our own record joins an answer when it passes the same filter (we know our
+ * is_bootstrap); in a torrent search's, when we seed it, on the seeders' terms.
+ */
 static size_t
-add_self_if_passes(struct engine *e, const struct answer_filter *f,
+add_self_if_passes(struct engine *e, const struct answer_filter *f, const char *info_hash,
 		   const struct cm_signed_record **recs, size_t k)
 {
 	const struct cm_peer_record *r = &e->self.record;
-	bool any = f->any_repo;
+	bool torrent = info_hash != NULL, any = !torrent && f->any_repo;
 
-	if (!e->has_self || r->leaving || (!f->requester_broadcasting && !r->is_bootstrap) ||
+	if (!e->has_self || r->leaving ||
+	    (!f->requester_broadcasting && !(torrent ? r->is_broadcasting : r->is_bootstrap)) ||
 	    !record_passes(&e->self, f))
 		return k;
-	for (size_t i = 0; !any && i < f->repos->len; i++)
+	for (size_t i = 0; !torrent && !any && i < f->repos->len; i++)
 		for (size_t j = 0; !any && j < r->repositories.len; j++)
 			any = strcmp(r->repositories.items[j].name, f->repos->items[i]) == 0;
+	for (size_t j = 0; torrent && !any && j < r->torrents.len; j++)
+		any = strcmp(r->torrents.items[j].info_hash, info_hash) == 0;
 	if (any)
 		recs[k++] = &e->self;
 	return k;
+}
+
+/*
+ * The table's entries an answer to req may carry, up to max, into entries;
+ * *next receives the table version a digest's answer covers. Returns how many.
+ */
+static size_t
+gather_answer(struct engine *e, struct answer_filter *f, const struct cm_peer_request *req,
+	      size_t max, const struct peertable_entry **entries, uint64_t *next)
+{
+	const char *const *names = (const char *const *)req->repositories.items;
+	struct gather g = {f, entries, 0, max};
+	const struct peertable_entry *pe;
+	size_t cursor = 0;
+
+	if (req->has_digest) {
+		if (!f->any_repo)
+			f->mark = peertable_mark_hosting(e->table, names, req->repositories.len);
+		g.n = peertable_changes_since(e->table, (uint64_t)req->digest.since, max,
+					      entry_passes, f, entries, next);
+	} else if (max == 0) {
+		return 0;
+	} else if (req->has_torrent_search) {
+		/* Through the torrent index: the cost is the seeders, not the table. */
+		peertable_each_seeding(e->table, req->torrent_search.info_hash, gather_seeders, &g);
+	} else if (!f->any_repo) {
+		/* Through the index: the cost is the hosts, not the table. */
+		peertable_each_hosting(e->table, names, req->repositories.len, gather_passing, &g);
+	} else {
+		while (g.n < max && (pe = peertable_next(e->table, &cursor)) != NULL)
+			if (entry_passes(pe, f))
+				entries[g.n++] = pe;
+	}
+	return g.n;
 }
 
 bool
@@ -342,34 +411,13 @@ eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env
 	entries = calloc(max + 1, sizeof(*entries));
 	recs = calloc(max + 2, sizeof(*recs));
 	if (entries != NULL && recs != NULL) {
-		const char *const *names = (const char *const *)req->repositories.items;
-		size_t ne, fit, fit_max, room;
+		size_t ne = gather_answer(e, &f, req, max, entries, &next), fit, fit_max, room;
 
-		if (req->has_digest) {
-			if (!f.any_repo)
-				f.mark = peertable_mark_hosting(e->table, names, req->repositories.len);
-			ne = peertable_changes_since(e->table, (uint64_t)req->digest.since, max,
-						     entry_passes, &f, entries, &next);
-		} else if (!f.any_repo) {
-			/* Through the index: the cost is the hosts, not the table. */
-			struct gather g = {&f, entries, 0, max};
-
-			if (max > 0)
-				peertable_each_hosting(e->table, names, req->repositories.len,
-						       gather_passing, &g);
-			ne = g.n;
-		} else {
-			size_t cursor = 0;
-			const struct peertable_entry *pe;
-
-			ne = 0;
-			while (ne < max && (pe = peertable_next(e->table, &cursor)) != NULL)
-				if (entry_passes(pe, &f))
-					entries[ne++] = pe;
-		}
 		for (size_t i = 0; i < ne; i++)
 			recs[k++] = &entries[i]->rec;
-		k = add_self_if_passes(e, &f, recs, k);
+		k = add_self_if_passes(e, &f,
+				       req->has_torrent_search ? req->torrent_search.info_hash : NULL,
+				       recs, k);
 		/* What our answers to n may still weigh: a burst of requests cannot pile them up. */
 		eng_bucket_refill(budget, &e->cfg.rate_answer_bytes, now_ms);
 		room = budget->tokens > 0 ? (size_t)budget->tokens : 0;
@@ -410,6 +458,7 @@ eng_receive_list(struct engine *e, struct nb *n, const struct cm_envelope *env, 
 {
 	const struct cm_peer_list_response *lr = &env->payload.list_response;
 	struct pending *p = pending_get(e, lr->request_id, n->id);
+	const struct peertable_entry *held;
 
 	if (p == NULL)
 		return ENGINE_DROP_UNSOLICITED;
@@ -428,7 +477,8 @@ eng_receive_list(struct engine *e, struct nb *n, const struct cm_envelope *env, 
 		if (v != ENGINE_ACCEPTED && v != ENGINE_DROP_OLD)
 			continue;
 		if (!p->anti_entropy && p->emails.len < e->cfg.request_max_records &&
-		    peertable_get(e->table, rec->record.email) != NULL)
+		    (held = peertable_get(e->table, rec->record.email)) != NULL &&
+		    (p->info_hash[0] == '\0' || peertable_entry_torrent(held, p->info_hash) != NULL))
 			cm_strlist_append(&p->emails, rec->record.email);
 	}
 	if (p->anti_entropy && lr->has_version)
@@ -529,8 +579,13 @@ eng_anti_entropy(struct engine *e, int64_t now_ms, struct engine_rng *rng,
 
 /* Discovery */
 
-int
-engine_request(struct engine *e, const struct cm_strlist *repos, int k, int64_t now_ms,
+/*
+ * req to up to k random authenticated neighbours, one pending entry per
+ * asked neighbour under the one request id (a torrent search's remembers
+ * info_hash). Returns how many were asked.
+ */
+static int
+ask_neighbours(struct engine *e, const struct cm_peer_request *req, int k, int64_t now_ms,
 	       struct engine_rng *rng, char id_out[CM_UUID_TEXT_LEN + 1],
 	       struct engine_actions *out)
 {
@@ -543,17 +598,44 @@ engine_request(struct engine *e, const struct cm_strlist *repos, int k, int64_t 
 	if (!e->has_self || engine_neighbour_count(e) == 0)
 		return 0;
 	eng_envelope_init(e, &env, CM_MSG_PEER_REQUEST, 1, now_ms, rng, id_out);
-	env.payload.request.repositories = *repos;
+	env.payload.request = *req;
 	if ((frame = eng_encode_frame(&env, &len)) == NULL)
 		return 0;
 	eng_send_random(e, out, frame, len, k, 0, rng);
 	free(frame);
-	/* One pending entry per asked neighbour, all under the same request id. */
 	for (size_t i = before; i < out->len; i++) {
-		pending_add(e, id_out, out->items[i].neighbour, false, now_ms);
+		struct pending *p = pending_add(e, id_out, out->items[i].neighbour, false, now_ms);
+
+		if (req->has_torrent_search)
+			snprintf(p->info_hash, sizeof(p->info_hash), "%s",
+				 req->torrent_search.info_hash);
 		asked++;
 	}
 	return asked;
+}
+
+int
+engine_request(struct engine *e, const struct cm_strlist *repos, int k, int64_t now_ms,
+	       struct engine_rng *rng, char id_out[CM_UUID_TEXT_LEN + 1],
+	       struct engine_actions *out)
+{
+	struct cm_peer_request req = {.repositories = *repos};
+
+	return ask_neighbours(e, &req, k, now_ms, rng, id_out, out);
+}
+
+int
+engine_ask_torrent(struct engine *e, const char *info_hash, int k, int64_t now_ms,
+		   struct engine_rng *rng, char id_out[CM_UUID_TEXT_LEN + 1],
+		   struct engine_actions *out)
+{
+	struct cm_peer_request req = {.has_torrent_search = true,
+				      .torrent_search.info_hash = (char *)info_hash};
+
+	id_out[0] = '\0';
+	if (info_hash == NULL || !cm_valid_hex_digest(info_hash, strlen(info_hash), CM_INFO_HASH_LEN))
+		return -1;
+	return ask_neighbours(e, &req, k, now_ms, rng, id_out, out);
 }
 
 int

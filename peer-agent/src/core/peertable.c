@@ -36,6 +36,7 @@ peertable_new(const struct peertable_config *cfg, const struct cm_hash_key *key,
 	    (t->entries = cm_map_new(CM_MAP_STR, key)) == NULL ||
 	    (t->pins = cm_map_new(CM_MAP_STR, key)) == NULL ||
 	    (t->repos = cm_map_new(CM_MAP_STR, key)) == NULL ||
+	    (t->torrents = cm_map_new(CM_MAP_STR, key)) == NULL ||
 	    (t->attested = cm_map_new(CM_MAP_STR, key)) == NULL ||
 	    (t->own = cm_map_new(CM_MAP_STR, key)) == NULL) {
 		peertable_free(t);
@@ -74,6 +75,11 @@ peertable_free(struct peertable *t)
 		free(b->items);
 		free(b);
 	}
+	for (size_t i = 0; t->torrents != NULL && (b = cm_map_next(t->torrents, &i)) != NULL;) {
+		free(b->name);
+		free(b->items);
+		free(b);
+	}
 	for (size_t i = 0; t->attested != NULL && (a = cm_map_next(t->attested, &i)) != NULL;) {
 		free(a->email);
 		free(a);
@@ -81,6 +87,7 @@ peertable_free(struct peertable *t)
 	cm_map_free(t->entries);
 	cm_map_free(t->pins);
 	cm_map_free(t->repos);
+	cm_map_free(t->torrents);
 	cm_map_free(t->attested);
 	cm_map_free(t->own);
 	cm_strlist_clear(&t->own_repos);
@@ -360,8 +367,8 @@ node_remove(struct peertable *t, struct node *n, bool drop_pin)
  * What an entry holding rec allocates, with malloc's overhead estimated: the
  * node and its map slot, the hourly buckets it may get, the signed text, the
  * certificate and signature, the parsed copy (about the text again, plus a
- * block per string) and its index references. Its index buckets are charged
- * apart, when made.
+ * block per string) and its index references (repositories and torrents).
+ * Its index buckets are charged apart, when made.
  */
 static size_t
 record_bytes(const struct cm_signed_record *rec)
@@ -376,6 +383,8 @@ record_bytes(const struct cm_signed_record *rec)
 	n += r->repositories.len * (sizeof(struct repo_ref) + sizeof(r->repositories.items[0]) +
 				    3 * ALLOC_OVERHEAD);
 	n += r->socket_addresses.len * (sizeof(char *) + ALLOC_OVERHEAD);
+	n += r->torrents.len * (sizeof(struct repo_ref) + sizeof(r->torrents.items[0]) +
+				4 * ALLOC_OVERHEAD);
 	return n;
 }
 
@@ -524,7 +533,8 @@ precheck(struct peertable *t, const struct cm_signed_record *rec, const char *fi
 	if (strcmp(email, t->self_email) == 0)
 		return PEERTABLE_SELF;
 	/* Stripping the parsed copy would not help: the signed text carries them on. */
-	if (!rec->record.is_broadcasting && rec->record.socket_addresses.len > 0) {
+	if (!rec->record.is_broadcasting &&
+	    (rec->record.socket_addresses.len > 0 || rec->record.torrent_port != 0)) {
 		t->stats.refused_silent++;
 		return PEERTABLE_INVALID;
 	}
@@ -840,11 +850,16 @@ peertable_entry_info(const struct peertable *t, const struct peertable_entry *e,
 	for (size_t i = 0; ok && i < r->repositories.len; i++)
 		ok = cm_repolist_append(&out->repositories, r->repositories.items[i].name,
 					r->repositories.items[i].description) == 0;
+	for (size_t i = 0; ok && i < r->torrents.len; i++)
+		ok = cm_torrentlist_append(&out->torrents, r->torrents.items[i].info_hash,
+					   r->torrents.items[i].name, r->torrents.items[i].size,
+					   r->torrents.items[i].sha256) == 0;
 	if (!ok) {
 		cm_peer_info_clear(out);
 		return -1;
 	}
 	out->port = r->is_broadcasting ? r->port : 0;
+	out->torrent_port = r->is_broadcasting ? r->torrent_port : 0;
 	out->is_broadcasting = r->is_broadcasting;
 	/* What a trusted server attested, not what the record claims. */
 	out->is_bootstrap = peertable_entry_bootstrap(t, e, now_ms);

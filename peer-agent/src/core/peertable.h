@@ -65,10 +65,14 @@
  *
  * Repository index: repository name -> entries hosting it, kept as records
  * come and go, so that a lookup costs the number of matches, not the table.
+ * Torrent index: info hash -> entries whose record lists that torrent, the
+ * same way. Both are charged to max_bytes; a record lists at most
+ * CM_MAX_TORRENTS torrents (the codec's cap).
  *
  * Silent records: a record with is_broadcasting = false that carries socket
- * addresses breaks the privacy rule; it is refused (PEERTABLE_INVALID), as
- * its signed text would carry the addresses on.
+ * addresses or a torrent port breaks the privacy rule; it is refused
+ * (PEERTABLE_INVALID), as its signed text would carry them on. Its torrents
+ * are kept: a silent seeder is named, never located.
  *
  * Anti-entropy: the table keeps a version counter that grows by one each time
  * an entry's record is inserted or replaced; the entry remembers the version
@@ -120,8 +124,8 @@ struct peertable_stats {
 	uint64_t pins_refused;    /* pins (and their records) refused: the store is full */
 	uint64_t pins_metered;    /* of those, gossip pins over the turnover rate */
 	uint64_t proofs_capped;   /* inbound proofs demoted or deferred over their share */
-	uint64_t refused_silent;  /* silent records carrying addresses refused */
-	uint64_t index_visits;    /* entries visited through the repository index */
+	uint64_t refused_silent;  /* silent records carrying addresses or a torrent port refused */
+	uint64_t index_visits;    /* entries visited through the repository or torrent index */
 	uint64_t rankings;        /* walks of the table ranking eviction candidates */
 };
 
@@ -163,7 +167,7 @@ enum peertable_result {
 	PEERTABLE_PIN_MISMATCH, /* fingerprint differs from the one pinned for the email */
 	PEERTABLE_FULL,         /* bound reached and the record is the worst candidate */
 	PEERTABLE_SELF,         /* a record about ourselves: ignored */
-	PEERTABLE_INVALID,      /* a silent record that carries addresses */
+	PEERTABLE_INVALID,      /* a silent record that carries addresses or a torrent port */
 	PEERTABLE_ERROR         /* allocation failure */
 };
 
@@ -298,6 +302,39 @@ uint64_t peertable_mark_hosting(const struct peertable *t, const char *const *re
 bool peertable_entry_marked(const struct peertable_entry *e, uint64_t mark);
 
 /*
+ * Each entry whose record lists torrent info_hash, through the torrent index,
+ * in no particular order: fn(e, arg) until it returns false (fn must not
+ * change the table). Costs one lookup and one visit per seeder.
+ */
+void peertable_each_seeding(const struct peertable *t, const char *info_hash,
+			    bool (*fn)(const struct peertable_entry *e, void *arg), void *arg);
+
+/* The entry's record's summary of torrent info_hash (borrowed), or NULL when it lists none. */
+const struct cm_torrent_summary *peertable_entry_torrent(const struct peertable_entry *e,
+							 const char *info_hash);
+
+/*
+ * One seeder of a torrent, borrowed from the table until it changes: the
+ * entry (its record gives email, is_broadcasting, socket_addresses,
+ * torrent_port) and what its record announces of the torrent (name, size,
+ * sha256).
+ */
+struct peertable_seeder {
+	const struct peertable_entry *entry;
+	const struct cm_torrent_summary *torrent;
+};
+
+/*
+ * Up to max seeders of info_hash into out: first those one can dial
+ * (broadcasting, with addresses and a torrent port), then silent ones, each
+ * group best score first (ties: email order); peers that announced they are
+ * leaving are left out. Returns how many were written (0 also when out of
+ * memory). A silent seeder has no address here, ever: the privacy rule.
+ */
+size_t peertable_torrent_seeders(const struct peertable *t, const char *info_hash, int64_t now_ms,
+				 struct peertable_seeder *out, size_t max);
+
+/*
  * Fills *out with PeerInfo for every entry hosting any of repos (all entries
  * when nrepos is 0), best score first (ties: email order). *out is a new array
  * of *n items the caller releases with peertable_info_free. Returns 0 or -1.
@@ -306,7 +343,10 @@ int peertable_snapshot(const struct peertable *t, const char *const *repos, size
 		       int64_t now_ms, struct cm_peer_info **out, size_t *n);
 void peertable_info_free(struct cm_peer_info *infos, size_t n);
 
-/* Fills one PeerInfo (source CM_SOURCE_NONE). Returns 0 or -1; *out cleared on failure. */
+/*
+ * Fills one PeerInfo (source CM_SOURCE_NONE; torrent_port and torrents as its
+ * record has them). Returns 0 or -1; *out cleared on failure.
+ */
 int peertable_entry_info(const struct peertable *t, const struct peertable_entry *e,
 			 int64_t now_ms, struct cm_peer_info *out);
 

@@ -2,7 +2,7 @@
  * peertable_internal.h - what the table's files share: its layout and the
  * functions one file calls in another (peertable.c: entries, eviction,
  * scores; peertable_pins.c: pins and attestations; peertable_index.c: the
- * repository index). Not for use outside core/peertable*.c.
+ * repository and torrent indexes). Not for use outside core/peertable*.c.
  */
 #ifndef PA_PEERTABLE_INTERNAL_H
 #define PA_PEERTABLE_INTERNAL_H
@@ -34,7 +34,7 @@
 
 struct repo_bucket;
 
-/* One repository of an entry: the bucket of its name and its place there. */
+/* One repository or torrent of an entry: the bucket of its key and its place there. */
 struct repo_ref {
 	struct repo_bucket *b;
 	size_t pos;
@@ -44,7 +44,7 @@ struct repo_ref {
 struct node {
 	struct peertable_entry e; /* first, so an entry pointer is its node */
 	struct node *older, *newer;
-	struct repo_ref *refs; /* one per distinct repository of e.rec */
+	struct repo_ref *refs; /* one per distinct repository, then torrent, of e.rec */
 	size_t nrefs;
 	size_t bytes;  /* counted in the table's bytes (its index buckets are counted apart) */
 	uint64_t mark; /* the last peertable_mark_hosting that matched it */
@@ -52,7 +52,10 @@ struct node {
 	bool own;        /* it hosts one of our repositories */
 };
 
-/* The entries hosting one repository name; items[i].n->refs[items[i].ref] points back. */
+/*
+ * The entries hosting one repository name, or seeding one torrent (name is
+ * then its info hash); items[i].n->refs[items[i].ref] points back.
+ */
 struct repo_bucket {
 	char *name;
 	struct {
@@ -61,7 +64,8 @@ struct repo_bucket {
 	} *items;
 	size_t len, cap;
 	uint64_t mark; /* the last lookup that visited it: a name asked twice costs once */
-	bool own;      /* one of our repositories */
+	bool own;      /* one of our repositories (never a torrent's) */
+	bool torrent;  /* in the torrent index, not the repository index */
 };
 
 /* Pin ranks, weakest first: a pin of an email without entry gives way to a higher one. */
@@ -103,6 +107,7 @@ struct peertable {
 	struct cm_map *entries; /* email -> struct node *, keyed by the node's own email */
 	struct cm_map *pins;    /* email -> struct pin * */
 	struct cm_map *repos;   /* repository name -> struct repo_bucket * */
+	struct cm_map *torrents; /* info hash -> struct repo_bucket * */
 	struct cm_map *attested; /* email -> struct attest * */
 	struct cm_map *own;      /* our repository names (own_repos' strings) -> themselves */
 	struct orphans orphans[RANKS];
