@@ -13,3 +13,6 @@ echo "== bootstrap server under load vs pgbench on its own statements (tools/ben
 echo
 echo "== gossip at scale (tools/bench-gossip.sh; BENCH_SIM_100K=1 adds 100k nodes)"
 "$(dirname "$0")/bench-gossip.sh" "$build"
+echo
+echo "== torrents: transfers against aria2c and libtorrent, hashing, seeding (tools/bench-torrent.sh)"
+"$(dirname "$0")/bench-torrent.sh" "$build"

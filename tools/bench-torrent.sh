@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# tools/bench-torrent.sh [BUILD] - the torrent figures of docs/performance.md.
+#
+# Transfers: one random file of BENCH_TORRENT_MIB MiB (200) on loopback, seeder on
+# 127.0.77.2, downloader on 127.0.77.3: agent -> agent, aria2c -> aria2c,
+# libtorrent -> libtorrent, agent -> aria2c and aria2c -> agent, interleaved
+# (all five, then again, BENCH_PAIRS times: 3). A run's time goes from the start
+# of the downloader to the file complete and verified; the seeder is up and
+# seeding before it starts. CPU seconds and peak RSS of each side.
+# Hashing: a BENCH_HASH_MIB MiB file (1024), in the page cache, through the
+# agent's torrent creation (SHA-1 per piece and SHA-256 of the file in one read)
+# against `openssl dgst -sha1`, `openssl dgst -sha256` and `sha256sum`, interleaved.
+# Seeding: the agent's RSS while it seeds BENCH_SEED_TORRENTS torrents (10) of
+# BENCH_SEED_MIB MiB (20), idle and while one downloader pulls one of them.
+#
+# Files live in a private folder under /dev/shm (tmpfs; BENCH_TORRENT_DIR to
+# change), so the disk is not what is measured; results (JSON lines, logs) go to
+# BUILD/bench/torrent. Third-party clients run with DHT, LSD, PEX, UPnP and
+# NAT-PMP off, no encryption required, and talk to loopback only.
+set -euo pipefail
+build=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+mib=${BENCH_TORRENT_MIB:-200}
+pairs=${BENCH_PAIRS:-3}
+hash_mib=${BENCH_HASH_MIB:-1024}
+seed_n=${BENCH_SEED_TORRENTS:-10}
+seed_mib=${BENCH_SEED_MIB:-20}
+tr_run=$build/bin/tr-run
+py=(/usr/bin/python3 "$here/bench-torrent.py")
+out=$build/bench/torrent
+seeder_ip=127.0.77.2
+getter_ip=127.0.77.3
+tracker_ip=127.0.77.1
+aria=(aria2c --enable-dht=false --enable-dht6=false --bt-enable-lpd=false
+	--enable-peer-exchange=false --bt-require-crypto=false --file-allocation=none
+	--summary-interval=0 --console-log-level=warn --download-result=hide)
+mkdir -p "$out"
+rm -f "$out"/*.jsonl
+work=$(mktemp -d "${BENCH_TORRENT_DIR:-/dev/shm}/fb-bench-torrent.XXXXXX")
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	# The logs stay for a look after a failure.
+	cp "$work"/*.out "$work"/*.err "$work"/*.log "$out/" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "bench-torrent: $*" >&2
+	exit 1
+}
+# wait_for SECONDS CMD...: until CMD succeeds, every 50 ms.
+wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.05
+	done
+}
+listening() { ss -Hltn "src $1:$2" | grep -q .; }
+free_port() {
+	/usr/bin/python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1])' "$1"
+}
+field() { sed -n "s/^$2 //p" "$1" | head -n1; }
+# stop PID: ends a process this script started and waits for it.
+stop() {
+	kill "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+src=$work/src
+mkdir -p "$src"
+head -c $((mib << 20)) /dev/urandom >"$src/data.bin"
+want=$(sha256sum "$src/data.bin" | cut -d' ' -f1)
+bytes=$((mib << 20))
+
+# The one .torrent every run uses (no tracker in it), made by the agent.
+"$tr_run" seed "$src/data.bin" --state "$work/mk" >"$work/mk.out" 2>"$work/mk.err" &
+mk=$!
+wait_for 60 grep -qs '^torrent ' "$work/mk.out" || fail "tr-run did not create: $(tail -3 "$work/mk.err")"
+stop "$mk"
+torrent=$work/data.torrent
+cp "$(field "$work/mk.out" torrent)" "$torrent"
+info_hash=$(field "$work/mk.out" info_hash)
+piece_length=$(/usr/bin/python3 -c 'import libtorrent as lt,sys; print(lt.torrent_info(sys.argv[1]).piece_length())' "$torrent")
+
+# seed KIND RUN: starts a seeder of data.bin; sets seed_pid, seed_port and
+# seed_torrent (the .torrent a downloader should use).
+seed() {
+	local kind=$1 run=$2 log=$work/$2.seed
+	seed_torrent=$torrent
+	case $kind in
+	agent)
+		"$tr_run" seed "$src/data.bin" --state "$work/$run.seed-state" --listen "$seeder_ip" \
+			--http "$seeder_ip" >"$log.out" 2>"$log.err" &
+		seed_pid=$!
+		wait_for 60 grep -qs '^port ' "$log.out" || fail "agent seeder: $(tail -3 "$log.err")"
+		seed_port=$(field "$log.out" port)
+		# Its own .torrent names its tracker, which is how aria2c finds it.
+		seed_torrent=$(field "$log.out" torrent)
+		;;
+	aria2c)
+		seed_port=$(free_port "$seeder_ip")
+		"${aria[@]}" --interface="$seeder_ip" --listen-port="$seed_port" \
+			--bt-seed-unverified=true --seed-ratio=0.0 --seed-time=600 \
+			--bt-tracker="http://$tracker_ip:$tracker_port/announce" \
+			-d "$src" "$torrent" >"$log.out" 2>&1 &
+		seed_pid=$!
+		wait_for 30 listening "$seeder_ip" "$seed_port" || fail "aria2c seeder: $(tail -3 "$log.out")"
+		;;
+	libtorrent)
+		"${py[@]}" lt-seed "$torrent" --save "$src" --listen "$seeder_ip" >"$log.out" 2>"$log.err" &
+		seed_pid=$!
+		wait_for 30 grep -qs '^port ' "$log.out" || fail "libtorrent seeder: $(tail -3 "$log.err")"
+		seed_port=$(field "$log.out" port)
+		;;
+	esac
+	pids+=("$seed_pid")
+}
+
+# The tracker aria2c needs to find an aria2c seeder (aria2c takes no peer address):
+# opentracker, with our info hash on its access list. It reads the list as
+# nobody inside its own folder (chroot), hence a folder anyone may read.
+# shellcheck disable=SC2046 # one argument per byte
+ih_url=$(printf '%%%s' $(fold -w2 <<<"$info_hash"))
+tracker_ok() {
+	curl -sf "http://$tracker_ip:$tracker_port/announce?info_hash=$ih_url&peer_id=-BENCH-0000000000000&port=1&left=0&compact=1&event=stopped" |
+		grep -aq '^d8:complete'
+}
+mkdir -m 755 "$work/tracker"
+echo "$info_hash" >"$work/tracker/whitelist.txt"
+chmod 644 "$work/tracker/whitelist.txt"
+tracker_port=$(free_port "$tracker_ip")
+opentracker -i "$tracker_ip" -p "$tracker_port" -P "$tracker_port" -d "$work/tracker" \
+	-w whitelist.txt -u nobody >"$work/opentracker.log" 2>&1 &
+pids+=("$!")
+wait_for 10 tracker_ok || fail "opentracker: $(cat "$work/opentracker.log")"
+# seeded_at_tracker: the aria2c seeder has announced (a scrape counts one complete).
+seeded_at_tracker() {
+	curl -sf "http://$tracker_ip:$tracker_port/scrape?info_hash=$ih_url" | grep -aq 'completei[1-9]'
+}
+
+# get KIND RUN NAME PAIR: downloads from the running seeder, measured; appends a JSON line.
+get() {
+	local kind=$1 run=$2 name=$3 pair=$4 dest=$work/$2.dest
+	local m=("${py[@]}" measure --out "$work/$run.json" --seeder-pid "$seed_pid")
+	mkdir -p "$dest"
+	case $kind in
+	agent)
+		# Done when the file has its final name: the agent renames it once every
+		# piece and the SHA-256 are verified.
+		"${m[@]}" --done-file "$dest/data.bin" -- "$tr_run" get "$seed_torrent" --dest "$dest" \
+			--state "$work/$run.get-state" --silent --bind "$getter_ip" \
+			--peer "$seeder_ip:$seed_port" --timeout 300 >"$work/$run.get.out" 2>"$work/$run.get.err" ||
+			fail "$name: $(tail -3 "$work/$run.get.err")"
+		;;
+	aria2c)
+		local tr=()
+		if [ "$seed_torrent" = "$torrent" ]; then
+			wait_for 30 seeded_at_tracker || fail "$name: the seeder did not announce"
+			tr=(--bt-tracker="http://$tracker_ip:$tracker_port/announce")
+		fi
+		"${m[@]}" -- "${aria[@]}" --interface="$getter_ip" --listen-port="$(free_port "$getter_ip")" \
+			--seed-time=0 "${tr[@]}" -d "$dest" "$seed_torrent" >"$work/$run.get.out" 2>&1 ||
+			fail "$name: $(tail -3 "$work/$run.get.out")"
+		;;
+	libtorrent)
+		"${m[@]}" -- "${py[@]}" lt-get "$torrent" --dest "$dest" --listen "$getter_ip" \
+			--peer "$seeder_ip:$seed_port" --timeout 300 >"$work/$run.get.out" 2>"$work/$run.get.err" ||
+			fail "$name: $(tail -3 "$work/$run.get.err")"
+		;;
+	esac
+	[ "$(sha256sum "$dest/data.bin" | cut -d' ' -f1)" = "$want" ] || fail "$name: SHA-256 differs"
+	jq -c --arg name "$name" --argjson pair "$pair" --argjson bytes "$bytes" \
+		'. + {name: $name, pair: $pair, bytes: $bytes}' "$work/$run.json" >>"$out/transfers.jsonl"
+	rm -rf "$dest" "$work/$run.get-state"
+}
+
+transfers=("agent agent" "aria2c aria2c" "libtorrent libtorrent" "agent aria2c" "aria2c agent")
+for pair in $(seq 1 "$pairs"); do
+	for t in "${transfers[@]}"; do
+		read -r from to <<<"$t"
+		run="$from-$to-$pair"
+		seed "$from" "$run"
+		get "$to" "$run" "$from → $to" "$pair"
+		stop "$seed_pid"
+		rm -rf "$work/$run.seed-state"
+	done
+done
+echo "Transfers of $mib MiB ($bytes bytes, pieces of $((piece_length / 1024)) KiB), loopback, files on tmpfs;" \
+	"medians of $pairs interleaved runs (range):"
+echo
+"${py[@]}" summary transfers "$out/transfers.jsonl"
+rm -f "$src/data.bin"
+
+# ---- hashing ----
+hash_file=$work/hash/data.bin
+mkdir -p "$work/hash"
+head -c $((hash_mib << 20)) /dev/urandom >"$hash_file"
+cat "$hash_file" >/dev/null
+for pair in $(seq 1 "$pairs"); do
+	# The agent's creation: done when its .torrent is written (seeding starts then).
+	"${py[@]}" measure --out "$work/h.json" --done-glob "$work/hash-state-$pair/*.torrent" \
+		--kill-when-done -- "$tr_run" seed "$hash_file" --state "$work/hash-state-$pair" \
+		>"$work/hash.out" 2>"$work/hash.err" || fail "tr-run create: $(tail -3 "$work/hash.err")"
+	jq -c --arg name "agent torrent create (SHA-1 + SHA-256)" --argjson pair "$pair" \
+		'. + {name: $name, pair: $pair}' "$work/h.json" >>"$out/hashing.jsonl"
+	rm -rf "$work/hash-state-$pair"
+	for tool in "openssl dgst -sha1" "openssl dgst -sha256" "sha256sum" "sha1sum"; do
+		# shellcheck disable=SC2086
+		"${py[@]}" measure --out "$work/h.json" -- $tool "$hash_file" >/dev/null ||
+			fail "$tool failed"
+		jq -c --arg name "$tool" --argjson pair "$pair" '. + {name: $name, pair: $pair}' \
+			"$work/h.json" >>"$out/hashing.jsonl"
+	done
+done
+echo
+echo "Hashing $hash_mib MiB from the page cache, medians of $pairs interleaved runs (range):"
+echo
+"${py[@]}" summary hashing "$out/hashing.jsonl" "$((hash_mib << 20))"
+rm -rf "$work/hash"
+
+# ---- seeding many torrents ----
+# One state folder, one torrent created per tr-run; the last run resumes the
+# others (each checked again) and seeds them all, then one downloader pulls one.
+many=$work/many
+mkdir -p "$many"
+for i in $(seq 1 "$seed_n"); do
+	head -c $((seed_mib << 20)) /dev/urandom >"$many/file$i.bin"
+done
+for i in $(seq 1 $((seed_n - 1))); do
+	"$tr_run" seed "$many/file$i.bin" --state "$many/state" >"$work/many.out" 2>"$work/many.err" &
+	p=$!
+	wait_for 60 grep -qs '^port ' "$work/many.out" || fail "tr-run seed $i: $(tail -3 "$work/many.err")"
+	stop "$p"
+done
+"$tr_run" seed "$many/file$seed_n.bin" --state "$many/state" --listen "$seeder_ip" \
+	>"$work/many.out" 2>"$work/many.err" &
+seed_pid=$!
+pids+=("$seed_pid")
+wait_for 60 grep -qs '^port ' "$work/many.out" || fail "tr-run seed $seed_n: $(tail -3 "$work/many.err")"
+# Until every torrent is checked (each says so in the log), then a moment to settle.
+wait_for 120 test "$(grep -c ': checked, ' "$work/many.err")" -ge "$seed_n" ||
+	fail "the $seed_n torrents were not all checked: $(tail -3 "$work/many.err")"
+sleep 2
+idle=$("${py[@]}" rss "$seed_pid")
+mkdir -p "$work/many.dest"
+"${py[@]}" measure --out "$work/many.json" --seeder-pid "$seed_pid" \
+	--sample-rss "$seed_pid" --done-file "$work/many.dest/file$seed_n.bin" -- \
+	"$tr_run" get "$(field "$work/many.out" torrent)" --dest "$work/many.dest" \
+	--state "$work/many.get-state" --silent --bind "$getter_ip" \
+	--peer "$seeder_ip:$(field "$work/many.out" port)" --timeout 300 \
+	>"$work/many.get.out" 2>"$work/many.get.err" || fail "get from the $seed_n-torrent seeder: $(tail -3 "$work/many.get.err")"
+after=$("${py[@]}" rss "$seed_pid")
+echo
+echo "The agent seeding $seed_n torrents of $seed_mib MiB (tr-run):" \
+	"RSS idle $idle; while one downloader pulls one:" \
+	"$(jq -r '"peak RSS sampled \(.sampled_rss_kib / 1024 | . * 10 | round / 10) MiB (download \(.seconds) s)"' "$work/many.json");" \
+	"after it $after; peak (VmHWM, checking included) $(jq -r '.seed_rss_kib / 1024 | . * 10 | round / 10' "$work/many.json") MiB (target ≤ 64 MiB)"
+stop "$seed_pid"
