@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make run: a private PostgreSQL, a bootstrap server and four peer agents on
 # 127.0.0.2-5 (alice and bob broadcast; carol and dave are silent), showing
-# each agent's peer table and a discovery from a silent agent. Keeps running
+# each agent's peer table, a discovery from a silent agent, and a file shared
+# as a torrent (alice seeds, silent dave finds it by gossip and downloads it,
+# dialling out only). Keeps running
 # until Ctrl-C, then stops everything cleanly. DEMO_ONCE=1 (or no terminal)
 # stops right after the demo.
 set -euo pipefail
@@ -30,6 +32,7 @@ fb_agent_new alice 127.0.0.2 broadcast photos
 fb_agent_new bob 127.0.0.3 broadcast music
 fb_agent_new carol 127.0.0.4 silent photos
 fb_agent_new dave 127.0.0.5 silent recipes
+for n in alice bob carol dave; do fb_agent_torrent "$n"; done
 for n in alice bob carol dave; do
 	fb_agent_start "$n"
 	ip=FB_AGENT_IP_$n
@@ -54,6 +57,19 @@ step "peer-agent discover photos   (dave, silent)"
 fb_agent dave discover photos
 step "peer-agent discover recipes   (alice finds silent dave's repository: no address is shared)"
 fb_agent alice discover recipes
+demo_files=$(fb_tmpdir)
+head -c $((16 * 1024 * 1024)) /dev/urandom >"$demo_files/holiday.mov"
+step "peer-agent torrent create holiday.mov   (alice: hashes it, seeds it, announces it in her record)"
+fb_agent alice torrent create "$demo_files/holiday.mov"
+ih=$(fb_agent alice torrent list --json | jq -r '.[0].info_hash')
+step "peer-agent torrent search $ih   (dave, silent: who seeds it, from gossip)"
+fb_agent dave torrent search "$ih"
+step "peer-agent torrent get $ih --dest ...   (dave dials alice; nobody learns dave's address)"
+mkdir -p "$demo_files/dave"
+fb_agent dave torrent get "$ih" --dest "$demo_files/dave"
+echo "sha256 of the original: $(sha256sum "$demo_files/holiday.mov" | cut -d' ' -f1)"
+step "peer-agent torrent list   (dave now seeds it too)"
+fb_agent dave torrent list
 step "peer-agent status   (carol)"
 fb_agent carol status
 step "what the bootstrap database holds: broadcasting peers only"
@@ -63,6 +79,7 @@ if [ -t 0 ] && [ -z "${DEMO_ONCE:-}" ]; then
 	step "running; Ctrl-C stops everything. Try, for example:"
 	echo "  $FB_BUILD/bin/peer-agent --home $(fb_agent_home dave) peers --json | jq ."
 	echo "  $FB_BUILD/bin/peer-agent --home $(fb_agent_home alice) broadcast off"
+	echo "  $FB_BUILD/bin/peer-agent --home $(fb_agent_home bob) torrent get $ih --dest /tmp"
 	while sleep 3600; do :; done
 fi
 step "demo done; stopping agents (they leave and unregister), the server and PostgreSQL"

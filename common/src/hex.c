@@ -46,3 +46,32 @@ cm_hex_decode(const char *s, size_t len, void *out, size_t out_len, struct cm_er
 	}
 	return 0;
 }
+
+int
+cm_percent_decode(const char *s, size_t n, bool plus_is_space, char *out, size_t out_max,
+		  size_t *out_len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)s[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (n - i < 3 || (hi = digit_value(s[i + 1])) < 0 ||
+			    (lo = digit_value(s[i + 2])) < 0)
+				return -1;
+			c = hi * 16 + lo;
+			i += 2;
+		} else if (c == '+' && plus_is_space) {
+			c = ' ';
+		}
+		if (o + 1 >= out_max)
+			return -1;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	*out_len = o;
+	return 0;
+}

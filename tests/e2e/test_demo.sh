@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make run` as a newcomer runs it, without a terminal (DEMO_ONCE=1): it starts
-# everything, shows each agent's table and a discovery from a silent agent, and
-# stops cleanly with nothing left running.
+# everything, shows each agent's table, a discovery from a silent agent and a
+# torrent downloaded by a silent agent, and stops cleanly with nothing left running.
 set -euo pipefail
 . "$(dirname "$0")/../lib/common.sh"
 
@@ -17,6 +17,10 @@ fb_assert_contains "$out" "discover photos" "the demo runs a discovery"
 # dave (silent) finds both hosts of photos; alice finds silent dave's recipes.
 grep -A4 'discover photos' <<<"$out" | grep -q 'alice@example.com' || fb_fail "dave did not find alice"
 grep -A4 'discover recipes' <<<"$out" | grep -q 'dave@example.com' || fb_fail "alice did not find dave"
+# Silent dave gets alice's torrent; the copy has the original's SHA-256.
+fb_assert_contains "$out" "complete and verified" "dave's torrent download completes"
+sums=$(grep -E '^sha256(: | of the original: )' <<<"$out" | awk '{print $NF}' | sort -u)
+fb_assert_eq "$(wc -l <<<"$sums")" 1 "dave's copy and the original hash alike ($sums)"
 # The start-up lines name each agent's own address; no answer of the agents may.
 answers=$(sed -n '/== peer-agent peers/,/== what the bootstrap database/p' <<<"$out")
 case $answers in *127.0.0.4*|*127.0.0.5*) fb_fail "an agent's answer shows a silent agent's address" ;; esac

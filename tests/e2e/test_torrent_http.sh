@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The torrent HTTP port and the tracker client against real programs on
-# loopback: curl and aria2c read our web seed (Range, 206, 416, CORS, the
-# preflight) and aria2c downloads the file through it and our tracker; our
+# loopback: curl reads our web seed (Range, 206, 416, CORS, the preflight),
+# aria2c and libtorrent download the file through it and our tracker; our
 # tracker client announces to our /announce and to Debian's opentracker
 # (bound to one loopback address, TCP only); a tracker answering garbage and
 # requests of garbage get clear errors and the server stays up.
@@ -47,6 +47,10 @@ timeout 120 aria2c --dir="$dir/aria" --enable-dht=false --enable-dht6=false --bt
 	>"$dir/aria.log" 2>&1 || fb_fail "aria2c failed: $(tail -5 "$dir/aria.log")"
 fb_assert_eq "$(sha256sum <"$dir/aria/data.bin" | cut -d' ' -f1)" "$want" "aria2c's copy"
 fb_pass "aria2c downloads the file from our web seed, with our tracker in the .torrent"
+timeout 150 /usr/bin/python3 "$FB_ROOT/tests/e2e/lt_webseed.py" "$dir/data.torrent" "$dir/lt" \
+	>"$dir/lt.log" 2>&1 || fb_fail "libtorrent failed: $(tail -5 "$dir/lt.log")"
+fb_assert_eq "$(sha256sum <"$dir/lt/data.bin" | cut -d' ' -f1)" "$want" "libtorrent's copy"
+fb_pass "libtorrent downloads the file from our web seed too"
 
 # ---- our tracker client against our tracker ----
 out=$("$announce" "$base/announce" "$hash" 6001 started)
@@ -113,6 +117,24 @@ long=$(head -c 20000 /dev/zero | tr '\0' a)
 fb_assert_eq "$(curl -sS -o /dev/null -w '%{http_code}' -H "X-Long: $long" "$seed")" 431 "a huge header"
 fb_assert_eq "$(curl -sS -o /dev/null -w '%{http_code}' "$base/announce?info_hash=abc&port=1")" 200 "a bad announce is answered"
 fb_assert_contains "$(curl -sS "$base/announce?info_hash=abc&port=1")" "failure reason" "with a failure reason"
+# 20 idle connections from one address: the default cap (16) holds, the rest are closed at once
+closed=$(/usr/bin/python3 - "$host" "$port" <<'PY'
+import socket, sys, time
+conns = [socket.create_connection((sys.argv[1], int(sys.argv[2]))) for _ in range(20)]
+time.sleep(0.5)
+closed = 0
+for c in conns:
+    c.settimeout(0.2)
+    try:
+        closed += c.recv(1) == b''
+    except socket.timeout:
+        pass
+    except ConnectionError:
+        closed += 1
+print(closed)
+PY
+)
+fb_assert_eq "$closed" 4 "connections past the per-address cap are closed"
 kill -0 "$ws_pid" || fb_fail "the HTTP port died"
 fb_assert_eq "$(curl -sS "$seed" | sha256sum | cut -d' ' -f1)" "$want" "still serving after the garbage"
-fb_pass "garbage answers and requests get clear errors; the HTTP port stays up"
+fb_pass "garbage answers and requests get clear errors, connections are capped; the HTTP port stays up"

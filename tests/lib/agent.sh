@@ -58,6 +58,21 @@ fb_agent_new() {
 	printf -v "FB_AGENT_API_$name" '%s' "$api"
 }
 
+# fb_agent_torrent NAME: gives the agent a peer-wire and an HTTP port on its address
+# ([torrent] listen and http_listen; a silent agent is given them too and must not
+# use them), in FB_AGENT_TPORT_<name> and FB_AGENT_HPORT_<name>.
+fb_agent_torrent() {
+	local name=$1 ipv ip tport hport
+	ipv=FB_AGENT_IP_$name
+	ip=${!ipv}
+	tport=$(fb_free_port "$ip")
+	hport=$(fb_free_port "$ip")
+	printf '[torrent]\nlisten = %s:%s\nhttp_listen = %s:%s\n' "$ip" "$tport" "$ip" "$hport" \
+		>>"$(fb_agent_home "$name")/agent.ini"
+	printf -v "FB_AGENT_TPORT_$name" '%s' "$tport"
+	printf -v "FB_AGENT_HPORT_$name" '%s' "$hport"
+}
+
 fb_agent_start() {
 	local name=$1 home pid api
 	home=$(fb_agent_home "$name")

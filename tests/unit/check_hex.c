@@ -60,4 +60,19 @@ START_TEST(test_hex_decode_rejects_a_wrong_length)
 }
 END_TEST
 
+START_TEST(test_percent_decode_refuses_bad_escapes_and_keeps_nul_bytes)
+{
+	char out[16];
+	size_t n;
+
+	ck_assert_int_eq(cm_percent_decode("a%20b+c", 7, true, out, sizeof(out), &n), 0);
+	ck_assert_str_eq(out, "a b c");
+	ck_assert_int_eq(cm_percent_decode("a%00b", 5, false, out, sizeof(out), &n), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(cm_percent_decode("a%2", 3, false, out, sizeof(out), &n), -1);
+	ck_assert_int_eq(cm_percent_decode("a%zz", 4, false, out, sizeof(out), &n), -1);
+	ck_assert_int_eq(cm_percent_decode("0123456789abcdef", 16, false, out, sizeof(out), &n), -1);
+}
+END_TEST
+
 FB_CHECK_MAIN(.name = "hex")

@@ -146,21 +146,6 @@ START_TEST(test_parse_range_ignores_what_it_does_not_serve)
 }
 END_TEST
 
-START_TEST(test_pct_decode_refuses_bad_escapes_and_keeps_nul_bytes)
-{
-	char out[16];
-	size_t n;
-
-	ck_assert_int_eq(tr_pct_decode("a%20b+c", 7, true, out, sizeof(out), &n), 0);
-	ck_assert_str_eq(out, "a b c");
-	ck_assert_int_eq(tr_pct_decode("a%00b", 5, false, out, sizeof(out), &n), 0);
-	ck_assert_uint_eq(n, 3);
-	ck_assert_int_eq(tr_pct_decode("a%2", 3, false, out, sizeof(out), &n), -1);
-	ck_assert_int_eq(tr_pct_decode("a%zz", 4, false, out, sizeof(out), &n), -1);
-	ck_assert_int_eq(tr_pct_decode("0123456789abcdef", 16, false, out, sizeof(out), &n), -1);
-}
-END_TEST
-
 /* An announce query for info hash 0x01 0x02 ... 0x14 (with a NUL-free escape of each byte). */
 static const char *HASH_Q =
     "info_hash=%01%02%03%04%05%06%07%08%09%0a%0b%0c%0d%0e%0f%10%11%12%13%14";

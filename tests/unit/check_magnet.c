@@ -152,11 +152,11 @@ END_TEST
 START_TEST(test_magnet_refuses_bad_percent_escapes_and_nul)
 {
 	ck_assert_str_eq(refuse("magnet:?xt=urn:btih:" HASH "&dn=a%G1"),
-			 "magnet: dn: a bad percent escape at byte 1");
+			 "magnet: dn: a bad percent escape");
 	ck_assert_str_eq(refuse("magnet:?xt=urn:btih:" HASH "&tr=http://a/%4"),
-			 "magnet: value: a bad percent escape at byte 9");
+			 "magnet: value: a bad percent escape");
 	ck_assert_str_eq(refuse("magnet:?xt=urn:btih:" HASH "&dn=a%00b"),
-			 "magnet: dn: a NUL byte at byte 1");
+			 "magnet: dn: a NUL byte");
 }
 END_TEST
 

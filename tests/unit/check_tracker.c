@@ -188,12 +188,13 @@ static struct {
 	size_t npeers;
 	struct tr_peer_addr peers[8];
 	int interval_s;
+	void *arg;
 } got;
 
 static void
 announced(void *arg, const struct tr_tracker_answer *a, const char *err)
 {
-	(void)arg;
+	got.arg = arg;
 	got.calls++;
 	snprintf(got.err, sizeof(got.err), "%s", err != NULL ? err : "");
 	if (a != NULL) {
@@ -310,6 +311,27 @@ START_TEST(test_tracker_announce_reports_a_dead_tracker_once)
 	/* port 9 on loopback: nothing listens there */
 	announce_once(hc, "http://127.0.0.1:9/announce", 7001, HASH);
 	ck_assert_msg(strncmp(got.err, "tracker: ", 9) == 0, "%s", got.err);
+	hc_free(hc);
+}
+END_TEST
+
+START_TEST(test_tracker_cancel_drops_an_announce_without_its_callback)
+{
+	struct hc_client *hc = hc_new(base);
+	struct tr_announce a = {.port = 7001};
+	int mine, other;
+
+	memcpy(a.info_hash, HASH, TR_HASH_LEN);
+	ck_assert_int_eq(
+	    tr_tracker_announce(hc, "http://127.0.0.1:9/announce", &a, announced, &mine), 0);
+	ck_assert_int_eq(
+	    tr_tracker_announce(hc, "http://127.0.0.1:9/announce", &a, announced, &other), 0);
+	tr_tracker_cancel(hc, &mine);
+	run();
+	event_base_loopexit(base, &(struct timeval){0, 300000});
+	event_base_dispatch(base);
+	ck_assert_int_eq(got.calls, 1);
+	ck_assert_ptr_eq(got.arg, &other);
 	hc_free(hc);
 }
 END_TEST

@@ -245,6 +245,28 @@ START_TEST(test_webseed_fetches_multi_file_pieces_across_files_with_ranges)
 }
 END_TEST
 
+START_TEST(test_webseed_fills_padding_files_with_zeros_without_asking)
+{
+	multi_meta();
+	/* the empty file becomes BEP 47 padding up to the next piece: b c.bin starts at 32768 */
+	files[1].path = ".pad/2768";
+	files[1].length = 2768;
+	files[1].pad = true;
+	files[2].offset = 32768;
+	meta.total_length = 32768 + 50000;
+	meta.piece_count =
+	    (uint32_t)((meta.total_length + meta.piece_length - 1) / meta.piece_length);
+	free(stream);
+	stream = calloc(1, meta.total_length);
+	for (uint64_t i = 0; i < 30000; i++)
+		stream[i] = (unsigned char)(i * 13 + i / 7);
+	for (uint64_t i = 0; i < 50000; i++)
+		stream[32768 + i] = (unsigned char)((30000 + i) * 13 + (30000 + i) / 7);
+	/* the server has no padding file: asking for it would be a 404 */
+	fetch_all(seed_url(""));
+}
+END_TEST
+
 START_TEST(test_webseed_adds_the_slash_a_multi_file_url_lacks)
 {
 	char url[256];

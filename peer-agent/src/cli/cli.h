@@ -25,6 +25,10 @@ struct cli_opts {
 	const char *dot;
 	bool force;
 	bool json;
+	const char *name;  /* torrent create --name */
+	const char *dest;  /* torrent get --dest */
+	bool no_wait;      /* torrent get --no-wait */
+	bool delete_data;  /* torrent remove --delete-data */
 	const char *cmd;
 	int nargs;
 	char **args;
@@ -42,6 +46,7 @@ extern const struct cli_command cli_cmd_init, cli_cmd_run;
 extern const struct cli_command cli_cmd_status, cli_cmd_peers, cli_cmd_discover, cli_cmd_lookup,
 	cli_cmd_broadcast;
 extern const struct cli_command cli_cmd_topology;
+extern const struct cli_command cli_cmd_torrent;
 
 /* main.c: the "unknown command or wrong arguments" answer and the usage; returns 2. */
 int cli_wrong_args(const struct cli_opts *o);
@@ -65,5 +70,19 @@ int cli_agent_open(const char *home, struct pa_config *cfg, char **token);
  */
 long cli_request(const struct pa_config *cfg, const char *token, const char *method,
 		 const char *path, const char *body, struct cli_answer *out);
+/* The same with a timeout of its own (seconds): creating a torrent hashes the whole file. */
+long cli_request_timeout(const struct pa_config *cfg, const char *token, const char *method,
+			 const char *path, const char *body, long timeout_s,
+			 struct cli_answer *out);
+
+/* cmd-api.c: an error answer's message on stderr ("peer-agent: ..."). */
+void cli_print_error(long status, const struct cli_answer *ans);
+/*
+ * Asks the agent at --home and prints the answer: a status, or PeerInfo rows
+ * (with_source: where each was found), or with --json the answer as it is.
+ * Returns an exit code.
+ */
+int cli_api_show(const struct cli_opts *o, const char *method, const char *path,
+		 const char *body, bool with_source);
 
 #endif

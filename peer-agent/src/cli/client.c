@@ -35,6 +35,13 @@ long
 cli_request(const struct pa_config *cfg, const char *token, const char *method, const char *path,
 	    const char *body, struct cli_answer *out)
 {
+	return cli_request_timeout(cfg, token, method, path, body, 30, out);
+}
+
+long
+cli_request_timeout(const struct pa_config *cfg, const char *token, const char *method,
+		    const char *path, const char *body, long timeout_s, struct cli_answer *out)
+{
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
 	char url[4400], auth[256], err[CURL_ERROR_SIZE] = "";
@@ -51,7 +58,7 @@ cli_request(const struct pa_config *cfg, const char *token, const char *method, 
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);

@@ -97,20 +97,32 @@ print_peers(const struct cm_peer_infolist *l, bool with_source)
 	}
 }
 
+void
+cli_print_error(long status, const struct cli_answer *ans)
+{
+	struct cm_error_body eb = {0};
+	struct cm_err err;
+
+	if (ans->buf != NULL && cm_error_body_from_text(ans->buf, ans->len, &eb, &err) == 0)
+		fprintf(stderr, "peer-agent: %s\n", str(eb.error));
+	else
+		fprintf(stderr, "peer-agent: the agent answered HTTP %ld\n", status);
+	cm_error_body_clear(&eb);
+}
+
 /* Prints an answer of the control API: an error, a PeerInfo array or a status. */
 static void
 print_answer(long status, const char *text, size_t len, bool with_source)
 {
-	struct cm_error_body eb = {0};
 	struct cm_peer_infolist peers = {0};
 	struct cm_agent_status st = {0};
 	struct cm_err err;
 	size_t at = strspn(text, " \t\r\n");
 
 	if (status != 200) {
-		if (cm_error_body_from_text(text, len, &eb, &err) == 0)
-			fprintf(stderr, "peer-agent: %s\n", str(eb.error));
-		cm_error_body_clear(&eb);
+		struct cli_answer ans = {(char *)text, len};
+
+		cli_print_error(status, &ans);
 	} else if (text[at] == '[') {
 		if (cm_peer_infolist_from_text(text, len, &peers, &err) == 0)
 			print_peers(&peers, with_source);
@@ -126,12 +138,8 @@ print_answer(long status, const char *text, size_t len, bool with_source)
 	}
 }
 
-/*
- * Asks the agent at --home and prints the answer: a status, or PeerInfo rows
- * (with_source: where each was found). Returns an exit code.
- */
-static int
-api_show(const struct cli_opts *o, const char *method, const char *path, const char *body,
+int
+cli_api_show(const struct cli_opts *o, const char *method, const char *path, const char *body,
 	 bool with_source)
 {
 	struct pa_config cfg;
@@ -172,7 +180,7 @@ path_with(char *out, size_t cap, const char *base, const char *value)
 static int
 cmd_status(const struct cli_opts *o)
 {
-	return api_show(o, "GET", "/api/v1/status", NULL, true);
+	return cli_api_show(o, "GET", "/api/v1/status", NULL, true);
 }
 
 static int
@@ -181,9 +189,9 @@ cmd_peers(const struct cli_opts *o)
 	char path[4096];
 
 	if (o->repository == NULL)
-		return api_show(o, "GET", "/api/v1/peers", NULL, false);
+		return cli_api_show(o, "GET", "/api/v1/peers", NULL, false);
 	path_with(path, sizeof(path), "/api/v1/peers?repository=", o->repository);
-	return api_show(o, "GET", path, NULL, false);
+	return cli_api_show(o, "GET", path, NULL, false);
 }
 
 static int
@@ -199,7 +207,7 @@ cmd_discover(const struct cli_opts *o)
 				       o->args[i]);
 	}
 	path_with(path, sizeof(path), "/api/v1/discover?repositories=", joined);
-	return api_show(o, "GET", path, NULL, true);
+	return cli_api_show(o, "GET", path, NULL, true);
 }
 
 static int
@@ -208,7 +216,7 @@ cmd_lookup(const struct cli_opts *o)
 	char path[4096];
 
 	path_with(path, sizeof(path), "/api/v1/lookup?email=", o->args[0]);
-	return api_show(o, "GET", path, NULL, true);
+	return cli_api_show(o, "GET", path, NULL, true);
 }
 
 /* The POST /api/v1/broadcast body: {"repositories": [{"name"}...]} when any are named. */
@@ -237,11 +245,11 @@ cmd_broadcast(const struct cli_opts *o)
 	int rc;
 
 	if (strcmp(o->args[0], "off") == 0)
-		return api_show(o, "DELETE", "/api/v1/broadcast", NULL, true);
+		return cli_api_show(o, "DELETE", "/api/v1/broadcast", NULL, true);
 	if (strcmp(o->args[0], "on") != 0)
 		return cli_wrong_args(o);
 	body = broadcast_body(o->repositories);
-	rc = api_show(o, "POST", "/api/v1/broadcast", body, true);
+	rc = cli_api_show(o, "POST", "/api/v1/broadcast", body, true);
 	free(body);
 	return rc;
 }

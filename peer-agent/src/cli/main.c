@@ -16,6 +16,7 @@
 static const struct cli_command *const commands[] = {
 	&cli_cmd_init,	    &cli_cmd_run,	&cli_cmd_status,    &cli_cmd_peers,
 	&cli_cmd_discover, &cli_cmd_lookup, &cli_cmd_broadcast, &cli_cmd_topology,
+	&cli_cmd_torrent,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -40,6 +41,10 @@ usage(FILE *f)
 		"  --json            print the control API's JSON answer as it is (topology:\n"
 		"                    its summary as one JSON object)\n"
 		"  --dot FILE        topology: also write the graph as Graphviz DOT\n"
+		"  --name N          torrent create: the torrent's name (default: the base name)\n"
+		"  --dest DIR        torrent get: where the download goes\n"
+		"  --no-wait         torrent get: return once the download has started\n"
+		"  --delete-data     torrent remove: also delete the downloaded or seeded files\n"
 		"  --log-level LVL   debug, info, warn or error (run; default $FB_LOG_LEVEL or info)\n"
 		"  --help, --version\n"
 		"\n"
@@ -95,6 +100,10 @@ main(int argc, char **argv)
 		{"log-level", required_argument, NULL, 'l'},
 		{"dot", required_argument, NULL, 'D'},
 		{"force", no_argument, NULL, 'f'},
+		{"name", required_argument, NULL, 'n'},
+		{"dest", required_argument, NULL, 'd'},
+		{"no-wait", no_argument, NULL, 'W'},
+		{"delete-data", no_argument, NULL, 'X'},
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -114,6 +123,10 @@ main(int argc, char **argv)
 		case 'l': o.log_level = optarg; break;
 		case 'D': o.dot = optarg; break;
 		case 'f': o.force = true; break;
+		case 'n': o.name = optarg; break;
+		case 'd': o.dest = optarg; break;
+		case 'W': o.no_wait = true; break;
+		case 'X': o.delete_data = true; break;
 		case 'j': o.json = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("peer-agent %s\n", FB_VERSION); return 0;

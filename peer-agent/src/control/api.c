@@ -4,6 +4,7 @@
  * function.
  */
 #include "control/api.h"
+#include "control/api_internal.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -19,60 +20,16 @@
 #include "fb/score.h"
 #include "fb/timeutil.h"
 
-#define DISCOVER_WAIT_MS 1500 /* gossip answers to a discovery request */
-#define DISCOVER_ASK 3        /* neighbours asked */
-/*
- * Discoveries and lookups waiting on gossip or a server at once: each one asks
- * the network, so a local client in a loop must not turn into a flood of
- * PEER_REQUESTs and bootstrap requests. Over it: 503.
- */
-#define CTL_MAX_PENDING_OPS 32
-
-struct op;
-
-struct ctl {
-	struct ctl_config cfg;
-	char *token;
-	const struct ctl_ops *ops;
-	void *ctx;
-	struct event_base *base;
-	struct evhttp *http;
-	struct op *ops_pending;
-	size_t nops;          /* in ops_pending */
-	uint64_t ops_refused; /* answered 503 for CTL_MAX_PENDING_OPS */
-};
-
-/* A request answered later: a discovery or lookup waiting on gossip or a server. */
-struct op {
-	struct ctl *c;
-	struct op *next;
-	struct evhttp_request *req;
-	struct cm_strlist repos;
-	char *email; /* lookup */
-	char request_id[CM_UUID_TEXT_LEN + 1];
-	int64_t started_ms;
-	struct event *timer;
-};
-
-typedef void (*handler_fn)(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q);
-
-struct route {
-	enum evhttp_cmd_type method;
-	const char *method_name; /* for Allow */
-	const char *path;
-	handler_fn fn;
-};
-
-static int64_t
-now_ms(void)
+int64_t
+ctl_now_ms(void)
 {
 	return cm_time_wall_ms();
 }
 
 /* Replies */
 
-static void
-reply_json(struct evhttp_request *req, int status, json_t *body)
+void
+ctl_reply_json(struct evhttp_request *req, int status, json_t *body)
 {
 	struct evbuffer *buf = evbuffer_new();
 	char *text = cm_json_dump_take(body, NULL);
@@ -88,15 +45,48 @@ reply_json(struct evhttp_request *req, int status, json_t *body)
 	evbuffer_add(buf, "\n", 1);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "application/json");
-	evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", buf);
+	evhttp_send_reply(req, status,
+			  status == 201   ? "Created"
+			  : status == 202 ? "Accepted"
+			  : status == 200 ? "OK"
+					  : "Error",
+			  buf);
 	evbuffer_free(buf);
 	free(text);
 }
 
-static void
-reply_error(struct evhttp_request *req, int status, const char *msg, const char *code)
+void
+ctl_reply_error(struct evhttp_request *req, int status, const char *msg, const char *code)
 {
-	reply_json(req, status, cm_error_body_encode(msg, code));
+	ctl_reply_json(req, status, cm_error_body_encode(msg, code));
+}
+
+json_t *
+ctl_body_json(struct evhttp_request *req, bool *failed)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	struct cm_err err = {0};
+	char *body;
+	json_t *j;
+
+	*failed = false;
+	if (len == 0)
+		return NULL;
+	if ((body = malloc(len + 1)) == NULL) {
+		*failed = true;
+		ctl_reply_error(req, 500, "out of memory", "internal");
+		return NULL;
+	}
+	evbuffer_copyout(in, body, len);
+	body[len] = '\0';
+	j = cm_json_parse(body, len, CM_MAX_BODY, &err);
+	free(body);
+	if (j == NULL) {
+		*failed = true;
+		ctl_reply_error(req, 400, err.msg, "bad_json");
+	}
+	return j;
 }
 
 /* Documents */
@@ -207,8 +197,8 @@ status_json(struct ctl *c)
  * PeerInfo array of the table entries hosting any of repos (all when none),
  * only those named in only when it is given. NULL when out of memory.
  */
-static json_t *
-table_infos(struct ctl *c, const struct cm_strlist *repos, enum cm_peer_source src,
+json_t *
+ctl_table_infos(struct ctl *c, const struct cm_strlist *repos, enum cm_peer_source src,
 	    int64_t found_in_ms, const struct cm_strlist *only)
 {
 	struct cm_peer_info *infos;
@@ -217,7 +207,7 @@ table_infos(struct ctl *c, const struct cm_strlist *repos, enum cm_peer_source s
 	json_t *arr = NULL;
 
 	if (peertable_snapshot(c->cfg.table, (const char *const *)repos->items, repos->len,
-			       now_ms(), &infos, &n) != 0)
+			       ctl_now_ms(), &infos, &n) != 0)
 		return NULL;
 	/* The kept entries are moved to the front of infos: the list borrows them. */
 	for (size_t i = 0; i < n; i++) {
@@ -245,8 +235,8 @@ table_infos(struct ctl *c, const struct cm_strlist *repos, enum cm_peer_source s
 }
 
 /* An empty PeerInfo array: nobody found. */
-static json_t *
-no_infos(void)
+json_t *
+ctl_no_infos(void)
 {
 	struct cm_peer_infolist none = {0};
 
@@ -259,7 +249,7 @@ bootstrap_infos(const struct cm_bootstrap_peerlist *l, enum cm_peer_source src,
 		int64_t found_in_ms, const char *only_email)
 {
 	struct cm_peer_infolist list = {calloc(l->len + 1, sizeof(struct cm_peer_info)), 0};
-	int64_t now = now_ms();
+	int64_t now = ctl_now_ms();
 	json_t *arr;
 
 	if (list.items == NULL)
@@ -298,8 +288,8 @@ bootstrap_infos(const struct cm_bootstrap_peerlist *l, enum cm_peer_source src,
 
 /* Pending answers */
 
-static void
-op_free(struct op *o)
+void
+ctl_op_free(struct op *o)
 {
 	struct op **pp = &o->c->ops_pending;
 
@@ -319,24 +309,24 @@ op_free(struct op *o)
 	free(o);
 }
 
-static int64_t
-op_elapsed(const struct op *o)
+int64_t
+ctl_op_elapsed(const struct op *o)
 {
 	return cm_time_mono_ms() - o->started_ms;
 }
 
-static void
-op_finish(struct op *o, json_t *arr)
+void
+ctl_op_finish(struct op *o, json_t *arr)
 {
 	struct evhttp_request *req = o->req;
 
-	op_free(o);
+	ctl_op_free(o);
 	if (req == NULL)
 		json_decref(arr);
 	else if (arr != NULL)
-		reply_json(req, 200, arr);
+		ctl_reply_json(req, 200, arr);
 	else
-		reply_error(req, 500, "could not build the answer", "internal");
+		ctl_reply_error(req, 500, "could not build the answer", "internal");
 }
 
 /* The client went away: the answer has nowhere to go. */
@@ -350,8 +340,8 @@ op_conn_closed(struct evhttp_connection *conn, void *arg)
 }
 
 /* True (and answered 503) when CTL_MAX_PENDING_OPS requests already wait on the network. */
-static bool
-ops_full(struct ctl *c, struct evhttp_request *req)
+bool
+ctl_ops_full(struct ctl *c, struct evhttp_request *req)
 {
 	if (c->nops < CTL_MAX_PENDING_OPS)
 		return false;
@@ -361,13 +351,13 @@ ops_full(struct ctl *c, struct evhttp_request *req)
 		log_info("control API: %d requests already wait on the network, one refused with 503 "
 			 "(%llu so far)",
 			 CTL_MAX_PENDING_OPS, (unsigned long long)c->ops_refused);
-	reply_error(req, 503, "too many requests waiting on the network; try again shortly",
+	ctl_reply_error(req, 503, "too many requests waiting on the network; try again shortly",
 		    "busy");
 	return true;
 }
 
-static struct op *
-op_new(struct ctl *c, struct evhttp_request *req)
+struct op *
+ctl_op_new(struct ctl *c, struct evhttp_request *req)
 {
 	struct op *o = calloc(1, sizeof(*o));
 
@@ -390,8 +380,8 @@ discover_bootstrap_done(void *arg, const struct cm_bootstrap_peerlist *l)
 {
 	struct op *o = arg;
 
-	op_finish(o, l != NULL ? bootstrap_infos(l, CM_SOURCE_BOOTSTRAP, op_elapsed(o), NULL)
-			       : no_infos());
+	ctl_op_finish(o, l != NULL ? bootstrap_infos(l, CM_SOURCE_BOOTSTRAP, ctl_op_elapsed(o), NULL)
+			       : ctl_no_infos());
 }
 
 static void
@@ -401,7 +391,7 @@ discover_fallback(struct op *o)
 
 	if (c->ops->bootstrap_discover(c->ctx, &o->repos, discover_bootstrap_done, o) == 0)
 		return;
-	op_finish(o, no_infos());
+	ctl_op_finish(o, ctl_no_infos());
 }
 
 static void
@@ -414,11 +404,11 @@ discover_wait_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	o->c->ops->gossip_take(o->c->ctx, o->request_id, &emails);
-	arr = emails.len > 0 ? table_infos(o->c, &o->repos, CM_SOURCE_GOSSIP, op_elapsed(o), &emails)
+	arr = emails.len > 0 ? ctl_table_infos(o->c, &o->repos, CM_SOURCE_GOSSIP, ctl_op_elapsed(o), &emails)
 			     : NULL;
 	cm_strlist_clear(&emails);
 	if (arr != NULL && json_array_size(arr) > 0) {
-		op_finish(o, arr);
+		ctl_op_finish(o, arr);
 		return;
 	}
 	json_decref(arr);
@@ -445,26 +435,28 @@ split_repos(const char *v, struct cm_strlist *out)
 }
 
 static void
-api_discover(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q)
+api_discover(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q,
+	     const char *path_rest)
 {
 	struct op *o;
 	json_t *arr;
 
-	if (ops_full(c, req))
+	(void)path_rest;
+	if (ctl_ops_full(c, req))
 		return;
-	if ((o = op_new(c, req)) == NULL) {
-		reply_error(req, 500, "out of memory", "internal");
+	if ((o = ctl_op_new(c, req)) == NULL) {
+		ctl_reply_error(req, 500, "out of memory", "internal");
 		return;
 	}
 	if (split_repos(evhttp_find_header(q, "repositories"), &o->repos) != 0 || o->repos.len == 0) {
-		op_free(o);
-		reply_error(req, 400, "repositories: a comma-separated list of repository names",
+		ctl_op_free(o);
+		ctl_reply_error(req, 400, "repositories: a comma-separated list of repository names",
 			    "bad_query");
 		return;
 	}
-	arr = table_infos(c, &o->repos, CM_SOURCE_TABLE, op_elapsed(o), NULL);
+	arr = ctl_table_infos(c, &o->repos, CM_SOURCE_TABLE, ctl_op_elapsed(o), NULL);
 	if (arr != NULL && json_array_size(arr) > 0) {
-		op_finish(o, arr);
+		ctl_op_finish(o, arr);
 		return;
 	}
 	json_decref(arr);
@@ -487,8 +479,8 @@ lookup_relay_done(void *arg, const struct cm_bootstrap_peerlist *l)
 {
 	struct op *o = arg;
 
-	op_finish(o, l != NULL ? bootstrap_infos(l, CM_SOURCE_RELAY, op_elapsed(o), o->email)
-			       : no_infos());
+	ctl_op_finish(o, l != NULL ? bootstrap_infos(l, CM_SOURCE_RELAY, ctl_op_elapsed(o), o->email)
+			       : ctl_no_infos());
 }
 
 static void
@@ -498,17 +490,17 @@ lookup_bootstrap_done(void *arg, const struct cm_bootstrap_peerlist *l)
 	struct ctl *c = o->c;
 
 	if (l != NULL) {
-		json_t *arr = bootstrap_infos(l, CM_SOURCE_BOOTSTRAP, op_elapsed(o), o->email);
+		json_t *arr = bootstrap_infos(l, CM_SOURCE_BOOTSTRAP, ctl_op_elapsed(o), o->email);
 
 		if (arr == NULL || json_array_size(arr) > 0) {
-			op_finish(o, arr);
+			ctl_op_finish(o, arr);
 			return;
 		}
 		json_decref(arr);
 	}
 	/* The seed's migration path: gossip first, the legacy relay last. */
 	if (c->ops->relay_lookup(c->ctx, o->email, lookup_relay_done, o) != 0)
-		op_finish(o, no_infos());
+		ctl_op_finish(o, ctl_no_infos());
 }
 
 /* The table's entry for email as a PeerInfo array of one. */
@@ -519,7 +511,7 @@ table_info_one(struct ctl *c, const struct peertable_entry *e)
 	struct cm_peer_infolist list = {&info, 0};
 	json_t *arr;
 
-	if (peertable_entry_info(c->cfg.table, e, now_ms(), &info) == 0) {
+	if (peertable_entry_info(c->cfg.table, e, ctl_now_ms(), &info) == 0) {
 		info.source = CM_SOURCE_TABLE;
 		info.found_in_ms = 0;
 		list.len = 1;
@@ -531,108 +523,111 @@ table_info_one(struct ctl *c, const struct peertable_entry *e)
 }
 
 static void
-api_lookup(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q)
+api_lookup(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q, const char *path_rest)
 {
 	const char *email = evhttp_find_header(q, "email");
 	const struct peertable_entry *e;
 	struct op *o;
 
+	(void)path_rest;
 	if (email == NULL || !cm_valid_email(email, strlen(email))) {
-		reply_error(req, 400, "email: a valid email address is required", "bad_query");
+		ctl_reply_error(req, 400, "email: a valid email address is required", "bad_query");
 		return;
 	}
 	if ((e = peertable_get(c->cfg.table, email)) != NULL) {
-		reply_json(req, 200, table_info_one(c, e));
+		ctl_reply_json(req, 200, table_info_one(c, e));
 		return;
 	}
 	if (!c->cfg.has_bootstrap) {
-		reply_json(req, 200, no_infos());
+		ctl_reply_json(req, 200, ctl_no_infos());
 		return;
 	}
-	if (ops_full(c, req))
+	if (ctl_ops_full(c, req))
 		return;
-	if ((o = op_new(c, req)) == NULL || (o->email = strdup(email)) == NULL ||
+	if ((o = ctl_op_new(c, req)) == NULL || (o->email = strdup(email)) == NULL ||
 	    c->ops->bootstrap_peers(c->ctx, lookup_bootstrap_done, o) != 0) {
 		if (o != NULL)
-			op_free(o);
-		reply_error(req, 500, "cannot ask the bootstrap servers", "internal");
+			ctl_op_free(o);
+		ctl_reply_error(req, 500, "cannot ask the bootstrap servers", "internal");
 	}
 }
 
 /* The other routes */
 
 static void
-api_status(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q)
+api_status(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q, const char *path_rest)
 {
+	(void)path_rest;
 	(void)q;
-	reply_json(req, 200, status_json(c));
+	ctl_reply_json(req, 200, status_json(c));
 }
 
 static void
-api_peers(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q)
+api_peers(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q, const char *path_rest)
 {
 	struct cm_strlist repos = {0};
 	const char *r = evhttp_find_header(q, "repository");
 
+	(void)path_rest;
 	if (r != NULL && !cm_valid_repo_name(r, strlen(r)))
-		reply_error(req, 400, "repository: not a valid repository name", "bad_query");
+		ctl_reply_error(req, 400, "repository: not a valid repository name", "bad_query");
 	else if (r != NULL && cm_strlist_append(&repos, r) != 0)
-		reply_error(req, 500, "out of memory", "internal");
+		ctl_reply_error(req, 500, "out of memory", "internal");
 	else
-		reply_json(req, 200, table_infos(c, &repos, CM_SOURCE_NONE, 0, NULL));
+		ctl_reply_json(req, 200, ctl_table_infos(c, &repos, CM_SOURCE_NONE, 0, NULL));
 	cm_strlist_clear(&repos);
 }
 
 static void
-api_broadcast_on(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q)
+api_broadcast_on(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q,
+		 const char *path_rest)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t len = evbuffer_get_length(in);
-	char *body = malloc(len + 1);
 	struct cm_err err = {0};
 	struct cm_broadcast_request br = {0};
-	json_t *j = NULL;
+	bool failed = false;
+	json_t *j = ctl_body_json(req, &failed);
 	int rc = 0;
 
+	(void)path_rest;
 	(void)q;
-	if (body == NULL) {
-		reply_error(req, 500, "out of memory", "internal");
+	if (failed)
 		return;
-	}
-	evbuffer_copyout(in, body, len);
-	body[len] = '\0';
 	/* An empty body names no repositories: broadcast what we host. */
-	if (len > 0 && (j = cm_json_parse(body, len, CM_MAX_BODY, &err)) == NULL) {
-		free(body);
-		reply_error(req, 400, err.msg, "bad_json");
-		return;
-	}
-	free(body);
 	if (j != NULL)
 		rc = cm_broadcast_request_decode(j, &br, &err);
 	json_decref(j);
 	if (rc != 0) {
-		reply_error(req, 400, err.msg, "bad_body");
+		ctl_reply_error(req, 400, err.msg, "bad_body");
 		return;
 	}
 	rc = c->ops->broadcast_on(c->ctx, br.has_repositories ? &br.repositories : NULL);
 	cm_broadcast_request_clear(&br);
 	if (rc != 0) {
-		reply_error(req, 409, "broadcasting needs [gossip] listen in agent.ini",
+		ctl_reply_error(req, 409, "broadcasting needs [gossip] listen in agent.ini",
 			    "no_listener");
 		return;
 	}
-	reply_json(req, 200, status_json(c));
+	ctl_reply_json(req, 200, status_json(c));
 }
 
 static void
-api_broadcast_off(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q)
+api_broadcast_off(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q,
+		  const char *path_rest)
 {
+	(void)path_rest;
 	(void)q;
 	c->ops->broadcast_off(c->ctx);
-	reply_json(req, 200, status_json(c));
+	ctl_reply_json(req, 200, status_json(c));
 }
 
+struct route {
+	enum evhttp_cmd_type method;
+	const char *method_name; /* for Allow */
+	const char *path;        /* ending in '/': that prefix and a rest (an info hash) */
+	handler_fn fn;
+};
+
+/* Exact paths before the prefixes that would also match them. */
 static const struct route routes[] = {
 	{EVHTTP_REQ_GET, "GET", "/api/v1/status", api_status},
 	{EVHTTP_REQ_GET, "GET", "/api/v1/peers", api_peers},
@@ -640,9 +635,31 @@ static const struct route routes[] = {
 	{EVHTTP_REQ_GET, "GET", "/api/v1/lookup", api_lookup},
 	{EVHTTP_REQ_POST, "POST", "/api/v1/broadcast", api_broadcast_on},
 	{EVHTTP_REQ_DELETE, "DELETE", "/api/v1/broadcast", api_broadcast_off},
+	{EVHTTP_REQ_GET, "GET", "/api/v1/torrents", ctl_api_torrents},
+	{EVHTTP_REQ_POST, "POST", "/api/v1/torrents", ctl_api_torrent_add},
+	{EVHTTP_REQ_GET, "GET", "/api/v1/torrents/search", ctl_api_torrent_search},
+	{EVHTTP_REQ_GET, "GET", "/api/v1/torrents/", ctl_api_torrent_get},
+	{EVHTTP_REQ_DELETE, "DELETE", "/api/v1/torrents/", ctl_api_torrent_remove},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* Whether route r serves path; *rest gets what follows a prefix route ("" for exact ones). */
+static bool
+route_matches(const struct route *r, const char *path, const char **rest)
+{
+	size_t n = strlen(r->path);
+
+	if (r->path[n - 1] != '/') {
+		*rest = "";
+		return strcmp(r->path, path) == 0;
+	}
+	/* A prefix route needs a rest of one segment: "/api/v1/torrents/<hash>". */
+	if (strncmp(r->path, path, n) != 0 || path[n] == '\0' || strchr(path + n, '/') != NULL)
+		return false;
+	*rest = path + n;
+	return true;
+}
 
 /* Constant time, so the token cannot be guessed byte by byte. */
 static bool
@@ -671,7 +688,9 @@ reply_not_allowed(struct evhttp_request *req, const char *path)
 	int n;
 
 	for (size_t i = 0; i < NROUTES; i++) {
-		if (strcmp(routes[i].path, path) != 0)
+		const char *rest;
+
+		if (!route_matches(&routes[i], path, &rest))
 			continue;
 		n = snprintf(allow + at, sizeof(allow) - at, "%s%s", at > 0 ? ", " : "",
 			     routes[i].method_name);
@@ -682,7 +701,7 @@ reply_not_allowed(struct evhttp_request *req, const char *path)
 	if (at == 0)
 		return false;
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
-	reply_error(req, 405, "method not allowed", "method_not_allowed");
+	ctl_reply_error(req, 405, "method not allowed", "method_not_allowed");
 	return true;
 }
 
@@ -694,30 +713,31 @@ api_cb(struct evhttp_request *req, void *arg)
 	const char *path = evhttp_uri_get_path(uri), *query = evhttp_uri_get_query(uri);
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	struct evkeyvalq q;
+	const char *rest = "";
 	size_t i;
 
 	if (!token_ok(c, evhttp_find_header(evhttp_request_get_input_headers(req),
 					    "Authorization"))) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
 				  "Bearer");
-		reply_error(req, 401, "a valid Bearer token (DIR/api.token) is required",
+		ctl_reply_error(req, 401, "a valid Bearer token (DIR/api.token) is required",
 			    "unauthorized");
 		return;
 	}
 	TAILQ_INIT(&q);
 	if (query != NULL && evhttp_parse_query_str(query, &q) != 0) {
-		reply_error(req, 400, "malformed query string", "bad_query");
+		ctl_reply_error(req, 400, "malformed query string", "bad_query");
 		return;
 	}
 	if (path == NULL)
 		path = "";
 	for (i = 0; i < NROUTES; i++)
-		if (routes[i].method == m && strcmp(routes[i].path, path) == 0)
+		if (routes[i].method == m && route_matches(&routes[i], path, &rest))
 			break;
 	if (i < NROUTES)
-		routes[i].fn(c, req, &q);
+		routes[i].fn(c, req, &q, rest);
 	else if (!reply_not_allowed(req, path))
-		reply_error(req, 404, "no such endpoint", "not_found");
+		ctl_reply_error(req, 404, "no such endpoint", "not_found");
 	evhttp_clear_headers(&q);
 }
 
@@ -762,9 +782,9 @@ ctl_free(struct ctl *c)
 	while (c->ops_pending != NULL) {
 		struct evhttp_request *req = c->ops_pending->req;
 
-		op_free(c->ops_pending);
+		ctl_op_free(c->ops_pending);
 		if (req != NULL)
-			reply_error(req, 503, "shutting down", "unavailable");
+			ctl_reply_error(req, 503, "shutting down", "unavailable");
 	}
 	if (c->http != NULL)
 		evhttp_free(c->http);

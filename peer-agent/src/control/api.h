@@ -21,6 +21,8 @@
 #include "fb/validate.h"
 #include "net/transport.h"
 
+struct tr_client;
+
 /* What GET /api/v1/status shows; pointers stay the daemon's. */
 struct ctl_status {
 	const char *email;
@@ -62,6 +64,11 @@ struct ctl_ops {
 				  void *arg);
 	int (*bootstrap_peers)(void *ctx, ctl_list_fn done, void *arg);
 	int (*relay_lookup)(void *ctx, const char *email, ctl_list_fn done, void *arg);
+	/* The torrent client (torrent/torrent.h), or NULL when it could not start. */
+	struct tr_client *(*torrents)(void *ctx);
+	/* Asks k neighbours who seeds info_hash (torrent_search); returns how many were asked. */
+	int (*torrent_ask)(void *ctx, const char *info_hash, int k,
+			   char request_id[CM_UUID_TEXT_LEN + 1]);
 };
 
 struct ctl_config {

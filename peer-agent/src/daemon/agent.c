@@ -77,10 +77,12 @@ agent_update_self(struct pa_agent *a)
 	r.repositories = a->repos;
 	overlay_set_silent(a->overlay, !a->broadcasting);
 	r.capabilities.max_peers = a->cfg->max_peers;
-	r.capabilities.supports_torrent = false;
+	r.capabilities.supports_torrent = a->torrents != NULL;
 	r.capabilities.bandwidth_estimate = 0;
+	agent_torrent_self(a, &r);
 	if (engine_set_self(a->engine, &r, agent_now_ms(), &a->rng, &a->acts) != 0)
 		log_warnx("%s: cannot sign our record", __func__);
+	cm_torrentlist_clear(&r.torrents);
 }
 
 static void
@@ -283,6 +285,8 @@ read_peer_id(struct pa_agent *a)
 static void
 agent_free(struct pa_agent *a)
 {
+	/* Creations still hashing are dropped; the control API then answers their requests 503. */
+	agent_torrent_stop(a);
 	ctl_free(a->ctl);
 	bc_free(a->bc);
 	agent_asks_free(a);
@@ -293,8 +297,8 @@ agent_free(struct pa_agent *a)
 	cm_identity_free(a->id);
 	sessions_free(a->links);
 	overlay_free(a->overlay);
-	struct event *evs[] = {a->tick_ev, a->dial_ev, a->bs_ev,  a->save_ev,
-			       a->ping_ev, a->stop_ev, a->sig_term, a->sig_int};
+	struct event *evs[] = {a->tick_ev, a->dial_ev,	a->bs_ev,    a->save_ev,  a->ping_ev,
+			       a->stop_ev, a->torrent_ev, a->sig_term, a->sig_int};
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (evs[i] != NULL)
 			event_free(evs[i]);
@@ -430,9 +434,10 @@ agent_start(struct pa_agent *a)
 			log_errx("cannot listen on %s port %d", cfg->listen_host, cfg->listen_port);
 			return -1;
 		}
-	} else {
-		agent_update_self(a);
 	}
+	if (agent_torrent_start(a) != 0)
+		return -1;
+	agent_update_self(a);
 	log_info("peer-agent %s: %s, %s, control API on %s port %d", FB_VERSION, cfg->email,
 		 a->broadcasting ? "broadcasting" : "silent", cfg->api_host, cfg->api_port);
 	agent_arm(a->tick_ev, 0);

@@ -243,6 +243,8 @@ agent_broadcast_start(struct pa_agent *a)
 	    tp_listen(a->tp, a->cfg->listen_host, a->cfg->listen_port) != 0)
 		return -1;
 	a->broadcasting = true;
+	if (a->torrents != NULL && agent_torrent_restart(a) != 0)
+		log_warnx("torrents: cannot restart as a broadcasting agent; none until restarted");
 	agent_update_self(a);
 	agent_run_actions(a);
 	if (a->bc != NULL)
@@ -274,6 +276,8 @@ agent_broadcast_stop(struct pa_agent *a)
 	evtimer_del(a->bs_ev);
 	st = bootreg_stop(&a->reg);
 	bs_note(a, st, NULL);
+	if (a->torrents != NULL && agent_torrent_restart(a) != 0)
+		log_warnx("torrents: cannot restart as a silent agent; none until restarted");
 	agent_update_self(a);
 	agent_run_actions(a);
 	if (a->bc != NULL && st.act == BOOTREG_UNREGISTER)

@@ -1,6 +1,7 @@
 /*
  * agent_control.c - what the control API (control/api.h) asks of the daemon:
- * its status, broadcasting on and off, gossip requests and bootstrap queries.
+ * its status, broadcasting on and off, gossip requests, bootstrap queries and
+ * the torrent client.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,23 @@ ctl_gossip_take_cb(void *ctx, const char *request_id, struct cm_strlist *emails)
 	struct pa_agent *a = ctx;
 
 	engine_request_take(a->engine, request_id, emails);
+}
+
+static struct tr_client *
+ctl_torrents_cb(void *ctx)
+{
+	return ((struct pa_agent *)ctx)->torrents;
+}
+
+static int
+ctl_torrent_ask_cb(void *ctx, const char *info_hash, int k, char request_id[CM_UUID_TEXT_LEN + 1])
+{
+	struct pa_agent *a = ctx;
+	int n = engine_ask_torrent(a->engine, info_hash, k, agent_now_ms(), &a->rng, request_id,
+				   &a->acts);
+
+	agent_run_actions(a);
+	return n;
 }
 
 /*
@@ -210,5 +228,7 @@ const struct ctl_ops agent_ctl_ops = {
 	.bootstrap_discover = ctl_bootstrap_discover_cb,
 	.bootstrap_peers = ctl_bootstrap_peers_cb,
 	.relay_lookup = ctl_relay_lookup_cb,
+	.torrents = ctl_torrents_cb,
+	.torrent_ask = ctl_torrent_ask_cb,
 };
 

@@ -23,6 +23,7 @@
 #include "fb/types.h"
 #include "fb/validate.h"
 #include "net/transport.h"
+#include "torrent/torrent.h"
 
 struct pa_agent {
 	const struct pa_config *cfg;
@@ -52,6 +53,9 @@ struct pa_agent {
 	bool peers_fetch_busy;
 	int64_t peers_listed_ms; /* monotonic time of the last listing answered, 0: none yet */
 
+	struct tr_client *torrents;
+	struct event *torrent_ev; /* hands the table's seeders to downloading torrents */
+
 	struct sessions *links;
 	struct overlay *overlay;
 
@@ -80,6 +84,14 @@ void agent_fetch_bootstrap_peers(struct pa_agent *a);
 int agent_broadcast_start(struct pa_agent *a);
 void agent_broadcast_stop(struct pa_agent *a);
 void agent_unregister_done(const struct bc_result *r, void *arg);
+
+/* agent_torrent.c */
+int agent_torrent_start(struct pa_agent *a);
+void agent_torrent_stop(struct pa_agent *a);
+/* Broadcasting changed: only a broadcasting agent listens for peers and HTTP. */
+int agent_torrent_restart(struct pa_agent *a);
+/* Our record's torrents and torrent port (r's torrents are the caller's to clear). */
+void agent_torrent_self(struct pa_agent *a, struct cm_peer_record *r);
 
 /* agent_control.c */
 extern const struct ctl_ops agent_ctl_ops;

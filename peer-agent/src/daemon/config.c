@@ -35,6 +35,7 @@ enum pa_kind {
 	KIND_INT,     /* int in [min, max] */
 	KIND_SIZE,    /* size_t in [min, max] */
 	KIND_SECONDS, /* int64_t in [min, max] */
+	KIND_INT64,   /* int64_t in [min, max] (bytes per second) */
 	KIND_BOOL,
 	KIND_EMAIL,
 	KIND_PATH,      /* empty: the default */
@@ -104,6 +105,30 @@ static const struct pa_key keys[] = {
 	 "Peers remembered at most; the worst scored go first."},
 	{"gossip", "table_max_bytes", KIND_SIZE, OFF(table_max_bytes), 1 << 20, 1LL << 40, NULL,
 	 "Bytes of peer records remembered at most (estimated); the worst scored go first."},
+	{"torrent", "listen", KIND_LISTEN, OFF(torrent_listen_host), 0, 0, "",
+	 "HOST:PORT to accept BitTorrent peer-wire connections on (empty: none). Only a "
+	 "broadcasting agent listens; a silent one downloads by dialling out."},
+	{"torrent", "http_listen", KIND_LISTEN, OFF(torrent_http_host), 0, 0, "",
+	 "HOST:PORT serving our torrents as web seeds and a tracker at /announce (empty: none; "
+	 "broadcasting agents only)."},
+	{"torrent", "dir", KIND_PATH, OFF(torrent_dir), 0, 0, "torrents",
+	 "Where the torrents' state is kept (.torrent files, what to resume)."},
+	{"torrent", "max_torrents", KIND_INT, OFF(torrent_max_torrents), 1, 100000, NULL,
+	 "Torrents seeded and downloaded at once."},
+	{"torrent", "max_peers", KIND_INT, OFF(torrent_max_peers), 1, 10000, NULL,
+	 "Peer-wire sessions of one torrent."},
+	{"torrent", "max_connections", KIND_INT, OFF(torrent_max_connections), 1, 100000, NULL,
+	 "Peer-wire sessions in all."},
+	{"torrent", "max_per_address", KIND_INT, OFF(torrent_max_per_address), 1, 10000, NULL,
+	 "Peer-wire and HTTP connections with one IP address."},
+	{"torrent", "unchoke_slots", KIND_INT, OFF(torrent_unchoke_slots), 1, 1000, NULL,
+	 "Peers we upload to at once, besides one optimistic unchoke."},
+	{"torrent", "max_upload_rate", KIND_INT64, OFF(torrent_max_upload_rate), 0,
+	 1LL << 40, NULL, "Bytes per second sent to peers and web-seed clients in all (0: no limit)."},
+	{"torrent", "max_download_rate", KIND_INT64, OFF(torrent_max_download_rate), 0,
+	 1LL << 40, NULL, "Bytes per second received in all (0: no limit)."},
+	{"torrent", "max_size", KIND_SIZE, OFF(torrent_max_size), 1, 1LL << 50, NULL,
+	 "Bytes of one torrent's content; a larger one is refused before anything is written."},
 	{"api", "listen", KIND_API, 0, 0, 0, PA_API_DEFAULT_HOST ":" PA_STR(PA_API_DEFAULT_PORT),
 	 "HOST:PORT of the control API; loopback only (127.0.0.0/8 or [::1])."},
 	{"repositories", "names", KIND_REPOS, 0, 0, 0, "", "Repositories this agent hosts."},
@@ -173,6 +198,12 @@ pa_config_default(struct pa_config *cfg)
 	cfg->send_queue_max = 1024 * 1024;
 	cfg->table_max = 10000;
 	cfg->table_max_bytes = 64 * 1024 * 1024;
+	cfg->torrent_max_torrents = 64;
+	cfg->torrent_max_peers = 50;
+	cfg->torrent_max_connections = 200;
+	cfg->torrent_max_per_address = 4;
+	cfg->torrent_unchoke_slots = 4;
+	cfg->torrent_max_size = (size_t)1 << 40;
 	/* NULL on allocation failure; pa_config_load reports it. */
 	cfg->api_host = strdup(PA_API_DEFAULT_HOST);
 	cfg->api_port = PA_API_DEFAULT_PORT;
@@ -196,6 +227,9 @@ pa_config_clear(struct pa_config *cfg)
 	free(cfg->listen_host);
 	cm_strlist_clear(&cfg->advertise);
 	free(cfg->bind);
+	free(cfg->torrent_listen_host);
+	free(cfg->torrent_http_host);
+	free(cfg->torrent_dir);
 	free(cfg->api_host);
 	cm_repolist_clear(&cfg->repositories);
 	memset(cfg, 0, sizeof(*cfg));
@@ -304,20 +338,40 @@ split_hostport(const struct pa_key *k, const char *value, char host[CM_MAX_ADDRE
 	return 0;
 }
 
+/* Where a HOST:PORT key keeps its host and its port. */
+static void
+listen_slots(struct pa_config *cfg, const struct pa_key *k, char ***host, int **port)
+{
+	if (k->kind == KIND_API) {
+		*host = &cfg->api_host;
+		*port = &cfg->api_port;
+	} else if (k->offset == OFF(torrent_listen_host)) {
+		*host = &cfg->torrent_listen_host;
+		*port = &cfg->torrent_listen_port;
+	} else if (k->offset == OFF(torrent_http_host)) {
+		*host = &cfg->torrent_http_host;
+		*port = &cfg->torrent_http_port;
+	} else {
+		*host = &cfg->listen_host;
+		*port = &cfg->listen_port;
+	}
+}
+
 static int
 set_listen(struct pa_config *cfg, const struct pa_key *k, const char *value,
 	   struct cm_err *err)
 {
 	bool api = k->kind == KIND_API;
-	char **host_slot = api ? &cfg->api_host : &cfg->listen_host;
-	int *port_slot = api ? &cfg->api_port : &cfg->listen_port;
+	char **host_slot;
+	int *port_slot;
 	char host[CM_MAX_ADDRESS + 1];
 	int port = 0;
 
+	listen_slots(cfg, k, &host_slot, &port_slot);
 	if (!api && *value == '\0') {
-		free(cfg->listen_host);
-		cfg->listen_host = NULL;
-		cfg->listen_port = 0;
+		free(*host_slot);
+		*host_slot = NULL;
+		*port_slot = 0;
 		return 0;
 	}
 	if (split_hostport(k, value, host, &port, err) != 0)
@@ -447,6 +501,7 @@ key_set(struct pa_config *cfg, const struct pa_key *k, const char *value, struct
 	case KIND_INT:
 	case KIND_SIZE:
 	case KIND_SECONDS:
+	case KIND_INT64:
 		return set_number(cfg, k, value, err);
 	case KIND_BOOL:
 		return set_bool(cfg, k, value, err);
@@ -580,6 +635,15 @@ config_finish(struct pa_config *cfg, const bool seen[NKEYS], struct cm_err *err)
 	     resolve_file(cfg->home, &cfg->bootstrap_ca, NULL, key_find("bootstrap", "ca"), err) !=
 		     0))
 		return -1;
+	{
+		const char *rel = cfg->torrent_dir != NULL ? cfg->torrent_dir : "torrents";
+		char *abs = rel[0] == '/' ? strdup(rel) : pa_config_path(cfg->home, rel);
+
+		if (abs == NULL)
+			return key_err(err, key_find("torrent", "dir"), "out of memory");
+		free(cfg->torrent_dir);
+		cfg->torrent_dir = abs;
+	}
 	if (cfg->broadcasting && cfg->listen_host == NULL)
 		return key_err(err, key_find("gossip", "listen"),
 			       "required when broadcasting = true");
@@ -686,6 +750,7 @@ key_default_text(const struct pa_key *k, const struct pa_config *d, char *out, s
 		snprintf(out, size, "%zu", *(const size_t *)slot);
 		break;
 	case KIND_SECONDS:
+	case KIND_INT64:
 		snprintf(out, size, "%lld", (long long)*(const int64_t *)slot);
 		break;
 	case KIND_BOOL:

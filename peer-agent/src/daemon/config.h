@@ -52,6 +52,21 @@ struct pa_config {
 	size_t table_max;           /* peer table bound (10000) */
 	size_t table_max_bytes;     /* peer table bound in bytes (64 MiB) */
 
+	/* [torrent] (torrent.h: tr_config) */
+	char *torrent_listen_host;   /* peer wire; NULL: none (a silent agent never listens) */
+	int torrent_listen_port;
+	char *torrent_http_host;     /* web seeds and the tracker; NULL: none */
+	int torrent_http_port;
+	char *torrent_dir;           /* default DIR/torrents */
+	int torrent_max_torrents;    /* 64 */
+	int torrent_max_peers;       /* per torrent, 50 */
+	int torrent_max_connections; /* in all, 200 */
+	int torrent_max_per_address; /* 4 */
+	int torrent_unchoke_slots;   /* 4 */
+	int64_t torrent_max_upload_rate;   /* bytes/s, 0: no limit */
+	int64_t torrent_max_download_rate; /* bytes/s, 0: no limit */
+	size_t torrent_max_size;     /* bytes of one torrent's content (1 TiB) */
+
 	/* [api] */
 	char *api_host; /* 127.0.0.1 (loopback only) */
 	int api_port;   /* 7080 */

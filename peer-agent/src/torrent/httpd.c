@@ -1,8 +1,8 @@
 /*
  * httpd.c - the agent's BitTorrent HTTP port (see httpd.h): connections on
  * bufferevents, capped in all and per address; one request head at a time,
- * parsed by httpd_parse.c; web-seed files sent from disk with
- * evbuffer_add_file (sendfile), never read into memory; /announce answered
+ * parsed by httpd_parse.c; web-seed files sent from disk as evbuffer file
+ * segments (sendfile), never read into memory; /announce answered
  * from httpd_tracker.c.
  */
 #include "torrent/httpd.h"
@@ -127,12 +127,23 @@ reply(struct conn *c, int status, const char *reason, const char *extra, const c
 		evbuffer_add_printf(out, "Content-Length: %" PRIu64 "\r\n", len);
 	evbuffer_add_printf(out, "%s%s\r\n", extra, c->close_after ? "Connection: close\r\n" : "");
 	if (!head_only && fd >= 0 && file_len > 0) {
-		/* evbuffer_add_file owns fd from here, even when it fails */
-		if (evbuffer_add_file(out, fd, (ev_off_t)file_off, (ev_off_t)file_len) != 0) {
+		/*
+		 * A segment of our own rather than evbuffer_add_file, which leaks
+		 * fd when it fails: the segment closes fd when the last of its
+		 * references (ours, dropped at once, or the buffer's) goes.
+		 */
+		struct evbuffer_file_segment *seg = evbuffer_file_segment_new(
+			fd, (ev_off_t)file_off, (ev_off_t)file_len, EVBUF_FS_CLOSE_ON_FREE);
+
+		if (seg == NULL ||
+		    evbuffer_add_file_segment(out, seg, 0, (ev_off_t)file_len) != 0) {
 			log_warnx("%s: cannot queue a file segment", __func__);
 			c->close_after = true;
 		}
-		fd = -1;
+		if (seg != NULL) {
+			evbuffer_file_segment_free(seg);
+			fd = -1;
+		}
 	} else if (!head_only && body_len > 0) {
 		evbuffer_add(out, body, body_len);
 	}
@@ -145,8 +156,7 @@ reply(struct conn *c, int status, const char *reason, const char *extra, const c
 	bufferevent_disable(c->bev, EV_READ);
 }
 
-/* A short text answer (errors and refusals); 4xx and 5xx close the connection unless keep is set.
- */
+/* A short text answer: errors and refusals, which say in words what was wrong. */
 static void
 reply_text(struct conn *c, int status, const char *reason, const char *extra, const char *text,
            bool head_only)
@@ -271,7 +281,7 @@ serve_seed(struct conn *c, const char *path, const struct tr_http_head *hd)
 
 	if (strlen(path) < TR_HEX_LEN + 2 || path[TR_HEX_LEN] != '/' ||
 	    cm_hex_decode(path, TR_HEX_LEN, raw, sizeof(raw), NULL) != 0 ||
-	    tr_pct_decode(path + TR_HEX_LEN + 1, strlen(path + TR_HEX_LEN + 1), false, rel,
+	    cm_percent_decode(path + TR_HEX_LEN + 1, strlen(path + TR_HEX_LEN + 1), false, rel,
 	                  sizeof(rel), &rlen) != 0 ||
 	    memchr(rel, '\0', rlen) != NULL) {
 		reply_text(c, 404, "Not Found", "",

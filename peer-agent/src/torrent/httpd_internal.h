@@ -47,15 +47,6 @@ enum tr_range_kind {
 enum tr_range_kind tr_http_parse_range(const char *value, uint64_t size, uint64_t *first,
                                        uint64_t *len);
 
-/*
- * Percent-decodes n bytes of s into out (out_max bytes, a NUL added after;
- * plus_is_space for a query's form encoding). -1 on a bad escape or no room.
- * *out_len gets the decoded length; a NUL may be among the bytes (an
- * info_hash may hold one): callers wanting text check for it.
- */
-int tr_pct_decode(const char *s, size_t n, bool plus_is_space, char *out, size_t out_max,
-                  size_t *out_len);
-
 /* ---- /announce ---- */
 
 struct tr_announce_query {

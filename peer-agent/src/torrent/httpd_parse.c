@@ -12,46 +12,6 @@
 
 #include "fb/hex.h"
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-int
-tr_pct_decode(const char *s, size_t n, bool plus_is_space, char *out, size_t out_max,
-              size_t *out_len)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int c = (unsigned char)s[i];
-
-		if (c == '%') {
-			int hi, lo;
-
-			if (n - i < 3 || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
-				return -1;
-			c = hi * 16 + lo;
-			i += 2;
-		} else if (c == '+' && plus_is_space) {
-			c = ' ';
-		}
-		if (o + 1 >= out_max)
-			return -1;
-		out[o++] = (char)c;
-	}
-	out[o] = '\0';
-	*out_len = o;
-	return 0;
-}
-
 /* Whether the n bytes at s are a header name: an HTTP token. */
 static bool
 is_token(const char *s, size_t n)
@@ -387,9 +347,9 @@ tr_announce_query_parse(const char *query, struct tr_announce_query *out, struct
 		eq = memchr(p, '=', plen);
 		klen = eq != NULL ? (size_t)(eq - p) : plen;
 		if (plen > 0 &&
-		    (tr_pct_decode(p, klen, true, key, sizeof(key), &dlen) != 0 ||
+		    (cm_percent_decode(p, klen, true, key, sizeof(key), &dlen) != 0 ||
 		     memchr(key, '\0', dlen) != NULL ||
-		     tr_pct_decode(eq != NULL ? eq + 1 : p + plen, eq != NULL ? plen - klen - 1 : 0,
+		     cm_percent_decode(eq != NULL ? eq + 1 : p + plen, eq != NULL ? plen - klen - 1 : 0,
 		                   true, val, sizeof(val), &vlen) != 0)) {
 			cm_err_set(err, "malformed query");
 			return -1;

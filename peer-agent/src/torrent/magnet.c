@@ -19,47 +19,25 @@
 
 #define MAX_DN 1024 /* bytes of a decoded dn */
 
-static int
-hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The n bytes at s percent-decoded as a new string; '+' is a space when plus is set. */
 static char *
 unescape(const char *s, size_t n, bool plus, const char *key, struct cm_err *err)
 {
-	char *out = malloc(n + 1), *o = out;
+	char *out = malloc(n + 1);
+	size_t len;
 
 	if (out == NULL) {
 		cm_err_set(err, "magnet: out of memory");
 		return NULL;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '%') {
-			int hi = i + 2 < n ? hex_digit(s[i + 1]) : -1;
-			int lo = hi >= 0 ? hex_digit(s[i + 2]) : -1;
-
-			if (lo < 0 || (hi == 0 && lo == 0)) {
-				cm_err_set(err, "magnet: %s: %s at byte %zu", key,
-					   lo < 0 ? "a bad percent escape" : "a NUL byte", i);
-				free(out);
-				return NULL;
-			}
-			*o++ = (char)(hi << 4 | lo);
-			i += 2;
-		} else {
-			*o++ = plus && s[i] == '+' ? ' ' : s[i];
-		}
-	}
-	*o = '\0';
-	return out;
+	if (cm_percent_decode(s, n, plus, out, n + 1, &len) != 0)
+		cm_err_set(err, "magnet: %s: a bad percent escape", key);
+	else if (strlen(out) != len)
+		cm_err_set(err, "magnet: %s: a NUL byte", key);
+	else
+		return out;
+	free(out);
+	return NULL;
 }
 
 /* RFC 4648 base32 (either case), exactly 32 digits into 20 bytes. */

@@ -100,7 +100,10 @@ struct tr_stats {
 /* Loads state_dir and resumes its torrents (each "checking" first). NULL on failure (logged). */
 struct tr_client *tr_client_new(struct event_base *base, const struct tr_config *cfg,
 				const struct tr_hooks *hooks, void *ctx);
-/* Stops every torrent (state saved) and closes the sockets; NULL is fine. */
+/*
+ * Stops every torrent (state saved) and closes the sockets; creations still
+ * hashing are dropped without their done. NULL is fine.
+ */
 void tr_client_free(struct tr_client *c);
 /* The ports actually bound; 0 when there is none. */
 int tr_client_listen_port(const struct tr_client *c);

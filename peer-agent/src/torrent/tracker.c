@@ -170,9 +170,25 @@ end:
 /* ---- announcing ---- */
 
 struct announce_call {
+	struct hc_client *hc;
 	tr_announce_fn fn;
 	void *arg;
+	struct announce_call *prev, *next;
 };
+
+/* The announces in flight, so tr_tracker_cancel finds a caller's (the loop is one thread). */
+static struct announce_call *inflight;
+
+static void
+call_unlink(struct announce_call *call)
+{
+	if (call->prev != NULL)
+		call->prev->next = call->next;
+	else
+		inflight = call->next;
+	if (call->next != NULL)
+		call->next->prev = call->prev;
+}
 
 /* Appends n bytes percent-escaped (all but RFC 3986's unreserved ones): an info hash is any 20
  * bytes. */
@@ -227,6 +243,8 @@ announce_done(const struct hc_result *r, void *arg)
 	struct cm_err err = {{0}};
 	char why[CM_ERR_MSG];
 
+	call_unlink(call);
+
 	if (r->err != NULL) {
 		snprintf(why, sizeof(why), "tracker: %s", r->err);
 		call->fn(call->arg, NULL, why);
@@ -261,6 +279,7 @@ tr_tracker_announce(struct hc_client *hc, const char *url, const struct tr_annou
 		free(full);
 		return -1;
 	}
+	call->hc = hc;
 	call->fn = fn;
 	call->arg = arg;
 	req.method = "GET";
@@ -275,5 +294,24 @@ tr_tracker_announce(struct hc_client *hc, const char *url, const struct tr_annou
 		return -1;
 	}
 	free(full);
+	call->next = inflight;
+	if (inflight != NULL)
+		inflight->prev = call;
+	inflight = call;
 	return 0;
+}
+
+void
+tr_tracker_cancel(struct hc_client *hc, const void *arg)
+{
+	struct announce_call *call = inflight, *next;
+
+	for (; call != NULL; call = next) {
+		next = call->next;
+		if (call->hc == hc && call->arg == arg) {
+			hc_cancel(hc, call);
+			call_unlink(call);
+			free(call);
+		}
+	}
 }

@@ -52,5 +52,7 @@ typedef void (*tr_announce_fn)(void *arg, const struct tr_tracker_answer *a, con
  */
 int tr_tracker_announce(struct hc_client *hc, const char *url, const struct tr_announce *a,
 			tr_announce_fn fn, void *arg);
+/* Cancels, without calling fn, the announces in flight on hc with arg (call it before hc_free). */
+void tr_tracker_cancel(struct hc_client *hc, const void *arg);
 
 #endif

@@ -132,6 +132,7 @@ segment_done(const struct hc_result *r, void *arg)
 	uint64_t first = w->piece_off + w->got - f->offset;
 	uint64_t n = f->offset + f->length - (w->piece_off + w->got);
 	char why[CM_ERR_MSG];
+	int rc;
 
 	if (n > w->len - w->got)
 		n = w->len - w->got;
@@ -169,13 +170,17 @@ segment_done(const struct hc_result *r, void *arg)
 		return;
 	}
 	w->file++;
-	if (w->got == w->len)
+	if (w->got == w->len || (rc = next_segment(w)) == 1)
 		finish(w, NULL);
-	else if (next_segment(w) != 0)
+	else if (rc != 0)
 		finish(w, "cannot send the next request");
 }
 
-/* Asks for the next segment: from w->file (skipping empty files) at the piece's w->got. */
+/*
+ * Asks for the next segment: from w->file (skipping empty files, filling
+ * padding files in with zeros) at the piece's w->got. 0: asked; 1: the rest
+ * of the piece was padding, it is complete; -1: failed.
+ */
 static int
 next_segment(struct tr_webseed *w)
 {
@@ -187,11 +192,26 @@ next_segment(struct tr_webseed *w)
 	const struct tr_file *f;
 	int rc;
 
-	while (w->file < m->file_count && m->files[w->file].offset + m->files[w->file].length <= at)
+	for (;;) {
+		while (w->file < m->file_count &&
+		       m->files[w->file].offset + m->files[w->file].length <= at)
+			w->file++;
+		if (w->file == m->file_count)
+			return -1;
+		f = &m->files[w->file];
+		if (!f->pad)
+			break;
+		/* BEP 47: padding is zeros, never asked of a server */
+		n = f->offset + f->length - at;
+		if (n > w->len - w->got)
+			n = w->len - w->got;
+		memset(w->buf + w->got, 0, n);
+		w->got += n;
+		at += n;
 		w->file++;
-	if (w->file == m->file_count)
-		return -1;
-	f = &m->files[w->file];
+		if (w->got == w->len)
+			return 1;
+	}
 	first = at - f->offset;
 	n = f->length - first;
 	if (n > w->len - w->got)
@@ -262,6 +282,7 @@ tr_webseed_fetch(struct tr_webseed *w, uint32_t piece)
 	w->file = 0;
 	if ((w->buf = malloc(w->len)) == NULL)
 		return -1;
+	/* a piece of padding alone (no honest torrent has one) is not a web seed's to give */
 	if (next_segment(w) != 0) {
 		free(w->buf);
 		w->buf = NULL;

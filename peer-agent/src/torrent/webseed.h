@@ -30,7 +30,11 @@ struct tr_webseed *tr_webseed_new(struct hc_client *hc, const char *url, const s
 				  const char *bind_ip, tr_webseed_fn fn, void *arg);
 /* Cancels what is in flight without calling fn; NULL is fine. */
 void tr_webseed_free(struct tr_webseed *w);
-/* Fetches piece; 0 (fn runs once, later) or -1 (busy or failed at once). One piece at a time. */
+/*
+ * Fetches piece; 0 (fn runs once, later) or -1 (busy, failed at once, or a
+ * piece of BEP 47 padding alone). One piece at a time; padding files are
+ * zeros, never requested.
+ */
 int tr_webseed_fetch(struct tr_webseed *w, uint32_t piece);
 bool tr_webseed_busy(const struct tr_webseed *w);
 const char *tr_webseed_url(const struct tr_webseed *w);
