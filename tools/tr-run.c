@@ -36,6 +36,7 @@ struct run {
 	int rc;
 	double start;
 	double timeout_s;
+	int polls;
 	struct tr_peer_addr peers[MAX_PEERS];
 	size_t npeers;
 };
@@ -85,13 +86,14 @@ on_poll(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (r->npeers > 0)
+	if (r->npeers > 0 && r->polls % 10 == 0)
 		tr_client_add_peers(r->c, r->info_hash, r->peers, r->npeers);
 	if (tr_client_status(r->c, r->info_hash, &st) != 0)
 		return;
-	fprintf(stderr, "tr-run: %s %.1f%% peers %d down %.1f MB/s up %.1f MB/s\n",
-		tr_state_name(st.state), st.progress * 100, st.peers, st.download_rate / 1e6,
-		st.upload_rate / 1e6);
+	if (r->polls++ % 10 == 0)
+		fprintf(stderr, "tr-run: %s %.1f%% peers %d down %.1f MB/s up %.1f MB/s\n",
+			tr_state_name(st.state), st.progress * 100, st.peers,
+			st.download_rate / 1e6, st.upload_rate / 1e6);
 	if (st.state == TR_ERROR) {
 		fprintf(stderr, "tr-run: %s\n", st.error);
 		r->rc = 1;
@@ -183,9 +185,9 @@ main(int argc, char **argv)
 	struct tr_config cfg;
 	struct run r;
 	const char *name = NULL, *dest = NULL, *sha = NULL, *cmd, *arg;
-	struct event *sigint, *sigterm, *poll;
+	struct event *sigint, *sigterm, *poll = NULL;
 	struct cm_err err = {{0}};
-	struct timeval sec = {1, 0};
+	struct timeval tenth = {0, 100000};
 	int o;
 
 	memset(&r, 0, sizeof(r));
@@ -232,7 +234,7 @@ main(int argc, char **argv)
 		if (add_source(&r, arg, dest, sha) != 0)
 			return 1;
 		poll = event_new(r.base, -1, EV_PERSIST, on_poll, &r);
-		event_add(poll, &sec);
+		event_add(poll, &tenth);
 		on_poll(-1, 0, &r);
 	} else {
 		return usage();
@@ -243,6 +245,8 @@ main(int argc, char **argv)
 	event_add(sigterm, NULL);
 	event_base_dispatch(r.base);
 	tr_client_free(r.c);
+	if (poll != NULL)
+		event_free(poll);
 	event_free(sigint);
 	event_free(sigterm);
 	event_base_free(r.base);
