@@ -1,14 +1,18 @@
 #!/usr/bin/python3
 """bench-torrent.py - the Python half of tools/bench-torrent.sh.
 
-  bench-torrent.py measure --out JSON [--seeder-pid PID] [--done-file PATH | --done-glob G]
+  bench-torrent.py measure --out JSON [--seeder-pid PID] [--getter-pid PID]
+                           [--done-file PATH | --done-glob G]
                            [--kill-when-done] [--sample-rss PID] -- CMD...
       runs CMD (a downloader) and writes one JSON object: seconds from its start until it
       is done (PATH or a match of G appears, when given: the agent renames its .part file
       once the file is complete and verified; else CMD's exit), its CPU seconds and peak
       RSS (wait4; /proc at that moment with --kill-when-done, which then ends CMD), the
       seeder's CPU seconds over the same span and peak RSS (/proc/PID), and with
-      --sample-rss the highest RSS of that process seen every 5 ms. CMD must exit 0.
+      --sample-rss the highest RSS of that process seen every 5 ms. With --getter-pid, CMD
+      is a command line talking to that daemon: the downloader's CPU is the daemon's over
+      the span plus CMD's, its peak RSS the daemon's. CMD must exit 0.
+  bench-torrent.py retrack TORRENT URL OUT   TORRENT with URL as its only tracker, to OUT.
   bench-torrent.py lt-seed TORRENT --save DIR --listen IP
       libtorrent seeds TORRENT from DIR (seed mode: no check first, each piece hashed on its
       first upload); prints "port N" once it seeds, runs until killed.
@@ -58,7 +62,8 @@ def proc_rss_kib(pid):
 def measure(args):
     cmd = args.cmd[1:] if args.cmd and args.cmd[0] == "--" else args.cmd
     seed_cpu0 = proc_cpu(args.seeder_pid) if args.seeder_pid else 0.0
-    seed_cpu = None
+    get_cpu0 = proc_cpu(args.getter_pid) if args.getter_pid else 0.0
+    seed_cpu = get_cpu = None
     sampled = 0
     start = time.monotonic()
     child = subprocess.Popen(cmd)
@@ -74,6 +79,8 @@ def measure(args):
             done = now
             if args.seeder_pid:
                 seed_cpu = proc_cpu(args.seeder_pid) - seed_cpu0
+            if args.getter_pid:
+                get_cpu = proc_cpu(args.getter_pid) - get_cpu0
             if args.kill_when_done and pid == 0:
                 # A process that runs on (a seeder): its figures now, then it is ended.
                 result["dl_cpu"] = round(proc_cpu(child.pid), 3)
@@ -92,6 +99,11 @@ def measure(args):
     })
     result.setdefault("dl_cpu", round(ru.ru_utime + ru.ru_stime, 3))
     result.setdefault("dl_rss_kib", ru.ru_maxrss)
+    if args.getter_pid:
+        # CMD is the daemon's command line: the work and the memory are the daemon's.
+        result["cli_cpu"] = result["dl_cpu"]
+        result["dl_cpu"] = round(get_cpu + result["cli_cpu"], 3)
+        result["dl_rss_kib"] = proc_hwm_kib(args.getter_pid)
     if args.seeder_pid:
         result["seed_cpu"] = round(seed_cpu, 3)
         result["seed_rss_kib"] = proc_hwm_kib(args.seeder_pid)
@@ -126,13 +138,14 @@ def mib(kib):
 
 
 def summary_transfers(path):
-    print("| transfer | seconds | MB/s | downloader CPU s | seeder CPU s "
+    print("| transfer | seconds | MB/s | downloader exits, s | downloader CPU s | seeder CPU s "
           "| downloader peak RSS MiB | seeder peak RSS MiB |")
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for name, rs in load(path).items():
         cols = [
             median_range([r["seconds"] for r in rs], lambda x: f"{x:.2f}"),
             median_range([r["bytes"] / 1e6 / r["seconds"] for r in rs], lambda x: f"{x:.0f}"),
+            median_range([r["exit_seconds"] for r in rs], lambda x: f"{x:.2f}"),
             median_range([r["dl_cpu"] for r in rs], lambda x: f"{x:.2f}"),
             median_range([r["seed_cpu"] for r in rs], lambda x: f"{x:.2f}"),
             median_range([r["dl_rss_kib"] for r in rs], mib),
@@ -152,7 +165,6 @@ def summary_hashing(path, size):
             median_range([r["dl_cpu"] for r in rs], lambda x: f"{x:.2f}"),
         ]
         print(f"| {name} | " + " | ".join(cols) + " |")
-    ours = [r["seconds"] for r in rows["agent torrent create (SHA-1 + SHA-256)"]]
     sha1 = [r["seconds"] for r in rows["openssl dgst -sha1"]]
     fmt = lambda x: f"{x:.2f}"
     sums = {}
@@ -162,12 +174,14 @@ def summary_hashing(path, size):
         print(f"| openssl dgst -sha1 + {other} (sum of each run's pair) | {median_range(both, fmt)} | "
               f"{median_range([size / 1e6 / x for x in both], lambda x: f'{x:.0f}')} | |")
     print()
-    print("Rate of `torrent create` against `openssl dgst -sha1` (target ≥ 0.9): "
-          f"{median_range([s / o for s, o in zip(sha1, ours)], fmt)}; against the same work "
-          "(SHA-1 and SHA-256 of the file): `openssl dgst -sha1` + `openssl dgst -sha256` "
-          f"{median_range([b / o for b, o in zip(sums['openssl dgst -sha256'], ours)], fmt)}, "
-          "`openssl dgst -sha1` + `sha256sum` "
-          f"{median_range([b / o for b, o in zip(sums['sha256sum'], ours)], fmt)}.")
+    for name in ("peer-agent torrent create", "tr-run seed (the engine alone)"):
+        ours = [r["seconds"] for r in rows[name]]
+        print(f"Rate of `{name}` against `openssl dgst -sha1` (target ≥ 0.9): "
+              f"{median_range([s / o for s, o in zip(sha1, ours)], fmt)}; against the same work "
+              "(SHA-1 and SHA-256 of the file), `openssl dgst -sha1` + `openssl dgst -sha256`: "
+              f"{median_range([b / o for b, o in zip(sums['openssl dgst -sha256'], ours)], fmt)}, "
+              "`openssl dgst -sha1` + `sha256sum`: "
+              f"{median_range([b / o for b, o in zip(sums['sha256sum'], ours)], fmt)}.")
 
 
 def lt_session(listen_ip):
@@ -231,6 +245,7 @@ def main():
     m = sub.add_parser("measure")
     m.add_argument("--out", required=True)
     m.add_argument("--seeder-pid", type=int)
+    m.add_argument("--getter-pid", type=int)
     m.add_argument("--done-file")
     m.add_argument("--done-glob")
     m.add_argument("--kill-when-done", action="store_true")
@@ -248,6 +263,10 @@ def main():
     g.add_argument("--timeout", type=float, default=120)
     c = sub.add_parser("rss")
     c.add_argument("pid", type=int)
+    t = sub.add_parser("retrack")
+    t.add_argument("torrent")
+    t.add_argument("url")
+    t.add_argument("out")
     u = sub.add_parser("summary")
     u.add_argument("kind", choices=["transfers", "hashing"])
     u.add_argument("path")
@@ -259,6 +278,15 @@ def main():
         return lt_seed(args)
     if args.cmd_name == "lt-get":
         return lt_get(args)
+    if args.cmd_name == "retrack":
+        import libtorrent as lt
+
+        with open(args.torrent, "rb") as f:
+            d = lt.bdecode(f.read())
+        d[b"announce"] = args.url.encode()
+        with open(args.out, "wb") as f:
+            f.write(lt.bencode(d))
+        return 0
     if args.cmd_name == "summary":
         if args.kind == "transfers":
             summary_transfers(args.path)

@@ -3,20 +3,27 @@
 #
 # Transfers: one random file of BENCH_TORRENT_MIB MiB (200) on loopback, seeder on
 # 127.0.77.2, downloader on 127.0.77.3: agent -> agent, aria2c -> aria2c,
-# libtorrent -> libtorrent, agent -> aria2c and aria2c -> agent, interleaved
-# (all five, then again, BENCH_PAIRS times: 3). A run's time goes from the start
-# of the downloader to the file complete and verified; the seeder is up and
-# seeding before it starts. CPU seconds and peak RSS of each side.
-# Hashing: a BENCH_HASH_MIB MiB file (1024), in the page cache, through the
-# agent's torrent creation (SHA-1 per piece and SHA-256 of the file in one read)
-# against `openssl dgst -sha1`, `openssl dgst -sha256` and `sha256sum`, interleaved.
-# Seeding: the agent's RSS while it seeds BENCH_SEED_TORRENTS torrents (10) of
+# libtorrent -> libtorrent, agent -> aria2c, aria2c -> agent, and the agent's
+# engine alone (tools/tr-run) both sides; interleaved (all six, then again,
+# BENCH_PAIRS times: 3). "agent" is the daemon (`peer-agent run`, [torrent] listen
+# and http_listen) driven by its CLI: `torrent create` on the seeder, `torrent get
+# FILE.torrent` on the downloader. A run's time goes from the start of the
+# downloader (its CLI for the agent; the daemon already runs) to the file complete
+# and verified (the agent: its final name, given once every piece and the SHA-256
+# are checked; aria2c and libtorrent: their exit once every piece is checked); the
+# seeder is up and seeding before. CPU seconds and peak RSS of each side.
+# Hashing: a BENCH_HASH_MIB MiB file (1024), in the page cache, through `peer-agent
+# torrent create` and tr-run (SHA-1 per piece and SHA-256 of the file in one read)
+# against `openssl dgst -sha1`, `openssl dgst -sha256`, `sha256sum`, `sha1sum`,
+# interleaved.
+# Seeding: the daemon's RSS while it seeds BENCH_SEED_TORRENTS torrents (10) of
 # BENCH_SEED_MIB MiB (20), idle and while one downloader pulls one of them.
 #
 # Files live in a private folder under /dev/shm (tmpfs; BENCH_TORRENT_DIR to
 # change), so the disk is not what is measured; results (JSON lines, logs) go to
 # BUILD/bench/torrent. Third-party clients run with DHT, LSD, PEX, UPnP and
-# NAT-PMP off, no encryption required, and talk to loopback only.
+# NAT-PMP off, no encryption required, and talk to loopback only; the agents have
+# no bootstrap server and meet no one by gossip.
 set -euo pipefail
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,6 +33,7 @@ hash_mib=${BENCH_HASH_MIB:-1024}
 seed_n=${BENCH_SEED_TORRENTS:-10}
 seed_mib=${BENCH_SEED_MIB:-20}
 tr_run=$build/bin/tr-run
+agent_bin=$build/bin/peer-agent
 py=(/usr/bin/python3 "$here/bench-torrent.py")
 out=$build/bench/torrent
 seeder_ip=127.0.77.2
@@ -35,7 +43,7 @@ aria=(aria2c --enable-dht=false --enable-dht6=false --bt-enable-lpd=false
 	--enable-peer-exchange=false --bt-require-crypto=false --file-allocation=none
 	--summary-interval=0 --console-log-level=warn --download-result=hide)
 mkdir -p "$out"
-rm -f "$out"/*.jsonl
+rm -f "$out"/*.jsonl "$out"/*.out "$out"/*.err "$out"/*.log
 work=$(mktemp -d "${BENCH_TORRENT_DIR:-/dev/shm}/fb-bench-torrent.XXXXXX")
 pids=()
 cleanup() {
@@ -71,13 +79,52 @@ stop() {
 	wait "$1" 2>/dev/null || true
 }
 
+# agent_start NAME IP: a fresh broadcasting agent (no bootstrap server) with a
+# peer-wire and an HTTP port on IP; sets agent_pid and agent_tport.
+agent_start() {
+	local name=$1 ip=$2 home=$work/$1 api
+	"$agent_bin" init --home "$home" --email "$name@bench.example" >/dev/null ||
+		fail "peer-agent init $name"
+	api=$(free_port 127.0.0.1)
+	agent_tport=$(free_port "$ip")
+	cat >"$home/agent.ini" <<-EOF
+		[identity]
+		email = $name@bench.example
+		[gossip]
+		broadcasting = true
+		listen = $ip:$(free_port "$ip")
+		advertise = $ip
+		bind = $ip
+		[api]
+		listen = 127.0.0.1:$api
+		[torrent]
+		listen = $ip:$agent_tport
+		http_listen = $ip:$(free_port "$ip")
+	EOF
+	"$agent_bin" run --home "$home" --log-level "${BENCH_AGENT_LOG_LEVEL:-warn}" >"$work/$name.log" 2>&1 &
+	agent_pid=$!
+	pids+=("$agent_pid")
+	wait_for 20 listening 127.0.0.1 "$api" || fail "peer-agent $name: $(tail -3 "$work/$name.log")"
+}
+agent() {
+	local name=$1
+	shift
+	"$agent_bin" --home "$work/$name" "$@"
+}
+# agent_stop NAME PID: stops it and forgets its folder.
+agent_stop() {
+	stop "$2"
+	cp "$work/$1.log" "$out/" 2>/dev/null || true
+	rm -rf "${work:?}/$1"
+}
+
 src=$work/src
 mkdir -p "$src"
 head -c $((mib << 20)) /dev/urandom >"$src/data.bin"
 want=$(sha256sum "$src/data.bin" | cut -d' ' -f1)
 bytes=$((mib << 20))
 
-# The one .torrent every run uses (no tracker in it), made by the agent.
+# The .torrent the third-party seeders use, made by the agent's engine (no tracker in it).
 "$tr_run" seed "$src/data.bin" --state "$work/mk" >"$work/mk.out" 2>"$work/mk.err" &
 mk=$!
 wait_for 60 grep -qs '^torrent ' "$work/mk.out" || fail "tr-run did not create: $(tail -3 "$work/mk.err")"
@@ -87,43 +134,10 @@ cp "$(field "$work/mk.out" torrent)" "$torrent"
 info_hash=$(field "$work/mk.out" info_hash)
 piece_length=$(/usr/bin/python3 -c 'import libtorrent as lt,sys; print(lt.torrent_info(sys.argv[1]).piece_length())' "$torrent")
 
-# seed KIND RUN: starts a seeder of data.bin; sets seed_pid, seed_port and
-# seed_torrent (the .torrent a downloader should use).
-seed() {
-	local kind=$1 run=$2 log=$work/$2.seed
-	seed_torrent=$torrent
-	case $kind in
-	agent)
-		"$tr_run" seed "$src/data.bin" --state "$work/$run.seed-state" --listen "$seeder_ip" \
-			--http "$seeder_ip" >"$log.out" 2>"$log.err" &
-		seed_pid=$!
-		wait_for 60 grep -qs '^port ' "$log.out" || fail "agent seeder: $(tail -3 "$log.err")"
-		seed_port=$(field "$log.out" port)
-		# Its own .torrent names its tracker, which is how aria2c finds it.
-		seed_torrent=$(field "$log.out" torrent)
-		;;
-	aria2c)
-		seed_port=$(free_port "$seeder_ip")
-		"${aria[@]}" --interface="$seeder_ip" --listen-port="$seed_port" \
-			--bt-seed-unverified=true --seed-ratio=0.0 --seed-time=600 \
-			--bt-tracker="http://$tracker_ip:$tracker_port/announce" \
-			-d "$src" "$torrent" >"$log.out" 2>&1 &
-		seed_pid=$!
-		wait_for 30 listening "$seeder_ip" "$seed_port" || fail "aria2c seeder: $(tail -3 "$log.out")"
-		;;
-	libtorrent)
-		"${py[@]}" lt-seed "$torrent" --save "$src" --listen "$seeder_ip" >"$log.out" 2>"$log.err" &
-		seed_pid=$!
-		wait_for 30 grep -qs '^port ' "$log.out" || fail "libtorrent seeder: $(tail -3 "$log.err")"
-		seed_port=$(field "$log.out" port)
-		;;
-	esac
-	pids+=("$seed_pid")
-}
-
-# The tracker aria2c needs to find an aria2c seeder (aria2c takes no peer address):
-# opentracker, with our info hash on its access list. It reads the list as
-# nobody inside its own folder (chroot), hence a folder anyone may read.
+# The tracker aria2c needs to find an aria2c seeder (aria2c takes no peer address),
+# and the agent too (a .torrent naming it): opentracker, with our info hash on its
+# access list. It reads the list as nobody inside its own folder (chroot), hence a
+# folder anyone may read.
 # shellcheck disable=SC2046 # one argument per byte
 ih_url=$(printf '%%%s' $(fold -w2 <<<"$info_hash"))
 tracker_ok() {
@@ -138,39 +152,89 @@ opentracker -i "$tracker_ip" -p "$tracker_port" -P "$tracker_port" -d "$work/tra
 	-w whitelist.txt -u nobody >"$work/opentracker.log" 2>&1 &
 pids+=("$!")
 wait_for 10 tracker_ok || fail "opentracker: $(cat "$work/opentracker.log")"
+announce=http://$tracker_ip:$tracker_port/announce
+# The same torrent naming opentracker, for the agent downloading from aria2c.
+"${py[@]}" retrack "$torrent" "$announce" "$work/data-ot.torrent"
 # seeded_at_tracker: the aria2c seeder has announced (a scrape counts one complete).
 seeded_at_tracker() {
 	curl -sf "http://$tracker_ip:$tracker_port/scrape?info_hash=$ih_url" | grep -aq 'completei[1-9]'
 }
 
+# seed KIND RUN: starts a seeder of data.bin; sets seed_pid, seed_port and
+# seed_torrent (the .torrent a downloader uses).
+seed() {
+	local kind=$1 run=$2 log=$work/$2.seed
+	seed_torrent=$torrent
+	case $kind in
+	agent)
+		agent_start "$run-seeder" "$seeder_ip"
+		seed_pid=$agent_pid
+		seed_port=$agent_tport
+		agent "$run-seeder" torrent create "$src/data.bin" --json >"$log.out" 2>"$log.err" ||
+			fail "torrent create: $(cat "$log.err")"
+		# Its .torrent names its own tracker, which lists it.
+		seed_torrent=$(jq -r .torrent_file "$log.out")
+		;;
+	tr-run)
+		"$tr_run" seed "$src/data.bin" --state "$work/$run.seed-state" --listen "$seeder_ip" \
+			>"$log.out" 2>"$log.err" &
+		seed_pid=$!
+		pids+=("$seed_pid")
+		wait_for 60 grep -qs '^port ' "$log.out" || fail "tr-run seeder: $(tail -3 "$log.err")"
+		seed_port=$(field "$log.out" port)
+		seed_torrent=$(field "$log.out" torrent)
+		;;
+	aria2c)
+		seed_port=$(free_port "$seeder_ip")
+		"${aria[@]}" --interface="$seeder_ip" --listen-port="$seed_port" \
+			--bt-seed-unverified=true --seed-ratio=0.0 --seed-time=600 --bt-tracker="$announce" \
+			-d "$src" "$torrent" >"$log.out" 2>&1 &
+		seed_pid=$!
+		pids+=("$seed_pid")
+		wait_for 30 listening "$seeder_ip" "$seed_port" || fail "aria2c seeder: $(tail -3 "$log.out")"
+		wait_for 30 seeded_at_tracker || fail "the aria2c seeder did not announce"
+		seed_torrent=$work/data-ot.torrent
+		;;
+	libtorrent)
+		"${py[@]}" lt-seed "$torrent" --save "$src" --listen "$seeder_ip" >"$log.out" 2>"$log.err" &
+		seed_pid=$!
+		pids+=("$seed_pid")
+		wait_for 30 grep -qs '^port ' "$log.out" || fail "libtorrent seeder: $(tail -3 "$log.err")"
+		seed_port=$(field "$log.out" port)
+		;;
+	esac
+}
+
 # get KIND RUN NAME PAIR: downloads from the running seeder, measured; appends a JSON line.
 get() {
-	local kind=$1 run=$2 name=$3 pair=$4 dest=$work/$2.dest
+	local kind=$1 run=$2 name=$3 pair=$4 dest=$work/$2.dest log=$work/$2.get
 	local m=("${py[@]}" measure --out "$work/$run.json" --seeder-pid "$seed_pid")
 	mkdir -p "$dest"
 	case $kind in
 	agent)
+		agent_start "$run-getter" "$getter_ip"
 		# Done when the file has its final name: the agent renames it once every
-		# piece and the SHA-256 are verified.
+		# piece and the SHA-256 are verified (the CLI sees it at its next poll).
+		"${m[@]}" --getter-pid "$agent_pid" --done-file "$dest/data.bin" -- \
+			"$agent_bin" --home "$work/$run-getter" torrent get "$seed_torrent" --dest "$dest" \
+			>"$log.out" 2>"$log.err" || fail "$name: $(tail -3 "$log.err")"
+		agent_stop "$run-getter" "$agent_pid"
+		;;
+	tr-run)
 		"${m[@]}" --done-file "$dest/data.bin" -- "$tr_run" get "$seed_torrent" --dest "$dest" \
 			--state "$work/$run.get-state" --silent --bind "$getter_ip" \
-			--peer "$seeder_ip:$seed_port" --timeout 300 >"$work/$run.get.out" 2>"$work/$run.get.err" ||
-			fail "$name: $(tail -3 "$work/$run.get.err")"
+			--peer "$seeder_ip:$seed_port" --timeout 300 >"$log.out" 2>"$log.err" ||
+			fail "$name: $(tail -3 "$log.err")"
 		;;
 	aria2c)
-		local tr=()
-		if [ "$seed_torrent" = "$torrent" ]; then
-			wait_for 30 seeded_at_tracker || fail "$name: the seeder did not announce"
-			tr=(--bt-tracker="http://$tracker_ip:$tracker_port/announce")
-		fi
 		"${m[@]}" -- "${aria[@]}" --interface="$getter_ip" --listen-port="$(free_port "$getter_ip")" \
-			--seed-time=0 "${tr[@]}" -d "$dest" "$seed_torrent" >"$work/$run.get.out" 2>&1 ||
-			fail "$name: $(tail -3 "$work/$run.get.out")"
+			--seed-time=0 --bt-tracker="$announce" -d "$dest" "$seed_torrent" >"$log.out" 2>&1 ||
+			fail "$name: $(tail -3 "$log.out")"
 		;;
 	libtorrent)
 		"${m[@]}" -- "${py[@]}" lt-get "$torrent" --dest "$dest" --listen "$getter_ip" \
-			--peer "$seeder_ip:$seed_port" --timeout 300 >"$work/$run.get.out" 2>"$work/$run.get.err" ||
-			fail "$name: $(tail -3 "$work/$run.get.err")"
+			--peer "$seeder_ip:$seed_port" --timeout 300 >"$log.out" 2>"$log.err" ||
+			fail "$name: $(tail -3 "$log.err")"
 		;;
 	esac
 	[ "$(sha256sum "$dest/data.bin" | cut -d' ' -f1)" = "$want" ] || fail "$name: SHA-256 differs"
@@ -179,19 +243,26 @@ get() {
 	rm -rf "$dest" "$work/$run.get-state"
 }
 
-transfers=("agent agent" "aria2c aria2c" "libtorrent libtorrent" "agent aria2c" "aria2c agent")
+transfers=("agent agent" "aria2c aria2c" "libtorrent libtorrent" "agent aria2c" "aria2c agent"
+	"tr-run tr-run")
 for pair in $(seq 1 "$pairs"); do
 	for t in "${transfers[@]}"; do
 		read -r from to <<<"$t"
 		run="$from-$to-$pair"
+		name="$from → $to"
+		[ "$from" != tr-run ] || name="agent → agent, the engine alone (tr-run)"
 		seed "$from" "$run"
-		get "$to" "$run" "$from → $to" "$pair"
-		stop "$seed_pid"
+		get "$to" "$run" "$name" "$pair"
+		if [ "$from" = agent ]; then
+			agent_stop "$run-seeder" "$seed_pid"
+		else
+			stop "$seed_pid"
+		fi
 		rm -rf "$work/$run.seed-state"
 	done
 done
-echo "Transfers of $mib MiB ($bytes bytes, pieces of $((piece_length / 1024)) KiB), loopback, files on tmpfs;" \
-	"medians of $pairs interleaved runs (range):"
+echo "Transfers of $mib MiB ($bytes bytes, pieces of $((piece_length / 1024)) KiB), loopback," \
+	"files on tmpfs; medians of $pairs interleaved runs (range):"
 echo
 "${py[@]}" summary transfers "$out/transfers.jsonl"
 rm -f "$src/data.bin"
@@ -201,20 +272,28 @@ hash_file=$work/hash/data.bin
 mkdir -p "$work/hash"
 head -c $((hash_mib << 20)) /dev/urandom >"$hash_file"
 cat "$hash_file" >/dev/null
+hashed() {
+	jq -c --arg name "$1" --argjson pair "$pair" '. + {name: $name, pair: $pair}' \
+		"$work/h.json" >>"$out/hashing.jsonl"
+}
 for pair in $(seq 1 "$pairs"); do
-	# The agent's creation: done when its .torrent is written (seeding starts then).
+	# The daemon's creation: the CLI returns once the .torrent is written.
+	agent_start hasher "$seeder_ip"
+	"${py[@]}" measure --out "$work/h.json" --getter-pid "$agent_pid" -- \
+		"$agent_bin" --home "$work/hasher" torrent create "$hash_file" --json >"$work/hash.out" ||
+		fail "torrent create: $(cat "$work/hash.out")"
+	hashed "peer-agent torrent create"
+	agent_stop hasher "$agent_pid"
+	# The engine alone: done when its .torrent is written (seeding starts then).
 	"${py[@]}" measure --out "$work/h.json" --done-glob "$work/hash-state-$pair/*.torrent" \
 		--kill-when-done -- "$tr_run" seed "$hash_file" --state "$work/hash-state-$pair" \
 		>"$work/hash.out" 2>"$work/hash.err" || fail "tr-run create: $(tail -3 "$work/hash.err")"
-	jq -c --arg name "agent torrent create (SHA-1 + SHA-256)" --argjson pair "$pair" \
-		'. + {name: $name, pair: $pair}' "$work/h.json" >>"$out/hashing.jsonl"
+	hashed "tr-run seed (the engine alone)"
 	rm -rf "$work/hash-state-$pair"
 	for tool in "openssl dgst -sha1" "openssl dgst -sha256" "sha256sum" "sha1sum"; do
-		# shellcheck disable=SC2086
-		"${py[@]}" measure --out "$work/h.json" -- $tool "$hash_file" >/dev/null ||
-			fail "$tool failed"
-		jq -c --arg name "$tool" --argjson pair "$pair" '. + {name: $name, pair: $pair}' \
-			"$work/h.json" >>"$out/hashing.jsonl"
+		# shellcheck disable=SC2086 # the tool's words
+		"${py[@]}" measure --out "$work/h.json" -- $tool "$hash_file" >/dev/null || fail "$tool failed"
+		hashed "$tool"
 	done
 done
 echo
@@ -224,40 +303,35 @@ echo
 rm -rf "$work/hash"
 
 # ---- seeding many torrents ----
-# One state folder, one torrent created per tr-run; the last run resumes the
-# others (each checked again) and seeds them all, then one downloader pulls one.
-many=$work/many
+many=$work/many-files
 mkdir -p "$many"
 for i in $(seq 1 "$seed_n"); do
 	head -c $((seed_mib << 20)) /dev/urandom >"$many/file$i.bin"
 done
-for i in $(seq 1 $((seed_n - 1))); do
-	"$tr_run" seed "$many/file$i.bin" --state "$many/state" >"$work/many.out" 2>"$work/many.err" &
-	p=$!
-	wait_for 60 grep -qs '^port ' "$work/many.out" || fail "tr-run seed $i: $(tail -3 "$work/many.err")"
-	stop "$p"
+agent_start many "$seeder_ip"
+seed_pid=$agent_pid
+for i in $(seq 1 "$seed_n"); do
+	agent many torrent create "$many/file$i.bin" --json >"$work/many-$i.out" ||
+		fail "torrent create $i: $(cat "$work/many-$i.out")"
 done
-"$tr_run" seed "$many/file$seed_n.bin" --state "$many/state" --listen "$seeder_ip" \
-	>"$work/many.out" 2>"$work/many.err" &
-seed_pid=$!
-pids+=("$seed_pid")
-wait_for 60 grep -qs '^port ' "$work/many.out" || fail "tr-run seed $seed_n: $(tail -3 "$work/many.err")"
-# Until every torrent is checked (each says so in the log), then a moment to settle.
-wait_for 120 test "$(grep -c ': checked, ' "$work/many.err")" -ge "$seed_n" ||
-	fail "the $seed_n torrents were not all checked: $(tail -3 "$work/many.err")"
+seeding_all() {
+	[ "$(agent many torrent list --json | jq '[.[] | select(.state == "seeding")] | length')" -ge "$seed_n" ]
+}
+wait_for 60 seeding_all || fail "not all $seed_n seeding: $(agent many torrent list)"
 sleep 2
 idle=$("${py[@]}" rss "$seed_pid")
+agent_start many-getter "$getter_ip"
 mkdir -p "$work/many.dest"
-"${py[@]}" measure --out "$work/many.json" --seeder-pid "$seed_pid" \
+"${py[@]}" measure --out "$work/many.json" --seeder-pid "$seed_pid" --getter-pid "$agent_pid" \
 	--sample-rss "$seed_pid" --done-file "$work/many.dest/file$seed_n.bin" -- \
-	"$tr_run" get "$(field "$work/many.out" torrent)" --dest "$work/many.dest" \
-	--state "$work/many.get-state" --silent --bind "$getter_ip" \
-	--peer "$seeder_ip:$(field "$work/many.out" port)" --timeout 300 \
-	>"$work/many.get.out" 2>"$work/many.get.err" || fail "get from the $seed_n-torrent seeder: $(tail -3 "$work/many.get.err")"
+	"$agent_bin" --home "$work/many-getter" torrent get "$(jq -r .torrent_file "$work/many-$seed_n.out")" \
+	--dest "$work/many.dest" >"$work/many.get.out" 2>"$work/many.get.err" ||
+	fail "get from the $seed_n-torrent seeder: $(tail -3 "$work/many.get.err")"
 after=$("${py[@]}" rss "$seed_pid")
 echo
-echo "The agent seeding $seed_n torrents of $seed_mib MiB (tr-run):" \
-	"RSS idle $idle; while one downloader pulls one:" \
-	"$(jq -r '"peak RSS sampled \(.sampled_rss_kib / 1024 | . * 10 | round / 10) MiB (download \(.seconds) s)"' "$work/many.json");" \
-	"after it $after; peak (VmHWM, checking included) $(jq -r '.seed_rss_kib / 1024 | . * 10 | round / 10' "$work/many.json") MiB (target ≤ 64 MiB)"
-stop "$seed_pid"
+echo "The agent seeding $seed_n torrents of $seed_mib MiB: RSS idle $idle; while one" \
+	"downloader pulls one: $(jq -r '"\(.sampled_rss_kib / 1024 | . * 10 | round / 10) MiB at most (sampled every 5 ms over the \(.seconds) s download)"' "$work/many.json");" \
+	"after it $after; peak since start (VmHWM, hashing included)" \
+	"$(jq -r '.seed_rss_kib / 1024 | . * 10 | round / 10' "$work/many.json") MiB; target ≤ 64 MiB."
+agent_stop many-getter "$agent_pid"
+agent_stop many "$seed_pid"
