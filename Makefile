@@ -205,7 +205,7 @@ FUZZ_SECONDS ?= 60
 # `make test` runs each only for a few seconds: enough to keep them building and clean.
 FUZZ_TEST_SECONDS ?= 4
 FUZZ_HARNESSES = upgrade envelope bodies websocket peers_json agent_ini engine bencode tracker \
-	httpd
+	httpd wire
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS = -std=gnu11 -O1 -g -fno-omit-frame-pointer $(WARN) $(FUZZ_SAN) -MMD -MP
 FUZZ_OBJ = $(BUILD)/fuzz/obj
@@ -216,6 +216,7 @@ FUZZ_MODS_peers_json = peer-agent/src/daemon/store.c $(call layer_src,core)
 FUZZ_MODS_agent_ini = peer-agent/src/daemon/config.c peer-agent/src/daemon/home.c
 FUZZ_MODS_engine = $(call layer_src,core)
 FUZZ_MODS_bencode = peer-agent/src/torrent/metainfo.c peer-agent/src/torrent/magnet.c
+FUZZ_MODS_wire = peer-agent/src/torrent/wire.c
 FUZZ_MODS_tracker = peer-agent/src/torrent/tracker.c peer-agent/src/net/httpclient.c
 FUZZ_MODS_httpd = peer-agent/src/torrent/httpd_parse.c peer-agent/src/torrent/httpd_tracker.c
 FUZZ_SEEDS_envelope = tests/proto/valid/envelope tests/proto/invalid/envelope \
@@ -241,6 +242,7 @@ FUZZ_MAX_LEN_engine = 262200
 # the harness caps a document at 64 KiB (the real caps, 8 and 16 MiB, are too large to fuzz)
 FUZZ_MAX_LEN_bencode = 65600
 FUZZ_MAX_LEN_tracker = 262200
+FUZZ_MAX_LEN_wire = 140000
 FUZZ_MAX_LEN_httpd = 8300
 .PHONY: fuzz $(FUZZ_HARNESSES:%=fuzz-%)
 

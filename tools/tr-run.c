@@ -2,7 +2,7 @@
  * tr-run.c - the agent's BitTorrent client alone, for interop tests and
  * benchmarks against other clients:
  *
- *   tr-run seed PATH --state DIR [--listen IP] [--port N] [--name N] [--http IP]
+ *   tr-run seed PATH... --state DIR [--listen IP] [--port N] [--name N] [--http IP]
  *   tr-run get SOURCE --dest DIR --state DIR [--listen IP] [--port N] [--silent]
  *                     [--bind IP] [--peer IP:PORT]... [--sha256 HEX] [--keep-seeding]
  *                     [--timeout S]
@@ -129,7 +129,7 @@ parse_peer(const char *s, struct tr_peer_addr *a)
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: tr-run seed PATH --state DIR [--listen IP] [--port N] [--name N]\n"
+	fprintf(stderr, "usage: tr-run seed PATH... --state DIR [--listen IP] [--port N] [--name N]\n"
 			"              [--http IP]\n"
 			"       tr-run get SOURCE --dest DIR --state DIR [--listen IP] [--port N]\n"
 			"              [--silent] [--bind IP] [--peer IP:PORT]... [--sha256 HEX]\n"
@@ -215,7 +215,7 @@ main(int argc, char **argv)
 		default: return usage();
 		}
 	}
-	if (argc - optind != 2 || cfg.state_dir == NULL)
+	if (argc - optind < 2 || cfg.state_dir == NULL)
 		return usage();
 	cmd = argv[optind];
 	arg = argv[optind + 1];
@@ -226,11 +226,13 @@ main(int argc, char **argv)
 	r.start = now_s();
 	if (strcmp(cmd, "seed") == 0) {
 		r.keep = true;
-		if (tr_client_create(r.c, arg, name, on_created, &r, &err) != 0) {
-			fprintf(stderr, "tr-run: %s\n", err.msg);
-			return 1;
+		for (int i = optind + 1; i < argc; i++) {
+			if (tr_client_create(r.c, argv[i], name, on_created, &r, &err) != 0) {
+				fprintf(stderr, "tr-run: %s\n", err.msg);
+				return 1;
+			}
 		}
-	} else if (strcmp(cmd, "get") == 0 && dest != NULL) {
+	} else if (strcmp(cmd, "get") == 0 && dest != NULL && argc - optind == 2) {
 		if (add_source(&r, arg, dest, sha) != 0)
 			return 1;
 		poll = event_new(r.base, -1, EV_PERSIST, on_poll, &r);

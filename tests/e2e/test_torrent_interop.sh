@@ -97,3 +97,25 @@ timeout 90 "$tr_run" get "$dir/mk.torrent" --dest "$dir/g3" --state "$dir/agent-
 	fb_fail "the agent from aria2c: $(tail -5 "$dir/g3.err")"
 check_copy "$dir/g3/data.bin"
 fb_pass "the agent downloads from aria2c (mktorrent's .torrent): $(field g3 done)"
+
+# ---- folders (multi-file; libtorrent's hybrid torrents carry BEP 47 padding files) ----
+mkdir -p "$dir/folder/sub" "$dir/mf1" "$dir/mf2"
+head -c 3000000 /dev/urandom >"$dir/folder/a.bin"
+head -c 100 /dev/urandom >"$dir/folder/sub/b.txt"
+head -c 5000000 /dev/urandom >"$dir/folder/sub/c.bin"
+sums() { (cd "$1" && find . -type f | sort | xargs sha256sum); }
+bg ltfolder $lt seed "$dir/folder" --listen 127.0.0.6 --torrent-out "$dir/folder.torrent"
+fb_wait_for 30 grep -q '^info_hash ' "$dir/ltfolder.out" || fb_fail "libtorrent did not seed the folder"
+timeout 90 "$tr_run" get "$dir/folder.torrent" --dest "$dir/mf1" --state "$dir/agent-mf1" --silent \
+	--bind 127.0.0.2 --peer "127.0.0.6:$(field ltfolder port)" --timeout 80 >"$dir/mf1.out" \
+	2>"$dir/mf1.err" || fb_fail "the agent from libtorrent, a folder: $(tail -5 "$dir/mf1.err")"
+fb_assert_eq "$(sums "$dir/mf1/folder")" "$(sums "$dir/folder")" "the folder's files"
+[ ! -e "$dir/mf1/folder/.pad" ] || fb_fail "padding files were written"
+fb_pass "the agent downloads a folder from libtorrent, padding files left out"
+
+bg seedfolder "$tr_run" seed "$dir/folder" --state "$dir/agent-folder" --listen 127.0.0.3
+fb_wait_for 20 grep -q '^port ' "$dir/seedfolder.out" || fb_fail "the agent did not seed the folder"
+timeout 90 $lt get "$(field seedfolder magnet)" --dest "$dir/mf2" --listen 127.0.0.5 --timeout 80 \
+	>"$dir/mf2.out" 2>"$dir/mf2.err" || fb_fail "libtorrent, the agent's folder: $(tail -3 "$dir/mf2.err")"
+fb_assert_eq "$(sums "$dir/mf2/folder")" "$(sums "$dir/folder")" "the folder's files"
+fb_pass "libtorrent downloads a folder the agent created, by magnet"

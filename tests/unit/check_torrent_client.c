@@ -409,6 +409,110 @@ START_TEST(test_a_request_for_more_than_16_kib_closes_the_session)
 }
 END_TEST
 
+static void
+send_ext_msg(int fd, uint8_t id, const char *dict, const void *tail, size_t tail_len)
+{
+	unsigned char pre[6];
+	size_t n = strlen(dict);
+
+	tr_wire_ext_prefix(pre, id, (uint32_t)(n + tail_len));
+	ck_assert_int_eq(write(fd, pre, sizeof(pre)), sizeof(pre));
+	ck_assert_int_eq(write(fd, dict, n), (ssize_t)n);
+	if (tail_len > 0)
+		ck_assert_int_eq(write(fd, tail, tail_len), (ssize_t)tail_len);
+}
+
+static void
+drain(int fd)
+{
+	unsigned char buf[4096];
+
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+}
+
+START_TEST(test_a_peer_sending_metadata_of_another_torrent_is_banned)
+{
+	struct tr_client *b = client("b", NULL, "127.0.0.2", true);
+	struct sockaddr_in sa = {0};
+	socklen_t sl = sizeof(sa);
+	unsigned char ih[20], hs[TR_HANDSHAKE_LEN], pid[20], junk[100];
+	char hex[TR_HEX_LEN + 1], magnet[256], dest[160], got[TR_HEX_LEN + 1];
+	struct tr_source src = {0};
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), fd;
+
+	sa.sin_family = AF_INET;
+	inet_pton(AF_INET, "127.0.0.4", &sa.sin_addr);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	getsockname(lfd, (struct sockaddr *)&sa, &sl);
+	memset(ih, 0x5a, sizeof(ih));
+	memset(pid, 9, sizeof(pid));
+	memset(junk, 'j', sizeof(junk));
+	cm_hex_encode(ih, sizeof(ih), hex);
+	snprintf(magnet, sizeof(magnet), "magnet:?xt=urn:btih:%s&x.pe=127.0.0.4:%d", hex,
+		 ntohs(sa.sin_port));
+	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
+	src.magnet = magnet;
+	src.dest_dir = dest;
+	ck_assert_int_eq(tr_client_add(b, &src, got, NULL), 0);
+	run_until(NULL, NULL, 300);
+	ck_assert_int_ge(fd = accept(lfd, NULL, NULL), 0);
+	run_until(NULL, NULL, 200);
+	ck_assert_int_eq(recv(fd, hs, sizeof(hs), MSG_DONTWAIT), TR_HANDSHAKE_LEN);
+	ck_assert(hs[25] & 0x10);
+	tr_wire_handshake(hs, ih, pid, true);
+	ck_assert_int_eq(write(fd, hs, sizeof(hs)), sizeof(hs));
+	send_ext_msg(fd, 0, "d1:md11:ut_metadatai3ee13:metadata_sizei100ee", NULL, 0);
+	run_until(NULL, NULL, 300);
+	drain(fd); /* its extension handshake and its request for piece 0 */
+	send_ext_msg(fd, 1, "d8:msg_typei1e5:piecei0e10:total_sizei100ee", junk, sizeof(junk));
+	ck_assert(run_until(banned, b, 5000));
+	ck_assert(closed_by_peer(fd));
+	close(fd);
+	close(lfd);
+	tr_client_free(b);
+}
+END_TEST
+
+START_TEST(test_an_oversize_metadata_size_closes_the_session)
+{
+	struct tr_client *b = client("b", NULL, "127.0.0.2", true);
+	struct sockaddr_in sa = {0};
+	socklen_t sl = sizeof(sa);
+	unsigned char ih[20], hs[TR_HANDSHAKE_LEN], pid[20];
+	char hex[TR_HEX_LEN + 1], magnet[256], dest[160], got[TR_HEX_LEN + 1];
+	struct tr_source src = {0};
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), fd;
+
+	sa.sin_family = AF_INET;
+	inet_pton(AF_INET, "127.0.0.4", &sa.sin_addr);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	getsockname(lfd, (struct sockaddr *)&sa, &sl);
+	memset(ih, 0x6b, sizeof(ih));
+	memset(pid, 9, sizeof(pid));
+	cm_hex_encode(ih, sizeof(ih), hex);
+	snprintf(magnet, sizeof(magnet), "magnet:?xt=urn:btih:%s&x.pe=127.0.0.4:%d", hex,
+		 ntohs(sa.sin_port));
+	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
+	src.magnet = magnet;
+	src.dest_dir = dest;
+	ck_assert_int_eq(tr_client_add(b, &src, got, NULL), 0);
+	run_until(NULL, NULL, 300);
+	ck_assert_int_ge(fd = accept(lfd, NULL, NULL), 0);
+	run_until(NULL, NULL, 200);
+	ck_assert_int_eq(recv(fd, hs, sizeof(hs), MSG_DONTWAIT), TR_HANDSHAKE_LEN);
+	tr_wire_handshake(hs, ih, pid, true);
+	ck_assert_int_eq(write(fd, hs, sizeof(hs)), sizeof(hs));
+	send_ext_msg(fd, 0, "d1:md11:ut_metadatai3ee13:metadata_sizei999999999ee", NULL, 0);
+	ck_assert(closed_by_peer(fd));
+	close(fd);
+	close(lfd);
+	tr_client_free(b);
+}
+END_TEST
+
 START_TEST(test_a_restarted_client_resumes_seeding_after_a_check)
 {
 	struct tr_client *a = create_seeder("127.0.0.1");
@@ -420,6 +524,96 @@ START_TEST(test_a_restarted_client_resumes_seeding_after_a_check)
 	w.c = a;
 	w.state = TR_SEEDING;
 	ck_assert(run_until(in_state, &w, 10000));
+	tr_client_free(a);
+}
+END_TEST
+
+static void
+write_random(const char *path, size_t n)
+{
+	unsigned char *b = malloc(n);
+
+	ck_assert_int_eq(cm_random_bytes(b, n), 0);
+	ck_assert_int_eq(cm_file_write_atomic(path, b, n, 0644, NULL), 0);
+	free(b);
+}
+
+START_TEST(test_a_folder_downloads_file_by_file)
+{
+	struct tr_client *a = client("a", "127.0.0.1", NULL, false);
+	struct tr_client *b = client("b", NULL, "127.0.0.2", true);
+	struct tr_source src = {0};
+	char dir[160], p[256], q[256], ih[TR_HEX_LEN + 1], dest[160], want[65], got[65];
+	const char *names[] = {"sub/y.bin", "sub/z.txt", "x.bin"}; /* in path order */
+	size_t sizes[] = {1234567, 10, 100000};
+	struct want w = {b, TR_SEEDING};
+	struct tr_status st;
+	bool done = false;
+
+	snprintf(dir, sizeof(dir), "%s/folder", tu_dir);
+	mkdir(dir, 0755);
+	snprintf(p, sizeof(p), "%s/sub", dir);
+	mkdir(p, 0755);
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+		write_random(p, sizes[i]);
+	}
+	ck_assert_int_eq(tr_client_create(a, dir, NULL, on_created, &done, NULL), 0);
+	ck_assert(run_until(flag, &done, 10000));
+	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
+	src.magnet = created_magnet;
+	src.dest_dir = dest;
+	ck_assert_int_eq(tr_client_add(b, &src, ih, NULL), 0);
+	ck_assert(run_until(in_state, &w, 20000));
+	ck_assert_int_eq(tr_client_status(b, ih, &st), 0);
+	ck_assert_uint_eq(st.file_count, 3);
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+		snprintf(q, sizeof(q), "%s/folder/%s", dest, names[i]);
+		file_sha256(p, want);
+		file_sha256(q, got);
+		ck_assert_str_eq(got, want);
+		ck_assert_str_eq(st.file_paths[i], names[i]);
+		ck_assert_str_eq(st.file_sha256[i], want);
+	}
+	tr_status_clear(&st);
+	tr_client_free(b);
+	tr_client_free(a);
+}
+END_TEST
+
+START_TEST(test_the_upload_rate_limit_holds_the_transfer_to_it)
+{
+	struct tr_config cfg;
+	struct tr_client *a, *b = client("b", NULL, "127.0.0.2", true);
+	struct tr_source src = {0};
+	char ih[TR_HEX_LEN + 1], dest[160], state[192];
+	struct want w;
+	bool done = false;
+	struct timespec t0, t1;
+	double s;
+
+	snprintf(state, sizeof(state), "%s/a", tu_dir);
+	tr_config_defaults(&cfg);
+	cfg.state_dir = state;
+	cfg.listen_host = "127.0.0.1";
+	cfg.max_upload_rate = 2 * 1024 * 1024;
+	a = tr_client_new(base, &cfg, NULL, NULL);
+	ck_assert_int_eq(tr_client_create(a, src_path, NULL, on_created, &done, NULL), 0);
+	ck_assert(run_until(flag, &done, 10000));
+	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
+	src.magnet = created_magnet;
+	src.dest_dir = dest;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(tr_client_add(b, &src, ih, NULL), 0);
+	w.c = b;
+	w.state = TR_SEEDING;
+	ck_assert(run_until(in_state, &w, 20000));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	/* 3 MiB at 2 MiB/s: about 1.5 s, never the few milliseconds of loopback. */
+	ck_assert_msg(s > 1.0 && s < 6.0, "took %.2f s", s);
+	tr_client_free(b);
 	tr_client_free(a);
 }
 END_TEST

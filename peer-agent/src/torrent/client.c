@@ -231,6 +231,24 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Each turn gives a tenth of a second's worth; what was not used carries over up to that much more. */
+static void
+on_refill(evutil_socket_t fd, short what, void *arg)
+{
+	struct tr_client *c = arg;
+	struct tr_peer *p, *tmp;
+	int64_t up = c->cfg.max_upload_rate * TR_REFILL_MS / 1000;
+	int64_t down = c->cfg.max_download_rate * TR_REFILL_MS / 1000;
+
+	(void)fd;
+	(void)what;
+	c->up_budget = c->up_budget > 0 ? (c->up_budget < up ? c->up_budget : up) + up : up;
+	c->down_budget = c->down_budget > 0 ? (c->down_budget < down ? c->down_budget : down) + down
+					    : down;
+	TAILQ_FOREACH_SAFE(p, &c->sessions, all, tmp)
+		tr_peer_resume(p);
+}
+
 struct tr_client *
 tr_client_new(struct event_base *base, const struct tr_config *cfg, const struct tr_hooks *hooks,
 	      void *ctx)
@@ -276,6 +294,14 @@ tr_client_new(struct event_base *base, const struct tr_config *cfg, const struct
 		goto fail;
 	if (tr_client_http_start(c) != 0)
 		goto fail;
+	if (c->cfg.max_upload_rate > 0 || c->cfg.max_download_rate > 0) {
+		static const struct timeval refill = {0, TR_REFILL_MS * 1000};
+
+		if ((c->refill = event_new(base, -1, EV_PERSIST, on_refill, c)) == NULL)
+			goto fail;
+		event_add(c->refill, &refill);
+		on_refill(-1, 0, c);
+	}
 	event_add(c->tick, &second);
 	tr_store_load(c);
 	return c;
@@ -323,6 +349,8 @@ tr_client_free(struct tr_client *c)
 		event_free(c->tick);
 	if (c->work != NULL)
 		event_free(c->work);
+	if (c->refill != NULL)
+		event_free(c->refill);
 	if (c->banned != NULL)
 		while ((s = cm_map_next(c->banned, &cur)) != NULL)
 			free(s);

@@ -44,7 +44,8 @@ op_find_file(void *ctx, const char info_hash[TR_HEX_LEN + 1], const char *relpat
 		if (relpath[nlen] != '/')
 			return -1;
 		for (i = 0; i < t->meta.file_count; i++)
-			if (strcmp(t->meta.files[i].path, relpath + nlen + 1) == 0)
+			if (!t->meta.files[i].pad &&
+			    strcmp(t->meta.files[i].path, relpath + nlen + 1) == 0)
 				break;
 		if (i == t->meta.file_count)
 			return -1;

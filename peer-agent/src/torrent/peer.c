@@ -21,6 +21,7 @@
 static void on_read(evutil_socket_t fd, short what, void *arg);
 static void on_write(evutil_socket_t fd, short what, void *arg);
 static void abort_inflight(struct tr_peer *p);
+static bool seed_check(struct tr_peer *p);
 
 struct tr_peer *
 tr_peer_new(struct tr_client *c, struct tr_torrent *t, int fd, const struct tr_peer_addr *addr,
@@ -113,7 +114,13 @@ tr_peer_close(struct tr_peer *p, const char *why)
 bool
 tr_peer_send(struct tr_peer *p, const void *data, size_t len)
 {
-	if (p->dead || evbuffer_add(p->out, data, len) != 0)
+	if (p->dead)
+		return false;
+	if (evbuffer_get_length(p->out) + len > TR_SEND_MAX) {
+		tr_peer_close(p, "send queue full: the peer does not read");
+		return false;
+	}
+	if (evbuffer_add(p->out, data, len) != 0)
 		return false;
 	p->last_send_ms = tr_now_ms();
 	return true;
@@ -155,9 +162,14 @@ serve(struct tr_peer *p)
 
 	while (!p->dead && p->nreqs > 0 && evbuffer_get_length(p->out) < TR_SEND_HIGH) {
 		struct tr_block *b = &p->reqs[p->req_head];
+		bool limited = p->c->cfg.max_upload_rate > 0;
 		struct evbuffer_iovec v;
 		uint64_t off = (uint64_t)b->piece * t->meta.piece_length + b->begin;
 
+		if (limited && p->c->up_budget <= 0)
+			break;
+		if (limited)
+			p->c->up_budget -= b->length;
 		if (evbuffer_reserve_space(p->out, TR_MSG_HEADER + b->length, &v, 1) != 1)
 			break;
 		tr_wire_piece_header(v.iov_base, b->piece, b->begin, b->length);
@@ -344,6 +356,11 @@ tr_peer_got_meta(struct tr_peer *p)
 	free(p->bf);
 	p->bf = bf;
 	p->bf_len = want;
+	p->have_count = 0;
+	for (uint32_t k = 0; k < want; k++)
+		p->have_count += (uint32_t)__builtin_popcount(bf[k]);
+	if (seed_check(p))
+		return;
 	tr_picker_peer_bitfield(t->pk, p->bf, +1);
 	p->counted = true;
 	tr_peer_update_interest(p);
@@ -400,6 +417,10 @@ on_handshake(struct tr_peer *p, struct cm_err *err)
 			cm_err_set(err, "handshake for an unknown info hash %s", hex);
 			return -1;
 		}
+		if (t->state == TR_ERROR || t->paused) {
+			cm_err_set(err, "torrent %s is %s", hex, t->paused ? "paused" : "in error");
+			return -1;
+		}
 		if (t->npeers >= c->cfg.max_peers_per_torrent) {
 			cm_err_set(err, "torrent %s has %d sessions already", hex, t->npeers);
 			return -1;
@@ -422,6 +443,22 @@ on_handshake(struct tr_peer *p, struct cm_err *err)
 	return 0;
 }
 
+/* Marks a peer that has every piece; closes it when we have them all too. True when closed. */
+static bool
+seed_check(struct tr_peer *p)
+{
+	struct tr_torrent *t = p->t;
+
+	if (!t->has_meta || p->have_count != t->meta.piece_count)
+		return false;
+	p->seed = true;
+	if (t->pk != NULL && tr_picker_complete(t->pk) && t->state == TR_SEEDING) {
+		tr_peer_close(p, "both seeds");
+		return true;
+	}
+	return false;
+}
+
 static int
 on_have(struct tr_peer *p, uint32_t i, struct cm_err *err)
 {
@@ -435,6 +472,9 @@ on_have(struct tr_peer *p, uint32_t i, struct cm_err *err)
 	if (tr_bit_get(p->bf, i))
 		return 0;
 	tr_bit_set(p->bf, i);
+	p->have_count++;
+	if (seed_check(p))
+		return 0;
 	if (p->counted) {
 		tr_picker_peer_have(t->pk, i);
 		tr_peer_update_interest(p);
@@ -460,6 +500,11 @@ on_bitfield(struct tr_peer *p, const struct tr_msg *m, struct cm_err *err)
 		tr_picker_peer_bitfield(t->pk, p->bf, -1);
 	memset(p->bf, 0, p->bf_len);
 	memcpy(p->bf, m->data, m->data_len < p->bf_len ? m->data_len : p->bf_len);
+	p->have_count = 0;
+	for (uint32_t k = 0; k < p->bf_len; k++)
+		p->have_count += (uint32_t)__builtin_popcount(p->bf[k]);
+	if (seed_check(p))
+		return 0;
 	if (p->counted) {
 		tr_picker_peer_bitfield(t->pk, p->bf, +1);
 		tr_peer_update_interest(p);
@@ -581,6 +626,10 @@ on_piece(struct tr_peer *p, size_t total, struct cm_err *err)
 			cm_err_set(err, "piece before the metadata");
 			return -1;
 		}
+		if ((p->wasted += len) > TR_MAX_WASTED) {
+			cm_err_set(err, "more than %u bytes of blocks we did not ask for", TR_MAX_WASTED);
+			return -1;
+		}
 		return 0;
 	}
 	p->downloaded += len;
@@ -648,14 +697,23 @@ on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct tr_peer *p = arg;
 	struct evbuffer_iovec v;
+	size_t want = TR_READ_CHUNK;
 	ssize_t n;
 
 	(void)what;
-	if (evbuffer_reserve_space(p->in, TR_READ_CHUNK, &v, 1) != 1) {
+	if (p->c->cfg.max_download_rate > 0) {
+		if (p->c->down_budget <= 0) {
+			event_del(p->ev_read);
+			p->read_paused = true;
+			return;
+		}
+		want = p->c->down_budget < TR_READ_CHUNK ? (size_t)p->c->down_budget : TR_READ_CHUNK;
+	}
+	if (evbuffer_reserve_space(p->in, (ev_ssize_t)want, &v, 1) != 1) {
 		tr_peer_close(p, "out of memory");
 		return;
 	}
-	n = recv(fd, v.iov_base, TR_READ_CHUNK, 0);
+	n = recv(fd, v.iov_base, want, 0);
 	if (n <= 0) {
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
@@ -664,12 +722,28 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	}
 	v.iov_len = (size_t)n;
 	evbuffer_commit_space(p->in, &v, 1);
+	p->c->down_budget -= n;
 	process_input(p);
 	if (p->dead)
 		return;
 	tr_peer_fill_requests(p);
 	serve(p);
 	tr_peer_flush(p);
+}
+
+void
+tr_peer_resume(struct tr_peer *p)
+{
+	if (p->dead || p->connecting)
+		return;
+	if (p->read_paused) {
+		p->read_paused = false;
+		event_add(p->ev_read, NULL);
+	}
+	if (p->nreqs > 0) {
+		serve(p);
+		tr_peer_flush(p);
+	}
 }
 
 void

@@ -143,6 +143,8 @@ md_reset(struct tr_torrent *t)
 	t->md_got = NULL;
 	t->md_req_ms = NULL;
 	t->md_size = 0;
+	t->md_from = 0;
+	t->md_mixed = false;
 }
 
 void
@@ -179,7 +181,7 @@ tr_ext_request_metadata(struct tr_peer *p)
 
 /* Every piece is in: the info dictionary must hash to the info hash, then it is parsed. */
 static void
-md_complete(struct tr_torrent *t)
+md_complete(struct tr_torrent *t, struct tr_peer *p)
 {
 	unsigned char d[CM_SHA1_BYTES];
 	struct tr_meta m;
@@ -187,6 +189,9 @@ md_complete(struct tr_torrent *t)
 
 	if (cm_sha1(t->md, t->md_size, d) != 0 || memcmp(d, t->ih, TR_HASH_LEN) != 0) {
 		log_warnx("torrent %s: the metadata received does not match the info hash", t->hex);
+		/* A sole sender sent it all: it is lying about the torrent. */
+		if (!t->md_mixed && t->md_from == p->id)
+			tr_client_ban(t->c, p->addr.ip, "sent metadata that does not match the info hash");
 		md_reset(t);
 		return;
 	}
@@ -226,13 +231,16 @@ on_md_data(struct tr_peer *p, int64_t piece, int64_t total, const unsigned char 
 	if (!t->md_got[piece]) {
 		memcpy(t->md + (size_t)piece * TR_MD_PIECE, data, len);
 		t->md_got[piece] = 1;
+		if (t->md_from != 0 && t->md_from != p->id)
+			t->md_mixed = true;
+		t->md_from = p->id;
 	}
 	for (uint32_t i = 0; i < n; i++)
 		if (!t->md_got[i]) {
 			tr_ext_request_metadata(p);
 			return 0;
 		}
-	md_complete(t);
+	md_complete(t, p);
 	return 0;
 }
 

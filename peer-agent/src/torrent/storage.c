@@ -120,11 +120,13 @@ create_part(struct tr_storage *st, struct cm_err *err)
 {
 	st->fresh = true;
 	for (size_t i = 0; i < st->m->file_count; i++) {
-		char *path = tr_storage_file_path(st, i);
+		char *path;
 		struct stat sb;
 		int fd;
 
-		if (path == NULL || make_parents(path) != 0) {
+		if (st->m->files[i].pad)
+			continue; /* BEP 47: padding is zeros, never on disk */
+		if ((path = tr_storage_file_path(st, i)) == NULL || make_parents(path) != 0) {
 			cm_err_set(err, "cannot make the folders of %s: %s", path ? path : "?",
 				   strerror(errno));
 			free(path);
@@ -227,6 +229,15 @@ span_io(struct tr_storage *st, uint64_t off, unsigned char *buf, size_t len, boo
 
 		if (off < f->offset || in >= f->length)
 			continue;
+		if (f->pad) {
+			/* Padding is zeros: read as such, never written (the piece's hash covered it). */
+			if (!write)
+				memset(buf, 0, n);
+			buf += n;
+			off += n;
+			len -= n;
+			continue;
+		}
 		if ((fd = file_fd(st, i)) < 0)
 			return -1;
 		while (n > 0) {
@@ -321,7 +332,7 @@ static void
 remove_tree(struct tr_storage *st)
 {
 	for (size_t i = 0; i < st->m->file_count; i++) {
-		char *p = tr_storage_file_path(st, i);
+		char *p = st->m->files[i].pad ? NULL : tr_storage_file_path(st, i);
 		char *s;
 
 		if (p == NULL)
@@ -381,6 +392,10 @@ tr_sha256_job_step(struct tr_sha256_job *j, size_t max_bytes, char (*out)[65])
 	while (j->file < m->file_count) {
 		const struct tr_file *f = &m->files[j->file];
 
+		if (f->pad) {
+			j->file++;
+			continue;
+		}
 		if (j->done < f->length) {
 			size_t n = f->length - j->done < (1u << 20) ? (size_t)(f->length - j->done)
 								     : (1u << 20);

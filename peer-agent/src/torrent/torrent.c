@@ -382,6 +382,7 @@ sha_done(struct tr_torrent *t)
 	}
 	log_info("torrent %s: complete at %s, seeding", t->hex, t->root);
 	t->state = t->paused ? TR_PAUSED : TR_SEEDING;
+	tr_torrent_close_seeds(t);
 	tr_store_save(t);
 	if (t->c->hooks.seeding_changed != NULL)
 		t->c->hooks.seeding_changed(t->c->ctx);
@@ -476,6 +477,16 @@ tr_torrent_add_candidate(struct tr_torrent *t, const struct tr_peer_addr *a)
 	}
 	memset(&t->cand[t->ncand], 0, sizeof(t->cand[0]));
 	t->cand[t->ncand++].addr = *a;
+}
+
+void
+tr_torrent_close_seeds(struct tr_torrent *t)
+{
+	struct tr_peer *p, *tmp;
+
+	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp)
+		if (p->seed)
+			tr_peer_close(p, "both seeds");
 }
 
 void

@@ -42,6 +42,8 @@ struct tr_webseed;
 #define TR_KEEPALIVE_MS 60000
 #define TR_SNUB_MS 30000             /* requests outstanding and no block for this long */
 #define TR_SEND_HIGH (4u << 20)      /* output bytes queued before we stop serving */
+#define TR_SEND_MAX (8u << 20)       /* output bytes a session may hold: a peer that does not read */
+#define TR_MAX_WASTED (16u << 20)    /* payload bytes received unasked before we close */
 #define TR_READ_CHUNK (256u * 1024)  /* bytes read from a socket at once */
 #define TR_MAX_INPUT (1u << 20)      /* unparsed input bytes a session may hold */
 #define TR_MAX_CANDIDATES 200        /* addresses remembered per torrent */
@@ -54,6 +56,7 @@ struct tr_webseed;
 #define TR_CHECK_SLICE (8u << 20)    /* bytes hashed per loop turn while checking */
 #define TR_MD_PIECE 16384            /* BEP 9 metadata piece */
 #define TR_MD_TIMEOUT_MS 15000
+#define TR_REFILL_MS 100             /* the rate limits' budgets are given this often */
 #define TR_MAX_PARTIAL_BYTES (64u << 20) /* piece buffers of one torrent at once */
 
 struct tr_rate {
@@ -77,12 +80,14 @@ struct tr_peer {
 	bool outgoing, connecting, got_handshake, dead;
 	bool am_choking, am_interested, peer_choking, peer_interested, snubbed;
 	bool seed;
+	bool read_paused;              /* the download rate limit's budget ran out */
 	unsigned char peer_id[20];
 	bool ext;                      /* BEP 10 on both sides */
 	uint8_t ut_metadata;           /* the peer's id for ut_metadata; 0: none */
 	uint32_t metadata_size;        /* what the peer said; 0: unknown */
 	unsigned char *bf;             /* its bitfield: bf_len bytes */
 	uint32_t bf_len;
+	uint32_t have_count;           /* bits set in bf */
 	bool counted;                  /* bf counted into the picker's availability */
 	struct tr_block inflight[TR_INFLIGHT_MAX];
 	uint32_t ninflight;
@@ -91,6 +96,7 @@ struct tr_peer {
 	uint32_t md_inflight;
 	int64_t connected_ms, last_recv_ms, last_send_ms, last_block_ms;
 	uint64_t downloaded, uploaded; /* payload */
+	uint64_t wasted;               /* payload received that we had not asked for (or cancelled) */
 	struct tr_rate rin, rout;
 	int hashfails;
 	TAILQ_ENTRY(tr_peer) all;      /* the client's sessions */
@@ -159,6 +165,8 @@ struct tr_torrent {
 	/* BEP 9 */
 	unsigned char *md;
 	uint32_t md_size;
+	uint64_t md_from;              /* the session that sent the metadata's pieces */
+	bool md_mixed;                 /* more than one did */
 	uint8_t *md_got;
 	int64_t *md_req_ms;
 	/* peers */
@@ -208,6 +216,8 @@ struct tr_client {
 	struct cm_map *banned;         /* ip -> char[46] (owned) */
 	struct cm_hash_key key;
 	struct event *tick, *work;     /* every second; one slice of hashing */
+	struct event *refill;          /* the rate limits' budgets, every TR_REFILL_MS; NULL: no limit */
+	int64_t up_budget, down_budget; /* bytes that may still move before the next refill */
 	struct tr_creation_list creations;
 	uint64_t rng;
 	uint64_t next_peer_id;
@@ -229,6 +239,8 @@ void tr_peer_fill_requests(struct tr_peer *p);
 void tr_peer_cancel_block(struct tr_peer *p, const struct tr_block *b);
 void tr_peer_flush(struct tr_peer *p);
 void tr_peer_got_meta(struct tr_peer *p);
+/* The rate limits gave new budgets: paused reads resume, queued requests are served. */
+void tr_peer_resume(struct tr_peer *p);
 bool tr_peer_send(struct tr_peer *p, const void *data, size_t len);
 
 /* peer_ext.c */
@@ -253,6 +265,8 @@ void tr_torrent_tick(struct tr_torrent *t, int64_t now);
 void tr_torrent_dial(struct tr_torrent *t, int64_t now);
 void tr_torrent_add_candidate(struct tr_torrent *t, const struct tr_peer_addr *a);
 void tr_torrent_peer_interested(struct tr_torrent *t, struct tr_peer *p);
+/* We are complete: sessions with other seeds are of no use to either side. */
+void tr_torrent_close_seeds(struct tr_torrent *t);
 void tr_torrent_peer_gone(struct tr_torrent *t, struct tr_peer *p);
 bool tr_torrent_wanted(const struct tr_torrent *t);
 void tr_torrent_status(const struct tr_torrent *t, struct tr_status *out);
