@@ -45,6 +45,8 @@ AGENT_OBJ = $(foreach l,$(AGENT_LAYERS),$(patsubst %.c,$(BUILD)/%.o,$(call layer
 # The pure core, linked unchanged into the agent and the simulator.
 CORE_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(call layer_src,core))
 GOSSIP_LIB = $(BUILD)/libfb-gossip.a
+# The torrent room's pure modules: bytes in, decisions out, checked like the core.
+TORRENT_PURE_OBJ = $(patsubst %,$(BUILD)/peer-agent/src/torrent/%.o,wire picker choke metainfo magnet)
 # The rest of the agent but main, so unit tests can link its modules.
 AGENT_LIB = $(BUILD)/libpeer-agent.a
 AGENT_LIB_OBJ = $(filter-out %/cli/main.o $(CORE_OBJ),$(AGENT_OBJ))
@@ -151,9 +153,10 @@ $(GOSSIP_LIB): $(CORE_OBJ) tools/check-pure.sh
 	rm -f $@
 	ar rcs $@ $(CORE_OBJ)
 
-$(AGENT_LIB): $(AGENT_LIB_OBJ)
+$(AGENT_LIB): $(AGENT_LIB_OBJ) tools/check-pure.sh
+	tools/check-pure.sh $(TORRENT_PURE_OBJ)
 	rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(AGENT_LIB_OBJ)
 
 $(BUILD)/bin/peer-agent: $(BUILD)/peer-agent/src/cli/main.o $(AGENT_LIB) $(GOSSIP_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)

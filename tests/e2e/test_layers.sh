@@ -77,4 +77,7 @@ if out=$(tools/check-pure.sh "$dir/wall.o" 2>&1); then
 fi
 fb_assert_contains "$out" "calls cm_time_wall_ms" "check-pure names the helper"
 tools/check-pure.sh "$FB_BUILD"/peer-agent/src/core/*.o || fb_fail "the core itself is not pure"
-fb_pass "the core calls no clock, random source, file or socket of its own"
+# The torrent room's pure modules are held to the same rule.
+tools/check-pure.sh "$FB_BUILD"/peer-agent/src/torrent/{wire,picker,choke,metainfo,magnet}.o ||
+	fb_fail "the torrent room's pure modules are not pure"
+fb_pass "the core and the torrent room's pure modules call no clock, random source, file or socket of their own"
