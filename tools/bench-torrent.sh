@@ -10,8 +10,8 @@
 # FILE.torrent` on the downloader. A run's time goes from the start of the
 # downloader (its CLI for the agent; the daemon already runs) to the file complete
 # and verified (the agent: its final name, given once every piece and the SHA-256
-# are checked; aria2c and libtorrent: their exit once every piece is checked); the
-# seeder is up and seeding before. CPU seconds and peak RSS of each side.
+# are checked; aria2c: its completion hook; libtorrent: its exit once every piece
+# is checked); the seeder is up and seeding before. CPU seconds and peak RSS of each side.
 # Hashing: a BENCH_HASH_MIB MiB file (1024), in the page cache, through `peer-agent
 # torrent create` and tr-run (SHA-1 per piece and SHA-256 of the file in one read)
 # against `openssl dgst -sha1`, `openssl dgst -sha256`, `sha256sum`, `sha1sum`,
@@ -118,6 +118,11 @@ agent_stop() {
 	rm -rf "${work:?}/$1"
 }
 
+echo "Machine: $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1))," \
+	"load average $(cut -d' ' -f1-3 /proc/loadavg) at the start; aria2c $(aria2c --version | head -n1 | cut -d' ' -f3)," \
+	"libtorrent $(/usr/bin/python3 -c 'import libtorrent; print(libtorrent.__version__)'), $(openssl version | cut -d' ' -f1-2)."
+echo
+
 src=$work/src
 mkdir -p "$src"
 head -c $((mib << 20)) /dev/urandom >"$src/data.bin"
@@ -205,6 +210,11 @@ seed() {
 	esac
 }
 
+# aria2c's completion hook (GID, file count, path): marks the file done.
+# shellcheck disable=SC2016 # $3 is the hook's
+printf '#!/bin/sh\n: >"$3.done"\n' >"$work/aria2c-done.sh"
+chmod +x "$work/aria2c-done.sh"
+
 # get KIND RUN NAME PAIR: downloads from the running seeder, measured; appends a JSON line.
 get() {
 	local kind=$1 run=$2 name=$3 pair=$4 dest=$work/$2.dest log=$work/$2.get
@@ -227,9 +237,12 @@ get() {
 			fail "$name: $(tail -3 "$log.err")"
 		;;
 	aria2c)
-		"${m[@]}" -- "${aria[@]}" --interface="$getter_ip" --listen-port="$(free_port "$getter_ip")" \
-			--seed-time=0 --bt-tracker="$announce" -d "$dest" "$seed_torrent" >"$log.out" 2>&1 ||
-			fail "$name: $(tail -3 "$log.out")"
+		# Done when aria2c runs its completion hook (every piece checked); it
+		# exits about two seconds later, after telling the tracker.
+		"${m[@]}" --done-file "$dest/data.bin.done" -- "${aria[@]}" --interface="$getter_ip" \
+			--listen-port="$(free_port "$getter_ip")" --seed-time=0 --bt-tracker="$announce" \
+			--on-bt-download-complete="$work/aria2c-done.sh" -d "$dest" "$seed_torrent" \
+			>"$log.out" 2>&1 || fail "$name: $(tail -3 "$log.out")"
 		;;
 	libtorrent)
 		"${m[@]}" -- "${py[@]}" lt-get "$torrent" --dest "$dest" --listen "$getter_ip" \
@@ -335,3 +348,5 @@ echo "The agent seeding $seed_n torrents of $seed_mib MiB: RSS idle $idle; while
 	"$(jq -r '.seed_rss_kib / 1024 | . * 10 | round / 10' "$work/many.json") MiB; target ≤ 64 MiB."
 agent_stop many-getter "$agent_pid"
 agent_stop many "$seed_pid"
+echo
+echo "Load average $(cut -d' ' -f1-3 /proc/loadavg) at the end."
