@@ -6,9 +6,9 @@
                            [--kill-when-done] [--sample-rss PID] -- CMD...
       runs CMD (a downloader) and writes one JSON object: seconds from its start until it
       is done (PATH or a match of G appears, when given: the agent renames its .part file
-      once the file is complete and verified; else CMD's exit), its CPU seconds and peak
-      RSS (wait4; /proc at that moment with --kill-when-done, which then ends CMD), the
-      seeder's CPU seconds over the same span and peak RSS (/proc/PID), and with
+      once the file is complete and verified; else CMD's exit; --kill-when-done ends CMD
+      then), its CPU seconds and peak RSS (wait4), the seeder's CPU seconds until CMD's
+      exit and peak RSS (/proc/PID), and with
       --sample-rss the highest RSS of that process seen every 5 ms. With --getter-pid, CMD
       is a command line talking to that daemon: the downloader's CPU is the daemon's over
       the span plus CMD's, its peak RSS the daemon's. CMD must exit 0.
@@ -63,12 +63,10 @@ def measure(args):
     cmd = args.cmd[1:] if args.cmd and args.cmd[0] == "--" else args.cmd
     seed_cpu0 = proc_cpu(args.seeder_pid) if args.seeder_pid else 0.0
     get_cpu0 = proc_cpu(args.getter_pid) if args.getter_pid else 0.0
-    seed_cpu = get_cpu = None
     sampled = 0
     start = time.monotonic()
     child = subprocess.Popen(cmd)
     done = None
-    result = {}
     while True:
         pid, status, ru = os.wait4(child.pid, os.WNOHANG)
         now = time.monotonic()
@@ -77,35 +75,33 @@ def measure(args):
         if done is None and (pid != 0 or (args.done_file and os.path.exists(args.done_file))
                              or (args.done_glob and glob.glob(args.done_glob))):
             done = now
-            if args.seeder_pid:
-                seed_cpu = proc_cpu(args.seeder_pid) - seed_cpu0
-            if args.getter_pid:
-                get_cpu = proc_cpu(args.getter_pid) - get_cpu0
             if args.kill_when_done and pid == 0:
-                # A process that runs on (a seeder): its figures now, then it is ended.
-                result["dl_cpu"] = round(proc_cpu(child.pid), 3)
-                result["dl_rss_kib"] = proc_hwm_kib(child.pid)
+                # A process that runs on (a seeder): done, so it is ended.
                 child.terminate()
         if pid != 0:
             break
         time.sleep(0.005)
     code = os.waitstatus_to_exitcode(status)
-    if args.kill_when_done and "dl_cpu" in result:
+    if args.kill_when_done and code == -15:
         code = 0
-    result.update({
+    # CPU times of the other processes are read once they are idle again: the kernel
+    # brings a running task's account up to date only now and then (the agent's
+    # SHA-256 pass showed up 200 ms late), and nothing runs after the transfer.
+    time.sleep(0.05)
+    result = {
         "seconds": round(done - start, 3),
         "exit_seconds": round(now - start, 3),
         "exit_code": code,
-    })
-    result.setdefault("dl_cpu", round(ru.ru_utime + ru.ru_stime, 3))
-    result.setdefault("dl_rss_kib", ru.ru_maxrss)
+        "dl_cpu": round(ru.ru_utime + ru.ru_stime, 3),
+        "dl_rss_kib": ru.ru_maxrss,
+    }
     if args.getter_pid:
         # CMD is the daemon's command line: the work and the memory are the daemon's.
         result["cli_cpu"] = result["dl_cpu"]
-        result["dl_cpu"] = round(get_cpu + result["cli_cpu"], 3)
+        result["dl_cpu"] = round(proc_cpu(args.getter_pid) - get_cpu0 + result["cli_cpu"], 3)
         result["dl_rss_kib"] = proc_hwm_kib(args.getter_pid)
     if args.seeder_pid:
-        result["seed_cpu"] = round(seed_cpu, 3)
+        result["seed_cpu"] = round(proc_cpu(args.seeder_pid) - seed_cpu0, 3)
         result["seed_rss_kib"] = proc_hwm_kib(args.seeder_pid)
     if args.sample_rss:
         result["sampled_rss_kib"] = sampled
