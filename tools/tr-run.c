@@ -92,8 +92,8 @@ on_poll(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (r->polls++ % 10 == 0)
 		fprintf(stderr, "tr-run: %s %.1f%% peers %d down %.1f MB/s up %.1f MB/s\n",
-			tr_state_name(st.state), st.progress * 100, st.peers,
-			st.download_rate / 1e6, st.upload_rate / 1e6);
+		        tr_state_name(st.state), st.progress * 100, st.peers,
+		        st.download_rate / 1e6, st.upload_rate / 1e6);
 	if (st.state == TR_ERROR) {
 		fprintf(stderr, "tr-run: %s\n", st.error);
 		r->rc = 1;
@@ -129,11 +129,12 @@ parse_peer(const char *s, struct tr_peer_addr *a)
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: tr-run seed PATH... --state DIR [--listen IP] [--port N] [--name N]\n"
-			"              [--http IP]\n"
-			"       tr-run get SOURCE --dest DIR --state DIR [--listen IP] [--port N]\n"
-			"              [--silent] [--bind IP] [--peer IP:PORT]... [--sha256 HEX]\n"
-			"              [--keep-seeding] [--timeout S]\n");
+	fprintf(stderr,
+	        "usage: tr-run seed PATH... --state DIR [--listen IP] [--port N] [--name N]\n"
+	        "              [--http IP]\n"
+	        "       tr-run get SOURCE --dest DIR --state DIR [--listen IP] [--port N]\n"
+	        "              [--silent] [--bind IP] [--peer IP:PORT]... [--sha256 HEX]\n"
+	        "              [--keep-seeding] [--timeout S]\n");
 	return 2;
 }
 
@@ -152,7 +153,7 @@ add_source(struct run *r, const char *src, const char *dest, const char *sha)
 	if (strncmp(src, "magnet:", 7) == 0) {
 		s.magnet = src;
 	} else if (strlen(src) == TR_HEX_LEN && strchr(src, '/') == NULL &&
-		   strchr(src, '.') == NULL) {
+	           strchr(src, '.') == NULL) {
 		s.info_hash_hex = src;
 	} else {
 		if (cm_file_read(src, TR_MAX_TORRENT_FILE, &buf, &len, &err) != 0) {
@@ -174,14 +175,19 @@ add_source(struct run *r, const char *src, const char *dest, const char *sha)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"state", required_argument, NULL, 's'}, {"listen", required_argument, NULL, 'l'},
-		{"port", required_argument, NULL, 'p'},  {"name", required_argument, NULL, 'n'},
-		{"dest", required_argument, NULL, 'd'},  {"silent", no_argument, NULL, 'S'},
-		{"bind", required_argument, NULL, 'b'},  {"peer", required_argument, NULL, 'P'},
-		{"sha256", required_argument, NULL, 'h'}, {"keep-seeding", no_argument, NULL, 'k'},
-		{"timeout", required_argument, NULL, 't'}, {"http", required_argument, NULL, 'H'},
-		{NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"state", required_argument, NULL, 's'},
+	                                     {"listen", required_argument, NULL, 'l'},
+	                                     {"port", required_argument, NULL, 'p'},
+	                                     {"name", required_argument, NULL, 'n'},
+	                                     {"dest", required_argument, NULL, 'd'},
+	                                     {"silent", no_argument, NULL, 'S'},
+	                                     {"bind", required_argument, NULL, 'b'},
+	                                     {"peer", required_argument, NULL, 'P'},
+	                                     {"sha256", required_argument, NULL, 'h'},
+	                                     {"keep-seeding", no_argument, NULL, 'k'},
+	                                     {"timeout", required_argument, NULL, 't'},
+	                                     {"http", required_argument, NULL, 'H'},
+	                                     {NULL, 0, NULL, 0}};
 	struct tr_config cfg;
 	struct run r;
 	const char *name = NULL, *dest = NULL, *sha = NULL, *cmd, *arg;
@@ -196,23 +202,46 @@ main(int argc, char **argv)
 	log_init(NULL);
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
-		case 's': cfg.state_dir = optarg; break;
-		case 'l': cfg.listen_host = optarg; break;
-		case 'p': cfg.listen_port = atoi(optarg); break;
-		case 'n': name = optarg; break;
-		case 'd': dest = optarg; break;
-		case 'S': cfg.silent = true; break;
-		case 'b': cfg.bind_ip = optarg; break;
-		case 'h': sha = optarg; break;
-		case 'k': r.keep = true; break;
-		case 't': r.timeout_s = atof(optarg); break;
-		case 'H': cfg.http_host = optarg; break;
+		case 's':
+			cfg.state_dir = optarg;
+			break;
+		case 'l':
+			cfg.listen_host = optarg;
+			break;
+		case 'p':
+			cfg.listen_port = atoi(optarg);
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'd':
+			dest = optarg;
+			break;
+		case 'S':
+			cfg.silent = true;
+			break;
+		case 'b':
+			cfg.bind_ip = optarg;
+			break;
+		case 'h':
+			sha = optarg;
+			break;
+		case 'k':
+			r.keep = true;
+			break;
+		case 't':
+			r.timeout_s = atof(optarg);
+			break;
+		case 'H':
+			cfg.http_host = optarg;
+			break;
 		case 'P':
 			if (r.npeers == MAX_PEERS || parse_peer(optarg, &r.peers[r.npeers]) != 0)
 				return usage();
 			r.npeers++;
 			break;
-		default: return usage();
+		default:
+			return usage();
 		}
 	}
 	if (argc - optind < 2 || cfg.state_dir == NULL)

@@ -451,7 +451,7 @@ START_TEST(test_a_peer_sending_metadata_of_another_torrent_is_banned)
 	memset(junk, 'j', sizeof(junk));
 	cm_hex_encode(ih, sizeof(ih), hex);
 	snprintf(magnet, sizeof(magnet), "magnet:?xt=urn:btih:%s&x.pe=127.0.0.4:%d", hex,
-		 ntohs(sa.sin_port));
+	         ntohs(sa.sin_port));
 	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
 	src.magnet = magnet;
 	src.dest_dir = dest;
@@ -494,7 +494,7 @@ START_TEST(test_an_oversize_metadata_size_closes_the_session)
 	memset(pid, 9, sizeof(pid));
 	cm_hex_encode(ih, sizeof(ih), hex);
 	snprintf(magnet, sizeof(magnet), "magnet:?xt=urn:btih:%s&x.pe=127.0.0.4:%d", hex,
-		 ntohs(sa.sin_port));
+	         ntohs(sa.sin_port));
 	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
 	src.magnet = magnet;
 	src.dest_dir = dest;

@@ -53,7 +53,7 @@ draw(struct tr_choke_peer *peers, size_t n, uint64_t *rng)
 
 void
 tr_choke_run(struct tr_choke_peer *peers, size_t n, bool seeding, int slots, int64_t now_ms,
-	     struct tr_choke_state *st, uint64_t *rng)
+             struct tr_choke_state *st, uint64_t *rng)
 {
 	struct tr_choke_peer **order;
 	struct tr_choke_peer *opt;

@@ -108,7 +108,7 @@ on_accept(int fd, const struct sockaddr *sa, socklen_t len, void *arg)
 	    tr_client_address_count(c, a.ip) >= c->cfg.max_per_address) {
 		c->stats.sessions_refused++;
 		log_info("%s: %s:%d refused (%s)", __func__, a.ip, a.port,
-			 tr_client_banned(c, a.ip) ? "banned" : "connection caps");
+		         tr_client_banned(c, a.ip) ? "banned" : "connection caps");
 		close(fd);
 		return;
 	}
@@ -128,7 +128,7 @@ tr_client_dial(struct tr_client *c, struct tr_torrent *t, struct tr_candidate *c
 	tcp_nodelay(fd);
 	if (connect(fd, (const struct sockaddr *)&a.ss, a.len) != 0 && errno != EINPROGRESS) {
 		log_info("torrent %s: dial %s:%d: %s", t->hex, cd->addr.ip, cd->addr.port,
-			 strerror(errno));
+		         strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -160,8 +160,8 @@ tr_client_ban(struct tr_client *c, const char *ip, const char *why)
 		log_warnx("torrent: banned %s: %s", ip, why);
 	}
 	TAILQ_FOREACH_SAFE(p, &c->sessions, all, tmp)
-		if (!p->dead && strcmp(p->addr.ip, ip) == 0)
-			tr_peer_close(p, "banned");
+	if (!p->dead && strcmp(p->addr.ip, ip) == 0)
+		tr_peer_close(p, "banned");
 }
 
 int
@@ -171,8 +171,8 @@ tr_client_address_count(const struct tr_client *c, const char *ip)
 	int n = 0;
 
 	TAILQ_FOREACH(p, &c->sessions, all)
-		if (!p->dead && strcmp(p->addr.ip, ip) == 0)
-			n++;
+	if (!p->dead && strcmp(p->addr.ip, ip) == 0)
+		n++;
 	return n;
 }
 
@@ -186,12 +186,14 @@ on_work(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	TAILQ_FOREACH_SAFE(t, &c->torrents, link, tt) {
+	TAILQ_FOREACH_SAFE(t, &c->torrents, link, tt)
+	{
 		more |= tr_torrent_work(t);
 		if (t->has_meta && t->state == TR_DOWNLOADING && !t->paused)
 			tr_torrent_webseeds_work(t);
 	}
-	TAILQ_FOREACH_SAFE(cr, &c->creations, link, ct) {
+	TAILQ_FOREACH_SAFE(cr, &c->creations, link, ct)
+	{
 		tr_creation_step(cr);
 		more = true;
 	}
@@ -219,11 +221,12 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	TAILQ_FOREACH_SAFE(t, &c->torrents, link, tt)
-		tr_torrent_tick(t, now);
+	tr_torrent_tick(t, now);
 	TAILQ_FOREACH_SAFE(p, &c->sessions, all, tmp)
-		if (!p->dead)
-			tr_peer_tick(p, now);
-	TAILQ_FOREACH_SAFE(p, &c->sessions, all, tmp) {
+	if (!p->dead)
+		tr_peer_tick(p, now);
+	TAILQ_FOREACH_SAFE(p, &c->sessions, all, tmp)
+	{
 		if (p->dead) {
 			TAILQ_REMOVE(&c->sessions, p, all);
 			tr_peer_free(p);
@@ -231,7 +234,8 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Each turn gives a tenth of a second's worth; what was not used carries over up to that much more. */
+/* Each turn gives a tenth of a second's worth; what was not used carries over up to that much more.
+ */
 static void
 on_refill(evutil_socket_t fd, short what, void *arg)
 {
@@ -243,15 +247,15 @@ on_refill(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	c->up_budget = c->up_budget > 0 ? (c->up_budget < up ? c->up_budget : up) + up : up;
-	c->down_budget = c->down_budget > 0 ? (c->down_budget < down ? c->down_budget : down) + down
-					    : down;
+	c->down_budget =
+	    c->down_budget > 0 ? (c->down_budget < down ? c->down_budget : down) + down : down;
 	TAILQ_FOREACH_SAFE(p, &c->sessions, all, tmp)
-		tr_peer_resume(p);
+	tr_peer_resume(p);
 }
 
 struct tr_client *
 tr_client_new(struct event_base *base, const struct tr_config *cfg, const struct tr_hooks *hooks,
-	      void *ctx)
+              void *ctx)
 {
 	struct tr_client *c = calloc(1, sizeof(*c));
 	static const struct timeval second = {1, 0};
@@ -264,8 +268,8 @@ tr_client_new(struct event_base *base, const struct tr_config *cfg, const struct
 	c->cfg.listen_host = cfg->silent ? NULL : dup_or_null(cfg->listen_host);
 	c->cfg.http_host = cfg->silent ? NULL : dup_or_null(cfg->http_host);
 	c->cfg.public_host = dup_or_null(cfg->public_host   ? cfg->public_host
-					 : cfg->listen_host ? cfg->listen_host
-							    : cfg->http_host);
+	                                 : cfg->listen_host ? cfg->listen_host
+	                                                    : cfg->http_host);
 	c->cfg.bind_ip = dup_or_null(cfg->bind_ip);
 	if (hooks != NULL)
 		c->hooks = *hooks;
@@ -290,7 +294,7 @@ tr_client_new(struct event_base *base, const struct tr_config *cfg, const struct
 		goto fail;
 	if (c->cfg.listen_host != NULL &&
 	    (c->lst = tcp_listener_new(base, c->cfg.listen_host, c->cfg.listen_port, on_accept,
-				       c)) == NULL)
+	                               c)) == NULL)
 		goto fail;
 	if (tr_client_http_start(c) != 0)
 		goto fail;
@@ -422,7 +426,7 @@ tr_client_add_peers_from(struct tr_torrent *t, const struct cm_strlist *peers)
 
 void
 tr_client_add_peers(struct tr_client *c, const char *info_hash_hex,
-		    const struct tr_peer_addr *peers, size_t n)
+                    const struct tr_peer_addr *peers, size_t n)
 {
 	struct tr_torrent *t = find(c, info_hash_hex);
 
@@ -464,7 +468,7 @@ tr_torrent_magnet(const struct tr_torrent *t)
 	/* Only a listening client names itself (x.pe); a silent one never does. */
 	if (!c->cfg.silent && c->lst != NULL && c->cfg.public_host != NULL) {
 		snprintf(buf, sizeof(buf), strchr(c->cfg.public_host, ':') ? "[%s]:%d" : "%s:%d",
-			 c->cfg.public_host, tr_client_listen_port(c));
+		         c->cfg.public_host, tr_client_listen_port(c));
 		cm_strlist_append(&self, buf);
 	}
 	m = tr_magnet_of(&t->meta, &self);
@@ -508,7 +512,7 @@ tr_client_list(const struct tr_client *c, struct tr_status **out)
 	if (*out == NULL)
 		return 0;
 	TAILQ_FOREACH(t, &c->torrents, link)
-		tr_torrent_status(t, &(*out)[n++]);
+	tr_torrent_status(t, &(*out)[n++]);
 	return n;
 }
 
@@ -524,7 +528,8 @@ tr_client_seeding(const struct tr_client *c, struct tr_seeded *out, size_t max)
 	struct tr_torrent *t;
 	size_t n = 0;
 
-	TAILQ_FOREACH(t, &c->torrents, link) {
+	TAILQ_FOREACH(t, &c->torrents, link)
+	{
 		if (n == max)
 			break;
 		if (t->state != TR_SEEDING || !t->has_meta)
@@ -561,7 +566,7 @@ tr_client_remove(struct tr_client *c, const char *info_hash_hex, bool delete_dat
 
 static int
 source_hash(const struct tr_source *src, unsigned char ih[TR_HASH_LEN], struct tr_magnet *mg,
-	    struct tr_meta *m, struct cm_err *err)
+            struct tr_meta *m, struct cm_err *err)
 {
 	int n = (src->magnet != NULL) + (src->info_hash_hex != NULL) + (src->torrent != NULL);
 
@@ -576,11 +581,11 @@ source_hash(const struct tr_source *src, unsigned char ih[TR_HASH_LEN], struct t
 		return 0;
 	}
 	if (src->info_hash_hex != NULL)
-		return cm_hex_decode(src->info_hash_hex, strlen(src->info_hash_hex), ih, TR_HASH_LEN,
-				     err);
+		return cm_hex_decode(src->info_hash_hex, strlen(src->info_hash_hex), ih,
+		                     TR_HASH_LEN, err);
 	if (src->torrent_len > TR_MAX_TORRENT_FILE) {
 		cm_err_set(err, "a .torrent of %zu bytes (at most %u)", src->torrent_len,
-			   TR_MAX_TORRENT_FILE);
+		           TR_MAX_TORRENT_FILE);
 		return -1;
 	}
 	if (tr_meta_from_torrent(src->torrent, src->torrent_len, m, err) != 0)
@@ -599,7 +604,7 @@ is_hex64(const char *s)
 
 int
 tr_client_add(struct tr_client *c, const struct tr_source *src, char info_hash[TR_HEX_LEN + 1],
-	      struct cm_err *err)
+              struct cm_err *err)
 {
 	unsigned char ih[TR_HASH_LEN];
 	struct tr_magnet mg;

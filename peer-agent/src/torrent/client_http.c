@@ -16,7 +16,7 @@
 #include "torrent/tracker.h"
 #include "torrent/webseed.h"
 
-#define ANNOUNCE_RETRY_S 60
+#define ANNOUNCE_RETRY_S  60
 #define WEBSEED_MAX_FAILS 5
 
 /* ---- the HTTP port's operations ---- */
@@ -29,7 +29,7 @@ held(struct tr_client *c, const char *hex)
 
 static int
 op_find_file(void *ctx, const char info_hash[TR_HEX_LEN + 1], const char *relpath,
-	     struct tr_httpd_file *out)
+             struct tr_httpd_file *out)
 {
 	struct tr_client *c = ctx;
 	struct tr_torrent *t = held(c, info_hash);
@@ -88,7 +88,7 @@ op_known(void *ctx, const char info_hash[TR_HEX_LEN + 1])
 
 	return held(c, info_hash) != NULL ||
 	       (c->hooks.gossip_seeders != NULL &&
-		c->hooks.gossip_seeders(c->ctx, info_hash, &one, 1) > 0);
+	        c->hooks.gossip_seeders(c->ctx, info_hash, &one, 1) > 0);
 }
 
 static size_t
@@ -171,7 +171,7 @@ on_announce(void *arg, const struct tr_tracker_answer *a, const char *err)
 		if (a == NULL || a->failure != NULL) {
 			c->stats.tracker_errors++;
 			log_info("torrent %s: tracker %s: %s", t->hex, t->trackers.items[k->idx],
-				 a != NULL ? a->failure : err);
+			         a != NULL ? a->failure : err);
 			s->next_ms = now + ANNOUNCE_RETRY_S * 1000;
 		} else {
 			s->next_ms = now + (int64_t)a->interval_s * 1000;
@@ -234,7 +234,7 @@ tr_torrent_announce(struct tr_torrent *t, int64_t now)
 			continue;
 		if (!s->started)
 			event = "started";
-		else if (done && !s->completed)
+		else if (done && !s->completed && !t->created) /* a creation never downloaded */
 			event = "completed";
 		else if (now < s->next_ms)
 			continue;
@@ -258,8 +258,8 @@ on_webseed(void *arg, uint32_t piece, const unsigned char *data, size_t len, con
 		return;
 	if (err != NULL || len != tr_meta_piece_size(&t->meta, piece)) {
 		w->fails++;
-		log_info("torrent %s: web seed %s: piece %u: %s", t->hex,
-			 tr_webseed_url(w->ws), piece, err ? err : "short");
+		log_info("torrent %s: web seed %s: piece %u: %s", t->hex, tr_webseed_url(w->ws),
+		         piece, err ? err : "short");
 		tr_picker_piece_failed(t->pk, piece);
 		return;
 	}
@@ -268,7 +268,7 @@ on_webseed(void *arg, uint32_t piece, const unsigned char *data, size_t len, con
 		w->fails = WEBSEED_MAX_FAILS; /* it serves other bytes than the torrent's */
 		t->c->stats.pieces_failed++;
 		log_warnx("torrent %s: web seed %s sent piece %u that failed its hash", t->hex,
-			  tr_webseed_url(w->ws), piece);
+		          tr_webseed_url(w->ws), piece);
 		tr_picker_piece_failed(t->pk, piece);
 		return;
 	}
@@ -296,7 +296,7 @@ tr_torrent_webseeds_open(struct tr_torrent *t)
 	for (size_t i = 0; i < n; i++) {
 		t->ws[t->nws].t = t;
 		t->ws[t->nws].ws = tr_webseed_new(t->c->hc, t->web_seeds.items[i], &t->meta,
-						  t->c->cfg.bind_ip, on_webseed, &t->ws[t->nws]);
+		                                  t->c->cfg.bind_ip, on_webseed, &t->ws[t->nws]);
 		if (t->ws[t->nws].ws != NULL)
 			t->nws++;
 	}

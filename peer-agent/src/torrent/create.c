@@ -19,7 +19,7 @@
  */
 static void
 our_urls(const struct tr_client *c, const char *hex, const char *name, bool multi,
-	 struct cm_strlist *trackers, struct cm_strlist *seeds)
+         struct cm_strlist *trackers, struct cm_strlist *seeds)
 {
 	char url[1024];
 	const char *host = c->cfg.public_host;
@@ -30,7 +30,7 @@ our_urls(const struct tr_client *c, const char *hex, const char *name, bool mult
 		return;
 	if (trackers != NULL) {
 		snprintf(url, sizeof(url), v6 ? "http://[%s]:%d/announce" : "http://%s:%d/announce",
-			 host, port);
+		         host, port);
 		cm_strlist_append(trackers, url);
 	}
 	if (seeds != NULL) {
@@ -39,8 +39,8 @@ our_urls(const struct tr_client *c, const char *hex, const char *name, bool mult
 		if (esc == NULL)
 			return;
 		snprintf(url, sizeof(url),
-			 v6 ? "http://[%s]:%d/seed/%s/%s" : "http://%s:%d/seed/%s/%s", host, port,
-			 hex, esc);
+		         v6 ? "http://[%s]:%d/seed/%s/%s" : "http://%s:%d/seed/%s/%s", host, port,
+		         hex, esc);
 		free(esc);
 		cm_strlist_append(seeds, url);
 	}
@@ -64,7 +64,7 @@ build(struct tr_creation *cr, struct tr_meta *m, struct cm_err *err)
 	}
 	our_urls(cr->c, "", name, false, &trackers, NULL);
 	rc = tr_meta_build(m, name, tr_hasher_multi_file(cr->h), files, nfiles,
-			   tr_hasher_piece_length(cr->h), pieces, npieces, &trackers, NULL, err);
+	                   tr_hasher_piece_length(cr->h), pieces, npieces, &trackers, NULL, err);
 	cm_strlist_clear(&trackers);
 	if (rc != 0)
 		return -1;
@@ -155,7 +155,7 @@ tr_creation_step(struct tr_creation *cr)
 
 int
 tr_client_create(struct tr_client *c, const char *path, const char *name, tr_created_fn done,
-		 void *arg, struct cm_err *err)
+                 void *arg, struct cm_err *err)
 {
 	struct tr_creation *cr;
 	char full[PATH_MAX];
@@ -165,7 +165,7 @@ tr_client_create(struct tr_client *c, const char *path, const char *name, tr_cre
 		return -1;
 	}
 	if (name != NULL && (*name == '\0' || strchr(name, '/') != NULL || strcmp(name, ".") == 0 ||
-			     strcmp(name, "..") == 0)) {
+	                     strcmp(name, "..") == 0)) {
 		cm_err_set(err, "name %s: not a file name", name);
 		return -1;
 	}

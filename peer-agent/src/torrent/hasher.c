@@ -28,8 +28,8 @@ struct tr_hasher {
 	size_t file;
 	uint64_t file_done;
 	int fd;
-	uint32_t piece;       /* piece being hashed */
-	uint32_t piece_fill;  /* its bytes hashed so far */
+	uint32_t piece;      /* piece being hashed */
+	uint32_t piece_fill; /* its bytes hashed so far */
 	struct cm_digest_ctx h1, h256;
 	unsigned char *buf;
 };
@@ -39,7 +39,7 @@ tr_piece_length_for(uint64_t total)
 {
 	uint32_t pl = TR_MIN_PIECE;
 
-	while (pl < TR_MAX_PIECE && total / pl > 2000)
+	while (pl < TR_MAX_PIECE && (total + pl - 1) / pl > 2000)
 		pl <<= 1;
 	return pl;
 }
@@ -94,7 +94,7 @@ walk(struct tr_hasher *h, const char *dir, const char *rel, int depth, struct cm
 			continue;
 		if (snprintf(full, sizeof(full), "%s/%s", dir, e->d_name) >= (int)sizeof(full) ||
 		    snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "/" : "", e->d_name) >=
-			    (int)sizeof(sub)) {
+		        (int)sizeof(sub)) {
 			cm_err_set(err, "%s: path too long", dir);
 			rc = -1;
 		} else if (lstat(full, &sb) != 0) {
@@ -144,7 +144,7 @@ list_files(struct tr_hasher *h, const char *path, uint64_t max_bytes, struct cm_
 		h->total += h->files[i].length;
 		if (h->total > max_bytes) {
 			cm_err_set(err, "%s: more than %llu bytes", path,
-				   (unsigned long long)max_bytes);
+			           (unsigned long long)max_bytes);
 			return -1;
 		}
 	}

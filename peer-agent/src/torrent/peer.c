@@ -25,7 +25,7 @@ static bool seed_check(struct tr_peer *p);
 
 struct tr_peer *
 tr_peer_new(struct tr_client *c, struct tr_torrent *t, int fd, const struct tr_peer_addr *addr,
-	    bool outgoing)
+            bool outgoing)
 {
 	struct tr_peer *p = calloc(1, sizeof(*p));
 
@@ -95,7 +95,7 @@ tr_peer_close(struct tr_peer *p, const char *why)
 		return;
 	p->dead = true;
 	log_info("torrent %s: peer %s:%d closed: %s", p->t ? p->t->hex : "-", p->addr.ip,
-		 p->addr.port, why);
+	         p->addr.port, why);
 	if (p->connecting)
 		c->nhalfopen--;
 	if (p->t != NULL) {
@@ -174,9 +174,9 @@ serve(struct tr_peer *p)
 			break;
 		tr_wire_piece_header(v.iov_base, b->piece, b->begin, b->length);
 		if (tr_storage_read(t->st, off, (unsigned char *)v.iov_base + TR_MSG_HEADER,
-				    b->length) != 0) {
+		                    b->length) != 0) {
 			tr_torrent_set_error(t, "reading %s: %s", tr_storage_path(t->st),
-					     strerror(errno));
+			                     strerror(errno));
 			return;
 		}
 		v.iov_len = TR_MSG_HEADER + b->length;
@@ -238,7 +238,7 @@ tr_peer_update_interest(struct tr_peer *p)
 {
 	struct tr_torrent *t = p->t;
 	bool want = t != NULL && t->has_meta && p->bf != NULL && t->pk != NULL &&
-		    !tr_picker_complete(t->pk) && tr_picker_interesting(t->pk, p->bf);
+	            !tr_picker_complete(t->pk) && tr_picker_interesting(t->pk, p->bf);
 
 	if (want == p->am_interested || p->dead || !p->got_handshake)
 		return;
@@ -289,11 +289,11 @@ tr_peer_fill_requests(struct tr_peer *p)
 	if (p->ninflight >= target)
 		return;
 	n = tr_picker_pick(t->pk, p->bf, &p->c->rng, inflight_has, p, picked,
-			   target - p->ninflight);
+	                   target - p->ninflight);
 	for (size_t i = 0; i < n; i++) {
 		p->inflight[p->ninflight++] = picked[i];
-		len += tr_wire_request(msgs + len, TR_MSG_REQUEST, picked[i].piece,
-				       picked[i].begin, picked[i].length);
+		len += tr_wire_request(msgs + len, TR_MSG_REQUEST, picked[i].piece, picked[i].begin,
+		                       picked[i].length);
 	}
 	if (n > 0 && p->ninflight == n)
 		p->last_block_ms = tr_now_ms();
@@ -301,14 +301,15 @@ tr_peer_fill_requests(struct tr_peer *p)
 		tr_peer_send(p, msgs, len);
 }
 
-/* Forgets an in-flight block; returns whether it was there. */
+/* Forgets an in-flight block, of that length too (a short answer is not it); whether it was there. */
 static bool
 inflight_remove(struct tr_peer *p, const struct tr_block *b)
 {
 	for (uint32_t i = 0; i < p->ninflight; i++) {
-		if (p->inflight[i].piece == b->piece && p->inflight[i].begin == b->begin) {
+		if (p->inflight[i].piece == b->piece && p->inflight[i].begin == b->begin &&
+		    p->inflight[i].length == b->length) {
 			memmove(&p->inflight[i], &p->inflight[i + 1],
-				(p->ninflight - i - 1) * sizeof(p->inflight[0]));
+			        (p->ninflight - i - 1) * sizeof(p->inflight[0]));
 			p->ninflight--;
 			return true;
 		}
@@ -345,6 +346,14 @@ tr_peer_got_meta(struct tr_peer *p)
 
 	if (p->dead || !p->got_handshake)
 		return;
+	if (p->counted) {
+		/* Known since its handshake (the check just ended): its bitfield is counted
+		 * already. */
+		tr_peer_update_interest(p);
+		tr_peer_fill_requests(p);
+		tr_peer_flush(p);
+		return;
+	}
 	if ((bf = calloc(want, 1)) == NULL) {
 		tr_peer_close(p, "out of memory");
 		return;
@@ -525,7 +534,7 @@ on_request(struct tr_peer *p, const struct tr_msg *m, struct cm_err *err)
 	size = tr_meta_piece_size(&t->meta, m->index);
 	if (m->begin >= size || m->length > size - m->begin) {
 		cm_err_set(err, "request %u+%u beyond piece %u of %u bytes", m->begin, m->length,
-			   m->index, size);
+		           m->index, size);
 		return -1;
 	}
 	if (!tr_picker_have(t->pk, m->index)) {
@@ -539,7 +548,7 @@ on_request(struct tr_peer *p, const struct tr_msg *m, struct cm_err *err)
 		return -1;
 	}
 	p->reqs[(p->req_head + p->nreqs) % TR_PEER_MAX_REQUESTS] =
-		(struct tr_block){m->index, m->begin, m->length};
+	    (struct tr_block){m->index, m->begin, m->length};
 	p->nreqs++;
 	return 0;
 }
@@ -551,10 +560,11 @@ on_cancel(struct tr_peer *p, const struct tr_msg *m)
 		struct tr_block *b = &p->reqs[(p->req_head + k) % TR_PEER_MAX_REQUESTS];
 
 		if (b->piece == m->index && b->begin == m->begin && b->length == m->length) {
-			/* Left in the ring as an empty slot would be served: shift the rest down. */
+			/* Left in the ring as an empty slot would be served: shift the rest down.
+			 */
 			for (uint32_t j = k; j + 1 < p->nreqs; j++)
 				p->reqs[(p->req_head + j) % TR_PEER_MAX_REQUESTS] =
-					p->reqs[(p->req_head + j + 1) % TR_PEER_MAX_REQUESTS];
+				    p->reqs[(p->req_head + j + 1) % TR_PEER_MAX_REQUESTS];
 			p->nreqs--;
 			return;
 		}
@@ -627,7 +637,8 @@ on_piece(struct tr_peer *p, size_t total, struct cm_err *err)
 			return -1;
 		}
 		if ((p->wasted += len) > TR_MAX_WASTED) {
-			cm_err_set(err, "more than %u bytes of blocks we did not ask for", TR_MAX_WASTED);
+			cm_err_set(err, "more than %u bytes of blocks we did not ask for",
+			           TR_MAX_WASTED);
 			return -1;
 		}
 		return 0;
@@ -683,7 +694,7 @@ process_input(struct tr_peer *p)
 			continue;
 		}
 		r = tr_wire_parse(evbuffer_pullup(p->in, (ev_ssize_t)need), need, &lim, &m, &need,
-				  &err);
+		                  &err);
 		if (r <= 0 || on_message(p, &m, &err) != 0) {
 			tr_peer_close(p, err.msg[0] ? err.msg : "malformed message");
 			return;
@@ -707,7 +718,8 @@ on_read(evutil_socket_t fd, short what, void *arg)
 			p->read_paused = true;
 			return;
 		}
-		want = p->c->down_budget < TR_READ_CHUNK ? (size_t)p->c->down_budget : TR_READ_CHUNK;
+		want =
+		    p->c->down_budget < TR_READ_CHUNK ? (size_t)p->c->down_budget : TR_READ_CHUNK;
 	}
 	if (evbuffer_reserve_space(p->in, (ev_ssize_t)want, &v, 1) != 1) {
 		tr_peer_close(p, "out of memory");
@@ -753,7 +765,8 @@ tr_peer_tick(struct tr_peer *p, int64_t now)
 
 	tr_rate_tick(&p->rin);
 	tr_rate_tick(&p->rout);
-	if ((p->connecting || !p->got_handshake) && now - p->connected_ms > TR_HANDSHAKE_TIMEOUT_MS) {
+	if ((p->connecting || !p->got_handshake) &&
+	    now - p->connected_ms > TR_HANDSHAKE_TIMEOUT_MS) {
 		tr_peer_close(p, p->connecting ? "connect timed out" : "no handshake in time");
 		return;
 	}

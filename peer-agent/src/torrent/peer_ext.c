@@ -14,13 +14,13 @@
 #include "torrent/torrent_internal.h"
 
 #define UT_METADATA_ID 1 /* the id we tell peers to use for ut_metadata */
-#define MD_PER_PEER 2    /* metadata requests in flight to one peer */
+#define MD_PER_PEER    2 /* metadata requests in flight to one peer */
 
 enum { MD_REQUEST = 0, MD_DATA = 1, MD_REJECT = 2 };
 
 static void
 send_ext(struct tr_peer *p, uint8_t id, const char *payload, size_t len, const void *tail,
-	 size_t tail_len)
+         size_t tail_len)
 {
 	unsigned char pre[6];
 
@@ -89,7 +89,7 @@ on_ext_handshake(struct tr_peer *p, const struct tr_msg *m, struct cm_err *err)
 	if ((v = cm_bdict_get(root, "metadata_size")) != NULL && v->kind == CM_BINT) {
 		if (v->i <= 0 || v->i > (int64_t)TR_MAX_METADATA) {
 			cm_err_set(err, "metadata_size %lld (at most %u)", (long long)v->i,
-				   TR_MAX_METADATA);
+			           TR_MAX_METADATA);
 			goto end;
 		}
 		p->metadata_size = (uint32_t)v->i;
@@ -170,7 +170,8 @@ tr_ext_request_metadata(struct tr_peer *p)
 	if (p->metadata_size != t->md_size)
 		return;
 	for (uint32_t i = 0; i < md_pieces(t->md_size) && p->md_inflight < MD_PER_PEER; i++) {
-		if (t->md_got[i] || (t->md_req_ms[i] != 0 && now - t->md_req_ms[i] < TR_MD_TIMEOUT_MS))
+		if (t->md_got[i] ||
+		    (t->md_req_ms[i] != 0 && now - t->md_req_ms[i] < TR_MD_TIMEOUT_MS))
 			continue;
 		t->md_req_ms[i] = now;
 		p->md_inflight++;
@@ -191,7 +192,8 @@ md_complete(struct tr_torrent *t, struct tr_peer *p)
 		log_warnx("torrent %s: the metadata received does not match the info hash", t->hex);
 		/* A sole sender sent it all: it is lying about the torrent. */
 		if (!t->md_mixed && t->md_from == p->id)
-			tr_client_ban(t->c, p->addr.ip, "sent metadata that does not match the info hash");
+			tr_client_ban(t->c, p->addr.ip,
+			              "sent metadata that does not match the info hash");
 		md_reset(t);
 		return;
 	}
@@ -207,8 +209,8 @@ md_complete(struct tr_torrent *t, struct tr_peer *p)
 }
 
 static int
-on_md_data(struct tr_peer *p, int64_t piece, int64_t total, const unsigned char *data,
-	   size_t len, struct cm_err *err)
+on_md_data(struct tr_peer *p, int64_t piece, int64_t total, const unsigned char *data, size_t len,
+           struct cm_err *err)
 {
 	struct tr_torrent *t = p->t;
 	uint32_t n;
@@ -220,11 +222,11 @@ on_md_data(struct tr_peer *p, int64_t piece, int64_t total, const unsigned char 
 	n = md_pieces(t->md_size);
 	if (total != t->md_size || piece < 0 || piece >= n) {
 		cm_err_set(err, "metadata piece %lld of a %lld-byte dictionary (want %u bytes)",
-			   (long long)piece, (long long)total, t->md_size);
+		           (long long)piece, (long long)total, t->md_size);
 		return -1;
 	}
-	if (len != ((uint32_t)piece + 1 == n ? t->md_size - (uint32_t)piece * TR_MD_PIECE
-					     : TR_MD_PIECE)) {
+	if (len !=
+	    ((uint32_t)piece + 1 == n ? t->md_size - (uint32_t)piece * TR_MD_PIECE : TR_MD_PIECE)) {
 		cm_err_set(err, "metadata piece %lld of %zu bytes", (long long)piece, len);
 		return -1;
 	}
@@ -268,13 +270,14 @@ on_metadata(struct tr_peer *p, const struct tr_msg *m, struct cm_err *err)
 	case MD_REQUEST:
 		if (p->ut_metadata == 0)
 			break;
-		if (t->has_meta && piece->i >= 0 && piece->i < md_pieces((uint32_t)t->meta.info_len)) {
+		if (t->has_meta && piece->i >= 0 &&
+		    piece->i < md_pieces((uint32_t)t->meta.info_len)) {
 			size_t off = (size_t)piece->i * TR_MD_PIECE;
 			size_t n = t->meta.info_len - off < TR_MD_PIECE ? t->meta.info_len - off
-								      : TR_MD_PIECE;
+			                                                : TR_MD_PIECE;
 
 			send_md(p, MD_DATA, piece->i, (int64_t)t->meta.info_len, t->meta.info + off,
-				n);
+			        n);
 		} else {
 			send_md(p, MD_REJECT, piece->i, 0, NULL, 0);
 		}

@@ -12,26 +12,26 @@ struct partial {
 	uint32_t piece;
 	uint32_t nblocks;
 	uint32_t nreceived;
-	uint32_t next;      /* blocks before it have all been requested at least once */
-	uint8_t *req;       /* requests outstanding per block */
-	uint8_t *got;       /* received per block */
+	uint32_t next; /* blocks before it have all been requested at least once */
+	uint8_t *req;  /* requests outstanding per block */
+	uint8_t *got;  /* received per block */
 };
 
 struct tr_picker {
 	uint32_t count, piece_length, last_size, have_count, max_partial;
 	uint64_t total;
-	unsigned char *have;     /* bitfield */
+	unsigned char *have; /* bitfield */
 	uint16_t *avail;
-	struct partial **part;   /* per piece; NULL unless open */
-	uint32_t *open;          /* indices of open pieces */
+	struct partial **part; /* per piece; NULL unless open */
+	uint32_t *open;        /* indices of open pieces */
 	uint32_t nopen;
-	uint32_t untouched;      /* missing pieces not open */
-	uint32_t *cand;          /* scratch for pick */
+	uint32_t untouched; /* missing pieces not open */
+	uint32_t *cand;     /* scratch for pick */
 };
 
 struct tr_picker *
 tr_picker_new(uint32_t piece_count, uint32_t piece_length, uint64_t total_length,
-	      uint32_t max_partial)
+              uint32_t max_partial)
 {
 	struct tr_picker *p;
 
@@ -238,7 +238,8 @@ rarest(struct tr_picker *p, const unsigned char *bf, uint64_t *rng)
 	uint32_t n = 0, best = UINT32_MAX;
 
 	for (uint32_t i = 0; i < p->count; i++) {
-		if (tr_bit_get(p->have, i) || p->part[i] != NULL || (bf != NULL && !tr_bit_get(bf, i)))
+		if (tr_bit_get(p->have, i) || p->part[i] != NULL ||
+		    (bf != NULL && !tr_bit_get(bf, i)))
 			continue;
 		if (p->avail[i] < best) {
 			best = p->avail[i];
@@ -259,7 +260,7 @@ rarest(struct tr_picker *p, const unsigned char *bf, uint64_t *rng)
 
 static size_t
 pick_new(struct tr_picker *p, const unsigned char *bf, uint64_t *rng, struct tr_block *out,
-	 size_t max)
+         size_t max)
 {
 	size_t n = 0;
 
@@ -281,7 +282,7 @@ pick_new(struct tr_picker *p, const unsigned char *bf, uint64_t *rng, struct tr_
 
 static size_t
 pick_endgame(struct tr_picker *p, const unsigned char *bf, tr_inflight_fn inflight, void *arg,
-	     struct tr_block *out, size_t max)
+             struct tr_block *out, size_t max)
 {
 	size_t n = 0;
 
@@ -331,8 +332,8 @@ tr_picker_endgame(const struct tr_picker *p)
 }
 
 size_t
-tr_picker_pick(struct tr_picker *p, const unsigned char *bf, uint64_t *rng,
-	       tr_inflight_fn inflight, void *arg, struct tr_block *out, size_t max)
+tr_picker_pick(struct tr_picker *p, const unsigned char *bf, uint64_t *rng, tr_inflight_fn inflight,
+               void *arg, struct tr_block *out, size_t max)
 {
 	size_t n = pick_partial(p, bf, out, max);
 

@@ -12,10 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TR_PICKER_ENDGAME_DUP 2 /* requests of one block at once in endgame */
-#define TR_QUEUE_MIN 16         /* blocks in flight to one peer, whatever its rate */
-#define TR_QUEUE_MAX 250
-#define TR_QUEUE_TIME_MS 3000   /* the queue holds this much of the peer's rate (libtorrent's rule) */
+#define TR_PICKER_ENDGAME_DUP 2  /* requests of one block at once in endgame */
+#define TR_QUEUE_MIN          64 /* blocks in flight to one peer, whatever its rate */
+#define TR_QUEUE_MAX          250
+#define TR_QUEUE_TIME_MS      3000 /* the queue holds this long of the peer's rate (libtorrent) */
 
 struct tr_picker;
 
@@ -35,8 +35,8 @@ tr_rng_next(uint64_t *s)
 }
 
 /* A picker for a torrent of piece_count pieces; max_partial caps pieces open at once. */
-struct tr_picker *tr_picker_new(uint32_t piece_count, uint32_t piece_length,
-				uint64_t total_length, uint32_t max_partial);
+struct tr_picker *tr_picker_new(uint32_t piece_count, uint32_t piece_length, uint64_t total_length,
+                                uint32_t max_partial);
 void tr_picker_free(struct tr_picker *p);
 
 /* A piece verified (or found on disk): never picked again. */
@@ -63,7 +63,7 @@ typedef bool (*tr_inflight_fn)(void *arg, const struct tr_block *b);
  * Endgame duplicates are only picked with inflight (NULL: none).
  */
 size_t tr_picker_pick(struct tr_picker *p, const unsigned char *bf, uint64_t *rng,
-		      tr_inflight_fn inflight, void *arg, struct tr_block *out, size_t max);
+                      tr_inflight_fn inflight, void *arg, struct tr_block *out, size_t max);
 /*
  * Reserves a whole untouched piece (rarest first) for a source that fetches
  * pieces, not blocks (a web seed): its blocks count as requested. 0 and

@@ -1,4 +1,5 @@
 /* storage.c - pieces across files, verified before written (see storage.h). */
+#define _GNU_SOURCE /* sync_file_range */
 #include "torrent/storage.h"
 
 #include <errno.h>
@@ -15,11 +16,11 @@
 
 struct tr_storage {
 	const struct tr_meta *m;
-	char *root;      /* final path */
-	char *part;      /* root + ".part" */
-	bool finished;   /* the bytes are at root */
-	bool fresh;      /* every .part file was made empty just now: nothing to check */
-	int *fd;         /* per file; -1 closed */
+	char *root;    /* final path */
+	char *part;    /* root + ".part" */
+	bool finished; /* the bytes are at root */
+	bool fresh;    /* every .part file was made empty just now: nothing to check */
+	int *fd;       /* per file; -1 closed */
 	size_t ring[TR_STORAGE_MAX_FDS];
 	size_t nopen, ring_pos;
 };
@@ -128,7 +129,7 @@ create_part(struct tr_storage *st, struct cm_err *err)
 			continue; /* BEP 47: padding is zeros, never on disk */
 		if ((path = tr_storage_file_path(st, i)) == NULL || make_parents(path) != 0) {
 			cm_err_set(err, "cannot make the folders of %s: %s", path ? path : "?",
-				   strerror(errno));
+			           strerror(errno));
 			free(path);
 			return -1;
 		}
@@ -230,7 +231,8 @@ span_io(struct tr_storage *st, uint64_t off, unsigned char *buf, size_t len, boo
 		if (off < f->offset || in >= f->length)
 			continue;
 		if (f->pad) {
-			/* Padding is zeros: read as such, never written (the piece's hash covered it). */
+			/* Padding is zeros: read as such, never written (the piece's hash covered
+			 * it). */
 			if (!write)
 				memset(buf, 0, n);
 			buf += n;
@@ -241,7 +243,8 @@ span_io(struct tr_storage *st, uint64_t off, unsigned char *buf, size_t len, boo
 		if ((fd = file_fd(st, i)) < 0)
 			return -1;
 		while (n > 0) {
-			ssize_t r = write ? pwrite(fd, buf, n, (off_t)in) : pread(fd, buf, n, (off_t)in);
+			ssize_t r =
+			    write ? pwrite(fd, buf, n, (off_t)in) : pread(fd, buf, n, (off_t)in);
 
 			if (r < 0 && errno == EINTR)
 				continue;
@@ -277,7 +280,7 @@ piece_ok(const struct tr_meta *m, uint32_t piece, const unsigned char *data)
 
 int
 tr_storage_put_piece(struct tr_storage *st, uint32_t piece, const unsigned char *data,
-		     struct cm_err *err)
+                     struct cm_err *err)
 {
 	if (piece >= st->m->piece_count || st->finished) {
 		cm_err_set(err, "piece %u cannot be written", piece);
@@ -286,7 +289,7 @@ tr_storage_put_piece(struct tr_storage *st, uint32_t piece, const unsigned char 
 	if (!piece_ok(st->m, piece, data))
 		return 1;
 	if (span_io(st, (uint64_t)piece * st->m->piece_length, (unsigned char *)data,
-		    tr_meta_piece_size(st->m, piece), true) != 0) {
+	            tr_meta_piece_size(st->m, piece), true) != 0) {
 		cm_err_set(err, "writing piece %u in %s: %s", piece, st->part, strerror(errno));
 		return -1;
 	}
@@ -299,9 +302,17 @@ tr_storage_check_piece(struct tr_storage *st, uint32_t piece, unsigned char *scr
 	if (piece >= st->m->piece_count)
 		return -1;
 	if (span_io(st, (uint64_t)piece * st->m->piece_length, scratch,
-		    tr_meta_piece_size(st->m, piece), false) != 0)
+	            tr_meta_piece_size(st->m, piece), false) != 0)
 		return -1;
 	return piece_ok(st->m, piece, scratch) ? 1 : 0;
+}
+
+void
+tr_storage_flush_start(struct tr_storage *st)
+{
+	for (size_t i = 0; i < st->m->file_count; i++)
+		if (st->fd[i] >= 0)
+			sync_file_range(st->fd[i], 0, 0, SYNC_FILE_RANGE_WRITE);
 }
 
 int
@@ -361,7 +372,7 @@ tr_storage_delete(struct tr_storage *st)
 struct tr_sha256_job {
 	struct tr_storage *st;
 	size_t file;
-	uint64_t done;      /* bytes of file hashed */
+	uint64_t done; /* bytes of file hashed */
 	struct cm_digest_ctx h;
 	unsigned char *buf;
 	char (*out)[65];
@@ -398,7 +409,7 @@ tr_sha256_job_step(struct tr_sha256_job *j, size_t max_bytes, char (*out)[65])
 		}
 		if (j->done < f->length) {
 			size_t n = f->length - j->done < (1u << 20) ? (size_t)(f->length - j->done)
-								     : (1u << 20);
+			                                            : (1u << 20);
 
 			if (max_bytes == 0)
 				return 0;

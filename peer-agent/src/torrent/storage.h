@@ -27,7 +27,7 @@ struct tr_storage;
  * outlive it. NULL with err.
  */
 struct tr_storage *tr_storage_new(const struct tr_meta *m, const char *root, bool complete,
-				  struct cm_err *err);
+                                  struct cm_err *err);
 void tr_storage_free(struct tr_storage *st);
 
 /* Where the bytes are now (the .part name until finished). */
@@ -46,10 +46,13 @@ int tr_storage_read(struct tr_storage *st, uint64_t off, void *buf, size_t len);
  * then writes it: 0 written, 1 hash mismatch (nothing written), -1 I/O error (err).
  */
 int tr_storage_put_piece(struct tr_storage *st, uint32_t piece, const unsigned char *data,
-			 struct cm_err *err);
-/* Whether piece i on disk matches its hash: 1 yes, 0 no, -1 I/O error. scratch: piece_length bytes. */
+                         struct cm_err *err);
+/* Whether piece i on disk matches its hash: 1 yes, 0 no, -1 I/O error. scratch: piece_length bytes.
+ */
 int tr_storage_check_piece(struct tr_storage *st, uint32_t piece, unsigned char *scratch);
 
+/* Starts writing the files' dirty pages back without waiting, so a later finish waits less. */
+void tr_storage_flush_start(struct tr_storage *st);
 /* Every piece verified: syncs, closes and renames <root>.part to root. -1 with err. */
 int tr_storage_finish(struct tr_storage *st, struct cm_err *err);
 /* Removes the data (either name). */

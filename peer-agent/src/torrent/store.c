@@ -48,7 +48,7 @@ tr_store_save(const struct tr_torrent *t)
 	size_t len;
 	int rc = -1;
 	bool sha = t->has_meta && t->file_sha != NULL && t->file_sha[0][0] != '\0' &&
-		   (t->state == TR_SEEDING || t->state == TR_PAUSED);
+	           (t->state == TR_SEEDING || t->state == TR_PAUSED);
 
 	cm_benc_init(&e, STATE_MAX);
 	cm_benc_dict(&e);

@@ -21,7 +21,7 @@ const char *
 tr_state_name(enum tr_state s)
 {
 	static const char *const names[] = {"checking", "downloading", "seeding", "paused",
-					    "error"};
+	                                    "error"};
 
 	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "error";
 }
@@ -69,7 +69,7 @@ tr_torrent_free(struct tr_torrent *t)
 	if (t == NULL)
 		return;
 	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp)
-		tr_peer_close(p, "torrent stopped");
+	tr_peer_close(p, "torrent stopped");
 	tr_torrent_webseeds_close(t);
 	cm_map_del(t->c->by_hash, t->hex);
 	TAILQ_REMOVE(&t->c->torrents, t, link);
@@ -110,7 +110,7 @@ tr_torrent_set_error(struct tr_torrent *t, const char *fmt, ...)
 	t->error = strdup(msg);
 	t->state = TR_ERROR;
 	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp)
-		tr_peer_close(p, "torrent in error");
+	tr_peer_close(p, "torrent in error");
 	tr_store_save(t);
 }
 
@@ -130,10 +130,11 @@ tr_torrent_open(struct tr_torrent *t, struct cm_err *err)
 			goto oom;
 		snprintf(t->root, n, "%s/%s", t->dest_dir, m->name);
 	}
-	if (t->file_sha == NULL && (t->file_sha = calloc(m->file_count, sizeof(*t->file_sha))) == NULL)
+	if (t->file_sha == NULL &&
+	    (t->file_sha = calloc(m->file_count, sizeof(*t->file_sha))) == NULL)
 		goto oom;
 	t->pk = tr_picker_new(m->piece_count, m->piece_length, m->total_length,
-			      partial < 4 ? 4 : partial);
+	                      partial < 4 ? 4 : partial);
 	t->pb = calloc(m->piece_count, sizeof(*t->pb));
 	t->scratch = malloc(m->piece_length);
 	if (t->pk == NULL || t->pb == NULL || t->scratch == NULL)
@@ -171,8 +172,8 @@ tr_torrent_set_meta(struct tr_torrent *t, struct tr_meta *m, struct cm_err *err)
 
 	if (m->total_length > t->c->cfg.max_torrent_bytes) {
 		cm_err_set(err, "%llu bytes of content (at most %llu)",
-			   (unsigned long long)m->total_length,
-			   (unsigned long long)t->c->cfg.max_torrent_bytes);
+		           (unsigned long long)m->total_length,
+		           (unsigned long long)t->c->cfg.max_torrent_bytes);
 		tr_meta_clear(m);
 		return -1;
 	}
@@ -193,10 +194,10 @@ tr_torrent_set_meta(struct tr_torrent *t, struct tr_meta *m, struct cm_err *err)
 		log_warnx("torrent %s: no web seeds: out of memory", t->hex);
 	tr_store_save(t);
 	log_info("torrent %s: metadata known: %s, %llu bytes, %u pieces of %u", t->hex,
-		 t->meta.name, (unsigned long long)t->meta.total_length, t->meta.piece_count,
-		 t->meta.piece_length);
+	         t->meta.name, (unsigned long long)t->meta.total_length, t->meta.piece_count,
+	         t->meta.piece_length);
 	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp)
-		tr_peer_got_meta(p);
+	tr_peer_got_meta(p);
 	return 0;
 }
 
@@ -206,8 +207,8 @@ peer_by_id(struct tr_torrent *t, uint64_t id)
 	struct tr_peer *p;
 
 	TAILQ_FOREACH(p, &t->peers, link)
-		if (p->id == id)
-			return p;
+	if (p->id == id)
+		return p;
 	return NULL;
 }
 
@@ -217,7 +218,7 @@ on_hash_fail(struct tr_torrent *t, uint32_t piece, struct tr_piecebuf *pb)
 	t->c->stats.pieces_failed++;
 	tr_picker_piece_failed(t->pk, piece);
 	log_warnx("torrent %s: piece %u failed its SHA-1 check (%u senders)", t->hex, piece,
-		  pb->nwho);
+	          pb->nwho);
 	for (uint8_t i = 0; i < pb->nwho; i++) {
 		struct tr_peer *p = peer_by_id(t, pb->who[i]);
 
@@ -235,24 +236,25 @@ broadcast_have(struct tr_torrent *t, uint32_t piece)
 {
 	struct tr_peer *p, *tmp;
 
-	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp) {
+	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp)
+	{
 		tr_peer_send_have(p, piece);
 		tr_peer_update_interest(p);
 		tr_peer_flush(p);
 	}
 }
 
+/*
+ * Every piece verified: the SHA-256 of the files is taken under their .part
+ * names while the kernel writes them back, and only a file whose SHA-256 is
+ * the one announced gets its final name (sha_done).
+ */
 static void
 on_complete(struct tr_torrent *t)
 {
-	struct cm_err err = {{0}};
-
 	log_info("torrent %s: every piece verified", t->hex);
 	free_piecebufs(t);
-	if (tr_storage_finish(t->st, &err) != 0) {
-		tr_torrent_set_error(t, "%s", err.msg);
-		return;
-	}
+	tr_storage_flush_start(t->st);
 	if ((t->shajob = tr_sha256_job_new(t->st)) == NULL) {
 		tr_torrent_set_error(t, "out of memory");
 		return;
@@ -297,7 +299,7 @@ piece_done(struct tr_torrent *t, uint32_t piece)
 
 void
 tr_torrent_block(struct tr_torrent *t, struct tr_peer *p, const struct tr_block *b,
-		 struct evbuffer *data)
+                 struct evbuffer *data)
 {
 	struct tr_piecebuf *pb;
 	struct tr_peer *q, *tmp;
@@ -330,8 +332,8 @@ tr_torrent_block(struct tr_torrent *t, struct tr_peer *p, const struct tr_block 
 	}
 	if (tr_picker_endgame(t->pk))
 		TAILQ_FOREACH_SAFE(q, &t->peers, link, tmp)
-			if (q != p)
-				tr_peer_cancel_block(q, b);
+	if (q != p)
+		tr_peer_cancel_block(q, b);
 	if (r == 1)
 		piece_done(t, b->piece);
 }
@@ -345,7 +347,7 @@ check_done(struct tr_torrent *t)
 	free(t->scratch);
 	t->scratch = NULL;
 	log_info("torrent %s: checked, %u of %u pieces on disk", t->hex,
-		 tr_picker_have_count(t->pk), t->meta.piece_count);
+	         tr_picker_have_count(t->pk), t->meta.piece_count);
 	if (!tr_picker_complete(t->pk)) {
 		if (tr_storage_finished(t->st)) {
 			tr_torrent_set_error(t, "%s changed on disk", t->root);
@@ -364,20 +366,25 @@ check_done(struct tr_torrent *t)
 			t->c->hooks.seeding_changed(t->c->ctx);
 	}
 	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp)
-		tr_peer_got_meta(p);
+	tr_peer_got_meta(p);
 }
 
 static void
 sha_done(struct tr_torrent *t)
 {
 	const char *got = t->file_sha[0];
+	struct cm_err err = {{0}};
 
 	tr_sha256_job_free(t->shajob);
 	t->shajob = NULL;
 	if (!t->meta.multi_file && t->expect_sha256 != NULL &&
 	    strcasecmp(t->expect_sha256, got) != 0) {
 		tr_torrent_set_error(t, "SHA-256 of %s is %s, the announcement says %s", t->root,
-				     got, t->expect_sha256);
+		                     got, t->expect_sha256);
+		return;
+	}
+	if (tr_storage_finish(t->st, &err) != 0) {
+		tr_torrent_set_error(t, "%s", err.msg);
 		return;
 	}
 	log_info("torrent %s: complete at %s, seeding", t->hex, t->root);
@@ -428,8 +435,8 @@ tr_torrent_peer_interested(struct tr_torrent *t, struct tr_peer *p)
 	if (t->state != TR_DOWNLOADING && t->state != TR_SEEDING)
 		return;
 	TAILQ_FOREACH(q, &t->peers, link)
-		if (!q->am_choking)
-			open++;
+	if (!q->am_choking)
+		open++;
 	/* A free slot is given at once rather than at the next round. */
 	if (open < t->c->cfg.unchoke_slots + 1)
 		tr_peer_set_choke(p, false);
@@ -444,16 +451,21 @@ choke_round(struct tr_torrent *t, int64_t now)
 	size_t n = 0;
 	bool serving = t->state == TR_DOWNLOADING || t->state == TR_SEEDING;
 
-	TAILQ_FOREACH(p, &t->peers, link) {
+	TAILQ_FOREACH(p, &t->peers, link)
+	{
 		if (!p->got_handshake || p->dead || n == 256)
 			continue;
 		ps[n] = p;
-		cp[n] = (struct tr_choke_peer){p->id, p->peer_interested && serving, p->snubbed,
-					       tr_rate_get(&p->rin), tr_rate_get(&p->rout), false};
+		cp[n] = (struct tr_choke_peer){p->id,
+		                               p->peer_interested && serving,
+		                               p->snubbed,
+		                               tr_rate_get(&p->rin),
+		                               tr_rate_get(&p->rout),
+		                               false};
 		n++;
 	}
 	tr_choke_run(cp, n, t->state == TR_SEEDING, t->c->cfg.unchoke_slots, now, &t->choke,
-		     &t->c->rng);
+	             &t->c->rng);
 	for (size_t i = 0; i < n; i++)
 		tr_peer_set_choke(ps[i], !cp[i].unchoke);
 }
@@ -485,8 +497,8 @@ tr_torrent_close_seeds(struct tr_torrent *t)
 	struct tr_peer *p, *tmp;
 
 	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp)
-		if (p->seed)
-			tr_peer_close(p, "both seeds");
+	if (p->seed)
+		tr_peer_close(p, "both seeds");
 }
 
 void
@@ -498,8 +510,8 @@ tr_torrent_peer_gone(struct tr_torrent *t, struct tr_peer *p)
 		tr_picker_peer_bitfield(t->pk, p->bf, -1);
 	p->counted = false;
 	if (t->md_req_ms != NULL && p->md_inflight > 0)
-		memset(t->md_req_ms, 0, ((t->md_size + TR_MD_PIECE - 1) / TR_MD_PIECE) *
-						sizeof(*t->md_req_ms));
+		memset(t->md_req_ms, 0,
+		       ((t->md_size + TR_MD_PIECE - 1) / TR_MD_PIECE) * sizeof(*t->md_req_ms));
 	TAILQ_REMOVE(&t->peers, p, link);
 	t->npeers--;
 	p->t = NULL;
@@ -567,13 +579,14 @@ tr_torrent_tick(struct tr_torrent *t, int64_t now)
 		tr_torrent_webseeds_work(t);
 	if (!t->has_meta)
 		TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp)
-			tr_ext_request_metadata(p);
+	tr_ext_request_metadata(p);
 	if (now - t->last_want_ms >= TR_WANT_PEERS_MS && t->c->hooks.want_peers != NULL) {
 		t->last_want_ms = now;
 		t->c->hooks.want_peers(t->c->ctx, t->hex);
 	}
 	tr_torrent_dial(t, now);
-	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp) {
+	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp)
+	{
 		tr_peer_fill_requests(p);
 		tr_peer_flush(p);
 	}

@@ -23,8 +23,8 @@
 
 /* glibc's sys/queue.h lacks the BSD iteration that survives removing the element. */
 #ifndef TAILQ_FOREACH_SAFE
-#define TAILQ_FOREACH_SAFE(var, head, field, tvar)                                               \
-	for ((var) = TAILQ_FIRST(head); (var) && ((tvar) = TAILQ_NEXT(var, field), 1);          \
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)                                                 \
+	for ((var) = TAILQ_FIRST(head); (var) && ((tvar) = TAILQ_NEXT(var, field), 1);             \
 	     (var) = (tvar))
 #endif
 
@@ -35,29 +35,28 @@ struct tcp_listener;
 struct tr_httpd;
 struct tr_webseed;
 
-#define TR_PEER_MAX_REQUESTS 512     /* requests a peer may have queued with us */
-#define TR_INFLIGHT_MAX (TR_QUEUE_MAX + 16)
+#define TR_PEER_MAX_REQUESTS    512 /* requests a peer may have queued with us */
+#define TR_INFLIGHT_MAX         (TR_QUEUE_MAX + 16)
 #define TR_HANDSHAKE_TIMEOUT_MS 10000
-#define TR_IDLE_TIMEOUT_MS 120000    /* nothing received for this long: close */
-#define TR_KEEPALIVE_MS 60000
-#define TR_SNUB_MS 30000             /* requests outstanding and no block for this long */
-#define TR_SEND_HIGH (4u << 20)      /* output bytes queued before we stop serving */
-#define TR_SEND_MAX (8u << 20)       /* output bytes a session may hold: a peer that does not read */
-#define TR_MAX_WASTED (16u << 20)    /* payload bytes received unasked before we close */
-#define TR_READ_CHUNK (256u * 1024)  /* bytes read from a socket at once */
-#define TR_MAX_INPUT (1u << 20)      /* unparsed input bytes a session may hold */
-#define TR_MAX_CANDIDATES 200        /* addresses remembered per torrent */
-#define TR_MAX_DIAL_FAILS 5
-#define TR_HALF_OPEN 8               /* dials in progress at once */
-#define TR_MAX_BANNED 4096
-#define TR_RATE_SLOTS 5              /* seconds the rates average over */
-#define TR_PIECE_WHO 8               /* contributors of a piece remembered for hash failures */
-#define TR_WANT_PEERS_MS 60000
-#define TR_CHECK_SLICE (8u << 20)    /* bytes hashed per loop turn while checking */
-#define TR_MD_PIECE 16384            /* BEP 9 metadata piece */
-#define TR_MD_TIMEOUT_MS 15000
-#define TR_REFILL_MS 100             /* the rate limits' budgets are given this often */
-#define TR_MAX_PARTIAL_BYTES (64u << 20) /* piece buffers of one torrent at once */
+#define TR_IDLE_TIMEOUT_MS      120000 /* nothing received for this long: close */
+#define TR_KEEPALIVE_MS         60000
+#define TR_SNUB_MS              30000      /* requests outstanding and no block for this long */
+#define TR_SEND_HIGH            (4u << 20) /* output bytes queued before we stop serving */
+#define TR_SEND_MAX             (8u << 20) /* output a session may hold: then it does not read */
+#define TR_MAX_WASTED           (16u << 20)   /* payload bytes received unasked before we close */
+#define TR_READ_CHUNK           (256u * 1024) /* bytes read from a socket at once */
+#define TR_MAX_CANDIDATES       200           /* addresses remembered per torrent */
+#define TR_MAX_DIAL_FAILS       5
+#define TR_HALF_OPEN            8 /* dials in progress at once */
+#define TR_MAX_BANNED           4096
+#define TR_RATE_SLOTS           5 /* seconds the rates average over */
+#define TR_PIECE_WHO            8 /* contributors of a piece remembered for hash failures */
+#define TR_WANT_PEERS_MS        60000
+#define TR_CHECK_SLICE          (8u << 20) /* bytes hashed per loop turn while checking */
+#define TR_MD_PIECE             16384      /* BEP 9 metadata piece */
+#define TR_MD_TIMEOUT_MS        15000
+#define TR_REFILL_MS            100         /* the rate limits' budgets are given this often */
+#define TR_MAX_PARTIAL_BYTES    (64u << 20) /* piece buffers of one torrent at once */
 
 struct tr_rate {
 	uint64_t slot[TR_RATE_SLOTS];
@@ -72,7 +71,7 @@ struct tr_torrent;
 struct tr_peer {
 	uint64_t id;
 	struct tr_client *c;
-	struct tr_torrent *t;          /* NULL until an incoming handshake names it */
+	struct tr_torrent *t; /* NULL until an incoming handshake names it */
 	int fd;
 	struct event *ev_read, *ev_write;
 	struct evbuffer *in, *out;
@@ -80,34 +79,34 @@ struct tr_peer {
 	bool outgoing, connecting, got_handshake, dead;
 	bool am_choking, am_interested, peer_choking, peer_interested, snubbed;
 	bool seed;
-	bool read_paused;              /* the download rate limit's budget ran out */
+	bool read_paused; /* the download rate limit's budget ran out */
 	unsigned char peer_id[20];
-	bool ext;                      /* BEP 10 on both sides */
-	uint8_t ut_metadata;           /* the peer's id for ut_metadata; 0: none */
-	uint32_t metadata_size;        /* what the peer said; 0: unknown */
-	unsigned char *bf;             /* its bitfield: bf_len bytes */
+	bool ext;               /* BEP 10 on both sides */
+	uint8_t ut_metadata;    /* the peer's id for ut_metadata; 0: none */
+	uint32_t metadata_size; /* what the peer said; 0: unknown */
+	unsigned char *bf;      /* its bitfield: bf_len bytes */
 	uint32_t bf_len;
-	uint32_t have_count;           /* bits set in bf */
-	bool counted;                  /* bf counted into the picker's availability */
+	uint32_t have_count; /* bits set in bf */
+	bool counted;        /* bf counted into the picker's availability */
 	struct tr_block inflight[TR_INFLIGHT_MAX];
 	uint32_t ninflight;
-	struct tr_block *reqs;         /* its requests to us, a ring of TR_PEER_MAX_REQUESTS */
+	struct tr_block *reqs; /* its requests to us, a ring of TR_PEER_MAX_REQUESTS */
 	uint32_t req_head, nreqs;
 	uint32_t md_inflight;
 	int64_t connected_ms, last_recv_ms, last_send_ms, last_block_ms;
 	uint64_t downloaded, uploaded; /* payload */
-	uint64_t wasted;               /* payload received that we had not asked for (or cancelled) */
+	uint64_t wasted; /* payload received that we had not asked for (or cancelled) */
 	struct tr_rate rin, rout;
 	int hashfails;
-	TAILQ_ENTRY(tr_peer) all;      /* the client's sessions */
-	TAILQ_ENTRY(tr_peer) link;     /* its torrent's sessions */
+	TAILQ_ENTRY(tr_peer) all;  /* the client's sessions */
+	TAILQ_ENTRY(tr_peer) link; /* its torrent's sessions */
 };
 TAILQ_HEAD(tr_peer_list, tr_peer);
 
 struct tr_candidate {
 	struct tr_peer_addr addr;
 	int fails;
-	int64_t next_ms;               /* not dialled before */
+	int64_t next_ms; /* not dialled before */
 	bool connected;
 };
 
@@ -144,29 +143,29 @@ struct tr_torrent {
 	char hex[TR_HEX_LEN + 1];
 	bool has_meta;
 	struct tr_meta meta;
-	char *dest_dir;                /* where a download goes; NULL for a created torrent */
-	char *root;                    /* final path of the file or folder; NULL until known */
-	char *name;                    /* dn or meta name; NULL until known */
-	char *expect_sha256;           /* from the source; NULL: none */
-	char *magnet_src;              /* the magnet it came from (resume without metadata) */
-	bool created;                  /* hashed by us: the data is at root */
-	bool trusted;                  /* just hashed: the first check is skipped */
+	char *dest_dir;      /* where a download goes; NULL for a created torrent */
+	char *root;          /* final path of the file or folder; NULL until known */
+	char *name;          /* dn or meta name; NULL until known */
+	char *expect_sha256; /* from the source; NULL: none */
+	char *magnet_src;    /* the magnet it came from (resume without metadata) */
+	bool created;        /* hashed by us: the data is at root */
+	bool trusted;        /* just hashed: the first check is skipped */
 	bool paused;
 	enum tr_state state;
 	char *error;
 	struct tr_storage *st;
 	struct tr_picker *pk;
-	struct tr_piecebuf **pb;       /* per piece; NULL unless blocks arrived */
+	struct tr_piecebuf **pb; /* per piece; NULL unless blocks arrived */
 	/* checking, then the SHA-256 of the finished files */
 	uint32_t check_next;
 	unsigned char *scratch;
 	struct tr_sha256_job *shajob;
-	char (*file_sha)[65];          /* meta.file_count; "" unknown */
+	char (*file_sha)[65]; /* meta.file_count; "" unknown */
 	/* BEP 9 */
 	unsigned char *md;
 	uint32_t md_size;
-	uint64_t md_from;              /* the session that sent the metadata's pieces */
-	bool md_mixed;                 /* more than one did */
+	uint64_t md_from; /* the session that sent the metadata's pieces */
+	bool md_mixed;    /* more than one did */
 	uint8_t *md_got;
 	int64_t *md_req_ms;
 	/* peers */
@@ -199,24 +198,24 @@ TAILQ_HEAD(tr_creation_list, tr_creation);
 
 struct tr_client {
 	struct event_base *base;
-	struct tr_config cfg;          /* strings owned */
+	struct tr_config cfg; /* strings owned */
 	struct tr_hooks hooks;
 	void *ctx;
 	unsigned char peer_id[20];
 	struct tcp_listener *lst;
-	struct hc_client *hc;          /* trackers and web seeds */
-	struct tr_httpd *httpd;        /* NULL when silent or without http_host */
+	struct hc_client *hc;   /* trackers and web seeds */
+	struct tr_httpd *httpd; /* NULL when silent or without http_host */
 	struct tr_ticket_list tickets;
-	char *http_path;               /* the path find_file lends the HTTP port */
+	char *http_path; /* the path find_file lends the HTTP port */
 	struct tr_torrent_list torrents;
 	int ntorrents;
-	struct cm_map *by_hash;        /* hex -> torrent */
+	struct cm_map *by_hash; /* hex -> torrent */
 	struct tr_peer_list sessions;
 	int nsessions, nhalfopen;
-	struct cm_map *banned;         /* ip -> char[46] (owned) */
+	struct cm_map *banned; /* ip -> char[46] (owned) */
 	struct cm_hash_key key;
-	struct event *tick, *work;     /* every second; one slice of hashing */
-	struct event *refill;          /* the rate limits' budgets, every TR_REFILL_MS; NULL: no limit */
+	struct event *tick, *work; /* every second; one slice of hashing */
+	struct event *refill; /* the rate limits' budgets, every TR_REFILL_MS; NULL: no limit */
 	int64_t up_budget, down_budget; /* bytes that may still move before the next refill */
 	struct tr_creation_list creations;
 	uint64_t rng;
@@ -228,7 +227,7 @@ int64_t tr_now_ms(void);
 
 /* peer.c */
 struct tr_peer *tr_peer_new(struct tr_client *c, struct tr_torrent *t, int fd,
-			    const struct tr_peer_addr *addr, bool outgoing);
+                            const struct tr_peer_addr *addr, bool outgoing);
 void tr_peer_close(struct tr_peer *p, const char *why);
 void tr_peer_free(struct tr_peer *p);
 void tr_peer_tick(struct tr_peer *p, int64_t now);
@@ -254,9 +253,9 @@ void tr_torrent_free(struct tr_torrent *t);
 int tr_torrent_set_meta(struct tr_torrent *t, struct tr_meta *m, struct cm_err *err);
 int tr_torrent_open(struct tr_torrent *t, struct cm_err *err);
 void tr_torrent_set_error(struct tr_torrent *t, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 void tr_torrent_block(struct tr_torrent *t, struct tr_peer *p, const struct tr_block *b,
-		      struct evbuffer *data);
+                      struct evbuffer *data);
 bool tr_torrent_work(struct tr_torrent *t);
 /* A piece verified and written (by a peer's blocks or a web seed). */
 void tr_torrent_piece_verified(struct tr_torrent *t, uint32_t piece);

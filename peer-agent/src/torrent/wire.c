@@ -22,7 +22,7 @@ get32(const unsigned char *p)
 
 void
 tr_wire_handshake(unsigned char out[TR_HANDSHAKE_LEN], const unsigned char info_hash[20],
-		  const unsigned char peer_id[20], bool extended)
+                  const unsigned char peer_id[20], bool extended)
 {
 	out[0] = 19;
 	memcpy(out + 1, TR_PROTOCOL, 19);
@@ -35,7 +35,7 @@ tr_wire_handshake(unsigned char out[TR_HANDSHAKE_LEN], const unsigned char info_
 
 int
 tr_wire_parse_handshake(const unsigned char in[TR_HANDSHAKE_LEN], struct tr_handshake *out,
-			struct cm_err *err)
+                        struct cm_err *err)
 {
 	if (in[0] != 19 || memcmp(in + 1, TR_PROTOCOL, 19) != 0) {
 		cm_err_set(err, "handshake: not the BitTorrent protocol");
@@ -95,7 +95,7 @@ check_len(int id, uint32_t n, const struct tr_wire_limits *lim, struct cm_err *e
 	case TR_MSG_BITFIELD:
 		if (lim->bitfield_len ? n != 1 + bf : n > 1 + bf) {
 			cm_err_set(err, "bitfield of %u bytes (want %s%u)", n - 1,
-				   lim->bitfield_len ? "" : "at most ", bf);
+			           lim->bitfield_len ? "" : "at most ", bf);
 			return -1;
 		}
 		return 0;
@@ -126,7 +126,7 @@ check_len(int id, uint32_t n, const struct tr_wire_limits *lim, struct cm_err *e
 
 long
 tr_wire_parse(const unsigned char *buf, size_t len, const struct tr_wire_limits *lim,
-	      struct tr_msg *out, size_t *need, struct cm_err *err)
+              struct tr_msg *out, size_t *need, struct cm_err *err)
 {
 	uint32_t n;
 	const unsigned char *b;
@@ -227,7 +227,7 @@ tr_wire_have(unsigned char out[9], uint32_t index)
 
 size_t
 tr_wire_request(unsigned char out[17], enum tr_msg_id id, uint32_t index, uint32_t begin,
-		uint32_t length)
+                uint32_t length)
 {
 	tr_wire_prefix(out, id, 12);
 	put32(out + 5, index);
@@ -238,7 +238,7 @@ tr_wire_request(unsigned char out[17], enum tr_msg_id id, uint32_t index, uint32
 
 size_t
 tr_wire_piece_header(unsigned char out[TR_MSG_HEADER], uint32_t index, uint32_t begin,
-		     uint32_t data_len)
+                     uint32_t data_len)
 {
 	tr_wire_prefix(out, TR_MSG_PIECE, 8 + data_len);
 	put32(out + 5, index);
