@@ -15,7 +15,8 @@
   bench-torrent.py retrack TORRENT URL OUT   TORRENT with URL as its only tracker, to OUT.
   bench-torrent.py lt-seed TORRENT --save DIR --listen IP
       libtorrent seeds TORRENT from DIR (seed mode: no check first, each piece hashed on its
-      first upload); prints "port N" once it seeds, runs until killed.
+      first upload); prints "port N" once it seeds (and its tracker, if any, has answered),
+      runs until killed.
   bench-torrent.py lt-get TORRENT --dest DIR --listen IP --peer IP:PORT [--timeout S]
       libtorrent downloads TORRENT from the peer; exits 0 once every piece is verified.
   bench-torrent.py rss PID    prints the RSS of PID now.
@@ -196,7 +197,8 @@ def lt_session(listen_ip):
         "out_enc_policy": int(lt.enc_policy.disabled),
         "in_enc_policy": int(lt.enc_policy.enabled),
         "allow_multiple_connections_per_ip": True,
-        "alert_mask": lt.alert.category_t.error_notification,
+        "alert_mask": lt.alert.category_t.error_notification
+        | lt.alert.category_t.tracker_notification,
     }
     # flags=0: no default plugins, so no ut_pex (nor ut_metadata: a .torrent is given).
     return lt, lt.session(settings, flags=0)
@@ -204,10 +206,14 @@ def lt_session(listen_ip):
 
 def lt_seed(args):
     lt, ses = lt_session(args.listen)
-    h = ses.add_torrent({"ti": lt.torrent_info(args.torrent), "save_path": args.save,
-                         "flags": lt.torrent_flags.seed_mode})
+    ti = lt.torrent_info(args.torrent)
+    h = ses.add_torrent({"ti": ti, "save_path": args.save, "flags": lt.torrent_flags.seed_mode})
+    # Seeding, and known to the torrent's tracker if it names one.
+    announced = not ti.trackers()
     for _ in range(400):
-        if ses.listen_port() > 0 and h.status().is_seeding:
+        for a in ses.pop_alerts():
+            announced |= isinstance(a, lt.tracker_reply_alert)
+        if ses.listen_port() > 0 and h.status().is_seeding and announced:
             break
         time.sleep(0.025)
     else:

@@ -3,8 +3,8 @@
 #
 # Transfers: one random file of BENCH_TORRENT_MIB MiB (200) on loopback, seeder on
 # 127.0.77.2, downloader on 127.0.77.3: agent -> agent, aria2c -> aria2c,
-# libtorrent -> libtorrent, agent -> aria2c, aria2c -> agent, and the agent's
-# engine alone (tools/tr-run) both sides; interleaved (all six, then again,
+# libtorrent -> libtorrent, the agent to and from each of them, and the agent's
+# engine alone (tools/tr-run) both sides; interleaved (all eight, then again,
 # BENCH_PAIRS times: 3). "agent" is the daemon (`peer-agent run`, [torrent] listen
 # and http_listen) driven by its CLI: `torrent create` on the seeder, `torrent get
 # FILE.torrent` on the downloader. A run's time goes from the start of the
@@ -201,11 +201,14 @@ seed() {
 		seed_torrent=$work/data-ot.torrent
 		;;
 	libtorrent)
-		"${py[@]}" lt-seed "$torrent" --save "$src" --listen "$seeder_ip" >"$log.out" 2>"$log.err" &
+		# Announced to opentracker, where the agent finds it.
+		"${py[@]}" lt-seed "$work/data-ot.torrent" --save "$src" --listen "$seeder_ip" \
+			>"$log.out" 2>"$log.err" &
 		seed_pid=$!
 		pids+=("$seed_pid")
 		wait_for 30 grep -qs '^port ' "$log.out" || fail "libtorrent seeder: $(tail -3 "$log.err")"
 		seed_port=$(field "$log.out" port)
+		seed_torrent=$work/data-ot.torrent
 		;;
 	esac
 }
@@ -257,7 +260,7 @@ get() {
 }
 
 transfers=("agent agent" "aria2c aria2c" "libtorrent libtorrent" "agent aria2c" "aria2c agent"
-	"tr-run tr-run")
+	"agent libtorrent" "libtorrent agent" "tr-run tr-run")
 for pair in $(seq 1 "$pairs"); do
 	for t in "${transfers[@]}"; do
 		read -r from to <<<"$t"
