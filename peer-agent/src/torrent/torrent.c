@@ -549,11 +549,14 @@ tr_torrent_dial(struct tr_torrent *t, int64_t now)
 		if (c->nsessions >= c->cfg.max_connections ||
 		    t->npeers >= c->cfg.max_peers_per_torrent || c->nhalfopen >= TR_HALF_OPEN)
 			return;
-		if (tr_client_banned(c, cd->addr.ip) ||
-		    tr_client_address_count(c, cd->addr.ip) >= c->cfg.max_per_address) {
+		if (tr_client_banned(c, cd->addr.ip)) {
 			cd->next_ms = now + DIAL_RETRY_MS;
 			continue;
 		}
+		/* A full address is tried again at the next dial, not in 30 s: its
+		 * sessions may be dials to stale tracker entries about to be refused. */
+		if (tr_client_address_count(c, cd->addr.ip) >= c->cfg.max_per_address)
+			continue;
 		if (tr_client_dial(c, t, cd) != 0) {
 			cd->fails++;
 			cd->next_ms = now + DIAL_RETRY_MS;
