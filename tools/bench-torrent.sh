@@ -152,14 +152,18 @@ tracker_ok() {
 mkdir -m 755 "$work/tracker"
 echo "$info_hash" >"$work/tracker/whitelist.txt"
 chmod 644 "$work/tracker/whitelist.txt"
-tracker_port=$(free_port "$tracker_ip")
-opentracker -i "$tracker_ip" -p "$tracker_port" -P "$tracker_port" -d "$work/tracker" \
-	-w whitelist.txt -u nobody >"$work/opentracker.log" 2>&1 &
-pids+=("$!")
-wait_for 10 tracker_ok || fail "opentracker: $(cat "$work/opentracker.log")"
-announce=http://$tracker_ip:$tracker_port/announce
-# The same torrent naming opentracker, for the agent downloading from aria2c.
-"${py[@]}" retrack "$torrent" "$announce" "$work/data-ot.torrent"
+# tracker_start: a fresh opentracker for each transfer, so that no run meets the
+# stale entries of the runs before it; data-ot.torrent names it.
+tracker_start() {
+	tracker_port=$(free_port "$tracker_ip")
+	opentracker -i "$tracker_ip" -p "$tracker_port" -P "$tracker_port" -d "$work/tracker" \
+		-w whitelist.txt -u nobody >"$work/opentracker.log" 2>&1 &
+	tracker_pid=$!
+	pids+=("$tracker_pid")
+	wait_for 10 tracker_ok || fail "opentracker: $(cat "$work/opentracker.log")"
+	announce=http://$tracker_ip:$tracker_port/announce
+	"${py[@]}" retrack "$torrent" "$announce" "$work/data-ot.torrent"
+}
 # seeded_at_tracker: the aria2c seeder has announced (a scrape counts one complete).
 seeded_at_tracker() {
 	curl -sf "http://$tracker_ip:$tracker_port/scrape?info_hash=$ih_url" | grep -aq 'completei[1-9]'
@@ -267,6 +271,7 @@ for pair in $(seq 1 "$pairs"); do
 		run="$from-$to-$pair"
 		name="$from → $to"
 		[ "$from" != tr-run ] || name="agent → agent, the engine alone (tr-run)"
+		tracker_start
 		seed "$from" "$run"
 		get "$to" "$run" "$name" "$pair"
 		if [ "$from" = agent ]; then
@@ -274,6 +279,7 @@ for pair in $(seq 1 "$pairs"); do
 		else
 			stop "$seed_pid"
 		fi
+		stop "$tracker_pid"
 		rm -rf "$work/$run.seed-state"
 	done
 done
