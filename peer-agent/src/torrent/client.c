@@ -160,8 +160,8 @@ tr_client_ban(struct tr_client *c, const char *ip, const char *why)
 		log_warnx("torrent: banned %s: %s", ip, why);
 	}
 	TAILQ_FOREACH_SAFE(p, &c->sessions, all, tmp)
-	if (!p->dead && strcmp(p->addr.ip, ip) == 0)
-		tr_peer_close(p, "banned");
+		if (!p->dead && strcmp(p->addr.ip, ip) == 0)
+			tr_peer_close(p, "banned");
 }
 
 int
@@ -171,8 +171,8 @@ tr_client_address_count(const struct tr_client *c, const char *ip)
 	int n = 0;
 
 	TAILQ_FOREACH(p, &c->sessions, all)
-	if (!p->dead && strcmp(p->addr.ip, ip) == 0)
-		n++;
+		if (!p->dead && strcmp(p->addr.ip, ip) == 0)
+			n++;
 	return n;
 }
 
@@ -186,14 +186,12 @@ on_work(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	TAILQ_FOREACH_SAFE(t, &c->torrents, link, tt)
-	{
+	TAILQ_FOREACH_SAFE(t, &c->torrents, link, tt) {
 		more |= tr_torrent_work(t);
 		if (t->has_meta && t->state == TR_DOWNLOADING && !t->paused)
 			tr_torrent_webseeds_work(t);
 	}
-	TAILQ_FOREACH_SAFE(cr, &c->creations, link, ct)
-	{
+	TAILQ_FOREACH_SAFE(cr, &c->creations, link, ct) {
 		tr_creation_step(cr);
 		more = true;
 	}
@@ -221,12 +219,11 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	TAILQ_FOREACH_SAFE(t, &c->torrents, link, tt)
-	tr_torrent_tick(t, now);
+		tr_torrent_tick(t, now);
 	TAILQ_FOREACH_SAFE(p, &c->sessions, all, tmp)
-	if (!p->dead)
-		tr_peer_tick(p, now);
-	TAILQ_FOREACH_SAFE(p, &c->sessions, all, tmp)
-	{
+		if (!p->dead)
+			tr_peer_tick(p, now);
+	TAILQ_FOREACH_SAFE(p, &c->sessions, all, tmp) {
 		if (p->dead) {
 			TAILQ_REMOVE(&c->sessions, p, all);
 			tr_peer_free(p);
@@ -250,7 +247,7 @@ on_refill(evutil_socket_t fd, short what, void *arg)
 	c->down_budget =
 	    c->down_budget > 0 ? (c->down_budget < down ? c->down_budget : down) + down : down;
 	TAILQ_FOREACH_SAFE(p, &c->sessions, all, tmp)
-	tr_peer_resume(p);
+		tr_peer_resume(p);
 }
 
 struct tr_client *
@@ -512,7 +509,7 @@ tr_client_list(const struct tr_client *c, struct tr_status **out)
 	if (*out == NULL)
 		return 0;
 	TAILQ_FOREACH(t, &c->torrents, link)
-	tr_torrent_status(t, &(*out)[n++]);
+		tr_torrent_status(t, &(*out)[n++]);
 	return n;
 }
 
@@ -528,8 +525,7 @@ tr_client_seeding(const struct tr_client *c, struct tr_seeded *out, size_t max)
 	struct tr_torrent *t;
 	size_t n = 0;
 
-	TAILQ_FOREACH(t, &c->torrents, link)
-	{
+	TAILQ_FOREACH(t, &c->torrents, link) {
 		if (n == max)
 			break;
 		if (t->state != TR_SEEDING || !t->has_meta)
@@ -555,6 +551,7 @@ tr_client_remove(struct tr_client *c, const char *info_hash_hex, bool delete_dat
 	log_info("torrent %s: removed%s", t->hex, delete_data ? " with its data" : "");
 	if (delete_data && t->st != NULL && !t->created)
 		tr_storage_delete(t->st);
+	tr_torrent_announce_stopped(t);
 	tr_store_remove(t);
 	tr_torrent_free(t);
 	if (seeding && c->hooks.seeding_changed != NULL)

@@ -244,6 +244,19 @@ tr_torrent_announce(struct tr_torrent *t, int64_t now)
 	}
 }
 
+void
+tr_torrent_announce_stopped(struct tr_torrent *t)
+{
+	struct tr_client *c = t->c;
+
+	if (c->cfg.silent || c->lst == NULL || c->hc == NULL)
+		return;
+	/* The answer finds the torrent gone: the ticket is only freed then. */
+	for (size_t i = 0; i < t->trackers.len && i < TR_MAX_TRACKERS; i++)
+		if (t->ann[i].started)
+			announce(t, i, "stopped");
+}
+
 /* ---- web seeds ---- */
 
 static void

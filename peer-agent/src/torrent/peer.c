@@ -301,7 +301,8 @@ tr_peer_fill_requests(struct tr_peer *p)
 		tr_peer_send(p, msgs, len);
 }
 
-/* Forgets an in-flight block, of that length too (a short answer is not it); whether it was there. */
+/* Forgets an in-flight block, of that length too (a short answer is not it); whether it was there.
+ */
 static bool
 inflight_remove(struct tr_peer *p, const struct tr_block *b)
 {

@@ -69,7 +69,7 @@ tr_torrent_free(struct tr_torrent *t)
 	if (t == NULL)
 		return;
 	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp)
-	tr_peer_close(p, "torrent stopped");
+		tr_peer_close(p, "torrent stopped");
 	tr_torrent_webseeds_close(t);
 	cm_map_del(t->c->by_hash, t->hex);
 	TAILQ_REMOVE(&t->c->torrents, t, link);
@@ -110,7 +110,7 @@ tr_torrent_set_error(struct tr_torrent *t, const char *fmt, ...)
 	t->error = strdup(msg);
 	t->state = TR_ERROR;
 	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp)
-	tr_peer_close(p, "torrent in error");
+		tr_peer_close(p, "torrent in error");
 	tr_store_save(t);
 }
 
@@ -197,7 +197,7 @@ tr_torrent_set_meta(struct tr_torrent *t, struct tr_meta *m, struct cm_err *err)
 	         t->meta.name, (unsigned long long)t->meta.total_length, t->meta.piece_count,
 	         t->meta.piece_length);
 	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp)
-	tr_peer_got_meta(p);
+		tr_peer_got_meta(p);
 	return 0;
 }
 
@@ -207,8 +207,8 @@ peer_by_id(struct tr_torrent *t, uint64_t id)
 	struct tr_peer *p;
 
 	TAILQ_FOREACH(p, &t->peers, link)
-	if (p->id == id)
-		return p;
+		if (p->id == id)
+			return p;
 	return NULL;
 }
 
@@ -236,8 +236,7 @@ broadcast_have(struct tr_torrent *t, uint32_t piece)
 {
 	struct tr_peer *p, *tmp;
 
-	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp)
-	{
+	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp) {
 		tr_peer_send_have(p, piece);
 		tr_peer_update_interest(p);
 		tr_peer_flush(p);
@@ -332,8 +331,8 @@ tr_torrent_block(struct tr_torrent *t, struct tr_peer *p, const struct tr_block 
 	}
 	if (tr_picker_endgame(t->pk))
 		TAILQ_FOREACH_SAFE(q, &t->peers, link, tmp)
-	if (q != p)
-		tr_peer_cancel_block(q, b);
+			if (q != p)
+				tr_peer_cancel_block(q, b);
 	if (r == 1)
 		piece_done(t, b->piece);
 }
@@ -365,8 +364,13 @@ check_done(struct tr_torrent *t)
 		if (t->c->hooks.seeding_changed != NULL)
 			t->c->hooks.seeding_changed(t->c->ctx);
 	}
-	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp)
-	tr_peer_got_meta(p);
+	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp) {
+		/* Sessions opened during the check saw a bitfield of part of what we have. */
+		for (uint32_t i = 0; p->counted && i < t->meta.piece_count; i++)
+			if (tr_picker_have(t->pk, i))
+				tr_peer_send_have(p, i);
+		tr_peer_got_meta(p);
+	}
 }
 
 static void
@@ -435,8 +439,8 @@ tr_torrent_peer_interested(struct tr_torrent *t, struct tr_peer *p)
 	if (t->state != TR_DOWNLOADING && t->state != TR_SEEDING)
 		return;
 	TAILQ_FOREACH(q, &t->peers, link)
-	if (!q->am_choking)
-		open++;
+		if (!q->am_choking)
+			open++;
 	/* A free slot is given at once rather than at the next round. */
 	if (open < t->c->cfg.unchoke_slots + 1)
 		tr_peer_set_choke(p, false);
@@ -451,8 +455,7 @@ choke_round(struct tr_torrent *t, int64_t now)
 	size_t n = 0;
 	bool serving = t->state == TR_DOWNLOADING || t->state == TR_SEEDING;
 
-	TAILQ_FOREACH(p, &t->peers, link)
-	{
+	TAILQ_FOREACH(p, &t->peers, link) {
 		if (!p->got_handshake || p->dead || n == 256)
 			continue;
 		ps[n] = p;
@@ -497,8 +500,8 @@ tr_torrent_close_seeds(struct tr_torrent *t)
 	struct tr_peer *p, *tmp;
 
 	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp)
-	if (p->seed)
-		tr_peer_close(p, "both seeds");
+		if (p->seed)
+			tr_peer_close(p, "both seeds");
 }
 
 void
@@ -582,14 +585,13 @@ tr_torrent_tick(struct tr_torrent *t, int64_t now)
 		tr_torrent_webseeds_work(t);
 	if (!t->has_meta)
 		TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp)
-	tr_ext_request_metadata(p);
+			tr_ext_request_metadata(p);
 	if (now - t->last_want_ms >= TR_WANT_PEERS_MS && t->c->hooks.want_peers != NULL) {
 		t->last_want_ms = now;
 		t->c->hooks.want_peers(t->c->ctx, t->hex);
 	}
 	tr_torrent_dial(t, now);
-	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp)
-	{
+	TAILQ_FOREACH_SAFE(p, &t->peers, link, tmp) {
 		tr_peer_fill_requests(p);
 		tr_peer_flush(p);
 	}

@@ -40,9 +40,9 @@ struct tr_webseed;
 #define TR_HANDSHAKE_TIMEOUT_MS 10000
 #define TR_IDLE_TIMEOUT_MS      120000 /* nothing received for this long: close */
 #define TR_KEEPALIVE_MS         60000
-#define TR_SNUB_MS              30000      /* requests outstanding and no block for this long */
-#define TR_SEND_HIGH            (4u << 20) /* output bytes queued before we stop serving */
-#define TR_SEND_MAX             (8u << 20) /* output a session may hold: then it does not read */
+#define TR_SNUB_MS              30000         /* requests outstanding and no block for this long */
+#define TR_SEND_HIGH            (4u << 20)    /* output bytes queued before we stop serving */
+#define TR_SEND_MAX             (8u << 20)    /* output a session may hold: then it does not read */
 #define TR_MAX_WASTED           (16u << 20)   /* payload bytes received unasked before we close */
 #define TR_READ_CHUNK           (256u * 1024) /* bytes read from a socket at once */
 #define TR_MAX_CANDIDATES       200           /* addresses remembered per torrent */
@@ -284,6 +284,8 @@ void tr_client_add_peers_from(struct tr_torrent *t, const struct cm_strlist *pee
 int tr_client_http_start(struct tr_client *c);
 void tr_client_http_stop(struct tr_client *c);
 void tr_torrent_announce(struct tr_torrent *t, int64_t now);
+/* Tells the trackers we announced to that we leave (a removed torrent). */
+void tr_torrent_announce_stopped(struct tr_torrent *t);
 int tr_torrent_webseeds_open(struct tr_torrent *t);
 void tr_torrent_webseeds_close(struct tr_torrent *t);
 void tr_torrent_webseeds_work(struct tr_torrent *t);
