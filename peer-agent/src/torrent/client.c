@@ -24,15 +24,6 @@
 
 #define PEER_ID_PREFIX "-FB0100-"
 
-int64_t
-tr_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void
 tr_rate_add(struct tr_rate *r, uint64_t n)
 {
@@ -214,7 +205,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	struct tr_client *c = arg;
 	struct tr_torrent *t, *tt;
 	struct tr_peer *p, *tmp;
-	int64_t now = tr_now_ms();
+	int64_t now = cm_time_mono_ms();
 
 	(void)fd;
 	(void)what;
@@ -443,7 +434,7 @@ tr_client_add_peers(struct tr_client *c, const char *info_hash_hex,
 		tr_torrent_add_candidate(t, &peers[i]);
 	}
 	if (tr_torrent_wanted(t))
-		tr_torrent_dial(t, tr_now_ms());
+		tr_torrent_dial(t, cm_time_mono_ms());
 }
 
 char *

@@ -161,7 +161,7 @@ on_announce(void *arg, const struct tr_tracker_answer *a, const char *err)
 	struct tr_ticket *k = arg;
 	struct tr_client *c = k->c;
 	struct tr_torrent *t = held(c, k->hex);
-	int64_t now = tr_now_ms();
+	int64_t now = cm_time_mono_ms();
 
 	TAILQ_REMOVE(&c->tickets, k, link);
 	if (t != NULL && k->idx < t->trackers.len) {
@@ -209,7 +209,7 @@ announce(struct tr_torrent *t, size_t i, const char *event)
 	memcpy(k->hex, t->hex, sizeof(k->hex));
 	if (tr_tracker_announce(c->hc, t->trackers.items[i], &a, on_announce, k) != 0) {
 		free(k);
-		t->ann[i].next_ms = tr_now_ms() + ANNOUNCE_RETRY_S * 1000;
+		t->ann[i].next_ms = cm_time_mono_ms() + ANNOUNCE_RETRY_S * 1000;
 		return;
 	}
 	TAILQ_INSERT_TAIL(&c->tickets, k, link);

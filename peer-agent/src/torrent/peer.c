@@ -38,7 +38,7 @@ tr_peer_new(struct tr_client *c, struct tr_torrent *t, int fd, const struct tr_p
 	p->outgoing = outgoing;
 	p->connecting = outgoing;
 	p->am_choking = p->peer_choking = true;
-	p->connected_ms = p->last_recv_ms = p->last_send_ms = tr_now_ms();
+	p->connected_ms = p->last_recv_ms = p->last_send_ms = cm_time_mono_ms();
 	p->in = evbuffer_new();
 	p->out = evbuffer_new();
 	p->reqs = calloc(TR_PEER_MAX_REQUESTS, sizeof(*p->reqs));
@@ -122,7 +122,7 @@ tr_peer_send(struct tr_peer *p, const void *data, size_t len)
 	}
 	if (evbuffer_add(p->out, data, len) != 0)
 		return false;
-	p->last_send_ms = tr_now_ms();
+	p->last_send_ms = cm_time_mono_ms();
 	return true;
 }
 
@@ -186,7 +186,7 @@ serve(struct tr_peer *p)
 		p->c->stats.bytes_out += b->length;
 		tr_rate_add(&p->rout, b->length);
 		tr_rate_add(&t->rout, b->length);
-		p->last_send_ms = tr_now_ms();
+		p->last_send_ms = cm_time_mono_ms();
 		p->req_head = (p->req_head + 1) % TR_PEER_MAX_REQUESTS;
 		p->nreqs--;
 	}
@@ -296,7 +296,7 @@ tr_peer_fill_requests(struct tr_peer *p)
 		                       picked[i].length);
 	}
 	if (n > 0 && p->ninflight == n)
-		p->last_block_ms = tr_now_ms();
+		p->last_block_ms = cm_time_mono_ms();
 	if (len > 0)
 		tr_peer_send(p, msgs, len);
 }
@@ -645,7 +645,7 @@ on_piece(struct tr_peer *p, size_t total, struct cm_err *err)
 		return 0;
 	}
 	p->downloaded += len;
-	p->last_block_ms = tr_now_ms();
+	p->last_block_ms = cm_time_mono_ms();
 	p->snubbed = false;
 	tr_rate_add(&p->rin, len);
 	tr_torrent_block(p->t, p, &b, p->in);
@@ -684,7 +684,7 @@ process_input(struct tr_peer *p)
 		}
 		if (r == 0 && have < need)
 			break;
-		p->last_recv_ms = tr_now_ms();
+		p->last_recv_ms = cm_time_mono_ms();
 		if (r == 4) {
 			evbuffer_drain(p->in, 4);
 			continue;

@@ -151,7 +151,7 @@ void
 tr_ext_request_metadata(struct tr_peer *p)
 {
 	struct tr_torrent *t = p->t;
-	int64_t now = tr_now_ms();
+	int64_t now = cm_time_mono_ms();
 
 	if (p->dead || t->has_meta || p->ut_metadata == 0 || p->metadata_size == 0)
 		return;

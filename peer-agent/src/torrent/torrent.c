@@ -507,7 +507,7 @@ tr_torrent_close_seeds(struct tr_torrent *t)
 void
 tr_torrent_peer_gone(struct tr_torrent *t, struct tr_peer *p)
 {
-	int64_t now = tr_now_ms();
+	int64_t now = cm_time_mono_ms();
 
 	if (p->counted && p->bf != NULL && t->pk != NULL)
 		tr_picker_peer_bitfield(t->pk, p->bf, -1);

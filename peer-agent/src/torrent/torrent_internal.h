@@ -14,6 +14,7 @@
 
 #include "fb/hash.h"
 #include "fb/map.h"
+#include "fb/timeutil.h"
 #include "torrent/choke.h"
 #include "torrent/hasher.h"
 #include "torrent/picker.h"
@@ -223,7 +224,6 @@ struct tr_client {
 	struct tr_stats stats;
 };
 
-int64_t tr_now_ms(void);
 
 /* peer.c */
 struct tr_peer *tr_peer_new(struct tr_client *c, struct tr_torrent *t, int fd,
