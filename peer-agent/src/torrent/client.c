@@ -648,7 +648,7 @@ tr_client_add(struct tr_client *c, const struct tr_source *src, char info_hash[T
 	log_info("torrent %s: added, to %s", t->hex, dest);
 	/* Ask the trackers now rather than at the next tick: on a fast link the wait
 	 * (up to a second) is most of a download. */
-	tr_torrent_announce(t, tr_now_ms());
+	tr_torrent_announce(t, cm_time_mono_ms());
 	rc = 0;
 end:
 	tr_magnet_clear(&mg);
