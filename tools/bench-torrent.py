@@ -135,7 +135,7 @@ def mib(kib):
 
 
 def summary_transfers(path):
-    print("| transfer | seconds | MB/s | downloader exits, s | downloader CPU s | seeder CPU s "
+    print("| transfer | seconds | MB/s | returns, s | downloader CPU s | seeder CPU s "
           "| downloader peak RSS MiB | seeder peak RSS MiB |")
     print("|---|---|---|---|---|---|---|---|")
     for name, rs in load(path).items():
