@@ -90,6 +90,7 @@ tr_torrent_free(struct tr_torrent *t)
 	free(t->root);
 	free(t->name);
 	free(t->expect_sha256);
+	free(t->hint_sha256);
 	free(t->magnet_src);
 	free(t->error);
 	free(t);
@@ -386,6 +387,13 @@ sha_done(struct tr_torrent *t)
 		tr_torrent_set_error(t, "SHA-256 of %s is %s, the announcement says %s", t->root,
 		                     got, t->expect_sha256);
 		return;
+	}
+	if (!t->meta.multi_file && t->hint_sha256 != NULL) {
+		if (strcasecmp(t->hint_sha256, got) == 0)
+			log_info("torrent %s: SHA-256 %s as its seeders sign it", t->hex, got);
+		else
+			log_warnx("torrent %s: SHA-256 is %s, gossip's seeders sign %s: a record "
+			          "lies; the pieces match the info hash", t->hex, got, t->hint_sha256);
 	}
 	if (tr_storage_finish(t->st, &err) != 0) {
 		tr_torrent_set_error(t, "%s", err.msg);
