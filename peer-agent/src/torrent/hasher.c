@@ -1,9 +1,17 @@
-/* hasher.c - SHA-1 per piece and SHA-256 per file in one pass (see hasher.h). */
+/*
+ * hasher.c - SHA-1 per piece and SHA-256 per file in one pass (see hasher.h):
+ * the SHA-1 thread reads each file into a ring of TR_HASH_SLOTS buffers and
+ * hashes its pieces while the SHA-256 thread hashes the same buffers; a
+ * buffer is read into again once both are past it.
+ */
+#define _GNU_SOURCE /* pipe2 */
 #include "torrent/hasher.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +23,14 @@
 
 #define MAX_DEPTH 32
 
+/* A buffer of one file's bytes, read by the SHA-1 thread, read again by the SHA-256 one. */
+struct slot {
+	unsigned char *buf;
+	size_t len;
+	size_t file;
+	bool file_end; /* the file's last bytes: its SHA-256 ends after them */
+};
+
 struct tr_hasher {
 	char *root;
 	bool multi;
@@ -22,16 +38,20 @@ struct tr_hasher {
 	size_t nfiles, cap;
 	uint64_t total;
 	uint32_t piece_length, piece_count;
-	unsigned char *pieces;
-	char (*sha256)[65];
-	/* progress */
-	size_t file;
-	uint64_t file_done;
-	int fd;
-	uint32_t piece;      /* piece being hashed */
-	uint32_t piece_fill; /* its bytes hashed so far */
-	struct cm_digest_ctx h1, h256;
-	unsigned char *buf;
+	unsigned char *pieces;   /* written by the SHA-1 thread */
+	char (*sha256)[65];      /* written by the SHA-256 thread */
+	struct slot ring[TR_HASH_SLOTS];
+	pthread_t sha1_thread, sha256_thread;
+	int nthreads; /* started and not joined yet */
+	int pipe[2];  /* the last thread to end writes a byte to pipe[1] */
+	/* under lock: the ring's slots head - tail are full, the rest free */
+	pthread_mutex_t lock;
+	pthread_cond_t moved; /* head, tail, read_done or stop changed */
+	uint64_t head, tail;
+	bool read_done, stop;
+	int running;
+	struct cm_err err; /* the first failure, when failed */
+	bool failed;
 };
 
 uint32_t
@@ -155,25 +175,303 @@ list_files(struct tr_hasher *h, const char *path, uint64_t max_bytes, struct cm_
 	return 0;
 }
 
+/* Records the first failure and stops both threads. */
+static void
+set_failed(struct tr_hasher *h, const struct cm_err *err)
+{
+	pthread_mutex_lock(&h->lock);
+	if (!h->failed) {
+		h->failed = true;
+		h->err = *err;
+	}
+	h->stop = true;
+	pthread_cond_broadcast(&h->moved);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* The last thread to end tells the loop, which then joins both. */
+static void
+thread_end(struct tr_hasher *h)
+{
+	bool last;
+	ssize_t r;
+
+	pthread_mutex_lock(&h->lock);
+	last = --h->running == 0;
+	pthread_mutex_unlock(&h->lock);
+	if (!last)
+		return;
+	do
+		r = write(h->pipe[1], "", 1);
+	while (r < 0 && errno == EINTR);
+}
+
+/* The SHA-1 thread's state: the piece being hashed and its bytes so far. */
+struct pieces {
+	struct cm_digest_ctx d;
+	uint32_t piece, fill;
+};
+
+/* Ends the piece's SHA-1 and starts the next one's. */
+static int
+finish_piece(struct tr_hasher *h, struct pieces *ps)
+{
+	int rc = cm_digest_final(&ps->d, h->pieces + (size_t)ps->piece * TR_HASH_LEN);
+
+	ps->piece++;
+	ps->fill = 0;
+	return rc == 0 && cm_sha1_init(&ps->d) == 0 ? 0 : -1;
+}
+
+/* Feeds n bytes into the piece hash, closing pieces at their boundaries. */
+static int
+feed_pieces(struct tr_hasher *h, struct pieces *ps, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		uint32_t room = h->piece_length - ps->fill;
+		size_t k = n < room ? n : room;
+
+		if (cm_digest_update(&ps->d, p, k) != 0)
+			return -1;
+		ps->fill += (uint32_t)k;
+		p += k;
+		n -= k;
+		if (ps->fill == h->piece_length && finish_piece(h, ps) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Waits for a free slot; NULL when told to stop. */
+static struct slot *
+free_slot(struct tr_hasher *h)
+{
+	struct slot *s = NULL;
+
+	pthread_mutex_lock(&h->lock);
+	while (!h->stop && h->head - h->tail == TR_HASH_SLOTS)
+		pthread_cond_wait(&h->moved, &h->lock);
+	if (!h->stop)
+		s = &h->ring[h->head % TR_HASH_SLOTS];
+	pthread_mutex_unlock(&h->lock);
+	return s;
+}
+
+/* Hands the slot just filled to the SHA-256 thread. */
+static void
+publish(struct tr_hasher *h)
+{
+	pthread_mutex_lock(&h->lock);
+	h->head++;
+	pthread_cond_broadcast(&h->moved);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* Reads file i into the ring, slot by slot, and hashes its pieces. */
+static int
+read_file(struct tr_hasher *h, size_t i, struct pieces *ps, struct cm_err *err)
+{
+	const struct tr_file *f = &h->files[i];
+	char path[TR_MAX_PATH + 256];
+	struct stat sb;
+	uint64_t off = 0;
+	int fd, rc = -1;
+
+	if (h->multi)
+		snprintf(path, sizeof(path), "%s/%s", h->root, f->path);
+	else
+		snprintf(path, sizeof(path), "%s", h->root);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		cm_err_set(err, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) != 0 || (uint64_t)sb.st_size != f->length) {
+		cm_err_set(err, "%s changed while it was hashed", f->path);
+		goto done;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	do {
+		struct slot *s = free_slot(h);
+		size_t want;
+
+		if (s == NULL) {
+			cm_err_set(err, "stopped");
+			goto done;
+		}
+		want = f->length - off < TR_HASH_READ ? (size_t)(f->length - off) : TR_HASH_READ;
+		for (s->len = 0; s->len < want;) {
+			ssize_t r = pread(fd, s->buf + s->len, want - s->len, (off_t)(off + s->len));
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0) {
+				cm_err_set(err, "%s: %s", f->path, strerror(errno));
+				goto done;
+			}
+			if (r == 0) {
+				cm_err_set(err, "%s changed while it was hashed", f->path);
+				goto done;
+			}
+			s->len += (size_t)r;
+		}
+		s->file = i;
+		off += s->len;
+		s->file_end = off == f->length;
+		publish(h);
+		/* The SHA-256 thread reads the same bytes meanwhile; the slot is
+		 * written again only after this, once both are done with it. */
+		if (feed_pieces(h, ps, s->buf, s->len) != 0) {
+			cm_err_set(err, "SHA-1 failed");
+			goto done;
+		}
+	} while (off < f->length);
+	rc = 0;
+done:
+	close(fd);
+	return rc;
+}
+
+static void *
+sha1_main(void *arg)
+{
+	struct tr_hasher *h = arg;
+	struct pieces ps = {{NULL, 0}, 0, 0};
+	struct cm_err err = {{0}};
+	int rc = cm_sha1_init(&ps.d);
+
+	if (rc != 0)
+		cm_err_set(&err, "SHA-1 failed");
+	for (size_t i = 0; rc == 0 && i < h->nfiles; i++)
+		rc = read_file(h, i, &ps, &err);
+	if (rc == 0 && ps.fill > 0 && finish_piece(h, &ps) != 0) {
+		cm_err_set(&err, "SHA-1 failed");
+		rc = -1;
+	}
+	cm_digest_clear(&ps.d);
+	if (rc != 0) {
+		set_failed(h, &err);
+	} else {
+		pthread_mutex_lock(&h->lock);
+		h->read_done = true;
+		pthread_cond_broadcast(&h->moved);
+		pthread_mutex_unlock(&h->lock);
+	}
+	thread_end(h);
+	return NULL;
+}
+
+/* Waits for a full slot; NULL when all are hashed or when told to stop. */
+static struct slot *
+full_slot(struct tr_hasher *h)
+{
+	struct slot *s = NULL;
+
+	pthread_mutex_lock(&h->lock);
+	while (!h->stop && !h->read_done && h->tail == h->head)
+		pthread_cond_wait(&h->moved, &h->lock);
+	if (!h->stop && h->tail != h->head)
+		s = &h->ring[h->tail % TR_HASH_SLOTS];
+	pthread_mutex_unlock(&h->lock);
+	return s;
+}
+
+static void *
+sha256_main(void *arg)
+{
+	struct tr_hasher *h = arg;
+	struct cm_digest_ctx d;
+	struct slot *s;
+	int rc = cm_sha256_init(&d);
+
+	while (rc == 0 && (s = full_slot(h)) != NULL) {
+		if (s->len > 0)
+			rc = cm_digest_update(&d, s->buf, s->len);
+		if (rc == 0 && s->file_end) {
+			unsigned char out[CM_SHA256_BYTES];
+
+			if ((rc = cm_digest_final(&d, out)) == 0)
+				rc = cm_sha256_init(&d);
+			cm_hex_encode(out, sizeof(out), h->sha256[s->file]);
+		}
+		pthread_mutex_lock(&h->lock);
+		h->tail++;
+		pthread_cond_broadcast(&h->moved);
+		pthread_mutex_unlock(&h->lock);
+	}
+	cm_digest_clear(&d);
+	if (rc != 0) {
+		struct cm_err err;
+
+		cm_err_set(&err, "SHA-256 failed");
+		set_failed(h, &err);
+	}
+	thread_end(h);
+	return NULL;
+}
+
+/* Starts both threads with every signal blocked: signals belong to the loop's thread. */
+static int
+start_threads(struct tr_hasher *h)
+{
+	sigset_t all, old;
+	int rc = -1;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	h->running = 2;
+	if (pthread_create(&h->sha1_thread, NULL, sha1_main, h) != 0)
+		goto done;
+	h->nthreads = 1;
+	if (pthread_create(&h->sha256_thread, NULL, sha256_main, h) != 0)
+		goto done;
+	h->nthreads = 2;
+	rc = 0;
+done:
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+static void
+join_threads(struct tr_hasher *h)
+{
+	if (h->nthreads > 0)
+		pthread_join(h->sha1_thread, NULL);
+	if (h->nthreads > 1)
+		pthread_join(h->sha256_thread, NULL);
+	h->nthreads = 0;
+}
+
 struct tr_hasher *
 tr_hasher_new(const char *path, uint64_t max_bytes, struct cm_err *err)
 {
 	struct tr_hasher *h = calloc(1, sizeof(*h));
 
-	if (h == NULL || (h->root = strdup(path)) == NULL)
+	if (h == NULL)
 		goto oom;
-	h->fd = -1;
+	h->pipe[0] = h->pipe[1] = -1;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->moved, NULL);
+	if ((h->root = strdup(path)) == NULL)
+		goto oom;
 	if (list_files(h, path, max_bytes, err) != 0)
 		goto fail;
 	h->piece_length = tr_piece_length_for(h->total);
 	h->piece_count = (uint32_t)((h->total + h->piece_length - 1) / h->piece_length);
 	h->pieces = malloc((size_t)h->piece_count * TR_HASH_LEN);
 	h->sha256 = calloc(h->nfiles, sizeof(*h->sha256));
-	h->buf = malloc(TR_HASH_READ);
-	if (h->pieces == NULL || h->sha256 == NULL || h->buf == NULL)
+	if (h->pieces == NULL || h->sha256 == NULL)
 		goto oom;
-	if (cm_sha1_init(&h->h1) != 0 || cm_sha256_init(&h->h256) != 0)
-		goto oom;
+	for (size_t i = 0; i < TR_HASH_SLOTS; i++)
+		if ((h->ring[i].buf = malloc(TR_HASH_READ)) == NULL)
+			goto oom;
+	if (pipe2(h->pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+		cm_err_set(err, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	if (start_threads(h) != 0) {
+		cm_err_set(err, "cannot start the hashing threads");
+		goto fail;
+	}
 	return h;
 oom:
 	cm_err_set(err, "out of memory");
@@ -187,111 +485,44 @@ tr_hasher_free(struct tr_hasher *h)
 {
 	if (h == NULL)
 		return;
-	if (h->fd >= 0)
-		close(h->fd);
-	cm_digest_clear(&h->h1);
-	cm_digest_clear(&h->h256);
+	if (h->nthreads > 0) {
+		pthread_mutex_lock(&h->lock);
+		h->stop = true;
+		pthread_cond_broadcast(&h->moved);
+		pthread_mutex_unlock(&h->lock);
+		join_threads(h);
+	}
+	pthread_mutex_destroy(&h->lock);
+	pthread_cond_destroy(&h->moved);
+	for (int i = 0; i < 2; i++)
+		if (h->pipe[i] >= 0)
+			close(h->pipe[i]);
+	for (size_t i = 0; i < TR_HASH_SLOTS; i++)
+		free(h->ring[i].buf);
 	for (size_t i = 0; i < h->nfiles; i++)
 		free(h->files[i].path);
 	free(h->files);
 	free(h->pieces);
 	free(h->sha256);
-	free(h->buf);
 	free(h->root);
 	free(h);
 }
 
-/* Ends the piece's SHA-1 and starts the next one's. */
-static int
-finish_piece(struct tr_hasher *h)
+int
+tr_hasher_fd(const struct tr_hasher *h)
 {
-	int rc = cm_digest_final(&h->h1, h->pieces + (size_t)h->piece * TR_HASH_LEN);
-
-	h->piece++;
-	h->piece_fill = 0;
-	return rc == 0 && cm_sha1_init(&h->h1) == 0 ? 0 : -1;
-}
-
-/* Feeds n bytes into the piece hash, closing pieces at their boundaries. */
-static void
-feed_pieces(struct tr_hasher *h, const unsigned char *p, size_t n)
-{
-	while (n > 0) {
-		uint32_t room = h->piece_length - h->piece_fill;
-		size_t k = n < room ? n : room;
-
-		cm_digest_update(&h->h1, p, k);
-		h->piece_fill += (uint32_t)k;
-		p += k;
-		n -= k;
-		if (h->piece_fill == h->piece_length) {
-			finish_piece(h);
-		}
-	}
-}
-
-static int
-open_file(struct tr_hasher *h, struct cm_err *err)
-{
-	char path[TR_MAX_PATH + 256];
-
-	if (h->multi)
-		snprintf(path, sizeof(path), "%s/%s", h->root, h->files[h->file].path);
-	else
-		snprintf(path, sizeof(path), "%s", h->root);
-	if ((h->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
-		cm_err_set(err, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	posix_fadvise(h->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	return 0;
+	return h->pipe[0];
 }
 
 int
-tr_hasher_step(struct tr_hasher *h, size_t max_bytes, struct cm_err *err)
+tr_hasher_finish(struct tr_hasher *h, struct cm_err *err)
 {
-	size_t budget = max_bytes;
-
-	while (h->file < h->nfiles) {
-		const struct tr_file *f = &h->files[h->file];
-		ssize_t r;
-
-		if (h->file_done == f->length) {
-			unsigned char d[CM_SHA256_BYTES];
-
-			if (cm_digest_final(&h->h256, d) != 0 || cm_sha256_init(&h->h256) != 0) {
-				cm_err_set(err, "SHA-256 failed");
-				return -1;
-			}
-			cm_hex_encode(d, sizeof(d), h->sha256[h->file]);
-			if (h->fd >= 0)
-				close(h->fd);
-			h->fd = -1;
-			h->file++;
-			h->file_done = 0;
-			continue;
-		}
-		if (budget == 0)
-			return 0;
-		if (h->fd < 0 && open_file(h, err) != 0)
-			return -1;
-		r = read(h->fd, h->buf, TR_HASH_READ);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0 || (uint64_t)r > f->length - h->file_done) {
-			cm_err_set(err, "%s changed while it was hashed", f->path);
-			return -1;
-		}
-		cm_digest_update(&h->h256, h->buf, (size_t)r);
-		feed_pieces(h, h->buf, (size_t)r);
-		h->file_done += (uint64_t)r;
-		budget = budget > (size_t)r ? budget - (size_t)r : 0;
-	}
-	if (h->piece_fill > 0 && finish_piece(h) != 0) {
-		cm_err_set(err, "SHA-1 failed");
+	join_threads(h);
+	if (h->failed) {
+		cm_err_set(err, "%s", h->err.msg);
 		return -1;
 	}
-	return 1;
+	return 0;
 }
 
 bool
