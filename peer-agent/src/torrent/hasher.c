@@ -1,8 +1,11 @@
 /*
  * hasher.c - SHA-1 per piece and SHA-256 per file in one pass (see hasher.h):
- * the SHA-1 thread reads each file into a ring of TR_HASH_SLOTS buffers and
- * hashes its pieces while the SHA-256 thread hashes the same buffers; a
- * buffer is read into again once both are past it.
+ * two threads read the same files, each with its own small buffer, one
+ * computing SHA-1 and the other SHA-256. Each copy then stays in its core's
+ * cache (sharing large buffers between the cores made the copy from the page
+ * cache 2.5 times slower, docs/performance.md), and neither may run more than
+ * TR_HASH_LEAD ahead, so that the second read of a byte finds it in the page
+ * cache: the disk is read once.
  */
 #define _GNU_SOURCE /* pipe2 */
 #include "torrent/hasher.h"
@@ -23,12 +26,16 @@
 
 #define MAX_DEPTH 32
 
-/* A buffer of one file's bytes, read by the SHA-1 thread, read again by the SHA-256 one. */
-struct slot {
+enum { SHA1_THREAD, SHA256_THREAD };
+
+/* One thread's own state. */
+struct worker {
+	struct tr_hasher *h;
+	int id; /* SHA1_THREAD or SHA256_THREAD */
+	pthread_t thread;
 	unsigned char *buf;
-	size_t len;
-	size_t file;
-	bool file_end; /* the file's last bytes: its SHA-256 ends after them */
+	struct cm_digest_ctx d;
+	uint32_t piece, fill; /* SHA-1: the piece being hashed, its bytes so far */
 };
 
 struct tr_hasher {
@@ -38,17 +45,16 @@ struct tr_hasher {
 	size_t nfiles, cap;
 	uint64_t total;
 	uint32_t piece_length, piece_count;
-	unsigned char *pieces;   /* written by the SHA-1 thread */
-	char (*sha256)[65];      /* written by the SHA-256 thread */
-	struct slot ring[TR_HASH_SLOTS];
-	pthread_t sha1_thread, sha256_thread;
+	unsigned char *pieces; /* written by the SHA-1 thread */
+	char (*sha256)[65];    /* written by the SHA-256 thread */
+	struct worker w[2];
 	int nthreads; /* started and not joined yet */
 	int pipe[2];  /* the last thread to end writes a byte to pipe[1] */
-	/* under lock: the ring's slots head - tail are full, the rest free */
+	/* under lock */
 	pthread_mutex_t lock;
-	pthread_cond_t moved; /* head, tail, read_done or stop changed */
-	uint64_t head, tail;
-	bool read_done, stop;
+	pthread_cond_t moved; /* done[] or stop changed */
+	uint64_t done[2];     /* bytes each thread has hashed */
+	bool stop;
 	int running;
 	struct cm_err err; /* the first failure, when failed */
 	bool failed;
@@ -206,71 +212,61 @@ thread_end(struct tr_hasher *h)
 	while (r < 0 && errno == EINTR);
 }
 
-/* The SHA-1 thread's state: the piece being hashed and its bytes so far. */
-struct pieces {
-	struct cm_digest_ctx d;
-	uint32_t piece, fill;
-};
-
 /* Ends the piece's SHA-1 and starts the next one's. */
 static int
-finish_piece(struct tr_hasher *h, struct pieces *ps)
+finish_piece(struct worker *w)
 {
-	int rc = cm_digest_final(&ps->d, h->pieces + (size_t)ps->piece * TR_HASH_LEN);
+	int rc = cm_digest_final(&w->d, w->h->pieces + (size_t)w->piece * TR_HASH_LEN);
 
-	ps->piece++;
-	ps->fill = 0;
-	return rc == 0 && cm_sha1_init(&ps->d) == 0 ? 0 : -1;
+	w->piece++;
+	w->fill = 0;
+	return rc == 0 && cm_sha1_init(&w->d) == 0 ? 0 : -1;
 }
 
 /* Feeds n bytes into the piece hash, closing pieces at their boundaries. */
 static int
-feed_pieces(struct tr_hasher *h, struct pieces *ps, const unsigned char *p, size_t n)
+feed_pieces(struct worker *w, const unsigned char *p, size_t n)
 {
 	while (n > 0) {
-		uint32_t room = h->piece_length - ps->fill;
+		uint32_t room = w->h->piece_length - w->fill;
 		size_t k = n < room ? n : room;
 
-		if (cm_digest_update(&ps->d, p, k) != 0)
+		if (cm_digest_update(&w->d, p, k) != 0)
 			return -1;
-		ps->fill += (uint32_t)k;
+		w->fill += (uint32_t)k;
 		p += k;
 		n -= k;
-		if (ps->fill == h->piece_length && finish_piece(h, ps) != 0)
+		if (w->fill == w->h->piece_length && finish_piece(w) != 0)
 			return -1;
 	}
 	return 0;
 }
 
-/* Waits for a free slot; NULL when told to stop. */
-static struct slot *
-free_slot(struct tr_hasher *h)
+/*
+ * Counts n more bytes hashed by w and waits while w is more than
+ * TR_HASH_LEAD ahead of the other thread. false when told to stop.
+ */
+static bool
+pace(struct worker *w, uint64_t n)
 {
-	struct slot *s = NULL;
+	struct tr_hasher *h = w->h;
+	bool go;
 
 	pthread_mutex_lock(&h->lock);
-	while (!h->stop && h->head - h->tail == TR_HASH_SLOTS)
-		pthread_cond_wait(&h->moved, &h->lock);
-	if (!h->stop)
-		s = &h->ring[h->head % TR_HASH_SLOTS];
-	pthread_mutex_unlock(&h->lock);
-	return s;
-}
-
-/* Hands the slot just filled to the SHA-256 thread. */
-static void
-publish(struct tr_hasher *h)
-{
-	pthread_mutex_lock(&h->lock);
-	h->head++;
+	h->done[w->id] += n;
 	pthread_cond_broadcast(&h->moved);
+	while (!h->stop && h->done[w->id] > h->done[!w->id] + TR_HASH_LEAD)
+		pthread_cond_wait(&h->moved, &h->lock);
+	go = !h->stop;
 	pthread_mutex_unlock(&h->lock);
+	return go;
 }
 
-/* Reads file i into the ring, slot by slot, and hashes its pieces. */
+/* Reads file i and hashes it: its pieces' SHA-1 or its SHA-256. */
 static int
-read_file(struct tr_hasher *h, size_t i, struct pieces *ps, struct cm_err *err)
+hash_file(struct worker *w, size_t i, struct cm_err *err)
 {
+	struct tr_hasher *h = w->h;
 	const struct tr_file *f = &h->files[i];
 	char path[TR_MAX_PATH + 256];
 	struct stat sb;
@@ -290,41 +286,40 @@ read_file(struct tr_hasher *h, size_t i, struct pieces *ps, struct cm_err *err)
 		goto done;
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	do {
-		struct slot *s = free_slot(h);
-		size_t want;
+	while (off < f->length) {
+		size_t want = f->length - off < TR_HASH_READ ? (size_t)(f->length - off) : TR_HASH_READ;
+		ssize_t r = pread(fd, w->buf, want, (off_t)off);
 
-		if (s == NULL) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			cm_err_set(err, "%s: %s", f->path, strerror(errno));
+			goto done;
+		}
+		if (r == 0) {
+			cm_err_set(err, "%s changed while it was hashed", f->path);
+			goto done;
+		}
+		if ((w->id == SHA1_THREAD ? feed_pieces(w, w->buf, (size_t)r)
+		                          : cm_digest_update(&w->d, w->buf, (size_t)r)) != 0) {
+			cm_err_set(err, "%s failed", w->id == SHA1_THREAD ? "SHA-1" : "SHA-256");
+			goto done;
+		}
+		off += (uint64_t)r;
+		if (!pace(w, (uint64_t)r)) {
 			cm_err_set(err, "stopped");
 			goto done;
 		}
-		want = f->length - off < TR_HASH_READ ? (size_t)(f->length - off) : TR_HASH_READ;
-		for (s->len = 0; s->len < want;) {
-			ssize_t r = pread(fd, s->buf + s->len, want - s->len, (off_t)(off + s->len));
+	}
+	if (w->id == SHA256_THREAD) {
+		unsigned char out[CM_SHA256_BYTES];
 
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0) {
-				cm_err_set(err, "%s: %s", f->path, strerror(errno));
-				goto done;
-			}
-			if (r == 0) {
-				cm_err_set(err, "%s changed while it was hashed", f->path);
-				goto done;
-			}
-			s->len += (size_t)r;
-		}
-		s->file = i;
-		off += s->len;
-		s->file_end = off == f->length;
-		publish(h);
-		/* The SHA-256 thread reads the same bytes meanwhile; the slot is
-		 * written again only after this, once both are done with it. */
-		if (feed_pieces(h, ps, s->buf, s->len) != 0) {
-			cm_err_set(err, "SHA-1 failed");
+		if (cm_digest_final(&w->d, out) != 0 || cm_sha256_init(&w->d) != 0) {
+			cm_err_set(err, "SHA-256 failed");
 			goto done;
 		}
-	} while (off < f->length);
+		cm_hex_encode(out, sizeof(out), h->sha256[i]);
+	}
 	rc = 0;
 done:
 	close(fd);
@@ -332,79 +327,24 @@ done:
 }
 
 static void *
-sha1_main(void *arg)
+worker_main(void *arg)
 {
-	struct tr_hasher *h = arg;
-	struct pieces ps = {{NULL, 0}, 0, 0};
+	struct worker *w = arg;
+	struct tr_hasher *h = w->h;
 	struct cm_err err = {{0}};
-	int rc = cm_sha1_init(&ps.d);
+	int rc = w->id == SHA1_THREAD ? cm_sha1_init(&w->d) : cm_sha256_init(&w->d);
 
 	if (rc != 0)
-		cm_err_set(&err, "SHA-1 failed");
+		cm_err_set(&err, "%s failed", w->id == SHA1_THREAD ? "SHA-1" : "SHA-256");
 	for (size_t i = 0; rc == 0 && i < h->nfiles; i++)
-		rc = read_file(h, i, &ps, &err);
-	if (rc == 0 && ps.fill > 0 && finish_piece(h, &ps) != 0) {
+		rc = hash_file(w, i, &err);
+	if (rc == 0 && w->fill > 0 && finish_piece(w) != 0) {
 		cm_err_set(&err, "SHA-1 failed");
 		rc = -1;
 	}
-	cm_digest_clear(&ps.d);
-	if (rc != 0) {
+	cm_digest_clear(&w->d);
+	if (rc != 0)
 		set_failed(h, &err);
-	} else {
-		pthread_mutex_lock(&h->lock);
-		h->read_done = true;
-		pthread_cond_broadcast(&h->moved);
-		pthread_mutex_unlock(&h->lock);
-	}
-	thread_end(h);
-	return NULL;
-}
-
-/* Waits for a full slot; NULL when all are hashed or when told to stop. */
-static struct slot *
-full_slot(struct tr_hasher *h)
-{
-	struct slot *s = NULL;
-
-	pthread_mutex_lock(&h->lock);
-	while (!h->stop && !h->read_done && h->tail == h->head)
-		pthread_cond_wait(&h->moved, &h->lock);
-	if (!h->stop && h->tail != h->head)
-		s = &h->ring[h->tail % TR_HASH_SLOTS];
-	pthread_mutex_unlock(&h->lock);
-	return s;
-}
-
-static void *
-sha256_main(void *arg)
-{
-	struct tr_hasher *h = arg;
-	struct cm_digest_ctx d;
-	struct slot *s;
-	int rc = cm_sha256_init(&d);
-
-	while (rc == 0 && (s = full_slot(h)) != NULL) {
-		if (s->len > 0)
-			rc = cm_digest_update(&d, s->buf, s->len);
-		if (rc == 0 && s->file_end) {
-			unsigned char out[CM_SHA256_BYTES];
-
-			if ((rc = cm_digest_final(&d, out)) == 0)
-				rc = cm_sha256_init(&d);
-			cm_hex_encode(out, sizeof(out), h->sha256[s->file]);
-		}
-		pthread_mutex_lock(&h->lock);
-		h->tail++;
-		pthread_cond_broadcast(&h->moved);
-		pthread_mutex_unlock(&h->lock);
-	}
-	cm_digest_clear(&d);
-	if (rc != 0) {
-		struct cm_err err;
-
-		cm_err_set(&err, "SHA-256 failed");
-		set_failed(h, &err);
-	}
 	thread_end(h);
 	return NULL;
 }
@@ -414,19 +354,19 @@ static int
 start_threads(struct tr_hasher *h)
 {
 	sigset_t all, old;
-	int rc = -1;
+	int rc = 0;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	h->running = 2;
-	if (pthread_create(&h->sha1_thread, NULL, sha1_main, h) != 0)
-		goto done;
-	h->nthreads = 1;
-	if (pthread_create(&h->sha256_thread, NULL, sha256_main, h) != 0)
-		goto done;
-	h->nthreads = 2;
-	rc = 0;
-done:
+	for (int i = 0; rc == 0 && i < 2; i++) {
+		h->w[i].h = h;
+		h->w[i].id = i;
+		if (pthread_create(&h->w[i].thread, NULL, worker_main, &h->w[i]) != 0)
+			rc = -1;
+		else
+			h->nthreads++;
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
 }
@@ -434,10 +374,8 @@ done:
 static void
 join_threads(struct tr_hasher *h)
 {
-	if (h->nthreads > 0)
-		pthread_join(h->sha1_thread, NULL);
-	if (h->nthreads > 1)
-		pthread_join(h->sha256_thread, NULL);
+	for (int i = 0; i < h->nthreads; i++)
+		pthread_join(h->w[i].thread, NULL);
 	h->nthreads = 0;
 }
 
@@ -461,8 +399,8 @@ tr_hasher_new(const char *path, uint64_t max_bytes, struct cm_err *err)
 	h->sha256 = calloc(h->nfiles, sizeof(*h->sha256));
 	if (h->pieces == NULL || h->sha256 == NULL)
 		goto oom;
-	for (size_t i = 0; i < TR_HASH_SLOTS; i++)
-		if ((h->ring[i].buf = malloc(TR_HASH_READ)) == NULL)
+	for (int i = 0; i < 2; i++)
+		if ((h->w[i].buf = malloc(TR_HASH_READ)) == NULL)
 			goto oom;
 	if (pipe2(h->pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
 		cm_err_set(err, "pipe: %s", strerror(errno));
@@ -497,8 +435,8 @@ tr_hasher_free(struct tr_hasher *h)
 	for (int i = 0; i < 2; i++)
 		if (h->pipe[i] >= 0)
 			close(h->pipe[i]);
-	for (size_t i = 0; i < TR_HASH_SLOTS; i++)
-		free(h->ring[i].buf);
+	for (int i = 0; i < 2; i++)
+		free(h->w[i].buf);
 	for (size_t i = 0; i < h->nfiles; i++)
 		free(h->files[i].path);
 	free(h->files);

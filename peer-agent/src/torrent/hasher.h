@@ -1,10 +1,10 @@
 /*
  * hasher.h - hashing a file or folder to make a torrent of it: SHA-1 of each
- * piece and SHA-256 of each file, reading each byte once, on two threads of
- * their own (one reads and computes SHA-1, the other SHA-256 over the same
- * buffers) so that the digests run side by side and the loop stays free. The
- * piece length is chosen so the torrent has about 1000 to 2000 pieces (a
- * power of two, TR_MIN_PIECE..TR_MAX_PIECE).
+ * piece and SHA-256 of each file, reading each byte from disk once, on two
+ * threads of their own (one computes SHA-1, the other SHA-256) so that the
+ * digests run side by side and the loop stays free. The piece length is
+ * chosen so the torrent has about 1000 to 2000 pieces (a power of two,
+ * TR_MIN_PIECE..TR_MAX_PIECE).
  */
 #ifndef TR_HASHER_H
 #define TR_HASHER_H
@@ -16,8 +16,8 @@
 #include "fb/err.h"
 #include "torrent/metainfo.h"
 
-#define TR_HASH_READ  (4u << 20) /* bytes read at once */
-#define TR_HASH_SLOTS 4          /* buffers of TR_HASH_READ between the threads */
+#define TR_HASH_READ (128u << 10) /* bytes read at once, by each thread */
+#define TR_HASH_LEAD (32u << 20)  /* bytes one thread may be ahead of the other */
 
 struct tr_hasher;
 
