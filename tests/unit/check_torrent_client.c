@@ -694,11 +694,12 @@ START_TEST(test_creating_a_file_of_many_mib_gives_its_info_hash_and_sha256)
 	for (uint32_t i = 0; i < n; i++) {
 		size_t len = i + 1 < n ? pl : BIG_SIZE - (size_t)i * pl;
 
-		ck_assert_int_eq(cm_sha1(buf + (size_t)i * pl, len, pieces + (size_t)i * TR_HASH_LEN), 0);
+		ck_assert_int_eq(
+		    cm_sha1(buf + (size_t)i * pl, len, pieces + (size_t)i * TR_HASH_LEN), 0);
 	}
 	memset(&m, 0, sizeof(m));
-	ck_assert_int_eq(tr_meta_build(&m, "big.bin", false, &f, 1, pl, pieces, n, NULL, NULL, NULL),
-	                 0);
+	ck_assert_int_eq(
+	    tr_meta_build(&m, "big.bin", false, &f, 1, pl, pieces, n, NULL, NULL, NULL), 0);
 	ck_assert_int_eq(cm_sha256_hex(buf, BIG_SIZE, want), 0);
 	ck_assert_int_eq(tr_client_create(a, path, NULL, on_created_big, &cd, NULL), 0);
 	ck_assert(run_until(flag, &cd.done, 20000));

@@ -287,7 +287,8 @@ hash_file(struct worker *w, size_t i, struct cm_err *err)
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	while (off < f->length) {
-		size_t want = f->length - off < TR_HASH_READ ? (size_t)(f->length - off) : TR_HASH_READ;
+		size_t want =
+		    f->length - off < TR_HASH_READ ? (size_t)(f->length - off) : TR_HASH_READ;
 		ssize_t r = pread(fd, w->buf, want, (off_t)off);
 
 		if (r < 0 && errno == EINTR)

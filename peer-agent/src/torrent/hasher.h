@@ -16,8 +16,9 @@
 #include "fb/err.h"
 #include "torrent/metainfo.h"
 
-#define TR_HASH_READ (128u << 10) /* bytes read at once, by each thread */
-#define TR_HASH_LEAD (32u << 20)  /* bytes one thread may be ahead of the other */
+/* Bytes each thread reads at once: small, so that the copy stays in its core's L1 cache. */
+#define TR_HASH_READ (32u << 10)
+#define TR_HASH_LEAD (32u << 20) /* bytes one thread may be ahead of the other */
 
 struct tr_hasher;
 
