@@ -3,7 +3,7 @@
  * two threads read the same files, each with its own small buffer, one
  * computing SHA-1 and the other SHA-256. Each copy then stays in its core's
  * cache (sharing large buffers between the cores made the copy from the page
- * cache 2.5 times slower, docs/performance.md), and neither may run more than
+ * cache about twice as slow, docs/performance.md), and neither may run more than
  * TR_HASH_LEAD ahead, so that the second read of a byte finds it in the page
  * cache: the disk is read once.
  */
@@ -52,8 +52,9 @@ struct tr_hasher {
 	int pipe[2];  /* the last thread to end writes a byte to pipe[1] */
 	/* under lock */
 	pthread_mutex_t lock;
-	pthread_cond_t moved; /* done[] or stop changed */
+	pthread_cond_t moved; /* a waiting thread may go on, or stop */
 	uint64_t done[2];     /* bytes each thread has hashed */
+	bool waiting[2];      /* in pace, too far ahead */
 	bool stop;
 	int running;
 	struct cm_err err; /* the first failure, when failed */
@@ -243,20 +244,27 @@ feed_pieces(struct worker *w, const unsigned char *p, size_t n)
 }
 
 /*
- * Counts n more bytes hashed by w and waits while w is more than
- * TR_HASH_LEAD ahead of the other thread. false when told to stop.
+ * Counts n more bytes hashed by w. A thread more than TR_HASH_LEAD ahead of
+ * the other waits until it is only half that ahead: one wake-up for every
+ * TR_HASH_LEAD / 2 bytes, not one for every read. false when told to stop.
  */
 static bool
 pace(struct worker *w, uint64_t n)
 {
 	struct tr_hasher *h = w->h;
+	int me = w->id, other = !w->id;
 	bool go;
 
 	pthread_mutex_lock(&h->lock);
-	h->done[w->id] += n;
-	pthread_cond_broadcast(&h->moved);
-	while (!h->stop && h->done[w->id] > h->done[!w->id] + TR_HASH_LEAD)
-		pthread_cond_wait(&h->moved, &h->lock);
+	h->done[me] += n;
+	if (h->waiting[other] && h->done[other] <= h->done[me] + TR_HASH_LEAD / 2)
+		pthread_cond_signal(&h->moved);
+	if (h->done[me] > h->done[other] + TR_HASH_LEAD) {
+		h->waiting[me] = true;
+		while (!h->stop && h->done[me] > h->done[other] + TR_HASH_LEAD / 2)
+			pthread_cond_wait(&h->moved, &h->lock);
+		h->waiting[me] = false;
+	}
 	go = !h->stop;
 	pthread_mutex_unlock(&h->lock);
 	return go;
