@@ -14,6 +14,7 @@ PACKAGES=(
 	nodejs node-ws tshark
 	gnuplot-nox
 	aria2 opentracker chromium
+	python3-libtorrent openssl
 )
 
 missing=()

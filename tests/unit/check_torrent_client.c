@@ -277,6 +277,26 @@ banned(void *arg)
 	return s.peers_banned > 0;
 }
 
+START_TEST(test_a_wrong_sha256_hint_is_logged_and_the_download_completes)
+{
+	struct tr_client *a = create_seeder("127.0.0.1");
+	struct tr_client *b = client("b", NULL, "127.0.0.2", true);
+	struct tr_source src = {0};
+	char ih[TR_HEX_LEN + 1], dest[160];
+	struct want w = {b, TR_SEEDING};
+
+	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
+	src.magnet = created_magnet;
+	src.dest_dir = dest;
+	src.sha256_hint = "0000000000000000000000000000000000000000000000000000000000000000";
+	ck_assert_int_eq(tr_client_add(b, &src, ih, NULL), 0);
+	ck_assert(run_until(in_state, &w, 20000));
+	assert_downloaded(b);
+	tr_client_free(b);
+	tr_client_free(a);
+}
+END_TEST
+
 START_TEST(test_a_peer_sending_a_corrupt_piece_is_banned)
 {
 	struct tr_client *a = create_seeder("127.0.0.3");

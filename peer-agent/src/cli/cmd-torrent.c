@@ -17,7 +17,7 @@
 #include "fb/codec.h"
 
 #define CREATE_TIMEOUT_S 3600 /* hashing a large file */
-#define POLL_MS 500
+#define POLL_MS 200
 #define PLAIN_EVERY_MS 5000   /* a progress line when stdout is not a terminal */
 
 /* A human size: "12.3 MiB". */

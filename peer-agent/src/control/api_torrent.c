@@ -198,8 +198,8 @@ torrent_create(struct ctl *c, struct evhttp_request *req, struct tr_client *t,
 
 /*
  * The SHA-256 the table's seeders of info_hash sign for its content, into
- * out: only when every seeder that names one names the same (one hostile
- * seeder must not make an honest download fail). false when none is known.
+ * out, when every seeder that names one names the same; false when none is
+ * known or they disagree. The download checks it and logs the outcome.
  */
 static bool
 signed_sha256(struct ctl *c, const char *info_hash, char out[CM_SHA256_HEX_LEN + 1])
@@ -277,7 +277,7 @@ torrent_get(struct ctl *c, struct evhttp_request *req, struct tr_client *t,
 		src.torrent_len = len;
 	}
 	if (source_hash(&src, ih) && signed_sha256(c, ih, sha))
-		src.sha256_hex = sha;
+		src.sha256_hint = sha;
 	rc = tr_client_add(t, &src, ih, &err);
 	free(bytes);
 	if (rc == -1) {

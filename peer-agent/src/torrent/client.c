@@ -601,7 +601,8 @@ tr_client_add(struct tr_client *c, const struct tr_source *src, char info_hash[T
 		cm_err_set(err, "%s: not a folder", src->dest_dir ? src->dest_dir : "(no dest)");
 		goto end;
 	}
-	if (src->sha256_hex != NULL && !is_hex64(src->sha256_hex)) {
+	if ((src->sha256_hex != NULL && !is_hex64(src->sha256_hex)) ||
+	    (src->sha256_hint != NULL && !is_hex64(src->sha256_hint))) {
 		cm_err_set(err, "sha256: not 64 hex digits");
 		goto end;
 	}
@@ -615,6 +616,7 @@ tr_client_add(struct tr_client *c, const struct tr_source *src, char info_hash[T
 	}
 	t->dest_dir = strdup(dest);
 	t->expect_sha256 = src->sha256_hex ? strdup(src->sha256_hex) : NULL;
+	t->hint_sha256 = src->sha256_hint ? strdup(src->sha256_hint) : NULL;
 	if (src->magnet != NULL) {
 		t->magnet_src = strdup(src->magnet);
 		t->name = mg.name ? strdup(mg.name) : NULL;
@@ -631,6 +633,9 @@ tr_client_add(struct tr_client *c, const struct tr_source *src, char info_hash[T
 	}
 	tr_store_save(t);
 	log_info("torrent %s: added, to %s", t->hex, dest);
+	/* Ask the trackers now rather than at the next tick: on a fast link the wait
+	 * (up to a second) is most of a download. */
+	tr_torrent_announce(t, cm_time_mono_ms());
 	rc = 0;
 end:
 	tr_magnet_clear(&mg);

@@ -56,6 +56,7 @@ tr_store_save(const struct tr_torrent *t)
 	cm_benc_int(&e, t->created);
 	key_str(&e, "dest", t->dest_dir);
 	key_str(&e, "expect", t->expect_sha256);
+	key_str(&e, "hint", t->hint_sha256);
 	key_str(&e, "magnet", t->has_meta ? NULL : t->magnet_src);
 	key_str(&e, "name", t->name);
 	cm_benc_key(&e, "paused");
@@ -207,6 +208,7 @@ load_one(struct tr_client *c, const char *dir, const char *file)
 	t->paused = get_int(root, "paused") != 0;
 	t->dest_dir = dup_str(root, "dest");
 	t->expect_sha256 = dup_str(root, "expect");
+	t->hint_sha256 = dup_str(root, "hint");
 	t->name = dup_str(root, "name");
 	t->root = dup_str(root, "root");
 	magnet = dup_str(root, "magnet");

@@ -90,6 +90,7 @@ tr_torrent_free(struct tr_torrent *t)
 	free(t->root);
 	free(t->name);
 	free(t->expect_sha256);
+	free(t->hint_sha256);
 	free(t->magnet_src);
 	free(t->error);
 	free(t);
@@ -387,6 +388,13 @@ sha_done(struct tr_torrent *t)
 		                     got, t->expect_sha256);
 		return;
 	}
+	if (!t->meta.multi_file && t->hint_sha256 != NULL) {
+		if (strcasecmp(t->hint_sha256, got) == 0)
+			log_info("torrent %s: SHA-256 %s as its seeders sign it", t->hex, got);
+		else
+			log_warnx("torrent %s: SHA-256 is %s, gossip's seeders sign %s: a record "
+			          "lies; the pieces match the info hash", t->hex, got, t->hint_sha256);
+	}
 	if (tr_storage_finish(t->st, &err) != 0) {
 		tr_torrent_set_error(t, "%s", err.msg);
 		return;
@@ -552,11 +560,14 @@ tr_torrent_dial(struct tr_torrent *t, int64_t now)
 		if (c->nsessions >= c->cfg.max_connections ||
 		    t->npeers >= c->cfg.max_peers_per_torrent || c->nhalfopen >= TR_HALF_OPEN)
 			return;
-		if (tr_client_banned(c, cd->addr.ip) ||
-		    tr_client_address_count(c, cd->addr.ip) >= c->cfg.max_per_address) {
+		if (tr_client_banned(c, cd->addr.ip)) {
 			cd->next_ms = now + DIAL_RETRY_MS;
 			continue;
 		}
+		/* A full address is tried again at the next dial, not in 30 s: its
+		 * sessions may be dials to stale tracker entries about to be refused. */
+		if (tr_client_address_count(c, cd->addr.ip) >= c->cfg.max_per_address)
+			continue;
 		if (tr_client_dial(c, t, cd) != 0) {
 			cd->fails++;
 			cd->next_ms = now + DIAL_RETRY_MS;

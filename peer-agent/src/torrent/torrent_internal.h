@@ -148,6 +148,7 @@ struct tr_torrent {
 	char *root;          /* final path of the file or folder; NULL until known */
 	char *name;          /* dn or meta name; NULL until known */
 	char *expect_sha256; /* from the source; NULL: none */
+	char *hint_sha256;   /* gossip's; NULL: none */
 	char *magnet_src;    /* the magnet it came from (resume without metadata) */
 	bool created;        /* hashed by us: the data is at root */
 	bool trusted;        /* just hashed: the first check is skipped */
