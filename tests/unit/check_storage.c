@@ -235,4 +235,32 @@ START_TEST(test_hashing_refuses_an_empty_file)
 }
 END_TEST
 
+START_TEST(test_hashing_reports_a_file_cut_short_while_it_is_hashed)
+{
+	char dir[160], p[256];
+	size_t big = 64u << 20; /* long enough to hash that the cut comes first */
+	unsigned char *buf = calloc(1, big);
+	struct tr_hasher *h;
+	struct cm_err err;
+	struct pollfd pfd;
+
+	ck_assert_ptr_nonnull(buf);
+	snprintf(dir, sizeof(dir), "%s/src", tu_dir);
+	mkdir(dir, 0755);
+	snprintf(p, sizeof(p), "%s/a.bin", dir);
+	ck_assert_int_eq(cm_file_write_atomic(p, buf, big, 0644, NULL), 0);
+	snprintf(p, sizeof(p), "%s/b.bin", dir);
+	ck_assert_int_eq(cm_file_write_atomic(p, data, sizeof(data), 0644, NULL), 0);
+	free(buf);
+	ck_assert_ptr_nonnull(h = tr_hasher_new(dir, 1 << 30, NULL));
+	ck_assert_int_eq(truncate(p, 100), 0);
+	pfd.fd = tr_hasher_fd(h);
+	pfd.events = POLLIN;
+	ck_assert_int_eq(poll(&pfd, 1, 20000), 1);
+	ck_assert_int_eq(tr_hasher_finish(h, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "b.bin changed while it was hashed"));
+	tr_hasher_free(h);
+}
+END_TEST
+
 FB_CHECK_MAIN(.name = "storage", .setup = setup, .teardown = teardown)
