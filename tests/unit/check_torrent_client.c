@@ -7,6 +7,7 @@
 #define _GNU_SOURCE /* nftw */
 #include <arpa/inet.h>
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -23,12 +24,16 @@
 #include "fb/file.h"
 #include "fb/hex.h"
 #include "fb/random.h"
+#include "torrent/hasher.h"
+#include "torrent/metainfo.h"
 #include "torrent/torrent.h"
 #include "torrent/wire.h"
 #include "check_main.h"
 #include "testutil.h"
 
 #define FILE_SIZE (3 * 1024 * 1024 + 12345)
+/* More than one hasher thread may run ahead of the other, so they wait for each other. */
+#define BIG_SIZE (TR_HASH_LEAD + 3 * TR_HASH_READ + 54321)
 
 static struct event_base *base;
 static char src_path[128];
@@ -659,6 +664,105 @@ START_TEST(test_remove_with_delete_data_removes_the_download)
 	ck_assert_int_eq(tr_client_remove(b, ih, true), -1);
 	tr_client_free(b);
 	tr_client_free(a);
+}
+END_TEST
+
+/* Writes BIG_SIZE random bytes at tu_dir/name (into path) and gives them back (caller frees). */
+static unsigned char *
+write_big(const char *name, char *path, size_t size)
+{
+	unsigned char *buf = malloc(BIG_SIZE);
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(cm_random_bytes(buf, BIG_SIZE), 0);
+	snprintf(path, size, "%s/%s", tu_dir, name);
+	ck_assert_int_eq(cm_file_write_atomic(path, buf, BIG_SIZE, 0644, NULL), 0);
+	return buf;
+}
+
+struct created {
+	bool done;
+	char info_hash[TR_HEX_LEN + 1];
+	char sha256[65];
+};
+
+static void
+on_created_big(void *arg, const struct tr_status *st, const struct cm_err *err)
+{
+	struct created *cd = arg;
+
+	ck_assert_msg(st != NULL, "create: %s", err ? err->msg : "?");
+	memcpy(cd->info_hash, st->info_hash, sizeof(cd->info_hash));
+	memcpy(cd->sha256, st->sha256, sizeof(cd->sha256));
+	cd->done = true;
+}
+
+START_TEST(test_creating_a_file_of_many_mib_gives_its_info_hash_and_sha256)
+{
+	struct tr_client *a = client("a", "127.0.0.1", "127.0.0.1", false);
+	char path[160], want[65];
+	unsigned char *buf = write_big("big.bin", path, sizeof(path));
+	uint32_t pl = tr_piece_length_for(BIG_SIZE);
+	uint32_t n = (BIG_SIZE + pl - 1) / pl;
+	unsigned char *pieces = malloc((size_t)n * TR_HASH_LEN);
+	char fname[] = "big.bin";
+	struct tr_file f = {.path = fname, .length = BIG_SIZE, .offset = 0};
+	struct created cd = {0};
+	struct tr_meta m;
+
+	ck_assert_ptr_nonnull(pieces);
+	for (uint32_t i = 0; i < n; i++) {
+		size_t len = i + 1 < n ? pl : BIG_SIZE - (size_t)i * pl;
+
+		ck_assert_int_eq(
+		    cm_sha1(buf + (size_t)i * pl, len, pieces + (size_t)i * TR_HASH_LEN), 0);
+	}
+	memset(&m, 0, sizeof(m));
+	ck_assert_int_eq(
+	    tr_meta_build(&m, "big.bin", false, &f, 1, pl, pieces, n, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(cm_sha256_hex(buf, BIG_SIZE, want), 0);
+	ck_assert_int_eq(tr_client_create(a, path, NULL, on_created_big, &cd, NULL), 0);
+	ck_assert(run_until(flag, &cd.done, 20000));
+	ck_assert_str_eq(cd.info_hash, m.info_hash_hex);
+	ck_assert_str_eq(cd.sha256, want);
+	tr_meta_clear(&m);
+	free(pieces);
+	free(buf);
+	tr_client_free(a);
+}
+END_TEST
+
+static void
+on_created_never(void *arg, const struct tr_status *st, const struct cm_err *err)
+{
+	(void)st;
+	(void)err;
+	*(bool *)arg = true;
+	ck_abort_msg("a dropped creation called back");
+}
+
+START_TEST(test_freeing_the_client_mid_creation_never_calls_back)
+{
+	struct tr_client *a = client("a", "127.0.0.1", "127.0.0.1", false);
+	char path[160], dir[192];
+	unsigned char *buf = write_big("big.bin", path, sizeof(path));
+	bool called = false;
+	struct dirent *e;
+	DIR *d;
+
+	free(buf);
+	ck_assert_int_eq(tr_client_create(a, path, NULL, on_created_never, &called, NULL), 0);
+	run_until(flag, &called, 2); /* a turn of the loop while the threads hash */
+	tr_client_free(a);
+	run_until(flag, &called, 50);
+	ck_assert(!called);
+	/* No .torrent was written for it. */
+	snprintf(dir, sizeof(dir), "%s/a/torrents", tu_dir);
+	if ((d = opendir(dir)) != NULL) {
+		while ((e = readdir(d)) != NULL)
+			ck_assert_msg(e->d_name[0] == '.', "%s left behind", e->d_name);
+		closedir(d);
+	}
 }
 END_TEST
 

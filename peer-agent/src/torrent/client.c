@@ -172,7 +172,6 @@ on_work(evutil_socket_t fd, short what, void *arg)
 {
 	struct tr_client *c = arg;
 	struct tr_torrent *t, *tt;
-	struct tr_creation *cr, *ct;
 	bool more = false;
 
 	(void)fd;
@@ -181,10 +180,6 @@ on_work(evutil_socket_t fd, short what, void *arg)
 		more |= tr_torrent_work(t);
 		if (t->has_meta && t->state == TR_DOWNLOADING && !t->paused)
 			tr_torrent_webseeds_work(t);
-	}
-	TAILQ_FOREACH_SAFE(cr, &c->creations, link, ct) {
-		tr_creation_step(cr);
-		more = true;
 	}
 	if (more)
 		tr_client_kick(c);
@@ -303,16 +298,6 @@ fail:
 	return NULL;
 }
 
-static void
-creation_free(struct tr_creation *cr)
-{
-	TAILQ_REMOVE(&cr->c->creations, cr, link);
-	tr_hasher_free(cr->h);
-	free(cr->path);
-	free(cr->name);
-	free(cr);
-}
-
 void
 tr_client_free(struct tr_client *c)
 {
@@ -324,7 +309,7 @@ tr_client_free(struct tr_client *c)
 	if (c == NULL)
 		return;
 	while (!TAILQ_EMPTY(&c->creations))
-		creation_free(TAILQ_FIRST(&c->creations));
+		tr_creation_free(TAILQ_FIRST(&c->creations)); /* joins its threads; no callback */
 	while ((t = TAILQ_FIRST(&c->torrents)) != NULL) {
 		if (t->state != TR_CHECKING)
 			tr_store_save(t);

@@ -193,7 +193,7 @@ struct tr_creation {
 	char *path, *name;
 	tr_created_fn done;
 	void *arg;
-	struct event *ev;
+	struct event *ev; /* fires on the hasher's fd once its threads have ended */
 	TAILQ_ENTRY(tr_creation) link;
 };
 TAILQ_HEAD(tr_creation_list, tr_creation);
@@ -293,7 +293,8 @@ void tr_torrent_webseeds_work(struct tr_torrent *t);
 int tr_torrent_webseeds_busy(const struct tr_torrent *t);
 
 /* create.c */
-void tr_creation_step(struct tr_creation *cr);
+/* Drops a creation (its threads joined) without calling its done. */
+void tr_creation_free(struct tr_creation *cr);
 
 /* store.c */
 int tr_store_save(const struct tr_torrent *t);
