@@ -53,11 +53,15 @@ files_of(const struct tr_status *st)
 {
 	struct cm_torrent_filelist l = {0};
 
+	/* Listed once every file is hashed: a file's SHA-256 is what the list is for. */
+	for (size_t i = 0; i < st->file_count; i++)
+		if (st->file_sha256[i][0] == '\0')
+			return l;
 	if (st->file_count == 0 || (l.items = calloc(st->file_count, sizeof(*l.items))) == NULL)
 		return l;
 	for (size_t i = 0; i < st->file_count; i++) {
 		l.items[i].path = st->file_paths[i];
-		l.items[i].sha256 = st->file_sha256[i][0] != '\0' ? st->file_sha256[i] : NULL;
+		l.items[i].sha256 = st->file_sha256[i];
 	}
 	l.len = st->file_count;
 	return l;
@@ -113,7 +117,7 @@ created_json(const struct tr_status *st)
 	json_t *j;
 
 	d.info_hash = (char *)st->info_hash;
-	d.sha256 = (char *)st->sha256;
+	d.sha256 = st->sha256[0] != '\0' ? (char *)st->sha256 : NULL;
 	d.name = st->name;
 	d.size = (int64_t)st->size;
 	d.piece_length = st->piece_length;

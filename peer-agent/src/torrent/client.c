@@ -620,11 +620,7 @@ tr_client_add(struct tr_client *c, const struct tr_source *src, char info_hash[T
 	if (src->magnet != NULL) {
 		t->magnet_src = strdup(src->magnet);
 		t->name = mg.name ? strdup(mg.name) : NULL;
-		tr_client_add_peers_from(t, &mg.peers);
-		for (size_t i = 0; i < mg.trackers.len; i++)
-			cm_strlist_append(&t->trackers, mg.trackers.items[i]);
-		for (size_t i = 0; i < mg.web_seeds.len; i++)
-			cm_strlist_append(&t->web_seeds, mg.web_seeds.items[i]);
+		tr_torrent_add_magnet_sources(t, &mg);
 	}
 	if (src->torrent != NULL && tr_torrent_set_meta(t, &m, err) != 0) {
 		tr_store_remove(t);

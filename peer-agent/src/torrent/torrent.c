@@ -166,6 +166,28 @@ oom:
 	return -1;
 }
 
+/* The items of from that l lacks, appended to l. */
+static void
+append_new(struct cm_strlist *l, const struct cm_strlist *from)
+{
+	for (size_t i = 0; i < from->len; i++) {
+		bool have = false;
+
+		for (size_t j = 0; j < l->len && !have; j++)
+			have = strcmp(l->items[j], from->items[i]) == 0;
+		if (!have)
+			cm_strlist_append(l, from->items[i]);
+	}
+}
+
+void
+tr_torrent_add_magnet_sources(struct tr_torrent *t, const struct tr_magnet *mg)
+{
+	tr_client_add_peers_from(t, &mg->peers);
+	append_new(&t->trackers, &mg->trackers);
+	append_new(&t->web_seeds, &mg->web_seeds);
+}
+
 int
 tr_torrent_set_meta(struct tr_torrent *t, struct tr_meta *m, struct cm_err *err)
 {
@@ -181,10 +203,8 @@ tr_torrent_set_meta(struct tr_torrent *t, struct tr_meta *m, struct cm_err *err)
 	t->meta = *m;
 	memset(m, 0, sizeof(*m));
 	t->has_meta = true;
-	for (size_t i = 0; i < t->meta.web_seeds.len; i++)
-		cm_strlist_append(&t->web_seeds, t->meta.web_seeds.items[i]);
-	for (size_t i = 0; i < t->meta.trackers.len; i++)
-		cm_strlist_append(&t->trackers, t->meta.trackers.items[i]);
+	append_new(&t->web_seeds, &t->meta.web_seeds);
+	append_new(&t->trackers, &t->meta.trackers);
 	free(t->name);
 	t->name = strdup(t->meta.name);
 	if (tr_store_save_torrent_file(t) != 0)
@@ -610,7 +630,7 @@ tr_torrent_status(const struct tr_torrent *t, struct tr_status *out)
 {
 	memset(out, 0, sizeof(*out));
 	memcpy(out->info_hash, t->hex, sizeof(out->info_hash));
-	out->name = strdup(t->name ? t->name : t->hex);
+	out->name = t->name != NULL ? strdup(t->name) : NULL;
 	out->state = t->paused && t->state != TR_ERROR ? TR_PAUSED : t->state;
 	out->peers = t->npeers + tr_torrent_webseeds_busy(t);
 	out->download_rate = tr_rate_get(&t->rin);

@@ -280,6 +280,8 @@ void tr_client_kick(struct tr_client *c);
 int tr_client_address_count(const struct tr_client *c, const char *ip);
 /* x.pe entries ("ip:port", "[ip6]:port") as candidates of t. */
 void tr_client_add_peers_from(struct tr_torrent *t, const struct cm_strlist *peers);
+/* A magnet's peers, trackers and web seeds join t's (those t has already are not added twice). */
+void tr_torrent_add_magnet_sources(struct tr_torrent *t, const struct tr_magnet *mg);
 
 /* client_http.c */
 int tr_client_http_start(struct tr_client *c);
