@@ -170,8 +170,9 @@ created_cb(void *arg, const struct tr_status *st, const struct cm_err *err)
 			ctl_reply_json(req, 201, created_json(st));
 		return;
 	}
+	/* What could be checked at once was (400); this failed on the way. */
 	if (o->req != NULL)
-		ctl_reply_error(o->req, 400, err != NULL ? err->msg : "cannot create the torrent",
+		ctl_reply_error(o->req, 503, err != NULL ? err->msg : "cannot create the torrent",
 				"create_failed");
 	ctl_op_free(o);
 }

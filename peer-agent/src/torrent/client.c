@@ -308,8 +308,17 @@ tr_client_free(struct tr_client *c)
 
 	if (c == NULL)
 		return;
-	while (!TAILQ_EMPTY(&c->creations))
-		tr_creation_free(TAILQ_FIRST(&c->creations)); /* joins its threads; no callback */
+	/* A creation still hashing ends with an error, so whoever waits for it is answered. */
+	while (!TAILQ_EMPTY(&c->creations)) {
+		struct tr_creation *cr = TAILQ_FIRST(&c->creations);
+		tr_created_fn done = cr->done;
+		void *arg = cr->arg;
+		struct cm_err err;
+
+		tr_creation_free(cr); /* joins its threads */
+		cm_err_set(&err, "the torrent client stopped before hashing ended");
+		done(arg, NULL, &err);
+	}
 	while ((t = TAILQ_FIRST(&c->torrents)) != NULL) {
 		if (t->state != TR_CHECKING)
 			tr_store_save(t);

@@ -102,7 +102,7 @@ struct tr_client *tr_client_new(struct event_base *base, const struct tr_config 
 				const struct tr_hooks *hooks, void *ctx);
 /*
  * Stops every torrent (state saved) and closes the sockets; creations still
- * hashing are dropped without their done. NULL is fine.
+ * hashing end first, their done called with an error. NULL is fine.
  */
 void tr_client_free(struct tr_client *c);
 /* The ports actually bound; 0 when there is none. */
