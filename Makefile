@@ -23,9 +23,10 @@ WARN = -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
 # common's headers come after a room's poisoned ones (see the rooms below).
 INC_COMMON = -Icommon/include
-ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARN) $(SAN) -MMD -MP \
+# -pthread: the torrent hasher's threads (and the server's sweeper).
+ALL_CFLAGS = -std=gnu11 -pthread $(CFLAGS) $(WARN) $(SAN) -MMD -MP \
 	-DFB_VERSION='"$(VERSION)"'
-ALL_LDFLAGS = $(LDFLAGS) $(SAN)
+ALL_LDFLAGS = -pthread $(LDFLAGS) $(SAN)
 
 COMMON_SRC = $(wildcard common/src/*.c)
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)

@@ -14,5 +14,5 @@ echo
 echo "== gossip at scale (tools/bench-gossip.sh; BENCH_SIM_100K=1 adds 100k nodes)"
 "$(dirname "$0")/bench-gossip.sh" "$build"
 echo
-echo "== BitTorrent: agent, aria2c and libtorrent over loopback; hashing (tools/bench-torrent.sh)"
+echo "== torrents: transfers against aria2c and libtorrent, hashing, seeding (tools/bench-torrent.sh)"
 "$(dirname "$0")/bench-torrent.sh" "$build"

@@ -13,7 +13,8 @@ PACKAGES=(
 	curl jq iproute2 procps
 	nodejs node-ws tshark
 	gnuplot-nox
-	aria2 opentracker chromium
+	aria2 opentracker mktorrent chromium
+	python3-libtorrent openssl
 )
 
 missing=()

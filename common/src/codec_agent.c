@@ -224,7 +224,8 @@ created_has_files(const void *base)
 static const struct cm_field torrent_created_fields[] = {
 	STR(struct cm_torrent_created, "info_hash", info_hash, F_REQ, CM_INFO_HASH_LEN,
 	    STR_INFO_HASH),
-	STR(struct cm_torrent_created, "sha256", sha256, F_REQ, CM_SHA256_HEX_LEN, STR_SHA256),
+	/* null for a folder: its files carry theirs. */
+	NULLABLE_STR(struct cm_torrent_created, "sha256", sha256, CM_SHA256_HEX_LEN, STR_SHA256),
 	STR(struct cm_torrent_created, "name", name, F_REQ, CM_MAX_TORRENT_NAME, STR_ANY),
 	SAFE(struct cm_torrent_created, "size", size),
 	INT(struct cm_torrent_created, "piece_length", piece_length, F_REQ, 1, UINT32_MAX),

@@ -2,6 +2,8 @@
 """lt_peer.py - libtorrent (python3-libtorrent) as the other client of interop tests.
 
   lt_peer.py seed FILE --listen IP --torrent-out PATH     creates a .torrent of FILE, seeds it
+  lt_peer.py seed FILE --listen IP --torrent-in PATH      seeds FILE with a given .torrent
+      (either seed: --upload-rate BYTES_PER_S)
   lt_peer.py get SOURCE --dest DIR --listen IP [--peer IP:PORT]... [--timeout S]
 
 SOURCE is a .torrent file or a magnet. seed prints "port N" and "info_hash H" and runs
@@ -46,16 +48,21 @@ def wait_port(ses):
 
 def seed(args):
     ses = session(args.listen)
-    fs = lt.file_storage()
-    lt.add_files(fs, args.file)
-    ct = lt.create_torrent(fs)
-    lt.set_piece_hashes(ct, __import__("os").path.dirname(args.file))
-    data = lt.bencode(ct.generate())
-    with open(args.torrent_out, "wb") as f:
-        f.write(data)
-    info = lt.torrent_info(args.torrent_out)
-    ses.add_torrent({"ti": info, "save_path": __import__("os").path.dirname(args.file),
-                     "flags": lt.torrent_flags.seed_mode})
+    if args.torrent_in:
+        info = lt.torrent_info(args.torrent_in)
+    else:
+        fs = lt.file_storage()
+        lt.add_files(fs, args.file)
+        ct = lt.create_torrent(fs)
+        lt.set_piece_hashes(ct, __import__("os").path.dirname(args.file))
+        data = lt.bencode(ct.generate())
+        with open(args.torrent_out, "wb") as f:
+            f.write(data)
+        info = lt.torrent_info(args.torrent_out)
+    h = ses.add_torrent({"ti": info, "save_path": __import__("os").path.dirname(args.file),
+                         "flags": lt.torrent_flags.seed_mode})
+    # The torrent's own limit: the session's spares peers on the local network.
+    h.set_upload_limit(args.upload_rate)
     print(f"port {wait_port(ses)}", flush=True)
     # libtorrent 2 makes hybrid (v1 + v2) torrents: the v1 info hash is the one we speak.
     print(f"info_hash {info.info_hashes().v1}", flush=True)
@@ -104,7 +111,10 @@ def main():
     s = sub.add_parser("seed")
     s.add_argument("file")
     s.add_argument("--listen", required=True)
-    s.add_argument("--torrent-out", required=True)
+    out = s.add_mutually_exclusive_group(required=True)
+    out.add_argument("--torrent-out")
+    out.add_argument("--torrent-in")
+    s.add_argument("--upload-rate", type=int, default=0, help="bytes/s; 0: no limit")
     g = sub.add_parser("get")
     g.add_argument("source")
     g.add_argument("--dest", required=True)

@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE /* nftw */
 #include <check.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,7 +188,7 @@ START_TEST(test_hashing_a_folder_gives_its_files_pieces_and_sha256)
 	uint32_t np;
 	const unsigned char *pieces;
 	unsigned char d[20];
-	int r;
+	struct pollfd pfd;
 
 	snprintf(dir, sizeof(dir), "%s/src", tu_dir);
 	mkdir(dir, 0755);
@@ -202,9 +203,10 @@ START_TEST(test_hashing_a_folder_gives_its_files_pieces_and_sha256)
 	snprintf(p, sizeof(p), "%s/link", dir);
 	ck_assert_int_eq(symlink("/etc/passwd", p), 0);
 	ck_assert_ptr_nonnull(h = tr_hasher_new(dir, 1 << 30, NULL));
-	while ((r = tr_hasher_step(h, 8192, NULL)) == 0)
-		;
-	ck_assert_int_eq(r, 1);
+	pfd.fd = tr_hasher_fd(h);
+	pfd.events = POLLIN;
+	ck_assert_int_eq(poll(&pfd, 1, 10000), 1);
+	ck_assert_int_eq(tr_hasher_finish(h, NULL), 0);
 	ck_assert(tr_hasher_multi_file(h));
 	f = tr_hasher_files(h, &nf);
 	ck_assert_uint_eq(nf, 3); /* the symbolic link is left out */
@@ -230,6 +232,34 @@ START_TEST(test_hashing_refuses_an_empty_file)
 	cm_file_write_atomic(p, "", 0, 0644, NULL);
 	ck_assert_ptr_null(tr_hasher_new(p, 1 << 30, &err));
 	ck_assert_ptr_nonnull(strstr(err.msg, "no content"));
+}
+END_TEST
+
+START_TEST(test_hashing_reports_a_file_cut_short_while_it_is_hashed)
+{
+	char dir[160], p[256];
+	size_t big = 64u << 20; /* long enough to hash that the cut comes first */
+	unsigned char *buf = calloc(1, big);
+	struct tr_hasher *h;
+	struct cm_err err;
+	struct pollfd pfd;
+
+	ck_assert_ptr_nonnull(buf);
+	snprintf(dir, sizeof(dir), "%s/src", tu_dir);
+	mkdir(dir, 0755);
+	snprintf(p, sizeof(p), "%s/a.bin", dir);
+	ck_assert_int_eq(cm_file_write_atomic(p, buf, big, 0644, NULL), 0);
+	snprintf(p, sizeof(p), "%s/b.bin", dir);
+	ck_assert_int_eq(cm_file_write_atomic(p, data, sizeof(data), 0644, NULL), 0);
+	free(buf);
+	ck_assert_ptr_nonnull(h = tr_hasher_new(dir, 1 << 30, NULL));
+	ck_assert_int_eq(truncate(p, 100), 0);
+	pfd.fd = tr_hasher_fd(h);
+	pfd.events = POLLIN;
+	ck_assert_int_eq(poll(&pfd, 1, 20000), 1);
+	ck_assert_int_eq(tr_hasher_finish(h, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "b.bin changed while it was hashed"));
+	tr_hasher_free(h);
 }
 END_TEST
 

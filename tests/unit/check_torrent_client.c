@@ -7,6 +7,7 @@
 #define _GNU_SOURCE /* nftw */
 #include <arpa/inet.h>
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -23,12 +24,16 @@
 #include "fb/file.h"
 #include "fb/hex.h"
 #include "fb/random.h"
+#include "torrent/hasher.h"
+#include "torrent/metainfo.h"
 #include "torrent/torrent.h"
 #include "torrent/wire.h"
 #include "check_main.h"
 #include "testutil.h"
 
 #define FILE_SIZE (3 * 1024 * 1024 + 12345)
+/* More than one hasher thread may run ahead of the other, so they wait for each other. */
+#define BIG_SIZE (TR_HASH_LEAD + 3 * TR_HASH_READ + 54321)
 
 static struct event_base *base;
 static int max_peers; /* the next clients' max_peers_per_torrent; 0: the default */
@@ -279,6 +284,26 @@ banned(void *arg)
 	tr_client_stats(arg, &s);
 	return s.peers_banned > 0;
 }
+
+START_TEST(test_a_wrong_sha256_hint_is_logged_and_the_download_completes)
+{
+	struct tr_client *a = create_seeder("127.0.0.1");
+	struct tr_client *b = client("b", NULL, "127.0.0.2", true);
+	struct tr_source src = {0};
+	char ih[TR_HEX_LEN + 1], dest[160];
+	struct want w = {b, TR_SEEDING};
+
+	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
+	src.magnet = created_magnet;
+	src.dest_dir = dest;
+	src.sha256_hint = "0000000000000000000000000000000000000000000000000000000000000000";
+	ck_assert_int_eq(tr_client_add(b, &src, ih, NULL), 0);
+	ck_assert(run_until(in_state, &w, 20000));
+	assert_downloaded(b);
+	tr_client_free(b);
+	tr_client_free(a);
+}
+END_TEST
 
 START_TEST(test_a_silent_client_has_no_listener_and_names_no_address)
 {
@@ -1102,6 +1127,109 @@ START_TEST(test_remove_with_delete_data_removes_the_download)
 	ck_assert_int_eq(tr_client_remove(b, ih, true), -1);
 	tr_client_free(b);
 	tr_client_free(a);
+}
+END_TEST
+
+/* Writes BIG_SIZE random bytes at tu_dir/name (into path) and gives them back (caller frees). */
+static unsigned char *
+write_big(const char *name, char *path, size_t size)
+{
+	unsigned char *buf = malloc(BIG_SIZE);
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(cm_random_bytes(buf, BIG_SIZE), 0);
+	snprintf(path, size, "%s/%s", tu_dir, name);
+	ck_assert_int_eq(cm_file_write_atomic(path, buf, BIG_SIZE, 0644, NULL), 0);
+	return buf;
+}
+
+struct created {
+	bool done;
+	char info_hash[TR_HEX_LEN + 1];
+	char sha256[65];
+};
+
+static void
+on_created_big(void *arg, const struct tr_status *st, const struct cm_err *err)
+{
+	struct created *cd = arg;
+
+	ck_assert_msg(st != NULL, "create: %s", err ? err->msg : "?");
+	memcpy(cd->info_hash, st->info_hash, sizeof(cd->info_hash));
+	memcpy(cd->sha256, st->sha256, sizeof(cd->sha256));
+	cd->done = true;
+}
+
+START_TEST(test_creating_a_file_of_many_mib_gives_its_info_hash_and_sha256)
+{
+	struct tr_client *a = client("a", "127.0.0.1", "127.0.0.1", false);
+	char path[160], want[65];
+	unsigned char *buf = write_big("big.bin", path, sizeof(path));
+	uint32_t pl = tr_piece_length_for(BIG_SIZE);
+	uint32_t n = (BIG_SIZE + pl - 1) / pl;
+	unsigned char *pieces = malloc((size_t)n * TR_HASH_LEN);
+	char fname[] = "big.bin";
+	struct tr_file f = {.path = fname, .length = BIG_SIZE, .offset = 0};
+	struct created cd = {0};
+	struct tr_meta m;
+
+	ck_assert_ptr_nonnull(pieces);
+	for (uint32_t i = 0; i < n; i++) {
+		size_t len = i + 1 < n ? pl : BIG_SIZE - (size_t)i * pl;
+
+		ck_assert_int_eq(
+		    cm_sha1(buf + (size_t)i * pl, len, pieces + (size_t)i * TR_HASH_LEN), 0);
+	}
+	memset(&m, 0, sizeof(m));
+	ck_assert_int_eq(
+	    tr_meta_build(&m, "big.bin", false, &f, 1, pl, pieces, n, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(cm_sha256_hex(buf, BIG_SIZE, want), 0);
+	ck_assert_int_eq(tr_client_create(a, path, NULL, on_created_big, &cd, NULL), 0);
+	ck_assert(run_until(flag, &cd.done, 20000));
+	ck_assert_str_eq(cd.info_hash, m.info_hash_hex);
+	ck_assert_str_eq(cd.sha256, want);
+	tr_meta_clear(&m);
+	free(pieces);
+	free(buf);
+	tr_client_free(a);
+}
+END_TEST
+
+/* Counts the calls; a creation ended by freeing the client ends with an error. */
+static void
+on_created_stopped(void *arg, const struct tr_status *st, const struct cm_err *err)
+{
+	ck_assert_ptr_null(st);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_msg(strstr(err->msg, "stopped") != NULL, "%s", err->msg);
+	(*(int *)arg)++;
+}
+
+START_TEST(test_freeing_the_client_mid_creation_ends_it_with_an_error_once)
+{
+	struct tr_client *a = client("a", "127.0.0.1", "127.0.0.1", false);
+	char path[160], dir[192];
+	unsigned char *buf = write_big("big.bin", path, sizeof(path));
+	int calls = 0;
+	bool never = false;
+	struct dirent *e;
+	DIR *d;
+
+	free(buf);
+	ck_assert_int_eq(tr_client_create(a, path, NULL, on_created_stopped, &calls, NULL), 0);
+	run_until(flag, &never, 2); /* a turn of the loop while the threads hash */
+	ck_assert_int_eq(calls, 0);
+	tr_client_free(a);
+	ck_assert_int_eq(calls, 1);
+	run_until(flag, &never, 50);
+	ck_assert_int_eq(calls, 1);
+	/* No .torrent was written for it. */
+	snprintf(dir, sizeof(dir), "%s/a/torrents", tu_dir);
+	if ((d = opendir(dir)) != NULL) {
+		while ((e = readdir(d)) != NULL)
+			ck_assert_msg(e->d_name[0] == '.', "%s left behind", e->d_name);
+		closedir(d);
+	}
 }
 END_TEST
 

@@ -494,7 +494,7 @@ struct cm_torrent_statuslist {
 /* TorrentCreated: the answer of POST /api/v1/torrents {path, name?}. */
 struct cm_torrent_created {
 	char *info_hash;
-	char *sha256; /* of the whole content */
+	char *sha256; /* of the file; NULL (written null) for a folder: each file's is in files */
 	char *name;
 	int64_t size;
 	int64_t piece_length;

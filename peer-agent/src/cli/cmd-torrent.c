@@ -17,7 +17,7 @@
 #include "fb/codec.h"
 
 #define CREATE_TIMEOUT_S 3600 /* hashing a large file */
-#define POLL_MS 500
+#define POLL_MS 200
 #define PLAIN_EVERY_MS 5000   /* a progress line when stdout is not a terminal */
 
 /* A human size: "12.3 MiB". */
@@ -238,6 +238,8 @@ torrent_search(const struct cli_opts *o)
 static void
 show_progress(const struct cm_torrent_status *t, bool tty)
 {
+	/* Before the metadata arrives a torrent has no name yet. */
+	const char *name = t->name != NULL ? t->name : t->info_hash;
 	char rate[32], eta[32] = "--:--";
 	int width = 30, filled = (int)(t->progress * width);
 	double left = (1 - t->progress) * (double)t->size;
@@ -249,13 +251,13 @@ show_progress(const struct cm_torrent_status *t, bool tty)
 		snprintf(eta, sizeof(eta), "%ld:%02ld", s / 60, s % 60);
 	}
 	if (!tty) {
-		printf("%s %s %.1f %% %s/s eta %s peers %lld\n", str(t->name),
+		printf("%s %s %.1f %% %s/s eta %s peers %lld\n", str(name),
 		       str(cm_torrent_state_name(t->state)),
 		       t->progress * 100, rate, eta, (long long)t->peers);
 		fflush(stdout);
 		return;
 	}
-	printf("\r%-24.24s [", str(t->name));
+	printf("\r%-24.24s [", str(name));
 	for (int i = 0; i < width; i++)
 		putchar(i < filled ? '#' : '.');
 	printf("] %5.1f %%  %10s/s  ETA %-8s %2lld peers ", t->progress * 100, rate, eta,

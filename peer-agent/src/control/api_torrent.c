@@ -53,11 +53,15 @@ files_of(const struct tr_status *st)
 {
 	struct cm_torrent_filelist l = {0};
 
+	/* Listed once every file is hashed: a file's SHA-256 is what the list is for. */
+	for (size_t i = 0; i < st->file_count; i++)
+		if (st->file_sha256[i][0] == '\0')
+			return l;
 	if (st->file_count == 0 || (l.items = calloc(st->file_count, sizeof(*l.items))) == NULL)
 		return l;
 	for (size_t i = 0; i < st->file_count; i++) {
 		l.items[i].path = st->file_paths[i];
-		l.items[i].sha256 = st->file_sha256[i][0] != '\0' ? st->file_sha256[i] : NULL;
+		l.items[i].sha256 = st->file_sha256[i];
 	}
 	l.len = st->file_count;
 	return l;
@@ -113,7 +117,7 @@ created_json(const struct tr_status *st)
 	json_t *j;
 
 	d.info_hash = (char *)st->info_hash;
-	d.sha256 = (char *)st->sha256;
+	d.sha256 = st->sha256[0] != '\0' ? (char *)st->sha256 : NULL;
 	d.name = st->name;
 	d.size = (int64_t)st->size;
 	d.piece_length = st->piece_length;
@@ -166,8 +170,9 @@ created_cb(void *arg, const struct tr_status *st, const struct cm_err *err)
 			ctl_reply_json(req, 201, created_json(st));
 		return;
 	}
+	/* What could be checked at once was (400); this failed on the way. */
 	if (o->req != NULL)
-		ctl_reply_error(o->req, 400, err != NULL ? err->msg : "cannot create the torrent",
+		ctl_reply_error(o->req, 503, err != NULL ? err->msg : "cannot create the torrent",
 				"create_failed");
 	ctl_op_free(o);
 }
@@ -198,8 +203,8 @@ torrent_create(struct ctl *c, struct evhttp_request *req, struct tr_client *t,
 
 /*
  * The SHA-256 the table's seeders of info_hash sign for its content, into
- * out: only when every seeder that names one names the same (one hostile
- * seeder must not make an honest download fail). false when none is known.
+ * out, when every seeder that names one names the same; false when none is
+ * known or they disagree. The download checks it and logs the outcome.
  */
 static bool
 signed_sha256(struct ctl *c, const char *info_hash, char out[CM_SHA256_HEX_LEN + 1])
@@ -277,7 +282,7 @@ torrent_get(struct ctl *c, struct evhttp_request *req, struct tr_client *t,
 		src.torrent_len = len;
 	}
 	if (source_hash(&src, ih) && signed_sha256(c, ih, sha))
-		src.sha256_hex = sha;
+		src.sha256_hint = sha;
 	rc = tr_client_add(t, &src, ih, &err);
 	free(bytes);
 	if (rc == -1) {

@@ -285,7 +285,7 @@ read_peer_id(struct pa_agent *a)
 static void
 agent_free(struct pa_agent *a)
 {
-	/* Creations still hashing are dropped; the control API then answers their requests 503. */
+	/* Before the control API: a creation still hashing answers its request. */
 	agent_torrent_stop(a);
 	ctl_free(a->ctl);
 	bc_free(a->bc);

@@ -270,7 +270,6 @@ on_work(evutil_socket_t fd, short what, void *arg)
 {
 	struct tr_client *c = arg;
 	struct tr_torrent *t, *tt;
-	struct tr_creation *cr, *ct;
 	bool more = false;
 
 	(void)fd;
@@ -279,10 +278,6 @@ on_work(evutil_socket_t fd, short what, void *arg)
 		more |= tr_torrent_work(t);
 		if (t->has_meta && t->state == TR_DOWNLOADING && !t->paused)
 			tr_torrent_webseeds_work(t);
-	}
-	TAILQ_FOREACH_SAFE(cr, &c->creations, link, ct) {
-		tr_creation_step(cr);
-		more = true;
 	}
 	if (more)
 		tr_client_kick(c);
@@ -402,16 +397,6 @@ fail:
 	return NULL;
 }
 
-static void
-creation_free(struct tr_creation *cr)
-{
-	TAILQ_REMOVE(&cr->c->creations, cr, link);
-	tr_hasher_free(cr->h);
-	free(cr->path);
-	free(cr->name);
-	free(cr);
-}
-
 void
 tr_client_free(struct tr_client *c)
 {
@@ -422,8 +407,17 @@ tr_client_free(struct tr_client *c)
 
 	if (c == NULL)
 		return;
-	while (!TAILQ_EMPTY(&c->creations))
-		creation_free(TAILQ_FIRST(&c->creations));
+	/* A creation still hashing ends with an error, so whoever waits for it is answered. */
+	while (!TAILQ_EMPTY(&c->creations)) {
+		struct tr_creation *cr = TAILQ_FIRST(&c->creations);
+		tr_created_fn done = cr->done;
+		void *arg = cr->arg;
+		struct cm_err err;
+
+		tr_creation_free(cr); /* joins its threads */
+		cm_err_set(&err, "the torrent client stopped before hashing ended");
+		done(arg, NULL, &err);
+	}
 	while ((t = TAILQ_FIRST(&c->torrents)) != NULL) {
 		if (t->state != TR_CHECKING)
 			tr_store_save(t);
@@ -720,7 +714,8 @@ tr_client_add(struct tr_client *c, const struct tr_source *src, char info_hash[T
 		cm_err_set(err, "%s: not a folder", src->dest_dir ? src->dest_dir : "(no dest)");
 		goto end;
 	}
-	if (src->sha256_hex != NULL && !is_hex64(src->sha256_hex)) {
+	if ((src->sha256_hex != NULL && !is_hex64(src->sha256_hex)) ||
+	    (src->sha256_hint != NULL && !is_hex64(src->sha256_hint))) {
 		cm_err_set(err, "sha256: not 64 hex digits");
 		goto end;
 	}
@@ -734,14 +729,11 @@ tr_client_add(struct tr_client *c, const struct tr_source *src, char info_hash[T
 	}
 	t->dest_dir = strdup(dest);
 	t->expect_sha256 = src->sha256_hex ? strdup(src->sha256_hex) : NULL;
+	t->hint_sha256 = src->sha256_hint ? strdup(src->sha256_hint) : NULL;
 	if (src->magnet != NULL) {
 		t->magnet_src = strdup(src->magnet);
 		t->name = mg.name ? strdup(mg.name) : NULL;
-		tr_client_add_peers_from(t, &mg.peers);
-		for (size_t i = 0; i < mg.trackers.len; i++)
-			cm_strlist_append(&t->trackers, mg.trackers.items[i]);
-		for (size_t i = 0; i < mg.web_seeds.len; i++)
-			cm_strlist_append(&t->web_seeds, mg.web_seeds.items[i]);
+		tr_torrent_add_magnet_sources(t, &mg);
 	}
 	if (src->torrent != NULL && tr_torrent_set_meta(t, &m, err) != 0) {
 		tr_store_remove(t);
@@ -750,6 +742,9 @@ tr_client_add(struct tr_client *c, const struct tr_source *src, char info_hash[T
 	}
 	tr_store_save(t);
 	log_info("torrent %s: added, to %s", t->hex, dest);
+	/* Ask the trackers now rather than at the next tick: on a fast link the wait
+	 * (up to a second) is most of a download. */
+	tr_torrent_announce(t, cm_time_mono_ms());
 	rc = 0;
 end:
 	tr_magnet_clear(&mg);

@@ -1,8 +1,9 @@
 /*
- * create.c - tr_client_create: a file or folder hashed in slices on the
- * loop, its metadata built (naming our tracker and web seed when we serve
- * HTTP), its .torrent written, and seeding started at once.
+ * create.c - tr_client_create: a file or folder hashed on the hasher's
+ * threads while the loop goes on, its metadata built (naming our tracker and
+ * web seed when we serve HTTP), its .torrent written, and seeding started at once.
  */
+#include <event2/event.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,7 +84,15 @@ finish(struct tr_creation *cr, const struct cm_err *err, struct tr_torrent *t)
 		tr_torrent_status(t, &st);
 	cr->done(cr->arg, t != NULL ? &st : NULL, err);
 	tr_status_clear(&st);
+	tr_creation_free(cr);
+}
+
+void
+tr_creation_free(struct tr_creation *cr)
+{
 	TAILQ_REMOVE(&cr->c->creations, cr, link);
+	if (cr->ev != NULL)
+		event_free(cr->ev);
 	tr_hasher_free(cr->h);
 	free(cr->path);
 	free(cr->name);
@@ -129,17 +138,18 @@ seed(struct tr_creation *cr, struct tr_meta *m, struct cm_err *err)
 	return t;
 }
 
-void
-tr_creation_step(struct tr_creation *cr)
+/* The hasher's threads have ended. */
+static void
+on_hashed(evutil_socket_t fd, short what, void *arg)
 {
+	struct tr_creation *cr = arg;
 	struct cm_err err = {{0}};
 	struct tr_meta m;
 	struct tr_torrent *t;
-	int r = tr_hasher_step(cr->h, TR_CHECK_SLICE, &err);
 
-	if (r == 0)
-		return;
-	if (r < 0) {
+	(void)fd;
+	(void)what;
+	if (tr_hasher_finish(cr->h, &err) != 0) {
 		finish(cr, &err, NULL);
 		return;
 	}
@@ -178,14 +188,20 @@ tr_client_create(struct tr_client *c, const char *path, const char *name, tr_cre
 	cr->arg = arg;
 	cr->path = strdup(full);
 	cr->name = name != NULL ? strdup(name) : NULL;
-	if (cr->path == NULL || (name != NULL && cr->name == NULL) ||
-	    (cr->h = tr_hasher_new(full, c->cfg.max_torrent_bytes, err)) == NULL) {
-		free(cr->path);
-		free(cr->name);
-		free(cr);
-		return -1;
-	}
 	TAILQ_INSERT_TAIL(&c->creations, cr, link);
-	tr_client_kick(c);
+	if (cr->path == NULL || (name != NULL && cr->name == NULL)) {
+		cm_err_set(err, "out of memory");
+		goto fail;
+	}
+	if ((cr->h = tr_hasher_new(full, c->cfg.max_torrent_bytes, err)) == NULL)
+		goto fail;
+	if ((cr->ev = event_new(c->base, tr_hasher_fd(cr->h), EV_READ, on_hashed, cr)) == NULL ||
+	    event_add(cr->ev, NULL) != 0) {
+		cm_err_set(err, "out of memory");
+		goto fail;
+	}
 	return 0;
+fail:
+	tr_creation_free(cr);
+	return -1;
 }

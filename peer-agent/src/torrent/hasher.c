@@ -1,9 +1,20 @@
-/* hasher.c - SHA-1 per piece and SHA-256 per file in one pass (see hasher.h). */
+/*
+ * hasher.c - SHA-1 per piece and SHA-256 per file in one pass (see hasher.h):
+ * two threads read the same files, each with its own small buffer, one
+ * computing SHA-1 and the other SHA-256. Each copy then stays in its core's
+ * cache (sharing large buffers between the cores made the copy from the page
+ * cache about twice as slow, docs/performance.md), and neither may run more than
+ * TR_HASH_LEAD ahead, so that the second read of a byte finds it in the page
+ * cache: the disk is read once.
+ */
+#define _GNU_SOURCE /* pipe2 */
 #include "torrent/hasher.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +26,18 @@
 
 #define MAX_DEPTH 32
 
+enum { SHA1_THREAD, SHA256_THREAD };
+
+/* One thread's own state. */
+struct worker {
+	struct tr_hasher *h;
+	int id; /* SHA1_THREAD or SHA256_THREAD */
+	pthread_t thread;
+	unsigned char *buf;
+	struct cm_digest_ctx d;
+	uint32_t piece, fill; /* SHA-1: the piece being hashed, its bytes so far */
+};
+
 struct tr_hasher {
 	char *root;
 	bool multi;
@@ -22,16 +45,20 @@ struct tr_hasher {
 	size_t nfiles, cap;
 	uint64_t total;
 	uint32_t piece_length, piece_count;
-	unsigned char *pieces;
-	char (*sha256)[65];
-	/* progress */
-	size_t file;
-	uint64_t file_done;
-	int fd;
-	uint32_t piece;      /* piece being hashed */
-	uint32_t piece_fill; /* its bytes hashed so far */
-	struct cm_digest_ctx h1, h256;
-	unsigned char *buf;
+	unsigned char *pieces; /* written by the SHA-1 thread */
+	char (*sha256)[65];    /* written by the SHA-256 thread */
+	struct worker w[2];
+	int nthreads; /* started and not joined yet */
+	int pipe[2];  /* the last thread to end writes a byte to pipe[1] */
+	/* under lock */
+	pthread_mutex_t lock;
+	pthread_cond_t moved; /* a waiting thread may go on, or stop */
+	uint64_t done[2];     /* bytes each thread has hashed */
+	bool waiting[2];      /* in pace, too far ahead */
+	bool stop;
+	int running;
+	struct cm_err err; /* the first failure, when failed */
+	bool failed;
 };
 
 uint32_t
@@ -155,25 +182,243 @@ list_files(struct tr_hasher *h, const char *path, uint64_t max_bytes, struct cm_
 	return 0;
 }
 
+/* Records the first failure and stops both threads. */
+static void
+set_failed(struct tr_hasher *h, const struct cm_err *err)
+{
+	pthread_mutex_lock(&h->lock);
+	if (!h->failed) {
+		h->failed = true;
+		h->err = *err;
+	}
+	h->stop = true;
+	pthread_cond_broadcast(&h->moved);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* The last thread to end tells the loop, which then joins both. */
+static void
+thread_end(struct tr_hasher *h)
+{
+	bool last;
+	ssize_t r;
+
+	pthread_mutex_lock(&h->lock);
+	last = --h->running == 0;
+	pthread_mutex_unlock(&h->lock);
+	if (!last)
+		return;
+	do
+		r = write(h->pipe[1], "", 1);
+	while (r < 0 && errno == EINTR);
+}
+
+/* Ends the piece's SHA-1 and starts the next one's. */
+static int
+finish_piece(struct worker *w)
+{
+	int rc = cm_digest_final(&w->d, w->h->pieces + (size_t)w->piece * TR_HASH_LEN);
+
+	w->piece++;
+	w->fill = 0;
+	return rc == 0 && cm_sha1_init(&w->d) == 0 ? 0 : -1;
+}
+
+/* Feeds n bytes into the piece hash, closing pieces at their boundaries. */
+static int
+feed_pieces(struct worker *w, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		uint32_t room = w->h->piece_length - w->fill;
+		size_t k = n < room ? n : room;
+
+		if (cm_digest_update(&w->d, p, k) != 0)
+			return -1;
+		w->fill += (uint32_t)k;
+		p += k;
+		n -= k;
+		if (w->fill == w->h->piece_length && finish_piece(w) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Counts n more bytes hashed by w. A thread more than TR_HASH_LEAD ahead of
+ * the other waits until it is only half that ahead: one wake-up for every
+ * TR_HASH_LEAD / 2 bytes, not one for every read. false when told to stop.
+ */
+static bool
+pace(struct worker *w, uint64_t n)
+{
+	struct tr_hasher *h = w->h;
+	int me = w->id, other = !w->id;
+	bool go;
+
+	pthread_mutex_lock(&h->lock);
+	h->done[me] += n;
+	if (h->waiting[other] && h->done[other] <= h->done[me] + TR_HASH_LEAD / 2)
+		pthread_cond_signal(&h->moved);
+	if (h->done[me] > h->done[other] + TR_HASH_LEAD) {
+		h->waiting[me] = true;
+		while (!h->stop && h->done[me] > h->done[other] + TR_HASH_LEAD / 2)
+			pthread_cond_wait(&h->moved, &h->lock);
+		h->waiting[me] = false;
+	}
+	go = !h->stop;
+	pthread_mutex_unlock(&h->lock);
+	return go;
+}
+
+/* Reads file i and hashes it: its pieces' SHA-1 or its SHA-256. */
+static int
+hash_file(struct worker *w, size_t i, struct cm_err *err)
+{
+	struct tr_hasher *h = w->h;
+	const struct tr_file *f = &h->files[i];
+	char path[TR_MAX_PATH + 256];
+	struct stat sb;
+	uint64_t off = 0;
+	int fd, rc = -1;
+
+	if (h->multi)
+		snprintf(path, sizeof(path), "%s/%s", h->root, f->path);
+	else
+		snprintf(path, sizeof(path), "%s", h->root);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		cm_err_set(err, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) != 0 || (uint64_t)sb.st_size != f->length) {
+		cm_err_set(err, "%s changed while it was hashed", f->path);
+		goto done;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	while (off < f->length) {
+		size_t want =
+		    f->length - off < TR_HASH_READ ? (size_t)(f->length - off) : TR_HASH_READ;
+		ssize_t r = pread(fd, w->buf, want, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			cm_err_set(err, "%s: %s", f->path, strerror(errno));
+			goto done;
+		}
+		if (r == 0) {
+			cm_err_set(err, "%s changed while it was hashed", f->path);
+			goto done;
+		}
+		if ((w->id == SHA1_THREAD ? feed_pieces(w, w->buf, (size_t)r)
+		                          : cm_digest_update(&w->d, w->buf, (size_t)r)) != 0) {
+			cm_err_set(err, "%s failed", w->id == SHA1_THREAD ? "SHA-1" : "SHA-256");
+			goto done;
+		}
+		off += (uint64_t)r;
+		if (!pace(w, (uint64_t)r)) {
+			cm_err_set(err, "stopped");
+			goto done;
+		}
+	}
+	if (w->id == SHA256_THREAD) {
+		unsigned char out[CM_SHA256_BYTES];
+
+		if (cm_digest_final(&w->d, out) != 0 || cm_sha256_init(&w->d) != 0) {
+			cm_err_set(err, "SHA-256 failed");
+			goto done;
+		}
+		cm_hex_encode(out, sizeof(out), h->sha256[i]);
+	}
+	rc = 0;
+done:
+	close(fd);
+	return rc;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct tr_hasher *h = w->h;
+	struct cm_err err = {{0}};
+	int rc = w->id == SHA1_THREAD ? cm_sha1_init(&w->d) : cm_sha256_init(&w->d);
+
+	if (rc != 0)
+		cm_err_set(&err, "%s failed", w->id == SHA1_THREAD ? "SHA-1" : "SHA-256");
+	for (size_t i = 0; rc == 0 && i < h->nfiles; i++)
+		rc = hash_file(w, i, &err);
+	if (rc == 0 && w->fill > 0 && finish_piece(w) != 0) {
+		cm_err_set(&err, "SHA-1 failed");
+		rc = -1;
+	}
+	cm_digest_clear(&w->d);
+	if (rc != 0)
+		set_failed(h, &err);
+	thread_end(h);
+	return NULL;
+}
+
+/* Starts both threads with every signal blocked: signals belong to the loop's thread. */
+static int
+start_threads(struct tr_hasher *h)
+{
+	sigset_t all, old;
+	int rc = 0;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	h->running = 2;
+	for (int i = 0; rc == 0 && i < 2; i++) {
+		h->w[i].h = h;
+		h->w[i].id = i;
+		if (pthread_create(&h->w[i].thread, NULL, worker_main, &h->w[i]) != 0)
+			rc = -1;
+		else
+			h->nthreads++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+static void
+join_threads(struct tr_hasher *h)
+{
+	for (int i = 0; i < h->nthreads; i++)
+		pthread_join(h->w[i].thread, NULL);
+	h->nthreads = 0;
+}
+
 struct tr_hasher *
 tr_hasher_new(const char *path, uint64_t max_bytes, struct cm_err *err)
 {
 	struct tr_hasher *h = calloc(1, sizeof(*h));
 
-	if (h == NULL || (h->root = strdup(path)) == NULL)
+	if (h == NULL)
 		goto oom;
-	h->fd = -1;
+	h->pipe[0] = h->pipe[1] = -1;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->moved, NULL);
+	if ((h->root = strdup(path)) == NULL)
+		goto oom;
 	if (list_files(h, path, max_bytes, err) != 0)
 		goto fail;
 	h->piece_length = tr_piece_length_for(h->total);
 	h->piece_count = (uint32_t)((h->total + h->piece_length - 1) / h->piece_length);
 	h->pieces = malloc((size_t)h->piece_count * TR_HASH_LEN);
 	h->sha256 = calloc(h->nfiles, sizeof(*h->sha256));
-	h->buf = malloc(TR_HASH_READ);
-	if (h->pieces == NULL || h->sha256 == NULL || h->buf == NULL)
+	if (h->pieces == NULL || h->sha256 == NULL)
 		goto oom;
-	if (cm_sha1_init(&h->h1) != 0 || cm_sha256_init(&h->h256) != 0)
-		goto oom;
+	for (int i = 0; i < 2; i++)
+		if ((h->w[i].buf = malloc(TR_HASH_READ)) == NULL)
+			goto oom;
+	if (pipe2(h->pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+		cm_err_set(err, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	if (start_threads(h) != 0) {
+		cm_err_set(err, "cannot start the hashing threads");
+		goto fail;
+	}
 	return h;
 oom:
 	cm_err_set(err, "out of memory");
@@ -187,111 +432,44 @@ tr_hasher_free(struct tr_hasher *h)
 {
 	if (h == NULL)
 		return;
-	if (h->fd >= 0)
-		close(h->fd);
-	cm_digest_clear(&h->h1);
-	cm_digest_clear(&h->h256);
+	if (h->nthreads > 0) {
+		pthread_mutex_lock(&h->lock);
+		h->stop = true;
+		pthread_cond_broadcast(&h->moved);
+		pthread_mutex_unlock(&h->lock);
+		join_threads(h);
+	}
+	pthread_mutex_destroy(&h->lock);
+	pthread_cond_destroy(&h->moved);
+	for (int i = 0; i < 2; i++)
+		if (h->pipe[i] >= 0)
+			close(h->pipe[i]);
+	for (int i = 0; i < 2; i++)
+		free(h->w[i].buf);
 	for (size_t i = 0; i < h->nfiles; i++)
 		free(h->files[i].path);
 	free(h->files);
 	free(h->pieces);
 	free(h->sha256);
-	free(h->buf);
 	free(h->root);
 	free(h);
 }
 
-/* Ends the piece's SHA-1 and starts the next one's. */
-static int
-finish_piece(struct tr_hasher *h)
+int
+tr_hasher_fd(const struct tr_hasher *h)
 {
-	int rc = cm_digest_final(&h->h1, h->pieces + (size_t)h->piece * TR_HASH_LEN);
-
-	h->piece++;
-	h->piece_fill = 0;
-	return rc == 0 && cm_sha1_init(&h->h1) == 0 ? 0 : -1;
-}
-
-/* Feeds n bytes into the piece hash, closing pieces at their boundaries. */
-static void
-feed_pieces(struct tr_hasher *h, const unsigned char *p, size_t n)
-{
-	while (n > 0) {
-		uint32_t room = h->piece_length - h->piece_fill;
-		size_t k = n < room ? n : room;
-
-		cm_digest_update(&h->h1, p, k);
-		h->piece_fill += (uint32_t)k;
-		p += k;
-		n -= k;
-		if (h->piece_fill == h->piece_length) {
-			finish_piece(h);
-		}
-	}
-}
-
-static int
-open_file(struct tr_hasher *h, struct cm_err *err)
-{
-	char path[TR_MAX_PATH + 256];
-
-	if (h->multi)
-		snprintf(path, sizeof(path), "%s/%s", h->root, h->files[h->file].path);
-	else
-		snprintf(path, sizeof(path), "%s", h->root);
-	if ((h->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
-		cm_err_set(err, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	posix_fadvise(h->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	return 0;
+	return h->pipe[0];
 }
 
 int
-tr_hasher_step(struct tr_hasher *h, size_t max_bytes, struct cm_err *err)
+tr_hasher_finish(struct tr_hasher *h, struct cm_err *err)
 {
-	size_t budget = max_bytes;
-
-	while (h->file < h->nfiles) {
-		const struct tr_file *f = &h->files[h->file];
-		ssize_t r;
-
-		if (h->file_done == f->length) {
-			unsigned char d[CM_SHA256_BYTES];
-
-			if (cm_digest_final(&h->h256, d) != 0 || cm_sha256_init(&h->h256) != 0) {
-				cm_err_set(err, "SHA-256 failed");
-				return -1;
-			}
-			cm_hex_encode(d, sizeof(d), h->sha256[h->file]);
-			if (h->fd >= 0)
-				close(h->fd);
-			h->fd = -1;
-			h->file++;
-			h->file_done = 0;
-			continue;
-		}
-		if (budget == 0)
-			return 0;
-		if (h->fd < 0 && open_file(h, err) != 0)
-			return -1;
-		r = read(h->fd, h->buf, TR_HASH_READ);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0 || (uint64_t)r > f->length - h->file_done) {
-			cm_err_set(err, "%s changed while it was hashed", f->path);
-			return -1;
-		}
-		cm_digest_update(&h->h256, h->buf, (size_t)r);
-		feed_pieces(h, h->buf, (size_t)r);
-		h->file_done += (uint64_t)r;
-		budget = budget > (size_t)r ? budget - (size_t)r : 0;
-	}
-	if (h->piece_fill > 0 && finish_piece(h) != 0) {
-		cm_err_set(err, "SHA-1 failed");
+	join_threads(h);
+	if (h->failed) {
+		cm_err_set(err, "%s", h->err.msg);
 		return -1;
 	}
-	return 1;
+	return 0;
 }
 
 bool

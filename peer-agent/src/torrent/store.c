@@ -56,7 +56,9 @@ tr_store_save(const struct tr_torrent *t)
 	cm_benc_int(&e, t->created);
 	key_str(&e, "dest", t->dest_dir);
 	key_str(&e, "expect", t->expect_sha256);
-	key_str(&e, "magnet", t->has_meta ? NULL : t->magnet_src);
+	key_str(&e, "hint", t->hint_sha256);
+	/* Kept after the metadata came: its peers, trackers and web seeds are needed to resume. */
+	key_str(&e, "magnet", t->magnet_src);
 	key_str(&e, "name", t->name);
 	cm_benc_key(&e, "paused");
 	cm_benc_int(&e, t->paused);
@@ -207,6 +209,7 @@ load_one(struct tr_client *c, const char *dir, const char *file)
 	t->paused = get_int(root, "paused") != 0;
 	t->dest_dir = dup_str(root, "dest");
 	t->expect_sha256 = dup_str(root, "expect");
+	t->hint_sha256 = dup_str(root, "hint");
 	t->name = dup_str(root, "name");
 	t->root = dup_str(root, "root");
 	magnet = dup_str(root, "magnet");
@@ -221,10 +224,9 @@ load_one(struct tr_client *c, const char *dir, const char *file)
 
 		t->magnet_src = magnet;
 		memset(&mg, 0, sizeof(mg));
-		if (tr_magnet_parse(magnet, &mg, &err) == 0) {
-			tr_client_add_peers_from(t, &mg.peers);
-			tr_magnet_clear(&mg);
-		}
+		if (tr_magnet_parse(magnet, &mg, &err) == 0)
+			tr_torrent_add_magnet_sources(t, &mg);
+		tr_magnet_clear(&mg);
 	}
 	if (load_meta(t, root, &err) != 0 && t->magnet_src == NULL)
 		tr_torrent_set_error(t, "%s", err.msg);

@@ -91,6 +91,7 @@ tr_torrent_free(struct tr_torrent *t)
 	free(t->root);
 	free(t->name);
 	free(t->expect_sha256);
+	free(t->hint_sha256);
 	free(t->magnet_src);
 	free(t->error);
 	free(t);
@@ -166,6 +167,28 @@ oom:
 	return -1;
 }
 
+/* The items of from that l lacks, appended to l. */
+static void
+append_new(struct cm_strlist *l, const struct cm_strlist *from)
+{
+	for (size_t i = 0; i < from->len; i++) {
+		bool have = false;
+
+		for (size_t j = 0; j < l->len && !have; j++)
+			have = strcmp(l->items[j], from->items[i]) == 0;
+		if (!have)
+			cm_strlist_append(l, from->items[i]);
+	}
+}
+
+void
+tr_torrent_add_magnet_sources(struct tr_torrent *t, const struct tr_magnet *mg)
+{
+	tr_client_add_peers_from(t, &mg->peers);
+	append_new(&t->trackers, &mg->trackers);
+	append_new(&t->web_seeds, &mg->web_seeds);
+}
+
 int
 tr_torrent_set_meta(struct tr_torrent *t, struct tr_meta *m, struct cm_err *err)
 {
@@ -181,10 +204,8 @@ tr_torrent_set_meta(struct tr_torrent *t, struct tr_meta *m, struct cm_err *err)
 	t->meta = *m;
 	memset(m, 0, sizeof(*m));
 	t->has_meta = true;
-	for (size_t i = 0; i < t->meta.web_seeds.len; i++)
-		cm_strlist_append(&t->web_seeds, t->meta.web_seeds.items[i]);
-	for (size_t i = 0; i < t->meta.trackers.len; i++)
-		cm_strlist_append(&t->trackers, t->meta.trackers.items[i]);
+	append_new(&t->web_seeds, &t->meta.web_seeds);
+	append_new(&t->trackers, &t->meta.trackers);
 	free(t->name);
 	t->name = strdup(t->meta.name);
 	if (tr_store_save_torrent_file(t) != 0)
@@ -387,6 +408,13 @@ sha_done(struct tr_torrent *t)
 		tr_torrent_set_error(t, "SHA-256 of %s is %s, the announcement says %s", t->root,
 		                     got, t->expect_sha256);
 		return;
+	}
+	if (!t->meta.multi_file && t->hint_sha256 != NULL) {
+		if (strcasecmp(t->hint_sha256, got) == 0)
+			log_info("torrent %s: SHA-256 %s as its seeders sign it", t->hex, got);
+		else
+			log_warnx("torrent %s: SHA-256 is %s, gossip's seeders sign %s: a record "
+			          "lies; the pieces match the info hash", t->hex, got, t->hint_sha256);
 	}
 	if (tr_storage_finish(t->st, &err) != 0) {
 		tr_torrent_set_error(t, "%s", err.msg);
@@ -616,11 +644,14 @@ tr_torrent_dial(struct tr_torrent *t, int64_t now)
 		if (c->nsessions - c->npending >= c->cfg.max_connections ||
 		    t->npeers >= c->cfg.max_peers_per_torrent || c->nhalfopen >= TR_HALF_OPEN)
 			return;
-		if (tr_client_banned(c, cd->addr.ip) ||
-		    tr_client_address_count(c, cd->addr.ip) >= c->cfg.max_per_address) {
+		if (tr_client_banned(c, cd->addr.ip)) {
 			cd->next_ms = now + DIAL_RETRY_MS;
 			continue;
 		}
+		/* A full address is tried again at the next dial, not in 30 s: its
+		 * sessions may be dials to stale tracker entries about to be refused. */
+		if (tr_client_address_count(c, cd->addr.ip) >= c->cfg.max_per_address)
+			continue;
 		if (tr_client_dial(c, t, cd) != 0) {
 			cd->fails++;
 			cd->next_ms = now + DIAL_RETRY_MS;
@@ -666,7 +697,7 @@ tr_torrent_status(const struct tr_torrent *t, struct tr_status *out)
 {
 	memset(out, 0, sizeof(*out));
 	memcpy(out->info_hash, t->hex, sizeof(out->info_hash));
-	out->name = strdup(t->name ? t->name : t->hex);
+	out->name = t->name != NULL ? strdup(t->name) : NULL;
 	out->state = t->paused && t->state != TR_ERROR ? TR_PAUSED : t->state;
 	out->peers = t->npeers + tr_torrent_webseeds_busy(t);
 	out->download_rate = tr_rate_get(&t->rin);

@@ -102,7 +102,7 @@ struct tr_client *tr_client_new(struct event_base *base, const struct tr_config 
 				const struct tr_hooks *hooks, void *ctx);
 /*
  * Stops every torrent (state saved) and closes the sockets; creations still
- * hashing are dropped without their done. NULL is fine.
+ * hashing end first, their done called with an error. NULL is fine.
  */
 void tr_client_free(struct tr_client *c);
 /* The ports actually bound; 0 when there is none. */
@@ -127,7 +127,13 @@ struct tr_source {
 	const void *torrent;
 	size_t torrent_len;
 	const char *dest_dir;   /* the file or folder is written here (temporary name until verified) */
-	const char *sha256_hex; /* the signed announcement's SHA-256 of the file; NULL: unknown */
+	const char *sha256_hex; /* the file's SHA-256 it must have (a mismatch fails it); NULL: none */
+	/*
+	 * The SHA-256 gossip's seeders sign for it; NULL: unknown. A mismatch is
+	 * logged, not fatal: the pieces are what the info hash names, and any
+	 * identity can sign a record, so a lie must not fail a good download.
+	 */
+	const char *sha256_hint;
 };
 
 #define TR_EXISTS (-2) /* tr_client_add: the torrent is held already (info_hash is filled) */

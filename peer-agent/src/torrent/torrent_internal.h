@@ -164,6 +164,7 @@ struct tr_torrent {
 	char *root;          /* final path of the file or folder; NULL until known */
 	char *name;          /* dn or meta name; NULL until known */
 	char *expect_sha256; /* from the source; NULL: none */
+	char *hint_sha256;   /* gossip's; NULL: none */
 	char *magnet_src;    /* the magnet it came from (resume without metadata) */
 	bool created;        /* hashed by us: the data is at root */
 	bool trusted;        /* just hashed: the first check is skipped */
@@ -212,7 +213,7 @@ struct tr_creation {
 	char *path, *name;
 	tr_created_fn done;
 	void *arg;
-	struct event *ev;
+	struct event *ev; /* fires on the hasher's fd once its threads have ended */
 	TAILQ_ENTRY(tr_creation) link;
 };
 TAILQ_HEAD(tr_creation_list, tr_creation);
@@ -318,6 +319,8 @@ void tr_addr_group(const char *ip, char out[TR_GROUP_LEN]);
 int tr_client_inbound_max(const struct tr_client *c);
 /* x.pe entries ("ip:port", "[ip6]:port") as candidates of t. */
 void tr_client_add_peers_from(struct tr_torrent *t, const struct cm_strlist *peers);
+/* A magnet's peers, trackers and web seeds join t's (those t has already are not added twice). */
+void tr_torrent_add_magnet_sources(struct tr_torrent *t, const struct tr_magnet *mg);
 
 /* client_http.c */
 int tr_client_http_start(struct tr_client *c);
@@ -331,7 +334,8 @@ void tr_torrent_webseeds_work(struct tr_torrent *t);
 int tr_torrent_webseeds_busy(const struct tr_torrent *t);
 
 /* create.c */
-void tr_creation_step(struct tr_creation *cr);
+/* Drops a creation (its threads joined) without calling its done. */
+void tr_creation_free(struct tr_creation *cr);
 
 /* store.c */
 int tr_store_save(const struct tr_torrent *t);
