@@ -36,7 +36,7 @@
 #define BIG_SIZE (TR_HASH_LEAD + 3 * TR_HASH_READ + 54321)
 
 static struct event_base *base;
-static int max_peers; /* the next clients' max_peers_per_torrent; 0: the default */
+static int max_peers;   /* the next clients' max_peers_per_torrent; 0: the default */
 static int64_t up_rate; /* the next clients' max_upload_rate; 0: the default */
 static char src_path[128];
 static char created_hash[TR_HEX_LEN + 1];
@@ -533,7 +533,8 @@ START_TEST(test_a_peer_naming_a_wrong_metadata_size_does_not_stall_the_magnet)
 	src.magnet = magnet;
 	src.dest_dir = dest;
 	ck_assert_int_eq(tr_client_add(b, &src, got, NULL), 0);
-	/* It claims the metadata first, with a size that is not the dictionary's, and sends nothing. */
+	/* It claims the metadata first, with a size that is not the dictionary's, and sends
+	 * nothing. */
 	fd = hostile_accept(lfd, ih, "d1:md11:ut_metadatai3ee13:metadata_sizei50000ee");
 	tr_client_add_peers(b, created_hash, &pa, 1);
 	ck_assert(run_until(in_state, &w, 40000));
@@ -592,7 +593,8 @@ serve_junk(int fd, struct tr_client *b, int ms)
 	ck_assert_int_eq(write(fd, m, tr_wire_simple(m, TR_MSG_UNCHOKE)), 5);
 	for (int waited = 0; waited < ms && !banned(b); waited += 50) {
 		run_until(NULL, NULL, 50);
-		while (have < sizeof(in) && (r = recv(fd, in + have, sizeof(in) - have, MSG_DONTWAIT)) > 0)
+		while (have < sizeof(in) &&
+		       (r = recv(fd, in + have, sizeof(in) - have, MSG_DONTWAIT)) > 0)
 			have += (size_t)r;
 		while (have >= 4) {
 			uint32_t len = (uint32_t)in[0] << 24 | in[1] << 16 | in[2] << 8 | in[3];
@@ -601,13 +603,17 @@ serve_junk(int fd, struct tr_client *b, int ms)
 			if (have < 4 + len)
 				break;
 			if (len == 13 && in[4] == TR_MSG_REQUEST) {
-				uint32_t idx = (uint32_t)in[5] << 24 | in[6] << 16 | in[7] << 8 | in[8];
-				uint32_t begin = (uint32_t)in[9] << 24 | in[10] << 16 | in[11] << 8 | in[12];
-				uint32_t n = (uint32_t)in[13] << 24 | in[14] << 16 | in[15] << 8 | in[16];
+				uint32_t idx =
+				    (uint32_t)in[5] << 24 | in[6] << 16 | in[7] << 8 | in[8];
+				uint32_t begin =
+				    (uint32_t)in[9] << 24 | in[10] << 16 | in[11] << 8 | in[12];
+				uint32_t n =
+				    (uint32_t)in[13] << 24 | in[14] << 16 | in[15] << 8 | in[16];
 
 				ck_assert_uint_le(n, sizeof(junk));
 				tr_wire_piece_header(m, idx, begin, n);
-				if (write(fd, m, sizeof(m)) != sizeof(m) || write(fd, junk, n) != (ssize_t)n)
+				if (write(fd, m, sizeof(m)) != sizeof(m) ||
+				    write(fd, junk, n) != (ssize_t)n)
 					return;
 			}
 			memmove(in, in + 4 + len, have - 4 - len);
@@ -715,13 +721,14 @@ serve_metadata(int fd, const unsigned char *info, size_t info_len, bool lie)
 		if (*h < 4 + len)
 			break;
 		if (len > 2 && in[4] == TR_MSG_EXTENDED && in[5] == 3 &&
-		    (q = memmem(in + 6, len - 2, "5:piecei", 8)) != NULL && sscanf(q + 8, "%d", &piece) == 1 &&
+		    (q = memmem(in + 6, len - 2, "5:piecei", 8)) != NULL &&
+		    sscanf(q + 8, "%d", &piece) == 1 &&
 		    memmem(in + 6, len - 2, "8:msg_typei0e", 13) != NULL) {
 			size_t off = (size_t)piece * 16384;
 			size_t n = info_len - off < 16384 ? info_len - off : 16384;
 
-			snprintf(dict, sizeof(dict), "d8:msg_typei1e5:piecei%de10:total_sizei%zuee", piece,
-			         info_len);
+			snprintf(dict, sizeof(dict), "d8:msg_typei1e5:piecei%de10:total_sizei%zuee",
+			         piece, info_len);
 			send_ext_msg(fd, 1, dict, lie ? junk : info + off, n);
 		}
 		memmove(in, in + 4 + len, *h - 4 - len);
@@ -743,8 +750,9 @@ START_TEST(test_a_peer_lying_in_a_mixed_metadata_set_is_found_and_banned)
 	size_t n;
 
 	/* A valid info dictionary of three metadata pieces (1,700 piece hashes). */
-	n = (size_t)snprintf((char *)info, sizeof(info),
-	                     "d6:lengthi%de4:name5:x.bin12:piece lengthi16384e6:pieces34000:", 1700 * 16384);
+	n = (size_t)snprintf(
+	    (char *)info, sizeof(info),
+	    "d6:lengthi%de4:name5:x.bin12:piece lengthi16384e6:pieces34000:", 1700 * 16384);
 	memset(info + n, 0xab, 34000);
 	n += 34000;
 	info[n++] = 'e';
@@ -756,8 +764,9 @@ START_TEST(test_a_peer_lying_in_a_mixed_metadata_set_is_found_and_banned)
 	ck_assert_int_eq(listen(hfd, 4), 0);
 	getsockname(hfd, (struct sockaddr *)&sa, &sl);
 	/* The liar first, so that after the mixed failure it is the one asked alone. */
-	snprintf(magnet, sizeof(magnet), "magnet:?xt=urn:btih:%s&x.pe=127.0.0.4:%d&x.pe=127.0.0.5:%d",
-	         hex, lport, ntohs(sa.sin_port));
+	snprintf(magnet, sizeof(magnet),
+	         "magnet:?xt=urn:btih:%s&x.pe=127.0.0.4:%d&x.pe=127.0.0.5:%d", hex, lport,
+	         ntohs(sa.sin_port));
 	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
 	src.magnet = magnet;
 	src.dest_dir = dest;
@@ -988,7 +997,8 @@ START_TEST(test_metadata_requests_are_served_within_the_upload_limit)
 	send_ext_msg(fd, 0, "d1:md11:ut_metadatai3eee", NULL, 0);
 	run_until(NULL, NULL, 300);
 	drain(fd);
-	/* 12 requests at once for the one piece: a few are held for the budget, the rest refused. */
+	/* 12 requests at once for the one piece: a few are held for the budget, the rest refused.
+	 */
 	for (int i = 0; i < 12; i++)
 		send_ext_msg(fd, 1, "d8:msg_typei0e5:piecei0ee", NULL, 0);
 	run_until(NULL, NULL, 300);

@@ -372,7 +372,8 @@ tr_client_new(struct event_base *base, const struct tr_config *cfg, const struct
 	c->accepts = cm_map_new(CM_MAP_STR, &c->key);
 	c->tick = event_new(base, -1, EV_PERSIST, on_tick, c);
 	c->work = evtimer_new(base, on_work, c);
-	if (c->by_hash == NULL || c->banned == NULL || c->accepts == NULL || c->tick == NULL || c->work == NULL)
+	if (c->by_hash == NULL || c->banned == NULL || c->accepts == NULL || c->tick == NULL ||
+	    c->work == NULL)
 		goto fail;
 	if (c->cfg.listen_host != NULL &&
 	    (c->lst = tcp_listener_new(base, c->cfg.listen_host, c->cfg.listen_port, on_accept,

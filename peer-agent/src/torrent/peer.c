@@ -805,7 +805,8 @@ tr_peer_tick(struct tr_peer *p, int64_t now)
 		tr_peer_close(p, "idle");
 		return;
 	}
-	/* A peer that never reads would pin its queued output for as long as it sends keep-alives. */
+	/* A peer that never reads would pin its queued output for as long as it sends keep-alives.
+	 */
 	if (evbuffer_get_length(p->out) == 0)
 		p->last_drain_ms = now;
 	else if (now - p->last_drain_ms > TR_WRITE_TIMEOUT_MS) {

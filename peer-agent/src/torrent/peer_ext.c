@@ -247,7 +247,8 @@ tr_ext_request_metadata(struct tr_peer *p)
 		t->md_got = calloc(n, 1);
 		t->md_req_ms = calloc(n, sizeof(*t->md_req_ms));
 		t->md_who = calloc(n, sizeof(*t->md_who));
-		if (t->md == NULL || t->md_got == NULL || t->md_req_ms == NULL || t->md_who == NULL) {
+		if (t->md == NULL || t->md_got == NULL || t->md_req_ms == NULL ||
+		    t->md_who == NULL) {
 			md_reset(t);
 			return;
 		}
@@ -393,12 +394,14 @@ tr_ext_serve(struct tr_peer *p)
 	while (p->md_nqueue > 0 && evbuffer_get_length(p->out) < TR_SEND_HIGH &&
 	       !(limited && p->c->up_budget <= 0)) {
 		size_t off = (size_t)p->md_queue[0] * TR_MD_PIECE;
-		size_t n = t->meta.info_len - off < TR_MD_PIECE ? t->meta.info_len - off : TR_MD_PIECE;
+		size_t n =
+		    t->meta.info_len - off < TR_MD_PIECE ? t->meta.info_len - off : TR_MD_PIECE;
 
 		if (limited)
 			p->c->up_budget -= (int64_t)n;
 		p->c->stats.bytes_out += n;
-		send_md(p, MD_DATA, p->md_queue[0], (int64_t)t->meta.info_len, t->meta.info + off, n);
+		send_md(p, MD_DATA, p->md_queue[0], (int64_t)t->meta.info_len, t->meta.info + off,
+		        n);
 		p->md_nqueue--;
 		memmove(p->md_queue, p->md_queue + 1, p->md_nqueue * sizeof(p->md_queue[0]));
 	}
@@ -431,7 +434,8 @@ on_metadata(struct tr_peer *p, const struct tr_msg *m, struct cm_err *err)
 			break;
 		/* Answered within the upload limit, a few at a time (BEP 9 lets us reject). */
 		if (!t->has_meta || piece->i < 0 ||
-		    piece->i >= md_pieces((uint32_t)t->meta.info_len) || p->md_nqueue >= TR_MD_QUEUE) {
+		    piece->i >= md_pieces((uint32_t)t->meta.info_len) ||
+		    p->md_nqueue >= TR_MD_QUEUE) {
 			send_md(p, MD_REJECT, piece->i, 0, NULL, 0);
 			tr_peer_flush(p);
 			break;

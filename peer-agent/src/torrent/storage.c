@@ -179,7 +179,8 @@ snapshot(struct tr_storage *st)
 
 		st->ids[i].known = path != NULL && lstat(path, &sb) == 0;
 		if (st->ids[i].known)
-			st->ids[i] = (struct file_id){true, sb.st_size, sb.st_mtim, sb.st_ino, sb.st_dev};
+			st->ids[i] =
+			    (struct file_id){true, sb.st_size, sb.st_mtim, sb.st_ino, sb.st_dev};
 		free(path);
 	}
 }
@@ -202,8 +203,9 @@ tr_storage_changed(struct tr_storage *st, uint64_t off, uint64_t len)
 		/* The name (what the HTTP port opens) and the open descriptor (what we read). */
 		if ((path = tr_storage_file_path(st, i)) == NULL)
 			return true;
-		same = lstat(path, &sb) == 0 && same_file(&st->ids[i], &sb) &&
-		       (st->fd[i] < 0 || (fstat(st->fd[i], &sb) == 0 && same_file(&st->ids[i], &sb)));
+		same =
+		    lstat(path, &sb) == 0 && same_file(&st->ids[i], &sb) &&
+		    (st->fd[i] < 0 || (fstat(st->fd[i], &sb) == 0 && same_file(&st->ids[i], &sb)));
 		free(path);
 		if (!same)
 			return true;

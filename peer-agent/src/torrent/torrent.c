@@ -414,7 +414,8 @@ sha_done(struct tr_torrent *t)
 			log_info("torrent %s: SHA-256 %s as its seeders sign it", t->hex, got);
 		else
 			log_warnx("torrent %s: SHA-256 is %s, gossip's seeders sign %s: a record "
-			          "lies; the pieces match the info hash", t->hex, got, t->hint_sha256);
+			          "lies; the pieces match the info hash",
+			          t->hex, got, t->hint_sha256);
 	}
 	if (tr_storage_finish(t->st, &err) != 0) {
 		tr_torrent_set_error(t, "%s", err.msg);
@@ -575,9 +576,8 @@ tr_torrent_evictable(struct tr_torrent *t, int64_t now)
 	TAILQ_FOREACH(p, &t->peers, link) {
 		if (p->outgoing || p->dead)
 			continue;
-		if (!(p->seed && complete) &&
-		    (p->peer_interested || p->am_interested ||
-		     now - p->last_useful_ms < TR_USELESS_MS))
+		if (!(p->seed && complete) && (p->peer_interested || p->am_interested ||
+		                               now - p->last_useful_ms < TR_USELESS_MS))
 			continue;
 		if (best == NULL || p->last_useful_ms < best->last_useful_ms)
 			best = p;
@@ -592,8 +592,8 @@ tr_torrent_servable(struct tr_torrent *t, uint64_t off, uint64_t len)
 		return false;
 	if (t->st == NULL || !tr_storage_changed(t->st, off, len))
 		return true;
-	log_warnx("torrent %s: %s changed on disk since it was verified: checking it again",
-	          t->hex, t->root);
+	log_warnx("torrent %s: %s changed on disk since it was verified: checking it again", t->hex,
+	          t->root);
 	t->changed = true;
 	return false;
 }
@@ -640,7 +640,8 @@ tr_torrent_dial(struct tr_torrent *t, int64_t now)
 
 		if (cd->connected || cd->fails >= TR_MAX_DIAL_FAILS || now < cd->next_ms)
 			continue;
-		/* Sessions still before their handshake are capped apart: they never stop a dial. */
+		/* Sessions still before their handshake are capped apart: they never stop a dial.
+		 */
 		if (c->nsessions - c->npending >= c->cfg.max_connections ||
 		    t->npeers >= c->cfg.max_peers_per_torrent || c->nhalfopen >= TR_HALF_OPEN)
 			return;

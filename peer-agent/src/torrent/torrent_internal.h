@@ -42,7 +42,7 @@ struct tr_webseed;
 #define TR_IDLE_TIMEOUT_MS      120000 /* nothing received for this long: close */
 #define TR_KEEPALIVE_MS         60000
 #define TR_WRITE_TIMEOUT_MS     30000 /* output queued and none of it taken for this long: close */
-#define TR_SNUB_MS              30000         /* requests outstanding and no block for this long */
+#define TR_SNUB_MS              30000 /* requests outstanding and no block for this long */
 #define TR_SEND_HIGH            (4u << 20)    /* output bytes queued before we stop serving */
 #define TR_SEND_MAX             (8u << 20)    /* output a session may hold: then it does not read */
 #define TR_MAX_WASTED           (16u << 20)   /* payload bytes received unasked before we close */
@@ -57,12 +57,12 @@ struct tr_webseed;
 #define TR_CHECK_SLICE          (8u << 20) /* bytes hashed per loop turn while checking */
 #define TR_MD_PIECE             16384      /* BEP 9 metadata piece */
 #define TR_MD_TIMEOUT_MS        15000
-#define TR_MD_QUEUE             4 /* a peer's metadata requests held at once; more are rejected */
-#define TR_MD_UNASKED_MAX       4 /* metadata pieces received unasked before we close */
-#define TR_REFILL_MS            100         /* the rate limits' budgets are given this often */
+#define TR_MD_QUEUE             4   /* a peer's metadata requests held at once; more are rejected */
+#define TR_MD_UNASKED_MAX       4   /* metadata pieces received unasked before we close */
+#define TR_REFILL_MS            100 /* the rate limits' budgets are given this often */
 #define TR_MAX_PARTIAL_BYTES    (64u << 20) /* piece buffers of one torrent at once */
-#define TR_PENDING_MAX          16    /* inbound sessions before their handshake, at once */
-#define TR_ACCEPT_RATE          4     /* accepts a second per IPv4 address or IPv6 /64 */
+#define TR_PENDING_MAX          16          /* inbound sessions before their handshake, at once */
+#define TR_ACCEPT_RATE          4           /* accepts a second per IPv4 address or IPv6 /64 */
 #define TR_ACCEPT_BURST         8
 #define TR_ACCEPT_TABLE_MAX     4096  /* addresses whose accept rate is remembered */
 #define TR_USELESS_MS           20000 /* no interest either way this long: evictable */
@@ -105,12 +105,12 @@ struct tr_peer {
 	uint32_t ninflight;
 	struct tr_block *reqs; /* its requests to us, a ring of TR_PEER_MAX_REQUESTS */
 	uint32_t req_head, nreqs;
-	uint32_t md_inflight; /* our metadata requests it has not answered */
-	uint32_t md_unasked;  /* metadata pieces it sent that we had not asked it for */
+	uint32_t md_inflight;          /* our metadata requests it has not answered */
+	uint32_t md_unasked;           /* metadata pieces it sent that we had not asked it for */
 	int32_t md_queue[TR_MD_QUEUE]; /* its metadata requests waiting for upload budget */
 	uint32_t md_nqueue;
 	int64_t connected_ms, last_recv_ms, last_send_ms, last_block_ms;
-	int64_t last_drain_ms; /* the socket last took output, or had none queued */
+	int64_t last_drain_ms;         /* the socket last took output, or had none queued */
 	uint64_t downloaded, uploaded; /* payload */
 	uint64_t wasted; /* payload received that we had not asked for (or cancelled) */
 	struct tr_rate rin, rout;
@@ -236,7 +236,7 @@ struct tr_client {
 	int nsessions, nhalfopen;
 	int ninbound, npending; /* sessions peers opened; of them, before their handshake */
 	struct cm_map *accepts; /* address group -> struct tr_accept_bucket */
-	struct cm_map *banned; /* ip -> char[46] (owned) */
+	struct cm_map *banned;  /* ip -> char[46] (owned) */
 	struct cm_hash_key key;
 	struct event *tick, *work; /* every second; one slice of hashing */
 	struct event *refill; /* the rate limits' budgets, every TR_REFILL_MS; NULL: no limit */
@@ -246,7 +246,6 @@ struct tr_client {
 	uint64_t next_peer_id;
 	struct tr_stats stats;
 };
-
 
 /* peer.c */
 struct tr_peer *tr_peer_new(struct tr_client *c, struct tr_torrent *t, int fd,
