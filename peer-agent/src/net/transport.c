@@ -18,6 +18,7 @@
 #include "fb/identity.h"
 #include "fb/log.h"
 #include "fb/map.h"
+#include "fb/ratemap.h"
 #include "fb/random.h"
 #include "fb/timeutil.h"
 #include "net/tcp.h"
@@ -37,13 +38,6 @@ struct addr_key {
 };
 
 #define ADDR_KEY_STR_LEN 24 /* "6:" and 16 hex digits, with room */
-
-/* One address's accept bucket: a token per accept, accept_rate_per_s refill it. */
-struct accept_bucket {
-	char key[ADDR_KEY_STR_LEN]; /* the map's key */
-	double tokens;
-	int64_t last_ms;
-};
 
 enum tp_state { ST_TCP, ST_TLS, ST_UPGRADE, ST_OPEN, ST_CLOSING, ST_DRAINING, ST_DEAD };
 
@@ -87,7 +81,7 @@ struct tp_ctx {
 	size_t nsessions;
 	uint64_t next_id;
 	uint64_t auth_seq;
-	struct cm_map *accepts; /* address key string -> struct accept_bucket */
+	struct cm_ratemap *accepts; /* by address key string */
 	struct event *evict_ev; /* pushes out inbound sessions over max_sessions */
 	struct tp_stats stats;
 };
@@ -742,69 +736,14 @@ addr_key_str(const struct addr_key *k, char out[ADDR_KEY_STR_LEN])
 		n += snprintf(out + n, ADDR_KEY_STR_LEN - (size_t)n, "%02x", k->bytes[i]);
 }
 
-/*
- * Makes room in a full accept table: buckets that have refilled are as good
- * as absent; if none has, the one unused longest goes.
- */
-static void
-accept_table_trim(struct tp_ctx *ctx, int64_t now)
-{
-	struct accept_bucket **drop = calloc(cm_map_len(ctx->accepts), sizeof(*drop));
-	struct accept_bucket *b, *stalest = NULL;
-	int64_t refill_ms = (int64_t)(ctx->cfg.accept_burst * 1000.0 / ctx->cfg.accept_rate_per_s);
-	size_t cursor = 0, n = 0;
-
-	if (drop == NULL)
-		return;
-	while ((b = cm_map_next(ctx->accepts, &cursor)) != NULL) {
-		if (now - b->last_ms >= refill_ms)
-			drop[n++] = b;
-		else if (stalest == NULL || b->last_ms < stalest->last_ms)
-			stalest = b;
-	}
-	if (n == 0 && stalest != NULL)
-		drop[n++] = stalest;
-	for (size_t i = 0; i < n; i++) {
-		cm_map_del(ctx->accepts, drop[i]->key);
-		free(drop[i]);
-	}
-	free(drop);
-}
-
 /* Takes one accept from k's bucket. False when it is empty: k reconnects too fast. */
 static bool
 accept_rate_take(struct tp_ctx *ctx, const struct addr_key *k)
 {
 	char key[ADDR_KEY_STR_LEN];
-	struct accept_bucket *b;
-	int64_t now = cm_time_mono_ms();
 
 	addr_key_str(k, key);
-	if ((b = cm_map_get(ctx->accepts, key)) == NULL) {
-		if (cm_map_len(ctx->accepts) >= TP_ACCEPT_TABLE_MAX)
-			accept_table_trim(ctx, now);
-		/* Out of memory: the other caps still hold, so accept untracked. */
-		if (cm_map_len(ctx->accepts) >= TP_ACCEPT_TABLE_MAX ||
-		    (b = calloc(1, sizeof(*b))) == NULL)
-			return true;
-		memcpy(b->key, key, sizeof(key));
-		b->tokens = ctx->cfg.accept_burst;
-		b->last_ms = now;
-		if (cm_map_put(ctx->accepts, b->key, b) != 0) {
-			free(b);
-			return true;
-		}
-	}
-	if (now > b->last_ms) {
-		b->tokens += (double)(now - b->last_ms) * ctx->cfg.accept_rate_per_s / 1000.0;
-		if (b->tokens > ctx->cfg.accept_burst)
-			b->tokens = ctx->cfg.accept_burst;
-	}
-	b->last_ms = now;
-	if (b->tokens < 1.0)
-		return false;
-	b->tokens -= 1.0;
-	return true;
+	return cm_ratemap_take(ctx->accepts, key, cm_time_mono_ms());
 }
 
 /*
@@ -981,7 +920,8 @@ tp_new(struct event_base *base, const struct tp_config *cfg, const struct tp_cal
 	ctx->cb = *cb;
 	ctx->arg = arg;
 	if (cm_random_hash_key(&hkey) != 0 ||
-	    (ctx->accepts = cm_map_new(CM_MAP_STR, &hkey)) == NULL ||
+	    (ctx->accepts = cm_ratemap_new(&hkey, ctx->cfg.accept_rate_per_s, ctx->cfg.accept_burst,
+					    TP_ACCEPT_TABLE_MAX)) == NULL ||
 	    (ctx->evict_ev = event_new(base, -1, 0, evict_inbound_cb, ctx)) == NULL ||
 	    (ctx->creds = tls_creds_new(cfg->cert_file, cfg->key_file)) == NULL) {
 		tp_free(ctx);
@@ -1003,14 +943,7 @@ tp_free(struct tp_ctx *ctx)
 		s->state = ST_DEAD;
 		session_free(s);
 	}
-	if (ctx->accepts != NULL) {
-		size_t cursor = 0;
-		struct accept_bucket *b;
-
-		while ((b = cm_map_next(ctx->accepts, &cursor)) != NULL)
-			free(b);
-		cm_map_free(ctx->accepts);
-	}
+	cm_ratemap_free(ctx->accepts);
 	if (ctx->evict_ev != NULL)
 		event_free(ctx->evict_ev);
 	tls_creds_free(ctx->creds);

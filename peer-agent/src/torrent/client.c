@@ -18,6 +18,7 @@
 #include "fb/buf.h"
 #include "fb/hex.h"
 #include "fb/log.h"
+#include "fb/ratemap.h"
 #include "fb/random.h"
 #include "net/tcp.h"
 #include "torrent/torrent_internal.h"
@@ -77,68 +78,14 @@ free_config(struct tr_config *c)
 	free((char *)c->bind_ip);
 }
 
-struct tr_accept_bucket {
-	char key[TR_GROUP_LEN];
-	double tokens;
-	int64_t last_ms;
-};
-
-/* A full accept table: buckets refilled are as good as absent; else the stalest goes. */
-static void
-accept_table_trim(struct tr_client *c, int64_t now)
-{
-	struct tr_accept_bucket **drop = calloc(cm_map_len(c->accepts), sizeof(*drop));
-	struct tr_accept_bucket *b, *stalest = NULL;
-	size_t cursor = 0, n = 0;
-
-	if (drop == NULL)
-		return;
-	while ((b = cm_map_next(c->accepts, &cursor)) != NULL) {
-		if (now - b->last_ms >= TR_ACCEPT_BURST * 1000 / TR_ACCEPT_RATE)
-			drop[n++] = b;
-		else if (stalest == NULL || b->last_ms < stalest->last_ms)
-			stalest = b;
-	}
-	if (n == 0 && stalest != NULL)
-		drop[n++] = stalest;
-	for (size_t i = 0; i < n; i++) {
-		cm_map_del(c->accepts, drop[i]->key);
-		free(drop[i]);
-	}
-	free(drop);
-}
-
 /* One accept from ip's group's bucket; false when it is empty: a reconnect loop. */
 static bool
 accept_rate_take(struct tr_client *c, const char *ip)
 {
 	char key[TR_GROUP_LEN];
-	struct tr_accept_bucket *b;
-	int64_t now = cm_time_mono_ms();
 
 	tr_addr_group(ip, key);
-	if ((b = cm_map_get(c->accepts, key)) == NULL) {
-		if (cm_map_len(c->accepts) >= TR_ACCEPT_TABLE_MAX)
-			accept_table_trim(c, now);
-		/* Out of memory: the other caps still hold, so accept untracked. */
-		if ((b = calloc(1, sizeof(*b))) == NULL)
-			return true;
-		memcpy(b->key, key, sizeof(key));
-		b->tokens = TR_ACCEPT_BURST;
-		b->last_ms = now;
-		if (cm_map_put(c->accepts, b->key, b) != 0) {
-			free(b);
-			return true;
-		}
-	}
-	b->tokens += (double)(now - b->last_ms) * TR_ACCEPT_RATE / 1000.0;
-	if (b->tokens > TR_ACCEPT_BURST)
-		b->tokens = TR_ACCEPT_BURST;
-	b->last_ms = now;
-	if (b->tokens < 1)
-		return false;
-	b->tokens -= 1;
-	return true;
+	return cm_ratemap_take(c->accepts, key, cm_time_mono_ms());
 }
 
 void
@@ -369,7 +316,7 @@ tr_client_new(struct event_base *base, const struct tr_config *cfg, const struct
 	}
 	c->by_hash = cm_map_new(CM_MAP_STR, &c->key);
 	c->banned = cm_map_new(CM_MAP_STR, &c->key);
-	c->accepts = cm_map_new(CM_MAP_STR, &c->key);
+	c->accepts = cm_ratemap_new(&c->key, TR_ACCEPT_RATE, TR_ACCEPT_BURST, TR_ACCEPT_TABLE_MAX);
 	c->tick = event_new(base, -1, EV_PERSIST, on_tick, c);
 	c->work = evtimer_new(base, on_work, c);
 	if (c->by_hash == NULL || c->banned == NULL || c->accepts == NULL || c->tick == NULL ||
@@ -441,11 +388,7 @@ tr_client_free(struct tr_client *c)
 		while ((s = cm_map_next(c->banned, &cur)) != NULL)
 			free(s);
 	cm_map_free(c->banned);
-	cur = 0;
-	if (c->accepts != NULL)
-		while ((s = cm_map_next(c->accepts, &cur)) != NULL)
-			free(s);
-	cm_map_free(c->accepts);
+	cm_ratemap_free(c->accepts);
 	cm_map_free(c->by_hash);
 	free_config(&c->cfg);
 	free(c);

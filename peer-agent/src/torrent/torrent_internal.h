@@ -14,6 +14,7 @@
 
 #include "fb/hash.h"
 #include "fb/map.h"
+#include "fb/ratemap.h"
 #include "fb/timeutil.h"
 #include "torrent/choke.h"
 #include "torrent/hasher.h"
@@ -235,7 +236,7 @@ struct tr_client {
 	struct tr_peer_list sessions;
 	int nsessions, nhalfopen;
 	int ninbound, npending; /* sessions peers opened; of them, before their handshake */
-	struct cm_map *accepts; /* address group -> struct tr_accept_bucket */
+	struct cm_ratemap *accepts; /* accept buckets by address group */
 	struct cm_map *banned;  /* ip -> char[46] (owned) */
 	struct cm_hash_key key;
 	struct event *tick, *work; /* every second; one slice of hashing */
