@@ -231,6 +231,30 @@ START_TEST(test_a_magnet_with_x_pe_alone_is_enough_to_download)
 }
 END_TEST
 
+START_TEST(test_a_magnet_given_again_adds_its_peers_to_the_held_torrent)
+{
+	struct tr_client *a = create_seeder("127.0.0.1");
+	struct tr_client *b = client("b", NULL, "127.0.0.2", true);
+	struct tr_source src = {0};
+	char ih[TR_HEX_LEN + 1], dest[160], bare[128];
+	struct want w = {b, TR_SEEDING};
+
+	snprintf(dest, sizeof(dest), "%s/dl", tu_dir);
+	snprintf(bare, sizeof(bare), "magnet:?xt=urn:btih:%s", created_hash);
+	src.magnet = bare;
+	src.dest_dir = dest;
+	ck_assert_int_eq(tr_client_add(b, &src, ih, NULL), 0);
+	/* No peer to ask: nothing moves. */
+	ck_assert(!run_until(in_state, &w, 500));
+	src.magnet = created_magnet; /* the same torrent, with the seeder's x.pe */
+	ck_assert_int_eq(tr_client_add(b, &src, ih, NULL), TR_EXISTS);
+	ck_assert(run_until(in_state, &w, 20000));
+	assert_downloaded(b);
+	tr_client_free(b);
+	tr_client_free(a);
+}
+END_TEST
+
 START_TEST(test_a_torrent_file_and_a_peer_are_enough_to_download)
 {
 	struct tr_client *a = create_seeder("127.0.0.1");

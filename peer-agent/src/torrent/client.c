@@ -649,7 +649,10 @@ tr_client_add(struct tr_client *c, const struct tr_source *src, char info_hash[T
 	if (source_hash(src, ih, &mg, &m, err) != 0)
 		goto end;
 	cm_hex_encode(ih, TR_HASH_LEN, info_hash);
-	if (cm_map_get(c->by_hash, info_hash) != NULL) {
+	if ((t = cm_map_get(c->by_hash, info_hash)) != NULL) {
+		/* Held already: a magnet given again may name new peers, trackers or web seeds. */
+		if (src->magnet != NULL)
+			tr_torrent_add_magnet_sources(t, &mg);
 		rc = TR_EXISTS;
 		goto end;
 	}
