@@ -73,7 +73,7 @@ START_TEST(test_parse_head_refuses_a_long_request_line_with_414)
 
 	memset(buf, 'a', sizeof(buf));
 	memcpy(buf, "GET /", 5);
-	strcpy(buf + TR_HTTPD_MAX_LINE, " HTTP/1.1");
+	snprintf(buf + TR_HTTPD_MAX_LINE, sizeof(buf) - TR_HTTPD_MAX_LINE, " HTTP/1.1");
 	ck_assert_int_eq(parse(buf, &hd), 414);
 }
 END_TEST
@@ -84,9 +84,9 @@ START_TEST(test_parse_head_refuses_too_many_headers_with_431)
 	size_t len = 0;
 	struct tr_http_head hd;
 
-	len += (size_t)sprintf(buf, "GET / HTTP/1.1");
+	len += (size_t)snprintf(buf, sizeof(buf), "GET / HTTP/1.1");
 	for (int i = 0; i <= TR_HTTPD_MAX_HEADERS; i++)
-		len += (size_t)sprintf(buf + len, "\r\nX-%d: y", i);
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "\r\nX-%d: y", i);
 	ck_assert_int_eq(parse(buf, &hd), 431);
 }
 END_TEST

@@ -114,7 +114,7 @@ START_TEST(test_tracker_parse_takes_at_most_max_peers)
 	struct tr_tracker_answer a;
 	struct cm_err err = {{0}};
 
-	len += (size_t)sprintf(body, "d8:intervali60e5:peers%zu:", 6 * n);
+	len += (size_t)snprintf(body, 64, "d8:intervali60e5:peers%zu:", 6 * n);
 	for (size_t i = 0; i < n; i++) {
 		memcpy(body + len, "\x7f\x00\x00\x01", 4);
 		body[len + 4] = (char)(i >> 8 | 1);
