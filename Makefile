@@ -40,7 +40,7 @@ MIGRATIONS = $(sort $(wildcard bootstrap-server/migrations/*.sql))
 
 # The agent in layers (docs/architecture.md): one folder a layer, each compiled
 # with only what it may use. AGENT_LAYERS lists them in link order.
-AGENT_LAYERS = cli control daemon torrent net core
+AGENT_LAYERS = cli control daemon relay torrent net core
 layer_src = $(wildcard peer-agent/src/$(1)/*.c)
 AGENT_OBJ = $(foreach l,$(AGENT_LAYERS),$(patsubst %.c,$(BUILD)/%.o,$(call layer_src,$(l))))
 # The pure core, linked unchanged into the agent and the simulator.
@@ -62,20 +62,22 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # their include path makes a forbidden include a build error with a message,
 # since most Debian libraries install into /usr/include, where any flags find them.
 SYS_IO = event2/ curl/ wslay/ microhttpd.h libpq-fe.h ini.h
-FORBID_common = $(SYS_IO) core/ net/ torrent/ daemon/ control/ cli/
-FORBID_core = $(SYS_IO) gnutls/ fb/file.h fb/random.h fb/log.h sys/socket.h netinet/ arpa/ ifaddrs.h net/ torrent/ daemon/ control/ cli/
-FORBID_net = microhttpd.h libpq-fe.h ini.h core/ torrent/ daemon/ control/ cli/
-FORBID_torrent = wslay/ microhttpd.h libpq-fe.h ini.h core/ daemon/ control/ cli/
+FORBID_common = $(SYS_IO) core/ net/ torrent/ relay/ daemon/ control/ cli/
+FORBID_core = $(SYS_IO) gnutls/ fb/file.h fb/random.h fb/log.h sys/socket.h netinet/ arpa/ ifaddrs.h net/ torrent/ relay/ daemon/ control/ cli/
+FORBID_net = microhttpd.h libpq-fe.h ini.h core/ torrent/ relay/ daemon/ control/ cli/
+FORBID_torrent = wslay/ microhttpd.h libpq-fe.h ini.h core/ relay/ daemon/ control/ cli/
+FORBID_relay = curl/ wslay/ microhttpd.h libpq-fe.h ini.h core/ torrent/ daemon/ control/ cli/
 FORBID_control = curl/ wslay/ gnutls/ microhttpd.h libpq-fe.h ini.h daemon/ cli/
 FORBID_daemon = curl/ wslay/ gnutls/ microhttpd.h libpq-fe.h cli/
-FORBID_cli = event2/ wslay/ gnutls/ microhttpd.h libpq-fe.h net/ torrent/ control/
-FORBID_server = event2/ curl/ wslay/ core/ net/ torrent/ daemon/ control/ cli/
+FORBID_cli = event2/ wslay/ gnutls/ microhttpd.h libpq-fe.h net/ torrent/ relay/ control/
+FORBID_server = event2/ curl/ wslay/ core/ net/ torrent/ relay/ daemon/ control/ cli/
 POISON = $(BUILD)/poison
 
 FLAGS_common = $(call pc_cflags,$(PKG_COMMON))
 FLAGS_core = $(call pc_cflags,jansson)
 FLAGS_net = $(call pc_cflags,$(PKG_COMMON) libevent libcurl)
 FLAGS_torrent = $(call pc_cflags,$(PKG_COMMON) libevent libcurl)
+FLAGS_relay = $(call pc_cflags,$(PKG_COMMON) libevent)
 FLAGS_control = $(call pc_cflags,$(PKG_COMMON) libevent)
 FLAGS_daemon = $(call pc_cflags,$(PKG_AGENT))
 FLAGS_cli = $(call pc_cflags,$(PKG_COMMON) libcurl inih)
