@@ -106,8 +106,10 @@ sample_record(struct cm_peer_record *r, const char *email, bool broadcasting)
 	cm_repolist_append(&r->repositories, "music", NULL);
 	r->capabilities = (struct cm_capabilities){8, true, 1250000};
 	cm_torrentlist_append(&r->torrents, INFO_HASH, "holiday-2025.mkv", 52428800, SHA256_HEX);
-	/* Set for the silent sample too: the encoder must leave it out there. */
+	cm_strlist_append(&r->relays, "relay@example.com");
+	/* Set for the silent sample too: the encoder must leave them out there. */
 	r->torrent_port = 6881;
+	r->relay_port = 7444;
 }
 
 static int
@@ -209,6 +211,9 @@ sample_peer_info(enum cm_peer_source source)
 	p.found_in_ms = source == CM_SOURCE_NONE ? 0 : 35;
 	p.torrent_port = 6881;
 	cm_torrentlist_append(&p.torrents, INFO_HASH, "holiday-2025.mkv", 52428800, SHA256_HEX);
+	cm_strlist_append(&p.reachable_via, "relay@example.com");
+	p.via = strdup("relay@example.com");
+	p.relay_port = 7444;
 	j = cm_peer_info_encode(&p);
 	cm_peer_info_clear(&p);
 	return j;

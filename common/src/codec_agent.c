@@ -1,8 +1,9 @@
 /*
  * codec_agent.c - the tables of the peer agent's own documents: its control
- * API (status, PeerInfo lists, the broadcast body, the torrents), its peer
- * store file and the topology tool's input and summary. The engine is codec.c's; the types
- * they build on (repository, signed record, PeerInfo) are codec_wire.c's.
+ * API (status, PeerInfo lists, the broadcast body, the torrents, the relay
+ * status), its peer store file and the topology tool's input and summary.
+ * The engine is codec.c's; the types they build on (repository, signed
+ * record, PeerInfo) are codec_wire.c's.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -294,13 +295,120 @@ static TYPE(torrent_add_request_type, "torrent-add-request",
 	    "torrent.schema.json#/$defs/addRequest", struct cm_torrent_add_request,
 	    torrent_add_request_fields, .check = torrent_add_request_check);
 
+/* Relay status (relay-status.schema.json) */
+
+static const char *
+relay_service_name(int v)
+{
+	return cm_relay_service_name((enum cm_relay_service)v);
+}
+
+#define RELAY_EMAIL(T, key, m) STR(T, key, m, F_REQ, CM_MAX_EMAIL, STR_EMAIL)
+#define RELAY_SERVICE(T)                                                                       \
+	ENUM(T, "service", service, F_REQ, relay_service_name, CM_RELAY_GOSSIP, CM_RELAY_TORRENT)
+
+static const struct cm_field relay_held_fields[] = {
+	RELAY_EMAIL(struct cm_relay_held, "relay", relay),
+	BOOL(struct cm_relay_held, "pending", pending, F_REQ),
+	TIME(struct cm_relay_held, "since", since_ms, F_REQ),
+	{.name = "expires_at", .kind = CK_TIME, .flags = F_HAS,
+	 CM_MEMBER(struct cm_relay_held, expires_at_ms),
+	 .has_off = offsetof(struct cm_relay_held, has_expires_at)},
+};
+static TYPE(relay_held_type, "relay-held", "relay-status.schema.json#/$defs/held",
+	    struct cm_relay_held, relay_held_fields);
+
+static const struct cm_field relay_served_fields[] = {
+	RELAY_EMAIL(struct cm_relay_served, "peer", peer),
+	TIME(struct cm_relay_served, "since", since_ms, F_REQ),
+	TIME(struct cm_relay_served, "expires_at", expires_at_ms, F_REQ),
+};
+static TYPE(relay_served_type, "relay-served", "relay-status.schema.json#/$defs/served",
+	    struct cm_relay_served, relay_served_fields);
+
+static const struct cm_field relay_circuit_fields[] = {
+	RELAY_EMAIL(struct cm_relay_circuit, "peer", peer),
+	RELAY_EMAIL(struct cm_relay_circuit, "relay", relay),
+	RELAY_SERVICE(struct cm_relay_circuit),
+	BOOL(struct cm_relay_circuit, "inbound", inbound, F_REQ),
+	BOOL(struct cm_relay_circuit, "pending", pending, F_REQ),
+	TIME(struct cm_relay_circuit, "since", since_ms, F_REQ),
+	SAFE(struct cm_relay_circuit, "bytes", bytes),
+};
+static TYPE(relay_circuit_type, "relay-circuit", "relay-status.schema.json#/$defs/circuit",
+	    struct cm_relay_circuit, relay_circuit_fields);
+
+static const struct cm_field relay_circuit_served_fields[] = {
+	RELAY_EMAIL(struct cm_relay_circuit_served, "peer", peer),
+	RELAY_EMAIL(struct cm_relay_circuit_served, "target", target),
+	RELAY_SERVICE(struct cm_relay_circuit_served),
+	BOOL(struct cm_relay_circuit_served, "pending", pending, F_REQ),
+	TIME(struct cm_relay_circuit_served, "since", since_ms, F_REQ),
+	SAFE(struct cm_relay_circuit_served, "bytes", bytes),
+};
+static TYPE(relay_circuit_served_type, "relay-circuit-served",
+	    "relay-status.schema.json#/$defs/circuitServed", struct cm_relay_circuit_served,
+	    relay_circuit_served_fields);
+
+static const struct cm_field relay_refused_fields[] = {
+	SAFE(struct cm_relay_refused, "no_reservation", no_reservation),
+	SAFE(struct cm_relay_refused, "max_reservations", max_reservations),
+	SAFE(struct cm_relay_refused, "not_allowed", not_allowed),
+	SAFE(struct cm_relay_refused, "max_circuits", max_circuits),
+	SAFE(struct cm_relay_refused, "per_peer", per_peer),
+	SAFE(struct cm_relay_refused, "per_address", per_address),
+	SAFE(struct cm_relay_refused, "rate", rate),
+	SAFE(struct cm_relay_refused, "bad_request", bad_request),
+};
+static TYPE(relay_refused_type, "relay-refused", "relay-status.schema.json#/properties/refused",
+	    struct cm_relay_refused, relay_refused_fields);
+
+static const struct cm_field relay_closed_fields[] = {
+	SAFE(struct cm_relay_closed, "byte_cap", byte_cap),
+	SAFE(struct cm_relay_closed, "lifetime", lifetime),
+};
+static TYPE(relay_closed_type, "relay-closed", "relay-status.schema.json#/properties/closed",
+	    struct cm_relay_closed, relay_closed_fields);
+
+#define RELAY_LIST(key, m, type)                                                               \
+	{.name = key, .kind = CK_ARRAY, .flags = F_REQ, CM_MEMBER(struct cm_relay_status, m),    \
+	 .sub = &(type), .max = CM_MAX_RELAY_ENTRIES}
+
+static const struct cm_field relay_status_fields[] = {
+	RELAY_LIST("reservations_held", reservations_held, relay_held_type),
+	RELAY_LIST("reservations_served", reservations_served, relay_served_type),
+	RELAY_LIST("circuits", circuits, relay_circuit_type),
+	RELAY_LIST("circuits_served", circuits_served, relay_circuit_served_type),
+	BOOL(struct cm_relay_status, "serving", serving, F_REQ),
+	INT(struct cm_relay_status, "relay_port", relay_port, F_REQ, 0, 65535),
+	SAFE(struct cm_relay_status, "reservations_granted", reservations_granted),
+	SAFE(struct cm_relay_status, "reservations_renewed", reservations_renewed),
+	SAFE(struct cm_relay_status, "reservations_refused", reservations_refused),
+	SAFE(struct cm_relay_status, "circuits_opened", circuits_opened),
+	SAFE(struct cm_relay_status, "circuits_closed", circuits_closed),
+	{.name = "refused", .kind = CK_OBJECT, .flags = F_REQ,
+	 CM_MEMBER(struct cm_relay_status, refused), .sub = &relay_refused_type},
+	SAFE(struct cm_relay_status, "join_timeouts", join_timeouts),
+	{.name = "closed", .kind = CK_OBJECT, .flags = F_REQ,
+	 CM_MEMBER(struct cm_relay_status, closed), .sub = &relay_closed_type},
+	SAFE(struct cm_relay_status, "bytes_relayed", bytes_relayed),
+	SAFE(struct cm_relay_status, "circuits_dialed", circuits_dialed),
+	SAFE(struct cm_relay_status, "circuits_accepted", circuits_accepted),
+	SAFE(struct cm_relay_status, "circuit_failures", circuit_failures),
+	SAFE(struct cm_relay_status, "bytes_carried", bytes_carried),
+};
+static TYPE(relay_status_type, "relay-status", "relay-status.schema.json", struct cm_relay_status,
+	    relay_status_fields);
+
 /* Every table here, for cm_codec_tables(). */
 const struct cm_type *const cm_agent_types[] = {
 	&gossip_stats_type,      &agent_bootstrap_type, &agent_status_type,
 	&broadcast_request_type, &store_entry_type,     &store_pin_type,
 	&peer_store_type,        &peer_link_type,       &topology_summary_type,
 	&torrent_file_type,      &torrent_status_type,  &torrent_created_type,
-	&torrent_add_request_type,
+	&torrent_add_request_type, &relay_held_type,    &relay_served_type,
+	&relay_circuit_type,     &relay_circuit_served_type, &relay_refused_type,
+	&relay_closed_type,      &relay_status_type,
 };
 const size_t cm_agent_ntypes = CM_NFIELDS(cm_agent_types);
 
@@ -320,6 +428,7 @@ CM_DOC_CLEAR(peer_linklist, struct cm_peer_linklist, peer_linklist_doc)
 AGENT_OBJECT(torrent_status, struct cm_torrent_status, torrent_status_type)
 AGENT_OBJECT(torrent_created, struct cm_torrent_created, torrent_created_type)
 AGENT_OBJECT(torrent_add_request, struct cm_torrent_add_request, torrent_add_request_type)
+AGENT_OBJECT(relay_status, struct cm_relay_status, relay_status_type)
 CM_ARRAY_CODEC(torrent_statuslist, struct cm_torrent_statuslist, torrent_status_type,
 	       CM_MAX_TORRENT_LIST)
 CM_DOC_CLEAR(torrent_statuslist, struct cm_torrent_statuslist, torrent_statuslist_doc)
@@ -371,6 +480,13 @@ cm_torrent_add_request_from_body(const char *buf, size_t len, struct cm_torrent_
 				 struct cm_err *err)
 {
 	return cm_codec_decode_text(&torrent_add_request_doc, buf, len, CM_MAX_BODY, out, err);
+}
+
+int
+cm_relay_status_from_text(const char *buf, size_t len, struct cm_relay_status *out,
+			  struct cm_err *err)
+{
+	return cm_codec_decode_text(&relay_status_doc, buf, len, CM_MAX_API_ANSWER, out, err);
 }
 
 int

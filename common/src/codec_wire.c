@@ -207,10 +207,17 @@ record_has_torrents(const void *base)
 	return ((const struct cm_peer_record *)base)->torrents.len > 0;
 }
 
+static bool
+record_has_relays(const void *base)
+{
+	return ((const struct cm_peer_record *)base)->relays.len > 0;
+}
+
 /*
- * The sharing rule: a silent peer's record never carries addresses nor a
- * torrent port (enc_if). torrents and torrent_port are left out when there
- * are none, so a record without torrents signs the same text as before them.
+ * The sharing rule: a silent peer's record never carries addresses, a
+ * torrent port nor a relay port (enc_if). torrents, torrent_port, relays and
+ * relay_port are left out when there are none, so a record without them
+ * signs the same text as before them.
  */
 static const struct cm_field peer_record_fields[] = {
 	EMAIL(struct cm_peer_record, email),
@@ -232,6 +239,12 @@ static const struct cm_field peer_record_fields[] = {
 	TORRENTS(struct cm_peer_record, record_has_torrents),
 	{.name = "torrent_port", .kind = CK_INT, .flags = F_OMIT_ZERO,
 	 CM_MEMBER(struct cm_peer_record, torrent_port), .min = 1, .max = 65535,
+	 .enc_if = record_broadcasting},
+	{.name = "relays", .kind = CK_STRLIST, CM_MEMBER(struct cm_peer_record, relays),
+	 .max = CM_MAX_RELAYS, .item_max = CM_MAX_EMAIL, .skind = STR_EMAIL,
+	 .enc_if = record_has_relays},
+	{.name = "relay_port", .kind = CK_INT, .flags = F_OMIT_ZERO,
+	 CM_MEMBER(struct cm_peer_record, relay_port), .min = 1, .max = 65535,
 	 .enc_if = record_broadcasting},
 };
 static TYPE(peer_record_type, "peer-record", "signed-record.schema.json#/properties/record",
@@ -390,6 +403,11 @@ static const struct cm_field peer_info_fields[] = {
 	 .max = CM_MAX_SAFE_INTEGER, .req_if = info_has_source, .enc_if = info_has_source},
 	INT(struct cm_peer_info, "torrent_port", torrent_port, F_OMIT_ZERO, 1, 65535),
 	TORRENTS(struct cm_peer_info, info_has_torrents),
+	{.name = "reachable_via", .kind = CK_STRLIST, .flags = F_REQ,
+	 CM_MEMBER(struct cm_peer_info, reachable_via), .max = CM_MAX_RELAYS,
+	 .item_max = CM_MAX_EMAIL, .skind = STR_EMAIL},
+	STR(struct cm_peer_info, "via", via, 0, CM_MAX_EMAIL, STR_EMAIL),
+	INT(struct cm_peer_info, "relay_port", relay_port, F_OMIT_ZERO, 1, 65535),
 };
 TYPE(cm_peer_info_type, "peer-info", "peer-info.schema.json", struct cm_peer_info,
      peer_info_fields);

@@ -84,6 +84,18 @@ cm_torrent_state_name(enum cm_torrent_state s)
 	return NULL;
 }
 
+const char *
+cm_relay_service_name(enum cm_relay_service s)
+{
+	switch (s) {
+	case CM_RELAY_GOSSIP:
+		return "gossip";
+	case CM_RELAY_TORRENT:
+		return "torrent";
+	}
+	return NULL;
+}
+
 int
 cm_strlist_append(struct cm_strlist *l, const char *s)
 {
@@ -262,6 +274,7 @@ cm_peer_record_clear(struct cm_peer_record *r)
 	cm_strlist_clear(&r->socket_addresses);
 	cm_repolist_clear(&r->repositories);
 	cm_torrentlist_clear(&r->torrents);
+	cm_strlist_clear(&r->relays);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -324,6 +337,8 @@ cm_peer_info_clear(struct cm_peer_info *p)
 	cm_strlist_clear(&p->socket_addresses);
 	cm_repolist_clear(&p->repositories);
 	cm_torrentlist_clear(&p->torrents);
+	cm_strlist_clear(&p->reachable_via);
+	free(p->via);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -376,6 +391,7 @@ cm_peer_record_copy(struct cm_peer_record *dst, const struct cm_peer_record *r)
 	memset(&dst->socket_addresses, 0, sizeof(dst->socket_addresses));
 	memset(&dst->repositories, 0, sizeof(dst->repositories));
 	memset(&dst->torrents, 0, sizeof(dst->torrents));
+	memset(&dst->relays, 0, sizeof(dst->relays));
 	for (size_t i = 0; ok && i < r->socket_addresses.len; i++)
 		ok = cm_strlist_append(&dst->socket_addresses, r->socket_addresses.items[i]) == 0;
 	for (size_t i = 0; ok && i < r->repositories.len; i++)
@@ -385,6 +401,8 @@ cm_peer_record_copy(struct cm_peer_record *dst, const struct cm_peer_record *r)
 		ok = cm_torrentlist_append(&dst->torrents, r->torrents.items[i].info_hash,
 					   r->torrents.items[i].name, r->torrents.items[i].size,
 					   r->torrents.items[i].sha256) == 0;
+	for (size_t i = 0; ok && i < r->relays.len; i++)
+		ok = cm_strlist_append(&dst->relays, r->relays.items[i]) == 0;
 	if (!ok) {
 		cm_peer_record_clear(dst);
 		return -1;

@@ -187,6 +187,8 @@ CM_CODEC_DECLARE(torrent_statuslist, struct cm_torrent_statuslist);
 CM_CODEC_DECLARE(torrent_created, struct cm_torrent_created);
 /* POST /api/v1/torrents body: create or get, one shape or the other (fb/types.h). */
 CM_CODEC_DECLARE(torrent_add_request, struct cm_torrent_add_request);
+/* RelayStatus: GET /api/v1/relay. */
+CM_CODEC_DECLARE(relay_status, struct cm_relay_status);
 
 /* Text front ends: API answers (<= CM_MAX_API_ANSWER), the broadcast body (<= CM_MAX_BODY). */
 int cm_agent_status_from_text(const char *buf, size_t len, struct cm_agent_status *out,
@@ -202,6 +204,8 @@ int cm_torrent_statuslist_from_text(const char *buf, size_t len,
 				    struct cm_torrent_statuslist *out, struct cm_err *err);
 int cm_torrent_created_from_text(const char *buf, size_t len, struct cm_torrent_created *out,
 				 struct cm_err *err);
+int cm_relay_status_from_text(const char *buf, size_t len, struct cm_relay_status *out,
+			      struct cm_err *err);
 int cm_torrent_add_request_from_body(const char *buf, size_t len,
 				     struct cm_torrent_add_request *out, struct cm_err *err);
 

@@ -36,6 +36,8 @@
 #define CM_MAX_URL 2048                /* bytes of one URL */
 #define CM_MAX_DEGREES 1000000         /* entries of a topology degree histogram */
 #define CM_MAX_TORRENTS 256            /* entries in a record's torrents list */
+#define CM_MAX_RELAYS 4                /* emails in a record's relays list */
+#define CM_MAX_RELAY_ENTRIES 10000     /* entries in one list of a relay status answer */
 #define CM_MAX_TORRENT_NAME 255        /* bytes of a torrent's name (a file name's NAME_MAX) */
 #define CM_INFO_HASH_LEN 40            /* hex characters of a BitTorrent v1 info hash (SHA-1) */
 #define CM_SHA256_HEX_LEN 64           /* hex characters of a SHA-256 */

@@ -156,7 +156,10 @@ struct cm_register_response {
  * non-broadcasting record may do. torrents are the torrents it seeds (empty:
  * not written, so records without any sign as before); torrent_port is its
  * peer-wire port, 0 (not written) for none and always for a silent peer,
- * which seeds only over connections it dials itself.
+ * which seeds only over connections it dials itself. relays are the emails
+ * of the relays holding a reservation for it (empty: not written);
+ * relay_port is the port it relays on, 0 (not written) for none and always
+ * for a silent peer.
  */
 struct cm_peer_record {
 	char *email;
@@ -172,6 +175,8 @@ struct cm_peer_record {
 	struct cm_capabilities capabilities;
 	struct cm_torrentlist torrents;
 	int torrent_port;
+	struct cm_strlist relays;
+	int relay_port;
 };
 
 /*
@@ -226,6 +231,9 @@ struct cm_peer_info {
 	int64_t found_in_ms;        /* discover answers only */
 	int torrent_port;           /* 0: none (not written) */
 	struct cm_torrentlist torrents; /* what its record announces; empty: not written */
+	struct cm_strlist reachable_via; /* its record's relays; always written, [] for none */
+	char *via;                  /* relay of our gossip session with it; NULL: direct or none */
+	int relay_port;             /* 0: none (not written) */
 };
 
 enum cm_msg_type {
@@ -518,6 +526,97 @@ struct cm_torrent_add_request {
 	char *dest;
 };
 
+/*
+ * RelayStatus: GET /api/v1/relay (docs/protocol.md section 7). Reservations
+ * we hold and grant, circuits of ours and circuits we relay, and counters
+ * since start. Times are wall clock ms (RFC 3339 on the wire).
+ */
+enum cm_relay_service { CM_RELAY_GOSSIP, CM_RELAY_TORRENT };
+
+/* A reservation we hold on relay; expires_at only once granted (not pending). */
+struct cm_relay_held {
+	char *relay;
+	bool pending;
+	int64_t since_ms;
+	bool has_expires_at;
+	int64_t expires_at_ms;
+};
+
+/* A reservation we grant to peer. */
+struct cm_relay_served {
+	char *peer;
+	int64_t since_ms;
+	int64_t expires_at_ms;
+};
+
+/* A circuit of ours: peer the far end, through relay; inbound: the far end dialled. */
+struct cm_relay_circuit {
+	char *peer;
+	char *relay;
+	enum cm_relay_service service;
+	bool inbound;
+	bool pending;
+	int64_t since_ms;
+	int64_t bytes;
+};
+
+/* A circuit we relay: peer the dialer, target the reserved end. */
+struct cm_relay_circuit_served {
+	char *peer;
+	char *target;
+	enum cm_relay_service service;
+	bool pending;
+	int64_t since_ms;
+	int64_t bytes;
+};
+
+struct cm_relay_heldlist {
+	struct cm_relay_held *items;
+	size_t len;
+};
+struct cm_relay_servedlist {
+	struct cm_relay_served *items;
+	size_t len;
+};
+struct cm_relay_circuitlist {
+	struct cm_relay_circuit *items;
+	size_t len;
+};
+struct cm_relay_circuit_servedlist {
+	struct cm_relay_circuit_served *items;
+	size_t len;
+};
+
+/* Circuits and reservations refused, by the limit that refused them. */
+struct cm_relay_refused {
+	int64_t no_reservation, max_reservations, not_allowed, max_circuits;
+	int64_t per_peer, per_address, rate, bad_request;
+};
+
+/* Joined circuits closed by a limit. */
+struct cm_relay_closed {
+	int64_t byte_cap, lifetime;
+};
+
+struct cm_relay_status {
+	struct cm_relay_heldlist reservations_held;
+	struct cm_relay_servedlist reservations_served;
+	struct cm_relay_circuitlist circuits;
+	struct cm_relay_circuit_servedlist circuits_served;
+	bool serving;
+	int relay_port; /* 0: not serving */
+	/* serving */
+	int64_t reservations_granted, reservations_renewed, reservations_refused;
+	int64_t circuits_opened, circuits_closed;
+	struct cm_relay_refused refused;
+	int64_t join_timeouts;
+	struct cm_relay_closed closed;
+	int64_t bytes_relayed;
+	/* using */
+	int64_t circuits_dialed, circuits_accepted, circuit_failures;
+	int64_t bytes_carried;
+};
+
 /* Names as they appear on the wire; NULL for an out-of-range value. */
 const char *cm_msg_type_name(enum cm_msg_type t);
 const char *cm_peer_status_name(enum cm_peer_status s);
@@ -525,6 +624,8 @@ const char *cm_peer_state_name(enum cm_peer_state s);
 const char *cm_peer_source_name(enum cm_peer_source s);
 /* "checking", "downloading", "seeding", "paused", "error" */
 const char *cm_torrent_state_name(enum cm_torrent_state s);
+/* "gossip", "torrent" */
+const char *cm_relay_service_name(enum cm_relay_service s);
 
 /* Lists: append takes a copy; return 0 or -1 on allocation failure. */
 int cm_strlist_append(struct cm_strlist *l, const char *s);

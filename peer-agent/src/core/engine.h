@@ -182,8 +182,8 @@ void engine_free(struct engine *e);
  * issued_at are chosen here: seq = max(previous + 1, now_ms) so it grows
  * across restarts) and announces it to every authenticated neighbour. Called
  * at start and whenever broadcasting, addresses, repositories or the torrents
- * seeded change. A silent record is signed without addresses, port and
- * torrent_port whatever tmpl holds. Returns 0, or -1 (also when the signed
+ * seeded change. A silent record is signed without addresses, port,
+ * torrent_port and relay_port whatever tmpl holds. Returns 0, or -1 (also when the signed
  * record would be over CM_MAX_SIGNED_RECORD, which receivers refuse: the
  * previous record stays).
  */

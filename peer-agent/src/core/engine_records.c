@@ -206,11 +206,12 @@ eng_check_record(struct engine *e, const struct cm_signed_record *rec, int64_t n
 	if (now_ms - r->issued_at_ms > e->cfg.expire_ms)
 		return ENGINE_DROP_EXPIRED;
 	/*
-	 * Its signed text would carry the addresses (or the port a seeder
-	 * listens on) wherever it is re-sent (forwards, answers, peers.json):
-	 * refused whole, never stripped.
+	 * Its signed text would carry the addresses (or the port a seeder or
+	 * a relay listens on) wherever it is re-sent (forwards, answers,
+	 * peers.json): refused whole, never stripped.
 	 */
-	if (!r->is_broadcasting && (r->socket_addresses.len > 0 || r->torrent_port != 0))
+	if (!r->is_broadcasting &&
+	    (r->socket_addresses.len > 0 || r->torrent_port != 0 || r->relay_port != 0))
 		return ENGINE_DROP_RECORD_INVALID;
 	if (e->has_self && strcmp(r->email, e->self.record.email) == 0)
 		return ENGINE_DROP_OLD;
@@ -339,6 +340,7 @@ eng_resign_self(struct engine *e, const struct cm_peer_record *tmpl, int64_t now
 		cm_strlist_clear(&rec.socket_addresses);
 		rec.port = 0;
 		rec.torrent_port = 0;
+		rec.relay_port = 0;
 	}
 	if (sign_self(e, &rec, &signed_rec) != 0) {
 		cm_peer_record_clear(&rec);

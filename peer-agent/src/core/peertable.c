@@ -534,7 +534,8 @@ precheck(struct peertable *t, const struct cm_signed_record *rec, const char *fi
 		return PEERTABLE_SELF;
 	/* Stripping the parsed copy would not help: the signed text carries them on. */
 	if (!rec->record.is_broadcasting &&
-	    (rec->record.socket_addresses.len > 0 || rec->record.torrent_port != 0)) {
+	    (rec->record.socket_addresses.len > 0 || rec->record.torrent_port != 0 ||
+	     rec->record.relay_port != 0)) {
 		t->stats.refused_silent++;
 		return PEERTABLE_INVALID;
 	}
@@ -854,12 +855,15 @@ peertable_entry_info(const struct peertable *t, const struct peertable_entry *e,
 		ok = cm_torrentlist_append(&out->torrents, r->torrents.items[i].info_hash,
 					   r->torrents.items[i].name, r->torrents.items[i].size,
 					   r->torrents.items[i].sha256) == 0;
+	for (size_t i = 0; ok && i < r->relays.len; i++)
+		ok = cm_strlist_append(&out->reachable_via, r->relays.items[i]) == 0;
 	if (!ok) {
 		cm_peer_info_clear(out);
 		return -1;
 	}
 	out->port = r->is_broadcasting ? r->port : 0;
 	out->torrent_port = r->is_broadcasting ? r->torrent_port : 0;
+	out->relay_port = r->is_broadcasting ? r->relay_port : 0;
 	out->is_broadcasting = r->is_broadcasting;
 	/* What a trusted server attested, not what the record claims. */
 	out->is_bootstrap = peertable_entry_bootstrap(t, e, now_ms);

@@ -344,8 +344,10 @@ int peertable_snapshot(const struct peertable *t, const char *const *repos, size
 void peertable_info_free(struct cm_peer_info *infos, size_t n);
 
 /*
- * Fills one PeerInfo (source CM_SOURCE_NONE; torrent_port and torrents as its
- * record has them). Returns 0 or -1; *out cleared on failure.
+ * Fills one PeerInfo (source CM_SOURCE_NONE; torrent_port, relay_port,
+ * torrents and reachable_via as its record has them, the ports only for a
+ * broadcasting record; via NULL: the daemon knows the sessions). Returns 0
+ * or -1; *out cleared on failure.
  */
 int peertable_entry_info(const struct peertable *t, const struct peertable_entry *e,
 			 int64_t now_ms, struct cm_peer_info *out);
