@@ -62,6 +62,7 @@ DECODER(dec_torrent_created, struct cm_torrent_created, cm_torrent_created_decod
 	cm_torrent_created_clear)
 DECODER(dec_torrent_add_request, struct cm_torrent_add_request, cm_torrent_add_request_decode,
 	cm_torrent_add_request_clear)
+DECODER(dec_relay_status, struct cm_relay_status, cm_relay_status_decode, cm_relay_status_clear)
 
 static const struct {
 	const char *name;
@@ -83,6 +84,7 @@ static const struct {
 	{"torrent-status-list", dec_torrent_statuslist, MAX_INPUT},
 	{"torrent-created", dec_torrent_created, MAX_INPUT},
 	{"torrent-add-request", dec_torrent_add_request, CM_MAX_BODY},
+	{"relay-status", dec_relay_status, MAX_INPUT},
 };
 
 static struct cm_identity *sample_id;
@@ -292,6 +294,51 @@ sample_torrent(const char *type)
 	return j;
 }
 
+/* A relay that holds a reservation elsewhere too, with one of each entry. */
+static json_t *
+sample_relay_status(void)
+{
+	struct cm_relay_status r = {.serving = true, .relay_port = 7444};
+	json_t *j;
+
+	r.reservations_held.items = calloc(2, sizeof(struct cm_relay_held));
+	r.reservations_held.len = 2;
+	r.reservations_held.items[0] = (struct cm_relay_held){
+		strdup("relay@example.com"), false, T0, true, T0 + 1800000};
+	r.reservations_held.items[1] =
+		(struct cm_relay_held){.relay = strdup("erin@example.com"), .pending = true, .since_ms = T0};
+	r.reservations_served.items = calloc(1, sizeof(struct cm_relay_served));
+	r.reservations_served.len = 1;
+	r.reservations_served.items[0] =
+		(struct cm_relay_served){strdup("carol@example.com"), T0, T0 + 1800000};
+	r.circuits.items = calloc(1, sizeof(struct cm_relay_circuit));
+	r.circuits.len = 1;
+	r.circuits.items[0] = (struct cm_relay_circuit){
+		strdup("dave@example.com"), strdup("relay@example.com"), CM_RELAY_TORRENT, true,
+		false, T0 + 1000, 52428800};
+	r.circuits_served.items = calloc(1, sizeof(struct cm_relay_circuit_served));
+	r.circuits_served.len = 1;
+	r.circuits_served.items[0] = (struct cm_relay_circuit_served){
+		strdup("bob@example.com"), strdup("carol@example.com"), CM_RELAY_GOSSIP, false,
+		T0 + 2000, 4096};
+	r.reservations_granted = 3;
+	r.reservations_renewed = 5;
+	r.reservations_refused = 1;
+	r.circuits_opened = 7;
+	r.circuits_closed = 6;
+	r.refused = (struct cm_relay_refused){1, 0, 1, 0, 2, 0, 4, 1};
+	r.join_timeouts = 1;
+	r.closed = (struct cm_relay_closed){1, 0};
+	r.bytes_relayed = 1073741824;
+	r.circuits_dialed = 2;
+	r.circuits_accepted = 1;
+	r.circuit_failures = 1;
+	r.bytes_carried = 52428800;
+	j = cm_relay_status_encode(&r);
+	cm_relay_status_clear(&r);
+	return j;
+}
+
 static json_t *
 sample(const char *type)
 {
@@ -364,6 +411,8 @@ sample(const char *type)
 		l.items[0].added_at_ms = T0;
 		j = cm_whitelist_encode(&l);
 		cm_whitelist_clear(&l);
+	} else if (strcmp(type, "relay-status") == 0) {
+		j = sample_relay_status();
 	} else {
 		j = sample_torrent(type);
 	}
@@ -384,7 +433,8 @@ usage(FILE *f)
 		   "envelope-list-response "
 		   "envelope-heartbeat peer-info peer-info-discover status error "
 		   "admin-registrations whitelist torrent-status torrent-status-list "
-		   "torrent-created torrent-add-request-create torrent-add-request-get\n"
+		   "torrent-created torrent-add-request-create torrent-add-request-get "
+		   "relay-status\n"
 		   "decode prints 'ok' and exits 0, or prints the decoder's error and exits 1.\n");
 }
 

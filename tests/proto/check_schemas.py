@@ -52,6 +52,7 @@ DECODE_SCHEMAS = {
     "torrent-status-list": "torrent.schema.json#/$defs/statusList",
     "torrent-created": "torrent.schema.json#/$defs/created",
     "torrent-add-request": "torrent.schema.json#/$defs/addRequest",
+    "relay-status": "relay-status.schema.json",
 }
 # sample type -> (schema, decode type or None when there is no decoder)
 SAMPLES = {
@@ -75,6 +76,7 @@ SAMPLES = {
     "torrent-created": ("torrent.schema.json#/$defs/created", "torrent-created"),
     "torrent-add-request-create": ("torrent.schema.json#/$defs/addRequest", "torrent-add-request"),
     "torrent-add-request-get": ("torrent.schema.json#/$defs/addRequest", "torrent-add-request"),
+    "relay-status": ("relay-status.schema.json", "relay-status"),
 }
 
 failures = []
@@ -153,7 +155,7 @@ OPENAPI = {
     "agent.openapi.yaml": (
         "/api/v1/status", "/api/v1/peers", "/api/v1/discover", "/api/v1/lookup",
         "/api/v1/broadcast", "/api/v1/torrents", "/api/v1/torrents/search",
-        "/api/v1/torrents/{info_hash}"),
+        "/api/v1/torrents/{info_hash}", "/api/v1/relay"),
 }
 
 
@@ -244,6 +246,13 @@ def generated_cases():
     yield "invalid", "signed-record", "257-torrents", torrents(257)
     yield "valid", "signed-record", "torrent-name-255", torrents(1, "n" * 255)
     yield "invalid", "signed-record", "torrent-name-256", torrents(1, "n" * 256)
+
+    def relays(n):
+        d = copy.deepcopy(signed)
+        d["record"]["relays"] = [f"relay{i}@example.com" for i in range(n)]
+        return d
+    yield "valid", "signed-record", "4-relays", relays(4)
+    yield "invalid", "signed-record", "5-relays", relays(5)
 
 
 def check_corpus(store):
