@@ -71,6 +71,18 @@ repository_at(const void *list, size_t i)
 	return ((const struct cm_repolist *)list)->items[i].name;
 }
 
+/* The addresses cell: the addresses, else "via" the relays a silent peer names, else "-". */
+static void
+relayed_addresses(const struct cm_peer_info *p, char *out, size_t cap)
+{
+	if (p->socket_addresses.len > 0 || p->reachable_via.len == 0) {
+		join(p->socket_addresses.len, address_at, &p->socket_addresses, out, cap);
+		return;
+	}
+	snprintf(out, cap, "via ");
+	join(p->reachable_via.len, address_at, &p->reachable_via, out + 4, cap - 4);
+}
+
 static void
 print_peers(const struct cm_peer_infolist *l, bool with_source)
 {
@@ -85,7 +97,7 @@ print_peers(const struct cm_peer_infolist *l, bool with_source)
 	for (size_t i = 0; i < l->len; i++) {
 		const struct cm_peer_info *p = &l->items[i];
 
-		join(p->socket_addresses.len, address_at, &p->socket_addresses, addrs, sizeof(addrs));
+		relayed_addresses(p, addrs, sizeof(addrs));
 		join(p->repositories.len, repository_at, &p->repositories, repos, sizeof(repos));
 		printf("%-32s %-8s %-11s %5.1f  %-26s %s", str(p->email),
 		       cm_peer_status_name(p->peer_status), cm_peer_state_name(p->state), p->score,
@@ -93,6 +105,9 @@ print_peers(const struct cm_peer_infolist *l, bool with_source)
 		if (with_source)
 			printf("  %s (%lld ms)", cm_peer_source_name(p->source),
 			       (long long)p->found_in_ms);
+		/* At the row's end, so the columns stay aligned. */
+		if (p->via != NULL)
+			printf("  (relayed by %s)", p->via);
 		printf("\n");
 	}
 }

@@ -640,6 +640,7 @@ static const struct route routes[] = {
 	{EVHTTP_REQ_GET, "GET", "/api/v1/torrents/search", ctl_api_torrent_search},
 	{EVHTTP_REQ_GET, "GET", "/api/v1/torrents/", ctl_api_torrent_get},
 	{EVHTTP_REQ_DELETE, "DELETE", "/api/v1/torrents/", ctl_api_torrent_remove},
+	{EVHTTP_REQ_GET, "GET", "/api/v1/relay", ctl_api_relay},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

@@ -21,6 +21,7 @@
 #include "fb/validate.h"
 #include "net/transport.h"
 
+struct rl_ctx;
 struct tr_client;
 
 /* What GET /api/v1/status shows; pointers stay the daemon's. */
@@ -69,6 +70,8 @@ struct ctl_ops {
 	/* Asks k neighbours who seeds info_hash (torrent_search); returns how many were asked. */
 	int (*torrent_ask)(void *ctx, const char *info_hash, int k,
 			   char request_id[CM_UUID_TEXT_LEN + 1]);
+	/* Relayed circuits (relay/relay.h), or NULL when relaying is not running. */
+	struct rl_ctx *(*relay)(void *ctx);
 };
 
 struct ctl_config {

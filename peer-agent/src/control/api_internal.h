@@ -1,6 +1,7 @@
 /*
  * api_internal.h - what the control API's files share: api.c (the routes,
- * the token, status, peers, discovery) and api_torrent.c (the torrents).
+ * the token, status, peers, discovery), api_torrent.c (the torrents) and
+ * api_relay.c (the relay status).
  */
 #ifndef PA_API_INTERNAL_H
 #define PA_API_INTERNAL_H
@@ -86,5 +87,9 @@ void ctl_api_torrent_get(struct ctl *c, struct evhttp_request *req, struct evkey
 			 const char *path_rest);
 void ctl_api_torrent_remove(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q,
 			    const char *path_rest);
+
+/* api_relay.c */
+void ctl_api_relay(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q,
+		   const char *path_rest);
 
 #endif

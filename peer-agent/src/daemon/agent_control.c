@@ -219,6 +219,14 @@ ctl_relay_lookup_cb(void *ctx, const char *email, ctl_list_fn done, void *arg)
 	return 0;
 }
 
+/* Relaying is not started by the daemon yet: the API answers that nothing runs. */
+static struct rl_ctx *
+ctl_relay_cb(void *ctx)
+{
+	(void)ctx;
+	return NULL;
+}
+
 const struct ctl_ops agent_ctl_ops = {
 	.status = ctl_status_cb,
 	.broadcast_on = ctl_broadcast_on_cb,
@@ -230,5 +238,6 @@ const struct ctl_ops agent_ctl_ops = {
 	.relay_lookup = ctl_relay_lookup_cb,
 	.torrents = ctl_torrents_cb,
 	.torrent_ask = ctl_torrent_ask_cb,
+	.relay = ctl_relay_cb,
 };
 
