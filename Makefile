@@ -229,7 +229,7 @@ FUZZ_SEEDS_envelope = tests/proto/valid/envelope tests/proto/invalid/envelope \
 	tests/proto/valid/signed-record tests/proto/invalid/signed-record
 FUZZ_SEEDS_bodies = $(foreach d,valid invalid,$(addprefix tests/proto/$(d)/,register-request \
 	feedback-request bootstrap-peer-list whitelist-entry torrent-add-request torrent-status \
-	torrent-status-list torrent-created))
+	torrent-status-list torrent-created relay-status))
 FUZZ_SEEDS_engine = tests/proto/valid/envelope
 # libFuzzer dictionaries: the JSON field names, agent.ini's keys.
 FUZZ_DICT_envelope = tests/fuzz/json.dict

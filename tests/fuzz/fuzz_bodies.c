@@ -104,6 +104,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ROUND_TRIP(torrent_status, struct cm_torrent_status, j);
 	ROUND_TRIP(torrent_statuslist, struct cm_torrent_statuslist, j);
 	ROUND_TRIP(torrent_created, struct cm_torrent_created, j);
+	ROUND_TRIP(relay_status, struct cm_relay_status, j);
 	json_decref(j);
 	return 0;
 }
