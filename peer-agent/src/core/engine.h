@@ -183,9 +183,9 @@ void engine_free(struct engine *e);
  * across restarts) and announces it to every authenticated neighbour. Called
  * at start and whenever broadcasting, addresses, repositories or the torrents
  * seeded change. A silent record is signed without addresses, port,
- * torrent_port and relay_port whatever tmpl holds. Returns 0, or -1 (also when the signed
- * record would be over CM_MAX_SIGNED_RECORD, which receivers refuse: the
- * previous record stays).
+ * torrent_port and relay_port whatever tmpl holds. Returns 0, or -1 (also
+ * when the signed record would be over CM_MAX_SIGNED_RECORD, which receivers
+ * refuse: the previous record stays).
  */
 int engine_set_self(struct engine *e, const struct cm_peer_record *tmpl, int64_t now_ms,
 		    struct engine_rng *rng, struct engine_actions *out);
