@@ -91,7 +91,7 @@ struct tp_callbacks {
 struct tp_config {
 	const char *cert_file;    /* our certificate (PEM) */
 	const char *key_file;     /* our key (PEM) */
-	int64_t handshake_timeout_ms; /* TCP + TLS + Upgrade must finish within (10 s) */
+	int64_t handshake_timeout_ms; /* TCP + TLS + Upgrade (adopted: the Upgrade) within (10 s) */
 	int64_t idle_timeout_ms;  /* no byte received for this long closes (90 s) */
 	size_t max_sessions;      /* authenticated inbound sessions at once (256) */
 	int64_t hello_timeout_ms; /* open to authenticated, else closed with 1008 (5 s) */
