@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "net/transport.h"
@@ -702,6 +703,121 @@ START_TEST(test_tp_send_queue_overflow_frees_the_session_at_once)
 	run_until(client_closed);
 	ck_assert_int_eq(C.closed, 1);
 	free(buf);
+	tp_free(cli);
+	tp_free(srv);
+}
+END_TEST
+
+/* Two ends of a socketpair, as a relayed circuit hands them over. */
+static void
+circuit_pair(int fds[2])
+{
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+}
+
+/* A fingerprint of 64 hex digits standing for a certificate the circuit proved. */
+static void
+fake_fp(char fp[CM_FINGERPRINT_LEN + 1], char digit)
+{
+	memset(fp, digit, CM_FINGERPRINT_LEN);
+	fp[CM_FINGERPRINT_LEN] = '\0';
+}
+
+#define FAKE_PEM "-----BEGIN CERTIFICATE-----\nproven by the circuit\n-----END CERTIFICATE-----\n"
+
+START_TEST(test_tp_adopt_sessions_on_a_circuit_open_exchange_text_and_close_with_a_code)
+{
+	struct tp_ctx *srv = ctx_new(srv_crt, srv_key), *cli = ctx_new(cli_crt, cli_key);
+	char fp_s[CM_FINGERPRINT_LEN + 1], fp_c[CM_FINGERPRINT_LEN + 1];
+	struct tp_session *in, *out;
+	int fds[2];
+
+	fake_fp(fp_s, 'a');
+	fake_fp(fp_c, 'c');
+	circuit_pair(fds);
+	/* srv sees the client's certificate and cli the server's, as the circuit proved them. */
+	in = tp_adopt(srv, fds[0], true, FAKE_PEM, fp_c);
+	out = tp_adopt(cli, fds[1], false, FAKE_PEM, fp_s);
+	ck_assert_ptr_nonnull(in);
+	ck_assert_ptr_nonnull(out);
+	ck_assert(tp_session_adopted(in) && tp_session_adopted(out));
+	run_until(both_open);
+	ck_assert_int_eq(S.opened, 1);
+	ck_assert_int_eq(C.opened, 1);
+	ck_assert_ptr_eq(S.s, in);
+	ck_assert_ptr_eq(C.s, out);
+	ck_assert_str_eq(tp_session_fingerprint(in), fp_c);
+	ck_assert_str_eq(tp_session_fingerprint(out), fp_s);
+	ck_assert_str_eq(tp_session_peer_cert_pem(out), FAKE_PEM);
+	S.echo = true;
+	ck_assert_int_eq(tp_send_text(out, "{\"hello\":1}", 11), 0);
+	run_until(client_got_text);
+	ck_assert_str_eq(S.last_text, "{\"hello\":1}");
+	ck_assert_str_eq(C.last_text, "{\"hello\":1}");
+	ck_assert_uint_eq(tp_stats(srv)->accepted, 1);
+	ck_assert_uint_eq(tp_stats(cli)->connected, 1);
+	tp_close(out, 1008, "policy");
+	run_until(both_closed);
+	ck_assert_int_eq(C.close_code, 1008);
+	ck_assert_int_eq(S.close_code, 1008);
+	tp_free(cli);
+	tp_free(srv);
+}
+END_TEST
+
+START_TEST(test_tp_adopt_closes_a_session_whose_peer_never_upgrades_at_the_handshake_timeout)
+{
+	struct tp_ctx *cli;
+	char fp[CM_FINGERPRINT_LEN + 1];
+	int fds[2];
+
+	test_cfg.handshake_timeout_ms = 200;
+	cli = ctx_new(cli_crt, cli_key);
+	fake_fp(fp, 'a');
+	circuit_pair(fds);
+	/* fds[0] stays open and silent: our Upgrade request is never answered. */
+	ck_assert_ptr_nonnull(tp_adopt(cli, fds[1], false, FAKE_PEM, fp));
+	run_until(client_closed);
+	ck_assert_int_eq(C.opened, 0);
+	ck_assert_int_eq(C.close_code, 1006);
+	ck_assert_uint_eq(tp_stats(cli)->handshake_failures, 1);
+	ck_assert_uint_eq(tp_session_count(cli), 0);
+	close(fds[0]);
+	tp_free(cli);
+}
+END_TEST
+
+static bool
+extras_open(void)
+{
+	for (size_t i = 0; i < extra_waited; i++)
+		if (X[i].opened == 0)
+			return false;
+	return true;
+}
+
+START_TEST(test_tp_adopt_inbound_sessions_are_not_refused_by_max_per_address)
+{
+	struct tp_ctx *srv, *cli;
+	char fp[CM_FINGERPRINT_LEN + 1];
+	int fds[2];
+
+	test_cfg.max_per_address = 1;
+	/* One session from 127.0.0.1 fills its address's cap. */
+	open_pair(&srv, &cli);
+	fake_fp(fp, 'a');
+	for (size_t i = 0; i < 3; i++) {
+		circuit_pair(fds);
+		ck_assert_ptr_nonnull(tp_adopt(srv, fds[0], true, FAKE_PEM, fp));
+		xs[i] = tp_adopt(cli, fds[1], false, FAKE_PEM, fp);
+		ck_assert_ptr_nonnull(xs[i]);
+	}
+	extra_waited = 3;
+	run_until(extras_open);
+	ck_assert(extras_open());
+	ck_assert_uint_eq(tp_stats(srv)->refused_per_address, 0);
+	ck_assert_uint_eq(tp_stats(srv)->accepted, 4);
+	ck_assert_int_eq(C.closed, 0);
 	tp_free(cli);
 	tp_free(srv);
 }

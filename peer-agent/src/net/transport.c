@@ -1,7 +1,9 @@
 /*
  * transport.c - gossip sessions (see transport.h): the state machine that
  * takes one connection through TCP (tcp.c), TLS (tls.c), the HTTP Upgrade
- * (upgrade.c) and WebSocket frames (websocket.c), and the session list.
+ * (upgrade.c) and WebSocket frames (websocket.c), and the session list. An
+ * adopted session (tp_adopt) skips TCP and TLS: its stream is plaintext
+ * already, and the stream_* functions below stand for TLS there.
  */
 #include "net/transport.h"
 
@@ -46,6 +48,7 @@ struct tp_session {
 	struct tp_session *prev, *next;
 	uint64_t id;
 	bool inbound;
+	bool adopted; /* a relayed circuit's plaintext: no TLS, no remote address */
 	enum tp_state state;
 	struct bufferevent *bev;
 	struct tls_session *tls;
@@ -64,7 +67,7 @@ struct tp_session {
 	bool authenticated; /* the caller saw the peer's hello */
 	uint64_t authed_seq; /* order of authentication among inbound sessions */
 	bool dropped; /* its output is thrown away: no TLS goodbye, no flush */
-	struct addr_key remote; /* inbound only */
+	struct addr_key remote; /* inbound and not adopted only; zero (family 0) otherwise */
 	uint8_t ping_nonce[PING_NONCE_LEN];
 	int64_t ping_sent_ms;
 	bool ping_outstanding;
@@ -231,7 +234,7 @@ session_teardown(struct tp_session *s, int code, const char *reason)
 
 	if (s->state == ST_DRAINING || s->state == ST_DEAD)
 		return;
-	if (s->tls != NULL && !s->dropped && (s->state == ST_OPEN || s->state == ST_CLOSING))
+	if (!s->adopted && !s->dropped && (s->state == ST_OPEN || s->state == ST_CLOSING))
 		tls_session_bye(s->tls);
 	s->state = ST_DRAINING;
 	report_close(s, code, reason);
@@ -244,6 +247,39 @@ session_teardown(struct tp_session *s, int code, const char *reason)
 	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
 	bufferevent_setcb(s->bev, NULL, drained_cb, NULL, s);
 	evtimer_add(s->timer, &tv);
+}
+
+/* The stream under the Upgrade and the frames: TLS, or an adopted session's plaintext as it is */
+
+static ssize_t
+stream_send(struct tp_session *s, const void *buf, size_t len)
+{
+	if (!s->adopted)
+		return tls_session_send(s->tls, buf, len);
+	if (evbuffer_add(bufferevent_get_output(s->bev), buf, len) != 0)
+		return -1;
+	s->ctx->stats.bytes_out += len;
+	return (ssize_t)len;
+}
+
+static int
+stream_send_all(struct tp_session *s, const void *buf, size_t len)
+{
+	if (!s->adopted)
+		return tls_session_send_all(s->tls, buf, len);
+	return stream_send(s, buf, len) < 0 ? -1 : 0;
+}
+
+/* Moves what arrived into plain. Returns 0, or -1 when the stream ended or broke. */
+static int
+stream_recv_all(struct tp_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+
+	if (!s->adopted)
+		return tls_session_recv_all(s->tls, s->plain);
+	s->ctx->stats.bytes_in += evbuffer_get_length(in);
+	return evbuffer_add_buffer(s->plain, in);
 }
 
 /* WebSocket frames, on the decrypted stream */
@@ -265,7 +301,7 @@ ws_send(const uint8_t *data, size_t len, void *arg)
 	/* A session being torn down takes nothing more (a send-queue overflow dropped its output). */
 	if (s->state == ST_DRAINING || s->state == ST_DEAD)
 		return 0;
-	return tls_session_send(s->tls, data, len);
+	return stream_send(s, data, len);
 }
 
 /* Is this pong the answer to our outstanding ping? Then its round trip, by our clock. */
@@ -420,7 +456,7 @@ server_reject(struct tp_session *s, int status, const char *why)
 	log_debug("%s: session %llu: upgrade refused with %d: %s", __func__,
 		  (unsigned long long)s->id, status, why);
 	if (n > 0)
-		tls_session_send_all(s->tls, resp, (size_t)n);
+		stream_send_all(s, resp, (size_t)n);
 	s->ctx->stats.handshake_failures++;
 	session_teardown(s, 1006, why);
 }
@@ -458,11 +494,12 @@ server_upgrade(struct tp_session *s)
 	/* Offered extensions (permessage-deflate...) are declined by not naming them. */
 	if (upgrade_accept_key(req.key, accept) != 0 ||
 	    (n = upgrade_build_response(resp, sizeof(resp), accept, TP_SUBPROTOCOL)) < 0 ||
-	    tls_session_send_all(s->tls, resp, (size_t)n) != 0 || ws_start(s) != 0)
+	    stream_send_all(s, resp, (size_t)n) != 0 || ws_start(s) != 0)
 		session_teardown(s, 1006, "upgrade failed");
 }
 
-static void
+/* Sends our Upgrade request. Returns 0 or -1. */
+static int
 client_send_upgrade(struct tp_session *s)
 {
 	uint8_t nonce[UPGRADE_NONCE_LEN];
@@ -472,9 +509,9 @@ client_send_upgrade(struct tp_session *s)
 	if (cm_random_bytes(nonce, sizeof(nonce)) != 0 ||
 	    upgrade_key_from_nonce(nonce, key) != 0 || upgrade_accept_key(key, s->ws_accept) != 0 ||
 	    (n = upgrade_build_request(req, sizeof(req), UPGRADE_HOST, TP_PATH, key,
-				       TP_SUBPROTOCOL)) < 0 ||
-	    tls_session_send_all(s->tls, req, (size_t)n) != 0)
-		session_teardown(s, 1006, "upgrade failed");
+				       TP_SUBPROTOCOL)) < 0)
+		return -1;
+	return stream_send_all(s, req, (size_t)n);
 }
 
 static void
@@ -547,8 +584,8 @@ tls_handshake_step(struct tp_session *s)
 		return;
 	}
 	s->state = ST_UPGRADE;
-	if (!s->inbound)
-		client_send_upgrade(s);
+	if (!s->inbound && client_send_upgrade(s) != 0)
+		session_teardown(s, 1006, "upgrade failed");
 }
 
 /* Events */
@@ -561,7 +598,7 @@ session_process(struct tp_session *s)
 	if (s->state == ST_TLS)
 		tls_handshake_step(s);
 	if (s->state == ST_UPGRADE || s->state == ST_OPEN || s->state == ST_CLOSING)
-		ended = tls_session_recv_all(s->tls, s->plain) != 0;
+		ended = stream_recv_all(s) != 0;
 	if (s->state == ST_UPGRADE)
 		(s->inbound ? server_upgrade : client_upgrade)(s);
 	if (s->state == ST_OPEN || s->state == ST_CLOSING) {
@@ -627,8 +664,9 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	session_release(s);
 }
 
+/* A session on fd (closed on failure): a TCP one starts at TCP or TLS, an adopted one at the Upgrade. */
 static struct tp_session *
-session_new(struct tp_ctx *ctx, evutil_socket_t fd, bool inbound)
+session_new(struct tp_ctx *ctx, evutil_socket_t fd, bool inbound, bool adopted)
 {
 	struct tp_session *s = calloc(1, sizeof(*s));
 	struct timeval idle = tv_ms(ctx->cfg.idle_timeout_ms);
@@ -641,7 +679,8 @@ session_new(struct tp_ctx *ctx, evutil_socket_t fd, bool inbound)
 	s->ctx = ctx;
 	s->id = ++ctx->next_id;
 	s->inbound = inbound;
-	s->state = inbound ? ST_TLS : ST_TCP;
+	s->adopted = adopted;
+	s->state = adopted ? ST_UPGRADE : inbound ? ST_TLS : ST_TCP;
 	s->next = ctx->sessions;
 	if (ctx->sessions != NULL)
 		ctx->sessions->prev = s;
@@ -650,9 +689,10 @@ session_new(struct tp_ctx *ctx, evutil_socket_t fd, bool inbound)
 	if ((s->bev = bufferevent_socket_new(ctx->base, fd, BEV_OPT_CLOSE_ON_FREE)) == NULL ||
 	    (s->plain = evbuffer_new()) == NULL ||
 	    (s->timer = evtimer_new(ctx->base, timer_cb, s)) == NULL ||
-	    (s->tls = tls_session_new(ctx->creds, inbound, bufferevent_get_input(s->bev),
-				      bufferevent_get_output(s->bev), &ctx->stats.bytes_in,
-				      &ctx->stats.bytes_out)) == NULL) {
+	    (!adopted &&
+	     (s->tls = tls_session_new(ctx->creds, inbound, bufferevent_get_input(s->bev),
+				       bufferevent_get_output(s->bev), &ctx->stats.bytes_in,
+				       &ctx->stats.bytes_out)) == NULL)) {
 		if (s->bev == NULL)
 			evutil_closesocket(fd);
 		s->state = ST_DEAD;
@@ -880,9 +920,10 @@ accept_cb(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 		evutil_closesocket(fd);
 		return;
 	}
+	/* Adopted sessions have no address: they count in no address's caps. */
 	for (s = ctx->sessions; s != NULL; s = s->next) {
-		same += s->inbound && memcmp(&s->remote, &k, sizeof(k)) == 0;
-		same48 += s->inbound && same_prefix48(&s->remote, &k);
+		same += s->inbound && !s->adopted && memcmp(&s->remote, &k, sizeof(k)) == 0;
+		same48 += s->inbound && !s->adopted && same_prefix48(&s->remote, &k);
 		pending += session_pending(s);
 	}
 	if (same >= ctx->cfg.max_per_address) {
@@ -900,7 +941,7 @@ accept_cb(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 	/* Pending sessions have a cap of their own: a newcomer is never refused for them. */
 	if (pending >= ctx->cfg.max_pending)
 		evict_pending(ctx);
-	if ((s = session_new(ctx, fd, true)) != NULL)
+	if ((s = session_new(ctx, fd, true, false)) != NULL)
 		s->remote = k;
 }
 
@@ -983,7 +1024,8 @@ tp_connect(struct tp_ctx *ctx, const char *ip, int port, const char *bind_ip,
 		log_warnx("%s: %s: not a numeric IP address", __func__, ip);
 		return NULL;
 	}
-	if ((fd = tcp_socket_new(&peer, bind_ip)) < 0 || (s = session_new(ctx, fd, false)) == NULL)
+	if ((fd = tcp_socket_new(&peer, bind_ip)) < 0 ||
+	    (s = session_new(ctx, fd, false, false)) == NULL)
 		return NULL;
 	if (expected_fingerprint != NULL) {
 		s->has_expected_fp = true;
@@ -993,6 +1035,39 @@ tp_connect(struct tp_ctx *ctx, const char *ip, int port, const char *bind_ip,
 		/* NULL means no callback will ever name this session. */
 		log_warnx("%s: cannot connect to %s port %d: %s", __func__, ip, port,
 			  strerror(errno));
+		s->close_reported = true;
+		s->state = ST_DEAD;
+		session_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+struct tp_session *
+tp_adopt(struct tp_ctx *ctx, int fd, bool inbound, const char *peer_cert_pem,
+	 const char *fingerprint)
+{
+	struct tp_session *s, *t;
+	size_t pending = 0;
+
+	if (peer_cert_pem == NULL || fingerprint == NULL ||
+	    strlen(fingerprint) != CM_FINGERPRINT_LEN || evutil_make_socket_nonblocking(fd) != 0) {
+		log_warnx("%s: no proven peer certificate, or not a usable socket", __func__);
+		evutil_closesocket(fd);
+		return NULL;
+	}
+	if (inbound) {
+		for (t = ctx->sessions; t != NULL; t = t->next)
+			pending += session_pending(t);
+		if (pending >= ctx->cfg.max_pending)
+			evict_pending(ctx);
+	}
+	if ((s = session_new(ctx, fd, inbound, true)) == NULL)
+		return NULL;
+	snprintf(s->fp, sizeof(s->fp), "%s", fingerprint);
+	if ((s->peer_pem = strdup(peer_cert_pem)) == NULL ||
+	    (!inbound && client_send_upgrade(s) != 0)) {
+		/* NULL means no callback will ever name this session. */
 		s->close_reported = true;
 		s->state = ST_DEAD;
 		session_free(s);
@@ -1086,6 +1161,12 @@ bool
 tp_session_inbound(const struct tp_session *s)
 {
 	return s->inbound;
+}
+
+bool
+tp_session_adopted(const struct tp_session *s)
+{
+	return s->adopted;
 }
 
 const char *

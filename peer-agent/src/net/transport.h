@@ -15,6 +15,16 @@
  * too), and refuses a session without one; proving that certificate belongs
  * to the announced peer is the engine's job (its hello rule).
  *
+ * An adopted session (tp_adopt) runs on a stream someone else connected and
+ * secured: a relayed circuit's plaintext, whose inner TLS already proved the
+ * far end's certificate. It has no TCP connect and no TLS of its own: it
+ * starts at the Upgrade and from there runs like any session (every timeout
+ * and cap below). It has no remote address, so the per-address and per-/48
+ * caps and the accept rate neither count nor refuse it; an inbound one does
+ * count in max_pending and max_sessions, and their evictions take all
+ * adopted sessions together for one address group of its own (a flood
+ * through relays pushes out its own sessions first, as an address's does).
+ *
  * A bad frame closes the session with the code that says why: 1003 binary
  * frame, 1009 too big, 1002 protocol violation (unmasked client frame, bad
  * opcode, fragmented control frame...). The engine asks for 1007 and 1008.
@@ -65,7 +75,7 @@ struct tp_session;
 #define TP_ACCEPT_TABLE_MAX 4096 /* addresses whose accept rate is tracked */
 
 struct tp_callbacks {
-	/* TLS and WebSocket handshakes are done; the peer's certificate is known. */
+	/* TLS (not for adopted) and WebSocket handshakes are done; the peer's certificate is known. */
 	void (*on_open)(struct tp_session *s, void *arg);
 	/* One complete text message (not NUL-terminated; len <= CM_MAX_FRAME). */
 	void (*on_text)(struct tp_session *s, const char *buf, size_t len, void *arg);
@@ -81,7 +91,7 @@ struct tp_callbacks {
 struct tp_config {
 	const char *cert_file;    /* our certificate (PEM) */
 	const char *key_file;     /* our key (PEM) */
-	int64_t handshake_timeout_ms; /* TCP + TLS + Upgrade must finish within (10 s) */
+	int64_t handshake_timeout_ms; /* TCP + TLS + Upgrade (adopted: the Upgrade) within (10 s) */
 	int64_t idle_timeout_ms;  /* no byte received for this long closes (90 s) */
 	size_t max_sessions;      /* authenticated inbound sessions at once (256) */
 	int64_t hello_timeout_ms; /* open to authenticated, else closed with 1008 (5 s) */
@@ -117,6 +127,17 @@ int tp_listen_port(const struct tp_ctx *ctx);
 struct tp_session *tp_connect(struct tp_ctx *ctx, const char *ip, int port, const char *bind_ip,
 			      const char *expected_fingerprint);
 
+/*
+ * A session on fd, a connected stream (a relayed circuit's end) carrying
+ * plaintext already secured with the peer whose certificate is peer_cert_pem
+ * and whose fingerprint is fingerprint (both copied). No TLS: it starts at
+ * the Upgrade, as its server when inbound, else as its client. Takes fd
+ * (closed on failure too). Returns the session (on_open or on_close follows
+ * later), or NULL when it could not even start.
+ */
+struct tp_session *tp_adopt(struct tp_ctx *ctx, int fd, bool inbound, const char *peer_cert_pem,
+			    const char *fingerprint);
+
 /* Queues one text message. Returns 0, or -1 when closing/closed or len > CM_MAX_FRAME. */
 int tp_send_text(struct tp_session *s, const char *buf, size_t len);
 
@@ -140,7 +161,8 @@ uint64_t tp_session_id(const struct tp_session *s); /* unique per ctx, never 0 *
 /* Bytes queued and not yet written to the socket (what max_send_queue_bytes caps). */
 size_t tp_session_unsent(const struct tp_session *s);
 bool tp_session_inbound(const struct tp_session *s);
-/* The peer's TLS certificate: fingerprint and PEM; NULL before on_open. */
+bool tp_session_adopted(const struct tp_session *s); /* made by tp_adopt */
+/* The peer's TLS certificate: fingerprint and PEM; NULL before on_open (adopted: the given ones). */
 const char *tp_session_fingerprint(const struct tp_session *s);
 const char *tp_session_peer_cert_pem(const struct tp_session *s);
 

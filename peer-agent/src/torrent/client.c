@@ -1,11 +1,13 @@
 /*
  * client.c - the tr_client API (torrent.h): torrents held by info hash, the
- * peer-wire listener (never for a silent client), dialling with caps, bans,
+ * peer-wire listener (never for a silent client), dialling with caps,
+ * connections adopted from relayed circuits, bans,
  * the loop's one-second tick and its hashing slices, and torrent creation.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
+#include <event2/util.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -146,7 +148,7 @@ on_accept(int fd, const struct sockaddr *sa, socklen_t len, void *arg)
 		close(fd);
 		return;
 	}
-	if (tr_peer_new(c, NULL, fd, &a, false) == NULL)
+	if (tr_peer_new(c, NULL, fd, &a, false, NULL) == NULL)
 		close(fd);
 }
 
@@ -166,7 +168,7 @@ tr_client_dial(struct tr_client *c, struct tr_torrent *t, struct tr_candidate *c
 		close(fd);
 		return -1;
 	}
-	if (tr_peer_new(c, t, fd, &cd->addr, true) == NULL) {
+	if (tr_peer_new(c, t, fd, &cd->addr, true, NULL) == NULL) {
 		close(fd);
 		return -1;
 	}
@@ -194,8 +196,17 @@ tr_client_ban(struct tr_client *c, const char *ip, const char *why)
 		log_warnx("torrent: banned %s: %s", ip, why);
 	}
 	TAILQ_FOREACH_SAFE(p, &c->sessions, all, tmp)
-		if (!p->dead && strcmp(p->addr.ip, ip) == 0)
+		if (!p->dead && !p->adopted && strcmp(p->addr.ip, ip) == 0)
 			tr_peer_close(p, "banned");
+}
+
+void
+tr_client_ban_peer(struct tr_client *c, struct tr_peer *p, const char *why)
+{
+	if (p->adopted)
+		tr_peer_close(p, why);
+	else
+		tr_client_ban(c, p->addr.ip, why);
 }
 
 int
@@ -207,7 +218,7 @@ tr_client_address_count(const struct tr_client *c, const char *ip)
 
 	tr_addr_group(ip, g);
 	TAILQ_FOREACH(p, &c->sessions, all)
-		if (!p->dead && strcmp(p->group, g) == 0)
+		if (!p->dead && !p->adopted && strcmp(p->group, g) == 0)
 			n++;
 	return n;
 }
@@ -410,6 +421,46 @@ find(const struct tr_client *c, const char *hex)
 	for (int i = 0; i <= TR_HEX_LEN; i++)
 		low[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ? hex[i] + 32 : hex[i]);
 	return cm_map_get(c->by_hash, low);
+}
+
+int
+tr_client_adopt(struct tr_client *c, int fd, const char *info_hash_hex, const char *label)
+{
+	static const struct tr_peer_addr none = {{0}, 0};
+	struct tr_torrent *t = NULL;
+	const char *why = NULL;
+
+	/* The caps of a dial or an accept, but none by address: it has none. */
+	if (label == NULL || *label == '\0') {
+		why = "no label";
+	} else if (info_hash_hex != NULL) {
+		if ((t = find(c, info_hash_hex)) == NULL)
+			why = "unknown torrent";
+		else if (t->state == TR_ERROR || t->paused)
+			why = t->paused ? "torrent paused" : "torrent in error";
+		else if (c->nsessions - c->npending >= c->cfg.max_connections ||
+		         t->npeers >= c->cfg.max_peers_per_torrent)
+			why = "connection caps";
+	} else if (c->npending >= TR_PENDING_MAX) {
+		why = "too many sessions before their handshake";
+	} else if (c->nsessions >= c->cfg.max_connections ||
+	           c->ninbound >= c->cfg.max_connections - c->cfg.max_connections / 4) {
+		why = "connection caps";
+	}
+	if (why == NULL && evutil_make_socket_nonblocking(fd) != 0)
+		why = strerror(errno);
+	if (why != NULL) {
+		c->stats.sessions_refused++;
+		log_info("%s: %s refused (%s)", __func__, label != NULL ? label : "-", why);
+		close(fd);
+		return -1;
+	}
+	/* Outgoing, it is a dial whose connect is done: the first write sends our handshake. */
+	if (tr_peer_new(c, t, fd, &none, t != NULL, label) == NULL) {
+		close(fd);
+		return -1;
+	}
+	return 0;
 }
 
 /* "ip:port" or "[ip6]:port" into a; -1 when it is not that. */

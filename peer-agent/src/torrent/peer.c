@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -25,7 +26,7 @@ static bool seed_check(struct tr_peer *p);
 
 struct tr_peer *
 tr_peer_new(struct tr_client *c, struct tr_torrent *t, int fd, const struct tr_peer_addr *addr,
-            bool outgoing)
+            bool outgoing, const char *label)
 {
 	struct tr_peer *p = calloc(1, sizeof(*p));
 
@@ -34,13 +35,19 @@ tr_peer_new(struct tr_client *c, struct tr_torrent *t, int fd, const struct tr_p
 	p->id = ++c->next_peer_id;
 	p->c = c;
 	p->fd = fd;
-	p->addr = *addr;
+	p->adopted = label != NULL;
+	if (p->adopted) {
+		snprintf(p->name, sizeof(p->name), "%s", label);
+	} else {
+		p->addr = *addr;
+		snprintf(p->name, sizeof(p->name), "%s:%d", addr->ip, addr->port);
+		tr_addr_group(addr->ip, p->group);
+	}
 	p->outgoing = outgoing;
 	p->connecting = outgoing;
 	p->am_choking = p->peer_choking = true;
 	p->connected_ms = p->last_recv_ms = p->last_send_ms = p->last_useful_ms = p->last_drain_ms =
 	    cm_time_mono_ms();
-	tr_addr_group(addr->ip, p->group);
 	p->in = evbuffer_new();
 	p->out = evbuffer_new();
 	p->reqs = calloc(TR_PEER_MAX_REQUESTS, sizeof(*p->reqs));
@@ -99,8 +106,7 @@ tr_peer_close(struct tr_peer *p, const char *why)
 	if (p->dead)
 		return;
 	p->dead = true;
-	log_info("torrent %s: peer %s:%d closed: %s", p->t ? p->t->hex : "-", p->addr.ip,
-	         p->addr.port, why);
+	log_info("torrent %s: peer %s closed: %s", p->t ? p->t->hex : "-", p->name, why);
 	if (p->connecting)
 		c->nhalfopen--;
 	if (p->pending)
@@ -818,7 +824,7 @@ tr_peer_tick(struct tr_peer *p, int64_t now)
 		tr_peer_flush(p);
 	}
 	if (p->ninflight > 0 && now - p->last_block_ms > TR_SNUB_MS && !p->snubbed) {
-		log_info("torrent %s: peer %s:%d snubbed us", p->t->hex, p->addr.ip, p->addr.port);
+		log_info("torrent %s: peer %s snubbed us", p->t->hex, p->name);
 		p->snubbed = true;
 		abort_inflight(p);
 	}

@@ -1,9 +1,10 @@
 /*
  * peer_ext.c - the extension protocol (BEP 10) and metadata exchange (BEP 9):
  * our extension handshake (ut_metadata, metadata_size, our version, and our
- * listen port unless silent: never an address), the peer's read with bounds,
- * and the info dictionary fetched in 16 KiB pieces, checked against the info
- * hash before it is parsed, and served to peers once we have it.
+ * listen port unless silent or to an adopted peer: never an address, ours or
+ * the peer's), the peer's read with bounds, and the info dictionary fetched
+ * in 16 KiB pieces, checked against the info hash before it is parsed, and
+ * served to peers once we have it.
  */
 #include <event2/buffer.h>
 #include <stdlib.h>
@@ -38,7 +39,10 @@ tr_ext_send_handshake(struct tr_peer *p)
 	struct cm_benc e;
 	char *out;
 	size_t len;
-	int port = p->c->lst != NULL && !p->c->cfg.silent ? tr_client_listen_port(p->c) : 0;
+	/* An adopted peer reaches us through a relay: our port would only point past it. */
+	int port = p->c->lst != NULL && !p->c->cfg.silent && !p->adopted
+	               ? tr_client_listen_port(p->c)
+	               : 0;
 
 	cm_benc_init(&e, 1024);
 	cm_benc_dict(&e);
@@ -297,9 +301,9 @@ tr_ext_tick(struct tr_torrent *t, int64_t now)
 				continue;
 			TAILQ_FOREACH(p, &t->peers, link)
 				if (p->id == t->md_who[i]) {
-					log_info("torrent %s: peer %s:%d did not answer a metadata "
+					log_info("torrent %s: peer %s did not answer a metadata "
 					         "request in time",
-					         t->hex, p->addr.ip, p->addr.port);
+					         t->hex, p->name);
 					p->metadata_size = 0; /* not asked again */
 				}
 			md_release(t, i);
@@ -321,8 +325,8 @@ md_complete(struct tr_torrent *t, struct tr_peer *p)
 		log_warnx("torrent %s: the metadata received does not match the info hash", t->hex);
 		/* A sole sender sent it all: it is lying about the torrent. */
 		if (!t->md_mixed && t->md_from == p->id)
-			tr_client_ban(t->c, p->addr.ip,
-			              "sent metadata that does not match the info hash");
+			tr_client_ban_peer(t->c, p,
+			                   "sent metadata that does not match the info hash");
 		else
 			t->md_solo = true;
 		md_reset(t);

@@ -249,7 +249,7 @@ on_hash_fail(struct tr_torrent *t, uint32_t piece, struct tr_piecebuf *pb)
 		p->hashfails++;
 		/* A sole sender sent the bad data; among several, repeat offenders are banned. */
 		if (pb->nwho == 1 || p->hashfails >= 2)
-			tr_client_ban(t->c, p->addr.ip, "sent a piece that failed its hash");
+			tr_client_ban_peer(t->c, p, "sent a piece that failed its hash");
 	}
 }
 
@@ -548,7 +548,7 @@ tr_torrent_peer_gone(struct tr_torrent *t, struct tr_peer *p)
 		t->ninbound--;
 	tr_ext_peer_gone(t, p);
 	p->t = NULL;
-	if (!p->outgoing)
+	if (!p->outgoing || p->adopted)
 		return;
 	for (size_t i = 0; i < t->ncand; i++) {
 		struct tr_candidate *cd = &t->cand[i];

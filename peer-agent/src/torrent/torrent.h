@@ -9,7 +9,8 @@
  * A silent client (cfg.silent) only dials out: it has no listener and no
  * HTTP port, never announces to a tracker and never sends an address of its
  * own (no BEP 10 "p", no x.pe of itself), so no tracker, peer list or answer
- * can carry its address.
+ * can carry its address. It is reached through relayed circuits instead,
+ * whose connections it adopts (tr_client_adopt) and serves.
  */
 #ifndef TR_TORRENT_H
 #define TR_TORRENT_H
@@ -143,6 +144,18 @@ int tr_client_add(struct tr_client *c, const struct tr_source *src,
 		  char info_hash[TR_HEX_LEN + 1], struct cm_err *err);
 /* Stops and forgets a torrent, its data too when delete_data. -1: unknown. */
 int tr_client_remove(struct tr_client *c, const char *info_hash_hex, bool delete_data);
+/*
+ * A peer-wire connection on fd, a connected stream someone else made (the
+ * plaintext end of a relayed circuit). info_hash_hex non-NULL: outgoing, for
+ * that torrent (our handshake goes first); NULL: incoming, the peer's
+ * handshake names the torrent. label (say "relay:dave@example.com") stands
+ * for its address in logs. An adopted peer has no address: no cap or ban by
+ * address counts or refuses it (one that misbehaves is closed, not banned),
+ * and BEP 10 tells it no port; it counts in max_connections and
+ * max_peers_per_torrent like any. A silent client adopts too. Takes fd.
+ * Returns 0, or -1 (fd closed: unknown or paused torrent, caps).
+ */
+int tr_client_adopt(struct tr_client *c, int fd, const char *info_hash_hex, const char *label);
 /* Peers to try for a torrent (from gossip or the command line); unknown torrents are ignored. */
 void tr_client_add_peers(struct tr_client *c, const char *info_hash_hex,
 			 const struct tr_peer_addr *peers, size_t n);

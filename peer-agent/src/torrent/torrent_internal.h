@@ -68,6 +68,7 @@ struct tr_webseed;
 #define TR_ACCEPT_TABLE_MAX     4096  /* addresses whose accept rate is remembered */
 #define TR_USELESS_MS           20000 /* no interest either way this long: evictable */
 #define TR_GROUP_LEN            46    /* an address group: IPv4 address, IPv6 /64 prefix */
+#define TR_NAME_LEN             320   /* a peer in logs: "ip:port", or an adopted one's label */
 
 struct tr_rate {
 	uint64_t slot[TR_RATE_SLOTS];
@@ -86,10 +87,12 @@ struct tr_peer {
 	int fd;
 	struct event *ev_read, *ev_write;
 	struct evbuffer *in, *out;
-	struct tr_peer_addr addr;
+	struct tr_peer_addr addr; /* zero when adopted */
+	char name[TR_NAME_LEN];
+	bool adopted; /* on a stream given to us (a relayed circuit): no address of its own */
 	bool outgoing, connecting, got_handshake, dead;
 	bool pending; /* inbound, its handshake not yet taken */
-	char group[TR_GROUP_LEN];
+	char group[TR_GROUP_LEN]; /* "" when adopted */
 	int64_t last_useful_ms; /* interest shown either way or a block moved */
 	bool am_choking, am_interested, peer_choking, peer_interested, snubbed;
 	bool seed;
@@ -249,8 +252,9 @@ struct tr_client {
 };
 
 /* peer.c */
+/* A session on fd with the peer at addr, or, label non-NULL, an adopted one named label. */
 struct tr_peer *tr_peer_new(struct tr_client *c, struct tr_torrent *t, int fd,
-                            const struct tr_peer_addr *addr, bool outgoing);
+                            const struct tr_peer_addr *addr, bool outgoing, const char *label);
 void tr_peer_close(struct tr_peer *p, const char *why);
 void tr_peer_free(struct tr_peer *p);
 void tr_peer_tick(struct tr_peer *p, int64_t now);
@@ -309,6 +313,8 @@ char *tr_torrent_magnet(const struct tr_torrent *t);
 
 /* client.c */
 void tr_client_ban(struct tr_client *c, const char *ip, const char *why);
+/* Bans p's address; an adopted p has none and is closed instead. */
+void tr_client_ban_peer(struct tr_client *c, struct tr_peer *p, const char *why);
 bool tr_client_banned(const struct tr_client *c, const char *ip);
 int tr_client_dial(struct tr_client *c, struct tr_torrent *t, struct tr_candidate *cd);
 void tr_client_kick(struct tr_client *c);
