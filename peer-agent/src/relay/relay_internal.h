@@ -63,6 +63,9 @@ struct rl_ctx {
 	struct tls_creds *creds;
 	struct rl_stats stats;
 	bool stopping; /* rl_free: sockets close at once */
+	/* Tests: sees every byte the relay's copy passes on (what it holds in the clear). */
+	void (*copy_tap)(void *arg, const void *buf, size_t len);
+	void *copy_tap_arg;
 	/* serving */
 	struct tcp_listener *listener;
 	struct cm_ratemap *accepts;

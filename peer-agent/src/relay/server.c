@@ -201,6 +201,8 @@ copy_dir(struct srv_circ *c, struct srv_conn *src, struct srv_conn *dst, int d)
 			circ_end(c, NULL, "byte cap (max_circuit_bytes)");
 			return -1;
 		}
+		if (rl->copy_tap != NULL)
+			rl->copy_tap(rl->copy_tap_arg, evbuffer_pullup(in, (ssize_t)n), n);
 		if (rl_link_send_raw(dst->link, evbuffer_pullup(in, (ssize_t)n), n) != 0) {
 			circ_end(c, NULL, "send failed");
 			return -1;
