@@ -15,6 +15,7 @@
 
 #include "check_main.h"
 #include "fb/identity.h"
+#include "fb/timeutil.h"
 #include "relay/relay.h"
 #include "relay/relay_internal.h"
 
@@ -664,6 +665,269 @@ START_TEST(test_the_relay_copy_never_holds_the_plaintext)
 	ck_assert_ptr_null(memmem(tapped, tapped_len, "MARKER", 6));
 	close(dl.fd);
 	close(seen_s.inbound_fd);
+}
+END_TEST
+
+/* Moves BIG bytes A -> S and BIG bytes S -> A at once, checking every byte arrives in order. */
+#define BIG (4 * 1024 * 1024)
+static size_t sent_as, sent_sa, recv_as, recv_sa;
+static bool big_bad;
+
+static void
+pattern(size_t off, char *buf, size_t len, unsigned salt)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (char)(((off + i) * 31 + salt) & 0xff);
+}
+
+static void
+big_step(int from, int to, size_t *sent, size_t *recvd, unsigned salt)
+{
+	char buf[16384], exp[16384];
+	ssize_t n;
+
+	while (*sent < BIG) {
+		size_t len = BIG - *sent < sizeof(buf) ? BIG - *sent : sizeof(buf);
+
+		pattern(*sent, buf, len, salt);
+		if ((n = send(from, buf, len, MSG_NOSIGNAL)) <= 0)
+			break;
+		*sent += (size_t)n;
+	}
+	while ((n = recv(to, buf, sizeof(buf), 0)) > 0) {
+		pattern(*recvd, exp, (size_t)n, salt);
+		big_bad = big_bad || memcmp(buf, exp, (size_t)n) != 0;
+		*recvd += (size_t)n;
+	}
+}
+
+static bool
+big_done(void)
+{
+	big_step(dl.fd, seen_s.inbound_fd, &sent_as, &recv_as, 1);
+	big_step(seen_s.inbound_fd, dl.fd, &sent_sa, &recv_sa, 7);
+	return big_bad || (recv_as == BIG && recv_sa == BIG);
+}
+
+START_TEST(test_a_circuit_carries_megabytes_both_ways_intact)
+{
+	struct rl_stats st;
+
+	cfg.circuit_rate = 0;
+	start_three();
+	open_circuit();
+	sent_as = sent_sa = recv_as = recv_sa = 0;
+	big_bad = false;
+	ck_assert(run_until(big_done, 20000));
+	ck_assert(!big_bad);
+	rl_stats(A, &st);
+	ck_assert_uint_eq(st.bytes_carried, 2 * BIG);
+	close(dl.fd);
+	close(seen_s.inbound_fd);
+}
+END_TEST
+
+static size_t rate_sent, rate_recv;
+
+static bool
+rate_done(void)
+{
+	char buf[16384];
+	ssize_t n;
+
+	while (rate_sent < 512 * 1024 && (n = send(dl.fd, buf, sizeof(buf), MSG_NOSIGNAL)) > 0)
+		rate_sent += (size_t)n;
+	while ((n = recv(seen_s.inbound_fd, buf, sizeof(buf), 0)) > 0)
+		rate_recv += (size_t)n;
+	return rate_recv >= 512 * 1024;
+}
+
+START_TEST(test_circuit_rate_slows_a_circuit_down_without_losing_bytes)
+{
+	int64_t t0;
+
+	cfg.circuit_rate = 256 * 1024;
+	start_three();
+	open_circuit();
+	rate_sent = rate_recv = 0;
+	t0 = cm_time_mono_ms();
+	ck_assert(run_until(rate_done, 10000));
+	/* A second's burst, then 256 KiB/s for the rest (and the TLS records' overhead). */
+	ck_assert_int_ge(cm_time_mono_ms() - t0, 800);
+	ck_assert_uint_eq(rate_recv, 512 * 1024);
+	close(dl.fd);
+	close(seen_s.inbound_fd);
+}
+END_TEST
+
+START_TEST(test_a_reserved_peer_that_does_not_join_in_time_fails_the_dialer_with_timeout)
+{
+	struct rl_stats st;
+
+	/* S's control connection and A's are all 127.0.0.1 may have: S cannot join. */
+	cfg.max_per_address = 2;
+	cfg.join_timeout_ms = 500;
+	start_three();
+	ck_assert_uint_ne(dial_s(&dl, ws.fp), 0);
+	ck_assert(run_until(dl_done, 5000));
+	ck_assert_int_eq(dl.fd, -1);
+	ck_assert_ptr_nonnull(strstr(dl.err, "timeout"));
+	rl_stats(R, &st);
+	ck_assert_uint_eq(st.join_timeouts, 1);
+	ck_assert_uint_ge(st.refused_per_address, 1);
+}
+END_TEST
+
+static bool
+a_changed(void)
+{
+	return seen_a.changed > 0;
+}
+
+START_TEST(test_max_reservations_refuses_one_more)
+{
+	struct rl_target t;
+	struct rl_stats st;
+
+	cfg.max_reservations = 1;
+	start_three();
+	t = relay_target();
+	ck_assert_int_eq(rl_reserve(A, &t), 0);
+	ck_assert(run_until(a_changed, 5000));
+	ck_assert(!rl_reserved(A, R_EMAIL, NULL));
+	ck_assert(rl_reserved(S, R_EMAIL, NULL));
+	rl_stats(R, &st);
+	ck_assert_uint_eq(st.refused_max_reservations, 1);
+	ck_assert_uint_eq(st.reservations_served, 1);
+}
+END_TEST
+
+static struct rl_ctx *S2;
+static struct seen seen_s2;
+
+static bool
+s2_reserved_s_not(void)
+{
+	return rl_reserved(S2, R_EMAIL, NULL) && !rl_reserved(S, R_EMAIL, NULL);
+}
+
+START_TEST(test_a_new_control_connection_of_the_same_email_replaces_the_old)
+{
+	struct rl_target t;
+	struct rl_stats st;
+	struct rl_entry e[4];
+
+	start_three();
+	memset(&seen_s2, 0, sizeof(seen_s2));
+	S2 = ctx_new(&ws, &seen_s2);
+	t = relay_target();
+	ck_assert_int_eq(rl_reserve(S2, &t), 0);
+	ck_assert(run_until(s2_reserved_s_not, 5000));
+	rl_stats(R, &st);
+	ck_assert_uint_eq(st.reservations_served, 1);
+	ck_assert_uint_eq(st.reservations_granted, 2);
+	ck_assert_uint_eq(rl_list(R, e, 4), 1);
+	ck_assert_str_eq(e[0].peer, S_EMAIL);
+	rl_free(S2);
+}
+END_TEST
+
+START_TEST(test_pings_keep_a_control_connection_open)
+{
+	cfg.ping_interval_ms = 100;
+	start_three();
+	ck_assert(!run_until(never, 1000));
+	ck_assert(rl_reserved(S, R_EMAIL, NULL));
+	ck_assert_int_eq(seen_s.changed, 1);
+}
+END_TEST
+
+START_TEST(test_a_circuit_past_its_lifetime_is_closed_and_counted)
+{
+	struct rl_stats st;
+
+	cfg.circuit_lifetime_s = 1;
+	start_three();
+	open_circuit();
+	ck_assert(run_until(both_eof, 5000));
+	rl_stats(R, &st);
+	ck_assert_uint_eq(st.closed_lifetime, 1);
+	close(dl.fd);
+	close(seen_s.inbound_fd);
+}
+END_TEST
+
+/* A raw line client of the relay port: what it was answered, and whether it was closed. */
+static char answer_code[64];
+static bool probe_closed;
+
+static void
+probe_ready(void *owner, struct rl_link *l)
+{
+	const char *line = owner;
+
+	if (line != NULL)
+		rl_link_send_raw(l, line, strlen(line));
+}
+
+static void
+probe_line(void *owner, struct rl_link *l, const struct cm_relay_msg *m)
+{
+	(void)owner;
+	(void)l;
+	snprintf(answer_code, sizeof(answer_code), "%s", m->code != NULL ? m->code : "");
+}
+
+static void
+probe_gone(void *owner, struct rl_link *l, const char *why)
+{
+	(void)owner;
+	(void)l;
+	(void)why;
+	probe_closed = true;
+}
+
+static const struct rl_link_ops probe_ops = {.ready = probe_ready, .line = probe_line,
+					     .closed = probe_gone};
+
+static bool
+probe_done(void)
+{
+	return probe_closed;
+}
+
+static void
+probe(const char *line)
+{
+	answer_code[0] = '\0';
+	probe_closed = false;
+	ck_assert_ptr_nonnull(rl_link_dial(A, "127.0.0.1", rl_listen_port(R), wr.fp, &probe_ops,
+					   (void *)line));
+	ck_assert(run_until(probe_done, 5000));
+}
+
+START_TEST(test_a_line_that_is_not_a_valid_request_is_answered_bad_request)
+{
+	static char long_line[RL_MAX_LINE + 100];
+	struct rl_stats st;
+
+	cfg.handshake_timeout_ms = 300;
+	start_three();
+	probe("{\"op\":\"join\"}\n");
+	ck_assert_str_eq(answer_code, "bad_request");
+	probe("not json at all\n");
+	ck_assert_str_eq(answer_code, "bad_request");
+	probe("{\"op\":\"invite\",\"circuit\":\"0123456789abcdef0123456789abcdef\","
+	      "\"from\":\"x@example.com\",\"service\":\"gossip\"}\n");
+	ck_assert_str_eq(answer_code, "bad_request");
+	memset(long_line, 'x', sizeof(long_line) - 1);
+	probe(long_line);
+	ck_assert_str_eq(answer_code, "bad_request");
+	rl_stats(R, &st);
+	ck_assert_uint_eq(st.refused_bad_request, 4);
+	/* Silence is closed after handshake_timeout_ms, unanswered. */
+	probe(NULL);
+	ck_assert_str_eq(answer_code, "");
 }
 END_TEST
 
