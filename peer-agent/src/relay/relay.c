@@ -63,14 +63,22 @@ rl_config_default(struct rl_config *c)
 
 /* Flushing a bufferevent we are done with */
 
-struct flusher {
+struct rl_flusher {
+	struct rl_ctx *rl;
+	struct rl_flusher *prev, *next;
 	struct bufferevent *bev;
 	struct event *timer;
 };
 
 static void
-flusher_free(struct flusher *f)
+flusher_free(struct rl_flusher *f)
 {
+	if (f->prev != NULL)
+		f->prev->next = f->next;
+	else
+		f->rl->flushers = f->next;
+	if (f->next != NULL)
+		f->next->prev = f->prev;
 	bufferevent_free(f->bev);
 	event_free(f->timer);
 	free(f);
@@ -103,7 +111,7 @@ void
 rl_bev_close_flushed(struct rl_ctx *rl, struct bufferevent *bev)
 {
 	struct timeval tv = {RL_CLOSE_GRACE_MS / 1000, (RL_CLOSE_GRACE_MS % 1000) * 1000};
-	struct flusher *f;
+	struct rl_flusher *f;
 
 	if (bev == NULL)
 		return;
@@ -119,6 +127,11 @@ rl_bev_close_flushed(struct rl_ctx *rl, struct bufferevent *bev)
 		bufferevent_free(bev);
 		return;
 	}
+	f->rl = rl;
+	f->next = rl->flushers;
+	if (rl->flushers != NULL)
+		rl->flushers->prev = f;
+	rl->flushers = f;
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 	bufferevent_setcb(bev, NULL, flusher_write_cb, flusher_event_cb, f);
 	bufferevent_enable(bev, EV_WRITE);
@@ -480,6 +493,8 @@ rl_free(struct rl_ctx *rl)
 	rl->stopping = true;
 	rl_client_stop(rl);
 	rl_server_stop(rl);
+	while (rl->flushers != NULL)
+		flusher_free(rl->flushers);
 	cm_ratemap_free(rl->accepts);
 	tls_creds_free(rl->creds);
 	free(rl);
