@@ -57,37 +57,42 @@ relay_msg_check(struct dctx *c, const json_t *j, void *obj)
 		break;
 	}
 	if (to && m->to == NULL)
-		return cm_codec_fail(c, "to", "missing (required with %s)", cm_relay_op_name(m->op));
+		return cm_codec_fail(c, "to", "missing (required with %s)",
+		                     cm_relay_op_name(m->op));
 	if (from && m->from == NULL)
 		return cm_codec_fail(c, "from", "missing (required with %s)",
-				     cm_relay_op_name(m->op));
+		                     cm_relay_op_name(m->op));
 	if (service && m->service == NULL)
 		return cm_codec_fail(c, "service", "missing (required with %s)",
-				     cm_relay_op_name(m->op));
+		                     cm_relay_op_name(m->op));
 	if (circuit && m->circuit == NULL)
 		return cm_codec_fail(c, "circuit", "missing (required with %s)",
-				     cm_relay_op_name(m->op));
+		                     cm_relay_op_name(m->op));
 	if (m->circuit != NULL && !is_circuit_id(m->circuit))
 		return cm_codec_fail(c, "circuit", "not %d lower-case hex digits",
-				     CM_RELAY_CIRCUIT_LEN);
+		                     CM_RELAY_CIRCUIT_LEN);
 	return 0;
 }
 
 static const struct cm_field relay_msg_fields[] = {
-	ENUM(struct cm_relay_msg, "op", op, F_REQ | F_FIRST, relay_op_name, CM_RELAY_RESERVE,
-	     CM_RELAY_ERROR),
-	STR(struct cm_relay_msg, "to", to, 0, CM_MAX_EMAIL, STR_EMAIL),
-	STR(struct cm_relay_msg, "from", from, 0, CM_MAX_EMAIL, STR_EMAIL),
-	STR(struct cm_relay_msg, "circuit", circuit, 0, CM_RELAY_CIRCUIT_LEN, STR_ANY),
-	STR(struct cm_relay_msg, "service", service, 0, CM_MAX_RELAY_SERVICE, STR_ANY),
-	{.name = "expires_in_s", .kind = CK_INT, .flags = F_HAS,
-	 CM_MEMBER(struct cm_relay_msg, expires_in_s), .min = 1, .max = CM_MAX_SAFE_INTEGER,
-	 .has_off = offsetof(struct cm_relay_msg, has_expires_in_s)},
-	STR(struct cm_relay_msg, "code", code, 0, CM_MAX_RELAY_CODE, STR_ANY),
-	STR(struct cm_relay_msg, "reason", reason, 0, CM_MAX_RELAY_REASON, STR_ANY),
+    ENUM(struct cm_relay_msg, "op", op, F_REQ | F_FIRST, relay_op_name, CM_RELAY_RESERVE,
+         CM_RELAY_ERROR),
+    STR(struct cm_relay_msg, "to", to, 0, CM_MAX_EMAIL, STR_EMAIL),
+    STR(struct cm_relay_msg, "from", from, 0, CM_MAX_EMAIL, STR_EMAIL),
+    STR(struct cm_relay_msg, "circuit", circuit, 0, CM_RELAY_CIRCUIT_LEN, STR_ANY),
+    STR(struct cm_relay_msg, "service", service, 0, CM_MAX_RELAY_SERVICE, STR_ANY),
+    {.name = "expires_in_s",
+     .kind = CK_INT,
+     .flags = F_HAS,
+     CM_MEMBER(struct cm_relay_msg, expires_in_s),
+     .min = 1,
+     .max = CM_MAX_SAFE_INTEGER,
+     .has_off = offsetof(struct cm_relay_msg, has_expires_in_s)},
+    STR(struct cm_relay_msg, "code", code, 0, CM_MAX_RELAY_CODE, STR_ANY),
+    STR(struct cm_relay_msg, "reason", reason, 0, CM_MAX_RELAY_REASON, STR_ANY),
 };
 static TYPE(relay_msg_type, "relay-message", "relay-message.schema.json", struct cm_relay_msg,
-	    relay_msg_fields, .check = relay_msg_check);
+            relay_msg_fields, .check = relay_msg_check);
 
 /* Every table here, for cm_codec_tables(). */
 const struct cm_type *const cm_relay_types[] = {&relay_msg_type};
@@ -98,7 +103,7 @@ CM_DOC_CLEAR(relay_msg, struct cm_relay_msg, relay_msg_doc)
 
 int
 cm_relay_msg_from_text(const char *buf, size_t len, size_t limit, struct cm_relay_msg *out,
-		       struct cm_err *err)
+                       struct cm_err *err)
 {
 	return cm_codec_decode_text(&relay_msg_doc, buf, len, limit, out, err);
 }

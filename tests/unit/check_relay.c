@@ -887,8 +887,8 @@ probe_gone(void *owner, struct rl_link *l, const char *why)
 	probe_closed = true;
 }
 
-static const struct rl_link_ops probe_ops = {.ready = probe_ready, .line = probe_line,
-					     .closed = probe_gone};
+static const struct rl_link_ops probe_ops = {
+    .ready = probe_ready, .line = probe_line, .closed = probe_gone};
 
 static bool
 probe_done(void)
@@ -901,8 +901,8 @@ probe(const char *line)
 {
 	answer_code[0] = '\0';
 	probe_closed = false;
-	ck_assert_ptr_nonnull(rl_link_dial(A, "127.0.0.1", rl_listen_port(R), wr.fp, &probe_ops,
-					   (void *)line));
+	ck_assert_ptr_nonnull(
+	    rl_link_dial(A, "127.0.0.1", rl_listen_port(R), wr.fp, &probe_ops, (void *)line));
 	ck_assert(run_until(probe_done, 5000));
 }
 

@@ -19,7 +19,7 @@
 #include "relay/relay_internal.h"
 
 #define SILENT_FACTOR 3.3
-#define SP_CHUNK 16384
+#define SP_CHUNK      16384
 
 struct relay_addr {
 	char email[CM_MAX_EMAIL + 1];
@@ -136,8 +136,8 @@ circ_end(struct cl_circ *c, const char *why)
 		struct cm_err err;
 
 		rl->stats.circuit_failures++;
-		log_info("relay: circuit %s %s through %s failed: %s",
-			 c->inbound ? "from" : "to", c->far_email, c->relay.email, why);
+		log_info("relay: circuit %s %s through %s failed: %s", c->inbound ? "from" : "to",
+		         c->far_email, c->relay.email, why);
 		if (c->done != NULL) {
 			rl_connected_fn done = c->done;
 
@@ -147,8 +147,8 @@ circ_end(struct cl_circ *c, const char *why)
 		}
 	} else {
 		log_info("relay: circuit %s %s through %s closed after %llu bytes: %s",
-			 c->inbound ? "from" : "to", c->far_email, c->relay.email,
-			 (unsigned long long)c->bytes, why);
+		         c->inbound ? "from" : "to", c->far_email, c->relay.email,
+		         (unsigned long long)c->bytes, why);
 		if (c->inner != NULL && c->link != NULL) {
 			tls_session_bye(c->inner);
 			inner_flush(c);
@@ -249,7 +249,7 @@ circ_up(struct cl_circ *c)
 	evtimer_del(c->timer);
 	peer = (struct rl_peer){email, fp, pem, c->relay.email, c->service};
 	log_info("relay: circuit %s %s through %s (%s) opened", c->inbound ? "from" : "to", email,
-		 c->relay.email, rl_service_name(c->service));
+	         c->relay.email, rl_service_name(c->service));
 	if (c->inbound) {
 		rl->stats.circuits_accepted++;
 		if (rl->hooks.on_inbound != NULL)
@@ -333,7 +333,7 @@ circ_line(void *owner, struct rl_link *l, const struct cm_relay_msg *m)
 		char why[CM_MAX_RELAY_CODE + CM_MAX_RELAY_REASON + 16];
 
 		snprintf(why, sizeof(why), "relay refused: %s%s%s", m->code,
-			 m->reason != NULL ? ": " : "", m->reason != NULL ? m->reason : "");
+		         m->reason != NULL ? ": " : "", m->reason != NULL ? m->reason : "");
 		circ_end(c, why);
 		return;
 	}
@@ -344,7 +344,7 @@ circ_line(void *owner, struct rl_link *l, const struct cm_relay_msg *m)
 	rl_link_set_raw(l);
 	if ((c->inner_in = evbuffer_new()) == NULL || (c->inner_out = evbuffer_new()) == NULL ||
 	    (c->inner = tls_session_new(c->rl->creds, c->inbound, c->inner_in, c->inner_out, NULL,
-					NULL)) == NULL) {
+	                                NULL)) == NULL) {
 		circ_end(c, "out of memory");
 		return;
 	}
@@ -397,12 +397,12 @@ circ_closed(void *owner, struct rl_link *l, const char *why)
 }
 
 static const struct rl_link_ops circ_ops = {
-	.ready = circ_ready,
-	.line = circ_line,
-	.bad_line = circ_bad_line,
-	.data = circ_data,
-	.writable = circ_writable,
-	.closed = circ_closed,
+    .ready = circ_ready,
+    .line = circ_line,
+    .bad_line = circ_bad_line,
+    .data = circ_data,
+    .writable = circ_writable,
+    .closed = circ_closed,
 };
 
 static void
@@ -440,14 +440,14 @@ circ_new(struct rl_ctx *rl, const struct relay_addr *relay, bool inbound, int64_
 
 uint64_t
 rl_connect(struct rl_ctx *rl, const struct rl_target *relay, const char *target_email,
-	   const char *target_fp, enum rl_service service, rl_connected_fn done, void *arg)
+           const char *target_fp, enum rl_service service, rl_connected_fn done, void *arg)
 {
 	struct relay_addr a;
 	struct cl_circ *c;
 
 	relay_addr_set(&a, relay);
 	if ((c = circ_new(rl, &a, false,
-			  rl->cfg.handshake_timeout_ms * 2 + rl->cfg.join_timeout_ms)) == NULL)
+	                  rl->cfg.handshake_timeout_ms * 2 + rl->cfg.join_timeout_ms)) == NULL)
 		return 0;
 	snprintf(c->far_email, sizeof(c->far_email), "%s", target_email);
 	snprintf(c->far_fp, sizeof(c->far_fp), "%s", target_fp);
@@ -481,7 +481,7 @@ held_end(struct cl_held *h, const char *why)
 	struct rl_ctx *rl = h->rl;
 
 	log_info("relay: reservation on %s %s: %s", h->relay.email,
-		 h->granted ? "lost" : "not granted", why);
+	         h->granted ? "lost" : "not granted", why);
 	if (h->prev != NULL)
 		h->prev->next = h->next;
 	else
@@ -575,7 +575,7 @@ held_line(void *owner, struct rl_link *l, const struct cm_relay_msg *m)
 				rl->held_tail = h->prev;
 			held_append(rl, h);
 			log_info("relay: reservation on %s granted for %lld s", h->relay.email,
-				 (long long)m->expires_in_s);
+			         (long long)m->expires_in_s);
 			changed(rl);
 		}
 		break;
@@ -619,10 +619,10 @@ held_closed(void *owner, struct rl_link *l, const char *why)
 }
 
 static const struct rl_link_ops held_ops = {
-	.ready = held_ready,
-	.line = held_line,
-	.bad_line = held_bad_line,
-	.closed = held_closed,
+    .ready = held_ready,
+    .line = held_line,
+    .bad_line = held_bad_line,
+    .closed = held_closed,
 };
 
 /* Before the grant: its deadline. After: renewal at half the lifetime. */
@@ -686,8 +686,8 @@ rl_reserve(struct rl_ctx *rl, const struct rl_target *relay)
 	h->since_wall_ms = cm_time_wall_ms();
 	if ((h->timer = evtimer_new(rl->base, held_timer_cb, h)) == NULL ||
 	    (h->ping_ev = event_new(rl->base, -1, EV_PERSIST, held_ping_cb, h)) == NULL ||
-	    (h->link = rl_link_dial(rl, relay->ip, relay->port, relay->fingerprint, &held_ops, h)) ==
-		    NULL) {
+	    (h->link = rl_link_dial(rl, relay->ip, relay->port, relay->fingerprint, &held_ops,
+	                            h)) == NULL) {
 		if (h->timer != NULL)
 			event_free(h->timer);
 		if (h->ping_ev != NULL)

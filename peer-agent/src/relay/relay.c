@@ -21,7 +21,7 @@
 #include "relay/relay_internal.h"
 
 #define ACCEPT_TABLE_MAX 4096 /* addresses whose accept rate is tracked */
-#define WRITE_LOWAT (RL_BUFFER_CAP / 2)
+#define WRITE_LOWAT      (RL_BUFFER_CAP / 2)
 
 const char *
 rl_service_name(enum rl_service s)
@@ -171,10 +171,10 @@ rl_link_close(struct rl_link *l)
 }
 
 /* The owner's callback, unless the link died meanwhile. */
-#define LINK_CALL(l, fn, ...)                                                                  \
-	do {                                                                                   \
-		if (!(l)->dead && (l)->ops->fn != NULL)                                        \
-			(l)->ops->fn((l)->owner, (l), ##__VA_ARGS__);                          \
+#define LINK_CALL(l, fn, ...)                                                                      \
+	do {                                                                                       \
+		if (!(l)->dead && (l)->ops->fn != NULL)                                            \
+			(l)->ops->fn((l)->owner, (l), ##__VA_ARGS__);                              \
 	} while (0)
 
 static void
@@ -199,7 +199,7 @@ link_take_cert(struct rl_link *l)
 	cm_cert_free(c);
 	if (l->expected_fp[0] != '\0' && strcmp(l->fp, l->expected_fp) != 0) {
 		log_warnx("relay: certificate %.16s... is not the pinned %.16s...", l->fp,
-			  l->expected_fp);
+		          l->expected_fp);
 		return -1;
 	}
 	return 0;
@@ -210,7 +210,8 @@ link_lines(struct rl_link *l)
 {
 	while (!l->dead && !l->raw) {
 		size_t eol_len = 0;
-		struct evbuffer_ptr p = evbuffer_search_eol(l->plain, NULL, &eol_len, EVBUFFER_EOL_LF);
+		struct evbuffer_ptr p =
+		    evbuffer_search_eol(l->plain, NULL, &eol_len, EVBUFFER_EOL_LF);
 		struct cm_relay_msg m;
 		struct cm_err err;
 		char *line;
@@ -318,7 +319,7 @@ link_event_cb(struct bufferevent *bev, short what, void *arg)
 
 static struct rl_link *
 link_alloc(struct rl_ctx *rl, int fd, bool server, const char *expected_fp,
-	   const struct rl_link_ops *ops, void *owner)
+           const struct rl_link_ops *ops, void *owner)
 {
 	struct rl_link *l = calloc(1, sizeof(*l));
 
@@ -339,7 +340,7 @@ link_alloc(struct rl_ctx *rl, int fd, bool server, const char *expected_fp,
 	}
 	if ((l->plain = evbuffer_new()) == NULL ||
 	    (l->tls = tls_session_new(rl->creds, server, bufferevent_get_input(l->bev),
-				      bufferevent_get_output(l->bev), NULL, NULL)) == NULL) {
+	                              bufferevent_get_output(l->bev), NULL, NULL)) == NULL) {
 		l->dead = true;
 		link_free(l);
 		return NULL;
@@ -352,7 +353,7 @@ link_alloc(struct rl_ctx *rl, int fd, bool server, const char *expected_fp,
 
 struct rl_link *
 rl_link_new(struct rl_ctx *rl, int fd, bool server, const char *expected_fp,
-	    const struct rl_link_ops *ops, void *owner)
+            const struct rl_link_ops *ops, void *owner)
 {
 	struct rl_link *l = link_alloc(rl, fd, server, expected_fp, ops, owner);
 
@@ -363,7 +364,7 @@ rl_link_new(struct rl_ctx *rl, int fd, bool server, const char *expected_fp,
 
 struct rl_link *
 rl_link_dial(struct rl_ctx *rl, const char *ip, int port, const char *expected_fp,
-	     const struct rl_link_ops *ops, void *owner)
+             const struct rl_link_ops *ops, void *owner)
 {
 	struct tcp_addr peer;
 	struct rl_link *l;
@@ -446,8 +447,8 @@ rl_link_set_raw(struct rl_link *l)
 void
 rl_link_refuse(struct rl_link *l, const char *code, const char *reason)
 {
-	struct cm_relay_msg m = {.op = CM_RELAY_ERROR, .code = (char *)code,
-				 .reason = (char *)reason};
+	struct cm_relay_msg m = {
+	    .op = CM_RELAY_ERROR, .code = (char *)code, .reason = (char *)reason};
 
 	if (l->up && !l->dead)
 		rl_link_send(l, &m);
@@ -473,9 +474,9 @@ rl_new(struct event_base *base, const struct rl_config *cfg, const struct rl_hoo
 	rl->global_ms = cm_time_mono_ms();
 	rl->global_tokens = (double)cfg->max_rate;
 	if (cm_random_hash_key(&hkey) != 0 ||
-	    (rl->accepts = cm_ratemap_new(&hkey, cfg->accept_rate_per_s > 0 ? cfg->accept_rate_per_s : 1,
-					   cfg->accept_burst >= 1 ? cfg->accept_burst : 1,
-					   ACCEPT_TABLE_MAX)) == NULL ||
+	    (rl->accepts = cm_ratemap_new(
+	         &hkey, cfg->accept_rate_per_s > 0 ? cfg->accept_rate_per_s : 1,
+	         cfg->accept_burst >= 1 ? cfg->accept_burst : 1, ACCEPT_TABLE_MAX)) == NULL ||
 	    (rl->creds = tls_creds_new(cfg->cert_file, cfg->key_file)) == NULL) {
 		log_warnx("%s: cannot set up the relay", __func__);
 		rl_free(rl);

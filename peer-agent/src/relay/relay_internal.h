@@ -20,18 +20,18 @@ struct tls_creds;
 struct tls_session;
 struct cm_ratemap;
 
-#define RL_BUFFER_CAP (1024 * 1024) /* bytes queued towards one side before its source pauses */
-#define RL_CLOSE_GRACE_MS 2000      /* a closed link's last bytes may take this long to leave */
+#define RL_BUFFER_CAP     (1024 * 1024) /* bytes queued towards one side before its source pauses */
+#define RL_CLOSE_GRACE_MS 2000          /* a closed link's last bytes may take this long to leave */
 
 struct rl_link;
 
 /* What a link tells its owner; every callback may close the link (and free the owner). */
 struct rl_link_ops {
-	void (*ready)(void *owner, struct rl_link *l);                 /* TLS up, peer known */
+	void (*ready)(void *owner, struct rl_link *l); /* TLS up, peer known */
 	void (*line)(void *owner, struct rl_link *l, const struct cm_relay_msg *m);
 	void (*bad_line)(void *owner, struct rl_link *l, const char *why);
-	void (*data)(void *owner, struct rl_link *l);                  /* raw mode: l->plain grew */
-	void (*writable)(void *owner, struct rl_link *l);              /* output fell below the cap */
+	void (*data)(void *owner, struct rl_link *l);     /* raw mode: l->plain grew */
+	void (*writable)(void *owner, struct rl_link *l); /* output fell below the cap */
 	void (*closed)(void *owner, struct rl_link *l, const char *why); /* EOF, error, TLS */
 };
 
@@ -62,7 +62,7 @@ struct rl_ctx {
 	void *hctx;
 	struct tls_creds *creds;
 	struct rl_stats stats;
-	bool stopping; /* rl_free: sockets close at once */
+	bool stopping;               /* rl_free: sockets close at once */
 	struct rl_flusher *flushers; /* closed connections whose last bytes are leaving */
 	/* Tests: sees every byte the relay's copy passes on (what it holds in the clear). */
 	void (*copy_tap)(void *arg, const void *buf, size_t len);
@@ -89,10 +89,10 @@ rl_log_due(uint64_t count)
 
 /* A link over fd (its owner's from now on), TLS server or client pinned to expected_fp. */
 struct rl_link *rl_link_new(struct rl_ctx *rl, int fd, bool server, const char *expected_fp,
-			    const struct rl_link_ops *ops, void *owner);
+                            const struct rl_link_ops *ops, void *owner);
 /* Dials ip:port for a client link; NULL when it cannot start (logged). */
 struct rl_link *rl_link_dial(struct rl_ctx *rl, const char *ip, int port, const char *expected_fp,
-			     const struct rl_link_ops *ops, void *owner);
+                             const struct rl_link_ops *ops, void *owner);
 /* Sends one line. 0 or -1. */
 int rl_link_send(struct rl_link *l, const struct cm_relay_msg *m);
 /* Encrypts raw bytes. 0 or -1. */

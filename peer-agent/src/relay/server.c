@@ -20,8 +20,8 @@
 #include "net/tcp.h"
 #include "relay/relay_internal.h"
 
-#define ADDR_KEY_LEN 24
-#define COPY_CHUNK 16384
+#define ADDR_KEY_LEN  24
+#define COPY_CHUNK    16384
 #define RATE_RETRY_MS 20
 #define SILENT_FACTOR 3.3 /* a control connection silent this many ping intervals is dead */
 
@@ -81,7 +81,7 @@ circ_end(struct srv_circ *c, const char *code, const char *why)
 	if (c->joined) {
 		rl->stats.circuits_closed++;
 		log_info("relay: circuit %.8s %s -> %s closed after %llu bytes: %s", c->id,
-			 c->dialer_email, c->target_email, (unsigned long long)c->bytes, why);
+		         c->dialer_email, c->target_email, (unsigned long long)c->bytes, why);
 	}
 	if (c->dialer != NULL) {
 		c->dialer->circ = NULL;
@@ -135,8 +135,8 @@ refuse(struct srv_conn *c, const char *code, const char *reason, uint64_t *count
 	(*counter)++;
 	if (rl_log_due(*counter))
 		log_info("relay: %s refused: %s: %s (%llu so far)",
-			 c->link->email[0] != '\0' ? c->link->email : "a connection", code, reason,
-			 (unsigned long long)*counter);
+		         c->link->email[0] != '\0' ? c->link->email : "a connection", code, reason,
+		         (unsigned long long)*counter);
 	rl_link_refuse(c->link, code, reason);
 	c->link = NULL;
 	conn_end(c);
@@ -262,7 +262,8 @@ circ_timer_cb(evutil_socket_t fd, short what, void *arg)
 	rl->stats.join_timeouts++;
 	if (rl_log_due(rl->stats.join_timeouts))
 		log_info("relay: %s did not join a circuit from %s in time (%llu so far)",
-			 c->target_email, c->dialer_email, (unsigned long long)rl->stats.join_timeouts);
+		         c->target_email, c->dialer_email,
+		         (unsigned long long)rl->stats.join_timeouts);
 	circ_end(c, "timeout", "the reserved peer did not join in time");
 }
 
@@ -272,8 +273,9 @@ static void
 grant(struct srv_conn *c, bool renew)
 {
 	struct rl_ctx *rl = c->rl;
-	struct cm_relay_msg m = {.op = CM_RELAY_RESERVED, .expires_in_s = rl->cfg.reservation_s,
-				 .has_expires_in_s = true};
+	struct cm_relay_msg m = {.op = CM_RELAY_RESERVED,
+	                         .expires_in_s = rl->cfg.reservation_s,
+	                         .has_expires_in_s = true};
 
 	c->expires_mono_ms = cm_time_mono_ms() + rl->cfg.reservation_s * 1000;
 	c->expires_wall_ms = cm_time_wall_ms() + rl->cfg.reservation_s * 1000;
@@ -283,7 +285,7 @@ grant(struct srv_conn *c, bool renew)
 		rl->stats.reservations_granted++;
 		c->granted_wall_ms = cm_time_wall_ms();
 		log_info("relay: reservation granted to %s for %lld s", c->link->email,
-			 (long long)rl->cfg.reservation_s);
+		         (long long)rl->cfg.reservation_s);
 	}
 	rl_link_send(c->link, &m);
 }
@@ -446,9 +448,8 @@ on_join(struct srv_conn *c, const struct cm_relay_msg *m)
 	rl_link_set_raw(c->link);
 	rl->stats.circuits_opened++;
 	log_info("relay: circuit %.8s %s -> %s (%s) opened", circ->id, circ->dialer_email,
-		 circ->target_email, rl_service_name(circ->service));
-	if (rl_link_send(circ->dialer->link, &joined) != 0 ||
-	    rl_link_send(c->link, &joined) != 0) {
+	         circ->target_email, rl_service_name(circ->service));
+	if (rl_link_send(circ->dialer->link, &joined) != 0 || rl_link_send(c->link, &joined) != 0) {
 		circ_end(circ, NULL, "send failed");
 		return;
 	}
@@ -556,11 +557,11 @@ conn_closed(void *owner, struct rl_link *l, const char *why)
 }
 
 static const struct rl_link_ops conn_ops = {
-	.line = conn_line,
-	.bad_line = conn_bad_line,
-	.data = conn_data,
-	.writable = conn_writable,
-	.closed = conn_closed,
+    .line = conn_line,
+    .bad_line = conn_bad_line,
+    .data = conn_data,
+    .writable = conn_writable,
+    .closed = conn_closed,
 };
 
 /* The first line's deadline; on a control connection, pings, silence and expiry. */
@@ -577,7 +578,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (c->role != ROLE_CONTROL) {
 		log_debug("relay: no request within %lld ms: closing",
-			  (long long)rl->cfg.handshake_timeout_ms);
+		          (long long)rl->cfg.handshake_timeout_ms);
 		conn_end(c);
 		return;
 	}
@@ -586,7 +587,8 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		conn_end(c);
 		return;
 	}
-	if ((double)(now - c->link->last_rx_ms) > SILENT_FACTOR * (double)rl->cfg.ping_interval_ms) {
+	if ((double)(now - c->link->last_rx_ms) >
+	    SILENT_FACTOR * (double)rl->cfg.ping_interval_ms) {
 		log_info("relay: control connection of %s silent: closing", c->link->email);
 		conn_end(c);
 		return;
@@ -624,7 +626,7 @@ accept_refused(const char *addr, const char *why, uint64_t count)
 {
 	if (rl_log_due(count))
 		log_info("relay: connection from %s refused: %s (%llu so far)", addr, why,
-			 (unsigned long long)count);
+		         (unsigned long long)count);
 }
 
 static void
@@ -640,7 +642,7 @@ accept_cb(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 	addr_key(sa, key);
 	if (!cm_ratemap_take(rl->accepts, key, cm_time_mono_ms())) {
 		accept_refused(key, "it reconnects too fast (accept_rate_per_s)",
-			       ++rl->stats.refused_rate);
+		               ++rl->stats.refused_rate);
 		close(fd);
 		return;
 	}
@@ -648,7 +650,7 @@ accept_cb(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 		same += strcmp(c->addr, key) == 0;
 	if (same >= rl->cfg.max_per_address) {
 		accept_refused(key, "too many connections from it (max_per_address)",
-			       ++rl->stats.refused_per_address);
+		               ++rl->stats.refused_per_address);
 		close(fd);
 		return;
 	}
