@@ -606,6 +606,20 @@ START_TEST(test_a_short_reservation_is_renewed)
 }
 END_TEST
 
+START_TEST(test_a_renewal_is_refused_once_may_reserve_says_no)
+{
+	struct rl_stats st;
+
+	cfg.reservation_s = 1;
+	start_three();
+	seen_r.refuse_reserve = true;
+	ck_assert(run_until(s_not_reserved, 5000));
+	rl_stats(R, &st);
+	ck_assert_uint_eq(st.refused_not_allowed, 1);
+	ck_assert_uint_eq(st.reservations_served, 0);
+}
+END_TEST
+
 START_TEST(test_freeing_the_relay_mid_circuit_gives_eof_to_both_ends)
 {
 	start_three();

@@ -210,6 +210,7 @@ circ_up(struct cl_circ *c)
 	struct rl_peer peer;
 	char fp[CM_FINGERPRINT_LEN + 1], email[CM_MAX_EMAIL + 1];
 	char *pem = NULL;
+	struct timeval now = {0, 0};
 	int sv[2];
 
 	if (cert == NULL) {
@@ -246,7 +247,12 @@ circ_up(struct cl_circ *c)
 	bufferevent_enable(c->sp, EV_READ | EV_WRITE);
 	c->state = CS_UP;
 	c->since_wall_ms = cm_time_wall_ms();
+	/*
+	 * Records that came with the handshake's last ones are decrypted on the
+	 * loop, after the consumer has its socket: nothing else would wake them.
+	 */
 	evtimer_del(c->timer);
+	evtimer_add(c->timer, &now);
 	peer = (struct rl_peer){email, fp, pem, c->relay.email, c->service};
 	log_info("relay: circuit %s %s through %s (%s) opened", c->inbound ? "from" : "to", email,
 	         c->relay.email, rl_service_name(c->service));
@@ -408,9 +414,14 @@ static const struct rl_link_ops circ_ops = {
 static void
 circ_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct cl_circ *c = arg;
+
 	(void)fd;
 	(void)what;
-	circ_end(arg, "timed out");
+	if (c->state == CS_UP)
+		circ_inner(c);
+	else
+		circ_end(c, "timed out");
 }
 
 static struct cl_circ *

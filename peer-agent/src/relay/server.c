@@ -298,15 +298,16 @@ on_reserve(struct srv_conn *c)
 	size_t n = 0;
 	struct timeval tv = tv_ms(rl->cfg.ping_interval_ms);
 
-	if (c->role == ROLE_CONTROL) {
-		grant(c, true);
-		return;
-	}
+	/* A renewal is asked again: who was a neighbour then may not be one now. */
 	if (rl->hooks.may_reserve != NULL &&
 	    !rl->hooks.may_reserve(rl->hctx, c->link->email, c->link->fp)) {
 		rl->stats.reservations_refused++;
 		refuse(c, "not_allowed", "no reservation for this certificate here",
 		       &rl->stats.refused_not_allowed);
+		return;
+	}
+	if (c->role == ROLE_CONTROL) {
+		grant(c, true);
 		return;
 	}
 	/* A holder that comes again replaces its old control connection. */
