@@ -522,8 +522,9 @@ conn_bad_line(void *owner, struct rl_link *l, const char *why)
 {
 	struct srv_conn *c = owner;
 
-	(void)l;
-	refuse(c, "bad_request", why, &c->rl->stats.refused_bad_request);
+	/* The decoder's words stay here: they may quote the peer, and past the reason's cap. */
+	log_debug("relay: bad line from %s: %s", l->email, why);
+	refuse(c, "bad_request", "not a valid request line", &c->rl->stats.refused_bad_request);
 }
 
 static void
