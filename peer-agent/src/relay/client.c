@@ -1,8 +1,8 @@
 /*
- * client.c - using relays: reservations held over control connections, and
- * circuits, dialled (rl_connect) or accepted (an invite), each one outer
- * connection to the relay carrying an inner TLS session with the far end,
- * whose plaintext the consumer reads and writes on a socketpair.
+ * client.c - our circuits through relays, dialled (rl_connect) or accepted
+ * (an invitation reserve.c took): each is one outer connection to the relay
+ * carrying an inner TLS session with the far end, whose plaintext the
+ * consumer reads and writes on a socketpair.
  */
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -18,26 +18,7 @@
 #include "net/tls.h"
 #include "relay/relay_internal.h"
 
-#define SILENT_FACTOR 3.3
-#define SP_CHUNK      16384
-
-struct relay_addr {
-	char email[CM_MAX_EMAIL + 1];
-	char ip[64];
-	int port;
-	char fp[CM_FINGERPRINT_LEN + 1];
-};
-
-struct cl_held {
-	struct rl_ctx *rl;
-	struct cl_held *prev, *next;
-	struct relay_addr relay;
-	struct rl_link *link;
-	bool granted;
-	int64_t since_wall_ms, expires_wall_ms;
-	struct event *timer;   /* the answer's deadline, then the renewal */
-	struct event *ping_ev; /* keepalive and silence */
-};
+#define SP_CHUNK 16384
 
 enum circ_state { CS_WAIT_JOINED, CS_INNER, CS_UP };
 
@@ -47,7 +28,7 @@ struct cl_circ {
 	uint64_t handle;
 	bool inbound;
 	enum circ_state state;
-	struct relay_addr relay;
+	struct rl_relay_addr relay;
 	char far_email[CM_MAX_EMAIL + 1];
 	char far_fp[CM_FINGERPRINT_LEN + 1]; /* dialer: the pin */
 	char circuit[CM_RELAY_CIRCUIT_LEN + 1];
@@ -62,30 +43,6 @@ struct cl_circ {
 	uint64_t bytes;
 	int64_t since_wall_ms;
 };
-
-static struct timeval
-tv_ms(int64_t ms)
-{
-	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
-
-	return tv;
-}
-
-static void
-changed(struct rl_ctx *rl)
-{
-	if (rl->hooks.reservations_changed != NULL)
-		rl->hooks.reservations_changed(rl->hctx);
-}
-
-static void
-relay_addr_set(struct relay_addr *a, const struct rl_target *t)
-{
-	snprintf(a->email, sizeof(a->email), "%s", t->email);
-	snprintf(a->ip, sizeof(a->ip), "%s", t->ip);
-	a->port = t->port;
-	snprintf(a->fp, sizeof(a->fp), "%s", t->fingerprint);
-}
 
 /* Circuits */
 
@@ -425,10 +382,10 @@ circ_timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static struct cl_circ *
-circ_new(struct rl_ctx *rl, const struct relay_addr *relay, bool inbound, int64_t deadline_ms)
+circ_new(struct rl_ctx *rl, const struct rl_relay_addr *relay, bool inbound, int64_t deadline_ms)
 {
 	struct cl_circ *c = calloc(1, sizeof(*c));
-	struct timeval tv = tv_ms(deadline_ms);
+	struct timeval tv = rl_tv_ms(deadline_ms);
 
 	if (c == NULL)
 		return NULL;
@@ -453,10 +410,10 @@ uint64_t
 rl_connect(struct rl_ctx *rl, const struct rl_target *relay, const char *target_email,
            const char *target_fp, enum rl_service service, rl_connected_fn done, void *arg)
 {
-	struct relay_addr a;
+	struct rl_relay_addr a;
 	struct cl_circ *c;
 
-	relay_addr_set(&a, relay);
+	rl_relay_addr_set(&a, relay);
 	if ((c = circ_new(rl, &a, false,
 	                  rl->cfg.handshake_timeout_ms * 2 + rl->cfg.join_timeout_ms)) == NULL)
 		return 0;
@@ -484,289 +441,39 @@ rl_cancel(struct rl_ctx *rl, uint64_t handle)
 	}
 }
 
-/* Reservations */
-
-static void
-held_end(struct cl_held *h, const char *why)
+int
+rl_circ_accept(struct rl_ctx *rl, const struct rl_relay_addr *relay, const char *from,
+               const char *circuit, enum rl_service service)
 {
-	struct rl_ctx *rl = h->rl;
+	struct cl_circ *c = circ_new(rl, relay, true, rl->cfg.handshake_timeout_ms * 2);
 
-	log_info("relay: reservation on %s %s: %s", h->relay.email,
-	         h->granted ? "lost" : "not granted", why);
-	if (h->prev != NULL)
-		h->prev->next = h->next;
-	else
-		rl->held = h->next;
-	if (h->next != NULL)
-		h->next->prev = h->prev;
-	else
-		rl->held_tail = h->prev;
-	rl_link_close(h->link);
-	if (h->timer != NULL)
-		event_free(h->timer);
-	if (h->ping_ev != NULL)
-		event_free(h->ping_ev);
-	free(h);
-	if (!rl->stopping)
-		changed(rl);
-}
-
-static void
-held_append(struct rl_ctx *rl, struct cl_held *h)
-{
-	h->next = NULL;
-	h->prev = rl->held_tail;
-	if (rl->held_tail != NULL)
-		rl->held_tail->next = h;
-	else
-		rl->held = h;
-	rl->held_tail = h;
-}
-
-static void
-held_ready(void *owner, struct rl_link *l)
-{
-	struct cm_relay_msg m = {.op = CM_RELAY_RESERVE};
-
-	if (rl_link_send(l, &m) != 0)
-		held_end(owner, "send failed");
-}
-
-static void
-on_invite(struct cl_held *h, const struct cm_relay_msg *m)
-{
-	struct rl_ctx *rl = h->rl;
-	enum rl_service service;
-	struct cl_circ *c;
-	struct cm_relay_msg decline = {.op = CM_RELAY_DECLINE, .circuit = m->circuit};
-
-	if (rl_service_parse(m->service, &service) != 0 ||
-	    (rl->hooks.may_accept != NULL && !rl->hooks.may_accept(rl->hctx, m->from, service)) ||
-	    (c = circ_new(rl, &h->relay, true, rl->cfg.handshake_timeout_ms * 2)) == NULL) {
-		log_info("relay: invitation from %s through %s declined", m->from, h->relay.email);
-		rl_link_send(h->link, &decline);
-		return;
-	}
-	snprintf(c->far_email, sizeof(c->far_email), "%s", m->from);
-	snprintf(c->circuit, sizeof(c->circuit), "%s", m->circuit);
+	if (c == NULL)
+		return -1;
+	snprintf(c->far_email, sizeof(c->far_email), "%s", from);
+	snprintf(c->circuit, sizeof(c->circuit), "%s", circuit);
 	c->service = service;
-	if ((c->link = rl_link_dial(rl, h->relay.ip, h->relay.port, h->relay.fp, &circ_ops, c)) ==
-	    NULL) {
+	if ((c->link = rl_link_dial(rl, relay->ip, relay->port, relay->fp, &circ_ops, c)) == NULL) {
 		rl->stats.circuit_failures++;
 		circ_unlink_free(c);
-		rl_link_send(h->link, &decline);
-	}
-}
-
-static void
-held_line(void *owner, struct rl_link *l, const struct cm_relay_msg *m)
-{
-	struct cl_held *h = owner;
-	struct rl_ctx *rl = h->rl;
-	struct cm_relay_msg pong = {.op = CM_RELAY_PONG};
-	struct timeval tv;
-
-	switch (m->op) {
-	case CM_RELAY_RESERVED:
-		h->expires_wall_ms = cm_time_wall_ms() + m->expires_in_s * 1000;
-		tv = tv_ms(m->expires_in_s * 500);
-		evtimer_del(h->timer);
-		evtimer_add(h->timer, &tv);
-		if (!h->granted) {
-			h->granted = true;
-			h->since_wall_ms = cm_time_wall_ms();
-			/* Granted ones are listed in the order granted. */
-			if (h->prev != NULL)
-				h->prev->next = h->next;
-			else
-				rl->held = h->next;
-			if (h->next != NULL)
-				h->next->prev = h->prev;
-			else
-				rl->held_tail = h->prev;
-			held_append(rl, h);
-			log_info("relay: reservation on %s granted for %lld s", h->relay.email,
-			         (long long)m->expires_in_s);
-			changed(rl);
-		}
-		break;
-	case CM_RELAY_INVITE:
-		if (h->granted)
-			on_invite(h, m);
-		break;
-	case CM_RELAY_PING:
-		rl_link_send(l, &pong);
-		break;
-	case CM_RELAY_PONG:
-		break;
-	case CM_RELAY_ERROR: {
-		char why[CM_MAX_RELAY_CODE + 16];
-
-		snprintf(why, sizeof(why), "refused: %s", m->code);
-		held_end(h, why);
-		break;
-	}
-	default:
-		held_end(h, "unexpected line from the relay");
-		break;
-	}
-}
-
-static void
-held_bad_line(void *owner, struct rl_link *l, const char *why)
-{
-	(void)l;
-	held_end(owner, why);
-}
-
-static void
-held_closed(void *owner, struct rl_link *l, const char *why)
-{
-	struct cl_held *h = owner;
-
-	(void)l;
-	h->link = NULL;
-	held_end(h, why);
-}
-
-static const struct rl_link_ops held_ops = {
-    .ready = held_ready,
-    .line = held_line,
-    .bad_line = held_bad_line,
-    .closed = held_closed,
-};
-
-/* Before the grant: its deadline. After: renewal at half the lifetime. */
-static void
-held_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct cl_held *h = arg;
-	struct cm_relay_msg m = {.op = CM_RELAY_RESERVE};
-
-	(void)fd;
-	(void)what;
-	if (!h->granted) {
-		held_end(h, "no answer in time");
-		return;
-	}
-	if (rl_link_send(h->link, &m) != 0)
-		held_end(h, "send failed");
-}
-
-static void
-held_ping_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct cl_held *h = arg;
-	struct cm_relay_msg m = {.op = CM_RELAY_PING};
-
-	(void)fd;
-	(void)what;
-	if (!h->link->up)
-		return;
-	if ((double)(cm_time_mono_ms() - h->link->last_rx_ms) >
-	    SILENT_FACTOR * (double)h->rl->cfg.ping_interval_ms) {
-		held_end(h, "the relay is silent");
-		return;
-	}
-	if (rl_link_send(h->link, &m) != 0)
-		held_end(h, "send failed");
-}
-
-static struct cl_held *
-held_find(const struct rl_ctx *rl, const char *email)
-{
-	for (struct cl_held *h = rl->held; h != NULL; h = h->next)
-		if (strcmp(h->relay.email, email) == 0)
-			return h;
-	return NULL;
-}
-
-int
-rl_reserve(struct rl_ctx *rl, const struct rl_target *relay)
-{
-	struct cl_held *h;
-	struct timeval hs = tv_ms(rl->cfg.handshake_timeout_ms);
-	struct timeval ping = tv_ms(rl->cfg.ping_interval_ms);
-
-	if (held_find(rl, relay->email) != NULL)
-		return 0;
-	if ((h = calloc(1, sizeof(*h))) == NULL)
-		return -1;
-	h->rl = rl;
-	relay_addr_set(&h->relay, relay);
-	h->since_wall_ms = cm_time_wall_ms();
-	if ((h->timer = evtimer_new(rl->base, held_timer_cb, h)) == NULL ||
-	    (h->ping_ev = event_new(rl->base, -1, EV_PERSIST, held_ping_cb, h)) == NULL ||
-	    (h->link = rl_link_dial(rl, relay->ip, relay->port, relay->fingerprint, &held_ops,
-	                            h)) == NULL) {
-		if (h->timer != NULL)
-			event_free(h->timer);
-		if (h->ping_ev != NULL)
-			event_free(h->ping_ev);
-		free(h);
 		return -1;
 	}
-	held_append(rl, h);
-	evtimer_add(h->timer, &hs);
-	evtimer_add(h->ping_ev, &ping);
 	return 0;
 }
 
 void
-rl_unreserve(struct rl_ctx *rl, const char *relay_email)
-{
-	struct cl_held *h = held_find(rl, relay_email);
-
-	if (h != NULL)
-		held_end(h, "given up");
-}
-
-bool
-rl_reserved(const struct rl_ctx *rl, const char *relay_email, bool *pending)
-{
-	struct cl_held *h = held_find(rl, relay_email);
-
-	if (pending != NULL)
-		*pending = h != NULL && !h->granted;
-	return h != NULL && h->granted;
-}
-
-size_t
-rl_reservations(const struct rl_ctx *rl, const char **out, size_t max)
-{
-	size_t n = 0;
-
-	for (const struct cl_held *h = rl->held; h != NULL && n < max; h = h->next)
-		if (h->granted)
-			out[n++] = h->relay.email;
-	return n;
-}
-
-void
-rl_client_stop(struct rl_ctx *rl)
+rl_circuits_stop(struct rl_ctx *rl)
 {
 	while (rl->ours != NULL) {
 		rl->ours->done = NULL;
 		circ_end(rl->ours, "shutting down");
 	}
-	while (rl->held != NULL)
-		held_end(rl->held, "shutting down");
 }
 
 size_t
-rl_client_list(const struct rl_ctx *rl, struct rl_entry *out, size_t max)
+rl_circuits_list(const struct rl_ctx *rl, struct rl_entry *out, size_t max)
 {
 	size_t n = 0;
 
-	for (const struct cl_held *h = rl->held; h != NULL && n < max; h = h->next) {
-		memset(&out[n], 0, sizeof(out[n]));
-		out[n].kind = RL_HELD;
-		snprintf(out[n].peer, sizeof(out[n].peer), "%s", h->relay.email);
-		out[n].pending = !h->granted;
-		out[n].since_ms = h->since_wall_ms;
-		out[n].expires_ms = h->granted ? h->expires_wall_ms : 0;
-		n++;
-	}
 	for (const struct cl_circ *c = rl->ours; c != NULL && n < max; c = c->next) {
 		memset(&out[n], 0, sizeof(out[n]));
 		out[n].kind = RL_CIRCUIT;
@@ -783,12 +490,9 @@ rl_client_list(const struct rl_ctx *rl, struct rl_entry *out, size_t max)
 }
 
 void
-rl_client_counts(const struct rl_ctx *rl, struct rl_stats *st)
+rl_circuits_counts(const struct rl_ctx *rl, struct rl_stats *st)
 {
-	st->reservations_held = 0;
 	st->circuits_ours = 0;
-	for (const struct cl_held *h = rl->held; h != NULL; h = h->next)
-		st->reservations_held += h->granted;
 	for (const struct cl_circ *c = rl->ours; c != NULL; c = c->next)
 		st->circuits_ours++;
 }

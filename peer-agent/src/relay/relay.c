@@ -492,7 +492,8 @@ rl_free(struct rl_ctx *rl)
 		return;
 	/* Nothing may outlive the context: what is queued is dropped with the sockets. */
 	rl->stopping = true;
-	rl_client_stop(rl);
+	rl_circuits_stop(rl);
+	rl_held_stop(rl);
 	rl_server_stop(rl);
 	while (rl->flushers != NULL)
 		flusher_free(rl->flushers);
@@ -506,13 +507,15 @@ rl_stats(const struct rl_ctx *rl, struct rl_stats *out)
 {
 	*out = rl->stats;
 	rl_server_counts(rl, out);
-	rl_client_counts(rl, out);
+	rl_held_counts(rl, out);
+	rl_circuits_counts(rl, out);
 }
 
 size_t
 rl_list(const struct rl_ctx *rl, struct rl_entry *out, size_t max)
 {
-	size_t n = rl_client_list(rl, out, max);
+	size_t n = rl_held_list(rl, out, max);
 
+	n += rl_circuits_list(rl, out + n, max - n);
 	return n + rl_server_list(rl, out + n, max - n);
 }

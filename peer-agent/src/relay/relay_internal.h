@@ -8,6 +8,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/time.h>
 
 #include "fb/identity.h"
 #include "fb/types.h"
@@ -22,6 +24,7 @@ struct cm_ratemap;
 
 #define RL_BUFFER_CAP     (1024 * 1024) /* bytes queued towards one side before its source pauses */
 #define RL_CLOSE_GRACE_MS 2000          /* a closed link's last bytes may take this long to leave */
+#define RL_SILENT_FACTOR  3.3 /* a control connection silent this many ping intervals is dead */
 
 struct rl_link;
 
@@ -80,6 +83,31 @@ struct rl_ctx {
 	uint64_t next_handle;
 };
 
+/* A relay as we reach it: the rl_target, copied. */
+struct rl_relay_addr {
+	char email[CM_MAX_EMAIL + 1];
+	char ip[64];
+	int port;
+	char fp[CM_FINGERPRINT_LEN + 1];
+};
+
+static inline void
+rl_relay_addr_set(struct rl_relay_addr *a, const struct rl_target *t)
+{
+	snprintf(a->email, sizeof(a->email), "%s", t->email);
+	snprintf(a->ip, sizeof(a->ip), "%s", t->ip);
+	a->port = t->port;
+	snprintf(a->fp, sizeof(a->fp), "%s", t->fingerprint);
+}
+
+static inline struct timeval
+rl_tv_ms(int64_t ms)
+{
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+
+	return tv;
+}
+
 /* A log line at the 1st, 2nd, 4th, 8th... time a limit bites. */
 static inline bool
 rl_log_due(uint64_t count)
@@ -114,9 +142,15 @@ void rl_bev_close_flushed(struct rl_ctx *rl, struct bufferevent *bev);
 void rl_server_stop(struct rl_ctx *rl);
 size_t rl_server_list(const struct rl_ctx *rl, struct rl_entry *out, size_t max);
 void rl_server_counts(const struct rl_ctx *rl, struct rl_stats *st);
-/* client.c */
-void rl_client_stop(struct rl_ctx *rl);
-size_t rl_client_list(const struct rl_ctx *rl, struct rl_entry *out, size_t max);
-void rl_client_counts(const struct rl_ctx *rl, struct rl_stats *st);
+/* client.c: our circuits. An invitation taken: 0, or -1 when it cannot be dialled. */
+int rl_circ_accept(struct rl_ctx *rl, const struct rl_relay_addr *relay, const char *from,
+                   const char *circuit, enum rl_service service);
+void rl_circuits_stop(struct rl_ctx *rl);
+size_t rl_circuits_list(const struct rl_ctx *rl, struct rl_entry *out, size_t max);
+void rl_circuits_counts(const struct rl_ctx *rl, struct rl_stats *st);
+/* reserve.c: the reservations we hold. */
+void rl_held_stop(struct rl_ctx *rl);
+size_t rl_held_list(const struct rl_ctx *rl, struct rl_entry *out, size_t max);
+void rl_held_counts(const struct rl_ctx *rl, struct rl_stats *st);
 
 #endif

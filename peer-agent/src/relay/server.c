@@ -23,7 +23,6 @@
 #define ADDR_KEY_LEN  24
 #define COPY_CHUNK    16384
 #define RATE_RETRY_MS 20
-#define SILENT_FACTOR 3.3 /* a control connection silent this many ping intervals is dead */
 
 enum srv_role { ROLE_NEW, ROLE_CONTROL, ROLE_DIALER, ROLE_JOINER };
 
@@ -54,14 +53,6 @@ struct srv_circ {
 	int64_t tokens_ms;
 	int64_t since_wall_ms;
 };
-
-static struct timeval
-tv_ms(int64_t ms)
-{
-	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
-
-	return tv;
-}
 
 /* Connections and circuits */
 
@@ -232,7 +223,7 @@ circ_pump(struct srv_circ *c)
 	    (b = copy_dir(c, c->joiner, c->dialer, 1)) < 0)
 		return;
 	if ((a > 0 || b > 0) && !evtimer_pending(c->rate_ev, NULL)) {
-		struct timeval tv = tv_ms(RATE_RETRY_MS);
+		struct timeval tv = rl_tv_ms(RATE_RETRY_MS);
 
 		evtimer_add(c->rate_ev, &tv);
 	}
@@ -296,7 +287,7 @@ on_reserve(struct srv_conn *c)
 	struct rl_ctx *rl = c->rl;
 	struct srv_conn *old;
 	size_t n = 0;
-	struct timeval tv = tv_ms(rl->cfg.ping_interval_ms);
+	struct timeval tv = rl_tv_ms(rl->cfg.ping_interval_ms);
 
 	/* A renewal is asked again: who was a neighbour then may not be one now. */
 	if (rl->hooks.may_reserve != NULL &&
@@ -324,7 +315,7 @@ on_reserve(struct srv_conn *c)
 	c->role = ROLE_CONTROL;
 	grant(c, false);
 	if (rl->cfg.reservation_s * 1000 < rl->cfg.ping_interval_ms)
-		tv = tv_ms(rl->cfg.reservation_s * 1000);
+		tv = rl_tv_ms(rl->cfg.reservation_s * 1000);
 	evtimer_del(c->timer);
 	evtimer_add(c->timer, &tv);
 }
@@ -349,7 +340,7 @@ on_connect(struct srv_conn *c, const struct cm_relay_msg *m)
 	uint8_t raw[CM_RELAY_CIRCUIT_LEN / 2];
 	struct cm_relay_msg inv = {.op = CM_RELAY_INVITE};
 	size_t n = 0;
-	struct timeval tv = tv_ms(rl->cfg.join_timeout_ms);
+	struct timeval tv = rl_tv_ms(rl->cfg.join_timeout_ms);
 
 	if (rl_service_parse(m->service, &service) != 0) {
 		refuse(c, "bad_request", "unknown service", &rl->stats.refused_bad_request);
@@ -425,7 +416,7 @@ on_join(struct srv_conn *c, const struct cm_relay_msg *m)
 	struct rl_ctx *rl = c->rl;
 	struct srv_circ *circ = circ_by_id(rl, m->circuit);
 	struct cm_relay_msg joined = {.op = CM_RELAY_JOINED};
-	struct timeval tv = tv_ms(rl->cfg.circuit_lifetime_s * 1000);
+	struct timeval tv = rl_tv_ms(rl->cfg.circuit_lifetime_s * 1000);
 
 	if (circ == NULL || circ->joined) {
 		refuse(c, "bad_request", "no such circuit waiting", &rl->stats.refused_bad_request);
@@ -574,7 +565,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct rl_ctx *rl = c->rl;
 	int64_t now = cm_time_mono_ms();
 	struct cm_relay_msg ping = {.op = CM_RELAY_PING};
-	struct timeval tv = tv_ms(rl->cfg.ping_interval_ms);
+	struct timeval tv = rl_tv_ms(rl->cfg.ping_interval_ms);
 
 	(void)fd;
 	(void)what;
@@ -590,14 +581,14 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if ((double)(now - c->link->last_rx_ms) >
-	    SILENT_FACTOR * (double)rl->cfg.ping_interval_ms) {
+	    RL_SILENT_FACTOR * (double)rl->cfg.ping_interval_ms) {
 		log_info("relay: control connection of %s silent: closing", c->link->email);
 		conn_end(c);
 		return;
 	}
 	rl_link_send(c->link, &ping);
 	if (c->expires_mono_ms - now < rl->cfg.ping_interval_ms)
-		tv = tv_ms(c->expires_mono_ms - now);
+		tv = rl_tv_ms(c->expires_mono_ms - now);
 	evtimer_add(c->timer, &tv);
 }
 
@@ -638,7 +629,7 @@ accept_cb(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 	struct srv_conn *c;
 	char key[ADDR_KEY_LEN];
 	size_t same = 0;
-	struct timeval tv = tv_ms(rl->cfg.handshake_timeout_ms);
+	struct timeval tv = rl_tv_ms(rl->cfg.handshake_timeout_ms);
 
 	(void)salen;
 	addr_key(sa, key);
