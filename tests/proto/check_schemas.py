@@ -53,6 +53,7 @@ DECODE_SCHEMAS = {
     "torrent-created": "torrent.schema.json#/$defs/created",
     "torrent-add-request": "torrent.schema.json#/$defs/addRequest",
     "relay-status": "relay-status.schema.json",
+    "relay-message": "relay-message.schema.json",
 }
 # sample type -> (schema, decode type or None when there is no decoder)
 SAMPLES = {
@@ -77,6 +78,8 @@ SAMPLES = {
     "torrent-add-request-create": ("torrent.schema.json#/$defs/addRequest", "torrent-add-request"),
     "torrent-add-request-get": ("torrent.schema.json#/$defs/addRequest", "torrent-add-request"),
     "relay-status": ("relay-status.schema.json", "relay-status"),
+    "relay-invite": ("relay-message.schema.json", "relay-message"),
+    "relay-reserved": ("relay-message.schema.json", "relay-message"),
 }
 
 failures = []

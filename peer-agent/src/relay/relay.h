@@ -97,7 +97,11 @@ struct rl_hooks {
 	 * before anything is dialled. NULL: every one is taken.
 	 */
 	bool (*may_accept)(void *ctx, const char *email, enum rl_service service);
-	/* Using: a reservation was granted or lost (our record names our relays). */
+	/*
+	 * Using: a reservation was granted or lost, or one under way failed
+	 * (refused, unanswered, unreachable): every change of rl_reserved's
+	 * answer, so the caller may try another relay (our record names our relays).
+	 */
 	void (*reservations_changed)(void *ctx);
 };
 
@@ -125,8 +129,8 @@ struct rl_target {
 /*
  * Reserves a slot on relay and keeps it: renewed at half its lifetime, its
  * control connection pinged. Returns 0 when started or already held or under
- * way, -1 when it cannot start. Granted and lost both call
- * reservations_changed; a lost one is not retried (the caller decides).
+ * way, -1 when it cannot start. Granted, lost and failed while under way all
+ * call reservations_changed; none is retried (the caller decides).
  */
 int rl_reserve(struct rl_ctx *rl, const struct rl_target *relay);
 /* Gives up the reservation on relay_email (closes its control connection). */
