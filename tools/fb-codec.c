@@ -62,6 +62,7 @@ DECODER(dec_torrent_created, struct cm_torrent_created, cm_torrent_created_decod
 	cm_torrent_created_clear)
 DECODER(dec_torrent_add_request, struct cm_torrent_add_request, cm_torrent_add_request_decode,
 	cm_torrent_add_request_clear)
+DECODER(dec_relay_msg, struct cm_relay_msg, cm_relay_msg_decode, cm_relay_msg_clear)
 
 static const struct {
 	const char *name;
@@ -83,6 +84,7 @@ static const struct {
 	{"torrent-status-list", dec_torrent_statuslist, MAX_INPUT},
 	{"torrent-created", dec_torrent_created, MAX_INPUT},
 	{"torrent-add-request", dec_torrent_add_request, CM_MAX_BODY},
+	{"relay-message", dec_relay_msg, 4096},
 };
 
 static struct cm_identity *sample_id;
@@ -283,6 +285,17 @@ sample_torrent(const char *type)
 		r.dest = strdup("/home/alice/Downloads");
 		j = cm_torrent_add_request_encode(&r);
 		cm_torrent_add_request_clear(&r);
+	} else if (strcmp(type, "relay-invite") == 0) {
+		struct cm_relay_msg m = {.op = CM_RELAY_INVITE};
+		m.circuit = strdup("0123456789abcdef0123456789abcdef");
+		m.from = strdup("alice@example.com");
+		m.service = strdup("gossip");
+		j = cm_relay_msg_encode(&m);
+		cm_relay_msg_clear(&m);
+	} else if (strcmp(type, "relay-reserved") == 0) {
+		struct cm_relay_msg m = {.op = CM_RELAY_RESERVED, .expires_in_s = 1800,
+					 .has_expires_in_s = true};
+		j = cm_relay_msg_encode(&m);
 	}
 	return j;
 }

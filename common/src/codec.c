@@ -881,7 +881,8 @@ cm_codec_tables(void)
 	json_t *arr = json_array();
 
 	if (arr == NULL || add_types(arr, cm_wire_types, cm_wire_ntypes) != 0 ||
-	    add_types(arr, cm_agent_types, cm_agent_ntypes) != 0) {
+	    add_types(arr, cm_agent_types, cm_agent_ntypes) != 0 ||
+	    add_types(arr, cm_relay_types, cm_relay_ntypes) != 0) {
 		json_decref(arr);
 		return NULL;
 	}

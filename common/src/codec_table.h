@@ -172,7 +172,8 @@ int cm_codec_decode_text(const struct cm_field *doc, const char *buf, size_t len
 
 /* Types other tables build on, and each table file's types for cm_codec_tables(). */
 extern const struct cm_type cm_repository_type, cm_signed_record_type, cm_peer_info_type;
-extern const struct cm_type *const cm_wire_types[], *const cm_agent_types[];
-extern const size_t cm_wire_ntypes, cm_agent_ntypes;
+extern const struct cm_type *const cm_wire_types[], *const cm_agent_types[],
+	*const cm_relay_types[];
+extern const size_t cm_wire_ntypes, cm_agent_ntypes, cm_relay_ntypes;
 
 #endif

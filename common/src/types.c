@@ -409,3 +409,12 @@ cm_signed_record_copy(struct cm_signed_record *dst, const struct cm_signed_recor
 	}
 	return 0;
 }
+
+const char *
+cm_relay_op_name(enum cm_relay_op op)
+{
+	static const char *const names[] = {"reserve", "reserved", "connect", "invite", "join",
+					    "decline", "joined",   "ping",    "pong",   "error"};
+
+	return (unsigned)op < sizeof(names) / sizeof(names[0]) ? names[op] : NULL;
+}

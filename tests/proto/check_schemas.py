@@ -52,6 +52,7 @@ DECODE_SCHEMAS = {
     "torrent-status-list": "torrent.schema.json#/$defs/statusList",
     "torrent-created": "torrent.schema.json#/$defs/created",
     "torrent-add-request": "torrent.schema.json#/$defs/addRequest",
+    "relay-message": "relay-message.schema.json",
 }
 # sample type -> (schema, decode type or None when there is no decoder)
 SAMPLES = {
@@ -75,6 +76,8 @@ SAMPLES = {
     "torrent-created": ("torrent.schema.json#/$defs/created", "torrent-created"),
     "torrent-add-request-create": ("torrent.schema.json#/$defs/addRequest", "torrent-add-request"),
     "torrent-add-request-get": ("torrent.schema.json#/$defs/addRequest", "torrent-add-request"),
+    "relay-invite": ("relay-message.schema.json", "relay-message"),
+    "relay-reserved": ("relay-message.schema.json", "relay-message"),
 }
 
 failures = []

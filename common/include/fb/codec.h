@@ -187,6 +187,8 @@ CM_CODEC_DECLARE(torrent_statuslist, struct cm_torrent_statuslist);
 CM_CODEC_DECLARE(torrent_created, struct cm_torrent_created);
 /* POST /api/v1/torrents body: create or get, one shape or the other (fb/types.h). */
 CM_CODEC_DECLARE(torrent_add_request, struct cm_torrent_add_request);
+/* One line of the relay port (docs/protocol.md section 7). */
+CM_CODEC_DECLARE(relay_msg, struct cm_relay_msg);
 
 /* Text front ends: API answers (<= CM_MAX_API_ANSWER), the broadcast body (<= CM_MAX_BODY). */
 int cm_agent_status_from_text(const char *buf, size_t len, struct cm_agent_status *out,
@@ -204,6 +206,12 @@ int cm_torrent_created_from_text(const char *buf, size_t len, struct cm_torrent_
 				 struct cm_err *err);
 int cm_torrent_add_request_from_body(const char *buf, size_t len,
 				     struct cm_torrent_add_request *out, struct cm_err *err);
+
+/* A relay line without its newline (<= limit bytes) to a message, and one message to text
+ * (compact, no newline; caller frees; NULL on failure). */
+int cm_relay_msg_from_text(const char *buf, size_t len, size_t limit, struct cm_relay_msg *out,
+			   struct cm_err *err);
+char *cm_relay_msg_text(const struct cm_relay_msg *m);
 
 /* Appends a copy of name with count; 0 or -1 on allocation failure. */
 int cm_counterlist_append(struct cm_counterlist *l, const char *name, int64_t count);

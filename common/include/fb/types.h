@@ -518,6 +518,42 @@ struct cm_torrent_add_request {
 	char *dest;
 };
 
+/* The relay port's line protocol (docs/protocol.md section 7): one object per line. */
+enum cm_relay_op {
+	CM_RELAY_RESERVE,
+	CM_RELAY_RESERVED,
+	CM_RELAY_CONNECT,
+	CM_RELAY_INVITE,
+	CM_RELAY_JOIN,
+	CM_RELAY_DECLINE,
+	CM_RELAY_JOINED,
+	CM_RELAY_PING,
+	CM_RELAY_PONG,
+	CM_RELAY_ERROR
+};
+
+#define CM_RELAY_CIRCUIT_LEN 32 /* lower-case hex digits of a circuit id */
+#define CM_MAX_RELAY_CODE 32
+#define CM_MAX_RELAY_REASON 256
+#define CM_MAX_RELAY_SERVICE 16
+
+/*
+ * One line. Which fields an op needs is checked by the decoder: reserved
+ * expires_in_s; connect to and service; invite circuit, from and service;
+ * join and decline circuit; error code. The rest are optional and ignored.
+ */
+struct cm_relay_msg {
+	enum cm_relay_op op;
+	char *to;
+	char *from;
+	char *circuit;
+	char *service; /* "gossip" or "torrent", as the relay room names them */
+	char *code;
+	char *reason;
+	int64_t expires_in_s;
+	bool has_expires_in_s;
+};
+
 /* Names as they appear on the wire; NULL for an out-of-range value. */
 const char *cm_msg_type_name(enum cm_msg_type t);
 const char *cm_peer_status_name(enum cm_peer_status s);
@@ -525,6 +561,8 @@ const char *cm_peer_state_name(enum cm_peer_state s);
 const char *cm_peer_source_name(enum cm_peer_source s);
 /* "checking", "downloading", "seeding", "paused", "error" */
 const char *cm_torrent_state_name(enum cm_torrent_state s);
+/* "reserve", "reserved", "connect", "invite", "join", "decline", "joined", "ping", "pong", "error" */
+const char *cm_relay_op_name(enum cm_relay_op op);
 
 /* Lists: append takes a copy; return 0 or -1 on allocation failure. */
 int cm_strlist_append(struct cm_strlist *l, const char *s);

@@ -1,0 +1,118 @@
+/*
+ * relay_internal.h - what the relay room's files share: the context, and the
+ * link, one TCP connection with TLS over a bufferevent that speaks lines
+ * (fb/codec.h's relay messages) until its owner switches it to raw bytes.
+ */
+#ifndef PA_RELAY_INTERNAL_H
+#define PA_RELAY_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fb/identity.h"
+#include "fb/types.h"
+#include "relay/relay.h"
+
+struct bufferevent;
+struct evbuffer;
+struct event;
+struct tls_creds;
+struct tls_session;
+struct cm_ratemap;
+
+#define RL_BUFFER_CAP (1024 * 1024) /* bytes queued towards one side before its source pauses */
+#define RL_CLOSE_GRACE_MS 2000      /* a closed link's last bytes may take this long to leave */
+
+struct rl_link;
+
+/* What a link tells its owner; every callback may close the link (and free the owner). */
+struct rl_link_ops {
+	void (*ready)(void *owner, struct rl_link *l);                 /* TLS up, peer known */
+	void (*line)(void *owner, struct rl_link *l, const struct cm_relay_msg *m);
+	void (*bad_line)(void *owner, struct rl_link *l, const char *why);
+	void (*data)(void *owner, struct rl_link *l);                  /* raw mode: l->plain grew */
+	void (*writable)(void *owner, struct rl_link *l);              /* output fell below the cap */
+	void (*closed)(void *owner, struct rl_link *l, const char *why); /* EOF, error, TLS */
+};
+
+struct rl_link {
+	struct rl_ctx *rl;
+	struct bufferevent *bev;
+	struct tls_session *tls;
+	struct evbuffer *plain; /* decrypted, not consumed */
+	const struct rl_link_ops *ops;
+	void *owner;
+	bool server, connected, up, raw, dead;
+	int busy;
+	char expected_fp[CM_FINGERPRINT_LEN + 1]; /* client: the pin, "" for none */
+	char fp[CM_FINGERPRINT_LEN + 1];
+	char email[CM_MAX_EMAIL + 1];
+	int64_t last_rx_ms; /* monotonic: the last line */
+};
+
+struct srv_conn;
+struct srv_circ;
+struct cl_held;
+struct cl_circ;
+
+struct rl_ctx {
+	struct event_base *base;
+	struct rl_config cfg;
+	struct rl_hooks hooks;
+	void *hctx;
+	struct tls_creds *creds;
+	struct rl_stats stats;
+	bool stopping; /* rl_free: sockets close at once */
+	/* serving */
+	struct tcp_listener *listener;
+	struct cm_ratemap *accepts;
+	struct srv_conn *conns;
+	struct srv_circ *circs;
+	double global_tokens; /* max_rate's bucket */
+	int64_t global_ms;
+	/* using */
+	struct cl_held *held, *held_tail; /* granted ones in grant order, pending ones too */
+	struct cl_circ *ours;
+	uint64_t next_handle;
+};
+
+/* A log line at the 1st, 2nd, 4th, 8th... time a limit bites. */
+static inline bool
+rl_log_due(uint64_t count)
+{
+	return (count & (count - 1)) == 0;
+}
+
+/* A link over fd (its owner's from now on), TLS server or client pinned to expected_fp. */
+struct rl_link *rl_link_new(struct rl_ctx *rl, int fd, bool server, const char *expected_fp,
+			    const struct rl_link_ops *ops, void *owner);
+/* Dials ip:port for a client link; NULL when it cannot start (logged). */
+struct rl_link *rl_link_dial(struct rl_ctx *rl, const char *ip, int port, const char *expected_fp,
+			     const struct rl_link_ops *ops, void *owner);
+/* Sends one line. 0 or -1. */
+int rl_link_send(struct rl_link *l, const struct cm_relay_msg *m);
+/* Encrypts raw bytes. 0 or -1. */
+int rl_link_send_raw(struct rl_link *l, const void *buf, size_t len);
+/* Bytes waiting to leave on the socket. */
+size_t rl_link_unsent(const struct rl_link *l);
+/* Reading on or off (backpressure, rate). */
+void rl_link_reading(struct rl_link *l, bool on);
+/* From lines to raw bytes: what follows the current line is handed to data. */
+void rl_link_set_raw(struct rl_link *l);
+/* Sends an error line (code, reason) when TLS is up; then closes. */
+void rl_link_refuse(struct rl_link *l, const char *code, const char *reason);
+/* Ends the link: TLS goodbye, what is queued flushed (bounded), no more callbacks. */
+void rl_link_close(struct rl_link *l);
+/* Our own circuits' socketpair ends and outer closes: a bufferevent freed once drained. */
+void rl_bev_close_flushed(struct rl_ctx *rl, struct bufferevent *bev);
+
+/* server.c */
+void rl_server_stop(struct rl_ctx *rl);
+size_t rl_server_list(const struct rl_ctx *rl, struct rl_entry *out, size_t max);
+void rl_server_counts(const struct rl_ctx *rl, struct rl_stats *st);
+/* client.c */
+void rl_client_stop(struct rl_ctx *rl);
+size_t rl_client_list(const struct rl_ctx *rl, struct rl_entry *out, size_t max);
+void rl_client_counts(const struct rl_ctx *rl, struct rl_stats *st);
+
+#endif

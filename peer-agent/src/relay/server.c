@@ -1,0 +1,744 @@
+/*
+ * server.c - serving as a relay (docs/protocol.md section 7): the listener
+ * and its per-address caps, reservations held over control connections,
+ * circuits invited, joined and then copied blind, each bounded in time,
+ * bytes and rate.
+ */
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fb/hex.h"
+#include "fb/log.h"
+#include "fb/random.h"
+#include "fb/ratemap.h"
+#include "fb/timeutil.h"
+#include "net/tcp.h"
+#include "relay/relay_internal.h"
+
+#define ADDR_KEY_LEN 24
+#define COPY_CHUNK 16384
+#define RATE_RETRY_MS 20
+#define SILENT_FACTOR 3.3 /* a control connection silent this many ping intervals is dead */
+
+enum srv_role { ROLE_NEW, ROLE_CONTROL, ROLE_DIALER, ROLE_JOINER };
+
+struct srv_conn {
+	struct rl_ctx *rl;
+	struct srv_conn *prev, *next;
+	struct rl_link *link;
+	char addr[ADDR_KEY_LEN];
+	enum srv_role role;
+	struct event *timer; /* first-line deadline, then (control) ping and expiry */
+	int64_t granted_wall_ms, expires_wall_ms, expires_mono_ms;
+	struct srv_circ *circ;
+};
+
+struct srv_circ {
+	struct rl_ctx *rl;
+	struct srv_circ *prev, *next;
+	char id[CM_RELAY_CIRCUIT_LEN + 1];
+	struct srv_conn *dialer, *joiner;
+	char dialer_email[CM_MAX_EMAIL + 1], target_email[CM_MAX_EMAIL + 1];
+	char target_fp[CM_FINGERPRINT_LEN + 1];
+	enum rl_service service;
+	bool joined;
+	struct event *timer; /* join deadline, then lifetime */
+	struct event *rate_ev;
+	uint64_t bytes;
+	double tokens[2];
+	int64_t tokens_ms;
+	int64_t since_wall_ms;
+};
+
+static struct timeval
+tv_ms(int64_t ms)
+{
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+
+	return tv;
+}
+
+/* Connections and circuits */
+
+static void conn_end(struct srv_conn *c);
+
+static void
+circ_end(struct srv_circ *c, const char *code, const char *why)
+{
+	struct rl_ctx *rl = c->rl;
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		rl->circs = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	if (c->joined) {
+		rl->stats.circuits_closed++;
+		log_info("relay: circuit %.8s %s -> %s closed after %llu bytes: %s", c->id,
+			 c->dialer_email, c->target_email, (unsigned long long)c->bytes, why);
+	}
+	if (c->dialer != NULL) {
+		c->dialer->circ = NULL;
+		if (code != NULL) {
+			rl_link_refuse(c->dialer->link, code, why);
+			c->dialer->link = NULL;
+		}
+		conn_end(c->dialer);
+	}
+	if (c->joiner != NULL) {
+		c->joiner->circ = NULL;
+		conn_end(c->joiner);
+	}
+	event_free(c->timer);
+	event_free(c->rate_ev);
+	free(c);
+}
+
+static void
+conn_end(struct srv_conn *c)
+{
+	struct rl_ctx *rl = c->rl;
+
+	if (c->circ != NULL) {
+		struct srv_circ *circ = c->circ;
+
+		c->circ = NULL;
+		if (circ->dialer == c)
+			circ->dialer = NULL;
+		else
+			circ->joiner = NULL;
+		circ_end(circ, NULL, "the other end closed");
+	}
+	if (c->role == ROLE_CONTROL && c->link != NULL)
+		log_info("relay: reservation of %s ended", c->link->email);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		rl->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	rl_link_close(c->link);
+	if (c->timer != NULL)
+		event_free(c->timer);
+	free(c);
+}
+
+static void
+refuse(struct srv_conn *c, const char *code, const char *reason, uint64_t *counter)
+{
+	(*counter)++;
+	if (rl_log_due(*counter))
+		log_info("relay: %s refused: %s: %s (%llu so far)",
+			 c->link->email[0] != '\0' ? c->link->email : "a connection", code, reason,
+			 (unsigned long long)*counter);
+	rl_link_refuse(c->link, code, reason);
+	c->link = NULL;
+	conn_end(c);
+}
+
+static struct srv_conn *
+control_of(struct rl_ctx *rl, const char *email)
+{
+	for (struct srv_conn *c = rl->conns; c != NULL; c = c->next)
+		if (c->role == ROLE_CONTROL && strcmp(c->link->email, email) == 0)
+			return c;
+	return NULL;
+}
+
+/* The copy: token buckets, backpressure, caps */
+
+static void
+refill(struct srv_circ *c, int64_t now)
+{
+	struct rl_ctx *rl = c->rl;
+	double r = (double)rl->cfg.circuit_rate, g = (double)rl->cfg.max_rate;
+
+	if (r > 0) {
+		for (int d = 0; d < 2; d++) {
+			c->tokens[d] += r * (double)(now - c->tokens_ms) / 1000.0;
+			if (c->tokens[d] > r)
+				c->tokens[d] = r;
+		}
+	}
+	c->tokens_ms = now;
+	if (g > 0) {
+		rl->global_tokens += g * (double)(now - rl->global_ms) / 1000.0;
+		if (rl->global_tokens > g)
+			rl->global_tokens = g;
+	}
+	rl->global_ms = now;
+}
+
+/* Moves what it may from src to dst. 1 when a bucket stopped it, -1 when the circuit ended. */
+static int
+copy_dir(struct srv_circ *c, struct srv_conn *src, struct srv_conn *dst, int d)
+{
+	struct rl_ctx *rl = c->rl;
+	struct evbuffer *in = src->link->plain;
+	bool limited = false;
+
+	while (evbuffer_get_length(in) > 0 && rl_link_unsent(dst->link) < RL_BUFFER_CAP) {
+		size_t n = evbuffer_get_length(in);
+
+		if (n > COPY_CHUNK)
+			n = COPY_CHUNK;
+		if (rl->cfg.circuit_rate > 0 && (double)n > c->tokens[d])
+			n = c->tokens[d] < 1 ? 0 : (size_t)c->tokens[d];
+		if (rl->cfg.max_rate > 0 && (double)n > rl->global_tokens)
+			n = rl->global_tokens < 1 ? 0 : (size_t)rl->global_tokens;
+		if (n == 0) {
+			limited = true;
+			break;
+		}
+		if (c->bytes + n > rl->cfg.max_circuit_bytes) {
+			rl->stats.closed_byte_cap++;
+			circ_end(c, NULL, "byte cap (max_circuit_bytes)");
+			return -1;
+		}
+		if (rl_link_send_raw(dst->link, evbuffer_pullup(in, (ssize_t)n), n) != 0) {
+			circ_end(c, NULL, "send failed");
+			return -1;
+		}
+		evbuffer_drain(in, n);
+		c->bytes += n;
+		rl->stats.bytes_relayed += n;
+		if (rl->cfg.circuit_rate > 0)
+			c->tokens[d] -= (double)n;
+		if (rl->cfg.max_rate > 0)
+			rl->global_tokens -= (double)n;
+	}
+	/* Read on only what can be passed on; the rest waits in the kernel, never dropped. */
+	rl_link_reading(src->link, evbuffer_get_length(in) == 0);
+	return limited ? 1 : 0;
+}
+
+static void
+circ_pump(struct srv_circ *c)
+{
+	int a, b;
+
+	if (!c->joined)
+		return;
+	refill(c, cm_time_mono_ms());
+	if ((a = copy_dir(c, c->dialer, c->joiner, 0)) < 0 ||
+	    (b = copy_dir(c, c->joiner, c->dialer, 1)) < 0)
+		return;
+	if ((a > 0 || b > 0) && !evtimer_pending(c->rate_ev, NULL)) {
+		struct timeval tv = tv_ms(RATE_RETRY_MS);
+
+		evtimer_add(c->rate_ev, &tv);
+	}
+}
+
+static void
+rate_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	circ_pump(arg);
+}
+
+static void
+circ_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct srv_circ *c = arg;
+	struct rl_ctx *rl = c->rl;
+
+	(void)fd;
+	(void)what;
+	if (c->joined) {
+		rl->stats.closed_lifetime++;
+		circ_end(c, NULL, "lifetime (circuit_lifetime_s)");
+		return;
+	}
+	rl->stats.join_timeouts++;
+	if (rl_log_due(rl->stats.join_timeouts))
+		log_info("relay: %s did not join a circuit from %s in time (%llu so far)",
+			 c->target_email, c->dialer_email, (unsigned long long)rl->stats.join_timeouts);
+	circ_end(c, "timeout", "the reserved peer did not join in time");
+}
+
+/* Lines */
+
+static void
+grant(struct srv_conn *c, bool renew)
+{
+	struct rl_ctx *rl = c->rl;
+	struct cm_relay_msg m = {.op = CM_RELAY_RESERVED, .expires_in_s = rl->cfg.reservation_s,
+				 .has_expires_in_s = true};
+
+	c->expires_mono_ms = cm_time_mono_ms() + rl->cfg.reservation_s * 1000;
+	c->expires_wall_ms = cm_time_wall_ms() + rl->cfg.reservation_s * 1000;
+	if (renew) {
+		rl->stats.reservations_renewed++;
+	} else {
+		rl->stats.reservations_granted++;
+		c->granted_wall_ms = cm_time_wall_ms();
+		log_info("relay: reservation granted to %s for %lld s", c->link->email,
+			 (long long)rl->cfg.reservation_s);
+	}
+	rl_link_send(c->link, &m);
+}
+
+static void
+on_reserve(struct srv_conn *c)
+{
+	struct rl_ctx *rl = c->rl;
+	struct srv_conn *old;
+	size_t n = 0;
+	struct timeval tv = tv_ms(rl->cfg.ping_interval_ms);
+
+	if (c->role == ROLE_CONTROL) {
+		grant(c, true);
+		return;
+	}
+	if (rl->hooks.may_reserve != NULL &&
+	    !rl->hooks.may_reserve(rl->hctx, c->link->email, c->link->fp)) {
+		rl->stats.reservations_refused++;
+		refuse(c, "not_allowed", "no reservation for this certificate here",
+		       &rl->stats.refused_not_allowed);
+		return;
+	}
+	/* A holder that comes again replaces its old control connection. */
+	if ((old = control_of(rl, c->link->email)) != NULL)
+		conn_end(old);
+	for (struct srv_conn *o = rl->conns; o != NULL; o = o->next)
+		n += o->role == ROLE_CONTROL;
+	if (n >= rl->cfg.max_reservations) {
+		rl->stats.reservations_refused++;
+		refuse(c, "max_reservations", "this relay holds all the reservations it may",
+		       &rl->stats.refused_max_reservations);
+		return;
+	}
+	c->role = ROLE_CONTROL;
+	grant(c, false);
+	if (rl->cfg.reservation_s * 1000 < rl->cfg.ping_interval_ms)
+		tv = tv_ms(rl->cfg.reservation_s * 1000);
+	evtimer_del(c->timer);
+	evtimer_add(c->timer, &tv);
+}
+
+static size_t
+circuits_with(const struct rl_ctx *rl, const char *email)
+{
+	size_t n = 0;
+
+	for (const struct srv_circ *c = rl->circs; c != NULL; c = c->next)
+		n += strcmp(c->dialer_email, email) == 0 || strcmp(c->target_email, email) == 0;
+	return n;
+}
+
+static void
+on_connect(struct srv_conn *c, const struct cm_relay_msg *m)
+{
+	struct rl_ctx *rl = c->rl;
+	struct srv_conn *target;
+	struct srv_circ *circ;
+	enum rl_service service;
+	uint8_t raw[CM_RELAY_CIRCUIT_LEN / 2];
+	struct cm_relay_msg inv = {.op = CM_RELAY_INVITE};
+	size_t n = 0;
+	struct timeval tv = tv_ms(rl->cfg.join_timeout_ms);
+
+	if (rl_service_parse(m->service, &service) != 0) {
+		refuse(c, "bad_request", "unknown service", &rl->stats.refused_bad_request);
+		return;
+	}
+	if ((target = control_of(rl, m->to)) == NULL) {
+		refuse(c, "no_reservation", "no reservation for that email here",
+		       &rl->stats.refused_no_reservation);
+		return;
+	}
+	for (circ = rl->circs; circ != NULL; circ = circ->next)
+		n++;
+	if (n >= rl->cfg.max_circuits) {
+		refuse(c, "max_circuits", "this relay carries all the circuits it may",
+		       &rl->stats.refused_max_circuits);
+		return;
+	}
+	if (circuits_with(rl, c->link->email) >= rl->cfg.max_circuits_per_peer ||
+	    circuits_with(rl, m->to) >= rl->cfg.max_circuits_per_peer) {
+		refuse(c, "per_peer", "too many circuits with one of the two ends",
+		       &rl->stats.refused_per_peer);
+		return;
+	}
+	if ((circ = calloc(1, sizeof(*circ))) == NULL || cm_random_bytes(raw, sizeof(raw)) != 0 ||
+	    (circ->timer = evtimer_new(rl->base, circ_timer_cb, circ)) == NULL ||
+	    (circ->rate_ev = evtimer_new(rl->base, rate_cb, circ)) == NULL) {
+		if (circ != NULL) {
+			if (circ->timer != NULL)
+				event_free(circ->timer);
+			free(circ);
+		}
+		rl_link_refuse(c->link, "internal", "out of memory");
+		c->link = NULL;
+		conn_end(c);
+		return;
+	}
+	cm_hex_encode(raw, sizeof(raw), circ->id);
+	circ->rl = rl;
+	circ->dialer = c;
+	circ->service = service;
+	circ->since_wall_ms = cm_time_wall_ms();
+	snprintf(circ->dialer_email, sizeof(circ->dialer_email), "%s", c->link->email);
+	snprintf(circ->target_email, sizeof(circ->target_email), "%s", m->to);
+	snprintf(circ->target_fp, sizeof(circ->target_fp), "%s", target->link->fp);
+	circ->next = rl->circs;
+	if (rl->circs != NULL)
+		rl->circs->prev = circ;
+	rl->circs = circ;
+	c->role = ROLE_DIALER;
+	c->circ = circ;
+	evtimer_del(c->timer);
+	evtimer_add(circ->timer, &tv);
+	/* Bytes after this line are for the far end: they wait until it joins. */
+	rl_link_set_raw(c->link);
+	inv.circuit = circ->id;
+	inv.from = c->link->email;
+	inv.service = (char *)rl_service_name(service);
+	rl_link_send(target->link, &inv);
+}
+
+static struct srv_circ *
+circ_by_id(struct rl_ctx *rl, const char *id)
+{
+	for (struct srv_circ *c = rl->circs; c != NULL; c = c->next)
+		if (strcmp(c->id, id) == 0)
+			return c;
+	return NULL;
+}
+
+static void
+on_join(struct srv_conn *c, const struct cm_relay_msg *m)
+{
+	struct rl_ctx *rl = c->rl;
+	struct srv_circ *circ = circ_by_id(rl, m->circuit);
+	struct cm_relay_msg joined = {.op = CM_RELAY_JOINED};
+	struct timeval tv = tv_ms(rl->cfg.circuit_lifetime_s * 1000);
+
+	if (circ == NULL || circ->joined) {
+		refuse(c, "bad_request", "no such circuit waiting", &rl->stats.refused_bad_request);
+		return;
+	}
+	if (strcmp(c->link->fp, circ->target_fp) != 0) {
+		refuse(c, "not_allowed", "not the certificate holding the reservation",
+		       &rl->stats.refused_not_allowed);
+		return;
+	}
+	c->role = ROLE_JOINER;
+	c->circ = circ;
+	circ->joiner = c;
+	circ->joined = true;
+	circ->since_wall_ms = cm_time_wall_ms();
+	circ->tokens_ms = cm_time_mono_ms();
+	circ->tokens[0] = circ->tokens[1] = (double)rl->cfg.circuit_rate;
+	evtimer_del(c->timer);
+	evtimer_del(circ->timer);
+	evtimer_add(circ->timer, &tv);
+	rl_link_set_raw(c->link);
+	rl->stats.circuits_opened++;
+	log_info("relay: circuit %.8s %s -> %s (%s) opened", circ->id, circ->dialer_email,
+		 circ->target_email, rl_service_name(circ->service));
+	if (rl_link_send(circ->dialer->link, &joined) != 0 ||
+	    rl_link_send(c->link, &joined) != 0) {
+		circ_end(circ, NULL, "send failed");
+		return;
+	}
+	circ_pump(circ);
+}
+
+static void
+on_decline(struct srv_conn *c, const struct cm_relay_msg *m)
+{
+	struct rl_ctx *rl = c->rl;
+	struct srv_circ *circ = circ_by_id(rl, m->circuit);
+
+	if (circ == NULL || circ->joined || strcmp(circ->target_email, c->link->email) != 0)
+		return;
+	rl->stats.join_timeouts++;
+	circ_end(circ, "declined", "the reserved peer declined");
+}
+
+static void
+conn_line(void *owner, struct rl_link *l, const struct cm_relay_msg *m)
+{
+	struct srv_conn *c = owner;
+	struct cm_relay_msg pong = {.op = CM_RELAY_PONG};
+
+	(void)l;
+	switch (m->op) {
+	case CM_RELAY_RESERVE:
+		if (c->role == ROLE_NEW || c->role == ROLE_CONTROL) {
+			on_reserve(c);
+			return;
+		}
+		break;
+	case CM_RELAY_CONNECT:
+		if (c->role == ROLE_NEW) {
+			on_connect(c, m);
+			return;
+		}
+		break;
+	case CM_RELAY_JOIN:
+		if (c->role == ROLE_NEW) {
+			on_join(c, m);
+			return;
+		}
+		break;
+	case CM_RELAY_DECLINE:
+		if (c->role == ROLE_CONTROL) {
+			on_decline(c, m);
+			return;
+		}
+		break;
+	case CM_RELAY_PING:
+		if (c->role == ROLE_CONTROL) {
+			rl_link_send(c->link, &pong);
+			return;
+		}
+		break;
+	case CM_RELAY_PONG:
+		if (c->role == ROLE_CONTROL)
+			return;
+		break;
+	default:
+		break;
+	}
+	refuse(c, "bad_request", "not a request here", &c->rl->stats.refused_bad_request);
+}
+
+static void
+conn_bad_line(void *owner, struct rl_link *l, const char *why)
+{
+	struct srv_conn *c = owner;
+
+	(void)l;
+	refuse(c, "bad_request", why, &c->rl->stats.refused_bad_request);
+}
+
+static void
+conn_data(void *owner, struct rl_link *l)
+{
+	struct srv_conn *c = owner;
+
+	if (c->circ != NULL && c->circ->joined)
+		circ_pump(c->circ);
+	else if (evbuffer_get_length(l->plain) >= RL_BUFFER_CAP)
+		rl_link_reading(l, false);
+}
+
+static void
+conn_writable(void *owner, struct rl_link *l)
+{
+	struct srv_conn *c = owner;
+
+	(void)l;
+	if (c->circ != NULL)
+		circ_pump(c->circ);
+}
+
+static void
+conn_closed(void *owner, struct rl_link *l, const char *why)
+{
+	struct srv_conn *c = owner;
+
+	(void)why;
+	(void)l;
+	conn_end(c);
+}
+
+static const struct rl_link_ops conn_ops = {
+	.line = conn_line,
+	.bad_line = conn_bad_line,
+	.data = conn_data,
+	.writable = conn_writable,
+	.closed = conn_closed,
+};
+
+/* The first line's deadline; on a control connection, pings, silence and expiry. */
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct srv_conn *c = arg;
+	struct rl_ctx *rl = c->rl;
+	int64_t now = cm_time_mono_ms();
+	struct cm_relay_msg ping = {.op = CM_RELAY_PING};
+	struct timeval tv = tv_ms(rl->cfg.ping_interval_ms);
+
+	(void)fd;
+	(void)what;
+	if (c->role != ROLE_CONTROL) {
+		log_debug("relay: no request within %lld ms: closing",
+			  (long long)rl->cfg.handshake_timeout_ms);
+		conn_end(c);
+		return;
+	}
+	if (now >= c->expires_mono_ms) {
+		log_info("relay: reservation of %s expired unrenewed", c->link->email);
+		conn_end(c);
+		return;
+	}
+	if ((double)(now - c->link->last_rx_ms) > SILENT_FACTOR * (double)rl->cfg.ping_interval_ms) {
+		log_info("relay: control connection of %s silent: closing", c->link->email);
+		conn_end(c);
+		return;
+	}
+	rl_link_send(c->link, &ping);
+	if (c->expires_mono_ms - now < rl->cfg.ping_interval_ms)
+		tv = tv_ms(c->expires_mono_ms - now);
+	evtimer_add(c->timer, &tv);
+}
+
+/* Accepting */
+
+static void
+addr_key(const struct sockaddr *sa, char out[ADDR_KEY_LEN])
+{
+	const uint8_t *b;
+	size_t len = 4;
+	int n;
+
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		b = IN6_IS_ADDR_V4MAPPED(a) ? &a->s6_addr[12] : a->s6_addr;
+		len = IN6_IS_ADDR_V4MAPPED(a) ? 4 : 8;
+	} else {
+		b = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+	}
+	n = snprintf(out, ADDR_KEY_LEN, "%d:", len == 8 ? 6 : 4);
+	for (size_t i = 0; i < len; i++)
+		n += snprintf(out + n, ADDR_KEY_LEN - (size_t)n, "%02x", b[i]);
+}
+
+static void
+accept_refused(const char *addr, const char *why, uint64_t count)
+{
+	if (rl_log_due(count))
+		log_info("relay: connection from %s refused: %s (%llu so far)", addr, why,
+			 (unsigned long long)count);
+}
+
+static void
+accept_cb(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
+{
+	struct rl_ctx *rl = arg;
+	struct srv_conn *c;
+	char key[ADDR_KEY_LEN];
+	size_t same = 0;
+	struct timeval tv = tv_ms(rl->cfg.handshake_timeout_ms);
+
+	(void)salen;
+	addr_key(sa, key);
+	if (!cm_ratemap_take(rl->accepts, key, cm_time_mono_ms())) {
+		accept_refused(key, "it reconnects too fast (accept_rate_per_s)",
+			       ++rl->stats.refused_rate);
+		close(fd);
+		return;
+	}
+	for (c = rl->conns; c != NULL; c = c->next)
+		same += strcmp(c->addr, key) == 0;
+	if (same >= rl->cfg.max_per_address) {
+		accept_refused(key, "too many connections from it (max_per_address)",
+			       ++rl->stats.refused_per_address);
+		close(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return;
+	}
+	c->rl = rl;
+	memcpy(c->addr, key, sizeof(key));
+	if ((c->timer = evtimer_new(rl->base, conn_timer_cb, c)) == NULL ||
+	    (c->link = rl_link_new(rl, fd, true, NULL, &conn_ops, c)) == NULL) {
+		if (c->timer != NULL)
+			event_free(c->timer);
+		else
+			close(fd);
+		free(c);
+		return;
+	}
+	c->next = rl->conns;
+	if (rl->conns != NULL)
+		rl->conns->prev = c;
+	rl->conns = c;
+	evtimer_add(c->timer, &tv);
+}
+
+int
+rl_listen(struct rl_ctx *rl, const char *host, int port)
+{
+	rl_unlisten(rl);
+	rl->listener = tcp_listener_new(rl->base, host, port, accept_cb, rl);
+	return rl->listener != NULL ? 0 : -1;
+}
+
+void
+rl_unlisten(struct rl_ctx *rl)
+{
+	tcp_listener_free(rl->listener);
+	rl->listener = NULL;
+	while (rl->circs != NULL)
+		circ_end(rl->circs, NULL, "the relay stops");
+	while (rl->conns != NULL)
+		conn_end(rl->conns);
+}
+
+int
+rl_listen_port(const struct rl_ctx *rl)
+{
+	return rl->listener != NULL ? tcp_listener_port(rl->listener) : -1;
+}
+
+void
+rl_server_stop(struct rl_ctx *rl)
+{
+	rl_unlisten(rl);
+}
+
+size_t
+rl_server_list(const struct rl_ctx *rl, struct rl_entry *out, size_t max)
+{
+	size_t n = 0;
+
+	for (const struct srv_conn *c = rl->conns; c != NULL && n < max; c = c->next) {
+		if (c->role != ROLE_CONTROL)
+			continue;
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].kind = RL_SERVED;
+		snprintf(out[n].peer, sizeof(out[n].peer), "%s", c->link->email);
+		out[n].since_ms = c->granted_wall_ms;
+		out[n].expires_ms = c->expires_wall_ms;
+		n++;
+	}
+	for (const struct srv_circ *c = rl->circs; c != NULL && n < max; c = c->next) {
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].kind = RL_CIRCUIT_SERVED;
+		snprintf(out[n].peer, sizeof(out[n].peer), "%s", c->dialer_email);
+		snprintf(out[n].relay, sizeof(out[n].relay), "%s", c->target_email);
+		out[n].service = c->service;
+		out[n].pending = !c->joined;
+		out[n].since_ms = c->since_wall_ms;
+		out[n].bytes = c->bytes;
+		n++;
+	}
+	return n;
+}
+
+void
+rl_server_counts(const struct rl_ctx *rl, struct rl_stats *st)
+{
+	st->reservations_served = 0;
+	st->circuits_served = 0;
+	for (const struct srv_conn *c = rl->conns; c != NULL; c = c->next)
+		st->reservations_served += c->role == ROLE_CONTROL;
+	for (const struct srv_circ *c = rl->circs; c != NULL; c = c->next)
+		st->circuits_served++;
+}
