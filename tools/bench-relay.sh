@@ -133,4 +133,10 @@ echo "$mib MiB one way, loopback, TLS end to end (GnuTLS, both ends in one proce
 echo
 "${py[@]}" summary "$out/rounds.jsonl"
 echo
+echo "direct: one TLS session, A client and B server, no relay. ours: A and B each hold a TLS" \
+	"connection to the relay, which decrypts and re-encrypts between them, inner TLS end to end," \
+	"and a socketpair between each end and its consumer. syncthing: plain TCP session" \
+	"connections, which strelaysrv copies between, the same TLS ends as direct inside." \
+	"Endpoints CPU: both ends together (one process)."
+echo
 echo "Load average $(cut -d' ' -f1-3 /proc/loadavg) at the end."
