@@ -16,3 +16,6 @@ echo "== gossip at scale (tools/bench-gossip.sh; BENCH_SIM_100K=1 adds 100k node
 echo
 echo "== torrents: transfers against aria2c and libtorrent, hashing, seeding (tools/bench-torrent.sh)"
 "$(dirname "$0")/bench-torrent.sh" "$build"
+echo
+echo "== relays: bytes and relay CPU through our relay against direct TLS and strelaysrv (tools/bench-relay.sh)"
+"$(dirname "$0")/bench-relay.sh" "$build"

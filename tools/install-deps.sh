@@ -15,6 +15,7 @@ PACKAGES=(
 	gnuplot-nox
 	aria2 opentracker mktorrent chromium
 	python3-libtorrent openssl
+	syncthing-relaysrv
 )
 
 missing=()
@@ -34,3 +35,8 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"
+# The package enables a public relay (the pool, UPnP) at boot; the relay
+# benchmark runs its own on loopback and needs only the binary.
+if [[ " ${missing[*]} " == *" syncthing-relaysrv "* ]] && [ -d /run/systemd/system ]; then
+	systemctl disable --now syncthing-relaysrv.service || true
+fi
