@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make run: a private PostgreSQL, a bootstrap server and four peer agents on
 # 127.0.0.2-5 (alice and bob broadcast; carol and dave are silent), showing
-# each agent's peer table, a discovery from a silent agent, and a file shared
-# as a torrent (alice seeds, silent dave finds it by gossip and downloads it,
+# each agent's peer table, a discovery from a silent agent, silent carol and
+# dave (both hosting photos) connected through a relay, and a file shared as a
+# torrent (alice seeds, silent dave finds it by gossip and downloads it,
 # dialling out only). Keeps running
 # until Ctrl-C, then stops everything cleanly. DEMO_ONCE=1 (or no terminal)
 # stops right after the demo.
@@ -31,7 +32,7 @@ step "starting four peer agents"
 fb_agent_new alice 127.0.0.2 broadcast photos
 fb_agent_new bob 127.0.0.3 broadcast music
 fb_agent_new carol 127.0.0.4 silent photos
-fb_agent_new dave 127.0.0.5 silent recipes
+fb_agent_new dave 127.0.0.5 silent recipes,photos
 for n in alice bob carol dave; do fb_agent_torrent "$n"; done
 for n in alice bob carol dave; do
 	fb_agent_start "$n"
@@ -48,10 +49,18 @@ step "waiting until every agent knows the three others (gossip over WebSocket/TL
 fb_agents_meet 60 . alice bob carol dave
 echo "done"
 
+step "waiting until silent carol and dave, who both host photos, reach each other through a relay"
+relayed() { fb_agent_knows carol dave@example.com '.state == "CONNECTED" and .via != null'; }
+fb_wait_for 60 relayed || echo "(not yet: $(fb_agent carol peers 2>&1 | grep dave))"
+echo "done"
 for n in alice bob carol dave; do
 	step "peer-agent peers   ($n)"
 	fb_agent "$n" peers
 done
+step "peer-agent relay status   (alice relays for the silent agents; she sees ciphertext only)"
+fb_agent alice relay status
+step "peer-agent relay status   (carol: her reservations and her circuit to dave)"
+fb_agent carol relay status
 
 step "peer-agent discover photos   (dave, silent)"
 fb_agent dave discover photos

@@ -7,8 +7,11 @@ WebSocket payloads) and prints one JSON object: how many decrypted bytes and
 TLS sessions were seen, how many were not decrypted, and for each needle the
 number of decrypted sections holding it. The raw frames (encrypted, plus IP
 headers) are left out: a silent agent's address may appear only there.
+DECRYPT_FILTER, when set, is a tshark display filter: only the packets it
+matches are searched (the connections to a relay's port, say).
 """
 import json
+import os
 import re
 import subprocess
 import sys
@@ -17,7 +20,7 @@ capture, keylog, needles = sys.argv[1], sys.argv[2], sys.argv[3:]
 out = subprocess.run(
     ["tshark", "-r", capture, "-o", f"tls.keylog_file:{keylog}",
      "-o", "tls.desegment_ssl_records:TRUE", "-o", "tls.desegment_ssl_application_data:TRUE",
-     "-x"],
+     "-x"] + (["-2", "-Y", os.environ["DECRYPT_FILTER"]] if os.environ.get("DECRYPT_FILTER") else []),
     check=True, capture_output=True, text=True).stdout
 
 HEX = re.compile(r"^[0-9a-f]{4,}  ((?:[0-9a-f]{2} ){1,16})")

@@ -14,6 +14,11 @@ for n in alice bob carol dave; do
 	fb_assert_contains "$out" "peer-agent peers   ($n)" "the demo shows $n's table"
 done
 fb_assert_contains "$out" "discover photos" "the demo runs a discovery"
+# Silent carol and dave are connected through a relay (alice or bob).
+sed -n '/== peer-agent peers   (carol)/,/== peer-agent peers   (dave)/p' <<<"$out" |
+	grep dave@example.com | grep -q 'CONNECTED.*relayed by' ||
+	fb_fail "carol's table does not show dave CONNECTED through a relay: $(grep -A8 'peers   (carol)' <<<"$out")"
+fb_assert_contains "$out" "peer-agent relay status   (alice" "the demo shows the relay's status"
 # dave (silent) finds both hosts of photos; alice finds silent dave's recipes.
 grep -A4 'discover photos' <<<"$out" | grep -q 'alice@example.com' || fb_fail "dave did not find alice"
 grep -A4 'discover recipes' <<<"$out" | grep -q 'dave@example.com' || fb_fail "alice did not find dave"

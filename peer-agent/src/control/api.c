@@ -193,6 +193,18 @@ status_json(struct ctl *c)
 	return j;
 }
 
+void
+ctl_info_via(struct ctl *c, struct cm_peer_info *info)
+{
+	const char *via = c->ops->session_via != NULL && info->state == CM_STATE_CONNECTED
+				  ? c->ops->session_via(c->ctx, info->email)
+				  : NULL;
+
+	/* Out of memory leaves it out: the PeerInfo is still true without it. */
+	if (via != NULL)
+		info->via = strdup(via);
+}
+
 /*
  * PeerInfo array of the table entries hosting any of repos (all when none),
  * only those named in only when it is given. NULL when out of memory.
@@ -220,6 +232,7 @@ ctl_table_infos(struct ctl *c, const struct cm_strlist *repos, enum cm_peer_sour
 			continue;
 		infos[i].source = src;
 		infos[i].found_in_ms = found_in_ms;
+		ctl_info_via(c, &infos[i]);
 		if (i != kept.len) {
 			struct cm_peer_info t = infos[kept.len];
 
@@ -514,6 +527,7 @@ table_info_one(struct ctl *c, const struct peertable_entry *e)
 	if (peertable_entry_info(c->cfg.table, e, ctl_now_ms(), &info) == 0) {
 		info.source = CM_SOURCE_TABLE;
 		info.found_in_ms = 0;
+		ctl_info_via(c, &info);
 		list.len = 1;
 	}
 	arr = cm_peer_infolist_encode(&list);

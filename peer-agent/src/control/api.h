@@ -72,6 +72,8 @@ struct ctl_ops {
 			   char request_id[CM_UUID_TEXT_LEN + 1]);
 	/* Relayed circuits (relay/relay.h), or NULL when relaying is not running. */
 	struct rl_ctx *(*relay)(void *ctx);
+	/* The relay carrying our gossip session with email (borrowed), or NULL: none or direct. */
+	const char *(*session_via)(void *ctx, const char *email);
 };
 
 struct ctl_config {

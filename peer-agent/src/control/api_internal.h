@@ -65,6 +65,8 @@ json_t *ctl_body_json(struct evhttp_request *req, bool *failed);
  * PeerInfo array of the table entries hosting any of repos (all when none),
  * only those named in only when it is given. NULL when out of memory.
  */
+/* info is of a CONNECTED peer whose session runs through a relay: its via (copied). */
+void ctl_info_via(struct ctl *c, struct cm_peer_info *info);
 json_t *ctl_table_infos(struct ctl *c, const struct cm_strlist *repos, enum cm_peer_source src,
 			int64_t found_in_ms, const struct cm_strlist *only);
 json_t *ctl_no_infos(void);

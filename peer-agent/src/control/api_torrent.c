@@ -396,6 +396,7 @@ seeder_infos(struct ctl *c, const char *info_hash, enum cm_peer_source src, int6
 			continue;
 		l.items[l.len].source = src;
 		l.items[l.len].found_in_ms = found_in_ms;
+		ctl_info_via(c, &l.items[l.len]);
 		l.len++;
 	}
 	arr = cm_peer_infolist_encode(&l);

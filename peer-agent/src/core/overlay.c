@@ -315,3 +315,91 @@ overlay_plan(const struct overlay *o, const struct peertable *table, size_t sess
 		plan_from_table(&r, table, table_now_ms);
 	return r.n;
 }
+
+bool
+overlay_relay_for(const struct overlay *o, const struct peertable *table,
+		  const struct peertable_entry *e, int64_t table_now_ms,
+		  struct overlay_relayed *out)
+{
+	const struct cm_strlist *relays = &e->rec.record.relays;
+
+	for (size_t i = 0; i < relays->len; i++) {
+		const struct peertable_entry *r = peertable_get(table, relays->items[i]);
+		const struct cm_peer_record *rr;
+
+		if (r == NULL || strcmp(relays->items[i], o->self) == 0)
+			continue;
+		rr = &r->rec.record;
+		if (!rr->is_broadcasting || r->offline || rr->relay_port <= 0 ||
+		    rr->socket_addresses.len == 0 || r->fingerprint[0] == '\0' ||
+		    peertable_entry_status(table, r, table_now_ms) != CM_PEER_ONLINE)
+			continue;
+		if (o->silent && !peertable_entry_bootstrap(table, r, table_now_ms))
+			continue;
+		out->relay_email = rr->email;
+		out->relay_ip = rr->socket_addresses.items[0];
+		out->relay_port = rr->relay_port;
+		out->relay_fingerprint = r->fingerprint;
+		return true;
+	}
+	return false;
+}
+
+struct relayed_round {
+	const struct overlay *o;
+	const struct peertable *t;
+	overlay_linked_fn linked;
+	void *ctx;
+	int64_t now_ms, table_now_ms;
+	struct pick *picks;
+	size_t n, cap;
+};
+
+static bool
+relayed_visit(const struct peertable_entry *e, void *arg)
+{
+	struct relayed_round *r = arg;
+	const struct cm_peer_record *rec = &e->rec.record;
+
+	if (r->n == r->cap)
+		return false;
+	if (rec->is_broadcasting || e->offline || rec->relays.len == 0 ||
+	    e->fingerprint[0] == '\0' || strcmp(rec->email, r->o->self) == 0 ||
+	    peertable_entry_status(r->t, e, r->table_now_ms) != CM_PEER_ONLINE ||
+	    r->linked(r->ctx, rec->email) || overlay_waiting(r->o, rec->email, r->now_ms))
+		return true;
+	r->picks[r->n].e = e;
+	r->picks[r->n].bootstrap = false;
+	r->picks[r->n].score = peertable_entry_score(r->t, e, r->table_now_ms);
+	r->n++;
+	return true;
+}
+
+size_t
+overlay_plan_relayed(const struct overlay *o, const struct peertable *table,
+		     const char *const *repos, size_t nrepos, overlay_linked_fn linked, void *ctx,
+		     int64_t now_ms, int64_t table_now_ms, struct overlay_relayed *out,
+		     size_t max)
+{
+	struct relayed_round r = {o, table, linked, ctx, now_ms, table_now_ms, NULL, 0, 0};
+	size_t n = 0;
+
+	if (max == 0 || nrepos == 0)
+		return 0;
+	r.cap = peertable_count(table) + 1;
+	if ((r.picks = calloc(r.cap, sizeof(*r.picks))) == NULL)
+		return 0;
+	peertable_each_hosting(table, repos, nrepos, relayed_visit, &r);
+	qsort(r.picks, r.n, sizeof(*r.picks), pick_cmp);
+	for (size_t i = 0; i < r.n && n < max; i++) {
+		const struct peertable_entry *e = r.picks[i].e;
+
+		if (!overlay_relay_for(o, table, e, table_now_ms, &out[n]))
+			continue;
+		out[n].email = e->rec.record.email;
+		out[n].fingerprint = e->fingerprint;
+		n++;
+	}
+	free(r.picks);
+	return n;
+}

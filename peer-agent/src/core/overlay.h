@@ -117,4 +117,40 @@ size_t overlay_plan(const struct overlay *o, const struct peertable *table, size
 		    overlay_linked_fn linked, void *ctx, int64_t now_ms, int64_t table_now_ms,
 		    struct overlay_dial *out);
 
+/*
+ * A dial through a relay (docs/protocol.md section 7): the peer, silent and
+ * naming relays, and the relay to ask for the circuit. Strings borrowed from
+ * the table.
+ */
+struct overlay_relayed {
+	const char *email;
+	const char *fingerprint; /* pinned for email */
+	const char *relay_email;
+	const char *relay_ip;
+	int relay_port;
+	const char *relay_fingerprint;
+};
+
+/*
+ * The relay to reach e through: the first of its record's relays that the
+ * table holds broadcasting, online, with an address, a relay_port and a pin,
+ * other than self; a silent agent (overlay_set_silent) takes only attested
+ * bootstrap peers as relays, as its address reaches whoever it dials. Fills
+ * the relay's half of *out and returns true, or false when there is none.
+ */
+bool overlay_relay_for(const struct overlay *o, const struct peertable *table,
+		       const struct peertable_entry *e, int64_t table_now_ms,
+		       struct overlay_relayed *out);
+
+/*
+ * Gossip dials through relays: silent peers that name relays, host one of
+ * repos (our own) and are online, not linked, not waiting out a backoff, with
+ * a relay overlay_relay_for finds; best score first, up to max. Peers that
+ * publish an address are dialled directly (overlay_plan), never here.
+ */
+size_t overlay_plan_relayed(const struct overlay *o, const struct peertable *table,
+			    const char *const *repos, size_t nrepos, overlay_linked_fn linked,
+			    void *ctx, int64_t now_ms, int64_t table_now_ms,
+			    struct overlay_relayed *out, size_t max);
+
 #endif

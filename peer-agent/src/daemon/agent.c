@@ -65,6 +65,7 @@ void
 agent_update_self(struct pa_agent *a)
 {
 	struct cm_peer_record r = {0};
+	const char *relays[CM_MAX_RELAYS];
 
 	r.email = (char *)cm_identity_email(a->id);
 	r.peer_id = a->peer_id;
@@ -80,6 +81,7 @@ agent_update_self(struct pa_agent *a)
 	r.capabilities.supports_torrent = a->torrents != NULL;
 	r.capabilities.bandwidth_estimate = 0;
 	agent_torrent_self(a, &r);
+	agent_relay_self(a, &r, relays);
 	if (engine_set_self(a->engine, &r, agent_now_ms(), &a->rng, &a->acts) != 0)
 		log_warnx("%s: cannot sign our record", __func__);
 	cm_torrentlist_clear(&r.torrents);
@@ -287,6 +289,7 @@ agent_free(struct pa_agent *a)
 {
 	/* Before the control API: a creation still hashing answers its request. */
 	agent_torrent_stop(a);
+	agent_relay_stop(a);
 	ctl_free(a->ctl);
 	bc_free(a->bc);
 	agent_asks_free(a);
@@ -435,7 +438,7 @@ agent_start(struct pa_agent *a)
 			return -1;
 		}
 	}
-	if (agent_torrent_start(a) != 0)
+	if (agent_torrent_start(a) != 0 || agent_relay_start(a) != 0)
 		return -1;
 	agent_update_self(a);
 	log_info("peer-agent %s: %s, %s, control API on %s port %d", FB_VERSION, cfg->email,

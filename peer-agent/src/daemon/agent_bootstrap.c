@@ -245,6 +245,7 @@ agent_broadcast_start(struct pa_agent *a)
 	a->broadcasting = true;
 	if (a->torrents != NULL && agent_torrent_restart(a) != 0)
 		log_warnx("torrents: cannot restart as a broadcasting agent; none until restarted");
+	agent_relay_broadcast_changed(a);
 	agent_update_self(a);
 	agent_run_actions(a);
 	if (a->bc != NULL)
@@ -278,6 +279,7 @@ agent_broadcast_stop(struct pa_agent *a)
 	bs_note(a, st, NULL);
 	if (a->torrents != NULL && agent_torrent_restart(a) != 0)
 		log_warnx("torrents: cannot restart as a silent agent; none until restarted");
+	agent_relay_broadcast_changed(a);
 	agent_update_self(a);
 	agent_run_actions(a);
 	if (a->bc != NULL && st.act == BOOTREG_UNREGISTER)

@@ -219,11 +219,27 @@ ctl_relay_lookup_cb(void *ctx, const char *email, ctl_list_fn done, void *arg)
 	return 0;
 }
 
-/* Relaying is not started by the daemon yet: the API answers that nothing runs. */
+/* The relay context (NULL when it could not start: the API answers that nothing runs). */
 static struct rl_ctx *
 ctl_relay_cb(void *ctx)
 {
-	(void)ctx;
+	return agent_relay_ctx(ctx);
+}
+
+/* The relay of our gossip session with email, or NULL (none, or direct). */
+static const char *
+ctl_session_via_cb(void *ctx, const char *email)
+{
+	const struct pa_agent *a = ctx;
+	const struct link *l;
+	size_t cursor = 0;
+
+	while ((l = sessions_next(a->links, &cursor)) != NULL) {
+		const char *e = engine_neighbour_email(a->engine, l->id);
+
+		if (l->via != NULL && e != NULL && strcmp(e, email) == 0)
+			return l->via;
+	}
 	return NULL;
 }
 
@@ -239,5 +255,6 @@ const struct ctl_ops agent_ctl_ops = {
 	.torrents = ctl_torrents_cb,
 	.torrent_ask = ctl_torrent_ask_cb,
 	.relay = ctl_relay_cb,
+	.session_via = ctl_session_via_cb,
 };
 

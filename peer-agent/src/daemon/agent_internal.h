@@ -23,6 +23,7 @@
 #include "fb/types.h"
 #include "fb/validate.h"
 #include "net/transport.h"
+#include "relay/relay.h"
 #include "torrent/torrent.h"
 
 struct pa_agent {
@@ -58,6 +59,7 @@ struct pa_agent {
 
 	struct sessions *links;
 	struct overlay *overlay;
+	struct agent_relay *relay; /* agent_relay.c */
 
 	struct event *tick_ev, *dial_ev, *bs_ev, *save_ev, *ping_ev, *stop_ev;
 	struct event *sig_term, *sig_int;
@@ -76,6 +78,8 @@ void agent_run_actions(struct pa_agent *a);
 
 /* agent_links.c */
 extern const struct tp_callbacks agent_tp_callbacks;
+/* An overlay_linked_fn: a session with email exists, or is being set up (a circuit too). */
+bool agent_linked(void *ctx, const char *email);
 void agent_dial_cb(evutil_socket_t fd, short what, void *arg);
 
 /* agent_bootstrap.c */
@@ -92,6 +96,27 @@ void agent_torrent_stop(struct pa_agent *a);
 int agent_torrent_restart(struct pa_agent *a);
 /* Our record's torrents and torrent port (r's torrents are the caller's to clear). */
 void agent_torrent_self(struct pa_agent *a, struct cm_peer_record *r);
+
+/* agent_relay.c */
+int agent_relay_start(struct pa_agent *a);
+/* Circuits being opened are abandoned, their sessions never made. */
+void agent_relay_stop(struct pa_agent *a);
+/* Broadcasting changed: serve or not, keep or give up reservations. */
+void agent_relay_broadcast_changed(struct pa_agent *a);
+/* Gossip circuits to silent peers hosting our repositories, up to [relay] max_relayed. */
+void agent_relay_dials(struct pa_agent *a);
+/* Peer-wire circuits to the silent seeders of info_hash that name relays. */
+void agent_relay_torrent(struct pa_agent *a, const char *info_hash);
+/* A circuit for service with email is being opened. */
+bool agent_relay_pending(const struct pa_agent *a, const char *email, enum rl_service service);
+/*
+ * Our record's relay_port (broadcasting and serving) and relays (silent: the
+ * relays granting us a reservation), their emails into relays (CM_MAX_RELAYS
+ * slots, borrowed from the relay context: sign before it changes).
+ */
+void agent_relay_self(struct pa_agent *a, struct cm_peer_record *r, const char **relays);
+/* The relay context, or NULL. */
+struct rl_ctx *agent_relay_ctx(struct pa_agent *a);
 
 /* agent_control.c */
 extern const struct ctl_ops agent_ctl_ops;

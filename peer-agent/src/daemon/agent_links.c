@@ -19,9 +19,8 @@
  * reporter and peer: a report every window, none refused as early. */
 #define FEEDBACK_EVERY_MS (6 * 60 * 1000)
 
-/* True when a session (open or being set up) exists with email. */
-static bool
-linked(void *ctx, const char *email)
+bool
+agent_linked(void *ctx, const char *email)
 {
 	const struct pa_agent *a = ctx;
 	const struct link *l;
@@ -33,7 +32,7 @@ linked(void *ctx, const char *email)
 		if (e != NULL && strcmp(e, email) == 0)
 			return true;
 	}
-	return false;
+	return agent_relay_pending(a, email, RL_SERVICE_GOSSIP);
 }
 
 /* Transport callbacks */
@@ -178,6 +177,9 @@ sessions_held(const struct pa_agent *a, size_t *ours_out)
 	size_t slots = (size_t)a->cfg->dial_slots;
 
 	while ((l = sessions_next(a->links, &cursor)) != NULL) {
+		/* Sessions through relays are extra ([relay] max_relayed), not neighbours. */
+		if (l->via != NULL)
+			continue;
 		ours += l->outbound;
 		held += l->outbound || engine_neighbour_email(a->engine, l->id) != NULL;
 	}
@@ -201,7 +203,7 @@ agent_dial_cb(evutil_socket_t fd, short what, void *arg)
 	if (a->stopping)
 		return;
 	held = sessions_held(a, &ours);
-	n = overlay_plan(a->overlay, a->table, held, linked, a, cm_time_mono_ms(), agent_now_ms(), d);
+	n = overlay_plan(a->overlay, a->table, held, agent_linked, a, cm_time_mono_ms(), agent_now_ms(), d);
 	/*
 	 * No neighbour, or too few sessions of our own and nobody left to dial:
 	 * what neighbours (maybe all chosen by others) tell us is not enough.
@@ -213,6 +215,7 @@ agent_dial_cb(evutil_socket_t fd, short what, void *arg)
 		agent_fetch_bootstrap_peers(a);
 	for (size_t i = 0; i < n; i++)
 		dial(a, &d[i]);
+	agent_relay_dials(a);
 }
 
 const struct tp_callbacks agent_tp_callbacks = {on_open, on_text, on_pong, on_close};

@@ -53,6 +53,7 @@ feed(struct pa_agent *a, const char *info_hash)
 
 	if (n > 0)
 		tr_client_add_peers(a->torrents, info_hash, peers, n);
+	agent_relay_torrent(a, info_hash);
 }
 
 static void

@@ -129,6 +129,35 @@ static const struct pa_key keys[] = {
 	 1LL << 40, NULL, "Bytes per second received in all (0: no limit)."},
 	{"torrent", "max_size", KIND_SIZE, OFF(torrent_max_size), 1, 1LL << 50, NULL,
 	 "Bytes of one torrent's content; a larger one is refused before anything is written."},
+	{"relay", "serve", KIND_BOOL, OFF(relay_serve), 0, 0, NULL,
+	 "While broadcasting, relay for silent peers that reserve a slot here (true/false)."},
+	{"relay", "listen", KIND_LISTEN, OFF(relay_listen_host), 0, 0, "",
+	 "HOST:PORT of the relay (empty: the gossip listen host, any free port)."},
+	{"relay", "use", KIND_BOOL, OFF(relay_use), 0, 0, NULL,
+	 "While silent, reserve slots on relays among our neighbours, so that peers can reach us "
+	 "(true/false)."},
+	{"relay", "reservations", KIND_INT, OFF(relay_reservations), 1, CM_MAX_RELAYS, NULL,
+	 "Relays a silent agent reserves a slot on."},
+	{"relay", "max_relayed", KIND_INT, OFF(relay_max_relayed), 0, 64, NULL,
+	 "Gossip sessions through relays with silent peers that host one of our repositories."},
+	{"relay", "max_reservations", KIND_SIZE, OFF(relay_max_reservations), 0, 100000, NULL,
+	 "Reservations this relay grants at once."},
+	{"relay", "max_circuits", KIND_SIZE, OFF(relay_max_circuits), 0, 100000, NULL,
+	 "Circuits this relay carries at once, joined or waiting."},
+	{"relay", "max_circuits_per_peer", KIND_SIZE, OFF(relay_max_circuits_per_peer), 1, 100000,
+	 NULL, "Circuits at once with one email at either end."},
+	{"relay", "max_per_address", KIND_SIZE, OFF(relay_max_per_address), 1, 100000, NULL,
+	 "Connections to the relay at once from one IPv4 address or IPv6 /64."},
+	{"relay", "reservation_s", KIND_SECONDS, OFF(relay_reservation_s), 10, PA_DAY_S, NULL,
+	 "Seconds a reservation lasts unless its holder renews it (it renews at half)."},
+	{"relay", "circuit_lifetime_s", KIND_SECONDS, OFF(relay_circuit_lifetime_s), 1,
+	 30 * PA_DAY_S, NULL, "Seconds a circuit may last; then it is closed."},
+	{"relay", "max_circuit_bytes", KIND_SIZE, OFF(relay_max_circuit_bytes), 65536,
+	 1LL << 50, NULL, "Bytes one circuit may carry, both ways together; then it is closed."},
+	{"relay", "circuit_rate", KIND_INT64, OFF(relay_circuit_rate), 0, 1LL << 40, NULL,
+	 "Bytes per second one circuit may carry each way (0: no limit)."},
+	{"relay", "max_rate", KIND_INT64, OFF(relay_max_rate), 0, 1LL << 40, NULL,
+	 "Bytes per second all circuits together may carry (0: no limit)."},
 	{"api", "listen", KIND_API, 0, 0, 0, PA_API_DEFAULT_HOST ":" PA_STR(PA_API_DEFAULT_PORT),
 	 "HOST:PORT of the control API; loopback only (127.0.0.0/8 or [::1])."},
 	{"repositories", "names", KIND_REPOS, 0, 0, 0, "", "Repositories this agent hosts."},
@@ -204,6 +233,19 @@ pa_config_default(struct pa_config *cfg)
 	cfg->torrent_max_per_address = 4;
 	cfg->torrent_unchoke_slots = 4;
 	cfg->torrent_max_size = (size_t)1 << 40;
+	cfg->relay_serve = true;
+	cfg->relay_use = true;
+	cfg->relay_reservations = 2;
+	cfg->relay_max_relayed = 2;
+	cfg->relay_max_reservations = 128;
+	cfg->relay_max_circuits = 64;
+	cfg->relay_max_circuits_per_peer = 8;
+	cfg->relay_max_per_address = 16;
+	cfg->relay_reservation_s = 1800;
+	cfg->relay_circuit_lifetime_s = 3600;
+	cfg->relay_max_circuit_bytes = (size_t)1 << 30;
+	cfg->relay_circuit_rate = 8 << 20;
+	cfg->relay_max_rate = 0;
 	/* NULL on allocation failure; pa_config_load reports it. */
 	cfg->api_host = strdup(PA_API_DEFAULT_HOST);
 	cfg->api_port = PA_API_DEFAULT_PORT;
@@ -228,6 +270,7 @@ pa_config_clear(struct pa_config *cfg)
 	cm_strlist_clear(&cfg->advertise);
 	free(cfg->bind);
 	free(cfg->torrent_listen_host);
+	free(cfg->relay_listen_host);
 	free(cfg->torrent_http_host);
 	free(cfg->torrent_dir);
 	free(cfg->api_host);
@@ -348,6 +391,9 @@ listen_slots(struct pa_config *cfg, const struct pa_key *k, char ***host, int **
 	} else if (k->offset == OFF(torrent_listen_host)) {
 		*host = &cfg->torrent_listen_host;
 		*port = &cfg->torrent_listen_port;
+	} else if (k->offset == OFF(relay_listen_host)) {
+		*host = &cfg->relay_listen_host;
+		*port = &cfg->relay_listen_port;
 	} else if (k->offset == OFF(torrent_http_host)) {
 		*host = &cfg->torrent_http_host;
 		*port = &cfg->torrent_http_port;

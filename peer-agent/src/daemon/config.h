@@ -67,6 +67,23 @@ struct pa_config {
 	int64_t torrent_max_download_rate; /* bytes/s, 0: no limit */
 	size_t torrent_max_size;     /* bytes of one torrent's content (1 TiB) */
 
+	/* [relay] (relay.h: rl_config) */
+	bool relay_serve;             /* relay for silent peers while broadcasting (true) */
+	char *relay_listen_host;      /* NULL: the gossip listen host, any free port */
+	int relay_listen_port;
+	bool relay_use;               /* while silent, reserve on relays among our neighbours (true) */
+	int relay_reservations;       /* relays a silent agent reserves on (2) */
+	int relay_max_relayed;        /* gossip sessions through relays with silent peers (2) */
+	size_t relay_max_reservations;      /* 128 */
+	size_t relay_max_circuits;          /* 64 */
+	size_t relay_max_circuits_per_peer; /* 8 */
+	size_t relay_max_per_address;       /* 16 */
+	int64_t relay_reservation_s;        /* 1800 */
+	int64_t relay_circuit_lifetime_s;   /* 3600 */
+	size_t relay_max_circuit_bytes;     /* 1 GiB */
+	int64_t relay_circuit_rate;         /* bytes/s each way, 0: none (8 MiB/s) */
+	int64_t relay_max_rate;             /* bytes/s of all circuits, 0: none */
+
 	/* [api] */
 	char *api_host; /* 127.0.0.1 (loopback only) */
 	int api_port;   /* 7080 */

@@ -18,6 +18,7 @@ link_free(struct link *l)
 {
 	if (l != NULL) {
 		free(l->email);
+		free(l->via);
 		free(l);
 	}
 }

@@ -18,6 +18,7 @@ struct link {
 	uint64_t id;
 	struct tp_session *s;
 	char *email; /* outbound: whom we dialled; inbound: NULL until the hello */
+	char *via;   /* the relay carrying this session (docs/protocol.md section 7), or NULL */
 	bool outbound;
 	bool opened;
 	int64_t last_feedback_ms;

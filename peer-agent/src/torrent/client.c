@@ -463,6 +463,20 @@ tr_client_adopt(struct tr_client *c, int fd, const char *info_hash_hex, const ch
 	return 0;
 }
 
+bool
+tr_client_has_peer(const struct tr_client *c, const char *info_hash_hex, const char *label)
+{
+	const struct tr_torrent *t = find(c, info_hash_hex);
+	const struct tr_peer *p;
+
+	if (t == NULL)
+		return false;
+	TAILQ_FOREACH(p, &c->sessions, all)
+		if (!p->dead && p->adopted && p->t == t && strcmp(p->name, label) == 0)
+			return true;
+	return false;
+}
+
 /* "ip:port" or "[ip6]:port" into a; -1 when it is not that. */
 static int
 parse_hostport(const char *s, struct tr_peer_addr *a)

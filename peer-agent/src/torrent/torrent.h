@@ -156,6 +156,8 @@ int tr_client_remove(struct tr_client *c, const char *info_hash_hex, bool delete
  * Returns 0, or -1 (fd closed: unknown or paused torrent, caps).
  */
 int tr_client_adopt(struct tr_client *c, int fd, const char *info_hash_hex, const char *label);
+/* Is a session with the adopted peer label open for torrent info_hash_hex? */
+bool tr_client_has_peer(const struct tr_client *c, const char *info_hash_hex, const char *label);
 /* Peers to try for a torrent (from gossip or the command line); unknown torrents are ignored. */
 void tr_client_add_peers(struct tr_client *c, const char *info_hash_hex,
 			 const struct tr_peer_addr *peers, size_t n);
