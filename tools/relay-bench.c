@@ -542,7 +542,7 @@ b_reservations(void *ctx)
 	if (p->asked || !rl_reserved(p->rb, EMAIL_RELAY, &pending))
 		return;
 	p->asked = true;
-	if (rl_connect(p->ra, &p->relay, EMAIL_B, p->fp_b, RL_SERVICE_TORRENT, a_connected, p) == 0)
+	if (rl_connect(p->ra, &p->relay, EMAIL_B, p->fp_b, CM_RELAY_TORRENT, a_connected, p) == 0)
 		fail(&p->b, "A: rl_connect did not start");
 }
 

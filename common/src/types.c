@@ -97,6 +97,17 @@ cm_relay_service_name(enum cm_relay_service s)
 }
 
 int
+cm_relay_service_parse(const char *name, enum cm_relay_service *out)
+{
+	for (enum cm_relay_service s = CM_RELAY_GOSSIP; s <= CM_RELAY_TORRENT; s++)
+		if (strcmp(name, cm_relay_service_name(s)) == 0) {
+			*out = s;
+			return 0;
+		}
+	return -1;
+}
+
+int
 cm_strlist_append(struct cm_strlist *l, const char *s)
 {
 	char **items, *copy;

@@ -35,7 +35,7 @@ struct seen {
 	char inbound_email[CM_MAX_EMAIL + 1], inbound_fp[CM_FINGERPRINT_LEN + 1];
 	char inbound_relay[CM_MAX_EMAIL + 1];
 	bool inbound_pem;
-	enum rl_service inbound_service;
+	enum cm_relay_service inbound_service;
 	bool refuse_reserve, refuse_accept;
 };
 
@@ -164,7 +164,7 @@ on_inbound(void *ctx, int fd, const struct rl_peer *peer)
 }
 
 static bool
-may_accept(void *ctx, const char *email, enum rl_service service)
+may_accept(void *ctx, const char *email, enum cm_relay_service service)
 {
 	struct seen *s = ctx;
 
@@ -258,7 +258,7 @@ dial_s(struct dial *d, const char *fp)
 
 	memset(d, 0, sizeof(*d));
 	d->fd = -2;
-	return rl_connect(A, &t, S_EMAIL, fp, RL_SERVICE_GOSSIP, dialled, d);
+	return rl_connect(A, &t, S_EMAIL, fp, CM_RELAY_GOSSIP, dialled, d);
 }
 
 /* An open circuit A -> S: dl.fd at A's end, seen_s.inbound_fd at S's. */
@@ -400,7 +400,7 @@ START_TEST(test_connect_to_an_email_without_reservation_fails_with_no_reservatio
 	ck_assert_int_eq(rl_listen(R, "127.0.0.1", 0), 0);
 	t = relay_target();
 	memset(&dl, 0, sizeof(dl));
-	ck_assert_uint_ne(rl_connect(A, &t, S_EMAIL, ws.fp, RL_SERVICE_TORRENT, dialled, &dl), 0);
+	ck_assert_uint_ne(rl_connect(A, &t, S_EMAIL, ws.fp, CM_RELAY_TORRENT, dialled, &dl), 0);
 	ck_assert(run_until(dl_done, 5000));
 	ck_assert_int_eq(dl.fd, -1);
 	ck_assert_ptr_nonnull(strstr(dl.err, "no_reservation"));
@@ -426,7 +426,7 @@ START_TEST(test_a_circuit_carries_bytes_both_ways_and_each_end_learns_the_other)
 	ck_assert_str_eq(seen_s.inbound_fp, wa.fp);
 	ck_assert_str_eq(seen_s.inbound_relay, R_EMAIL);
 	ck_assert(seen_s.inbound_pem);
-	ck_assert_int_eq(seen_s.inbound_service, RL_SERVICE_GOSSIP);
+	ck_assert_int_eq(seen_s.inbound_service, CM_RELAY_GOSSIP);
 	expect_bytes(dl.fd, seen_s.inbound_fd, "hello from alice\n");
 	expect_bytes(seen_s.inbound_fd, dl.fd, "hello back from the silent one\n");
 	n = rl_list(A, e, 8);
@@ -947,13 +947,13 @@ END_TEST
 
 START_TEST(test_service_names_parse_back)
 {
-	enum rl_service s;
+	enum cm_relay_service s;
 
-	ck_assert_int_eq(rl_service_parse(rl_service_name(RL_SERVICE_TORRENT), &s), 0);
-	ck_assert_int_eq(s, RL_SERVICE_TORRENT);
-	ck_assert_int_eq(rl_service_parse("gossip", &s), 0);
-	ck_assert_int_eq(s, RL_SERVICE_GOSSIP);
-	ck_assert_int_eq(rl_service_parse("smtp", &s), -1);
+	ck_assert_int_eq(cm_relay_service_parse(cm_relay_service_name(CM_RELAY_TORRENT), &s), 0);
+	ck_assert_int_eq(s, CM_RELAY_TORRENT);
+	ck_assert_int_eq(cm_relay_service_parse("gossip", &s), 0);
+	ck_assert_int_eq(s, CM_RELAY_GOSSIP);
+	ck_assert_int_eq(cm_relay_service_parse("smtp", &s), -1);
 }
 END_TEST
 

@@ -662,6 +662,8 @@ const char *cm_peer_source_name(enum cm_peer_source s);
 const char *cm_torrent_state_name(enum cm_torrent_state s);
 /* "gossip", "torrent" */
 const char *cm_relay_service_name(enum cm_relay_service s);
+/* 0 and *out, or -1 for a name that is neither. */
+int cm_relay_service_parse(const char *name, enum cm_relay_service *out);
 /* "reserve", "reserved", "connect", "invite", "join", "decline", "joined", "ping", "pong", "error" */
 const char *cm_relay_op_name(enum cm_relay_op op);
 

@@ -11,12 +11,6 @@
 #include "fb/codec.h"
 #include "relay/relay.h"
 
-static enum cm_relay_service
-service_of(enum rl_service s)
-{
-	return s == RL_SERVICE_TORRENT ? CM_RELAY_TORRENT : CM_RELAY_GOSSIP;
-}
-
 static void
 counters_of(const struct rl_stats *st, struct cm_relay_status *d)
 {
@@ -102,13 +96,13 @@ lists_of(const struct rl_entry *e, size_t n, struct cm_relay_status *d)
 			break;
 		case RL_CIRCUIT:
 			d->circuits.items[d->circuits.len++] = (struct cm_relay_circuit){
-				peer,		    relay,	    service_of(e[i].service), e[i].inbound,
+				peer,		    relay,	    e[i].service, e[i].inbound,
 				e[i].pending, e[i].since_ms, (int64_t)e[i].bytes};
 			break;
 		case RL_CIRCUIT_SERVED:
 			d->circuits_served.items[d->circuits_served.len++] =
 				(struct cm_relay_circuit_served){
-					peer,	       relay,	       service_of(e[i].service),
+					peer,	       relay,	       e[i].service,
 					e[i].pending, e[i].since_ms, (int64_t)e[i].bytes};
 			break;
 		}

@@ -230,17 +230,9 @@ ctl_relay_cb(void *ctx)
 static const char *
 ctl_session_via_cb(void *ctx, const char *email)
 {
-	const struct pa_agent *a = ctx;
-	const struct link *l;
-	size_t cursor = 0;
+	const struct link *l = agent_session_with(ctx, email, true);
 
-	while ((l = sessions_next(a->links, &cursor)) != NULL) {
-		const char *e = engine_neighbour_email(a->engine, l->id);
-
-		if (l->via != NULL && e != NULL && strcmp(e, email) == 0)
-			return l->via;
-	}
-	return NULL;
+	return l != NULL ? l->via : NULL;
 }
 
 const struct ctl_ops agent_ctl_ops = {

@@ -80,6 +80,8 @@ void agent_run_actions(struct pa_agent *a);
 extern const struct tp_callbacks agent_tp_callbacks;
 /* An overlay_linked_fn: a session with email exists, or is being set up (a circuit too). */
 bool agent_linked(void *ctx, const char *email);
+/* The authenticated session with email, through a relay (relayed) or direct; NULL: none. */
+const struct link *agent_session_with(const struct pa_agent *a, const char *email, bool relayed);
 void agent_dial_cb(evutil_socket_t fd, short what, void *arg);
 
 /* agent_bootstrap.c */
@@ -108,7 +110,7 @@ void agent_relay_dials(struct pa_agent *a);
 /* Peer-wire circuits to the silent seeders of info_hash that name relays. */
 void agent_relay_torrent(struct pa_agent *a, const char *info_hash);
 /* A circuit for service with email is being opened. */
-bool agent_relay_pending(const struct pa_agent *a, const char *email, enum rl_service service);
+bool agent_relay_pending(const struct pa_agent *a, const char *email, enum cm_relay_service service);
 /*
  * Our record's relay_port (broadcasting and serving) and relays (silent: the
  * relays granting us a reservation), their emails into relays (CM_MAX_RELAYS

@@ -32,7 +32,22 @@ agent_linked(void *ctx, const char *email)
 		if (e != NULL && strcmp(e, email) == 0)
 			return true;
 	}
-	return agent_relay_pending(a, email, RL_SERVICE_GOSSIP);
+	return agent_relay_pending(a, email, CM_RELAY_GOSSIP);
+}
+
+const struct link *
+agent_session_with(const struct pa_agent *a, const char *email, bool relayed)
+{
+	const struct link *l;
+	size_t cursor = 0;
+
+	while ((l = sessions_next(a->links, &cursor)) != NULL) {
+		const char *e = engine_neighbour_email(a->engine, l->id);
+
+		if ((l->via != NULL) == relayed && e != NULL && strcmp(e, email) == 0)
+			return l;
+	}
+	return NULL;
 }
 
 /* Transport callbacks */

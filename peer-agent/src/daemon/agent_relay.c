@@ -30,7 +30,7 @@
 struct relay_pending {
 	struct pa_agent *a;
 	uint64_t handle;
-	enum rl_service service;
+	enum cm_relay_service service;
 	char email[CM_MAX_EMAIL + 1];
 	char relay[CM_MAX_EMAIL + 1];
 	char info_hash[TR_HEX_LEN + 1]; /* torrent circuits */
@@ -83,24 +83,8 @@ torrent_key(const char *email, const char *info_hash)
 	return k;
 }
 
-/* The authenticated direct session with email, or NULL. */
-static const struct link *
-direct_link(const struct pa_agent *a, const char *email)
-{
-	const struct link *l;
-	size_t cursor = 0;
-
-	while ((l = sessions_next(a->links, &cursor)) != NULL) {
-		const char *e = engine_neighbour_email(a->engine, l->id);
-
-		if (l->via == NULL && e != NULL && strcmp(e, email) == 0)
-			return l;
-	}
-	return NULL;
-}
-
 bool
-agent_relay_pending(const struct pa_agent *a, const char *email, enum rl_service service)
+agent_relay_pending(const struct pa_agent *a, const char *email, enum cm_relay_service service)
 {
 	const struct agent_relay *r = a->relay;
 
@@ -112,7 +96,7 @@ agent_relay_pending(const struct pa_agent *a, const char *email, enum rl_service
 }
 
 static struct relay_pending *
-pending_new(struct pa_agent *a, enum rl_service service, const char *email, const char *relay,
+pending_new(struct pa_agent *a, enum cm_relay_service service, const char *email, const char *relay,
 	    const char *info_hash)
 {
 	struct agent_relay *r = a->relay;
@@ -191,11 +175,11 @@ connected_cb(void *arg, int fd, const struct rl_peer *peer, const struct cm_err 
 	if (fd < 0) {
 		log_info("relay: no circuit to %s through %s: %s", p->email, p->relay,
 			 err != NULL ? err->msg : "failed");
-		if (p->service == RL_SERVICE_GOSSIP)
+		if (p->service == CM_RELAY_GOSSIP)
 			overlay_dial_failed(a->overlay, p->email, cm_time_mono_ms(), &a->rng);
 		else
 			memo_note(a->relay, torrent_key(p->email, p->info_hash).s, cm_time_mono_ms());
-	} else if (p->service == RL_SERVICE_GOSSIP) {
+	} else if (p->service == CM_RELAY_GOSSIP) {
 		adopt_gossip(a, fd, peer, false);
 	} else {
 		adopt_torrent(a, fd, peer, p->info_hash);
@@ -208,7 +192,7 @@ static bool
 torrent_pending(const struct agent_relay *r, const char *email, const char *info_hash)
 {
 	for (size_t i = 0; i < RELAY_MAX_PENDING; i++)
-		if (r->pending[i] != NULL && r->pending[i]->service == RL_SERVICE_TORRENT &&
+		if (r->pending[i] != NULL && r->pending[i]->service == CM_RELAY_TORRENT &&
 		    strcmp(r->pending[i]->email, email) == 0 &&
 		    strcmp(r->pending[i]->info_hash, info_hash) == 0)
 			return true;
@@ -216,7 +200,7 @@ torrent_pending(const struct agent_relay *r, const char *email, const char *info
 }
 
 static bool
-start_circuit(struct pa_agent *a, enum rl_service service, const struct overlay_relayed *d,
+start_circuit(struct pa_agent *a, enum cm_relay_service service, const struct overlay_relayed *d,
 	      const char *info_hash)
 {
 	struct rl_target t = {d->relay_email, d->relay_ip, d->relay_port, d->relay_fingerprint};
@@ -230,7 +214,7 @@ start_circuit(struct pa_agent *a, enum rl_service service, const struct overlay_
 		return false;
 	}
 	log_info("relay: asking %s for a %s circuit to %s", d->relay_email,
-		 rl_service_name(service), d->email);
+		 cm_relay_service_name(service), d->email);
 	return true;
 }
 
@@ -239,7 +223,7 @@ start_circuit(struct pa_agent *a, enum rl_service service, const struct overlay_
 static bool
 hook_may_reserve(void *ctx, const char *email, const char *fingerprint)
 {
-	const struct link *l = direct_link(ctx, email);
+	const struct link *l = agent_session_with(ctx, email, false);
 
 	return l != NULL && strcmp(tp_session_fingerprint(l->s), fingerprint) == 0;
 }
@@ -249,7 +233,7 @@ hook_on_inbound(void *ctx, int fd, const struct rl_peer *peer)
 {
 	struct pa_agent *a = ctx;
 
-	if (peer->service == RL_SERVICE_GOSSIP)
+	if (peer->service == CM_RELAY_GOSSIP)
 		adopt_gossip(a, fd, peer, true);
 	else
 		adopt_torrent(a, fd, peer, NULL);
@@ -257,13 +241,13 @@ hook_on_inbound(void *ctx, int fd, const struct rl_peer *peer)
 }
 
 static bool
-hook_may_accept(void *ctx, const char *email, enum rl_service service)
+hook_may_accept(void *ctx, const char *email, enum cm_relay_service service)
 {
 	struct pa_agent *a = ctx;
 
 	if (a->stopping || strcmp(email, cm_identity_email(a->id)) == 0)
 		return false;
-	return service == RL_SERVICE_GOSSIP || a->torrents != NULL;
+	return service == CM_RELAY_GOSSIP || a->torrents != NULL;
 }
 
 static void
@@ -295,7 +279,7 @@ keep_reservations(struct pa_agent *a)
 	for (size_t i = 0; i < n; i++) {
 		if (held[i].kind != RL_HELD)
 			continue;
-		if (!want || direct_link(a, held[i].peer) == NULL) {
+		if (!want || agent_session_with(a, held[i].peer, false) == NULL) {
 			log_info("relay: giving up the reservation on %s (%s)", held[i].peer,
 				 want ? "no longer a neighbour" : "not silent");
 			rl_unreserve(r->rl, held[i].peer);
@@ -338,7 +322,7 @@ relayed_gossip_count(const struct pa_agent *a)
 		n += l->via != NULL && l->outbound;
 	for (size_t i = 0; i < RELAY_MAX_PENDING; i++)
 		n += a->relay->pending[i] != NULL &&
-		     a->relay->pending[i]->service == RL_SERVICE_GOSSIP;
+		     a->relay->pending[i]->service == CM_RELAY_GOSSIP;
 	return n;
 }
 
@@ -362,7 +346,7 @@ agent_relay_dials(struct pa_agent *a)
 	n = overlay_plan_relayed(a->overlay, a->table, repos, nrepos, agent_linked, a,
 				 cm_time_mono_ms(), agent_now_ms(), d, want);
 	for (size_t i = 0; i < n; i++)
-		if (!start_circuit(a, RL_SERVICE_GOSSIP, &d[i], NULL))
+		if (!start_circuit(a, CM_RELAY_GOSSIP, &d[i], NULL))
 			overlay_dial_failed(a->overlay, d[i].email, cm_time_mono_ms(), &a->rng);
 }
 
@@ -395,7 +379,7 @@ agent_relay_torrent(struct pa_agent *a, const char *info_hash)
 			continue;
 		d.email = rec->email;
 		d.fingerprint = e->fingerprint;
-		started += start_circuit(a, RL_SERVICE_TORRENT, &d, info_hash);
+		started += start_circuit(a, CM_RELAY_TORRENT, &d, info_hash);
 	}
 }
 

@@ -32,7 +32,7 @@ struct cl_circ {
 	char far_email[CM_MAX_EMAIL + 1];
 	char far_fp[CM_FINGERPRINT_LEN + 1]; /* dialer: the pin */
 	char circuit[CM_RELAY_CIRCUIT_LEN + 1];
-	enum rl_service service;
+	enum cm_relay_service service;
 	struct rl_link *link;
 	struct tls_session *inner;
 	struct evbuffer *inner_in, *inner_out;
@@ -212,7 +212,7 @@ circ_up(struct cl_circ *c)
 	evtimer_add(c->timer, &now);
 	peer = (struct rl_peer){email, fp, pem, c->relay.email, c->service};
 	log_info("relay: circuit %s %s through %s (%s) opened", c->inbound ? "from" : "to", email,
-	         c->relay.email, rl_service_name(c->service));
+	         c->relay.email, cm_relay_service_name(c->service));
 	if (c->inbound) {
 		rl->stats.circuits_accepted++;
 		if (rl->hooks.on_inbound != NULL)
@@ -281,7 +281,7 @@ circ_ready(void *owner, struct rl_link *l)
 	} else {
 		m.op = CM_RELAY_CONNECT;
 		m.to = c->far_email;
-		m.service = (char *)rl_service_name(c->service);
+		m.service = (char *)cm_relay_service_name(c->service);
 	}
 	if (rl_link_send(l, &m) != 0)
 		circ_end(c, "send failed");
@@ -408,7 +408,7 @@ circ_new(struct rl_ctx *rl, const struct rl_relay_addr *relay, bool inbound, int
 
 uint64_t
 rl_connect(struct rl_ctx *rl, const struct rl_target *relay, const char *target_email,
-           const char *target_fp, enum rl_service service, rl_connected_fn done, void *arg)
+           const char *target_fp, enum cm_relay_service service, rl_connected_fn done, void *arg)
 {
 	struct rl_relay_addr a;
 	struct cl_circ *c;
@@ -443,7 +443,7 @@ rl_cancel(struct rl_ctx *rl, uint64_t handle)
 
 int
 rl_circ_accept(struct rl_ctx *rl, const struct rl_relay_addr *relay, const char *from,
-               const char *circuit, enum rl_service service)
+               const char *circuit, enum cm_relay_service service)
 {
 	struct cl_circ *c = circ_new(rl, relay, true, rl->cfg.handshake_timeout_ms * 2);
 

@@ -23,24 +23,6 @@
 #define ACCEPT_TABLE_MAX 4096 /* addresses whose accept rate is tracked */
 #define WRITE_LOWAT      (RL_BUFFER_CAP / 2)
 
-const char *
-rl_service_name(enum rl_service s)
-{
-	return s == RL_SERVICE_TORRENT ? "torrent" : "gossip";
-}
-
-int
-rl_service_parse(const char *name, enum rl_service *out)
-{
-	if (strcmp(name, "gossip") == 0)
-		*out = RL_SERVICE_GOSSIP;
-	else if (strcmp(name, "torrent") == 0)
-		*out = RL_SERVICE_TORRENT;
-	else
-		return -1;
-	return 0;
-}
-
 void
 rl_config_default(struct rl_config *c)
 {

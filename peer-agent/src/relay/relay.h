@@ -34,16 +34,16 @@
 
 #include "fb/err.h"
 #include "fb/limits.h"
+#include "fb/types.h"
 
 struct event_base;
 struct rl_ctx;
 
-/* What a circuit carries: a gossip session or a BitTorrent peer-wire connection. */
-enum rl_service { RL_SERVICE_GOSSIP, RL_SERVICE_TORRENT };
-/* "gossip", "torrent" */
-const char *rl_service_name(enum rl_service s);
-/* 0 and *out, or -1 for a name that is neither. */
-int rl_service_parse(const char *name, enum rl_service *out);
+/*
+ * What a circuit carries (enum cm_relay_service, fb/types.h, with its names
+ * and cm_relay_service_parse): a gossip session or a BitTorrent peer-wire
+ * connection.
+ */
 
 #define RL_MAX_LINE 4096 /* bytes of one request or answer line, newline included */
 
@@ -77,7 +77,7 @@ struct rl_peer {
 	const char *fingerprint; /* lower-case hex SHA-256 of its certificate's DER */
 	const char *cert_pem;
 	const char *relay_email; /* through whom */
-	enum rl_service service;
+	enum cm_relay_service service;
 };
 
 struct rl_hooks {
@@ -96,7 +96,7 @@ struct rl_hooks {
 	 * Using: an invitation from email for service arrived; false refuses it
 	 * before anything is dialled. NULL: every one is taken.
 	 */
-	bool (*may_accept)(void *ctx, const char *email, enum rl_service service);
+	bool (*may_accept)(void *ctx, const char *email, enum cm_relay_service service);
 	/*
 	 * Using: a reservation was granted or lost, or one under way failed
 	 * (refused, unanswered, unreachable): every change of rl_reserved's
@@ -149,7 +149,7 @@ size_t rl_reservations(const struct rl_ctx *rl, const char **out, size_t max);
 typedef void (*rl_connected_fn)(void *arg, int fd, const struct rl_peer *peer,
 				const struct cm_err *err);
 uint64_t rl_connect(struct rl_ctx *rl, const struct rl_target *relay, const char *target_email,
-		    const char *target_fp, enum rl_service service, rl_connected_fn done, void *arg);
+		    const char *target_fp, enum cm_relay_service service, rl_connected_fn done, void *arg);
 /* Abandons a circuit being opened; its done is not called. Unknown handles are ignored. */
 void rl_cancel(struct rl_ctx *rl, uint64_t handle);
 
@@ -165,7 +165,7 @@ struct rl_entry {
 	enum rl_entry_kind kind;
 	char peer[CM_MAX_EMAIL + 1];
 	char relay[CM_MAX_EMAIL + 1]; /* RL_CIRCUIT: the relay; RL_CIRCUIT_SERVED: the reserved end */
-	enum rl_service service;      /* circuits */
+	enum cm_relay_service service;      /* circuits */
 	bool inbound;                 /* RL_CIRCUIT: the far end dialled us */
 	bool pending;                 /* RL_HELD: not granted yet; circuits: not joined yet */
 	int64_t since_ms;             /* wall clock: granted, or joined (or asked, when pending) */

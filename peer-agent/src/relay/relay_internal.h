@@ -144,7 +144,7 @@ size_t rl_server_list(const struct rl_ctx *rl, struct rl_entry *out, size_t max)
 void rl_server_counts(const struct rl_ctx *rl, struct rl_stats *st);
 /* client.c: our circuits. An invitation taken: 0, or -1 when it cannot be dialled. */
 int rl_circ_accept(struct rl_ctx *rl, const struct rl_relay_addr *relay, const char *from,
-                   const char *circuit, enum rl_service service);
+                   const char *circuit, enum cm_relay_service service);
 void rl_circuits_stop(struct rl_ctx *rl);
 size_t rl_circuits_list(const struct rl_ctx *rl, struct rl_entry *out, size_t max);
 void rl_circuits_counts(const struct rl_ctx *rl, struct rl_stats *st);

@@ -80,10 +80,10 @@ static void
 on_invite(struct cl_held *h, const struct cm_relay_msg *m)
 {
 	struct rl_ctx *rl = h->rl;
-	enum rl_service service;
+	enum cm_relay_service service;
 	struct cm_relay_msg decline = {.op = CM_RELAY_DECLINE, .circuit = m->circuit};
 
-	if (rl_service_parse(m->service, &service) != 0 ||
+	if (cm_relay_service_parse(m->service, &service) != 0 ||
 	    (rl->hooks.may_accept != NULL && !rl->hooks.may_accept(rl->hctx, m->from, service)) ||
 	    rl_circ_accept(rl, &h->relay, m->from, m->circuit, service) != 0) {
 		log_info("relay: invitation from %s through %s declined", m->from, h->relay.email);

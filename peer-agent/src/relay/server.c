@@ -44,7 +44,7 @@ struct srv_circ {
 	struct srv_conn *dialer, *joiner;
 	char dialer_email[CM_MAX_EMAIL + 1], target_email[CM_MAX_EMAIL + 1];
 	char target_fp[CM_FINGERPRINT_LEN + 1];
-	enum rl_service service;
+	enum cm_relay_service service;
 	bool joined;
 	struct event *timer; /* join deadline, then lifetime */
 	struct event *rate_ev;
@@ -336,13 +336,13 @@ on_connect(struct srv_conn *c, const struct cm_relay_msg *m)
 	struct rl_ctx *rl = c->rl;
 	struct srv_conn *target;
 	struct srv_circ *circ;
-	enum rl_service service;
+	enum cm_relay_service service;
 	uint8_t raw[CM_RELAY_CIRCUIT_LEN / 2];
 	struct cm_relay_msg inv = {.op = CM_RELAY_INVITE};
 	size_t n = 0;
 	struct timeval tv = rl_tv_ms(rl->cfg.join_timeout_ms);
 
-	if (rl_service_parse(m->service, &service) != 0) {
+	if (cm_relay_service_parse(m->service, &service) != 0) {
 		refuse(c, "bad_request", "unknown service", &rl->stats.refused_bad_request);
 		return;
 	}
@@ -397,7 +397,7 @@ on_connect(struct srv_conn *c, const struct cm_relay_msg *m)
 	rl_link_set_raw(c->link);
 	inv.circuit = circ->id;
 	inv.from = c->link->email;
-	inv.service = (char *)rl_service_name(service);
+	inv.service = (char *)cm_relay_service_name(service);
 	rl_link_send(target->link, &inv);
 }
 
@@ -440,7 +440,7 @@ on_join(struct srv_conn *c, const struct cm_relay_msg *m)
 	rl_link_set_raw(c->link);
 	rl->stats.circuits_opened++;
 	log_info("relay: circuit %.8s %s -> %s (%s) opened", circ->id, circ->dialer_email,
-	         circ->target_email, rl_service_name(circ->service));
+	         circ->target_email, cm_relay_service_name(circ->service));
 	if (rl_link_send(circ->dialer->link, &joined) != 0 || rl_link_send(c->link, &joined) != 0) {
 		circ_end(circ, NULL, "send failed");
 		return;
