@@ -109,8 +109,9 @@ void agent_relay_broadcast_changed(struct pa_agent *a);
 void agent_relay_dials(struct pa_agent *a);
 /* Peer-wire circuits to the silent seeders of info_hash that name relays. */
 void agent_relay_torrent(struct pa_agent *a, const char *info_hash);
-/* A circuit for service with email is being opened. */
-bool agent_relay_pending(const struct pa_agent *a, const char *email, enum cm_relay_service service);
+/* A circuit for service with email (for torrent info_hash unless NULL) is being opened. */
+bool agent_relay_pending(const struct pa_agent *a, const char *email, enum cm_relay_service service,
+			 const char *info_hash);
 /*
  * Our record's relay_port (broadcasting and serving) and relays (silent: the
  * relays granting us a reservation), their emails into relays (CM_MAX_RELAYS

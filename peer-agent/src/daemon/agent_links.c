@@ -32,7 +32,7 @@ agent_linked(void *ctx, const char *email)
 		if (e != NULL && strcmp(e, email) == 0)
 			return true;
 	}
-	return agent_relay_pending(a, email, CM_RELAY_GOSSIP);
+	return agent_relay_pending(a, email, CM_RELAY_GOSSIP, NULL);
 }
 
 const struct link *

@@ -84,13 +84,15 @@ torrent_key(const char *email, const char *info_hash)
 }
 
 bool
-agent_relay_pending(const struct pa_agent *a, const char *email, enum cm_relay_service service)
+agent_relay_pending(const struct pa_agent *a, const char *email, enum cm_relay_service service,
+		    const char *info_hash)
 {
 	const struct agent_relay *r = a->relay;
 
 	for (size_t i = 0; r != NULL && i < RELAY_MAX_PENDING; i++)
 		if (r->pending[i] != NULL && r->pending[i]->service == service &&
-		    strcmp(r->pending[i]->email, email) == 0)
+		    strcmp(r->pending[i]->email, email) == 0 &&
+		    (info_hash == NULL || strcmp(r->pending[i]->info_hash, info_hash) == 0))
 			return true;
 	return false;
 }
@@ -185,18 +187,6 @@ connected_cb(void *arg, int fd, const struct rl_peer *peer, const struct cm_err 
 		adopt_torrent(a, fd, peer, p->info_hash);
 	}
 	pending_free(a->relay, p);
-}
-
-/* A torrent circuit to email for info_hash is being opened. */
-static bool
-torrent_pending(const struct agent_relay *r, const char *email, const char *info_hash)
-{
-	for (size_t i = 0; i < RELAY_MAX_PENDING; i++)
-		if (r->pending[i] != NULL && r->pending[i]->service == CM_RELAY_TORRENT &&
-		    strcmp(r->pending[i]->email, email) == 0 &&
-		    strcmp(r->pending[i]->info_hash, info_hash) == 0)
-			return true;
-	return false;
 }
 
 static bool
@@ -371,7 +361,7 @@ agent_relay_torrent(struct pa_agent *a, const char *info_hash)
 		if (rec->is_broadcasting || rec->relays.len == 0 || e->fingerprint[0] == '\0')
 			continue;
 		snprintf(label, sizeof(label), "relay:%s", rec->email);
-		if (torrent_pending(a->relay, rec->email, info_hash) ||
+		if (agent_relay_pending(a, rec->email, CM_RELAY_TORRENT, info_hash) ||
 		    memo_recent(a->relay, torrent_key(rec->email, info_hash).s, now,
 				RELAY_TORRENT_RETRY_MS) ||
 		    tr_client_has_peer(a->torrents, info_hash, label) ||
