@@ -80,3 +80,27 @@ fb_agent_knows alice bob@example.com '.state == "CONNECTED"' || fb_fail "alice l
 fb_agent_knows alice carol@example.com '.state == "CONNECTED"' || fb_fail "alice lost carol"
 fb_wait_for 30 relayed carol dave || fb_fail "carol and dave lost their circuit"
 fb_pass "a flood of 30 circuit requests is refused by cap ($(jq -c .refused <<<"$st")); alice's sessions are unaffected"
+
+# The same counts as Prometheus metrics, behind the API token.
+api="http://127.0.0.1:$FB_AGENT_API_alice/api/v1/metrics"
+[ "$(curl -sS -o /dev/null -w '%{http_code}' "$api")" = 401 ] || fb_fail "metrics answered without the token"
+m=$(curl -sS -H "Authorization: Bearer $(cat "$(fb_agent_home alice)/api.token")" "$api")
+python3 - "$m" <<'PY' || fb_fail "metrics are not in the Prometheus text format"
+import re, sys
+typed = set()
+for line in sys.argv[1].splitlines():
+    if line.startswith("# HELP ") or line.startswith("# TYPE "):
+        if line.startswith("# TYPE "):
+            name, kind = line.split()[2:4]
+            assert kind in ("counter", "gauge"), line
+            typed.add(name)
+        continue
+    m = re.fullmatch(r'([a-z_]+)(\{[a-z_]+="[a-z0-9_]+"\})? ([0-9]+)', line)
+    assert m and m.group(1) in typed, "bad or untyped sample: " + line
+PY
+metric() { awk -v k="$1" '$1 == k { print $2 }' <<<"$m"; }
+[ "$(metric 'flashback_relay_refused_total{limit="per_peer"}')" -ge 1 ] || fb_fail "per_peer not in the metrics: $(grep relay <<<"$m")"
+[ "$(metric 'flashback_relay_circuits_limited_total{limit="byte_cap"}')" -ge 1 ] || fb_fail "byte_cap not in the metrics"
+[ "$(metric flashback_relay_circuits_opened_total)" -ge 2 ] || fb_fail "circuits opened not in the metrics"
+[ "$(metric flashback_relay_bytes_relayed_total)" -gt 65536 ] || fb_fail "bytes relayed not in the metrics"
+fb_pass "metrics count circuits opened ($(metric flashback_relay_circuits_opened_total)), refused by limit and bytes relayed ($(metric flashback_relay_bytes_relayed_total))"

@@ -131,9 +131,8 @@ limit_counters(const struct ctl_status *st, struct cm_counterlist *out)
 	return 0;
 }
 
-/* Counters: what the engine did with every frame and how sessions ended. Returns 0 or -1. */
-static int
-gossip_stats(const struct ctl_status *st, struct cm_gossip_stats *out)
+int
+ctl_gossip_stats(const struct ctl_status *st, struct cm_gossip_stats *out)
 {
 	const struct engine_stats *es = st->engine;
 	const struct tp_stats *ts = st->transport;
@@ -187,7 +186,7 @@ status_json(struct ctl *c)
 	doc.version = FB_VERSION;
 	doc.is_bootstrap = st.is_bootstrap;
 	doc.listen_port = st.listen_port;
-	if (gossip_stats(&st, &doc.gossip) == 0)
+	if (ctl_gossip_stats(&st, &doc.gossip) == 0)
 		j = cm_agent_status_encode(&doc);
 	cm_gossip_stats_clear(&doc.gossip);
 	return j;
@@ -655,6 +654,7 @@ static const struct route routes[] = {
 	{EVHTTP_REQ_GET, "GET", "/api/v1/torrents/", ctl_api_torrent_get},
 	{EVHTTP_REQ_DELETE, "DELETE", "/api/v1/torrents/", ctl_api_torrent_remove},
 	{EVHTTP_REQ_GET, "GET", "/api/v1/relay", ctl_api_relay},
+	{EVHTTP_REQ_GET, "GET", "/api/v1/metrics", ctl_api_metrics},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

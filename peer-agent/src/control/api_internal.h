@@ -1,7 +1,7 @@
 /*
  * api_internal.h - what the control API's files share: api.c (the routes,
- * the token, status, peers, discovery), api_torrent.c (the torrents) and
- * api_relay.c (the relay status).
+ * the token, status, peers, discovery), api_torrent.c (the torrents),
+ * api_relay.c (the relay status) and api_metrics.c (Prometheus counters).
  */
 #ifndef PA_API_INTERNAL_H
 #define PA_API_INTERNAL_H
@@ -90,8 +90,22 @@ void ctl_api_torrent_get(struct ctl *c, struct evhttp_request *req, struct evkey
 void ctl_api_torrent_remove(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q,
 			    const char *path_rest);
 
+/*
+ * The gossip counters of st: what the engine did with every frame, how
+ * sessions ended, how often each limit bit. out is cleared by the caller
+ * (cm_gossip_stats_clear), also on failure. Returns 0 or -1.
+ */
+int ctl_gossip_stats(const struct ctl_status *st, struct cm_gossip_stats *out);
+
 /* api_relay.c */
 void ctl_api_relay(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q,
 		   const char *path_rest);
+struct rl_stats;
+/* The relay counters of st into d's counter fields (the lists untouched). */
+void ctl_relay_counters(const struct rl_stats *st, struct cm_relay_status *d);
+
+/* api_metrics.c */
+void ctl_api_metrics(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q,
+		     const char *path_rest);
 
 #endif

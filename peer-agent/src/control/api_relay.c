@@ -11,8 +11,8 @@
 #include "fb/codec.h"
 #include "relay/relay.h"
 
-static void
-counters_of(const struct rl_stats *st, struct cm_relay_status *d)
+void
+ctl_relay_counters(const struct rl_stats *st, struct cm_relay_status *d)
 {
 	d->reservations_granted = (int64_t)st->reservations_granted;
 	d->reservations_renewed = (int64_t)st->reservations_renewed;
@@ -122,7 +122,7 @@ relay_status_json(const struct rl_ctx *rl)
 
 	if (rl != NULL) {
 		rl_stats(rl, &st);
-		counters_of(&st, &d);
+		ctl_relay_counters(&st, &d);
 		d.relay_port = rl_listen_port(rl);
 		d.serving = d.relay_port > 0;
 		if (!d.serving)

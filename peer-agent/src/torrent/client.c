@@ -23,6 +23,7 @@
 #include "fb/ratemap.h"
 #include "fb/random.h"
 #include "net/tcp.h"
+#include "torrent/httpd.h"
 #include "torrent/torrent_internal.h"
 
 #define PEER_ID_PREFIX "-FB0100-"
@@ -614,7 +615,11 @@ tr_client_list(const struct tr_client *c, struct tr_status **out)
 void
 tr_client_stats(const struct tr_client *c, struct tr_stats *out)
 {
+	uint64_t http_bytes;
+
 	*out = c->stats;
+	if (c->httpd != NULL)
+		tr_httpd_counts(c->httpd, &out->http_requests, &out->http_refused, &http_bytes);
 }
 
 size_t

@@ -95,7 +95,7 @@ void tr_status_clear(struct tr_status *s);
 struct tr_stats {
 	uint64_t sessions_opened, sessions_refused, peers_banned, pieces_verified, pieces_failed;
 	uint64_t bytes_in, bytes_out, web_seed_bytes, tracker_announces, tracker_errors;
-	uint64_t http_requests, http_refused;
+	uint64_t http_requests, http_refused; /* the HTTP port: answered, refused by a cap */
 };
 
 /* Loads state_dir and resumes its torrents (each "checking" first). NULL on failure (logged). */
