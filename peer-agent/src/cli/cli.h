@@ -42,7 +42,7 @@ struct cli_command {
 };
 
 /* cmd-daemon.c, cmd-api.c, cmd-topology.c, cmd-torrent.c, cmd-relay.c */
-extern const struct cli_command cli_cmd_init, cli_cmd_run;
+extern const struct cli_command cli_cmd_init, cli_cmd_run, cli_cmd_doctor;
 extern const struct cli_command cli_cmd_status, cli_cmd_peers, cli_cmd_discover, cli_cmd_lookup,
 	cli_cmd_broadcast;
 extern const struct cli_command cli_cmd_topology;

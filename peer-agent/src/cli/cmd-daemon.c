@@ -1,9 +1,13 @@
-/* cmd-daemon.c - the commands about the agent itself: init its home, run the daemon. */
+/*
+ * cmd-daemon.c - the commands about the agent itself: init its home, run the
+ * daemon, check its home and surroundings (doctor).
+ */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "daemon/agent.h"
+#include "daemon/doctor.h"
 #include "fb/log.h"
 #include "fb/validate.h"
 
@@ -50,9 +54,20 @@ cmd_init(const struct cli_opts *o)
 	return 0;
 }
 
+static int
+cmd_doctor(const struct cli_opts *o)
+{
+	return pa_doctor(o->home, stdout);
+}
+
 const struct cli_command cli_cmd_init = {
 	"init", 0, 0,
 	"  init --email EMAIL [--force]      create DIR: identity, agent.ini, api.token\n", cmd_init};
 const struct cli_command cli_cmd_run = {
 	"run", 0, 0,
 	"  run                               run the daemon in the foreground\n", cmd_run};
+const struct cli_command cli_cmd_doctor = {
+	"doctor", 0, 0,
+	"  doctor                            check DIR, agent.ini, identity, ports, bootstrap\n"
+	"                                    servers and the clock; says what to fix\n",
+	cmd_doctor};

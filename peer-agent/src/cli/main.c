@@ -16,7 +16,7 @@
 static const struct cli_command *const commands[] = {
 	&cli_cmd_init,	    &cli_cmd_run,	&cli_cmd_status,    &cli_cmd_peers,
 	&cli_cmd_discover, &cli_cmd_lookup, &cli_cmd_broadcast, &cli_cmd_topology,
-	&cli_cmd_torrent,  &cli_cmd_relay,
+	&cli_cmd_torrent,  &cli_cmd_relay,     &cli_cmd_doctor,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "fb/log.h"
 
@@ -20,6 +21,7 @@ struct hc_call {
 	size_t max_answer;
 	bool too_big;
 	char content_range[128]; /* "bytes a-b/n" of a 206; "" when none came */
+	char date[64];           /* the Date header; "" when none came */
 	char errbuf[CURL_ERROR_SIZE];
 	hc_done_fn done;
 	void *arg;
@@ -126,26 +128,43 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 	return evbuffer_add(call->answer, data, len) == 0 ? len : 0;
 }
 
-/* Keeps the Content-Range header (web seeds check what a 206 holds); ignores the rest. */
+/* A header's value, trimmed, into out (size n); one longer than any honest one is left out. */
+static void
+header_keep(const char *v, size_t vlen, char *out, size_t n)
+{
+	while (vlen > 0 && (*v == ' ' || *v == '\t'))
+		v++, vlen--;
+	while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
+		vlen--;
+	if (vlen >= n)
+		vlen = 0;
+	memcpy(out, v, vlen);
+	out[vlen] = '\0';
+}
+
+/*
+ * Keeps Content-Range (web seeds check what a 206 holds) and Date (the
+ * server's clock, for a skew check); ignores the rest.
+ */
 static size_t
 header_cb(char *data, size_t size, size_t n, void *arg)
 {
-	static const char name[] = "content-range:";
 	struct hc_call *call = arg;
-	size_t len = size * n, vlen;
+	const struct {
+		const char *name;
+		char *out;
+		size_t size;
+	} kept[] = {
+		{"content-range:", call->content_range, sizeof(call->content_range)},
+		{"date:", call->date, sizeof(call->date)},
+	};
+	size_t len = size * n;
 
-	if (len > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
-		data += sizeof(name) - 1;
-		vlen = len - (sizeof(name) - 1);
-		while (vlen > 0 && (*data == ' ' || *data == '\t'))
-			data++, vlen--;
-		while (vlen > 0 && (data[vlen - 1] == '\r' || data[vlen - 1] == '\n' ||
-				    data[vlen - 1] == ' '))
-			vlen--;
-		if (vlen >= sizeof(call->content_range))
-			vlen = 0; /* longer than any honest one: treated as absent */
-		memcpy(call->content_range, data, vlen);
-		call->content_range[vlen] = '\0';
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		size_t nlen = strlen(kept[i].name);
+
+		if (len > nlen && strncasecmp(data, kept[i].name, nlen) == 0)
+			header_keep(data + nlen, len - nlen, kept[i].out, kept[i].size);
 	}
 	return len;
 }
@@ -184,6 +203,11 @@ finish(struct hc_call *call, CURLcode rc)
 	call_unlink(call);
 	r.too_big = call->too_big;
 	r.content_range = call->content_range[0] != '\0' ? call->content_range : NULL;
+	if (call->date[0] != '\0') {
+		time_t t = curl_getdate(call->date, NULL);
+
+		r.date_ms = t > 0 ? (int64_t)t * 1000 : 0;
+	}
 	if (call->too_big)
 		r.err = "answer too large";
 	else if (rc != CURLE_OK)

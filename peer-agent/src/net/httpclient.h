@@ -43,6 +43,7 @@ struct hc_result {
 	const char *err; /* NULL when the answer came whole; else why not */
 	bool too_big;    /* the answer passed max_answer_bytes (err says so too) */
 	const char *content_range; /* the last Content-Range header's value; NULL: none */
+	int64_t date_ms;           /* the Date header, Unix ms (whole seconds); 0: none or unreadable */
 };
 
 typedef void (*hc_done_fn)(const struct hc_result *r, void *arg);
