@@ -19,3 +19,6 @@ echo "== torrents: transfers against aria2c and libtorrent, hashing, seeding (to
 echo
 echo "== relays: bytes and relay CPU through our relay against direct TLS and strelaysrv (tools/bench-relay.sh)"
 "$(dirname "$0")/bench-relay.sh" "$build"
+echo
+echo "== membership beside Serf: 32 serf agents against 32 peer agents, real processes (tools/bench-serf.sh)"
+"$(dirname "$0")/bench-serf.sh" "$build"

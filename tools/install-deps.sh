@@ -15,7 +15,7 @@ PACKAGES=(
 	gnuplot-nox
 	aria2 opentracker mktorrent chromium
 	python3-libtorrent openssl
-	syncthing-relaysrv
+	syncthing-relaysrv serf nftables python3-msgpack
 )
 
 missing=()
