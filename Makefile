@@ -51,8 +51,8 @@ TORRENT_PURE_OBJ = $(patsubst %,$(BUILD)/peer-agent/src/torrent/%.o,wire picker 
 # The rest of the agent but main, so unit tests can link its modules.
 AGENT_LIB = $(BUILD)/libpeer-agent.a
 AGENT_LIB_OBJ = $(filter-out %/cli/main.o $(CORE_OBJ),$(AGENT_OBJ)) $(BUILD)/gen/ui_files.o
-UI_FILES = $(sort $(shell find peer-agent/ui -type f -name '*.html' -o -type f -name '*.js' \
-	-o -type f -name '*.css'))
+UI_FILES = $(sort $(shell find peer-agent/ui -type f \( -name '*.html' -o -name '*.js' -o -name '*.css' \
+	-o -name '*.svg' \)))
 TOOL_SRC = $(wildcard tools/*.c)
 TOOL_BIN = $(TOOL_SRC:tools/%.c=$(BUILD)/bin/%)
 

@@ -42,9 +42,10 @@ function showLogin(why) {
 function renderHeader(st) {
   $('who-email').textContent = st.email;
   const state = $('who-state');
-  state.className = `badge ${tone(st.bootstrap.state)}`;
+  // A silent agent does not register: its UNREGISTERED is no alarm.
+  state.className = `badge ${st.broadcasting ? tone(st.bootstrap.state) : 'plain'}`;
   state.textContent = st.bootstrap.state;
-  state.title = 'bootstrap registration state';
+  state.title = 'the bootstrap registration state (docs/protocol.md)';
   state.hidden = false;
   const b = $('who-broadcast');
   b.className = `badge ${st.broadcasting ? 'good' : 'plain'}`;
@@ -121,6 +122,10 @@ function init() {
     setToken($('login-token').value.trim());
     $('login-token').value = '';
     start();
+  });
+  // Another `peer-agent ui` address pasted into this tab: its token replaces the one kept.
+  window.addEventListener('hashchange', () => {
+    if (takeTokenFromFragment()) start();
   });
   takeTokenFromFragment();
   if (token()) start();

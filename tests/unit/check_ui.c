@@ -84,6 +84,7 @@ START_TEST(test_ui_content_type_by_ending)
 	ck_assert_str_eq(ctl_ui_content_type("index.html"), "text/html; charset=utf-8");
 	ck_assert_str_eq(ctl_ui_content_type("views/peers.js"), "text/javascript; charset=utf-8");
 	ck_assert_str_eq(ctl_ui_content_type("style.css"), "text/css; charset=utf-8");
+	ck_assert_str_eq(ctl_ui_content_type("favicon.svg"), "image/svg+xml");
 	ck_assert_str_eq(ctl_ui_content_type("x.bin"), "application/octet-stream");
 }
 END_TEST

@@ -76,6 +76,7 @@ ctl_ui_content_type(const char *name)
 		{".html", "text/html; charset=utf-8"},
 		{".js", "text/javascript; charset=utf-8"},
 		{".css", "text/css; charset=utf-8"},
+		{".svg", "image/svg+xml"},
 	};
 	size_t n = strlen(name);
 

@@ -129,8 +129,8 @@ function detail(p) {
       ['Bandwidth estimate', String(p.bandwidth_estimate)],
       ['Repositories', (p.repositories || []).map((r) => el('div', null, el('span', { class: 'chip' }, r.name),
         r.description ? ` ${r.description}` : ''))],
-      ['Torrents', (p.torrents || []).map((t) => el('div', null, el('code', null, t.info_hash || String(t)),
-        t.name ? ` ${t.name}` : '')) ],
+      ['Torrents', (p.torrents || []).length === 0 ? '-' : p.torrents.map((t) => el('div', null,
+        el('code', null, t.info_hash || String(t)), t.name ? ` ${t.name}` : ''))],
       ['Discovered', when(p.discovered_at)],
       ['Last seen', `${when(p.last_seen)} (${ago(p.last_seen)})`],
       ['Expires', when(p.expires_at)],
@@ -151,7 +151,7 @@ function render() {
     c.title, el('span', { class: 'arrow', 'aria-hidden': 'true' },
       c.key === sortKey ? (sortDir > 0 ? ' \u25b2' : ' \u25bc') : '')))));
   const rows = shown.map((p) => el('tr', { class: selected === p.email ? 'selected' : null, 'data-email': p.email },
-    COLUMNS.map((c) => el('td', { 'data-col': c.key }, cell(c, p)))));
+    COLUMNS.map((c) => el('td', { 'data-col': c.key, 'data-label': c.title }, cell(c, p)))));
   const focused = document.activeElement && root.contains(document.activeElement)
     ? document.activeElement.closest('tr[data-email]') : null;
   fill(parts.table, el('div', { class: 'table-wrap' }, el('table', { class: 'peers', id: 'peers' },

@@ -44,7 +44,7 @@ export function mount(node, app) {
         msg),
       el('article', { class: 'card' }, el('h2', null, 'Bootstrap'), parts.bootstrap),
       el('article', { class: 'card' }, el('h2', null, 'Sessions'), parts.drawing),
-      el('article', { class: 'card wide' }, el('h2', null, 'Gossip'), parts.gossip),
+      el('article', { class: 'card span2' }, el('h2', null, 'Gossip'), parts.gossip),
       el('article', { class: 'card wide' }, el('h2', null, 'Limits that bit'), parts.limits)));
 }
 
@@ -79,7 +79,8 @@ function drawing(me, list) {
   const r = 80;
   const shown = list.slice(0, 16);
   const nodes = shown.map((p, i) => {
-    const a = (2 * Math.PI * i) / Math.max(shown.length, 1) - Math.PI / 2;
+    // Two peers side by side rather than above and below: the card is wider than tall.
+    const a = (2 * Math.PI * i) / Math.max(shown.length, 1) - Math.PI / 2 + (shown.length > 1 ? Math.PI / shown.length : Math.PI / 2);
     return { p, x: cx + r * Math.cos(a), y: cy + r * Math.sin(a) };
   });
   const label = (x, y, text, cls) => svg('text', { x, y, class: cls, 'text-anchor': 'middle' }, text);
