@@ -145,6 +145,10 @@ async function main() {
       assert(text.includes(want), `no "${want}"`);
     }
     assert(await alice.$('#view-status svg.graph circle.node.me'), 'no session drawing');
+    assert(text.includes(XSS_REPO), 'her repositories are not shown');
+    assert(await alice.$$eval('#view-status b, #view-status img', (n) => n.length) === 0, 'markup from a name');
+    const field = await alice.inputValue('#broadcast-repos');
+    assert(field === `photos, ${XSS_REPO}`, `the repositories field holds ${JSON.stringify(field)}`);
     await shot(alice, 'status');
   });
 

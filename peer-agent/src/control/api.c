@@ -188,6 +188,7 @@ status_json(struct ctl *c)
 	doc.version = FB_VERSION;
 	doc.is_bootstrap = st.is_bootstrap;
 	doc.listen_port = st.listen_port;
+	doc.repositories = *st.repositories;
 	if (gossip_stats(&st, &doc.gossip) == 0)
 		j = cm_agent_status_encode(&doc);
 	cm_gossip_stats_clear(&doc.gossip);

@@ -37,6 +37,7 @@ struct ctl_status {
 	size_t neighbours;
 	size_t known_peers;
 	int listen_port;
+	const struct cm_repolist *repositories; /* ours */
 	const struct engine_stats *engine;
 	const struct tp_stats *transport;
 	const struct peertable_stats *table;

@@ -11,7 +11,7 @@ export function mount(node, app) {
   root = node;
   refreshAll = app.refresh;
   const repos = el('input', {
-    id: 'broadcast-repos', type: 'text', placeholder: 'keep the current ones',
+    id: 'broadcast-repos', type: 'text', placeholder: 'none',
     spellcheck: false, 'aria-describedby': 'broadcast-repos-help',
   });
   const toggle = el('button', {
@@ -20,7 +20,10 @@ export function mount(node, app) {
   }, el('span', { class: 'knob', 'aria-hidden': 'true' }));
   const msg = el('p', { class: 'note', id: 'broadcast-msg', 'aria-live': 'polite' });
   toggle.addEventListener('click', () => setBroadcast(toggle.getAttribute('aria-checked') !== 'true', repos, msg));
+  // The field follows the agent's repositories until the user edits it.
+  repos.addEventListener('input', () => { repos.dataset.edited = 'yes'; });
   parts = {
+    repos,
     identity: el('div'),
     bootstrap: el('div'),
     gossip: el('div'),
@@ -39,8 +42,9 @@ export function mount(node, app) {
         el('label', { for: 'broadcast-repos' }, 'Repositories (comma-separated)'),
         repos,
         el('p', { class: 'note', id: 'broadcast-repos-help' },
-          'Broadcasting publishes this machine\'s addresses to peers and bootstrap servers. ' +
-          'Silent, the agent dials out only and its addresses never leave the machine.'),
+          'What the agent hosts, announced with its record; applied when broadcasting is turned on. ' +
+          'Broadcasting publishes this machine\'s addresses to peers and bootstrap servers; ' +
+          'silent, the agent dials out only and its addresses never leave the machine.'),
         msg),
       el('article', { class: 'card' }, el('h2', null, 'Bootstrap'), parts.bootstrap),
       el('article', { class: 'card' }, el('h2', null, 'Sessions'), parts.drawing),
@@ -63,6 +67,7 @@ async function setBroadcast(on, input, msg) {
     msg.textContent = e.message;
   }
   parts.toggle.disabled = false;
+  delete input.dataset.edited;
   refreshAll();
 }
 
@@ -102,15 +107,18 @@ function drawing(me, list) {
 
 export async function refresh(st) {
   const list = await get('/api/v1/peers');
+  const names = (st.repositories || []).map((r) => r.name);
   const g = st.gossip;
   fill(parts.identity, facts([
     ['Email', st.email],
     ['Peer id', el('code', null, st.peer_id)],
     ['Version', st.version],
     ['Gossip port', st.listen_port > 0 ? String(st.listen_port) : 'none (silent)'],
+    ['Repositories', names.length > 0 ? names.map((n) => el('span', { class: 'chip' }, n)) : 'none'],
     ['Neighbours', String(st.neighbours)],
     ['Known peers', String(st.known_peers)],
   ]));
+  if (!parts.repos.dataset.edited && document.activeElement !== parts.repos) parts.repos.value = names.join(', ');
   parts.toggle.setAttribute('aria-checked', String(st.broadcasting));
   parts.toggleText.textContent = st.broadcasting ? 'on' : 'off (silent)';
   fill(parts.bootstrap, facts([
