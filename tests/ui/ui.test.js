@@ -32,7 +32,7 @@ async function check(name, fn) {
     console.log(`ok - ${name}`);
   } catch (e) {
     failed++;
-    console.log(`not ok - ${name}: ${(e && e.message ? e.message : String(e)).split('\n')[0]}`);
+    console.log(`not ok - ${name}: ${(e && e.message ? e.message : String(e)).split('\n').slice(0, 12).join('\n    ')}`);
   }
 }
 
@@ -66,6 +66,8 @@ async function open(ctx, who, url) {
 }
 
 async function tab(page, name) {
+  // A tab in the background gets no animation frames, which clicks wait for.
+  await page.bringToFront();
   await page.click(`#tab-${name}`);
   await page.waitForSelector(`#view-${name}:not([hidden])`);
 }
@@ -179,6 +181,10 @@ async function main() {
     const scores = await alice.$$eval('#peers td[data-col="score"]', (tds) => tds.map((t) => Number(t.textContent)));
     assert(scores.every((s, i) => i === 0 || scores[i - 1] <= s), `scores ${scores}`);
     await alice.click('#peers th[data-key="email"] button');
+    // The table is redrawn every two seconds; the keyboard focus stays on the same header.
+    await alice.waitForTimeout(2500);
+    const focus = await alice.evaluate(() => document.activeElement.dataset.focus);
+    assert(focus === 'sort:email', `after a refresh the focus is on ${focus}`);
   });
 
   await check('filtering by text, repository and state', async () => {
@@ -261,6 +267,13 @@ async function main() {
     assert(text.includes('seeding') && text.includes('100%'), text.slice(0, 300));
     magnet = await alice.$eval('#torrents tbody tr[data-info-hash] details code', (c) => c.textContent);
     assert(magnet.startsWith('magnet:?'), `magnet ${magnet}`);
+  });
+
+  await check('an opened magnet link stays open across refreshes', async () => {
+    await alice.bringToFront();
+    await alice.click('#torrents tbody tr[data-info-hash] summary');
+    await alice.waitForTimeout(2500);
+    assert(await alice.$('#torrents tbody tr[data-info-hash] details[open]'), 'it closed again');
   });
 
   await check('carol downloads it from the magnet link; the progress bar reaches 100%', async () => {

@@ -1,7 +1,7 @@
 /*
- * api.c - the control API (api.h): the route table, the token check, one
- * handler per route and the JSON documents they answer, each built in one
- * function.
+ * api.c - the control API (api.h): the Host check and the page's paths
+ * first (ui.c), then the route table, the token check, one handler per
+ * route and the JSON documents they answer, each built in one function.
  */
 #include "control/api.h"
 #include "control/api_internal.h"

@@ -76,12 +76,15 @@ function sortBy(key) {
     sortDir = 1;
   }
   render();
-  root.querySelector(`th[data-key="${key}"] button`).focus();
+  root.querySelector(`[data-focus="${CSS.escape(`sort:${key}`)}"]`).focus();
 }
 
 function select(email) {
   selected = selected === email ? null : email;
   render();
+  // Keyboard users land where they were: on the details when opened, on the row when closed.
+  const target = root.querySelector(`[data-focus="${CSS.escape(selected ? 'detail:title' : `row:${email}`)}"]`);
+  if (target) target.focus();
 }
 
 function updateRepoChoices() {
@@ -97,7 +100,7 @@ function cell(col, p) {
   switch (col.key) {
     case 'email':
       return el('button', {
-        type: 'button', class: 'link', 'aria-expanded': String(selected === p.email),
+        type: 'button', class: 'link', 'aria-expanded': String(selected === p.email), 'data-focus': `row:${p.email}`,
         'aria-controls': 'peer-detail', on: { click: () => select(p.email) },
       }, p.email);
     case 'peer_status': return badge(p.peer_status, tone(p.peer_status));
@@ -111,10 +114,10 @@ function cell(col, p) {
   }
 }
 
-function detail(p) {
+function detail(p, certOpen) {
   return el('article', { class: 'card detail', 'aria-label': `Peer ${p.email}` },
-    el('div', { class: 'row spread' }, el('h2', null, p.email),
-      el('button', { type: 'button', on: { click: () => select(p.email) } }, 'Close')),
+    el('div', { class: 'row spread' }, el('h2', { tabIndex: -1, 'data-focus': 'detail:title' }, p.email),
+      el('button', { type: 'button', 'data-focus': 'detail:close', on: { click: () => select(p.email) } }, 'Close')),
     facts([
       ['Peer id', el('code', null, p.peer_id)],
       ['Status / state', [badge(p.peer_status, tone(p.peer_status)), ' ', badge(p.state, tone(p.state))]],
@@ -136,7 +139,8 @@ function detail(p) {
       ['Expires', when(p.expires_at)],
       ['Peers it knows', String(p.peer_count)],
       ['Gossip received', String(p.gossip_received_count)],
-      ['Certificate', el('details', null, el('summary', null, 'show'), el('pre', null, p.public_certificate))],
+      ['Certificate', el('details', { open: certOpen }, el('summary', { 'data-focus': 'detail:cert' }, 'show'),
+        el('pre', null, p.public_certificate))],
     ]));
 }
 
@@ -147,26 +151,27 @@ function render() {
   const head = el('tr', null, COLUMNS.map((c) => el('th', {
     scope: 'col', 'data-key': c.key,
     'aria-sort': c.key === sortKey ? (sortDir > 0 ? 'ascending' : 'descending') : 'none',
-  }, el('button', { type: 'button', class: 'sort', on: { click: () => sortBy(c.key) } },
+  }, el('button', { type: 'button', class: 'sort', 'data-focus': `sort:${c.key}`, on: { click: () => sortBy(c.key) } },
     c.title, el('span', { class: 'arrow', 'aria-hidden': 'true' },
       c.key === sortKey ? (sortDir > 0 ? ' \u25b2' : ' \u25bc') : '')))));
   const rows = shown.map((p) => el('tr', { class: selected === p.email ? 'selected' : null, 'data-email': p.email },
     COLUMNS.map((c) => el('td', { 'data-col': c.key, 'data-label': c.title }, cell(c, p)))));
-  const focused = document.activeElement && root.contains(document.activeElement)
-    ? document.activeElement.closest('tr[data-email]') : null;
+  // Redrawing must not take the keyboard focus away: it goes back to the same control.
+  const active = document.activeElement;
+  const focusKey = active && root.contains(active) ? active.dataset.focus : undefined;
   fill(parts.table, el('div', { class: 'table-wrap' }, el('table', { class: 'peers', id: 'peers' },
     el('caption', { class: 'visually-hidden' }, 'Peers this agent knows; the column headers sort'),
     el('thead', null, head),
     el('tbody', null, rows.length > 0 ? rows
       : el('tr', null, el('td', { colSpan: COLUMNS.length, class: 'empty' },
         peers.length > 0 ? 'No peer matches the filter.' : 'No peers known yet.'))))));
-  // A refresh must not take the keyboard focus away from the peer it was on.
-  if (focused) {
-    const again = parts.table.querySelector(`tr[data-email="${CSS.escape(focused.dataset.email)}"] button`);
+  const p = peers.find((x) => x.email === selected);
+  const cert = parts.detail.querySelector('details');
+  fill(parts.detail, p ? detail(p, cert !== null && cert.open) : null);
+  if (focusKey) {
+    const again = root.querySelector(`[data-focus="${CSS.escape(focusKey)}"]`);
     if (again) again.focus();
   }
-  const p = peers.find((x) => x.email === selected);
-  fill(parts.detail, p ? detail(p) : null);
 }
 
 export async function refresh() {

@@ -66,6 +66,12 @@ function progress(t) {
 
 export async function refresh() {
   const list = await get('/api/v1/torrents');
+  // What the user opened or focused stays so across the redraw.
+  const opened = new Set([...parts.list.querySelectorAll('tr[data-info-hash] details[open]')]
+    .map((d) => d.closest('tr').dataset.infoHash));
+  const active = document.activeElement;
+  const focusRow = active && parts.list.contains(active) ? active.closest('tr[data-info-hash]') : null;
+  const focusHash = focusRow ? focusRow.dataset.infoHash : null;
   const rows = list.map((t) => el('tr', { 'data-info-hash': t.info_hash },
     el('td', null, el('div', null, t.name || '(metadata not yet known)'),
       el('code', { class: 'muted small' }, t.info_hash)),
@@ -74,7 +80,8 @@ export async function refresh() {
     el('td', { class: 'num' }, bytes(t.size)),
     el('td', { class: 'num' }, `\u2193 ${rate(t.download_rate)}`, el('br'), `\u2191 ${rate(t.upload_rate)}`),
     el('td', { class: 'num' }, String(t.peers)),
-    el('td', null, el('details', null, el('summary', null, 'magnet'), el('code', { class: 'wrap' }, t.magnet)),
+    el('td', null, el('details', { open: opened.has(t.info_hash) }, el('summary', null, 'magnet'),
+      el('code', { class: 'wrap' }, t.magnet)),
       el('div', { class: 'muted small' }, t.path))));
   fill(parts.list, el('article', { class: 'card' }, el('h2', null, `Torrents (${list.length})`),
     el('div', { class: 'table-wrap' }, el('table', { id: 'torrents' },
@@ -84,4 +91,8 @@ export async function refresh() {
         : el('tr', null, el('td', { colSpan: 7, class: 'empty' }, 'No torrents yet.')))))));
   // The CSP allows no inline styles: a bar's width is set through the CSSOM.
   for (const f of parts.list.querySelectorAll('.fill')) f.style.width = `${f.dataset.pct}%`;
+  if (focusHash) {
+    const summary = parts.list.querySelector(`tr[data-info-hash="${CSS.escape(focusHash)}"] summary`);
+    if (summary) summary.focus();
+  }
 }
