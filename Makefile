@@ -50,7 +50,9 @@ GOSSIP_LIB = $(BUILD)/libfb-gossip.a
 TORRENT_PURE_OBJ = $(patsubst %,$(BUILD)/peer-agent/src/torrent/%.o,wire picker choke metainfo magnet)
 # The rest of the agent but main, so unit tests can link its modules.
 AGENT_LIB = $(BUILD)/libpeer-agent.a
-AGENT_LIB_OBJ = $(filter-out %/cli/main.o $(CORE_OBJ),$(AGENT_OBJ))
+AGENT_LIB_OBJ = $(filter-out %/cli/main.o $(CORE_OBJ),$(AGENT_OBJ)) $(BUILD)/gen/ui_files.o
+UI_FILES = $(sort $(shell find peer-agent/ui -type f \( -name '*.html' -o -name '*.js' -o -name '*.css' \
+	-o -name '*.svg' \)))
 TOOL_SRC = $(wildcard tools/*.c)
 TOOL_BIN = $(TOOL_SRC:tools/%.c=$(BUILD)/bin/%)
 
@@ -131,12 +133,18 @@ $(BUILD)/tools/%.o: tools/%.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(TEST_TOOL_FLAGS) -c $< -o $@
 
-$(BUILD)/gen/migrations_sql.c: $(MIGRATIONS) tools/embed-sql.sh
+$(BUILD)/gen/migrations_sql.c: $(MIGRATIONS) tools/embed-files.sh
 	@mkdir -p $(dir $@)
-	tools/embed-sql.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+	tools/embed-files.sh migrations.h bs_migrations bootstrap-server/migrations $(MIGRATIONS) \
+		> $@.tmp && mv $@.tmp $@
+
+# The agent's web page (peer-agent/ui/), served by the control API (control/ui.c).
+$(BUILD)/gen/ui_files.c: $(UI_FILES) tools/embed-files.sh
+	@mkdir -p $(dir $@)
+	tools/embed-files.sh control/ui.h ctl_ui_files peer-agent/ui $(UI_FILES) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c | deps
-	$(CC) $(ALL_CFLAGS) $(INC_COMMON) $(INC_SERVER) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(INC_COMMON) $(INC_SERVER) $(INC_AGENT) -c $< -o $@
 
 $(COMMON_LIB): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)

@@ -4,8 +4,8 @@
 # each agent's peer table, a discovery from a silent agent, silent carol and
 # dave (both hosting photos) connected through a relay, and a file shared as a
 # torrent (alice seeds, silent dave finds it by gossip and downloads it,
-# dialling out only). Keeps running
-# until Ctrl-C, then stops everything cleanly. DEMO_ONCE=1 (or no terminal)
+# dialling out only), and the address of alice's web page (peer-agent ui).
+# Keeps running until Ctrl-C, then stops everything cleanly. DEMO_ONCE=1 (or no terminal)
 # stops right after the demo.
 set -euo pipefail
 export FB_BUILD=$(cd "${1:-build}" && pwd)
@@ -83,6 +83,10 @@ step "peer-agent status   (carol)"
 fb_agent carol status
 step "what the bootstrap database holds: broadcasting peers only"
 fb_psql "SELECT email, is_broadcasting, socket_addresses, port FROM registrations ORDER BY email"
+
+step "the web page of alice's agent: open this address in a browser on this machine"
+fb_agent alice ui
+echo "(any agent's: $FB_BUILD/bin/peer-agent --home HOME ui [--open], e.g. HOME $(fb_agent_home carol))"
 
 if [ -t 0 ] && [ -z "${DEMO_ONCE:-}" ]; then
 	step "running; Ctrl-C stops everything. Try, for example:"

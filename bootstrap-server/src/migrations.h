@@ -1,15 +1,11 @@
-/* migrations.h - the SQL migration files, embedded in the binary by tools/embed-sql.sh. */
+/* migrations.h - the SQL migration files, embedded in the binary by tools/embed-files.sh. */
 #ifndef BS_MIGRATIONS_H
 #define BS_MIGRATIONS_H
 
-#include <stddef.h>
+#include "fb/embed.h"
 
-struct bs_migration {
-	const char *name; /* file name; recorded in schema_migrations once applied */
-	const char *sql;
-};
-
-extern const struct bs_migration bs_migrations[]; /* in name order */
+/* In name order; a name is recorded in schema_migrations once applied. */
+extern const struct cm_embedded bs_migrations[];
 extern const size_t bs_migrations_count;
 
 #endif

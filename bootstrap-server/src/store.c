@@ -204,7 +204,7 @@ exec_script(struct bs_store *st, const char *sql, struct cm_err *err, const char
 
 /* Applies one migration and records it, in one transaction. */
 static int
-apply_migration(struct bs_store *st, const struct bs_migration *m, struct cm_err *err)
+apply_migration(struct bs_store *st, const struct cm_embedded *m, struct cm_err *err)
 {
 	const char *params[1] = {m->name};
 	PGresult *res;
@@ -213,7 +213,7 @@ apply_migration(struct bs_store *st, const struct bs_migration *m, struct cm_err
 	log_info("%s: applying %s", __func__, m->name);
 	if (exec_script(st, "BEGIN", err, m->name) != 0)
 		return -1;
-	if (exec_script(st, m->sql, err, m->name) != 0)
+	if (exec_script(st, m->data, err, m->name) != 0)
 		goto rollback;
 	res = PQexecParams(st->conn, "INSERT INTO schema_migrations (name) VALUES ($1)", 1, NULL,
 			   params, NULL, NULL, 0);

@@ -62,6 +62,9 @@ static const struct cm_field agent_status_fields[] = {
 	STR(struct cm_agent_status, "version", version, F_REQ, 64, STR_ANY),
 	BOOL(struct cm_agent_status, "is_bootstrap", is_bootstrap, F_REQ),
 	INT(struct cm_agent_status, "listen_port", listen_port, F_REQ, -1, 65535),
+	{.name = "repositories", .kind = CK_ARRAY, .flags = F_REQ,
+	 CM_MEMBER(struct cm_agent_status, repositories), .sub = &cm_repository_type,
+	 .max = CM_MAX_REPOSITORIES},
 	{.name = "gossip", .kind = CK_OBJECT, .flags = F_REQ,
 	 CM_MEMBER(struct cm_agent_status, gossip), .sub = &gossip_stats_type},
 };

@@ -15,15 +15,16 @@ passed=0
 failed=0
 failures=()
 
-# The browser test's npm packages (webtorrent, playwright-core), once, from the
-# committed lock file; again only when the lock changed. No install scripts:
-# playwright's would download browsers, we drive Debian's chromium.
-wt="$here/webtorrent"
-if ! cmp -s "$wt/package-lock.json" "$wt/node_modules/.package-lock.json.installed" 2>/dev/null; then
-	(cd "$wt" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) >&2 &&
-		cp "$wt/package-lock.json" "$wt/node_modules/.package-lock.json.installed" ||
-		echo "run.sh: npm ci in $wt failed; the browser test will fail" >&2
-fi
+# The browser tests' npm packages (webtorrent, playwright-core), once per
+# folder, from its committed lock file; again only when the lock changed. No
+# install scripts: playwright's would download browsers, we drive Debian's chromium.
+for npmdir in "$here/webtorrent" "$here/../ui"; do
+	if ! cmp -s "$npmdir/package-lock.json" "$npmdir/node_modules/.package-lock.json.installed" 2>/dev/null; then
+		(cd "$npmdir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) >&2 &&
+			cp "$npmdir/package-lock.json" "$npmdir/node_modules/.package-lock.json.installed" ||
+			echo "run.sh: npm ci in $npmdir failed; its browser test will fail" >&2
+	fi
+done
 
 for t in "$here"/test_*.sh; do
 	name=$(basename "$t" .sh)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run` as a newcomer runs it, without a terminal (DEMO_ONCE=1): it starts
 # everything, shows each agent's table, a discovery from a silent agent and a
-# torrent downloaded by a silent agent, and stops cleanly with nothing left running.
+# torrent downloaded by a silent agent, prints the address of an agent's web page,
+# and stops cleanly with nothing left running.
 set -euo pipefail
 . "$(dirname "$0")/../lib/common.sh"
 
@@ -29,6 +30,9 @@ fb_assert_eq "$(wc -l <<<"$sums")" 1 "dave's copy and the original hash alike ($
 # The start-up lines name each agent's own address; no answer of the agents may.
 answers=$(sed -n '/== peer-agent peers/,/== what the bootstrap database/p' <<<"$out")
 case $answers in *127.0.0.4*|*127.0.0.5*) fb_fail "an agent's answer shows a silent agent's address" ;; esac
+# The web page's address, with the token in the fragment, for a newcomer to open.
+grep -A1 "the web page of alice's agent" <<<"$out" | grep -Eq '^http://127\.0\.0\.1:[0-9]+/#token=[0-9a-f]+$' ||
+	fb_fail "no peer-agent ui address: $(grep -A2 'web page' <<<"$out")"
 fb_assert_contains "$out" "demo done" "the demo ends by itself"
 pgrep -f "peer-agent run --home $demo_tmp/" >/dev/null && fb_fail "agents left running"
 fb_pass "make run's demo works end to end and cleans up"

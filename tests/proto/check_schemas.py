@@ -159,7 +159,7 @@ OPENAPI = {
         "/api/v1/status", "/api/v1/peers", "/api/v1/discover", "/api/v1/lookup",
         "/api/v1/broadcast", "/api/v1/torrents", "/api/v1/torrents/search",
         "/api/v1/torrents/{info_hash}", "/api/v1/relay",
-        "/api/v1/metrics"),
+        "/api/v1/metrics", "/"),
 }
 
 

@@ -1295,6 +1295,7 @@ sample_status(struct cm_agent_status *s)
 	s->version = strdup("0.1.0");
 	s->is_bootstrap = true;
 	s->listen_port = 7443;
+	ck_assert_int_eq(cm_repolist_append(&s->repositories, "photos", NULL), 0);
 	s->gossip.received = 100;
 	ck_assert_int_eq(cm_counterlist_append(&s->gossip.verdicts, "accepted", 90), 0);
 	ck_assert_int_eq(cm_counterlist_append(&s->gossip.verdicts, "duplicate", 10), 0);
@@ -1360,7 +1361,8 @@ START_TEST(test_agent_status_text_is_the_control_api_shape)
 			 "\"url\":\"https://bootstrap.example:8443\","
 			 "\"expires_at\":\"2023-11-14T22:13:20.000Z\"},\"neighbours\":3,"
 			 "\"known_peers\":12,\"version\":\"0.1.0\",\"is_bootstrap\":true,"
-			 "\"listen_port\":7443,\"gossip\":{\"received\":100,\"verdicts\":"
+			 "\"listen_port\":7443,\"repositories\":[{\"name\":\"photos\"}],"
+			 "\"gossip\":{\"received\":100,\"verdicts\":"
 			 "{\"accepted\":90,\"duplicate\":10},\"records_applied\":0,\"forwarded\":0,"
 			 "\"sent\":0,\"stripped_addresses\":0,\"anti_entropy_rounds\":0,"
 			 "\"requests_answered\":0,\"sessions_open\":0,\"closed_by_code\":"

@@ -382,6 +382,7 @@ struct cm_agent_status {
 	char *version;
 	bool is_bootstrap;
 	int64_t listen_port; /* -1: no listener */
+	struct cm_repolist repositories; /* ours: what broadcasting announces */
 	struct cm_gossip_stats gossip;
 };
 

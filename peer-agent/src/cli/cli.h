@@ -29,6 +29,7 @@ struct cli_opts {
 	const char *dest;  /* torrent get --dest */
 	bool no_wait;      /* torrent get --no-wait */
 	bool delete_data;  /* torrent remove --delete-data */
+	bool open;         /* ui --open */
 	const char *cmd;
 	int nargs;
 	char **args;
@@ -41,13 +42,14 @@ struct cli_command {
 	int (*fn)(const struct cli_opts *o);
 };
 
-/* cmd-daemon.c, cmd-api.c, cmd-topology.c, cmd-torrent.c, cmd-relay.c */
+/* cmd-daemon.c, cmd-api.c, cmd-topology.c, cmd-torrent.c, cmd-relay.c, cmd-ui.c */
 extern const struct cli_command cli_cmd_init, cli_cmd_run, cli_cmd_doctor;
 extern const struct cli_command cli_cmd_status, cli_cmd_peers, cli_cmd_discover, cli_cmd_lookup,
 	cli_cmd_broadcast;
 extern const struct cli_command cli_cmd_topology;
 extern const struct cli_command cli_cmd_torrent;
 extern const struct cli_command cli_cmd_relay;
+extern const struct cli_command cli_cmd_ui;
 
 /* main.c: the "unknown command or wrong arguments" answer and the usage; returns 2. */
 int cli_wrong_args(const struct cli_opts *o);

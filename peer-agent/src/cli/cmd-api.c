@@ -21,24 +21,6 @@ str(const char *s)
 	return s != NULL ? s : "-";
 }
 
-static void
-print_status(const struct cm_agent_status *st)
-{
-	char exp[CM_RFC3339_LEN + 1];
-
-	printf("email:        %s\n", str(st->email));
-	printf("peer_id:      %s\n", str(st->peer_id));
-	printf("broadcasting: %s\n", st->broadcasting ? "yes" : "no");
-	printf("bootstrap:    %s", str(st->bootstrap.state));
-	if (st->bootstrap.url != NULL)
-		printf(" at %s", st->bootstrap.url);
-	if (st->bootstrap.has_expires_at && cm_time_format_ms(st->bootstrap.expires_at_ms, exp) == 0)
-		printf(" (until %s)", exp);
-	printf("\nneighbours:   %lld\n", (long long)st->neighbours);
-	printf("known peers:  %lld\n", (long long)st->known_peers);
-	printf("version:      %s\n", str(st->version));
-}
-
 /* The n strings item(i) joined by commas into out ("-" when none). */
 static void
 join(size_t n, const char *(*item)(const void *list, size_t i), const void *list, char *out,
@@ -69,6 +51,26 @@ static const char *
 repository_at(const void *list, size_t i)
 {
 	return ((const struct cm_repolist *)list)->items[i].name;
+}
+
+static void
+print_status(const struct cm_agent_status *st)
+{
+	char exp[CM_RFC3339_LEN + 1], repos[1024];
+
+	printf("email:        %s\n", str(st->email));
+	printf("peer_id:      %s\n", str(st->peer_id));
+	printf("broadcasting: %s\n", st->broadcasting ? "yes" : "no");
+	printf("bootstrap:    %s", str(st->bootstrap.state));
+	if (st->bootstrap.url != NULL)
+		printf(" at %s", st->bootstrap.url);
+	if (st->bootstrap.has_expires_at && cm_time_format_ms(st->bootstrap.expires_at_ms, exp) == 0)
+		printf(" (until %s)", exp);
+	printf("\nneighbours:   %lld\n", (long long)st->neighbours);
+	printf("known peers:  %lld\n", (long long)st->known_peers);
+	join(st->repositories.len, repository_at, &st->repositories, repos, sizeof(repos));
+	printf("repositories: %s\n", repos);
+	printf("version:      %s\n", str(st->version));
 }
 
 /* The addresses cell: the addresses, else "via" the relays a silent peer names, else "-". */

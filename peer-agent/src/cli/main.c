@@ -16,7 +16,8 @@
 static const struct cli_command *const commands[] = {
 	&cli_cmd_init,	    &cli_cmd_run,	&cli_cmd_status,    &cli_cmd_peers,
 	&cli_cmd_discover, &cli_cmd_lookup, &cli_cmd_broadcast, &cli_cmd_topology,
-	&cli_cmd_torrent,  &cli_cmd_relay,     &cli_cmd_doctor,
+	&cli_cmd_torrent,  &cli_cmd_relay,     &cli_cmd_ui,
+	&cli_cmd_doctor,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -45,6 +46,7 @@ usage(FILE *f)
 		"  --dest DIR        torrent get: where the download goes\n"
 		"  --no-wait         torrent get: return once the download has started\n"
 		"  --delete-data     torrent remove: also delete the downloaded or seeded files\n"
+		"  --open            ui: open the page in the desktop's browser (xdg-open)\n"
 		"  --log-level LVL   debug, info, warn or error (run; default $FB_LOG_LEVEL or info)\n"
 		"  --help, --version\n"
 		"\n"
@@ -104,6 +106,7 @@ main(int argc, char **argv)
 		{"dest", required_argument, NULL, 'd'},
 		{"no-wait", no_argument, NULL, 'W'},
 		{"delete-data", no_argument, NULL, 'X'},
+		{"open", no_argument, NULL, 'O'},
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -127,6 +130,7 @@ main(int argc, char **argv)
 		case 'd': o.dest = optarg; break;
 		case 'W': o.no_wait = true; break;
 		case 'X': o.delete_data = true; break;
+		case 'O': o.open = true; break;
 		case 'j': o.json = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("peer-agent %s\n", FB_VERSION); return 0;

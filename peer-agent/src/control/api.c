@@ -1,10 +1,11 @@
 /*
- * api.c - the control API (api.h): the route table, the token check, one
- * handler per route and the JSON documents they answer, each built in one
- * function.
+ * api.c - the control API (api.h): the Host check and the page's paths
+ * first (ui.c), then the route table, the token check, one handler per
+ * route and the JSON documents they answer, each built in one function.
  */
 #include "control/api.h"
 #include "control/api_internal.h"
+#include "control/ui.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -186,6 +187,7 @@ status_json(struct ctl *c)
 	doc.version = FB_VERSION;
 	doc.is_bootstrap = st.is_bootstrap;
 	doc.listen_port = st.listen_port;
+	doc.repositories = *st.repositories;
 	if (ctl_gossip_stats(&st, &doc.gossip) == 0)
 		j = cm_agent_status_encode(&doc);
 	cm_gossip_stats_clear(&doc.gossip);
@@ -731,6 +733,30 @@ api_cb(struct evhttp_request *req, void *arg)
 	const char *rest = "";
 	size_t i;
 
+	ctl_ui_add_security_headers(req);
+	/* Before anything else: a page of another site, its name rebound to 127.0.0.1, stops here. */
+	if (!ctl_ui_host_ok(evhttp_find_header(evhttp_request_get_input_headers(req), "Host"),
+			    c->host, c->cfg.port)) {
+		ctl_reply_error(req, 421, "the Host header must name this API's own address and port",
+			    "wrong_host");
+		return;
+	}
+	if (path == NULL)
+		path = "";
+	/* The page's files hold no data: no token, so the page can load and then ask for one. */
+	if (strncmp(path, "/api/", 5) != 0 && strcmp(path, "/api") != 0) {
+		const struct cm_embedded *f = ctl_ui_file(path);
+
+		if (f == NULL) {
+			ctl_reply_error(req, 404, "no such page", "not_found");
+		} else if (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD) {
+			ctl_ui_serve(req, f);
+		} else {
+			evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+			ctl_reply_error(req, 405, "method not allowed", "method_not_allowed");
+		}
+		return;
+	}
 	if (!token_ok(c, evhttp_find_header(evhttp_request_get_input_headers(req),
 					    "Authorization"))) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
@@ -744,8 +770,6 @@ api_cb(struct evhttp_request *req, void *arg)
 		ctl_reply_error(req, 400, "malformed query string", "bad_query");
 		return;
 	}
-	if (path == NULL)
-		path = "";
 	for (i = 0; i < NROUTES; i++)
 		if (routes[i].method == m && route_matches(&routes[i], path, &rest))
 			break;
@@ -762,12 +786,16 @@ ctl_new(struct event_base *base, const struct ctl_config *cfg, const struct ctl_
 {
 	struct ctl *c = calloc(1, sizeof(*c));
 
-	if (c == NULL || (c->token = strdup(cfg->token)) == NULL) {
+	if (c == NULL || (c->token = strdup(cfg->token)) == NULL ||
+	    (c->host = strdup(cfg->host)) == NULL) {
+		if (c != NULL)
+			free(c->token);
 		free(c);
 		return NULL;
 	}
 	c->cfg = *cfg;
 	c->cfg.token = c->token;
+	c->cfg.host = c->host;
 	c->ops = ops;
 	c->ctx = ctx;
 	c->base = base;
@@ -804,5 +832,6 @@ ctl_free(struct ctl *c)
 	if (c->http != NULL)
 		evhttp_free(c->http);
 	free(c->token);
+	free(c->host);
 	free(c);
 }

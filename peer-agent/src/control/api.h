@@ -1,7 +1,8 @@
 /*
  * api.h - the agent's control API: a local HTTP server on the agent's loop
- * with a route table (method, path, handler), a Bearer token on every route
- * and JSON answers.
+ * with a route table (method, path, handler) under /api/, a Bearer token on
+ * every route and JSON answers; the agent's web page on the other paths
+ * (control/ui.h); and for every request a Host that names the server itself.
  *
  * It reads the peer table itself and decides how a discovery falls back (the
  * table, then a gossip request and a short wait, then the bootstrap servers);
@@ -37,6 +38,7 @@ struct ctl_status {
 	size_t neighbours;
 	size_t known_peers;
 	int listen_port;
+	const struct cm_repolist *repositories; /* ours */
 	const struct engine_stats *engine;
 	const struct tp_stats *transport;
 	const struct peertable_stats *table;
@@ -77,9 +79,9 @@ struct ctl_ops {
 };
 
 struct ctl_config {
-	const char *host;
+	const char *host;           /* the listen address, which every Host header must name */
 	int port;
-	const char *token;          /* the Bearer token every request must carry */
+	const char *token;          /* the Bearer token every /api/ request must carry */
 	const struct peertable *table;
 	bool has_bootstrap;         /* bootstrap servers are configured */
 };

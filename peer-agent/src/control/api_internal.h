@@ -29,6 +29,7 @@ struct op;
 struct ctl {
 	struct ctl_config cfg;
 	char *token;
+	char *host; /* the listen address, which the Host header must name */
 	const struct ctl_ops *ops;
 	void *ctx;
 	struct event_base *base;

@@ -25,6 +25,7 @@ ctl_status_cb(void *ctx, struct ctl_status *out)
 	out->neighbours = engine_neighbour_count(a->engine);
 	out->known_peers = peertable_count(a->table);
 	out->listen_port = tp_listen_port(a->tp);
+	out->repositories = &a->repos;
 	out->engine = engine_stats(a->engine);
 	out->transport = tp_stats(a->tp);
 	out->table = peertable_stats(a->table);
