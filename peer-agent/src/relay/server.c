@@ -2,10 +2,12 @@
  * server.c - serving as a relay (docs/protocol.md section 7): the listener
  * and its per-address caps, reservations held over control connections,
  * circuits invited, joined and then copied blind, each bounded in time,
- * bytes and rate.
+ * bytes and rate. After joined both connections of a circuit are bare TCP
+ * (the ends' inner TLS records): the copy moves buffers, it decrypts nothing.
  */
 #include <arpa/inet.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +23,6 @@
 #include "relay/relay_internal.h"
 
 #define ADDR_KEY_LEN  24
-#define COPY_CHUNK    16384
 #define RATE_RETRY_MS 20
 
 enum srv_role { ROLE_NEW, ROLE_CONTROL, ROLE_DIALER, ROLE_JOINER };
@@ -171,14 +172,13 @@ static int
 copy_dir(struct srv_circ *c, struct srv_conn *src, struct srv_conn *dst, int d)
 {
 	struct rl_ctx *rl = c->rl;
-	struct evbuffer *in = src->link->plain;
+	struct evbuffer *in = bufferevent_get_input(src->link->bev);
+	struct evbuffer *out = bufferevent_get_output(dst->link->bev);
 	bool limited = false;
 
-	while (evbuffer_get_length(in) > 0 && rl_link_unsent(dst->link) < RL_BUFFER_CAP) {
+	while (evbuffer_get_length(in) > 0 && evbuffer_get_length(out) < RL_BUFFER_CAP) {
 		size_t n = evbuffer_get_length(in);
 
-		if (n > COPY_CHUNK)
-			n = COPY_CHUNK;
 		if (rl->cfg.circuit_rate > 0 && (double)n > c->tokens[d])
 			n = c->tokens[d] < 1 ? 0 : (size_t)c->tokens[d];
 		if (rl->cfg.max_rate > 0 && (double)n > rl->global_tokens)
@@ -187,18 +187,21 @@ copy_dir(struct srv_circ *c, struct srv_conn *src, struct srv_conn *dst, int d)
 			limited = true;
 			break;
 		}
-		if (c->bytes + n > rl->cfg.max_circuit_bytes) {
+		/* The cap's last byte goes; the one past it closes the circuit. */
+		if (c->bytes + n > rl->cfg.max_circuit_bytes)
+			n = (size_t)(rl->cfg.max_circuit_bytes - c->bytes);
+		if (n == 0) {
 			rl->stats.closed_byte_cap++;
 			circ_end(c, NULL, "byte cap (max_circuit_bytes)");
 			return -1;
 		}
 		if (rl->copy_tap != NULL)
 			rl->copy_tap(rl->copy_tap_arg, evbuffer_pullup(in, (ssize_t)n), n);
-		if (rl_link_send_raw(dst->link, evbuffer_pullup(in, (ssize_t)n), n) != 0) {
+		/* Moves the buffer's chains: no copy, unlike a read out and a write in. */
+		if (evbuffer_remove_buffer(in, out, n) != (int)n) {
 			circ_end(c, NULL, "send failed");
 			return -1;
 		}
-		evbuffer_drain(in, n);
 		c->bytes += n;
 		rl->stats.bytes_relayed += n;
 		if (rl->cfg.circuit_rate > 0)
@@ -393,8 +396,7 @@ on_connect(struct srv_conn *c, const struct cm_relay_msg *m)
 	c->circ = circ;
 	evtimer_del(c->timer);
 	evtimer_add(circ->timer, &tv);
-	/* Bytes after this line are for the far end: they wait until it joins. */
-	rl_link_set_raw(c->link);
+	/* The dialer sends nothing more until joined: a line now is refused, as any out of turn. */
 	inv.circuit = circ->id;
 	inv.from = c->link->email;
 	inv.service = (char *)cm_relay_service_name(service);
@@ -437,11 +439,12 @@ on_join(struct srv_conn *c, const struct cm_relay_msg *m)
 	evtimer_del(c->timer);
 	evtimer_del(circ->timer);
 	evtimer_add(circ->timer, &tv);
-	rl_link_set_raw(c->link);
 	rl->stats.circuits_opened++;
 	log_info("relay: circuit %.8s %s -> %s (%s) opened", circ->id, circ->dialer_email,
 	         circ->target_email, cm_relay_service_name(circ->service));
-	if (rl_link_send(circ->dialer->link, &joined) != 0 || rl_link_send(c->link, &joined) != 0) {
+	/* joined is the last TLS record each way; from here on the ends' inner TLS, bare. */
+	if (rl_link_send(circ->dialer->link, &joined) != 0 || rl_link_send(c->link, &joined) != 0 ||
+	    rl_link_go_bare(circ->dialer->link) != 0 || rl_link_go_bare(c->link) != 0) {
 		circ_end(circ, NULL, "send failed");
 		return;
 	}
@@ -523,10 +526,9 @@ conn_data(void *owner, struct rl_link *l)
 {
 	struct srv_conn *c = owner;
 
-	if (c->circ != NULL && c->circ->joined)
+	(void)l;
+	if (c->circ != NULL)
 		circ_pump(c->circ);
-	else if (evbuffer_get_length(l->plain) >= RL_BUFFER_CAP)
-		rl_link_reading(l, false);
 }
 
 static void
