@@ -884,7 +884,8 @@ struct bare_probe {
 	const char *reply; /* sent bare right after joined */
 	struct rl_link *l;
 	char circuit[CM_RELAY_CIRCUIT_LEN + 1]; /* the invite's, on a control connection */
-	bool reserved, joined;
+	bool reserved, joined, closed;
+	char code[32]; /* an error's */
 	size_t waiting_at_joined; /* bytes already read past joined when it was handled */
 	char got[256];
 	size_t got_len;
@@ -910,6 +911,8 @@ bp_line(void *owner, struct rl_link *l, const struct cm_relay_msg *m)
 		b->reserved = true;
 	if (m->op == CM_RELAY_INVITE)
 		snprintf(b->circuit, sizeof(b->circuit), "%s", m->circuit);
+	if (m->op == CM_RELAY_ERROR)
+		snprintf(b->code, sizeof(b->code), "%s", m->code);
 	if (m->op != CM_RELAY_JOINED)
 		return;
 	b->joined = true;
@@ -933,9 +936,12 @@ bp_data(void *owner, struct rl_link *l)
 static void
 bp_closed(void *owner, struct rl_link *l, const char *why)
 {
+	struct bare_probe *b = owner;
+
 	(void)l;
 	(void)why;
-	((struct bare_probe *)owner)->l = NULL;
+	b->l = NULL;
+	b->closed = true;
 }
 
 static const struct rl_link_ops bp_ops = {
@@ -1013,6 +1019,35 @@ START_TEST(test_bytes_after_joined_pass_bare_and_unchanged_even_those_read_with_
 	rl_link_close(bp_ctl.l);
 	rl_link_close(bp_dialer.l);
 	rl_link_close(bp_joiner.l);
+}
+END_TEST
+
+static bool
+bp_dialer_closed(void)
+{
+	return bp_dialer.closed;
+}
+
+START_TEST(test_a_line_from_the_dialer_before_joined_is_refused_and_ends_the_circuit)
+{
+	struct rl_stats st;
+
+	start_three();
+	bp_ctl = (struct bare_probe){.first = "{\"op\":\"reserve\"}\n"};
+	/* After connect the dialer must wait for joined: what follows is not for the far end. */
+	bp_dialer = (struct bare_probe){
+	    .first = "{\"op\":\"connect\",\"to\":\"" A_EMAIL "\",\"service\":\"gossip\"}\n"
+	             "{\"op\":\"ping\"}\n"};
+	bp_dial(&bp_ctl);
+	ck_assert(run_until(bp_reserved, 5000));
+	bp_dial(&bp_dialer);
+	ck_assert(run_until(bp_dialer_closed, 5000));
+	ck_assert_str_eq(bp_dialer.code, "bad_request");
+	rl_stats(R, &st);
+	ck_assert_uint_eq(st.refused_bad_request, 1);
+	ck_assert_uint_eq(st.circuits_served, 0);
+	ck_assert_uint_eq(st.circuits_opened, 0);
+	rl_link_close(bp_ctl.l);
 }
 END_TEST
 
