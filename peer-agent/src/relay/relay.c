@@ -319,11 +319,6 @@ link_process(struct rl_link *l)
 {
 	struct cm_err err;
 
-	if (l->bare) {
-		if (evbuffer_get_length(bufferevent_get_input(l->bev)) > 0)
-			LINK_CALL(l, data);
-		return;
-	}
 	if (!l->up) {
 		int rc = tls_session_handshake(l->tls, &err);
 
