@@ -980,14 +980,16 @@ bp_both_got(void)
 	       bp_dialer.got_len >= strlen(bp_joiner.reply);
 }
 
-START_TEST(test_bytes_after_joined_pass_bare_and_unchanged_even_those_read_with_joined)
+/* _i 0: the relay's copy tapped, through its buffers; 1: spliced, the bytes never in its memory. */
+FB_LOOP_TEST(test_bytes_after_joined_pass_bare_and_unchanged_even_those_read_with_joined, 0, 2)
 {
 	static char join_line[128];
 	struct rl_stats st;
 
 	start_three();
 	tapped_len = 0;
-	R->copy_tap = tap;
+	if (_i == 0)
+		R->copy_tap = tap;
 	/* A holds a reservation, dials itself, and joins as the reserved peer. */
 	bp_ctl = (struct bare_probe){.first = "{\"op\":\"reserve\"}\n"};
 	bp_dialer = (struct bare_probe){
@@ -1012,8 +1014,12 @@ START_TEST(test_bytes_after_joined_pass_bare_and_unchanged_even_those_read_with_
 	ck_assert_str_eq(bp_joiner.got, bp_dialer.reply);
 	ck_assert_str_eq(bp_dialer.got, bp_joiner.reply);
 	/* The relay passed them as they were, and counted them. */
-	ck_assert_ptr_nonnull(memmem(tapped, tapped_len, bp_dialer.reply, strlen(bp_dialer.reply)));
-	ck_assert_ptr_nonnull(memmem(tapped, tapped_len, bp_joiner.reply, strlen(bp_joiner.reply)));
+	if (_i == 0) {
+		ck_assert_ptr_nonnull(
+		    memmem(tapped, tapped_len, bp_dialer.reply, strlen(bp_dialer.reply)));
+		ck_assert_ptr_nonnull(
+		    memmem(tapped, tapped_len, bp_joiner.reply, strlen(bp_joiner.reply)));
+	}
 	rl_stats(R, &st);
 	ck_assert_uint_eq(st.bytes_relayed, strlen(bp_dialer.reply) + strlen(bp_joiner.reply));
 	rl_link_close(bp_ctl.l);

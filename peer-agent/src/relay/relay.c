@@ -129,6 +129,7 @@ struct rl_reader {
 	struct bufferevent *bev;
 	void (*cb)(void *arg, ssize_t n);
 	void *arg;
+	bool wake_only;
 };
 
 static void
@@ -143,6 +144,10 @@ reader_cb(evutil_socket_t fd, short what, void *arg)
 	size_t left;
 
 	(void)what;
+	if (r->wake_only) {
+		r->cb(r->arg, 1);
+		return;
+	}
 	/* A socket bufferevent keeps its input's end frozen but while it reads itself. */
 	evbuffer_unfreeze(in, 0);
 	if ((nv = evbuffer_reserve_space(in, RL_READ_MAX, v, 2)) <= 0) {
@@ -199,6 +204,12 @@ rl_reader_on(struct rl_reader *r, bool on)
 		event_add(r->ev, NULL);
 	else
 		event_del(r->ev);
+}
+
+void
+rl_reader_wake_only(struct rl_reader *r)
+{
+	r->wake_only = true;
 }
 
 void

@@ -130,6 +130,8 @@ rl_log_due(uint64_t count)
 struct rl_reader *rl_reader_new(struct event_base *base, struct bufferevent *bev,
                                 void (*cb)(void *arg, ssize_t n), void *arg);
 void rl_reader_on(struct rl_reader *r, bool on);
+/* From now on reads nothing: cb(arg, 1) each time the socket is readable (for splice(2)). */
+void rl_reader_wake_only(struct rl_reader *r);
 void rl_reader_free(struct rl_reader *r);
 
 /* A link over fd (its owner's from now on), TLS server or client pinned to expected_fp. */
