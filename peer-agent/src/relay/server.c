@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "fb/hex.h"
@@ -276,7 +275,7 @@ splice_dir(struct srv_circ *c, struct srv_conn *src, struct srv_conn *dst, int d
 	for (;;) {
 		ssize_t n;
 		size_t want;
-		int waiting = 0;
+		bool full;
 
 		while (c->piped[d] > 0) {
 			n = splice(c->pipe[d][0], NULL, dfd, NULL, c->piped[d],
@@ -292,24 +291,23 @@ splice_dir(struct srv_circ *c, struct srv_conn *src, struct srv_conn *dst, int d
 			}
 			c->piped[d] -= (size_t)n;
 		}
-		if ((want = allowed(c, d, RL_READ_MAX)) == 0) {
-			if (c->bytes < rl->cfg.max_circuit_bytes) {
-				rl_link_reading(src->link, false);
-				return 1;
-			}
-			/* The cap's last byte went; one more waiting closes the circuit. */
-			if (ioctl(sfd, FIONREAD, &waiting) != 0 || waiting > 0) {
-				rl->stats.closed_byte_cap++;
-				circ_end(c, NULL, "byte cap (max_circuit_bytes)");
-				return -1;
-			}
-			break;
+		full = c->bytes >= rl->cfg.max_circuit_bytes;
+		if ((want = allowed(c, d, RL_READ_MAX)) == 0 && !full) {
+			rl_link_reading(src->link, false);
+			return 1;
 		}
-		n = splice(sfd, NULL, c->pipe[d][1], NULL, want, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		/* At the cap one byte is taken to learn whether one more came; it goes nowhere. */
+		n = splice(sfd, NULL, c->pipe[d][1], NULL, full ? 1 : want,
+		           SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			break;
 		if (n <= 0) {
 			circ_end(c, NULL, n == 0 ? "the other end closed" : "connection lost");
+			return -1;
+		}
+		if (full) {
+			rl->stats.closed_byte_cap++;
+			circ_end(c, NULL, "byte cap (max_circuit_bytes)");
 			return -1;
 		}
 		c->piped[d] += (size_t)n;
