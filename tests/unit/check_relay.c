@@ -980,17 +980,16 @@ bp_both_got(void)
 	       bp_dialer.got_len >= strlen(bp_joiner.reply);
 }
 
-/* _i 0: the relay's copy tapped, through its buffers; 1: spliced, the bytes never in its memory. */
-FB_LOOP_TEST(test_bytes_after_joined_pass_bare_and_unchanged_even_those_read_with_joined, 0, 2)
+/*
+ * A holds a reservation, dials itself and joins as the reserved peer; the
+ * joiner reads nothing from joined on until its reading is on again, so the
+ * dialer's bare bytes wait behind joined in its socket.
+ */
+static void
+bp_circuit(void)
 {
 	static char join_line[128];
-	struct rl_stats st;
 
-	start_three();
-	tapped_len = 0;
-	if (_i == 0)
-		R->copy_tap = tap;
-	/* A holds a reservation, dials itself, and joins as the reserved peer. */
 	bp_ctl = (struct bare_probe){.first = "{\"op\":\"reserve\"}\n"};
 	bp_dialer = (struct bare_probe){
 	    .first = "{\"op\":\"connect\",\"to\":\"" A_EMAIL "\",\"service\":\"gossip\"}\n",
@@ -1004,11 +1003,22 @@ FB_LOOP_TEST(test_bytes_after_joined_pass_bare_and_unchanged_even_those_read_wit
 	         bp_ctl.circuit);
 	bp_joiner.first = join_line;
 	bp_dial(&bp_joiner);
-	/* The dialer's bare bytes reach the joiner's socket behind joined, unread. */
 	ck_assert(run_until(bp_dialer_joined, 5000));
 	ck_assert(!run_until(never, 200));
 	ck_assert(!bp_joiner.joined);
 	rl_link_reading(bp_joiner.l, true);
+}
+
+/* _i 0: the relay's copy tapped, through its buffers; 1: spliced, the bytes never in its memory. */
+FB_LOOP_TEST(test_bytes_after_joined_pass_bare_and_unchanged_even_those_read_with_joined, 0, 2)
+{
+	struct rl_stats st;
+
+	start_three();
+	tapped_len = 0;
+	if (_i == 0)
+		R->copy_tap = tap;
+	bp_circuit();
 	ck_assert(run_until(bp_both_got, 5000));
 	ck_assert_uint_gt(bp_joiner.waiting_at_joined, 0);
 	ck_assert_str_eq(bp_joiner.got, bp_dialer.reply);
@@ -1025,6 +1035,34 @@ FB_LOOP_TEST(test_bytes_after_joined_pass_bare_and_unchanged_even_those_read_wit
 	rl_link_close(bp_ctl.l);
 	rl_link_close(bp_dialer.l);
 	rl_link_close(bp_joiner.l);
+}
+END_TEST
+
+static bool
+bp_joiner_closed(void)
+{
+	return bp_joiner.closed;
+}
+
+/* _i as above. */
+FB_LOOP_TEST(test_a_circuit_at_its_byte_cap_closes_when_one_end_does, 0, 2)
+{
+	struct rl_stats st;
+
+	/* The two replies are the cap: both pass, then the dialer leaves. */
+	cfg.max_circuit_bytes = 2 * strlen("BARE-FROM-THE-DIALER");
+	start_three();
+	if (_i == 0)
+		R->copy_tap = tap;
+	bp_circuit();
+	ck_assert(run_until(bp_both_got, 5000));
+	rl_link_close(bp_dialer.l);
+	ck_assert(run_until(bp_joiner_closed, 5000));
+	rl_stats(R, &st);
+	ck_assert_uint_eq(st.bytes_relayed, cfg.max_circuit_bytes);
+	ck_assert_uint_eq(st.closed_byte_cap, 0);
+	ck_assert_uint_eq(st.circuits_closed, 1);
+	rl_link_close(bp_ctl.l);
 }
 END_TEST
 
