@@ -25,7 +25,7 @@ struct tls_session;
 struct cm_ratemap;
 
 #define RL_BUFFER_CAP     (1024 * 1024) /* bytes queued towards one side before its source pauses */
-#define RL_READ_MAX       (256 * 1024)  /* one read(2) of a bare stream or a socketpair */
+#define RL_READ_MAX       (256 * 1024)  /* one read(2) or splice(2) of a bare stream, a socketpair */
 #define RL_CLOSE_GRACE_MS 2000          /* a closed link's last bytes may take this long to leave */
 #define RL_SILENT_FACTOR  3.3 /* a control connection silent this many ping intervals is dead */
 
