@@ -73,7 +73,7 @@ struct rl_ctx {
 	struct rl_stats stats;
 	bool stopping;               /* rl_free: sockets close at once */
 	struct rl_flusher *flushers; /* closed connections whose last bytes are leaving */
-	/* Tests: sees every byte the relay's copy passes on (what it holds in the clear). */
+	/* Tests: sees every byte the relay's copy passes on (what it holds in the clear); no splice then. */
 	void (*copy_tap)(void *arg, const void *buf, size_t len);
 	void *copy_tap_arg;
 	/* serving */
