@@ -25,7 +25,7 @@ struct tls_session;
 struct cm_ratemap;
 
 #define RL_BUFFER_CAP     (1024 * 1024) /* bytes queued towards one side before its source pauses */
-#define RL_READ_MAX       (256 * 1024)  /* one read(2) or splice(2) of a bare stream, a socketpair */
+#define RL_READ_MAX       (256 * 1024)  /* one read(2) or splice(2) of a stream */
 #define RL_CLOSE_GRACE_MS 2000          /* a closed link's last bytes may take this long to leave */
 #define RL_SILENT_FACTOR  3.3 /* a control connection silent this many ping intervals is dead */
 
@@ -73,7 +73,7 @@ struct rl_ctx {
 	struct rl_stats stats;
 	bool stopping;               /* rl_free: sockets close at once */
 	struct rl_flusher *flushers; /* closed connections whose last bytes are leaving */
-	/* Tests: sees every byte the relay's copy passes on (what it holds in the clear); no splice then. */
+	/* Tests: every byte the relay's copy passes on (what it holds in the clear); no splice. */
 	void (*copy_tap)(void *arg, const void *buf, size_t len);
 	void *copy_tap_arg;
 	/* serving */
