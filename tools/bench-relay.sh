@@ -8,7 +8,8 @@
 #   direct     A and B over one TCP connection, no relay (relay-bench direct);
 #   ours       through a relay process (relay-bench serve: rl_listen on
 #              127.0.0.1, no rate or byte caps): B reserves, A opens a circuit;
-#              outer TLS to the relay on both connections, inner TLS end to end,
+#              outer TLS to the relay on both connections until joined, then
+#              bare TCP that the relay copies, inner TLS 1.3 end to end,
 #              and the relay room's socketpair between each end and its
 #              consumer (relay-bench pair);
 #   syncthing  through strelaysrv (Syncthing Relay Protocol v1; no pool, no
@@ -133,8 +134,9 @@ echo "$mib MiB one way, loopback, TLS end to end (GnuTLS, both ends in one proce
 echo
 "${py[@]}" summary "$out/rounds.jsonl"
 echo
-echo "direct: one TLS session, A client and B server, no relay. ours: A and B each hold a TLS" \
-	"connection to the relay, which decrypts and re-encrypts between them, inner TLS end to end," \
+echo "direct: one TLS session, A client and B server, no relay. ours: A and B each hold a" \
+	"connection to the relay, TLS until joined and then bare TCP, which the relay copies between," \
+	"inner TLS 1.3 end to end," \
 	"and a socketpair between each end and its consumer. syncthing: plain TCP session" \
 	"connections, which strelaysrv copies between, the same TLS ends as direct inside." \
 	"Endpoints CPU: both ends together (one process)."

@@ -6,6 +6,8 @@
 #define _GNU_SOURCE
 #include <check.h>
 #include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -492,7 +494,8 @@ START_TEST(test_a_circuit_past_max_circuit_bytes_is_closed_and_counted)
 	rl_stats(R, &st);
 	ck_assert_uint_eq(st.closed_byte_cap, 1);
 	ck_assert_uint_eq(st.circuits_closed, 1);
-	ck_assert_uint_le(st.bytes_relayed, 64 * 1024);
+	/* The cap's last byte passed, not one more. */
+	ck_assert_uint_eq(st.bytes_relayed, 64 * 1024);
 	close(dl.fd);
 	close(seen_s.inbound_fd);
 }
@@ -868,6 +871,227 @@ START_TEST(test_a_circuit_past_its_lifetime_is_closed_and_counted)
 	ck_assert_uint_eq(st.closed_lifetime, 1);
 	close(dl.fd);
 	close(seen_s.inbound_fd);
+}
+END_TEST
+
+/*
+ * Line clients of the relay port that go bare after joined as the ends do:
+ * what each was told, and the bare bytes it got.
+ */
+struct bare_probe {
+	const char *first; /* sent once TLS is up */
+	bool hold;         /* then reading off, until the test turns it on */
+	const char *reply; /* sent bare right after joined */
+	struct rl_link *l;
+	char circuit[CM_RELAY_CIRCUIT_LEN + 1]; /* the invite's, on a control connection */
+	bool reserved, joined, closed;
+	char code[32]; /* an error's */
+	size_t waiting_at_joined; /* bytes already read past joined when it was handled */
+	char got[256];
+	size_t got_len;
+};
+
+static void
+bp_ready(void *owner, struct rl_link *l)
+{
+	struct bare_probe *b = owner;
+
+	b->l = l;
+	rl_link_send_raw(l, b->first, strlen(b->first));
+	if (b->hold)
+		rl_link_reading(l, false);
+}
+
+static void
+bp_line(void *owner, struct rl_link *l, const struct cm_relay_msg *m)
+{
+	struct bare_probe *b = owner;
+
+	if (m->op == CM_RELAY_RESERVED)
+		b->reserved = true;
+	if (m->op == CM_RELAY_INVITE)
+		snprintf(b->circuit, sizeof(b->circuit), "%s", m->circuit);
+	if (m->op == CM_RELAY_ERROR)
+		snprintf(b->code, sizeof(b->code), "%s", m->code);
+	if (m->op != CM_RELAY_JOINED)
+		return;
+	b->joined = true;
+	b->waiting_at_joined =
+	    evbuffer_get_length(l->plain) + evbuffer_get_length(bufferevent_get_input(l->bev));
+	ck_assert_int_eq(rl_link_go_bare(l), 0);
+	ck_assert_int_eq(rl_link_send_raw(l, b->reply, strlen(b->reply)), 0);
+}
+
+static void
+bp_data(void *owner, struct rl_link *l)
+{
+	struct bare_probe *b = owner;
+	int n = evbuffer_remove(bufferevent_get_input(l->bev), b->got + b->got_len,
+	                        sizeof(b->got) - 1 - b->got_len);
+
+	if (n > 0)
+		b->got_len += (size_t)n;
+}
+
+static void
+bp_closed(void *owner, struct rl_link *l, const char *why)
+{
+	struct bare_probe *b = owner;
+
+	(void)l;
+	(void)why;
+	b->l = NULL;
+	b->closed = true;
+}
+
+static const struct rl_link_ops bp_ops = {
+    .ready = bp_ready, .line = bp_line, .data = bp_data, .closed = bp_closed};
+
+static struct bare_probe bp_ctl, bp_dialer, bp_joiner;
+
+static void
+bp_dial(struct bare_probe *b)
+{
+	ck_assert_ptr_nonnull(rl_link_dial(A, "127.0.0.1", rl_listen_port(R), wr.fp, &bp_ops, b));
+}
+
+static bool
+bp_reserved(void)
+{
+	return bp_ctl.reserved;
+}
+
+static bool
+bp_invited(void)
+{
+	return bp_ctl.circuit[0] != '\0';
+}
+
+static bool
+bp_dialer_joined(void)
+{
+	return bp_dialer.joined;
+}
+
+static bool
+bp_both_got(void)
+{
+	return bp_joiner.got_len >= strlen(bp_dialer.reply) &&
+	       bp_dialer.got_len >= strlen(bp_joiner.reply);
+}
+
+/*
+ * A holds a reservation, dials itself and joins as the reserved peer; the
+ * joiner reads nothing from joined on until its reading is on again, so the
+ * dialer's bare bytes wait behind joined in its socket.
+ */
+static void
+bp_circuit(void)
+{
+	static char join_line[128];
+
+	bp_ctl = (struct bare_probe){.first = "{\"op\":\"reserve\"}\n"};
+	bp_dialer = (struct bare_probe){
+	    .first = "{\"op\":\"connect\",\"to\":\"" A_EMAIL "\",\"service\":\"gossip\"}\n",
+	    .reply = "BARE-FROM-THE-DIALER"};
+	bp_joiner = (struct bare_probe){.hold = true, .reply = "BARE-FROM-THE-JOINER"};
+	bp_dial(&bp_ctl);
+	ck_assert(run_until(bp_reserved, 5000));
+	bp_dial(&bp_dialer);
+	ck_assert(run_until(bp_invited, 5000));
+	snprintf(join_line, sizeof(join_line), "{\"op\":\"join\",\"circuit\":\"%s\"}\n",
+	         bp_ctl.circuit);
+	bp_joiner.first = join_line;
+	bp_dial(&bp_joiner);
+	ck_assert(run_until(bp_dialer_joined, 5000));
+	ck_assert(!run_until(never, 200));
+	ck_assert(!bp_joiner.joined);
+	rl_link_reading(bp_joiner.l, true);
+}
+
+/* _i 0: the relay's copy tapped, through its buffers; 1: spliced, the bytes never in its memory. */
+FB_LOOP_TEST(test_bytes_after_joined_pass_bare_and_unchanged_even_those_read_with_joined, 0, 2)
+{
+	struct rl_stats st;
+
+	start_three();
+	tapped_len = 0;
+	if (_i == 0)
+		R->copy_tap = tap;
+	bp_circuit();
+	ck_assert(run_until(bp_both_got, 5000));
+	ck_assert_uint_gt(bp_joiner.waiting_at_joined, 0);
+	ck_assert_str_eq(bp_joiner.got, bp_dialer.reply);
+	ck_assert_str_eq(bp_dialer.got, bp_joiner.reply);
+	/* The relay passed them as they were, and counted them. */
+	if (_i == 0) {
+		ck_assert_ptr_nonnull(
+		    memmem(tapped, tapped_len, bp_dialer.reply, strlen(bp_dialer.reply)));
+		ck_assert_ptr_nonnull(
+		    memmem(tapped, tapped_len, bp_joiner.reply, strlen(bp_joiner.reply)));
+	}
+	rl_stats(R, &st);
+	ck_assert_uint_eq(st.bytes_relayed, strlen(bp_dialer.reply) + strlen(bp_joiner.reply));
+	rl_link_close(bp_ctl.l);
+	rl_link_close(bp_dialer.l);
+	rl_link_close(bp_joiner.l);
+}
+END_TEST
+
+static bool
+bp_joiner_closed(void)
+{
+	return bp_joiner.closed;
+}
+
+/* _i as above. */
+FB_LOOP_TEST(test_a_circuit_at_its_byte_cap_closes_when_one_end_does, 0, 2)
+{
+	struct rl_stats st;
+
+	/* The two replies are the cap: both pass, then the dialer leaves. */
+	cfg.max_circuit_bytes = 2 * strlen("BARE-FROM-THE-DIALER");
+	start_three();
+	if (_i == 0)
+		R->copy_tap = tap;
+	bp_circuit();
+	ck_assert(run_until(bp_both_got, 5000));
+	rl_link_close(bp_dialer.l);
+	ck_assert(run_until(bp_joiner_closed, 5000));
+	rl_stats(R, &st);
+	ck_assert_uint_eq(st.bytes_relayed, cfg.max_circuit_bytes);
+	ck_assert_uint_eq(st.closed_byte_cap, 0);
+	ck_assert_uint_eq(st.circuits_closed, 1);
+	rl_link_close(bp_ctl.l);
+}
+END_TEST
+
+static bool
+bp_dialer_closed(void)
+{
+	return bp_dialer.closed;
+}
+
+START_TEST(test_a_line_from_the_dialer_before_joined_is_refused_and_ends_the_circuit)
+{
+	struct rl_stats st;
+
+	start_three();
+	bp_ctl = (struct bare_probe){.first = "{\"op\":\"reserve\"}\n"};
+	/* After connect the dialer must wait for joined: what follows is not for the far end. */
+	bp_dialer = (struct bare_probe){
+	    .first = "{\"op\":\"connect\",\"to\":\"" A_EMAIL "\",\"service\":\"gossip\"}\n"
+	             "{\"op\":\"ping\"}\n"};
+	bp_dial(&bp_ctl);
+	ck_assert(run_until(bp_reserved, 5000));
+	bp_dial(&bp_dialer);
+	ck_assert(run_until(bp_dialer_closed, 5000));
+	ck_assert_str_eq(bp_dialer.code, "bad_request");
+	rl_stats(R, &st);
+	ck_assert_uint_eq(st.refused_bad_request, 1);
+	ck_assert_uint_eq(st.circuits_served, 0);
+	ck_assert_uint_eq(st.circuits_opened, 0);
+	rl_link_close(bp_ctl.l);
 }
 END_TEST
 

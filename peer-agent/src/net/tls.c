@@ -9,18 +9,21 @@
 #include "fb/identity.h"
 #include "fb/log.h"
 
-#define TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
-#define RECV_CHUNK 16384 /* one TLS record's plaintext at most */
+#define TLS_PRIORITY   "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define TLS13_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3"
+#define RECV_CHUNK     16384 /* one TLS record's plaintext at most */
+#define RECORD_HEADER  5     /* type, version, length (2 bytes, big-endian) */
 
 struct tls_creds {
 	gnutls_certificate_credentials_t cred;
-	gnutls_priority_t prio;
+	gnutls_priority_t prio, prio13;
 };
 
 struct tls_session {
 	gnutls_session_t gs;
 	struct evbuffer *in, *out;
 	uint64_t *bytes_in, *bytes_out;
+	size_t rec_left; /* bytes of the record being read not yet handed to GnuTLS */
 };
 
 struct tls_creds *
@@ -32,7 +35,8 @@ tls_creds_new(const char *cert_file, const char *key_file)
 	if (c == NULL)
 		return NULL;
 	if (gnutls_certificate_allocate_credentials(&c->cred) < 0 ||
-	    gnutls_priority_init(&c->prio, TLS_PRIORITY, NULL) < 0) {
+	    gnutls_priority_init(&c->prio, TLS_PRIORITY, NULL) < 0 ||
+	    gnutls_priority_init(&c->prio13, TLS13_PRIORITY, NULL) < 0) {
 		log_warnx("%s: cannot set up TLS", __func__);
 		goto fail;
 	}
@@ -55,6 +59,8 @@ tls_creds_free(struct tls_creds *c)
 		return;
 	if (c->prio != NULL)
 		gnutls_priority_deinit(c->prio);
+	if (c->prio13 != NULL)
+		gnutls_priority_deinit(c->prio13);
 	if (c->cred != NULL)
 		gnutls_certificate_free_credentials(c->cred);
 	free(c);
@@ -76,19 +82,45 @@ tls_push(gnutls_transport_ptr_t p, const void *data, size_t len)
 	return (ssize_t)len;
 }
 
+/*
+ * What GnuTLS may take now: never past the end of the record it is reading, so
+ * that what follows a record stays in the buffer until that record has been
+ * handled (the relay's last record on a connection is followed by bytes that
+ * are not its records: tls.h).
+ */
+static size_t
+tls_pullable(struct tls_session *t)
+{
+	size_t have = evbuffer_get_length(t->in);
+
+	if (t->rec_left == 0) {
+		uint8_t h[RECORD_HEADER];
+
+		if (have < RECORD_HEADER)
+			return 0;
+		evbuffer_copyout(t->in, h, sizeof(h));
+		t->rec_left = RECORD_HEADER + ((size_t)h[3] << 8 | h[4]);
+	}
+	return have < t->rec_left ? have : t->rec_left;
+}
+
 static ssize_t
 tls_pull(gnutls_transport_ptr_t p, void *data, size_t len)
 {
 	struct tls_session *t = p;
+	size_t can = tls_pullable(t);
 	int n;
 
-	if (evbuffer_get_length(t->in) == 0) {
+	if (can == 0) {
 		gnutls_transport_set_errno(t->gs, EAGAIN);
 		return -1;
 	}
-	n = evbuffer_remove(t->in, data, len);
-	if (n > 0 && t->bytes_in != NULL)
-		*t->bytes_in += (uint64_t)n;
+	n = evbuffer_remove(t->in, data, len < can ? len : can);
+	if (n > 0) {
+		t->rec_left -= (size_t)n;
+		if (t->bytes_in != NULL)
+			*t->bytes_in += (uint64_t)n;
+	}
 	return n;
 }
 
@@ -96,10 +128,8 @@ tls_pull(gnutls_transport_ptr_t p, void *data, size_t len)
 static int
 tls_pull_timeout(gnutls_transport_ptr_t p, unsigned int ms)
 {
-	struct tls_session *t = p;
-
 	(void)ms;
-	return evbuffer_get_length(t->in) > 0 ? 1 : 0;
+	return tls_pullable(p) > 0 ? 1 : 0;
 }
 
 struct tls_session *
@@ -130,6 +160,12 @@ tls_session_new(const struct tls_creds *creds, bool server, struct evbuffer *in,
 	gnutls_transport_set_pull_function(t->gs, tls_pull);
 	gnutls_transport_set_pull_timeout_function(t->gs, tls_pull_timeout);
 	return t;
+}
+
+void
+tls_session_require_tls13(struct tls_session *t, const struct tls_creds *creds)
+{
+	gnutls_priority_set(t->gs, creds->prio13);
 }
 
 void
@@ -174,7 +210,7 @@ tls_session_peer_cert(struct tls_session *t, struct cm_err *err)
 }
 
 int
-tls_session_recv_all(struct tls_session *t, struct evbuffer *plain)
+tls_session_recv_one(struct tls_session *t, struct evbuffer *plain)
 {
 	char buf[RECV_CHUNK];
 
@@ -183,12 +219,25 @@ tls_session_recv_all(struct tls_session *t, struct evbuffer *plain)
 
 		if (n > 0) {
 			evbuffer_add(plain, buf, (size_t)n);
-			continue;
+			return 1;
 		}
+		/* A record without data (a ticket, say) may be followed by one with. */
+		if ((n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) && tls_pullable(t) > 0)
+			continue;
 		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
 			return 0;
 		return -1;
 	}
+}
+
+int
+tls_session_recv_all(struct tls_session *t, struct evbuffer *plain)
+{
+	int rc;
+
+	while ((rc = tls_session_recv_one(t, plain)) > 0)
+		;
+	return rc;
 }
 
 ssize_t

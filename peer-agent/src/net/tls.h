@@ -3,7 +3,11 @@
  * evbuffer and pushed to another, so the session never touches a socket and
  * never blocks. The caller moves the buffers' bytes (a bufferevent does).
  *
- * TLS 1.2 or 1.3, both sides with a certificate. A server session asks for
+ * GnuTLS is never handed bytes past the end of the record it reads: what
+ * follows the last record a peer sends before it leaves TLS on a connection
+ * stays in the input buffer, for the caller to take (tls_session_recv_one).
+ *
+ * TLS 1.2 or 1.3 (1.3 only when asked), both sides with a certificate. A server session asks for
  * the client's certificate and requires one, any one: who it belongs to is
  * for the caller to decide (tls_session_peer_cert).
  */
@@ -36,6 +40,8 @@ struct tls_session *tls_session_new(const struct tls_creds *creds, bool server,
 				    struct evbuffer *in, struct evbuffer *out, uint64_t *bytes_in,
 				    uint64_t *bytes_out);
 void tls_session_free(struct tls_session *t);
+/* TLS 1.3 only, where certificates travel encrypted; before the handshake. */
+void tls_session_require_tls13(struct tls_session *t, const struct tls_creds *creds);
 
 /* Runs the handshake on what has arrived: 1 done, 0 wants more bytes, -1 failed (err). */
 int tls_session_handshake(struct tls_session *t, struct cm_err *err);
@@ -43,6 +49,8 @@ int tls_session_handshake(struct tls_session *t, struct cm_err *err);
 /* The peer's certificate (the first of its chain); caller frees. NULL with err when none. */
 struct cm_cert *tls_session_peer_cert(struct tls_session *t, struct cm_err *err);
 
+/* Decrypts the next record with data into plain: 1, 0 when none is whole yet, -1 ended or broke. */
+int tls_session_recv_one(struct tls_session *t, struct evbuffer *plain);
 /* Decrypts every whole record waiting into plain. Returns 0, or -1 when the stream ended or broke. */
 int tls_session_recv_all(struct tls_session *t, struct evbuffer *plain);
 

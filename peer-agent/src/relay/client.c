@@ -1,8 +1,9 @@
 /*
  * client.c - our circuits through relays, dialled (rl_connect) or accepted
- * (an invitation reserve.c took): each is one outer connection to the relay
- * carrying an inner TLS session with the far end, whose plaintext the
- * consumer reads and writes on a socketpair.
+ * (an invitation reserve.c took): each is one connection to the relay, outer
+ * TLS for the lines, then, after joined, bare TCP carrying an inner TLS 1.3
+ * session with the far end, whose plaintext the consumer reads and writes on
+ * a socketpair.
  */
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -34,9 +35,9 @@ struct cl_circ {
 	char circuit[CM_RELAY_CIRCUIT_LEN + 1];
 	enum cm_relay_service service;
 	struct rl_link *link;
-	struct tls_session *inner;
-	struct evbuffer *inner_in, *inner_out;
-	struct bufferevent *sp; /* our end of the socketpair */
+	struct tls_session *inner; /* over the link's bufferevent, once bare */
+	struct bufferevent *sp;    /* our end of the socketpair */
+	struct rl_reader *sp_reader;
 	struct event *timer;
 	rl_connected_fn done;
 	void *arg;
@@ -57,30 +58,13 @@ circ_unlink_free(struct cl_circ *c)
 		rl->ours = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	rl_link_close(c->link);
 	tls_session_free(c->inner);
-	if (c->inner_in != NULL)
-		evbuffer_free(c->inner_in);
-	if (c->inner_out != NULL)
-		evbuffer_free(c->inner_out);
+	rl_link_close(c->link);
+	rl_reader_free(c->sp_reader);
 	rl_bev_close_flushed(rl, c->sp);
 	if (c->timer != NULL)
 		event_free(c->timer);
 	free(c);
-}
-
-/* Sends the inner session's records through the outer one. */
-static int
-inner_flush(struct cl_circ *c)
-{
-	size_t n = evbuffer_get_length(c->inner_out);
-
-	if (n == 0)
-		return 0;
-	if (rl_link_send_raw(c->link, evbuffer_pullup(c->inner_out, (ssize_t)n), n) != 0)
-		return -1;
-	evbuffer_drain(c->inner_out, n);
-	return 0;
 }
 
 /* Ends the circuit; one still being opened reports why (unless cancelled). */
@@ -106,10 +90,8 @@ circ_end(struct cl_circ *c, const char *why)
 		log_info("relay: circuit %s %s through %s closed after %llu bytes: %s",
 		         c->inbound ? "from" : "to", c->far_email, c->relay.email,
 		         (unsigned long long)c->bytes, why);
-		if (c->inner != NULL && c->link != NULL) {
+		if (c->inner != NULL && c->link != NULL)
 			tls_session_bye(c->inner);
-			inner_flush(c);
-		}
 	}
 	circ_unlink_free(c);
 }
@@ -126,19 +108,30 @@ sp_read_cb(struct bufferevent *bev, void *arg)
 
 		if (rl_link_unsent(c->link) >= RL_BUFFER_CAP) {
 			/* The relay does not take more now: the rest waits in the socket. */
-			bufferevent_disable(bev, EV_READ);
+			rl_reader_on(c->sp_reader, false);
 			return;
 		}
 		n = evbuffer_remove(in, buf, sizeof(buf));
 		if (n <= 0)
 			break;
-		if (tls_session_send_all(c->inner, buf, (size_t)n) != 0 || inner_flush(c) != 0) {
+		if (tls_session_send_all(c->inner, buf, (size_t)n) != 0) {
 			circ_end(c, "send failed");
 			return;
 		}
 		c->bytes += (uint64_t)n;
 		c->rl->stats.bytes_carried += (uint64_t)n;
 	}
+}
+
+static void
+sp_read(void *arg, ssize_t n)
+{
+	struct cl_circ *c = arg;
+
+	if (n > 0)
+		sp_read_cb(c->sp, c);
+	else
+		circ_end(c, n == 0 ? "closed by us" : "socketpair lost");
 }
 
 static void
@@ -154,7 +147,8 @@ static void
 sp_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	(void)bev;
-	circ_end(arg, (what & BEV_EVENT_EOF) ? "closed by us" : "socketpair lost");
+	(void)what;
+	circ_end(arg, "socketpair lost");
 }
 
 /* The inner session is up: the far end is who it must be; the consumer gets its socket. */
@@ -192,16 +186,24 @@ circ_up(struct cl_circ *c)
 		circ_end(c, "the far end's certificate is not the inviter's");
 		return;
 	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0 ||
-	    (c->sp = bufferevent_socket_new(rl->base, sv[0], BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) {
+		free(pem);
+		circ_end(c, "no socketpair");
+		return;
+	}
+	if ((c->sp = bufferevent_socket_new(rl->base, sv[0], BEV_OPT_CLOSE_ON_FREE)) == NULL ||
+	    (c->sp_reader = rl_reader_new(rl->base, c->sp, sp_read, c)) == NULL) {
+		if (c->sp == NULL)
+			close(sv[0]);
+		close(sv[1]);
 		free(pem);
 		circ_end(c, "no socketpair");
 		return;
 	}
 	snprintf(c->far_fp, sizeof(c->far_fp), "%s", fp);
-	bufferevent_setcb(c->sp, sp_read_cb, sp_write_cb, sp_event_cb, c);
+	bufferevent_setcb(c->sp, NULL, sp_write_cb, sp_event_cb, c);
 	bufferevent_setwatermark(c->sp, EV_WRITE, RL_BUFFER_CAP / 2, 0);
-	bufferevent_enable(c->sp, EV_READ | EV_WRITE);
+	bufferevent_enable(c->sp, EV_WRITE);
 	c->state = CS_UP;
 	c->since_wall_ms = cm_time_wall_ms();
 	/*
@@ -239,10 +241,6 @@ circ_inner(struct cl_circ *c)
 	if (c->state == CS_INNER) {
 		int rc = tls_session_handshake(c->inner, &err);
 
-		if (inner_flush(c) != 0) {
-			circ_end(c, "send failed");
-			return;
-		}
 		if (rc < 0) {
 			circ_end(c, err.msg);
 			return;
@@ -261,10 +259,6 @@ circ_inner(struct cl_circ *c)
 	}
 	c->bytes += evbuffer_get_length(out) - before;
 	c->rl->stats.bytes_carried += evbuffer_get_length(out) - before;
-	if (inner_flush(c) != 0) {
-		circ_end(c, "send failed");
-		return;
-	}
 	if (evbuffer_get_length(out) >= RL_BUFFER_CAP)
 		rl_link_reading(c->link, false);
 }
@@ -304,13 +298,15 @@ circ_line(void *owner, struct rl_link *l, const struct cm_relay_msg *m)
 		circ_end(c, "unexpected line from the relay");
 		return;
 	}
-	rl_link_set_raw(l);
-	if ((c->inner_in = evbuffer_new()) == NULL || (c->inner_out = evbuffer_new()) == NULL ||
-	    (c->inner = tls_session_new(c->rl->creds, c->inbound, c->inner_in, c->inner_out, NULL,
-	                                NULL)) == NULL) {
+	/* joined was the relay's last TLS record: the inner TLS runs on the bare stream. */
+	if (rl_link_go_bare(l) != 0 ||
+	    (c->inner = tls_session_new(c->rl->creds, c->inbound, bufferevent_get_input(l->bev),
+	                                bufferevent_get_output(l->bev), NULL, NULL)) == NULL) {
 		circ_end(c, "out of memory");
 		return;
 	}
+	/* TLS 1.3: the certificates, hence the emails, travel encrypted past the relay. */
+	tls_session_require_tls13(c->inner, c->rl->creds);
 	c->state = CS_INNER;
 	/* The dialer's ClientHello goes now; the reserved end waits for it. */
 	if (!c->inbound)
@@ -329,11 +325,7 @@ circ_data(void *owner, struct rl_link *l)
 {
 	struct cl_circ *c = owner;
 
-	if (c->state == CS_WAIT_JOINED) {
-		circ_end(c, "bytes before joined");
-		return;
-	}
-	evbuffer_add_buffer(c->inner_in, l->plain);
+	(void)l;
 	circ_inner(c);
 }
 
@@ -344,7 +336,7 @@ circ_writable(void *owner, struct rl_link *l)
 
 	(void)l;
 	if (c->sp != NULL) {
-		bufferevent_enable(c->sp, EV_READ);
+		rl_reader_on(c->sp_reader, true);
 		sp_read_cb(c->sp, c);
 	}
 }

@@ -1,7 +1,8 @@
 /*
- * relay.c - the relay room's context, its settings and counters, and the
- * link every connection of it is: TCP in a bufferevent, TLS over the
- * bufferevent's buffers (net/tls.h), lines until the owner goes raw.
+ * relay.c - the relay room's context, its settings and counters, big reads
+ * for bufferevents, and the link every connection of it is: TCP in a
+ * bufferevent, TLS over the bufferevent's buffers (net/tls.h), lines until
+ * the owner leaves TLS for the bare stream.
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -9,6 +10,7 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "fb/codec.h"
@@ -120,11 +122,111 @@ rl_bev_close_flushed(struct rl_ctx *rl, struct bufferevent *bev)
 	evtimer_add(f->timer, &tv);
 }
 
+/* Big reads */
+
+struct rl_reader {
+	struct event *ev;
+	struct bufferevent *bev;
+	void (*cb)(void *arg, ssize_t n);
+	void *arg;
+	bool wake_only;
+};
+
+static void
+reader_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct rl_reader *r = arg;
+	struct evbuffer *in = bufferevent_get_input(r->bev);
+	struct evbuffer_iovec v[2];
+	struct iovec iov[2];
+	int nv;
+	ssize_t n;
+	size_t left;
+
+	(void)what;
+	if (r->wake_only) {
+		r->cb(r->arg, 1);
+		return;
+	}
+	/* A socket bufferevent keeps its input's end frozen but while it reads itself. */
+	evbuffer_unfreeze(in, 0);
+	if ((nv = evbuffer_reserve_space(in, RL_READ_MAX, v, 2)) <= 0) {
+		evbuffer_freeze(in, 0);
+		errno = ENOMEM;
+		r->cb(r->arg, -1);
+		return;
+	}
+	for (int i = 0; i < nv; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+	}
+	n = readv(fd, iov, nv);
+	left = n > 0 ? (size_t)n : 0;
+	for (int i = 0; i < nv; i++) {
+		if (v[i].iov_len > left)
+			v[i].iov_len = left;
+		left -= v[i].iov_len;
+	}
+	evbuffer_commit_space(in, v, nv);
+	evbuffer_freeze(in, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	r->cb(r->arg, n);
+}
+
+struct rl_reader *
+rl_reader_new(struct event_base *base, struct bufferevent *bev, void (*cb)(void *arg, ssize_t n),
+              void *arg)
+{
+	struct rl_reader *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	r->bev = bev;
+	r->cb = cb;
+	r->arg = arg;
+	if ((r->ev = event_new(base, bufferevent_getfd(bev), EV_READ | EV_PERSIST, reader_cb, r)) ==
+	    NULL) {
+		free(r);
+		return NULL;
+	}
+	bufferevent_disable(bev, EV_READ);
+	/* Writes as big as the reads: libevent 2.1 writes 16 KiB a call unless told. */
+	bufferevent_set_max_single_write(bev, RL_READ_MAX);
+	event_add(r->ev, NULL);
+	return r;
+}
+
+void
+rl_reader_on(struct rl_reader *r, bool on)
+{
+	if (on)
+		event_add(r->ev, NULL);
+	else
+		event_del(r->ev);
+}
+
+void
+rl_reader_wake_only(struct rl_reader *r)
+{
+	r->wake_only = true;
+}
+
+void
+rl_reader_free(struct rl_reader *r)
+{
+	if (r == NULL)
+		return;
+	event_free(r->ev);
+	free(r);
+}
+
 /* Links */
 
 static void
 link_free(struct rl_link *l)
 {
+	rl_reader_free(l->reader);
 	tls_session_free(l->tls);
 	rl_bev_close_flushed(l->rl, l->bev);
 	if (l->plain != NULL)
@@ -190,7 +292,7 @@ link_take_cert(struct rl_link *l)
 static void
 link_lines(struct rl_link *l)
 {
-	while (!l->dead && !l->raw) {
+	while (!l->dead && !l->bare) {
 		size_t eol_len = 0;
 		struct evbuffer_ptr p =
 		    evbuffer_search_eol(l->plain, NULL, &eol_len, EVBUFFER_EOL_LF);
@@ -227,7 +329,6 @@ static void
 link_process(struct rl_link *l)
 {
 	struct cm_err err;
-	bool ended;
 
 	if (!l->up) {
 		int rc = tls_session_handshake(l->tls, &err);
@@ -246,12 +347,20 @@ link_process(struct rl_link *l)
 		if (l->dead)
 			return;
 	}
-	ended = tls_session_recv_all(l->tls, l->plain) != 0;
-	link_lines(l);
-	if (!l->dead && l->raw && evbuffer_get_length(l->plain) > 0)
+	/* One record at a time: a line may end TLS on this link, and what follows is not TLS. */
+	while (!l->dead && !l->bare) {
+		int rc = tls_session_recv_one(l->tls, l->plain);
+
+		link_lines(l);
+		if (rc < 0 && !l->dead && !l->bare) {
+			link_fail(l, "connection ended");
+			return;
+		}
+		if (rc <= 0)
+			break;
+	}
+	if (!l->dead && l->bare && evbuffer_get_length(bufferevent_get_input(l->bev)) > 0)
 		LINK_CALL(l, data);
-	if (ended)
-		link_fail(l, "connection ended");
 }
 
 static void
@@ -400,6 +509,8 @@ rl_link_send_raw(struct rl_link *l, const void *buf, size_t len)
 {
 	if (l->dead || !l->up)
 		return -1;
+	if (l->bare)
+		return bufferevent_write(l->bev, buf, len);
 	return tls_session_send_all(l->tls, buf, len);
 }
 
@@ -414,16 +525,41 @@ rl_link_reading(struct rl_link *l, bool on)
 {
 	if (l->dead)
 		return;
-	if (on)
+	if (l->bare)
+		rl_reader_on(l->reader, on);
+	else if (on)
 		bufferevent_enable(l->bev, EV_READ);
 	else
 		bufferevent_disable(l->bev, EV_READ);
 }
 
-void
-rl_link_set_raw(struct rl_link *l)
+static void
+link_bare_read(void *arg, ssize_t n)
 {
-	l->raw = true;
+	struct rl_link *l = arg;
+
+	l->busy++;
+	if (n > 0)
+		LINK_CALL(l, data);
+	else
+		link_fail(l, n == 0 ? "connection closed" : "connection lost");
+	l->busy--;
+	link_release(l);
+}
+
+int
+rl_link_go_bare(struct rl_link *l)
+{
+	if (l->dead || !l->up || l->bare)
+		return -1;
+	/* Decrypted bytes past the last line, then those GnuTLS was not handed (tls.h). */
+	if (evbuffer_prepend_buffer(bufferevent_get_input(l->bev), l->plain) != 0 ||
+	    (l->reader = rl_reader_new(l->rl->base, l->bev, link_bare_read, l)) == NULL)
+		return -1;
+	tls_session_free(l->tls);
+	l->tls = NULL;
+	l->bare = true;
+	return 0;
 }
 
 void

@@ -8,16 +8,17 @@
  * asks for a circuit to a reserved email on a connection of its own; the
  * relay invites the reserved peer over its control connection, the reserved
  * peer opens a second connection that joins the circuit, and from then on
- * the relay copies bytes between the two connections, blind: inside, the two
- * ends run TLS with their identity certificates, so the relay forwards
- * ciphertext it can neither read nor alter unnoticed. Every circuit is
+ * the relay copies bytes between the two connections, blind: after joined
+ * both leave the outer TLS and carry, bare, the two ends' TLS 1.3 session
+ * with their identity certificates, so the relay forwards ciphertext it can
+ * neither read nor alter unnoticed. Every circuit is
  * bounded in time, bytes and rate; reservations, circuits and connections
  * are capped in all, per email and per address.
  *
  * Using: reservations (one control connection per relay, renewed before
  * expiry, lost when it closes) and circuits, each one connection to the
- * relay (outer TLS pinned to the relay's certificate) carrying an inner TLS
- * session pinned to the far end's certificate. The consumer gets one end of
+ * relay (outer TLS pinned to the relay's certificate, until joined) carrying
+ * an inner TLS session pinned to the far end's certificate. The consumer gets one end of
  * a socketpair carrying the inner plaintext, as if it were a connected TCP
  * socket to the far end, and the far end's proven certificate. Neither end
  * learns the other's address: the relay never says it.

@@ -1,7 +1,8 @@
 /*
- * relay_internal.h - what the relay room's files share: the context, and the
+ * relay_internal.h - what the relay room's files share: the context, the
  * link, one TCP connection with TLS over a bufferevent that speaks lines
- * (fb/codec.h's relay messages) until its owner switches it to raw bytes.
+ * (fb/codec.h's relay messages) until its owner leaves TLS for the bare
+ * stream, and big reads for bufferevents.
  */
 #ifndef PA_RELAY_INTERNAL_H
 #define PA_RELAY_INTERNAL_H
@@ -10,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/time.h>
+#include <sys/types.h>
 
 #include "fb/identity.h"
 #include "fb/types.h"
@@ -23,6 +25,7 @@ struct tls_session;
 struct cm_ratemap;
 
 #define RL_BUFFER_CAP     (1024 * 1024) /* bytes queued towards one side before its source pauses */
+#define RL_READ_MAX       (256 * 1024)  /* one read(2) or splice(2) of a stream */
 #define RL_CLOSE_GRACE_MS 2000          /* a closed link's last bytes may take this long to leave */
 #define RL_SILENT_FACTOR  3.3 /* a control connection silent this many ping intervals is dead */
 
@@ -33,19 +36,22 @@ struct rl_link_ops {
 	void (*ready)(void *owner, struct rl_link *l); /* TLS up, peer known */
 	void (*line)(void *owner, struct rl_link *l, const struct cm_relay_msg *m);
 	void (*bad_line)(void *owner, struct rl_link *l, const char *why);
-	void (*data)(void *owner, struct rl_link *l);     /* raw mode: l->plain grew */
+	void (*data)(void *owner, struct rl_link *l);     /* bare: bufferevent_get_input grew */
 	void (*writable)(void *owner, struct rl_link *l); /* output fell below the cap */
 	void (*closed)(void *owner, struct rl_link *l, const char *why); /* EOF, error, TLS */
 };
 
+struct rl_reader;
+
 struct rl_link {
 	struct rl_ctx *rl;
 	struct bufferevent *bev;
-	struct tls_session *tls;
-	struct evbuffer *plain; /* decrypted, not consumed */
+	struct tls_session *tls; /* NULL once bare */
+	struct evbuffer *plain;  /* decrypted, not consumed */
+	struct rl_reader *reader; /* bare: reads into bev's input */
 	const struct rl_link_ops *ops;
 	void *owner;
-	bool server, connected, up, raw, dead;
+	bool server, connected, up, bare, dead;
 	int busy;
 	char expected_fp[CM_FINGERPRINT_LEN + 1]; /* client: the pin, "" for none */
 	char fp[CM_FINGERPRINT_LEN + 1];
@@ -67,7 +73,7 @@ struct rl_ctx {
 	struct rl_stats stats;
 	bool stopping;               /* rl_free: sockets close at once */
 	struct rl_flusher *flushers; /* closed connections whose last bytes are leaving */
-	/* Tests: sees every byte the relay's copy passes on (what it holds in the clear). */
+	/* Tests: every byte the relay's copy passes on (what it holds in the clear); no splice. */
 	void (*copy_tap)(void *arg, const void *buf, size_t len);
 	void *copy_tap_arg;
 	/* serving */
@@ -115,6 +121,19 @@ rl_log_due(uint64_t count)
 	return (count & (count - 1)) == 0;
 }
 
+/*
+ * Reads of up to RL_READ_MAX bytes into bev's input (libevent 2.1's own stop
+ * at 4 KiB), for bev's reading turned off: bev still writes and reports write
+ * errors. cb gets what read(2) returned: > 0 bytes added, 0 end of stream,
+ * -1 error (errno). NULL on failure.
+ */
+struct rl_reader *rl_reader_new(struct event_base *base, struct bufferevent *bev,
+                                void (*cb)(void *arg, ssize_t n), void *arg);
+void rl_reader_on(struct rl_reader *r, bool on);
+/* From now on reads nothing: cb(arg, 1) each time the socket is readable (for splice(2)). */
+void rl_reader_wake_only(struct rl_reader *r);
+void rl_reader_free(struct rl_reader *r);
+
 /* A link over fd (its owner's from now on), TLS server or client pinned to expected_fp. */
 struct rl_link *rl_link_new(struct rl_ctx *rl, int fd, bool server, const char *expected_fp,
                             const struct rl_link_ops *ops, void *owner);
@@ -123,14 +142,19 @@ struct rl_link *rl_link_dial(struct rl_ctx *rl, const char *ip, int port, const 
                              const struct rl_link_ops *ops, void *owner);
 /* Sends one line. 0 or -1. */
 int rl_link_send(struct rl_link *l, const struct cm_relay_msg *m);
-/* Encrypts raw bytes. 0 or -1. */
+/* Bytes as they are: through the TLS, or once bare on the stream. 0 or -1. */
 int rl_link_send_raw(struct rl_link *l, const void *buf, size_t len);
 /* Bytes waiting to leave on the socket. */
 size_t rl_link_unsent(const struct rl_link *l);
 /* Reading on or off (backpressure, rate). */
 void rl_link_reading(struct rl_link *l, bool on);
-/* From lines to raw bytes: what follows the current line is handed to data. */
-void rl_link_set_raw(struct rl_link *l);
+/*
+ * Leaves TLS (docs/protocol.md section 7, after joined): the TLS session is
+ * dropped without a goodbye, what came after the current line (decrypted
+ * or still raw) is the start of bufferevent_get_input, bytes written to
+ * bufferevent_get_output leave as they are, data reports each read. 0 or -1.
+ */
+int rl_link_go_bare(struct rl_link *l);
 /* Sends an error line (code, reason) when TLS is up; then closes. */
 void rl_link_refuse(struct rl_link *l, const char *code, const char *reason);
 /* Ends the link: TLS goodbye, what is queued flushed (bounded), no more callbacks. */

@@ -2,11 +2,19 @@
  * server.c - serving as a relay (docs/protocol.md section 7): the listener
  * and its per-address caps, reservations held over control connections,
  * circuits invited, joined and then copied blind, each bounded in time,
- * bytes and rate.
+ * bytes and rate. After joined both connections of a circuit are bare TCP
+ * (the ends' inner TLS records): the copy decrypts nothing. It splices
+ * socket to pipe to socket, the bytes never in our memory; bytes already
+ * read when the circuit went bare, and every byte when a test taps the copy
+ * or no pipe can be had, go through the bufferevents' buffers instead.
  */
+#define _GNU_SOURCE /* splice(2), F_SETPIPE_SZ */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +29,6 @@
 #include "relay/relay_internal.h"
 
 #define ADDR_KEY_LEN  24
-#define COPY_CHUNK    16384
 #define RATE_RETRY_MS 20
 
 enum srv_role { ROLE_NEW, ROLE_CONTROL, ROLE_DIALER, ROLE_JOINER };
@@ -52,6 +59,11 @@ struct srv_circ {
 	double tokens[2];
 	int64_t tokens_ms;
 	int64_t since_wall_ms;
+	/* Splicing: direction d (0 dialer to joiner, 1 back) goes through pipe[d]. */
+	bool spliced;
+	int pipe[2][2];
+	size_t piped[2];         /* bytes in pipe[d] not yet written on */
+	struct event *out_ev[2]; /* direction d's destination is writable again */
 };
 
 /* Connections and circuits */
@@ -88,6 +100,13 @@ circ_end(struct srv_circ *c, const char *code, const char *why)
 	}
 	event_free(c->timer);
 	event_free(c->rate_ev);
+	for (int d = 0; d < 2; d++) {
+		if (c->out_ev[d] != NULL)
+			event_free(c->out_ev[d]);
+		for (int i = 0; i < 2; i++)
+			if (c->pipe[d][i] >= 0)
+				close(c->pipe[d][i]);
+	}
 	free(c);
 }
 
@@ -166,67 +185,188 @@ refill(struct srv_circ *c, int64_t now)
 	rl->global_ms = now;
 }
 
+/* What the buckets and the byte cap let direction d move now. */
+static size_t
+allowed(struct srv_circ *c, int d, size_t n)
+{
+	struct rl_ctx *rl = c->rl;
+
+	if (rl->cfg.circuit_rate > 0 && (double)n > c->tokens[d])
+		n = c->tokens[d] < 1 ? 0 : (size_t)c->tokens[d];
+	if (rl->cfg.max_rate > 0 && (double)n > rl->global_tokens)
+		n = rl->global_tokens < 1 ? 0 : (size_t)rl->global_tokens;
+	if (c->bytes + n > rl->cfg.max_circuit_bytes)
+		n = (size_t)(rl->cfg.max_circuit_bytes - c->bytes);
+	return n;
+}
+
+static void
+moved(struct srv_circ *c, int d, size_t n)
+{
+	struct rl_ctx *rl = c->rl;
+
+	c->bytes += n;
+	rl->stats.bytes_relayed += n;
+	if (rl->cfg.circuit_rate > 0)
+		c->tokens[d] -= (double)n;
+	if (rl->cfg.max_rate > 0)
+		rl->global_tokens -= (double)n;
+}
+
 /* Moves what it may from src to dst. 1 when a bucket stopped it, -1 when the circuit ended. */
 static int
 copy_dir(struct srv_circ *c, struct srv_conn *src, struct srv_conn *dst, int d)
 {
 	struct rl_ctx *rl = c->rl;
-	struct evbuffer *in = src->link->plain;
+	struct evbuffer *in = bufferevent_get_input(src->link->bev);
+	struct evbuffer *out = bufferevent_get_output(dst->link->bev);
 	bool limited = false;
 
-	while (evbuffer_get_length(in) > 0 && rl_link_unsent(dst->link) < RL_BUFFER_CAP) {
-		size_t n = evbuffer_get_length(in);
+	while (evbuffer_get_length(in) > 0 && evbuffer_get_length(out) < RL_BUFFER_CAP) {
+		size_t n = allowed(c, d, evbuffer_get_length(in));
 
-		if (n > COPY_CHUNK)
-			n = COPY_CHUNK;
-		if (rl->cfg.circuit_rate > 0 && (double)n > c->tokens[d])
-			n = c->tokens[d] < 1 ? 0 : (size_t)c->tokens[d];
-		if (rl->cfg.max_rate > 0 && (double)n > rl->global_tokens)
-			n = rl->global_tokens < 1 ? 0 : (size_t)rl->global_tokens;
-		if (n == 0) {
-			limited = true;
-			break;
-		}
-		if (c->bytes + n > rl->cfg.max_circuit_bytes) {
+		if (n == 0 && c->bytes >= rl->cfg.max_circuit_bytes) {
+			/* The cap's last byte went; the one past it closes the circuit. */
 			rl->stats.closed_byte_cap++;
 			circ_end(c, NULL, "byte cap (max_circuit_bytes)");
 			return -1;
 		}
+		if (n == 0) {
+			limited = true;
+			break;
+		}
 		if (rl->copy_tap != NULL)
 			rl->copy_tap(rl->copy_tap_arg, evbuffer_pullup(in, (ssize_t)n), n);
-		if (rl_link_send_raw(dst->link, evbuffer_pullup(in, (ssize_t)n), n) != 0) {
+		/* Moves the buffer's chains: no copy, unlike a read out and a write in. */
+		if (evbuffer_remove_buffer(in, out, n) != (int)n) {
 			circ_end(c, NULL, "send failed");
 			return -1;
 		}
-		evbuffer_drain(in, n);
-		c->bytes += n;
-		rl->stats.bytes_relayed += n;
-		if (rl->cfg.circuit_rate > 0)
-			c->tokens[d] -= (double)n;
-		if (rl->cfg.max_rate > 0)
-			rl->global_tokens -= (double)n;
+		moved(c, d, n);
 	}
 	/* Read on only what can be passed on; the rest waits in the kernel, never dropped. */
 	rl_link_reading(src->link, evbuffer_get_length(in) == 0);
 	return limited ? 1 : 0;
 }
 
+/*
+ * copy_dir by splice(2): the pipe is emptied into dst first, and src read
+ * only into an empty pipe, so src's end of stream is seen only once all it
+ * sent has been written on. Same answers as copy_dir.
+ */
+static int
+splice_dir(struct srv_circ *c, struct srv_conn *src, struct srv_conn *dst, int d)
+{
+	struct rl_ctx *rl = c->rl;
+	int sfd = bufferevent_getfd(src->link->bev), dfd = bufferevent_getfd(dst->link->bev);
+
+	/*
+	 * What was read before splicing began goes first, through the buffers;
+	 * src waits until they are written (conn_writable pumps again).
+	 */
+	if (evbuffer_get_length(bufferevent_get_input(src->link->bev)) > 0 ||
+	    evbuffer_get_length(bufferevent_get_output(dst->link->bev)) > 0) {
+		int rc = copy_dir(c, src, dst, d);
+
+		if (rc >= 0)
+			rl_link_reading(src->link, false);
+		return rc;
+	}
+	for (;;) {
+		ssize_t n;
+		size_t want;
+		bool full;
+
+		while (c->piped[d] > 0) {
+			n = splice(c->pipe[d][0], NULL, dfd, NULL, c->piped[d],
+			           SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+				rl_link_reading(src->link, false);
+				event_add(c->out_ev[d], NULL);
+				return 0;
+			}
+			if (n <= 0) {
+				circ_end(c, NULL, "send failed");
+				return -1;
+			}
+			c->piped[d] -= (size_t)n;
+		}
+		full = c->bytes >= rl->cfg.max_circuit_bytes;
+		if ((want = allowed(c, d, RL_READ_MAX)) == 0 && !full) {
+			rl_link_reading(src->link, false);
+			return 1;
+		}
+		/* At the cap one byte is taken to learn whether one more came; it goes nowhere. */
+		n = splice(sfd, NULL, c->pipe[d][1], NULL, full ? 1 : want,
+		           SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			break;
+		if (n <= 0) {
+			circ_end(c, NULL, n == 0 ? "the other end closed" : "connection lost");
+			return -1;
+		}
+		if (full) {
+			rl->stats.closed_byte_cap++;
+			circ_end(c, NULL, "byte cap (max_circuit_bytes)");
+			return -1;
+		}
+		c->piped[d] += (size_t)n;
+		moved(c, d, (size_t)n);
+	}
+	rl_link_reading(src->link, true);
+	return 0;
+}
+
 static void
 circ_pump(struct srv_circ *c)
 {
+	int (*dir)(struct srv_circ *, struct srv_conn *, struct srv_conn *, int);
 	int a, b;
 
 	if (!c->joined)
 		return;
+	dir = c->spliced ? splice_dir : copy_dir;
 	refill(c, cm_time_mono_ms());
-	if ((a = copy_dir(c, c->dialer, c->joiner, 0)) < 0 ||
-	    (b = copy_dir(c, c->joiner, c->dialer, 1)) < 0)
+	if ((a = dir(c, c->dialer, c->joiner, 0)) < 0 || (b = dir(c, c->joiner, c->dialer, 1)) < 0)
 		return;
 	if ((a > 0 || b > 0) && !evtimer_pending(c->rate_ev, NULL)) {
 		struct timeval tv = rl_tv_ms(RATE_RETRY_MS);
 
 		evtimer_add(c->rate_ev, &tv);
 	}
+}
+
+static void
+out_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	circ_pump(arg);
+}
+
+/* Splicing from now on, when pipes can be had and no test taps the copy. */
+static void
+circ_splice(struct srv_circ *c)
+{
+	struct rl_ctx *rl = c->rl;
+	int fd[2] = {bufferevent_getfd(c->joiner->link->bev),
+	             bufferevent_getfd(c->dialer->link->bev)};
+
+	if (rl->copy_tap != NULL)
+		return;
+	for (int d = 0; d < 2; d++) {
+		if (pipe2(c->pipe[d], O_NONBLOCK | O_CLOEXEC) != 0 ||
+		    (c->out_ev[d] = event_new(rl->base, fd[d], EV_WRITE, out_cb, c)) == NULL) {
+			log_debug("relay: circuit %.8s copied, not spliced: %s", c->id,
+			          strerror(errno));
+			return;
+		}
+		/* A pipe as big as a read; the system's 64 KiB when it says no. */
+		(void)fcntl(c->pipe[d][1], F_SETPIPE_SZ, RL_READ_MAX);
+	}
+	rl_reader_wake_only(c->dialer->link->reader);
+	rl_reader_wake_only(c->joiner->link->reader);
+	c->spliced = true;
 }
 
 static void
@@ -379,6 +519,7 @@ on_connect(struct srv_conn *c, const struct cm_relay_msg *m)
 	}
 	cm_hex_encode(raw, sizeof(raw), circ->id);
 	circ->rl = rl;
+	circ->pipe[0][0] = circ->pipe[0][1] = circ->pipe[1][0] = circ->pipe[1][1] = -1;
 	circ->dialer = c;
 	circ->service = service;
 	circ->since_wall_ms = cm_time_wall_ms();
@@ -393,8 +534,7 @@ on_connect(struct srv_conn *c, const struct cm_relay_msg *m)
 	c->circ = circ;
 	evtimer_del(c->timer);
 	evtimer_add(circ->timer, &tv);
-	/* Bytes after this line are for the far end: they wait until it joins. */
-	rl_link_set_raw(c->link);
+	/* The dialer sends nothing more until joined: a line now is refused, as any out of turn. */
 	inv.circuit = circ->id;
 	inv.from = c->link->email;
 	inv.service = (char *)cm_relay_service_name(service);
@@ -437,14 +577,16 @@ on_join(struct srv_conn *c, const struct cm_relay_msg *m)
 	evtimer_del(c->timer);
 	evtimer_del(circ->timer);
 	evtimer_add(circ->timer, &tv);
-	rl_link_set_raw(c->link);
 	rl->stats.circuits_opened++;
 	log_info("relay: circuit %.8s %s -> %s (%s) opened", circ->id, circ->dialer_email,
 	         circ->target_email, cm_relay_service_name(circ->service));
-	if (rl_link_send(circ->dialer->link, &joined) != 0 || rl_link_send(c->link, &joined) != 0) {
+	/* joined is the last TLS record each way; from here on the ends' inner TLS, bare. */
+	if (rl_link_send(circ->dialer->link, &joined) != 0 || rl_link_send(c->link, &joined) != 0 ||
+	    rl_link_go_bare(circ->dialer->link) != 0 || rl_link_go_bare(c->link) != 0) {
 		circ_end(circ, NULL, "send failed");
 		return;
 	}
+	circ_splice(circ);
 	circ_pump(circ);
 }
 
@@ -523,10 +665,9 @@ conn_data(void *owner, struct rl_link *l)
 {
 	struct srv_conn *c = owner;
 
-	if (c->circ != NULL && c->circ->joined)
+	(void)l;
+	if (c->circ != NULL)
 		circ_pump(c->circ);
-	else if (evbuffer_get_length(l->plain) >= RL_BUFFER_CAP)
-		rl_link_reading(l, false);
 }
 
 static void
