@@ -16,6 +16,10 @@ PACKAGES=(
 	aria2 opentracker mktorrent chromium
 	python3-libtorrent openssl
 	syncthing-relaysrv
+	# test_container_deploy: podman-compose; runc where crun cannot run; CNI with
+	# dnsname for the service names; debootstrap for a base image without a registry.
+	podman podman-compose runc debootstrap iptables
+	containernetworking-plugins golang-github-containernetworking-plugin-dnsname
 )
 
 missing=()
