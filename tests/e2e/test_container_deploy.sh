@@ -77,7 +77,7 @@ fb_make_ca "$C/ca"
 cp "$C/ca/ca.crt" "$C/deploy/certs/"
 # The container's user, as deploy/certs/README.md says.
 chown 10001 "$C/deploy/certs/bootstrap.key"
-FB_CERTS=$C
+export FB_CERTS=$C
 fb_make_client_cert "$C/ca" "$C" ann@example.com
 fb_make_client_cert "$C/ca" "$C" bea@example.com
 

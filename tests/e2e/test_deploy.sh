@@ -117,6 +117,7 @@ fb_pass "docker-compose.yml: services, healthchecks, volume, variables, one data
 # --- the Dockerfile ---
 df=$(cat "$DEPLOY/Dockerfile")
 grep -q '^ARG BASE_IMAGE=debian:bookworm-slim$' <<<"$df" || fb_fail "Dockerfile: BASE_IMAGE defaults to bookworm-slim"
+# shellcheck disable=SC2016 # the Dockerfile's own ${BASE_IMAGE}, literally
 [ "$(grep -c '^FROM ${BASE_IMAGE}' <<<"$df")" = 2 ] || fb_fail "Dockerfile: two stages on BASE_IMAGE"
 user=$(awk '$1 == "USER" { u = $2 } END { print u }' <<<"$df")
 if [ -z "$user" ] || [[ $user == root* || $user == 0* ]]; then
