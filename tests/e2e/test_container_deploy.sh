@@ -29,7 +29,7 @@ C=$(fb_tmpdir)
 # --- the base image, from Debian packages ---
 "$FB_ROOT/tools/debian-image.sh" "$CACHE/debian-bookworm.tar" "$BASE" 2>"$C/base.log" ||
 	fb_fail "the Debian base image: $(tail -5 "$C/base.log")"
-fb_pass "base image $BASE: $(tail -1 "$C/base.log")"
+fb_pass "base image $BASE (${SECONDS} s; $(tail -1 "$C/base.log" | sed 's/^debian-image: //'))"
 
 # --- a runtime that runs containers here ---
 probe() {
