@@ -15,7 +15,13 @@ PACKAGES=(
 	gnuplot-nox
 	aria2 opentracker mktorrent chromium
 	python3-libtorrent openssl
-	syncthing-relaysrv serf nftables python3-msgpack
+	syncthing-relaysrv
+	# bench-serf: Debian's serf, nftables counters per address, serf's RPC (msgpack).
+	serf nftables python3-msgpack
+	# test_container_deploy: podman-compose; runc where crun cannot run; CNI with
+	# dnsname for the service names; debootstrap for a base image without a registry.
+	podman podman-compose runc debootstrap iptables
+	containernetworking-plugins golang-github-containernetworking-plugin-dnsname
 )
 
 missing=()

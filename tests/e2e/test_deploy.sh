@@ -22,12 +22,27 @@ done
 
 # --- the Compose file ---
 python3 - "$DEPLOY/docker-compose.yml" "${FLAG_VARS[*]}" <<'PY' || fb_fail "docker-compose.yml"
+import re
 import sys
 from urllib.parse import urlsplit
 
 import yaml
 
-doc = yaml.safe_load(open(sys.argv[1]))
+
+# As Compose reads it with none of its variables set: ${VAR:-default} is the default,
+# ${VAR:?message} (required) a placeholder.
+def interpolate(v):
+    if isinstance(v, dict):
+        return {k: interpolate(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [interpolate(x) for x in v]
+    if isinstance(v, str):
+        return re.sub(r"\$\{(\w+)(?::?-([^}]*)|:?\?[^}]*)?\}",
+                      lambda m: m.group(2) if m.group(2) is not None else "<" + m.group(1) + ">", v)
+    return v
+
+
+doc = interpolate(yaml.safe_load(open(sys.argv[1])))
 flags = sys.argv[2].split()
 problems = []
 
@@ -47,7 +62,7 @@ def env_of(svc):
 services = doc.get("services", {})
 check({"postgres", "bootstrap", "bootstrap-2"} <= set(services), "services postgres, bootstrap, bootstrap-2")
 pg = services.get("postgres", {})
-check(str(pg.get("image", "")).startswith("postgres:15"), "postgres image postgres:15")
+check(str(pg.get("image", "")).startswith("postgres:15"), "postgres image postgres:15 by default")
 named = set(doc.get("volumes") or {})
 data = [v for v in pg.get("volumes", []) if str(v).split(":")[1:2] == ["/var/lib/postgresql/data"]]
 check(len(data) == 1 and data[0].split(":")[0] in named, "postgres data on a named volume")
@@ -65,6 +80,8 @@ for name in ("bootstrap", "bootstrap-2"):
     build = s.get("build", {})
     check(build.get("context") == ".." and build.get("dockerfile") == "deploy/Dockerfile",
           f"{name}: built from deploy/Dockerfile, context ..")
+    check((build.get("args") or {}).get("BASE_IMAGE", "debian:bookworm-slim") == "debian:bookworm-slim",
+          f"{name}: built on debian:bookworm-slim by default")
     check(s.get("depends_on", {}).get("postgres", {}).get("condition") == "service_healthy",
           f"{name}: depends on postgres being healthy")
     check("/healthz" in " ".join(s.get("healthcheck", {}).get("test", [])), f"{name}: /healthz healthcheck")
@@ -99,7 +116,9 @@ fb_pass "docker-compose.yml: services, healthchecks, volume, variables, one data
 
 # --- the Dockerfile ---
 df=$(cat "$DEPLOY/Dockerfile")
-[ "$(grep -c '^FROM debian:bookworm-slim' <<<"$df")" = 2 ] || fb_fail "Dockerfile: two bookworm-slim stages"
+grep -q '^ARG BASE_IMAGE=debian:bookworm-slim$' <<<"$df" || fb_fail "Dockerfile: BASE_IMAGE defaults to bookworm-slim"
+# shellcheck disable=SC2016 # the Dockerfile's own ${BASE_IMAGE}, literally
+[ "$(grep -c '^FROM ${BASE_IMAGE}' <<<"$df")" = 2 ] || fb_fail "Dockerfile: two stages on BASE_IMAGE"
 user=$(awk '$1 == "USER" { u = $2 } END { print u }' <<<"$df")
 if [ -z "$user" ] || [[ $user == root* || $user == 0* ]]; then
 	fb_fail "Dockerfile: runs as root (USER '$user')"
