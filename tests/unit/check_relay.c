@@ -777,6 +777,25 @@ START_TEST(test_circuit_rate_slows_a_circuit_down_without_losing_bytes)
 }
 END_TEST
 
+START_TEST(test_max_rate_slows_all_circuits_together_without_losing_bytes)
+{
+	int64_t t0;
+
+	/* No per-circuit rate: only the relay's own total holds it back. */
+	cfg.circuit_rate = 0;
+	cfg.max_rate = 256 * 1024;
+	start_three();
+	open_circuit();
+	rate_sent = rate_recv = 0;
+	t0 = cm_time_mono_ms();
+	ck_assert(run_until(rate_done, 10000));
+	ck_assert_int_ge(cm_time_mono_ms() - t0, 800);
+	ck_assert_uint_eq(rate_recv, 512 * 1024);
+	close(dl.fd);
+	close(seen_s.inbound_fd);
+}
+END_TEST
+
 START_TEST(test_a_reserved_peer_that_does_not_join_in_time_fails_the_dialer_with_timeout)
 {
 	struct rl_stats st;
@@ -792,6 +811,42 @@ START_TEST(test_a_reserved_peer_that_does_not_join_in_time_fails_the_dialer_with
 	rl_stats(R, &st);
 	ck_assert_uint_eq(st.join_timeouts, 1);
 	ck_assert_uint_ge(st.refused_per_address, 1);
+}
+END_TEST
+
+static bool
+r_holds_a_waiting_circuit(void)
+{
+	struct rl_entry e[8];
+	size_t n = rl_list(R, e, 8);
+
+	for (size_t i = 0; i < n; i++)
+		if (e[i].kind == RL_CIRCUIT_SERVED && e[i].pending)
+			return true;
+	return false;
+}
+
+START_TEST(test_a_waiting_circuit_fails_with_no_reservation_as_soon_as_the_reservation_ends)
+{
+	struct rl_stats st;
+	int64_t t0;
+
+	/* S cannot join (127.0.0.1 is full), and the join deadline is far away. */
+	cfg.max_per_address = 2;
+	cfg.join_timeout_ms = 20000;
+	start_three();
+	ck_assert_uint_ne(dial_s(&dl, ws.fp), 0);
+	ck_assert(run_until(r_holds_a_waiting_circuit, 5000));
+	t0 = cm_time_mono_ms();
+	rl_unreserve(S, R_EMAIL);
+	ck_assert(run_until(dl_done, 5000));
+	ck_assert_int_lt(cm_time_mono_ms() - t0, 5000);
+	ck_assert_int_eq(dl.fd, -1);
+	ck_assert_ptr_nonnull(strstr(dl.err, "no_reservation"));
+	rl_stats(R, &st);
+	ck_assert_uint_eq(st.join_timeouts, 0);
+	ck_assert_uint_eq(st.refused_no_reservation, 1);
+	ck_assert(!r_holds_a_waiting_circuit());
 }
 END_TEST
 

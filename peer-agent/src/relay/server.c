@@ -69,6 +69,7 @@ struct srv_circ {
 /* Connections and circuits */
 
 static void conn_end(struct srv_conn *c);
+static struct srv_conn *control_of(struct rl_ctx *rl, const char *email);
 
 static void
 circ_end(struct srv_circ *c, const char *code, const char *why)
@@ -110,10 +111,31 @@ circ_end(struct srv_circ *c, const char *code, const char *why)
 	free(c);
 }
 
+/*
+ * The circuits still waiting for email to join, once no control connection
+ * of email is left: they fail now, not at their join deadline.
+ */
+static void
+fail_waiting(struct rl_ctx *rl, const char *email)
+{
+	struct srv_circ *c, *next;
+
+	if (control_of(rl, email) != NULL)
+		return;
+	for (c = rl->circs; c != NULL; c = next) {
+		next = c->next;
+		if (c->joined || strcmp(c->target_email, email) != 0)
+			continue;
+		rl->stats.refused_no_reservation++;
+		circ_end(c, "no_reservation", "the reservation ended before the peer joined");
+	}
+}
+
 static void
 conn_end(struct srv_conn *c)
 {
 	struct rl_ctx *rl = c->rl;
+	char held[CM_MAX_EMAIL + 1] = "";
 
 	if (c->circ != NULL) {
 		struct srv_circ *circ = c->circ;
@@ -125,8 +147,10 @@ conn_end(struct srv_conn *c)
 			circ->joiner = NULL;
 		circ_end(circ, NULL, "the other end closed");
 	}
-	if (c->role == ROLE_CONTROL && c->link != NULL)
+	if (c->role == ROLE_CONTROL && c->link != NULL) {
 		log_info("relay: reservation of %s ended", c->link->email);
+		snprintf(held, sizeof(held), "%s", c->link->email);
+	}
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -137,6 +161,8 @@ conn_end(struct srv_conn *c)
 	if (c->timer != NULL)
 		event_free(c->timer);
 	free(c);
+	if (held[0] != '\0')
+		fail_waiting(rl, held);
 }
 
 static void
