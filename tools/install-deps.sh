@@ -16,6 +16,7 @@ PACKAGES=(
 	aria2 opentracker mktorrent chromium
 	python3-libtorrent openssl
 	syncthing-relaysrv
+	scdoc debhelper lintian systemd man-db bash-completion
 )
 
 missing=()
