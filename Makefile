@@ -103,7 +103,7 @@ MAN_SRC = $(wildcard man/*.scd)
 MAN_OUT = $(MAN_SRC:man/%.scd=$(BUILD)/man/%)
 
 .SECONDARY:
-.PHONY: all deps test unit e2e proto asan bench run format install programs man clean
+.PHONY: all deps test unit e2e proto asan bench run format install programs man deb clean
 .DEFAULT_GOAL := all
 
 all: $(COMMON_LIB) $(BINS) $(MAN_OUT)
@@ -303,6 +303,18 @@ install: programs
 		install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/} || exit 1; \
 	done
 	install -m 0644 peer-agent/completion/peer-agent.bash $(DESTDIR)$(BASHCOMPDIR)/peer-agent
+
+# The Debian packages (debian/), built from a copy of the tree's files under
+# $(DEB_DIR) so that the tree stays clean; the .debs land in $(DEB_DIR).
+DEB_DIR ?= $(BUILD)/deb
+DEB_JOBS ?= 2
+deb: | deps
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	git ls-files -z --cached --others --exclude-standard | \
+		xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' sh | \
+		tar --null -T - -cf - | tar -xf - -C $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc -j$(DEB_JOBS)
+	cd $(DEB_DIR) && ls *.deb
 
 clean:
 	rm -rf build
