@@ -18,6 +18,15 @@ for p in "${pkgs[@]}"; do
 	fi
 done
 tmp=$(fb_tmpdir)
+# dpkg ARGS... : dpkg, waiting up to 2 minutes while another installation
+# (apt-get on this machine) holds its lock; output in $tmp/dpkg.log.
+dpkg_locked() {
+	local deadline=$((SECONDS + 120))
+	until dpkg "$@" >"$tmp/dpkg.log" 2>&1; do
+		grep -q 'lock' "$tmp/dpkg.log" && ((SECONDS < deadline)) || return 1
+		sleep 2
+	done
+}
 user_before=$(getent passwd flashback || true)
 group_before=$(getent group flashback || true)
 # What the units' helpers keep (enable links, their state), before and after.
@@ -51,7 +60,7 @@ lintian --fail-on error,warning "${debs[@]}" >"$tmp/lintian.log" 2>&1 ||
 	{ cat "$tmp/lintian.log" >&2; fb_fail "lintian reports errors or warnings"; }
 fb_pass "lintian: no error or warning ($(grep -c '^[IP]:' "$tmp/lintian.log" || true) info/pedantic tags)"
 
-dpkg -i "${debs[@]}" >"$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log" >&2; fb_fail "dpkg -i failed"; }
+dpkg_locked -i "${debs[@]}" || { cat "$tmp/dpkg.log" >&2; fb_fail "dpkg -i failed"; }
 for p in "${pkgs[@]}"; do
 	# Files only: directories such as /usr/bin are shared with other packages.
 	dpkg -L "$p" | while read -r f; do [ -d "$f" ] || echo "$f"; done >"$tmp/$p.files"
@@ -152,7 +161,7 @@ set -e
 fb_assert_eq "$rc" 0 "the agent's exit status after SIGTERM"
 fb_pass "the user unit's command runs the agent, which exits 0 on SIGTERM"
 
-dpkg --purge "${pkgs[@]}" >"$tmp/purge.log" 2>&1 || { cat "$tmp/purge.log" >&2; fb_fail "dpkg --purge"; }
+dpkg_locked --purge "${pkgs[@]}" || { cat "$tmp/dpkg.log" >&2; fb_fail "dpkg --purge"; }
 for p in "${pkgs[@]}"; do
 	while read -r f; do
 		[ ! -e "$f" ] && [ ! -L "$f" ] || fb_fail "$f is left after purging $p"
