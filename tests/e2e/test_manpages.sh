@@ -5,7 +5,7 @@
 # entry in its page, every page's option is one the program knows, and every
 # agent.ini key that `peer-agent init` writes (the table in config.c) is in
 # flashback-agent.ini(5) under its section with the same default, and no
-# other key is.
+# other key is; every number key's range there is the one the parser enforces.
 set -euo pipefail
 . "$(dirname "$0")/../lib/common.sh"
 
@@ -108,3 +108,30 @@ extra=$(comm -13 <(cut -d= -f1 "$tmp/ini-keys") <(cut -d= -f1 "$tmp/man-keys"))
 wrong=$(comm -23 <(grep -v '^\[identity\] email =' "$tmp/ini-keys") <(grep -v '^\[identity\] email =' "$tmp/man-keys"))
 [ -z "$wrong" ] || fb_fail "flashback-agent.ini(5) shows other defaults than init writes: $wrong"
 fb_pass "flashback-agent.ini(5) has all $(wc -l <"$tmp/ini-keys") keys of agent.ini with their defaults"
+
+# The ranges: a number key refuses a word ("not a number") and names its range
+# when refused a value below every range; the page must give the same range.
+awk '/^## \[/ { s = $2; next } /^\*[a-z_]+\* =/ { k = $1; gsub(/\*/, "", k); next }
+	s != "" && match($0, /Range: -?[0-9]+\.\.[0-9]+\./) {
+		r = substr($0, RSTART + 7, RLENGTH - 8); print s " " k " " r }' \
+	"$man_dir/flashback-agent.ini.5.scd" | sort >"$tmp/man-ranges"
+cp "$tmp/h/agent.ini" "$tmp/agent.ini.orig"
+: >"$tmp/ini-ranges"
+while read -r sec key _; do
+	[ "$sec $key" != "[identity] email" ] || continue
+	cp "$tmp/agent.ini.orig" "$tmp/h/agent.ini"
+	printf '\n%s\n%s = x\n' "$sec" "$key" >>"$tmp/h/agent.ini"
+	err=$("$pa" status --home "$tmp/h" 2>&1 || true)
+	[[ $err == *"$sec $key: not a number"* ]] || continue
+	cp "$tmp/agent.ini.orig" "$tmp/h/agent.ini"
+	printf '\n%s\n%s = -99999999999999999999\n' "$sec" "$key" >>"$tmp/h/agent.ini"
+	err=$("$pa" status --home "$tmp/h" 2>&1 || true)
+	range=$(grep -oE 'out of range -?[0-9]+\.\.[0-9]+' <<<"$err" | awk '{ print $4 }')
+	[ -n "$range" ] || fb_fail "$sec $key: no range in '$err'"
+	echo "$sec $key $range" >>"$tmp/ini-ranges"
+done <"$tmp/ini-keys"
+sort -o "$tmp/ini-ranges" "$tmp/ini-ranges"
+[ "$(wc -l <"$tmp/ini-ranges")" -ge 30 ] || fb_fail "too few number keys found: $(cat "$tmp/ini-ranges")"
+diff=$(diff "$tmp/ini-ranges" "$tmp/man-ranges" || true)
+[ -z "$diff" ] || fb_fail "flashback-agent.ini(5) ranges differ from config.c's (< program, > page): $diff"
+fb_pass "flashback-agent.ini(5) gives the range of all $(wc -l <"$tmp/ini-ranges") number keys"
