@@ -2,7 +2,8 @@
 # The man pages (man/*.scd, built into $FB_BUILD/man) against the programs:
 # every command and flag of `peer-agent --help`, every flag and environment
 # variable of `bootstrap-server --help` and every exit code they name has an
-# entry in its page, every page's option is one the program knows, and every
+# entry in its page (with the default bootstrap-server's help gives), every
+# page's option is one the program knows, and every
 # agent.ini key that `peer-agent init` writes (the table in config.c) is in
 # flashback-agent.ini(5) under its section with the same default, and no
 # other key is; every number key's range there is the one the parser enforces.
@@ -90,7 +91,17 @@ for v in $env_vars $(grep -oE '\$[A-Z_]+' <<<"$help" | tr -d '$'); do
 		fb_fail "bootstrap-server --help names $v, bootstrap-server(8) ENVIRONMENT does not"
 done
 check_exit_codes "$man_dir/bootstrap-server.8.scd" 0 1 2
-fb_pass "bootstrap-server(8) has every flag and environment variable of --help"
+# The defaults --help prints, "(default N ...)" or "(N s)", against the entry's text.
+ndefaults=0
+while read -r flag def; do
+	entry=$(awk -v f="*$flag*" 'index($0, f) == 1 { on = 1; next } on && /^$/ { exit } on' \
+		"$man_dir/bootstrap-server.8.scd" | tr -s " \t\n" " ")
+	[[ $entry == *"default $def"[\;\)]* ]] ||
+		fb_fail "bootstrap-server --help says $flag defaults to $def, bootstrap-server(8) does not"
+	ndefaults=$((ndefaults + 1))
+done < <(sed -nE 's/^  (--[a-z-]+) .*\((default )?([0-9.:]+)( s)?\)$/\1 \3/p' <<<"$help")
+[ "$ndefaults" -ge 15 ] || fb_fail "too few defaults read from bootstrap-server --help: $ndefaults"
+fb_pass "bootstrap-server(8) has every flag and environment variable of --help and its $ndefaults defaults"
 
 # agent.ini: the keys and defaults init writes, from config.c's table.
 "$pa" init --home "$tmp/h" --email man@example.com >/dev/null
