@@ -5,6 +5,8 @@ CC ?= cc
 BUILD ?= build
 PREFIX ?= /usr/local
 DESTDIR ?=
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 SAN ?=
 VERSION := 0.1.0
 
@@ -24,7 +26,7 @@ CFLAGS ?= -O2 -g
 # common's headers come after a room's poisoned ones (see the rooms below).
 INC_COMMON = -Icommon/include
 # -pthread: the torrent hasher's threads (and the server's sweeper).
-ALL_CFLAGS = -std=gnu11 -pthread $(CFLAGS) $(WARN) $(SAN) -MMD -MP \
+ALL_CFLAGS = -std=gnu11 -pthread $(CPPFLAGS) $(CFLAGS) $(WARN) $(SAN) -MMD -MP \
 	-DFB_VERSION='"$(VERSION)"'
 ALL_LDFLAGS = -pthread $(LDFLAGS) $(SAN)
 
@@ -98,15 +100,29 @@ $(foreach l,$(AGENT_LAYERS),$(eval \
 	$(patsubst %.c,$(BUILD)/%.o,$(call layer_src,$(l))): | $(POISON)/$(l).stamp))
 
 BINS = $(BUILD)/bin/bootstrap-server $(BUILD)/bin/peer-agent $(TOOL_BIN)
+# Man pages, written once in scdoc: man/NAME.SECTION.scd -> $(BUILD)/man/NAME.SECTION.
+MAN_SRC = $(wildcard man/*.scd)
+MAN_OUT = $(MAN_SRC:man/%.scd=$(BUILD)/man/%)
 
 .SECONDARY:
-.PHONY: all deps test unit e2e proto asan bench run format install clean
+.PHONY: all deps test unit e2e proto asan bench run format install programs man deb clean
 .DEFAULT_GOAL := all
 
-all: $(COMMON_LIB) $(BINS)
+all: $(COMMON_LIB) $(BINS) $(MAN_OUT)
 
+# What `make install` installs, without the tools.
+programs: $(COMMON_LIB) $(BUILD)/bin/bootstrap-server $(BUILD)/bin/peer-agent $(MAN_OUT)
+
+man: $(MAN_OUT)
+
+# NO_DEPS=1: a package build, whose build dependencies are already installed
+# (debian/control) and which may not run as root.
 deps:
-	@tools/install-deps.sh
+	@$(if $(NO_DEPS),:,tools/install-deps.sh)
+
+$(BUILD)/man/%: man/%.scd | deps
+	@mkdir -p $(dir $@)
+	scdoc <$< >$@.tmp && mv $@.tmp $@
 
 $(POISON)/%.stamp: tools/poison-headers.sh Makefile | deps
 	@mkdir -p $(POISON)
@@ -285,11 +301,28 @@ run: all
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/fb
+install: programs
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/fb \
+		$(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(BUILD)/bin/bootstrap-server $(BUILD)/bin/peer-agent $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(COMMON_LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 0644 common/include/fb/*.h $(DESTDIR)$(PREFIX)/include/fb/
+	for m in $(MAN_OUT); do \
+		install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/} || exit 1; \
+	done
+	install -m 0644 peer-agent/completion/peer-agent.bash $(DESTDIR)$(BASHCOMPDIR)/peer-agent
+
+# The Debian packages (debian/), built from a copy of the tree's files under
+# $(DEB_DIR) so that the tree stays clean; the .debs land in $(DEB_DIR).
+DEB_DIR ?= $(BUILD)/deb
+DEB_JOBS ?= 2
+deb: | deps
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	git ls-files -z --cached --others --exclude-standard | \
+		xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' sh | \
+		tar --null -T - -cf - | tar -xf - -C $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc -j$(DEB_JOBS)
+	cd $(DEB_DIR) && ls *.deb
 
 clean:
 	rm -rf build

@@ -22,6 +22,8 @@ PACKAGES=(
 	# dnsname for the service names; debootstrap for a base image without a registry.
 	podman podman-compose runc debootstrap iptables
 	containernetworking-plugins golang-github-containernetworking-plugin-dnsname
+	# man pages, make deb and its checks.
+	scdoc debhelper lintian systemd man-db bash-completion
 )
 
 missing=()
