@@ -47,6 +47,7 @@ _peer_agent()
 		peers) opts+=' --repository' ;;
 		broadcast) opts+=' --repositories' ;;
 		topology) opts+=' --dot' ;;
+		ui) opts+=' --open' ;;
 		torrent)
 			case $sub in
 			create) opts+=' --name' ;;
@@ -62,7 +63,7 @@ _peer_agent()
 	case $cmd in
 	'')
 		COMPREPLY=($(compgen -W 'init run status peers discover lookup broadcast
-			topology torrent relay' -- "$cur"))
+			topology torrent relay ui doctor' -- "$cur"))
 		;;
 	broadcast)
 		[[ -z $sub ]] && COMPREPLY=($(compgen -W 'on off' -- "$cur"))
