@@ -186,6 +186,38 @@ def stop(procs):
 
 # --- one round of each system ---
 
+def measure(cfg, system, rnd, ips, names, start):
+    """One round: start(i) starts member i (of n, and n the newcomer) and
+    returns (process, client); names[i] is how the others list it."""
+    n = cfg["n"]
+    nft_setup(ips[:n])
+    procs, clients = [], []
+    try:
+        for i in range(n):
+            p, c = start(i)
+            procs.append(p)
+            clients.append(c)
+        res = {"system": system, "round": rnd}
+        res["all_see_all_s"] = wait_until(clients, set(names[:n]), cfg["timeout_s"])
+        before = nft_bytes()
+        time.sleep(cfg["idle_s"])
+        after = nft_bytes()
+        res["idle_b_s"] = [(after[ip] - before[ip]) / cfg["idle_s"] for ip in ips[:n]]
+        mem = [memory_mib(p.pid) for p in procs]
+        res["rss_mib"] = [m[0] for m in mem]
+        res["uss_mib"] = [m[1] for m in mem]
+        p, c = start(n)
+        procs.append(p)
+        c.close()
+        res["join_s"] = wait_until(clients, {names[n]}, cfg["timeout_s"])
+        return res
+    finally:
+        for c in clients:
+            c.close()
+        stop(procs)
+        nft_teardown()
+
+
 def serf_round(cfg, rnd, log):
     s = cfg["serf"]
     n = cfg["n"]
@@ -198,69 +230,28 @@ def serf_round(cfg, rnd, log):
                 f"-rpc-addr={rpc[i]}", f"-encrypt={s['key']}", "-log-level=err"]
         if i > 0:
             argv.append(f"-join={ips[0]}:7946")
-        return subprocess.Popen(argv, stdout=log, stderr=log)
+        p = subprocess.Popen(argv, stdout=log, stderr=log)
+        return p, connect(lambda: SerfRPC(rpc[i]))
 
-    nft_setup(ips)
-    procs = [start(0)]
-    first = connect(lambda: SerfRPC(rpc[0]))
-    procs += [start(i) for i in range(1, n)]
-    clients = [first] + [connect(lambda i=i: SerfRPC(rpc[i])) for i in range(1, n)]
-    try:
-        res = {"system": "serf", "round": rnd}
-        res["all_see_all_s"] = wait_until(clients, set(names[:n]), cfg["timeout_s"])
-        before = nft_bytes()
-        time.sleep(cfg["idle_s"])
-        after = nft_bytes()
-        res["idle_b_s"] = [(after[ip] - before[ip]) / cfg["idle_s"] for ip in ips[:n]]
-        mem = [memory_mib(p.pid) for p in procs]
-        res["rss_mib"] = [m[0] for m in mem]
-        res["uss_mib"] = [m[1] for m in mem]
-        procs.append(start(n))
-        res["join_s"] = wait_until(clients, {names[n]}, cfg["timeout_s"])
-        return res
-    finally:
-        for c in clients:
-            c.close()
-        stop(procs)
-        nft_teardown()
+    return measure(cfg, "serf", rnd, ips, names, start)
 
 
 def agents_round(cfg, rnd, log):
     a = cfg["agents"]
-    n = cfg["n"]
     homes = a["homes"]
-    ips = [h["ip"] for h in homes]
 
-    def start(h):
+    def start(i):
+        h = homes[i]
         try:
             os.unlink(os.path.join(h["home"], "peers.json"))
         except FileNotFoundError:
             pass
-        return subprocess.Popen([a["bin"], "run", "--home", h["home"], "--log-level", "warn"],
-                                stdout=log, stderr=log)
+        p = subprocess.Popen([a["bin"], "run", "--home", h["home"], "--log-level", "warn"],
+                             stdout=log, stderr=log)
+        return p, AgentAPI(h)
 
-    nft_setup(ips)
-    procs = [start(h) for h in homes[:n]]
-    clients = [AgentAPI(h) for h in homes[:n]]
-    try:
-        res = {"system": "peer-agent", "round": rnd}
-        res["all_see_all_s"] = wait_until(clients, {h["email"] for h in homes[:n]},
-                                          cfg["timeout_s"])
-        before = nft_bytes()
-        time.sleep(cfg["idle_s"])
-        after = nft_bytes()
-        res["idle_b_s"] = [(after[ip] - before[ip]) / cfg["idle_s"] for ip in ips[:n]]
-        mem = [memory_mib(p.pid) for p in procs]
-        res["rss_mib"] = [m[0] for m in mem]
-        res["uss_mib"] = [m[1] for m in mem]
-        procs.append(start(homes[n]))
-        res["join_s"] = wait_until(clients, {homes[n]["email"]}, cfg["timeout_s"])
-        return res
-    finally:
-        for c in clients:
-            c.close()
-        stop(procs)
-        nft_teardown()
+    return measure(cfg, "peer-agent", rnd, [h["ip"] for h in homes],
+                   [h["email"] for h in homes], start)
 
 
 def fmt(x):

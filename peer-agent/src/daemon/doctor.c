@@ -123,29 +123,43 @@ check_token(struct doctor *d, const struct pa_config *cfg)
 	free(path);
 }
 
-/* bind(2) of a TCP socket to host:port: 0, or the errno. */
+/* A TCP socket for the numeric host:port, its address in *sa; -1 with errno. */
 static int
-try_bind(const char *host, int port)
+tcp_socket(const char *host, int port, struct sockaddr_storage *sa, socklen_t *salen)
 {
 	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
 				 .ai_socktype = SOCK_STREAM};
 	struct addrinfo *ai = NULL;
 	char ps[8];
-	int fd, rc = 0, one = 1;
+	int fd;
 
 	snprintf(ps, sizeof(ps), "%d", port);
-	if (getaddrinfo(host, ps, &hints, &ai) != 0)
-		return EINVAL;
-	if ((fd = socket(ai->ai_family, SOCK_STREAM, 0)) < 0)
-		rc = errno;
-	else {
-		/* As the agent's listeners do: a port in TIME_WAIT is still bindable. */
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0)
-			rc = errno;
-		close(fd);
+	if (getaddrinfo(host, ps, &hints, &ai) != 0) {
+		errno = EINVAL;
+		return -1;
 	}
+	memcpy(sa, ai->ai_addr, ai->ai_addrlen);
+	*salen = ai->ai_addrlen;
+	fd = socket(ai->ai_family, SOCK_STREAM, 0);
 	freeaddrinfo(ai);
+	return fd;
+}
+
+/* bind(2) of a TCP socket to host:port: 0, or the errno. */
+static int
+try_bind(const char *host, int port)
+{
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	int fd = tcp_socket(host, port, &sa, &salen), rc = 0, one = 1;
+
+	if (fd < 0)
+		return errno;
+	/* As the agent's listeners do: a port in TIME_WAIT is still bindable. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, salen) != 0)
+		rc = errno;
+	close(fd);
 	return rc;
 }
 
@@ -153,21 +167,15 @@ try_bind(const char *host, int port)
 static bool
 answers(const char *host, int port)
 {
-	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
-				 .ai_socktype = SOCK_STREAM};
-	struct addrinfo *ai = NULL;
-	char ps[8];
-	bool ok = false;
-	int fd;
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	int fd = tcp_socket(host, port, &sa, &salen);
+	bool ok;
 
-	snprintf(ps, sizeof(ps), "%d", port);
-	if (getaddrinfo(host, ps, &hints, &ai) != 0)
+	if (fd < 0)
 		return false;
-	if ((fd = socket(ai->ai_family, SOCK_STREAM, 0)) >= 0) {
-		ok = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0;
-		close(fd);
-	}
-	freeaddrinfo(ai);
+	ok = connect(fd, (struct sockaddr *)&sa, salen) == 0;
+	close(fd);
 	return ok;
 }
 
