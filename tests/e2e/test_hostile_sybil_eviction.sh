@@ -2,7 +2,7 @@
 # Cheap identities from few addresses cannot keep an honest peer out: sixteen
 # sybils with valid hellos from 4 addresses (4 each: max_per_address) try for
 # the 12 inbound sessions of max_peers 16 less dial_slots 4. Past the cap each
-# newcomer closes (1008) the youngest session of the address group with the
+# newcomer closes (4000, "full: try another peer") the youngest session of the address group with the
 # most, outside the longest connected half: the sybils push out each other,
 # and honest visitors from another address get in and stay until they leave.
 set -euo pipefail
@@ -29,5 +29,5 @@ grep -q "youngest of the address with the most" "$(fb_agent_home target)/agent.l
 	fb_fail "no log line for the inbound eviction"
 wait "$sybil_pid" || true
 fb_log "sybils: $(cat "$sybil_out")"
-[ "$(jq -r '.closed."1008" // 0' "$sybil_out")" -ge 5 ] || fb_fail "the sybils were not closed with 1008: $(cat "$sybil_out")"
+[ "$(jq -r '.closed."4000" // 0' "$sybil_out")" -ge 5 ] || fb_fail "the sybils were not closed with 4000: $(cat "$sybil_out")"
 fb_pass "sybils from 4 addresses rotate among themselves; visitors get in ($(limits))"

@@ -670,7 +670,7 @@ START_TEST(test_tp_inbound_over_max_sessions_closes_the_youngest_of_the_biggest_
 	ck_assert_int_eq(X[1].closed, 0); /* not from inside tp_session_authenticated */
 	run_until(third_extra_closed);
 	ck_assert_int_eq(X[1].closed, 1);
-	ck_assert_int_eq(X[1].close_code, 1008);
+	ck_assert_int_eq(X[1].close_code, TP_CLOSE_FULL);
 	done_when = never;
 	event_base_loopexit(base, &wait);
 	event_base_dispatch(base);

@@ -151,6 +151,11 @@ ctl_gossip_stats(const struct ctl_status *st, struct cm_gossip_stats *out)
 					  (int64_t)ts->closed_by_code[c]) != 0)
 			return -1;
 	}
+	if (ts->closed_full > 0) {
+		snprintf(code, sizeof(code), "%d", TP_CLOSE_FULL);
+		if (cm_counterlist_append(&out->closed_by_code, code, (int64_t)ts->closed_full) != 0)
+			return -1;
+	}
 	out->received = (int64_t)es->received;
 	out->records_applied = (int64_t)es->records_applied;
 	out->forwarded = (int64_t)es->forwarded;

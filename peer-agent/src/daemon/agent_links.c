@@ -10,6 +10,7 @@
 #include "fb/timeutil.h"
 
 #define DIAL_INTERVAL_MS 1000
+#define FULL_REDIAL_MS 50 /* after a peer said it is full (TP_CLOSE_FULL) */
 /*
  * Attestations of bootstrap peers lapse after the table's attest_ms (3 h);
  * a listing every hour renews them, also for an agent that has neighbours.
@@ -156,6 +157,11 @@ on_close(struct tp_session *s, int code, const char *reason, void *arg)
 		log_info("could not reach %s: %d %s", l->email, code, reason);
 	if (l != NULL && l->outbound && l->email != NULL && (!l->opened || email == NULL))
 		overlay_dial_failed(a->overlay, l->email, cm_time_mono_ms(), &a->rng);
+	else if (l != NULL && l->outbound && l->email != NULL && code == TP_CLOSE_FULL) {
+		/* Full of inbound neighbours: back off from it and dial someone else now. */
+		overlay_dial_failed(a->overlay, l->email, cm_time_mono_ms(), &a->rng);
+		agent_arm(a->dial_ev, overlay_jitter_ms(FULL_REDIAL_MS, &a->rng));
+	}
 	engine_neighbour_down(a->engine, id, agent_now_ms());
 	sessions_remove(a->links, id);
 }

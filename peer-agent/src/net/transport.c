@@ -136,6 +136,8 @@ report_close(struct tp_session *s, int code, const char *reason)
 	ctx->stats.closed++;
 	if (code >= 1000 && code < 1016)
 		ctx->stats.closed_by_code[code - 1000]++;
+	else if (code == TP_CLOSE_FULL)
+		ctx->stats.closed_full++;
 	if (ctx->cb.on_close != NULL)
 		ctx->cb.on_close(s, code, reason, ctx->arg);
 }
@@ -900,7 +902,7 @@ evict_inbound_cb(evutil_socket_t fd, short what, void *arg)
 				 "address with the most (%llu so far)",
 				 (unsigned long long)victim->id, ctx->cfg.max_sessions,
 				 (unsigned long long)ctx->stats.inbound_evicted);
-		tp_close(victim, 1008, "too many inbound sessions, try again later");
+		tp_close(victim, TP_CLOSE_FULL, "too many inbound sessions, try another peer");
 	}
 }
 

@@ -73,6 +73,12 @@ struct tp_session;
 #define TP_SUBPROTOCOL "flashback-gossip.v1"
 #define TP_MAX_RTT_MS 60000 /* a pong later than this reports nothing */
 #define TP_ACCEPT_TABLE_MAX 4096 /* addresses whose accept rate is tracked */
+/*
+ * Close code of a session pushed out because the agent holds all the inbound
+ * neighbours it may (private-use range of RFC 6455): the dialler is to try
+ * another peer, not this one again at once.
+ */
+#define TP_CLOSE_FULL 4000
 
 struct tp_callbacks {
 	/* TLS (not for adopted) and WebSocket handshakes are done; the peer's certificate is known. */
@@ -170,6 +176,7 @@ const char *tp_session_peer_cert_pem(const struct tp_session *s);
 struct tp_stats {
 	uint64_t accepted, connected, closed;
 	uint64_t closed_by_code[16]; /* index code - 1000 for 1000..1015 */
+	uint64_t closed_full;        /* TP_CLOSE_FULL, sent or received */
 	uint64_t handshake_failures, pin_failures;
 	uint64_t bytes_in, bytes_out;
 	uint64_t refused_rate;        /* inbound over accept_rate_per_s from one address */
