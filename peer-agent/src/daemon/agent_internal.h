@@ -53,6 +53,7 @@ struct pa_agent {
 	struct overlay_backoff peers_fetch;
 	bool peers_fetch_busy;
 	int64_t peers_listed_ms; /* monotonic time of the last listing answered, 0: none yet */
+	int64_t early_dial_ms;   /* monotonic time of the last dial round brought forward */
 
 	struct tr_client *torrents;
 	struct event *torrent_ev; /* hands the table's seeders to downloading torrents */

@@ -158,9 +158,18 @@ on_close(struct tp_session *s, int code, const char *reason, void *arg)
 	if (l != NULL && l->outbound && l->email != NULL && (!l->opened || email == NULL))
 		overlay_dial_failed(a->overlay, l->email, cm_time_mono_ms(), &a->rng);
 	else if (l != NULL && l->outbound && l->email != NULL && code == TP_CLOSE_FULL) {
-		/* Full of inbound neighbours: back off from it and dial someone else now. */
-		overlay_dial_failed(a->overlay, l->email, cm_time_mono_ms(), &a->rng);
-		agent_arm(a->dial_ev, overlay_jitter_ms(FULL_REDIAL_MS, &a->rng));
+		int64_t now = cm_time_mono_ms();
+
+		/*
+		 * Full of inbound neighbours: back off from it and dial someone else,
+		 * now rather than at the next round, but at most once a round, so
+		 * that a network short of room does not churn faster than it did.
+		 */
+		overlay_dial_failed(a->overlay, l->email, now, &a->rng);
+		if (now - a->early_dial_ms >= DIAL_INTERVAL_MS) {
+			a->early_dial_ms = now;
+			agent_arm(a->dial_ev, overlay_jitter_ms(FULL_REDIAL_MS, &a->rng));
+		}
 	}
 	engine_neighbour_down(a->engine, id, agent_now_ms());
 	sessions_remove(a->links, id);
