@@ -62,13 +62,19 @@ cands_add(struct pa_agent *a, const struct cm_bootstrap_peer *p)
 	cm_cert_free(cert);
 }
 
-/* A listing of a server we trust: its peers are bootstrap peers, and dialable. */
+/*
+ * A listing of a server we trust: its peers are bootstrap peers, and dialable.
+ * An agent without a neighbour dials them now rather than at its next round
+ * (listings come at most once a backoff step, so this adds few rounds).
+ */
 static void
 cands_add_list(struct pa_agent *a, const struct cm_bootstrap_peerlist *l)
 {
 	agent_attest_list(a, l);
 	for (size_t i = 0; i < l->len; i++)
 		cands_add(a, &l->items[i]);
+	if (l->len > 0 && engine_neighbour_count(a->engine) == 0)
+		agent_arm(a->dial_ev, 0);
 }
 
 /* Bootstrap client */
