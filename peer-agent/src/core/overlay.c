@@ -26,6 +26,7 @@ struct email_backoff {
 
 struct overlay {
 	struct overlay_config cfg;
+	struct cm_hash_key order; /* cfg.order_key mixed with self: our own dial order */
 	char *self;
 	bool silent; /* we do not broadcast: dial only attested bootstrap peers */
 	struct cand cands[OVERLAY_MAX_CANDIDATES];
@@ -91,6 +92,8 @@ overlay_new(const struct overlay_config *c, const char *self_email)
 		return NULL;
 	}
 	o->cfg = *c;
+	o->order.k0 = cm_siphash_str(&c->order_key, self_email);
+	o->order.k1 = cm_siphash_u64(&c->order_key, o->order.k0);
 	if (o->cfg.dials_per_round > OVERLAY_DIALS_PER_ROUND)
 		o->cfg.dials_per_round = OVERLAY_DIALS_PER_ROUND;
 	return o;
@@ -241,7 +244,15 @@ struct pick {
 	const struct peertable_entry *e;
 	bool bootstrap; /* attested (peertable_entry_bootstrap) */
 	double score;
+	uint64_t rank;  /* our own order among equals (order_rank) */
 };
+
+/* Where email stands in this agent's own order of otherwise equal peers. */
+static uint64_t
+order_rank(const struct overlay *o, const char *email)
+{
+	return cm_siphash_str(&o->order, email);
+}
 
 static int
 pick_cmp(const void *x, const void *y)
@@ -250,7 +261,9 @@ pick_cmp(const void *x, const void *y)
 
 	if (p->bootstrap != q->bootstrap)
 		return p->bootstrap ? -1 : 1;
-	return p->score > q->score ? -1 : p->score < q->score ? 1 : 0;
+	if (p->score != q->score)
+		return p->score > q->score ? -1 : 1;
+	return p->rank < q->rank ? -1 : p->rank > q->rank;
 }
 
 /*
@@ -278,6 +291,7 @@ plan_from_table(struct round *r, const struct peertable *t, int64_t table_now_ms
 			continue;
 		picks[n].e = e;
 		picks[n].score = peertable_entry_score(t, e, table_now_ms);
+		picks[n].rank = order_rank(r->o, rec->email);
 		n++;
 	}
 	qsort(picks, n, sizeof(*picks), pick_cmp);
@@ -287,6 +301,37 @@ plan_from_table(struct round *r, const struct peertable *t, int64_t table_now_ms
 		plan_add(r, rec->email, &rec->socket_addresses, rec->port, picks[i].e->fingerprint);
 	}
 	free(picks);
+}
+
+struct cand_rank {
+	size_t i;
+	uint64_t rank;
+};
+
+static int
+cand_rank_cmp(const void *x, const void *y)
+{
+	const struct cand_rank *p = x, *q = y;
+
+	return p->rank < q->rank ? -1 : p->rank > q->rank;
+}
+
+/* The bootstrap-listed candidates, in our own order (order_rank). */
+static void
+plan_candidates(struct round *r)
+{
+	const struct overlay *o = r->o;
+	struct cand_rank order[OVERLAY_MAX_CANDIDATES];
+
+	for (size_t i = 0; i < o->ncands; i++)
+		order[i] = (struct cand_rank){i, order_rank(o, o->cands[i].email)};
+	qsort(order, o->ncands, sizeof(order[0]), cand_rank_cmp);
+	for (size_t k = 0; k < o->ncands && r->n < r->want; k++) {
+		const struct cand *c = &o->cands[order[k].i];
+
+		if (dialable(r, c->email))
+			plan_add(r, c->email, &c->addrs, c->port, c->fp);
+	}
 }
 
 void
@@ -307,10 +352,8 @@ overlay_plan(const struct overlay *o, const struct peertable *table, size_t sess
 	r.want = o->cfg.neighbours - sessions;
 	if (r.want > o->cfg.dials_per_round)
 		r.want = o->cfg.dials_per_round;
-	for (size_t i = 0; i < o->ncands && r.n < r.want; i++)
-		if (dialable(&r, o->cands[i].email))
-			plan_add(&r, o->cands[i].email, &o->cands[i].addrs, o->cands[i].port,
-				 o->cands[i].fp);
+	if (o->ncands > 0)
+		plan_candidates(&r);
 	if (table != NULL && r.n < r.want)
 		plan_from_table(&r, table, table_now_ms);
 	return r.n;
@@ -371,6 +414,7 @@ relayed_visit(const struct peertable_entry *e, void *arg)
 	r->picks[r->n].e = e;
 	r->picks[r->n].bootstrap = false;
 	r->picks[r->n].score = peertable_entry_score(r->t, e, r->table_now_ms);
+	r->picks[r->n].rank = order_rank(r->o, rec->email);
 	r->n++;
 	return true;
 }

@@ -21,6 +21,7 @@
 
 #include "core/engine.h"
 #include "core/peertable.h"
+#include "fb/hash.h"
 #include "fb/types.h"
 
 #define OVERLAY_DIALS_PER_ROUND 2
@@ -55,6 +56,14 @@ bool overlay_keep_new_session(const char *self_email, const char *peer_email, bo
 struct overlay_config {
 	size_t neighbours;      /* sessions wanted */
 	size_t dials_per_round; /* at most OVERLAY_DIALS_PER_ROUND */
+	/*
+	 * Peers equal by the dial policy's measures are dialled in an order of
+	 * this agent's own: a keyed hash of their emails under this key mixed
+	 * with our email, so that agents do not all dial the same first peers
+	 * (and fill them). The daemon draws it at random; zero is fine for tests
+	 * and the simulator, where our email still makes each order different.
+	 */
+	struct cm_hash_key order_key;
 };
 
 void overlay_config_default(struct overlay_config *c);

@@ -366,6 +366,7 @@ agent_start(struct pa_agent *a)
 	ec.anti_entropy_ms = cfg->anti_entropy_s * 1000;
 	overlay_config_default(&oc);
 	oc.neighbours = (size_t)cfg->neighbours;
+	oc.order_key = hash_key;
 	if ((a->table = peertable_new(&tc, &hash_key, cfg->email)) == NULL ||
 	    (a->engine = engine_new(&ec, a->table, a->id)) == NULL ||
 	    (a->overlay = overlay_new(&oc, cfg->email)) == NULL ||
