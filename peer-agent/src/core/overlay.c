@@ -80,6 +80,7 @@ overlay_config_default(struct overlay_config *c)
 {
 	c->neighbours = 8;
 	c->dials_per_round = OVERLAY_DIALS_PER_ROUND;
+	c->order_key = (struct cm_hash_key){0, 0};
 }
 
 struct overlay *
