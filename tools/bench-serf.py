@@ -199,6 +199,10 @@ def measure(cfg, system, rnd, ips, names, start):
             clients.append(c)
         res = {"system": system, "round": rnd}
         res["all_see_all_s"] = wait_until(clients, set(names[:n]), cfg["timeout_s"])
+        dead = [names[i] for i, p in enumerate(procs) if p.poll() is not None]
+        if dead:
+            raise SystemExit(f"bench-serf: {system}: {', '.join(dead)} exited "
+                             f"(see {cfg['log']})")
         before = nft_bytes()
         time.sleep(cfg["idle_s"])
         after = nft_bytes()
@@ -222,7 +226,7 @@ def serf_round(cfg, rnd, log):
     s = cfg["serf"]
     n = cfg["n"]
     ips = [f"127.0.70.{i + 1}" for i in range(n + 1)]
-    rpc = [f"127.0.0.1:{s['rpc_base'] + i}" for i in range(n + 1)]
+    rpc = [f"127.0.0.1:{port}" for port in s["rpc_ports"]]
     names = [f"serf{i}" for i in range(n + 1)]
 
     def start(i):

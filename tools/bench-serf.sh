@@ -27,21 +27,36 @@ command -v nft >/dev/null || fb_fail "nft is not installed (tools/install-deps.s
 
 fb_bs_setup
 fb_bs_start a
+# Ports on 127.0.0.1 (the agents' APIs, serf's RPC), each picked free at random: no two alike.
+declare -A used
+unique_port() { # PORT: sets $port to PORT, or another free one if PORT is taken here
+	port=$1
+	while [ -n "${used[$port]:-}" ]; do port=$(fb_free_port 127.0.0.1); done
+	used[$port]=1
+}
 homes=()
 for i in $(seq 1 $((n + 1))); do
 	fb_agent_new "a$i" "127.0.71.$i" broadcast bench
 	h=$(fb_agent_home "a$i")
+	v=FB_AGENT_API_a$i
+	unique_port "${!v}"
+	sed -i "s/^listen = 127\.0\.0\.1:.*/listen = 127.0.0.1:$port/" "$h/agent.ini"
 	homes+=("$(jq -n --arg home "$h" --arg email "a$i@example.com" --arg ip "127.0.71.$i" \
-		--argjson api "$(eval echo "\$FB_AGENT_API_a$i")" --arg token "$(cat "$h/api.token")" \
+		--argjson api "$port" --arg token "$(cat "$h/api.token")" \
 		'{home: $home, email: $email, ip: $ip, api: $api, token: $token}')")
 done
-rpc_base=$(fb_free_port 127.0.0.1)
+rpc=()
+for i in $(seq 0 "$n"); do
+	unique_port "$(fb_free_port 127.0.0.1)"
+	rpc+=("$port")
+done
+rpc_ports=$(printf '%s\n' "${rpc[@]}" | jq -s .)
 jq -n --argjson n "$n" --argjson rounds "$rounds" --argjson idle "$idle" \
 	--arg serf "$(command -v serf)" --arg key "$(head -c 16 /dev/urandom | base64)" \
-	--argjson rpc_base "$rpc_base" --arg agent "$build/bin/peer-agent" \
+	--argjson rpc_ports "$rpc_ports" --arg agent "$build/bin/peer-agent" \
 	--arg results "$out/rounds.jsonl" --arg log "$out/processes.log" \
 	--argjson homes "$(printf '%s\n' "${homes[@]}" | jq -s .)" \
 	'{n: $n, rounds: $rounds, idle_s: $idle, timeout_s: 120, results: $results, log: $log,
-	  serf: {bin: $serf, key: $key, rpc_base: $rpc_base},
+	  serf: {bin: $serf, key: $key, rpc_ports: $rpc_ports},
 	  agents: {bin: $agent, homes: $homes}}' >"$out/config.json"
 /usr/bin/python3 "$here/bench-serf.py" "$out/config.json"
