@@ -7,10 +7,8 @@
  */
 #include "daemon/doctor.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -25,6 +23,7 @@
 #include "fb/timeutil.h"
 #include "net/httpclient.h"
 #include "net/ifaddr.h"
+#include "net/tcp.h"
 
 #define DOCTOR_HTTP_TIMEOUT_MS 5000
 /* Within this a Date header (whole seconds) and our clock agree. */
@@ -123,41 +122,29 @@ check_token(struct doctor *d, const struct pa_config *cfg)
 	free(path);
 }
 
-/* A TCP socket for the numeric host:port, its address in *sa; -1 with errno. */
+/* A blocking TCP socket for the numeric host:port, its address in *a; -1 with errno. */
 static int
-tcp_socket(const char *host, int port, struct sockaddr_storage *sa, socklen_t *salen)
+tcp_socket(const char *host, int port, struct tcp_addr *a)
 {
-	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
-				 .ai_socktype = SOCK_STREAM};
-	struct addrinfo *ai = NULL;
-	char ps[8];
-	int fd;
-
-	snprintf(ps, sizeof(ps), "%d", port);
-	if (getaddrinfo(host, ps, &hints, &ai) != 0) {
+	if (tcp_addr_parse(host, port, a) != 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	memcpy(sa, ai->ai_addr, ai->ai_addrlen);
-	*salen = ai->ai_addrlen;
-	fd = socket(ai->ai_family, SOCK_STREAM, 0);
-	freeaddrinfo(ai);
-	return fd;
+	return socket(a->ss.ss_family, SOCK_STREAM, 0);
 }
 
 /* bind(2) of a TCP socket to host:port: 0, or the errno. */
 static int
 try_bind(const char *host, int port)
 {
-	struct sockaddr_storage sa;
-	socklen_t salen;
-	int fd = tcp_socket(host, port, &sa, &salen), rc = 0, one = 1;
+	struct tcp_addr a;
+	int fd = tcp_socket(host, port, &a), rc = 0, one = 1;
 
 	if (fd < 0)
 		return errno;
 	/* As the agent's listeners do: a port in TIME_WAIT is still bindable. */
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sa, salen) != 0)
+	if (bind(fd, (struct sockaddr *)&a.ss, a.len) != 0)
 		rc = errno;
 	close(fd);
 	return rc;
@@ -167,14 +154,13 @@ try_bind(const char *host, int port)
 static bool
 answers(const char *host, int port)
 {
-	struct sockaddr_storage sa;
-	socklen_t salen;
-	int fd = tcp_socket(host, port, &sa, &salen);
+	struct tcp_addr a;
+	int fd = tcp_socket(host, port, &a);
 	bool ok;
 
 	if (fd < 0)
 		return false;
-	ok = connect(fd, (struct sockaddr *)&sa, salen) == 0;
+	ok = connect(fd, (struct sockaddr *)&a.ss, a.len) == 0;
 	close(fd);
 	return ok;
 }
@@ -254,7 +240,8 @@ check_advertise(struct doctor *d, const struct pa_config *cfg)
 
 struct probe {
 	struct doctor *d;
-	const char *url;
+	const char *url; /* as agent.ini names it */
+	char *healthz;   /* url's /healthz, asked */
 	int64_t sent_wall_ms, sent_mono_ms;
 };
 
@@ -302,7 +289,6 @@ check_bootstrap(struct doctor *d, const struct pa_config *cfg)
 	struct event_base *base = NULL;
 	struct hc_client *hc = NULL;
 	struct probe *probes = NULL;
-	char **urls = NULL;
 
 	if (n == 0) {
 		say(d, V_WARN, "bootstrap",
@@ -311,7 +297,7 @@ check_bootstrap(struct doctor *d, const struct pa_config *cfg)
 		return;
 	}
 	if ((base = event_base_new()) == NULL || (hc = hc_new(base)) == NULL ||
-	    (probes = calloc(n, sizeof(*probes))) == NULL || (urls = calloc(n, sizeof(*urls))) == NULL) {
+	    (probes = calloc(n, sizeof(*probes))) == NULL) {
 		say(d, V_FAIL, "bootstrap", "cannot start the HTTP client");
 		goto done;
 	}
@@ -328,13 +314,16 @@ check_bootstrap(struct doctor *d, const struct pa_config *cfg)
 			.max_answer_bytes = 4096,
 		};
 
-		if ((urls[i] = malloc(len)) == NULL)
+		if ((probes[i].healthz = malloc(len)) == NULL)
 			continue;
 		/* A base URL ending in '/' must not become "//healthz". */
-		snprintf(urls[i], len, "%.*s/healthz", (int)(strlen(u) - (u[strlen(u) - 1] == '/')),
-			 u);
-		req.url = urls[i];
-		probes[i] = (struct probe){d, u, cm_time_wall_ms(), cm_time_mono_ms()};
+		snprintf(probes[i].healthz, len, "%.*s/healthz",
+			 (int)(strlen(u) - (u[strlen(u) - 1] == '/')), u);
+		req.url = probes[i].healthz;
+		probes[i].d = d;
+		probes[i].url = u;
+		probes[i].sent_wall_ms = cm_time_wall_ms();
+		probes[i].sent_mono_ms = cm_time_mono_ms();
 		if (hc_start(hc, &req, probe_done, &probes[i]) != 0)
 			say(d, V_FAIL, "bootstrap", "%s: the request could not be made", u);
 	}
@@ -343,9 +332,8 @@ done:
 	hc_free(hc);
 	if (base != NULL)
 		event_base_free(base);
-	for (size_t i = 0; urls != NULL && i < n; i++)
-		free(urls[i]);
-	free(urls);
+	for (size_t i = 0; probes != NULL && i < n; i++)
+		free(probes[i].healthz);
 	free(probes);
 }
 
@@ -358,7 +346,7 @@ pa_doctor(const char *home, FILE *out)
 	char *ini = pa_config_path(home, "agent.ini");
 
 	check_home(&d, home);
-	pa_config_default(&cfg);
+	/* pa_config_load fills the defaults itself, and leaves cfg cleared when it fails. */
 	if (pa_config_load(home, &cfg, &err) != 0) {
 		say(&d, V_FAIL, "agent.ini", "%s; do: fix it (peer-agent init writes every key, "
 					     "commented, with its default)",
