@@ -73,6 +73,8 @@ int cli_agent_open(const char *home, struct pa_config *cfg, char **token);
  */
 long cli_request(const struct pa_config *cfg, const char *token, const char *method,
 		 const char *path, const char *body, struct cli_answer *out);
+/* The control API's address with rest after it ("/api/v1/status", "/#token=..."), into out. */
+void cli_api_url(const struct pa_config *cfg, const char *rest, char *out, size_t size);
 /* The same with a timeout of its own (seconds): creating a torrent hashes the whole file. */
 long cli_request_timeout(const struct pa_config *cfg, const char *token, const char *method,
 			 const char *path, const char *body, long timeout_s,

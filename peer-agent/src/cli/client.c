@@ -38,6 +38,15 @@ cli_request(const struct pa_config *cfg, const char *token, const char *method, 
 	return cli_request_timeout(cfg, token, method, path, body, 30, out);
 }
 
+void
+cli_api_url(const struct pa_config *cfg, const char *rest, char *out, size_t size)
+{
+	bool v6 = strchr(cfg->api_host, ':') != NULL;
+
+	snprintf(out, size, "http://%s%s%s:%d%s", v6 ? "[" : "", cfg->api_host, v6 ? "]" : "",
+		 cfg->api_port, rest);
+}
+
 long
 cli_request_timeout(const struct pa_config *cfg, const char *token, const char *method,
 		    const char *path, const char *body, long timeout_s, struct cli_answer *out)
@@ -46,12 +55,10 @@ cli_request_timeout(const struct pa_config *cfg, const char *token, const char *
 	struct curl_slist *h = NULL;
 	char url[4400], auth[256], err[CURL_ERROR_SIZE] = "";
 	long status = 0;
-	bool v6 = strchr(cfg->api_host, ':') != NULL;
 
 	if (c == NULL)
 		return 0;
-	snprintf(url, sizeof(url), "http://%s%s%s:%d%s", v6 ? "[" : "", cfg->api_host, v6 ? "]" : "",
-		 cfg->api_port, path);
+	cli_api_url(cfg, path, url, sizeof(url));
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
 	h = curl_slist_append(h, auth);
 	h = curl_slist_append(h, "Content-Type: application/json");

@@ -40,20 +40,18 @@ cmd_ui(const struct cli_opts *o)
 {
 	struct pa_config cfg;
 	struct cli_answer ans = {0};
-	char *token, *esc = NULL, url[4400];
-	bool v6;
+	char *token, *esc = NULL, rest[4200], url[4400];
 	long status;
 	int rc = 1;
 
 	if (cli_agent_open(o->home, &cfg, &token) != 0)
 		return 2;
-	v6 = strchr(cfg.api_host, ':') != NULL;
 	if ((esc = curl_easy_escape(NULL, token, 0)) == NULL) {
 		fprintf(stderr, "peer-agent: out of memory\n");
 		goto done;
 	}
-	snprintf(url, sizeof(url), "http://%s%s%s:%d/#token=%s", v6 ? "[" : "", cfg.api_host,
-		 v6 ? "]" : "", cfg.api_port, esc);
+	snprintf(rest, sizeof(rest), "/#token=%s", esc);
+	cli_api_url(&cfg, rest, url, sizeof(url));
 	printf("%s\n", url);
 	fflush(stdout);
 	/* The address is printed either way; whether the agent answers it is said after. */
