@@ -420,6 +420,12 @@ static const struct cm_field announcement_fields[] = {
 static TYPE(announcement_type, "payload-announcement", "peer-announcement.schema.json",
      struct cm_peer_announcement, announcement_fields);
 
+static bool
+digest_recent(const void *base)
+{
+	return ((const struct cm_digest *)base)->recent;
+}
+
 static const struct cm_field digest_fields[] = {
 	COUNT(struct cm_digest, "since", since),
 	COUNT(struct cm_digest, "seed", seed),
@@ -427,6 +433,9 @@ static const struct cm_field digest_fields[] = {
 	{.name = "bloom", .kind = CK_STRING, .flags = F_REQ, CM_MEMBER(struct cm_digest, bloom),
 	 .max = (CM_MAX_BLOOM_BYTES + 2) / 3 * 4, .skind = STR_BASE64, .dflt_str = ""},
 	TIME(struct cm_digest, "issued_after", issued_after_ms, F_OMIT_ZERO),
+	/* Written only when true: agents before it ignore it as an unknown field. */
+	{.name = "recent", .kind = CK_BOOL, CM_MEMBER(struct cm_digest, recent),
+	 .enc_if = digest_recent},
 };
 static TYPE(digest_type, "digest", "peer-request.schema.json#/properties/digest", struct cm_digest,
      digest_fields);

@@ -263,6 +263,12 @@ struct cm_digest {
 	 * requester was in sync then. 0 (absent on the wire): every record.
 	 */
 	int64_t issued_after_ms;
+	/*
+	 * The requester's table changed lately: a responder whose own did not
+	 * may be missing that news, and asks back (docs/protocol.md section 5).
+	 * false (absent on the wire): nothing lately.
+	 */
+	bool recent;
 };
 
 /* Who seeds this torrent: {info_hash}. */

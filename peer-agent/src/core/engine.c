@@ -24,6 +24,8 @@ engine_config_default(struct engine_config *cfg)
 	cfg->heartbeat_ms = 30 * 1000LL;
 	cfg->reannounce_ms = 3600 * 1000LL;
 	cfg->anti_entropy_ms = 1000LL;
+	cfg->ae_hot_ms = 10 * 1000LL;
+	cfg->ae_idle_ms = 16 * 1000LL;
 	cfg->seen_max = 65536;
 	cfg->seen_max_age_ms = 600 * 1000LL;
 	cfg->ae_max_records = 256;
@@ -803,6 +805,12 @@ engine_receive(struct engine *e, uint64_t from, const char *frame, size_t len, i
 	 */
 	if (announced != NULL && v == ENGINE_ACCEPTED)
 		eng_seen_add(e, env.id, announced, now_ms);
+	/*
+	 * A new neighbour's table at once, as Serf's push-pull on join: waiting
+	 * for the timer to pick it leaves a newcomer with its hellos only.
+	 */
+	if (hello && v == ENGINE_ACCEPTED && n->authed && e->cfg.anti_entropy_ms > 0)
+		eng_anti_entropy_with(e, n, now_ms, rng, out);
 free_env:
 	cm_envelope_clear(&env);
 done:
@@ -841,6 +849,26 @@ min64(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
+/*
+ * Rounds come every anti_entropy_ms while the table changes; once it has
+ * stood still for ae_hot_ms they slow down, doubling up to ae_idle_ms: an
+ * idle network costs little, and news finds the short interval again
+ * (engine_tick) and asks idle neighbours back (digest.recent).
+ */
+static int64_t
+ae_next_interval(struct engine *e, int64_t now_ms)
+{
+	int64_t base = e->cfg.anti_entropy_ms;
+
+	if (e->cfg.ae_idle_ms <= base || eng_ae_recent(e, now_ms))
+		e->ae_interval_ms = base;
+	else
+		e->ae_interval_ms = min64(e->cfg.ae_idle_ms, 2 * (e->ae_interval_ms > base
+									? e->ae_interval_ms
+									: base));
+	return e->ae_interval_ms;
+}
+
 int64_t
 engine_tick(struct engine *e, int64_t now_ms, struct engine_rng *rng, struct engine_actions *out)
 {
@@ -861,6 +889,10 @@ engine_tick(struct engine *e, int64_t now_ms, struct engine_rng *rng, struct eng
 			e->next_heartbeat_ms = INT64_MAX;
 		if (e->cfg.anti_entropy_ms <= 0)
 			e->next_ae_ms = INT64_MAX;
+		/* A start is news: the table is new, rounds come often at first. */
+		e->ae_version = peertable_version(e->table);
+		e->last_change_ms = now_ms;
+		e->ae_interval_ms = e->cfg.anti_entropy_ms;
 		if (e->cfg.reannounce_ms <= 0)
 			e->next_reannounce_ms = INT64_MAX;
 	}
@@ -886,10 +918,18 @@ engine_tick(struct engine *e, int64_t now_ms, struct engine_rng *rng, struct eng
 		}
 		e->next_reannounce_ms = now_ms + e->cfg.reannounce_ms;
 	}
+	if (peertable_version(e->table) != e->ae_version) {
+		e->ae_version = peertable_version(e->table);
+		e->last_change_ms = now_ms;
+		/* News: back to the short interval at once. */
+		e->ae_interval_ms = e->cfg.anti_entropy_ms;
+		if (e->cfg.anti_entropy_ms > 0 && e->next_ae_ms - now_ms > e->cfg.anti_entropy_ms)
+			e->next_ae_ms = now_ms + e->cfg.anti_entropy_ms;
+	}
 	if (now_ms >= e->next_ae_ms) {
 		if (e->has_self)
 			eng_anti_entropy(e, now_ms, rng, out);
-		e->next_ae_ms = now_ms + e->cfg.anti_entropy_ms;
+		e->next_ae_ms = now_ms + ae_next_interval(e, now_ms);
 	}
 	if (now_ms >= e->next_expire_ms) {
 		/* Entries live for expire_ms: a scan every hundredth of that is precise enough. */

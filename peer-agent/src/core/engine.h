@@ -57,6 +57,13 @@ struct engine_config {
 	int64_t heartbeat_ms;       /* HEARTBEAT to each neighbour every heartbeat_ms */
 	int64_t reannounce_ms;      /* own record re-announced (seq + 1) every reannounce_ms */
 	int64_t anti_entropy_ms;    /* digest exchange with one random neighbour every ... */
+	/*
+	 * ... while the table changed in the last ae_hot_ms (10 s); after that the
+	 * interval doubles each round up to ae_idle_ms (16 s), and the first change
+	 * brings it back. ae_idle_ms <= anti_entropy_ms keeps it constant.
+	 */
+	int64_t ae_hot_ms;
+	int64_t ae_idle_ms;
 	size_t seen_max;            /* ids remembered for duplicate detection */
 	int64_t seen_max_age_ms;    /* and for how long */
 	size_t ae_max_records;      /* records in one anti-entropy answer (all its frames) */

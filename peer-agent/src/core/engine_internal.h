@@ -96,6 +96,9 @@ struct engine {
 	bool assumed_synced; /* engine_assume_synced: in sync from the start */
 	int64_t next_heartbeat_ms, next_reannounce_ms, next_ae_ms, next_expire_ms;
 	int64_t next_table_expire_ms;
+	uint64_t ae_version;       /* the table's version when the timers last looked */
+	int64_t last_change_ms;    /* when they saw it change; 0: never */
+	int64_t ae_interval_ms;    /* the anti-entropy interval now (ae_hot_ms, ae_idle_ms) */
 	struct engine_stats stats;
 };
 
@@ -170,7 +173,13 @@ bool eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope
 			int64_t now_ms, struct engine_rng *rng, struct engine_actions *out);
 enum engine_verdict eng_receive_list(struct engine *e, struct nb *n, const struct cm_envelope *env,
 				     int64_t now_ms, struct engine_actions *out);
+/* A digest exchange with a random neighbour (the timer's round). */
 void eng_anti_entropy(struct engine *e, int64_t now_ms, struct engine_rng *rng,
 		      struct engine_actions *out);
+/* ... with n, unless one with n is waiting for its answer. */
+void eng_anti_entropy_with(struct engine *e, struct nb *n, int64_t now_ms, struct engine_rng *rng,
+			   struct engine_actions *out);
+/* The table changed within the last ae_hot_ms. */
+bool eng_ae_recent(const struct engine *e, int64_t now_ms);
 
 #endif

@@ -438,6 +438,12 @@ eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env
 		budget->tokens -= (double)send_list(e, out, n->id, env->id, recs, fit,
 						    req->has_digest, next, now_ms, rng);
 		e->stats.requests_answered++;
+		/*
+		 * News at the requester while our table stood still: the push may
+		 * have missed us, and our own rounds are slow now. Ask back.
+		 */
+		if (req->has_digest && req->digest.recent && !eng_ae_recent(e, now_ms))
+			eng_anti_entropy_with(e, n, now_ms, rng, out);
 	}
 cleanup:
 	free(entries);
@@ -506,13 +512,28 @@ bloom_collect(const struct peertable_entry *pe, void *arg)
 	return false;
 }
 
-void
-eng_anti_entropy(struct engine *e, int64_t now_ms, struct engine_rng *rng,
-		 struct engine_actions *out)
+bool
+eng_ae_recent(const struct engine *e, int64_t now_ms)
 {
-	size_t authed = engine_neighbour_count(e), pick, nkeys, nbytes;
+	return e->last_change_ms != 0 && now_ms - e->last_change_ms < e->cfg.ae_hot_ms;
+}
+
+static bool
+ae_pending_with(const struct engine *e, uint64_t nb)
+{
+	for (size_t i = 0; i < e->npending; i++)
+		if (e->pending[i].anti_entropy && e->pending[i].nb == nb && !e->pending[i].answered)
+			return true;
+	return false;
+}
+
+/* One digest exchange with n: our digest now, its answer later (eng_receive_list). */
+static void
+digest_to(struct engine *e, struct nb *n, int64_t now_ms, struct engine_rng *rng,
+	  struct engine_actions *out)
+{
+	size_t nkeys, nbytes;
 	const struct peertable_entry *held;
-	struct nb *n = NULL;
 	struct bloom_build b;
 	struct cm_envelope env;
 	char id[CM_UUID_TEXT_LEN + 1];
@@ -520,12 +541,6 @@ eng_anti_entropy(struct engine *e, int64_t now_ms, struct engine_rng *rng,
 	char *frame;
 	size_t len;
 
-	if (authed == 0)
-		return;
-	pick = eng_rng_below(rng, authed);
-	for (size_t i = 0; i < e->nnbs && n == NULL; i++)
-		if (e->nbs[i].authed && pick-- == 0)
-			n = &e->nbs[i];
 	/*
 	 * The filter holds what changed here since the exchange before the last
 	 * one with this neighbour: what it changed since then is most likely
@@ -557,8 +572,10 @@ eng_anti_entropy(struct engine *e, int64_t now_ms, struct engine_rng *rng,
 	 * every neighbour as its own changes (the simulator's churn runs: about
 	 * 200 MB per newcomer at 10k nodes).
 	 */
-	if (e->assumed_synced || now_ms - e->started_ms >= e->cfg.ae_warm_ms)
+	if (e->assumed_synced ||
+	    (e->timers_started && now_ms - e->started_ms >= e->cfg.ae_warm_ms))
 		env.payload.request.digest.issued_after_ms = now_ms - e->cfg.ae_fresh_ms;
+	env.payload.request.digest.recent = eng_ae_recent(e, now_ms);
 	env.payload.request.digest.seed = b.seed;
 	env.payload.request.digest.k = BLOOM_K;
 	env.payload.request.digest.bloom = cm_base64_encode(b.bits, nbytes);
@@ -575,6 +592,30 @@ eng_anti_entropy(struct engine *e, int64_t now_ms, struct engine_rng *rng,
 	n->mark_prev = n->mark_last;
 	n->mark_last = peertable_version(e->table);
 	e->stats.anti_entropy_rounds++;
+}
+
+void
+eng_anti_entropy(struct engine *e, int64_t now_ms, struct engine_rng *rng,
+		 struct engine_actions *out)
+{
+	size_t authed = engine_neighbour_count(e), pick;
+
+	if (authed == 0)
+		return;
+	pick = eng_rng_below(rng, authed);
+	for (size_t i = 0; i < e->nnbs; i++)
+		if (e->nbs[i].authed && pick-- == 0) {
+			digest_to(e, &e->nbs[i], now_ms, rng, out);
+			return;
+		}
+}
+
+void
+eng_anti_entropy_with(struct engine *e, struct nb *n, int64_t now_ms, struct engine_rng *rng,
+		      struct engine_actions *out)
+{
+	if (n->authed && !n->closing && !ae_pending_with(e, n->id))
+		digest_to(e, n, now_ms, rng, out);
 }
 
 /* Discovery */

@@ -25,6 +25,11 @@
 
 #define SAVE_INTERVAL_MS 60000
 #define STOP_GRACE_MS 3000 /* leave, unregister and flush before exit */
+/*
+ * A round-trip sample per session every fourth heartbeat: the score's
+ * smoothing needs no more, and each ping is a pong and two packets more.
+ */
+#define PING_EVERY_HEARTBEATS 4
 #define PER_PREFIX48_ADDRESSES 4 /* an IPv6 /48 holds at most this many max_per_address */
 
 int64_t
@@ -158,6 +163,7 @@ ping_cb(evutil_socket_t fd, short what, void *arg)
 	struct link *l;
 	size_t cursor = 0, n = 0;
 	uint64_t *ids;
+	int64_t now;
 
 	(void)fd;
 	(void)what;
@@ -168,9 +174,14 @@ ping_cb(evutil_socket_t fd, short what, void *arg)
 	while ((l = sessions_next(a->links, &cursor)) != NULL)
 		if (engine_neighbour_email(a->engine, l->id) != NULL)
 			ids[n++] = l->id;
+	now = cm_time_mono_ms();
 	for (size_t i = 0; i < n; i++)
-		if ((l = sessions_get(a->links, ids[i])) != NULL)
+		if ((l = sessions_get(a->links, ids[i])) != NULL &&
+		    (l->last_ping_ms == 0 ||
+		     now - l->last_ping_ms >= PING_EVERY_HEARTBEATS * a->cfg->heartbeat_s * 1000)) {
+			l->last_ping_ms = now;
 			tp_ping(l->s);
+		}
 	free(ids);
 }
 
@@ -364,6 +375,7 @@ agent_start(struct pa_agent *a)
 	ec.heartbeat_ms = cfg->heartbeat_s * 1000;
 	ec.reannounce_ms = cfg->reannounce_s * 1000;
 	ec.anti_entropy_ms = cfg->anti_entropy_s * 1000;
+	ec.ae_idle_ms = cfg->anti_entropy_idle_s * 1000;
 	overlay_config_default(&oc);
 	oc.neighbours = (size_t)cfg->neighbours;
 	oc.order_key = hash_key;

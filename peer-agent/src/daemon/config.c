@@ -171,6 +171,8 @@ static const struct pa_key keys[] = {
 	 "Seconds between announcements of our own record (less than stale_s / 2)."},
 	{"timers", "anti_entropy_s", KIND_SECONDS, OFF(anti_entropy_s), 1, 3600, NULL,
 	 "Seconds between anti-entropy rounds with a neighbour."},
+	{"timers", "anti_entropy_idle_s", KIND_SECONDS, OFF(anti_entropy_idle_s), 1, 3600, NULL,
+	 "Longest seconds between anti-entropy rounds while the table stands still."},
 	{"timers", "bootstrap_heartbeat_s", KIND_SECONDS, OFF(bootstrap_heartbeat_s), 1,
 	 CM_MAX_HEARTBEAT_INTERVAL_S, NULL,
 	 "Seconds between bootstrap heartbeats (the server's interval wins when shorter)."},
@@ -254,6 +256,7 @@ pa_config_default(struct pa_config *cfg)
 	cfg->expire_s = 10800;
 	cfg->reannounce_s = 3600;
 	cfg->anti_entropy_s = 1;
+	cfg->anti_entropy_idle_s = 16;
 	cfg->bootstrap_heartbeat_s = 30;
 }
 

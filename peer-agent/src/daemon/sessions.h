@@ -22,6 +22,7 @@ struct link {
 	bool outbound;
 	bool opened;
 	int64_t last_feedback_ms;
+	int64_t last_ping_ms; /* monotonic; 0: not pinged yet */
 };
 
 struct sessions;
