@@ -1,6 +1,7 @@
 # tests/lib/agent.sh - peer agents, each on its own 127.0.0.x, with short timers.
 #   fb_agent_new NAME IP broadcast|silent REPOS   init DIR, write agent.ini (email NAME@example.com)
 #   fb_agent_start NAME                           run it; waits for its control API
+#                                                 (FB_AGENT_BIN_<name>: another build's binary)
 #   fb_agent NAME ARGS...                         the CLI against NAME (--home added)
 #   fb_agent_stop NAME [SIGNAL]                   stops it (default TERM) and waits
 #   fb_agent_peers_json NAME                      `peers --json` of NAME
@@ -74,10 +75,11 @@ fb_agent_torrent() {
 }
 
 fb_agent_start() {
-	local name=$1 home pid api
+	local name=$1 home pid api bin
 	home=$(fb_agent_home "$name")
 	api=FB_AGENT_API_$name
-	"$FB_BUILD/bin/peer-agent" run --home "$home" --log-level "${FB_AGENT_LOG_LEVEL:-info}" \
+	bin=FB_AGENT_BIN_$name
+	"${!bin:-$FB_BUILD/bin/peer-agent}" run --home "$home" --log-level "${FB_AGENT_LOG_LEVEL:-info}" \
 		>>"$home/agent.log" 2>&1 &
 	pid=$!
 	printf -v "FB_AGENT_PID_$name" '%s' "$pid"
