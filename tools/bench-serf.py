@@ -3,17 +3,20 @@ processes on loopback, one run, interleaved (serf, agents, serf, ...).
 
 usage: bench-serf.py CONFIG.json
 
-CONFIG (written by tools/bench-serf.sh): {"n": 32, "rounds": 5, "idle_s": 30,
+CONFIG (written by tools/bench-serf.sh): {"n": 32, "rounds": 5, "idle_s": 30, "settle_s": 60,
 "timeout_s": 120, "serf": {"bin": ..., "key": ..., "dir": ...},
 "agents": {"bin": ..., "homes": [{"home", "email", "ip", "api", "token"}, ...]}}
 with n + 1 agent homes (the last one is the newcomer).
 
 Per round and system, with every timer at its default:
-  all_see_all_s  n members started at once: from the last start until every
+  all_see_all_s  n members started one after the other, each once the one
+                 before answers on its RPC or control API: from the last start until every
                  member lists all n (serf: alive members over its RPC;
                  agents: the peers of GET /api/v1/peers, itself included);
   idle_b_s       then idle_s seconds untouched: bytes each member sent (IP
                  packets from its own address, nftables counters), per second;
+  settled_b_s    the same over idle_s seconds from settle_s after all_see_all
+                 (the standing cost, once start-up traffic has died down);
   rss/uss_mib    each member's RSS and private memory after the idle time
                  (/proc/PID/smaps_rollup);
   join_s         a newcomer started: until all n older members list it.
@@ -75,10 +78,23 @@ class SerfRPC:
 
 class AgentAPI:
     def __init__(self, h):
+        """Connects once the agent's control API answers (OSError before),
+        as SerfRPC does with serf's RPC: each member is up before the next starts."""
         self.port = h["api"]
         self.token = h["token"]
         self.self_email = h["email"]
-        self.conn = None
+        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        try:
+            self.conn.request("GET", "/api/v1/status",
+                              headers={"Authorization": f"Bearer {self.token}"})
+            r = self.conn.getresponse()
+            r.read()
+        except (OSError, http.client.HTTPException) as e:
+            self.conn.close()
+            raise OSError(f"agent API: {e}")
+        if r.status != 200:
+            self.conn.close()
+            raise OSError(f"agent API: status {r.status}")
 
     def alive(self):
         for _ in range(2):
@@ -203,10 +219,16 @@ def measure(cfg, system, rnd, ips, names, start):
         if dead:
             raise SystemExit(f"bench-serf: {system}: {', '.join(dead)} exited "
                              f"(see {cfg['log']})")
+        t0 = time.monotonic()
         before = nft_bytes()
         time.sleep(cfg["idle_s"])
         after = nft_bytes()
         res["idle_b_s"] = [(after[ip] - before[ip]) / cfg["idle_s"] for ip in ips[:n]]
+        time.sleep(max(0.0, cfg["settle_s"] - (time.monotonic() - t0)))
+        before = nft_bytes()
+        time.sleep(cfg["idle_s"])
+        after = nft_bytes()
+        res["settled_b_s"] = [(after[ip] - before[ip]) / cfg["idle_s"] for ip in ips[:n]]
         mem = [memory_mib(p.pid) for p in procs]
         res["rss_mib"] = [m[0] for m in mem]
         res["uss_mib"] = [m[1] for m in mem]
@@ -252,7 +274,7 @@ def agents_round(cfg, rnd, log):
             pass
         p = subprocess.Popen([a["bin"], "run", "--home", h["home"], "--log-level", "warn"],
                              stdout=log, stderr=log)
-        return p, AgentAPI(h)
+        return p, connect(lambda: AgentAPI(h))
 
     return measure(cfg, "peer-agent", rnd, [h["ip"] for h in homes],
                    [h["email"] for h in homes], start)
@@ -284,7 +306,8 @@ def main():
                 out.flush()
                 print(f"  round {rnd + 1} {r['system']:<10}: all-see-all {fmt(r['all_see_all_s'])} s, "
                       f"join {fmt(r['join_s'])} s, idle B/s median "
-                      f"{statistics.median(r['idle_b_s']):.0f}, RSS median "
+                      f"{statistics.median(r['idle_b_s']):.0f}, settled "
+                      f"{statistics.median(r['settled_b_s']):.0f}, RSS median "
                       f"{statistics.median(r['rss_mib']):.1f} MiB", flush=True)
     n = cfg["n"]
     print(f"\n  N = {n}, {cfg['rounds']} rounds interleaved; medians over rounds "
@@ -293,7 +316,8 @@ def main():
     rows = [
         ("newcomer listed by all (s)", lambda r: r["join_s"]),
         ("all see all after last start (s)", lambda r: r["all_see_all_s"]),
-        ("idle bytes sent per member (B/s)", lambda r: statistics.median(r["idle_b_s"])),
+        ("idle B/s per member, first 30 s", lambda r: statistics.median(r["idle_b_s"])),
+        ("idle B/s per member, settled", lambda r: statistics.median(r["settled_b_s"])),
         ("RSS per member (MiB)", lambda r: statistics.median(r["rss_mib"])),
         ("RSS, largest member (MiB)", lambda r: max(r["rss_mib"])),
         ("private memory per member (MiB)", lambda r: statistics.median(r["uss_mib"])),

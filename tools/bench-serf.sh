@@ -18,6 +18,7 @@ export FB_AGENT_TIMERS="# defaults"
 n=${BENCH_SERF_N:-32}
 rounds=${BENCH_SERF_ROUNDS:-5}
 idle=${BENCH_SERF_IDLE_S:-30}
+settle=${BENCH_SERF_SETTLE_S:-60}
 out=$build/bench/serf
 mkdir -p "$out"
 rm -f "$out"/*.jsonl "$out"/*.log
@@ -51,12 +52,12 @@ for i in $(seq 0 "$n"); do
 	rpc+=("$port")
 done
 rpc_ports=$(printf '%s\n' "${rpc[@]}" | jq -s .)
-jq -n --argjson n "$n" --argjson rounds "$rounds" --argjson idle "$idle" \
+jq -n --argjson n "$n" --argjson rounds "$rounds" --argjson idle "$idle" --argjson settle "$settle" \
 	--arg serf "$(command -v serf)" --arg key "$(head -c 16 /dev/urandom | base64)" \
 	--argjson rpc_ports "$rpc_ports" --arg agent "$build/bin/peer-agent" \
 	--arg results "$out/rounds.jsonl" --arg log "$out/processes.log" \
 	--argjson homes "$(printf '%s\n' "${homes[@]}" | jq -s .)" \
-	'{n: $n, rounds: $rounds, idle_s: $idle, timeout_s: 120, results: $results, log: $log,
+	'{n: $n, rounds: $rounds, idle_s: $idle, settle_s: $settle, timeout_s: 120, results: $results, log: $log,
 	  serf: {bin: $serf, key: $key, rpc_ports: $rpc_ports},
 	  agents: {bin: $agent, homes: $homes}}' >"$out/config.json"
 /usr/bin/python3 "$here/bench-serf.py" "$out/config.json"

@@ -126,6 +126,30 @@ START_TEST(test_engine_receive_announcement_forwards_to_fanout_others)
 }
 END_TEST
 
+START_TEST(test_engine_newcomers_hello_is_forwarded_to_every_other_neighbour)
+{
+	size_t hub = star(6), newcomer = add_peer(true, false, "x");
+	char *hello;
+
+	ck_assert_int_eq(engine_neighbour_up(P[newcomer].e, nid(hub), false, P[hub].fp, now, &rng,
+					     &acts[newcomer]),
+			 0);
+	ck_assert_int_eq(engine_neighbour_up(P[hub].e, nid(newcomer), true, P[newcomer].fp, now, &rng,
+					     &acts[hub]),
+			 0);
+	ck_assert_uint_eq(acts[newcomer].len, 1);
+	hello = strdup(acts[newcomer].items[0].frame);
+	clear_actions();
+	ck_assert_int_eq(deliver(hub, newcomer, hello), ENGINE_ACCEPTED);
+	/* All six, not fanout's three; the newcomer gets a digest, not its own record back. */
+	for (size_t i = 1; i <= 6; i++)
+		ck_assert_int_eq(count_sends(hub, nid(i), CM_MSG_PEER_ANNOUNCEMENT), 1);
+	ck_assert_int_eq(count_sends(hub, nid(newcomer), CM_MSG_PEER_ANNOUNCEMENT), 0);
+	ck_assert_int_eq(count_sends(hub, nid(newcomer), CM_MSG_PEER_REQUEST), 1);
+	free(hello);
+}
+END_TEST
+
 START_TEST(test_engine_receive_ttl_one_applied_not_forwarded)
 {
 	size_t hub = star(4), origin = add_peer(true, false, "x");

@@ -589,7 +589,7 @@ engine_neighbour_email(const struct engine *e, uint64_t id)
  */
 static void
 forward(struct engine *e, const struct cm_envelope *env, const char *cert, uint64_t from,
-	struct engine_rng *rng, struct engine_actions *out)
+	int fanout, struct engine_rng *rng, struct engine_actions *out)
 {
 	struct cm_envelope fwd;
 	char *frame, *silent_frame = NULL;
@@ -608,7 +608,7 @@ forward(struct engine *e, const struct cm_envelope *env, const char *cert, uint6
 		fwd.payload.announcement.origin.public_certificate = NULL;
 	if ((frame = eng_encode_frame(&fwd, &len)) != NULL)
 		e->stats.forwarded += send_random2(e, out, frame, len, silent_frame, silent_len,
-						   e->cfg.fanout, from, true, rng);
+						   fanout, from, true, rng);
 	free(frame);
 	free(silent_frame);
 }
@@ -634,7 +634,7 @@ forward_held(struct engine *e, const struct cm_envelope *env, uint64_t from,
 	copy.payload.announcement.origin = held->rec;
 	/* Whole when the duplicate came whole, else as a refresh (see forward). */
 	forward(e, &copy, rec->public_certificate != NULL ? NULL : held->rec.public_certificate,
-		from, rng, out);
+		from, e->cfg.fanout, rng, out);
 }
 
 /* The first frame of a session: the peer's own signed announcement, matching its TLS certificate. */
@@ -704,9 +704,14 @@ receive_announcement(struct engine *e, struct nb *n, struct cm_envelope *env,
 		v = eng_apply_record(e, rec, fp, hello_fp != NULL ? n : NULL, now_ms);
 	else if (v == ENGINE_DROP_SIGNATURE)
 		eng_bad_signature(e, n, out);
-	/* Only news travels on. */
+	/*
+	 * Only news travels on. A newcomer's hello goes to every neighbour of
+	 * the peers it dialled: two hops reach most of the network at once, for
+	 * a few dozen copies more per join, and fanout takes over from there.
+	 */
 	if (v == ENGINE_ACCEPTED)
-		forward(e, env, refresh ? rec->public_certificate : NULL, n->id, rng, out);
+		forward(e, env, refresh ? rec->public_certificate : NULL, n->id,
+			hello_fp != NULL ? (int)e->nnbs : e->cfg.fanout, rng, out);
 	if (refresh) {
 		free(rec->public_certificate);
 		rec->public_certificate = NULL;
