@@ -1,6 +1,7 @@
 /*
  * fb-agent-bench.c - what the agent's gossip core costs: signed announcements
- * verified and applied per second on one core, duplicates and known records
+ * verified and applied per second on one core (origins with ECDSA P-256 keys,
+ * then with Ed25519 ones), duplicates and known records
  * dropped per second, resident memory per known peer at 10k and 100k table
  * entries, and memory per open TLS + WebSocket session.
  */
@@ -145,8 +146,9 @@ feed(struct engine *e, char **frames, size_t n, enum engine_verdict want, int64_
 	return start;
 }
 
+/* Announcements from ORIGINS origins with keys of type: verified and applied, then dropped. */
 static int
-bench_engine(void)
+bench_engine(enum cm_key_type type)
 {
 	int64_t now = cm_time_wall_ms();
 	struct cm_identity *ids[ORIGINS], *nb;
@@ -161,11 +163,12 @@ bench_engine(void)
 	size_t n = 0;
 	char email[64];
 
-	printf("preparing %d signed announcements from %d origins...\n", ORIGINS * SEQS, ORIGINS);
+	printf("preparing %d signed announcements from %d origins (%s keys)...\n", ORIGINS * SEQS,
+	       ORIGINS, type == CM_KEY_ED25519 ? "Ed25519" : "ECDSA P-256");
 	nb = cm_identity_generate("neighbour@example.com", 30, &err);
 	for (int o = 0; o < ORIGINS; o++) {
 		snprintf(email, sizeof(email), "origin%d@example.com", o);
-		ids[o] = cm_identity_generate(email, 30, &err);
+		ids[o] = cm_identity_generate_as(email, 30, type, &err);
 	}
 	/* Interleaved so that every frame carries a higher seq than the one held. */
 	for (int s = 1; s <= SEQS; s++) {
@@ -553,7 +556,7 @@ main(int argc, char **argv)
 			"verified per second, drops per second, memory per peer and per session.\n");
 		return argc == 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
 	}
-	if (bench_engine() != 0)
+	if (bench_engine(CM_KEY_P256) != 0 || bench_engine(CM_KEY_ED25519) != 0)
 		return 1;
 	bench_request_shape();
 	bench_flood_ranking();
