@@ -235,7 +235,7 @@ FUZZ_SECONDS ?= 60
 # `make test` runs each only for a few seconds: enough to keep them building and clean.
 FUZZ_TEST_SECONDS ?= 4
 FUZZ_HARNESSES = upgrade envelope bodies websocket peers_json agent_ini engine bencode tracker \
-	httpd wire
+	httpd wire jscan
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS = -std=gnu11 -O1 -g -fno-omit-frame-pointer $(WARN) $(FUZZ_SAN) -MMD -MP
 FUZZ_OBJ = $(BUILD)/fuzz/obj
@@ -255,11 +255,13 @@ FUZZ_SEEDS_bodies = $(foreach d,valid invalid,$(addprefix tests/proto/$(d)/,regi
 	feedback-request bootstrap-peer-list whitelist-entry torrent-add-request torrent-status \
 	torrent-status-list torrent-created relay-status))
 FUZZ_SEEDS_engine = tests/proto/valid/envelope
+FUZZ_SEEDS_jscan = tests/proto/valid/envelope tests/proto/invalid/envelope
 # libFuzzer dictionaries: the JSON field names, agent.ini's keys.
 FUZZ_DICT_envelope = tests/fuzz/json.dict
 FUZZ_DICT_bodies = tests/fuzz/json.dict
 FUZZ_DICT_peers_json = tests/fuzz/json.dict
 FUZZ_DICT_engine = tests/fuzz/json.dict
+FUZZ_DICT_jscan = tests/fuzz/json.dict
 FUZZ_DICT_agent_ini = tests/fuzz/agent_ini.dict
 FUZZ_DICT_bencode = tests/fuzz/bencode.dict
 FUZZ_MAX_LEN_upgrade = 8200
@@ -269,6 +271,7 @@ FUZZ_MAX_LEN_websocket = 65536
 FUZZ_MAX_LEN_peers_json = 1048576
 FUZZ_MAX_LEN_agent_ini = 65600
 FUZZ_MAX_LEN_engine = 262200
+FUZZ_MAX_LEN_jscan = 262200
 # the harness caps a document at 64 KiB (the real caps, 8 and 16 MiB, are too large to fuzz)
 FUZZ_MAX_LEN_bencode = 65600
 FUZZ_MAX_LEN_tracker = 262200

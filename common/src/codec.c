@@ -109,16 +109,11 @@ valid_base64(const char *s, size_t len)
 	return true;
 }
 
-/* Checks one string value against its kind and cap; key NULL: the path names it. */
-int
-cm_codec_check_string(struct dctx *c, const char *key, const json_t *v, size_t max_len,
-	     enum cm_str_kind kind)
+/* Checks one string's text (s, len bytes, NUL after them) against its kind and cap. */
+static int
+check_text(struct dctx *c, const char *key, const char *s, size_t len, size_t max_len,
+	   enum cm_str_kind kind)
 {
-	const char *s = json_string_value(v);
-	size_t len = json_string_length(v);
-
-	if (!json_is_string(v))
-		return fail(c, key, "expected a string, got %s", json_type_name(v));
 	if (len > max_len)
 		return fail(c, key, "longer than %zu bytes", max_len);
 	switch (kind) {
@@ -158,6 +153,16 @@ cm_codec_check_string(struct dctx *c, const char *key, const json_t *v, size_t m
 				      CM_MAX_REPO_NAME);
 	}
 	return 0;
+}
+
+/* Checks one string value against its kind and cap; key NULL: the path names it. */
+int
+cm_codec_check_string(struct dctx *c, const char *key, const json_t *v, size_t max_len,
+	     enum cm_str_kind kind)
+{
+	if (!json_is_string(v))
+		return fail(c, key, "expected a string, got %s", json_type_name(v));
+	return check_text(c, key, json_string_value(v), json_string_length(v), max_len, kind);
 }
 
 static int64_t
@@ -259,13 +264,10 @@ decode_array(struct dctx *c, const struct cm_field *f, const json_t *v, struct a
 	return 0;
 }
 
+/* An enum's name s (its length checked) into p. */
 static int
-decode_enum(struct dctx *c, const struct cm_field *f, const json_t *v, void *p)
+enum_of(struct dctx *c, const struct cm_field *f, const char *s, void *p)
 {
-	const char *s = json_string_value(v);
-
-	if (cm_codec_check_string(c, f->name, v, 64, STR_ANY) != 0)
-		return -1;
 	for (int i = (int)f->min; i <= (int)f->max; i++) {
 		if (f->name_of(i) != NULL && strcmp(f->name_of(i), s) == 0) {
 			*(int *)p = i;
@@ -273,6 +275,28 @@ decode_enum(struct dctx *c, const struct cm_field *f, const json_t *v, void *p)
 		}
 	}
 	return fail(c, f->name, "unknown value \"%.64s\"", s);
+}
+
+static int
+decode_enum(struct dctx *c, const struct cm_field *f, const json_t *v, void *p)
+{
+	if (cm_codec_check_string(c, f->name, v, 64, STR_ANY) != 0)
+		return -1;
+	return enum_of(c, f, json_string_value(v), p);
+}
+
+/* An integer n of a CK_INT or CK_VERSION member into p. */
+static int
+int_of(struct dctx *c, const struct cm_field *f, int64_t n, void *p)
+{
+	if (f->kind == CK_VERSION && n != CM_PROTOCOL_VERSION)
+		return fail(c, f->name, "unsupported protocol version %lld (this peer speaks %d)",
+			    (long long)n, CM_PROTOCOL_VERSION);
+	if (n < f->min || n > f->max)
+		return fail(c, f->name, "out of range %lld..%lld", (long long)f->min,
+			    (long long)f->max);
+	store_int(p, f->width, n);
+	return 0;
 }
 
 static int
@@ -370,7 +394,6 @@ decode_value(struct dctx *c, const struct cm_field *f, const json_t *v, void *ba
 {
 	void *p = (char *)base + f->off;
 	const char *want;
-	int64_t n;
 	double d;
 
 	if (f->kind == CK_EMBED)
@@ -393,14 +416,8 @@ decode_value(struct dctx *c, const struct cm_field *f, const json_t *v, void *ba
 		break;
 	case CK_VERSION:
 	case CK_INT:
-		n = json_integer_value(v);
-		if (f->kind == CK_VERSION && n != CM_PROTOCOL_VERSION)
-			return fail(c, f->name, "unsupported protocol version %lld (this peer speaks %d)",
-				    (long long)n, CM_PROTOCOL_VERSION);
-		if (n < f->min || n > f->max)
-			return fail(c, f->name, "out of range %lld..%lld", (long long)f->min,
-				    (long long)f->max);
-		store_int(p, f->width, n);
+		if (int_of(c, f, json_integer_value(v), p) != 0)
+			return -1;
 		break;
 	case CK_BOOL:
 		*(bool *)p = json_is_true(v);
@@ -436,6 +453,47 @@ decode_value(struct dctx *c, const struct cm_field *f, const json_t *v, void *ba
 	if (f->flags & F_HAS)
 		*(bool *)((char *)base + f->has_off) = true;
 	return 0;
+}
+
+/* decode_value's rules for a scanned scalar (codec_table.h): one check of each, shared. */
+int
+cm_codec_decode_scanned(struct dctx *c, const struct cm_field *f, const struct cm_jscan_value *v,
+			void *p, size_t cap)
+{
+	char text[CM_JSCAN_MAX_STRING + 1];
+	bool is_string = f->kind == CK_STRING || f->kind == CK_ENUM || f->kind == CK_TIME;
+
+	if (v->kind == CM_JSCAN_ABSENT)
+		return fail(c, f->name, "missing");
+	if (is_string ? v->kind != CM_JSCAN_STRING || v->escaped || v->len > CM_JSCAN_MAX_STRING
+		      : v->kind != CM_JSCAN_INTEGER)
+		return fail(c, f->name, "not read by a scan");
+	if (is_string) {
+		memcpy(text, v->text, v->len);
+		text[v->len] = '\0';
+	}
+	switch (f->kind) {
+	case CK_STRING:
+		if (check_text(c, f->name, text, v->len, (size_t)f->max, f->skind) != 0)
+			return -1;
+		if (v->len >= cap)
+			return fail(c, f->name, "longer than its buffer");
+		memcpy(p, text, v->len + 1);
+		return 0;
+	case CK_ENUM:
+		if (check_text(c, f->name, text, v->len, 64, STR_ANY) != 0)
+			return -1;
+		return enum_of(c, f, text, p);
+	case CK_TIME:
+		return cm_time_parse_ms(text, v->len, (int64_t *)p) == 0
+			       ? 0
+			       : fail(c, f->name, "not an RFC 3339 time");
+	case CK_VERSION:
+	case CK_INT:
+		return int_of(c, f, v->integer, p);
+	default:
+		return fail(c, f->name, "not read by a scan");
+	}
 }
 
 static void clear_object(const struct cm_type *t, void *base);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "fb/err.h"
+#include "fb/jscan.h"
 
 enum cm_kind {
 	CK_STRING,  /* char *; max: length in bytes; skind: what it must look like */
@@ -108,6 +109,14 @@ int cm_codec_fail(struct dctx *c, const char *key, const char *fmt, ...)
 /* Checks one string value against its kind and cap; key NULL: the path names it. */
 int cm_codec_check_string(struct dctx *c, const char *key, const json_t *v, size_t max_len,
 			  enum cm_str_kind kind);
+/*
+ * One scalar member (CK_STRING, CK_ENUM, CK_TIME, CK_INT, CK_VERSION) as
+ * cm_jscan read it, by the same rules as the decoder; a string is copied into
+ * p, cap bytes, and one with escapes is refused (the full decode reads it).
+ */
+#define CM_JSCAN_MAX_STRING 1024 /* the longest scalar string a scan decodes */
+int cm_codec_decode_scanned(struct dctx *c, const struct cm_field *f,
+			    const struct cm_jscan_value *v, void *p, size_t cap);
 /* One object of type t at base; payload (when not NULL) stands in for a CK_UNION member. */
 json_t *cm_codec_encode_object(const struct cm_type *t, const void *base, json_t *payload);
 

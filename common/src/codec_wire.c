@@ -7,6 +7,7 @@
  * type, the privacy rule that a silent record carries no addresses, the
  * announcement spliced around a record written once.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -762,6 +763,68 @@ int
 cm_envelope_from_frame(const char *buf, size_t len, struct cm_envelope *out, struct cm_err *err)
 {
 	return cm_codec_decode_text(&envelope_doc, buf, len, CM_MAX_FRAME, out, err);
+}
+
+/*
+ * What cm_announcement_peek reads, each by the row the decoder reads it by
+ * (found by name once: peek_rows), into struct cm_envelope_peek.
+ */
+#define PEEK_ORIGIN "payload.origin."
+static const struct {
+	const struct cm_type *type;
+	const char *row;
+	size_t off, cap;
+} peek_fields[] = {
+	{&envelope_type, "v", offsetof(struct cm_envelope_peek, v), 0},
+	{&envelope_type, "id", offsetof(struct cm_envelope_peek, id), CM_UUID_TEXT_LEN + 1},
+	{&envelope_type, "type", offsetof(struct cm_envelope_peek, type), 0},
+	{&envelope_type, "ttl", offsetof(struct cm_envelope_peek, ttl), 0},
+	{&envelope_type, "timestamp", offsetof(struct cm_envelope_peek, timestamp_ms), 0},
+	{&peer_record_type, "email", offsetof(struct cm_envelope_peek, email), CM_MAX_EMAIL + 1},
+	{&peer_record_type, "seq", offsetof(struct cm_envelope_peek, seq), 0},
+};
+#define NPEEK CM_NFIELDS(peek_fields)
+/* Where each of peek_fields is, and last the origin's certificate (is it there?). */
+static const char *const peek_paths[NPEEK + 1] = {
+	"v", "id", "type", "ttl", "timestamp", PEEK_ORIGIN "record.email", PEEK_ORIGIN "record.seq",
+	PEEK_ORIGIN "public_certificate",
+};
+static const struct cm_field *peek_rows[NPEEK];
+static pthread_once_t peek_once = PTHREAD_ONCE_INIT;
+
+static void
+peek_rows_find(void)
+{
+	for (size_t i = 0; i < NPEEK; i++) {
+		const struct cm_type *t = peek_fields[i].type;
+
+		for (size_t k = 0; k < t->nfields; k++)
+			if (strcmp(t->fields[k].name, peek_fields[i].row) == 0)
+				peek_rows[i] = &t->fields[k];
+	}
+}
+
+int
+cm_announcement_peek(const char *buf, size_t len, struct cm_envelope_peek *out)
+{
+	struct cm_jscan_value vals[NPEEK + 1];
+	struct cm_err err;
+	struct dctx c = {.err = &err};
+
+	memset(out, 0, sizeof(*out));
+	if (len > CM_MAX_FRAME || pthread_once(&peek_once, peek_rows_find) != 0 ||
+	    cm_jscan(buf, len, peek_paths, vals, NPEEK + 1) != 0)
+		return -1;
+	for (size_t i = 0; i < NPEEK; i++)
+		if (peek_rows[i] == NULL ||
+		    cm_codec_decode_scanned(&c, peek_rows[i], &vals[i],
+					    (char *)out + peek_fields[i].off, peek_fields[i].cap) != 0)
+			return -1;
+	/* A certificate that is there must be a string; the full decode checks the rest of it. */
+	if (vals[NPEEK].kind != CM_JSCAN_ABSENT && vals[NPEEK].kind != CM_JSCAN_STRING)
+		return -1;
+	out->has_certificate = vals[NPEEK].kind == CM_JSCAN_STRING;
+	return out->type == CM_MSG_PEER_ANNOUNCEMENT ? 0 : -1;
 }
 
 int

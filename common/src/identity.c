@@ -48,6 +48,17 @@ identity_global_deinit(void)
 	gnutls_global_deinit();
 }
 
+/*
+ * The hash a signature of pk goes with: SHA-256 for ECDSA (and any other key
+ * a certificate may hold), SHA-512 for Ed25519, whose PureEdDSA signs the
+ * message itself and which GnuTLS names with the hash it uses inside.
+ */
+static gnutls_digest_algorithm_t
+sign_digest(gnutls_pk_algorithm_t pk)
+{
+	return pk == GNUTLS_PK_EDDSA_ED25519 ? GNUTLS_DIG_SHA512 : GNUTLS_DIG_SHA256;
+}
+
 void
 cm_cert_free(struct cm_cert *c)
 {
@@ -219,7 +230,7 @@ cm_cert_verify_signature(const struct cm_cert *c, const void *data, size_t len,
 	}
 	sig = (gnutls_datum_t){raw, (unsigned int)raw_len};
 	pk = gnutls_x509_crt_get_pk_algorithm(c->crt, NULL);
-	algo = gnutls_pk_to_sign((gnutls_pk_algorithm_t)pk, GNUTLS_DIG_SHA256);
+	algo = gnutls_pk_to_sign((gnutls_pk_algorithm_t)pk, sign_digest((gnutls_pk_algorithm_t)pk));
 	if (gnutls_pubkey_init(&pub) < 0 || gnutls_pubkey_import_x509(pub, c->crt, 0) < 0) {
 		cm_err_set(err, "certificate: unusable public key");
 		goto end;
@@ -262,6 +273,8 @@ static int
 self_sign(gnutls_x509_crt_t crt, gnutls_x509_privkey_t xkey, const char *email,
 	  unsigned valid_days, struct cm_err *err)
 {
+	gnutls_digest_algorithm_t dig =
+		sign_digest((gnutls_pk_algorithm_t)gnutls_x509_privkey_get_pk_algorithm(xkey));
 	unsigned char serial[16];
 	time_t now = time(NULL);
 	int rc;
@@ -282,7 +295,7 @@ self_sign(gnutls_x509_crt_t crt, gnutls_x509_privkey_t xkey, const char *email,
 	    (rc = gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE)) < 0 ||
 	    (rc = gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_CLIENT, 0)) < 0 ||
 	    (rc = gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0)) < 0 ||
-	    (rc = gnutls_x509_crt_sign2(crt, crt, xkey, GNUTLS_DIG_SHA256, 0)) < 0) {
+	    (rc = gnutls_x509_crt_sign2(crt, crt, xkey, dig, 0)) < 0) {
 		cm_err_set(err, "certificate: %s", gnutls_strerror(rc));
 		return -1;
 	}
@@ -292,6 +305,16 @@ self_sign(gnutls_x509_crt_t crt, gnutls_x509_privkey_t xkey, const char *email,
 struct cm_identity *
 cm_identity_generate(const char *email, unsigned valid_days, struct cm_err *err)
 {
+	return cm_identity_generate_as(email, valid_days, CM_KEY_P256, err);
+}
+
+struct cm_identity *
+cm_identity_generate_as(const char *email, unsigned valid_days, enum cm_key_type type,
+			struct cm_err *err)
+{
+	gnutls_pk_algorithm_t pk = type == CM_KEY_ED25519 ? GNUTLS_PK_EDDSA_ED25519 : GNUTLS_PK_ECDSA;
+	gnutls_ecc_curve_t curve =
+		type == CM_KEY_ED25519 ? GNUTLS_ECC_CURVE_ED25519 : GNUTLS_ECC_CURVE_SECP256R1;
 	struct cm_identity *id = NULL;
 	gnutls_x509_privkey_t xkey = NULL;
 	gnutls_x509_crt_t crt = NULL;
@@ -306,9 +329,8 @@ cm_identity_generate(const char *email, unsigned valid_days, struct cm_err *err)
 		cm_err_set(err, "out of memory");
 		goto fail;
 	}
-	if ((rc = gnutls_x509_privkey_generate2(xkey, GNUTLS_PK_ECDSA,
-						GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0,
-						NULL, 0)) < 0) {
+	if ((rc = gnutls_x509_privkey_generate2(xkey, pk, GNUTLS_CURVE_TO_BITS(curve), 0, NULL,
+						0)) < 0) {
 		cm_err_set(err, "key generation: %s", gnutls_strerror(rc));
 		goto fail;
 	}
@@ -440,7 +462,10 @@ cm_identity_sign(const struct cm_identity *id, const void *data, size_t len, cha
 	int rc;
 
 	*sig_b64 = NULL;
-	if ((rc = gnutls_privkey_sign_data(id->key, GNUTLS_DIG_SHA256, 0, &msg, &sig)) < 0) {
+	if ((rc = gnutls_privkey_sign_data(
+		     id->key,
+		     sign_digest((gnutls_pk_algorithm_t)gnutls_privkey_get_pk_algorithm(id->key, NULL)),
+		     0, &msg, &sig)) < 0) {
 		cm_err_set(err, "sign: %s", gnutls_strerror(rc));
 		return -1;
 	}

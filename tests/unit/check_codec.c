@@ -981,6 +981,74 @@ START_TEST(test_envelope_from_frame_every_truncation_rejected)
 }
 END_TEST
 
+START_TEST(test_announcement_peek_reads_what_the_decoder_reads)
+{
+	struct cm_envelope env, back;
+	struct cm_envelope_peek pk;
+	struct cm_err e = {0};
+	char *text;
+	size_t len;
+
+	fill_envelope(&env, CM_MSG_PEER_ANNOUNCEMENT);
+	text = cm_json_dump_take(cm_envelope_encode(&env), &len);
+	ck_assert_int_eq(cm_envelope_from_frame(text, len, &back, &e), 0);
+	ck_assert_int_eq(cm_announcement_peek(text, len, &pk), 0);
+	ck_assert_int_eq(pk.v, back.v);
+	ck_assert_str_eq(pk.id, back.id);
+	ck_assert_int_eq(pk.type, back.type);
+	ck_assert_int_eq(pk.ttl, back.ttl);
+	ck_assert_int_eq(pk.timestamp_ms, back.timestamp_ms);
+	ck_assert_str_eq(pk.email, back.payload.announcement.origin.record.email);
+	ck_assert_int_eq(pk.seq, back.payload.announcement.origin.record.seq);
+	ck_assert(pk.has_certificate);
+	for (size_t cut = 0; cut < len; cut++)
+		ck_assert_int_eq(cm_announcement_peek(text, cut, &pk), -1);
+	cm_envelope_clear(&back);
+	cm_envelope_clear(&env);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_announcement_peek_leaves_escaped_values_to_the_decoder)
+{
+	struct cm_envelope env, back;
+	struct cm_envelope_peek pk;
+	struct cm_err e = {0};
+	char *text, *at, escaped[4096];
+	size_t len;
+
+	fill_envelope(&env, CM_MSG_PEER_ANNOUNCEMENT);
+	text = cm_json_dump_take(cm_envelope_encode(&env), &len);
+	/* Its id's first digit written as an escape: six bytes for one. */
+	at = strstr(text, UUID_A);
+	ck_assert_ptr_nonnull(at);
+	ck_assert_uint_lt(len + 6, sizeof(escaped));
+	snprintf(escaped, sizeof(escaped), "%.*s\\u%04x%s", (int)(at - text), text,
+		 (unsigned)*at, at + 1);
+	ck_assert_int_eq(cm_envelope_from_frame(escaped, strlen(escaped), &back, &e), 0);
+	ck_assert_str_eq(back.id, UUID_A);
+	ck_assert_int_eq(cm_announcement_peek(escaped, strlen(escaped), &pk), -1);
+	cm_envelope_clear(&back);
+	cm_envelope_clear(&env);
+	free(text);
+}
+END_TEST
+
+FB_LOOP_TEST(test_announcement_peek_refuses_other_types, CM_MSG_PEER_REQUEST, CM_MSG_HEARTBEAT + 1)
+{
+	struct cm_envelope env;
+	struct cm_envelope_peek pk;
+	char *text;
+	size_t len;
+
+	fill_envelope(&env, (enum cm_msg_type)_i);
+	text = cm_json_dump_take(cm_envelope_encode(&env), &len);
+	ck_assert_int_eq(cm_announcement_peek(text, len, &pk), -1);
+	cm_envelope_clear(&env);
+	free(text);
+}
+END_TEST
+
 START_TEST(test_register_request_from_body_rejects_nul_and_bad_utf8)
 {
 	struct cm_register_request r;

@@ -779,4 +779,113 @@ START_TEST(test_engine_marks_forwards_droppable)
 }
 END_TEST
 
+/* frame with text put in right after its opening brace (caller frees). */
+static char *
+with_member(const char *frame, const char *text)
+{
+	char *out;
+
+	ck_assert_int_ge(asprintf(&out, "{%s%s", text, frame + 1), 0);
+	return out;
+}
+
+#define SEEN_ID "11111111-2222-4333-8444-555555555555"
+
+/* The frame of origin's record (seq 5, signed into *rec) under SEEN_ID, accepted by hub from 1. */
+static char *
+accepted_under_seen_id(size_t hub, size_t origin, struct cm_signed_record *rec)
+{
+	char *f;
+
+	signed_record_of(origin, 5, now, true, "x", rec);
+	f = announcement_frame(1, rec, 5, now, SEEN_ID);
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
+	return f;
+}
+
+START_TEST(test_engine_duplicate_is_told_from_the_top_level_id_only)
+{
+	size_t hub = star(3), origin = add_peer(true, false, "x");
+	struct cm_signed_record rec;
+	char *f = accepted_under_seen_id(hub, origin, &rec), *g;
+
+	free(f);
+	/* The seen id nested in an unknown member, a new one at the top: no duplicate. */
+	f = announcement_frame(2, &rec, 5, now, NULL);
+	g = with_member(f, "\"x\":{\"id\":\"" SEEN_ID "\"},");
+	ck_assert_int_eq(deliver(hub, 2, g), ENGINE_DROP_OLD);
+	free(f);
+	free(g);
+	/* The seen id at the top, a new one nested: a duplicate. */
+	f = announcement_frame(2, &rec, 5, now, SEEN_ID);
+	g = with_member(f, "\"x\":{\"id\":\"21111111-2222-4333-8444-555555555555\"},");
+	ck_assert_int_eq(deliver(hub, 2, g), ENGINE_DUPLICATE);
+	free(f);
+	free(g);
+	cm_signed_record_clear(&rec);
+}
+END_TEST
+
+START_TEST(test_engine_duplicate_with_a_second_id_key_is_invalid)
+{
+	size_t hub = star(3), origin = add_peer(true, false, "x");
+	struct cm_signed_record rec;
+	char *f = accepted_under_seen_id(hub, origin, &rec), *g;
+
+	/* Either id could be the one meant: the parser refuses duplicate keys, so the scan must. */
+	g = with_member(f, "\"id\":\"21111111-2222-4333-8444-555555555555\",");
+	ck_assert_int_eq(deliver(hub, 2, g), ENGINE_DROP_INVALID);
+	ck_assert_int_eq(close_code(hub, nid(2)), 1007);
+	free(f);
+	free(g);
+	cm_signed_record_clear(&rec);
+}
+END_TEST
+
+START_TEST(test_engine_duplicate_is_dropped_without_its_other_members_decoded)
+{
+	size_t hub = star(3), origin = add_peer(true, false, "x");
+	struct cm_signed_record rec;
+	char *f = accepted_under_seen_id(hub, origin, &rec), *g;
+
+	/* Its sender renamed: the decoder would refuse it (sender missing). */
+	g = strdup(f);
+	memcpy(strstr(g, "\"sender\":{") + 1, "Sender", 6);
+	ck_assert_int_eq(deliver(hub, 2, g), ENGINE_DUPLICATE);
+	ck_assert_int_eq(close_code(hub, nid(2)), 0);
+	/* The same frame under a new id is decoded, and refused. */
+	free(f);
+	free(g);
+	f = announcement_frame(1, &rec, 5, now, NULL);
+	g = strdup(f);
+	memcpy(strstr(g, "\"sender\":{") + 1, "Sender", 6);
+	ck_assert_int_eq(deliver(hub, 2, g), ENGINE_DROP_INVALID);
+	free(f);
+	free(g);
+	cm_signed_record_clear(&rec);
+}
+END_TEST
+
+START_TEST(test_engine_scanned_duplicate_still_takes_its_rate_token)
+{
+	size_t hub = star(3), origin = add_peer(true, false, "x");
+	struct cm_signed_record rec;
+	enum engine_verdict v = ENGINE_DUPLICATE;
+	char *f = accepted_under_seen_id(hub, origin, &rec);
+	int n = 0;
+
+	rs.fixed = true;
+	rs.value = UINT64_MAX;
+	while (v == ENGINE_DUPLICATE && n < 10000) {
+		v = deliver(hub, 2, f);
+		n++;
+	}
+	ck_assert_int_eq(v, ENGINE_DROP_RATE);
+	ck_assert_int_gt(n, 100);
+	ck_assert_int_le(n, 501);
+	free(f);
+	cm_signed_record_clear(&rec);
+}
+END_TEST
+
 FB_CHECK_MAIN(.name = "engine_hostile", .setup = setup, .teardown = teardown, .timeout_s = 60)

@@ -330,4 +330,63 @@ START_TEST(test_record_sign_and_verify_refuse_other_email)
 }
 END_TEST
 
+/* Signs the same record text with a key of each type; _i: the key type. */
+FB_LOOP_TEST(test_record_sign_verify_each_key_type, CM_KEY_P256, CM_KEY_ED25519 + 1)
+{
+	struct cm_err e;
+	struct cm_identity *id = cm_identity_generate_as("rec@example.com", 30,
+							 (enum cm_key_type)_i, &e);
+	struct cm_signed_record s;
+	struct cm_peer_record r;
+	char fp[CM_FINGERPRINT_LEN + 1], key[256], crt[256];
+
+	ck_assert_msg(id != NULL, "%s", e.msg);
+	fill_record(&r, "rec@example.com");
+	ck_assert_msg(cm_record_sign(&r, id, &s, &e) == 0, "%s", e.msg);
+	ck_assert_msg(cm_record_verify(&s, fp, &e) == 0, "%s", e.msg);
+	ck_assert_str_eq(fp, cm_cert_fingerprint(cm_identity_cert(id)));
+	/* The key and certificate survive a save and a load, and still sign. */
+	snprintf(key, sizeof(key), "%s/k", tu_dir);
+	snprintf(crt, sizeof(crt), "%s/c", tu_dir);
+	ck_assert_int_eq(cm_identity_save(id, key, crt, &e), 0);
+	cm_identity_free(id);
+	ck_assert_ptr_nonnull(id = cm_identity_load(key, crt, &e));
+	cm_signed_record_clear(&s);
+	ck_assert_int_eq(cm_record_sign(&r, id, &s, &e), 0);
+	ck_assert_int_eq(cm_record_verify(&s, NULL, &e), 0);
+	cm_signed_record_clear(&s);
+	cm_peer_record_clear(&r);
+	cm_identity_free(id);
+}
+END_TEST
+
+START_TEST(test_signature_of_the_other_key_type_is_refused)
+{
+	struct cm_err e;
+	struct cm_identity *ec = cm_identity_generate_as("rec@example.com", 30, CM_KEY_P256, &e),
+			   *ed = cm_identity_generate_as("rec@example.com", 30, CM_KEY_ED25519, &e);
+	const char msg[] = "the bytes that were signed";
+	char *ec_sig, *ed_sig;
+
+	ck_assert_int_eq(cm_identity_sign(ec, msg, strlen(msg), &ec_sig, &e), 0);
+	ck_assert_int_eq(cm_identity_sign(ed, msg, strlen(msg), &ed_sig, &e), 0);
+	/* Same email, other key and algorithm: each refuses the other's signature. */
+	ck_assert_int_eq(cm_cert_verify_signature(cm_identity_cert(ec), msg, strlen(msg), ed_sig, &e),
+			 -1);
+	ck_assert_int_eq(cm_cert_verify_signature(cm_identity_cert(ed), msg, strlen(msg), ec_sig, &e),
+			 -1);
+	ck_assert_int_eq(cm_cert_verify_signature(cm_identity_cert(ed), msg, strlen(msg), ed_sig, &e),
+			 0);
+	/* A tampered Ed25519 message fails as an ECDSA one does. */
+	ck_assert_int_eq(cm_cert_verify_signature(cm_identity_cert(ed), msg, strlen(msg) - 1, ed_sig,
+						  &e),
+			 -1);
+	free(ec_sig);
+	free(ed_sig);
+	cm_identity_free(ec);
+	cm_identity_free(ed);
+}
+END_TEST
+
+
 FB_CHECK_MAIN(.name = "identity", .setup = setup, .teardown = teardown, .timeout_s = 30)

@@ -138,6 +138,15 @@ int cm_envelope_from_frame(const char *buf, size_t len, struct cm_envelope *out,
 /* The same, and *tree receives the parsed frame (the caller's reference) to forward it from. */
 int cm_envelope_from_frame_tree(const char *buf, size_t len, struct cm_envelope *out,
 				json_t **tree, struct cm_err *err);
+/*
+ * A look at a received frame without decoding it: when the frame is a
+ * PEER_ANNOUNCEMENT, fills *out with what cm_envelope_from_frame would decode
+ * of it and returns 0; -1 otherwise, or when the look cannot be sure (the
+ * full decode then decides). 0 says the text is JSON that cm_json_parse
+ * accepts and these members are valid; it says nothing of the other members,
+ * which are not read.
+ */
+int cm_announcement_peek(const char *buf, size_t len, struct cm_envelope_peek *out);
 int cm_register_request_from_body(const char *buf, size_t len, struct cm_register_request *out,
 				  struct cm_err *err); /* <= CM_MAX_BODY */
 

@@ -1,10 +1,11 @@
 /*
  * identity.h - keys, certificates and signatures (GnuTLS).
  *
- * An identity is an ECDSA P-256 key and a certificate whose CN and rfc822Name
- * SAN are the owner's email. A fingerprint is the SHA-256 of the certificate's
- * DER in lower-case hex. Signatures are over raw bytes (the canonical JSON of
- * a record), SHA-256 with the certificate's key, base64 encoded.
+ * An identity is an ECDSA P-256 key (or an Ed25519 one: cm_identity_generate_as)
+ * and a certificate whose CN and rfc822Name SAN are the owner's email. A
+ * fingerprint is the SHA-256 of the certificate's DER in lower-case hex.
+ * Signatures are over raw bytes (the canonical JSON of a record) with the
+ * certificate's key, base64 encoded: ECDSA with SHA-256, or Ed25519 (PureEdDSA).
  */
 #ifndef FB_IDENTITY_H
 #define FB_IDENTITY_H
@@ -23,6 +24,10 @@ struct cm_cert;     /* a parsed X.509 certificate */
  */
 struct cm_identity *cm_identity_generate(const char *email, unsigned valid_days,
 					 struct cm_err *err);
+enum cm_key_type { CM_KEY_P256, CM_KEY_ED25519 };
+/* The same with a key of type (cm_identity_generate: CM_KEY_P256). */
+struct cm_identity *cm_identity_generate_as(const char *email, unsigned valid_days,
+					    enum cm_key_type type, struct cm_err *err);
 
 /* Loads a PEM private key and a PEM certificate; checks that they belong together. */
 struct cm_identity *cm_identity_load(const char *key_path, const char *cert_path,

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "fb/limits.h"
+#include "fb/validate.h"
 
 #define CM_PROTOCOL_VERSION 1
 #define CM_PEER_STORE_VERSION 1 /* of the agent's peers.json */
@@ -319,6 +320,19 @@ struct cm_envelope {
 		struct cm_peer_list_response list_response;
 		struct cm_heartbeat heartbeat;
 	} payload;
+};
+
+/* What cm_announcement_peek reads of a frame: enough to tell a duplicate. */
+struct cm_envelope_peek {
+	int v;
+	char id[CM_UUID_TEXT_LEN + 1];
+	enum cm_msg_type type;
+	int ttl;
+	int64_t timestamp_ms;
+	/* payload.origin: its record's email and seq, and whether it carries its certificate */
+	char email[CM_MAX_EMAIL + 1];
+	int64_t seq;
+	bool has_certificate;
 };
 
 /* {status, expires_at?}: the short success answer (heartbeat, unregister, ...). */

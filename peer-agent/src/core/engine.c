@@ -617,24 +617,23 @@ forward(struct engine *e, const struct cm_envelope *env, const char *cert, uint6
  * A duplicate passed on again (duplicate_forward_p): the copy it forwards is
  * the table's, verified when it was accepted, never the bytes that came with
  * the duplicate (anyone can send a forged copy under a genuine id and seq).
- * Nothing when the table holds another seq by now.
+ * head: the duplicate's envelope (its payload is not read); whole: it came
+ * with its certificate. Nothing when the table holds another seq by now.
  */
 static void
-forward_held(struct engine *e, const struct cm_envelope *env, uint64_t from,
-	     struct engine_rng *rng, struct engine_actions *out)
+forward_held(struct engine *e, const struct cm_envelope *head, const char *email, int64_t seq,
+	     bool whole, uint64_t from, struct engine_rng *rng, struct engine_actions *out)
 {
-	const struct cm_signed_record *rec = &env->payload.announcement.origin;
-	const struct peertable_entry *held = peertable_get(e->table, rec->record.email);
+	const struct peertable_entry *held = peertable_get(e->table, email);
 	struct cm_envelope copy;
 
-	if (held == NULL || held->rec.record.seq != rec->record.seq ||
-	    held->rec.public_certificate == NULL)
+	if (held == NULL || held->rec.record.seq != seq || held->rec.public_certificate == NULL)
 		return;
-	copy = *env; /* shallow: borrowed for encoding only */
+	copy = *head; /* shallow: borrowed for encoding only */
 	copy.payload.announcement.origin = held->rec;
 	/* Whole when the duplicate came whole, else as a refresh (see forward). */
-	forward(e, &copy, rec->public_certificate != NULL ? NULL : held->rec.public_certificate,
-		from, e->cfg.fanout, rng, out);
+	forward(e, &copy, whole ? NULL : held->rec.public_certificate, from, e->cfg.fanout, rng,
+		out);
 }
 
 /* The first frame of a session: the peer's own signed announcement, matching its TLS certificate. */
@@ -727,6 +726,52 @@ receive_announcement(struct engine *e, struct nb *n, struct cm_envelope *env,
 	return v;
 }
 
+/* An envelope's ttl and timestamp, checked after its rate: ENGINE_ACCEPTED or the drop. */
+static enum engine_verdict
+envelope_timely(const struct engine *e, int ttl, int64_t timestamp_ms, int64_t now_ms)
+{
+	if (ttl <= 0)
+		return ENGINE_DROP_TTL;
+	if (timestamp_ms > now_ms + e->cfg.max_future_ms)
+		return ENGINE_DROP_FUTURE;
+	return ENGINE_ACCEPTED;
+}
+
+/*
+ * An announcement seen already, told from a look at the frame
+ * (cm_announcement_peek) instead of its decode: the checks engine_receive
+ * makes before its seen-id check, in its order, then the duplicate's rule.
+ * ENGINE_VERDICT_COUNT when the look cannot tell (a hello, a frame the look
+ * does not read, an id not seen): the full decode decides. A duplicate is
+ * not decoded, so one whose other members are invalid is dropped like any
+ * duplicate rather than closing the session; nothing of it is kept or sent.
+ */
+static enum engine_verdict
+receive_seen(struct engine *e, struct nb *n, const char *frame, size_t len, int64_t now_ms,
+	     struct engine_rng *rng, struct engine_actions *out)
+{
+	struct cm_envelope_peek pk;
+	struct cm_envelope head = {0};
+	enum engine_verdict v;
+
+	if (!n->authed || cm_announcement_peek(frame, len, &pk) != 0 ||
+	    !eng_seen_has(e, pk.id, pk.email, pk.seq))
+		return ENGINE_VERDICT_COUNT;
+	if (!rate_allows(e, n, pk.type, now_ms, out))
+		return ENGINE_DROP_RATE;
+	if ((v = envelope_timely(e, pk.ttl, pk.timestamp_ms, now_ms)) != ENGINE_ACCEPTED)
+		return v;
+	if (rng_chance(rng, e->cfg.duplicate_forward_p)) {
+		head.v = pk.v;
+		head.id = pk.id;
+		head.type = pk.type;
+		head.ttl = pk.ttl;
+		head.timestamp_ms = pk.timestamp_ms;
+		forward_held(e, &head, pk.email, pk.seq, pk.has_certificate, n->id, rng, out);
+	}
+	return ENGINE_DUPLICATE;
+}
+
 enum engine_verdict
 engine_receive(struct engine *e, uint64_t from, const char *frame, size_t len, int64_t now_ms,
 	       struct engine_rng *rng, struct engine_actions *out)
@@ -755,6 +800,9 @@ engine_receive(struct engine *e, uint64_t from, const char *frame, size_t len, i
 		v = ENGINE_DROP_RATE;
 		goto done;
 	}
+	/* Most frames of a converged network are duplicates: they cost a scan, not a decode. */
+	if ((v = receive_seen(e, n, frame, len, now_ms, rng, out)) != ENGINE_VERDICT_COUNT)
+		goto done;
 	if (cm_envelope_from_frame(frame, len, &env, &err) != 0) {
 		queue_close(out, from, ENGINE_CLOSE_INVALID, err.msg);
 		v = ENGINE_DROP_INVALID;
@@ -768,18 +816,14 @@ engine_receive(struct engine *e, uint64_t from, const char *frame, size_t len, i
 		v = ENGINE_DROP_RATE;
 		goto free_env;
 	}
-	if (env.ttl <= 0) {
-		v = ENGINE_DROP_TTL;
+	if ((v = envelope_timely(e, env.ttl, env.timestamp_ms, now_ms)) != ENGINE_ACCEPTED)
 		goto free_env;
-	}
-	if (env.timestamp_ms > now_ms + e->cfg.max_future_ms) {
-		v = ENGINE_DROP_FUTURE;
-		goto free_env;
-	}
 	announced = env.type == CM_MSG_PEER_ANNOUNCEMENT ? &env.payload.announcement.origin : NULL;
-	if (eng_seen_has(e, env.id, announced)) {
+	if (eng_seen_has(e, env.id, announced != NULL ? announced->record.email : NULL,
+			 announced != NULL ? announced->record.seq : 0)) {
 		if (announced != NULL && rng_chance(rng, e->cfg.duplicate_forward_p))
-			forward_held(e, &env, from, rng, out);
+			forward_held(e, &env, announced->record.email, announced->record.seq,
+				     announced->public_certificate != NULL, from, rng, out);
 		v = ENGINE_DUPLICATE;
 		goto free_env;
 	}

@@ -140,10 +140,11 @@ size_t eng_send_random(struct engine *e, struct engine_actions *out, const char 
 /* engine_records.c: seen ids */
 
 /*
- * An envelope id, bound to the announced record (rec, NULL for other
- * frames): a frame reusing a genuine id with another record is no duplicate of it.
+ * An envelope id, bound to the announced record (its email and seq; email
+ * NULL for other frames): a frame reusing a genuine id with another record
+ * is no duplicate of it.
  */
-bool eng_seen_has(const struct engine *e, const char *id, const struct cm_signed_record *rec);
+bool eng_seen_has(const struct engine *e, const char *id, const char *email, int64_t seq);
 void eng_seen_add(struct engine *e, const char *id, const struct cm_signed_record *rec,
 		  int64_t now_ms);
 void eng_seen_rotate_if_due(struct engine *e, int64_t now_ms);

@@ -97,22 +97,22 @@ idset_free(struct idset *s)
 }
 
 /*
- * The key of id with rec's email and seq mixed in (keyed, so nobody can aim
- * another record at a genuine key); never {0, 0}.
+ * The key of id with an announced record's email and seq mixed in (keyed,
+ * so nobody can aim another record at a genuine key); never {0, 0}.
+ * email NULL: a frame that announces nothing.
  */
 static void
-seen_key(const struct engine *e, const char *id, const struct cm_signed_record *rec,
-	 uint64_t key[2])
+seen_key(const struct engine *e, const char *id, const char *email, int64_t seq, uint64_t key[2])
 {
 	uuid_key(id, key);
-	if (rec != NULL && rec->record.email != NULL) {
-		size_t n = strnlen(rec->record.email, CM_MAX_EMAIL);
+	if (email != NULL) {
+		size_t n = strnlen(email, CM_MAX_EMAIL);
 		unsigned char buf[CM_MAX_EMAIL + 1 + 8];
 
-		memcpy(buf, rec->record.email, n);
+		memcpy(buf, email, n);
 		buf[n] = '\0';
 		for (int i = 0; i < 8; i++)
-			buf[n + 1 + (size_t)i] = (unsigned char)((uint64_t)rec->record.seq >> (8 * i));
+			buf[n + 1 + (size_t)i] = (unsigned char)((uint64_t)seq >> (8 * i));
 		key[0] ^= cm_siphash(&e->hash_key, buf, n + 1 + 8);
 		if (key[0] == 0 && key[1] == 0)
 			key[1] = 1;
@@ -120,11 +120,11 @@ seen_key(const struct engine *e, const char *id, const struct cm_signed_record *
 }
 
 bool
-eng_seen_has(const struct engine *e, const char *id, const struct cm_signed_record *rec)
+eng_seen_has(const struct engine *e, const char *id, const char *email, int64_t seq)
 {
 	uint64_t key[2];
 
-	seen_key(e, id, rec, key);
+	seen_key(e, id, email, seq, key);
 	return idset_has(&e->seen_cur, &e->hash_key, key) ||
 	       idset_has(&e->seen_prev, &e->hash_key, key);
 }
@@ -148,7 +148,7 @@ eng_seen_add(struct engine *e, const char *id, const struct cm_signed_record *re
 	uint64_t key[2];
 
 	eng_seen_rotate_if_due(e, now_ms);
-	seen_key(e, id, rec, key);
+	seen_key(e, id, rec->record.email, rec->record.seq, key);
 	idset_add(&e->seen_cur, &e->hash_key, key);
 }
 
