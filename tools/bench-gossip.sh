@@ -211,8 +211,8 @@ set ylabel '% of lookups'
 set xrange [0.8:12]
 set yrange [0:105]
 set xtics (1, 3, 10)
-set key center right
-plot $disc_plot
+set key at graph 0.02, 0.9 left top
+plot $disc_plot, 100 * (1 - 0.9 ** x) with lines dt 3 lc rgb 'black' title 'a tenth held: 1 - 0.9^k'
 EOF
 echo
 echo "plots: docs/img/gossip-coverage.png gossip-coverage-tail.png gossip-loss-churn.png gossip-cost.png gossip-discover.png"
