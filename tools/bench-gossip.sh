@@ -10,7 +10,8 @@
 # default table (it holds everyone), at 10k with tables of 1,000 (a tenth of the
 # network, as 10,000 of 100k), and at 100k with the default table.
 # Results (JSON) go to BUILD/bench/gossip, plots to docs/img (gnuplot).
-# FB_BENCH_SKIP_100K=1 leaves the 100k runs out (about ten minutes of the total).
+# FB_BENCH_SKIP_100K=1 leaves the 100k runs out (about ten minutes of the total, and
+# five for each of the three 100k discover runs).
 set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
