@@ -425,7 +425,7 @@ dial(struct sim *s, int i)
 			int j = (int)(sim_rand(s) % (uint64_t)s->used);
 			struct cm_peer_record rec;
 
-			/* Servers hand out broadcasting peers only: a silent one cannot be dialled. */
+			/* Servers hand out broadcasting peers only: silent ones take no dials. */
 			if (!s->nodes[j].alive || s->nodes[j].silent)
 				continue;
 			record_of(s, j, &rec, 0);
@@ -581,11 +581,12 @@ fill_table(struct sim *s, int asker, const struct lookup *l)
 
 	if (table_share(s) >= 1)
 		return;
-	for (long tries = 0; peertable_count(t) < s->o.table_max && tries < 20L * (long)s->o.table_max;
-	     tries++) {
+	for (long tries = 0;
+	     peertable_count(t) < s->o.table_max && tries < 20L * (long)s->o.table_max; tries++) {
 		int j = (int)(sim_rand(s) % (uint64_t)s->used);
 
-		if (j == asker || hosts_lookup(s, l, j) || peertable_get(t, s->nodes[j].email) != NULL)
+		if (j == asker || hosts_lookup(s, l, j) ||
+		    peertable_get(t, s->nodes[j].email) != NULL)
 			continue;
 		if (hold_record(s, asker, j) == PEERTABLE_INSERTED)
 			s->fill[s->nfill++] = j;
@@ -598,13 +599,14 @@ fill_table(struct sim *s, int asker, const struct lookup *l)
  * when it is given.
  */
 static size_t
-hosts_offered(const struct sim *s, int i, const struct cm_strlist *repos, const struct cm_strlist *only)
+hosts_offered(const struct sim *s, int i, const struct cm_strlist *repos,
+	      const struct cm_strlist *only)
 {
 	struct cm_peer_info *infos;
 	size_t n, offered = 0;
 
-	if (peertable_snapshot(s->nodes[i].t, (const char *const *)repos->items, repos->len, T0 + s->now,
-			       &infos, &n) != 0)
+	if (peertable_snapshot(s->nodes[i].t, (const char *const *)repos->items, repos->len,
+			       T0 + s->now, &infos, &n) != 0)
 		return 0;
 	for (size_t k = 0; k < n; k++) {
 		bool keep = only == NULL;
@@ -685,9 +687,11 @@ lookup_start(struct sim *s, int j)
 	if (hosts_offered(s, l->asker, &repos, NULL) > 0) {
 		l->found = FOUND_TABLE;
 		lookup_done(s, l);
-	} else if (engine_request(n->e, &repos, DISCOVER_ASK, T0 + s->now, &s->erng, l->id, &a) > 0) {
+	} else if (engine_request(n->e, &repos, DISCOVER_ASK, T0 + s->now, &s->erng, l->id,
+				  &a) > 0) {
 		dispatch(s, l->asker, &a);
-		ev_push(s, (struct ev){.t = s->now + DISCOVER_WAIT_MS, .kind = EV_LOOKUP_END, .to = j});
+		ev_push(s, (struct ev){.t = s->now + DISCOVER_WAIT_MS, .kind = EV_LOOKUP_END,
+				       .to = j});
 	} else {
 		lookup_fallback(s, l, 0);
 		lookup_done(s, l);
@@ -750,7 +754,8 @@ print_times(const struct sim *s, bool silent, const char *name, enum found upto)
 	size_t n = 0;
 
 	for (int j = 0; t != NULL && j < s->o.lookups; j++)
-		if (s->lk[j].silent == silent && s->lk[j].found != FOUND_NONE && s->lk[j].found <= upto)
+		if (s->lk[j].silent == silent && s->lk[j].found != FOUND_NONE &&
+		    s->lk[j].found <= upto)
 			t[n++] = s->lk[j].answer_ms;
 	printf(",\"%s\":", name);
 	if (n == 0) {
@@ -758,7 +763,8 @@ print_times(const struct sim *s, bool silent, const char *name, enum found upto)
 	} else {
 		qsort(t, n, sizeof(*t), cmp_i64);
 		printf("{\"median\":%lld,\"p99\":%lld,\"max\":%lld}", (long long)t[n / 2],
-		       (long long)t[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1], (long long)t[n - 1]);
+		       (long long)t[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1],
+		       (long long)t[n - 1]);
 	}
 	free(t);
 }
@@ -767,7 +773,8 @@ print_times(const struct sim *s, bool silent, const char *name, enum found upto)
 static void
 report_lookups(const struct sim *s, bool silent)
 {
-	long by[FOUND_BOOTSTRAP + 1] = {0}, refused = 0, messages = 0, bytes = 0, fallback = 0, n = 0;
+	long by[FOUND_BOOTSTRAP + 1] = {0}, refused = 0, messages = 0, bytes = 0, fallback = 0;
+	long n = 0;
 	double table = 0, per;
 
 	for (int j = 0; j < s->o.lookups; j++)
@@ -790,15 +797,17 @@ report_lookups(const struct sim *s, bool silent)
 		fallback += l->found == FOUND_BOOTSTRAP || l->found == FOUND_NONE;
 		table += (double)l->table_size;
 	}
-	printf("{\"lookups\":%ld,\"asker_table_entries\":%.0f,\"found_table\":%ld,\"found_gossip\":%ld,"
-	       "\"found_bootstrap\":%ld,\"not_found\":%ld,\"named_not_kept\":%ld,"
+	printf("{\"lookups\":%ld,\"asker_table_entries\":%.0f,\"found_table\":%ld,"
+	       "\"found_gossip\":%ld,\"found_bootstrap\":%ld,\"not_found\":%ld,"
+	       "\"named_not_kept\":%ld,"
 	       "\"success_without_bootstrap\":%.4f,\"success_with_bootstrap\":%.4f,"
 	       "\"messages_per_lookup\":%.3f,\"messages_per_lookup_with_bootstrap\":%.3f,"
 	       "\"gossip_bytes_per_lookup\":%.0f",
-	       n, table * per, by[FOUND_TABLE], by[FOUND_GOSSIP], by[FOUND_BOOTSTRAP], by[FOUND_NONE], refused,
-	       (double)(by[FOUND_TABLE] + by[FOUND_GOSSIP]) * per,
+	       n, table * per, by[FOUND_TABLE], by[FOUND_GOSSIP], by[FOUND_BOOTSTRAP],
+	       by[FOUND_NONE], refused, (double)(by[FOUND_TABLE] + by[FOUND_GOSSIP]) * per,
 	       (double)(by[FOUND_TABLE] + by[FOUND_GOSSIP] + by[FOUND_BOOTSTRAP]) * per,
-	       (double)messages * per, (double)(messages + 2 * fallback) * per, (double)bytes * per);
+	       (double)messages * per, (double)(messages + 2 * fallback) * per,
+	       (double)bytes * per);
 	print_times(s, silent, "time_ms_without_bootstrap", FOUND_GOSSIP);
 	print_times(s, silent, "time_ms_with_bootstrap", FOUND_BOOTSTRAP);
 	printf("}");
@@ -807,7 +816,8 @@ report_lookups(const struct sim *s, bool silent)
 static void
 report_discover(const struct sim *s)
 {
-	printf(",\"discover\":{\"lookups\":%d,\"hosts\":%d,\"silent_hosts\":%g,\"table_share\":%.4f",
+	printf(",\"discover\":{\"lookups\":%d,\"hosts\":%d,\"silent_hosts\":%g,"
+	       "\"table_share\":%.4f",
 	       s->o.lookups, s->o.hosts, s->o.silent_hosts, table_share(s));
 	report_lookups(s, false);
 	report_lookups(s, true);
@@ -979,7 +989,8 @@ seed_tables(struct sim *s)
 		char fp[CM_FINGERPRINT_LEN + 1];
 		const struct cm_signed_record *rec;
 
-		if ((s->o.steady && !refreshes_in_window(s, i)) || (rec = self_record(s, i, fp)) == NULL)
+		if ((s->o.steady && !refreshes_in_window(s, i)) ||
+		    (rec = self_record(s, i, fp)) == NULL)
 			continue;
 		seeded++;
 		for (int j = 0; j < s->used; j++)
@@ -1058,22 +1069,24 @@ usage(FILE *f, int rc)
 {
 	fprintf(f,
 		"usage: gossip-sim [--nodes N] [--seed S] [--algorithm flashback|seed]\n"
-		"                  [--mode spread|steady|discover] [--fanout F] [--ttl T] [--loss P]\n"
-		"                  [--churn P] [--hosts K] [--silent-hosts P] [--lookups L]\n"
-		"                  [--latency-ms MS] [--duration-s S] [--announcements K]\n"
-		"                  [--verify real|skip] [--json] [--neighbours N] [--max-peers N]\n"
-		"                  [--table-max N] [--heartbeat-s S] [--anti-entropy-s S]\n"
-		"                  [--reannounce-s S] [--stale-s S] [--expire-s S]\n"
-		"                  [--partition-at-s S --heal-at-s S] [--export FILE] [--series FILE]\n"
+		"                  [--mode spread|steady|discover] [--fanout F] [--ttl T]\n"
+		"                  [--loss P] [--churn P] [--hosts K] [--silent-hosts P]\n"
+		"                  [--lookups L] [--latency-ms MS] [--duration-s S]\n"
+		"                  [--announcements K] [--verify real|skip] [--json]\n"
+		"                  [--neighbours N] [--max-peers N] [--table-max N]\n"
+		"                  [--heartbeat-s S] [--anti-entropy-s S] [--reannounce-s S]\n"
+		"                  [--stale-s S] [--expire-s S] [--partition-at-s S --heal-at-s S]\n"
+		"                  [--export FILE] [--series FILE]\n"
 		"\n"
 		"Runs the peer agent's gossip engine on N simulated nodes (virtual time).\n"
 		"spread: how far and how fast K new announcements spread (the run stops when every\n"
 		"live node holds them, or after --duration-s). steady: the standing cost of a\n"
 		"converged network over a --duration-s window, per node and second, by kind.\n"
-		"discover: L lookups, one at a time, each for a repository hosted by K random nodes\n"
-		"(a --silent-hosts share of them silent), asked by a random broadcasting node as the\n"
-		"control API does: its table, PEER_REQUEST to neighbours, the bootstrap servers\n"
-		"(modelled: they list broadcasting hosts). Tables hold table_max random peers.\n"
+		"discover: L lookups, one at a time, each for a repository hosted by K random\n"
+		"nodes (silent ones for a --silent-hosts share of the lookups), asked by a random\n"
+		"broadcasting node as the control API does: its table, PEER_REQUEST to neighbours,\n"
+		"the bootstrap servers (modelled: they list broadcasting hosts). Tables hold\n"
+		"table_max random peers.\n"
 		"--algorithm seed is the seed's rule alone (forward once to 3 neighbours, 5 %%\n"
 		"duplicate re-forward, no anti-entropy). Loss and churn are fractions 0-1; churn\n"
 		"kills that share of nodes when the announcements start and lets as many new ones\n"
@@ -1196,7 +1209,8 @@ parse(int argc, char **argv, struct opts *o)
 	    (o->discover &&
 	     (o->churn > 0 || o->partition_at_s >= 0 || o->hosts < 1 || o->hosts > MAX_HOSTS ||
 	      o->hosts > o->nodes / 4 || o->silent_hosts < 0 || o->silent_hosts > 1 ||
-	      o->lookups < 1 || (int64_t)o->hosts * o->lookups > (int64_t)o->nodes * MAX_HOSTED / 2 ||
+	      o->lookups < 1 ||
+	      (int64_t)o->hosts * o->lookups > (int64_t)o->nodes * MAX_HOSTED / 2 ||
 	      (int64_t)o->lookups * LOOKUP_GAP_MS >= o->stale_s * 1000))) {
 		fprintf(stderr, "gossip-sim: a value is out of range (--help)\n");
 		return 2;
@@ -1313,8 +1327,9 @@ report(struct sim *s, int64_t wall0)
 		       "\"messages_per_node_per_s\":%.3f,\"bytes_per_node_per_s\":%.1f",
 		       counted, rc, msgs * per, bytes * per);
 	} else if (s->o.discover) {
-		printf(",\"coverage\":null,\"time_to_99_99_ms\":null,\"record_copies_per_node\":null,"
-		       "\"messages_per_node_per_s\":null,\"bytes_per_node_per_s\":null");
+		printf(",\"coverage\":null,\"time_to_99_99_ms\":null,"
+		       "\"record_copies_per_node\":null,\"messages_per_node_per_s\":null,"
+		       "\"bytes_per_node_per_s\":null");
 		report_discover(s);
 	} else {
 		printf(",\"coverage\":%.6f,\"time_to_99_99_ms\":", coverage);
@@ -1391,8 +1406,8 @@ main(int argc, char **argv)
 	end = s.t_announce + s.o.duration_s * 1000;
 	/* Lookups one after the other, the first as the measurement starts. */
 	for (int j = 0; s.o.discover && j < s.o.lookups; j++)
-		ev_push(&s, (struct ev){.t = s.t_announce + (int64_t)j * LOOKUP_GAP_MS, .kind = EV_LOOKUP,
-					.to = j});
+		ev_push(&s, (struct ev){.t = s.t_announce + (int64_t)j * LOOKUP_GAP_MS,
+					.kind = EV_LOOKUP, .to = j});
 	if (s.o.discover)
 		end = s.t_announce + (int64_t)s.o.lookups * LOOKUP_GAP_MS;
 	for (long j = 0; j < joiners; j++)
