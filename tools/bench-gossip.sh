@@ -5,9 +5,13 @@
 # 5 % loss at 1k, 10k and 100k, 5 % churn at 1k, the anti-entropy interval, the
 # fan-out and the TTL at 10k, the session graph of 10k nodes, signature checks on at
 # 1k. Steady: the standing cost per node at 1k, 2k, 5k and 10k, measured, and the
-# formula that explains it at 1k/10k/100k.
+# formula that explains it at 1k/10k/100k. Discover: 1,000 lookups of a repository
+# hosted by 1, 3 or 10 peers (half the lookups' hosts silent) at 10k nodes with the
+# default table (it holds everyone), at 10k with tables of 1,000 (a tenth of the
+# network, as 10,000 of 100k), and at 100k with the default table.
 # Results (JSON) go to BUILD/bench/gossip, plots to docs/img (gnuplot).
-# FB_BENCH_SKIP_100K=1 leaves the 100k runs out (about ten minutes of the total).
+# FB_BENCH_SKIP_100K=1 leaves the 100k runs out (about ten minutes of the total, and
+# five for each of the three 100k discover runs).
 set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -114,6 +118,36 @@ done
 	done
 } >"$out/steady.dat"
 
+echo
+echo "Discover: 1,000 lookups each, a random broadcasting node asks for a repository hosted by k random"
+echo "peers (half the lookups' hosts silent), as the control API does: table, PEER_REQUEST to 3"
+echo "neighbours (answers taken after 1.5 s), bootstrap servers (they list broadcasting hosts only)."
+echo
+echo "| nodes | table_max | share held | k | hosts | from table | from gossip | named, not kept | found without bootstrap | found with bootstrap | time, median / p99 (with bootstrap) | gossip msgs/lookup | wall | peak RSS |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+discover_runs=("10000 10000" "10000 1000")
+[ -n "${FB_BENCH_SKIP_100K:-}" ] || discover_runs+=("100000 10000")
+: >"$out/discover.dat"
+for nt in "${discover_runs[@]}"; do
+	read -r n tmax <<<"$nt"
+	for k in 1 3 10; do
+		name="discover-$n-t$tmax-k$k"
+		"$sim" --json --mode discover --nodes "$n" --table-max "$tmax" --hosts "$k" --silent-hosts 0.5 \
+			--lookups 1000 >"$out/$name.json" 2>"$out/$name.log"
+		jq -r '. as $r | .discover as $d | ["broadcasting", "silent"][] as $kind | $d[$kind] |
+			[$r.nodes, $r.table_max, $d.table_share, $d.hosts, $kind, .found_table, .found_gossip,
+			 .named_not_kept, (.success_without_bootstrap * 1000 | round / 10 | tostring + " %"),
+			 (.success_with_bootstrap * 1000 | round / 10 | tostring + " %"),
+			 (if .time_ms_with_bootstrap == null then "–" else
+				"\(.time_ms_with_bootstrap.median) / \(.time_ms_with_bootstrap.p99) ms" end),
+			 .messages_per_lookup, ($r.wall_ms / 1000 | tostring + " s"),
+			 ($r.peak_rss_kb / 1024 | round | tostring + " MiB")] |
+			"| " + (map(tostring) | join(" | ")) + " |"' "$out/$name.json"
+		jq -r '"\(.nodes) \(.table_max) \(.discover.hosts) \(.discover.broadcasting.success_without_bootstrap) \(.discover.broadcasting.success_with_bootstrap) \(.discover.silent.success_with_bootstrap)"' \
+			"$out/$name.json" >>"$out/discover.dat"
+	done
+done
+
 if ! command -v gnuplot >/dev/null; then
 	echo "gnuplot not found: plots not drawn (apt-get install gnuplot-nox)"
 	exit 0
@@ -123,6 +157,14 @@ for n in "${sizes[@]}"; do
 	for a in flashback seed; do
 		cov_plot+="${cov_plot:+, }'$out/spread-$n-$a.series' using (\$1/1000):(\$2*100) with lines lw 2 title '$a, $n nodes'"
 	done
+done
+# Discovery: per configuration, found without the bootstrap servers, and silent hosts with them.
+disc_plot=""
+for nt in "${discover_runs[@]}"; do
+	read -r n tmax <<<"$nt"
+	awk -v n="$n" -v t="$tmax" '$1 == n && $2 == t' "$out/discover.dat" >"$out/discover-$n-t$tmax.dat"
+	disc_plot+="${disc_plot:+, }'$out/discover-$n-t$tmax.dat' using 3:(\$4*100) with linespoints lw 2 pt 7 title '$n nodes, table $tmax: no bootstrap server'"
+	disc_plot+=", '$out/discover-$n-t$tmax.dat' using 3:(\$6*100) with linespoints lw 2 dt 2 pt 6 title '$n nodes, table $tmax: silent hosts, with one'"
 done
 loss100k=""
 [ -n "${FB_BENCH_SKIP_100K:-}" ] ||
@@ -161,6 +203,17 @@ set key top left
 plot '$out/steady.dat' using 1:2 with linespoints lw 2 pt 7 title 'measured', \
      $fixed + $copies * x / $reannounce * $size with lines dt 2 lw 2 title 'formula', \
      10000 with lines dt 3 lc rgb 'red' title 'target at 10k'
+set output '$img/gossip-discover.png'
+unset logscale
+set logscale x
+set title 'Discovery today: share of 1,000 lookups that name a host, by hosts of the repository'
+set xlabel 'hosts of the repository (k)'
+set ylabel '% of lookups'
+set xrange [0.8:12]
+set yrange [0:105]
+set xtics (1, 3, 10)
+set key at graph 0.02, 0.9 left top
+plot $disc_plot, 100 * (1 - 0.9 ** x) with lines dt 3 lc rgb 'black' title 'a tenth held: 1 - 0.9^k'
 EOF
 echo
-echo "plots: docs/img/gossip-coverage.png gossip-coverage-tail.png gossip-loss-churn.png gossip-cost.png"
+echo "plots: docs/img/gossip-coverage.png gossip-coverage-tail.png gossip-loss-churn.png gossip-cost.png gossip-discover.png"

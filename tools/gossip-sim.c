@@ -6,7 +6,10 @@
  * Spread mode follows new announcements through the network and reports how
  * many live nodes hold them, how fast and at what cost in copies. Steady mode
  * measures the standing cost of a converged network: heartbeats, refreshes,
- * anti-entropy, per node and second. Same seed, same output: one random
+ * anti-entropy, per node and second. Discover mode asks for repositories
+ * hosted by a few peers, as the control API's discovery does (the table, then
+ * PEER_REQUEST to neighbours, then the bootstrap servers), and reports how
+ * often and how fast a host is named. Same seed, same output: one random
  * stream drives everything, events are ordered by (time, sequence).
  */
 #include <getopt.h>
@@ -17,6 +20,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "control/api_internal.h"
 #include "daemon/config.h"
 #include "core/engine.h"
 #include "core/overlay.h"
@@ -28,12 +32,20 @@
 #define T0 1700000000000LL /* the virtual clock's start, wall-clock ms */
 #define WARMUP_MS 3000      /* sessions and hellos settle before the first announcement */
 #define MAX_ANNOUNCEMENTS 64
+#define MAX_HOSTS 16          /* hosts of one looked-up repository */
+#define MAX_HOSTED 8          /* looked-up repositories one node hosts */
+/* One lookup at a time: the API's wait for gossip answers, then the bootstrap round trip. */
+#define LOOKUP_GAP_MS (DISCOVER_WAIT_MS + 500)
 
 struct opts {
 	int nodes;
 	uint64_t seed;
 	bool seed_algorithm;
 	bool steady;
+	bool discover;
+	int hosts;          /* discover: hosts of each looked-up repository */
+	double silent_hosts; /* discover: share of lookups whose hosts are silent */
+	int lookups;
 	int fanout, ttl, neighbours, max_peers;
 	double loss, churn;
 	int64_t latency_ms;
@@ -64,10 +76,13 @@ struct node {
 	int *nbs;
 	int nnbs, capnbs;
 	uint8_t *has; /* per announcement: holds it */
+	bool silent;  /* discover: a silent host (its record names it, never an address) */
+	int hosted[MAX_HOSTED]; /* discover: the lookups whose repository it hosts */
+	int nhosted;
 	int64_t refresh_at; /* steady mode: virtual ms of its first re-announcement */
 };
 
-enum ev_kind { EV_DELIVER, EV_TICK, EV_JOIN };
+enum ev_kind { EV_DELIVER, EV_TICK, EV_JOIN, EV_LOOKUP, EV_LOOKUP_END };
 
 struct ev {
 	int64_t t;
@@ -87,6 +102,23 @@ struct announcement {
 	long holders;
 	int64_t t99_ms; /* -1: not yet */
 	long copies;
+};
+
+/* How a lookup ended: the agent's discovery path, first source that named a host. */
+enum found { FOUND_NONE, FOUND_TABLE, FOUND_GOSSIP, FOUND_BOOTSTRAP };
+
+struct lookup {
+	int hosts[MAX_HOSTS];
+	int asker;
+	int64_t at_ms;
+	int64_t first_ms;  /* first answer after which the asker's table names a host; -1: none */
+	int64_t answer_ms; /* virtual ms from the ask to the host named (with the bootstrap path) */
+	bool named;        /* some gossip answer named a host, kept by the table or not */
+	bool silent;       /* its hosts are silent */
+	enum found found;
+	char id[CM_UUID_TEXT_LEN + 1];
+	long messages, bytes; /* gossip frames of this lookup (asked, answered), lost ones too */
+	long table_size;      /* the asker's entries when it asked */
 };
 
 struct sim {
@@ -110,6 +142,10 @@ struct sim {
 	FILE *series;
 	int64_t next_sample; /* virtual ms of the next series line */
 	bool measuring;      /* t_announce reached */
+	struct lookup *lk;   /* discover: one per lookup */
+	int active;          /* the lookup under way, or -1 */
+	int *fill;           /* the asker's filler entries (node indices), removed afterwards */
+	size_t nfill;
 };
 
 static uint64_t
@@ -222,12 +258,18 @@ record_of(struct sim *s, int i, struct cm_peer_record *r, int version)
 	memset(r, 0, sizeof(*r));
 	r->email = s->nodes[i].email;
 	r->peer_id = "7c6d5e4f-3a2b-4c1d-8e9f-0a1b2c3d4e5f";
-	r->is_broadcasting = true;
+	r->is_broadcasting = !s->nodes[i].silent;
 	snprintf(ip, sizeof(ip), "10.%d.%d.%d", (i >> 16) & 255, (i >> 8) & 255, i & 255);
-	cm_strlist_append(&r->socket_addresses, ip);
-	r->port = 7443;
+	if (r->is_broadcasting) {
+		cm_strlist_append(&r->socket_addresses, ip);
+		r->port = 7443;
+	}
 	snprintf(repo, sizeof(repo), "repo-%d", i % 1000);
 	cm_repolist_append(&r->repositories, repo, NULL);
+	for (int k = 0; k < s->nodes[i].nhosted; k++) {
+		snprintf(repo, sizeof(repo), "find-%d", s->nodes[i].hosted[k]);
+		cm_repolist_append(&r->repositories, repo, NULL);
+	}
 	if (version > 0) {
 		snprintf(repo, sizeof(repo), "news-%d", version);
 		cm_repolist_append(&r->repositories, repo, NULL);
@@ -282,7 +324,14 @@ node_create(struct sim *s, int i, int64_t self_at)
 	engine_actions_clear(&a);
 	n->alive = n->created = true;
 	s->live++;
-	ev_push(s, (struct ev){.t = s->now + (int64_t)(sim_rand(s) % 1000), .kind = EV_TICK, .to = i});
+	/*
+	 * Discover mode runs no timers: its lookups ask a converged, quiet
+	 * network (what heartbeats, refreshes and anti-entropy cost is steady
+	 * mode's), and its records, older than ae_fresh_ms, would not move.
+	 */
+	if (!s->o.discover)
+		ev_push(s, (struct ev){.t = s->now + (int64_t)(sim_rand(s) % 1000), .kind = EV_TICK,
+				       .to = i});
 }
 
 static bool
@@ -376,7 +425,8 @@ dial(struct sim *s, int i)
 			int j = (int)(sim_rand(s) % (uint64_t)s->used);
 			struct cm_peer_record rec;
 
-			if (!s->nodes[j].alive)
+			/* Servers hand out broadcasting peers only: silent ones take no dials. */
+			if (!s->nodes[j].alive || s->nodes[j].silent)
 				continue;
 			record_of(s, j, &rec, 0);
 			overlay_candidate_set(ov, rec.email, &rec.socket_addresses, rec.port, NULL);
@@ -442,6 +492,338 @@ check_holds(struct sim *s, int i)
 	}
 }
 
+/* Discovery */
+
+/* Node i's own signed record and its certificate's fingerprint, or NULL. */
+static const struct cm_signed_record *
+self_record(const struct sim *s, int i, char fp[CM_FINGERPRINT_LEN + 1])
+{
+	const struct cm_signed_record *rec = engine_self(s->nodes[i].e);
+
+	return rec != NULL && engine_record_fingerprint(s->nodes[i].e, rec, fp) == 0 ? rec : NULL;
+}
+
+/* Node m's table takes node h's record, as gossip would have brought it. */
+static enum peertable_result
+hold_record(struct sim *s, int m, int h)
+{
+	char fp[CM_FINGERPRINT_LEN + 1];
+	const struct cm_signed_record *rec = self_record(s, h, fp);
+
+	return rec != NULL ? peertable_apply(s->nodes[m].t, rec, fp, T0 + s->now) : PEERTABLE_ERROR;
+}
+
+static bool
+hosts_lookup(const struct sim *s, const struct lookup *l, int i)
+{
+	for (int h = 0; h < s->o.hosts; h++)
+		if (l->hosts[h] == i)
+			return true;
+	return false;
+}
+
+/*
+ * Each lookup's repository, find-<j>, is hosted by `hosts` random nodes,
+ * all silent for a silent_hosts share of the lookups. A node is silent or
+ * not for all it hosts: one of the other kind is taken only when none is left.
+ */
+static void
+place_hosts(struct sim *s)
+{
+	for (int j = 0; j < s->o.lookups; j++) {
+		struct lookup *l = &s->lk[j];
+		bool silent = sim_unit(s) < s->o.silent_hosts;
+
+		l->silent = silent;
+		for (int h = 0; h < s->o.hosts; h++) {
+			struct node *n;
+			int i;
+
+			for (long tries = 0;; tries++) {
+				i = (int)(sim_rand(s) % (uint64_t)s->o.nodes);
+				n = &s->nodes[i];
+				if (!hosts_lookup(s, l, i) && n->nhosted < MAX_HOSTED &&
+				    (n->nhosted == 0 || n->silent == silent || tries > 1000))
+					break;
+			}
+			if (n->nhosted == 0)
+				n->silent = silent;
+			n->hosted[n->nhosted++] = j;
+			l->hosts[h] = i;
+		}
+	}
+}
+
+/*
+ * The share of the other peers a converged table holds besides its own
+ * neighbours: all of them while they fit, else table_max of them. Which
+ * ones is modelled as a random draw per table and peer (entries of equal
+ * score are kept first come, so it is the order records arrived in).
+ */
+static double
+table_share(const struct sim *s)
+{
+	double others = (double)(s->o.nodes - 1);
+
+	return (double)s->o.table_max >= others ? 1.0 : (double)s->o.table_max / others;
+}
+
+/*
+ * A table full to table_max, as a converged network larger than that leaves
+ * it, of random peers' records (of this lookup's hosts only those drawn
+ * already): a full table refuses what an answer brings (PEERTABLE_FULL). The
+ * filler goes after the lookup, so one table at a time is full.
+ */
+static void
+fill_table(struct sim *s, int asker, const struct lookup *l)
+{
+	struct peertable *t = s->nodes[asker].t;
+
+	if (table_share(s) >= 1)
+		return;
+	for (long tries = 0;
+	     peertable_count(t) < s->o.table_max && tries < 20L * (long)s->o.table_max; tries++) {
+		int j = (int)(sim_rand(s) % (uint64_t)s->used);
+
+		if (j == asker || hosts_lookup(s, l, j) ||
+		    peertable_get(t, s->nodes[j].email) != NULL)
+			continue;
+		if (hold_record(s, asker, j) == PEERTABLE_INSERTED)
+			s->fill[s->nfill++] = j;
+	}
+}
+
+/*
+ * Hosts of repos node i's table offers, as the control API lists them
+ * (ctl_table_infos: peers that left are not offered), only those in only
+ * when it is given.
+ */
+static size_t
+hosts_offered(const struct sim *s, int i, const struct cm_strlist *repos,
+	      const struct cm_strlist *only)
+{
+	struct cm_peer_info *infos;
+	size_t n, offered = 0;
+
+	if (peertable_snapshot(s->nodes[i].t, (const char *const *)repos->items, repos->len,
+			       T0 + s->now, &infos, &n) != 0)
+		return 0;
+	for (size_t k = 0; k < n; k++) {
+		bool keep = only == NULL;
+
+		for (size_t m = 0; only != NULL && m < only->len && !keep; m++)
+			keep = strcmp(only->items[m], infos[k].email) == 0;
+		offered += keep && infos[k].peer_status != CM_PEER_OFFLINE;
+	}
+	peertable_info_free(infos, n);
+	return offered;
+}
+
+/*
+ * The bootstrap servers, the last resort: they list the repository's
+ * broadcasting hosts, never silent ones. One round trip after waited ms.
+ */
+static void
+lookup_fallback(struct sim *s, struct lookup *l, int64_t waited_ms)
+{
+	l->found = FOUND_NONE;
+	for (int h = 0; h < s->o.hosts; h++)
+		if (s->nodes[l->hosts[h]].alive && !s->nodes[l->hosts[h]].silent)
+			l->found = FOUND_BOOTSTRAP;
+	l->answer_ms = waited_ms + hop_ms(s) + hop_ms(s);
+}
+
+static void
+lookup_done(struct sim *s, struct lookup *l)
+{
+	for (size_t k = 0; k < s->nfill; k++)
+		peertable_remove(s->nodes[l->asker].t, s->nodes[s->fill[k]].email);
+	s->nfill = 0;
+	s->active = -1;
+}
+
+static void
+lookup_repos(int j, struct cm_strlist *repos)
+{
+	char repo[32];
+
+	snprintf(repo, sizeof(repo), "find-%d", j);
+	cm_strlist_append(repos, repo);
+}
+
+/*
+ * Lookup j: a random broadcasting node asks as the control API does
+ * (api_discover): its table first, else PEER_REQUEST to DISCOVER_ASK
+ * neighbours and their answers DISCOVER_WAIT_MS later, else the bootstrap
+ * servers. The tables it meets are drawn first (table_share).
+ */
+static void
+lookup_start(struct sim *s, int j)
+{
+	struct lookup *l = &s->lk[j];
+	struct node *n;
+	struct engine_actions a = {0};
+	struct cm_strlist repos = {0};
+	double share = table_share(s);
+
+	do
+		l->asker = (int)(sim_rand(s) % (uint64_t)s->used);
+	while (!s->nodes[l->asker].alive || s->nodes[l->asker].silent ||
+	       hosts_lookup(s, l, l->asker));
+	n = &s->nodes[l->asker];
+	l->at_ms = s->now;
+	l->first_ms = -1;
+	s->active = j;
+	for (int h = 0; h < s->o.hosts; h++) {
+		if (sim_unit(s) < share)
+			hold_record(s, l->asker, l->hosts[h]);
+		for (int m = 0; m < n->nnbs; m++)
+			if (n->nbs[m] != l->hosts[h] && sim_unit(s) < share)
+				hold_record(s, n->nbs[m], l->hosts[h]);
+	}
+	fill_table(s, l->asker, l);
+	l->table_size = (long)peertable_count(n->t);
+	lookup_repos(j, &repos);
+	if (hosts_offered(s, l->asker, &repos, NULL) > 0) {
+		l->found = FOUND_TABLE;
+		lookup_done(s, l);
+	} else if (engine_request(n->e, &repos, DISCOVER_ASK, T0 + s->now, &s->erng, l->id,
+				  &a) > 0) {
+		dispatch(s, l->asker, &a);
+		ev_push(s, (struct ev){.t = s->now + DISCOVER_WAIT_MS, .kind = EV_LOOKUP_END,
+				       .to = j});
+	} else {
+		lookup_fallback(s, l, 0);
+		lookup_done(s, l);
+	}
+	cm_strlist_clear(&repos);
+}
+
+/* An answer reached the asker: did it name a host, and does its table now hold one? */
+static void
+lookup_answered(struct sim *s, struct lookup *l, const char *frame)
+{
+	for (int h = 0; h < s->o.hosts; h++) {
+		const char *email = s->nodes[l->hosts[h]].email;
+		char needle[48];
+		const struct peertable_entry *pe = peertable_get(s->nodes[l->asker].t, email);
+
+		snprintf(needle, sizeof(needle), "\"%s\"", email);
+		l->named |= strstr(frame, needle) != NULL;
+		if (pe != NULL && !pe->offline && l->first_ms < 0)
+			l->first_ms = s->now - l->at_ms;
+	}
+}
+
+/* The API's wait is over: the hosts the answers named, else the bootstrap servers. */
+static void
+lookup_end(struct sim *s, int j)
+{
+	struct lookup *l = &s->lk[j];
+	struct cm_strlist emails = {0}, repos = {0};
+
+	engine_request_take(s->nodes[l->asker].e, l->id, &emails);
+	lookup_repos(j, &repos);
+	if (emails.len > 0 && hosts_offered(s, l->asker, &repos, &emails) > 0) {
+		l->found = FOUND_GOSSIP;
+		l->answer_ms = l->first_ms >= 0 ? l->first_ms : DISCOVER_WAIT_MS;
+	} else {
+		lookup_fallback(s, l, DISCOVER_WAIT_MS);
+	}
+	cm_strlist_clear(&emails);
+	cm_strlist_clear(&repos);
+	lookup_done(s, l);
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Median, 99th percentile and maximum of the answer times of the lookups of
+ * one kind (silent hosts or not) found up to `upto`.
+ */
+static void
+print_times(const struct sim *s, bool silent, const char *name, enum found upto)
+{
+	int64_t *t = calloc((size_t)s->o.lookups + 1, sizeof(*t));
+	size_t n = 0;
+
+	for (int j = 0; t != NULL && j < s->o.lookups; j++)
+		if (s->lk[j].silent == silent && s->lk[j].found != FOUND_NONE &&
+		    s->lk[j].found <= upto)
+			t[n++] = s->lk[j].answer_ms;
+	printf(",\"%s\":", name);
+	if (n == 0) {
+		printf("null");
+	} else {
+		qsort(t, n, sizeof(*t), cmp_i64);
+		printf("{\"median\":%lld,\"p99\":%lld,\"max\":%lld}", (long long)t[n / 2],
+		       (long long)t[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1],
+		       (long long)t[n - 1]);
+	}
+	free(t);
+}
+
+/* The lookups of one kind: hosts broadcasting, or silent (null when there were none). */
+static void
+report_lookups(const struct sim *s, bool silent)
+{
+	long by[FOUND_BOOTSTRAP + 1] = {0}, refused = 0, messages = 0, bytes = 0, fallback = 0;
+	long n = 0;
+	double table = 0, per;
+
+	for (int j = 0; j < s->o.lookups; j++)
+		n += s->lk[j].silent == silent;
+	printf(",\"%s\":", silent ? "silent" : "broadcasting");
+	if (n == 0) {
+		printf("null");
+		return;
+	}
+	per = 1.0 / (double)n;
+	for (int j = 0; j < s->o.lookups; j++) {
+		const struct lookup *l = &s->lk[j];
+
+		if (l->silent != silent)
+			continue;
+		by[l->found]++;
+		refused += l->named && l->found != FOUND_GOSSIP;
+		messages += l->messages;
+		bytes += l->bytes;
+		fallback += l->found == FOUND_BOOTSTRAP || l->found == FOUND_NONE;
+		table += (double)l->table_size;
+	}
+	printf("{\"lookups\":%ld,\"asker_table_entries\":%.0f,\"found_table\":%ld,"
+	       "\"found_gossip\":%ld,\"found_bootstrap\":%ld,\"not_found\":%ld,"
+	       "\"named_not_kept\":%ld,"
+	       "\"success_without_bootstrap\":%.4f,\"success_with_bootstrap\":%.4f,"
+	       "\"messages_per_lookup\":%.3f,\"messages_per_lookup_with_bootstrap\":%.3f,"
+	       "\"gossip_bytes_per_lookup\":%.0f",
+	       n, table * per, by[FOUND_TABLE], by[FOUND_GOSSIP], by[FOUND_BOOTSTRAP],
+	       by[FOUND_NONE], refused, (double)(by[FOUND_TABLE] + by[FOUND_GOSSIP]) * per,
+	       (double)(by[FOUND_TABLE] + by[FOUND_GOSSIP] + by[FOUND_BOOTSTRAP]) * per,
+	       (double)messages * per, (double)(messages + 2 * fallback) * per,
+	       (double)bytes * per);
+	print_times(s, silent, "time_ms_without_bootstrap", FOUND_GOSSIP);
+	print_times(s, silent, "time_ms_with_bootstrap", FOUND_BOOTSTRAP);
+	printf("}");
+}
+
+static void
+report_discover(const struct sim *s)
+{
+	printf(",\"discover\":{\"lookups\":%d,\"hosts\":%d,\"silent_hosts\":%g,"
+	       "\"table_share\":%.4f",
+	       s->o.lookups, s->o.hosts, s->o.silent_hosts, table_share(s));
+	report_lookups(s, false);
+	report_lookups(s, true);
+	printf("}");
+}
+
 static enum kind
 frame_kind(const char *frame)
 {
@@ -459,7 +841,15 @@ deliver(struct sim *s, struct ev *e)
 {
 	struct node *n = &s->nodes[e->to];
 	struct engine_actions a = {0};
+	struct lookup *l = s->active >= 0 ? &s->lk[s->active] : NULL;
 
+	/* A lookup's request or answer (they carry its id): lost ones cost the sender too. */
+	if (l != NULL && strstr(e->frame, l->id) != NULL) {
+		l->messages++;
+		l->bytes += (long)e->len;
+	} else {
+		l = NULL;
+	}
 	if (e->to < 0 || e->to >= s->used || !n->alive || !s->nodes[e->from].alive ||
 	    sim_unit(s) < s->o.loss || partitioned(s, e->from, e->to)) {
 		s->dropped++;
@@ -488,6 +878,8 @@ deliver(struct sim *s, struct ev *e)
 	else
 		dispatch(s, e->to, &a);
 	check_holds(s, e->to);
+	if (l != NULL && e->to == l->asker)
+		lookup_answered(s, l, e->frame);
 }
 
 static void
@@ -594,11 +986,11 @@ seed_tables(struct sim *s)
 	long seeded = 0;
 
 	for (int i = 0; i < s->used; i++) {
-		const struct cm_signed_record *rec = engine_self(s->nodes[i].e);
 		char fp[CM_FINGERPRINT_LEN + 1];
+		const struct cm_signed_record *rec;
 
-		if ((s->o.steady && !refreshes_in_window(s, i)) || rec == NULL ||
-		    engine_record_fingerprint(s->nodes[i].e, rec, fp) != 0)
+		if ((s->o.steady && !refreshes_in_window(s, i)) ||
+		    (rec = self_record(s, i, fp)) == NULL)
 			continue;
 		seeded++;
 		for (int j = 0; j < s->used; j++)
@@ -677,17 +1069,24 @@ usage(FILE *f, int rc)
 {
 	fprintf(f,
 		"usage: gossip-sim [--nodes N] [--seed S] [--algorithm flashback|seed]\n"
-		"                  [--mode spread|steady] [--fanout F] [--ttl T] [--loss P] [--churn P]\n"
-		"                  [--latency-ms MS] [--duration-s S] [--announcements K]\n"
-		"                  [--verify real|skip] [--json] [--neighbours N] [--max-peers N]\n"
-		"                  [--table-max N] [--heartbeat-s S] [--anti-entropy-s S]\n"
-		"                  [--reannounce-s S] [--stale-s S] [--expire-s S]\n"
-		"                  [--partition-at-s S --heal-at-s S] [--export FILE] [--series FILE]\n"
+		"                  [--mode spread|steady|discover] [--fanout F] [--ttl T]\n"
+		"                  [--loss P] [--churn P] [--hosts K] [--silent-hosts P]\n"
+		"                  [--lookups L] [--latency-ms MS] [--duration-s S]\n"
+		"                  [--announcements K] [--verify real|skip] [--json]\n"
+		"                  [--neighbours N] [--max-peers N] [--table-max N]\n"
+		"                  [--heartbeat-s S] [--anti-entropy-s S] [--reannounce-s S]\n"
+		"                  [--stale-s S] [--expire-s S] [--partition-at-s S --heal-at-s S]\n"
+		"                  [--export FILE] [--series FILE]\n"
 		"\n"
 		"Runs the peer agent's gossip engine on N simulated nodes (virtual time).\n"
 		"spread: how far and how fast K new announcements spread (the run stops when every\n"
 		"live node holds them, or after --duration-s). steady: the standing cost of a\n"
 		"converged network over a --duration-s window, per node and second, by kind.\n"
+		"discover: L lookups, one at a time, each for a repository hosted by K random\n"
+		"nodes (silent ones for a --silent-hosts share of the lookups), asked by a random\n"
+		"broadcasting node as the control API does: its table, PEER_REQUEST to neighbours,\n"
+		"the bootstrap servers (modelled: they list broadcasting hosts). Tables hold\n"
+		"table_max random peers.\n"
 		"--algorithm seed is the seed's rule alone (forward once to 3 neighbours, 5 %%\n"
 		"duplicate re-forward, no anti-entropy). Loss and churn are fractions 0-1; churn\n"
 		"kills that share of nodes when the announcements start and lets as many new ones\n"
@@ -741,6 +1140,8 @@ parse(int argc, char **argv, struct opts *o)
 		{"partition-at-s", 1, NULL, 'P'}, {"heal-at-s", 1, NULL, 'Q'},
 		{"table-max", 1, NULL, 'T'},      {"export", 1, NULL, 'x'},
 		{"series", 1, NULL, 'y'},         {"help", 0, NULL, 'h'},
+		{"hosts", 1, NULL, 'K'},          {"silent-hosts", 1, NULL, 'Z'},
+		{"lookups", 1, NULL, 'U'},
 		{NULL, 0, NULL, 0},
 	};
 	bool bad = false;
@@ -756,9 +1157,11 @@ parse(int argc, char **argv, struct opts *o)
 			o->seed_algorithm = strcmp(optarg, "seed") == 0;
 			break;
 		case 'm':
-			if (strcmp(optarg, "spread") != 0 && strcmp(optarg, "steady") != 0)
+			if (strcmp(optarg, "spread") != 0 && strcmp(optarg, "steady") != 0 &&
+			    strcmp(optarg, "discover") != 0)
 				return usage(stderr, 2);
 			o->steady = strcmp(optarg, "steady") == 0;
+			o->discover = strcmp(optarg, "discover") == 0;
 			break;
 		case 'f': o->fanout = (int)num(optarg, INT_MIN, INT_MAX, &bad); break;
 		case 't': o->ttl = (int)num(optarg, INT_MIN, INT_MAX, &bad); break;
@@ -785,6 +1188,9 @@ parse(int argc, char **argv, struct opts *o)
 		case 'T': o->table_max = (size_t)num(optarg, 1, INT_MAX, &bad); break;
 		case 'x': o->export_path = optarg; break;
 		case 'y': o->series_path = optarg; break;
+		case 'K': o->hosts = (int)num(optarg, INT_MIN, INT_MAX, &bad); break;
+		case 'Z': o->silent_hosts = frac(optarg, &bad); break;
+		case 'U': o->lookups = (int)num(optarg, INT_MIN, INT_MAX, &bad); break;
 		case 'h': return usage(stdout, 0) - 1;
 		default: return usage(stderr, 2);
 		}
@@ -799,7 +1205,13 @@ parse(int argc, char **argv, struct opts *o)
 	    o->expire_s <= o->stale_s || o->table_max < 1 ||
 	    (o->churn > 0 && o->nodes > CHURN_MAX_NODES) ||
 	    (o->steady && (o->churn > 0 || o->partition_at_s >= 0 ||
-			   o->expire_s <= o->reannounce_s + o->duration_s))) {
+			   o->expire_s <= o->reannounce_s + o->duration_s)) ||
+	    (o->discover &&
+	     (o->churn > 0 || o->partition_at_s >= 0 || o->hosts < 1 || o->hosts > MAX_HOSTS ||
+	      o->hosts > o->nodes / 4 || o->silent_hosts < 0 || o->silent_hosts > 1 ||
+	      o->lookups < 1 ||
+	      (int64_t)o->hosts * o->lookups > (int64_t)o->nodes * MAX_HOSTED / 2 ||
+	      (int64_t)o->lookups * LOOKUP_GAP_MS >= o->stale_s * 1000))) {
 		fprintf(stderr, "gossip-sim: a value is out of range (--help)\n");
 		return 2;
 	}
@@ -818,7 +1230,7 @@ agent_defaults(struct opts *o)
 			   .duration_s = 60, .announcements = 1, .heartbeat_s = pc.heartbeat_s,
 			   .anti_entropy_s = pc.anti_entropy_s, .reannounce_s = pc.reannounce_s,
 			   .stale_s = pc.stale_s, .expire_s = pc.expire_s, .table_max = pc.table_max,
-			   .partition_at_s = -1, .heal_at_s = -1};
+			   .partition_at_s = -1, .heal_at_s = -1, .hosts = 3, .lookups = 1000};
 	pa_config_clear(&pc);
 }
 
@@ -845,7 +1257,7 @@ start_measurement(struct sim *s, long joiners)
 			engine_assume_synced(s->nodes[i].e, (uint64_t)j + 1,
 					     peertable_version(s->nodes[j].t));
 		}
-	if (s->o.steady)
+	if (s->o.steady || s->o.discover)
 		return;
 	for (int k = 0; k < s->o.announcements; k++)
 		announce(s, k);
@@ -899,7 +1311,8 @@ report(struct sim *s, int64_t wall0)
 	       "\"reannounce_s\":%lld,\"stale_s\":%lld,\"expire_s\":%lld,\"announcements\":%d,"
 	       "\"verify\":\"%s\",\"live_nodes\":%ld",
 	       s->o.nodes, s->o.seed_algorithm ? "seed" : "flashback",
-	       s->o.steady ? "steady" : "spread", (unsigned long long)s->o.seed, s->o.fanout,
+	       s->o.steady ? "steady" : s->o.discover ? "discover" : "spread",
+	       (unsigned long long)s->o.seed, s->o.fanout,
 	       s->o.ttl, s->o.neighbours, s->o.max_peers, s->o.table_max, s->o.loss, s->o.churn,
 	       (long long)s->o.latency_ms, (long long)s->o.heartbeat_s,
 	       s->o.seed_algorithm ? 0LL : (long long)s->o.anti_entropy_s,
@@ -913,6 +1326,11 @@ report(struct sim *s, int64_t wall0)
 		       "\"refreshes\":%ld,\"refresh_coverage\":%.6f,"
 		       "\"messages_per_node_per_s\":%.3f,\"bytes_per_node_per_s\":%.1f",
 		       counted, rc, msgs * per, bytes * per);
+	} else if (s->o.discover) {
+		printf(",\"coverage\":null,\"time_to_99_99_ms\":null,"
+		       "\"record_copies_per_node\":null,\"messages_per_node_per_s\":null,"
+		       "\"bytes_per_node_per_s\":null");
+		report_discover(s);
 	} else {
 		printf(",\"coverage\":%.6f,\"time_to_99_99_ms\":", coverage);
 		if (t99 < 0)
@@ -962,6 +1380,16 @@ main(int argc, char **argv)
 	joiners = (long)floor(s.o.churn * s.o.nodes);
 	s.cap = s.o.nodes + (int)joiners;
 	s.nodes = calloc((size_t)s.cap, sizeof(*s.nodes));
+	s.active = -1;
+	if (s.o.discover) {
+		s.lk = calloc((size_t)s.o.lookups, sizeof(*s.lk));
+		s.fill = calloc(s.o.table_max + 1, sizeof(*s.fill));
+		if (s.nodes == NULL || s.lk == NULL || s.fill == NULL) {
+			fprintf(stderr, "gossip-sim: out of memory\n");
+			return 1;
+		}
+		place_hosts(&s);
+	}
 	for (int i = 0; i < s.o.nodes; i++) {
 		int64_t at = 0;
 
@@ -976,6 +1404,12 @@ main(int argc, char **argv)
 		dial(&s, i);
 	fprintf(stderr, "gossip-sim: %d nodes connected; warming up\n", s.o.nodes);
 	end = s.t_announce + s.o.duration_s * 1000;
+	/* Lookups one after the other, the first as the measurement starts. */
+	for (int j = 0; s.o.discover && j < s.o.lookups; j++)
+		ev_push(&s, (struct ev){.t = s.t_announce + (int64_t)j * LOOKUP_GAP_MS,
+					.kind = EV_LOOKUP, .to = j});
+	if (s.o.discover)
+		end = s.t_announce + (int64_t)s.o.lookups * LOOKUP_GAP_MS;
 	for (long j = 0; j < joiners; j++)
 		ev_push(&s, (struct ev){.t = s.t_announce + (int64_t)(sim_rand(&s) %
 								     (uint64_t)(s.o.duration_s * 500 + 1)),
@@ -1000,6 +1434,10 @@ main(int argc, char **argv)
 			deliver(&s, &e);
 		else if (e.kind == EV_TICK)
 			tick(&s, e.to);
+		else if (e.kind == EV_LOOKUP)
+			lookup_start(&s, e.to);
+		else if (e.kind == EV_LOOKUP_END)
+			lookup_end(&s, e.to);
 		else {
 			node_create(&s, e.to, s.now);
 			s.used = e.to + 1 > s.used ? e.to + 1 : s.used;

@@ -56,3 +56,20 @@ fb_assert_eq "$("$FB_BUILD/bin/fb-topology" --sim "$dir/s.jsonl" --json | jq -c 
 fb_assert_eq "$(head -1 "$dir/cov.txt")" "0 0.000000" "series starts at the announcement"
 fb_assert_eq "$(tail -1 "$dir/cov.txt" | cut -d' ' -f2)" "1.000000" "series ends covered"
 fb_pass "export read by fb-topology, coverage series written"
+
+# Discover mode: a table that holds everyone answers every lookup of a repository
+# hosted by three peers, silent or not. Tables of a tenth of the network miss most
+# single hosts: the bootstrap servers then find the broadcasting ones but never a
+# silent one, though neighbours' answers name some (today a full table refuses them).
+out=$(sim --mode discover --nodes 300 --seed 6 --hosts 3 --lookups 40 --silent-hosts 0.5)
+fb_assert_eq "$(jq -r '[.discover.broadcasting.success_without_bootstrap, .discover.silent.success_without_bootstrap, .discover.broadcasting.found_table + .discover.silent.found_table] | join(" ")' <<<"$out")" \
+	"1 1 40" "k = 3, big tables: every lookup found in the table ($out)"
+out=$(sim --mode discover --nodes 400 --seed 6 --hosts 1 --lookups 80 --silent-hosts 0.5 --table-max 40)
+fb_assert_eq "$(jq -r '.discover.broadcasting.success_with_bootstrap' <<<"$out")" 1 "the bootstrap servers find every broadcasting host"
+jq -e '.discover.silent | .not_found > 0 and .success_with_bootstrap == .success_without_bootstrap and .success_without_bootstrap < 0.5' <<<"$out" >/dev/null ||
+	fb_fail "silent single hosts should go unfound with small tables: $out"
+jq -e '[.discover.broadcasting, .discover.silent] | map(.named_not_kept + .found_gossip) | add > 0' <<<"$out" >/dev/null ||
+	fb_fail "no neighbour's answer named a host: $out"
+again=$(sim --mode discover --nodes 400 --seed 6 --hosts 1 --lookups 80 --silent-hosts 0.5 --table-max 40)
+fb_assert_eq "$(jq -c 'del(.wall_ms, .peak_rss_kb)' <<<"$again")" "$(jq -c 'del(.wall_ms, .peak_rss_kb)' <<<"$out")" "discover: same seed, same output"
+fb_pass "discover: $(jq -c '.discover | {table_share, silent: .silent.success_without_bootstrap, broadcasting: .broadcasting.success_with_bootstrap}' <<<"$out")"

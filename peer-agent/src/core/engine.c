@@ -475,6 +475,7 @@ engine_free(struct engine *e)
 	for (size_t i = 0; i < e->npending; i++)
 		cm_strlist_clear(&e->pending[i].emails);
 	eng_seen_free(e);
+	free(e->pending);
 	cm_signed_record_clear(&e->self);
 	free(e->self_text);
 	free(e);

@@ -84,8 +84,13 @@ struct engine {
 
 	struct cm_map *rate_memory; /* email -> struct rate_memory, at most rate_memory_max */
 
-	struct pending pending[ENGINE_MAX_PENDING];
-	size_t npending;
+	/*
+	 * Grown on demand up to ENGINE_MAX_PENDING: an engine waits on one or
+	 * two requests at a time, and 128 held in place cost 16 KiB each
+	 * (a quarter of a simulated node).
+	 */
+	struct pending *pending;
+	size_t npending, cappending;
 
 	/* Two generations: an id is remembered for between half and all of the limits. */
 	struct idset seen_cur, seen_prev;

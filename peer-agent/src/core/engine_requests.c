@@ -110,6 +110,7 @@ pending_drop(struct engine *e, size_t i)
 	e->pending[i] = e->pending[--e->npending];
 }
 
+/* A new pending entry (the oldest makes room at ENGINE_MAX_PENDING), or NULL (out of memory). */
 static struct pending *
 pending_add(struct engine *e, const char *id, uint64_t nb, bool ae, int64_t now_ms)
 {
@@ -122,6 +123,15 @@ pending_add(struct engine *e, const char *id, uint64_t nb, bool ae, int64_t now_
 			if (e->pending[i].created_ms < e->pending[oldest].created_ms)
 				oldest = i;
 		pending_drop(e, oldest);
+	} else if (e->npending == e->cappending) {
+		size_t cap = e->cappending == 0 ? 4 : 2 * e->cappending;
+
+		if (cap > ENGINE_MAX_PENDING)
+			cap = ENGINE_MAX_PENDING;
+		if ((p = realloc(e->pending, cap * sizeof(*p))) == NULL)
+			return NULL;
+		e->pending = p;
+		e->cappending = cap;
 	}
 	p = &e->pending[e->npending++];
 	memset(p, 0, sizeof(*p));
@@ -647,7 +657,8 @@ ask_neighbours(struct engine *e, const struct cm_peer_request *req, int k, int64
 	for (size_t i = before; i < out->len; i++) {
 		struct pending *p = pending_add(e, id_out, out->items[i].neighbour, false, now_ms);
 
-		if (req->has_torrent_search)
+		/* Out of memory: the request went, its answer will be dropped as unsolicited. */
+		if (p != NULL && req->has_torrent_search)
 			snprintf(p->info_hash, sizeof(p->info_hash), "%s",
 				 req->torrent_search.info_hash);
 		asked++;
