@@ -782,22 +782,30 @@ START_TEST(test_envelope_decode_rejects_time_offset)
 }
 END_TEST
 
+/* A PEER_REQUEST with a digest (k 7, a 4-byte filter) into env; cm_envelope_clear frees it. */
+static void
+digest_request(struct cm_envelope *env)
+{
+	memset(env, 0, sizeof(*env));
+	env->v = 1;
+	env->id = strdup("0b9f2c1e-5d3a-4c2b-9e8f-1a2b3c4d5e6f");
+	env->type = CM_MSG_PEER_REQUEST;
+	env->ttl = 1;
+	env->timestamp_ms = 1700000000000LL;
+	env->sender_email = strdup("a@example.com");
+	env->sender_peer_id = strdup("7c6d5e4f-3a2b-4c1d-8e9f-0a1b2c3d4e5f");
+	env->payload.request.has_digest = true;
+	env->payload.request.digest.k = 7;
+	env->payload.request.digest.bloom = strdup("AAECAw==");
+}
+
 START_TEST(test_envelope_round_trip_request_with_digest_and_list_version)
 {
-	struct cm_envelope env = {0}, resp = {0};
+	struct cm_envelope env, resp = {0};
 
-	env.v = 1;
-	env.id = strdup("0b9f2c1e-5d3a-4c2b-9e8f-1a2b3c4d5e6f");
-	env.type = CM_MSG_PEER_REQUEST;
-	env.ttl = 1;
-	env.timestamp_ms = 1700000000000LL;
-	env.sender_email = strdup("a@example.com");
-	env.sender_peer_id = strdup("7c6d5e4f-3a2b-4c1d-8e9f-0a1b2c3d4e5f");
-	env.payload.request.has_digest = true;
+	digest_request(&env);
 	env.payload.request.digest.since = 42;
 	env.payload.request.digest.seed = 7;
-	env.payload.request.digest.k = 7;
-	env.payload.request.digest.bloom = strdup("AAECAw==");
 	ASSERT_ROUND_TRIP(struct cm_envelope, cm_envelope_encode, cm_envelope_decode,
 			  cm_envelope_clear, &env);
 	resp = env;
@@ -814,19 +822,10 @@ END_TEST
 
 START_TEST(test_envelope_digest_recent_is_written_only_when_true)
 {
-	struct cm_envelope env = {0};
+	struct cm_envelope env;
 	char *text;
 
-	env.v = 1;
-	env.id = strdup("0b9f2c1e-5d3a-4c2b-9e8f-1a2b3c4d5e6f");
-	env.type = CM_MSG_PEER_REQUEST;
-	env.ttl = 1;
-	env.timestamp_ms = 1700000000000LL;
-	env.sender_email = strdup("a@example.com");
-	env.sender_peer_id = strdup("7c6d5e4f-3a2b-4c1d-8e9f-0a1b2c3d4e5f");
-	env.payload.request.has_digest = true;
-	env.payload.request.digest.k = 7;
-	env.payload.request.digest.bloom = strdup("AAECAw==");
+	digest_request(&env);
 	text = cm_json_dump_take(cm_envelope_encode(&env), NULL);
 	ck_assert_ptr_null(strstr(text, "recent"));
 	free(text);
