@@ -11,7 +11,7 @@ echo
 echo "== bootstrap server under load vs pgbench on its own statements (tools/bench-bootstrap.sh)"
 "$(dirname "$0")/bench-bootstrap.sh" "$build"
 echo
-echo "== gossip at scale (tools/bench-gossip.sh; BENCH_SIM_100K=1 adds 100k nodes)"
+echo "== gossip at scale (tools/bench-gossip.sh; FB_BENCH_SKIP_100K=1 leaves out the 100k-node runs)"
 "$(dirname "$0")/bench-gossip.sh" "$build"
 echo
 echo "== torrents: transfers against aria2c and libtorrent, hashing, seeding (tools/bench-torrent.sh)"
