@@ -128,6 +128,43 @@ START_TEST(test_engine_closes_session_after_bad_signatures_in_one_answer)
 }
 END_TEST
 
+START_TEST(test_engine_answer_makes_room_for_at_most_sixteen_hosts)
+{
+	size_t a, b, hosts[20];
+	struct cm_strlist emails = {0}, repos = {0};
+	struct cm_signed_record rec;
+	char id[CM_UUID_TEXT_LEN + 1];
+	size_t held = 0;
+
+	fixture_table_max = 24;
+	a = add_peer(true, false, "r");
+	fixture_table_max = 0;
+	b = add_peer(true, false, "r");
+	link_peers(a, b);
+	pump();
+	clear_actions();
+	fill_table(a, 24);
+	/* b names twenty hosts of what a asks for (minted identities, say). */
+	for (size_t i = 0; i < 20; i++) {
+		hosts[i] = add_peer(true, false, "alpha");
+		signed_record_of(hosts[i], 1, now, true, "alpha", &rec);
+		ck_assert_int_eq(peertable_apply(P[b].t, &rec, P[hosts[i]].fp, now), PEERTABLE_INSERTED);
+		cm_signed_record_clear(&rec);
+	}
+	cm_strlist_append(&repos, "alpha");
+	ck_assert_int_eq(engine_request(P[a].e, &repos, 1, now, &rng, id, &acts[a]), 1);
+	pump();
+	ck_assert_int_eq(engine_request_take(P[a].e, id, &emails), 0);
+	for (size_t i = 0; i < 20; i++)
+		held += peertable_get(P[a].t, cm_identity_email(P[hosts[i]].id)) != NULL;
+	ck_assert_uint_eq(held, ENGINE_WANTED_MAX);
+	ck_assert_uint_eq(emails.len, ENGINE_WANTED_MAX);
+	ck_assert_uint_eq(peertable_count(P[a].t), 24);
+	cm_strlist_clear(&emails);
+	cm_strlist_clear(&repos);
+}
+END_TEST
+
 START_TEST(test_engine_processes_one_answer_per_request)
 {
 	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r"), c;

@@ -91,15 +91,6 @@ search(size_t asker, const char *info_hash, struct cm_strlist *emails)
 	return asked;
 }
 
-static bool
-has_email(const struct cm_strlist *l, size_t peer)
-{
-	for (size_t i = 0; i < l->len; i++)
-		if (strcmp(l->items[i], cm_identity_email(P[peer].id)) == 0)
-			return true;
-	return false;
-}
-
 /* A PEER_REQUEST {torrent_search} from peer `from`, as JSON text (caller frees). */
 static char *
 search_frame(size_t from, const char *info_hash)

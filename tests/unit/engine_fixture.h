@@ -45,6 +45,8 @@ rng_next(void *ctx)
 static struct rngstate rs = {.s = 88172645463325252ULL};
 /* Fixed, so runs repeat; the daemon's key is random. */
 static const struct cm_hash_key fixture_key = {0x66697874, 0x75726573};
+/* The next peers' table_max; 0: the default. setup() resets it. */
+static size_t fixture_table_max;
 static struct engine_rng rng = {rng_next, &rs};
 
 struct peer {
@@ -96,6 +98,8 @@ add_peer_cfg(bool broadcasting, bool bootstrap, const char *repo,
 	p->id = tu_identity(email);
 	snprintf(p->fp, sizeof(p->fp), "%s", cm_cert_fingerprint(cm_identity_cert(p->id)));
 	peertable_config_default(&tc);
+	if (fixture_table_max > 0)
+		tc.max_entries = fixture_table_max;
 	p->t = peertable_new(&tc, &fixture_key, email);
 	p->e = engine_new(ecfg, p->t, p->id);
 	ck_assert_ptr_nonnull(p->e);
@@ -200,6 +204,7 @@ setup(void)
 {
 	NP = 0;
 	now = T0;
+	fixture_table_max = 0;
 	rs.fixed = false;
 }
 
@@ -280,6 +285,30 @@ signed_record_of(size_t i, int64_t seq, int64_t at, bool broadcasting, const cha
 }
 
 /* A hub with n spokes, all authenticated, actions cleared. */
+/* Whether l holds peer's email. */
+static inline bool
+has_email(const struct cm_strlist *l, size_t peer)
+{
+	for (size_t i = 0; i < l->len; i++)
+		if (strcmp(l->items[i], cm_identity_email(P[peer].id)) == 0)
+			return true;
+	return false;
+}
+
+/* Peer i's table filled up to its table_max with records of new peers hosting "filler". */
+static inline void
+fill_table(size_t i, size_t table_max)
+{
+	while (peertable_count(P[i].t) < table_max) {
+		size_t f = add_peer(true, false, "filler");
+		struct cm_signed_record rec;
+
+		signed_record_of(f, 1, now, true, "filler", &rec);
+		ck_assert_int_eq(peertable_apply(P[i].t, &rec, P[f].fp, now), PEERTABLE_INSERTED);
+		cm_signed_record_clear(&rec);
+	}
+}
+
 static inline size_t
 star(size_t n)
 {

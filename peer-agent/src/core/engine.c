@@ -701,7 +701,7 @@ receive_announcement(struct engine *e, struct nb *n, struct cm_envelope *env,
 	}
 	v = eng_check_record(e, rec, now_ms, hello_fp, fp);
 	if (v == ENGINE_ACCEPTED)
-		v = eng_apply_record(e, rec, fp, hello_fp != NULL ? n : NULL, now_ms);
+		v = eng_apply_record(e, rec, fp, hello_fp != NULL ? n : NULL, false, now_ms);
 	else if (v == ENGINE_DROP_SIGNATURE)
 		eng_bad_signature(e, n, out);
 	/*

@@ -248,6 +248,14 @@ int64_t engine_tick(struct engine *e, int64_t now_ms, struct engine_rng *rng,
 		    struct engine_actions *out);
 
 /*
+ * Records of one answer to engine_request or engine_ask_torrent that host
+ * what it asked for, and that a full table makes room for: a lookup wants a
+ * few hosts, and a neighbour that names hundreds (minted identities) must
+ * not empty the table with them. Others are applied like gossip.
+ */
+#define ENGINE_WANTED_MAX 16
+
+/*
  * Discovery: a PEER_REQUEST for repos to up to k random authenticated
  * neighbours. id_out receives the request id. Returns how many neighbours
  * were asked (0: none to ask).

@@ -60,6 +60,8 @@ struct pending {
 	bool anti_entropy;
 	bool answered;            /* its first answer came: later ones are dropped */
 	struct cm_strlist emails; /* discovery: who answered records */
+	struct cm_strlist repos;  /* discovery: the repositories asked for (none: any) */
+	size_t wanted;            /* records its answers had room made for (ENGINE_WANTED_MAX) */
 	char info_hash[CM_INFO_HASH_LEN + 1]; /* a torrent search: "" for other requests */
 };
 
@@ -163,7 +165,8 @@ enum engine_verdict eng_check_record(struct engine *e, const struct cm_signed_re
 				     int64_t now_ms, const char *verified_fp,
 				     char fp[CM_FINGERPRINT_LEN + 1]);
 enum engine_verdict eng_apply_record(struct engine *e, const struct cm_signed_record *rec,
-				     const char *fp, const struct nb *hello, int64_t now_ms);
+				     const char *fp, const struct nb *hello, bool wanted,
+				     int64_t now_ms);
 
 /* engine_records.c: our own record */
 

@@ -228,13 +228,18 @@ eng_check_record(struct engine *e, const struct cm_signed_record *rec, int64_t n
 	return ENGINE_ACCEPTED;
 }
 
-/* Applies a checked record; hello: the neighbour whose hello it is, or NULL. */
+/*
+ * Applies a checked record; hello: the neighbour whose hello it is, or NULL;
+ * wanted: it answers our discovery and hosts what we asked for
+ * (peertable_apply_answer).
+ */
 enum engine_verdict
 eng_apply_record(struct engine *e, const struct cm_signed_record *rec, const char *fp,
-		 const struct nb *hello, int64_t now_ms)
+		 const struct nb *hello, bool wanted, int64_t now_ms)
 {
 	enum peertable_result r =
 		hello != NULL ? peertable_apply_hello(e->table, rec, fp, !hello->inbound, now_ms)
+		: wanted      ? peertable_apply_answer(e->table, rec, fp, now_ms)
 			      : peertable_apply(e->table, rec, fp, now_ms);
 
 	switch (r) {

@@ -107,6 +107,7 @@ static void
 pending_drop(struct engine *e, size_t i)
 {
 	cm_strlist_clear(&e->pending[i].emails);
+	cm_strlist_clear(&e->pending[i].repos);
 	e->pending[i] = e->pending[--e->npending];
 }
 
@@ -464,6 +465,22 @@ cleanup:
 
 /* Answers to our requests */
 
+/* Whether rec hosts a repository p asked for, or seeds the torrent it searched. */
+static bool
+answers(const struct cm_signed_record *rec, const struct pending *p)
+{
+	const struct cm_peer_record *r = &rec->record;
+
+	for (size_t i = 0; p->info_hash[0] != '\0' && i < r->torrents.len; i++)
+		if (strcmp(r->torrents.items[i].info_hash, p->info_hash) == 0)
+			return true;
+	for (size_t i = 0; i < p->repos.len; i++)
+		for (size_t j = 0; j < r->repositories.len; j++)
+			if (strcmp(r->repositories.items[j].name, p->repos.items[i]) == 0)
+				return true;
+	return false;
+}
+
 /*
  * The first answer to a request of ours consumes it: later ones are dropped
  * (a discovery request stays until engine_request_take, for its emails).
@@ -485,9 +502,12 @@ eng_receive_list(struct engine *e, struct nb *n, const struct cm_envelope *env, 
 		const struct cm_signed_record *rec = &lr->peers.items[i];
 		char fp[CM_FINGERPRINT_LEN + 1];
 		enum engine_verdict v = eng_check_record(e, rec, now_ms, NULL, fp);
+		bool wanted = !p->anti_entropy && p->wanted < ENGINE_WANTED_MAX && answers(rec, p);
 
-		if (v == ENGINE_ACCEPTED)
-			v = eng_apply_record(e, rec, fp, NULL, now_ms);
+		if (v == ENGINE_ACCEPTED) {
+			v = eng_apply_record(e, rec, fp, NULL, wanted, now_ms);
+			p->wanted += wanted;
+		}
 		else if (v == ENGINE_DROP_SIGNATURE && eng_bad_signature(e, n, out))
 			break;
 		if (v != ENGINE_ACCEPTED && v != ENGINE_DROP_OLD)
@@ -661,6 +681,10 @@ ask_neighbours(struct engine *e, const struct cm_peer_request *req, int k, int64
 		if (p != NULL && req->has_torrent_search)
 			snprintf(p->info_hash, sizeof(p->info_hash), "%s",
 				 req->torrent_search.info_hash);
+		/* Out of memory here: its answers are applied like gossip. */
+		for (size_t r = 0; p != NULL && r < req->repositories.len; r++)
+			if (cm_strlist_append(&p->repos, req->repositories.items[r]) != 0)
+				cm_strlist_clear(&p->repos);
 		asked++;
 	}
 	return asked;

@@ -554,7 +554,8 @@ precheck(struct peertable *t, const struct cm_signed_record *rec, const char *fi
 enum arrival {
 	ARRIVE_GOSSIP,  /* relayed, or restored: a gossip pin, metered when it displaces one */
 	ARRIVE_INBOUND, /* an inbound session's hello */
-	ARRIVE_DIALLED  /* the hello of a session we dialled: proven right after */
+	ARRIVE_DIALLED, /* the hello of a session we dialled: proven right after */
+	ARRIVE_ANSWER   /* hosts what our own discovery asked for: room made as for our own */
 };
 
 /* Inserts a new node for rec; the caller fills the observation fields. */
@@ -566,12 +567,14 @@ insert(struct peertable *t, const struct cm_signed_record *rec, const char *fing
 	struct pin *p = pt_pin_get(t, rec->record.email);
 	bool new_pin = p == NULL;
 	bool own = rec_own(t, rec);
-	int tier = how == ARRIVE_DIALLED ? TIER_VOUCHED + own : tier_of(t, probe, p, own, now_ms);
+	int tier = how == ARRIVE_DIALLED ? TIER_VOUCHED + own
+					 : tier_of(t, probe, p, own || how == ARRIVE_ANSWER, now_ms);
 	unsigned may = how == ARRIVE_DIALLED ? pt_pin_may(RANK_DIALLED) : pt_pin_may(RANK_GOSSIP);
 	struct node *n;
 
 	/* A pin the store has no room for: its record is not taken either, nor room made. */
-	if (new_pin && pt_pin_room(t, may, how == ARRIVE_GOSSIP, now_ms) != 0)
+	if (new_pin &&
+	    pt_pin_room(t, may, how == ARRIVE_GOSSIP || how == ARRIVE_ANSWER, now_ms) != 0)
 		return PEERTABLE_FULL;
 	if (make_room(t, tier, peertable_entry_score(t, probe, now_ms),
 		      record_bytes(rec) + pt_index_need(t, rec), true, NULL, now_ms) != 0)
@@ -661,6 +664,13 @@ peertable_apply(struct peertable *t, const struct cm_signed_record *rec, const c
 		int64_t now_ms)
 {
 	return apply(t, rec, fingerprint, ARRIVE_GOSSIP, now_ms);
+}
+
+enum peertable_result
+peertable_apply_answer(struct peertable *t, const struct cm_signed_record *rec,
+		       const char *fingerprint, int64_t now_ms)
+{
+	return apply(t, rec, fingerprint, ARRIVE_ANSWER, now_ms);
 }
 
 enum peertable_result

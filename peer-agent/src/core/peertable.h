@@ -198,6 +198,15 @@ enum peertable_result peertable_apply(struct peertable *t, const struct cm_signe
 				      const char *fingerprint, int64_t now_ms);
 
 /*
+ * peertable_apply for a record that answers a discovery request of ours and
+ * hosts what it asked for: a full table makes room for it as for a host of
+ * our own repositories (gossip-only entries of other repositories go first),
+ * so that the answer is there when the lookup reads the table.
+ */
+enum peertable_result peertable_apply_answer(struct peertable *t, const struct cm_signed_record *rec,
+					     const char *fingerprint, int64_t now_ms);
+
+/*
  * peertable_apply for the record a session's hello carried: a newcomer ranks
  * as the direct neighbour it is about to be (dialled: as a proven one) and
  * its new pin is not metered, so a flood of gossip cannot shut out a peer
