@@ -472,8 +472,10 @@ engine_free(struct engine *e)
 	while ((m = cm_map_next(e->rate_memory, &cursor)) != NULL)
 		rate_memory_free(m);
 	cm_map_free(e->rate_memory);
-	for (size_t i = 0; i < e->npending; i++)
+	for (size_t i = 0; i < e->npending; i++) {
 		cm_strlist_clear(&e->pending[i].emails);
+		cm_strlist_clear(&e->pending[i].repos);
+	}
 	eng_seen_free(e);
 	free(e->pending);
 	cm_signed_record_clear(&e->self);
