@@ -140,7 +140,7 @@ room-cc-%: | deps
 	@echo $(CC) $(filter-out -DFB_VERSION% -MMD -MP,$(ALL_CFLAGS)) -I$(POISON)/$* $(INC_COMMON) $(if $(filter server,$*),$(INC_SERVER),$(INC_AGENT)) $(FLAGS_$*)
 
 # Tests and tools may use every module, through its headers.
-TEST_TOOL_FLAGS = $(INC_COMMON) $(INC_AGENT) $(INC_SERVER) $(call pc_cflags,$(PKG_SERVER) $(PKG_AGENT) $(PKG_CHECK))
+TEST_TOOL_FLAGS = -Itests/fuzz $(INC_COMMON) $(INC_AGENT) $(INC_SERVER) $(call pc_cflags,$(PKG_SERVER) $(PKG_AGENT) $(PKG_CHECK))
 $(BUILD)/tests/%.o: tests/%.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(TEST_TOOL_FLAGS) -c $< -o $@

@@ -5,7 +5,7 @@
 
 #include "fb/jscan.h"
 #include "check_main.h"
-#include "../fuzz/jscan_agree.h"
+#include "jscan_agree.h" /* tests/fuzz, shared with fuzz_jscan */
 
 /* Scans text for paths; the scan's answer, values in v. */
 static int
