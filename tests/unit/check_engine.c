@@ -401,22 +401,9 @@ discover(size_t asker, const char *repo, struct cm_strlist *emails)
 
 START_TEST(test_engine_request_answer_is_kept_in_a_full_table)
 {
-	size_t a, b, host;
+	size_t a = full_table_asker(4), b = 1, host = host_in(b, "alpha");
 	struct cm_strlist emails = {0};
-	struct cm_signed_record rec;
 
-	fixture_table_max = 4;
-	a = add_peer(true, false, "r");
-	fixture_table_max = 0;
-	b = add_peer(true, false, "r");
-	link_peers(a, b);
-	pump();
-	clear_actions();
-	fill_table(a, 4);
-	host = add_peer(true, false, "alpha");
-	signed_record_of(host, 1, now, true, "alpha", &rec);
-	ck_assert_int_eq(peertable_apply(P[b].t, &rec, P[host].fp, now), PEERTABLE_INSERTED);
-	cm_signed_record_clear(&rec);
 	/* As gossip it would find no room: a filler ranks as well. */
 	ck_assert_int_eq(discover(a, "alpha", &emails), 1);
 	ck_assert_ptr_nonnull(peertable_get(P[a].t, cm_identity_email(P[host].id)));

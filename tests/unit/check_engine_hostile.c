@@ -130,27 +130,14 @@ END_TEST
 
 START_TEST(test_engine_answer_makes_room_for_at_most_sixteen_hosts)
 {
-	size_t a, b, hosts[20];
+	size_t a = full_table_asker(24), b = 1, hosts[20];
 	struct cm_strlist emails = {0}, repos = {0};
-	struct cm_signed_record rec;
 	char id[CM_UUID_TEXT_LEN + 1];
 	size_t held = 0;
 
-	fixture_table_max = 24;
-	a = add_peer(true, false, "r");
-	fixture_table_max = 0;
-	b = add_peer(true, false, "r");
-	link_peers(a, b);
-	pump();
-	clear_actions();
-	fill_table(a, 24);
 	/* b names twenty hosts of what a asks for (minted identities, say). */
-	for (size_t i = 0; i < 20; i++) {
-		hosts[i] = add_peer(true, false, "alpha");
-		signed_record_of(hosts[i], 1, now, true, "alpha", &rec);
-		ck_assert_int_eq(peertable_apply(P[b].t, &rec, P[hosts[i]].fp, now), PEERTABLE_INSERTED);
-		cm_signed_record_clear(&rec);
-	}
+	for (size_t i = 0; i < 20; i++)
+		hosts[i] = host_in(b, "alpha");
 	cm_strlist_append(&repos, "alpha");
 	ck_assert_int_eq(engine_request(P[a].e, &repos, 1, now, &rng, id, &acts[a]), 1);
 	pump();

@@ -295,18 +295,37 @@ has_email(const struct cm_strlist *l, size_t peer)
 	return false;
 }
 
-/* Peer i's table filled up to its table_max with records of new peers hosting "filler". */
-static inline void
-fill_table(size_t i, size_t table_max)
+/* A new peer hosting repo, its record already in peer holder's table; returns its index. */
+static inline size_t
+host_in(size_t holder, const char *repo)
 {
-	while (peertable_count(P[i].t) < table_max) {
-		size_t f = add_peer(true, false, "filler");
-		struct cm_signed_record rec;
+	size_t h = add_peer(true, false, repo);
+	struct cm_signed_record rec;
 
-		signed_record_of(f, 1, now, true, "filler", &rec);
-		ck_assert_int_eq(peertable_apply(P[i].t, &rec, P[f].fp, now), PEERTABLE_INSERTED);
-		cm_signed_record_clear(&rec);
-	}
+	signed_record_of(h, 1, now, true, repo, &rec);
+	ck_assert_int_eq(peertable_apply(P[holder].t, &rec, P[h].fp, now), PEERTABLE_INSERTED);
+	cm_signed_record_clear(&rec);
+	return h;
+}
+
+/*
+ * Peer 0 with a table of table_max entries, linked to peer 1 (default table)
+ * and filled up with records of new peers hosting "filler". Returns 0.
+ */
+static inline size_t
+full_table_asker(size_t table_max)
+{
+	size_t a;
+
+	fixture_table_max = table_max;
+	a = add_peer(true, false, "r");
+	fixture_table_max = 0;
+	link_peers(a, add_peer(true, false, "r"));
+	pump();
+	clear_actions();
+	while (peertable_count(P[a].t) < table_max)
+		host_in(a, "filler");
+	return a;
 }
 
 static inline size_t
