@@ -413,6 +413,40 @@ START_TEST(test_engine_request_answer_is_kept_in_a_full_table)
 }
 END_TEST
 
+START_TEST(test_engine_request_to_asks_one_neighbour_under_the_lookup_id)
+{
+	size_t a = add_peer(true, false, "r"), b = add_peer(true, false, "r");
+	size_t c = add_peer(true, false, "r"), stranger = add_peer(true, false, "r");
+	size_t hb, hc;
+	struct cm_strlist repos = {0}, emails = {0};
+	char id[CM_UUID_TEXT_LEN + 1], none[CM_UUID_TEXT_LEN + 1] = "";
+	int joined = 0;
+
+	link_peers(a, b);
+	link_peers(a, c);
+	pump();
+	clear_actions();
+	hb = host_in(b, "alpha");
+	hc = host_in(c, "alpha");
+	cm_strlist_append(&repos, "alpha");
+	ck_assert_int_eq(engine_request(P[a].e, &repos, 1, now, &rng, id, &acts[a]), 1);
+	/* The neighbour asked already is not asked twice; the other joins the lookup. */
+	joined += engine_request_to(P[a].e, &repos, nid(b), now, &rng, id, &acts[a]);
+	joined += engine_request_to(P[a].e, &repos, nid(c), now, &rng, id, &acts[a]);
+	ck_assert_int_eq(joined, 1);
+	ck_assert_int_eq(count_sends(a, 0, CM_MSG_PEER_REQUEST), 2);
+	/* No session with it: nothing is sent. */
+	ck_assert_int_eq(engine_request_to(P[a].e, &repos, nid(stranger), now, &rng, none, &acts[a]),
+			 0);
+	pump();
+	ck_assert_int_eq(engine_request_take(P[a].e, id, &emails), 0);
+	ck_assert(has_email(&emails, hb));
+	ck_assert(has_email(&emails, hc));
+	cm_strlist_clear(&emails);
+	cm_strlist_clear(&repos);
+}
+END_TEST
+
 START_TEST(test_engine_request_silent_requester_not_given_unattested_bootstrap_claims)
 {
 	size_t a = add_peer(true, false, "r"), s = add_peer(false, false, "r");

@@ -265,6 +265,17 @@ int engine_request(struct engine *e, const struct cm_strlist *repos, int k, int6
 		   struct engine_actions *out);
 
 /*
+ * Discovery by key: the PEER_REQUEST of engine_request to neighbour alone (a
+ * session dialled to one of peertable_nearest's peers). When id is not
+ * empty the answer joins that request (engine_request's id), so one
+ * engine_request_take gathers both; else id receives a new one. Returns 1,
+ * or 0 when neighbour is not authenticated or was already asked under id.
+ */
+int engine_request_to(struct engine *e, const struct cm_strlist *repos, uint64_t neighbour,
+		      int64_t now_ms, struct engine_rng *rng, char id[CM_UUID_TEXT_LEN + 1],
+		      struct engine_actions *out);
+
+/*
  * Discovery of a torrent's seeders: a PEER_REQUEST {torrent_search:
  * {info_hash}} to up to k random authenticated neighbours, answered with the
  * signed records of the seeders they know (broadcasting ones to anyone,

@@ -409,11 +409,18 @@ int
 engine_set_self(struct engine *e, const struct cm_peer_record *tmpl, int64_t now_ms,
 		struct engine_rng *rng, struct engine_actions *out)
 {
+	char fp[CM_FINGERPRINT_LEN + 1];
+
 	if (tmpl->email == NULL ||
 	    (e->id != NULL && strcmp(tmpl->email, cm_identity_email(e->id)) != 0))
 		return -1;
 	if (eng_resign_self(e, tmpl, now_ms) != 0)
 		return -1;
+	/* Our position among repository keys: our certificate's (the simulator's placeholder's). */
+	if (e->id != NULL)
+		peertable_set_self_fingerprint(e->table, cm_cert_fingerprint(cm_identity_cert(e->id)));
+	else if (eng_verify_record(e, &e->self, fp) == 0)
+		peertable_set_self_fingerprint(e->table, fp);
 	e->next_reannounce_ms = e->cfg.reannounce_ms > 0 ? now_ms + e->cfg.reannounce_ms : INT64_MAX;
 	return eng_announce_self(e, 0, true, now_ms, rng, out);
 }

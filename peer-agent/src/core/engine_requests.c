@@ -651,31 +651,45 @@ eng_anti_entropy_with(struct engine *e, struct nb *n, int64_t now_ms, struct eng
 /* Discovery */
 
 /*
- * req to up to k random authenticated neighbours, one pending entry per
- * asked neighbour under the one request id (a torrent search's remembers
- * info_hash). Returns how many were asked.
+ * req to up to k random authenticated neighbours, or to the one neighbour
+ * *to under the request id already in id (when id is not empty: answers
+ * join that request), one pending entry per asked neighbour under the one
+ * request id (a torrent search's remembers info_hash). Returns how many
+ * were asked.
  */
 static int
-ask_neighbours(struct engine *e, const struct cm_peer_request *req, int k, int64_t now_ms,
-	       struct engine_rng *rng, char id_out[CM_UUID_TEXT_LEN + 1],
+ask_neighbours(struct engine *e, const struct cm_peer_request *req, int k, const uint64_t *to,
+	       int64_t now_ms, struct engine_rng *rng, char id[CM_UUID_TEXT_LEN + 1],
 	       struct engine_actions *out)
 {
 	struct cm_envelope env;
+	char joined[CM_UUID_TEXT_LEN + 1];
 	char *frame;
 	size_t len, before = out->len;
 	int asked = 0;
 
-	id_out[0] = '\0';
+	snprintf(joined, sizeof(joined), "%s", to != NULL ? id : "");
+	id[0] = '\0';
 	if (!e->has_self || engine_neighbour_count(e) == 0)
 		return 0;
-	eng_envelope_init(e, &env, CM_MSG_PEER_REQUEST, 1, now_ms, rng, id_out);
+	if (to != NULL && (engine_neighbour_email(e, *to) == NULL ||
+			   (joined[0] != '\0' && pending_get(e, joined, *to) != NULL))) {
+		snprintf(id, CM_UUID_TEXT_LEN + 1, "%s", joined);
+		return 0;
+	}
+	eng_envelope_init(e, &env, CM_MSG_PEER_REQUEST, 1, now_ms, rng, id);
+	if (joined[0] != '\0')
+		snprintf(id, CM_UUID_TEXT_LEN + 1, "%s", joined);
 	env.payload.request = *req;
 	if ((frame = eng_encode_frame(&env, &len)) == NULL)
 		return 0;
-	eng_send_random(e, out, frame, len, k, 0, rng);
+	if (to != NULL)
+		eng_queue_send(e, out, *to, frame, len);
+	else
+		eng_send_random(e, out, frame, len, k, 0, rng);
 	free(frame);
 	for (size_t i = before; i < out->len; i++) {
-		struct pending *p = pending_add(e, id_out, out->items[i].neighbour, false, now_ms);
+		struct pending *p = pending_add(e, id, out->items[i].neighbour, false, now_ms);
 
 		/* Out of memory: the request went, its answer will be dropped as unsolicited. */
 		if (p != NULL && req->has_torrent_search)
@@ -697,7 +711,17 @@ engine_request(struct engine *e, const struct cm_strlist *repos, int k, int64_t 
 {
 	struct cm_peer_request req = {.repositories = *repos};
 
-	return ask_neighbours(e, &req, k, now_ms, rng, id_out, out);
+	return ask_neighbours(e, &req, k, NULL, now_ms, rng, id_out, out);
+}
+
+int
+engine_request_to(struct engine *e, const struct cm_strlist *repos, uint64_t neighbour,
+		  int64_t now_ms, struct engine_rng *rng, char id[CM_UUID_TEXT_LEN + 1],
+		  struct engine_actions *out)
+{
+	struct cm_peer_request req = {.repositories = *repos};
+
+	return ask_neighbours(e, &req, 1, &neighbour, now_ms, rng, id, out);
 }
 
 int
@@ -711,7 +735,7 @@ engine_ask_torrent(struct engine *e, const char *info_hash, int k, int64_t now_m
 	id_out[0] = '\0';
 	if (info_hash == NULL || !cm_valid_hex_digest(info_hash, strlen(info_hash), CM_INFO_HASH_LEN))
 		return -1;
-	return ask_neighbours(e, &req, k, now_ms, rng, id_out, out);
+	return ask_neighbours(e, &req, k, NULL, now_ms, rng, id_out, out);
 }
 
 int

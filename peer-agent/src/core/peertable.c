@@ -31,6 +31,7 @@ peertable_new(const struct peertable_config *cfg, const struct cm_hash_key *key,
 		t->cfg.max_entries = 1;
 	t->max_pins = PEERTABLE_PINS_PER_ENTRY * t->cfg.max_entries;
 	t->turnover = PEERTABLE_PIN_TURNOVER_PER_MIN;
+	pt_keys_init(t);
 	if ((t->self_email = strdup(self_email != NULL ? self_email : "")) == NULL ||
 	    (t->mark = calloc(1, sizeof(*t->mark))) == NULL ||
 	    (t->entries = cm_map_new(CM_MAP_STR, key)) == NULL ||
@@ -199,17 +200,21 @@ tier_of(const struct peertable *t, const struct peertable_entry *e, const struct
 static int
 entry_tier(const struct peertable *t, const struct node *n, int64_t now_ms)
 {
-	return tier_of(t, &n->e, n->pin, n->own, now_ms);
+	return tier_of(t, &n->e, n->pin, n->own || pt_keyed(t, n), now_ms);
 }
 
-/* Whether rec lists one of our repositories: one lookup per repository. */
+/*
+ * Whether rec lists one of our repositories, or one whose key we keep: one
+ * lookup and one hash per repository.
+ */
 static bool
 rec_own(const struct peertable *t, const struct cm_signed_record *rec)
 {
 	const struct cm_repolist *r = &rec->record.repositories;
 
 	for (size_t i = 0; i < r->len; i++)
-		if (cm_map_get(t->own, r->items[i].name) != NULL)
+		if (cm_map_get(t->own, r->items[i].name) != NULL ||
+		    peertable_responsible(t, r->items[i].name))
 			return true;
 	return false;
 }
@@ -585,6 +590,10 @@ insert(struct peertable *t, const struct cm_signed_record *rec, const char *fing
 		return PEERTABLE_ERROR;
 	if ((n = calloc(1, sizeof(*n))) == NULL)
 		goto fail;
+	n->near_at = n->keyed_at = -1; /* not counted yet */
+	/* Before the record: its position among repository keys is counted with it. */
+	memcpy(n->e.fingerprint, fingerprint, CM_FINGERPRINT_LEN);
+	n->e.fingerprint[CM_FINGERPRINT_LEN] = '\0';
 	if (store_record(t, n, rec) != 0 || cm_map_put(t->entries, n->e.rec.record.email, n) != 0) {
 		pt_index_del(t, n);
 		t->stats.bytes -= n->bytes;
@@ -594,8 +603,6 @@ insert(struct peertable *t, const struct cm_signed_record *rec, const char *fing
 	pt_orphan_unlink(t, p);
 	n->pin = p;
 	t->victims_dirty = true;
-	memcpy(n->e.fingerprint, fingerprint, CM_FINGERPRINT_LEN);
-	n->e.fingerprint[CM_FINGERPRINT_LEN] = '\0';
 	n->e.rtt_ms = -1;
 	pt_list_touch(t, n);
 	*out = n;

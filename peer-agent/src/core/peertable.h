@@ -74,6 +74,22 @@
  * (PEERTABLE_INVALID), as its signed text would carry them on. Its torrents
  * are kept: a silent seeder is named, never located.
  *
+ * Repository keys (peertable_keys.c): a repository's key is the first 64
+ * bits of the SHA-256 of its name, a peer's position the first 64 bits of
+ * its certificate fingerprint, and nearness is their XOR, as in Kademlia.
+ * The table is responsible for a key when fewer than PEERTABLE_KEY_REPLICAS
+ * of the broadcasting peers it holds lie nearer to it than we do (counted
+ * by common prefix length, so it costs no walk): the peers nearest a key
+ * agree on it without knowing each other. Entries hosting a repository we
+ * are responsible for rank with the hosts of our own repositories, so a
+ * full table keeps them; at most max_entries / PEERTABLE_KEYED_SHARE of
+ * them, past which responsibility narrows to the nearest keys (minted hosts
+ * of ground repository names cannot fill the table). A lookup asks the
+ * broadcasting peers it holds nearest the key (peertable_nearest): with a
+ * table holding a share s of the network, about PEERTABLE_KEY_REPLICAS / s
+ * peers are responsible for each key and the asker holds 1/2 to 1 times
+ * PEERTABLE_KEY_REPLICAS of them.
+ *
  * Anti-entropy: the table keeps a version counter that grows by one each time
  * an entry's record is inserted or replaced; the entry remembers the version
  * of its last change, so "what changed since version V" is cheap to answer.
@@ -96,6 +112,8 @@
 #define PEERTABLE_INBOUND_PROVEN_SHARE 2   /* inbound-proven pins: max_entries / this */
 #define PEERTABLE_PIN_TURNOVER_PER_MIN 100 /* gossip pins displacing gossip pins */
 #define PEERTABLE_BYTES_FACTOR 2           /* heap held by the entries <= this * max_bytes */
+#define PEERTABLE_KEY_REPLICAS 16 /* held peers nearer a key than we are, for us to keep it */
+#define PEERTABLE_KEYED_SHARE 4   /* entries kept for keys: at most max_entries / this */
 
 /* Where a pin came from, weakest first. */
 enum peertable_pin_kind {
@@ -188,6 +206,27 @@ void peertable_free(struct peertable *t);
  * Returns 0 or -1.
  */
 int peertable_set_own_repositories(struct peertable *t, const struct cm_repolist *repos);
+
+/*
+ * Our own certificate's fingerprint: our position among repository keys (the
+ * engine sets it from our signed record). Returns 0, or -1 when fingerprint
+ * is not hex.
+ */
+int peertable_set_self_fingerprint(struct peertable *t, const char *fingerprint);
+
+/* A repository's key (see "Repository keys" above). */
+uint64_t peertable_repo_key(const char *name);
+
+/* True when we keep the hosts of repository name for lookups by key. */
+bool peertable_responsible(const struct peertable *t, const char *name);
+
+/*
+ * Up to max peers to ask for repository name by key: broadcasting, online,
+ * with an address, nearest the key first. out receives borrowed pointers,
+ * valid until the table changes. Costs a walk of the table. Returns how many.
+ */
+size_t peertable_nearest(const struct peertable *t, const char *name, int64_t now_ms,
+			 const struct peertable_entry **out, size_t max);
 
 /*
  * Applies a record whose signature the caller has verified; fingerprint is

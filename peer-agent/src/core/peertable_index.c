@@ -123,6 +123,7 @@ index_key(struct peertable *t, bool torrent, struct node *n, const char *key)
 		}
 		b->torrent = torrent;
 		b->own = !torrent && cm_map_get(t->own, b->name) != NULL;
+		b->key_cpl = torrent ? -1 : pt_key_cpl(t, b->name);
 		t->stats.bytes += bucket_bytes(b->name);
 	}
 	/* A key listed twice: this node is the bucket's last item already. */
@@ -157,23 +158,24 @@ pt_index_add(struct peertable *t, struct node *n)
 {
 	const struct cm_peer_record *r = &n->e.rec.record;
 
+	int rc = 0;
+
 	n->own = false;
-	if (r->repositories.len + r->torrents.len == 0)
-		return 0;
-	if ((n->refs = calloc(r->repositories.len + r->torrents.len, sizeof(*n->refs))) == NULL)
-		return -1;
-	for (size_t i = 0; i < r->repositories.len; i++)
-		if (index_key(t, false, n, r->repositories.items[i].name) != 0)
-			return -1;
-	for (size_t i = 0; i < r->torrents.len; i++)
-		if (index_key(t, true, n, r->torrents.items[i].info_hash) != 0)
-			return -1;
-	return 0;
+	if (r->repositories.len + r->torrents.len > 0 &&
+	    (n->refs = calloc(r->repositories.len + r->torrents.len, sizeof(*n->refs))) == NULL)
+		rc = -1;
+	for (size_t i = 0; rc == 0 && i < r->repositories.len; i++)
+		rc = index_key(t, false, n, r->repositories.items[i].name);
+	for (size_t i = 0; rc == 0 && i < r->torrents.len; i++)
+		rc = index_key(t, true, n, r->torrents.items[i].info_hash);
+	pt_keys_add(t, n);
+	return rc;
 }
 
 void
 pt_index_del(struct peertable *t, struct node *n)
 {
+	pt_keys_del(t, n);
 	for (size_t i = 0; i < n->nrefs; i++) {
 		struct repo_bucket *b = n->refs[i].b;
 		size_t pos = n->refs[i].pos;

@@ -50,6 +50,10 @@ struct node {
 	uint64_t mark; /* the last peertable_mark_hosting that matched it */
 	struct pin *pin; /* its email's pin: an entry's pin is never dropped while it lives */
 	bool own;        /* it hosts one of our repositories */
+	uint64_t pos;    /* its position among repository keys (peertable_keys.c) */
+	int8_t key_cpl;  /* the longest prefix a key of its repositories shares with ours; -1: none */
+	int8_t near_at;  /* the prefix length it is counted under in near[]; -1: not counted */
+	int8_t keyed_at; /* and in keyed[] */
 };
 
 /*
@@ -66,6 +70,7 @@ struct repo_bucket {
 	uint64_t mark; /* the last lookup that visited it: a name asked twice costs once */
 	bool own;      /* one of our repositories (never a torrent's) */
 	bool torrent;  /* in the torrent index, not the repository index */
+	int8_t key_cpl; /* prefix its key shares with our position; -1: no position yet */
 };
 
 /* Pin ranks, weakest first: a pin of an email without entry gives way to a higher one. */
@@ -124,6 +129,12 @@ struct peertable {
 	size_t nvictims;
 	int64_t victims_at_ms;
 	bool victims_dirty; /* entries were inserted since the ranking */
+	/* Repository keys (peertable_keys.c). */
+	uint64_t self_pos;
+	bool has_self_pos;
+	uint32_t near[65];  /* broadcasting entries by prefix length shared with self_pos */
+	uint32_t keyed[65]; /* entries by key_cpl */
+	int keyed_from;     /* entries with key_cpl >= this are kept for their keys; 65: none */
 };
 
 /* peertable.c (each is commented where it is defined) */
@@ -140,6 +151,13 @@ unsigned pt_pin_may(int rank);
 struct pin *pt_pin_add(struct peertable *t, const char *email, const char *fingerprint, int rank,
 		       unsigned may, bool metered, int64_t now_ms);
 void pt_pin_raise(struct peertable *t, struct pin *p, int rank);
+
+/* peertable_keys.c */
+void pt_keys_init(struct peertable *t);
+void pt_keys_add(struct peertable *t, struct node *n);
+void pt_keys_del(struct peertable *t, struct node *n);
+int8_t pt_key_cpl(const struct peertable *t, const char *name);
+bool pt_keyed(const struct peertable *t, const struct node *n);
 
 /* peertable_index.c */
 size_t pt_index_need(const struct peertable *t, const struct cm_signed_record *rec);
