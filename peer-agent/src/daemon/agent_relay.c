@@ -419,8 +419,7 @@ agent_relay_start(struct pa_agent *a)
 	if ((a->relay = calloc(1, sizeof(*a->relay))) == NULL)
 		return -1;
 	rl_config_default(&rc);
-	rc.cert_file = cfg->cert_file;
-	rc.key_file = cfg->key_file;
+	rc.creds = tp_creds(a->tp);
 	rc.bind_ip = cfg->bind;
 	rc.max_reservations = cfg->relay_max_reservations;
 	rc.max_circuits = cfg->relay_max_circuits;
