@@ -397,6 +397,7 @@ mode_serve(void)
 	struct event_base *base = NULL;
 	struct event *sigterm = NULL, *sigint = NULL;
 	struct rl_ctx *rl = NULL;
+	struct tls_creds *creds = NULL;
 	struct rl_config cfg;
 	int rc = 1;
 
@@ -404,15 +405,16 @@ mode_serve(void)
 		return 1;
 	snprintf(crt, sizeof(crt), "%s/relay.crt", dir);
 	snprintf(key, sizeof(key), "%s/relay.key", dir);
+	if (write_identity(dir, "relay", EMAIL_RELAY, fp) != 0 ||
+	    (creds = tls_creds_new(crt, key)) == NULL)
+		goto done;
 	rl_config_default(&cfg);
-	cfg.cert_file = crt;
-	cfg.key_file = key;
+	cfg.creds = creds;
 	/* The relay's own caps would measure themselves, not the relay. */
 	cfg.circuit_rate = 0;
 	cfg.max_rate = 0;
 	cfg.max_circuit_bytes = UINT64_MAX;
-	if (write_identity(dir, "relay", EMAIL_RELAY, fp) != 0 ||
-	    (base = event_base_new()) == NULL || (rl = rl_new(base, &cfg, &hooks, NULL)) == NULL ||
+	if ((base = event_base_new()) == NULL || (rl = rl_new(base, &cfg, &hooks, NULL)) == NULL ||
 	    rl_listen(rl, "127.0.0.1", 0) != 0 ||
 	    (sigterm = evsignal_new(base, SIGTERM, on_signal, base)) == NULL ||
 	    (sigint = evsignal_new(base, SIGINT, on_signal, base)) == NULL ||
@@ -428,6 +430,7 @@ done:
 	if (sigint != NULL)
 		event_free(sigint);
 	rl_free(rl);
+	tls_creds_free(creds);
 	if (base != NULL)
 		event_base_free(base);
 	remove_identity(dir, "relay");
@@ -438,6 +441,7 @@ done:
 struct pair {
 	struct bench b;
 	struct rl_ctx *ra, *rb;
+	struct tls_creds *creds_a, *creds_b;
 	struct rl_target relay;
 	char fp_b[CM_FINGERPRINT_LEN + 1];
 	bool asked;
@@ -546,17 +550,20 @@ b_reservations(void *ctx)
 		fail(&p->b, "A: rl_connect did not start");
 }
 
+/* One end, with its credentials into *creds (the caller frees them after the end). */
 static struct rl_ctx *
-pair_ctx(struct pair *p, const char *dir, const char *name, const struct rl_hooks *hooks)
+pair_ctx(struct pair *p, const char *dir, const char *name, const struct rl_hooks *hooks,
+	 struct tls_creds **creds)
 {
 	char crt[512], key[512];
 	struct rl_config cfg;
 
 	snprintf(crt, sizeof(crt), "%s/%s.crt", dir, name);
 	snprintf(key, sizeof(key), "%s/%s.key", dir, name);
+	if ((*creds = tls_creds_new(crt, key)) == NULL)
+		return NULL;
 	rl_config_default(&cfg);
-	cfg.cert_file = crt;
-	cfg.key_file = key;
+	cfg.creds = *creds;
 	return rl_new(p->b.base, &cfg, hooks, p);
 }
 
@@ -575,8 +582,8 @@ mode_pair(int port, const char *relay_fp, uint64_t total)
 	if (mkdtemp(dir) == NULL)
 		return 1;
 	if (write_certs(dir, p.fp_b) != 0 || (p.b.base = event_base_new()) == NULL ||
-	    (p.ra = pair_ctx(&p, dir, "a", &hooks_a)) == NULL ||
-	    (p.rb = pair_ctx(&p, dir, "b", &hooks_b)) == NULL ||
+	    (p.ra = pair_ctx(&p, dir, "a", &hooks_a, &p.creds_a)) == NULL ||
+	    (p.rb = pair_ctx(&p, dir, "b", &hooks_b, &p.creds_b)) == NULL ||
 	    (timer = evtimer_new(p.b.base, on_timeout, &p.b)) == NULL ||
 	    evtimer_add(timer, &tv) != 0 || rl_reserve(p.rb, &p.relay) != 0) {
 		fprintf(stderr, "relay-bench: cannot set up the two ends\n");
@@ -597,6 +604,8 @@ done:
 		close(p.fd_b);
 	rl_free(p.ra);
 	rl_free(p.rb);
+	tls_creds_free(p.creds_a);
+	tls_creds_free(p.creds_b);
 	if (p.b.base != NULL)
 		event_base_free(p.b.base);
 	remove_certs(dir);

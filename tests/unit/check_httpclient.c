@@ -1,7 +1,10 @@
-/* check_httpclient.c - the HTTP client's loop glue, where no server is needed to see it. */
+/* check_httpclient.c - the HTTP client's loop glue: refusals, cancels, its idle connections. */
 #include <check.h>
 #include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/listener.h>
 #include <event2/util.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -178,6 +181,113 @@ START_TEST(test_hc_cancel_drops_only_the_requests_of_its_arg)
 	ck_assert_int_eq(calls, 1);
 	ck_assert_ptr_eq(last.arg, &b);
 	hc_free(c);
+}
+END_TEST
+
+/* A plain HTTP server that keeps its connections: counts them opened and closed by the client. */
+static struct {
+	int accepted, closed;
+} srv;
+
+static void
+srv_read(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+	static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+	(void)arg;
+	if (end.pos < 0)
+		return;
+	evbuffer_drain(in, (size_t)end.pos + 4);
+	bufferevent_write(bev, answer, sizeof(answer) - 1);
+}
+
+static void
+srv_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)arg;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		srv.closed++;
+		bufferevent_free(bev);
+	}
+}
+
+static void
+srv_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len, void *arg)
+{
+	struct bufferevent *bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+
+	(void)l;
+	(void)sa;
+	(void)len;
+	(void)arg;
+	ck_assert_ptr_nonnull(bev);
+	srv.accepted++;
+	bufferevent_setcb(bev, srv_read, NULL, srv_event, NULL);
+	bufferevent_enable(bev, EV_READ);
+}
+
+/* Runs the loop until the server has seen n connections closed, or a deadline passed. */
+static void
+run_until_closed(int n)
+{
+	/* In slices: an earlier run's loopexit may still end one early. */
+	for (int ms = 0; ms < HC_IDLE_CLOSE_MS + 2000 && srv.closed < n; ms += 100) {
+		event_base_loopexit(base, &(struct timeval){0, 100000});
+		event_base_dispatch(base);
+	}
+}
+
+/* Starts the server on 127.0.0.1; its port into *port. */
+static struct evconnlistener *
+srv_start(int *port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	struct evconnlistener *l = evconnlistener_new_bind(
+		base, srv_accept, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 16,
+		(struct sockaddr *)&sa, sizeof(sa));
+
+	ck_assert_ptr_nonnull(l);
+	ck_assert_int_eq(getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&sa, &len), 0);
+	*port = ntohs(sa.sin_port);
+	memset(&srv, 0, sizeof(srv));
+	return l;
+}
+
+START_TEST(test_an_idle_client_closes_its_connection_and_reuses_it_until_then)
+{
+	struct hc_client *c = hc_new(base);
+	int port;
+	struct evconnlistener *l = srv_start(&port);
+	char url[64];
+	struct hc_request req;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", port);
+	req = request(url);
+	req.allow_http = true;
+	ck_assert_ptr_nonnull(c);
+	for (int i = 1; i <= 2; i++) {
+		ck_assert_int_eq(hc_start(c, &req, done, NULL), 0);
+		run();
+		ck_assert_int_eq(calls, i);
+		ck_assert_int_eq(last.status, 200);
+	}
+	ck_assert_int_eq(srv.accepted, 1);
+	ck_assert_int_eq(srv.closed, 0);
+	run_until_closed(1);
+	ck_assert_int_eq(srv.closed, 1);
+	/* and a request after that opens a new one */
+	ck_assert_int_eq(hc_start(c, &req, done, NULL), 0);
+	run();
+	ck_assert_int_eq(last.status, 200);
+	ck_assert_int_eq(srv.accepted, 2);
+	hc_free(c);
+	/* the server's end goes once it sees the close */
+	run_until_closed(2);
+	ck_assert_int_eq(srv.closed, 2);
+	evconnlistener_free(l);
 }
 END_TEST
 

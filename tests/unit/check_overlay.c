@@ -391,6 +391,42 @@ START_TEST(test_candidate_set_updates_in_place)
 }
 END_TEST
 
+START_TEST(test_candidates_are_kept_up_to_their_cap_and_refused_past_it)
+{
+	struct overlay *o = overlay_make(8);
+	struct cm_strlist a = {0};
+	char email[64];
+
+	ck_assert_int_eq(cm_strlist_append(&a, "10.0.0.1"), 0);
+	for (int i = 0; i < OVERLAY_MAX_CANDIDATES; i++) {
+		snprintf(email, sizeof(email), "c%d@example.com", i);
+		ck_assert_int_eq(overlay_candidate_set(o, email, &a, 7443, "ff"), 0);
+	}
+	ck_assert_int_eq(overlay_candidate_set(o, "one-more@example.com", &a, 7443, "ff"), -1);
+	/* Full, a known candidate is still updated in place. */
+	ck_assert_int_eq(overlay_candidate_set(o, "c0@example.com", &a, 7444, "ff"), 0);
+	cm_strlist_clear(&a);
+	overlay_free(o);
+}
+END_TEST
+
+START_TEST(test_a_backoff_past_the_cap_takes_the_first_ones_place)
+{
+	struct overlay *o = overlay_make(8);
+	char email[64];
+
+	for (int i = 0; i <= OVERLAY_MAX_BACKOFFS; i++) {
+		snprintf(email, sizeof(email), "c%d@example.com", i);
+		overlay_dial_failed(o, email, 0, &rng);
+	}
+	ck_assert(!overlay_waiting(o, "c0@example.com", 0));
+	ck_assert(overlay_waiting(o, "c1@example.com", 0));
+	snprintf(email, sizeof(email), "c%d@example.com", OVERLAY_MAX_BACKOFFS);
+	ck_assert(overlay_waiting(o, email, 0));
+	overlay_free(o);
+}
+END_TEST
+
 START_TEST(test_duplicate_keeps_the_session_the_smaller_email_dialled)
 {
 	/* a < b: a's outbound (b's inbound) survives on both sides. */

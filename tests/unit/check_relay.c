@@ -18,6 +18,7 @@
 #include "check_main.h"
 #include "fb/identity.h"
 #include "fb/timeutil.h"
+#include "net/tls.h"
 #include "relay/relay.h"
 #include "relay/relay_internal.h"
 
@@ -28,6 +29,7 @@
 struct who {
 	char crt[128], key[128];
 	char fp[CM_FINGERPRINT_LEN + 1];
+	struct tls_creds *creds; /* from crt and key */
 };
 
 /* What one context's hooks saw. */
@@ -70,6 +72,8 @@ make_identity(const char *email, struct who *w, const char *name)
 	ck_assert_int_eq(cm_identity_save(id, w->key, w->crt, &err), 0);
 	snprintf(w->fp, sizeof(w->fp), "%s", cm_cert_fingerprint(cm_identity_cert(id)));
 	cm_identity_free(id);
+	w->creds = tls_creds_new(w->crt, w->key);
+	ck_assert_ptr_nonnull(w->creds);
 }
 
 static void
@@ -136,6 +140,9 @@ teardown(void)
 	rl_free(A);
 	rl_free(S);
 	rl_free(R);
+	tls_creds_free(wr.creds);
+	tls_creds_free(ws.creds);
+	tls_creds_free(wa.creds);
 	event_free(poll_ev);
 	event_base_free(base);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
@@ -189,8 +196,7 @@ ctx_new(const struct who *w, struct seen *s)
 	struct rl_config c = cfg;
 	struct rl_ctx *rl;
 
-	c.cert_file = w->crt;
-	c.key_file = w->key;
+	c.creds = w->creds;
 	rl = rl_new(base, &c, &hooks, s);
 	ck_assert_ptr_nonnull(rl);
 	return rl;

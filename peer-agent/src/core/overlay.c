@@ -29,11 +29,31 @@ struct overlay {
 	struct cm_hash_key order; /* cfg.order_key mixed with self: our own dial order */
 	char *self;
 	bool silent; /* we do not broadcast: dial only attested bootstrap peers */
-	struct cand cands[OVERLAY_MAX_CANDIDATES];
-	size_t ncands;
-	struct email_backoff backoffs[OVERLAY_MAX_BACKOFFS];
-	size_t nbackoffs;
+	/* Both grow as they fill (to their caps): an agent lists and backs off from a
+	 * few peers, and the full arrays were 50 KB of its heap. */
+	struct cand *cands;
+	size_t ncands, cands_cap;
+	struct email_backoff *backoffs;
+	size_t nbackoffs, backoffs_cap;
 };
+
+/* Room for one more element in *arr of *len (doubling its capacity, up to max). 0 or -1. */
+static int
+room_for_one(void **arr, size_t *cap, size_t len, size_t max, size_t elem_bytes)
+{
+	size_t want = *cap == 0 ? 8 : 2 * *cap;
+	void *p;
+
+	if (len < *cap)
+		return 0;
+	if (want > max)
+		want = max;
+	if (want <= len || (p = realloc(*arr, want * elem_bytes)) == NULL)
+		return -1;
+	*arr = p;
+	*cap = want;
+	return 0;
+}
 
 int64_t
 overlay_jitter_ms(int64_t ms, struct engine_rng *rng)
@@ -118,6 +138,8 @@ overlay_free(struct overlay *o)
 	overlay_candidates_clear(o);
 	for (size_t i = 0; i < o->nbackoffs; i++)
 		free(o->backoffs[i].email);
+	free(o->cands);
+	free(o->backoffs);
 	free(o->self);
 	free(o);
 }
@@ -134,7 +156,8 @@ overlay_candidate_set(struct overlay *o, const char *email, const struct cm_strl
 		if (strcmp(o->cands[i].email, email) == 0)
 			c = &o->cands[i];
 	if (c == NULL) {
-		if (o->ncands == OVERLAY_MAX_CANDIDATES)
+		if (room_for_one((void **)&o->cands, &o->cands_cap, o->ncands,
+				 OVERLAY_MAX_CANDIDATES, sizeof(*o->cands)) != 0)
 			return -1;
 		c = &o->cands[o->ncands];
 		memset(c, 0, sizeof(*c));
@@ -172,6 +195,9 @@ overlay_dial_failed(struct overlay *o, const char *email, int64_t now_ms, struct
 			free(o->backoffs[0].email);
 			o->backoffs[0] = o->backoffs[--o->nbackoffs];
 		}
+		if (room_for_one((void **)&o->backoffs, &o->backoffs_cap, o->nbackoffs,
+				 OVERLAY_MAX_BACKOFFS, sizeof(*o->backoffs)) != 0)
+			return;
 		eb = &o->backoffs[o->nbackoffs];
 		if ((eb->email = strdup(email)) == NULL)
 			return;

@@ -46,14 +46,15 @@ struct agent_relay {
 	struct rl_ctx *rl;
 	struct event *tick_ev;
 	struct relay_pending *pending[RELAY_MAX_PENDING];
-	struct relay_memo memo[RELAY_MAX_MEMO];
+	/* RELAY_MAX_MEMO of them (19 KB), allocated at the first attempt: most agents never try one. */
+	struct relay_memo *memo;
 	size_t memo_next;
 };
 
 static bool
 memo_recent(const struct agent_relay *r, const char *key, int64_t now, int64_t within_ms)
 {
-	for (size_t i = 0; i < RELAY_MAX_MEMO; i++)
+	for (size_t i = 0; r->memo != NULL && i < RELAY_MAX_MEMO; i++)
 		if (r->memo[i].at_ms != 0 && now - r->memo[i].at_ms < within_ms &&
 		    strcmp(r->memo[i].key, key) == 0)
 			return true;
@@ -63,8 +64,12 @@ memo_recent(const struct agent_relay *r, const char *key, int64_t now, int64_t w
 static void
 memo_note(struct agent_relay *r, const char *key, int64_t now)
 {
-	struct relay_memo *m = &r->memo[r->memo_next++ % RELAY_MAX_MEMO];
+	struct relay_memo *m;
 
+	/* Out of memory, the attempt is not remembered: it may come again sooner. */
+	if (r->memo == NULL && (r->memo = calloc(RELAY_MAX_MEMO, sizeof(*r->memo))) == NULL)
+		return;
+	m = &r->memo[r->memo_next++ % RELAY_MAX_MEMO];
 	snprintf(m->key, sizeof(m->key), "%s", key);
 	m->at_ms = now;
 }
@@ -414,8 +419,7 @@ agent_relay_start(struct pa_agent *a)
 	if ((a->relay = calloc(1, sizeof(*a->relay))) == NULL)
 		return -1;
 	rl_config_default(&rc);
-	rc.cert_file = cfg->cert_file;
-	rc.key_file = cfg->key_file;
+	rc.creds = tp_creds(a->tp);
 	rc.bind_ip = cfg->bind;
 	rc.max_reservations = cfg->relay_max_reservations;
 	rc.max_circuits = cfg->relay_max_circuits;
@@ -450,6 +454,7 @@ agent_relay_stop(struct pa_agent *a)
 		free(r->pending[i]);
 	if (r->tick_ev != NULL)
 		event_free(r->tick_ev);
+	free(r->memo);
 	free(r);
 	a->relay = NULL;
 }

@@ -31,6 +31,7 @@ struct hc_client {
 	struct event_base *base;
 	CURLM *multi;
 	struct event *timer;
+	struct event *idle; /* HC_IDLE_CLOSE_MS after the last call: drops the connections */
 	struct hc_call *calls;
 };
 
@@ -223,6 +224,61 @@ finish(struct hc_call *call, CURLcode rc)
 	call_free(call);
 }
 
+/*
+ * A multi of ours: its sockets and timer on c's loop, HC_MAX_HOST_CONNECTIONS.
+ * NULL when out of memory.
+ */
+static CURLM *
+multi_new(struct hc_client *c)
+{
+	CURLM *m = curl_multi_init();
+
+	if (m == NULL)
+		return NULL;
+	curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_multi_setopt(m, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(m, CURLMOPT_TIMERDATA, c);
+	/*
+	 * One connection per server, busy or idle: requests that meet wait their
+	 * turn on it (they are small), so the agents behind one address hold one
+	 * connection each, not one per request that ever overlapped.
+	 */
+	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, HC_MAX_HOST_CONNECTIONS);
+	return m;
+}
+
+/*
+ * Nothing asked for HC_IDLE_CLOSE_MS: the connections go. libcurl closes an
+ * idle one only when a later request finds it dead, and each kept its TLS
+ * session, credentials and trust list (about 60 KB), though a server closes
+ * an idle connection before the next heartbeat comes (30 s each). A new
+ * multi is how libcurl lets them go.
+ */
+static void
+idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct hc_client *c = arg;
+	CURLM *m;
+
+	(void)fd;
+	(void)what;
+	if (c->calls != NULL || (m = multi_new(c)) == NULL)
+		return;
+	curl_multi_cleanup(c->multi);
+	c->multi = m;
+}
+
+/* The last call has gone: the idle timer starts. */
+static void
+note_idle(struct hc_client *c)
+{
+	struct timeval tv = {HC_IDLE_CLOSE_MS / 1000, HC_IDLE_CLOSE_MS % 1000 * 1000};
+
+	if (c->calls == NULL)
+		evtimer_add(c->idle, &tv);
+}
+
 /* Collects finished transfers. */
 static void
 check_done(struct hc_client *c)
@@ -238,6 +294,7 @@ check_done(struct hc_client *c)
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&call);
 		finish(call, m->data.result);
 	}
+	note_idle(c);
 }
 
 struct hc_client *
@@ -251,22 +308,13 @@ hc_new(struct event_base *base)
 		return NULL;
 	}
 	c->base = base;
-	if ((c->multi = curl_multi_init()) == NULL ||
-	    (c->timer = evtimer_new(base, timer_event_cb, c)) == NULL) {
+	if ((c->multi = multi_new(c)) == NULL ||
+	    (c->timer = evtimer_new(base, timer_event_cb, c)) == NULL ||
+	    (c->idle = evtimer_new(base, idle_cb, c)) == NULL) {
 		log_warnx("%s: out of memory", __func__);
 		hc_free(c);
 		return NULL;
 	}
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-	/*
-	 * One connection per server, busy or idle: requests that meet wait their
-	 * turn on it (they are small), so the agents behind one address hold one
-	 * connection each, not one per request that ever overlapped.
-	 */
-	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, HC_MAX_HOST_CONNECTIONS);
 	return c;
 }
 
@@ -285,6 +333,8 @@ hc_free(struct hc_client *c)
 		curl_multi_cleanup(c->multi);
 	if (c->timer != NULL)
 		event_free(c->timer);
+	if (c->idle != NULL)
+		event_free(c->idle);
 	free(c);
 }
 
@@ -375,6 +425,7 @@ hc_cancel(struct hc_client *c, const void *arg)
 			call_free(call);
 		}
 	}
+	note_idle(c);
 }
 
 char *

@@ -50,6 +50,8 @@ typedef void (*hc_done_fn)(const struct hc_result *r, void *arg);
 
 /* Connections a client holds to one server (host and port) at once, busy or idle. */
 #define HC_MAX_HOST_CONNECTIONS 1L
+/* A client with no request for this long closes its idle connections. */
+#define HC_IDLE_CLOSE_MS 5000
 
 /* NULL on failure (logged). */
 struct hc_client *hc_new(struct event_base *base);

@@ -16,7 +16,7 @@
 
 struct tls_creds {
 	gnutls_certificate_credentials_t cred;
-	gnutls_priority_t prio, prio13;
+	gnutls_priority_t prio;
 };
 
 struct tls_session {
@@ -35,8 +35,7 @@ tls_creds_new(const char *cert_file, const char *key_file)
 	if (c == NULL)
 		return NULL;
 	if (gnutls_certificate_allocate_credentials(&c->cred) < 0 ||
-	    gnutls_priority_init(&c->prio, TLS_PRIORITY, NULL) < 0 ||
-	    gnutls_priority_init(&c->prio13, TLS13_PRIORITY, NULL) < 0) {
+	    gnutls_priority_init(&c->prio, TLS_PRIORITY, NULL) < 0) {
 		log_warnx("%s: cannot set up TLS", __func__);
 		goto fail;
 	}
@@ -59,8 +58,6 @@ tls_creds_free(struct tls_creds *c)
 		return;
 	if (c->prio != NULL)
 		gnutls_priority_deinit(c->prio);
-	if (c->prio13 != NULL)
-		gnutls_priority_deinit(c->prio13);
 	if (c->cred != NULL)
 		gnutls_certificate_free_credentials(c->cred);
 	free(c);
@@ -162,10 +159,14 @@ tls_session_new(const struct tls_creds *creds, bool server, struct evbuffer *in,
 	return t;
 }
 
-void
-tls_session_require_tls13(struct tls_session *t, const struct tls_creds *creds)
+/*
+ * A priority cache of its own, freed with the session: a cache is 8 KB, and
+ * only relayed circuits ask for TLS 1.3 alone, so no credentials keep one.
+ */
+int
+tls_session_require_tls13(struct tls_session *t)
 {
-	gnutls_priority_set(t->gs, creds->prio13);
+	return gnutls_priority_set_direct(t->gs, TLS13_PRIORITY, NULL) < 0 ? -1 : 0;
 }
 
 void

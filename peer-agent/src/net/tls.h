@@ -40,8 +40,8 @@ struct tls_session *tls_session_new(const struct tls_creds *creds, bool server,
 				    struct evbuffer *in, struct evbuffer *out, uint64_t *bytes_in,
 				    uint64_t *bytes_out);
 void tls_session_free(struct tls_session *t);
-/* TLS 1.3 only, where certificates travel encrypted; before the handshake. */
-void tls_session_require_tls13(struct tls_session *t, const struct tls_creds *creds);
+/* TLS 1.3 only, where certificates travel encrypted; before the handshake. 0, or -1 (out of memory). */
+int tls_session_require_tls13(struct tls_session *t);
 
 /* Runs the handshake on what has arrived: 1 done, 0 wants more bytes, -1 failed (err). */
 int tls_session_handshake(struct tls_session *t, struct cm_err *err);

@@ -973,6 +973,12 @@ tp_new(struct event_base *base, const struct tp_config *cfg, const struct tp_cal
 	return ctx;
 }
 
+const struct tls_creds *
+tp_creds(const struct tp_ctx *ctx)
+{
+	return ctx->creds;
+}
+
 void
 tp_free(struct tp_ctx *ctx)
 {

@@ -68,6 +68,7 @@
 struct event_base;
 struct tp_ctx;
 struct tp_session;
+struct tls_creds;
 
 #define TP_PATH "/gossip/v1"
 #define TP_SUBPROTOCOL "flashback-gossip.v1"
@@ -123,6 +124,8 @@ int tp_listen(struct tp_ctx *ctx, const char *host, int port);
 void tp_unlisten(struct tp_ctx *ctx);
 /* The port actually bound (useful with port 0), or -1 without a listener. */
 int tp_listen_port(const struct tp_ctx *ctx);
+/* Our certificate and key, as the sessions use them: for others to share (the relay). */
+const struct tls_creds *tp_creds(const struct tp_ctx *ctx);
 
 /*
  * Connects to ip:port (numeric), from bind_ip when non-NULL, and pins the

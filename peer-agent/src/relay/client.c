@@ -298,15 +298,18 @@ circ_line(void *owner, struct rl_link *l, const struct cm_relay_msg *m)
 		circ_end(c, "unexpected line from the relay");
 		return;
 	}
-	/* joined was the relay's last TLS record: the inner TLS runs on the bare stream. */
+	/*
+	 * joined was the relay's last TLS record: the inner TLS runs on the bare
+	 * stream, TLS 1.3 only: the certificates, hence the emails, travel
+	 * encrypted past the relay.
+	 */
 	if (rl_link_go_bare(l) != 0 ||
 	    (c->inner = tls_session_new(c->rl->creds, c->inbound, bufferevent_get_input(l->bev),
-	                                bufferevent_get_output(l->bev), NULL, NULL)) == NULL) {
+	                                bufferevent_get_output(l->bev), NULL, NULL)) == NULL ||
+	    tls_session_require_tls13(c->inner) != 0) {
 		circ_end(c, "out of memory");
 		return;
 	}
-	/* TLS 1.3: the certificates, hence the emails, travel encrypted past the relay. */
-	tls_session_require_tls13(c->inner, c->rl->creds);
 	c->state = CS_INNER;
 	/* The dialer's ClientHello goes now; the reserved end waits for it. */
 	if (!c->inbound)

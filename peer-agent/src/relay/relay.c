@@ -586,6 +586,7 @@ rl_new(struct event_base *base, const struct rl_config *cfg, const struct rl_hoo
 		return NULL;
 	rl->base = base;
 	rl->cfg = *cfg;
+	rl->creds = cfg->creds;
 	if (hooks != NULL)
 		rl->hooks = *hooks;
 	rl->hctx = ctx;
@@ -594,8 +595,7 @@ rl_new(struct event_base *base, const struct rl_config *cfg, const struct rl_hoo
 	if (cm_random_hash_key(&hkey) != 0 ||
 	    (rl->accepts = cm_ratemap_new(
 	         &hkey, cfg->accept_rate_per_s > 0 ? cfg->accept_rate_per_s : 1,
-	         cfg->accept_burst >= 1 ? cfg->accept_burst : 1, ACCEPT_TABLE_MAX)) == NULL ||
-	    (rl->creds = tls_creds_new(cfg->cert_file, cfg->key_file)) == NULL) {
+	         cfg->accept_burst >= 1 ? cfg->accept_burst : 1, ACCEPT_TABLE_MAX)) == NULL) {
 		log_warnx("%s: cannot set up the relay", __func__);
 		rl_free(rl);
 		return NULL;
@@ -616,7 +616,6 @@ rl_free(struct rl_ctx *rl)
 	while (rl->flushers != NULL)
 		flusher_free(rl->flushers);
 	cm_ratemap_free(rl->accepts);
-	tls_creds_free(rl->creds);
 	free(rl);
 }
 

@@ -39,6 +39,7 @@
 
 struct event_base;
 struct rl_ctx;
+struct tls_creds;
 
 /*
  * What a circuit carries (enum cm_relay_service, fb/types.h, with its names
@@ -49,8 +50,9 @@ struct rl_ctx;
 #define RL_MAX_LINE 4096 /* bytes of one request or answer line, newline included */
 
 struct rl_config {
-	const char *cert_file;        /* our certificate (PEM) */
-	const char *key_file;         /* our key (PEM) */
+	/* Our certificate and key (tls.h), borrowed: the gossip transport's, so that
+	 * an agent keeps one set (about 20 KB with its priority cache). Outlives the relay. */
+	const struct tls_creds *creds;
 	const char *bind_ip;          /* source of our outgoing connections; NULL: the system's */
 	int64_t handshake_timeout_ms; /* TCP + TLS + request and answer (10 s) */
 	int64_t ping_interval_ms;     /* control connection keepalive, both ways (30 s) */

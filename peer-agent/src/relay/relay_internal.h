@@ -69,7 +69,7 @@ struct rl_ctx {
 	struct rl_config cfg;
 	struct rl_hooks hooks;
 	void *hctx;
-	struct tls_creds *creds;
+	const struct tls_creds *creds; /* cfg.creds */
 	struct rl_stats stats;
 	bool stopping;               /* rl_free: sockets close at once */
 	struct rl_flusher *flushers; /* closed connections whose last bytes are leaving */
