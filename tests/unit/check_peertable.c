@@ -412,6 +412,34 @@ START_TEST(test_peertable_apply_full_evicts_worst_score)
 }
 END_TEST
 
+START_TEST(test_peertable_entry_whose_session_comes_up_stops_being_the_next_to_evict)
+{
+	struct peertable *t = table_new(3);
+	struct cm_signed_record s;
+
+	apply(t, (struct recspec){"a@example.com", 1, T0, true, false, false, "r", "10.0.0.1"}, T0);
+	apply(t, (struct recspec){"b@example.com", 1, T0, true, false, false, "r", "10.0.0.2"}, T0);
+	apply(t, (struct recspec){"c@example.com", 1, T0, true, false, false, "r", "10.0.0.3"}, T0);
+	peertable_note_rtt(t, "a@example.com", 60); /* a scores worst, a newcomer worse */
+	peertable_note_rtt(t, "b@example.com", 40);
+	peertable_note_rtt(t, "c@example.com", 20);
+	/* A refused newcomer leaves the ranking cached, a first... */
+	ck_assert_int_eq(apply(t, (struct recspec){"x@example.com", 1, T0, true, false, false, "r",
+						   "10.0.0.4"},
+			       T0),
+			 PEERTABLE_FULL);
+	/* ...then we dial a (a lookup by key): it outranks any gossip entry now. */
+	ck_assert_int_eq(peertable_set_connected(t, "a@example.com", true, true, T0), 0);
+	make_rec(&s, (struct recspec){"host@example.com", 1, T0, true, false, false, "r", "10.0.0.5"});
+	ck_assert_int_eq(peertable_apply_answer(t, &s, fp("host@example.com", 0), T0),
+			 PEERTABLE_INSERTED);
+	cm_signed_record_clear(&s);
+	ck_assert_ptr_nonnull(peertable_get(t, "a@example.com"));
+	ck_assert_ptr_null(peertable_get(t, "b@example.com"));
+	peertable_free(t);
+}
+END_TEST
+
 START_TEST(test_peertable_apply_full_keeps_bootstrap_and_own_repository_hosts)
 {
 	struct peertable *t = table_new(2);

@@ -560,7 +560,12 @@ enum arrival {
 	ARRIVE_GOSSIP,  /* relayed, or restored: a gossip pin, metered when it displaces one */
 	ARRIVE_INBOUND, /* an inbound session's hello */
 	ARRIVE_DIALLED, /* the hello of a session we dialled: proven right after */
-	ARRIVE_ANSWER   /* hosts what our own discovery asked for: room made as for our own */
+	/*
+	 * Hosts what our own discovery asked for: room made as for a peer we
+	 * hold a session with, above the hosts kept for others' lookups by key
+	 * (at most ENGINE_WANTED_MAX of an answer are taken so).
+	 */
+	ARRIVE_ANSWER
 };
 
 /* Inserts a new node for rec; the caller fills the observation fields. */
@@ -572,8 +577,9 @@ insert(struct peertable *t, const struct cm_signed_record *rec, const char *fing
 	struct pin *p = pt_pin_get(t, rec->record.email);
 	bool new_pin = p == NULL;
 	bool own = rec_own(t, rec);
-	int tier = how == ARRIVE_DIALLED ? TIER_VOUCHED + own
-					 : tier_of(t, probe, p, own || how == ARRIVE_ANSWER, now_ms);
+	int tier = how == ARRIVE_DIALLED  ? TIER_VOUCHED + own
+		   : how == ARRIVE_ANSWER ? TIER_SESSION
+					  : tier_of(t, probe, p, own, now_ms);
 	unsigned may = how == ARRIVE_DIALLED ? pt_pin_may(RANK_DIALLED) : pt_pin_may(RANK_GOSSIP);
 	struct node *n;
 
@@ -772,6 +778,8 @@ peertable_set_connected(struct peertable *t, const char *email, bool connected, 
 	else if (lasted)
 		pt_pin_raise(t, n->pin, RANK_INBOUND);
 	if (connected && !n->e.connected) {
+		/* It ranks higher now: the cached ranking must not offer it, nor stop at it. */
+		victims_forget(t, n);
 		n->e.connected_since_ms = now_ms;
 		n->e.ever_connected = true;
 		n->e.last_seen_ms = max64(n->e.last_seen_ms, now_ms);
