@@ -283,6 +283,32 @@ START_TEST(test_plan_silent_dials_only_attested_bootstrap_peers)
 }
 END_TEST
 
+START_TEST(test_dial_for_a_lookup_keeps_the_rounds_rules)
+{
+	struct overlay *o = overlay_make(8);
+	struct peertable *t = tu_peertable();
+	struct overlay_dial d;
+
+	table_add(t, "plain@example.com", false, "10.0.0.1");
+	table_add(t, "boot@example.com", true, "10.0.0.3");
+	ck_assert(overlay_dial_for(o, t, peertable_get(t, "plain@example.com"), 0, T0, &d));
+	ck_assert_str_eq(d.email, "plain@example.com");
+	ck_assert_str_eq(d.ip, "10.0.0.1");
+	ck_assert_int_eq(d.port, 7443);
+	ck_assert_uint_eq(strlen(d.fingerprint), CM_FINGERPRINT_LEN);
+	overlay_dial_failed(o, "plain@example.com", 0, &rng);
+	ck_assert(!overlay_dial_for(o, t, peertable_get(t, "plain@example.com"), 0, T0, &d));
+	ck_assert(overlay_dial_for(o, t, peertable_get(t, "plain@example.com"), 60 * SEC, T0, &d));
+	ck_assert_str_eq(d.ip, "10.0.0.1"); /* its one address, whatever failed */
+	/* A silent agent's address reaches whoever it dials, for a lookup too. */
+	overlay_set_silent(o, true);
+	ck_assert(!overlay_dial_for(o, t, peertable_get(t, "plain@example.com"), 60 * SEC, T0, &d));
+	ck_assert(overlay_dial_for(o, t, peertable_get(t, "boot@example.com"), 60 * SEC, T0, &d));
+	overlay_free(o);
+	peertable_free(t);
+}
+END_TEST
+
 START_TEST(test_plan_stops_at_neighbours_wanted)
 {
 	struct overlay *o = overlay_make(3);

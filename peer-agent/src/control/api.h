@@ -53,7 +53,10 @@ struct ctl_ops {
 	/* Starts broadcasting or re-announces; repos (NULL: unchanged) become ours. */
 	int (*broadcast_on)(void *ctx, struct cm_repolist *repos); /* -1: no listener */
 	void (*broadcast_off)(void *ctx);
-	/* Asks k neighbours who hosts repos; returns how many were asked (0: none). */
+	/*
+	 * Asks k neighbours, and the peers nearest the repositories' keys, who
+	 * hosts repos; returns how many were asked (0: none).
+	 */
 	int (*gossip_ask)(void *ctx, const struct cm_strlist *repos, int k,
 			  char request_id[CM_UUID_TEXT_LEN + 1]);
 	/* The emails that answered request_id; the request is forgotten. */

@@ -387,6 +387,25 @@ overlay_plan(const struct overlay *o, const struct peertable *table, size_t sess
 }
 
 bool
+overlay_dial_for(const struct overlay *o, const struct peertable *table,
+		 const struct peertable_entry *e, int64_t now_ms, int64_t table_now_ms,
+		 struct overlay_dial *out)
+{
+	const struct cm_peer_record *rec = &e->rec.record;
+
+	if (!rec->is_broadcasting || e->offline || rec->socket_addresses.len == 0 ||
+	    rec->port <= 0 || e->fingerprint[0] == '\0' || strcmp(rec->email, o->self) == 0 ||
+	    overlay_waiting(o, rec->email, now_ms) ||
+	    (o->silent && !peertable_entry_bootstrap(table, e, table_now_ms)))
+		return false;
+	out->email = rec->email;
+	out->ip = address_for(o, rec->email, &rec->socket_addresses);
+	out->port = rec->port;
+	out->fingerprint = e->fingerprint;
+	return true;
+}
+
+bool
 overlay_relay_for(const struct overlay *o, const struct peertable *table,
 		  const struct peertable_entry *e, int64_t table_now_ms,
 		  struct overlay_relayed *out)

@@ -127,6 +127,17 @@ size_t overlay_plan(const struct overlay *o, const struct peertable *table, size
 		    struct overlay_dial *out);
 
 /*
+ * A dial to e outside the rounds (a lookup by key asks a peer nearest a
+ * key): false when the rounds' rules would not dial it either (not
+ * broadcasting, left, no address, port or pinned fingerprint, ourselves,
+ * waiting out a backoff at now_ms, or, for a silent agent, not an attested
+ * bootstrap peer at table_now_ms). Strings borrowed as overlay_plan's.
+ */
+bool overlay_dial_for(const struct overlay *o, const struct peertable *table,
+		      const struct peertable_entry *e, int64_t now_ms, int64_t table_now_ms,
+		      struct overlay_dial *out);
+
+/*
  * A dial through a relay (docs/protocol.md section 7): the peer, silent and
  * naming relays, and the relay to ask for the circuit. Strings borrowed from
  * the table.

@@ -68,8 +68,8 @@ ctl_gossip_ask_cb(void *ctx, const struct cm_strlist *repos, int k,
 	struct pa_agent *a = ctx;
 	int n = engine_request(a->engine, repos, k, agent_now_ms(), &a->rng, request_id, &a->acts);
 
-	agent_run_actions(a);
-	return n;
+	/* The table may hold only part of the network: ask the peers nearest the keys too. */
+	return n + agent_ask_by_key(a, repos, request_id);
 }
 
 static void

@@ -84,6 +84,15 @@ bool agent_linked(void *ctx, const char *email);
 /* The authenticated session with email, through a relay (relayed) or direct; NULL: none. */
 const struct link *agent_session_with(const struct pa_agent *a, const char *email, bool relayed);
 void agent_dial_cb(evutil_socket_t fd, short what, void *arg);
+/*
+ * Lookup by key (docs/protocol.md section 4): request id (made when empty)
+ * for repos, also to the KEY_ASK peers of the table nearest each
+ * repository's key, over our session with one, else over one dialled for
+ * the question and closed QUERY_HOLD_MS later (kept when we want neighbours
+ * anyway). Returns how many peers were asked or are being dialled.
+ */
+int agent_ask_by_key(struct pa_agent *a, const struct cm_strlist *repos,
+		     char id[CM_UUID_TEXT_LEN + 1]);
 
 /* agent_bootstrap.c */
 void agent_bs_cb(evutil_socket_t fd, short what, void *arg);

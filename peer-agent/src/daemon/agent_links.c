@@ -7,6 +7,7 @@
 
 #include "daemon/agent_internal.h"
 #include "fb/log.h"
+#include "fb/random.h"
 #include "fb/timeutil.h"
 
 #define DIAL_INTERVAL_MS 1000
@@ -19,6 +20,15 @@
 /* A little over the server's default feedback-window (300 s), which counts one report per
  * reporter and peer: a report every window, none refused as early. */
 #define FEEDBACK_EVERY_MS (6 * 60 * 1000)
+/* Lookup by key (docs/protocol.md section 4): the peers asked per key. */
+#define KEY_ASK 3
+/*
+ * A session dialled for a lookup lives this long (past the control API's
+ * wait for answers, DISCOVER_WAIT_MS: a later answer is dropped anyway),
+ * and at most this many are open at once.
+ */
+#define QUERY_HOLD_MS 2500
+#define QUERIES_MAX 8
 
 bool
 agent_linked(void *ctx, const char *email)
@@ -115,6 +125,11 @@ on_text(struct tp_session *s, const char *buf, size_t len, void *arg)
 			 l != NULL && l->outbound ? "dialled" : "accepted");
 		tp_session_authenticated(s);
 		overlay_dial_ok(a->overlay, email);
+		if (l != NULL && l->query_repos.len > 0) {
+			engine_request_to(a->engine, &l->query_repos, id, agent_now_ms(), &a->rng,
+					  l->query_id, &a->acts);
+			cm_strlist_clear(&l->query_repos);
+		}
 		if (l != NULL)
 			drop_duplicate(a, l, email);
 	}
@@ -177,18 +192,21 @@ on_close(struct tp_session *s, int code, const char *reason, void *arg)
 
 /* Dialling */
 
-static void
+/* Returns the new session's link, or NULL when the dial could not start. */
+static struct link *
 dial(struct pa_agent *a, const struct overlay_dial *d)
 {
 	struct tp_session *s = tp_connect(a->tp, d->ip, d->port, a->cfg->bind, d->fingerprint);
+	struct link *l;
 
 	if (s == NULL) {
 		overlay_dial_failed(a->overlay, d->email, cm_time_mono_ms(), &a->rng);
-		return;
+		return NULL;
 	}
 	log_info("dialling %s at %s port %d", d->email, d->ip, d->port);
-	if (sessions_add(a->links, tp_session_id(s), s, d->email, true) == NULL)
+	if ((l = sessions_add(a->links, tp_session_id(s), s, d->email, true)) == NULL)
 		tp_close(s, 1011, "out of memory");
+	return l;
 }
 
 /*
@@ -207,8 +225,8 @@ sessions_held(const struct pa_agent *a, size_t *ours_out)
 	size_t slots = (size_t)a->cfg->dial_slots;
 
 	while ((l = sessions_next(a->links, &cursor)) != NULL) {
-		/* Sessions through relays are extra ([relay] max_relayed), not neighbours. */
-		if (l->via != NULL)
+		/* Sessions through relays are extra ([relay] max_relayed), not neighbours; so are a lookup's. */
+		if (l->via != NULL || l->query_until_ms > 0)
 			continue;
 		ours += l->outbound;
 		held += l->outbound || engine_neighbour_email(a->engine, l->id) != NULL;
@@ -217,6 +235,90 @@ sessions_held(const struct pa_agent *a, size_t *ours_out)
 		held = target - (slots - ours);
 	*ours_out = ours;
 	return held;
+}
+
+/* Lookup by key */
+
+static size_t
+queries_open(const struct pa_agent *a)
+{
+	const struct link *l;
+	size_t cursor = 0, n = 0;
+
+	while ((l = sessions_next(a->links, &cursor)) != NULL)
+		n += l->query_until_ms > 0;
+	return n;
+}
+
+/*
+ * The lookups' sessions whose time is up: kept as neighbours while we hold
+ * fewer than we want (held of them), else closed. Returns held, with those kept.
+ */
+static size_t
+queries_end(struct pa_agent *a, size_t held)
+{
+	uint64_t done[QUERIES_MAX];
+	size_t n = 0, cursor = 0;
+	int64_t now = cm_time_mono_ms();
+	struct link *l;
+
+	while ((l = sessions_next(a->links, &cursor)) != NULL && n < QUERIES_MAX) {
+		if (l->query_until_ms == 0 || now < l->query_until_ms)
+			continue;
+		if (engine_neighbour_email(a->engine, l->id) != NULL &&
+		    held < (size_t)a->cfg->neighbours) {
+			l->query_until_ms = 0;
+			held++;
+		} else {
+			done[n++] = l->id;
+		}
+	}
+	/* Closed after the walk: a close may end the session, and its link, at once. */
+	for (size_t i = 0; i < n; i++)
+		if ((l = sessions_get(a->links, done[i])) != NULL)
+			tp_close(l->s, 1000, "lookup answered");
+	return held;
+}
+
+int
+agent_ask_by_key(struct pa_agent *a, const struct cm_strlist *repos,
+		 char id[CM_UUID_TEXT_LEN + 1])
+{
+	const struct peertable_entry *near[KEY_ASK];
+	int64_t now = agent_now_ms(), mono = cm_time_mono_ms();
+	int asked = 0;
+
+	for (size_t r = 0; r < repos->len; r++) {
+		size_t n = peertable_nearest(a->table, repos->items[r], now, near, KEY_ASK);
+
+		for (size_t i = 0; i < n; i++) {
+			const char *email = near[i]->rec.record.email;
+			const struct link *l = agent_session_with(a, email, false);
+			struct overlay_dial d;
+			struct link *q;
+
+			if (l != NULL) {
+				asked += engine_request_to(a->engine, repos, l->id, now, &a->rng, id,
+							   &a->acts);
+				continue;
+			}
+			if (agent_linked(a, email) || queries_open(a) >= QUERIES_MAX ||
+			    !overlay_dial_for(a->overlay, a->table, near[i], mono, now, &d) ||
+			    (q = dial(a, &d)) == NULL)
+				continue;
+			if (id[0] == '\0')
+				cm_uuid_generate(id);
+			for (size_t j = 0; j < repos->len; j++)
+				if (cm_strlist_append(&q->query_repos, repos->items[j]) != 0)
+					cm_strlist_clear(&q->query_repos);
+			snprintf(q->query_id, sizeof(q->query_id), "%s", id);
+			q->query_until_ms = mono + QUERY_HOLD_MS;
+			log_info("asking %s for %s by key", email, repos->items[r]);
+			asked++;
+		}
+	}
+	agent_run_actions(a);
+	return asked;
 }
 
 /* Keeps `neighbours` sessions, as the overlay plans them. */
@@ -232,7 +334,7 @@ agent_dial_cb(evutil_socket_t fd, short what, void *arg)
 	agent_arm(a->dial_ev, overlay_jitter_ms(DIAL_INTERVAL_MS, &a->rng));
 	if (a->stopping)
 		return;
-	held = sessions_held(a, &ours);
+	held = queries_end(a, sessions_held(a, &ours));
 	n = overlay_plan(a->overlay, a->table, held, agent_linked, a, cm_time_mono_ms(), agent_now_ms(), d);
 	/*
 	 * No neighbour, or too few sessions of our own and nobody left to dial:

@@ -19,6 +19,7 @@ link_free(struct link *l)
 	if (l != NULL) {
 		free(l->email);
 		free(l->via);
+		cm_strlist_clear(&l->query_repos);
 		free(l);
 	}
 }

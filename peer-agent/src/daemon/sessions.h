@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #include "fb/hash.h"
+#include "fb/types.h"
+#include "fb/validate.h"
 
 struct tp_session;
 
@@ -23,6 +25,14 @@ struct link {
 	bool opened;
 	int64_t last_feedback_ms;
 	int64_t last_ping_ms; /* monotonic; 0: not pinged yet */
+	/*
+	 * A session dialled to ask by key (agent_ask_by_key): the PEER_REQUEST
+	 * to send under query_id once the peer said hello, and when to close
+	 * the session (monotonic ms; 0: not a lookup's, or kept as a neighbour).
+	 */
+	struct cm_strlist query_repos;
+	char query_id[CM_UUID_TEXT_LEN + 1];
+	int64_t query_until_ms;
 };
 
 struct sessions;
