@@ -73,11 +73,13 @@ grep -q "asking r[0-9]@example.com for $repo by key" "$log" ||
 	fb_fail "no peer was dialled by key: $(grep -E 'by key|dialling' "$log" | tail -5)"
 fb_pass "q found $repo at h in $(jq -r '.[0].found_in_ms' <<<"$out") ms; $(grep -c "for $repo by key" "$log") peer(s) dialled by key"
 
-# The sessions dialled for the question close once it is answered.
+# The sessions dialled for the question close once it is answered (a full
+# peer may have pushed one out before, with 4000).
 dialled=$(grep -o "asking r[0-9]@example.com for $repo by key" "$log" | cut -d' ' -f2 | sort -u)
 closed() {
 	local e
-	for e in $dialled; do grep -q "session with $e closed: 1000 lookup answered" "$log" || return 1; done
+	for e in $dialled; do grep -q "session with $e closed: " "$log" || return 1; done
 }
 fb_wait_for 10 closed || fb_fail "a lookup's session stayed open: $(grep -E 'session with|lookup' "$log" | tail -8)"
-fb_pass "the lookup's sessions closed with 1000 (lookup answered)"
+grep -q "closed: 1000 lookup answered" "$log" || fb_fail "no lookup session closed by q: $(grep 'session with' "$log" | tail -5)"
+fb_pass "the lookup's sessions closed: $(grep -c 'closed: 1000 lookup answered' "$log") with 1000 (lookup answered)"

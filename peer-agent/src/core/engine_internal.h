@@ -12,8 +12,11 @@
 #include "fb/codec.h"
 #include "fb/map.h"
 
-/* Requests awaiting answers: 32 discoveries of the control API x 3 neighbours, and anti-entropy. */
-#define ENGINE_MAX_PENDING 128
+/*
+ * Requests awaiting answers: 32 discoveries of the control API x (3
+ * neighbours + 6 peers asked by key), and anti-entropy.
+ */
+#define ENGINE_MAX_PENDING 320
 
 struct bucket {
 	double tokens;

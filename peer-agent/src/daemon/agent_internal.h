@@ -87,9 +87,10 @@ void agent_dial_cb(evutil_socket_t fd, short what, void *arg);
 /*
  * Lookup by key (docs/protocol.md section 4): request id (made when empty)
  * for repos, also to the KEY_ASK peers of the table nearest each
- * repository's key, over our session with one, else over one dialled for
- * the question and closed QUERY_HOLD_MS later (kept when we want neighbours
- * anyway). Returns how many peers were asked or are being dialled.
+ * repository's key (KEY_ASK_MAX in all), over our session with one, else
+ * over one dialled for the question and closed QUERY_HOLD_MS later (kept
+ * when we want neighbours anyway). Returns how many peers were asked or are
+ * being dialled.
  */
 int agent_ask_by_key(struct pa_agent *a, const struct cm_strlist *repos,
 		     char id[CM_UUID_TEXT_LEN + 1]);

@@ -20,8 +20,9 @@
 /* A little over the server's default feedback-window (300 s), which counts one report per
  * reporter and peer: a report every window, none refused as early. */
 #define FEEDBACK_EVERY_MS (6 * 60 * 1000)
-/* Lookup by key (docs/protocol.md section 4): the peers asked per key. */
+/* Lookup by key (docs/protocol.md section 4): the peers asked per key, and per discovery. */
 #define KEY_ASK 3
+#define KEY_ASK_MAX 6
 /*
  * A session dialled for a lookup lives this long (past the control API's
  * wait for answers, DISCOVER_WAIT_MS: a later answer is dropped anyway),
@@ -288,10 +289,10 @@ agent_ask_by_key(struct pa_agent *a, const struct cm_strlist *repos,
 	int64_t now = agent_now_ms(), mono = cm_time_mono_ms();
 	int asked = 0;
 
-	for (size_t r = 0; r < repos->len; r++) {
+	for (size_t r = 0; r < repos->len && asked < KEY_ASK_MAX; r++) {
 		size_t n = peertable_nearest(a->table, repos->items[r], now, near, KEY_ASK);
 
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = 0; i < n && asked < KEY_ASK_MAX; i++) {
 			const char *email = near[i]->rec.record.email;
 			const struct link *l = agent_session_with(a, email, false);
 			struct overlay_dial d;
