@@ -134,6 +134,7 @@ struct lookup {
 	char id[CM_UUID_TEXT_LEN + 1];
 	long messages, bytes; /* gossip frames of this lookup (asked, answered), lost ones too */
 	long dial_messages, dial_bytes; /* of those, the frames of sessions dialled for it */
+	long forwards, forward_bytes;   /* copies of a dialled session's hello passed on */
 	long table_size;      /* the asker's entries when it asked */
 	int key_asked;        /* peers nearest the key asked */
 	int key_holding;      /* of those, the ones whose table kept a host */
@@ -1053,6 +1054,7 @@ report_lookups(const struct sim *s, bool silent)
 {
 	long by[FOUND_BOOTSTRAP + 1] = {0}, refused = 0, messages = 0, bytes = 0, fallback = 0;
 	long dial_messages = 0, dial_bytes = 0, key_asked = 0, key_holding = 0, dials = 0;
+	long forwards = 0, forward_bytes = 0;
 	long n = 0;
 	double table = 0, per;
 
@@ -1078,6 +1080,8 @@ report_lookups(const struct sim *s, bool silent)
 		key_asked += l->key_asked;
 		key_holding += l->key_holding;
 		dials += l->dials;
+		forwards += l->forwards;
+		forward_bytes += l->forward_bytes;
 		fallback += l->found == FOUND_BOOTSTRAP || l->found == FOUND_NONE;
 		table += (double)l->table_size;
 	}
@@ -1089,7 +1093,8 @@ report_lookups(const struct sim *s, bool silent)
 	       "\"messages_per_lookup\":%.3f,\"messages_per_lookup_with_bootstrap\":%.3f,"
 	       "\"gossip_bytes_per_lookup\":%.0f,\"dial_messages_per_lookup\":%.3f,"
 	       "\"dial_bytes_per_lookup\":%.0f,\"key_asked_per_lookup\":%.3f,"
-	       "\"key_holding_per_lookup\":%.3f,\"dials_per_lookup\":%.3f",
+	       "\"key_holding_per_lookup\":%.3f,\"dials_per_lookup\":%.3f,"
+	       "\"hello_forwards_per_lookup\":%.3f,\"hello_forward_bytes_per_lookup\":%.0f",
 	       n, table * per, by[FOUND_TABLE], by[FOUND_GOSSIP], by[FOUND_KEY], by[FOUND_BOOTSTRAP],
 	       by[FOUND_NONE], refused,
 	       (double)(by[FOUND_TABLE] + by[FOUND_GOSSIP] + by[FOUND_KEY]) * per,
@@ -1098,7 +1103,8 @@ report_lookups(const struct sim *s, bool silent)
 	       found_within(s, silent, 2000), (double)messages * per,
 	       (double)(messages + 2 * fallback) * per, (double)bytes * per,
 	       (double)dial_messages * per, (double)dial_bytes * per, (double)key_asked * per,
-	       (double)key_holding * per, (double)dials * per);
+	       (double)key_holding * per, (double)dials * per, (double)forwards * per,
+	       (double)forward_bytes * per);
 	print_times(s, silent, "time_ms_without_bootstrap", FOUND_KEY);
 	print_times(s, silent, "time_ms_with_bootstrap", FOUND_BOOTSTRAP);
 	printf("}");
@@ -1114,6 +1120,35 @@ report_discover(const struct sim *s)
 	report_lookups(s, false);
 	report_lookups(s, true);
 	printf("}");
+}
+
+/*
+ * A dialled session's hello is news to a table that does not keep its
+ * record (a full one refuses it, and passes it on all the same), so the
+ * engine forwards it to every other neighbour: those copies are counted
+ * (l: the lookup the session is for), and the flood they start is not
+ * followed. The simulated tables, which hold few records, would keep the
+ * record where full ones refuse it, and every dial would cost a walk of
+ * the whole network (docs/performance.md, "Discovery", has its size).
+ */
+static struct engine_actions *
+cut_forwards(struct lookup *l, int partner, struct engine_actions *a)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < a->len; i++) {
+		struct engine_action *act = &a->items[i];
+
+		if (act->kind == ENGINE_SEND && (int)act->neighbour - 1 != partner) {
+			l->forwards++;
+			l->forward_bytes += (long)act->frame_len;
+			free(act->frame);
+			continue;
+		}
+		a->items[kept++] = *act;
+	}
+	a->len = kept;
+	return a;
 }
 
 static enum kind
@@ -1173,6 +1208,8 @@ deliver(struct sim *s, struct ev *e)
 	 */
 	if (s->now < s->t_announce)
 		engine_actions_clear(&a);
+	else if (dialled)
+		dispatch(s, e->to, cut_forwards(l, e->from, &a));
 	else
 		dispatch(s, e->to, &a);
 	check_holds(s, e->to);
