@@ -13,7 +13,7 @@
 # of 1,000 (k = 1, 3, 10) and at 100k with the default table (k = 1).
 # Results (JSON) go to BUILD/bench/gossip, plots to docs/img (gnuplot).
 # FB_BENCH_SKIP_100K=1 leaves the 100k runs out (about ten minutes of the total, five
-# for each of the three 100k discover runs without keys and ten for the two by key).
+# for each of the three 100k discover runs without keys and sixteen for the two by key).
 set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
