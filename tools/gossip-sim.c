@@ -44,7 +44,8 @@
  * side's session is up; its 101 then brings up the dialling side's.
  */
 #define DIAL_PACKETS_ACCEPT 5
-#define DIAL_RTO_MS 1000 /* a lost handshake packet is sent again: TCP's initial RTO (RFC 6298) */
+/* A lost handshake packet is sent again after TCP's initial RTO, doubled each time (RFC 6298). */
+#define DIAL_RTO_MS 1000
 
 struct opts {
 	int nodes;
@@ -792,8 +793,8 @@ handshake_ms(struct sim *s, int n)
 
 	for (int k = 0; k < n; k++) {
 		ms += hop_ms(s);
-		while (sim_unit(s) < s->o.loss)
-			ms += DIAL_RTO_MS;
+		for (int64_t rto = DIAL_RTO_MS; sim_unit(s) < s->o.loss; rto *= 2)
+			ms += rto;
 	}
 	return ms;
 }
