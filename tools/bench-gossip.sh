@@ -8,10 +8,12 @@
 # formula that explains it at 1k/10k/100k. Discover: 1,000 lookups of a repository
 # hosted by 1, 3 or 10 peers (half the lookups' hosts silent) at 10k nodes with the
 # default table (it holds everyone), at 10k with tables of 1,000 (a tenth of the
-# network, as 10,000 of 100k), and at 100k with the default table.
+# network, as 10,000 of 100k), and at 100k with the default table, without lookup
+# by key; then with 5 % loss, without and with keys side by side, at 10k with tables
+# of 1,000 (k = 1, 3, 10) and at 100k with the default table (k = 1).
 # Results (JSON) go to BUILD/bench/gossip, plots to docs/img (gnuplot).
-# FB_BENCH_SKIP_100K=1 leaves the 100k runs out (about ten minutes of the total, and
-# five for each of the three 100k discover runs).
+# FB_BENCH_SKIP_100K=1 leaves the 100k runs out (about ten minutes of the total, five
+# for each of the three 100k discover runs without keys and sixteen for the two by key).
 set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -121,7 +123,8 @@ done
 echo
 echo "Discover: 1,000 lookups each, a random broadcasting node asks for a repository hosted by k random"
 echo "peers (half the lookups' hosts silent), as the control API does: table, PEER_REQUEST to 3"
-echo "neighbours (answers taken after 1.5 s), bootstrap servers (they list broadcasting hosts only)."
+echo "neighbours (answers taken after 1.5 s), bootstrap servers (they list broadcasting hosts only);"
+echo "no lookup by key (--keyed 0)."
 echo
 echo "| nodes | table_max | share held | k | hosts | from table | from gossip | named, not kept | found without bootstrap | found with bootstrap | time, median / p99 (with bootstrap) | gossip msgs/lookup | wall | peak RSS |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
@@ -133,7 +136,7 @@ for nt in "${discover_runs[@]}"; do
 	for k in 1 3 10; do
 		name="discover-$n-t$tmax-k$k"
 		"$sim" --json --mode discover --nodes "$n" --table-max "$tmax" --hosts "$k" --silent-hosts 0.5 \
-			--lookups 1000 >"$out/$name.json" 2>"$out/$name.log"
+			--lookups 1000 --keyed 0 >"$out/$name.json" 2>"$out/$name.log"
 		jq -r '. as $r | .discover as $d | ["broadcasting", "silent"][] as $kind | $d[$kind] |
 			[$r.nodes, $r.table_max, $d.table_share, $d.hosts, $kind, .found_table, .found_gossip,
 			 .named_not_kept, (.success_without_bootstrap * 1000 | round / 10 | tostring + " %"),
@@ -145,6 +148,34 @@ for nt in "${discover_runs[@]}"; do
 			"| " + (map(tostring) | join(" | ")) + " |"' "$out/$name.json"
 		jq -r '"\(.nodes) \(.table_max) \(.discover.hosts) \(.discover.broadcasting.success_without_bootstrap) \(.discover.broadcasting.success_with_bootstrap) \(.discover.silent.success_with_bootstrap)"' \
 			"$out/$name.json" >>"$out/discover.dat"
+	done
+done
+
+echo
+echo "Discover by key: the same lookups with 5 % loss, without keys (--keyed 0) and with them (--keyed 1:"
+echo "also the 3 peers of the asker's table nearest the repository's key, over a session dialled for the"
+echo "question when there is none), the two runs of each row one after the other."
+echo
+echo "| nodes | table_max | k | keyed | hosts | from table | from gossip | by key | found without bootstrap | within 2 s | time without bootstrap, median / p99 / max | msgs/lookup | bytes/lookup | dials/lookup | asked by key, holding a host | hello copies passed on/lookup | wall | peak RSS |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+keyed_runs=("10000 1000 1" "10000 1000 3" "10000 1000 10")
+[ -n "${FB_BENCH_SKIP_100K:-}" ] || keyed_runs+=("100000 10000 1")
+for ntk in "${keyed_runs[@]}"; do
+	read -r n tmax k <<<"$ntk"
+	for keyed in 0 1; do
+		name="discover-keyed-$n-t$tmax-k$k-keyed$keyed"
+		"$sim" --json --mode discover --nodes "$n" --table-max "$tmax" --hosts "$k" --silent-hosts 0.5 \
+			--lookups 1000 --loss 0.05 --keyed "$keyed" >"$out/$name.json" 2>"$out/$name.log"
+		jq -r '. as $r | .discover as $d | ["broadcasting", "silent"][] as $kind | $d[$kind] |
+			[$r.nodes, $r.table_max, $d.hosts, $d.keyed, $kind, .found_table, .found_gossip, .found_key,
+			 (.success_without_bootstrap * 1000 | round / 10 | tostring + " %"),
+			 (.success_within_2s_without_bootstrap * 1000 | round / 10 | tostring + " %"),
+			 (if .time_ms_without_bootstrap == null then "–" else
+				"\(.time_ms_without_bootstrap.median) / \(.time_ms_without_bootstrap.p99) / \(.time_ms_without_bootstrap.max) ms" end),
+			 .messages_per_lookup, .gossip_bytes_per_lookup, .dials_per_lookup,
+			 "\(.key_asked_per_lookup), \(.key_holding_per_lookup)", .hello_forwards_per_lookup,
+			 ($r.wall_ms / 1000 | tostring + " s"), ($r.peak_rss_kb / 1024 | round | tostring + " MiB")] |
+			"| " + (map(tostring) | join(" | ")) + " |"' "$out/$name.json"
 	done
 done
 

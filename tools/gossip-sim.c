@@ -8,8 +8,9 @@
  * measures the standing cost of a converged network: heartbeats, refreshes,
  * anti-entropy, per node and second. Discover mode asks for repositories
  * hosted by a few peers, as the control API's discovery does (the table, then
- * PEER_REQUEST to neighbours, then the bootstrap servers), and reports how
- * often and how fast a host is named. Same seed, same output: one random
+ * PEER_REQUEST to neighbours and, by key, to the peers of the table nearest
+ * the repository's key, then the bootstrap servers), and reports how often
+ * and how fast a host is named. Same seed, same output: one random
  * stream drives everything, events are ordered by (time, sequence).
  */
 #include <getopt.h>
@@ -36,6 +37,15 @@
 #define MAX_HOSTED 8          /* looked-up repositories one node hosts */
 /* One lookup at a time: the API's wait for gossip answers, then the bootstrap round trip. */
 #define LOOKUP_GAP_MS (DISCOVER_WAIT_MS + 500)
+#define KEY_ASK 3 /* peers nearest the key a lookup asks (docs/protocol.md, "Lookup by key") */
+/*
+ * A dialled session before its hellos: TCP's SYN and SYN-ACK, TLS 1.3's two
+ * flights, the client's Finished with the WebSocket Upgrade: the accepting
+ * side's session is up; its 101 then brings up the dialling side's.
+ */
+#define DIAL_PACKETS_ACCEPT 5
+/* A lost handshake packet is sent again after TCP's initial RTO, doubled each time (RFC 6298). */
+#define DIAL_RTO_MS 1000
 
 struct opts {
 	int nodes;
@@ -43,6 +53,7 @@ struct opts {
 	bool seed_algorithm;
 	bool steady;
 	bool discover;
+	bool keyed;         /* discover: lookups also ask the peers nearest the key */
 	int hosts;          /* discover: hosts of each looked-up repository */
 	double silent_hosts; /* discover: share of lookups whose hosts are silent */
 	int lookups;
@@ -82,7 +93,7 @@ struct node {
 	int64_t refresh_at; /* steady mode: virtual ms of its first re-announcement */
 };
 
-enum ev_kind { EV_DELIVER, EV_TICK, EV_JOIN, EV_LOOKUP, EV_LOOKUP_END };
+enum ev_kind { EV_DELIVER, EV_TICK, EV_JOIN, EV_LOOKUP, EV_LOOKUP_END, EV_DIAL_ACCEPT, EV_DIAL_UP };
 
 struct ev {
 	int64_t t;
@@ -104,8 +115,12 @@ struct announcement {
 	long copies;
 };
 
-/* How a lookup ended: the agent's discovery path, first source that named a host. */
-enum found { FOUND_NONE, FOUND_TABLE, FOUND_GOSSIP, FOUND_BOOTSTRAP };
+/*
+ * How a lookup ended: the agent's discovery path, first source that named a
+ * host (random neighbours, or the peers nearest the key). Without the
+ * bootstrap servers: up to FOUND_KEY.
+ */
+enum found { FOUND_NONE, FOUND_TABLE, FOUND_GOSSIP, FOUND_KEY, FOUND_BOOTSTRAP };
 
 struct lookup {
 	int hosts[MAX_HOSTS];
@@ -114,11 +129,36 @@ struct lookup {
 	int64_t first_ms;  /* first answer after which the asker's table names a host; -1: none */
 	int64_t answer_ms; /* virtual ms from the ask to the host named (with the bootstrap path) */
 	bool named;        /* some gossip answer named a host, kept by the table or not */
+	bool first_key;    /* the answer after which the table named a host came by key */
 	bool silent;       /* its hosts are silent */
 	enum found found;
 	char id[CM_UUID_TEXT_LEN + 1];
 	long messages, bytes; /* gossip frames of this lookup (asked, answered), lost ones too */
+	long dial_messages, dial_bytes; /* of those, the frames of sessions dialled for it */
+	long forwards, forward_bytes;   /* copies of a dialled session's hello passed on */
 	long table_size;      /* the asker's entries when it asked */
+	int key_asked;        /* peers nearest the key asked */
+	int key_holding;      /* of those, the ones whose table kept a host */
+	int dials;            /* of those, the ones dialled for the question */
+};
+
+/* A table filled for a lookup, and its filler (node indices), removed afterwards. */
+struct filled {
+	int node;
+	int *fill;
+	size_t nfill;
+};
+
+/*
+ * A session the asker dialled to a peer nearest the key, for one question.
+ * TCP keeps a session's frames in order: last[] is the latest delivery
+ * scheduled each way (0: to the peer, 1: to the asker), a floor for the next.
+ */
+struct dial {
+	int peer;
+	bool closed; /* by either side, or at the lookup's end */
+	bool asked;  /* the request went */
+	int64_t last[2];
 };
 
 struct sim {
@@ -144,8 +184,12 @@ struct sim {
 	bool measuring;      /* t_announce reached */
 	struct lookup *lk;   /* discover: one per lookup */
 	int active;          /* the lookup under way, or -1 */
-	int *fill;           /* the asker's filler entries (node indices), removed afterwards */
-	size_t nfill;
+	struct filled filled[1 + KEY_ASK]; /* the asker's table, then the keyed peers' */
+	int nfilled;
+	int targets[KEY_ASK]; /* the peers nearest the key the lookup under way asks */
+	int ntargets;
+	struct dial dials[KEY_ASK];
+	int ndials;
 };
 
 static uint64_t
@@ -228,6 +272,24 @@ hop_ms(struct sim *s)
 	return (int64_t)((double)s->o.latency_ms * (0.5 + sim_unit(s))) + 1;
 }
 
+/* The session dialled for the lookup under way between nodes a and b, or NULL. */
+static struct dial *
+dial_between(struct sim *s, int a, int b)
+{
+	int asker;
+
+	if (s->active < 0)
+		return NULL;
+	asker = s->lk[s->active].asker;
+	for (int k = 0; k < s->ndials; k++) {
+		struct dial *d = &s->dials[k];
+
+		if ((a == asker && b == d->peer) || (b == asker && a == d->peer))
+			return d;
+	}
+	return NULL;
+}
+
 /* Turns a node's engine actions into deliveries. */
 static void
 dispatch(struct sim *s, int from, struct engine_actions *a)
@@ -235,16 +297,32 @@ dispatch(struct sim *s, int from, struct engine_actions *a)
 	for (size_t i = 0; i < a->len; i++) {
 		struct engine_action *act = &a->items[i];
 		int to = (int)act->neighbour - 1;
+		struct dial *d = dial_between(s, from, to);
+		int64_t at;
 
 		if (act->kind != ENGINE_SEND) {
 			/* A close: the session ends on both sides. */
 			engine_neighbour_down(s->nodes[from].e, act->neighbour, T0 + s->now);
 			if (to >= 0 && to < s->used)
 				engine_neighbour_down(s->nodes[to].e, (uint64_t)from + 1, T0 + s->now);
+			if (d != NULL)
+				d->closed = true;
 			continue;
 		}
-		ev_push(s, (struct ev){.t = s->now + hop_ms(s), .kind = EV_DELIVER, .from = from,
-				       .to = to, .frame = act->frame, .len = act->frame_len});
+		at = s->now + hop_ms(s);
+		/*
+		 * A dialled session's frames arrive in the order sent, as TCP
+		 * delivers them (a hello before the request behind it). Other
+		 * sessions' hellos settle during the warm-up, so it is not needed.
+		 */
+		if (d != NULL) {
+			int way = to != d->peer;
+
+			at = at > d->last[way] ? at : d->last[way];
+			d->last[way] = at;
+		}
+		ev_push(s, (struct ev){.t = at, .kind = EV_DELIVER, .from = from, .to = to,
+				       .frame = act->frame, .len = act->frame_len});
 		act->frame = NULL; /* the event owns it now */
 	}
 	engine_actions_clear(a);
@@ -569,27 +647,29 @@ table_share(const struct sim *s)
 }
 
 /*
- * A table full to table_max, as a converged network larger than that leaves
- * it, of random peers' records (of this lookup's hosts only those drawn
- * already): a full table refuses what an answer brings (PEERTABLE_FULL). The
- * filler goes after the lookup, so one table at a time is full.
+ * Node i's table full to table_max, as a converged network larger than that
+ * leaves it, of random peers' records (of this lookup's hosts only those
+ * drawn already): a full table refuses what an answer brings (PEERTABLE_FULL).
+ * The filler goes after the lookup, so only the tables of one lookup are full.
  */
 static void
-fill_table(struct sim *s, int asker, const struct lookup *l)
+fill_table(struct sim *s, int i, const struct lookup *l)
 {
-	struct peertable *t = s->nodes[asker].t;
+	struct peertable *t = s->nodes[i].t;
+	struct filled *f = &s->filled[s->nfilled++];
 
+	f->node = i;
+	f->nfill = 0;
 	if (table_share(s) >= 1)
 		return;
 	for (long tries = 0;
 	     peertable_count(t) < s->o.table_max && tries < 20L * (long)s->o.table_max; tries++) {
 		int j = (int)(sim_rand(s) % (uint64_t)s->used);
 
-		if (j == asker || hosts_lookup(s, l, j) ||
-		    peertable_get(t, s->nodes[j].email) != NULL)
+		if (j == i || hosts_lookup(s, l, j) || peertable_get(t, s->nodes[j].email) != NULL)
 			continue;
-		if (hold_record(s, asker, j) == PEERTABLE_INSERTED)
-			s->fill[s->nfill++] = j;
+		if (hold_record(s, i, j) == PEERTABLE_INSERTED)
+			f->fill[f->nfill++] = j;
 	}
 }
 
@@ -633,12 +713,21 @@ lookup_fallback(struct sim *s, struct lookup *l, int64_t waited_ms)
 	l->answer_ms = waited_ms + hop_ms(s) + hop_ms(s);
 }
 
+/* The lookup's sessions dialled by key close, its filler goes. */
 static void
 lookup_done(struct sim *s, struct lookup *l)
 {
-	for (size_t k = 0; k < s->nfill; k++)
-		peertable_remove(s->nodes[l->asker].t, s->nodes[s->fill[k]].email);
-	s->nfill = 0;
+	for (int k = 0; k < s->ndials; k++) {
+		int j = s->dials[k].peer;
+
+		engine_neighbour_down(s->nodes[l->asker].e, (uint64_t)j + 1, T0 + s->now);
+		engine_neighbour_down(s->nodes[j].e, (uint64_t)l->asker + 1, T0 + s->now);
+	}
+	for (int f = 0; f < s->nfilled; f++)
+		for (size_t k = 0; k < s->filled[f].nfill; k++)
+			peertable_remove(s->nodes[s->filled[f].node].t,
+					 s->nodes[s->filled[f].fill[k]].email);
+	s->nfilled = s->ndials = s->ntargets = 0;
 	s->active = -1;
 }
 
@@ -651,18 +740,197 @@ lookup_repos(int j, struct cm_strlist *repos)
 	cm_strlist_append(repos, repo);
 }
 
+static bool
+is_target(const struct sim *s, int i)
+{
+	for (int k = 0; k < s->ntargets; k++)
+		if (s->targets[k] == i)
+			return true;
+	return false;
+}
+
+/*
+ * The peers of the asker's (filled) table nearest the key of lookup j's
+ * repository, as the agent picks them (peertable_nearest), into s->targets.
+ */
+static void
+key_targets(struct sim *s, int j)
+{
+	const struct peertable_entry *near[KEY_ASK];
+	char repo[32];
+	size_t n;
+
+	snprintf(repo, sizeof(repo), "find-%d", j);
+	n = peertable_nearest(s->nodes[s->lk[j].asker].t, repo, T0 + s->now, near, KEY_ASK);
+	for (size_t k = 0; k < n; k++)
+		s->targets[s->ntargets++] = node_of(s, near[k]->rec.record.email);
+}
+
+/*
+ * What a peer asked by key holds: its table as a converged network leaves
+ * it (everyone, or a random share filled to table_max), then the hosts'
+ * records, applied as gossip brings them, so that the table's own rules
+ * (responsibility for the key, eviction tiers) decide whether it keeps them.
+ */
+static void
+key_table(struct sim *s, struct lookup *l, int i)
+{
+	bool holding = false;
+
+	fill_table(s, i, l);
+	for (int h = 0; h < s->o.hosts; h++) {
+		hold_record(s, i, l->hosts[h]);
+		holding |= peertable_get(s->nodes[i].t, s->nodes[l->hosts[h]].email) != NULL;
+	}
+	l->key_holding += holding;
+}
+
+/* Virtual ms for n handshake packets one after the other, a lost one sent again. */
+static int64_t
+handshake_ms(struct sim *s, int n)
+{
+	int64_t ms = 0;
+
+	for (int k = 0; k < n; k++) {
+		ms += hop_ms(s);
+		for (int64_t rto = DIAL_RTO_MS; sim_unit(s) < s->o.loss; rto *= 2)
+			ms += rto;
+	}
+	return ms;
+}
+
+/*
+ * The asker dials peer i for lookup j: the accepting side's session comes up
+ * after the handshake's packets, the dialling side's one hop later (the
+ * 101), and the accepting side's frames follow that answer.
+ */
+static void
+dial_start(struct sim *s, int j, int i)
+{
+	struct dial *d = &s->dials[s->ndials];
+	int64_t accept = s->now + handshake_ms(s, DIAL_PACKETS_ACCEPT);
+	int64_t up = accept + handshake_ms(s, 1);
+
+	*d = (struct dial){.peer = i, .last = {0, up}};
+	ev_push(s, (struct ev){.t = accept, .kind = EV_DIAL_ACCEPT, .from = j, .to = s->ndials});
+	ev_push(s, (struct ev){.t = up, .kind = EV_DIAL_UP, .from = j, .to = s->ndials});
+	s->ndials++;
+	s->lk[j].dials++;
+}
+
+/* One side of a dialled session comes up (ev: EV_DIAL_ACCEPT or EV_DIAL_UP). */
+static void
+dial_up(struct sim *s, const struct ev *ev)
+{
+	struct engine_actions a = {0};
+	struct dial *d;
+	int asker, me, other;
+
+	if (ev->from != s->active || ev->to >= s->ndials || s->dials[ev->to].closed)
+		return;
+	d = &s->dials[ev->to];
+	asker = s->lk[s->active].asker;
+	me = ev->kind == EV_DIAL_UP ? asker : d->peer;
+	other = me == asker ? d->peer : asker;
+	engine_neighbour_up(s->nodes[me].e, (uint64_t)other + 1, me != asker, NULL, T0 + s->now,
+			    &s->erng, &a);
+	dispatch(s, me, &a);
+}
+
+/*
+ * A frame from i reached the asker: once a dialled session's hello has
+ * authenticated i, the question goes, under the lookup's request id; once
+ * the answer is in, the session closes.
+ */
+static void
+dial_progress(struct sim *s, struct lookup *l, int i, const char *frame)
+{
+	struct dial *d = dial_between(s, l->asker, i);
+	struct engine_actions a = {0};
+	struct cm_strlist repos = {0};
+
+	if (d == NULL || d->closed)
+		return;
+	if (!d->asked && engine_neighbour_email(s->nodes[l->asker].e, (uint64_t)i + 1) != NULL) {
+		d->asked = true;
+		lookup_repos((int)(l - s->lk), &repos);
+		engine_request_to(s->nodes[l->asker].e, &repos, (uint64_t)i + 1, T0 + s->now,
+				  &s->erng, l->id, &a);
+		dispatch(s, l->asker, &a);
+		cm_strlist_clear(&repos);
+	} else if (strstr(frame, "\"PEER_LIST_RESPONSE\"") != NULL && strstr(frame, l->id) != NULL) {
+		d->closed = true;
+		engine_neighbour_down(s->nodes[l->asker].e, (uint64_t)i + 1, T0 + s->now);
+		engine_neighbour_down(s->nodes[i].e, (uint64_t)l->asker + 1, T0 + s->now);
+	}
+}
+
+/*
+ * The tables a missed lookup meets: its neighbours' hold each host with
+ * the table share (drawn per table and host), those of the peers asked by
+ * key are filled and given the hosts (key_table).
+ */
+static void
+draw_tables(struct sim *s, struct lookup *l)
+{
+	const struct node *n = &s->nodes[l->asker];
+	double share = table_share(s);
+
+	for (int h = 0; h < s->o.hosts; h++)
+		for (int m = 0; m < n->nnbs; m++)
+			if (n->nbs[m] != l->hosts[h] && !is_target(s, n->nbs[m]) &&
+			    sim_unit(s) < share)
+				hold_record(s, n->nbs[m], l->hosts[h]);
+	for (int k = 0; k < s->ntargets; k++)
+		key_table(s, l, s->targets[k]);
+}
+
+/*
+ * Lookup j misses the asker's table: PEER_REQUEST to DISCOVER_ASK random
+ * neighbours and, with keys, to the peers nearest the key (over a session
+ * up, else one dialled for it), all under one request id. Returns how many
+ * were asked or dialled.
+ */
+static int
+lookup_ask(struct sim *s, int j)
+{
+	struct lookup *l = &s->lk[j];
+	struct node *n = &s->nodes[l->asker];
+	struct engine_actions a = {0};
+	struct cm_strlist repos = {0};
+	int asked;
+
+	if (s->o.keyed)
+		key_targets(s, j);
+	draw_tables(s, l);
+	lookup_repos(j, &repos);
+	asked = engine_request(n->e, &repos, DISCOVER_ASK, T0 + s->now, &s->erng, l->id, &a);
+	for (int k = 0; k < s->ntargets; k++) {
+		int i = s->targets[k];
+
+		l->key_asked++;
+		if (!linked(n, i))
+			dial_start(s, j, i);
+		else
+			engine_request_to(n->e, &repos, (uint64_t)i + 1, T0 + s->now, &s->erng,
+					  l->id, &a);
+		asked++;
+	}
+	dispatch(s, l->asker, &a);
+	cm_strlist_clear(&repos);
+	return asked;
+}
+
 /*
  * Lookup j: a random broadcasting node asks as the control API does
  * (api_discover): its table first, else PEER_REQUEST to DISCOVER_ASK
- * neighbours and their answers DISCOVER_WAIT_MS later, else the bootstrap
- * servers. The tables it meets are drawn first (table_share).
+ * neighbours (and by key) and their answers DISCOVER_WAIT_MS later, else
+ * the bootstrap servers. The tables it meets are drawn first (table_share).
  */
 static void
 lookup_start(struct sim *s, int j)
 {
 	struct lookup *l = &s->lk[j];
-	struct node *n;
-	struct engine_actions a = {0};
 	struct cm_strlist repos = {0};
 	double share = table_share(s);
 
@@ -670,26 +938,19 @@ lookup_start(struct sim *s, int j)
 		l->asker = (int)(sim_rand(s) % (uint64_t)s->used);
 	while (!s->nodes[l->asker].alive || s->nodes[l->asker].silent ||
 	       hosts_lookup(s, l, l->asker));
-	n = &s->nodes[l->asker];
 	l->at_ms = s->now;
 	l->first_ms = -1;
 	s->active = j;
-	for (int h = 0; h < s->o.hosts; h++) {
+	for (int h = 0; h < s->o.hosts; h++)
 		if (sim_unit(s) < share)
 			hold_record(s, l->asker, l->hosts[h]);
-		for (int m = 0; m < n->nnbs; m++)
-			if (n->nbs[m] != l->hosts[h] && sim_unit(s) < share)
-				hold_record(s, n->nbs[m], l->hosts[h]);
-	}
 	fill_table(s, l->asker, l);
-	l->table_size = (long)peertable_count(n->t);
+	l->table_size = (long)peertable_count(s->nodes[l->asker].t);
 	lookup_repos(j, &repos);
 	if (hosts_offered(s, l->asker, &repos, NULL) > 0) {
 		l->found = FOUND_TABLE;
 		lookup_done(s, l);
-	} else if (engine_request(n->e, &repos, DISCOVER_ASK, T0 + s->now, &s->erng, l->id,
-				  &a) > 0) {
-		dispatch(s, l->asker, &a);
+	} else if (lookup_ask(s, j) > 0) {
 		ev_push(s, (struct ev){.t = s->now + DISCOVER_WAIT_MS, .kind = EV_LOOKUP_END,
 				       .to = j});
 	} else {
@@ -699,9 +960,9 @@ lookup_start(struct sim *s, int j)
 	cm_strlist_clear(&repos);
 }
 
-/* An answer reached the asker: did it name a host, and does its table now hold one? */
+/* An answer from i reached the asker: did it name a host, and does its table now hold one? */
 static void
-lookup_answered(struct sim *s, struct lookup *l, const char *frame)
+lookup_answered(struct sim *s, struct lookup *l, int i, const char *frame)
 {
 	for (int h = 0; h < s->o.hosts; h++) {
 		const char *email = s->nodes[l->hosts[h]].email;
@@ -710,8 +971,10 @@ lookup_answered(struct sim *s, struct lookup *l, const char *frame)
 
 		snprintf(needle, sizeof(needle), "\"%s\"", email);
 		l->named |= strstr(frame, needle) != NULL;
-		if (pe != NULL && !pe->offline && l->first_ms < 0)
+		if (pe != NULL && !pe->offline && l->first_ms < 0) {
 			l->first_ms = s->now - l->at_ms;
+			l->first_key = is_target(s, i);
+		}
 	}
 }
 
@@ -725,7 +988,7 @@ lookup_end(struct sim *s, int j)
 	engine_request_take(s->nodes[l->asker].e, l->id, &emails);
 	lookup_repos(j, &repos);
 	if (emails.len > 0 && hosts_offered(s, l->asker, &repos, &emails) > 0) {
-		l->found = FOUND_GOSSIP;
+		l->found = l->first_key ? FOUND_KEY : FOUND_GOSSIP;
 		l->answer_ms = l->first_ms >= 0 ? l->first_ms : DISCOVER_WAIT_MS;
 	} else {
 		lookup_fallback(s, l, DISCOVER_WAIT_MS);
@@ -769,11 +1032,30 @@ print_times(const struct sim *s, bool silent, const char *name, enum found upto)
 	free(t);
 }
 
+/* The share of the lookups of one kind found without the bootstrap servers within ms. */
+static double
+found_within(const struct sim *s, bool silent, int64_t ms)
+{
+	long n = 0, found = 0;
+
+	for (int j = 0; j < s->o.lookups; j++) {
+		const struct lookup *l = &s->lk[j];
+
+		if (l->silent != silent)
+			continue;
+		n++;
+		found += l->found != FOUND_NONE && l->found <= FOUND_KEY && l->answer_ms <= ms;
+	}
+	return n > 0 ? (double)found / (double)n : 0;
+}
+
 /* The lookups of one kind: hosts broadcasting, or silent (null when there were none). */
 static void
 report_lookups(const struct sim *s, bool silent)
 {
 	long by[FOUND_BOOTSTRAP + 1] = {0}, refused = 0, messages = 0, bytes = 0, fallback = 0;
+	long dial_messages = 0, dial_bytes = 0, key_asked = 0, key_holding = 0, dials = 0;
+	long forwards = 0, forward_bytes = 0;
 	long n = 0;
 	double table = 0, per;
 
@@ -791,24 +1073,40 @@ report_lookups(const struct sim *s, bool silent)
 		if (l->silent != silent)
 			continue;
 		by[l->found]++;
-		refused += l->named && l->found != FOUND_GOSSIP;
+		refused += l->named && l->found != FOUND_GOSSIP && l->found != FOUND_KEY;
 		messages += l->messages;
 		bytes += l->bytes;
+		dial_messages += l->dial_messages;
+		dial_bytes += l->dial_bytes;
+		key_asked += l->key_asked;
+		key_holding += l->key_holding;
+		dials += l->dials;
+		forwards += l->forwards;
+		forward_bytes += l->forward_bytes;
 		fallback += l->found == FOUND_BOOTSTRAP || l->found == FOUND_NONE;
 		table += (double)l->table_size;
 	}
 	printf("{\"lookups\":%ld,\"asker_table_entries\":%.0f,\"found_table\":%ld,"
-	       "\"found_gossip\":%ld,\"found_bootstrap\":%ld,\"not_found\":%ld,"
+	       "\"found_gossip\":%ld,\"found_key\":%ld,\"found_bootstrap\":%ld,\"not_found\":%ld,"
 	       "\"named_not_kept\":%ld,"
 	       "\"success_without_bootstrap\":%.4f,\"success_with_bootstrap\":%.4f,"
+	       "\"success_within_2s_without_bootstrap\":%.4f,"
 	       "\"messages_per_lookup\":%.3f,\"messages_per_lookup_with_bootstrap\":%.3f,"
-	       "\"gossip_bytes_per_lookup\":%.0f",
-	       n, table * per, by[FOUND_TABLE], by[FOUND_GOSSIP], by[FOUND_BOOTSTRAP],
-	       by[FOUND_NONE], refused, (double)(by[FOUND_TABLE] + by[FOUND_GOSSIP]) * per,
-	       (double)(by[FOUND_TABLE] + by[FOUND_GOSSIP] + by[FOUND_BOOTSTRAP]) * per,
-	       (double)messages * per, (double)(messages + 2 * fallback) * per,
-	       (double)bytes * per);
-	print_times(s, silent, "time_ms_without_bootstrap", FOUND_GOSSIP);
+	       "\"gossip_bytes_per_lookup\":%.0f,\"dial_messages_per_lookup\":%.3f,"
+	       "\"dial_bytes_per_lookup\":%.0f,\"key_asked_per_lookup\":%.3f,"
+	       "\"key_holding_per_lookup\":%.3f,\"dials_per_lookup\":%.3f,"
+	       "\"hello_forwards_per_lookup\":%.3f,\"hello_forward_bytes_per_lookup\":%.0f",
+	       n, table * per, by[FOUND_TABLE], by[FOUND_GOSSIP], by[FOUND_KEY], by[FOUND_BOOTSTRAP],
+	       by[FOUND_NONE], refused,
+	       (double)(by[FOUND_TABLE] + by[FOUND_GOSSIP] + by[FOUND_KEY]) * per,
+	       (double)(by[FOUND_TABLE] + by[FOUND_GOSSIP] + by[FOUND_KEY] + by[FOUND_BOOTSTRAP]) *
+		       per,
+	       found_within(s, silent, 2000), (double)messages * per,
+	       (double)(messages + 2 * fallback) * per, (double)bytes * per,
+	       (double)dial_messages * per, (double)dial_bytes * per, (double)key_asked * per,
+	       (double)key_holding * per, (double)dials * per, (double)forwards * per,
+	       (double)forward_bytes * per);
+	print_times(s, silent, "time_ms_without_bootstrap", FOUND_KEY);
 	print_times(s, silent, "time_ms_with_bootstrap", FOUND_BOOTSTRAP);
 	printf("}");
 }
@@ -817,11 +1115,41 @@ static void
 report_discover(const struct sim *s)
 {
 	printf(",\"discover\":{\"lookups\":%d,\"hosts\":%d,\"silent_hosts\":%g,"
-	       "\"table_share\":%.4f",
-	       s->o.lookups, s->o.hosts, s->o.silent_hosts, table_share(s));
+	       "\"table_share\":%.4f,\"keyed\":%s",
+	       s->o.lookups, s->o.hosts, s->o.silent_hosts, table_share(s),
+	       s->o.keyed ? "true" : "false");
 	report_lookups(s, false);
 	report_lookups(s, true);
 	printf("}");
+}
+
+/*
+ * A dialled session's hello is news to a table that does not keep its
+ * record (a full one refuses it, and passes it on all the same), so the
+ * engine forwards it to every other neighbour: those copies are counted
+ * (l: the lookup the session is for), and the flood they start is not
+ * followed. The simulated tables, which hold few records, would keep the
+ * record where full ones refuse it, and every dial would cost a walk of
+ * the whole network (docs/performance.md, "Discovery", has its size).
+ */
+static struct engine_actions *
+cut_forwards(struct lookup *l, int partner, struct engine_actions *a)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < a->len; i++) {
+		struct engine_action *act = &a->items[i];
+
+		if (act->kind == ENGINE_SEND && (int)act->neighbour - 1 != partner) {
+			l->forwards++;
+			l->forward_bytes += (long)act->frame_len;
+			free(act->frame);
+			continue;
+		}
+		a->items[kept++] = *act;
+	}
+	a->len = kept;
+	return a;
 }
 
 static enum kind
@@ -842,11 +1170,17 @@ deliver(struct sim *s, struct ev *e)
 	struct node *n = &s->nodes[e->to];
 	struct engine_actions a = {0};
 	struct lookup *l = s->active >= 0 ? &s->lk[s->active] : NULL;
+	bool dialled = dial_between(s, e->from, e->to) != NULL;
 
-	/* A lookup's request or answer (they carry its id): lost ones cost the sender too. */
-	if (l != NULL && strstr(e->frame, l->id) != NULL) {
+	/*
+	 * A lookup's request or answer (they carry its id), and every frame of
+	 * a session dialled for it: lost ones cost the sender too.
+	 */
+	if (l != NULL && (dialled || strstr(e->frame, l->id) != NULL)) {
 		l->messages++;
 		l->bytes += (long)e->len;
+		l->dial_messages += dialled;
+		l->dial_bytes += dialled ? (long)e->len : 0;
 	} else {
 		l = NULL;
 	}
@@ -875,11 +1209,17 @@ deliver(struct sim *s, struct ev *e)
 	 */
 	if (s->now < s->t_announce)
 		engine_actions_clear(&a);
+	else if (dialled)
+		dispatch(s, e->to, cut_forwards(l, e->from, &a));
 	else
 		dispatch(s, e->to, &a);
 	check_holds(s, e->to);
-	if (l != NULL && e->to == l->asker)
-		lookup_answered(s, l, e->frame);
+	if (l != NULL && e->to == l->asker) {
+		if (strstr(e->frame, l->id) != NULL)
+			lookup_answered(s, l, e->from, e->frame);
+		if (dialled)
+			dial_progress(s, l, e->from, e->frame);
+	}
 }
 
 static void
@@ -1071,7 +1411,7 @@ usage(FILE *f, int rc)
 		"usage: gossip-sim [--nodes N] [--seed S] [--algorithm flashback|seed]\n"
 		"                  [--mode spread|steady|discover] [--fanout F] [--ttl T]\n"
 		"                  [--loss P] [--churn P] [--hosts K] [--silent-hosts P]\n"
-		"                  [--lookups L] [--latency-ms MS] [--duration-s S]\n"
+		"                  [--lookups L] [--keyed 0|1] [--latency-ms MS] [--duration-s S]\n"
 		"                  [--announcements K] [--verify real|skip] [--json]\n"
 		"                  [--neighbours N] [--max-peers N] [--table-max N]\n"
 		"                  [--heartbeat-s S] [--anti-entropy-s S] [--reannounce-s S]\n"
@@ -1084,9 +1424,10 @@ usage(FILE *f, int rc)
 		"converged network over a --duration-s window, per node and second, by kind.\n"
 		"discover: L lookups, one at a time, each for a repository hosted by K random\n"
 		"nodes (silent ones for a --silent-hosts share of the lookups), asked by a random\n"
-		"broadcasting node as the control API does: its table, PEER_REQUEST to neighbours,\n"
-		"the bootstrap servers (modelled: they list broadcasting hosts). Tables hold\n"
-		"table_max random peers.\n"
+		"broadcasting node as the control API does: its table, PEER_REQUEST to neighbours\n"
+		"and (--keyed 1, the default) to the 3 peers of its table nearest the repository's\n"
+		"key over a session dialled for it, the bootstrap servers (modelled: they list\n"
+		"broadcasting hosts). Tables hold table_max random peers.\n"
 		"--algorithm seed is the seed's rule alone (forward once to 3 neighbours, 5 %%\n"
 		"duplicate re-forward, no anti-entropy). Loss and churn are fractions 0-1; churn\n"
 		"kills that share of nodes when the announcements start and lets as many new ones\n"
@@ -1141,7 +1482,7 @@ parse(int argc, char **argv, struct opts *o)
 		{"table-max", 1, NULL, 'T'},      {"export", 1, NULL, 'x'},
 		{"series", 1, NULL, 'y'},         {"help", 0, NULL, 'h'},
 		{"hosts", 1, NULL, 'K'},          {"silent-hosts", 1, NULL, 'Z'},
-		{"lookups", 1, NULL, 'U'},
+		{"lookups", 1, NULL, 'U'},       {"keyed", 1, NULL, 'Y'},
 		{NULL, 0, NULL, 0},
 	};
 	bool bad = false;
@@ -1191,6 +1532,7 @@ parse(int argc, char **argv, struct opts *o)
 		case 'K': o->hosts = (int)num(optarg, INT_MIN, INT_MAX, &bad); break;
 		case 'Z': o->silent_hosts = frac(optarg, &bad); break;
 		case 'U': o->lookups = (int)num(optarg, INT_MIN, INT_MAX, &bad); break;
+		case 'Y': o->keyed = num(optarg, 0, 1, &bad) == 1; break;
 		case 'h': return usage(stdout, 0) - 1;
 		default: return usage(stderr, 2);
 		}
@@ -1211,7 +1553,7 @@ parse(int argc, char **argv, struct opts *o)
 	      o->hosts > o->nodes / 4 || o->silent_hosts < 0 || o->silent_hosts > 1 ||
 	      o->lookups < 1 ||
 	      (int64_t)o->hosts * o->lookups > (int64_t)o->nodes * MAX_HOSTED / 2 ||
-	      (int64_t)o->lookups * LOOKUP_GAP_MS >= o->stale_s * 1000))) {
+	      o->reannounce_s + (int64_t)o->lookups * LOOKUP_GAP_MS / 1000 >= o->stale_s))) {
 		fprintf(stderr, "gossip-sim: a value is out of range (--help)\n");
 		return 2;
 	}
@@ -1230,7 +1572,8 @@ agent_defaults(struct opts *o)
 			   .duration_s = 60, .announcements = 1, .heartbeat_s = pc.heartbeat_s,
 			   .anti_entropy_s = pc.anti_entropy_s, .reannounce_s = pc.reannounce_s,
 			   .stale_s = pc.stale_s, .expire_s = pc.expire_s, .table_max = pc.table_max,
-			   .partition_at_s = -1, .heal_at_s = -1, .hosts = 3, .lookups = 1000};
+			   .partition_at_s = -1, .heal_at_s = -1, .hosts = 3, .lookups = 1000,
+			   .keyed = true};
 	pa_config_clear(&pc);
 }
 
@@ -1383,8 +1726,10 @@ main(int argc, char **argv)
 	s.active = -1;
 	if (s.o.discover) {
 		s.lk = calloc((size_t)s.o.lookups, sizeof(*s.lk));
-		s.fill = calloc(s.o.table_max + 1, sizeof(*s.fill));
-		if (s.nodes == NULL || s.lk == NULL || s.fill == NULL) {
+		for (int f = 0; f < 1 + KEY_ASK; f++)
+			if ((s.filled[f].fill = calloc(s.o.table_max + 1, sizeof(int))) == NULL)
+				s.nodes = NULL;
+		if (s.nodes == NULL || s.lk == NULL) {
 			fprintf(stderr, "gossip-sim: out of memory\n");
 			return 1;
 		}
@@ -1393,8 +1738,12 @@ main(int argc, char **argv)
 	for (int i = 0; i < s.o.nodes; i++) {
 		int64_t at = 0;
 
-		/* Steady: records signed so that re-announcements fall evenly over one interval. */
-		if (s.o.steady)
+		/*
+		 * Records signed so that re-announcements fall evenly over one
+		 * interval: steady mode's refreshes, and in discover mode the share
+		 * of records a digest asks for (issued in the last ae_fresh_ms).
+		 */
+		if (s.o.steady || s.o.discover)
 			at = s.t_announce - s.o.reannounce_s * 1000 +
 			     (int64_t)(sim_rand(&s) % (uint64_t)(s.o.reannounce_s * 1000));
 		node_create(&s, i, at);
@@ -1438,6 +1787,8 @@ main(int argc, char **argv)
 			lookup_start(&s, e.to);
 		else if (e.kind == EV_LOOKUP_END)
 			lookup_end(&s, e.to);
+		else if (e.kind == EV_DIAL_ACCEPT || e.kind == EV_DIAL_UP)
+			dial_up(&s, &e);
 		else {
 			node_create(&s, e.to, s.now);
 			s.used = e.to + 1 > s.used ? e.to + 1 : s.used;

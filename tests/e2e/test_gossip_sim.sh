@@ -2,7 +2,8 @@
 # gossip-sim runs the agent's engine on a small simulated network: the JSON it
 # prints has the documented fields, the same seed gives the same answer, anti-
 # entropy reaches every node where the seed's rule alone does not, and loss,
-# churn and a partition still end with everyone holding the news.
+# churn and a partition still end with everyone holding the news; in discover mode
+# lookups by key find the single hosts that tables of a tenth of the network miss.
 set -euo pipefail
 . "$(dirname "$0")/../lib/common.sh"
 
@@ -58,18 +59,35 @@ fb_assert_eq "$(tail -1 "$dir/cov.txt" | cut -d' ' -f2)" "1.000000" "series ends
 fb_pass "export read by fb-topology, coverage series written"
 
 # Discover mode: a table that holds everyone answers every lookup of a repository
-# hosted by three peers, silent or not. Tables of a tenth of the network miss most
-# single hosts: the bootstrap servers then find the broadcasting ones but never a
-# silent one, though neighbours' answers name some (today a full table refuses them).
+# hosted by three peers, silent or not. Without keys, tables of a tenth of the network
+# miss most single hosts: the bootstrap servers then find the broadcasting ones but
+# never a silent one, though neighbours' answers name some.
 out=$(sim --mode discover --nodes 300 --seed 6 --hosts 3 --lookups 40 --silent-hosts 0.5)
 fb_assert_eq "$(jq -r '[.discover.broadcasting.success_without_bootstrap, .discover.silent.success_without_bootstrap, .discover.broadcasting.found_table + .discover.silent.found_table] | join(" ")' <<<"$out")" \
 	"1 1 40" "k = 3, big tables: every lookup found in the table ($out)"
-out=$(sim --mode discover --nodes 400 --seed 6 --hosts 1 --lookups 80 --silent-hosts 0.5 --table-max 40)
+out=$(sim --mode discover --nodes 400 --seed 6 --hosts 1 --lookups 80 --silent-hosts 0.5 --table-max 40 --keyed 0)
 fb_assert_eq "$(jq -r '.discover.broadcasting.success_with_bootstrap' <<<"$out")" 1 "the bootstrap servers find every broadcasting host"
 jq -e '.discover.silent | .not_found > 0 and .success_with_bootstrap == .success_without_bootstrap and .success_without_bootstrap < 0.5' <<<"$out" >/dev/null ||
 	fb_fail "silent single hosts should go unfound with small tables: $out"
 jq -e '[.discover.broadcasting, .discover.silent] | map(.named_not_kept + .found_gossip) | add > 0' <<<"$out" >/dev/null ||
 	fb_fail "no neighbour's answer named a host: $out"
-again=$(sim --mode discover --nodes 400 --seed 6 --hosts 1 --lookups 80 --silent-hosts 0.5 --table-max 40)
+again=$(sim --mode discover --nodes 400 --seed 6 --hosts 1 --lookups 80 --silent-hosts 0.5 --table-max 40 --keyed 0)
 fb_assert_eq "$(jq -c 'del(.wall_ms, .peak_rss_kb)' <<<"$again")" "$(jq -c 'del(.wall_ms, .peak_rss_kb)' <<<"$out")" "discover: same seed, same output"
 fb_pass "discover: $(jq -c '.discover | {table_share, silent: .silent.success_without_bootstrap, broadcasting: .broadcasting.success_with_bootstrap}' <<<"$out")"
+
+# Lookup by key, the same small tables: the peers nearest the repository's key keep
+# its hosts, so asking them (over sessions dialled for the question) finds nearly
+# every single host without the bootstrap servers, silent ones too; without keys
+# most lookups need the servers, and silent hosts go unfound.
+dk=(--mode discover --nodes 400 --seed 7 --hosts 1 --lookups 100 --silent-hosts 0.5 --table-max 40)
+keyed=$(sim "${dk[@]}" --keyed 1)
+plain=$(sim "${dk[@]}" --keyed 0)
+jq -e '.discover | .keyed and ([.broadcasting, .silent] | all(.success_without_bootstrap >= 0.95 and .found_key > 0
+	and .dials_per_lookup > 0 and .dial_messages_per_lookup > 0 and .time_ms_without_bootstrap.p99 <= 1500))' \
+	<<<"$keyed" >/dev/null || fb_fail "by key, small tables should find nearly every host: $keyed"
+jq -e '.discover | (.keyed | not) and ([.broadcasting, .silent] | all(.success_without_bootstrap <= 0.6 and .found_key == 0
+	and .dials_per_lookup == 0))' <<<"$plain" >/dev/null ||
+	fb_fail "without keys, small tables should miss most single hosts: $plain"
+again=$(sim "${dk[@]}" --keyed 1)
+fb_assert_eq "$(jq -c 'del(.wall_ms, .peak_rss_kb)' <<<"$again")" "$(jq -c 'del(.wall_ms, .peak_rss_kb)' <<<"$keyed")" "keyed: same seed, same output"
+fb_pass "discover by key: $(jq -c '.discover | {broadcasting: .broadcasting.success_without_bootstrap, silent: .silent.success_without_bootstrap}' <<<"$keyed") without bootstrap, $(jq -c '.discover | {broadcasting: .broadcasting.success_without_bootstrap, silent: .silent.success_without_bootstrap}' <<<"$plain") without keys"
