@@ -37,7 +37,6 @@
 #define MAX_HOSTED 8          /* looked-up repositories one node hosts */
 /* One lookup at a time: the API's wait for gossip answers, then the bootstrap round trip. */
 #define LOOKUP_GAP_MS (DISCOVER_WAIT_MS + 500)
-#define KEY_ASK 3 /* peers nearest the key a lookup asks (docs/protocol.md, "Lookup by key") */
 /*
  * A dialled session before its hellos: TCP's SYN and SYN-ACK, TLS 1.3's two
  * flights, the client's Finished with the WebSocket Upgrade: the accepting
@@ -184,11 +183,11 @@ struct sim {
 	bool measuring;      /* t_announce reached */
 	struct lookup *lk;   /* discover: one per lookup */
 	int active;          /* the lookup under way, or -1 */
-	struct filled filled[1 + KEY_ASK]; /* the asker's table, then the keyed peers' */
+	struct filled filled[1 + PEERTABLE_KEY_ASK]; /* the asker's table, then the keyed peers' */
 	int nfilled;
-	int targets[KEY_ASK]; /* the peers nearest the key the lookup under way asks */
+	int targets[PEERTABLE_KEY_ASK]; /* the peers nearest the key the lookup under way asks */
 	int ntargets;
-	struct dial dials[KEY_ASK];
+	struct dial dials[PEERTABLE_KEY_ASK];
 	int ndials;
 };
 
@@ -756,12 +755,12 @@ is_target(const struct sim *s, int i)
 static void
 key_targets(struct sim *s, int j)
 {
-	const struct peertable_entry *near[KEY_ASK];
+	const struct peertable_entry *near[PEERTABLE_KEY_ASK];
 	char repo[32];
 	size_t n;
 
 	snprintf(repo, sizeof(repo), "find-%d", j);
-	n = peertable_nearest(s->nodes[s->lk[j].asker].t, repo, T0 + s->now, near, KEY_ASK);
+	n = peertable_nearest(s->nodes[s->lk[j].asker].t, repo, T0 + s->now, near, PEERTABLE_KEY_ASK);
 	for (size_t k = 0; k < n; k++)
 		s->targets[s->ntargets++] = node_of(s, near[k]->rec.record.email);
 }
@@ -1124,13 +1123,13 @@ report_discover(const struct sim *s)
 }
 
 /*
- * A dialled session's hello is news to a table that does not keep its
- * record (a full one refuses it, and passes it on all the same), so the
- * engine forwards it to every other neighbour: those copies are counted
- * (l: the lookup the session is for), and the flood they start is not
- * followed. The simulated tables, which hold few records, would keep the
- * record where full ones refuse it, and every dial would cost a walk of
- * the whole network (docs/performance.md, "Discovery", has its size).
+ * A dialled session's hello is kept by the dialled peer (a session peer's
+ * record), so the engine forwards it to every other neighbour: those copies
+ * are counted (l: the lookup the session is for), and what they start is
+ * not followed. In the network this stands for it ends there: their full
+ * tables refuse a record issued more than ae_fresh_ms ago and do not pass
+ * it on. The simulated tables hold few records and would keep it, and every
+ * dial would walk the whole network (docs/performance.md, "Discovery").
  */
 static struct engine_actions *
 cut_forwards(struct lookup *l, int partner, struct engine_actions *a)
@@ -1726,7 +1725,7 @@ main(int argc, char **argv)
 	s.active = -1;
 	if (s.o.discover) {
 		s.lk = calloc((size_t)s.o.lookups, sizeof(*s.lk));
-		for (int f = 0; f < 1 + KEY_ASK; f++)
+		for (int f = 0; f < 1 + PEERTABLE_KEY_ASK; f++)
 			if ((s.filled[f].fill = calloc(s.o.table_max + 1, sizeof(int))) == NULL)
 				s.nodes = NULL;
 		if (s.nodes == NULL || s.lk == NULL) {

@@ -126,6 +126,56 @@ START_TEST(test_engine_receive_announcement_forwards_to_fanout_others)
 }
 END_TEST
 
+START_TEST(test_engine_full_table_passes_on_a_record_it_refuses_only_while_fresh)
+{
+	size_t hub, old, fresh;
+	struct cm_signed_record rec;
+	char *f, repo[32];
+
+	fixture_table_max = 40;
+	hub = add_peer(true, false, "r");
+	fixture_table_max = 0;
+	for (int i = 0; i < 6; i++)
+		link_peers(hub, add_peer(true, false, "r"));
+	pump();
+	while (peertable_count(P[hub].t) < 40)
+		host_in(hub, "filler");
+	clear_actions();
+	/* A repository whose hosts the table does not keep for lookups by key. */
+	for (int i = 0; i < 1000; i++) {
+		snprintf(repo, sizeof(repo), "x-%d", i);
+		if (!peertable_responsible(P[hub].t, repo))
+			break;
+	}
+	ck_assert(!peertable_responsible(P[hub].t, repo));
+	/* Issued ten minutes ago: every table with room got it then; not news to pass on. */
+	old = add_peer(true, false, repo);
+	signed_record_of(old, 5, now - 600 * SEC, true, repo, &rec);
+	f = announcement_frame(1, &rec, 5, now, NULL);
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
+	ck_assert_ptr_null(peertable_get(P[hub].t, cm_identity_email(P[old].id)));
+	for (size_t i = 1; i <= 6; i++)
+		ck_assert_int_eq(count_sends(hub, nid(i), CM_MSG_PEER_ANNOUNCEMENT), 0);
+	free(f);
+	cm_signed_record_clear(&rec);
+	/* Issued now: others may keep what this table cannot. */
+	fresh = add_peer(true, false, repo);
+	signed_record_of(fresh, 5, now, true, repo, &rec);
+	f = announcement_frame(1, &rec, 5, now, NULL);
+	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
+	ck_assert_ptr_null(peertable_get(P[hub].t, cm_identity_email(P[fresh].id)));
+	{
+		int forwarded = 0;
+
+		for (size_t i = 2; i <= 6; i++)
+			forwarded += count_sends(hub, nid(i), CM_MSG_PEER_ANNOUNCEMENT);
+		ck_assert_int_eq(forwarded, 3);
+	}
+	free(f);
+	cm_signed_record_clear(&rec);
+}
+END_TEST
+
 START_TEST(test_engine_newcomers_hello_is_forwarded_to_every_other_neighbour)
 {
 	size_t hub = star(6), newcomer = add_peer(true, false, "x");

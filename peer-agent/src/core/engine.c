@@ -681,6 +681,15 @@ authenticate(struct engine *e, struct nb *n, const struct cm_envelope *env, int6
 	return ENGINE_ACCEPTED;
 }
 
+/* Does the table hold rec itself (not refused for want of room)? */
+static bool
+held_as(const struct engine *e, const struct cm_signed_record *rec)
+{
+	const struct peertable_entry *held = peertable_get(e->table, rec->record.email);
+
+	return held != NULL && held->rec.record.seq == rec->record.seq;
+}
+
 /* hello_fp: the fingerprint authenticate verified when this is the session's hello, else NULL. */
 static enum engine_verdict
 receive_announcement(struct engine *e, struct nb *n, struct cm_envelope *env,
@@ -710,8 +719,13 @@ receive_announcement(struct engine *e, struct nb *n, struct cm_envelope *env,
 	 * Only news travels on. A newcomer's hello goes to every neighbour of
 	 * the peers it dialled: two hops reach most of the network at once, for
 	 * a few dozen copies more per join, and fanout takes over from there.
+	 * A record a full table refused is news only while fresh: an older one
+	 * (the hello of a peer that has been up a while, dialling for a lookup)
+	 * reached every table with room when it was issued, and passing it on
+	 * would walk it through every full table of the network again.
 	 */
-	if (v == ENGINE_ACCEPTED)
+	if (v == ENGINE_ACCEPTED && (held_as(e, rec) || now_ms - rec->record.issued_at_ms <=
+								 e->cfg.ae_fresh_ms))
 		forward(e, env, refresh ? rec->public_certificate : NULL, n->id,
 			hello_fp != NULL ? (int)e->nnbs : e->cfg.fanout, rng, out);
 	if (refresh) {

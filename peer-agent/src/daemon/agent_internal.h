@@ -86,7 +86,7 @@ const struct link *agent_session_with(const struct pa_agent *a, const char *emai
 void agent_dial_cb(evutil_socket_t fd, short what, void *arg);
 /*
  * Lookup by key (docs/protocol.md section 4): request id (made when empty)
- * for repos, also to the KEY_ASK peers of the table nearest each
+ * for repos, also to the PEERTABLE_KEY_ASK peers of the table nearest each
  * repository's key (KEY_ASK_MAX in all), over our session with one, else
  * over one dialled for the question and closed QUERY_HOLD_MS later (kept
  * when we want neighbours anyway). Returns how many peers were asked or are

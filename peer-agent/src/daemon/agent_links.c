@@ -20,9 +20,8 @@
 /* A little over the server's default feedback-window (300 s), which counts one report per
  * reporter and peer: a report every window, none refused as early. */
 #define FEEDBACK_EVERY_MS (6 * 60 * 1000)
-/* Lookup by key (docs/protocol.md section 4): the peers asked per key, and per discovery. */
-#define KEY_ASK 3
-#define KEY_ASK_MAX 6
+/* Lookup by key (docs/protocol.md section 4): the peers asked per discovery. */
+#define KEY_ASK_MAX (2 * PEERTABLE_KEY_ASK)
 /*
  * A session dialled for a lookup lives this long (past the control API's
  * wait for answers, DISCOVER_WAIT_MS: a later answer is dropped anyway),
@@ -285,12 +284,12 @@ int
 agent_ask_by_key(struct pa_agent *a, const struct cm_strlist *repos,
 		 char id[CM_UUID_TEXT_LEN + 1])
 {
-	const struct peertable_entry *near[KEY_ASK];
+	const struct peertable_entry *near[PEERTABLE_KEY_ASK];
 	int64_t now = agent_now_ms(), mono = cm_time_mono_ms();
 	int asked = 0;
 
 	for (size_t r = 0; r < repos->len && asked < KEY_ASK_MAX; r++) {
-		size_t n = peertable_nearest(a->table, repos->items[r], now, near, KEY_ASK);
+		size_t n = peertable_nearest(a->table, repos->items[r], now, near, PEERTABLE_KEY_ASK);
 
 		for (size_t i = 0; i < n && asked < KEY_ASK_MAX; i++) {
 			const char *email = near[i]->rec.record.email;
