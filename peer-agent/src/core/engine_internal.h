@@ -14,9 +14,9 @@
 
 /*
  * Requests awaiting answers: 32 discoveries of the control API x (3
- * neighbours + 6 peers asked by key), and anti-entropy.
+ * neighbours + 10 peers asked by key), and anti-entropy.
  */
-#define ENGINE_MAX_PENDING 320
+#define ENGINE_MAX_PENDING 448
 
 struct bucket {
 	double tokens;

@@ -114,7 +114,7 @@
 #define PEERTABLE_BYTES_FACTOR 2           /* heap held by the entries <= this * max_bytes */
 #define PEERTABLE_KEY_REPLICAS 16 /* held peers nearer a key than we are, for us to keep it */
 #define PEERTABLE_KEYED_SHARE 4   /* entries kept for keys: at most max_entries / this */
-#define PEERTABLE_KEY_ASK 3       /* peers nearest a key a lookup asks (docs/protocol.md, section 4) */
+#define PEERTABLE_KEY_ASK 5       /* peers nearest a key a lookup asks (docs/protocol.md, section 4) */
 
 /* Where a pin came from, weakest first. */
 enum peertable_pin_kind {

@@ -28,7 +28,7 @@
  * and at most this many are open at once.
  */
 #define QUERY_HOLD_MS 2500
-#define QUERIES_MAX 8
+#define QUERIES_MAX 16
 
 bool
 agent_linked(void *ctx, const char *email)
