@@ -4,8 +4,8 @@
 # Spread: 1k, 10k and 100k nodes for both algorithms (coverage over time plotted),
 # 5 % loss at 1k, 10k and 100k, 5 % churn at 1k, the anti-entropy interval, the
 # fan-out and the TTL at 10k, the session graph of 10k nodes, signature checks on at
-# 1k. Steady: the standing cost per node at 1k, 2k, 5k and 10k, measured, and the
-# formula that explains it at 1k/10k/100k. Discover: 1,000 lookups of a repository
+# 1k. Steady: the standing cost per node at 1k, 2k, 5k, 10k and 100k, refreshes pushed
+# (the rule before) and pulled side by side, and the formula of pushed refreshes. Discover: 1,000 lookups of a repository
 # hosted by 1, 3 or 10 peers (half the lookups' hosts silent) at 10k nodes with the
 # default table (it holds everyone), at 10k with tables of 1,000 (a tenth of the
 # network, as 10,000 of 100k), and at 100k with the default table, without lookup
@@ -13,7 +13,8 @@
 # of 1,000 (k = 1, 3, 10) and at 100k with the default table (k = 1).
 # Results (JSON) go to BUILD/bench/gossip, plots to docs/img (gnuplot).
 # FB_BENCH_SKIP_100K=1 leaves the 100k runs out (about ten minutes of the total, five
-# for each of the three 100k discover runs without keys and sixteen for the two by key).
+# for each of the three 100k discover runs without keys, sixteen for the two by key,
+# and nine for each of the two steady runs, which peak at about 17 GiB).
 set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -86,37 +87,48 @@ echo "Signature checks at 1,000 nodes: $(jq -r .wall_ms "$out/spread-1000-verify
 	"same coverage ($(jq -r .coverage "$out/spread-1000-verify.json") vs $(jq -r .coverage "$out/spread-1000-skip.json"))."
 
 echo
-echo "Steady: standing cost of a converged network over a 30 s window, per node and second."
+echo "Steady: standing cost of a converged network, per node and second: refreshes pushed on"
+echo "(the rule before) and pulled by anti-entropy, bare (this version), side by side. 60 s"
+echo "windows, refresh coverage 30 s after; at 100k, tables of 10,000 hold a tenth of the"
+echo "network (refresh coverage: of the tables holding the origin), 20 s windows, 10 s after."
 echo
-echo "| nodes | msgs/s | bytes/s | refresh B/s | anti-entropy B/s (request + list) | heartbeat B/s | refreshes seen | refresh coverage | wall |"
-echo "|---|---|---|---|---|---|---|---|---|"
-for n in 1000 2000 5000 10000; do
-	"$sim" --json --mode steady --nodes "$n" --duration-s 30 >"$out/steady-$n.json" 2>"$out/steady-$n.log"
-	jq -r '[.nodes, (.messages_per_node_per_s * 100 | round / 100), (.bytes_per_node_per_s | round),
-		(.by_kind.refresh.bytes_per_node_per_s | round),
-		((.by_kind.anti_entropy_request.bytes_per_node_per_s + .by_kind.peer_list_response.bytes_per_node_per_s) | round),
-		(.by_kind.heartbeat.bytes_per_node_per_s | round), .refreshes, .refresh_coverage,
-		(.wall_ms / 1000 | tostring + " s")] | "| " + join(" | ") + " |"' "$out/steady-$n.json"
+echo "| nodes | refreshes | msgs/s | bytes/s | refresh B/s | anti-entropy B/s (request + list) | heartbeat B/s | refreshes seen | refresh coverage | wall | peak RSS |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+steady_runs=("1000 60 30" "2000 60 30" "5000 60 30" "10000 60 30")
+[ -n "${FB_BENCH_SKIP_100K:-}" ] || steady_runs+=("100000 20 10")
+for nds in "${steady_runs[@]}"; do
+	read -r n d settle <<<"$nds"
+	for r in push pull; do
+		"$sim" --json --mode steady --nodes "$n" --duration-s "$d" --settle-s "$settle" \
+			--refreshes "$r" >"$out/steady-$n-$r.json" 2>"$out/steady-$n-$r.log"
+		jq -r --arg r "$r" '[.nodes, $r, (.messages_per_node_per_s * 100 | round / 100),
+			(.bytes_per_node_per_s | round), (.by_kind.refresh.bytes_per_node_per_s | round),
+			((.by_kind.anti_entropy_request.bytes_per_node_per_s + .by_kind.peer_list_response.bytes_per_node_per_s) | round),
+			(.by_kind.heartbeat.bytes_per_node_per_s | round), .refreshes, .refresh_coverage,
+			(.wall_ms / 1000 | tostring + " s"), (.peak_rss_kb / 1024 | round | tostring + " MiB")] |
+			"| " + join(" | ") + " |"' "$out/steady-$n-$r.json"
+	done
 done
 
-# The formula, from the 10k run's own constants: what does not grow with N
-# (heartbeats, anti-entropy) plus copies x N / reannounce_s x bytes per refresh.
+# The formula of pushed refreshes, from the 10k run's own constants: what does not
+# grow with N (heartbeats, anti-entropy) plus copies x N / reannounce_s x bytes per refresh.
 formula=$(jq -r '
 	(.by_kind.refresh) as $r | (.by_kind.refresh.messages_per_node_per_s) as $m |
 	($r.bytes_per_node_per_s / $m) as $size | ($m / (.nodes / .reannounce_s)) as $copies |
 	(.bytes_per_node_per_s - $r.bytes_per_node_per_s) as $fixed |
-	"\($fixed) \($copies) \($size) \(.reannounce_s)"' "$out/steady-10000.json")
+	"\($fixed) \($copies) \($size) \(.reannounce_s)"' "$out/steady-10000-push.json")
 read -r fixed copies size reannounce <<<"$formula"
 echo
-printf 'Formula (constants measured at 10k): bytes/node/s = %.0f + %.2f x N / %s x %.0f\n' \
+printf 'Formula of pushed refreshes (constants measured at 10k): bytes/node/s = %.0f + %.2f x N / %s x %.0f\n' \
 	"$fixed" "$copies" "$reannounce" "$size"
 for n in 1000 10000 100000; do
 	awk -v f="$fixed" -v c="$copies" -v s="$size" -v r="$reannounce" -v n="$n" \
 		'BEGIN { printf "  N = %6d: %8.0f bytes/node/s (formula)\n", n, f + c * n / r * s }'
 done
 {
-	for n in 1000 2000 5000 10000; do
-		jq -r '"\(.nodes) \(.bytes_per_node_per_s)"' "$out/steady-$n.json"
+	for nds in "${steady_runs[@]}"; do
+		read -r n _ <<<"$nds"
+		echo "$n $(jq -r .bytes_per_node_per_s "$out/steady-$n-push.json") $(jq -r .bytes_per_node_per_s "$out/steady-$n-pull.json")"
 	done
 } >"$out/steady.dat"
 
@@ -231,9 +243,10 @@ set logscale x
 set xrange [800:120000]
 set yrange [0:*]
 set key top left
-plot '$out/steady.dat' using 1:2 with linespoints lw 2 pt 7 title 'measured', \
-     $fixed + $copies * x / $reannounce * $size with lines dt 2 lw 2 title 'formula', \
-     10000 with lines dt 3 lc rgb 'red' title 'target at 10k'
+plot '$out/steady.dat' using 1:2 with linespoints lw 2 pt 7 title 'refreshes pushed on (before)', \
+     '$out/steady.dat' using 1:3 with linespoints lw 2 pt 5 title 'refreshes pulled, bare', \
+     $fixed + $copies * x / $reannounce * $size with lines dt 2 lw 2 title 'formula of pushed refreshes', \
+     2000 with lines dt 3 lc rgb 'red' title 'target at 100k'
 set output '$img/gossip-discover.png'
 unset logscale
 set logscale x

@@ -53,6 +53,8 @@ struct opts {
 	bool steady;
 	bool discover;
 	bool keyed;         /* discover: lookups also ask the peers nearest the key */
+	bool push_refreshes; /* the rule before refreshes were pulled (engine pull_refreshes) */
+	int64_t settle_s;   /* steady: refresh coverage counts refreshes due this long before the end */
 	int hosts;          /* discover: hosts of each looked-up repository */
 	double silent_hosts; /* discover: share of lookups whose hosts are silent */
 	int lookups;
@@ -382,6 +384,7 @@ node_create(struct sim *s, int i, int64_t self_at)
 	ec.reannounce_ms = s->o.reannounce_s * 1000;
 	ec.anti_entropy_ms = s->o.seed_algorithm ? 0 : s->o.anti_entropy_s * 1000;
 	ec.verify_signatures = s->o.verify;
+	ec.pull_refreshes = !s->o.push_refreshes;
 	if (s->o.verify && (n->id = cm_identity_generate(n->email, 30, &err)) == NULL) {
 		fprintf(stderr, "gossip-sim: %s\n", err.msg);
 		exit(1);
@@ -1302,6 +1305,7 @@ sample_series(struct sim *s, int64_t upto)
 }
 
 #define CHURN_MAX_NODES 2000
+#define SEEDED_AGE_MS (10 * 60 * 1000LL) /* how long ago a seeded table took its records */
 
 /* Does node i re-announce within the steady measurement window? */
 static bool
@@ -1315,13 +1319,18 @@ refreshes_in_window(const struct sim *s, int i)
  * Steady mode starts converged: every table holds the record of every node
  * that will re-announce during the window, as gossip would have left it (a
  * refresh is only accepted by a holder). Other records change nothing that
- * is measured, and holding all N per node would need N^2 entries. With churn
- * every table holds every record (hence CHURN_MAX_NODES): a newcomer's hellos
- * pass on its neighbours' records, which must be old news, as they would be.
+ * is measured, and holding all N per node would need N^2 entries. In a
+ * network larger than table_max a table holds its share of them (table_share,
+ * a random draw per table and record) and is full: its bound is set to what
+ * it holds, so it refuses the others as a full table of table_max would. With
+ * churn every table holds every record (hence CHURN_MAX_NODES): a newcomer's
+ * hellos pass on its neighbours' records, which must be old news, as they
+ * would be.
  */
 static long
 seed_tables(struct sim *s)
 {
+	double share = s->o.steady ? table_share(s) : 1.0;
 	long seeded = 0;
 
 	for (int i = 0; i < s->used; i++) {
@@ -1332,27 +1341,31 @@ seed_tables(struct sim *s)
 		    (rec = self_record(s, i, fp)) == NULL)
 			continue;
 		seeded++;
+		/* Held for a while, as in a converged network (not news a digest sends whole). */
 		for (int j = 0; j < s->used; j++)
-			if (j != i)
-				peertable_apply(s->nodes[j].t, rec, fp, T0 + s->now);
+			if (j != i && (share >= 1 || (double)(sim_rand(s) >> 11) * 0x1p-53 < share))
+				peertable_apply(s->nodes[j].t, rec, fp, T0 + s->now - SEEDED_AGE_MS);
 	}
+	for (int j = 0; share < 1 && j < s->used; j++)
+		peertable_set_max_entries(s->nodes[j].t, peertable_count(s->nodes[j].t));
 	return seeded;
 }
 
 /*
  * Of the refreshes due in the window early enough to have spread (10 s before
- * its end), the worst share of live nodes holding the refreshed record.
+ * its end), the worst share of live nodes holding the refreshed record (of
+ * those holding its origin, when tables are smaller than the network).
  */
 static double
 refresh_coverage(const struct sim *s, long *counted)
 {
-	int64_t end = s->t_announce + s->o.duration_s * 1000 - 10000;
+	int64_t end = s->t_announce + (s->o.duration_s - s->o.settle_s) * 1000;
 	double worst = 1.0;
 
 	*counted = 0;
 	for (int i = 0; i < s->used; i++) {
 		const struct cm_signed_record *rec = engine_self(s->nodes[i].e);
-		long holders = 0;
+		long holders = 0, held = 0;
 
 		if (!refreshes_in_window(s, i) || s->nodes[i].refresh_at >= end || rec == NULL)
 			continue;
@@ -1363,10 +1376,14 @@ refresh_coverage(const struct sim *s, long *counted)
 				continue;
 			e = peertable_get(s->nodes[j].t, rec->record.email);
 			holders += e != NULL && e->rec.record.seq >= rec->record.seq;
+			held += e != NULL;
 		}
+		/* Tables smaller than the network: of those that hold the origin. */
+		if (table_share(s) >= 1)
+			held = s->live - 1;
 		(*counted)++;
-		if ((double)holders / (double)(s->live - 1) < worst)
-			worst = (double)holders / (double)(s->live - 1);
+		if (held > 0 && (double)holders / (double)held < worst)
+			worst = (double)holders / (double)held;
 	}
 	return worst;
 }
@@ -1411,6 +1428,7 @@ usage(FILE *f, int rc)
 		"                  [--mode spread|steady|discover] [--fanout F] [--ttl T]\n"
 		"                  [--loss P] [--churn P] [--hosts K] [--silent-hosts P]\n"
 		"                  [--lookups L] [--keyed 0|1] [--latency-ms MS] [--duration-s S]\n"
+		"                  [--refreshes pull|push] [--settle-s S]\n"
 		"                  [--announcements K] [--verify real|skip] [--json]\n"
 		"                  [--neighbours N] [--max-peers N] [--table-max N]\n"
 		"                  [--heartbeat-s S] [--anti-entropy-s S] [--reannounce-s S]\n"
@@ -1420,11 +1438,13 @@ usage(FILE *f, int rc)
 		"Runs the peer agent's gossip engine on N simulated nodes (virtual time).\n"
 		"spread: how far and how fast K new announcements spread (the run stops when every\n"
 		"live node holds them, or after --duration-s). steady: the standing cost of a\n"
-		"converged network over a --duration-s window, per node and second, by kind.\n"
+		"converged network over a --duration-s window, per node and second, by kind, and\n"
+		"the worst share of holders a refresh due --settle-s (10) before its end reached;\n"
+		"--refreshes push is the rule before refreshes were pulled by anti-entropy.\n"
 		"discover: L lookups, one at a time, each for a repository hosted by K random\n"
 		"nodes (silent ones for a --silent-hosts share of the lookups), asked by a random\n"
 		"broadcasting node as the control API does: its table, PEER_REQUEST to neighbours\n"
-		"and (--keyed 1, the default) to the 3 peers of its table nearest the repository's\n"
+		"and (--keyed 1, the default) to the 5 peers of its table nearest the repository's\n"
 		"key over a session dialled for it, the bootstrap servers (modelled: they list\n"
 		"broadcasting hosts). Tables hold table_max random peers.\n"
 		"--algorithm seed is the seed's rule alone (forward once to 3 neighbours, 5 %%\n"
@@ -1482,6 +1502,7 @@ parse(int argc, char **argv, struct opts *o)
 		{"series", 1, NULL, 'y'},         {"help", 0, NULL, 'h'},
 		{"hosts", 1, NULL, 'K'},          {"silent-hosts", 1, NULL, 'Z'},
 		{"lookups", 1, NULL, 'U'},       {"keyed", 1, NULL, 'Y'},
+		{"refreshes", 1, NULL, 'F'},     {"settle-s", 1, NULL, 'W'},
 		{NULL, 0, NULL, 0},
 	};
 	bool bad = false;
@@ -1532,6 +1553,12 @@ parse(int argc, char **argv, struct opts *o)
 		case 'Z': o->silent_hosts = frac(optarg, &bad); break;
 		case 'U': o->lookups = (int)num(optarg, INT_MIN, INT_MAX, &bad); break;
 		case 'Y': o->keyed = num(optarg, 0, 1, &bad) == 1; break;
+		case 'F':
+			if (strcmp(optarg, "pull") != 0 && strcmp(optarg, "push") != 0)
+				return usage(stderr, 2);
+			o->push_refreshes = strcmp(optarg, "push") == 0;
+			break;
+		case 'W': o->settle_s = num(optarg, 0, INT_MAX, &bad); break;
 		case 'h': return usage(stdout, 0) - 1;
 		default: return usage(stderr, 2);
 		}
@@ -1540,7 +1567,8 @@ parse(int argc, char **argv, struct opts *o)
 		o->max_peers = 2 * o->neighbours; /* the agent's default */
 	if (bad || optind < argc || o->nodes < 2 || o->fanout < 1 || o->ttl < 1 || o->ttl > CM_MAX_TTL ||
 	    o->loss < 0 || o->loss >= 1 || o->churn < 0 || o->churn >= 1 || o->latency_ms < 0 ||
-	    o->duration_s < 1 || o->announcements < 1 || o->announcements > MAX_ANNOUNCEMENTS ||
+	    o->duration_s < 1 || o->settle_s >= o->duration_s || o->announcements < 1 ||
+	    o->announcements > MAX_ANNOUNCEMENTS ||
 	    o->neighbours < 1 || o->max_peers < o->neighbours || o->heartbeat_s < 1 ||
 	    o->anti_entropy_s < 1 || o->reannounce_s < 1 || o->stale_s < 1 ||
 	    o->expire_s <= o->stale_s || o->table_max < 1 ||
@@ -1572,7 +1600,7 @@ agent_defaults(struct opts *o)
 			   .anti_entropy_s = pc.anti_entropy_s, .reannounce_s = pc.reannounce_s,
 			   .stale_s = pc.stale_s, .expire_s = pc.expire_s, .table_max = pc.table_max,
 			   .partition_at_s = -1, .heal_at_s = -1, .hosts = 3, .lookups = 1000,
-			   .keyed = true};
+			   .keyed = true, .settle_s = 10};
 	pa_config_clear(&pc);
 }
 
@@ -1590,7 +1618,8 @@ start_measurement(struct sim *s, long joiners)
 		}
 	}
 	if (s->o.steady || joiners > 0)
-		fprintf(stderr, "gossip-sim: %ld records seeded in every table\n", seed_tables(s));
+		fprintf(stderr, "gossip-sim: %ld records seeded, %.4g of them in each table\n",
+			seed_tables(s), s->o.steady ? table_share(s) : 1.0);
 	/* Converged: every neighbour pair has exchanged what it had. */
 	for (int i = 0; i < s->used; i++)
 		for (int m = 0; m < s->nodes[i].nnbs; m++) {

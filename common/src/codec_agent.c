@@ -27,6 +27,7 @@ static const struct cm_field gossip_stats_fields[] = {
 	SAFE(struct cm_gossip_stats, "stripped_addresses", stripped_addresses),
 	SAFE(struct cm_gossip_stats, "anti_entropy_rounds", anti_entropy_rounds),
 	SAFE(struct cm_gossip_stats, "requests_answered", requests_answered),
+	SAFE(struct cm_gossip_stats, "refreshes_pulled", refreshes_pulled),
 	SAFE(struct cm_gossip_stats, "sessions_open", sessions_open),
 	COUNTERS(struct cm_gossip_stats, "closed_by_code", closed_by_code),
 	SAFE(struct cm_gossip_stats, "handshake_failures", handshake_failures),

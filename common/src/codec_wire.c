@@ -427,6 +427,12 @@ digest_recent(const void *base)
 	return ((const struct cm_digest *)base)->recent;
 }
 
+static bool
+digest_certless(const void *base)
+{
+	return ((const struct cm_digest *)base)->certless;
+}
+
 static const struct cm_field digest_fields[] = {
 	COUNT(struct cm_digest, "since", since),
 	COUNT(struct cm_digest, "seed", seed),
@@ -437,6 +443,8 @@ static const struct cm_field digest_fields[] = {
 	/* Written only when true: agents before it ignore it as an unknown field. */
 	{.name = "recent", .kind = CK_BOOL, CM_MEMBER(struct cm_digest, recent),
 	 .enc_if = digest_recent},
+	{.name = "certless", .kind = CK_BOOL, CM_MEMBER(struct cm_digest, certless),
+	 .enc_if = digest_certless},
 };
 static TYPE(digest_type, "digest", "peer-request.schema.json#/properties/digest", struct cm_digest,
      digest_fields);
@@ -483,6 +491,12 @@ static const struct cm_field peer_request_fields[] = {
 static TYPE(peer_request_type, "payload-request", "peer-request.schema.json",
 	    struct cm_peer_request, peer_request_fields, .check = peer_request_check);
 
+static bool
+list_has_refreshes(const void *base)
+{
+	return ((const struct cm_peer_list_response *)base)->refreshes.len > 0;
+}
+
 /* request_id and version are read before the (long) peers list, as they come first in errors. */
 static const struct cm_field list_response_fields[] = {
 	STR(struct cm_peer_list_response, "request_id", request_id, F_REQ | F_FIRST,
@@ -490,6 +504,10 @@ static const struct cm_field list_response_fields[] = {
 	{.name = "peers", .kind = CK_ARRAY, .flags = F_REQ,
 	 CM_MEMBER(struct cm_peer_list_response, peers), .sub = &cm_signed_record_type,
 	 .max = CM_MAX_LIST_PEERS},
+	/* Written only when not empty: agents before it never ask for it. */
+	{.name = "refreshes", .kind = CK_ARRAY, .flags = F_LAX,
+	 CM_MEMBER(struct cm_peer_list_response, refreshes), .sub = &cm_signed_record_type,
+	 .max = CM_MAX_LIST_PEERS, .enc_if = list_has_refreshes},
 	{.name = "version", .kind = CK_INT, .flags = F_HAS | F_FIRST,
 	 CM_MEMBER(struct cm_peer_list_response, version), .max = CM_MAX_SAFE_INTEGER,
 	 .has_off = offsetof(struct cm_peer_list_response, has_version)},

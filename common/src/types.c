@@ -371,6 +371,7 @@ cm_envelope_clear(struct cm_envelope *e)
 	case CM_MSG_PEER_LIST_RESPONSE:
 		free(e->payload.list_response.request_id);
 		cm_signed_recordlist_clear(&e->payload.list_response.peers);
+		cm_signed_recordlist_clear(&e->payload.list_response.refreshes);
 		break;
 	case CM_MSG_HEARTBEAT:
 		break;

@@ -5,6 +5,7 @@
 #   fb_agent NAME ARGS...                         the CLI against NAME (--home added)
 #   fb_agent_stop NAME [SIGNAL]                   stops it (default TERM) and waits
 #   fb_agent_peers_json NAME                      `peers --json` of NAME
+#   fb_agent_frames_clean NAME                    no 1007/1008 close, invalid frame or bad signature
 # Bootstrap URLs come from $FB_BS_URL when set (fb_bs_start); $FB_AGENT_TIMERS
 # overrides the [timers] block.
 
@@ -112,6 +113,16 @@ fb_agent_peers_json() {
 fb_agent_knows() {
 	fb_agent_peers_json "$1" | jq -e --arg e "$2" \
 		"map(select(.email == \$e)) | .[0] | select(. != null) | ${3:-.}" >/dev/null
+}
+
+# fb_agent_frames_clean NAME: no session of NAME ended with 1007 or 1008, no frame
+# it received was invalid or failed its signature; prints its status JSON.
+fb_agent_frames_clean() {
+	local st
+	st=$(fb_agent "$1" status --json)
+	fb_assert_eq "$(jq -c '[.gossip.closed_by_code["1007"] // 0, .gossip.closed_by_code["1008"] // 0, .gossip.verdicts.invalid, .gossip.verdicts.signature]' <<<"$st")" \
+		"[0,0,0,0]" "$1's 1007 and 1008 closes, invalid frames and bad signatures" >&2
+	printf '%s\n' "$st"
 }
 
 # fb_agents_meet TIMEOUT_S JQ_FILTER NAME... : every agent knows every other one

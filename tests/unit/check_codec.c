@@ -820,21 +820,62 @@ START_TEST(test_envelope_round_trip_request_with_digest_and_list_version)
 }
 END_TEST
 
-START_TEST(test_envelope_digest_recent_is_written_only_when_true)
+/* A digest whose flag (a member of env's digest, named name) is written only when true. */
+static void
+digest_flag_written_only_when_true(const char *name, size_t offset)
 {
 	struct cm_envelope env;
-	char *text;
+	char *text, want[64];
 
 	digest_request(&env);
 	text = cm_json_dump_take(cm_envelope_encode(&env), NULL);
-	ck_assert_ptr_null(strstr(text, "recent"));
+	ck_assert_ptr_null(strstr(text, name));
 	free(text);
-	env.payload.request.digest.recent = true;
+	*(bool *)((char *)&env.payload.request.digest + offset) = true;
 	text = cm_json_dump_take(cm_envelope_encode(&env), NULL);
-	ck_assert_ptr_nonnull(strstr(text, "\"recent\":true"));
+	snprintf(want, sizeof(want), "\"%s\":true", name);
+	ck_assert_ptr_nonnull(strstr(text, want));
 	free(text);
 	ASSERT_ROUND_TRIP(struct cm_envelope, cm_envelope_encode, cm_envelope_decode,
 			  cm_envelope_clear, &env);
+	cm_envelope_clear(&env);
+}
+
+START_TEST(test_envelope_digest_recent_is_written_only_when_true)
+{
+	digest_flag_written_only_when_true("recent", offsetof(struct cm_digest, recent));
+}
+END_TEST
+
+START_TEST(test_envelope_digest_certless_is_written_only_when_true)
+{
+	digest_flag_written_only_when_true("certless", offsetof(struct cm_digest, certless));
+}
+END_TEST
+
+START_TEST(test_envelope_list_response_refreshes_may_leave_the_certificate_out_peers_may_not)
+{
+	struct cm_envelope env, back;
+	struct cm_err e = {0};
+	json_t *j, *payload, *bare;
+
+	fill_envelope(&env, CM_MSG_PEER_LIST_RESPONSE);
+	j = cm_envelope_encode(&env);
+	ck_assert_ptr_null(json_object_get(json_object_get(j, "payload"), "refreshes"));
+	payload = json_object_get(j, "payload");
+	bare = json_deep_copy(json_array_get(json_object_get(payload, "peers"), 0));
+	json_object_del(bare, "public_certificate");
+	json_object_set_new(payload, "refreshes", json_pack("[O]", bare));
+	ck_assert_msg(cm_envelope_decode(j, &back, &e) == 0, "%s", e.msg);
+	ck_assert_uint_eq(back.payload.list_response.refreshes.len, 1);
+	ck_assert_ptr_null(back.payload.list_response.refreshes.items[0].public_certificate);
+	ck_assert_ptr_nonnull(back.payload.list_response.refreshes.items[0].canonical);
+	cm_envelope_clear(&back);
+	json_array_set(json_object_get(payload, "peers"), 0, bare);
+	ck_assert_int_eq(cm_envelope_decode(j, &back, &e), -1);
+	ck_assert_str_eq(e.msg, "payload.peers[0].public_certificate: missing");
+	json_decref(bare);
+	json_decref(j);
 	cm_envelope_clear(&env);
 }
 END_TEST
@@ -1460,7 +1501,8 @@ START_TEST(test_agent_status_text_is_the_control_api_shape)
 			 "\"gossip\":{\"received\":100,\"verdicts\":"
 			 "{\"accepted\":90,\"duplicate\":10},\"records_applied\":0,\"forwarded\":0,"
 			 "\"sent\":0,\"stripped_addresses\":0,\"anti_entropy_rounds\":0,"
-			 "\"requests_answered\":0,\"sessions_open\":0,\"closed_by_code\":"
+			 "\"requests_answered\":0,\"refreshes_pulled\":0,\"sessions_open\":0,"
+			 "\"closed_by_code\":"
 			 "{\"1008\":2},\"handshake_failures\":0,\"pin_failures\":0,"
 			 "\"bytes_in\":4096,\"bytes_out\":0,\"limits\":{\"hello_timeouts\":1}}}");
 	free(text);
@@ -1539,7 +1581,8 @@ START_TEST(test_gossip_stats_rejects_a_negative_counter_naming_it)
 {
 	json_t *j = json_loads("{\"received\":1,\"verdicts\":{\"accepted\":-1},\"records_applied\":0,"
 			       "\"forwarded\":0,\"sent\":0,\"stripped_addresses\":0,"
-			       "\"anti_entropy_rounds\":0,\"requests_answered\":0,\"sessions_open\":0,"
+			       "\"anti_entropy_rounds\":0,\"requests_answered\":0,"
+			       "\"refreshes_pulled\":0,\"sessions_open\":0,"
 			       "\"closed_by_code\":{},\"handshake_failures\":0,\"pin_failures\":0,"
 			       "\"bytes_in\":0,\"bytes_out\":0,\"limits\":{}}",
 			       0, NULL);

@@ -681,67 +681,241 @@ START_TEST(test_engine_tick_reannounces_with_higher_seq_without_certificate)
 }
 END_TEST
 
-START_TEST(test_engine_receive_refresh_forwarded_without_certificate)
+/* Ticks engine i a second at a time until it sends j a digest (bounded). */
+static void
+tick_until_digest(size_t i, size_t j)
 {
-	size_t hub = star(6), origin = add_peer(true, false, "x");
-	struct cm_signed_record rec;
-	char *f;
-	int total;
-
-	signed_record_of(origin, 5, now, true, "x", &rec);
-	f = announcement_frame(1, &rec, 5, now, NULL);
-	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
-	ck_assert_int_eq(announcements_with_certificate(hub, &total), 3);
-	free(f);
-	clear_actions();
-	cm_signed_record_clear(&rec);
-	signed_record_of(origin, 6, now, true, "x", &rec);
-	f = refresh_frame(1, &rec, 5);
-	ck_assert_ptr_null(strstr(f, "public_certificate"));
-	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
-	ck_assert_int_eq(peertable_get(P[hub].t, rec.record.email)->rec.record.seq, 6);
-	ck_assert_int_eq(announcements_with_certificate(hub, &total), 0);
-	ck_assert_int_eq(total, 3);
-	free(f);
-	cm_signed_record_clear(&rec);
+	for (int n = 0; n < 60 && count_sends(i, nid(j), CM_MSG_PEER_REQUEST) == 0; n++) {
+		now += SEC;
+		engine_tick(P[i].e, now, &rng, &acts[i]);
+	}
+	ck_assert_int_eq(count_sends(i, nid(j), CM_MSG_PEER_REQUEST), 1);
 }
-END_TEST
 
-START_TEST(test_engine_receive_refresh_reaches_silent_neighbours_with_certificate)
+/* Peer i, in sync, sends hub a digest that says certless: it pulls refreshes from now on. */
+static void
+make_puller(size_t i, size_t hub)
+{
+	engine_assume_synced(P[i].e, nid(hub), 0);
+	tick_until_digest(i, hub);
+	pump();
+	clear_actions();
+}
+
+/*
+ * A hub (fanout 8, so every neighbour is picked) linked to peers 1..4, of
+ * which silent[k - 1] are silent, holding origin's record (seq 5).
+ */
+static size_t
+hub_of_four(const bool silent[4], size_t *origin)
 {
 	struct engine_config c;
-	size_t hub, origin;
 	struct cm_signed_record rec;
+	size_t hub;
 	char *f;
 
 	engine_config_default(&c);
 	c.fanout = 8;
 	hub = add_peer_cfg(true, false, "r", &c);
 	for (size_t i = 0; i < 4; i++)
-		link_peers(hub, add_peer(i % 2 == 0, false, "r"));
-	origin = add_peer(true, false, "x");
+		link_peers(hub, add_peer(!silent[i], false, "r"));
+	*origin = add_peer(true, false, "x");
 	pump();
 	clear_actions();
-	signed_record_of(origin, 5, now, true, "x", &rec);
+	signed_record_of(*origin, 5, now, true, "x", &rec);
 	f = announcement_frame(1, &rec, 5, now, NULL);
 	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
 	free(f);
-	clear_actions();
 	cm_signed_record_clear(&rec);
-	signed_record_of(origin, 6, now, true, "x", &rec);
+	clear_actions();
+	return hub;
+}
+
+/*
+ * Peer 1 passes hub the refresh of origin (seq); to[k] receives what peer k
+ * got of it: 0 nothing, 1 the refresh without certificate, 2 with it.
+ */
+static void
+refresh_pushed_to(size_t hub, size_t origin, int64_t seq, int to[6])
+{
+	struct cm_signed_record rec;
+	char *f;
+
+	memset(to, 0, 6 * sizeof(*to));
+	signed_record_of(origin, seq, now, true, "x", &rec);
 	f = refresh_frame(1, &rec, 5);
 	ck_assert_int_eq(deliver(hub, 1, f), ENGINE_ACCEPTED);
-	/* Peers 1 and 3 broadcast (1 sent it), 2 and 4 are silent: they cannot pull it. */
+	ck_assert_int_eq(peertable_get(P[hub].t, rec.record.email)->rec.record.seq, seq);
 	for (size_t k = 0; k < acts[hub].len; k++) {
 		const struct engine_action *a = &acts[hub].items[k];
-		bool silent = a->neighbour == nid(2) || a->neighbour == nid(4);
 
-		ck_assert_msg((strstr(a->frame, "public_certificate") != NULL) == silent,
-			      "neighbour %llu", (unsigned long long)a->neighbour);
+		if (a->kind == ENGINE_SEND && a->neighbour <= 6)
+			to[a->neighbour - 1] = strstr(a->frame, "public_certificate") != NULL ? 2 : 1;
 	}
-	ck_assert_uint_eq(acts[hub].len, 3);
 	free(f);
 	cm_signed_record_clear(&rec);
+	clear_actions();
+}
+
+START_TEST(test_engine_receive_refresh_is_pushed_on_only_to_neighbours_that_do_not_pull_it)
+{
+	static const bool silent[4] = {false, false, false, false};
+	size_t origin, hub = hub_of_four(silent, &origin);
+	int to[6];
+
+	/* 2 and 3 are in sync, their digests say certless; 4 is not yet. */
+	make_puller(2, hub);
+	make_puller(3, hub);
+	refresh_pushed_to(hub, origin, 6, to);
+	ck_assert_int_eq(to[1], 0); /* 1 sent it */
+	ck_assert_int_eq(to[2], 0);
+	ck_assert_int_eq(to[3], 0);
+	ck_assert_int_eq(to[4], 1);
+	/* Once 4 pulls too, nobody is pushed to. */
+	make_puller(4, hub);
+	refresh_pushed_to(hub, origin, 7, to);
+	ck_assert_int_eq(to[2] + to[3] + to[4], 0);
+}
+END_TEST
+
+START_TEST(test_engine_receive_refresh_reaches_a_silent_neighbour_that_does_not_pull_it_whole)
+{
+	static const bool silent[4] = {false, true, false, true};
+	size_t origin, hub = hub_of_four(silent, &origin);
+	int to[6];
+
+	/* 2 and 4 are silent: they cannot verify a refresh without its certificate. */
+	refresh_pushed_to(hub, origin, 6, to);
+	ck_assert_int_eq(to[2], 2);
+	ck_assert_int_eq(to[3], 1);
+	ck_assert_int_eq(to[4], 2);
+	/* Once 2's digests say certless, it pulls refreshes like everyone. */
+	make_puller(2, hub);
+	refresh_pushed_to(hub, origin, 7, to);
+	ck_assert_int_eq(to[2], 0);
+	ck_assert_int_eq(to[3], 1);
+	ck_assert_int_eq(to[4], 2);
+}
+END_TEST
+
+/*
+ * a (silent when a_silent) and b, linked and in sync, both hold x's record
+ * (seq 5) from two minutes ago (b alone when a_holds is false); then b alone
+ * takes x's refresh.
+ */
+static void
+refresh_at_b_only(size_t *a, size_t *b, size_t *x, bool a_holds, bool a_silent)
+{
+	struct cm_signed_record rec;
+
+	*a = add_peer(!a_silent, false, "r");
+	*b = add_peer(true, false, "r");
+	*x = add_peer(true, false, "x");
+	signed_record_of(*x, 5, now, true, "x", &rec);
+	ck_assert_int_eq(peertable_apply(P[*b].t, &rec, P[*x].fp, now), PEERTABLE_INSERTED);
+	link_peers(*a, *b);
+	pump(); /* a pulls b's table, x included unless a is silent */
+	if (!a_holds)
+		peertable_remove(P[*a].t, cm_identity_email(P[*x].id));
+	else if (a_silent)
+		ck_assert_int_eq(peertable_apply(P[*a].t, &rec, P[*x].fp, now), PEERTABLE_INSERTED);
+	cm_signed_record_clear(&rec);
+	engine_assume_synced(P[*a].e, nid(*b), peertable_version(P[*b].t));
+	engine_assume_synced(P[*b].e, nid(*a), peertable_version(P[*a].t));
+	now += 120 * SEC;
+	signed_record_of(*x, 6, now, true, "x", &rec);
+	ck_assert_int_eq(peertable_apply(P[*b].t, &rec, P[*x].fp, now), PEERTABLE_REPLACED);
+	cm_signed_record_clear(&rec);
+	clear_actions();
+}
+
+/* a's next digest to b, delivered; b's answer decoded into *answer (not yet delivered). */
+static bool
+digest_round(size_t a, size_t b, struct cm_envelope *answer)
+{
+	struct cm_err err;
+	bool certless = false, found = false;
+
+	tick_until_digest(a, b);
+	for (size_t k = 0; k < acts[a].len; k++) {
+		struct cm_envelope env;
+
+		if (acts[a].items[k].kind != ENGINE_SEND ||
+		    cm_envelope_from_frame(acts[a].items[k].frame, acts[a].items[k].frame_len, &env,
+					   &err) != 0)
+			continue;
+		if (env.type == CM_MSG_PEER_REQUEST && env.payload.request.has_digest) {
+			certless = env.payload.request.digest.certless;
+			engine_receive(P[b].e, nid(a), acts[a].items[k].frame,
+				       acts[a].items[k].frame_len, now, &rng, &acts[b]);
+		}
+		cm_envelope_clear(&env);
+	}
+	engine_actions_clear(&acts[a]);
+	for (size_t k = 0; k < acts[b].len && !found; k++)
+		if (acts[b].items[k].kind == ENGINE_SEND &&
+		    cm_envelope_from_frame(acts[b].items[k].frame, acts[b].items[k].frame_len, answer,
+					   &err) == 0) {
+			found = answer->type == CM_MSG_PEER_LIST_RESPONSE;
+			if (!found)
+				cm_envelope_clear(answer);
+		}
+	ck_assert_msg(found, "b did not answer a's digest");
+	return certless;
+}
+
+/* a, holding x, pulls x's refresh from b: bare, and kept with the certificate a held. */
+static void
+refresh_pulled_bare(bool a_silent)
+{
+	size_t a, b, x;
+	struct cm_envelope answer;
+	const struct peertable_entry *e;
+
+	refresh_at_b_only(&a, &b, &x, true, a_silent);
+	ck_assert(digest_round(a, b, &answer));
+	ck_assert_uint_eq(answer.payload.list_response.peers.len, 0);
+	ck_assert_uint_eq(answer.payload.list_response.refreshes.len, 1);
+	ck_assert_ptr_null(answer.payload.list_response.refreshes.items[0].public_certificate);
+	cm_envelope_clear(&answer);
+	pump();
+	e = peertable_get(P[a].t, cm_identity_email(P[x].id));
+	ck_assert_int_eq(e->rec.record.seq, 6);
+	ck_assert_ptr_nonnull(e->rec.public_certificate);
+	ck_assert_uint_eq(engine_stats(P[a].e)->refreshes_pulled, 1);
+}
+
+START_TEST(test_engine_anti_entropy_brings_a_refresh_bare_to_a_peer_that_holds_it)
+{
+	refresh_pulled_bare(false);
+}
+END_TEST
+
+START_TEST(test_engine_anti_entropy_brings_a_silent_peer_the_refresh_of_one_it_holds)
+{
+	/* x is no bootstrap peer: a silent requester is given it only bare. */
+	refresh_pulled_bare(true);
+}
+END_TEST
+
+START_TEST(test_engine_bare_refresh_of_a_peer_not_held_is_asked_for_whole_next_time)
+{
+	size_t a, b, x;
+	struct cm_envelope answer;
+
+	refresh_at_b_only(&a, &b, &x, false, false);
+	ck_assert(digest_round(a, b, &answer));
+	ck_assert_uint_eq(answer.payload.list_response.refreshes.len, 1);
+	cm_envelope_clear(&answer);
+	pump();
+	ck_assert_ptr_null(peertable_get(P[a].t, cm_identity_email(P[x].id)));
+	/* The same records again, whole. */
+	ck_assert(!digest_round(a, b, &answer));
+	ck_assert_uint_eq(answer.payload.list_response.peers.len, 1);
+	ck_assert_uint_eq(answer.payload.list_response.refreshes.len, 0);
+	cm_envelope_clear(&answer);
+	pump();
+	ck_assert_int_eq(peertable_get(P[a].t, cm_identity_email(P[x].id))->rec.record.seq, 6);
 }
 END_TEST
 

@@ -270,6 +270,13 @@ struct cm_digest {
 	 * false (absent on the wire): nothing lately.
 	 */
 	bool recent;
+	/*
+	 * The requester verifies a record of a peer it holds with the
+	 * certificate it holds: the answer may carry such records in refreshes,
+	 * without their certificates. false (absent on the wire): every record
+	 * comes whole, in peers.
+	 */
+	bool certless;
 };
 
 /* Who seeds this torrent: {info_hash}. */
@@ -295,6 +302,8 @@ struct cm_peer_request {
 struct cm_peer_list_response {
 	char *request_id;
 	struct cm_signed_recordlist peers;
+	/* Records without their certificate, for a digest that said certless. */
+	struct cm_signed_recordlist refreshes;
 	bool has_version;
 	int64_t version;
 };
@@ -374,6 +383,7 @@ struct cm_gossip_stats {
 	int64_t stripped_addresses;
 	int64_t anti_entropy_rounds;
 	int64_t requests_answered;
+	int64_t refreshes_pulled; /* records applied from anti-entropy answers without certificates */
 	int64_t sessions_open;
 	struct cm_counterlist closed_by_code; /* "1000".."1015": sessions ended with it */
 	int64_t handshake_failures;

@@ -163,6 +163,7 @@ ctl_gossip_stats(const struct ctl_status *st, struct cm_gossip_stats *out)
 	out->stripped_addresses = (int64_t)es->stripped_addresses;
 	out->anti_entropy_rounds = (int64_t)es->anti_entropy_rounds;
 	out->requests_answered = (int64_t)es->requests_answered;
+	out->refreshes_pulled = (int64_t)es->refreshes_pulled;
 	out->sessions_open = (int64_t)st->sessions_open;
 	out->handshake_failures = (int64_t)ts->handshake_failures;
 	out->pin_failures = (int64_t)ts->pin_failures;

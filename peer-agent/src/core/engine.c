@@ -31,6 +31,7 @@ engine_config_default(struct engine_config *cfg)
 	cfg->ae_max_records = 256;
 	cfg->ae_warm_ms = 300 * 1000LL;
 	cfg->ae_fresh_ms = 60 * 1000LL;
+	cfg->pull_refreshes = true;
 	cfg->request_max_records = 256;
 	cfg->request_timeout_ms = 10 * 1000LL;
 	cfg->verify_signatures = true;
@@ -379,24 +380,29 @@ nb_silent(const struct engine *e, const struct nb *n)
 	return pe != NULL && !pe->rec.record.is_broadcasting;
 }
 
-/* Is any authenticated neighbour other than except silent? */
+/*
+ * Is any authenticated neighbour other than except silent (when silent), and
+ * one whose digests do not say certless (when pushed_to)?
+ */
 static bool
-any_silent_nb(const struct engine *e, uint64_t except)
+any_nb(const struct engine *e, uint64_t except, bool silent, bool pushed_to)
 {
 	for (size_t i = 0; i < e->nnbs; i++)
-		if (e->nbs[i].authed && e->nbs[i].id != except && nb_silent(e, &e->nbs[i]))
+		if (e->nbs[i].authed && e->nbs[i].id != except &&
+		    (!pushed_to || !e->nbs[i].pulls_refreshes) && (!silent || nb_silent(e, &e->nbs[i])))
 			return true;
 	return false;
 }
 
 /*
  * Sends one encoded frame to up to k random authenticated neighbours other
- * than except; silent neighbours get silent_frame instead when it is not NULL.
+ * than except; silent neighbours get silent_frame instead when it is not
+ * NULL. A pick that pulls refreshes gets nothing when skip_pullers.
  */
 static size_t
 send_random2(struct engine *e, struct engine_actions *out, const char *frame, size_t len,
 	     const char *silent_frame, size_t silent_len, int k, uint64_t except, bool droppable,
-	     struct engine_rng *rng)
+	     bool skip_pullers, struct engine_rng *rng)
 {
 	uint64_t *ids = malloc((e->nnbs + 1) * sizeof(*ids));
 	size_t n = 0, sent = 0;
@@ -409,10 +415,14 @@ send_random2(struct engine *e, struct engine_actions *out, const char *frame, si
 	for (size_t i = 0; i < n && (int)i < k; i++) {
 		size_t j = i + eng_rng_below(rng, n - i);
 		uint64_t t = ids[i];
+		const struct nb *to;
 
 		ids[i] = ids[j];
 		ids[j] = t;
-		if (silent_frame != NULL && nb_silent(e, nb_get(e, ids[i])) ?
+		to = nb_get(e, ids[i]);
+		if (skip_pullers && to->pulls_refreshes)
+			continue;
+		if (silent_frame != NULL && nb_silent(e, to) ?
 			    eng_queue_send(e, out, ids[i], silent_frame, silent_len) != 0 :
 			    eng_queue_send(e, out, ids[i], frame, len) != 0)
 			continue;
@@ -427,7 +437,7 @@ size_t
 eng_send_random(struct engine *e, struct engine_actions *out, const char *frame, size_t len,
 		int k, uint64_t except, struct engine_rng *rng)
 {
-	return send_random2(e, out, frame, len, NULL, 0, k, except, false, rng);
+	return send_random2(e, out, frame, len, NULL, 0, k, except, false, false, rng);
 }
 
 /* Lifecycle */
@@ -558,6 +568,7 @@ engine_assume_synced(struct engine *e, uint64_t id, uint64_t their_version)
 		return;
 	n->since = their_version;
 	n->mark_prev = n->mark_last = peertable_version(e->table);
+	n->pulls_refreshes = e->cfg.pull_refreshes;
 	e->assumed_synced = true;
 }
 
@@ -586,32 +597,35 @@ engine_neighbour_email(const struct engine *e, uint64_t id)
  * verified (the signed record's own text, the envelope's known fields) with
  * ttl - 1 and ourselves as sender: nothing unsigned that came with it travels.
  * A refresh (cert: the certificate we hold, which env's origin carries for
- * the check) goes without it, except to a silent neighbour: anti-entropy gives
- * a silent peer bootstrap peers only, so it cannot pull a record it missed and
- * must be able to verify what is pushed to it.
+ * the check) goes without it, except to a silent neighbour, which must be
+ * able to verify what is pushed to it. With pull_refreshes it goes only to
+ * the picks whose digests do not say certless (agents of an earlier
+ * version): the others pull it by anti-entropy, each about once, where a push
+ * reached each about 3.4 times.
  */
 static void
 forward(struct engine *e, const struct cm_envelope *env, const char *cert, uint64_t from,
 	int fanout, struct engine_rng *rng, struct engine_actions *out)
 {
+	bool pull = cert != NULL && e->cfg.pull_refreshes;
 	struct cm_envelope fwd;
 	char *frame, *silent_frame = NULL;
 	size_t len, silent_len = 0;
 
-	if (env->ttl - 1 <= 0 || !e->has_self)
+	if (env->ttl - 1 <= 0 || !e->has_self || (pull && !any_nb(e, from, false, true)))
 		return;
 	fwd = *env; /* shallow: borrowed for encoding only */
 	fwd.ttl = env->ttl - 1;
 	fwd.sender_email = e->self.record.email;
 	fwd.sender_peer_id = e->self.record.peer_id;
 	/* Written only when some neighbour needs it: refreshes are the steady state's traffic. */
-	if (cert != NULL && any_silent_nb(e, from))
+	if (cert != NULL && any_nb(e, from, true, pull))
 		silent_frame = eng_encode_frame(&fwd, &silent_len);
 	if (cert != NULL)
 		fwd.payload.announcement.origin.public_certificate = NULL;
 	if ((frame = eng_encode_frame(&fwd, &len)) != NULL)
 		e->stats.forwarded += send_random2(e, out, frame, len, silent_frame, silent_len,
-						   fanout, from, true, rng);
+						   fanout, from, true, pull, rng);
 	free(frame);
 	free(silent_frame);
 }

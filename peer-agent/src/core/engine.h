@@ -73,6 +73,13 @@ struct engine_config {
 	int64_t request_timeout_ms; /* pending discovery requests are forgotten after this */
 	bool verify_signatures;     /* true; only the simulator may turn it off */
 	/*
+	 * true: refreshes travel by anti-entropy, bare (docs/protocol.md,
+	 * re-announcement). false, the rule before it, for the simulator's
+	 * comparison: a refresh is pushed on to fanout neighbours, digests
+	 * never say certless.
+	 */
+	bool pull_refreshes;
+	/*
 	 * What one neighbour may send, per kind (engine_kind); frames over the
 	 * limit are dropped (ENGINE_DROP_RATE). Frames over the limit take from
 	 * rate_overdraft too: once it is empty the session is closed with 1008.
@@ -166,6 +173,7 @@ struct engine_stats {
 	uint64_t stripped_addresses;              /* silent records refused: addresses or a torrent port */
 	uint64_t anti_entropy_rounds;
 	uint64_t requests_answered;
+	uint64_t refreshes_pulled;     /* records applied from an answer's refreshes (no certificate) */
 	uint64_t closed_rate;          /* sessions closed for staying over their rate */
 	uint64_t closed_bad_signatures; /* sessions closed after max_bad_signatures */
 	uint64_t answers_cut;          /* answers cut short by answer_max_bytes */
@@ -212,9 +220,11 @@ void engine_neighbour_down(struct engine *e, uint64_t id, int64_t now_ms);
 
 /*
  * Anti-entropy with neighbour id starts from here: its table up to version
- * their_version and ours as it is now count as exchanged, and the engine
- * counts as in sync (as if up for ae_warm_ms). The simulator uses it to begin
- * from a converged network instead of replaying its history.
+ * their_version and ours as it is now count as exchanged, the engine counts
+ * as in sync (as if up for ae_warm_ms), and the neighbour as one that pulls
+ * refreshes (of this version and in sync too, when pull_refreshes). The
+ * simulator uses it to begin from a converged network instead of replaying
+ * its history.
  */
 void engine_assume_synced(struct engine *e, uint64_t id, uint64_t their_version);
 

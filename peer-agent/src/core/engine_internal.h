@@ -54,6 +54,8 @@ struct nb {
 	uint64_t mark_last;   /* our table version at the last exchange */
 	struct rate_state rate;
 	bool closing;         /* the engine asked to close it: nothing more is applied */
+	bool pulls_refreshes; /* its digests say certless: it pulls refreshes, none is pushed to it */
+	bool want_whole;      /* a refresh it sent us was of a peer we lack: ask whole next time */
 };
 
 struct pending {

@@ -167,6 +167,8 @@ struct answer_filter {
 	int64_t now_ms;
 	int64_t expire_ms;
 	int64_t issued_after_ms; /* 0: any */
+	bool certless;           /* the digest said certless: some records may go bare */
+	int64_t bare_before_ms;  /* then entries held since before this go bare */
 	bool any_repo;           /* no repository named */
 	uint64_t mark;           /* else: peertable_mark_hosting's mark of the hosts */
 };
@@ -186,16 +188,32 @@ record_passes(const struct cm_signed_record *rec, const struct answer_filter *f)
 }
 
 /*
+ * Does e go without its certificate, for a requester that holds it? A peer we
+ * have held for a while, and to a silent requester every peer but an attested
+ * bootstrap one: it is given no other whole, but it may hold them.
+ */
+static bool
+entry_bare(const struct peertable_entry *e, const struct answer_filter *f)
+{
+	if (!f->certless)
+		return false;
+	return e->discovered_at_ms < f->bare_before_ms ||
+	       (!f->requester_broadcasting && !peertable_entry_bootstrap(f->table, e, f->now_ms));
+}
+
+/*
  * A table entry, repositories aside: for a silent requester only a bootstrap
  * peer a trusted server attested; a record that merely claims it could be
- * anyone's, collecting silent peers' addresses.
+ * anyone's, collecting silent peers' addresses. A bare refresh tells no one
+ * of anybody new: only a requester holding the peer can verify it.
  */
 static bool
 entry_allowed(const struct peertable_entry *e, const struct answer_filter *f)
 {
 	if (e->offline)
 		return false;
-	if (!f->requester_broadcasting && !peertable_entry_bootstrap(f->table, e, f->now_ms))
+	if (!f->requester_broadcasting && !peertable_entry_bootstrap(f->table, e, f->now_ms) &&
+	    !entry_bare(e, f))
 		return false;
 	return record_passes(&e->rec, f);
 }
@@ -253,27 +271,30 @@ gather_seeders(const struct peertable_entry *e, void *arg)
 	return g->n < g->max;
 }
 
-/* A rough upper bound of a record's size in a frame (JSON escaping included). */
+/*
+ * A rough upper bound of a record's size in a frame (JSON escaping
+ * included); bare: without its certificate.
+ */
 static size_t
-record_frame_size(const struct cm_signed_record *r)
+record_frame_size(const struct cm_signed_record *r, bool bare)
 {
 	size_t n = 64;
 
 	n += r->canonical != NULL ? strlen(r->canonical) : 2048;
-	n += r->public_certificate != NULL ? strlen(r->public_certificate) * 2 : 0;
+	n += r->public_certificate != NULL && !bare ? strlen(r->public_certificate) * 2 : 0;
 	n += r->signature != NULL ? strlen(r->signature) : 0;
 	return n;
 }
 
 /*
- * How many of recs (n) one answer takes: records while their bytes stay
- * within limit (at most answer_max_bytes) and the list limit, and always the
- * first one (no record is over a frame's room), so a digest exchange never
- * stalls on a big one.
+ * How many of recs (n; bare[i]: without its certificate, bare may be NULL)
+ * one answer takes: records while their bytes stay within limit (at most
+ * answer_max_bytes) and the list limit, and always the first one (no record
+ * is over a frame's room), so a digest exchange never stalls on a big one.
  */
 static size_t
-answer_fits(const struct engine *e, const struct cm_signed_record *const *recs, size_t n,
-	    size_t limit)
+answer_fits(const struct engine *e, const struct cm_signed_record *const *recs,
+	    const bool *bare, size_t n, size_t limit)
 {
 	size_t k = 0, bytes = 0;
 
@@ -282,34 +303,46 @@ answer_fits(const struct engine *e, const struct cm_signed_record *const *recs, 
 	if (limit > CM_MAX_FRAME - FRAME_OVERHEAD)
 		limit = CM_MAX_FRAME - FRAME_OVERHEAD;
 	while (k < n && k < CM_MAX_LIST_PEERS &&
-	       (k == 0 || bytes + record_frame_size(recs[k]) <= limit))
-		bytes += record_frame_size(recs[k++]);
+	       (k == 0 || bytes + record_frame_size(recs[k], bare != NULL && bare[k]) <= limit)) {
+		bytes += record_frame_size(recs[k], bare != NULL && bare[k]);
+		k++;
+	}
 	return k;
 }
 
 /*
  * Sends recs (n, within answer_fits) to neighbour as one PEER_LIST_RESPONSE
- * for request_id. Returns the frame's length (0: not sent).
+ * for request_id, those marked bare (bare may be NULL) in its refreshes,
+ * without their certificates. Returns the frame's length (0: not sent).
  */
 static size_t
 send_list(struct engine *e, struct engine_actions *out, uint64_t neighbour,
-	  const char *request_id, const struct cm_signed_record *const *recs, size_t n,
-	  bool has_version, uint64_t version, int64_t now_ms, struct engine_rng *rng)
+	  const char *request_id, const struct cm_signed_record *const *recs, const bool *bare,
+	  size_t n, bool has_version, uint64_t version, int64_t now_ms, struct engine_rng *rng)
 {
 	struct cm_envelope env;
 	struct cm_signed_record *batch;
 	char id[CM_UUID_TEXT_LEN + 1];
-	size_t len, sent = 0;
+	size_t len, sent = 0, whole = 0, nbare = 0;
 	char *frame;
 
 	if ((batch = calloc(n + 1, sizeof(*batch))) == NULL)
 		return 0;
+	/* shallow: borrowed for encoding only; the whole ones, then the bare ones, in order */
 	for (size_t i = 0; i < n; i++)
-		batch[i] = *recs[i]; /* shallow: borrowed for encoding only */
+		if (bare == NULL || !bare[i])
+			batch[whole++] = *recs[i];
+	for (size_t i = 0; bare != NULL && i < n; i++)
+		if (bare[i]) {
+			batch[whole + nbare] = *recs[i];
+			batch[whole + nbare++].public_certificate = NULL;
+		}
 	eng_envelope_init(e, &env, CM_MSG_PEER_LIST_RESPONSE, 1, now_ms, rng, id);
 	env.payload.list_response.request_id = (char *)request_id;
 	env.payload.list_response.peers.items = batch;
-	env.payload.list_response.peers.len = n;
+	env.payload.list_response.peers.len = whole;
+	env.payload.list_response.refreshes.items = batch + whole;
+	env.payload.list_response.refreshes.len = nbare;
 	env.payload.list_response.has_version = has_version;
 	env.payload.list_response.version = (int64_t)version;
 	if ((frame = eng_encode_frame(&env, &len)) != NULL) {
@@ -400,6 +433,7 @@ eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env
 	size_t max, k = 0, bloom_len = 0;
 	const struct peertable_entry **entries;
 	const struct cm_signed_record **recs;
+	bool *bare = NULL;
 	uint64_t next = peertable_version(e->table);
 	bool answered = true;
 
@@ -415,30 +449,42 @@ eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env
 		f.k = req->digest.k;
 		f.seed = req->digest.seed;
 		f.issued_after_ms = req->digest.issued_after_ms;
+		/*
+		 * A peer we have held for a while the requester holds too, most
+		 * likely (it was in sync then): its refresh goes bare.
+		 */
+		if (req->digest.certless) {
+			f.certless = true;
+			f.bare_before_ms = now_ms - e->cfg.ae_fresh_ms;
+			n->pulls_refreshes = true;
+		}
 		max = e->cfg.ae_max_records;
 	} else {
 		max = e->cfg.request_max_records;
 	}
 	entries = calloc(max + 1, sizeof(*entries));
 	recs = calloc(max + 2, sizeof(*recs));
-	if (entries != NULL && recs != NULL) {
+	bare = calloc(max + 2, sizeof(*bare));
+	if (entries != NULL && recs != NULL && bare != NULL) {
 		size_t ne = gather_answer(e, &f, req, max, entries, &next), fit, fit_max, room;
 
-		for (size_t i = 0; i < ne; i++)
+		for (size_t i = 0; i < ne; i++) {
+			bare[k] = entry_bare(entries[i], &f);
 			recs[k++] = &entries[i]->rec;
+		}
 		k = add_self_if_passes(e, &f,
 				       req->has_torrent_search ? req->torrent_search.info_hash : NULL,
 				       recs, k);
 		/* What our answers to n may still weigh: a burst of requests cannot pile them up. */
 		eng_bucket_refill(budget, &e->cfg.rate_answer_bytes, now_ms);
 		room = budget->tokens > 0 ? (size_t)budget->tokens : 0;
-		if (k > 0 && record_frame_size(recs[0]) > room) {
+		if (k > 0 && record_frame_size(recs[0], bare[0]) > room) {
 			e->stats.answers_limited++;
 			answered = false;
 			goto cleanup;
 		}
-		fit_max = answer_fits(e, recs, k, SIZE_MAX);
-		fit = answer_fits(e, recs, k, room);
+		fit_max = answer_fits(e, recs, bare, k, SIZE_MAX);
+		fit = answer_fits(e, recs, bare, k, room);
 		if (fit < k) {
 			/* Cut: the digest's next exchange asks from the last record sent. */
 			if (fit < ne) /* fit >= 1: the first record always goes */
@@ -446,7 +492,7 @@ eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env
 			e->stats.answers_cut += fit_max < k;
 			e->stats.answers_limited += fit < fit_max;
 		}
-		budget->tokens -= (double)send_list(e, out, n->id, env->id, recs, fit,
+		budget->tokens -= (double)send_list(e, out, n->id, env->id, recs, bare, fit,
 						    req->has_digest, next, now_ms, rng);
 		e->stats.requests_answered++;
 		/*
@@ -459,6 +505,7 @@ eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env
 cleanup:
 	free(entries);
 	free(recs);
+	free(bare);
 	free(bloom);
 	return answered;
 }
@@ -479,6 +526,44 @@ answers(const struct cm_signed_record *rec, const struct pending *p)
 			if (strcmp(r->repositories.items[j].name, p->repos.items[i]) == 0)
 				return true;
 	return false;
+}
+
+/*
+ * The bare refreshes of an anti-entropy answer, each checked with the
+ * certificate we hold for its peer. One of a peer we do not hold is dropped;
+ * while the table has room, n->want_whole asks for them whole next time (a
+ * silent agent is answered whole only about bootstrap peers: it asks again
+ * only for a record that claims to be one).
+ */
+static void
+receive_bare(struct engine *e, struct nb *n, const struct cm_peer_list_response *lr,
+	     int64_t now_ms, struct engine_actions *out)
+{
+	for (size_t i = 0; i < lr->refreshes.len; i++) {
+		struct cm_signed_record rec = lr->refreshes.items[i]; /* shallow */
+		const struct peertable_entry *held = peertable_get(e->table, rec.record.email);
+		char fp[CM_FINGERPRINT_LEN + 1];
+		enum engine_verdict v;
+
+		if (rec.public_certificate != NULL)
+			continue; /* whole ones belong in peers */
+		if (held == NULL || held->rec.public_certificate == NULL) {
+			n->want_whole = n->want_whole ||
+					(!peertable_full(e->table) &&
+					 (!e->has_self || e->self.record.is_broadcasting ||
+					  rec.record.is_bootstrap));
+			continue;
+		}
+		if ((rec.public_certificate = strdup(held->rec.public_certificate)) == NULL)
+			return;
+		v = eng_check_record(e, &rec, now_ms, NULL, fp);
+		if (v == ENGINE_ACCEPTED &&
+		    eng_apply_record(e, &rec, fp, NULL, false, now_ms) == ENGINE_ACCEPTED)
+			e->stats.refreshes_pulled++;
+		free(rec.public_certificate);
+		if (v == ENGINE_DROP_SIGNATURE && eng_bad_signature(e, n, out))
+			return;
+	}
 }
 
 /*
@@ -517,7 +602,10 @@ eng_receive_list(struct engine *e, struct nb *n, const struct cm_envelope *env, 
 		    (p->info_hash[0] == '\0' || peertable_entry_torrent(held, p->info_hash) != NULL))
 			cm_strlist_append(&p->emails, rec->record.email);
 	}
-	if (p->anti_entropy && lr->has_version)
+	if (p->anti_entropy)
+		receive_bare(e, n, lr, now_ms, out);
+	/* A bare refresh we could not check: the next digest asks for the same records whole. */
+	if (p->anti_entropy && lr->has_version && !n->want_whole)
 		n->since = (uint64_t)lr->version;
 	if (p->anti_entropy)
 		pending_drop(e, (size_t)(p - e->pending));
@@ -603,8 +691,12 @@ digest_to(struct engine *e, struct nb *n, int64_t now_ms, struct engine_rng *rng
 	 * 200 MB per newcomer at 10k nodes).
 	 */
 	if (e->assumed_synced ||
-	    (e->timers_started && now_ms - e->started_ms >= e->cfg.ae_warm_ms))
+	    (e->timers_started && now_ms - e->started_ms >= e->cfg.ae_warm_ms)) {
 		env.payload.request.digest.issued_after_ms = now_ms - e->cfg.ae_fresh_ms;
+		/* In sync, we hold what the neighbour held a while: its refreshes may come bare. */
+		env.payload.request.digest.certless = e->cfg.pull_refreshes && !n->want_whole;
+		n->want_whole = false;
+	}
 	env.payload.request.digest.recent = eng_ae_recent(e, now_ms);
 	env.payload.request.digest.seed = b.seed;
 	env.payload.request.digest.k = BLOOM_K;

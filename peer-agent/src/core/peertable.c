@@ -157,6 +157,20 @@ peertable_count(const struct peertable *t)
 	return cm_map_len(t->entries);
 }
 
+bool
+peertable_full(const struct peertable *t)
+{
+	return cm_map_len(t->entries) >= t->cfg.max_entries;
+}
+
+void
+peertable_set_max_entries(struct peertable *t, size_t max)
+{
+	t->cfg.max_entries = max > cm_map_len(t->entries) ? max : cm_map_len(t->entries);
+	if (t->cfg.max_entries == 0)
+		t->cfg.max_entries = 1;
+}
+
 uint64_t
 peertable_version(const struct peertable *t)
 {

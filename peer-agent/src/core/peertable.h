@@ -314,6 +314,15 @@ int peertable_remove(struct peertable *t, const char *email);
 
 const struct peertable_entry *peertable_get(const struct peertable *t, const char *email);
 size_t peertable_count(const struct peertable *t);
+/* Does the table hold max_entries (a newcomer must displace someone)? */
+bool peertable_full(const struct peertable *t);
+/*
+ * Moves the entry bound to max, never below the entries held (the pins keep
+ * the bound they were made with). The simulator's steady mode makes a table
+ * full with the share of a large network's records that changes in its
+ * window, the rest of a full table changing nothing it measures.
+ */
+void peertable_set_max_entries(struct peertable *t, size_t max);
 /* The key peertable_new was given: the engine over this table keys its seen ids with it. */
 const struct cm_hash_key *peertable_hash_key(const struct peertable *t);
 uint64_t peertable_version(const struct peertable *t);

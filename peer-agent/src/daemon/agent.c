@@ -376,6 +376,7 @@ agent_start(struct pa_agent *a)
 	ec.reannounce_ms = cfg->reannounce_s * 1000;
 	ec.anti_entropy_ms = cfg->anti_entropy_s * 1000;
 	ec.ae_idle_ms = cfg->anti_entropy_idle_s * 1000;
+	ec.ae_warm_ms = cfg->anti_entropy_sync_s * 1000;
 	overlay_config_default(&oc);
 	oc.neighbours = (size_t)cfg->neighbours;
 	oc.order_key = hash_key;

@@ -173,6 +173,8 @@ static const struct pa_key keys[] = {
 	 "Seconds between anti-entropy rounds with a neighbour."},
 	{"timers", "anti_entropy_idle_s", KIND_SECONDS, OFF(anti_entropy_idle_s), 1, 3600, NULL,
 	 "Longest seconds between anti-entropy rounds while the table stands still."},
+	{"timers", "anti_entropy_sync_s", KIND_SECONDS, OFF(anti_entropy_sync_s), 1, PA_DAY_S, NULL,
+	 "Seconds up after which digests ask only for recent records, refreshes bare."},
 	{"timers", "bootstrap_heartbeat_s", KIND_SECONDS, OFF(bootstrap_heartbeat_s), 1,
 	 CM_MAX_HEARTBEAT_INTERVAL_S, NULL,
 	 "Seconds between bootstrap heartbeats (the server's interval wins when shorter)."},
@@ -257,6 +259,7 @@ pa_config_default(struct pa_config *cfg)
 	cfg->reannounce_s = 3600;
 	cfg->anti_entropy_s = 1;
 	cfg->anti_entropy_idle_s = 16;
+	cfg->anti_entropy_sync_s = 300;
 	cfg->bootstrap_heartbeat_s = 30;
 }
 
