@@ -5,8 +5,9 @@
 // Connects with HOME's identity (identity.crt/.key as `peer-agent init` writes
 // them), signs its own hello the way docs/protocol.md says, then plays SCENARIO
 // and prints one JSON line: {"scenario", "hello_from", "close_code", "extensions", ...}.
-// Scenarios: valid, no_hello, invalid_json, binary, oversize, forged, replay,
-// future, pin (ALT_HOME: another key for an email the agent already pinned),
+// Scenarios: valid (stays VISIT_MS, default 1500), no_hello, invalid_json, binary,
+// oversize, forged, replay, future, pin (ALT_HOME: another key for an email the
+// agent already pinned),
 // unmasked (raw TLS: a client frame without a mask),
 // flood_bootstrap (ALT_HOME: a folder of homes, one fresh identity each; every
 // one announces a record claiming is_bootstrap, one every 100 ms),
@@ -407,7 +408,7 @@ if (scenario === 'sybil_hold') {
     switch (scenario) {
       case 'valid':
         ws.send(envelope('HEARTBEAT', { is_alive: true, is_bootstrap: false, peer_count: 7 }));
-        setTimeout(() => ws.close(1000), 1500);
+        setTimeout(() => ws.close(1000), +(process.env.VISIT_MS || 1500));
         break;
       case 'no_hello': break; // the agent closes: its first frame was not a hello
       case 'invalid_json': ws.send('{"v":1,'); break;

@@ -655,12 +655,25 @@ third_extra_closed(void)
 	return X[1].closed > 0;
 }
 
+/* Runs the loop for ms, whatever happens. */
+static void
+run_for_ms(int64_t ms)
+{
+	struct timeval wait = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000 * 1000)};
+
+	done_when = never;
+	event_base_loopexit(base, &wait);
+	event_base_dispatch(base);
+	done_when = NULL;
+}
+
 START_TEST(test_tp_inbound_over_max_sessions_closes_the_youngest_of_the_biggest_address_group)
 {
 	struct tp_ctx *srv, *cli;
 	struct timeval wait = {0, 300 * 1000};
 
 	test_cfg.max_sessions = 3;
+	test_cfg.evict_grace_ms = 200;
 	open_pair(&srv, &cli);
 	tp_session_authenticated(S.s);
 	extra_open(cli, srv, 0, "127.0.0.5", true);
@@ -676,6 +689,46 @@ START_TEST(test_tp_inbound_over_max_sessions_closes_the_youngest_of_the_biggest_
 	event_base_dispatch(base);
 	done_when = NULL;
 	ck_assert_int_eq(C.closed + X[0].closed + X[2].closed, 0);
+	ck_assert_uint_eq(tp_stats(srv)->inbound_evicted, 1);
+	tp_free(cli);
+	tp_free(srv);
+}
+END_TEST
+
+START_TEST(test_tp_inbound_over_max_sessions_that_closes_within_the_grace_pushes_out_nobody)
+{
+	struct tp_ctx *srv, *cli;
+
+	test_cfg.max_sessions = 2;
+	test_cfg.evict_grace_ms = 600;
+	open_pair(&srv, &cli);
+	tp_session_authenticated(S.s);
+	extra_open(cli, srv, 0, "127.0.0.5", true);
+	/* One over the cap, as a session dialled for a lookup: it asks, then leaves. */
+	extra_open(cli, srv, 1, "127.0.0.6", true);
+	run_for_ms(100);
+	tp_close(X[1].s, 1000, "lookup answered");
+	run_for_ms(900);
+	ck_assert_int_eq(C.closed + X[0].closed, 0);
+	ck_assert_uint_eq(tp_stats(srv)->inbound_evicted, 0);
+	tp_free(cli);
+	tp_free(srv);
+}
+END_TEST
+
+START_TEST(test_tp_inbound_past_the_surplus_pushes_out_at_once)
+{
+	struct tp_ctx *srv, *cli;
+
+	test_cfg.max_sessions = 2;
+	test_cfg.evict_surplus = 0;
+	test_cfg.evict_grace_ms = 60000; /* run_until gives up after 5 s */
+	open_pair(&srv, &cli);
+	tp_session_authenticated(S.s);
+	extra_open(cli, srv, 0, "127.0.0.5", true);
+	extra_open(cli, srv, 1, "127.0.0.5", true);
+	run_until(first_extra_closed);
+	ck_assert_int_eq(X[0].close_code, TP_CLOSE_FULL);
 	ck_assert_uint_eq(tp_stats(srv)->inbound_evicted, 1);
 	tp_free(cli);
 	tp_free(srv);

@@ -99,6 +99,8 @@ tp_config_default(struct tp_config *cfg)
 	cfg->handshake_timeout_ms = 10000;
 	cfg->idle_timeout_ms = 90000;
 	cfg->max_sessions = 256;
+	cfg->evict_grace_ms = 5000;
+	cfg->evict_surplus = 2;
 	cfg->hello_timeout_ms = 5000;
 	cfg->max_pending = 8;
 	cfg->max_per_address = 4;
@@ -1135,8 +1137,14 @@ tp_session_authenticated(struct tp_session *s)
 		return;
 	s->authed_seq = ++ctx->auth_seq;
 	/* Later, on the loop: the caller is in the middle of this session's callback. */
-	if (inbound_neighbour_count(ctx) > ctx->cfg.max_sessions)
+	if (inbound_neighbour_count(ctx) > ctx->cfg.max_sessions + ctx->cfg.evict_surplus) {
 		event_active(ctx->evict_ev, EV_TIMEOUT, 0);
+	} else if (inbound_neighbour_count(ctx) > ctx->cfg.max_sessions &&
+		   !evtimer_pending(ctx->evict_ev, NULL)) {
+		struct timeval tv = tv_ms(ctx->cfg.evict_grace_ms);
+
+		evtimer_add(ctx->evict_ev, &tv);
+	}
 }
 
 void

@@ -43,10 +43,13 @@
  *   youngest pending session of the address holding the most, so one address
  *   cannot push an honest newcomer out during its handshake;
  * - authenticated inbound sessions are capped at max_sessions: one more
- *   closes (1008) an existing one, not the newcomer and not of the longest
+ *   closes (4000) an existing one, not the newcomer and not of the longest
  *   connected half, of the address group (IPv4 address, IPv6 /48) with the
  *   most sessions, its youngest: identities from few addresses push out each
- *   other, not an honest newcomer;
+ *   other, not an honest newcomer. That happens evict_grace_ms after the
+ *   newcomer's hello, unless the count is back within the cap by then (a
+ *   session dialled for one question closes within seconds, and costs no one
+ *   their place), and at once past max_sessions + evict_surplus;
  * - a session whose unsent output would pass max_send_queue_bytes is closed
  *   (1008, logged) and freed at once: a peer that does not read is dropped,
  *   not buffered;
@@ -101,6 +104,8 @@ struct tp_config {
 	int64_t handshake_timeout_ms; /* TCP + TLS + Upgrade (adopted: the Upgrade) within (10 s) */
 	int64_t idle_timeout_ms;  /* no byte received for this long closes (90 s) */
 	size_t max_sessions;      /* authenticated inbound sessions at once (256) */
+	int64_t evict_grace_ms;   /* over max_sessions this long before one is pushed out (5 s) */
+	size_t evict_surplus;     /* over max_sessions by more than this: at once (2) */
 	int64_t hello_timeout_ms; /* open to authenticated, else closed with 1008 (5 s) */
 	size_t max_pending;       /* inbound sessions not yet authenticated (8) */
 	size_t max_per_address;   /* inbound sessions per IPv4 address or IPv6 /64 (4) */
