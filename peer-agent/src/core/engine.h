@@ -73,7 +73,7 @@ struct engine_config {
 	int64_t request_timeout_ms; /* pending discovery requests are forgotten after this */
 	bool verify_signatures;     /* true; only the simulator may turn it off */
 	/*
-	 * true: refreshes travel by anti-entropy, as renewals (docs/protocol.md,
+	 * true: refreshes travel by anti-entropy, bare (docs/protocol.md,
 	 * re-announcement). false, the rule before it, for the simulator's
 	 * comparison: a refresh is pushed on to fanout neighbours, digests
 	 * never say certless.
@@ -173,7 +173,7 @@ struct engine_stats {
 	uint64_t stripped_addresses;              /* silent records refused: addresses or a torrent port */
 	uint64_t anti_entropy_rounds;
 	uint64_t requests_answered;
-	uint64_t refreshes_pulled;     /* records applied from an answer's renewals */
+	uint64_t refreshes_pulled;     /* records applied from an answer's refreshes (no certificate) */
 	uint64_t closed_rate;          /* sessions closed for staying over their rate */
 	uint64_t closed_bad_signatures; /* sessions closed after max_bad_signatures */
 	uint64_t answers_cut;          /* answers cut short by answer_max_bytes */

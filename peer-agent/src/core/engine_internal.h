@@ -55,7 +55,7 @@ struct nb {
 	struct rate_state rate;
 	bool closing;         /* the engine asked to close it: nothing more is applied */
 	bool pulls_refreshes; /* its digests say certless: it pulls refreshes, none is pushed to it */
-	bool want_whole;      /* a renewal it sent us was of no use: ask whole next time */
+	bool want_whole;      /* a refresh it sent us was of a peer we lack: ask whole next time */
 };
 
 struct pending {

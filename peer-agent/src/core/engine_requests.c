@@ -168,7 +168,7 @@ struct answer_filter {
 	int64_t expire_ms;
 	int64_t issued_after_ms; /* 0: any */
 	bool certless;           /* the digest said certless: some records may go as renewals */
-	int64_t renew_before_ms; /* then entries held since before this go as renewals */
+	int64_t bare_before_ms;  /* then entries held since before this go as renewals */
 	bool any_repo;           /* no repository named */
 	uint64_t mark;           /* else: peertable_mark_hosting's mark of the hosts */
 };
@@ -193,11 +193,11 @@ record_passes(const struct cm_signed_record *rec, const struct answer_filter *f)
  * bootstrap one: it is given no other whole, but it may hold them.
  */
 static bool
-as_renewal(const struct peertable_entry *e, const struct answer_filter *f)
+entry_bare(const struct peertable_entry *e, const struct answer_filter *f)
 {
 	if (!f->certless)
 		return false;
-	return e->discovered_at_ms < f->renew_before_ms ||
+	return e->discovered_at_ms < f->bare_before_ms ||
 	       (!f->requester_broadcasting && !peertable_entry_bootstrap(f->table, e, f->now_ms));
 }
 
@@ -212,8 +212,8 @@ entry_allowed(const struct peertable_entry *e, const struct answer_filter *f)
 {
 	if (e->offline)
 		return false;
-	if (!f->requester_broadcasting && !f->certless &&
-	    !peertable_entry_bootstrap(f->table, e, f->now_ms))
+	if (!f->requester_broadcasting && !peertable_entry_bootstrap(f->table, e, f->now_ms) &&
+	    !entry_bare(e, f))
 		return false;
 	return record_passes(&e->rec, f);
 }
@@ -273,14 +273,14 @@ gather_seeders(const struct peertable_entry *e, void *arg)
 
 /*
  * A rough upper bound of a record's size in a frame (JSON escaping
- * included); renewal: sent as one.
+ * included); bare: as a renewal.
  */
 static size_t
-record_frame_size(const struct cm_signed_record *r, bool renewal)
+record_frame_size(const struct cm_signed_record *r, bool bare)
 {
 	size_t n = 64;
 
-	if (renewal)
+	if (bare)
 		return n + 2 * strlen(r->record.email) + 64 + CM_RECORD_BASE_LEN +
 		       (r->signature != NULL ? strlen(r->signature) : 0);
 	n += r->canonical != NULL ? strlen(r->canonical) : 2048;
@@ -290,14 +290,14 @@ record_frame_size(const struct cm_signed_record *r, bool renewal)
 }
 
 /*
- * How many of recs (n; renew[i]: as a renewal, renew may be NULL)
+ * How many of recs (n; bare[i]: as a renewal, bare may be NULL)
  * one answer takes: records while their bytes stay within limit (at most
  * answer_max_bytes) and the list limit, and always the first one (no record
  * is over a frame's room), so a digest exchange never stalls on a big one.
  */
 static size_t
 answer_fits(const struct engine *e, const struct cm_signed_record *const *recs,
-	    const bool *renew, size_t n, size_t limit)
+	    const bool *bare, size_t n, size_t limit)
 {
 	size_t k = 0, bytes = 0;
 
@@ -306,8 +306,8 @@ answer_fits(const struct engine *e, const struct cm_signed_record *const *recs,
 	if (limit > CM_MAX_FRAME - FRAME_OVERHEAD)
 		limit = CM_MAX_FRAME - FRAME_OVERHEAD;
 	while (k < n && k < CM_MAX_LIST_PEERS &&
-	       (k == 0 || bytes + record_frame_size(recs[k], renew != NULL && renew[k]) <= limit)) {
-		bytes += record_frame_size(recs[k], renew != NULL && renew[k]);
+	       (k == 0 || bytes + record_frame_size(recs[k], bare != NULL && bare[k]) <= limit)) {
+		bytes += record_frame_size(recs[k], bare != NULL && bare[k]);
 		k++;
 	}
 	return k;
@@ -315,12 +315,12 @@ answer_fits(const struct engine *e, const struct cm_signed_record *const *recs,
 
 /*
  * Sends recs (n, within answer_fits) to neighbour as one PEER_LIST_RESPONSE
- * for request_id, those marked in renew (which may be NULL) as renewals. Returns
+ * for request_id, those marked bare (bare may be NULL) as renewals. Returns
  * the frame's length (0: not sent).
  */
 static size_t
 send_list(struct engine *e, struct engine_actions *out, uint64_t neighbour,
-	  const char *request_id, const struct cm_signed_record *const *recs, const bool *renew,
+	  const char *request_id, const struct cm_signed_record *const *recs, const bool *bare,
 	  size_t n, bool has_version, uint64_t version, int64_t now_ms, struct engine_rng *rng)
 {
 	struct cm_envelope env;
@@ -338,7 +338,7 @@ send_list(struct engine *e, struct engine_actions *out, uint64_t neighbour,
 		goto cleanup;
 	/* shallow: borrowed for encoding only */
 	for (size_t i = 0; i < n; i++) {
-		if (renew == NULL || !renew[i]) {
+		if (bare == NULL || !bare[i]) {
 			batch[whole++] = *recs[i];
 		} else if (recs[i]->canonical != NULL &&
 			   cm_record_base(recs[i]->canonical, bases[nren]) == 0) {
@@ -448,7 +448,7 @@ eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env
 	size_t max, k = 0, bloom_len = 0;
 	const struct peertable_entry **entries;
 	const struct cm_signed_record **recs;
-	bool *renew = NULL;
+	bool *bare = NULL;
 	uint64_t next = peertable_version(e->table);
 	bool answered = true;
 
@@ -470,7 +470,7 @@ eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env
 		 */
 		if (req->digest.certless) {
 			f.certless = true;
-			f.renew_before_ms = now_ms - e->cfg.ae_fresh_ms;
+			f.bare_before_ms = now_ms - e->cfg.ae_fresh_ms;
 			n->pulls_refreshes = true;
 		}
 		max = e->cfg.ae_max_records;
@@ -479,12 +479,12 @@ eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env
 	}
 	entries = calloc(max + 1, sizeof(*entries));
 	recs = calloc(max + 2, sizeof(*recs));
-	renew = calloc(max + 2, sizeof(*renew));
-	if (entries != NULL && recs != NULL && renew != NULL) {
+	bare = calloc(max + 2, sizeof(*bare));
+	if (entries != NULL && recs != NULL && bare != NULL) {
 		size_t ne = gather_answer(e, &f, req, max, entries, &next), fit, fit_max, room;
 
 		for (size_t i = 0; i < ne; i++) {
-			renew[k] = as_renewal(entries[i], &f);
+			bare[k] = entry_bare(entries[i], &f);
 			recs[k++] = &entries[i]->rec;
 		}
 		k = add_self_if_passes(e, &f,
@@ -493,13 +493,13 @@ eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env
 		/* What our answers to n may still weigh: a burst of requests cannot pile them up. */
 		eng_bucket_refill(budget, &e->cfg.rate_answer_bytes, now_ms);
 		room = budget->tokens > 0 ? (size_t)budget->tokens : 0;
-		if (k > 0 && record_frame_size(recs[0], renew[0]) > room) {
+		if (k > 0 && record_frame_size(recs[0], bare[0]) > room) {
 			e->stats.answers_limited++;
 			answered = false;
 			goto cleanup;
 		}
-		fit_max = answer_fits(e, recs, renew, k, SIZE_MAX);
-		fit = answer_fits(e, recs, renew, k, room);
+		fit_max = answer_fits(e, recs, bare, k, SIZE_MAX);
+		fit = answer_fits(e, recs, bare, k, room);
 		if (fit < k) {
 			/* Cut: the digest's next exchange asks from the last record sent. */
 			if (fit < ne) /* fit >= 1: the first record always goes */
@@ -507,7 +507,7 @@ eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env
 			e->stats.answers_cut += fit_max < k;
 			e->stats.answers_limited += fit < fit_max;
 		}
-		budget->tokens -= (double)send_list(e, out, n->id, env->id, recs, renew, fit,
+		budget->tokens -= (double)send_list(e, out, n->id, env->id, recs, bare, fit,
 						    req->has_digest, next, now_ms, rng);
 		e->stats.requests_answered++;
 		/*
@@ -520,7 +520,7 @@ eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env
 cleanup:
 	free(entries);
 	free(recs);
-	free(renew);
+	free(bare);
 	free(bloom);
 	return answered;
 }
@@ -713,7 +713,7 @@ digest_to(struct engine *e, struct nb *n, int64_t now_ms, struct engine_rng *rng
 	if (e->assumed_synced ||
 	    (e->timers_started && now_ms - e->started_ms >= e->cfg.ae_warm_ms)) {
 		env.payload.request.digest.issued_after_ms = now_ms - e->cfg.ae_fresh_ms;
-		/* In sync, we hold what the neighbour held a while: its refreshes may come as renewals. */
+		/* In sync, we hold what the neighbour held a while: its refreshes may come bare. */
 		env.payload.request.digest.certless = e->cfg.pull_refreshes && !n->want_whole;
 		n->want_whole = false;
 	}

@@ -174,7 +174,7 @@ static const struct pa_key keys[] = {
 	{"timers", "anti_entropy_idle_s", KIND_SECONDS, OFF(anti_entropy_idle_s), 1, 3600, NULL,
 	 "Longest seconds between anti-entropy rounds while the table stands still."},
 	{"timers", "anti_entropy_sync_s", KIND_SECONDS, OFF(anti_entropy_sync_s), 1, PA_DAY_S, NULL,
-	 "Seconds up after which digests ask only for recent records, refreshes as renewals."},
+	 "Seconds up after which digests ask only for recent records, refreshes bare."},
 	{"timers", "bootstrap_heartbeat_s", KIND_SECONDS, OFF(bootstrap_heartbeat_s), 1,
 	 CM_MAX_HEARTBEAT_INTERVAL_S, NULL,
 	 "Seconds between bootstrap heartbeats (the server's interval wins when shorter)."},

@@ -98,7 +98,7 @@ struct pa_config {
 	int64_t reannounce_s;          /* 3600, < stale_s / 2 */
 	int64_t anti_entropy_s;        /* 1 */
 	int64_t anti_entropy_idle_s;   /* 16: the longest interval, once the table stands still */
-	int64_t anti_entropy_sync_s;   /* 300: up this long, digests ask for recent records, renewals */
+	int64_t anti_entropy_sync_s;   /* 300: up this long, digests ask for recent records, bare */
 	int64_t bootstrap_heartbeat_s; /* 30 */
 };
 
