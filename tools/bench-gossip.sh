@@ -244,7 +244,7 @@ set xrange [800:120000]
 set yrange [500:100000]
 set key top left
 plot '$out/steady.dat' using 1:2 with linespoints lw 2 pt 7 title 'refreshes pushed on (before)', \
-     '$out/steady.dat' using 1:3 with linespoints lw 2 pt 5 title 'refreshes pulled as renewals', \
+     '$out/steady.dat' using 1:3 with linespoints lw 2 pt 5 title 'refreshes pulled, bare', \
      $fixed + $copies * x / $reannounce * $size with lines dt 2 lw 2 title 'formula of pushed refreshes, tables holding everyone', \
      2000 with lines dt 3 lc rgb 'red' title 'target at 100k'
 set output '$img/gossip-discover.png'

@@ -255,7 +255,7 @@ decode_array(struct dctx *c, const struct cm_field *f, const json_t *v, struct a
 			if (rc == 0 && (*(char **)slot = strdup(json_string_value(item))) == NULL)
 				rc = fail(c, NULL, "out of memory");
 		} else {
-			rc = decode_object(c, f->sub, item, slot, false);
+			rc = decode_object(c, f->sub, item, slot, (f->flags & F_LAX) != 0);
 		}
 		if (rc != 0)
 			return -1;

@@ -52,7 +52,7 @@ enum cm_str_kind {
 #define F_FIRST 0x02      /* decode before the rest: a later field's rule depends on it */
 #define F_NULLABLE 0x04   /* decode: null reads as absent; encode: an absent has-flag writes null */
 #define F_OMIT_ZERO 0x08  /* encode: a 0 value is not written */
-#define F_LAX 0x10        /* object: its F_LAXABLE fields are optional here */
+#define F_LAX 0x10        /* object, or array of objects: their F_LAXABLE fields are optional here */
 #define F_LAXABLE 0x20    /* required, except inside an F_LAX object */
 #define F_ENCODE_ONLY 0x40 /* written, never read (a server-set time in a request body) */
 #define F_INTERNAL 0x80   /* not on the wire: only released with the struct */

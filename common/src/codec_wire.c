@@ -13,10 +13,7 @@
 #include <string.h>
 
 #include "codec_table.h"
-#include "fb/base64.h"
 #include "fb/codec.h"
-#include "fb/digest.h"
-#include "fb/timeutil.h"
 #include "fb/validate.h"
 
 #define fail cm_codec_fail
@@ -495,20 +492,10 @@ static TYPE(peer_request_type, "payload-request", "peer-request.schema.json",
 	    struct cm_peer_request, peer_request_fields, .check = peer_request_check);
 
 static bool
-list_has_renewals(const void *base)
+list_has_refreshes(const void *base)
 {
-	return ((const struct cm_peer_list_response *)base)->renewals.len > 0;
+	return ((const struct cm_peer_list_response *)base)->refreshes.len > 0;
 }
-
-static const struct cm_field renewal_fields[] = {
-	EMAIL(struct cm_renewal, email),
-	COUNT(struct cm_renewal, "seq", seq),
-	TIME(struct cm_renewal, "issued_at", issued_at_ms, F_REQ),
-	STR(struct cm_renewal, "base", base, F_REQ, CM_RECORD_BASE_LEN, STR_BASE64),
-	STR(struct cm_renewal, "signature", signature, F_REQ, CM_MAX_SIGNATURE_B64, STR_ANY),
-};
-static TYPE(renewal_type, "renewal", "peer-list-response.schema.json#/$defs/renewal",
-	    struct cm_renewal, renewal_fields);
 
 /* request_id and version are read before the (long) peers list, as they come first in errors. */
 static const struct cm_field list_response_fields[] = {
@@ -518,8 +505,9 @@ static const struct cm_field list_response_fields[] = {
 	 CM_MEMBER(struct cm_peer_list_response, peers), .sub = &cm_signed_record_type,
 	 .max = CM_MAX_LIST_PEERS},
 	/* Written only when not empty: agents before it never ask for it. */
-	{.name = "renewals", .kind = CK_ARRAY, CM_MEMBER(struct cm_peer_list_response, renewals),
-	 .sub = &renewal_type, .max = CM_MAX_LIST_PEERS, .enc_if = list_has_renewals},
+	{.name = "refreshes", .kind = CK_ARRAY, .flags = F_LAX,
+	 CM_MEMBER(struct cm_peer_list_response, refreshes), .sub = &cm_signed_record_type,
+	 .max = CM_MAX_LIST_PEERS, .enc_if = list_has_refreshes},
 	{.name = "version", .kind = CK_INT, .flags = F_HAS | F_FIRST,
 	 CM_MEMBER(struct cm_peer_list_response, version), .max = CM_MAX_SAFE_INTEGER,
 	 .has_off = offsetof(struct cm_peer_list_response, has_version)},
@@ -873,63 +861,6 @@ const struct cm_type *const cm_wire_types[] = {
 	&cm_peer_info_type,      &announcement_type,       &digest_type,
 	&torrent_search_type,    &peer_request_type,       &list_response_type,
 	&heartbeat_type,         &sender_type,             &envelope_type,
-	&status_type,            &error_body_type,         &renewal_type,
+	&status_type,            &error_body_type,
 };
 const size_t cm_wire_ntypes = CM_NFIELDS(cm_wire_types);
-
-/* Renewals */
-
-int
-cm_record_base(const char *canonical, char out[CM_RECORD_BASE_LEN + 1])
-{
-	json_t *j = json_loads(canonical, JSON_REJECT_DUPLICATES, NULL);
-	unsigned char sum[CM_SHA256_BYTES];
-	struct cm_err err;
-	char *text = NULL, *b64 = NULL;
-	int rc = -1;
-
-	if (j == NULL || !json_is_object(j))
-		goto cleanup;
-	json_object_del(j, "seq");
-	json_object_del(j, "issued_at");
-	if ((text = cm_json_canonical(j, &err)) == NULL || cm_sha256(text, strlen(text), sum) != 0 ||
-	    (b64 = cm_base64_encode(sum, 8)) == NULL || strlen(b64) != CM_RECORD_BASE_LEN)
-		goto cleanup;
-	memcpy(out, b64, CM_RECORD_BASE_LEN + 1);
-	rc = 0;
-cleanup:
-	free(b64);
-	free(text);
-	json_decref(j);
-	return rc;
-}
-
-int
-cm_record_renew(const struct cm_signed_record *held, const struct cm_renewal *r,
-		struct cm_signed_record *out, struct cm_err *err)
-{
-	char at[CM_RFC3339_LEN + 1];
-	json_t *rec = NULL, *doc = NULL;
-	int rc = -1;
-
-	memset(out, 0, sizeof(*out));
-	if (held->canonical == NULL || held->public_certificate == NULL ||
-	    strcmp(held->record.email, r->email) != 0) {
-		cm_err_set(err, "renewal of %s does not match the record held", r->email);
-		return -1;
-	}
-	if (cm_time_format_ms(r->issued_at_ms, at) != 0 ||
-	    (rec = json_loads(held->canonical, JSON_REJECT_DUPLICATES, NULL)) == NULL ||
-	    json_object_set_new(rec, "seq", json_integer(r->seq)) != 0 ||
-	    json_object_set_new(rec, "issued_at", json_string(at)) != 0 ||
-	    (doc = json_pack("{s:O,s:s,s:s}", "record", rec, "public_certificate",
-			     held->public_certificate, "signature", r->signature)) == NULL) {
-		cm_err_set(err, "renewal of %s: the record held cannot be rebuilt", r->email);
-		goto cleanup;
-	}
-	rc = cm_signed_record_decode(doc, out, err);
-cleanup:
-	json_decref(doc);
-	json_decref(rec);
-	return rc;
-}

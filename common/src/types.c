@@ -340,19 +340,6 @@ cm_signed_recordlist_clear(struct cm_signed_recordlist *l)
 }
 
 void
-cm_renewallist_clear(struct cm_renewallist *l)
-{
-	for (size_t i = 0; i < l->len; i++) {
-		free(l->items[i].email);
-		free(l->items[i].base);
-		free(l->items[i].signature);
-	}
-	free(l->items);
-	l->items = NULL;
-	l->len = 0;
-}
-
-void
 cm_peer_info_clear(struct cm_peer_info *p)
 {
 	free(p->email);
@@ -384,7 +371,7 @@ cm_envelope_clear(struct cm_envelope *e)
 	case CM_MSG_PEER_LIST_RESPONSE:
 		free(e->payload.list_response.request_id);
 		cm_signed_recordlist_clear(&e->payload.list_response.peers);
-		cm_renewallist_clear(&e->payload.list_response.renewals);
+		cm_signed_recordlist_clear(&e->payload.list_response.refreshes);
 		break;
 	case CM_MSG_HEARTBEAT:
 		break;

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Refreshes travel by anti-entropy, as renewals: seven agents of this
+# Refreshes travel by anti-entropy, without certificates: seven agents of this
 # version (one silent) with few sessions each, in sync after 5 s. Records are
 # refreshed every 2 s and stale after 6, so each agent keeps every broadcasting
 # one online only if the refreshes its neighbours do not push reach it by pull;
-# each pulls some as renewals, none fails its signature check, and no
+# each pulls some bare, none checks one against a wrong certificate, and no
 # session is closed for a frame (1007, 1008).
 set -euo pipefail
 . "$(dirname "$0")/../lib/agent.sh"
@@ -26,13 +26,13 @@ done
 fb_agents_meet 30 . "${names[@]}"
 fb_pass "seven agents with at most four sessions each know each other"
 
-# A responder sends a peer's refresh as a renewal once it has held the peer for a minute.
+# A responder sends a peer's refresh bare once it has held the peer for a minute.
 pulled_bare() { [ "$(fb_agent "$1" status --json | jq .gossip.refreshes_pulled)" -gt 0 ]; }
 for n in "${names[@]}"; do
 	fb_wait_for 100 pulled_bare "$n" ||
-		fb_fail "$n pulled no refresh as a renewal: $(fb_agent "$n" status --json | jq -c .gossip)"
+		fb_fail "$n pulled no refresh without certificates: $(fb_agent "$n" status --json | jq -c .gossip)"
 done
-fb_pass "every agent, the silent one too, pulls refreshes as renewals"
+fb_pass "every agent, the silent one too, pulls refreshes without certificates"
 
 online() {
 	local n m

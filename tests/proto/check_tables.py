@@ -165,7 +165,7 @@ class Checker:
             self.expect(where, "max entries", f["max_entries"], kw.get("maxItems"))
             items = flat_of(self.store, [prop.items]) if prop.items else Flat()
             if kind == "array":
-                self.check_object(where + "[]", f["type"], items)
+                self.check_object(where + "[]", f["type"], items, lax=f["lax"])
             elif kind == "strlist":
                 item = dict(f, kind="string", max_length=f["item_max_length"],
                             nullable=False)

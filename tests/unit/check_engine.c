@@ -864,7 +864,7 @@ digest_round(size_t a, size_t b, struct cm_envelope *answer)
 	return certless;
 }
 
-/* a, holding x, pulls x's refresh from b: as a renewal, kept with the certificate a held. */
+/* a, holding x, pulls x's refresh from b: bare, and kept with the certificate a held. */
 static void
 refresh_pulled_bare(bool a_silent)
 {
@@ -875,8 +875,8 @@ refresh_pulled_bare(bool a_silent)
 	refresh_at_b_only(&a, &b, &x, true, a_silent);
 	ck_assert(digest_round(a, b, &answer));
 	ck_assert_uint_eq(answer.payload.list_response.peers.len, 0);
-	ck_assert_uint_eq(answer.payload.list_response.renewals.len, 1);
-	ck_assert_int_eq(answer.payload.list_response.renewals.items[0].seq, 6);
+	ck_assert_uint_eq(answer.payload.list_response.refreshes.len, 1);
+	ck_assert_ptr_null(answer.payload.list_response.refreshes.items[0].public_certificate);
 	cm_envelope_clear(&answer);
 	pump();
 	e = peertable_get(P[a].t, cm_identity_email(P[x].id));
@@ -905,14 +905,14 @@ START_TEST(test_engine_bare_refresh_of_a_peer_not_held_is_asked_for_whole_next_t
 
 	refresh_at_b_only(&a, &b, &x, false, false);
 	ck_assert(digest_round(a, b, &answer));
-	ck_assert_uint_eq(answer.payload.list_response.renewals.len, 1);
+	ck_assert_uint_eq(answer.payload.list_response.refreshes.len, 1);
 	cm_envelope_clear(&answer);
 	pump();
 	ck_assert_ptr_null(peertable_get(P[a].t, cm_identity_email(P[x].id)));
 	/* The same records again, whole. */
 	ck_assert(!digest_round(a, b, &answer));
 	ck_assert_uint_eq(answer.payload.list_response.peers.len, 1);
-	ck_assert_uint_eq(answer.payload.list_response.renewals.len, 0);
+	ck_assert_uint_eq(answer.payload.list_response.refreshes.len, 0);
 	cm_envelope_clear(&answer);
 	pump();
 	ck_assert_int_eq(peertable_get(P[a].t, cm_identity_email(P[x].id))->rec.record.seq, 6);

@@ -100,23 +100,6 @@ int cm_peer_record_decode(const json_t *j, struct cm_peer_record *out, struct cm
 json_t *cm_signed_record_encode(const struct cm_signed_record *s);
 int cm_signed_record_decode(const json_t *j, struct cm_signed_record *out, struct cm_err *err);
 
-/*
- * The base of a record's canonical JSON text: the first 8 bytes of the
- * SHA-256 of its canonical JSON without seq and issued_at, in base64 (the
- * same for every version of a record that only a refresh changed).
- */
-int cm_record_base(const char *canonical, char out[CM_RECORD_BASE_LEN + 1]);
-
-/*
- * held (a verified signed record, with its certificate and canonical text)
- * renewed by r into *out: held's record with r's seq and issued_at, r's
- * signature and held's certificate, decoded as received (canonical set). The
- * caller checks the signature and frees *out (cm_signed_record_clear).
- * -1 with err when r->email is not held's or the rebuilt record is invalid.
- */
-int cm_record_renew(const struct cm_signed_record *held, const struct cm_renewal *r,
-		    struct cm_signed_record *out, struct cm_err *err);
-
 json_t *cm_peer_info_encode(const struct cm_peer_info *p);
 int cm_peer_info_decode(const json_t *j, struct cm_peer_info *out, struct cm_err *err);
 

@@ -21,7 +21,6 @@
 #define CM_MAX_API_ANSWER (64 * 1024 * 1024) /* bytes of one control API answer (PeerInfo lists) */
 #define CM_MAX_CERT_PEM (16 * 1024)    /* bytes of one PEM certificate */
 #define CM_MAX_SIGNATURE_B64 1024      /* bytes of one base64 signature */
-#define CM_RECORD_BASE_LEN 12          /* cm_record_base: 8 bytes of SHA-256, base64 */
 #define CM_MAX_LIST_PEERS 512          /* records in one PEER_LIST_RESPONSE */
 #define CM_MAX_BOOTSTRAP_PEERS 256     /* entries in one bootstrap list answer */
 #define CM_MAX_TTL 64                  /* gossip hops */

@@ -198,26 +198,6 @@ struct cm_signed_recordlist {
 	size_t len;
 };
 
-/*
- * A signed record told to a peer that holds an earlier version of it: what a
- * refresh changes (seq, issued_at, the signature) and base, cm_record_base of
- * the record (the same for every version with the same other members), so
- * that a holder of other content knows it before any signature check.
- * cm_record_renew rebuilds the whole signed record.
- */
-struct cm_renewal {
-	char *email;
-	int64_t seq;
-	int64_t issued_at_ms;
-	char *base;
-	char *signature;
-};
-
-struct cm_renewallist {
-	struct cm_renewal *items;
-	size_t len;
-};
-
 enum cm_peer_state { CM_STATE_DISCOVERED, CM_STATE_CONNECTED, CM_STATE_STALE };
 enum cm_peer_source {
 	CM_SOURCE_NONE, /* plain PeerInfo: no source/found_in_ms written */
@@ -291,9 +271,10 @@ struct cm_digest {
 	 */
 	bool recent;
 	/*
-	 * The requester rebuilds a refreshed record of a peer it holds from the
-	 * record it holds: the answer may carry such records as renewals.
-	 * false (absent on the wire): every record comes whole, in peers.
+	 * The requester verifies a record of a peer it holds with the
+	 * certificate it holds: the answer may carry such records in refreshes,
+	 * without their certificates. false (absent on the wire): every record
+	 * comes whole, in peers.
 	 */
 	bool certless;
 };
@@ -321,8 +302,8 @@ struct cm_peer_request {
 struct cm_peer_list_response {
 	char *request_id;
 	struct cm_signed_recordlist peers;
-	/* Records the requester holds, renewed: for a digest that said certless. */
-	struct cm_renewallist renewals;
+	/* Records without their certificate, for a digest that said certless. */
+	struct cm_signed_recordlist refreshes;
 	bool has_version;
 	int64_t version;
 };
@@ -741,7 +722,6 @@ void cm_whitelist_entry_clear(struct cm_whitelist_entry *w);
 void cm_whitelist_clear(struct cm_whitelist *l);
 void cm_signed_record_clear(struct cm_signed_record *s);
 void cm_signed_recordlist_clear(struct cm_signed_recordlist *l);
-void cm_renewallist_clear(struct cm_renewallist *l);
 void cm_peer_info_clear(struct cm_peer_info *p);
 void cm_envelope_clear(struct cm_envelope *e);
 

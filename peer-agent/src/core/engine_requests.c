@@ -167,8 +167,8 @@ struct answer_filter {
 	int64_t now_ms;
 	int64_t expire_ms;
 	int64_t issued_after_ms; /* 0: any */
-	bool certless;           /* the digest said certless: some records may go as renewals */
-	int64_t bare_before_ms;  /* then entries held since before this go as renewals */
+	bool certless;           /* the digest said certless: some records may go bare */
+	int64_t bare_before_ms;  /* then entries held since before this go bare */
 	bool any_repo;           /* no repository named */
 	uint64_t mark;           /* else: peertable_mark_hosting's mark of the hosts */
 };
@@ -188,8 +188,8 @@ record_passes(const struct cm_signed_record *rec, const struct answer_filter *f)
 }
 
 /*
- * Does e go as a renewal, for a requester that holds it? A peer we have held
- * for a while, and to a silent requester every peer but an attested
+ * Does e go without its certificate, for a requester that holds it? A peer we
+ * have held for a while, and to a silent requester every peer but an attested
  * bootstrap one: it is given no other whole, but it may hold them.
  */
 static bool
@@ -204,7 +204,7 @@ entry_bare(const struct peertable_entry *e, const struct answer_filter *f)
 /*
  * A table entry, repositories aside: for a silent requester only a bootstrap
  * peer a trusted server attested; a record that merely claims it could be
- * anyone's, collecting silent peers' addresses. A renewal tells no one
+ * anyone's, collecting silent peers' addresses. A bare refresh tells no one
  * of anybody new: only a requester holding the peer can verify it.
  */
 static bool
@@ -273,24 +273,21 @@ gather_seeders(const struct peertable_entry *e, void *arg)
 
 /*
  * A rough upper bound of a record's size in a frame (JSON escaping
- * included); bare: as a renewal.
+ * included); bare: without its certificate.
  */
 static size_t
 record_frame_size(const struct cm_signed_record *r, bool bare)
 {
 	size_t n = 64;
 
-	if (bare)
-		return n + 2 * strlen(r->record.email) + 64 + CM_RECORD_BASE_LEN +
-		       (r->signature != NULL ? strlen(r->signature) : 0);
 	n += r->canonical != NULL ? strlen(r->canonical) : 2048;
-	n += r->public_certificate != NULL ? strlen(r->public_certificate) * 2 : 0;
+	n += r->public_certificate != NULL && !bare ? strlen(r->public_certificate) * 2 : 0;
 	n += r->signature != NULL ? strlen(r->signature) : 0;
 	return n;
 }
 
 /*
- * How many of recs (n; bare[i]: as a renewal, bare may be NULL)
+ * How many of recs (n; bare[i]: without its certificate, bare may be NULL)
  * one answer takes: records while their bytes stay within limit (at most
  * answer_max_bytes) and the list limit, and always the first one (no record
  * is over a frame's room), so a digest exchange never stalls on a big one.
@@ -315,8 +312,8 @@ answer_fits(const struct engine *e, const struct cm_signed_record *const *recs,
 
 /*
  * Sends recs (n, within answer_fits) to neighbour as one PEER_LIST_RESPONSE
- * for request_id, those marked bare (bare may be NULL) as renewals. Returns
- * the frame's length (0: not sent).
+ * for request_id, those marked bare (bare may be NULL) in its refreshes,
+ * without their certificates. Returns the frame's length (0: not sent).
  */
 static size_t
 send_list(struct engine *e, struct engine_actions *out, uint64_t neighbour,
@@ -325,36 +322,27 @@ send_list(struct engine *e, struct engine_actions *out, uint64_t neighbour,
 {
 	struct cm_envelope env;
 	struct cm_signed_record *batch;
-	struct cm_renewal *ren;
-	char (*bases)[CM_RECORD_BASE_LEN + 1];
 	char id[CM_UUID_TEXT_LEN + 1];
-	size_t len, sent = 0, whole = 0, nren = 0;
+	size_t len, sent = 0, whole = 0, nbare = 0;
 	char *frame;
 
-	batch = calloc(n + 1, sizeof(*batch));
-	ren = calloc(n + 1, sizeof(*ren));
-	bases = calloc(n + 1, sizeof(*bases));
-	if (batch == NULL || ren == NULL || bases == NULL)
-		goto cleanup;
-	/* shallow: borrowed for encoding only */
-	for (size_t i = 0; i < n; i++) {
-		if (bare == NULL || !bare[i]) {
+	if ((batch = calloc(n + 1, sizeof(*batch))) == NULL)
+		return 0;
+	/* shallow: borrowed for encoding only; the whole ones, then the bare ones, in order */
+	for (size_t i = 0; i < n; i++)
+		if (bare == NULL || !bare[i])
 			batch[whole++] = *recs[i];
-		} else if (recs[i]->canonical != NULL &&
-			   cm_record_base(recs[i]->canonical, bases[nren]) == 0) {
-			ren[nren] = (struct cm_renewal){
-				.email = recs[i]->record.email, .seq = recs[i]->record.seq,
-				.issued_at_ms = recs[i]->record.issued_at_ms, .base = bases[nren],
-				.signature = recs[i]->signature};
-			nren++;
+	for (size_t i = 0; bare != NULL && i < n; i++)
+		if (bare[i]) {
+			batch[whole + nbare] = *recs[i];
+			batch[whole + nbare++].public_certificate = NULL;
 		}
-	}
 	eng_envelope_init(e, &env, CM_MSG_PEER_LIST_RESPONSE, 1, now_ms, rng, id);
 	env.payload.list_response.request_id = (char *)request_id;
 	env.payload.list_response.peers.items = batch;
 	env.payload.list_response.peers.len = whole;
-	env.payload.list_response.renewals.items = ren;
-	env.payload.list_response.renewals.len = nren;
+	env.payload.list_response.refreshes.items = batch + whole;
+	env.payload.list_response.refreshes.len = nbare;
 	env.payload.list_response.has_version = has_version;
 	env.payload.list_response.version = (int64_t)version;
 	if ((frame = eng_encode_frame(&env, &len)) != NULL) {
@@ -362,10 +350,7 @@ send_list(struct engine *e, struct engine_actions *out, uint64_t neighbour,
 			sent = len;
 		free(frame);
 	}
-cleanup:
 	free(batch);
-	free(ren);
-	free(bases);
 	return sent;
 }
 
@@ -466,7 +451,7 @@ eng_answer_request(struct engine *e, struct nb *n, const struct cm_envelope *env
 		f.issued_after_ms = req->digest.issued_after_ms;
 		/*
 		 * A peer we have held for a while the requester holds too, most
-		 * likely (it was in sync then): its refresh goes as a renewal.
+		 * likely (it was in sync then): its refresh goes bare.
 		 */
 		if (req->digest.certless) {
 			f.certless = true;
@@ -544,43 +529,38 @@ answers(const struct cm_signed_record *rec, const struct pending *p)
 }
 
 /*
- * The renewals of an anti-entropy answer, each rebuilt from the record we
- * hold and checked with its certificate. One of a peer we do not hold, or of
- * other content than ours (base), is dropped; while the table has room (for a
- * peer we hold, always), n->want_whole asks for the same records whole next
- * time. A silent agent is answered whole only about bootstrap peers: it asks
- * again only for a peer it holds as one.
+ * The bare refreshes of an anti-entropy answer, each checked with the
+ * certificate we hold for its peer. One of a peer we do not hold is dropped;
+ * while the table has room, n->want_whole asks for them whole next time (a
+ * silent agent is answered whole only about bootstrap peers: it asks again
+ * only for a record that claims to be one).
  */
 static void
-receive_renewals(struct engine *e, struct nb *n, const struct cm_peer_list_response *lr,
-		 int64_t now_ms, struct engine_actions *out)
+receive_bare(struct engine *e, struct nb *n, const struct cm_peer_list_response *lr,
+	     int64_t now_ms, struct engine_actions *out)
 {
-	bool silent = e->has_self && !e->self.record.is_broadcasting;
-
-	for (size_t i = 0; i < lr->renewals.len; i++) {
-		const struct cm_renewal *r = &lr->renewals.items[i];
-		const struct peertable_entry *held = peertable_get(e->table, r->email);
-		char base[CM_RECORD_BASE_LEN + 1], fp[CM_FINGERPRINT_LEN + 1];
-		struct cm_signed_record rec;
-		struct cm_err err;
+	for (size_t i = 0; i < lr->refreshes.len; i++) {
+		struct cm_signed_record rec = lr->refreshes.items[i]; /* shallow */
+		const struct peertable_entry *held = peertable_get(e->table, rec.record.email);
+		char fp[CM_FINGERPRINT_LEN + 1];
 		enum engine_verdict v;
 
-		if (held != NULL && r->seq <= held->rec.record.seq)
-			continue; /* nothing new: no work */
-		if (held == NULL || held->rec.canonical == NULL ||
-		    cm_record_base(held->rec.canonical, base) != 0 || strcmp(base, r->base) != 0) {
-			if (silent ? held != NULL && held->rec.record.is_bootstrap
-				   : held != NULL || !peertable_full(e->table))
-				n->want_whole = true;
+		if (rec.public_certificate != NULL)
+			continue; /* whole ones belong in peers */
+		if (held == NULL || held->rec.public_certificate == NULL) {
+			n->want_whole = n->want_whole ||
+					(!peertable_full(e->table) &&
+					 (!e->has_self || e->self.record.is_broadcasting ||
+					  rec.record.is_bootstrap));
 			continue;
 		}
-		if (cm_record_renew(&held->rec, r, &rec, &err) != 0)
-			continue;
+		if ((rec.public_certificate = strdup(held->rec.public_certificate)) == NULL)
+			return;
 		v = eng_check_record(e, &rec, now_ms, NULL, fp);
 		if (v == ENGINE_ACCEPTED &&
 		    eng_apply_record(e, &rec, fp, NULL, false, now_ms) == ENGINE_ACCEPTED)
 			e->stats.refreshes_pulled++;
-		cm_signed_record_clear(&rec);
+		free(rec.public_certificate);
 		if (v == ENGINE_DROP_SIGNATURE && eng_bad_signature(e, n, out))
 			return;
 	}
@@ -623,8 +603,8 @@ eng_receive_list(struct engine *e, struct nb *n, const struct cm_envelope *env, 
 			cm_strlist_append(&p->emails, rec->record.email);
 	}
 	if (p->anti_entropy)
-		receive_renewals(e, n, lr, now_ms, out);
-	/* A renewal we could not use: the next digest asks for the same records whole. */
+		receive_bare(e, n, lr, now_ms, out);
+	/* A bare refresh we could not check: the next digest asks for the same records whole. */
 	if (p->anti_entropy && lr->has_version && !n->want_whole)
 		n->since = (uint64_t)lr->version;
 	if (p->anti_entropy)
