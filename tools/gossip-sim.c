@@ -1343,7 +1343,7 @@ seed_tables(struct sim *s)
 		seeded++;
 		/* Held for a while, as in a converged network (not news a digest sends whole). */
 		for (int j = 0; j < s->used; j++)
-			if (j != i && (share >= 1 || (double)(sim_rand(s) >> 11) * 0x1p-53 < share))
+			if (j != i && (share >= 1 || sim_unit(s) < share))
 				peertable_apply(s->nodes[j].t, rec, fp, T0 + s->now - SEEDED_AGE_MS);
 	}
 	for (int j = 0; share < 1 && j < s->used; j++)

@@ -212,8 +212,8 @@ entry_allowed(const struct peertable_entry *e, const struct answer_filter *f)
 {
 	if (e->offline)
 		return false;
-	if (!f->requester_broadcasting && !peertable_entry_bootstrap(f->table, e, f->now_ms) &&
-	    !entry_bare(e, f))
+	if (!f->requester_broadcasting && !f->certless &&
+	    !peertable_entry_bootstrap(f->table, e, f->now_ms))
 		return false;
 	return record_passes(&e->rec, f);
 }

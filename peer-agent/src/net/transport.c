@@ -1126,6 +1126,7 @@ void
 tp_session_authenticated(struct tp_session *s)
 {
 	struct tp_ctx *ctx = s->ctx;
+	size_t inbound;
 
 	if (s->authenticated)
 		return;
@@ -1137,10 +1138,10 @@ tp_session_authenticated(struct tp_session *s)
 		return;
 	s->authed_seq = ++ctx->auth_seq;
 	/* Later, on the loop: the caller is in the middle of this session's callback. */
-	if (inbound_neighbour_count(ctx) > ctx->cfg.max_sessions + ctx->cfg.evict_surplus) {
+	inbound = inbound_neighbour_count(ctx);
+	if (inbound > ctx->cfg.max_sessions + ctx->cfg.evict_surplus) {
 		event_active(ctx->evict_ev, EV_TIMEOUT, 0);
-	} else if (inbound_neighbour_count(ctx) > ctx->cfg.max_sessions &&
-		   !evtimer_pending(ctx->evict_ev, NULL)) {
+	} else if (inbound > ctx->cfg.max_sessions && !evtimer_pending(ctx->evict_ev, NULL)) {
 		struct timeval tv = tv_ms(ctx->cfg.evict_grace_ms);
 
 		evtimer_add(ctx->evict_ev, &tv);
